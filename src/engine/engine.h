@@ -1,0 +1,120 @@
+// Engine: the SQL database behind the Flight SQL front (embedded DuckDB now, ADBC backends
+// later). The protocol layer only ever talks to these interfaces, in Arrow terms.
+//
+// Ownership/threading: an Engine is shared and thread-safe. An EngineConnection is one
+// database session (its own transaction state, temp tables, settings); its methods may be
+// called from several threads but are serialised internally. A streaming result is bound to
+// its connection: starting another operation on that connection first moves whatever the
+// open result has not yet delivered into memory, so the earlier reader stays valid.
+//
+// Errors: a bad statement (syntax, binder, type, constraint) is Status::Invalid with the
+// engine's own message; a missing table/schema/catalog is Status::KeyError; an interrupted
+// statement is Status::Cancelled; anything else is Status::IOError.
+#pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/status.h>
+#include <arrow/type_fwd.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace hyprstream::engine {
+
+// What a statement is, as far as the protocol cares.
+enum class StatementKind {
+  kQuery,   // produces rows and has no side effects (SELECT, VALUES, SHOW, DESCRIBE, ...)
+  kUpdate,  // changes data or schema (INSERT/UPDATE/DELETE/DDL/...); result is a row count
+  kOther,   // anything else (PRAGMA, SET, EXPLAIN, transaction control, ...); may return rows
+};
+
+// A prepared statement. Not thread-safe on its own; the owner serialises use.
+class EngineStatement {
+ public:
+  virtual ~EngineStatement() = default;
+
+  virtual StatementKind kind() const = 0;
+  // Result schema as known after preparation; nullptr when it depends on parameter values.
+  virtual std::shared_ptr<arrow::Schema> dataset_schema() const = 0;
+  // One field per parameter, in position order ("parameter_1", ...). Types the engine cannot
+  // infer are arrow::null().
+  virtual std::shared_ptr<arrow::Schema> parameter_schema() const = 0;
+
+  // Binds parameter rows: each row is one execution. An empty batch (or none) clears them.
+  virtual arrow::Status Bind(std::shared_ptr<arrow::RecordBatch> parameters) = 0;
+  // Runs the statement once per bound row (once if none) and streams the rows of all
+  // executions. The reader's schema is exact (what will be streamed).
+  virtual arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() = 0;
+  // Runs the statement once per bound row (once if none); returns the summed affected rows,
+  // or -1 when the engine does not know.
+  virtual arrow::Result<int64_t> ExecuteUpdate() = 0;
+};
+
+// Where and how bulk ingest writes (Flight SQL CommandStatementIngest semantics).
+struct IngestRequest {
+  enum class IfNotExists { kCreate, kFail };
+  enum class IfExists { kFail, kAppend, kReplace };
+
+  std::string table;
+  std::optional<std::string> schema;   // database schema (namespace)
+  std::optional<std::string> catalog;  // attached database
+  bool temporary = false;
+  IfNotExists if_not_exists = IfNotExists::kCreate;
+  IfExists if_exists = IfExists::kFail;
+};
+
+// A database session.
+class EngineConnection {
+ public:
+  virtual ~EngineConnection() = default;
+
+  virtual arrow::Result<std::unique_ptr<EngineStatement>> Prepare(const std::string& sql) = 0;
+
+  // Appends every batch of `batches` to the target table, columnar, all-or-nothing: on error
+  // nothing of this call stays applied. Outside a transaction it commits before returning.
+  // Returns the number of rows written.
+  virtual arrow::Result<int64_t> Ingest(const IngestRequest& request,
+                                        arrow::RecordBatchReader* batches) = 0;
+
+  virtual arrow::Status BeginTransaction() = 0;
+  virtual arrow::Status Commit() = 0;
+  virtual arrow::Status Rollback() = 0;
+  virtual bool InTransaction() const = 0;
+
+  // Asks the running statement (if any) to stop; it then fails with a Cancelled status.
+  // Safe to call from any thread.
+  virtual void Interrupt() = 0;
+};
+
+// A long-lived appender for streaming ingest: each Append is committed before it returns
+// and is visible to every connection at once. Used from one thread at a time.
+class TableAppender {
+ public:
+  virtual ~TableAppender() = default;
+  virtual const std::shared_ptr<arrow::Schema>& schema() const = 0;
+  // Appends and commits one batch (its schema must match schema()). Returns rows committed.
+  virtual arrow::Result<int64_t> Append(const arrow::RecordBatch& batch) = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string name() const = 0;
+  virtual arrow::Result<std::shared_ptr<EngineConnection>> Connect() = 0;
+  // Opens an appender on an existing table, or creates the table from `schema` when it is
+  // missing. `path` is [catalog.][schema.]table split into parts.
+  virtual arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(
+      const std::vector<std::string>& path, const std::shared_ptr<arrow::Schema>& schema) = 0;
+};
+
+// Options common to engines: the connection string and the repeated k=v options.
+struct EngineOptions {
+  std::string connection;  // DuckDB: ":memory:" or a file path
+  std::map<std::string, std::string> options;
+};
+
+}  // namespace hyprstream::engine

@@ -1,0 +1,513 @@
+#include "flightsql/flight_sql_server.h"
+
+#include <arrow/buffer.h>
+#include <arrow/flight/types.h>
+#include <arrow/ipc/writer.h>
+#include <arrow/table.h>
+#include <spdlog/spdlog.h>
+
+#include "flightsql/flight_status.h"
+
+namespace hyprstream::flightsql {
+namespace fl = arrow::flight;
+
+namespace {
+
+// Action names, as the Flight SQL spec spells them.
+constexpr char kCreatePreparedStatement[] = "CreatePreparedStatement";
+constexpr char kClosePreparedStatement[] = "ClosePreparedStatement";
+constexpr char kBeginTransaction[] = "BeginTransaction";
+constexpr char kEndTransaction[] = "EndTransaction";
+
+std::string QuoteIdentifier(const std::string& name) {
+  std::string quoted = "\"";
+  for (char c : name) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string QualifiedName(const std::vector<std::string>& path) {
+  std::string name;
+  for (const auto& part : path) {
+    if (!name.empty()) name += '.';
+    name += QuoteIdentifier(part);
+  }
+  return name;
+}
+
+std::shared_ptr<arrow::Buffer> SerializeMessage(const google::protobuf::Message& message) {
+  return arrow::Buffer::FromString(message.SerializeAsString());
+}
+
+arrow::Result<std::string> SerializeSchema(const std::shared_ptr<arrow::Schema>& schema) {
+  if (!schema) return std::string();
+  ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::ipc::SerializeSchema(*schema));
+  return buffer->ToString();
+}
+
+// Reads every batch a client sent with a DoPut. A descriptor-only DoPut (no schema, no
+// data) and a stream whose schema has no columns both yield no batch.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadParameterRows(
+    fl::FlightMessageReader* reader) {
+  auto schema = reader->GetSchema();
+  if (!schema.ok() || (*schema)->num_fields() == 0) {
+    // Drain whatever is left so the client sees a clean end of stream.
+    while (true) {
+      auto chunk = reader->Next();
+      if (!chunk.ok() || !chunk->data) break;
+    }
+    return nullptr;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto batches, reader->ToRecordBatches());
+  if (batches.empty()) return arrow::RecordBatch::MakeEmpty(*schema);
+  if (batches.size() == 1) return batches.front();
+  ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(*schema, batches));
+  return table->CombineChunksToBatch();
+}
+
+fl::FlightInfo MakeFlightInfo(const std::shared_ptr<arrow::Schema>& schema,
+                              const fl::FlightDescriptor& descriptor, std::string ticket) {
+  fl::FlightEndpoint endpoint;
+  endpoint.ticket.ticket = std::move(ticket);
+  auto info = fl::FlightInfo::Make(*schema, descriptor, {endpoint}, -1, -1, /*ordered=*/false);
+  return std::move(info).ValueOrDie();
+}
+
+}  // namespace
+
+FlightSqlServer::FlightSqlServer(std::shared_ptr<engine::Engine> engine,
+                                 FlightSqlServerOptions options)
+    : engine_(std::move(engine)),
+      options_(options),
+      sessions_(engine_, options.limits),
+      sql_info_(SqlInfo::ForServer(engine_->name())) {
+  sweeper_ = std::thread([this] { SweepLoop(); });
+}
+
+FlightSqlServer::~FlightSqlServer() {
+  {
+    std::lock_guard<std::mutex> lock(sweep_mutex_);
+    stopping_ = true;
+  }
+  sweep_wakeup_.notify_all();
+  sweeper_.join();
+}
+
+void FlightSqlServer::SweepLoop() {
+  std::unique_lock<std::mutex> lock(sweep_mutex_);
+  while (!sweep_wakeup_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
+    lock.unlock();
+    sessions_.Sweep();
+    lock.lock();
+  }
+}
+
+// --- GetFlightInfo / GetSchema / DoGet ---------------------------------------------------
+
+arrow::Status FlightSqlServer::GetFlightInfo(const fl::ServerCallContext& context,
+                                             const fl::FlightDescriptor& request,
+                                             std::unique_ptr<fl::FlightInfo>* info) {
+  auto announced = [&]() -> arrow::Result<Announced> {
+    if (request.type == fl::FlightDescriptor::PATH) return AnnounceTable(context, request.path);
+    ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.cmd));
+    if (auto* c = std::get_if<pb::CommandStatementQuery>(&command)) {
+      return AnnounceStatement(context, *c);
+    }
+    if (auto* c = std::get_if<pb::CommandPreparedStatementQuery>(&command)) {
+      return AnnouncePrepared(*c);
+    }
+    return AnnounceMetadata(command);
+  }();
+  if (!announced.ok()) return ToFlightStatus(announced.status(), "GetFlightInfo");
+  *info = std::make_unique<fl::FlightInfo>(
+      MakeFlightInfo(announced->schema, request, std::move(announced->ticket)));
+  return arrow::Status::OK();
+}
+
+arrow::Status FlightSqlServer::GetSchema(const fl::ServerCallContext& context,
+                                         const fl::FlightDescriptor& request,
+                                         std::unique_ptr<fl::SchemaResult>* schema) {
+  auto result = [&]() -> arrow::Result<std::shared_ptr<arrow::Schema>> {
+    if (request.type == fl::FlightDescriptor::PATH) {
+      ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, ""));
+      ARROW_ASSIGN_OR_RAISE(auto statement,
+                            connection->Prepare("SELECT * FROM " + QualifiedName(request.path)));
+      return statement->dataset_schema();
+    }
+    ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.cmd));
+    if (auto* c = std::get_if<pb::CommandStatementQuery>(&command)) {
+      ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, c->transaction_id()));
+      ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(c->query()));
+      auto dataset = statement->dataset_schema();
+      return dataset ? dataset : arrow::schema({});
+    }
+    if (auto* c = std::get_if<pb::CommandPreparedStatementQuery>(&command)) {
+      ARROW_ASSIGN_OR_RAISE(auto prepared,
+                            sessions_.GetPreparedStatement(c->prepared_statement_handle()));
+      std::lock_guard<std::mutex> lock(prepared->mutex);
+      auto dataset = prepared->statement->dataset_schema();
+      return dataset ? dataset : arrow::schema({});
+    }
+    ARROW_ASSIGN_OR_RAISE(auto reader, MetadataResult(command));
+    return reader->schema();
+  }();
+  if (!result.ok()) return ToFlightStatus(result.status(), "GetSchema");
+  ARROW_ASSIGN_OR_RAISE(*schema, fl::SchemaResult::Make(**result));
+  return arrow::Status::OK();
+}
+
+arrow::Status FlightSqlServer::DoGet(const fl::ServerCallContext& context,
+                                     const fl::Ticket& request,
+                                     std::unique_ptr<fl::FlightDataStream>* stream) {
+  auto reader = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+    ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.ticket));
+    if (auto* ticket = std::get_if<pb::TicketStatementQuery>(&command)) {
+      return OpenPendingResult(ticket->statement_handle());
+    }
+    return MetadataResult(command);
+  }();
+  if (!reader.ok()) return ToFlightStatus(reader.status(), "DoGet");
+  *stream = std::make_unique<fl::RecordBatchStream>(*reader);
+  return arrow::Status::OK();
+}
+
+arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
+    const fl::ServerCallContext& context, const pb::CommandStatementQuery& command) {
+  ARROW_ASSIGN_OR_RAISE(auto connection,
+                        sessions_.ConnectionFor(context, command.transaction_id()));
+  auto prepared = std::make_shared<PreparedStatement>();
+  prepared->sql = command.query();
+  prepared->connection = connection;
+  ARROW_ASSIGN_OR_RAISE(prepared->statement, connection->Prepare(command.query()));
+  return AnnounceExecution(std::move(prepared), nullptr);
+}
+
+arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnouncePrepared(
+    const pb::CommandPreparedStatementQuery& command) {
+  ARROW_ASSIGN_OR_RAISE(auto prepared,
+                        sessions_.GetPreparedStatement(command.prepared_statement_handle()));
+  std::shared_ptr<arrow::RecordBatch> parameters;
+  {
+    std::lock_guard<std::mutex> lock(prepared->mutex);
+    parameters = prepared->parameters;
+  }
+  return AnnounceExecution(std::move(prepared), std::move(parameters));
+}
+
+arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceTable(
+    const fl::ServerCallContext& context, const std::vector<std::string>& path) {
+  if (path.empty() || path.size() > 3) {
+    return arrow::Status::Invalid("a PATH descriptor names a table as [catalog, schema,] table; got ",
+                                  path.size(), " parts");
+  }
+  return AnnounceStatement(context, [&] {
+    pb::CommandStatementQuery query;
+    query.set_query("SELECT * FROM " + QualifiedName(path));
+    return query;
+  }());
+}
+
+arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
+    std::shared_ptr<PreparedStatement> prepared, std::shared_ptr<arrow::RecordBatch> parameters) {
+  auto pending = std::make_shared<PendingResult>();
+  {
+    std::lock_guard<std::mutex> lock(prepared->mutex);
+    auto& statement = *prepared->statement;
+    auto schema = statement.dataset_schema();
+    if (statement.kind() == engine::StatementKind::kQuery && schema) {
+      // No side effects: DoGet runs it, so an unread FlightInfo costs nothing.
+      pending->schema = schema;
+      pending->statement = prepared;
+      pending->parameters = std::move(parameters);
+    } else {
+      // Side effects (or a schema only known after running): run exactly once, now.
+      ARROW_RETURN_NOT_OK(statement.Bind(std::move(parameters)));
+      ARROW_ASSIGN_OR_RAISE(pending->reader, statement.ExecuteQuery());
+      pending->schema = pending->reader->schema();
+    }
+  }
+  pb::TicketStatementQuery ticket;
+  ticket.set_statement_handle(sessions_.AddPendingResult(pending));
+  return Announced{pending->schema, PackAny(ticket)};
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::OpenPendingResult(
+    const std::string& id) {
+  ARROW_ASSIGN_OR_RAISE(auto pending, sessions_.TakePendingResult(id));
+  if (pending->reader) return pending->reader;
+  std::lock_guard<std::mutex> lock(pending->statement->mutex);
+  auto& statement = *pending->statement->statement;
+  ARROW_RETURN_NOT_OK(statement.Bind(pending->parameters));
+  ARROW_ASSIGN_OR_RAISE(auto reader, statement.ExecuteQuery());
+  if (!reader->schema()->Equals(*pending->schema, /*check_metadata=*/false)) {
+    return arrow::Status::Invalid(
+        "the result's columns changed since GetFlightInfo (was ", pending->schema->ToString(),
+        ", now ", reader->schema()->ToString(), "); call GetFlightInfo again");
+  }
+  return reader;
+}
+
+arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceMetadata(
+    const Command& command) {
+  ARROW_ASSIGN_OR_RAISE(auto reader, MetadataResult(command));
+  // Metadata tickets are the command itself: stateless, recomputed by DoGet.
+  return Announced{reader->schema(),
+                   std::visit([](const auto& m) { return PackAny(m); }, command)};
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::MetadataResult(
+    const Command& command) {
+  if (auto* c = std::get_if<pb::CommandGetSqlInfo>(&command)) {
+    std::vector<uint32_t> ids(c->info().begin(), c->info().end());
+    ARROW_ASSIGN_OR_RAISE(auto batch, sql_info_.Build(ids));
+    return arrow::RecordBatchReader::Make({batch}, batch->schema());
+  }
+  return arrow::Status::NotImplemented(CommandName(command),
+                                       " is not supported by this server yet");
+}
+
+// --- DoPut ------------------------------------------------------------------------------
+
+arrow::Status FlightSqlServer::DoPut(const fl::ServerCallContext& context,
+                                     std::unique_ptr<fl::FlightMessageReader> reader,
+                                     std::unique_ptr<fl::FlightMetadataWriter> writer) {
+  const fl::FlightDescriptor& descriptor = reader->descriptor();
+  arrow::Status status = [&]() -> arrow::Status {
+    if (descriptor.type == fl::FlightDescriptor::PATH) {
+      return PutStream(descriptor.path, reader.get(), writer.get());
+    }
+    ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(descriptor.cmd));
+    if (auto* c = std::get_if<pb::CommandStatementUpdate>(&command)) {
+      return PutStatementUpdate(context, *c, writer.get());
+    }
+    if (auto* c = std::get_if<pb::CommandPreparedStatementQuery>(&command)) {
+      return PutPreparedQueryParameters(*c, reader.get(), writer.get());
+    }
+    if (auto* c = std::get_if<pb::CommandPreparedStatementUpdate>(&command)) {
+      return PutPreparedUpdate(*c, reader.get(), writer.get());
+    }
+    if (auto* c = std::get_if<pb::CommandStatementIngest>(&command)) {
+      return PutIngest(context, *c, std::move(reader), writer.get());
+    }
+    return arrow::Status::Invalid(CommandName(command),
+                                  " cannot be sent with DoPut; use GetFlightInfo");
+  }();
+  return ToFlightStatus(status, "DoPut");
+}
+
+arrow::Status FlightSqlServer::PutStatementUpdate(const fl::ServerCallContext& context,
+                                                  const pb::CommandStatementUpdate& command,
+                                                  fl::FlightMetadataWriter* writer) {
+  ARROW_ASSIGN_OR_RAISE(auto connection,
+                        sessions_.ConnectionFor(context, command.transaction_id()));
+  ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(command.query()));
+  ARROW_ASSIGN_OR_RAISE(int64_t count, statement->ExecuteUpdate());
+  // Answer at once: some clients wait for this before half-closing their stream.
+  pb::DoPutUpdateResult result;
+  result.set_record_count(count);
+  return writer->WriteMetadata(*SerializeMessage(result));
+}
+
+arrow::Status FlightSqlServer::PutPreparedQueryParameters(
+    const pb::CommandPreparedStatementQuery& command, fl::FlightMessageReader* reader,
+    fl::FlightMetadataWriter* writer) {
+  ARROW_ASSIGN_OR_RAISE(auto prepared,
+                        sessions_.GetPreparedStatement(command.prepared_statement_handle()));
+  ARROW_ASSIGN_OR_RAISE(auto rows, ReadParameterRows(reader));
+  {
+    std::lock_guard<std::mutex> lock(prepared->mutex);
+    // Validate now so a bad binding is reported by this DoPut, not by the later query.
+    ARROW_RETURN_NOT_OK(prepared->statement->Bind(rows));
+    prepared->parameters = rows;
+  }
+  pb::DoPutPreparedStatementResult result;
+  result.set_prepared_statement_handle(command.prepared_statement_handle());
+  return writer->WriteMetadata(*SerializeMessage(result));
+}
+
+arrow::Status FlightSqlServer::PutPreparedUpdate(const pb::CommandPreparedStatementUpdate& command,
+                                                 fl::FlightMessageReader* reader,
+                                                 fl::FlightMetadataWriter* writer) {
+  ARROW_ASSIGN_OR_RAISE(auto prepared,
+                        sessions_.GetPreparedStatement(command.prepared_statement_handle()));
+  ARROW_ASSIGN_OR_RAISE(auto rows, ReadParameterRows(reader));
+  int64_t count = 0;
+  {
+    std::lock_guard<std::mutex> lock(prepared->mutex);
+    if (!rows) rows = prepared->parameters;
+    if (rows && rows->num_rows() == 0) {
+      count = 0;  // executemany with no rows: nothing to run
+    } else {
+      ARROW_RETURN_NOT_OK(prepared->statement->Bind(rows));
+      ARROW_ASSIGN_OR_RAISE(count, prepared->statement->ExecuteUpdate());
+    }
+  }
+  pb::DoPutUpdateResult result;
+  result.set_record_count(count);
+  return writer->WriteMetadata(*SerializeMessage(result));
+}
+
+arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
+                                         const pb::CommandStatementIngest& command,
+                                         std::unique_ptr<fl::FlightMessageReader> reader,
+                                         fl::FlightMetadataWriter* writer) {
+  if (command.table().empty()) {
+    return arrow::Status::Invalid("CommandStatementIngest needs a target table name");
+  }
+  engine::IngestRequest request;
+  request.table = command.table();
+  if (command.has_schema()) request.schema = command.schema();
+  if (command.has_catalog()) request.catalog = command.catalog();
+  request.temporary = command.temporary();
+  const auto& options = command.table_definition_options();
+  using NotExist = pb::CommandStatementIngest::TableDefinitionOptions;
+  switch (options.if_not_exist()) {
+    case NotExist::TABLE_NOT_EXIST_OPTION_CREATE:
+      request.if_not_exists = engine::IngestRequest::IfNotExists::kCreate;
+      break;
+    case NotExist::TABLE_NOT_EXIST_OPTION_FAIL:
+      request.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
+      break;
+    default:
+      return arrow::Status::Invalid(
+          "CommandStatementIngest.table_definition_options.if_not_exist must be CREATE or FAIL");
+  }
+  switch (options.if_exists()) {
+    case NotExist::TABLE_EXISTS_OPTION_FAIL:
+      request.if_exists = engine::IngestRequest::IfExists::kFail;
+      break;
+    case NotExist::TABLE_EXISTS_OPTION_APPEND:
+      request.if_exists = engine::IngestRequest::IfExists::kAppend;
+      break;
+    case NotExist::TABLE_EXISTS_OPTION_REPLACE:
+      request.if_exists = engine::IngestRequest::IfExists::kReplace;
+      break;
+    default:
+      return arrow::Status::Invalid(
+          "CommandStatementIngest.table_definition_options.if_exists must be FAIL, APPEND or "
+          "REPLACE");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto connection,
+                        sessions_.ConnectionFor(context, command.transaction_id()));
+  ARROW_ASSIGN_OR_RAISE(auto batches, fl::MakeRecordBatchReader(std::move(reader)));
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, connection->Ingest(request, batches.get()));
+  pb::DoPutUpdateResult result;
+  result.set_record_count(rows);
+  return writer->WriteMetadata(*SerializeMessage(result));
+}
+
+arrow::Status FlightSqlServer::PutStream(const std::vector<std::string>& path,
+                                         fl::FlightMessageReader* reader,
+                                         fl::FlightMetadataWriter* writer) {
+  if (path.empty() || path.size() > 3) {
+    return arrow::Status::Invalid(
+        "a streaming DoPut names its table with a PATH descriptor [catalog, schema,] table");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto schema, reader->GetSchema());
+  ARROW_ASSIGN_OR_RAISE(auto appender, engine_->OpenAppender(path, schema));
+  int64_t total = 0;
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(auto chunk, reader->Next());
+    if (!chunk.data) break;
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*chunk.data));
+    total += rows;
+    // Acknowledge every batch once it is committed, so the client knows what is durable.
+    std::string ack = "{\"rows\":" + std::to_string(rows) + ",\"total_rows\":" +
+                      std::to_string(total) + "}";
+    ARROW_RETURN_NOT_OK(writer->WriteMetadata(*arrow::Buffer::FromString(std::move(ack))));
+  }
+  return arrow::Status::OK();
+}
+
+// --- DoAction ---------------------------------------------------------------------------
+
+arrow::Status FlightSqlServer::ListActions(const fl::ServerCallContext&,
+                                           std::vector<fl::ActionType>* actions) {
+  *actions = {
+      {kCreatePreparedStatement, "Prepare a SQL statement; returns a handle and its schemas"},
+      {kClosePreparedStatement, "Release a prepared statement handle"},
+      {kBeginTransaction, "Open a transaction; returns its transaction_id"},
+      {kEndTransaction, "Commit or roll back a transaction"},
+  };
+  return arrow::Status::OK();
+}
+
+arrow::Status FlightSqlServer::DoAction(const fl::ServerCallContext& context,
+                                        const fl::Action& action,
+                                        std::unique_ptr<fl::ResultStream>* result) {
+  std::string_view body =
+      action.body ? std::string_view(*action.body) : std::string_view();
+  arrow::Result<std::vector<std::string>> bodies = [&]() -> arrow::Result<std::vector<std::string>> {
+    if (action.type == kCreatePreparedStatement) return CreatePreparedStatement(context, body);
+    if (action.type == kClosePreparedStatement) return ClosePreparedStatement(body);
+    if (action.type == kBeginTransaction) return BeginTransaction(body);
+    if (action.type == kEndTransaction) return EndTransaction(body);
+    return arrow::Status::NotImplemented("unknown action '", action.type,
+                                         "'; ListActions shows the actions this server serves");
+  }();
+  if (!bodies.ok()) return ToFlightStatus(bodies.status(), action.type);
+  std::vector<fl::Result> results;
+  for (auto& b : *bodies) results.push_back(fl::Result{arrow::Buffer::FromString(std::move(b))});
+  *result = std::make_unique<fl::SimpleResultStream>(std::move(results));
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement(
+    const fl::ServerCallContext& context, std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(auto request, UnpackAs<pb::ActionCreatePreparedStatementRequest>(
+                                          body, kCreatePreparedStatement));
+  ARROW_ASSIGN_OR_RAISE(auto connection,
+                        sessions_.ConnectionFor(context, request.transaction_id()));
+  auto prepared = std::make_shared<PreparedStatement>();
+  prepared->sql = request.query();
+  prepared->connection = connection;
+  ARROW_ASSIGN_OR_RAISE(prepared->statement, connection->Prepare(request.query()));
+
+  pb::ActionCreatePreparedStatementResult result;
+  ARROW_ASSIGN_OR_RAISE(*result.mutable_dataset_schema(),
+                        SerializeSchema(prepared->statement->dataset_schema()));
+  ARROW_ASSIGN_OR_RAISE(*result.mutable_parameter_schema(),
+                        SerializeSchema(prepared->statement->parameter_schema()));
+  result.set_is_update(prepared->statement->kind() == engine::StatementKind::kUpdate);
+  result.set_prepared_statement_handle(sessions_.AddPreparedStatement(std::move(prepared)));
+  return std::vector<std::string>{PackAny(result)};
+}
+
+arrow::Result<std::vector<std::string>> FlightSqlServer::ClosePreparedStatement(
+    std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(auto request, UnpackAs<pb::ActionClosePreparedStatementRequest>(
+                                          body, kClosePreparedStatement));
+  // Closing an unknown or expired handle is not an error: the goal state holds.
+  sessions_.ClosePreparedStatement(request.prepared_statement_handle());
+  return std::vector<std::string>{};
+}
+
+arrow::Result<std::vector<std::string>> FlightSqlServer::BeginTransaction(std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(auto request,
+                        UnpackAs<pb::ActionBeginTransactionRequest>(body, kBeginTransaction));
+  (void)request;
+  ARROW_ASSIGN_OR_RAISE(auto id, sessions_.BeginTransaction());
+  pb::ActionBeginTransactionResult result;
+  result.set_transaction_id(id);
+  return std::vector<std::string>{PackAny(result)};
+}
+
+arrow::Result<std::vector<std::string>> FlightSqlServer::EndTransaction(std::string_view body) {
+  ARROW_ASSIGN_OR_RAISE(auto request,
+                        UnpackAs<pb::ActionEndTransactionRequest>(body, kEndTransaction));
+  switch (request.action()) {
+    case pb::ActionEndTransactionRequest::END_TRANSACTION_COMMIT:
+      ARROW_RETURN_NOT_OK(sessions_.EndTransaction(request.transaction_id(), true));
+      break;
+    case pb::ActionEndTransactionRequest::END_TRANSACTION_ROLLBACK:
+      ARROW_RETURN_NOT_OK(sessions_.EndTransaction(request.transaction_id(), false));
+      break;
+    default:
+      return arrow::Status::Invalid("EndTransaction.action must be COMMIT or ROLLBACK");
+  }
+  return std::vector<std::string>{};
+}
+
+}  // namespace hyprstream::flightsql

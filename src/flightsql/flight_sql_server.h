@@ -1,0 +1,109 @@
+// FlightSqlServer: the Flight SQL protocol over an Engine. Each Flight RPC decodes its
+// command (command.h) and dispatches to one small handler; engine errors come back as
+// arrow::Status and are turned into Flight status codes here (flight_status.h).
+//
+// Threading: every RPC may run concurrently; state lives in SessionRegistry (thread-safe)
+// and in per-connection engine objects (serialised by the engine).
+#pragma once
+
+#include <arrow/flight/server.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <thread>
+
+#include "engine/engine.h"
+#include "flightsql/command.h"
+#include "flightsql/session_registry.h"
+#include "flightsql/sql_info.h"
+
+namespace hyprstream::flightsql {
+
+struct FlightSqlServerOptions {
+  ServerLimits limits;
+};
+
+class FlightSqlServer : public arrow::flight::FlightServerBase {
+ public:
+  FlightSqlServer(std::shared_ptr<engine::Engine> engine, FlightSqlServerOptions options);
+  ~FlightSqlServer() override;
+
+  arrow::Status GetFlightInfo(const arrow::flight::ServerCallContext& context,
+                              const arrow::flight::FlightDescriptor& request,
+                              std::unique_ptr<arrow::flight::FlightInfo>* info) override;
+  arrow::Status GetSchema(const arrow::flight::ServerCallContext& context,
+                          const arrow::flight::FlightDescriptor& request,
+                          std::unique_ptr<arrow::flight::SchemaResult>* schema) override;
+  arrow::Status DoGet(const arrow::flight::ServerCallContext& context,
+                      const arrow::flight::Ticket& request,
+                      std::unique_ptr<arrow::flight::FlightDataStream>* stream) override;
+  arrow::Status DoPut(const arrow::flight::ServerCallContext& context,
+                      std::unique_ptr<arrow::flight::FlightMessageReader> reader,
+                      std::unique_ptr<arrow::flight::FlightMetadataWriter> writer) override;
+  arrow::Status DoAction(const arrow::flight::ServerCallContext& context,
+                         const arrow::flight::Action& action,
+                         std::unique_ptr<arrow::flight::ResultStream>* result) override;
+  arrow::Status ListActions(const arrow::flight::ServerCallContext& context,
+                            std::vector<arrow::flight::ActionType>* actions) override;
+
+  SessionRegistry& sessions() { return sessions_; }
+
+ private:
+  // GetFlightInfo handlers: each returns the result schema and the ticket that DoGet reads.
+  struct Announced {
+    std::shared_ptr<arrow::Schema> schema;
+    std::string ticket;
+  };
+  arrow::Result<Announced> AnnounceStatement(const arrow::flight::ServerCallContext& context,
+                                             const pb::CommandStatementQuery& command);
+  arrow::Result<Announced> AnnouncePrepared(const pb::CommandPreparedStatementQuery& command);
+  arrow::Result<Announced> AnnounceTable(const arrow::flight::ServerCallContext& context,
+                                         const std::vector<std::string>& path);
+  arrow::Result<Announced> AnnounceMetadata(const Command& command);
+  // Runs or defers `statement` so that its side effects happen exactly once.
+  arrow::Result<Announced> AnnounceExecution(std::shared_ptr<PreparedStatement> statement,
+                                             std::shared_ptr<arrow::RecordBatch> parameters);
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> OpenPendingResult(
+      const std::string& id);
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> MetadataResult(const Command& command);
+
+  // DoPut handlers.
+  arrow::Status PutStatementUpdate(const arrow::flight::ServerCallContext& context,
+                                   const pb::CommandStatementUpdate& command,
+                                   arrow::flight::FlightMetadataWriter* writer);
+  arrow::Status PutPreparedQueryParameters(const pb::CommandPreparedStatementQuery& command,
+                                           arrow::flight::FlightMessageReader* reader,
+                                           arrow::flight::FlightMetadataWriter* writer);
+  arrow::Status PutPreparedUpdate(const pb::CommandPreparedStatementUpdate& command,
+                                  arrow::flight::FlightMessageReader* reader,
+                                  arrow::flight::FlightMetadataWriter* writer);
+  arrow::Status PutIngest(const arrow::flight::ServerCallContext& context,
+                          const pb::CommandStatementIngest& command,
+                          std::unique_ptr<arrow::flight::FlightMessageReader> reader,
+                          arrow::flight::FlightMetadataWriter* writer);
+  arrow::Status PutStream(const std::vector<std::string>& path,
+                          arrow::flight::FlightMessageReader* reader,
+                          arrow::flight::FlightMetadataWriter* writer);
+
+  // DoAction handlers; each returns the serialized result bodies.
+  arrow::Result<std::vector<std::string>> CreatePreparedStatement(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Result<std::vector<std::string>> ClosePreparedStatement(std::string_view body);
+  arrow::Result<std::vector<std::string>> BeginTransaction(std::string_view body);
+  arrow::Result<std::vector<std::string>> EndTransaction(std::string_view body);
+
+  void SweepLoop();
+
+  std::shared_ptr<engine::Engine> engine_;
+  FlightSqlServerOptions options_;
+  SessionRegistry sessions_;
+  SqlInfo sql_info_;
+
+  std::mutex sweep_mutex_;
+  std::condition_variable sweep_wakeup_;
+  bool stopping_ = false;
+  std::thread sweeper_;
+};
+
+}  // namespace hyprstream::flightsql

@@ -1,0 +1,37 @@
+#include "flightsql/flight_status.h"
+
+#include <arrow/flight/types.h>
+#include <spdlog/spdlog.h>
+
+namespace hyprstream::flightsql {
+
+arrow::Status ToFlightStatus(const arrow::Status& status, std::string_view rpc) {
+  if (status.ok()) return status;
+  // Statuses that already carry a Flight code (e.g. from the transport) pass through.
+  if (arrow::flight::FlightStatusDetail::UnwrapStatus(status)) return status;
+  spdlog::debug("{} failed: {}", rpc, status.ToString());
+  switch (status.code()) {
+    case arrow::StatusCode::Invalid:
+    case arrow::StatusCode::TypeError:
+    case arrow::StatusCode::IndexError:
+    case arrow::StatusCode::CapacityError:
+    case arrow::StatusCode::SerializationError:
+      return arrow::Status::Invalid(status.message());
+    case arrow::StatusCode::KeyError:
+      return arrow::Status::KeyError(status.message());
+    case arrow::StatusCode::AlreadyExists:
+      return arrow::Status::AlreadyExists(status.message());
+    case arrow::StatusCode::NotImplemented:
+      return arrow::Status::NotImplemented(status.message());
+    case arrow::StatusCode::Cancelled:
+      return arrow::Status::Cancelled(status.message());
+    case arrow::StatusCode::OutOfMemory:
+      return arrow::flight::MakeFlightError(arrow::flight::FlightStatusCode::Unavailable,
+                                            "out of memory: " + status.message());
+    default:
+      return arrow::flight::MakeFlightError(arrow::flight::FlightStatusCode::Internal,
+                                            status.message());
+  }
+}
+
+}  // namespace hyprstream::flightsql

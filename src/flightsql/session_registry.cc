@@ -1,0 +1,131 @@
+#include "flightsql/session_registry.h"
+
+#include <random>
+
+namespace hyprstream::flightsql {
+
+std::string NewHandleId() {
+  static thread_local std::random_device device;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (size_t i = 0; i < id.size(); i += 8) {
+    uint32_t bits = device();
+    for (size_t j = 0; j < 8; ++j, bits >>= 4) id[i + j] = kHex[bits & 0xF];
+  }
+  return id;
+}
+
+namespace {
+
+// Value of cookie `name` in a Cookie header ("a=1; b=2"), or "".
+std::string CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    auto end = header.find(';');
+    std::string_view pair = header.substr(0, end);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+      return std::string(pair.substr(eq + 1));
+    }
+    if (end == std::string_view::npos) break;
+    header.remove_prefix(end + 1);
+  }
+  return "";
+}
+
+}  // namespace
+
+SessionRegistry::SessionRegistry(std::shared_ptr<engine::Engine> engine, ServerLimits limits)
+    : engine_(std::move(engine)),
+      sessions_(limits.session_idle_timeout),
+      transactions_(limits.session_idle_timeout),
+      statements_(limits.statement_idle_timeout),
+      results_(limits.statement_idle_timeout) {}
+
+std::string SessionRegistry::SessionKey(const arrow::flight::ServerCallContext& context) {
+  const auto& headers = context.incoming_headers();
+  auto range = headers.equal_range("cookie");
+  for (auto it = range.first; it != range.second; ++it) {
+    std::string id = CookieValue(it->second, "arrow_flight_session_id");
+    if (!id.empty()) return "cookie:" + id;
+  }
+  return "peer:" + context.peer();
+}
+
+arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::ConnectionFor(
+    const arrow::flight::ServerCallContext& context, const std::string& transaction_id) {
+  if (!transaction_id.empty()) {
+    auto transaction = transactions_.Get(transaction_id);
+    if (!transaction) {
+      return arrow::Status::KeyError("unknown or expired transaction_id; begin a new transaction");
+    }
+    return transaction->connection;
+  }
+  ARROW_ASSIGN_OR_RAISE(
+      auto session,
+      sessions_.GetOrCreate(SessionKey(context),
+                            [&]() -> arrow::Result<std::shared_ptr<Session>> {
+                              ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+                              return std::make_shared<Session>(Session{std::move(connection)});
+                            }));
+  return session->connection;
+}
+
+arrow::Result<std::string> SessionRegistry::BeginTransaction() {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  ARROW_RETURN_NOT_OK(connection->BeginTransaction());
+  return transactions_.Insert(std::make_shared<Transaction>(Transaction{std::move(connection)}));
+}
+
+arrow::Status SessionRegistry::EndTransaction(const std::string& transaction_id, bool commit) {
+  auto transaction = transactions_.Take(transaction_id);
+  if (!transaction) {
+    return arrow::Status::KeyError("unknown or expired transaction_id; nothing to ",
+                                   commit ? "commit" : "roll back");
+  }
+  return commit ? transaction->connection->Commit() : transaction->connection->Rollback();
+}
+
+std::string SessionRegistry::AddPreparedStatement(std::shared_ptr<PreparedStatement> statement) {
+  return statements_.Insert(std::move(statement));
+}
+
+arrow::Result<std::shared_ptr<PreparedStatement>> SessionRegistry::GetPreparedStatement(
+    const std::string& handle) {
+  auto statement = statements_.Get(handle);
+  if (!statement) {
+    return arrow::Status::KeyError(
+        "unknown or expired prepared statement handle; create the prepared statement again");
+  }
+  return statement;
+}
+
+bool SessionRegistry::ClosePreparedStatement(const std::string& handle) {
+  return statements_.Take(handle) != nullptr;
+}
+
+std::string SessionRegistry::AddPendingResult(std::shared_ptr<PendingResult> result) {
+  return results_.Insert(std::move(result));
+}
+
+arrow::Result<std::shared_ptr<PendingResult>> SessionRegistry::TakePendingResult(
+    const std::string& id) {
+  auto result = results_.Take(id);
+  if (!result) {
+    return arrow::Status::KeyError(
+        "unknown ticket: it was already read, has expired, or was never issued; call "
+        "GetFlightInfo again");
+  }
+  return result;
+}
+
+void SessionRegistry::Sweep() {
+  sessions_.Sweep();
+  statements_.Sweep();
+  results_.Sweep();
+  for (auto& transaction : transactions_.Sweep()) {
+    (void)transaction->connection->Rollback();
+  }
+}
+
+}  // namespace hyprstream::flightsql

@@ -1,0 +1,96 @@
+// SessionRegistry: the server-side state behind Flight SQL handles.
+//
+//  - Session: one engine connection per client session. A session is named by the
+//    `arrow_flight_session_id` cookie when the client sends one, otherwise by the client's
+//    transport peer (one gRPC channel = one session), so temp tables and settings persist
+//    across calls without cookies.
+//  - Transaction: BeginTransaction opens a dedicated engine connection; commands carrying its
+//    transaction_id run there, everything else stays autocommit.
+//  - PreparedStatement: a prepared engine statement, bound to the connection it was prepared on.
+//  - PendingResult: what a FlightInfo's ticket points at, consumed by one DoGet.
+// Every handle is an unguessable random id and expires when unused (see ServerLimits).
+// Thread-safe; the maps are sharded (ExpiringMap) and per-object state has its own mutex.
+#pragma once
+
+#include <arrow/flight/server.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/engine.h"
+#include "flightsql/expiring_map.h"
+
+namespace hyprstream::flightsql {
+
+struct PreparedStatement {
+  std::string sql;
+  std::shared_ptr<engine::EngineConnection> connection;
+  std::mutex mutex;  // guards statement and parameters
+  std::unique_ptr<engine::EngineStatement> statement;
+  std::shared_ptr<arrow::RecordBatch> parameters;  // rows bound by the last DoPut, or null
+};
+
+// A result announced by GetFlightInfo and streamed by DoGet. Either `reader` holds a result
+// that was already executed (statements with side effects run exactly once, at
+// GetFlightInfo), or `statement` + `parameters` describe a side-effect-free query that DoGet
+// executes.
+struct PendingResult {
+  std::shared_ptr<arrow::Schema> schema;
+  std::shared_ptr<arrow::RecordBatchReader> reader;
+  std::shared_ptr<PreparedStatement> statement;
+  std::shared_ptr<arrow::RecordBatch> parameters;
+};
+
+struct Transaction {
+  std::shared_ptr<engine::EngineConnection> connection;
+};
+
+struct ServerLimits {
+  std::chrono::seconds session_idle_timeout{3600};
+  std::chrono::seconds statement_idle_timeout{600};
+};
+
+class SessionRegistry {
+ public:
+  SessionRegistry(std::shared_ptr<engine::Engine> engine, ServerLimits limits);
+
+  // The connection that runs a command from `context` with an optional transaction id:
+  // the transaction's connection when given (NotFound if unknown), else the session's.
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionFor(
+      const arrow::flight::ServerCallContext& context, const std::string& transaction_id);
+
+  arrow::Result<std::string> BeginTransaction();
+  // Commits or rolls back and forgets the transaction (also when the end fails).
+  arrow::Status EndTransaction(const std::string& transaction_id, bool commit);
+
+  std::string AddPreparedStatement(std::shared_ptr<PreparedStatement> statement);
+  arrow::Result<std::shared_ptr<PreparedStatement>> GetPreparedStatement(const std::string& handle);
+  bool ClosePreparedStatement(const std::string& handle);
+
+  std::string AddPendingResult(std::shared_ptr<PendingResult> result);
+  // Removes and returns the result behind a ticket; NotFound if unknown, used or expired.
+  arrow::Result<std::shared_ptr<PendingResult>> TakePendingResult(const std::string& id);
+
+  // Drops idle sessions, statements, results and transactions (rolled back).
+  void Sweep();
+
+  size_t session_count() const { return sessions_.size(); }
+
+  // The session name for a call: its session cookie, else its peer.
+  static std::string SessionKey(const arrow::flight::ServerCallContext& context);
+
+ private:
+  struct Session {
+    std::shared_ptr<engine::EngineConnection> connection;
+  };
+
+  std::shared_ptr<engine::Engine> engine_;
+  ExpiringMap<Session> sessions_;
+  ExpiringMap<Transaction> transactions_;
+  ExpiringMap<PreparedStatement> statements_;
+  ExpiringMap<PendingResult> results_;
+};
+
+}  // namespace hyprstream::flightsql

@@ -1,0 +1,73 @@
+#include "server/server_main.h"
+
+#include <arrow/flight/server.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "engine/duckdb_engine.h"
+#include "flightsql/flight_sql_server.h"
+#include "server/config.h"
+
+namespace hyprstream::server {
+namespace {
+
+arrow::Result<std::shared_ptr<engine::Engine>> OpenEngine(const Config& config) {
+  engine::EngineOptions options;
+  options.connection = config.engine_connection;
+  options.options = config.engine_options;
+  if (config.engine == "duckdb") return engine::OpenDuckDbEngine(options);
+  return arrow::Status::NotImplemented("engine '", config.engine,
+                                       "' is not available in this build; use --engine duckdb");
+}
+
+arrow::Status Serve(const Config& config) {
+  ARROW_ASSIGN_OR_RAISE(auto engine, OpenEngine(config));
+  flightsql::FlightSqlServerOptions server_options;
+  server_options.limits.session_idle_timeout = config.session_idle_timeout;
+  server_options.limits.statement_idle_timeout = config.statement_idle_timeout;
+  flightsql::FlightSqlServer server(engine, server_options);
+
+  ARROW_ASSIGN_OR_RAISE(auto location,
+                        arrow::flight::Location::ForGrpcTcp(config.host, config.port));
+  arrow::flight::FlightServerOptions options(location);
+  ARROW_RETURN_NOT_OK(server.Init(options));
+  ARROW_RETURN_NOT_OK(server.SetShutdownOnSignals({SIGINT, SIGTERM}));
+  spdlog::info("hyprstream {} serving Flight SQL on grpc://{}:{} ({})", HYPRSTREAM_VERSION,
+               config.host, server.port(), DescribeConfig(config));
+  ARROW_RETURN_NOT_OK(server.Serve());
+  spdlog::info("shutting down (signal {})", server.GotSignal() ? server.GotSignal() : 0);
+  return server.Shutdown();
+}
+
+}  // namespace
+
+int RunServer(int argc, const char* const* argv, const std::map<std::string, std::string>& env) {
+  auto outcome = LoadConfig(argc, argv, env);
+  if (!outcome.ok()) {
+    std::cerr << "hyprstream: " << outcome.status().message() << "\n"
+              << "Run 'hyprstream --help' for the options.\n";
+    return 2;
+  }
+  if (outcome->exit_text) {
+    std::cout << *outcome->exit_text;
+    return outcome->exit_code;
+  }
+  const Config& config = outcome->config;
+
+  auto logger = spdlog::stderr_color_mt("hyprstream");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  arrow::Status status = Serve(config);
+  if (!status.ok()) {
+    spdlog::critical("{}", status.ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace hyprstream::server
