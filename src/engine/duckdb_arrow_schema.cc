@@ -1,0 +1,48 @@
+#include "engine/duckdb_arrow_schema.h"
+
+#include "engine/duckdb_status.h"
+
+#include <arrow/c/bridge.h>
+#include <arrow/type.h>
+
+namespace hyprstream::engine {
+
+ArrowOptionsHandle ArrowOptionsOf(duckdb_connection connection) {
+  duckdb_arrow_options options = nullptr;
+  duckdb_connection_get_arrow_options(connection, &options);
+  return ArrowOptionsHandle(options);
+}
+
+arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaFromDuckDb(
+    duckdb_arrow_options options, const std::vector<duckdb_logical_type>& types,
+    const std::vector<std::string>& names) {
+  std::vector<const char*> c_names;
+  c_names.reserve(names.size());
+  for (const auto& name : names) c_names.push_back(name.c_str());
+  struct ArrowSchema c_schema {};
+  // DuckDB wants non-null arrays even for zero columns.
+  duckdb_logical_type dummy_type = nullptr;
+  const char* dummy_name = "";
+  ErrorDataHandle error(duckdb_to_arrow_schema(
+      options, types.empty() ? &dummy_type : const_cast<duckdb_logical_type*>(types.data()),
+      c_names.empty() ? &dummy_name : c_names.data(), types.size(), &c_schema));
+  ARROW_RETURN_NOT_OK(StatusFromErrorData(error.get(), "converting DuckDB types to Arrow"));
+  return arrow::ImportSchema(&c_schema);
+}
+
+arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaOfResult(duckdb_arrow_options options,
+                                                                  duckdb_result* result) {
+  idx_t count = duckdb_column_count(result);
+  std::vector<LogicalTypeHandle> owned;
+  std::vector<duckdb_logical_type> types;
+  std::vector<std::string> names;
+  for (idx_t i = 0; i < count; ++i) {
+    owned.emplace_back(duckdb_column_logical_type(result, i));
+    types.push_back(owned.back().get());
+    const char* name = duckdb_column_name(result, i);
+    names.emplace_back(name != nullptr ? name : "");
+  }
+  return ArrowSchemaFromDuckDb(options, types, names);
+}
+
+}  // namespace hyprstream::engine

@@ -1,0 +1,98 @@
+#include "engine/duckdb_batch_appender.h"
+
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/duckdb_status.h"
+
+#include <arrow/c/bridge.h>
+#include <arrow/type.h>
+
+#include <algorithm>
+
+namespace hyprstream::engine {
+
+namespace {
+
+// DuckDB 1.4 hands ownership of an imported ArrowArray to the vector of its first column only,
+// which may not keep it (e.g. when that column is copied), leaving the other columns dangling.
+// So DuckDB gets a borrowed view whose release does nothing, and we release the real export
+// after the chunk (which the appender copies) is gone.
+void ReleaseBorrowed(struct ArrowArray* array) { array->release = nullptr; }
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<DuckDbBatchAppender>> DuckDbBatchAppender::Open(
+    duckdb_connection connection, const std::optional<std::string>& catalog,
+    const std::optional<std::string>& schema, const std::string& table,
+    const arrow::Schema& arrow_schema) {
+  std::string table_name = QualifiedName(catalog, schema, table);
+  std::unique_ptr<DuckDbBatchAppender> out(new DuckDbBatchAppender(
+      connection, table_name, std::make_shared<arrow::Schema>(arrow_schema.fields())));
+
+  duckdb_appender raw = nullptr;
+  duckdb_state state =
+      duckdb_appender_create_ext(connection, catalog ? catalog->c_str() : nullptr,
+                                 schema ? schema->c_str() : nullptr, table.c_str(), &raw);
+  out->appender_.reset(raw);
+  if (state != DuckDBSuccess) {
+    if (raw == nullptr) return arrow::Status::IOError("cannot append to ", table_name);
+    return StatusFromAppender(raw, "appending to " + table_name);
+  }
+  for (const auto& field : arrow_schema.fields()) {
+    if (duckdb_appender_add_column(raw, field->name().c_str()) != DuckDBSuccess) {
+      arrow::Status cause = StatusFromAppender(raw, "");
+      return arrow::Status::Invalid("column ", QuoteIdentifier(field->name()),
+                                    " of the data does not exist in table ", table_name, " (",
+                                    cause.message(), ")");
+    }
+  }
+
+  struct ArrowSchema c_schema {};
+  ARROW_RETURN_NOT_OK(arrow::ExportSchema(*out->arrow_schema_, &c_schema));
+  duckdb_arrow_converted_schema converted = nullptr;
+  ErrorDataHandle error(duckdb_schema_from_arrow(connection, &c_schema, &converted));
+  if (c_schema.release != nullptr) c_schema.release(&c_schema);
+  out->converted_.reset(converted);
+  ARROW_RETURN_NOT_OK(StatusFromErrorData(error.get(), "converting the Arrow schema for DuckDB"));
+  return out;
+}
+
+arrow::Status DuckDbBatchAppender::Append(const arrow::RecordBatch& batch) {
+  if (!batch.schema()->Equals(*arrow_schema_, /*check_metadata=*/false)) {
+    return arrow::Status::Invalid("batch schema ", batch.schema()->ToString(),
+                                  " differs from the ingest schema ", arrow_schema_->ToString());
+  }
+  const int64_t slice_rows = static_cast<int64_t>(duckdb_vector_size());
+  for (int64_t offset = 0; offset < batch.num_rows(); offset += slice_rows) {
+    int64_t length = std::min(slice_rows, batch.num_rows() - offset);
+    std::shared_ptr<arrow::RecordBatch> slice = batch.Slice(offset, length);
+    struct ArrowArray exported {};
+    ARROW_RETURN_NOT_OK(arrow::ExportRecordBatch(*slice, &exported));
+    struct ArrowArray borrowed = exported;
+    borrowed.release = ReleaseBorrowed;
+    borrowed.private_data = nullptr;
+
+    duckdb_data_chunk raw_chunk = nullptr;
+    arrow::Status status;
+    {
+      ErrorDataHandle error(
+          duckdb_data_chunk_from_arrow(connection_, &borrowed, converted_.get(), &raw_chunk));
+      DataChunkHandle chunk(raw_chunk);
+      status = StatusFromErrorData(error.get(), "converting Arrow data for " + table_name_);
+      if (status.ok() && duckdb_append_data_chunk(appender_.get(), chunk.get()) != DuckDBSuccess) {
+        status = StatusFromAppender(appender_.get(), "appending to " + table_name_);
+      }
+    }  // the chunk is destroyed here, before the Arrow data it may point into
+    exported.release(&exported);
+    ARROW_RETURN_NOT_OK(status);
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status DuckDbBatchAppender::Flush() {
+  if (duckdb_appender_flush(appender_.get()) != DuckDBSuccess) {
+    return StatusFromAppender(appender_.get(), "appending to " + table_name_);
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace hyprstream::engine

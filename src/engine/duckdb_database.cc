@@ -1,0 +1,72 @@
+#include "engine/duckdb_database.h"
+
+#include "engine/duckdb_status.h"
+
+#include <string>
+
+namespace hyprstream::engine {
+
+namespace {
+
+bool IsKnownConfigFlag(const std::string& name) {
+  size_t count = duckdb_config_count();
+  for (size_t i = 0; i < count; ++i) {
+    const char* flag = nullptr;
+    const char* description = nullptr;
+    if (duckdb_get_config_flag(i, &flag, &description) == DuckDBSuccess && flag != nullptr &&
+        name == flag) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(
+    const EngineOptions& options) {
+  duckdb_config config = nullptr;
+  if (duckdb_create_config(&config) != DuckDBSuccess) {
+    return arrow::Status::IOError("DuckDB: cannot create a configuration");
+  }
+  for (const auto& [name, value] : options.options) {
+    if (duckdb_set_config(config, name.c_str(), value.c_str()) != DuckDBSuccess) {
+      duckdb_destroy_config(&config);
+      if (!IsKnownConfigFlag(name)) {
+        return arrow::Status::Invalid("unknown DuckDB option '", name, "'");
+      }
+      return arrow::Status::Invalid("invalid value '", value, "' for DuckDB option '", name,
+                                    "'");
+    }
+  }
+  const char* path = (options.connection.empty() || options.connection == ":memory:")
+                         ? nullptr
+                         : options.connection.c_str();
+  duckdb_database database = nullptr;
+  char* error = nullptr;
+  duckdb_state state = duckdb_open_ext(path, &database, config, &error);
+  duckdb_destroy_config(&config);
+  if (state != DuckDBSuccess) {
+    std::string message = error != nullptr ? error : "unknown error";
+    if (error != nullptr) duckdb_free(error);
+    // Bad option values are only detected at open time.
+    arrow::Status status = StatusFromDuckDbMessage(message, "opening DuckDB database");
+    if (status.IsIOError() && message.find("option") != std::string::npos) {
+      return arrow::Status::Invalid(status.message());
+    }
+    return status;
+  }
+  return std::shared_ptr<DuckDbDatabase>(new DuckDbDatabase(database));
+}
+
+DuckDbDatabase::~DuckDbDatabase() { duckdb_close(&database_); }
+
+arrow::Result<duckdb_connection> DuckDbDatabase::Connect() {
+  duckdb_connection connection = nullptr;
+  if (duckdb_connect(database_, &connection) != DuckDBSuccess) {
+    return arrow::Status::IOError("DuckDB: cannot open a connection");
+  }
+  return connection;
+}
+
+}  // namespace hyprstream::engine

@@ -1,0 +1,31 @@
+// One open duckdb_database, shared (std::shared_ptr) by the engine and every session and
+// appender made from it, so it is closed only after the last of them is gone. Thread-safe.
+#pragma once
+
+#include <duckdb.h>
+
+#include <arrow/result.h>
+
+#include "engine/engine.h"
+
+#include <memory>
+
+namespace hyprstream::engine {
+
+class DuckDbDatabase {
+ public:
+  // See OpenDuckDbEngine for the meaning of `options`.
+  static arrow::Result<std::shared_ptr<DuckDbDatabase>> Open(const EngineOptions& options);
+  ~DuckDbDatabase();
+  DuckDbDatabase(const DuckDbDatabase&) = delete;
+  DuckDbDatabase& operator=(const DuckDbDatabase&) = delete;
+
+  // A new connection; the caller disconnects it.
+  arrow::Result<duckdb_connection> Connect();
+
+ private:
+  explicit DuckDbDatabase(duckdb_database database) : database_(database) {}
+  duckdb_database database_;
+};
+
+}  // namespace hyprstream::engine

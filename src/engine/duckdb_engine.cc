@@ -1,0 +1,42 @@
+#include "engine/duckdb_engine.h"
+
+#include "engine/duckdb_connection.h"
+#include "engine/duckdb_database.h"
+#include "engine/duckdb_session.h"
+#include "engine/duckdb_table_appender.h"
+
+namespace hyprstream::engine {
+
+namespace {
+
+class DuckDbEngine : public Engine {
+ public:
+  explicit DuckDbEngine(std::shared_ptr<DuckDbDatabase> database)
+      : database_(std::move(database)) {}
+
+  std::string name() const override { return "duckdb"; }
+
+  arrow::Result<std::shared_ptr<EngineConnection>> Connect() override {
+    ARROW_ASSIGN_OR_RAISE(auto session, DuckDbSession::Open(database_));
+    return std::make_shared<DuckDbConnection>(std::move(session));
+  }
+
+  arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(
+      const std::vector<std::string>& path,
+      const std::shared_ptr<arrow::Schema>& schema) override {
+    ARROW_ASSIGN_OR_RAISE(auto appender, DuckDbTableAppender::Open(database_, path, schema));
+    return std::unique_ptr<TableAppender>(std::move(appender));
+  }
+
+ private:
+  std::shared_ptr<DuckDbDatabase> database_;
+};
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<Engine>> OpenDuckDbEngine(const EngineOptions& options) {
+  ARROW_ASSIGN_OR_RAISE(auto database, DuckDbDatabase::Open(options));
+  return std::make_shared<DuckDbEngine>(std::move(database));
+}
+
+}  // namespace hyprstream::engine

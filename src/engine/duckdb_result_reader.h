@@ -1,0 +1,72 @@
+// Streams the rows of a prepared statement's executions (one per bound parameter row, chained)
+// as Arrow record batches. DuckDB hands out chunks of <= 2048 rows; consecutive chunks are
+// combined into batches of about kTargetRows rows or kTargetBytes bytes, whichever comes first,
+// so memory stays bounded by one batch for results of any size. schema() is built from the
+// result's column types with the same Arrow options as the batches, so it is exact.
+//
+// Thread-safety: every call takes the session mutex. When the session starts another operation
+// it calls DrainLocked(), after which the remaining rows are served from memory.
+#pragma once
+
+#include "engine/duckdb_handle.h"
+#include "engine/duckdb_session.h"
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <type_traits>
+
+namespace hyprstream::engine {
+
+using SharedPrepared = std::shared_ptr<std::remove_pointer_t<duckdb_prepared_statement>>;
+
+class DuckDbResultReader : public arrow::RecordBatchReader {
+ public:
+  static constexpr int64_t kTargetRows = 64 * 1024;
+  static constexpr int64_t kTargetBytes = 4 * 1024 * 1024;
+
+  // Session mutex held and quiesced. Runs the first execution (errors surface here) and
+  // returns the reader; the caller registers it with SetOpenReaderLocked.
+  // `parameters` may be null (one execution without parameters).
+  static arrow::Result<std::shared_ptr<DuckDbResultReader>> StartLocked(
+      std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
+      std::shared_ptr<arrow::RecordBatch> parameters);
+
+  ~DuckDbResultReader() override;
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override;
+  arrow::Status Close() override;
+
+  // Session mutex held. Moves everything not yet read into memory; an error met on the way
+  // is reported by ReadNext after the rows before it.
+  void DrainLocked();
+
+ private:
+  DuckDbResultReader(std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
+                     std::shared_ptr<arrow::RecordBatch> parameters);
+
+  arrow::Status ExecuteLocked(int64_t row);
+  // One converted DuckDB chunk, moving on to the next execution as needed; null at the end.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> NextChunkLocked();
+  // Combined chunks up to the targets; null at the end.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> NextBatchLocked();
+  void FinishLocked();
+
+  std::shared_ptr<DuckDbSession> session_;
+  SharedPrepared prepared_;
+  std::shared_ptr<arrow::RecordBatch> parameters_;
+  int64_t executions_ = 1;
+  int64_t next_execution_ = 0;
+  ArrowOptionsHandle options_;
+  std::shared_ptr<arrow::Schema> schema_;
+  ResultHandle result_;
+  bool done_ = false;
+  std::deque<std::shared_ptr<arrow::RecordBatch>> buffered_;
+  arrow::Status deferred_error_;
+};
+
+}  // namespace hyprstream::engine

@@ -1,0 +1,198 @@
+#include "engine/duckdb_statement.h"
+
+#include "engine/arrow_to_duckdb_value.h"
+#include "engine/duckdb_arrow_schema.h"
+#include "engine/duckdb_status.h"
+
+#include <arrow/type.h>
+
+#include <optional>
+#include <string_view>
+
+namespace hyprstream::engine {
+
+namespace {
+
+StatementKind KindOf(duckdb_statement_type type) {
+  switch (type) {
+    case DUCKDB_STATEMENT_TYPE_SELECT:
+      return StatementKind::kQuery;
+    case DUCKDB_STATEMENT_TYPE_INSERT:
+    case DUCKDB_STATEMENT_TYPE_UPDATE:
+    case DUCKDB_STATEMENT_TYPE_DELETE:
+    case DUCKDB_STATEMENT_TYPE_CREATE:
+    case DUCKDB_STATEMENT_TYPE_DROP:
+    case DUCKDB_STATEMENT_TYPE_ALTER:
+    case DUCKDB_STATEMENT_TYPE_COPY:
+    case DUCKDB_STATEMENT_TYPE_CREATE_FUNC:
+    case DUCKDB_STATEMENT_TYPE_ANALYZE:
+    case DUCKDB_STATEMENT_TYPE_VACUUM:
+    case DUCKDB_STATEMENT_TYPE_ATTACH:
+    case DUCKDB_STATEMENT_TYPE_DETACH:
+    case DUCKDB_STATEMENT_TYPE_EXPORT:
+    case DUCKDB_STATEMENT_TYPE_LOAD:
+      return StatementKind::kUpdate;
+    default:
+      return StatementKind::kOther;
+  }
+}
+
+// Types DuckDB has not resolved at prepare time (they depend on parameters).
+bool IsUnresolved(duckdb_logical_type type) {
+  duckdb_type id = duckdb_get_type_id(type);
+  return id == DUCKDB_TYPE_INVALID || id == DUCKDB_TYPE_ANY;
+}
+
+// DuckDB reports some changes (CREATE TABLE AS, COPY) only as a one-row "Count" column.
+std::optional<int64_t> CountColumn(duckdb_result* result) {
+  if (duckdb_column_count(result) != 1 || duckdb_column_type(result, 0) != DUCKDB_TYPE_BIGINT) {
+    return std::nullopt;
+  }
+  const char* name = duckdb_column_name(result, 0);
+  if (name == nullptr || std::string_view(name) != "Count") return std::nullopt;
+  DataChunkHandle chunk(duckdb_fetch_chunk(*result));
+  if (chunk == nullptr || duckdb_data_chunk_get_size(chunk.get()) != 1) return std::nullopt;
+  duckdb_vector vector = duckdb_data_chunk_get_vector(chunk.get(), 0);
+  uint64_t* validity = duckdb_vector_get_validity(vector);
+  if (validity != nullptr && !duckdb_validity_row_is_valid(validity, 0)) return std::nullopt;
+  return static_cast<const int64_t*>(duckdb_vector_get_data(vector))[0];
+}
+
+}  // namespace
+
+DuckDbStatement::DuckDbStatement(std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
+                                 std::string sql)
+    : session_(std::move(session)), prepared_(std::move(prepared)), sql_(std::move(sql)) {}
+
+DuckDbStatement::~DuckDbStatement() {
+  std::lock_guard<std::recursive_mutex> lock(session_->mutex());
+  prepared_.reset();
+}
+
+arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
+    std::shared_ptr<DuckDbSession> session, const std::string& sql) {
+  duckdb_prepared_statement raw = nullptr;
+  duckdb_state state = duckdb_prepare(session->connection(), sql.c_str(), &raw);
+  SharedPrepared prepared(raw, [](duckdb_prepared_statement p) { duckdb_destroy_prepare(&p); });
+  if (state != DuckDBSuccess) {
+    const char* error = raw != nullptr ? duckdb_prepare_error(raw) : nullptr;
+    return StatusFromDuckDbMessage(error != nullptr ? error : "prepare failed", "");
+  }
+  std::unique_ptr<DuckDbStatement> statement(
+      new DuckDbStatement(std::move(session), std::move(prepared), sql));
+  ARROW_RETURN_NOT_OK(statement->DescribeLocked());
+  return statement;
+}
+
+arrow::Status DuckDbStatement::DescribeLocked() {
+  duckdb_prepared_statement p = prepared_.get();
+  statement_type_ = duckdb_prepared_statement_type(p);
+  kind_ = KindOf(statement_type_);
+  ArrowOptionsHandle options = ArrowOptionsOf(session_->connection());
+
+  // Result schema.
+  idx_t columns = duckdb_prepared_statement_column_count(p);
+  std::vector<LogicalTypeHandle> owned;
+  std::vector<duckdb_logical_type> types;
+  std::vector<std::string> names;
+  bool resolved = true;
+  for (idx_t i = 0; i < columns; ++i) {
+    owned.emplace_back(duckdb_prepared_statement_column_logical_type(p, i));
+    if (owned.back() == nullptr || IsUnresolved(owned.back().get())) {
+      resolved = false;
+      break;
+    }
+    types.push_back(owned.back().get());
+    const char* name = duckdb_prepared_statement_column_name(p, i);  // ours to free
+    names.emplace_back(name != nullptr ? name : "");
+    if (name != nullptr) duckdb_free(const_cast<char*>(name));
+  }
+  if (resolved) {
+    auto schema = ArrowSchemaFromDuckDb(options.get(), types, names);
+    // A type DuckDB cannot express in Arrow is only an unknown schema here; execution tells.
+    if (schema.ok()) dataset_schema_ = *schema;
+  }
+
+  // Parameter schema: unknown types are arrow::null().
+  idx_t params = duckdb_nparams(p);
+  arrow::FieldVector fields;
+  for (idx_t i = 0; i < params; ++i) {
+    std::string name = "parameter_" + std::to_string(i + 1);
+    std::shared_ptr<arrow::DataType> type = arrow::null();
+    LogicalTypeHandle logical(duckdb_param_logical_type(p, i + 1));
+    if (logical != nullptr && !IsUnresolved(logical.get()) &&
+        duckdb_get_type_id(logical.get()) != DUCKDB_TYPE_SQLNULL) {
+      duckdb_logical_type raw = logical.get();
+      auto schema = ArrowSchemaFromDuckDb(options.get(), {raw}, {name});
+      if (schema.ok() && (*schema)->num_fields() == 1) type = (*schema)->field(0)->type();
+    }
+    fields.push_back(arrow::field(std::move(name), std::move(type)));
+  }
+  parameter_schema_ = arrow::schema(std::move(fields));
+  return arrow::Status::OK();
+}
+
+arrow::Status DuckDbStatement::Bind(std::shared_ptr<arrow::RecordBatch> parameters) {
+  if (parameters == nullptr || parameters->num_rows() == 0) {
+    parameters_.reset();
+    return arrow::Status::OK();
+  }
+  int expected = parameter_schema_->num_fields();
+  if (parameters->num_columns() != expected) {
+    return arrow::Status::Invalid("the statement takes ", expected, " parameter(s) but ",
+                                  parameters->num_columns(), " column(s) were bound");
+  }
+  parameters_ = std::move(parameters);
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> DuckDbStatement::ExecuteQuery() {
+  std::lock_guard<std::recursive_mutex> lock(session_->mutex());
+  session_->QuiesceLocked();
+  auto reader = DuckDbResultReader::StartLocked(session_, prepared_, parameters_);
+  if (statement_type_ == DUCKDB_STATEMENT_TYPE_TRANSACTION) {
+    session_->NoteTransactionStatement(sql_, reader.ok());
+  }
+  ARROW_RETURN_NOT_OK(reader.status());
+  session_->SetOpenReaderLocked(*reader);
+  return std::shared_ptr<arrow::RecordBatchReader>(std::move(*reader));
+}
+
+arrow::Result<int64_t> DuckDbStatement::ExecuteUpdate() {
+  std::lock_guard<std::recursive_mutex> lock(session_->mutex());
+  session_->QuiesceLocked();
+  int64_t executions = parameters_ != nullptr ? parameters_->num_rows() : 1;
+  int64_t changed = 0;
+  bool known = false;
+  arrow::Status status;
+  for (int64_t row = 0; row < executions && status.ok(); ++row) {
+    if (parameters_ != nullptr) {
+      status = BindParameterRow(prepared_.get(), *parameters_, row);
+      if (!status.ok()) break;
+    } else {
+      duckdb_clear_bindings(prepared_.get());  // nothing bound means no values
+    }
+    ResultHandle result;
+    if (duckdb_execute_prepared(prepared_.get(), result.out()) != DuckDBSuccess) {
+      status = StatusFromResult(result.get(), "");
+      if (status.ok()) status = arrow::Status::IOError("DuckDB execution failed");
+      break;
+    }
+    if (duckdb_result_return_type(*result.get()) == DUCKDB_RESULT_TYPE_CHANGED_ROWS) {
+      changed += static_cast<int64_t>(duckdb_rows_changed(result.get()));
+      known = true;
+    } else if (kind_ == StatementKind::kUpdate) {
+      if (auto count = CountColumn(result.get())) {
+        changed += *count;
+        known = true;
+      }
+    }
+  }
+  if (statement_type_ == DUCKDB_STATEMENT_TYPE_TRANSACTION) {
+    session_->NoteTransactionStatement(sql_, status.ok());
+  }
+  ARROW_RETURN_NOT_OK(status);
+  return known ? changed : -1;
+}
+
+}  // namespace hyprstream::engine

@@ -1,0 +1,48 @@
+// EngineStatement over a duckdb_prepared_statement. kind() follows DuckDB's statement type:
+// SELECT -> kQuery; INSERT/UPDATE/DELETE/CREATE/DROP/ALTER/COPY/... -> kUpdate; EXPLAIN,
+// PRAGMA, SET, CALL, transaction control, ... -> kOther. dataset_schema() is what DuckDB knows
+// after preparing (DML describes its "Count" BIGINT column), null while it depends on
+// parameter types. Executions take the session mutex; the statement itself is used by one
+// thread at a time (engine.h).
+#pragma once
+
+#include "engine/duckdb_result_reader.h"
+#include "engine/duckdb_session.h"
+#include "engine/engine.h"
+
+#include <memory>
+#include <string>
+
+namespace hyprstream::engine {
+
+class DuckDbStatement : public EngineStatement {
+ public:
+  // Session mutex held and quiesced.
+  static arrow::Result<std::unique_ptr<DuckDbStatement>> PrepareLocked(
+      std::shared_ptr<DuckDbSession> session, const std::string& sql);
+  ~DuckDbStatement() override;
+
+  StatementKind kind() const override { return kind_; }
+  std::shared_ptr<arrow::Schema> dataset_schema() const override { return dataset_schema_; }
+  std::shared_ptr<arrow::Schema> parameter_schema() const override { return parameter_schema_; }
+
+  arrow::Status Bind(std::shared_ptr<arrow::RecordBatch> parameters) override;
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override;
+  arrow::Result<int64_t> ExecuteUpdate() override;
+
+ private:
+  DuckDbStatement(std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
+                  std::string sql);
+  arrow::Status DescribeLocked();
+
+  std::shared_ptr<DuckDbSession> session_;
+  SharedPrepared prepared_;
+  std::string sql_;
+  duckdb_statement_type statement_type_ = DUCKDB_STATEMENT_TYPE_INVALID;
+  StatementKind kind_ = StatementKind::kOther;
+  std::shared_ptr<arrow::Schema> dataset_schema_;
+  std::shared_ptr<arrow::Schema> parameter_schema_;
+  std::shared_ptr<arrow::RecordBatch> parameters_;
+};
+
+}  // namespace hyprstream::engine
