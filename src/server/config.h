@@ -1,6 +1,8 @@
 // Config: every process option in one struct. LoadConfig fills it from defaults, then the TOML
 // file (--config or HYPRSTREAM_CONFIG), then HYPRSTREAM_* environment variables, then command
-// line flags — later wins. docs/configuration.md lists every option.
+// line flags — later wins. Every value is validated where it is read, and errors name the
+// flag, variable or file key. docs/configuration.md lists every option. Plain functions, no
+// shared state: safe to call from any thread.
 #pragma once
 
 #include <arrow/result.h>
@@ -15,12 +17,13 @@ namespace hyprstream::server {
 
 struct Config {
   std::string host = "127.0.0.1";
-  int port = 50051;
+  int port = 50051;  // 1..65535
 
   std::string engine = "duckdb";  // duckdb | adbc
   std::string engine_connection = ":memory:";
   std::map<std::string, std::string> engine_options;
-  // Credentials for the backend: from the environment or the config file only, never flags.
+  // Backend credentials: from the environment or the config file only, never a flag (so they
+  // never show in `ps`). DescribeConfig masks the password.
   std::optional<std::string> engine_username;
   std::optional<std::string> engine_password;
 
@@ -28,31 +31,40 @@ struct Config {
   std::string cache_engine = "duckdb";
   std::string cache_connection = ":memory:";
   std::map<std::string, std::string> cache_options;
-  std::chrono::seconds cache_max_duration{0};  // 0: unset
+  std::chrono::seconds cache_max_duration{0};  // 0: unset (keep everything)
 
-  std::string log_level = "info";
-  std::optional<std::string> config_file;
+  std::string log_level = "info";          // trace | debug | info | warn | error | critical | off
+  std::optional<std::string> config_file;  // the TOML file that was read, if any
 
   std::chrono::seconds session_idle_timeout{3600};
-  std::chrono::seconds statement_idle_timeout{600};
+  std::chrono::seconds statement_idle_timeout{600};  // prepared statements and result tickets
+  int64_t result_batch_rows = 65536;                 // target rows per streamed Arrow batch
+  int64_t max_message_bytes = int64_t{64} << 20;     // gRPC message size limit
 };
 
-// What LoadConfig decided: a config to run with, or text to print and an exit code (--help,
-// --version).
+// What LoadConfig decided. Either run with `config` (exit_text empty), or print `exit_text`
+// to stdout and exit with `exit_code` (--help, --version; both 0). Bad configuration is not
+// an outcome but an error Status: print its message to stderr and exit 2.
 struct LoadOutcome {
   Config config;
   std::optional<std::string> exit_text;
   int exit_code = 0;
 };
 
-// Errors (Invalid) name the offending flag, variable or key and what is accepted.
+// Builds the Config from argv (argv[0] is the program name) and `env` (main passes the real
+// environment; tests pass their own). Errors are Status::Invalid naming the offending flag,
+// variable or file key and what is accepted.
 arrow::Result<LoadOutcome> LoadConfig(int argc, const char* const* argv,
                                       const std::map<std::string, std::string>& env);
 
-// Parses "90s", "30m", "1h", "1d" or a plain number of seconds.
+// "90s", "30m", "1h", "1d" or a plain number of seconds.
 arrow::Result<std::chrono::seconds> ParseDuration(const std::string& text);
 
-// One line for the startup log; never shows the password.
+// "67108864", "512KiB", "64MiB" or "1GiB".
+arrow::Result<int64_t> ParseByteSize(const std::string& text);
+
+// One line for the startup log. Never shows a password: the engine password, passwords in a
+// connection URI and option values whose key names a secret appear as "***".
 std::string DescribeConfig(const Config& config);
 
 }  // namespace hyprstream::server
