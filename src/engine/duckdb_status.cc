@@ -7,7 +7,20 @@ namespace hyprstream::engine {
 
 namespace {
 
+// DuckDB 1.4's prepare path appends the "LINE n: ... ^" position block twice; keep one.
+std::string_view WithoutRepeatedTail(std::string_view message) {
+  auto second = message.rfind("\n\nLINE ");
+  if (second == std::string_view::npos || second == 0) return message;
+  auto first = message.rfind("\n\nLINE ", second - 1);
+  if (first == std::string_view::npos) return message;
+  if (message.substr(first, second - first) == message.substr(second)) {
+    return message.substr(0, second);
+  }
+  return message;
+}
+
 std::string WithContext(std::string_view context, std::string_view message) {
+  message = WithoutRepeatedTail(message);
   std::string out;
   if (!context.empty()) {
     out.append(context);

@@ -62,6 +62,17 @@ std::string CommandName(const Command& command) {
   return std::visit([](const auto& m) { return m.GetDescriptor()->name(); }, command);
 }
 
+std::string DescribeCommand(const Command& command) {
+  return std::visit(
+      [](const auto& m) {
+        std::string text = m.ShortDebugString();
+        constexpr size_t kMax = 300;
+        if (text.size() > kMax) text = text.substr(0, kMax) + "...";
+        return m.GetDescriptor()->name() + " {" + text + "}";
+      },
+      command);
+}
+
 template <typename T>
 arrow::Result<T> UnpackAs(std::string_view any_bytes, std::string_view what) {
   ARROW_ASSIGN_OR_RAISE(auto any, ParseAny(any_bytes, what));

@@ -32,6 +32,8 @@ arrow::Result<Command> DecodeCommand(std::string_view any_bytes);
 
 // The short message name of a command ("CommandStatementQuery"), for logs and errors.
 std::string CommandName(const Command& command);
+// Name and fields on one line (long values cut), for debug logs.
+std::string DescribeCommand(const Command& command);
 
 // Parses an Any that must hold a message of type T (action bodies). `what` names the request
 // in error messages.

@@ -112,6 +112,7 @@ arrow::Status FlightSqlServer::GetFlightInfo(const fl::ServerCallContext& contex
   auto announced = [&]() -> arrow::Result<Announced> {
     if (request.type == fl::FlightDescriptor::PATH) return AnnounceTable(context, request.path);
     ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.cmd));
+    spdlog::debug("GetFlightInfo {}", DescribeCommand(command));
     if (auto* c = std::get_if<pb::CommandStatementQuery>(&command)) {
       return AnnounceStatement(context, *c);
     }
@@ -279,6 +280,7 @@ arrow::Status FlightSqlServer::DoPut(const fl::ServerCallContext& context,
       return PutStream(descriptor.path, reader.get(), writer.get());
     }
     ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(descriptor.cmd));
+    spdlog::debug("DoPut {}", DescribeCommand(command));
     if (auto* c = std::get_if<pb::CommandStatementUpdate>(&command)) {
       return PutStatementUpdate(context, *c, writer.get());
     }
@@ -439,6 +441,7 @@ arrow::Status FlightSqlServer::DoAction(const fl::ServerCallContext& context,
                                         std::unique_ptr<fl::ResultStream>* result) {
   std::string_view body =
       action.body ? std::string_view(*action.body) : std::string_view();
+  spdlog::debug("DoAction {} ({} bytes)", action.type, body.size());
   arrow::Result<std::vector<std::string>> bodies = [&]() -> arrow::Result<std::vector<std::string>> {
     if (action.type == kCreatePreparedStatement) return CreatePreparedStatement(context, body);
     if (action.type == kClosePreparedStatement) return ClosePreparedStatement(body);

@@ -1,0 +1,130 @@
+"""Fixtures for the integration tests: the real hyprstream binary, started on a free port,
+driven by the real third-party clients (ADBC Flight SQL driver, pyarrow.flight).
+
+HYPRSTREAM_BIN names the binary (scripts/test.sh sets it); by default build/hyprstream.
+"""
+import os
+import pathlib
+import socket
+import subprocess
+import time
+import uuid
+
+import adbc_driver_flightsql.dbapi
+import pyarrow.flight as flight
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BINARY = pathlib.Path(os.environ.get("HYPRSTREAM_BIN", ROOT / "build" / "hyprstream"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One hyprstream process. `uri` is where clients connect; `log` is its stderr file."""
+
+    def __init__(self, tmp_dir, *args, env=None):
+        self.port = free_port()
+        self.uri = f"grpc://127.0.0.1:{self.port}"
+        self.log_path = pathlib.Path(tmp_dir) / f"hyprstream-{self.port}.log"
+        self.args = [str(BINARY), "--host", "127.0.0.1", "--port", str(self.port), *args]
+        self.env = {**os.environ, **(env or {})}
+        self.process = None
+
+    def start(self, timeout=30):
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.args, stdout=self._log, stderr=self._log,
+                                        env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hyprstream exited with {self.process.returncode}:\n"
+                                   + self.log())
+            try:
+                with flight.connect(self.uri) as client:
+                    list(client.list_actions(
+                        options=flight.FlightCallOptions(timeout=1)))
+                return self
+            except flight.FlightError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("hyprstream did not start listening:\n" + self.log())
+
+    def stop(self, sig_timeout=20):
+        """SIGTERM, then wait; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(sig_timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        code, self.process = self.process.returncode, None
+        return code
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """A shared in-memory server for the whole run; tests use their own table names."""
+    s = Server(tmp_path_factory.mktemp("server")).start()
+    yield s
+    code = s.stop()
+    assert code == 0, f"server exited with {code} on SIGTERM:\n{s.log()}"
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Starts extra servers with their own arguments; all stopped at the end of the test."""
+    started = []
+
+    def start(*args, env=None):
+        s = Server(tmp_path, *args, env=env).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def uri(server):
+    return server.uri
+
+
+@pytest.fixture
+def conn(uri):
+    """A DB-API connection with the driver's defaults (autocommit off)."""
+    c = adbc_driver_flightsql.dbapi.connect(uri)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def autocommit_conn(uri):
+    c = adbc_driver_flightsql.dbapi.connect(uri, autocommit=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def client(uri):
+    c = flight.connect(uri)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def table():
+    """A table name no other test uses."""
+    return "t_" + uuid.uuid4().hex[:12]

@@ -1,0 +1,120 @@
+"""Every DuckDB type arrives as the right Arrow type with the right value, and Arrow data
+ingested comes back unchanged."""
+import datetime
+import decimal
+import uuid
+
+import pyarrow as pa
+import pytest
+
+CASES = [
+    # (SQL expression, expected Arrow type, expected Python value)
+    ("1::TINYINT", pa.int8(), 1),
+    ("-2::SMALLINT", pa.int16(), -2),
+    ("3::INTEGER", pa.int32(), 3),
+    ("9223372036854775807::BIGINT", pa.int64(), 9223372036854775807),
+    ("255::UTINYINT", pa.uint8(), 255),
+    ("65535::USMALLINT", pa.uint16(), 65535),
+    ("4294967295::UINTEGER", pa.uint32(), 4294967295),
+    ("18446744073709551615::UBIGINT", pa.uint64(), 18446744073709551615),
+    ("1.5::FLOAT", pa.float32(), 1.5),
+    ("2.25::DOUBLE", pa.float64(), 2.25),
+    ("123.45::DECIMAL(10,2)", pa.decimal128(10, 2), decimal.Decimal("123.45")),
+    ("12345678901234567890.123::DECIMAL(38,3)", pa.decimal128(38, 3),
+     decimal.Decimal("12345678901234567890.123")),
+    ("'héllo'::VARCHAR", pa.string(), "héllo"),
+    ("'\\x00\\xFF'::BLOB", pa.binary(), b"\x00\xff"),
+    ("true", pa.bool_(), True),
+    ("DATE '2024-02-29'", pa.date32(), datetime.date(2024, 2, 29)),
+    ("TIME '12:34:56.789'", pa.time64("us"), datetime.time(12, 34, 56, 789000)),
+    ("TIMESTAMP '2024-01-02 03:04:05.123456'", pa.timestamp("us"),
+     datetime.datetime(2024, 1, 2, 3, 4, 5, 123456)),
+    ("TIMESTAMP_MS '2024-01-02 03:04:05.123'", pa.timestamp("ms"),
+     datetime.datetime(2024, 1, 2, 3, 4, 5, 123000)),
+    ("TIMESTAMP_NS '2024-01-02 03:04:05'", pa.timestamp("ns"), None),
+    ("TIMESTAMPTZ '2024-01-02 03:04:05+00'", pa.timestamp("us", tz="UTC"),
+     datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)),
+    ("INTERVAL '1 month 2 days 3 seconds'", pa.month_day_nano_interval(),
+     pa.MonthDayNano([1, 2, 3_000_000_000])),
+    ("'12345678-1234-5678-1234-567812345678'::UUID", pa.string(),
+     str(uuid.UUID("12345678-1234-5678-1234-567812345678"))),
+    ("[1, 2, NULL]::INTEGER[]", pa.list_(pa.int32()), [1, 2, None]),
+    ("{'a': 1, 'b': 'x'}", pa.struct([("a", pa.int32()), ("b", pa.string())]),
+     {"a": 1, "b": "x"}),
+    ("MAP {'k': 1}", pa.map_(pa.string(), pa.int32()), [("k", 1)]),
+    ("[0.5, 1.5, 2.5]::FLOAT[3]", pa.list_(pa.float32(), 3), [0.5, 1.5, 2.5]),
+    ("NULL::INTEGER", pa.int32(), None),
+]
+
+
+@pytest.mark.parametrize("expression,arrow_type,value", CASES, ids=[c[0] for c in CASES])
+def test_select_type(autocommit_conn, expression, arrow_type, value):
+    cur = autocommit_conn.cursor()
+    cur.execute(f"SELECT {expression} AS v")
+    table = cur.fetch_arrow_table()
+    field = table.schema.field("v")
+    # timezone spelling may differ; compare the rest exactly
+    if pa.types.is_timestamp(arrow_type) and arrow_type.tz:
+        assert pa.types.is_timestamp(field.type) and field.type.unit == arrow_type.unit
+        assert field.type.tz in ("UTC", "Etc/UTC", "+00:00")
+    else:
+        assert field.type == arrow_type
+    if value is not None or expression.startswith("NULL"):
+        assert table.column("v")[0].as_py() == value
+
+
+def test_enum_arrives_as_dictionary(autocommit_conn, table):
+    cur = autocommit_conn.cursor()
+    cur.execute(f"CREATE TYPE {table}_mood AS ENUM ('sad', 'ok', 'happy')")
+    cur.execute(f"SELECT 'happy'::{table}_mood AS m UNION ALL SELECT 'sad'::{table}_mood")
+    result = cur.fetch_arrow_table()
+    field_type = result.schema.field("m").type
+    assert pa.types.is_dictionary(field_type)
+    assert field_type.value_type == pa.string()
+    assert sorted(result.column("m").to_pylist()) == ["happy", "sad"]
+
+
+def test_arrow_types_round_trip_through_ingest(autocommit_conn, table):
+    data = pa.table({
+        "i8": pa.array([-1, None], pa.int8()),
+        "u64": pa.array([2**64 - 1, 0], pa.uint64()),
+        "f32": pa.array([1.5, None], pa.float32()),
+        "dec": pa.array([decimal.Decimal("1.23"), None], pa.decimal128(9, 2)),
+        "s": pa.array(["a", None]),
+        "bin": pa.array([b"\x00\x01", None]),
+        "b": pa.array([True, False]),
+        "d": pa.array([datetime.date(2020, 1, 1), None], pa.date32()),
+        "t": pa.array([datetime.time(1, 2, 3), None], pa.time64("us")),
+        "ts": pa.array([datetime.datetime(2020, 1, 1, 1, 2, 3), None], pa.timestamp("us")),
+        "tsz": pa.array([datetime.datetime(2020, 1, 1, 1, 2, 3), None],
+                        pa.timestamp("us", tz="UTC")),
+        "l": pa.array([[1, 2], None], pa.list_(pa.int64())),
+        "st": pa.array([{"x": 1, "y": "z"}, None],
+                       pa.struct([("x", pa.int32()), ("y", pa.string())])),
+        "emb": pa.array([[0.1, 0.2, 0.3, 0.4], None], pa.list_(pa.float32(), 4)),
+        "m": pa.array([[("a", 1)], None], pa.map_(pa.string(), pa.int32())),
+    })
+    cur = autocommit_conn.cursor()
+    cur.adbc_ingest(table, data, mode="create")
+    cur.execute(f"SELECT * FROM {table} ORDER BY b DESC")
+    back = cur.fetch_arrow_table()
+    for name in data.column_names:
+        expected = data.column(name)
+        got = back.column(name)
+        if name == "tsz":
+            assert got.type.unit == "us" and got.type.tz is not None
+            assert got.cast(pa.timestamp("us", tz="UTC")).to_pylist() == expected.to_pylist()
+        else:
+            assert got.type == expected.type, name
+            assert got.to_pylist() == expected.to_pylist(), name
+
+
+def test_parameters_bind_temporal_and_decimal_values(autocommit_conn):
+    cur = autocommit_conn.cursor()
+    when = datetime.datetime(2024, 5, 6, 7, 8, 9)
+    cur.execute("SELECT ? + INTERVAL 1 DAY AS t, ?::DATE AS d, ? * 2 AS x",
+                parameters=(when, datetime.date(2024, 1, 31), decimal.Decimal("1.25")))
+    t, d, x = cur.fetchone()
+    assert t == when + datetime.timedelta(days=1)
+    assert d == datetime.date(2024, 1, 31)
+    assert x == decimal.Decimal("2.50")
