@@ -1,5 +1,7 @@
 #include "engine/duckdb_database.h"
 
+#include <algorithm>
+
 #include "engine/duckdb_status.h"
 
 #include <string>
@@ -56,7 +58,8 @@ arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(
     }
     return status;
   }
-  return std::shared_ptr<DuckDbDatabase>(new DuckDbDatabase(database));
+  return std::shared_ptr<DuckDbDatabase>(
+      new DuckDbDatabase(database, std::max<int64_t>(1, options.result_batch_rows)));
 }
 
 DuckDbDatabase::~DuckDbDatabase() { duckdb_close(&database_); }

@@ -23,9 +23,14 @@ class DuckDbDatabase {
   // A new connection; the caller disconnects it.
   arrow::Result<duckdb_connection> Connect();
 
+  // Target rows per streamed result batch (EngineOptions::result_batch_rows).
+  int64_t result_batch_rows() const { return result_batch_rows_; }
+
  private:
-  explicit DuckDbDatabase(duckdb_database database) : database_(database) {}
+  DuckDbDatabase(duckdb_database database, int64_t result_batch_rows)
+      : database_(database), result_batch_rows_(result_batch_rows) {}
   duckdb_database database_;
+  int64_t result_batch_rows_;
 };
 
 }  // namespace hyprstream::engine

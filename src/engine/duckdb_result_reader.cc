@@ -96,7 +96,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> DuckDbResultReader::NextBatch
   arrow::RecordBatchVector parts;
   int64_t rows = 0;
   int64_t bytes = 0;
-  while (rows < kTargetRows && bytes < kTargetBytes) {
+  const int64_t target_rows = session_->database().result_batch_rows();
+  while (rows < target_rows && bytes < kTargetBytes) {
     auto chunk = NextChunkLocked();
     if (!chunk.ok()) {
       if (parts.empty()) return chunk.status();

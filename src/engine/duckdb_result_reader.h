@@ -1,6 +1,6 @@
 // Streams the rows of a prepared statement's executions (one per bound parameter row, chained)
 // as Arrow record batches. DuckDB hands out chunks of <= 2048 rows; consecutive chunks are
-// combined into batches of about kTargetRows rows or kTargetBytes bytes, whichever comes first,
+// combined into batches of about result_batch_rows rows or kTargetBytes bytes, whichever comes first,
 // so memory stays bounded by one batch for results of any size. schema() is built from the
 // result's column types with the same Arrow options as the batches, so it is exact.
 //
@@ -25,7 +25,6 @@ using SharedPrepared = std::shared_ptr<std::remove_pointer_t<duckdb_prepared_sta
 
 class DuckDbResultReader : public arrow::RecordBatchReader {
  public:
-  static constexpr int64_t kTargetRows = 64 * 1024;
   static constexpr int64_t kTargetBytes = 4 * 1024 * 1024;
 
   // Session mutex held and quiesced. Runs the first execution (errors surface here) and

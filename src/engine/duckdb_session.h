@@ -30,6 +30,7 @@ class DuckDbSession {
   DuckDbSession& operator=(const DuckDbSession&) = delete;
 
   duckdb_connection connection() const { return connection_; }
+  const DuckDbDatabase& database() const { return *database_; }
   // Recursive so a reader released while the lock is held can still clean up.
   std::recursive_mutex& mutex() { return mutex_; }
 

@@ -115,6 +115,8 @@ class Engine {
 struct EngineOptions {
   std::string connection;  // DuckDB: ":memory:" or a file path
   std::map<std::string, std::string> options;
+  // Result streams combine rows into batches of about this many rows (or 4 MiB).
+  int64_t result_batch_rows = 64 * 1024;
 };
 
 }  // namespace hyprstream::engine

@@ -125,8 +125,7 @@ std::string DescribeConfig(const Config& config) {
   out << " log_level=" << config.log_level
       << " session_idle_timeout=" << config.session_idle_timeout.count() << "s"
       << " statement_idle_timeout=" << config.statement_idle_timeout.count() << "s"
-      << " result_batch_rows=" << config.result_batch_rows
-      << " max_message_bytes=" << config.max_message_bytes;
+      << " result_batch_rows=" << config.result_batch_rows;
   if (config.config_file) out << " config_file=" << *config.config_file;
   return out.str();
 }

@@ -39,7 +39,6 @@ struct Config {
   std::chrono::seconds session_idle_timeout{3600};
   std::chrono::seconds statement_idle_timeout{600};  // prepared statements and result tickets
   int64_t result_batch_rows = 65536;                 // target rows per streamed Arrow batch
-  int64_t max_message_bytes = int64_t{64} << 20;     // gRPC message size limit
 };
 
 // What LoadConfig decided. Either run with `config` (exit_text empty), or print `exit_text`

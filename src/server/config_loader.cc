@@ -109,17 +109,6 @@ auto Duration(std::chrono::seconds Config::*field, int64_t min_seconds) {
   };
 }
 
-auto Size(int64_t Config::*field, int64_t min, int64_t max) {
-  return [field, min, max](Config& c, const std::string& v) -> arrow::Status {
-    ARROW_ASSIGN_OR_RAISE(int64_t value, ParseByteSize(v));
-    if (value < min || value > max) {
-      return arrow::Status::Invalid("'", v, "' must be from ", min, " to ", max, " bytes");
-    }
-    c.*field = value;
-    return arrow::Status::OK();
-  };
-}
-
 // "a=1,b=2" or one "a=1", merged into the map (a later source overrides per key).
 auto KeyValueList(KeyValues Config::*field) {
   return [field](Config& c, const std::string& v) -> arrow::Status {
@@ -176,8 +165,6 @@ std::vector<OptionSpec> Options() {
        Duration(&Config::statement_idle_timeout, 1)},
       {"result-batch-rows", K::kInteger, "target rows per streamed Arrow record batch", "65536",
        Integer(&Config::result_batch_rows, 1, int64_t{1} << 24)},
-      {"max-message-bytes", K::kSize, "largest gRPC message sent or received (64MiB, 1GiB)",
-       "64MiB", Size(&Config::max_message_bytes, 1024, 2147483647)},
   };
 }
 

@@ -18,6 +18,7 @@ arrow::Result<std::shared_ptr<engine::Engine>> OpenEngine(const Config& config) 
   engine::EngineOptions options;
   options.connection = config.engine_connection;
   options.options = config.engine_options;
+  options.result_batch_rows = config.result_batch_rows;
   if (config.engine == "duckdb") return engine::OpenDuckDbEngine(options);
   return arrow::Status::NotImplemented("engine '", config.engine,
                                        "' is not available in this build; use --engine duckdb");

@@ -75,3 +75,21 @@ def test_sigterm_with_open_clients_exits_cleanly(start_server):
     conn.cursor().execute("CREATE TABLE x AS SELECT 1 AS a")
     assert server.stop() == 0
     assert "shutting down" in server.log()
+
+
+def test_result_batch_rows_sets_the_streamed_batch_size(start_server):
+    import pyarrow.flight as flight
+
+    import flightsql_wire as wire
+    sizes = {}
+    for target in (4096, 131072):
+        server = start_server("--result-batch-rows", str(target))
+        with flight.connect(server.uri) as client:
+            info = client.get_flight_info(flight.FlightDescriptor.for_command(
+                wire.statement_query("SELECT range AS x FROM range(1000000)")))
+            sizes[target] = [c.data.num_rows for c in client.do_get(info.endpoints[0].ticket)]
+    for target, batches in sizes.items():
+        assert sum(batches) == 1_000_000
+        # DuckDB hands over 2048-row chunks: batches reach the target within one chunk
+        assert all(n < target + 2048 for n in batches)
+        assert all(n >= target for n in batches[:-1])

@@ -60,7 +60,6 @@ TEST(Config, Defaults) {
   EXPECT_EQ(c.session_idle_timeout, seconds(3600));
   EXPECT_EQ(c.statement_idle_timeout, seconds(600));
   EXPECT_EQ(c.result_batch_rows, 65536);
-  EXPECT_EQ(c.max_message_bytes, 64 * 1024 * 1024);
 }
 
 TEST(Config, FileThenEnvironmentThenFlags) {
@@ -185,12 +184,12 @@ TEST(Config, WrongTomlTypeNamesKeyAndExpectedType) {
   error = LoadError({"--config", WriteToml("type5", "[engine_options]\nx = [1, 2]\n")});
   EXPECT_NE(error.find("engine_options.x: expected a string, number or boolean"), std::string::npos)
       << error;
-  // Durations and sizes take a string or an integer.
+  // Durations take a string or an integer.
   Config c = LoadOk({"--config", WriteToml("type6",
                                            "statement_idle_timeout = 30\n"
-                                           "max_message_bytes = \"16MiB\"\n")});
+                                           "result_batch_rows = 1000\n")});
   EXPECT_EQ(c.statement_idle_timeout, seconds(30));
-  EXPECT_EQ(c.max_message_bytes, 16 << 20);
+  EXPECT_EQ(c.result_batch_rows, 1000);
 }
 
 TEST(Config, BadTomlFiles) {
@@ -251,8 +250,8 @@ TEST(Config, ByteSizes) {
   EXPECT_EQ(*ParseByteSize("1GiB"), 1 << 30);
   EXPECT_FALSE(ParseByteSize("64MB").ok());
   EXPECT_FALSE(ParseByteSize("999999999999GiB").ok());
-  EXPECT_EQ(LoadOk({"--max-message-bytes", "128MiB"}).max_message_bytes, 128 << 20);
-  EXPECT_NE(LoadError({"--max-message-bytes", "4GiB"}).find("--max-message-bytes"),
+  EXPECT_EQ(LoadOk({"--result-batch-rows", "4096"}).result_batch_rows, 4096);
+  EXPECT_NE(LoadError({"--result-batch-rows", "0"}).find("--result-batch-rows"),
             std::string::npos);
 }
 
@@ -263,7 +262,7 @@ TEST(Config, HelpAndVersionAreOutcomesNotErrors) {
   EXPECT_EQ(help->exit_code, 0);
   for (const char* text :
        {"--port", "HYPRSTREAM_PORT", "50051", "--engine-options", "--statement-idle-timeout",
-        "HYPRSTREAM_MAX_MESSAGE_BYTES", "HYPRSTREAM_CONFIG", "HYPRSTREAM_ENGINE_PASSWORD"}) {
+        "HYPRSTREAM_RESULT_BATCH_ROWS", "HYPRSTREAM_CONFIG", "HYPRSTREAM_ENGINE_PASSWORD"}) {
     EXPECT_NE(help->exit_text->find(text), std::string::npos) << text;
   }
   EXPECT_EQ(help->exit_text->find("--engine-password"), std::string::npos);
