@@ -1,6 +1,7 @@
 #include "engine/duckdb_arrow_schema.h"
 
 #include "engine/duckdb_status.h"
+#include "engine/duckdb_type_name.h"
 
 #include <arrow/c/bridge.h>
 #include <arrow/type.h>
@@ -27,7 +28,13 @@ arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaFromDuckDb(
       options, types.empty() ? &dummy_type : const_cast<duckdb_logical_type*>(types.data()),
       c_names.empty() ? &dummy_name : c_names.data(), types.size(), &c_schema));
   ARROW_RETURN_NOT_OK(StatusFromErrorData(error.get(), "converting DuckDB types to Arrow"));
-  return arrow::ImportSchema(&c_schema);
+  ARROW_ASSIGN_OR_RAISE(auto schema, arrow::ImportSchema(&c_schema));
+  // Flight SQL column metadata (TYPE_NAME, PRECISION, ...) for JDBC/ODBC-style clients.
+  arrow::FieldVector fields = schema->fields();
+  for (size_t i = 0; i < fields.size() && i < types.size(); ++i) {
+    fields[i] = fields[i]->WithMergedMetadata(SqlColumnMetadata(types[i]));
+  }
+  return arrow::schema(std::move(fields), schema->metadata());
 }
 
 arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaOfResult(duckdb_arrow_options options,

@@ -10,6 +10,7 @@
 // arrow.bool8 and HUGEINT into an opaque extension), LIST -> list, ARRAY -> fixed_size_list,
 // STRUCT -> struct, MAP -> map, UNION -> sparse_union, ENUM -> dictionary<uint8|16|32, utf8>,
 // UHUGEINT/BIGNUM -> arrow.opaque. A session's SET arrow_* settings still apply.
+// Each top-level field carries the ARROW:FLIGHT:SQL:* column metadata (duckdb_type_name.h).
 #pragma once
 
 #include "engine/duckdb_handle.h"

@@ -1,5 +1,7 @@
 #include "engine/duckdb_connection.h"
 
+#include <algorithm>
+
 #include "engine/duckdb_ingest.h"
 #include "engine/duckdb_statement.h"
 
@@ -35,5 +37,11 @@ arrow::Status DuckDbConnection::BeginTransaction() {
 arrow::Status DuckDbConnection::Commit() { return RunTransactionStatement("COMMIT"); }
 
 arrow::Status DuckDbConnection::Rollback() { return RunTransactionStatement("ROLLBACK"); }
+
+std::optional<double> DuckDbConnection::QueryProgress() const {
+  duckdb_query_progress_type progress = duckdb_query_progress(session_->connection());
+  if (progress.percentage < 0) return std::nullopt;
+  return std::min(1.0, progress.percentage / 100.0);
+}
 
 }  // namespace hyprstream::engine

@@ -24,6 +24,7 @@ class DuckDbConnection : public EngineConnection {
   arrow::Status Rollback() override;
   bool InTransaction() const override { return session_->in_transaction(); }
   void Interrupt() override { session_->Interrupt(); }
+  std::optional<double> QueryProgress() const override;
 
  private:
   arrow::Status RunTransactionStatement(const std::string& sql);

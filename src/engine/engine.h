@@ -88,6 +88,8 @@ class EngineConnection {
   // Asks the running statement (if any) to stop; it then fails with a Cancelled status.
   // Safe to call from any thread.
   virtual void Interrupt() = 0;
+  // How far the running statement is, in [0, 1], when the engine can tell. Any thread.
+  virtual std::optional<double> QueryProgress() const { return std::nullopt; }
 };
 
 // A long-lived appender for streaming ingest: each Append is committed before it returns

@@ -91,6 +91,16 @@ class ExpiringMap {
     return dropped;
   }
 
+  // Calls fn(value) for every entry, under its shard's lock: fn must be quick and must not
+  // call back into the map.
+  template <typename Fn>
+  void ForEach(Fn&& fn) {
+    for (Shard& shard : shards_) {
+      std::lock_guard<std::mutex> lock(shard.mutex);
+      for (auto& [id, entry] : shard.entries) fn(*entry.value);
+    }
+  }
+
   size_t size() const {
     size_t n = 0;
     for (const Shard& shard : shards_) {

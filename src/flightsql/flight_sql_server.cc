@@ -6,45 +6,58 @@
 #include <arrow/table.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
+#include <utility>
+
+#include "flightsql/catalog_metadata.h"
 #include "flightsql/flight_status.h"
+#include "flightsql/flight_wire.h"
+#include "flightsql/xdbc_type_info.h"
 
 namespace hyprstream::flightsql {
 namespace fl = arrow::flight;
 
 namespace {
 
-// Action names, as the Flight SQL spec spells them.
-constexpr char kCreatePreparedStatement[] = "CreatePreparedStatement";
-constexpr char kClosePreparedStatement[] = "ClosePreparedStatement";
-constexpr char kBeginTransaction[] = "BeginTransaction";
-constexpr char kEndTransaction[] = "EndTransaction";
+// Passes batches through and calls `on_finish` once, when the stream ends, fails or is
+// dropped (a client that goes away mid-stream).
+class FinishNotifyingReader : public arrow::RecordBatchReader {
+ public:
+  FinishNotifyingReader(std::shared_ptr<arrow::RecordBatchReader> inner,
+                        std::function<void()> on_finish)
+      : inner_(std::move(inner)), on_finish_(std::move(on_finish)) {}
+  ~FinishNotifyingReader() override { Finish(); }
 
-std::string QuoteIdentifier(const std::string& name) {
-  std::string quoted = "\"";
-  for (char c : name) {
-    if (c == '"') quoted += '"';
-    quoted += c;
+  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    arrow::Status status = inner_->ReadNext(batch);
+    if (!status.ok() || *batch == nullptr) Finish();
+    return status;
   }
-  return quoted + "\"";
-}
-
-std::string QualifiedName(const std::vector<std::string>& path) {
-  std::string name;
-  for (const auto& part : path) {
-    if (!name.empty()) name += '.';
-    name += QuoteIdentifier(part);
+  arrow::Status Close() override {
+    Finish();
+    return inner_->Close();
   }
-  return name;
-}
 
-std::shared_ptr<arrow::Buffer> SerializeMessage(const google::protobuf::Message& message) {
-  return arrow::Buffer::FromString(message.SerializeAsString());
-}
+ private:
+  void Finish() {
+    if (on_finish_) std::exchange(on_finish_, nullptr)();
+  }
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  std::function<void()> on_finish_;
+};
 
-arrow::Result<std::string> SerializeSchema(const std::shared_ptr<arrow::Schema>& schema) {
-  if (!schema) return std::string();
-  ARROW_ASSIGN_OR_RAISE(auto buffer, arrow::ipc::SerializeSchema(*schema));
-  return buffer->ToString();
+// The engine's reserved words for SqlInfo; none (logged) if the engine cannot list them.
+std::vector<std::string> EngineKeywords(engine::Engine& engine) {
+  auto keywords = [&]() -> arrow::Result<std::vector<std::string>> {
+    ARROW_ASSIGN_OR_RAISE(auto connection, engine.Connect());
+    return ReservedKeywords(*connection);
+  }();
+  if (!keywords.ok()) {
+    spdlog::warn("cannot list the engine's SQL keywords: {}", keywords.status().ToString());
+    return {};
+  }
+  return *keywords;
 }
 
 // Reads every batch a client sent with a DoPut. A descriptor-only DoPut (no schema, no
@@ -67,14 +80,6 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadParameterRows(
   return table->CombineChunksToBatch();
 }
 
-fl::FlightInfo MakeFlightInfo(const std::shared_ptr<arrow::Schema>& schema,
-                              const fl::FlightDescriptor& descriptor, std::string ticket) {
-  fl::FlightEndpoint endpoint;
-  endpoint.ticket.ticket = std::move(ticket);
-  auto info = fl::FlightInfo::Make(*schema, descriptor, {endpoint}, -1, -1, /*ordered=*/false);
-  return std::move(info).ValueOrDie();
-}
-
 }  // namespace
 
 FlightSqlServer::FlightSqlServer(std::shared_ptr<engine::Engine> engine,
@@ -82,7 +87,7 @@ FlightSqlServer::FlightSqlServer(std::shared_ptr<engine::Engine> engine,
     : engine_(std::move(engine)),
       options_(options),
       sessions_(engine_, options.limits),
-      sql_info_(SqlInfo::ForServer(engine_->name())) {
+      sql_info_(SqlInfo::ForServer(EngineKeywords(*engine_))) {
   sweeper_ = std::thread([this] { SweepLoop(); });
 }
 
@@ -97,9 +102,13 @@ FlightSqlServer::~FlightSqlServer() {
 
 void FlightSqlServer::SweepLoop() {
   std::unique_lock<std::mutex> lock(sweep_mutex_);
-  while (!sweep_wakeup_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
+  // Every 100 ms: stop engine work whose client cancelled its call; every 5 s: expire handles.
+  int ticks = 0;
+  while (!sweep_wakeup_.wait_for(lock, std::chrono::milliseconds(100),
+                                 [this] { return stopping_; })) {
     lock.unlock();
-    sessions_.Sweep();
+    sessions_.InterruptCancelledCalls();
+    if (++ticks % 50 == 0) sessions_.Sweep();
     lock.lock();
   }
 }
@@ -117,7 +126,7 @@ arrow::Status FlightSqlServer::GetFlightInfo(const fl::ServerCallContext& contex
       return AnnounceStatement(context, *c);
     }
     if (auto* c = std::get_if<pb::CommandPreparedStatementQuery>(&command)) {
-      return AnnouncePrepared(*c);
+      return AnnouncePrepared(context, *c);
     }
     return AnnounceMetadata(command);
   }();
@@ -151,8 +160,7 @@ arrow::Status FlightSqlServer::GetSchema(const fl::ServerCallContext& context,
       auto dataset = prepared->statement->dataset_schema();
       return dataset ? dataset : arrow::schema({});
     }
-    ARROW_ASSIGN_OR_RAISE(auto reader, MetadataResult(command));
-    return reader->schema();
+    return MetadataSchema(command);
   }();
   if (!result.ok()) return ToFlightStatus(result.status(), "GetSchema");
   ARROW_ASSIGN_OR_RAISE(*schema, fl::SchemaResult::Make(**result));
@@ -165,9 +173,9 @@ arrow::Status FlightSqlServer::DoGet(const fl::ServerCallContext& context,
   auto reader = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
     ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.ticket));
     if (auto* ticket = std::get_if<pb::TicketStatementQuery>(&command)) {
-      return OpenPendingResult(ticket->statement_handle());
+      return OpenPendingResult(context, ticket->statement_handle());
     }
-    return MetadataResult(command);
+    return MetadataResult(context, command);
   }();
   if (!reader.ok()) return ToFlightStatus(reader.status(), "DoGet");
   *stream = std::make_unique<fl::RecordBatchStream>(*reader);
@@ -182,11 +190,11 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
   prepared->sql = command.query();
   prepared->connection = connection;
   ARROW_ASSIGN_OR_RAISE(prepared->statement, connection->Prepare(command.query()));
-  return AnnounceExecution(std::move(prepared), nullptr);
+  return AnnounceExecution(context, std::move(prepared), nullptr);
 }
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnouncePrepared(
-    const pb::CommandPreparedStatementQuery& command) {
+    const fl::ServerCallContext& context, const pb::CommandPreparedStatementQuery& command) {
   ARROW_ASSIGN_OR_RAISE(auto prepared,
                         sessions_.GetPreparedStatement(command.prepared_statement_handle()));
   std::shared_ptr<arrow::RecordBatch> parameters;
@@ -194,7 +202,7 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnouncePrepared(
     std::lock_guard<std::mutex> lock(prepared->mutex);
     parameters = prepared->parameters;
   }
-  return AnnounceExecution(std::move(prepared), std::move(parameters));
+  return AnnounceExecution(context, std::move(prepared), std::move(parameters));
 }
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceTable(
@@ -211,8 +219,10 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceTable(
 }
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
-    std::shared_ptr<PreparedStatement> prepared, std::shared_ptr<arrow::RecordBatch> parameters) {
+    const fl::ServerCallContext& context, std::shared_ptr<PreparedStatement> prepared,
+    std::shared_ptr<arrow::RecordBatch> parameters) {
   auto pending = std::make_shared<PendingResult>();
+  pending->connection = prepared->connection;
   {
     std::lock_guard<std::mutex> lock(prepared->mutex);
     auto& statement = *prepared->statement;
@@ -224,8 +234,15 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
       pending->parameters = std::move(parameters);
     } else {
       // Side effects (or a schema only known after running): run exactly once, now.
-      ARROW_RETURN_NOT_OK(statement.Bind(std::move(parameters)));
-      ARROW_ASSIGN_OR_RAISE(pending->reader, statement.ExecuteQuery());
+      std::string call_id = NewHandleId();
+      sessions_.MarkRunning(call_id, prepared->connection, &context);
+      auto executed = [&]() -> arrow::Status {
+        ARROW_RETURN_NOT_OK(statement.Bind(std::move(parameters)));
+        ARROW_ASSIGN_OR_RAISE(pending->reader, statement.ExecuteQuery());
+        return arrow::Status::OK();
+      }();
+      sessions_.MarkFinished(call_id);
+      ARROW_RETURN_NOT_OK(executed);
       pending->schema = pending->reader->schema();
     }
   }
@@ -235,38 +252,69 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::OpenPendingResult(
-    const std::string& id) {
+    const fl::ServerCallContext& context, const std::string& id) {
   ARROW_ASSIGN_OR_RAISE(auto pending, sessions_.TakePendingResult(id));
-  if (pending->reader) return pending->reader;
-  std::lock_guard<std::mutex> lock(pending->statement->mutex);
-  auto& statement = *pending->statement->statement;
-  ARROW_RETURN_NOT_OK(statement.Bind(pending->parameters));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement.ExecuteQuery());
-  if (!reader->schema()->Equals(*pending->schema, /*check_metadata=*/false)) {
-    return arrow::Status::Invalid(
-        "the result's columns changed since GetFlightInfo (was ", pending->schema->ToString(),
-        ", now ", reader->schema()->ToString(), "); call GetFlightInfo again");
+  // While it runs and streams, a cancelled call or CancelFlightInfo interrupts it.
+  sessions_.MarkRunning(id, pending->connection, &context);
+  auto finished = [this, id] { sessions_.MarkFinished(id); };
+  std::shared_ptr<arrow::RecordBatchReader> reader = pending->reader;
+  if (!reader) {
+    auto executed = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+      std::lock_guard<std::mutex> lock(pending->statement->mutex);
+      auto& statement = *pending->statement->statement;
+      ARROW_RETURN_NOT_OK(statement.Bind(pending->parameters));
+      ARROW_ASSIGN_OR_RAISE(auto result, statement.ExecuteQuery());
+      if (!result->schema()->Equals(*pending->schema, /*check_metadata=*/false)) {
+        return arrow::Status::Invalid(
+            "the result's columns changed since GetFlightInfo (was ", pending->schema->ToString(),
+            ", now ", result->schema()->ToString(), "); call GetFlightInfo again");
+      }
+      return result;
+    }();
+    if (!executed.ok()) {
+      finished();
+      return executed.status();
+    }
+    reader = std::move(*executed);
   }
-  return reader;
+  return std::make_shared<FinishNotifyingReader>(std::move(reader), std::move(finished));
 }
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceMetadata(
     const Command& command) {
-  ARROW_ASSIGN_OR_RAISE(auto reader, MetadataResult(command));
-  // Metadata tickets are the command itself: stateless, recomputed by DoGet.
-  return Announced{reader->schema(),
+  ARROW_ASSIGN_OR_RAISE(auto schema, MetadataSchema(command));
+  // Metadata tickets are the command itself: stateless, answered by DoGet.
+  return Announced{std::move(schema),
                    std::visit([](const auto& m) { return PackAny(m); }, command)};
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::MetadataResult(
+arrow::Result<std::shared_ptr<arrow::Schema>> FlightSqlServer::MetadataSchema(
     const Command& command) {
+  if (std::holds_alternative<pb::CommandGetSqlInfo>(command)) return SqlInfo::ResultSchema();
+  if (std::holds_alternative<pb::CommandGetXdbcTypeInfo>(command)) return XdbcTypeInfoSchema();
+  auto schema = CatalogResultSchema(command);
+  if (!schema.ok()) {
+    return arrow::Status::NotImplemented(CommandName(command), " is not supported by this server");
+  }
+  return schema;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::MetadataResult(
+    const fl::ServerCallContext& context, const Command& command) {
+  std::shared_ptr<arrow::RecordBatch> batch;
   if (auto* c = std::get_if<pb::CommandGetSqlInfo>(&command)) {
     std::vector<uint32_t> ids(c->info().begin(), c->info().end());
-    ARROW_ASSIGN_OR_RAISE(auto batch, sql_info_.Build(ids));
-    return arrow::RecordBatchReader::Make({batch}, batch->schema());
+    ARROW_ASSIGN_OR_RAISE(batch, sql_info_.Build(ids));
+  } else if (auto* c = std::get_if<pb::CommandGetXdbcTypeInfo>(&command)) {
+    ARROW_ASSIGN_OR_RAISE(batch, XdbcTypeInfo(c->has_data_type()
+                                                  ? std::optional<int32_t>(c->data_type())
+                                                  : std::nullopt));
+  } else {
+    ARROW_RETURN_NOT_OK(MetadataSchema(command).status());
+    ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, ""));
+    ARROW_ASSIGN_OR_RAISE(batch, QueryCatalog(*connection, command));
   }
-  return arrow::Status::NotImplemented(CommandName(command),
-                                       " is not supported by this server yet");
+  return arrow::RecordBatchReader::Make({batch}, batch->schema());
 }
 
 // --- DoPut ------------------------------------------------------------------------------
@@ -424,93 +472,5 @@ arrow::Status FlightSqlServer::PutStream(const std::vector<std::string>& path,
 }
 
 // --- DoAction ---------------------------------------------------------------------------
-
-arrow::Status FlightSqlServer::ListActions(const fl::ServerCallContext&,
-                                           std::vector<fl::ActionType>* actions) {
-  *actions = {
-      {kCreatePreparedStatement, "Prepare a SQL statement; returns a handle and its schemas"},
-      {kClosePreparedStatement, "Release a prepared statement handle"},
-      {kBeginTransaction, "Open a transaction; returns its transaction_id"},
-      {kEndTransaction, "Commit or roll back a transaction"},
-  };
-  return arrow::Status::OK();
-}
-
-arrow::Status FlightSqlServer::DoAction(const fl::ServerCallContext& context,
-                                        const fl::Action& action,
-                                        std::unique_ptr<fl::ResultStream>* result) {
-  std::string_view body =
-      action.body ? std::string_view(*action.body) : std::string_view();
-  spdlog::debug("DoAction {} ({} bytes)", action.type, body.size());
-  arrow::Result<std::vector<std::string>> bodies = [&]() -> arrow::Result<std::vector<std::string>> {
-    if (action.type == kCreatePreparedStatement) return CreatePreparedStatement(context, body);
-    if (action.type == kClosePreparedStatement) return ClosePreparedStatement(body);
-    if (action.type == kBeginTransaction) return BeginTransaction(body);
-    if (action.type == kEndTransaction) return EndTransaction(body);
-    return arrow::Status::NotImplemented("unknown action '", action.type,
-                                         "'; ListActions shows the actions this server serves");
-  }();
-  if (!bodies.ok()) return ToFlightStatus(bodies.status(), action.type);
-  std::vector<fl::Result> results;
-  for (auto& b : *bodies) results.push_back(fl::Result{arrow::Buffer::FromString(std::move(b))});
-  *result = std::make_unique<fl::SimpleResultStream>(std::move(results));
-  return arrow::Status::OK();
-}
-
-arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement(
-    const fl::ServerCallContext& context, std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto request, UnpackAs<pb::ActionCreatePreparedStatementRequest>(
-                                          body, kCreatePreparedStatement));
-  ARROW_ASSIGN_OR_RAISE(auto connection,
-                        sessions_.ConnectionFor(context, request.transaction_id()));
-  auto prepared = std::make_shared<PreparedStatement>();
-  prepared->sql = request.query();
-  prepared->connection = connection;
-  ARROW_ASSIGN_OR_RAISE(prepared->statement, connection->Prepare(request.query()));
-
-  pb::ActionCreatePreparedStatementResult result;
-  ARROW_ASSIGN_OR_RAISE(*result.mutable_dataset_schema(),
-                        SerializeSchema(prepared->statement->dataset_schema()));
-  ARROW_ASSIGN_OR_RAISE(*result.mutable_parameter_schema(),
-                        SerializeSchema(prepared->statement->parameter_schema()));
-  result.set_is_update(prepared->statement->kind() == engine::StatementKind::kUpdate);
-  result.set_prepared_statement_handle(sessions_.AddPreparedStatement(std::move(prepared)));
-  return std::vector<std::string>{PackAny(result)};
-}
-
-arrow::Result<std::vector<std::string>> FlightSqlServer::ClosePreparedStatement(
-    std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto request, UnpackAs<pb::ActionClosePreparedStatementRequest>(
-                                          body, kClosePreparedStatement));
-  // Closing an unknown or expired handle is not an error: the goal state holds.
-  sessions_.ClosePreparedStatement(request.prepared_statement_handle());
-  return std::vector<std::string>{};
-}
-
-arrow::Result<std::vector<std::string>> FlightSqlServer::BeginTransaction(std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto request,
-                        UnpackAs<pb::ActionBeginTransactionRequest>(body, kBeginTransaction));
-  (void)request;
-  ARROW_ASSIGN_OR_RAISE(auto id, sessions_.BeginTransaction());
-  pb::ActionBeginTransactionResult result;
-  result.set_transaction_id(id);
-  return std::vector<std::string>{PackAny(result)};
-}
-
-arrow::Result<std::vector<std::string>> FlightSqlServer::EndTransaction(std::string_view body) {
-  ARROW_ASSIGN_OR_RAISE(auto request,
-                        UnpackAs<pb::ActionEndTransactionRequest>(body, kEndTransaction));
-  switch (request.action()) {
-    case pb::ActionEndTransactionRequest::END_TRANSACTION_COMMIT:
-      ARROW_RETURN_NOT_OK(sessions_.EndTransaction(request.transaction_id(), true));
-      break;
-    case pb::ActionEndTransactionRequest::END_TRANSACTION_ROLLBACK:
-      ARROW_RETURN_NOT_OK(sessions_.EndTransaction(request.transaction_id(), false));
-      break;
-    default:
-      return arrow::Status::Invalid("EndTransaction.action must be COMMIT or ROLLBACK");
-  }
-  return std::vector<std::string>{};
-}
 
 }  // namespace hyprstream::flightsql

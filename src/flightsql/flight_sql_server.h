@@ -2,6 +2,10 @@
 // command (command.h) and dispatches to one small handler; engine errors come back as
 // arrow::Status and are turned into Flight status codes here (flight_status.h).
 //
+// Files: flight_sql_server.cc (queries, metadata, DoGet, DoPut), flight_sql_server_actions.cc
+// (DoAction: prepared statements, transactions, cancel, session options),
+// flight_sql_server_poll.cc (PollFlightInfo).
+//
 // Threading: every RPC may run concurrently; state lives in SessionRegistry (thread-safe)
 // and in per-connection engine objects (serialised by the engine).
 #pragma once
@@ -32,6 +36,9 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Status GetFlightInfo(const arrow::flight::ServerCallContext& context,
                               const arrow::flight::FlightDescriptor& request,
                               std::unique_ptr<arrow::flight::FlightInfo>* info) override;
+  arrow::Status PollFlightInfo(const arrow::flight::ServerCallContext& context,
+                               const arrow::flight::FlightDescriptor& request,
+                               std::unique_ptr<arrow::flight::PollInfo>* info) override;
   arrow::Status GetSchema(const arrow::flight::ServerCallContext& context,
                           const arrow::flight::FlightDescriptor& request,
                           std::unique_ptr<arrow::flight::SchemaResult>* schema) override;
@@ -57,16 +64,20 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   };
   arrow::Result<Announced> AnnounceStatement(const arrow::flight::ServerCallContext& context,
                                              const pb::CommandStatementQuery& command);
-  arrow::Result<Announced> AnnouncePrepared(const pb::CommandPreparedStatementQuery& command);
+  arrow::Result<Announced> AnnouncePrepared(const arrow::flight::ServerCallContext& context,
+                                            const pb::CommandPreparedStatementQuery& command);
   arrow::Result<Announced> AnnounceTable(const arrow::flight::ServerCallContext& context,
                                          const std::vector<std::string>& path);
   arrow::Result<Announced> AnnounceMetadata(const Command& command);
   // Runs or defers `statement` so that its side effects happen exactly once.
-  arrow::Result<Announced> AnnounceExecution(std::shared_ptr<PreparedStatement> statement,
+  arrow::Result<Announced> AnnounceExecution(const arrow::flight::ServerCallContext& context,
+                                             std::shared_ptr<PreparedStatement> statement,
                                              std::shared_ptr<arrow::RecordBatch> parameters);
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> OpenPendingResult(
-      const std::string& id);
-  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> MetadataResult(const Command& command);
+      const arrow::flight::ServerCallContext& context, const std::string& id);
+  arrow::Result<std::shared_ptr<arrow::Schema>> MetadataSchema(const Command& command);
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> MetadataResult(
+      const arrow::flight::ServerCallContext& context, const Command& command);
 
   // DoPut handlers.
   arrow::Status PutStatementUpdate(const arrow::flight::ServerCallContext& context,
@@ -92,6 +103,19 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Result<std::vector<std::string>> ClosePreparedStatement(std::string_view body);
   arrow::Result<std::vector<std::string>> BeginTransaction(std::string_view body);
   arrow::Result<std::vector<std::string>> EndTransaction(std::string_view body);
+  arrow::Result<std::vector<std::string>> CancelFlightInfo(std::string_view body);
+  arrow::Result<std::vector<std::string>> CancelQuery(std::string_view body);
+  arrow::Result<std::vector<std::string>> SetSessionOptions(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Result<std::vector<std::string>> GetSessionOptions(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Result<std::vector<std::string>> CloseSession(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Result<arrow::flight::CancelStatus> Cancel(const arrow::flight::FlightInfo& info);
+
+  // PollFlightInfo: starts a background job for a statement or prepared query; its id.
+  arrow::Result<std::string> StartPollJob(const arrow::flight::ServerCallContext& context,
+                                          const Command& command);
 
   void SweepLoop();
 

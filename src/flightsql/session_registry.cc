@@ -40,7 +40,9 @@ SessionRegistry::SessionRegistry(std::shared_ptr<engine::Engine> engine, ServerL
       sessions_(limits.session_idle_timeout),
       transactions_(limits.session_idle_timeout),
       statements_(limits.statement_idle_timeout),
-      results_(limits.statement_idle_timeout) {}
+      results_(limits.statement_idle_timeout),
+      running_(limits.session_idle_timeout),
+      poll_jobs_(limits.statement_idle_timeout) {}
 
 std::string SessionRegistry::SessionKey(const arrow::flight::ServerCallContext& context) {
   const auto& headers = context.incoming_headers();
@@ -61,14 +63,19 @@ arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::Connec
     }
     return transaction->connection;
   }
-  ARROW_ASSIGN_OR_RAISE(
-      auto session,
-      sessions_.GetOrCreate(SessionKey(context),
-                            [&]() -> arrow::Result<std::shared_ptr<Session>> {
-                              ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
-                              return std::make_shared<Session>(Session{std::move(connection)});
-                            }));
+  ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
   return session->connection;
+}
+
+arrow::Result<std::shared_ptr<ClientSession>> SessionRegistry::SessionOf(
+    const arrow::flight::ServerCallContext& context) {
+  return sessions_.GetOrCreate(SessionKey(context),
+                               [&]() -> arrow::Result<std::shared_ptr<ClientSession>> {
+                                 ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+                                 auto session = std::make_shared<ClientSession>();
+                                 session->connection = std::move(connection);
+                                 return session;
+                               });
 }
 
 arrow::Result<std::string> SessionRegistry::BeginTransaction() {
@@ -119,10 +126,60 @@ arrow::Result<std::shared_ptr<PendingResult>> SessionRegistry::TakePendingResult
   return result;
 }
 
+void SessionRegistry::MarkRunning(const std::string& id,
+                                  std::shared_ptr<engine::EngineConnection> connection,
+                                  const arrow::flight::ServerCallContext* context) {
+  if (connection) {
+    running_.Put(id, std::make_shared<RunningCall>(RunningCall{std::move(connection), context}));
+  }
+}
+
+void SessionRegistry::InterruptCancelledCalls() {
+  running_.ForEach([](RunningCall& call) {
+    if (call.context != nullptr && call.context->is_cancelled()) call.connection->Interrupt();
+  });
+}
+
+void SessionRegistry::MarkFinished(const std::string& id) { running_.Take(id); }
+
+SessionRegistry::CancelOutcome SessionRegistry::Cancel(const std::string& id) {
+  if (results_.Take(id) != nullptr) return CancelOutcome::kCancelled;
+  if (auto call = running_.Take(id)) {
+    call->connection->Interrupt();
+    return CancelOutcome::kCancelled;
+  }
+  if (auto job = poll_jobs_.Get(id)) {
+    if (job->Cancel()) return CancelOutcome::kCancelled;
+  }
+  return CancelOutcome::kNotCancellable;
+}
+
+std::string SessionRegistry::AddPollJob(std::shared_ptr<PollJob> job) {
+  return poll_jobs_.Insert(std::move(job));
+}
+
+arrow::Result<std::shared_ptr<PollJob>> SessionRegistry::GetPollJob(const std::string& id) {
+  auto job = poll_jobs_.Get(id);
+  if (!job) {
+    return arrow::Status::KeyError(
+        "unknown or expired poll descriptor: the query finished and was read, expired, or was "
+        "never submitted; submit it again");
+  }
+  return job;
+}
+
+void SessionRegistry::ForgetPollJob(const std::string& id) { poll_jobs_.Take(id); }
+
+bool SessionRegistry::CloseSession(const arrow::flight::ServerCallContext& context) {
+  return sessions_.Take(SessionKey(context)) != nullptr;
+}
+
 void SessionRegistry::Sweep() {
   sessions_.Sweep();
   statements_.Sweep();
   results_.Sweep();
+  running_.Sweep();
+  poll_jobs_.Sweep();
   for (auto& transaction : transactions_.Sweep()) {
     (void)transaction->connection->Rollback();
   }

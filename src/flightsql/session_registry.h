@@ -7,7 +7,9 @@
 //  - Transaction: BeginTransaction opens a dedicated engine connection; commands carrying its
 //    transaction_id run there, everything else stays autocommit.
 //  - PreparedStatement: a prepared engine statement, bound to the connection it was prepared on.
-//  - PendingResult: what a FlightInfo's ticket points at, consumed by one DoGet.
+//  - PendingResult: what a FlightInfo's ticket points at, consumed by one DoGet; while that
+//    DoGet streams, the ticket stays registered as running so CancelFlightInfo can stop it.
+//  - PollJob: a statement submitted with PollFlightInfo, running in the background.
 // Every handle is an unguessable random id and expires when unused (see ServerLimits).
 // Thread-safe; the maps are sharded (ExpiringMap) and per-object state has its own mutex.
 #pragma once
@@ -15,12 +17,14 @@
 #include <arrow/flight/server.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "engine/engine.h"
 #include "flightsql/expiring_map.h"
+#include "flightsql/poll_job.h"
 
 namespace hyprstream::flightsql {
 
@@ -37,10 +41,25 @@ struct PreparedStatement {
 // GetFlightInfo), or `statement` + `parameters` describe a side-effect-free query that DoGet
 // executes.
 struct PendingResult {
+  std::shared_ptr<engine::EngineConnection> connection;  // where it runs (for cancel)
   std::shared_ptr<arrow::Schema> schema;
   std::shared_ptr<arrow::RecordBatchReader> reader;
   std::shared_ptr<PreparedStatement> statement;
   std::shared_ptr<arrow::RecordBatch> parameters;
+};
+
+// A client session: its engine connection and the session options it set.
+struct ClientSession {
+  std::shared_ptr<engine::EngineConnection> connection;
+  std::mutex mutex;  // guards options
+  std::map<std::string, arrow::flight::SessionOptionValue> options;
+};
+
+// An engine call in progress on behalf of an RPC; interrupted when the client cancels that
+// RPC or sends CancelFlightInfo.
+struct RunningCall {
+  std::shared_ptr<engine::EngineConnection> connection;
+  const arrow::flight::ServerCallContext* context;  // valid while registered
 };
 
 struct Transaction {
@@ -61,6 +80,10 @@ class SessionRegistry {
   arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionFor(
       const arrow::flight::ServerCallContext& context, const std::string& transaction_id);
 
+  // The caller's session, created on first use.
+  arrow::Result<std::shared_ptr<ClientSession>> SessionOf(
+      const arrow::flight::ServerCallContext& context);
+
   arrow::Result<std::string> BeginTransaction();
   // Commits or rolls back and forgets the transaction (also when the end fails).
   arrow::Status EndTransaction(const std::string& transaction_id, bool commit);
@@ -73,6 +96,27 @@ class SessionRegistry {
   // Removes and returns the result behind a ticket; NotFound if unknown, used or expired.
   arrow::Result<std::shared_ptr<PendingResult>> TakePendingResult(const std::string& id);
 
+  // The RPC `context` runs something on `connection` under `id` (a result ticket, or a fresh
+  // id) / has finished; the caller unregisters before the RPC ends.
+  void MarkRunning(const std::string& id, std::shared_ptr<engine::EngineConnection> connection,
+                   const arrow::flight::ServerCallContext* context);
+  void MarkFinished(const std::string& id);
+  // Interrupts the engine work of every registered RPC whose client has gone or cancelled.
+  void InterruptCancelledCalls();
+
+  enum class CancelOutcome { kCancelled, kNotCancellable };
+  // Cancels what ticket (or poll job) `id` names: an unread result is dropped, a running
+  // stream or poll job is interrupted. kNotCancellable when it has finished or is unknown.
+  CancelOutcome Cancel(const std::string& id);
+
+  std::string AddPollJob(std::shared_ptr<PollJob> job);
+  arrow::Result<std::shared_ptr<PollJob>> GetPollJob(const std::string& id);
+  void ForgetPollJob(const std::string& id);
+
+  // Closes the caller's session: its connection goes (an open transaction on it is rolled
+  // back). False when there was none.
+  bool CloseSession(const arrow::flight::ServerCallContext& context);
+
   // Drops idle sessions, statements, results and transactions (rolled back).
   void Sweep();
 
@@ -82,15 +126,13 @@ class SessionRegistry {
   static std::string SessionKey(const arrow::flight::ServerCallContext& context);
 
  private:
-  struct Session {
-    std::shared_ptr<engine::EngineConnection> connection;
-  };
-
   std::shared_ptr<engine::Engine> engine_;
-  ExpiringMap<Session> sessions_;
+  ExpiringMap<ClientSession> sessions_;
   ExpiringMap<Transaction> transactions_;
   ExpiringMap<PreparedStatement> statements_;
   ExpiringMap<PendingResult> results_;
+  ExpiringMap<RunningCall> running_;
+  ExpiringMap<PollJob> poll_jobs_;
 };
 
 }  // namespace hyprstream::flightsql

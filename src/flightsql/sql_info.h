@@ -20,8 +20,9 @@ using SqlInfoValue = std::variant<std::string, bool, int64_t, int32_t, std::vect
 
 class SqlInfo {
  public:
-  // The values hyprstream serves (server identity, SQL dialect facts, capabilities).
-  static SqlInfo ForServer(std::string engine_name);
+  // The values hyprstream serves (server identity, SQL dialect facts, capabilities); every
+  // id 0-11, 100-101 and 500-576. `keywords` are the engine's reserved words (SQL_KEYWORDS).
+  static SqlInfo ForServer(std::vector<std::string> keywords);
 
   static std::shared_ptr<arrow::Schema> ResultSchema();
 
