@@ -55,6 +55,8 @@ SqlInfo SqlInfo::ForServer(std::vector<std::string> keywords) {
   info.Set(pb::FLIGHT_SQL_SERVER_READ_ONLY, false);
   info.Set(pb::FLIGHT_SQL_SERVER_SQL, true);
   info.Set(pb::FLIGHT_SQL_SERVER_SUBSTRAIT, false);
+  info.Set(pb::FLIGHT_SQL_SERVER_SUBSTRAIT_MIN_VERSION, std::string());  // Substrait: none
+  info.Set(pb::FLIGHT_SQL_SERVER_SUBSTRAIT_MAX_VERSION, std::string());
   info.Set(pb::FLIGHT_SQL_SERVER_TRANSACTION,
            static_cast<int32_t>(pb::SQL_SUPPORTED_TRANSACTION_TRANSACTION));
   info.Set(pb::FLIGHT_SQL_SERVER_CANCEL, true);
