@@ -4,6 +4,7 @@
 #include "engine/duckdb_database.h"
 #include "engine/duckdb_session.h"
 #include "engine/duckdb_table_appender.h"
+#include "engine/duckdb_table_function.h"
 
 namespace hyprstream::engine {
 
@@ -19,6 +20,13 @@ class DuckDbEngine : public Engine {
   arrow::Result<std::shared_ptr<EngineConnection>> Connect() override {
     ARROW_ASSIGN_OR_RAISE(auto session, DuckDbSession::Open(database_));
     return std::make_shared<DuckDbConnection>(std::move(session));
+  }
+
+  arrow::Status RegisterTableFunction(TableFunctionSpec spec) override {
+    ARROW_ASSIGN_OR_RAISE(duckdb_connection raw, database_->Connect());
+    arrow::Status status = RegisterDuckDbTableFunction(raw, std::move(spec));
+    duckdb_disconnect(&raw);
+    return status;
   }
 
   arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(

@@ -18,6 +18,8 @@
 #include <arrow/type_fwd.h>
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <map>
 #include <memory>
 #include <optional>
@@ -102,6 +104,23 @@ class TableAppender {
   virtual arrow::Result<int64_t> Append(const arrow::RecordBatch& batch) = 0;
 };
 
+// A table function served from C++: `name('a', 'b', key := 'v')` in SQL. Parameters are
+// VARCHAR. `schema` runs when a query is bound (it names the columns); `rows` runs once per
+// execution and must return rows of that schema. Columns may be booleans, integers, floats,
+// strings and timestamps. Both callbacks may run on any thread, concurrently.
+struct TableFunctionArgs {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> named;  // only the named parameters given
+};
+struct TableFunctionSpec {
+  std::string name;
+  int positional_parameters = 0;
+  std::vector<std::string> named_parameters;
+  std::function<arrow::Result<std::shared_ptr<arrow::Schema>>(const TableFunctionArgs&)> schema;
+  std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>(const TableFunctionArgs&)>
+      rows;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -111,6 +130,12 @@ class Engine {
   // missing. `path` is [catalog.][schema.]table split into parts.
   virtual arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(
       const std::vector<std::string>& path, const std::shared_ptr<arrow::Schema>& schema) = 0;
+  // Makes a table function callable from every connection. NotImplemented by engines that
+  // cannot host functions.
+  virtual arrow::Status RegisterTableFunction(TableFunctionSpec spec) {
+    return arrow::Status::NotImplemented("engine ", name(), " cannot host table function ",
+                                         spec.name);
+  }
 };
 
 // Options common to engines: the connection string and the repeated k=v options.

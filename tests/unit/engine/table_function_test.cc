@@ -1,0 +1,117 @@
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "engine_test_util.h"
+
+namespace hyprstream::engine {
+namespace {
+
+using testing::OpenMemoryEngine;
+using testing::Query;
+
+// numbers(n, prefix := 'p'): n rows of (i BIGINT, label VARCHAR, half DOUBLE, even BOOLEAN,
+// ts TIMESTAMP); every third label is NULL.
+TableFunctionSpec Numbers(std::atomic<int>* executions) {
+  auto schema = arrow::schema({arrow::field("i", arrow::int64()),
+                               arrow::field("label", arrow::utf8()),
+                               arrow::field("half", arrow::float64()),
+                               arrow::field("even", arrow::boolean()),
+                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO))});
+  TableFunctionSpec spec;
+  spec.name = "numbers";
+  spec.positional_parameters = 1;
+  spec.named_parameters = {"prefix"};
+  spec.schema = [schema](const TableFunctionArgs&) { return schema; };
+  spec.rows = [schema, executions](const TableFunctionArgs& args)
+      -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+    ++*executions;
+    int64_t n = std::stoll(args.positional.at(0));
+    if (n < 0) return arrow::Status::Invalid("n must be >= 0");
+    std::string prefix = args.named.count("prefix") ? args.named.at("prefix") : "row";
+    arrow::Int64Builder i;
+    arrow::StringBuilder label;
+    arrow::DoubleBuilder half;
+    arrow::BooleanBuilder even;
+    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                               arrow::default_memory_pool());
+    for (int64_t k = 0; k < n; ++k) {
+      ARROW_RETURN_NOT_OK(i.Append(k));
+      ARROW_RETURN_NOT_OK(k % 3 == 0 ? label.AppendNull()
+                                     : label.Append(prefix + std::to_string(k)));
+      ARROW_RETURN_NOT_OK(half.Append(k / 2.0));
+      ARROW_RETURN_NOT_OK(even.Append(k % 2 == 0));
+      ARROW_RETURN_NOT_OK(ts.Append(k * 1000000));
+    }
+    arrow::ArrayVector columns(5);
+    ARROW_RETURN_NOT_OK(i.Finish(&columns[0]));
+    ARROW_RETURN_NOT_OK(label.Finish(&columns[1]));
+    ARROW_RETURN_NOT_OK(half.Finish(&columns[2]));
+    ARROW_RETURN_NOT_OK(even.Finish(&columns[3]));
+    ARROW_RETURN_NOT_OK(ts.Finish(&columns[4]));
+    return arrow::RecordBatch::Make(schema, n, columns);
+  };
+  return spec;
+}
+
+TEST(TableFunction, RowsReachSqlFromEveryConnection) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  HS_ASSERT_OK(engine->RegisterTableFunction(Numbers(&executions)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto table,
+                    Query(*connection,
+                          "SELECT count(*) AS n, sum(i) AS s, count(label) AS labels, "
+                          "sum(half) AS h, count(*) FILTER (WHERE even) AS evens, "
+                          "max(ts) AS last FROM numbers('5000')"));
+  auto row = [&](int c) { return table->column(c)->GetScalar(0).ValueOrDie()->ToString(); };
+  EXPECT_EQ(row(0), "5000");
+  EXPECT_EQ(row(1), std::to_string(4999LL * 5000 / 2));
+  EXPECT_EQ(row(2), std::to_string(5000 - 1667));
+  EXPECT_EQ(row(3), "6248750");
+  EXPECT_EQ(row(4), "2500");
+  EXPECT_EQ(row(5), "1970-01-01 01:23:19.000000");
+  EXPECT_EQ(executions.load(), 1);
+}
+
+TEST(TableFunction, NamedParametersAndJoins) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  HS_ASSERT_OK(engine->RegisterTableFunction(Numbers(&executions)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto created, Query(*connection, "CREATE TABLE names AS SELECT 4 AS i, 'four' AS name"));
+  (void)created;
+  HS_ASSIGN_OR_FAIL(auto table, Query(*connection,
+                                      "SELECT label, name FROM numbers('10', prefix := 'x') "
+                                      "JOIN names USING (i)"));
+  ASSERT_EQ(table->num_rows(), 1);
+  EXPECT_EQ(table->column(0)->GetScalar(0).ValueOrDie()->ToString(), "x4");
+  EXPECT_EQ(table->column(1)->GetScalar(0).ValueOrDie()->ToString(), "four");
+}
+
+TEST(TableFunction, CallbackErrorsBecomeQueryErrors) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  HS_ASSERT_OK(engine->RegisterTableFunction(Numbers(&executions)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  auto result = Query(*connection, "SELECT * FROM numbers('-1')");
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("n must be >= 0"), std::string::npos)
+      << result.status().ToString();
+  // A second registration under the same name is refused with a clear error.
+  EXPECT_FALSE(engine->RegisterTableFunction(Numbers(&executions)).ok());
+}
+
+TEST(TableFunction, EmptyResult) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  HS_ASSERT_OK(engine->RegisterTableFunction(Numbers(&executions)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto table, Query(*connection, "SELECT * FROM numbers('0')"));
+  EXPECT_EQ(table->num_rows(), 0);
+  EXPECT_EQ(table->num_columns(), 5);
+}
+
+}  // namespace
+}  // namespace hyprstream::engine
