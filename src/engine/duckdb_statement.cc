@@ -192,7 +192,9 @@ arrow::Result<int64_t> DuckDbStatement::ExecuteUpdate() {
     session_->NoteTransactionStatement(sql_, status.ok());
   }
   ARROW_RETURN_NOT_OK(status);
-  return known ? changed : -1;
+  if (known) return changed;
+  // DDL changes no rows: 0, as JDBC's executeUpdate expects; -1 only when truly unknown.
+  return kind_ == StatementKind::kUpdate ? 0 : -1;
 }
 
 }  // namespace hyprstream::engine

@@ -62,11 +62,14 @@ std::shared_ptr<arrow::Schema> ForeignKeysSchema() {
        field("delete_rule", arrow::uint8(), false)});
 }
 
-// Table types DuckDB reports in information_schema.tables.
+// Table types as JDBC tools expect them (DuckDB's information_schema says "BASE TABLE").
 const std::vector<std::string>& TableTypes() {
-  static const std::vector<std::string> kTypes = {"BASE TABLE", "LOCAL TEMPORARY", "VIEW"};
+  static const std::vector<std::string> kTypes = {"LOCAL TEMPORARY", "TABLE", "VIEW"};
   return kTypes;
 }
+
+constexpr char kTableTypeExpression[] =
+    "CASE table_type WHEN 'BASE TABLE' THEN 'TABLE' ELSE table_type END";
 
 // --- SQL text helpers ----------------------------------------------------------------------
 
@@ -201,9 +204,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetDbSchemas(
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetTables(
     engine::EngineConnection& connection, const pb::CommandGetTables& command) {
-  std::string sql =
-      "SELECT table_catalog, table_schema, table_name, table_type "
-      "FROM information_schema.tables WHERE table_catalog <> 'system'";
+  std::string sql = std::string("SELECT * FROM (SELECT table_catalog, table_schema, table_name, ") +
+                    kTableTypeExpression +
+                    " AS table_type FROM information_schema.tables "
+                    "WHERE table_catalog <> 'system')  WHERE true";
   AddEquals(&sql, "table_catalog", command.has_catalog(), command.catalog());
   AddLike(&sql, "table_schema", command.has_db_schema_filter_pattern(),
           command.db_schema_filter_pattern());
@@ -213,7 +217,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetTables(
     sql += " AND table_type IN (";
     for (int i = 0; i < command.table_types_size(); ++i) {
       if (i > 0) sql += ", ";
-      sql += Literal(command.table_types(i));
+      // DuckDB's own spelling is accepted too.
+      const std::string& type = command.table_types(i);
+      sql += Literal(type == "BASE TABLE" ? "TABLE" : type);
     }
     sql += ")";
   }

@@ -138,6 +138,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
     const fl::ServerCallContext& context, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto request, UnpackAs<pb::ActionCreatePreparedStatementRequest>(
                                           body, kCreatePreparedStatement));
+  spdlog::debug("CreatePreparedStatement {}", request.ShortDebugString().substr(0, 300));
   ARROW_ASSIGN_OR_RAISE(auto connection,
                         sessions_.ConnectionFor(context, request.transaction_id()));
   auto prepared = std::make_shared<PreparedStatement>();
@@ -146,11 +147,16 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
   ARROW_ASSIGN_OR_RAISE(prepared->statement, connection->Prepare(request.query()));
 
   pb::ActionCreatePreparedStatementResult result;
-  ARROW_ASSIGN_OR_RAISE(*result.mutable_dataset_schema(),
-                        SerializeSchema(prepared->statement->dataset_schema()));
+  // Updates announce no result columns: JDBC tells an update from a query by an empty
+  // dataset_schema (it ignores is_update).
+  const bool is_update = prepared->statement->kind() == engine::StatementKind::kUpdate;
+  if (!is_update) {
+    ARROW_ASSIGN_OR_RAISE(*result.mutable_dataset_schema(),
+                          SerializeSchema(prepared->statement->dataset_schema()));
+  }
   ARROW_ASSIGN_OR_RAISE(*result.mutable_parameter_schema(),
                         SerializeSchema(prepared->statement->parameter_schema()));
-  result.set_is_update(prepared->statement->kind() == engine::StatementKind::kUpdate);
+  result.set_is_update(is_update);
   result.set_prepared_statement_handle(sessions_.AddPreparedStatement(std::move(prepared)));
   return std::vector<std::string>{PackAny(result)};
 }

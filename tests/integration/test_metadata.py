@@ -58,9 +58,11 @@ def test_get_tables_filters_order_and_types(meta):
     tables = flight_sql(meta.uri, "CommandGetTables", [(1, "memory")])
     rows = list(zip(tables["db_schema_name"].to_pylist(), tables["table_name"].to_pylist(),
                     tables["table_type"].to_pylist()))
-    assert rows == [("main", "child", "BASE TABLE"), ("main", "parent", "BASE TABLE"),
-                    ("main", "parent_names", "VIEW"), ("sales", "order_lines", "BASE TABLE"),
-                    ("sales", "orders", "BASE TABLE")]
+    assert rows == [("main", "child", "TABLE"), ("main", "parent", "TABLE"),
+                    ("main", "parent_names", "VIEW"), ("sales", "order_lines", "TABLE"),
+                    ("sales", "orders", "TABLE")]
+    duckdb_spelling = flight_sql(meta.uri, "CommandGetTables", [(4, "BASE TABLE")])
+    assert duckdb_spelling.num_rows == 4
     views = flight_sql(meta.uri, "CommandGetTables", [(4, "VIEW")])
     assert views["table_name"].to_pylist() == ["parent_names"]
     # _ matches one character, \ escapes it
@@ -96,9 +98,9 @@ def test_query_results_carry_column_metadata(meta):
 
 def test_table_types(meta):
     types = flight_sql(meta.uri, "CommandGetTableTypes")
-    assert types["table_type"].to_pylist() == ["BASE TABLE", "LOCAL TEMPORARY", "VIEW"]
+    assert types["table_type"].to_pylist() == ["LOCAL TEMPORARY", "TABLE", "VIEW"]
     with adbc_driver_flightsql.dbapi.connect(meta.uri) as conn:
-        assert conn.adbc_get_table_types() == ["BASE TABLE", "LOCAL TEMPORARY", "VIEW"]
+        assert conn.adbc_get_table_types() == ["LOCAL TEMPORARY", "TABLE", "VIEW"]
 
 
 def test_primary_keys(meta):
