@@ -55,6 +55,28 @@ def test_adbc_current_catalog_and_schema_switching(uri, table):
             conn.cursor().execute("SELECT x FROM only_here")
 
 
+def test_adbc_current_catalog_switching(uri, table):
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"ATTACH ':memory:' AS {table}_db")
+        cur.execute(f"CREATE TABLE {table}_db.main.t AS SELECT 'other' AS origin")
+        conn.adbc_current_catalog = f"{table}_db"
+        assert conn.adbc_current_catalog == f"{table}_db"
+        c2 = conn.cursor()
+        c2.execute("SELECT origin FROM t")
+        assert c2.fetchall() == [("other",)]
+        with pytest.raises(adbc_driver_manager.Error):
+            conn.adbc_current_catalog = "no_such_catalog"
+        conn.adbc_current_catalog = "memory"
+
+
+def test_list_actions_names_every_action(client):
+    names = {a.type for a in client.list_actions()}
+    assert {"CancelFlightInfo", "CancelQuery", "SetSessionOptions", "GetSessionOptions",
+            "CloseSession", "BeginTransaction", "EndTransaction", "CreatePreparedStatement",
+            "ClosePreparedStatement"} <= names
+
+
 def test_session_options_through_raw_flight(client, table):
     options = session_options(client)
     assert options["catalog"] == "memory" and options["schema"] == "main"
