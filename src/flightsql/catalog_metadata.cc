@@ -194,7 +194,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetDbSchemas(
     engine::EngineConnection& connection, const pb::CommandGetDbSchemas& command) {
   std::string sql =
       "SELECT catalog_name, schema_name FROM information_schema.schemata "
-      "WHERE catalog_name <> 'system'";
+      "WHERE catalog_name <> 'system' AND schema_name <> '_hyprstream'";
   AddEquals(&sql, "catalog_name", command.has_catalog(), command.catalog());
   AddLike(&sql, "schema_name", command.has_db_schema_filter_pattern(),
           command.db_schema_filter_pattern());
@@ -207,7 +207,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetTables(
   std::string sql = std::string("SELECT * FROM (SELECT table_catalog, table_schema, table_name, ") +
                     kTableTypeExpression +
                     " AS table_type FROM information_schema.tables "
-                    "WHERE table_catalog <> 'system')  WHERE true";
+                    "WHERE table_catalog <> 'system' AND table_schema <> '_hyprstream') "
+                    "WHERE true";
   AddEquals(&sql, "table_catalog", command.has_catalog(), command.catalog());
   AddLike(&sql, "table_schema", command.has_db_schema_filter_pattern(),
           command.db_schema_filter_pattern());

@@ -6,6 +6,8 @@
 #include <arrow/table.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <functional>
 #include <utility>
 
@@ -46,6 +48,48 @@ class FinishNotifyingReader : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::RecordBatchReader> inner_;
   std::function<void()> on_finish_;
 };
+
+// Passes an ingest's batches through WindowCatalog::PrepareAppend (metrics: running columns)
+// and keeps what it produced, to fold into the table's windows once the ingest commits.
+class WindowedReader : public arrow::RecordBatchReader {
+ public:
+  WindowedReader(std::shared_ptr<arrow::RecordBatchReader> inner,
+                 std::shared_ptr<arrow::Schema> schema,
+                 std::shared_ptr<window::WindowCatalog> windows, window::TableName table)
+      : inner_(std::move(inner)),
+        schema_(std::move(schema)),
+        windows_(std::move(windows)),
+        table_(std::move(table)) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    std::shared_ptr<arrow::RecordBatch> next;
+    ARROW_RETURN_NOT_OK(inner_->ReadNext(&next));
+    if (next == nullptr) {
+      *batch = nullptr;
+      return arrow::Status::OK();
+    }
+    ARROW_ASSIGN_OR_RAISE(*batch, windows_->PrepareAppend(table_, next));
+    rows_.push_back(*batch);
+    return arrow::Status::OK();
+  }
+  arrow::RecordBatchVector TakeRows() { return std::move(rows_); }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::shared_ptr<window::WindowCatalog> windows_;
+  window::TableName table_;
+  arrow::RecordBatchVector rows_;
+};
+
+// Whether SQL text may write to the metrics table (cheap filter before looking).
+bool MentionsMetrics(const std::string& sql) {
+  static const std::string kName = "metrics";
+  auto it = std::search(sql.begin(), sql.end(), kName.begin(), kName.end(),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  return it != sql.end();
+}
 
 // The engine's reserved words for SqlInfo; none (logged) if the engine cannot list them.
 std::vector<std::string> EngineKeywords(engine::Engine& engine) {
@@ -111,6 +155,31 @@ void FlightSqlServer::SweepLoop() {
     if (++ticks % 50 == 0) sessions_.Sweep();
     lock.lock();
   }
+}
+
+// --- Windows ------------------------------------------------------------------------------
+
+void FlightSqlServer::WhenCommitted(const std::string& transaction_id,
+                                   const window::TableName& table, arrow::RecordBatchVector rows) {
+  if (!options_.windows || rows.empty()) return;
+  auto fold = [windows = options_.windows, table, rows = std::move(rows)] {
+    // The rows are committed whatever happens here: a failure only leaves the windows behind
+    // the table, so it is logged, not returned to the writer.
+    arrow::Status status = windows->Committed(table, rows);
+    if (!status.ok()) {
+      spdlog::error("windows of {} missed committed rows: {}", table.key(), status.ToString());
+    }
+  };
+  if (transaction_id.empty() || !sessions_.OnCommit(transaction_id, fold).ok()) fold();
+}
+
+arrow::Status FlightSqlServer::AfterSqlWrite(engine::EngineConnection& connection,
+                                             const std::string& sql,
+                                             const std::string& transaction_id) {
+  if (!options_.windows || !MentionsMetrics(sql)) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto rows, options_.windows->CompleteMetricsRows(connection));
+  WhenCommitted(transaction_id, window::TableName::Of("main", "metrics"), std::move(rows));
+  return arrow::Status::OK();
 }
 
 // --- GetFlightInfo / GetSchema / DoGet ---------------------------------------------------
@@ -188,6 +257,7 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
                         sessions_.ConnectionFor(context, command.transaction_id()));
   auto prepared = std::make_shared<PreparedStatement>();
   prepared->sql = command.query();
+  prepared->transaction_id = command.transaction_id();
   prepared->connection = connection;
   ARROW_ASSIGN_OR_RAISE(prepared->statement, connection->Prepare(command.query()));
   return AnnounceExecution(context, std::move(prepared), nullptr);
@@ -244,6 +314,14 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
       sessions_.MarkFinished(call_id);
       ARROW_RETURN_NOT_OK(executed);
       pending->schema = pending->reader->schema();
+      if (statement.kind() == engine::StatementKind::kUpdate) {
+        // Materialise the row count before completing metrics rows on the same connection.
+        ARROW_ASSIGN_OR_RAISE(auto batches, pending->reader->ToRecordBatches());
+        ARROW_ASSIGN_OR_RAISE(pending->reader,
+                              arrow::RecordBatchReader::Make(batches, pending->schema));
+        ARROW_RETURN_NOT_OK(
+            AfterSqlWrite(*prepared->connection, prepared->sql, prepared->transaction_id));
+      }
     }
   }
   pb::TicketStatementQuery ticket;
@@ -354,6 +432,7 @@ arrow::Status FlightSqlServer::PutStatementUpdate(const fl::ServerCallContext& c
                         sessions_.ConnectionFor(context, command.transaction_id()));
   ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(command.query()));
   ARROW_ASSIGN_OR_RAISE(int64_t count, statement->ExecuteUpdate());
+  ARROW_RETURN_NOT_OK(AfterSqlWrite(*connection, command.query(), command.transaction_id()));
   // Answer at once: some clients wait for this before half-closing their stream.
   pb::DoPutUpdateResult result;
   result.set_record_count(count);
@@ -394,6 +473,8 @@ arrow::Status FlightSqlServer::PutPreparedUpdate(const pb::CommandPreparedStatem
       ARROW_ASSIGN_OR_RAISE(count, prepared->statement->ExecuteUpdate());
     }
   }
+  ARROW_RETURN_NOT_OK(
+      AfterSqlWrite(*prepared->connection, prepared->sql, prepared->transaction_id));
   pb::DoPutUpdateResult result;
   result.set_record_count(count);
   return writer->WriteMetadata(*SerializeMessage(result));
@@ -441,8 +522,18 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
   }
   ARROW_ASSIGN_OR_RAISE(auto connection,
                         sessions_.ConnectionFor(context, command.transaction_id()));
-  ARROW_ASSIGN_OR_RAISE(auto batches, fl::MakeRecordBatchReader(std::move(reader)));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::RecordBatchReader> batches,
+                        fl::MakeRecordBatchReader(std::move(reader)));
+  auto target = window::TableName::Of(request.schema, request.table);
+  std::shared_ptr<WindowedReader> windowed;
+  if (options_.windows && options_.windows->Watches(target)) {
+    ARROW_ASSIGN_OR_RAISE(auto schema,
+                          options_.windows->AppendSchema(target, batches->schema()));
+    windowed = std::make_shared<WindowedReader>(batches, schema, options_.windows, target);
+    batches = windowed;
+  }
   ARROW_ASSIGN_OR_RAISE(int64_t rows, connection->Ingest(request, batches.get()));
+  if (windowed) WhenCommitted(command.transaction_id(), target, windowed->TakeRows());
   pb::DoPutUpdateResult result;
   result.set_record_count(rows);
   return writer->WriteMetadata(*SerializeMessage(result));
@@ -456,12 +547,22 @@ arrow::Status FlightSqlServer::PutStream(const std::vector<std::string>& path,
         "a streaming DoPut names its table with a PATH descriptor [catalog, schema,] table");
   }
   ARROW_ASSIGN_OR_RAISE(auto schema, reader->GetSchema());
+  auto target = window::TableName::OfPath(path);
+  const bool windowed = options_.windows && options_.windows->Watches(target);
+  if (windowed) {
+    ARROW_ASSIGN_OR_RAISE(schema, options_.windows->AppendSchema(target, schema));
+  }
   ARROW_ASSIGN_OR_RAISE(auto appender, engine_->OpenAppender(path, schema));
   int64_t total = 0;
   while (true) {
     ARROW_ASSIGN_OR_RAISE(auto chunk, reader->Next());
     if (!chunk.data) break;
-    ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*chunk.data));
+    std::shared_ptr<arrow::RecordBatch> batch = chunk.data;
+    if (windowed) {
+      ARROW_ASSIGN_OR_RAISE(batch, options_.windows->PrepareAppend(target, batch));
+    }
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*batch));
+    if (windowed) WhenCommitted("", target, {batch});
     total += rows;
     // Acknowledge every batch once it is committed, so the client knows what is durable.
     std::string ack = "{\"rows\":" + std::to_string(rows) + ",\"total_rows\":" +

@@ -21,11 +21,14 @@
 #include "flightsql/command.h"
 #include "flightsql/session_registry.h"
 #include "flightsql/sql_info.h"
+#include "window/window_catalog.h"
 
 namespace hyprstream::flightsql {
 
 struct FlightSqlServerOptions {
   ServerLimits limits;
+  // Windows fed by every ingest path (null: none).
+  std::shared_ptr<window::WindowCatalog> windows;
 };
 
 class FlightSqlServer : public arrow::flight::FlightServerBase {
@@ -116,6 +119,13 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   // PollFlightInfo: starts a background job for a statement or prepared query; its id.
   arrow::Result<std::string> StartPollJob(const arrow::flight::ServerCallContext& context,
                                           const Command& command);
+
+  // Windows: fold committed rows now, or when `transaction_id` commits.
+  void WhenCommitted(const std::string& transaction_id, const window::TableName& table,
+                     arrow::RecordBatchVector rows);
+  // After a SQL write: completes metrics rows written without running columns.
+  arrow::Status AfterSqlWrite(engine::EngineConnection& connection, const std::string& sql,
+                              const std::string& transaction_id);
 
   void SweepLoop();
 

@@ -144,6 +144,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
   auto prepared = std::make_shared<PreparedStatement>();
   prepared->sql = request.query();
   prepared->connection = connection;
+  prepared->transaction_id = request.transaction_id();
   ARROW_ASSIGN_OR_RAISE(prepared->statement, connection->Prepare(request.query()));
 
   pb::ActionCreatePreparedStatementResult result;

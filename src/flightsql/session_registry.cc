@@ -81,7 +81,20 @@ arrow::Result<std::shared_ptr<ClientSession>> SessionRegistry::SessionOf(
 arrow::Result<std::string> SessionRegistry::BeginTransaction() {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   ARROW_RETURN_NOT_OK(connection->BeginTransaction());
-  return transactions_.Insert(std::make_shared<Transaction>(Transaction{std::move(connection)}));
+  auto transaction = std::make_shared<Transaction>();
+  transaction->connection = std::move(connection);
+  return transactions_.Insert(std::move(transaction));
+}
+
+arrow::Status SessionRegistry::OnCommit(const std::string& transaction_id,
+                                        std::function<void()> action) {
+  auto transaction = transactions_.Get(transaction_id);
+  if (!transaction) {
+    return arrow::Status::KeyError("unknown or expired transaction_id; begin a new transaction");
+  }
+  std::lock_guard<std::mutex> lock(transaction->mutex);
+  transaction->on_commit.push_back(std::move(action));
+  return arrow::Status::OK();
 }
 
 arrow::Status SessionRegistry::EndTransaction(const std::string& transaction_id, bool commit) {
@@ -90,7 +103,15 @@ arrow::Status SessionRegistry::EndTransaction(const std::string& transaction_id,
     return arrow::Status::KeyError("unknown or expired transaction_id; nothing to ",
                                    commit ? "commit" : "roll back");
   }
-  return commit ? transaction->connection->Commit() : transaction->connection->Rollback();
+  if (!commit) return transaction->connection->Rollback();
+  ARROW_RETURN_NOT_OK(transaction->connection->Commit());
+  std::vector<std::function<void()>> actions;
+  {
+    std::lock_guard<std::mutex> lock(transaction->mutex);
+    actions.swap(transaction->on_commit);
+  }
+  for (auto& action : actions) action();
+  return arrow::Status::OK();
 }
 
 std::string SessionRegistry::AddPreparedStatement(std::shared_ptr<PreparedStatement> statement) {

@@ -17,6 +17,8 @@
 #include <arrow/flight/server.h>
 
 #include <chrono>
+#include <functional>
+#include <vector>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +32,7 @@ namespace hyprstream::flightsql {
 
 struct PreparedStatement {
   std::string sql;
+  std::string transaction_id;  // the transaction it was prepared in, if any
   std::shared_ptr<engine::EngineConnection> connection;
   std::mutex mutex;  // guards statement and parameters
   std::unique_ptr<engine::EngineStatement> statement;
@@ -64,6 +67,9 @@ struct RunningCall {
 
 struct Transaction {
   std::shared_ptr<engine::EngineConnection> connection;
+  std::mutex mutex;  // guards on_commit
+  // Run after a successful commit (e.g. folding committed rows into windows).
+  std::vector<std::function<void()>> on_commit;
 };
 
 struct ServerLimits {
@@ -85,6 +91,8 @@ class SessionRegistry {
       const arrow::flight::ServerCallContext& context);
 
   arrow::Result<std::string> BeginTransaction();
+  // Runs `action` once transaction `transaction_id` commits (never if it rolls back).
+  arrow::Status OnCommit(const std::string& transaction_id, std::function<void()> action);
   // Commits or rolls back and forgets the transaction (also when the end fails).
   arrow::Status EndTransaction(const std::string& transaction_id, bool commit);
 

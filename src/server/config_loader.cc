@@ -165,6 +165,18 @@ std::vector<OptionSpec> Options() {
        Duration(&Config::statement_idle_timeout, 1)},
       {"result-batch-rows", K::kInteger, "target rows per streamed Arrow record batch", "65536",
        Integer(&Config::result_batch_rows, 1, int64_t{1} << 24)},
+      {"metrics-table", K::kBool,
+       "keep the built-in metrics table with running windows (--metrics-table=false)", "true",
+       Bool(&Config::metrics_table)},
+      {"metrics-running-window", K::kDuration,
+       "width of the trailing window behind metrics.value_running_window_*", "5m",
+       Duration(&Config::metrics_running_window, 1)},
+      {"window-lateness", K::kDuration,
+       "how late a row may arrive and still update its window (metrics)", "1m",
+       Duration(&Config::window_lateness, 0)},
+      {"metrics-integer-time-unit", K::kText,
+       "unit of integer epoch values in metrics.timestamp: s, ms, us or ns (unset: rejected)",
+       "none", Text(&Config::metrics_integer_time_unit, {"", "s", "ms", "us", "ns"})},
   };
 }
 

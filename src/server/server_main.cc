@@ -9,6 +9,7 @@
 
 #include "engine/duckdb_engine.h"
 #include "flightsql/flight_sql_server.h"
+#include "window/window_catalog.h"
 #include "server/config.h"
 
 namespace hyprstream::server {
@@ -26,7 +27,21 @@ arrow::Result<std::shared_ptr<engine::Engine>> OpenEngine(const Config& config) 
 
 arrow::Status Serve(const Config& config) {
   ARROW_ASSIGN_OR_RAISE(auto engine, OpenEngine(config));
+  window::WindowCatalogOptions window_options;
+  window_options.metrics_table = config.metrics_table;
+  window_options.metrics_running_width_us = config.metrics_running_window.count() * 1000000LL;
+  window_options.allowed_lateness_us = config.window_lateness.count() * 1000000LL;
+  const std::string& unit = config.metrics_integer_time_unit;
+  if (!unit.empty()) {
+    window_options.metrics_integer_time_unit =
+        unit == "s" ? arrow::TimeUnit::SECOND
+        : unit == "ms" ? arrow::TimeUnit::MILLI
+        : unit == "us" ? arrow::TimeUnit::MICRO : arrow::TimeUnit::NANO;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto windows, window::WindowCatalog::Open(engine, window_options));
+
   flightsql::FlightSqlServerOptions server_options;
+  server_options.windows = windows;
   server_options.limits.session_idle_timeout = config.session_idle_timeout;
   server_options.limits.statement_idle_timeout = config.statement_idle_timeout;
   flightsql::FlightSqlServer server(engine, server_options);

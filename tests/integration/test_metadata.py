@@ -12,7 +12,7 @@ from conftest import Server
 
 @pytest.fixture(scope="module")
 def meta(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("meta")).start()
+    server = Server(tmp_path_factory.mktemp("meta"), "--metrics-table=false").start()
     with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
         cur = conn.cursor()
         for sql in [

@@ -43,7 +43,10 @@ def test_readme_blocks_run_in_order(start_server, capsys):
     assert '{"rows":' in printed
     with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
         with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM metrics")
-            count = cur.fetchone()[0]
-    ingested = namespace["arrow_table"].num_rows + namespace["table"].num_rows
-    assert count == ingested and isinstance(namespace["arrow_table"], pa.Table)
+            cur.execute("SELECT count(*) FROM host_stats")
+            assert cur.fetchone()[0] == namespace["arrow_table"].num_rows
+            cur.execute("SELECT count(*), max(value_running_window_count) FROM metrics")
+            count, running = cur.fetchone()
+    # 4096 rows one millisecond apart all fall in one 5-minute trailing window
+    assert count == namespace["table"].num_rows == running == 4096
+    assert isinstance(namespace["arrow_table"], pa.Table)

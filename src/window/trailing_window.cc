@@ -1,0 +1,529 @@
+#include "window/trailing_window.h"
+
+#include "window/event_time.h"
+
+#include <arrow/buffer.h>
+#include <arrow/type.h>
+#include <arrow/util/bit_util.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace hyprstream::window {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Fixed-size rows in a power-of-two ring, addressed by absolute index (head <= i < tail).
+class RowRing {
+ public:
+  int64_t head() const { return head_; }
+  int64_t tail() const { return tail_; }
+  bool empty() const { return head_ == tail_; }
+  StateWord* Row(int64_t index, int words) { return buf_.data() + (index & mask_) * words; }
+  const StateWord* Row(int64_t index, int words) const {
+    return buf_.data() + (index & mask_) * words;
+  }
+  int64_t Time(int64_t index, int words) const { return Row(index, words)[0].i; }
+
+  StateWord* PushBack(int words) {
+    if (tail_ - head_ == mask_ + 1) Grow(words);
+    return Row(tail_++, words);
+  }
+  // Makes room at `pos` (head <= pos <= tail) by moving later rows up by one.
+  StateWord* InsertAt(int64_t pos, int words) {
+    PushBack(words);
+    for (int64_t i = tail_ - 1; i > pos; --i) {
+      std::copy_n(Row(i - 1, words), words, Row(i, words));
+    }
+    return Row(pos, words);
+  }
+  void PopFront() { ++head_; }
+  void Release() {
+    std::vector<StateWord>().swap(buf_);
+    mask_ = -1;
+    head_ = tail_ = 0;
+  }
+  int64_t capacity_bytes() const { return static_cast<int64_t>(buf_.capacity() * sizeof(StateWord)); }
+
+ private:
+  void Grow(int words) {
+    int64_t capacity = std::max<int64_t>(4, 2 * (mask_ + 1));
+    std::vector<StateWord> grown(static_cast<size_t>(capacity * words));
+    for (int64_t i = head_; i < tail_; ++i) {
+      std::copy_n(Row(i, words), words, grown.data() + (i & (capacity - 1)) * words);
+    }
+    buf_ = std::move(grown);
+    mask_ = capacity - 1;
+  }
+
+  std::vector<StateWord> buf_;
+  int64_t mask_ = -1;
+  int64_t head_ = 0;
+  int64_t tail_ = 0;
+};
+
+// Absolute row indices in a power-of-two ring: the monotonic deques for min and max.
+class IndexDeque {
+ public:
+  bool empty() const { return head_ == tail_; }
+  int64_t front() const { return buf_[head_ & mask_]; }
+  int64_t back() const { return buf_[(tail_ - 1) & mask_]; }
+  void pop_front() { ++head_; }
+  void pop_back() { --tail_; }
+  void push_back(int64_t v) {
+    if (tail_ - head_ == mask_ + 1) {
+      int64_t capacity = std::max<int64_t>(4, 2 * (mask_ + 1));
+      std::vector<int64_t> grown(capacity);
+      for (int64_t i = head_; i < tail_; ++i) grown[i & (capacity - 1)] = buf_[i & mask_];
+      buf_ = std::move(grown);
+      mask_ = capacity - 1;
+    }
+    buf_[tail_++ & mask_] = v;
+  }
+  void clear() { head_ = tail_ = 0; }
+  void release() {
+    std::vector<int64_t>().swap(buf_);
+    mask_ = -1;
+    head_ = tail_ = 0;
+  }
+  int64_t capacity_bytes() const { return static_cast<int64_t>(buf_.capacity() * 8); }
+
+ private:
+  std::vector<int64_t> buf_;
+  int64_t mask_ = -1;
+  int64_t head_ = 0;
+  int64_t tail_ = 0;
+};
+
+inline void NeumaierAdd(double* sum, double* comp, double x) {
+  double t = *sum + x;
+  if (std::fabs(*sum) >= std::fabs(x)) {
+    *comp += (*sum - t) + x;
+  } else {
+    *comp += (x - t) + *sum;
+  }
+  *sum = t;
+}
+
+inline bool Valid(const StateWord* row, int v) { return (row[1].i >> v) & 1; }
+inline double Value(const StateWord* row, int v) { return row[2 + v].d; }
+
+}  // namespace
+
+// Aggregates of one row range, as the output columns want them.
+struct TrailingWindow::Accumulator {
+  struct Value {
+    int64_t count = 0;
+    double sum = 0, comp = 0, mean = 0, m2 = 0;
+    double min = kNaN, max = -std::numeric_limits<double>::infinity();
+    double first = 0, last = 0;
+  };
+  int64_t rows = 0;
+  std::vector<Value> values;
+};
+
+struct TrailingWindow::KeyTrail {
+  struct Running {
+    int64_t count = 0;      // valid values in the window
+    int64_t nonfinite = 0;  // of which NaN or +-inf (answered by a scan while > 0)
+    double sum = 0, comp = 0, mean = 0, m2 = 0;  // over the finite values
+    double m2_removed = 0;  // M2 subtracted since the last rebuild: the cancellation risk
+    int64_t first = -1, last = -1;               // row index of the first/last valid value
+    IndexDeque min_q, max_q;                     // increasing / decreasing values
+  };
+  RowRing rows;
+  int64_t window_begin = 0;  // first row with time > newest - width
+  bool dirty = false;        // running state must be rebuilt before use
+  int64_t evictions = 0;     // since the last rebuild
+  std::vector<Running> running;
+};
+
+// Per-row output buffers for one batch.
+class TrailingWindow::OutputColumns {
+ public:
+  static arrow::Result<OutputColumns> Make(const std::vector<WindowSpec::OutputColumn>& columns,
+                                           int64_t n) {
+    OutputColumns out;
+    out.columns_ = &columns;
+    out.n_ = n;
+    for (const auto& column : columns) {
+      ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> values,
+                            arrow::AllocateBuffer(std::max<int64_t>(n, 1) * 8));
+      ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> validity,
+                            arrow::AllocateBitmap(std::max<int64_t>(n, 1)));
+      out.values_.push_back(std::move(values));
+      out.validity_.push_back(std::move(validity));
+      out.null_counts_.push_back(0);
+      (void)column;
+    }
+    return out;
+  }
+
+  void SetNull(int64_t row) {
+    for (size_t c = 0; c < values_.size(); ++c) Put(c, row, int64_t{0}, false);
+  }
+
+  void Set(int64_t row, const Accumulator& acc) {
+    for (size_t c = 0; c < columns_->size(); ++c) {
+      const WindowSpec::OutputColumn& column = (*columns_)[c];
+      if (column.kind == AggregateKind::kRowCount) {
+        Put(c, row, acc.rows, true);
+        continue;
+      }
+      const Accumulator::Value& v = acc.values[column.value_index];
+      const bool any = v.count > 0;
+      switch (column.kind) {
+        case AggregateKind::kCount: Put(c, row, v.count, true); break;
+        case AggregateKind::kSum: Put(c, row, v.sum + v.comp, any); break;
+        case AggregateKind::kAvg:
+          Put(c, row, any ? (v.sum + v.comp) / static_cast<double>(v.count) : 0.0, any);
+          break;
+        case AggregateKind::kMin: Put(c, row, v.min, any); break;
+        case AggregateKind::kMax: Put(c, row, v.max, any); break;
+        case AggregateKind::kFirst: Put(c, row, v.first, any); break;
+        case AggregateKind::kLast: Put(c, row, v.last, any); break;
+        case AggregateKind::kVarPop:
+          Put(c, row, any ? VarianceFrom(v.m2, v.count, false) : 0.0, any);
+          break;
+        case AggregateKind::kStddevPop:
+          Put(c, row, any ? std::sqrt(VarianceFrom(v.m2, v.count, false)) : 0.0, any);
+          break;
+        case AggregateKind::kVarSamp:
+          Put(c, row, v.count > 1 ? VarianceFrom(v.m2, v.count, true) : 0.0, v.count > 1);
+          break;
+        case AggregateKind::kStddevSamp:
+          Put(c, row, v.count > 1 ? std::sqrt(VarianceFrom(v.m2, v.count, true)) : 0.0,
+              v.count > 1);
+          break;
+        case AggregateKind::kRowCount: break;
+      }
+    }
+  }
+
+  void Finish(std::vector<std::shared_ptr<arrow::Array>>* out) {
+    for (size_t c = 0; c < columns_->size(); ++c) {
+      auto type = AggregateLayout::OutputType((*columns_)[c].kind);
+      std::shared_ptr<arrow::Buffer> validity = null_counts_[c] > 0 ? validity_[c] : nullptr;
+      out->push_back(arrow::MakeArray(
+          arrow::ArrayData::Make(type, n_, {validity, values_[c]}, null_counts_[c])));
+    }
+  }
+
+ private:
+  template <typename T>
+  void Put(size_t c, int64_t row, T value, bool valid) {
+    if ((*columns_)[c].kind == AggregateKind::kRowCount ||
+        (*columns_)[c].kind == AggregateKind::kCount) {
+      reinterpret_cast<int64_t*>(values_[c]->mutable_data())[row] = static_cast<int64_t>(value);
+    } else {
+      reinterpret_cast<double*>(values_[c]->mutable_data())[row] = static_cast<double>(value);
+    }
+    arrow::bit_util::SetBitTo(validity_[c]->mutable_data(), row, valid);
+    null_counts_[c] += !valid;
+  }
+
+  const std::vector<WindowSpec::OutputColumn>* columns_ = nullptr;
+  int64_t n_ = 0;
+  std::vector<std::shared_ptr<arrow::Buffer>> values_;
+  std::vector<std::shared_ptr<arrow::Buffer>> validity_;
+  std::vector<int64_t> null_counts_;
+};
+
+TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def)
+    : def_(def),
+      value_count_(AggregateLayout(spec).value_blocks()),  // 0 when only rows are counted
+      features_(AggregateLayout(spec).features()),
+      columns_(spec.TrailingColumns(def)),
+      last_sweep_watermark_(kNoTime) {
+  for (const auto& column : columns_) {
+    fields_.push_back(arrow::field(column.name, AggregateLayout::OutputType(column.kind)));
+  }
+}
+
+TrailingWindow::~TrailingWindow() = default;
+
+void TrailingWindow::ReserveKeys(int64_t keys) {
+  if (static_cast<int64_t>(keys_.size()) >= keys) return;
+  keys_.resize(keys);
+}
+
+int64_t TrailingWindow::buffered_rows() const {
+  int64_t rows = 0;
+  for (const KeyTrail& key : keys_) rows += key.rows.tail() - key.rows.head();
+  return rows;
+}
+
+int64_t TrailingWindow::memory_bytes() const {
+  int64_t bytes = static_cast<int64_t>(keys_.capacity() * sizeof(KeyTrail));
+  for (const KeyTrail& key : keys_) {
+    bytes += key.rows.capacity_bytes() +
+             static_cast<int64_t>(key.running.capacity() * sizeof(KeyTrail::Running));
+    for (const auto& r : key.running) bytes += r.min_q.capacity_bytes() + r.max_q.capacity_bytes();
+  }
+  return bytes;
+}
+
+void TrailingWindow::AddRunning(KeyTrail& key, int64_t index) {
+  const int words = 2 + value_count_;
+  const StateWord* row = key.rows.Row(index, words);
+  for (int v = 0; v < value_count_; ++v) {
+    if (!Valid(row, v)) continue;
+    KeyTrail::Running& r = key.running[v];
+    const double x = Value(row, v);
+    ++r.count;
+    if (r.first < 0) r.first = index;
+    r.last = index;
+    if (!std::isfinite(x)) {
+      ++r.nonfinite;
+    } else {
+      NeumaierAdd(&r.sum, &r.comp, x);
+      const double n = static_cast<double>(r.count - r.nonfinite);
+      const double delta = x - r.mean;
+      r.mean += delta / n;
+      r.m2 += delta * (x - r.mean);
+    }
+    if (std::isnan(x)) continue;
+    if (features_ & kHasMin) {
+      while (!r.min_q.empty() && Value(key.rows.Row(r.min_q.back(), words), v) >= x) {
+        r.min_q.pop_back();
+      }
+      r.min_q.push_back(index);
+    }
+    if (features_ & kHasMax) {
+      while (!r.max_q.empty() && Value(key.rows.Row(r.max_q.back(), words), v) <= x) {
+        r.max_q.pop_back();
+      }
+      r.max_q.push_back(index);
+    }
+  }
+}
+
+void TrailingWindow::RemoveRunning(KeyTrail& key, int64_t index) {
+  const int words = 2 + value_count_;
+  const StateWord* row = key.rows.Row(index, words);
+  for (int v = 0; v < value_count_; ++v) {
+    if (!Valid(row, v)) continue;
+    KeyTrail::Running& r = key.running[v];
+    const double x = Value(row, v);
+    --r.count;
+    if (!std::isfinite(x)) {
+      --r.nonfinite;
+    } else {
+      NeumaierAdd(&r.sum, &r.comp, -x);
+      const int64_t n = r.count - r.nonfinite;  // finite values left
+      if (n == 0) {
+        r.mean = r.m2 = 0;
+        r.sum = r.comp = 0;
+      } else {
+        const double mean = r.mean - (x - r.mean) / static_cast<double>(n);
+        const double removed = (x - r.mean) * (x - mean);
+        r.m2 -= removed;
+        r.m2_removed += std::fabs(removed);
+        r.mean = mean;
+      }
+    }
+    if (!r.min_q.empty() && r.min_q.front() == index) r.min_q.pop_front();
+    if (!r.max_q.empty() && r.max_q.front() == index) r.max_q.pop_front();
+    if (r.last == index) {
+      r.first = r.last = -1;  // the oldest valid row was also the newest: none left
+    } else if (r.first == index) {
+      int64_t next = index + 1;
+      while (!Valid(key.rows.Row(next, words), v)) ++next;  // stops at r.last at the latest
+      r.first = next;
+    }
+  }
+}
+
+bool TrailingWindow::NeedsRebuild(const KeyTrail& key) const {
+  // Subtracting on eviction loses accuracy two ways: rounding error that grows with the
+  // number of evictions, and cancellation when what left dwarfs what is left (a 1e15 spike
+  // leaving a window of values near 1). Recompute from the rows after 2x-window evictions,
+  // or once the M2 removed exceeds 2^20 times the M2 remaining (error ~1e-16 * 2^20 ~ 1e-10
+  // relative). Both are amortised O(1) per row.
+  if (key.evictions > std::max<int64_t>(64, 2 * (key.rows.tail() - key.window_begin))) return true;
+  for (const auto& r : key.running) {
+    if (r.m2_removed > 1048576.0 * r.m2) return true;
+  }
+  return false;
+}
+
+void TrailingWindow::Rebuild(KeyTrail& key) {
+  key.running.resize(value_count_);
+  for (auto& r : key.running) {
+    r.count = r.nonfinite = 0;
+    r.sum = r.comp = r.mean = r.m2 = r.m2_removed = 0;
+    r.first = r.last = -1;
+    r.min_q.clear();
+    r.max_q.clear();
+  }
+  for (int64_t i = key.window_begin; i < key.rows.tail(); ++i) AddRunning(key, i);
+  key.dirty = false;
+  key.evictions = 0;
+}
+
+void TrailingWindow::Accumulate(const KeyTrail& key, int64_t begin, int64_t end,
+                                Accumulator* acc) const {
+  const int words = 2 + value_count_;
+  acc->rows = end - begin;
+  acc->values.assign(value_count_, Accumulator::Value{});
+  for (int64_t i = begin; i < end; ++i) {
+    const StateWord* row = key.rows.Row(i, words);
+    for (int v = 0; v < value_count_; ++v) {
+      if (!Valid(row, v)) continue;
+      Accumulator::Value& a = acc->values[v];
+      const double x = Value(row, v);
+      if (a.count == 0) a.first = x;
+      a.last = x;
+      ++a.count;
+      NeumaierAdd(&a.sum, &a.comp, x);
+      const double delta = x - a.mean;
+      a.mean += delta / static_cast<double>(a.count);
+      a.m2 += delta * (x - a.mean);
+      a.min = MinIgnoringNaN(a.min, x);
+      a.max = MaxNaNWins(a.max, x);
+    }
+  }
+  // Neumaier's compensation is meaningless once the sum is not finite.
+  for (auto& a : acc->values) {
+    if (!std::isfinite(a.sum)) a.comp = 0;
+  }
+}
+
+void TrailingWindow::RunningAccumulator(KeyTrail& key, Accumulator* acc) {
+  const int words = 2 + value_count_;
+  for (const auto& r : key.running) {
+    if (r.nonfinite > 0) {
+      Accumulate(key, key.window_begin, key.rows.tail(), acc);
+      return;
+    }
+  }
+  acc->rows = key.rows.tail() - key.window_begin;
+  acc->values.resize(value_count_);
+  for (int v = 0; v < value_count_; ++v) {
+    const KeyTrail::Running& r = key.running[v];
+    Accumulator::Value& a = acc->values[v];
+    a.count = r.count;
+    a.sum = r.sum;
+    a.comp = r.comp;
+    a.mean = r.mean;
+    a.m2 = r.m2;
+    a.min = r.min_q.empty() ? kNaN : Value(key.rows.Row(r.min_q.front(), words), v);
+    a.max = r.max_q.empty() ? kNaN : Value(key.rows.Row(r.max_q.front(), words), v);
+    a.first = r.first >= 0 ? Value(key.rows.Row(r.first, words), v) : 0.0;
+    a.last = r.last >= 0 ? Value(key.rows.Row(r.last, words), v) : 0.0;
+  }
+}
+
+void TrailingWindow::Sweep(int64_t watermark) {
+  // Rows at or before watermark - width can never be in a future on-time row's window.
+  const int words = 2 + value_count_;
+  const int64_t bound = watermark - def_.width_us;
+  for (KeyTrail& key : keys_) {
+    if (key.rows.empty()) continue;
+    if (key.rows.Time(key.rows.tail() - 1, words) <= bound) {
+      key.rows.Release();
+      key.window_begin = 0;
+      key.dirty = false;
+      key.evictions = 0;
+      for (auto& r : key.running) {
+        r = KeyTrail::Running{};
+      }
+      continue;
+    }
+    while (key.rows.head() < key.window_begin && key.rows.Time(key.rows.head(), words) <= bound) {
+      key.rows.PopFront();
+    }
+  }
+}
+
+arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
+                                      const ValueInput* values, int64_t n, int64_t watermark,
+                                      int64_t max_time, int64_t lateness,
+                                      std::vector<std::shared_ptr<arrow::Array>>* out,
+                                      int64_t* late_rows) {
+  ARROW_ASSIGN_OR_RAISE(OutputColumns columns, OutputColumns::Make(columns_, n));
+  const int words = 2 + value_count_;
+  const int64_t width = def_.width_us;
+  Accumulator acc;
+  acc.values.resize(value_count_);
+  for (int64_t row = 0; row < n; ++row) {
+    const int64_t t = times[row];
+    if (t == kNoTime) {
+      columns.SetNull(row);
+      continue;
+    }
+    if (max_time == kNoTime || t > max_time) max_time = t;
+    watermark = std::max(watermark, max_time - lateness);
+    if (t < watermark) {
+      ++*late_rows;
+      columns.SetNull(row);
+      continue;
+    }
+    KeyTrail& key = keys_[ids[row]];
+    if (key.running.empty()) key.running.resize(value_count_);
+    const bool in_order = key.rows.empty() || t >= key.rows.Time(key.rows.tail() - 1, words);
+    int64_t pos;
+    StateWord* slot;
+    if (in_order) {
+      if (key.rows.empty()) key.window_begin = key.rows.tail();
+      pos = key.rows.tail();
+      slot = key.rows.PushBack(words);
+    } else {
+      // Insert after every row with time <= t (ties keep arrival order).
+      const int64_t newest = key.rows.Time(key.rows.tail() - 1, words);
+      int64_t lo = key.rows.head(), hi = key.rows.tail();
+      while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (key.rows.Time(mid, words) <= t) lo = mid + 1; else hi = mid;
+      }
+      pos = lo;
+      slot = key.rows.InsertAt(pos, words);
+      if (t <= newest - width) ++key.window_begin;  // landed before the current window
+      key.dirty = true;
+    }
+    slot[0].i = t;
+    int64_t valid_bits = 0;
+    for (int v = 0; v < value_count_; ++v) {
+      const ValueInput& in = values[v];
+      bool valid = in.validity == nullptr ||
+                   arrow::bit_util::GetBit(in.validity, in.validity_offset + row);
+      valid_bits |= static_cast<int64_t>(valid) << v;
+      slot[2 + v].d = valid ? in.values[row] : 0.0;
+    }
+    slot[1].i = valid_bits;
+
+    if (in_order) {
+      if (!key.dirty) AddRunning(key, pos);
+      while (key.rows.Time(key.window_begin, words) <= t - width) {
+        if (!key.dirty) RemoveRunning(key, key.window_begin);
+        ++key.window_begin;
+        ++key.evictions;
+      }
+      if (key.dirty || NeedsRebuild(key)) Rebuild(key);
+      RunningAccumulator(key, &acc);
+    } else {
+      int64_t lo = key.rows.head(), hi = pos;
+      while (lo < hi) {  // first row with time > t - width
+        int64_t mid = lo + (hi - lo) / 2;
+        if (key.rows.Time(mid, words) <= t - width) lo = mid + 1; else hi = mid;
+      }
+      Accumulate(key, lo, pos + 1, &acc);
+    }
+    columns.Set(row, acc);
+    const int64_t bound = watermark - width;
+    while (key.rows.head() < key.window_begin && key.rows.Time(key.rows.head(), words) <= bound) {
+      key.rows.PopFront();
+    }
+  }
+  columns.Finish(out);
+  if (watermark != kNoTime &&
+      (last_sweep_watermark_ == kNoTime || watermark - last_sweep_watermark_ >= def_.width_us)) {
+    Sweep(watermark);
+    last_sweep_watermark_ = watermark;
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace hyprstream::window

@@ -1,0 +1,70 @@
+// TrailingWindow: per-row running aggregates — for each incoming row, the aggregates over its
+// key's rows with event time in (t - width, t] seen so far, the row included — computed at
+// ingest (columns "value_running_window_sum", ...). Each key keeps its rows of the last
+// width + lateness in a ring ordered by (time, arrival). A row at or after the key's newest
+// time (the common case) updates running state in O(1) amortised: count, Neumaier-compensated
+// sum and Welford moments add on arrival and subtract on eviction (recomputed exactly after
+// 2x-window evictions or a large cancellation, so float drift stays bounded), min/max by
+// monotonic deques,
+// first/last by pointers. An older row is inserted in place and answered by scanning its own
+// range; the running state is then rebuilt on the next in-order row. A row below the watermark
+// is late: its outputs are null and it is not stored. Not thread-safe (owned by WindowStore).
+#pragma once
+
+#include "window/aggregate_layout.h"
+#include "window/window_spec.h"
+
+#include <arrow/array.h>
+#include <arrow/result.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace hyprstream::window {
+
+class TrailingWindow {
+ public:
+  TrailingWindow(const WindowSpec& spec, const WindowDef& def);
+  ~TrailingWindow();
+
+  const WindowDef& def() const { return def_; }
+  // The per-row output columns this window produces, in order.
+  const std::vector<std::shared_ptr<arrow::Field>>& fields() const { return fields_; }
+
+  // Rows [0, n) in arrival order: key ids, event times (kNoTime: null time, outputs null)
+  // and values. The watermark before the batch is `watermark`; it advances row by row as
+  // max(watermark, max time so far - lateness). Appends one array per field() to `out` and
+  // adds the rows found late to *late_rows.
+  arrow::Status Process(const int32_t* ids, const int64_t* times, const ValueInput* values,
+                        int64_t n, int64_t watermark, int64_t max_time, int64_t lateness,
+                        std::vector<std::shared_ptr<arrow::Array>>* out, int64_t* late_rows);
+
+  void ReserveKeys(int64_t keys);
+  int64_t memory_bytes() const;
+  int64_t buffered_rows() const;
+
+ private:
+  struct KeyTrail;
+  struct Accumulator;
+  class OutputColumns;
+
+  void Append(KeyTrail& key, int64_t time, const ValueInput* values, int64_t row);
+  void AddRunning(KeyTrail& key, int64_t index);
+  void RemoveRunning(KeyTrail& key, int64_t index);
+  bool NeedsRebuild(const KeyTrail& key) const;
+  void Rebuild(KeyTrail& key);
+  void Accumulate(const KeyTrail& key, int64_t begin, int64_t end, Accumulator* acc) const;
+  void RunningAccumulator(KeyTrail& key, Accumulator* acc);
+  void Sweep(int64_t watermark);
+
+  WindowDef def_;
+  int value_count_;
+  uint32_t features_;
+  std::vector<WindowSpec::OutputColumn> columns_;
+  std::vector<std::shared_ptr<arrow::Field>> fields_;
+  std::vector<KeyTrail> keys_;
+  int64_t last_sweep_watermark_;
+};
+
+}  // namespace hyprstream::window

@@ -1,0 +1,139 @@
+// WindowCatalog: the windows the server maintains, tied to tables and to the ingest paths.
+//
+//  - The built-in `metrics` table (metric_id VARCHAR, timestamp TIMESTAMP, value DOUBLE) gets
+//    value_running_window_{sum,avg,count} computed at ingest over a trailing window per
+//    metric_id, and the default tumbling windows 5m/30m/1h/1d (count, sum, avg, min, max).
+//  - Any table can get window definitions at run time through SQL (table functions
+//    hyprstream_create_window / hyprstream_drop_window / hyprstream_windows) or the config;
+//    definitions persist in _hyprstream.window_definitions and are rebuilt from the stored
+//    rows at startup, so window state survives a restart of a file-backed server.
+//  - Results: hyprstream_window('name') = open windows from memory + closed windows from the
+//    definition's history table _hyprstream."<name>_history" (appended as windows close).
+//
+// Ingest protocol (called by the Flight SQL layer): AppendSchema/PrepareAppend turn an
+// incoming batch into the rows to store (metrics: adds the running columns); Committed folds
+// rows into the table's windows once they are committed. SQL writes to metrics are completed
+// by CompleteMetricsRows on the writing connection.
+//
+// Thread-safe: a shared mutex guards the set of definitions; each definition's store has one
+// writer at a time (its own mutex), readers take snapshots.
+#pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "window/window_spec.h"
+#include "window/window_store.h"
+
+namespace hyprstream::window {
+
+// A table as the catalog keys it: schema (default "main") and name, lower case.
+struct TableName {
+  std::string schema = "main";
+  std::string table;
+
+  static TableName Of(const std::optional<std::string>& schema, const std::string& table);
+  // [catalog, schema, table], [schema, table] or [table].
+  static TableName OfPath(const std::vector<std::string>& path);
+  std::string key() const { return schema + "." + table; }
+  bool operator==(const TableName&) const = default;
+};
+
+struct WindowCatalogOptions {
+  bool metrics_table = true;
+  int64_t metrics_running_width_us = 5LL * 60 * 1000000;  // the trailing window
+  std::vector<WindowDef> metrics_windows = DefaultMetricsWindows();
+  int64_t allowed_lateness_us = 60LL * 1000000;
+  // Unit of integer epoch values in metrics.timestamp; unset: integers are rejected.
+  std::optional<arrow::TimeUnit::type> metrics_integer_time_unit;
+};
+
+// The arguments of a window definition, as given in SQL or the config (all text).
+struct WindowArguments {
+  std::string keys;        // "a,b" (may be empty: one group)
+  std::string time;        // time column
+  std::string values;      // "v1,v2"
+  std::string windows;     // "5m,hopping 1h/10m,trailing 5m"
+  std::string aggregates;  // "count,sum,avg,min,max"
+  std::string lateness = "0s";
+  std::string time_unit;   // "", "s", "ms", "us", "ns": unit of an integer time column
+};
+
+class WindowCatalog {
+ public:
+  static arrow::Result<std::shared_ptr<WindowCatalog>> Open(std::shared_ptr<engine::Engine> engine,
+                                                            WindowCatalogOptions options);
+  ~WindowCatalog();
+
+  // Whether writes to `table` must go through PrepareAppend/Committed.
+  bool Watches(const TableName& table) const;
+
+  // The schema of the rows stored for incoming rows of `incoming` schema.
+  arrow::Result<std::shared_ptr<arrow::Schema>> AppendSchema(
+      const TableName& table, const std::shared_ptr<arrow::Schema>& incoming) const;
+  // The rows to store for `batch` (metrics: with the running-window columns).
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> PrepareAppend(
+      const TableName& table, const std::shared_ptr<arrow::RecordBatch>& batch);
+  // Rows of `table` are committed: fold them into its windows.
+  arrow::Status Committed(const TableName& table, const arrow::RecordBatchVector& batches);
+
+  // After a SQL write on `connection` (in its transaction, if any): fills the running columns
+  // of metrics rows written without them and returns those rows, to pass to Committed once
+  // the write commits.
+  arrow::Result<arrow::RecordBatchVector> CompleteMetricsRows(engine::EngineConnection& connection);
+
+  // Defines window `name` over `table`, back-filled from the rows already stored. Returns the
+  // number of rows folded in.
+  arrow::Result<int64_t> Create(const std::string& name, const TableName& table,
+                                const WindowArguments& arguments);
+  arrow::Status Drop(const std::string& name);
+
+  // One row per definition: name, table, spec, keys, rows, late_rows, open_bytes.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
+  // The result schema of Results(name).
+  arrow::Result<std::shared_ptr<arrow::Schema>> ResultSchema(const std::string& name) const;
+  // window_spec (e.g. "tumbling 5m"), keys..., window_start, window_end, aggregates..., closed.
+  // `window` filters by width ("5m") or spec text (SQL: width := ...); current_only: the newest window per
+  // definition, from memory.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Results(const std::string& name,
+                                                             const std::string& window,
+                                                             bool current_only) const;
+
+ private:
+  struct Entry;
+
+  WindowCatalog(std::shared_ptr<engine::Engine> engine, WindowCatalogOptions options);
+  arrow::Status Start();
+  arrow::Status RegisterFunctions();
+  arrow::Status CreateMetricsTable();
+  arrow::Result<std::shared_ptr<Entry>> MakeEntry(const std::string& name, const TableName& table,
+                                                  const WindowArguments& arguments,
+                                                  bool persist_history) const;
+  arrow::Result<int64_t> Backfill(Entry& entry);
+  arrow::Status Fold(Entry& entry, const arrow::RecordBatch& batch);
+  arrow::Status RunSql(const std::string& sql) const;
+  std::shared_ptr<Entry> Find(const std::string& name) const;
+
+  std::shared_ptr<engine::Engine> engine_;
+  WindowCatalogOptions options_;
+
+  mutable std::shared_mutex mutex_;  // guards entries_
+  std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
+
+  std::mutex running_mutex_;  // one writer for the metrics running-window store
+  std::unique_ptr<WindowStore> metrics_running_;
+
+  std::mutex staged_mutex_;  // rows handed to SQL through hyprstream_staged(id)
+  std::map<std::string, std::shared_ptr<arrow::RecordBatch>> staged_;
+};
+
+}  // namespace hyprstream::window

@@ -1,0 +1,197 @@
+// WindowStore: running aggregates per key over event-time windows for one stream. The ingest
+// path calls Update(batch) with each Arrow batch; queries call Snapshot(filter) and get Arrow
+// record batches; the persister calls TakeClosed() and writes final rows to history.
+//
+// Design: keys map to dense ids (KeyDictionary); tumbling and hopping windows share panes —
+// per pane width one PaneRing of dense slot columns indexed by key id — so a row is folded
+// once per pane width, never once per window, and a window is the merge of its panes. Each
+// window uses the widest pane that tiles it (gcd of width and slide), so a 1d window is one
+// 1d pane, not 288 5m panes. Updates are columnar: key ids, times and pane slots for the whole
+// batch, then one fold loop per pane width; no per-row allocation, virtual call or lock.
+// Windows close when the watermark (max event time - allowed lateness) reaches their end; the
+// batch is processed in runs between closings so results match row-at-a-time semantics.
+// Closed windows are materialised once (immutable batches) and evicted after retention.
+//
+// Concurrency: one internal reader-writer lock per store. Update, AdvanceWatermark and
+// TakeClosed take it exclusively (once per batch, not per row); Snapshot and GetStats take it
+// shared and copy their results out, so readers always see a state between two batches and
+// never block each other. Intended use is one writer per stream (e.g. the stream's ingest
+// loop) and any number of readers; scale out with one store (and writer) per stream.
+#pragma once
+
+#include "window/aggregate_layout.h"
+#include "window/key_dictionary.h"
+#include "window/pane_ring.h"
+#include "window/trailing_window.h"
+#include "window/window_spec.h"
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/status.h>
+#include <arrow/type_fwd.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <vector>
+
+namespace hyprstream::window {
+
+// One closed window (all keys that had rows in it), as emitted to TakeClosed/on_close.
+struct ClosedWindow {
+  size_t window = 0;  // index into WindowSpec::windows
+  int64_t start_us = 0;
+  int64_t end_us = 0;
+  std::shared_ptr<arrow::RecordBatch> rows;  // OutputSchema(), closed = true, by key id
+};
+
+struct WindowStoreOptions {
+  // A window may be assembled from up to this many panes of a finer width that another window
+  // already maintains, instead of keeping a pane width of its own: fewer folds per row, more
+  // pane merges per read and more open panes. 1 (default): every window gets its widest pane.
+  int max_panes_per_window = 1;
+  // If set, called (from Update/AdvanceWatermark, under the store lock) with each window as it
+  // closes, instead of queueing it for TakeClosed. An error is returned by that call.
+  std::function<arrow::Status(const ClosedWindow&)> on_close;
+};
+
+struct SnapshotFilter {
+  // Index into WindowSpec::windows (tumbling/hopping only); unset: all of them.
+  std::optional<size_t> window;
+  // Key columns by name (extra columns ignored); unset: every key. Rows follow this order.
+  std::shared_ptr<arrow::RecordBatch> keys;
+  // Only windows overlapping [from_us, to_us).
+  std::optional<int64_t> from_us;
+  std::optional<int64_t> to_us;
+  // Only the newest window per definition: the one starting last that contains the maximum
+  // event time seen (the "current 5m window").
+  bool current_only = false;
+  bool include_open = true;
+  bool include_closed = true;  // closed windows still retained (WindowSpec::retention_us)
+};
+
+// What one Update did.
+struct UpdateResult {
+  int64_t rows = 0;
+  int64_t late_rows = 0;       // rows late for at least one window
+  int64_t null_time_rows = 0;  // rows without event time (ignored by every window)
+  int64_t closed_windows = 0;  // windows that closed during this batch
+  // Per-row trailing-window columns aligned with the input rows (TrailingFields()), or null
+  // when the spec has no trailing window. WithTrailingColumns appends them to the batch.
+  std::shared_ptr<arrow::RecordBatch> trailing;
+};
+
+struct WindowStoreStats {
+  int64_t batches = 0;
+  int64_t rows = 0;
+  int64_t null_time_rows = 0;
+  int64_t max_event_time_us = 0;  // kNoTime before the first row
+  int64_t watermark_us = 0;       // kNoTime before the first row
+  std::vector<int64_t> late_rows;       // per WindowSpec::windows entry
+  std::vector<int64_t> closed_windows;  // per entry (tumbling/hopping)
+  std::vector<int64_t> closed_rows;     // per entry: key-window rows emitted
+  int64_t keys = 0;
+  int64_t pane_widths = 0;      // distinct pane widths maintained
+  int64_t open_panes = 0;       // over all pane widths
+  int64_t slot_bytes = 0;       // state of one key in one pane
+  int64_t pane_bytes = 0;       // all open pane columns (dense: keys x open panes x slot)
+  int64_t key_bytes = 0;        // key dictionary
+  int64_t trailing_bytes = 0;   // trailing-window row buffers
+  int64_t trailing_rows = 0;
+  int64_t retained_closed_bytes = 0;
+  int64_t pending_closed = 0;   // closed windows waiting for TakeClosed
+  int64_t total_bytes() const {
+    return pane_bytes + key_bytes + trailing_bytes + retained_closed_bytes;
+  }
+};
+
+class WindowStore {
+ public:
+  // Validates `spec` against the stream's schema (columns exist, types usable); Invalid
+  // names the column and says what to change.
+  static arrow::Result<std::unique_ptr<WindowStore>> Make(
+      WindowSpec spec, const std::shared_ptr<arrow::Schema>& input_schema,
+      WindowStoreOptions options = {});
+  ~WindowStore();
+
+  const WindowSpec& spec() const { return spec_; }
+  // keys..., window_start, window_end (timestamp[us]), aggregates (AggregateColumns()), closed.
+  const std::shared_ptr<arrow::Schema>& OutputSchema() const { return output_schema_; }
+  // The per-row columns Update returns for trailing windows (empty if none).
+  const std::shared_ptr<arrow::Schema>& TrailingSchema() const { return trailing_schema_; }
+
+  // Folds `batch` (any column order; extra columns ignored) into every window. Bad input
+  // (missing column, wrong type, time out of range) is rejected before any state changes;
+  // only an on_close error or a failed allocation can leave a batch partly applied.
+  arrow::Result<UpdateResult> Update(const arrow::RecordBatch& batch);
+  // Raises the watermark to at least `watermark_us` (e.g. from wall-clock time on an idle
+  // stream, or kEndOfTime at shutdown to close everything). Never lowers it.
+  arrow::Status AdvanceWatermark(int64_t watermark_us);
+
+  // Windows that closed since the last call, oldest first (empty when on_close is set).
+  std::vector<ClosedWindow> TakeClosed();
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Snapshot(const SnapshotFilter& filter) const;
+  WindowStoreStats GetStats() const;
+
+  // `batch` with UpdateResult::trailing's columns appended.
+  static arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithTrailingColumns(
+      const std::shared_ptr<arrow::RecordBatch>& batch, const UpdateResult& result);
+
+ private:
+  struct PanedWindow;
+  struct Level;
+  struct RetainedWindow;
+  struct BatchColumns;
+
+  WindowStore(WindowSpec spec, WindowStoreOptions options);
+  arrow::Status Init(const std::shared_ptr<arrow::Schema>& input_schema);
+
+  arrow::Status BindBatch(const arrow::RecordBatch& batch, BatchColumns* columns);
+  arrow::Status ApplyPanes(int64_t n, UpdateResult* result);
+  void ApplyRun(int64_t begin, int64_t end, UpdateResult* result);
+  arrow::Status CloseUpTo(int64_t watermark, UpdateResult* result);
+  int64_t NextCloseBoundary() const;
+
+  struct InstanceRows;
+  // The keys with rows in window instance `start` of paned window `w` (restricted to `ids`,
+  // in that order, when given) and their merged state. False: no rows.
+  bool Collect(size_t w, int64_t start, const std::vector<int32_t>* ids, InstanceRows* out) const;
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> BuildBatch(
+      const std::vector<int32_t>& ids, const std::vector<const StateWord*>& slots,
+      int64_t start, int64_t end, bool closed) const;
+  int64_t AliveThreshold(const Level& level) const;
+
+  WindowSpec spec_;
+  WindowStoreOptions options_;
+  std::shared_ptr<arrow::Schema> output_schema_;
+  std::shared_ptr<arrow::Schema> trailing_schema_;
+  std::unique_ptr<AggregateLayout> layout_;
+  std::unique_ptr<KeyDictionary> keys_;
+  std::vector<std::unique_ptr<Level>> levels_;
+  std::vector<PanedWindow> paned_;  // per spec window (unused entries for trailing)
+  std::vector<std::unique_ptr<TrailingWindow>> trailing_;
+  std::vector<size_t> trailing_index_;  // spec window index of each trailing_ entry
+
+  int64_t max_time_;
+  int64_t watermark_;
+  WindowStoreStats stats_;
+  std::vector<ClosedWindow> pending_;
+  std::deque<RetainedWindow> retained_;
+
+  // Per-batch scratch, reused.
+  std::vector<int64_t> times_;
+  std::vector<int32_t> ids_;
+  std::vector<StateWord*> slot_of_row_;
+  std::vector<int64_t> pane_of_row_;
+  std::vector<StateWord*> columns_in_run_;
+  std::vector<uint8_t> panes_with_rows_;
+  std::vector<ValueInput> value_inputs_;
+
+  mutable std::shared_mutex mutex_;
+};
+
+}  // namespace hyprstream::window

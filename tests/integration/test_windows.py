@@ -1,0 +1,285 @@
+"""Real-time windows end to end: the built-in metrics table (running columns computed at
+ingest through every path, default tumbling windows), window definitions through SQL on any
+table, hop/tumble table functions, late data, restart recovery. Every maintained result is
+checked against DuckDB's own GROUP BY over the same stored rows."""
+import datetime
+import json
+import math
+import random
+
+import adbc_driver_flightsql.dbapi
+import adbc_driver_manager
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+BASE = datetime.datetime(2026, 1, 1, 12, 0, 0)
+
+
+def connect(server):
+    return adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True)
+
+
+def rows(cur, sql):
+    cur.execute(sql)
+    return cur.fetchall()
+
+
+def metrics_table(n, start=BASE, step_s=7, ids=("cpu", "mem", "disk"), seed=1):
+    rng = random.Random(seed)
+    return pa.table({
+        "metric_id": [ids[i % len(ids)] for i in range(n)],
+        "timestamp": pa.array([start + datetime.timedelta(seconds=step_s * i) for i in range(n)],
+                              pa.timestamp("ms")),
+        "value": [round(rng.uniform(0, 100), 3) for _ in range(n)],
+    })
+
+
+def reference_running(table, width=datetime.timedelta(minutes=5)):
+    """Brute force: per row, that metric's rows with time in (t - width, t] seen so far."""
+    out, seen = [], []
+    for m, t, v in zip(*(table[c].to_pylist() for c in ("metric_id", "timestamp", "value"))):
+        seen.append((m, t, v))
+        window = [x for (mm, tt, x) in seen if mm == m and t - width < tt <= t]
+        out.append((m, t, v, sum(window), sum(window) / len(window), len(window)))
+    return out
+
+
+def assert_windows_match_group_by(cur, name, table, time_column, keys, width):
+    """hyprstream_window(name, width) == DuckDB's GROUP BY over the stored rows."""
+    key_list = ", ".join(keys)
+    seconds = int(width.total_seconds())
+    expected = rows(cur, f"""
+        SELECT {key_list}, time_bucket(INTERVAL '{seconds} seconds', {time_column},
+                                       TIMESTAMP '1970-01-01') AS ws,
+               count(value), sum(value), min(value), max(value)
+        FROM {table} GROUP BY ALL ORDER BY ws, {key_list}""")
+    got = rows(cur, f"""
+        SELECT {key_list}, window_start, value_count, value_sum, value_min, value_max
+        FROM hyprstream_window('{name}', width := '{seconds}s')
+        ORDER BY window_start, {key_list}""")
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g[:-3] == e[:-3]
+        assert math.isclose(g[-3], e[-3], rel_tol=1e-9, abs_tol=1e-9)
+        assert g[-2:] == e[-2:]
+
+
+def test_readme_query_over_metrics(start_server):
+    server = start_server()
+    now = datetime.datetime.now().replace(microsecond=0)
+    data = metrics_table(60, start=now - datetime.timedelta(minutes=30), step_s=20)
+    with connect(server) as conn:
+        cur = conn.cursor()
+        assert cur.adbc_ingest("metrics", data, mode="append") == 60
+        got = rows(cur, """
+            SELECT metric_id, COUNT(*) AS samples, AVG(value_running_window_avg) AS avg_value
+            FROM metrics WHERE timestamp >= NOW() - INTERVAL '1 hour'
+            GROUP BY metric_id ORDER BY avg_value DESC""")
+    reference = {}
+    for m, _, _, _, avg, _ in reference_running(data):
+        reference.setdefault(m, []).append(avg)
+    expected = sorted(((m, len(v), sum(v) / len(v)) for m, v in reference.items()),
+                      key=lambda r: -r[2])
+    assert [r[:2] for r in got] == [r[:2] for r in expected]
+    for g, e in zip(got, expected):
+        assert math.isclose(g[2], e[2], rel_tol=1e-9)
+
+
+def test_running_columns_through_every_ingest_path(start_server):
+    server = start_server()
+    data = metrics_table(120)
+    parts = [data.slice(0, 40), data.slice(40, 40), data.slice(80, 20), data.slice(100, 20)]
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", parts[0], mode="append")  # bulk ingest
+        client = flight.connect(server.uri)                 # streaming DoPut
+        writer, acks = client.do_put(flight.FlightDescriptor.for_path("metrics"), parts[1].schema)
+        for batch in parts[1].to_batches(max_chunksize=16):
+            writer.write_batch(batch)
+            json.loads(acks.read().to_pybytes())
+        writer.close()
+        client.close()
+        for m, t, v in zip(*(parts[2][c].to_pylist() for c in parts[2].column_names)):  # INSERT
+            cur.execute(f"INSERT INTO metrics (metric_id, timestamp, value) "
+                        f"VALUES ('{m}', TIMESTAMP '{t}', {v})")
+        cur.executemany("INSERT INTO metrics (metric_id, timestamp, value) VALUES (?, ?, ?)",
+                        list(zip(*(parts[3][c].to_pylist() for c in parts[3].column_names))))
+        got = rows(cur, "SELECT metric_id, timestamp, value, value_running_window_sum, "
+                        "value_running_window_avg, value_running_window_count FROM metrics "
+                        "ORDER BY timestamp")
+    expected = reference_running(data)
+    assert len(got) == len(expected) == 120
+    for g, e in zip(got, expected):
+        assert g[:3] == e[:3] and g[5] == e[5]
+        assert math.isclose(g[3], e[3], rel_tol=1e-9) and math.isclose(g[4], e[4], rel_tol=1e-9)
+
+
+def test_running_columns_in_a_transaction_follow_commit(start_server):
+    server = start_server()
+    data = metrics_table(30)
+    with adbc_driver_flightsql.dbapi.connect(server.uri) as conn:  # autocommit off
+        cur = conn.cursor()
+        cur.executemany("INSERT INTO metrics (metric_id, timestamp, value) VALUES (?, ?, ?)",
+                        list(zip(*(data[c].to_pylist() for c in data.column_names))))
+        conn.commit()
+        got = rows(cur, "SELECT value_running_window_count FROM metrics ORDER BY timestamp")
+        assert [g[0] for g in got] == [e[5] for e in reference_running(data)]
+        windows = rows(cur, "SELECT sum(value_count) FROM hyprstream_window('metrics', width := '5m')")
+        assert windows == [(30,)]
+
+
+def test_default_metrics_windows_match_group_by(start_server):
+    server = start_server()
+    data = metrics_table(2000, step_s=13, ids=tuple(f"m{i}" for i in range(17)))
+    with connect(server) as conn:
+        cur = conn.cursor()
+        for batch in data.to_batches(max_chunksize=300):
+            cur.adbc_ingest("metrics", pa.Table.from_batches([batch]), mode="append")
+        for width in (datetime.timedelta(minutes=5), datetime.timedelta(minutes=30),
+                      datetime.timedelta(hours=1), datetime.timedelta(days=1)):
+            assert_windows_match_group_by(cur, "metrics", "metrics", "timestamp",
+                                          ["metric_id"], width)
+        current = rows(cur, "SELECT count(*), bool_or(closed) FROM "
+                            "hyprstream_window('metrics', width := '5m', current := 'true')")
+        newest = rows(cur, "SELECT count(DISTINCT metric_id) FROM metrics WHERE "
+                           "time_bucket(INTERVAL 5 MINUTE, timestamp) = "
+                           "(SELECT max(time_bucket(INTERVAL 5 MINUTE, timestamp)) FROM metrics)")
+        assert current == [(newest[0][0], False)]
+
+
+def test_window_definitions_through_sql_on_any_table(start_server):
+    server = start_server()
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE trades (sym VARCHAR, venue VARCHAR, ts TIMESTAMP_MS, "
+                    "price DOUBLE, qty BIGINT)")
+        rng = random.Random(7)
+        first = pa.table({
+            "sym": [rng.choice("ABC") for _ in range(500)],
+            "venue": [rng.choice(["x", "y"]) for _ in range(500)],
+            "ts": pa.array([BASE + datetime.timedelta(seconds=3 * i) for i in range(500)],
+                           pa.timestamp("ms")),
+            "price": [rng.uniform(10, 20) for _ in range(500)],
+            "qty": [rng.randint(1, 9) for _ in range(500)],
+        })
+        cur.adbc_ingest("trades", first, mode="append")
+        created = rows(cur, "SELECT * FROM hyprstream_create_window('trade_bars', 'trades', "
+                            "keys := 'sym,venue', time_column := 'ts', value_columns := 'price', "
+                            "windows := '1m,hopping 10m/5m', aggregates := 'count,sum,min,max,"
+                            "first,last,stddev_samp')")
+        assert created[0][0] == "trade_bars" and created[0][3] == 500  # back-filled
+        second = first.set_column(2, "ts", pa.array(
+            [BASE + datetime.timedelta(seconds=1500 + 3 * i) for i in range(500)],
+            pa.timestamp("ms")))
+        cur.adbc_ingest("trades", second, mode="append")
+        listed = rows(cur, "SELECT name, \"table\", rows FROM hyprstream_windows() "
+                           "WHERE name = 'trade_bars'")
+        assert listed == [("trade_bars", "main.trades", 1000)]
+        got = rows(cur, """
+            SELECT sym, venue, window_start, price_count, price_min, price_max,
+                   price_first, price_last, price_stddev_samp
+            FROM hyprstream_window('trade_bars', width := '1m') ORDER BY 1, 2, 3""")
+        expected = rows(cur, """
+            SELECT sym, venue, time_bucket(INTERVAL 1 MINUTE, ts::TIMESTAMP) AS ws,
+                   count(price), min(price), max(price), arg_min(price, ts),
+                   arg_max(price, ts), stddev_samp(price)
+            FROM trades GROUP BY ALL ORDER BY 1, 2, 3""")
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert g[:6] == e[:6] and g[6] == e[6] and g[7] == e[7]
+            assert (g[8] is None and e[8] is None) or math.isclose(g[8], e[8], rel_tol=1e-9)
+        # joins with ordinary tables
+        cur.execute("CREATE TABLE symbols AS SELECT 'A' AS sym, 'Alpha' AS name")
+        joined = rows(cur, "SELECT DISTINCT name FROM hyprstream_window('trade_bars') "
+                           "JOIN symbols USING (sym)")
+        assert joined == [("Alpha",)]
+        # hopping windows against DuckDB's hop()
+        hopped = rows(cur, "SELECT sym, venue, window_start, price_count FROM "
+                           "hyprstream_window('trade_bars', width := 'hopping 10m/5m') "
+                           "ORDER BY 1, 2, 3")
+        reference = rows(cur, "SELECT sym, venue, window_start, count(*) FROM "
+                              "hop('trades', 'ts', INTERVAL '5 minutes', INTERVAL '10 minutes') "
+                              "GROUP BY ALL ORDER BY 1, 2, 3")
+        assert hopped == reference
+        assert rows(cur, "SELECT * FROM hyprstream_drop_window('trade_bars')") == \
+            [("trade_bars", True)]
+        with pytest.raises(adbc_driver_manager.Error, match="does not exist"):
+            rows(cur, "SELECT * FROM hyprstream_window('trade_bars')")
+
+
+def test_bad_window_definitions_are_clear_errors(uri):
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        with pytest.raises(adbc_driver_manager.Error, match="does not exist"):
+            rows(cur, "SELECT * FROM hyprstream_create_window('w', 'no_such_table', "
+                      "time_column := 'ts', value_columns := 'v')")
+        with pytest.raises(adbc_driver_manager.Error, match="aggregate|median"):
+            rows(cur, "SELECT * FROM hyprstream_create_window('w', 'metrics', "
+                      "time_column := 'timestamp', value_columns := 'value', "
+                      "aggregates := 'median')")
+        with pytest.raises(adbc_driver_manager.Error, match="already|exists"):
+            rows(cur, "SELECT * FROM hyprstream_create_window('metrics', 'metrics', "
+                      "time_column := 'timestamp', value_columns := 'value')")
+
+
+def test_integer_timestamps_need_a_declared_unit(start_server):
+    server = start_server()
+    with connect(server) as conn:
+        cur = conn.cursor()
+        epoch = pa.table({"metric_id": ["a"], "timestamp": pa.array([1_700_000_000_000]),
+                          "value": [1.0]})
+        with pytest.raises(adbc_driver_manager.Error, match="unit"):
+            cur.adbc_ingest("metrics", epoch, mode="append")
+        assert rows(cur, "SELECT count(*) FROM metrics") == [(0,)]
+    declared = start_server("--metrics-integer-time-unit", "ms")
+    with connect(declared) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", epoch, mode="append")
+        assert rows(cur, "SELECT timestamp FROM metrics") == \
+            [(datetime.datetime(2023, 11, 14, 22, 13, 20),)]
+
+
+def test_late_rows_are_stored_and_counted(start_server):
+    server = start_server("--window-lateness", "1m")
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", metrics_table(100, step_s=10, ids=("a",)), mode="append")
+        late = pa.table({"metric_id": ["a"], "timestamp": pa.array([BASE], pa.timestamp("ms")),
+                         "value": [1000.0]})
+        cur.adbc_ingest("metrics", late, mode="append")
+        assert rows(cur, "SELECT count(*) FROM metrics") == [(101,)]
+        # Watermark 12:15:30 (max time - 1m): the row is late for its closed 5m window only;
+        # the 30m, 1h and 1d windows holding it are still open and count it.
+        assert rows(cur, "SELECT late_rows FROM hyprstream_windows() WHERE name = 'metrics'") \
+            == [(1,)]
+        assert rows(cur, "SELECT value_max FROM hyprstream_window('metrics', width := '30m') "
+                         "ORDER BY window_start LIMIT 1") == [(1000.0,)]
+        first_window = rows(cur, "SELECT value_count, value_max FROM hyprstream_window("
+                                 "'metrics', width := '5m') ORDER BY window_start LIMIT 1")
+        assert first_window == [(30, first_window[0][1])] and first_window[0][1] < 1000
+
+
+def test_window_state_survives_a_restart(start_server, tmp_path):
+    path = str(tmp_path / "windows.duckdb")
+    first = start_server("--engine-connection", path)
+    data = metrics_table(600, step_s=11)
+    with connect(first) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", data.slice(0, 400), mode="append")
+        cur.execute("CREATE TABLE events (k INTEGER, ts TIMESTAMP, value DOUBLE)")
+        cur.execute("INSERT INTO events SELECT range % 5, TIMESTAMP '2026-01-01' + "
+                    "INTERVAL (range) SECOND, range FROM range(1000)")
+        rows(cur, "SELECT * FROM hyprstream_create_window('ev', 'events', keys := 'k', "
+                  "time_column := 'ts', value_columns := 'value', windows := '2m')")
+        before = rows(cur, "SELECT * FROM hyprstream_window('ev') ORDER BY 2, 3")
+    assert first.stop() == 0
+    second = start_server("--engine-connection", path)
+    with connect(second) as conn:
+        cur = conn.cursor()
+        assert rows(cur, "SELECT * FROM hyprstream_window('ev') ORDER BY 2, 3") == before
+        cur.adbc_ingest("metrics", data.slice(400, 200), mode="append")
+        got = rows(cur, "SELECT value_running_window_count FROM metrics ORDER BY timestamp")
+        assert [g[0] for g in got] == [e[5] for e in reference_running(data)]
+        assert_windows_match_group_by(cur, "metrics", "metrics", "timestamp", ["metric_id"],
+                                      datetime.timedelta(minutes=5))

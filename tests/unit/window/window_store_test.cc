@@ -1,0 +1,533 @@
+// WindowStore behaviour on small hand-written streams: window closing and emission, late rows
+// and their counters, retention and eviction, snapshot filters, trailing columns, the error
+// messages a caller sees, and the memory accounting. Randomised checks against a brute-force
+// reference live in window_reference_test.cc.
+#include "window/window_store.h"
+
+#include "window/duration.h"
+#include "window/event_time.h"
+
+#include <arrow/api.h>
+#include <arrow/json/from_string.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace hyprstream::window {
+namespace {
+
+constexpr int64_t kSec = kMicrosPerSecond;
+constexpr int64_t kMin = kMicrosPerMinute;
+
+std::shared_ptr<arrow::Array> ArrayFromJson(const std::shared_ptr<arrow::DataType>& type,
+                                            const std::string& json) {
+  auto array = arrow::json::ArrayFromJSONString(type, json);
+  EXPECT_TRUE(array.ok()) << array.status().ToString();
+  return *array;
+}
+
+std::shared_ptr<arrow::Schema> MetricsSchema() {
+  return arrow::schema({arrow::field("host", arrow::utf8()),
+                        arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
+                        arrow::field("value", arrow::float64())});
+}
+
+std::shared_ptr<arrow::RecordBatch> Metrics(const std::string& hosts, const std::string& ts,
+                                            const std::string& values) {
+  auto schema = MetricsSchema();
+  auto host = ArrayFromJson(arrow::utf8(), hosts);
+  return arrow::RecordBatch::Make(
+      schema, host->length(),
+      {host, ArrayFromJson(schema->field(1)->type(), ts), ArrayFromJson(arrow::float64(), values)});
+}
+
+WindowSpec Spec(std::vector<WindowDef> windows, std::vector<AggregateKind> aggregates = {
+                                                    AggregateKind::kRowCount,
+                                                    AggregateKind::kCount, AggregateKind::kSum,
+                                                    AggregateKind::kAvg, AggregateKind::kMin,
+                                                    AggregateKind::kMax}) {
+  WindowSpec spec;
+  spec.key_columns = {"host"};
+  spec.time_column = "ts";
+  spec.value_columns = {"value"};
+  spec.aggregates = std::move(aggregates);
+  spec.windows = std::move(windows);
+  return spec;
+}
+
+std::unique_ptr<WindowStore> MakeStore(const WindowSpec& spec,
+                                       std::shared_ptr<arrow::Schema> schema = MetricsSchema(),
+                                       WindowStoreOptions options = {}) {
+  auto store = WindowStore::Make(spec, schema, std::move(options));
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(store).ValueOrDie() : nullptr;
+}
+
+// One string per row: the columns' values joined by '|', numbers printed with %.6g,
+// timestamps in seconds, nulls as "null".
+std::vector<std::string> Rows(const arrow::RecordBatch& batch,
+                              std::vector<std::string> columns = {}) {
+  if (columns.empty()) {
+    for (const auto& f : batch.schema()->fields()) columns.push_back(f->name());
+  }
+  std::vector<std::string> rows(batch.num_rows());
+  for (const auto& name : columns) {
+    auto array = batch.GetColumnByName(name);
+    EXPECT_NE(array, nullptr) << name;
+    if (array == nullptr) continue;
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      std::string cell = "null";
+      if (array->IsValid(r)) {
+        char buf[64];
+        switch (array->type_id()) {
+          case arrow::Type::DOUBLE:
+            std::snprintf(buf, sizeof(buf), "%.6g",
+                          static_cast<const arrow::DoubleArray&>(*array).Value(r));
+            cell = buf;
+            break;
+          case arrow::Type::TIMESTAMP:
+            cell = std::to_string(static_cast<const arrow::TimestampArray&>(*array).Value(r) / kSec);
+            break;
+          default:
+            cell = array->GetScalar(r).ValueOrDie()->ToString();
+        }
+      }
+      if (!rows[r].empty()) rows[r] += '|';
+      rows[r] += cell;
+    }
+  }
+  return rows;
+}
+
+using Strings = std::vector<std::string>;
+const Strings kAggColumns = {"host",      "window_start", "window_end", "row_count", "value_count",
+                             "value_sum", "value_avg",    "value_min",  "value_max", "closed"};
+
+TEST(WindowStoreTest, TumblingWindowClosesWhenWatermarkPassesItsEnd) {
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)}));
+  ASSERT_NE(store, nullptr);
+  auto result = store->Update(*Metrics(R"(["a", "b", "a", "a", "b", "a"])",
+                                       "[0, 10, 30, 59, 60, 61]", "[1, 2, 3, 4, 5, null]"));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->rows, 6);
+  EXPECT_EQ(result->closed_windows, 1);
+  EXPECT_EQ(result->trailing, nullptr);
+
+  auto closed = store->TakeClosed();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].window, 0u);
+  EXPECT_EQ(closed[0].start_us, 0);
+  EXPECT_EQ(closed[0].end_us, kMin);
+  EXPECT_EQ(Rows(*closed[0].rows, kAggColumns),
+            (Strings{"a|0|60|3|3|8|2.66667|1|4|true", "b|0|60|1|1|2|2|2|2|true"}));
+  EXPECT_TRUE(store->TakeClosed().empty());
+
+  auto open = store->Snapshot({});
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  EXPECT_TRUE((*open)->schema()->Equals(*store->OutputSchema()));
+  // Rows come in key-id order: first seen over the stream, so "a" before "b".
+  EXPECT_EQ(Rows(**open, kAggColumns),
+            (Strings{"a|60|120|1|0|null|null|null|null|false", "b|60|120|1|1|5|5|5|5|false"}));
+}
+
+TEST(WindowStoreTest, LateRowsWithinLatenessUpdateOpenWindowsAndLaterOnesAreCounted) {
+  WindowSpec spec = Spec({WindowDef::Tumbling(kMin)});
+  spec.allowed_lateness_us = 10 * kSec;
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  // 65 -> watermark 55: [0, 60) still open, so the row at 50 counts.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a"])", "[10, 65, 50]", "[1, 2, 3]")).ok());
+  EXPECT_TRUE(store->TakeClosed().empty());
+  // 71 -> watermark 61 closes [0, 60); 40 is then late.
+  auto result = store->Update(*Metrics(R"(["a", "a"])", "[71, 40]", "[4, 100]"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->late_rows, 1);
+  auto closed = store->TakeClosed();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(Rows(*closed[0].rows, {"host", "row_count", "value_sum"}), (Strings{"a|2|4"}));
+  auto stats = store->GetStats();
+  EXPECT_EQ(stats.late_rows, (std::vector<int64_t>{1}));
+  EXPECT_EQ(stats.closed_windows, (std::vector<int64_t>{1}));
+  EXPECT_EQ(stats.closed_rows, (std::vector<int64_t>{1}));
+  EXPECT_EQ(stats.max_event_time_us, 71 * kSec);
+  EXPECT_EQ(stats.watermark_us, 61 * kSec);
+}
+
+TEST(WindowStoreTest, WindowClosingInsideABatchIsNotChangedByLaterRowsOfThatBatch) {
+  // 5s and 10s windows share 5s panes: a row for [0, 5) arriving after that window closed
+  // (but while [0, 10) is open) must reach only the 10s window.
+  auto store = MakeStore(Spec({WindowDef::Tumbling(5 * kSec), WindowDef::Tumbling(10 * kSec)},
+                              {AggregateKind::kRowCount, AggregateKind::kSum}),
+                         MetricsSchema(), WindowStoreOptions{2, nullptr});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->GetStats().pane_widths, 1);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 6, 2, 11]", "[1, 10, 100, 1000]")).ok());
+  auto closed = store->TakeClosed();
+  ASSERT_EQ(closed.size(), 3u);
+  std::vector<std::string> got;
+  for (const auto& c : closed) {
+    got.push_back(std::to_string(c.window) + ":" + Rows(*c.rows, {"window_start", "row_count", "value_sum"})[0]);
+  }
+  EXPECT_EQ(got, (Strings{"0:0|1|1", "0:5|1|10", "1:0|3|111"}));
+  EXPECT_EQ(store->GetStats().late_rows, (std::vector<int64_t>{1, 0}));
+}
+
+TEST(WindowStoreTest, HoppingWindowWhoseSlideDoesNotDivideItsWidth) {
+  // width 10s, slide 4s: instances [0,10), [4,14), [8,18), ...; panes are gcd = 2s wide.
+  auto store = MakeStore(Spec({WindowDef::Hopping(10 * kSec, 4 * kSec)},
+                              {AggregateKind::kRowCount, AggregateKind::kSum}));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 5, 9, 13]", "[1, 2, 4, 8]")).ok());
+  SnapshotFilter filter;
+  auto snapshot = store->Snapshot(filter);
+  ASSERT_TRUE(snapshot.ok());
+  // [0,10) closed at watermark 13 (and retention is 0); open: [4,14), [8,18), [12,22).
+  EXPECT_EQ(Rows(**snapshot, {"window_start", "window_end", "row_count", "value_sum"}),
+            (Strings{"4|14|3|14", "8|18|2|12", "12|22|1|8"}));
+  // Watermark 13 closed every instance ending by then: [-8,2), [-4,6) and [0,10).
+  auto closed = store->TakeClosed();
+  ASSERT_EQ(closed.size(), 3u);
+  std::vector<std::string> got;
+  for (const auto& c : closed) {
+    got.push_back(Rows(*c.rows, {"window_start", "row_count", "value_sum"})[0]);
+  }
+  EXPECT_EQ(got, (Strings{"-8|1|1", "-4|2|3", "0|3|7"}));
+  filter.current_only = true;
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"window_start", "row_count"}), (Strings{"12|1"}));
+}
+
+TEST(WindowStoreTest, RetentionKeepsClosedWindowsReadableUntilItExpires) {
+  WindowSpec spec = Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kRowCount});
+  spec.retention_us = 2 * kMin;
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "b", "a"])", "[0, 30, 60]", "[1, 1, 1]")).ok());
+  SnapshotFilter filter;
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "window_start", "row_count", "closed"}),
+            (Strings{"a|0|1|true", "b|0|1|true", "a|60|1|false"}));
+  filter.include_open = false;
+  filter.keys = arrow::RecordBatch::Make(arrow::schema({arrow::field("host", arrow::utf8())}), 2,
+                                         {ArrayFromJson(arrow::utf8(), R"(["b", "zz"])")});
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "row_count"}), (Strings{"b|1"}));
+  EXPECT_GT(store->GetStats().retained_closed_bytes, 0);
+  // Watermark 180 >= 60 + 120: [0, 60) is gone.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a"])", "[180]", "[1]")).ok());
+  filter.keys = nullptr;
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "window_start"}), (Strings{"a|60"}));
+  // Watermark 300: [60, 120) expired, [180, 240) closed and kept.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a"])", "[300]", "[1]")).ok());
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "window_start"}), (Strings{"a|180"}));
+  ASSERT_TRUE(store->AdvanceWatermark(kEndOfTime).ok());
+  EXPECT_EQ((*store->Snapshot(filter))->num_rows(), 0);
+  EXPECT_EQ(store->GetStats().retained_closed_bytes, 0);
+}
+
+TEST(WindowStoreTest, ClosedPanesAreEvictedFromMemory) {
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kSum}));
+  ASSERT_NE(store, nullptr);
+  for (int minute = 0; minute < 50; ++minute) {
+    std::string ts = "[" + std::to_string(minute * 60) + "]";
+    ASSERT_TRUE(store->Update(*Metrics(R"(["a"])", ts, "[1]")).ok());
+  }
+  auto stats = store->GetStats();
+  EXPECT_EQ(stats.open_panes, 1);
+  EXPECT_EQ(stats.closed_windows[0], 49);
+  EXPECT_EQ(stats.pending_closed, 49);
+  EXPECT_EQ(store->TakeClosed().size(), 49u);
+  EXPECT_EQ(store->GetStats().pending_closed, 0);
+}
+
+TEST(WindowStoreTest, OnCloseCallbackReceivesWindowsInsteadOfTheQueue) {
+  std::vector<int64_t> ends;
+  WindowStoreOptions options;
+  options.on_close = [&](const ClosedWindow& closed) {
+    ends.push_back(closed.end_us / kSec);
+    return closed.end_us >= 180 * kSec ? arrow::Status::IOError("history table is gone")
+                                       : arrow::Status::OK();
+  };
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kSum}),
+                         MetricsSchema(), options);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a"])", "[0, 60]", "[1, 1]")).ok());
+  auto failed = store->Update(*Metrics(R"(["a", "a"])", "[120, 190]", "[1, 1]"));
+  EXPECT_TRUE(failed.status().IsIOError());
+  EXPECT_EQ(ends, (std::vector<int64_t>{60, 120, 180}));
+  EXPECT_TRUE(store->TakeClosed().empty());
+}
+
+TEST(WindowStoreTest, AdvanceWatermarkClosesEverythingAtEndOfTime) {
+  auto store = MakeStore(Spec(DefaultMetricsWindows(), {AggregateKind::kRowCount}));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "b"])", "[1000, 1010]", "[1, 2]")).ok());
+  EXPECT_TRUE(store->TakeClosed().empty());
+  ASSERT_TRUE(store->AdvanceWatermark(kEndOfTime).ok());
+  auto closed = store->TakeClosed();
+  ASSERT_EQ(closed.size(), 4u);  // one 5m, 30m, 1h and 1d window
+  EXPECT_EQ(closed[0].rows->num_rows(), 2);
+  EXPECT_EQ(store->GetStats().open_panes, 0);
+  auto late = store->Update(*Metrics(R"(["a"])", "[3000]", "[1]"));
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->late_rows, 1);
+  // Never lowers.
+  ASSERT_TRUE(store->AdvanceWatermark(0).ok());
+  EXPECT_EQ(store->GetStats().watermark_us, kEndOfTime);
+}
+
+TEST(WindowStoreTest, SnapshotFiltersByKeysTimeRangeAndWindow) {
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin), WindowDef::Tumbling(10 * kMin)},
+                              {AggregateKind::kRowCount}));
+  ASSERT_NE(store, nullptr);
+  WindowSpec spec = store->spec();
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "b", "c", "a"])", "[600, 610, 620, 660]", "[1, 1, 1, 1]")).ok());
+  SnapshotFilter filter;
+  filter.window = 0;
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "window_start", "row_count"}),
+            (Strings{"a|660|1"}));
+  filter.window = 1;
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "window_start", "row_count"}),
+            (Strings{"a|600|2", "b|600|1", "c|600|1"}));
+  filter.keys = arrow::RecordBatch::Make(arrow::schema({arrow::field("host", arrow::large_utf8())}),
+                                         3, {ArrayFromJson(arrow::large_utf8(), R"(["c", "nope", "a"])")});
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host"}), (Strings{"c", "a"}));
+  filter.keys = nullptr;
+  filter.window.reset();
+  filter.from_us = 650 * kSec;
+  filter.to_us = 700 * kSec;
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "window_start", "window_end"}),
+            (Strings{"a|660|720", "a|600|1200", "b|600|1200", "c|600|1200"}));
+  filter.to_us = 660 * kSec;  // [650, 660) misses the minute starting at 660
+  EXPECT_EQ((*store->Snapshot(filter))->num_rows(), 3);
+  filter.window = 7;
+  EXPECT_TRUE(store->Snapshot(filter).status().IsInvalid());
+}
+
+TEST(WindowStoreTest, FirstAndLastFollowEventTimeWithArrivalOrderBreakingTies) {
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)},
+                              {AggregateKind::kFirst, AggregateKind::kLast}));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a", "a"])", "[20, 10, 10, 30, 30]",
+                                     "[1, 2, 3, 4, 5]")).ok());
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a"])", "[10, 5]", "[null, null]")).ok());
+  EXPECT_EQ(Rows(**store->Snapshot({}), {"value_first", "value_last"}), (Strings{"2|5"}));
+}
+
+TEST(WindowStoreTest, VarianceAndStddevMatchTextbookValues) {
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)},
+                              {AggregateKind::kVarPop, AggregateKind::kVarSamp,
+                               AggregateKind::kStddevPop, AggregateKind::kStddevSamp}));
+  ASSERT_NE(store, nullptr);
+  // Two batches so the values land in one pane in two folds; 2,4,4,4,5,5,7,9: var_pop 4.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a", "b"])", "[1, 2, 3, 4, 5]", "[2, 4, 4, 4, 7]")).ok());
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[5, 6, 7, 8]", "[5, 5, 7, 9]")).ok());
+  EXPECT_EQ(Rows(**store->Snapshot({}), {"host", "value_var_pop", "value_var_samp",
+                                         "value_stddev_pop", "value_stddev_samp"}),
+            (Strings{"a|4|4.57143|2|2.13809", "b|0|null|0|null"}));
+}
+
+TEST(WindowStoreTest, VarianceStaysAccurateForLargeOffsets) {
+  // Naive sum-of-squares would lose everything here; Welford/Chan keep ~1e-7 relative.
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin), WindowDef::Tumbling(2 * kMin)},
+                              {AggregateKind::kVarPop}),
+                         MetricsSchema(), WindowStoreOptions{2, nullptr});
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 2, 61, 62]",
+                                     "[1e9, 1000000002, 1000000004, 1000000006]")).ok());
+  SnapshotFilter filter;
+  filter.window = 1;
+  auto batch = *store->Snapshot(filter);
+  auto var = std::static_pointer_cast<arrow::DoubleArray>(batch->GetColumnByName("value_var_pop"));
+  EXPECT_NEAR(var->Value(0), 5.0, 1e-6);
+}
+
+TEST(WindowStoreTest, NaNIsIgnoredByMinAndWinsMax) {
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)},
+                              {AggregateKind::kMin, AggregateKind::kMax, AggregateKind::kCount}));
+  ASSERT_NE(store, nullptr);
+  auto host = ArrayFromJson(arrow::utf8(), R"(["a", "a", "b"])");
+  auto ts = ArrayFromJson(arrow::timestamp(arrow::TimeUnit::SECOND), "[1, 2, 3]");
+  arrow::DoubleBuilder values;
+  ASSERT_TRUE(values.AppendValues({std::nan(""), 3.0, std::nan("")}).ok());
+  auto batch = arrow::RecordBatch::Make(MetricsSchema(), 3, {host, ts, *values.Finish()});
+  ASSERT_TRUE(store->Update(*batch).ok());
+  EXPECT_EQ(Rows(**store->Snapshot({}), {"host", "value_min", "value_max", "value_count"}),
+            (Strings{"a|3|nan|2", "b|nan|nan|1"}));
+}
+
+TEST(WindowStoreTest, TrailingWindowColumnsFollowEachRow) {
+  WindowSpec spec = Spec({WindowDef::Trailing(10 * kSec)},
+                         {AggregateKind::kSum, AggregateKind::kAvg, AggregateKind::kCount});
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->TrailingSchema()->field_names(),
+            (Strings{"value_running_window_sum", "value_running_window_avg",
+                     "value_running_window_count"}));
+  auto batch = Metrics(R"(["a", "a", "b", "a", "a", "a"])", "[0, 5, 6, 10, 10, 20]",
+                       "[1, 2, 100, 4, null, 8]");
+  auto result = store->Update(*batch);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_NE(result->trailing, nullptr);
+  // Row at 10: (0, 10] holds 5 and 10 -> 2 + 4; at 20: (10, 20] holds only 20.
+  EXPECT_EQ(Rows(*result->trailing),
+            (Strings{"1|1|1", "3|1.5|2", "100|100|1", "6|3|2", "6|3|2", "8|8|1"}));
+  auto late = store->Update(*Metrics(R"(["a"])", "[19]", "[1]"));
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->late_rows, 1);
+  EXPECT_EQ(Rows(*late->trailing), (Strings{"null|null|null"}));
+  auto joined = WindowStore::WithTrailingColumns(batch, *result);
+  ASSERT_TRUE(joined.ok());
+  EXPECT_EQ((*joined)->num_columns(), 6);
+  EXPECT_EQ((*joined)->schema()->field(3)->name(), "value_running_window_sum");
+}
+
+TEST(WindowStoreTest, TrailingOutOfOrderRowsWithinLateness) {
+  WindowSpec spec = Spec({WindowDef::Trailing(10 * kSec)},
+                         {AggregateKind::kSum, AggregateKind::kMin, AggregateKind::kMax,
+                          AggregateKind::kFirst, AggregateKind::kLast});
+  spec.allowed_lateness_us = 30 * kSec;
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  auto result = store->Update(*Metrics(R"(["a", "a", "a", "a", "a"])", "[10, 30, 25, 21, 31]",
+                                       "[1, 2, 3, 4, 5]"));
+  ASSERT_TRUE(result.ok());
+  // 25 sees (15, 25]: only itself; 21 sees only itself (25 is later in event time); 31
+  // sees (21, 31]: 25, 30 and 31 (21 is just outside).
+  EXPECT_EQ(Rows(*result->trailing), (Strings{"1|1|1|1|1", "2|2|2|2|2", "3|3|3|3|3",
+                                              "4|4|4|4|4", "10|2|5|3|5"}));
+}
+
+TEST(WindowStoreTest, MultiColumnIntegerAndNullKeys) {
+  auto schema = arrow::schema({arrow::field("region", arrow::utf8()),
+                               arrow::field("shard", arrow::int16()),
+                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MILLI)),
+                               arrow::field("value", arrow::int32())});
+  WindowSpec spec = Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kRowCount, AggregateKind::kSum});
+  spec.key_columns = {"region", "shard"};
+  auto store = MakeStore(spec, schema);
+  ASSERT_NE(store, nullptr);
+  auto batch = arrow::RecordBatch::Make(
+      schema, 5,
+      {ArrayFromJson(arrow::utf8(), R"(["eu", "eu", null, "eu", null])"),
+       ArrayFromJson(arrow::int16(), "[1, 2, 1, 1, 1]"),
+       ArrayFromJson(schema->field(2)->type(), "[1000, 2000, 3000, 4000, 5000]"),
+       ArrayFromJson(arrow::int32(), "[1, 2, 3, 4, 5]")});
+  ASSERT_TRUE(store->Update(*batch).ok());
+  auto snapshot = *store->Snapshot({});
+  EXPECT_EQ(snapshot->schema()->field(1)->type()->id(), arrow::Type::INT16);
+  EXPECT_EQ(Rows(*snapshot, {"region", "shard", "row_count", "value_sum"}),
+            (Strings{"eu|1|2|5", "eu|2|1|2", "null|1|2|8"}));
+}
+
+TEST(WindowStoreTest, GlobalAggregateWithoutKeys) {
+  WindowSpec spec = Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kRowCount});
+  spec.key_columns = {};
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "b"])", "[1, 2]", "[1, 2]")).ok());
+  EXPECT_EQ(Rows(**store->Snapshot({}), {"row_count"}), (Strings{"2"}));
+}
+
+TEST(WindowStoreTest, EmptyBatchesAndNullTimes) {
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin), WindowDef::Trailing(kMin)},
+                              {AggregateKind::kRowCount}));
+  ASSERT_NE(store, nullptr);
+  auto empty = store->Update(*Metrics("[]", "[]", "[]"));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->rows, 0);
+  EXPECT_EQ(empty->trailing->num_rows(), 0);
+  auto result = store->Update(*Metrics(R"(["a", "a"])", "[null, 5]", "[1, 2]"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->null_time_rows, 1);
+  EXPECT_EQ(Rows(*result->trailing), (Strings{"null", "1"}));
+  EXPECT_EQ(Rows(**store->Snapshot({}), {"row_count"}), (Strings{"1"}));
+  EXPECT_EQ(store->GetStats().null_time_rows, 1);
+}
+
+TEST(WindowStoreTest, ErrorsSayWhatIsWrongAndWhatToDo) {
+  WindowSpec spec = Spec({WindowDef::Tumbling(kMin)});
+  auto no_time = WindowStore::Make(spec, arrow::schema({arrow::field("host", arrow::utf8()),
+                                                        arrow::field("value", arrow::float64())}));
+  ASSERT_FALSE(no_time.ok());
+  EXPECT_NE(no_time.status().message().find("no time column 'ts'"), std::string::npos)
+      << no_time.status().message();
+
+  auto int_time = WindowStore::Make(spec, arrow::schema({arrow::field("host", arrow::utf8()),
+                                                         arrow::field("ts", arrow::int64()),
+                                                         arrow::field("value", arrow::float64())}));
+  ASSERT_FALSE(int_time.ok());
+  EXPECT_NE(int_time.status().message().find("integer_time_unit"), std::string::npos);
+  spec.integer_time_unit = arrow::TimeUnit::MILLI;
+  EXPECT_TRUE(WindowStore::Make(spec, arrow::schema({arrow::field("host", arrow::utf8()),
+                                                     arrow::field("ts", arrow::int64()),
+                                                     arrow::field("value", arrow::float64())}))
+                  .ok());
+  spec.integer_time_unit.reset();
+
+  auto text_value = WindowStore::Make(spec, arrow::schema({arrow::field("host", arrow::utf8()),
+                                                           arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
+                                                           arrow::field("value", arrow::utf8())}));
+  ASSERT_FALSE(text_value.ok());
+  EXPECT_NE(text_value.status().message().find("must be numeric"), std::string::npos);
+
+  auto float_key = WindowStore::Make(spec, arrow::schema({arrow::field("host", arrow::float32()),
+                                                          arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
+                                                          arrow::field("value", arrow::float64())}));
+  ASSERT_FALSE(float_key.ok());
+  EXPECT_NE(float_key.status().message().find("key column 'host'"), std::string::npos);
+
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  // Batch without the value column.
+  auto missing = store->Update(*arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("host", arrow::utf8()), arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND))}),
+      1, {ArrayFromJson(arrow::utf8(), R"(["a"])"), ArrayFromJson(arrow::timestamp(arrow::TimeUnit::SECOND), "[1]")}));
+  ASSERT_TRUE(missing.status().IsInvalid());
+  EXPECT_NE(missing.status().message().find("no value column 'value'"), std::string::npos);
+  // Key with a different integer width.
+  auto wrong_key = store->Update(*arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("host", arrow::int32()), arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
+                     arrow::field("value", arrow::float64())}),
+      1, {ArrayFromJson(arrow::int32(), "[1]"), ArrayFromJson(arrow::timestamp(arrow::TimeUnit::SECOND), "[1]"),
+          ArrayFromJson(arrow::float64(), "[1]")}));
+  ASSERT_TRUE(wrong_key.status().IsInvalid());
+  EXPECT_NE(wrong_key.status().message().find("created for string"), std::string::npos)
+      << wrong_key.status().message();
+  // Seconds far beyond the supported range, and nothing changed.
+  auto overflow = store->Update(*Metrics(R"(["a", "a"])", "[1, 9000000000000000]", "[1, 2]"));
+  ASSERT_TRUE(overflow.status().IsInvalid());
+  EXPECT_NE(overflow.status().message().find("row 1"), std::string::npos);
+  EXPECT_EQ(store->GetStats().rows, 0);
+  EXPECT_EQ((*store->Snapshot({}))->num_rows(), 0);
+  // Other time units are fine in later batches.
+  auto ns = arrow::schema({arrow::field("host", arrow::utf8()),
+                           arrow::field("ts", arrow::timestamp(arrow::TimeUnit::NANO, "UTC")),
+                           arrow::field("value", arrow::float64())});
+  auto ok = store->Update(*arrow::RecordBatch::Make(
+      ns, 1, {ArrayFromJson(arrow::utf8(), R"(["a"])"), ArrayFromJson(ns->field(1)->type(), "[1500000000]"),
+              ArrayFromJson(arrow::float64(), "[1]")}));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(store->GetStats().max_event_time_us, 1500000);
+}
+
+TEST(WindowStoreTest, StatsReportMemoryPerKeyAndPane) {
+  auto store = MakeStore(Spec(DefaultMetricsWindows()));
+  ASSERT_NE(store, nullptr);
+  auto stats = store->GetStats();
+  EXPECT_EQ(stats.pane_widths, 4);
+  // row_count + count, sum, min, max.
+  EXPECT_EQ(stats.slot_bytes, 5 * 8);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "b", "c"])", "[1, 2, 3]", "[1, 2, 3]")).ok());
+  stats = store->GetStats();
+  EXPECT_EQ(stats.keys, 3);
+  EXPECT_EQ(stats.open_panes, 4);
+  EXPECT_GE(stats.pane_bytes, 4 * 3 * stats.slot_bytes);
+  EXPECT_GT(stats.key_bytes, 0);
+  WindowStoreOptions merged;
+  merged.max_panes_per_window = 12;
+  auto coarse = MakeStore(Spec(DefaultMetricsWindows()), MetricsSchema(), merged);
+  EXPECT_EQ(coarse->GetStats().pane_widths, 2);  // 5m (also 30m, 1h) and 1d
+}
+
+}  // namespace
+}  // namespace hyprstream::window
