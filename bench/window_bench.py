@@ -1,0 +1,161 @@
+"""Window benchmark, end to end over Flight SQL, in one run on the same generated data.
+
+Prints: ingest rows/s into `metrics` with the running columns and the four default windows
+(5m/30m/1h/1d) live, versus the same ingest into a plain table on a server without windows;
+DuckDB computing the same four window aggregates with GROUP BY over the stored rows; latency
+of the current 5m window for all keys, for 1,000 keys and for one key (ADBC round trips);
+memory per open key-window.
+
+Usage: .venv/bin/python bench/window_bench.py [--rows 10000000] [--keys 100000] [--quick]
+Targets (issue 7): windows cost <= 25% of ingest throughput; all-keys current window
+<= 10 ms; 1,000 keys p50 <= 200 us server-side; one key <= 1 ms round trip.
+"""
+import argparse
+import os
+import pathlib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import adbc_driver_flightsql.dbapi
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.flight as flight
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BINARY = pathlib.Path(os.environ.get("HYPRSTREAM_BIN", ROOT / "build" / "hyprstream"))
+START_US = 1_767_225_600_000_000  # 2026-01-01
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(log, *args):
+    port = free_port()
+    proc = subprocess.Popen([str(BINARY), "--port", str(port), "--log-level", "warn", *args],
+                            stdout=log, stderr=log)
+    uri = f"grpc://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            with flight.connect(uri) as c:
+                list(c.list_actions())
+            return proc, uri
+        except flight.FlightError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("server did not start")
+
+
+def generate(rows, keys, late_fraction=0.01):
+    """Rows in time order (10 ms apart), keys round-robin, ~1% a few minutes late."""
+    i = pa.array(range(rows), pa.int64())
+    ts = pc.multiply(i, 10_000)
+    late = pc.equal(pc.bit_wise_and(pc.multiply(i, 2654435761), 1023), 0)  # ~0.1%..1%
+    ts = pc.if_else(late, pc.subtract(ts, 180_000_000), ts)
+    ts = pc.add(ts, START_US).cast(pa.timestamp("us"))
+    ids = pc.cast(pc.bit_wise_and(pc.multiply(i, 40503), (1 << 30) - 1), pa.int64())
+    ids = pc.binary_join_element_wise("m", pc.cast(pc.divide(pc.multiply(ids, keys), 1 << 30),
+                                                   pa.string()), "")
+    value = pc.divide(pc.cast(pc.bit_wise_and(pc.multiply(i, 7919), 65535), pa.float64()), 655.36)
+    return pa.table({"metric_id": ids, "timestamp": ts, "value": value})
+
+
+def ingest(uri, table_name, data):
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        reader = pa.RecordBatchReader.from_batches(data.schema,
+                                                   data.to_batches(max_chunksize=65536))
+        start_t = time.perf_counter()
+        n = cur.adbc_ingest(table_name, reader, mode="append")
+        return n, time.perf_counter() - start_t
+
+
+def timed(cur, sql, repeats):
+    samples = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        cur.execute(sql)
+        cur.fetch_arrow_table()
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def ms(s):
+    return round(s * 1000, 3)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="1M rows, 10k keys")
+    args = parser.parse_args()
+    rows, keys = (1_000_000, 10_000) if args.quick else (args.rows, args.keys)
+    data = generate(rows, keys)
+
+    with tempfile.TemporaryFile() as log:
+        plain, plain_uri = start(log, "--metrics-table=false")
+        try:
+            with adbc_driver_flightsql.dbapi.connect(plain_uri, autocommit=True) as conn:
+                conn.cursor().execute("CREATE TABLE metrics (metric_id VARCHAR, "
+                                      "timestamp TIMESTAMP, value DOUBLE)")
+            _, plain_s = ingest(plain_uri, "metrics", data)
+        finally:
+            plain.terminate()
+            plain.wait()
+
+        windowed, uri = start(log)
+        try:
+            n, windowed_s = ingest(uri, "metrics", data)
+            assert n == rows
+            with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+                cur = conn.cursor()
+                # One GROUP BY per window (DuckDB 1.4.4 hangs on a UNION ALL of these four
+                # aggregates with fewer than 4 threads).
+                group_by = [0.0, 0.0]
+                for width in ("5 MINUTE", "30 MINUTE", "1 HOUR", "1 DAY"):
+                    samples = timed(cur, f"""
+                        SELECT metric_id, time_bucket(INTERVAL {width}, timestamp) w,
+                               count(value), sum(value), avg(value), min(value), max(value)
+                        FROM metrics GROUP BY ALL""", 2)
+                    group_by = [a + b for a, b in zip(group_by, samples)]
+                current_all = timed(cur, "SELECT * FROM hyprstream_window('metrics', "
+                                         "width := '5m', current := 'true')", 20)
+                sample = [f"m{k}" for k in range(0, keys, max(1, keys // 1000))][:1000]
+                in_list = ", ".join(f"'{k}'" for k in sample)
+                current_1000 = timed(cur, "SELECT * FROM hyprstream_window('metrics', width := "
+                                          f"'5m', current := 'true') WHERE metric_id IN ({in_list})",
+                                     50)
+                one = timed(cur, "SELECT * FROM hyprstream_window('metrics', width := '5m', "
+                                 "current := 'true') WHERE metric_id = 'm1'", 200)
+                cur.execute("SELECT keys, open_bytes FROM hyprstream_windows() "
+                            "WHERE name = 'metrics'")
+                key_count, open_bytes = cur.fetchone()
+                cur.execute("SELECT count(*) FROM hyprstream_window('metrics') WHERE NOT closed")
+                open_windows = cur.fetchone()[0]
+        finally:
+            windowed.terminate()
+            windowed.wait()
+
+    print(f"rows {rows:,}, keys {keys:,}, cpus {os.cpu_count()}")
+    print(f"ingest without windows (plain table)   {rows / plain_s:,.0f} rows/s")
+    print(f"ingest into metrics (running + 4 windows) {rows / windowed_s:,.0f} rows/s   "
+          f"windows cost {100 * (1 - plain_s / windowed_s):.1f}% of throughput")
+    print(f"DuckDB GROUP BY for the same 4 windows  best {ms(min(group_by))} ms")
+    print(f"current 5m window, all keys             p50 {ms(statistics.median(current_all))} ms"
+          f"   p99 {ms(max(current_all))} ms")
+    print(f"current 5m window, 1,000 keys           p50 {ms(statistics.median(current_1000))} ms")
+    print(f"current 5m window, one key              p50 {ms(statistics.median(one))} ms   "
+          f"p99 {ms(sorted(one)[int(len(one) * 0.99) - 1])} ms")
+    print(f"open state {open_bytes:,} bytes for {key_count:,} keys, {open_windows:,} open "
+          f"key-windows: {open_bytes / max(open_windows, 1):.0f} bytes per open key-window")
+
+
+if __name__ == "__main__":
+    main()
