@@ -386,6 +386,8 @@ arrow::Status WindowCatalog::Fold(Entry& entry, const arrow::RecordBatch& batch)
   }
   if (batch.num_rows() == 0) return arrow::Status::OK();
   ARROW_RETURN_NOT_OK(entry.store->Update(batch).status());
+  // Windows that closed in this batch go to history in one append (one commit).
+  arrow::RecordBatchVector closed;
   for (const ClosedWindow& window : entry.store->TakeClosed()) {
     if (entry.history == nullptr || window.rows->num_rows() == 0) continue;
     arrow::StringBuilder label;
@@ -394,11 +396,13 @@ arrow::Status WindowCatalog::Fold(Entry& entry, const arrow::RecordBatch& batch)
     ARROW_ASSIGN_OR_RAISE(auto labels, label.Finish());
     arrow::ArrayVector columns = {labels};
     for (const auto& c : window.rows->columns()) columns.push_back(c);
-    ARROW_RETURN_NOT_OK(entry.history
-                            ->Append(*arrow::RecordBatch::Make(entry.result_schema,
-                                                               window.rows->num_rows(),
-                                                               std::move(columns)))
-                            .status());
+    closed.push_back(arrow::RecordBatch::Make(entry.result_schema, window.rows->num_rows(),
+                                              std::move(columns)));
+  }
+  if (!closed.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(entry.result_schema, closed));
+    ARROW_ASSIGN_OR_RAISE(auto combined, table->CombineChunksToBatch());
+    ARROW_RETURN_NOT_OK(entry.history->Append(*combined).status());
   }
   return arrow::Status::OK();
 }
