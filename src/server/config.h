@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace hyprstream::server {
 
@@ -44,6 +45,8 @@ struct Config {
   std::chrono::seconds metrics_running_window{300};   // value_running_window_* width
   std::chrono::seconds window_lateness{60};           // allowed lateness of metrics windows
   std::string metrics_integer_time_unit;              // "", s, ms, us, ns
+  // [[windows]] tables of the config file (docs/windows.md), key -> text.
+  std::vector<std::map<std::string, std::string>> window_definitions;
 };
 
 // What LoadConfig decided. Either run with `config` (exit_text empty), or print `exit_text`

@@ -231,6 +231,54 @@ bool KindAccepts(ValueKind kind, const toml::node& node, std::string* expected) 
   return false;
 }
 
+// [[windows]] tables: name, table, keys, time_column, value_columns, windows, aggregates,
+// lateness, time_unit. Lists of strings are joined with commas.
+arrow::Status ReadWindowDefinitions(const std::string& path, const toml::node& node,
+                                    Config* config) {
+  static const std::vector<std::string> kKeys = {"name",       "table",    "keys",
+                                                 "time_column", "value_columns", "windows",
+                                                 "aggregates", "lateness", "time_unit"};
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    return arrow::Status::Invalid("config file ", path,
+                                  ", key windows: expected [[windows]] tables, got ",
+                                  TypeName(node));
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string where = "config file " + path + ", windows[" + std::to_string(i) + "]";
+    const auto* entry = (*array)[i].as_table();
+    if (entry == nullptr) return arrow::Status::Invalid(where, ": expected a table");
+    std::map<std::string, std::string> definition;
+    for (const auto& [key, value] : *entry) {
+      const std::string name(key.str());
+      if (std::find(kKeys.begin(), kKeys.end(), name) == kKeys.end()) {
+        return arrow::Status::Invalid(where, ": unknown key '", name,
+                                      "' (docs/windows.md lists the keys)");
+      }
+      if (const auto* list = value.as_array()) {
+        std::string joined;
+        for (const auto& item : *list) {
+          auto text = ScalarText(item);
+          if (!text) return arrow::Status::Invalid(where, ".", name, ": expected strings");
+          joined += (joined.empty() ? "" : ",") + *text;
+        }
+        definition[name] = joined;
+      } else if (auto text = ScalarText(value)) {
+        definition[name] = *text;
+      } else {
+        return arrow::Status::Invalid(where, ".", name, ": expected a string or a list");
+      }
+    }
+    for (const char* required : {"name", "table", "time_column"}) {
+      if (!definition.count(required)) {
+        return arrow::Status::Invalid(where, ": '", required, "' is required");
+      }
+    }
+    config->window_definitions.push_back(std::move(definition));
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Status ApplyFile(const std::vector<OptionSpec>& options, const std::string& path,
                         Config* config) {
   std::error_code error;
@@ -246,6 +294,10 @@ arrow::Status ApplyFile(const std::vector<OptionSpec>& options, const std::strin
   }
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
+    if (name == "windows") {
+      ARROW_RETURN_NOT_OK(ReadWindowDefinitions(path, node, config));
+      continue;
+    }
     auto option = std::find_if(options.begin(), options.end(),
                                [&](const OptionSpec& o) { return TomlKey(o.name) == name; });
     if (option == options.end()) {

@@ -39,6 +39,34 @@ arrow::Status Serve(const Config& config) {
         : unit == "us" ? arrow::TimeUnit::MICRO : arrow::TimeUnit::NANO;
   }
   ARROW_ASSIGN_OR_RAISE(auto windows, window::WindowCatalog::Open(engine, window_options));
+  for (const auto& definition : config.window_definitions) {
+    auto text = [&](const char* key, const char* fallback = "") {
+      auto it = definition.find(key);
+      return it == definition.end() ? std::string(fallback) : it->second;
+    };
+    const std::string name = text("name");
+    std::string table = text("table");
+    auto dot = table.find('.');
+    auto target = dot == std::string::npos
+                      ? window::TableName::Of(std::nullopt, table)
+                      : window::TableName::Of(table.substr(0, dot), table.substr(dot + 1));
+    window::WindowArguments arguments{text("keys"), text("time_column"), text("value_columns"),
+                                      text("windows", "5m"),
+                                      text("aggregates", "count,sum,avg,min,max"),
+                                      text("lateness", "0s"), text("time_unit")};
+    auto created = windows->Create(name, target, arguments);
+    if (created.ok()) {
+      spdlog::info("window {} on {} defined from the config ({} rows back-filled)", name,
+                   target.key(), *created);
+    } else if (created.status().IsAlreadyExists()) {
+      spdlog::info("window {} already defined; kept as stored", name);
+    } else if (created.status().IsKeyError()) {
+      spdlog::warn("config window {} skipped: {}", name, created.status().message());
+    } else {
+      return created.status().WithMessage("config window '", name, "': ",
+                                          created.status().message());
+    }
+  }
 
   flightsql::FlightSqlServerOptions server_options;
   server_options.windows = windows;

@@ -45,17 +45,17 @@ def reference_running(table, width=datetime.timedelta(minutes=5)):
     return out
 
 
-def assert_windows_match_group_by(cur, name, table, time_column, keys, width):
+def assert_windows_match_group_by(cur, name, table, time_column, keys, width, value="value"):
     """hyprstream_window(name, width) == DuckDB's GROUP BY over the stored rows."""
     key_list = ", ".join(keys)
     seconds = int(width.total_seconds())
     expected = rows(cur, f"""
         SELECT {key_list}, time_bucket(INTERVAL '{seconds} seconds', {time_column},
                                        TIMESTAMP '1970-01-01') AS ws,
-               count(value), sum(value), min(value), max(value)
+               count({value}), sum({value}), min({value}), max({value})
         FROM {table} GROUP BY ALL ORDER BY ws, {key_list}""")
     got = rows(cur, f"""
-        SELECT {key_list}, window_start, value_count, value_sum, value_min, value_max
+        SELECT {key_list}, window_start, {value}_count, {value}_sum, {value}_min, {value}_max
         FROM hyprstream_window('{name}', width := '{seconds}s')
         ORDER BY window_start, {key_list}""")
     assert len(got) == len(expected)
@@ -283,3 +283,28 @@ def test_window_state_survives_a_restart(start_server, tmp_path):
         assert [g[0] for g in got] == [e[5] for e in reference_running(data)]
         assert_windows_match_group_by(cur, "metrics", "metrics", "timestamp", ["metric_id"],
                                       datetime.timedelta(minutes=5))
+
+
+def test_windows_declared_in_the_config_file(start_server, tmp_path):
+    path = str(tmp_path / "cfg.duckdb")
+    first = start_server("--engine-connection", path)
+    with connect(first) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE readings (sensor INTEGER, read_at TIMESTAMP, temp DOUBLE)")
+        cur.execute("INSERT INTO readings SELECT range % 3, TIMESTAMP '2026-01-01' + "
+                    "INTERVAL (range * 10) SECOND, range FROM range(360)")
+    assert first.stop() == 0
+    config = tmp_path / "hyprstream.toml"
+    config.write_text('[[windows]]\nname = "temps"\ntable = "readings"\nkeys = ["sensor"]\n'
+                      'time_column = "read_at"\nvalue_columns = "temp"\nwindows = ["10m", "30m"]\n'
+                      '\n[[windows]]\nname = "later"\ntable = "not_created_yet"\n'
+                      'time_column = "read_at"\nvalue_columns = "temp"\n')
+    second = start_server("--engine-connection", path, "--config", str(config))
+    with connect(second) as conn:
+        cur = conn.cursor()
+        assert rows(cur, "SELECT name, rows FROM hyprstream_windows() WHERE name = 'temps'") == \
+            [("temps", 360)]
+        assert_windows_match_group_by(cur, "temps", "readings", "read_at", ["sensor"],
+                                      datetime.timedelta(minutes=10), value="temp")
+        assert rows(cur, "SELECT count(*) FROM hyprstream_windows() WHERE name = 'later'") == [(0,)]
+    assert "not_created_yet" in second.log()

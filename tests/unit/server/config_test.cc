@@ -292,5 +292,32 @@ TEST(Config, DescribeNeverShowsPasswords) {
   EXPECT_EQ(DescribeConfig(Config{}).find("password"), std::string::npos);
 }
 
+
+TEST(Config, WindowDefinitionsFromTheFile) {
+  Config c = LoadOk({"--config", WriteToml("windows", R"(
+[[windows]]
+name = "bars"
+table = "trades"
+keys = ["sym", "venue"]
+time_column = "ts"
+value_columns = "price"
+windows = ["1m", "hopping 1h/10m"]
+
+[[windows]]
+name = "other"
+table = "main.events"
+time_column = "at"
+)")});
+  ASSERT_EQ(c.window_definitions.size(), 2u);
+  EXPECT_EQ(c.window_definitions[0].at("keys"), "sym,venue");
+  EXPECT_EQ(c.window_definitions[0].at("windows"), "1m,hopping 1h/10m");
+  EXPECT_EQ(c.window_definitions[1].at("table"), "main.events");
+  std::string error = LoadError({"--config", WriteToml("windows_bad", "[[windows]]\nname = \"x\"\n")});
+  EXPECT_NE(error.find("'table' is required"), std::string::npos) << error;
+  error = LoadError({"--config", WriteToml("windows_key", "[[windows]]\nname = \"x\"\ntable = \"t\"\n"
+                                                          "time_column = \"ts\"\nwidth = \"5m\"\n")});
+  EXPECT_NE(error.find("unknown key 'width'"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace hyprstream::server
