@@ -18,17 +18,20 @@ bool IsUuid(const arrow::DataType& storage, std::string_view extension_name) {
 }
 
 arrow::Status Unsupported(const arrow::DataType& type) {
-  return arrow::Status::NotImplemented("Arrow type ", type.ToString(),
-                                       " has no DuckDB equivalent");
+  return arrow::Status::NotImplemented("Arrow type ", type.ToString(), " has no DuckDB equivalent");
 }
 
 std::string TimestampName(const arrow::TimestampType& ts) {
   if (!ts.timezone().empty()) return "TIMESTAMPTZ";
   switch (ts.unit()) {
-    case arrow::TimeUnit::SECOND: return "TIMESTAMP_S";
-    case arrow::TimeUnit::MILLI: return "TIMESTAMP_MS";
-    case arrow::TimeUnit::MICRO: return "TIMESTAMP";
-    case arrow::TimeUnit::NANO: return "TIMESTAMP_NS";
+    case arrow::TimeUnit::SECOND:
+      return "TIMESTAMP_S";
+    case arrow::TimeUnit::MILLI:
+      return "TIMESTAMP_MS";
+    case arrow::TimeUnit::MICRO:
+      return "TIMESTAMP";
+    case arrow::TimeUnit::NANO:
+      return "TIMESTAMP_NS";
   }
   return "TIMESTAMP";
 }
@@ -54,6 +57,16 @@ std::string QuoteIdentifier(std::string_view name) {
   return out;
 }
 
+std::string QuoteLiteral(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
 std::string QualifiedName(const std::optional<std::string>& catalog,
                           const std::optional<std::string>& schema, const std::string& table) {
   std::string out;
@@ -66,26 +79,40 @@ std::string QualifiedName(const std::optional<std::string>& catalog,
 arrow::Result<std::string> ArrowToDuckDbTypeName(const arrow::DataType& type) {
   using arrow::Type;
   switch (type.id()) {
-    case Type::NA: return "INTEGER";  // what DuckDB itself makes of an all-NULL column
-    case Type::BOOL: return "BOOLEAN";
-    case Type::INT8: return "TINYINT";
-    case Type::INT16: return "SMALLINT";
-    case Type::INT32: return "INTEGER";
-    case Type::INT64: return "BIGINT";
-    case Type::UINT8: return "UTINYINT";
-    case Type::UINT16: return "USMALLINT";
-    case Type::UINT32: return "UINTEGER";
-    case Type::UINT64: return "UBIGINT";
+    case Type::NA:
+      return "INTEGER";  // what DuckDB itself makes of an all-NULL column
+    case Type::BOOL:
+      return "BOOLEAN";
+    case Type::INT8:
+      return "TINYINT";
+    case Type::INT16:
+      return "SMALLINT";
+    case Type::INT32:
+      return "INTEGER";
+    case Type::INT64:
+      return "BIGINT";
+    case Type::UINT8:
+      return "UTINYINT";
+    case Type::UINT16:
+      return "USMALLINT";
+    case Type::UINT32:
+      return "UINTEGER";
+    case Type::UINT64:
+      return "UBIGINT";
     case Type::HALF_FLOAT:
-    case Type::FLOAT: return "FLOAT";
-    case Type::DOUBLE: return "DOUBLE";
+    case Type::FLOAT:
+      return "FLOAT";
+    case Type::DOUBLE:
+      return "DOUBLE";
     case Type::STRING:
     case Type::LARGE_STRING:
-    case Type::STRING_VIEW: return "VARCHAR";
+    case Type::STRING_VIEW:
+      return "VARCHAR";
     case Type::BINARY:
     case Type::LARGE_BINARY:
     case Type::BINARY_VIEW:
-    case Type::FIXED_SIZE_BINARY: return "BLOB";
+    case Type::FIXED_SIZE_BINARY:
+      return "BLOB";
     case Type::DECIMAL32:
     case Type::DECIMAL64:
     case Type::DECIMAL128:
@@ -94,15 +121,18 @@ arrow::Result<std::string> ArrowToDuckDbTypeName(const arrow::DataType& type) {
       return "DECIMAL(" + std::to_string(shape.first) + "," + std::to_string(shape.second) + ")";
     }
     case Type::DATE32:
-    case Type::DATE64: return "DATE";
+    case Type::DATE64:
+      return "DATE";
     case Type::TIME32:
-    case Type::TIME64: return "TIME";
+    case Type::TIME64:
+      return "TIME";
     case Type::TIMESTAMP:
       return TimestampName(static_cast<const arrow::TimestampType&>(type));
     case Type::INTERVAL_MONTHS:
     case Type::INTERVAL_DAY_TIME:
     case Type::INTERVAL_MONTH_DAY_NANO:
-    case Type::DURATION: return "INTERVAL";
+    case Type::DURATION:
+      return "INTERVAL";
     case Type::LIST:
     case Type::LARGE_LIST:
     case Type::LIST_VIEW:
@@ -193,10 +223,14 @@ LogicalTypeHandle Simple(duckdb_type type) {
 duckdb_type TimestampType(const arrow::TimestampType& ts) {
   if (!ts.timezone().empty()) return DUCKDB_TYPE_TIMESTAMP_TZ;
   switch (ts.unit()) {
-    case arrow::TimeUnit::SECOND: return DUCKDB_TYPE_TIMESTAMP_S;
-    case arrow::TimeUnit::MILLI: return DUCKDB_TYPE_TIMESTAMP_MS;
-    case arrow::TimeUnit::MICRO: return DUCKDB_TYPE_TIMESTAMP;
-    case arrow::TimeUnit::NANO: return DUCKDB_TYPE_TIMESTAMP_NS;
+    case arrow::TimeUnit::SECOND:
+      return DUCKDB_TYPE_TIMESTAMP_S;
+    case arrow::TimeUnit::MILLI:
+      return DUCKDB_TYPE_TIMESTAMP_MS;
+    case arrow::TimeUnit::MICRO:
+      return DUCKDB_TYPE_TIMESTAMP;
+    case arrow::TimeUnit::NANO:
+      return DUCKDB_TYPE_TIMESTAMP_NS;
   }
   return DUCKDB_TYPE_TIMESTAMP;
 }
@@ -224,26 +258,40 @@ arrow::Result<LogicalTypeHandle> StructOrUnion(const arrow::DataType& type, bool
 arrow::Result<LogicalTypeHandle> ArrowToDuckDbLogicalType(const arrow::DataType& type) {
   using arrow::Type;
   switch (type.id()) {
-    case Type::NA: return Simple(DUCKDB_TYPE_SQLNULL);
-    case Type::BOOL: return Simple(DUCKDB_TYPE_BOOLEAN);
-    case Type::INT8: return Simple(DUCKDB_TYPE_TINYINT);
-    case Type::INT16: return Simple(DUCKDB_TYPE_SMALLINT);
-    case Type::INT32: return Simple(DUCKDB_TYPE_INTEGER);
-    case Type::INT64: return Simple(DUCKDB_TYPE_BIGINT);
-    case Type::UINT8: return Simple(DUCKDB_TYPE_UTINYINT);
-    case Type::UINT16: return Simple(DUCKDB_TYPE_USMALLINT);
-    case Type::UINT32: return Simple(DUCKDB_TYPE_UINTEGER);
-    case Type::UINT64: return Simple(DUCKDB_TYPE_UBIGINT);
+    case Type::NA:
+      return Simple(DUCKDB_TYPE_SQLNULL);
+    case Type::BOOL:
+      return Simple(DUCKDB_TYPE_BOOLEAN);
+    case Type::INT8:
+      return Simple(DUCKDB_TYPE_TINYINT);
+    case Type::INT16:
+      return Simple(DUCKDB_TYPE_SMALLINT);
+    case Type::INT32:
+      return Simple(DUCKDB_TYPE_INTEGER);
+    case Type::INT64:
+      return Simple(DUCKDB_TYPE_BIGINT);
+    case Type::UINT8:
+      return Simple(DUCKDB_TYPE_UTINYINT);
+    case Type::UINT16:
+      return Simple(DUCKDB_TYPE_USMALLINT);
+    case Type::UINT32:
+      return Simple(DUCKDB_TYPE_UINTEGER);
+    case Type::UINT64:
+      return Simple(DUCKDB_TYPE_UBIGINT);
     case Type::HALF_FLOAT:
-    case Type::FLOAT: return Simple(DUCKDB_TYPE_FLOAT);
-    case Type::DOUBLE: return Simple(DUCKDB_TYPE_DOUBLE);
+    case Type::FLOAT:
+      return Simple(DUCKDB_TYPE_FLOAT);
+    case Type::DOUBLE:
+      return Simple(DUCKDB_TYPE_DOUBLE);
     case Type::STRING:
     case Type::LARGE_STRING:
-    case Type::STRING_VIEW: return Simple(DUCKDB_TYPE_VARCHAR);
+    case Type::STRING_VIEW:
+      return Simple(DUCKDB_TYPE_VARCHAR);
     case Type::BINARY:
     case Type::LARGE_BINARY:
     case Type::BINARY_VIEW:
-    case Type::FIXED_SIZE_BINARY: return Simple(DUCKDB_TYPE_BLOB);
+    case Type::FIXED_SIZE_BINARY:
+      return Simple(DUCKDB_TYPE_BLOB);
     case Type::DECIMAL32:
     case Type::DECIMAL64:
     case Type::DECIMAL128:
@@ -253,15 +301,18 @@ arrow::Result<LogicalTypeHandle> ArrowToDuckDbLogicalType(const arrow::DataType&
                                                           static_cast<uint8_t>(shape.second)));
     }
     case Type::DATE32:
-    case Type::DATE64: return Simple(DUCKDB_TYPE_DATE);
+    case Type::DATE64:
+      return Simple(DUCKDB_TYPE_DATE);
     case Type::TIME32:
-    case Type::TIME64: return Simple(DUCKDB_TYPE_TIME);
+    case Type::TIME64:
+      return Simple(DUCKDB_TYPE_TIME);
     case Type::TIMESTAMP:
       return Simple(TimestampType(static_cast<const arrow::TimestampType&>(type)));
     case Type::INTERVAL_MONTHS:
     case Type::INTERVAL_DAY_TIME:
     case Type::INTERVAL_MONTH_DAY_NANO:
-    case Type::DURATION: return Simple(DUCKDB_TYPE_INTERVAL);
+    case Type::DURATION:
+      return Simple(DUCKDB_TYPE_INTERVAL);
     case Type::LIST:
     case Type::LARGE_LIST:
     case Type::LIST_VIEW:
@@ -278,7 +329,8 @@ arrow::Result<LogicalTypeHandle> ArrowToDuckDbLogicalType(const arrow::DataType&
       if (type.num_fields() == 0) return Unsupported(type);
       return StructOrUnion(type, /*is_union=*/false);
     case Type::SPARSE_UNION:
-    case Type::DENSE_UNION: return StructOrUnion(type, /*is_union=*/true);
+    case Type::DENSE_UNION:
+      return StructOrUnion(type, /*is_union=*/true);
     case Type::MAP: {
       const auto& map = static_cast<const arrow::MapType&>(type);
       ARROW_ASSIGN_OR_RAISE(auto key, ArrowToDuckDbLogicalType(*map.key_type()));

@@ -27,6 +27,8 @@ arrow::Result<LogicalTypeHandle> ArrowToDuckDbLogicalType(const arrow::DataType&
 
 // "name" with embedded quotes doubled.
 std::string QuoteIdentifier(std::string_view name);
+// 'text' with embedded quotes doubled: a SQL string literal.
+std::string QuoteLiteral(std::string_view text);
 // "catalog"."schema"."table", skipping absent parts.
 std::string QualifiedName(const std::optional<std::string>& catalog,
                           const std::optional<std::string>& schema, const std::string& table);

@@ -36,11 +36,20 @@ std::string TakeVarchar(duckdb_value value) {
 bool Supported(const arrow::DataType& type) {
   switch (type.id()) {
     case arrow::Type::BOOL:
-    case arrow::Type::INT8: case arrow::Type::INT16: case arrow::Type::INT32:
-    case arrow::Type::INT64: case arrow::Type::UINT8: case arrow::Type::UINT16:
-    case arrow::Type::UINT32: case arrow::Type::UINT64: case arrow::Type::FLOAT:
-    case arrow::Type::DOUBLE: case arrow::Type::STRING: case arrow::Type::LARGE_STRING:
-    case arrow::Type::TIMESTAMP: case arrow::Type::DATE32:
+    case arrow::Type::INT8:
+    case arrow::Type::INT16:
+    case arrow::Type::INT32:
+    case arrow::Type::INT64:
+    case arrow::Type::UINT8:
+    case arrow::Type::UINT16:
+    case arrow::Type::UINT32:
+    case arrow::Type::UINT64:
+    case arrow::Type::FLOAT:
+    case arrow::Type::DOUBLE:
+    case arrow::Type::STRING:
+    case arrow::Type::LARGE_STRING:
+    case arrow::Type::TIMESTAMP:
+    case arrow::Type::DATE32:
       return true;
     default:
       return false;
@@ -63,7 +72,8 @@ void CopyColumn(const arrow::Array& array, int64_t offset, idx_t count, duckdb_v
     duckdb_vector_ensure_validity_writable(vector);
     uint64_t* validity = duckdb_vector_get_validity(vector);
     for (idx_t i = 0; i < count; ++i) {
-      if (array.IsNull(offset + static_cast<int64_t>(i))) duckdb_validity_set_row_invalid(validity, i);
+      if (array.IsNull(offset + static_cast<int64_t>(i)))
+        duckdb_validity_set_row_invalid(validity, i);
     }
   }
   const arrow::DataType& type = *array.type();
@@ -79,8 +89,8 @@ void CopyColumn(const arrow::Array& array, int64_t offset, idx_t count, duckdb_v
     // Fixed width with the same in-memory representation in Arrow and DuckDB.
     int width = type.byte_width();
     const uint8_t* values = array.data()->GetValues<uint8_t>(1, 0);
-    std::memcpy(duckdb_vector_get_data(vector),
-                values + (array.offset() + offset) * width, count * width);
+    std::memcpy(duckdb_vector_get_data(vector), values + (array.offset() + offset) * width,
+                count * width);
   }
 }
 
@@ -128,14 +138,16 @@ void Init(duckdb_init_info info) {
     return;
   }
   if (!(*rows)->schema()->Equals(*bind->schema, /*check_metadata=*/false)) {
-    std::string error = spec->name + ": the rows changed shape since the query was bound; run it again";
+    std::string error =
+        spec->name + ": the rows changed shape since the query was bound; run it again";
     duckdb_init_set_error(info, error.c_str());
     return;
   }
   auto data = std::make_unique<InitData>();
   data->rows = std::move(*rows);
   duckdb_init_set_max_threads(info, 1);
-  duckdb_init_set_init_data(info, data.release(), [](void* p) { delete static_cast<InitData*>(p); });
+  duckdb_init_set_init_data(info, data.release(),
+                            [](void* p) { delete static_cast<InitData*>(p); });
 }
 
 void Produce(duckdb_function_info info, duckdb_data_chunk output) {

@@ -47,19 +47,18 @@ std::shared_ptr<arrow::Schema> TableTypesSchema() {
 std::shared_ptr<arrow::Schema> PrimaryKeysSchema() {
   return arrow::schema({field("catalog_name", utf8()), field("db_schema_name", utf8()),
                         field("table_name", utf8(), false), field("column_name", utf8(), false),
-                        field("key_sequence", arrow::int32(), false),
-                        field("key_name", utf8())});
+                        field("key_sequence", arrow::int32(), false), field("key_name", utf8())});
 }
 
 std::shared_ptr<arrow::Schema> ForeignKeysSchema() {
-  return arrow::schema(
-      {field("pk_catalog_name", utf8()), field("pk_db_schema_name", utf8()),
-       field("pk_table_name", utf8(), false), field("pk_column_name", utf8(), false),
-       field("fk_catalog_name", utf8()), field("fk_db_schema_name", utf8()),
-       field("fk_table_name", utf8(), false), field("fk_column_name", utf8(), false),
-       field("key_sequence", arrow::int32(), false), field("fk_key_name", utf8()),
-       field("pk_key_name", utf8()), field("update_rule", arrow::uint8(), false),
-       field("delete_rule", arrow::uint8(), false)});
+  return arrow::schema({field("pk_catalog_name", utf8()), field("pk_db_schema_name", utf8()),
+                        field("pk_table_name", utf8(), false),
+                        field("pk_column_name", utf8(), false), field("fk_catalog_name", utf8()),
+                        field("fk_db_schema_name", utf8()), field("fk_table_name", utf8(), false),
+                        field("fk_column_name", utf8(), false),
+                        field("key_sequence", arrow::int32(), false), field("fk_key_name", utf8()),
+                        field("pk_key_name", utf8()), field("update_rule", arrow::uint8(), false),
+                        field("delete_rule", arrow::uint8(), false)});
 }
 
 // Table types as JDBC tools expect them (DuckDB's information_schema says "BASE TABLE").
@@ -73,15 +72,6 @@ constexpr char kTableTypeExpression[] =
 
 // --- SQL text helpers ----------------------------------------------------------------------
 
-std::string Literal(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 // Appends " AND column = 'value'" when the filter is present. An empty catalog or schema
 // means "objects without one", which DuckDB does not have: no rows.
 void AddEquals(std::string* sql, const char* column, bool present, const std::string& value) {
@@ -90,12 +80,12 @@ void AddEquals(std::string* sql, const char* column, bool present, const std::st
     *sql += " AND false";
     return;
   }
-  *sql += std::string(" AND ") + column + " = " + Literal(value);
+  *sql += std::string(" AND ") + column + " = " + engine::QuoteLiteral(value);
 }
 
 void AddLike(std::string* sql, const char* column, bool present, const std::string& pattern) {
   if (!present) return;
-  *sql += std::string(" AND ") + column + " LIKE " + Literal(pattern) + " ESCAPE '\\'";
+  *sql += std::string(" AND ") + column + " LIKE " + engine::QuoteLiteral(pattern) + " ESCAPE '\\'";
 }
 
 // --- Running catalog queries ----------------------------------------------------------------
@@ -108,8 +98,8 @@ arrow::Result<std::shared_ptr<arrow::Table>> RunSql(engine::EngineConnection& co
 }
 
 // The query's columns, in order, cast to the exact result schema.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> Conform(const arrow::Table& table,
-                                                           const std::shared_ptr<arrow::Schema>& schema) {
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> Conform(
+    const arrow::Table& table, const std::shared_ptr<arrow::Schema>& schema) {
   if (table.num_columns() != schema->num_fields()) {
     return arrow::Status::Invalid("catalog query returned ", table.num_columns(),
                                   " columns; expected ", schema->num_fields());
@@ -158,14 +148,15 @@ arrow::Result<std::string> SerializedTableSchema(engine::EngineConnection& conne
   if (dataset == nullptr) return arrow::Status::Invalid("no schema for ", qualified);
   std::string sql =
       "SELECT column_name, is_nullable = 'YES' FROM information_schema.columns WHERE "
-      "table_catalog = " + Literal(catalog) + " AND table_schema = " + Literal(schema) +
-      " AND table_name = " + Literal(table) + " ORDER BY ordinal_position";
+      "table_catalog = " +
+      engine::QuoteLiteral(catalog) + " AND table_schema = " + engine::QuoteLiteral(schema) +
+      " AND table_name = " + engine::QuoteLiteral(table) + " ORDER BY ordinal_position";
   ARROW_ASSIGN_OR_RAISE(auto columns, RunSql(connection, sql));
   ARROW_ASSIGN_OR_RAISE(auto combined, columns->CombineChunksToBatch());
-  auto origin = arrow::key_value_metadata(
-      {"ARROW:FLIGHT:SQL:CATALOG_NAME", "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME",
-       "ARROW:FLIGHT:SQL:TABLE_NAME", "ARROW:FLIGHT:SQL:IS_READ_ONLY"},
-      {catalog, schema, table, "0"});
+  auto origin =
+      arrow::key_value_metadata({"ARROW:FLIGHT:SQL:CATALOG_NAME", "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME",
+                                 "ARROW:FLIGHT:SQL:TABLE_NAME", "ARROW:FLIGHT:SQL:IS_READ_ONLY"},
+                                {catalog, schema, table, "0"});
   arrow::FieldVector fields;
   for (int i = 0; i < dataset->num_fields(); ++i) {
     auto f = dataset->field(i)->WithMergedMetadata(origin);
@@ -202,8 +193,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetDbSchemas(
   return Query(connection, sql, DbSchemasSchema());
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetTables(
-    engine::EngineConnection& connection, const pb::CommandGetTables& command) {
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetTables(engine::EngineConnection& connection,
+                                                             const pb::CommandGetTables& command) {
   std::string sql = std::string("SELECT * FROM (SELECT table_catalog, table_schema, table_name, ") +
                     kTableTypeExpression +
                     " AS table_type FROM information_schema.tables "
@@ -220,7 +211,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetTables(
       if (i > 0) sql += ", ";
       // DuckDB's own spelling is accepted too.
       const std::string& type = command.table_types(i);
-      sql += Literal(type == "BASE TABLE" ? "TABLE" : type);
+      sql += engine::QuoteLiteral(type == "BASE TABLE" ? "TABLE" : type);
     }
     sql += ")";
   }
@@ -292,8 +283,9 @@ constexpr char kByForeignKeyTable[] =
     " ORDER BY fk_catalog_name, fk_db_schema_name, fk_table_name, fk_key_name, key_sequence";
 
 template <typename KeysCommand>
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetKeysOf(
-    engine::EngineConnection& connection, const KeysCommand& command, bool imported) {
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> GetKeysOf(engine::EngineConnection& connection,
+                                                             const KeysCommand& command,
+                                                             bool imported) {
   std::string sql = kForeignKeys;
   const char* prefix = imported ? "fk_" : "pk_";
   AddEquals(&sql, (std::string(prefix) + "catalog_name").c_str(), command.has_catalog(),
@@ -359,10 +351,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> QueryCatalog(
 }
 
 arrow::Result<std::vector<std::string>> ReservedKeywords(engine::EngineConnection& connection) {
-  ARROW_ASSIGN_OR_RAISE(auto table,
-                        RunSql(connection,
-                               "SELECT upper(keyword_name) FROM duckdb_keywords() "
-                               "WHERE keyword_category = 'reserved' ORDER BY 1"));
+  ARROW_ASSIGN_OR_RAISE(auto table, RunSql(connection,
+                                           "SELECT upper(keyword_name) FROM duckdb_keywords() "
+                                           "WHERE keyword_category = 'reserved' ORDER BY 1"));
   ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());
   std::vector<std::string> keywords;
   for (int64_t row = 0; row < batch->num_rows(); ++row) {

@@ -52,8 +52,9 @@ arrow::Result<Command> DecodeAlternative(const google::protobuf::Any& any) {
 arrow::Result<Command> DecodeCommand(std::string_view any_bytes) {
   ARROW_ASSIGN_OR_RAISE(auto any, ParseAny(any_bytes, "command"));
   if (any.type_url().empty()) {
-    return arrow::Status::Invalid("command has no type_url; send a Flight SQL command packed in "
-                                  "a google.protobuf.Any");
+    return arrow::Status::Invalid(
+        "command has no type_url; send a Flight SQL command packed in "
+        "a google.protobuf.Any");
   }
   return DecodeAlternative(any);
 }

@@ -19,14 +19,14 @@ namespace hyprstream::flightsql {
 namespace pb = arrow::flight::protocol::sql;
 
 // The commands a descriptor's cmd or a ticket may hold.
-using Command = std::variant<
-    pb::CommandStatementQuery, pb::CommandStatementUpdate, pb::CommandStatementIngest,
-    pb::CommandPreparedStatementQuery, pb::CommandPreparedStatementUpdate,
-    pb::TicketStatementQuery, pb::CommandGetSqlInfo, pb::CommandGetCatalogs,
-    pb::CommandGetDbSchemas, pb::CommandGetTables, pb::CommandGetTableTypes,
-    pb::CommandGetPrimaryKeys, pb::CommandGetExportedKeys, pb::CommandGetImportedKeys,
-    pb::CommandGetCrossReference, pb::CommandGetXdbcTypeInfo,
-    pb::CommandStatementSubstraitPlan>;
+using Command =
+    std::variant<pb::CommandStatementQuery, pb::CommandStatementUpdate, pb::CommandStatementIngest,
+                 pb::CommandPreparedStatementQuery, pb::CommandPreparedStatementUpdate,
+                 pb::TicketStatementQuery, pb::CommandGetSqlInfo, pb::CommandGetCatalogs,
+                 pb::CommandGetDbSchemas, pb::CommandGetTables, pb::CommandGetTableTypes,
+                 pb::CommandGetPrimaryKeys, pb::CommandGetExportedKeys, pb::CommandGetImportedKeys,
+                 pb::CommandGetCrossReference, pb::CommandGetXdbcTypeInfo,
+                 pb::CommandStatementSubstraitPlan>;
 
 arrow::Result<Command> DecodeCommand(std::string_view any_bytes);
 

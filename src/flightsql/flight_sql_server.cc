@@ -86,8 +86,9 @@ class WindowedReader : public arrow::RecordBatchReader {
 // Whether SQL text may write to the metrics table (cheap filter before looking).
 bool MentionsMetrics(const std::string& sql) {
   static const std::string kName = "metrics";
-  auto it = std::search(sql.begin(), sql.end(), kName.begin(), kName.end(),
-                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  auto it = std::search(sql.begin(), sql.end(), kName.begin(), kName.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == b;
+  });
   return it != sql.end();
 }
 
@@ -148,8 +149,8 @@ void FlightSqlServer::SweepLoop() {
   std::unique_lock<std::mutex> lock(sweep_mutex_);
   // Every 100 ms: stop engine work whose client cancelled its call; every 5 s: expire handles.
   int ticks = 0;
-  while (!sweep_wakeup_.wait_for(lock, std::chrono::milliseconds(100),
-                                 [this] { return stopping_; })) {
+  while (
+      !sweep_wakeup_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
     lock.unlock();
     sessions_.InterruptCancelledCalls();
     if (++ticks % 50 == 0) sessions_.Sweep();
@@ -160,7 +161,7 @@ void FlightSqlServer::SweepLoop() {
 // --- Windows ------------------------------------------------------------------------------
 
 void FlightSqlServer::WhenCommitted(const std::string& transaction_id,
-                                   const window::TableName& table, arrow::RecordBatchVector rows) {
+                                    const window::TableName& table, arrow::RecordBatchVector rows) {
   if (!options_.windows || rows.empty()) return;
   auto fold = [windows = options_.windows, table, rows = std::move(rows)] {
     // The rows are committed whatever happens here: a failure only leaves the windows behind
@@ -278,8 +279,8 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnouncePrepared(
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceTable(
     const fl::ServerCallContext& context, const std::vector<std::string>& path) {
   if (path.empty() || path.size() > 3) {
-    return arrow::Status::Invalid("a PATH descriptor names a table as [catalog, schema,] table; got ",
-                                  path.size(), " parts");
+    return arrow::Status::Invalid(
+        "a PATH descriptor names a table as [catalog, schema,] table; got ", path.size(), " parts");
   }
   return AnnounceStatement(context, [&] {
     pb::CommandStatementQuery query;
@@ -343,9 +344,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::OpenPe
       ARROW_RETURN_NOT_OK(statement.Bind(pending->parameters));
       ARROW_ASSIGN_OR_RAISE(auto result, statement.ExecuteQuery());
       if (!result->schema()->Equals(*pending->schema, /*check_metadata=*/false)) {
-        return arrow::Status::Invalid(
-            "the result's columns changed since GetFlightInfo (was ", pending->schema->ToString(),
-            ", now ", result->schema()->ToString(), "); call GetFlightInfo again");
+        return arrow::Status::Invalid("the result's columns changed since GetFlightInfo (was ",
+                                      pending->schema->ToString(), ", now ",
+                                      result->schema()->ToString(), "); call GetFlightInfo again");
       }
       return result;
     }();
@@ -384,9 +385,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::Metada
     std::vector<uint32_t> ids(c->info().begin(), c->info().end());
     ARROW_ASSIGN_OR_RAISE(batch, sql_info_.Build(ids));
   } else if (auto* c = std::get_if<pb::CommandGetXdbcTypeInfo>(&command)) {
-    ARROW_ASSIGN_OR_RAISE(batch, XdbcTypeInfo(c->has_data_type()
-                                                  ? std::optional<int32_t>(c->data_type())
-                                                  : std::nullopt));
+    ARROW_ASSIGN_OR_RAISE(
+        batch,
+        XdbcTypeInfo(c->has_data_type() ? std::optional<int32_t>(c->data_type()) : std::nullopt));
   } else {
     ARROW_RETURN_NOT_OK(MetadataSchema(command).status());
     ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, ""));
@@ -527,8 +528,7 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
   auto target = window::TableName::Of(request.schema, request.table);
   std::shared_ptr<WindowedReader> windowed;
   if (options_.windows && options_.windows->Watches(target)) {
-    ARROW_ASSIGN_OR_RAISE(auto schema,
-                          options_.windows->AppendSchema(target, batches->schema()));
+    ARROW_ASSIGN_OR_RAISE(auto schema, options_.windows->AppendSchema(target, batches->schema()));
     windowed = std::make_shared<WindowedReader>(batches, schema, options_.windows, target);
     batches = windowed;
   }
@@ -565,8 +565,8 @@ arrow::Status FlightSqlServer::PutStream(const std::vector<std::string>& path,
     if (windowed) WhenCommitted("", target, {batch});
     total += rows;
     // Acknowledge every batch once it is committed, so the client knows what is durable.
-    std::string ack = "{\"rows\":" + std::to_string(rows) + ",\"total_rows\":" +
-                      std::to_string(total) + "}";
+    std::string ack =
+        "{\"rows\":" + std::to_string(rows) + ",\"total_rows\":" + std::to_string(total) + "}";
     ARROW_RETURN_NOT_OK(writer->WriteMetadata(*arrow::Buffer::FromString(std::move(ack))));
   }
   return arrow::Status::OK();

@@ -1,7 +1,7 @@
 // FlightSqlServer's DoAction handlers: prepared statements, transactions, cancellation and
 // session options. Each handler parses its request and returns the serialized result bodies.
-#include <arrow/flight/types.h>
 #include <arrow/array.h>
+#include <arrow/flight/types.h>
 #include <arrow/table.h>
 #include <spdlog/spdlog.h>
 
@@ -45,18 +45,9 @@ std::vector<std::string> HandlesOf(const fl::FlightInfo& info) {
   return ids;
 }
 
-std::string SqlLiteral(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 // The SQL text of a session option value; nullopt for values SQL SET cannot take.
 std::optional<std::string> SqlValue(const fl::SessionOptionValue& value) {
-  if (auto* s = std::get_if<std::string>(&value)) return SqlLiteral(*s);
+  if (auto* s = std::get_if<std::string>(&value)) return engine::QuoteLiteral(*s);
   if (auto* b = std::get_if<bool>(&value)) return std::string(*b ? "true" : "false");
   if (auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
   if (auto* d = std::get_if<double>(&value)) {
@@ -110,10 +101,10 @@ arrow::Status FlightSqlServer::ListActions(const fl::ServerCallContext&,
 arrow::Status FlightSqlServer::DoAction(const fl::ServerCallContext& context,
                                         const fl::Action& action,
                                         std::unique_ptr<fl::ResultStream>* result) {
-  std::string_view body =
-      action.body ? std::string_view(*action.body) : std::string_view();
+  std::string_view body = action.body ? std::string_view(*action.body) : std::string_view();
   spdlog::debug("DoAction {} ({} bytes)", action.type, body.size());
-  arrow::Result<std::vector<std::string>> bodies = [&]() -> arrow::Result<std::vector<std::string>> {
+  arrow::Result<std::vector<std::string>> bodies =
+      [&]() -> arrow::Result<std::vector<std::string>> {
     if (action.type == kCreatePreparedStatement) return CreatePreparedStatement(context, body);
     if (action.type == kClosePreparedStatement) return ClosePreparedStatement(body);
     if (action.type == kBeginTransaction) return BeginTransaction(body);
@@ -132,7 +123,6 @@ arrow::Status FlightSqlServer::DoAction(const fl::ServerCallContext& context,
   *result = std::make_unique<fl::SimpleResultStream>(std::move(results));
   return arrow::Status::OK();
 }
-
 
 arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement(
     const fl::ServerCallContext& context, std::string_view body) {
@@ -196,7 +186,6 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::EndTransaction(std::str
   }
   return std::vector<std::string>{};
 }
-
 
 // --- Cancellation ---------------------------------------------------------------------------
 
@@ -267,7 +256,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
       }
       status = RunStatement(*session->connection,
                             name == "catalog" ? "USE " + engine::QuoteIdentifier(*text)
-                                              : "SET schema = " + SqlLiteral(*text));
+                                              : "SET schema = " + engine::QuoteLiteral(*text));
       if (!status.ok()) {
         fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, status);
         continue;
@@ -326,8 +315,8 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CloseSession(
   ARROW_RETURN_NOT_OK(fl::CloseSessionRequest::Deserialize(body, &request));
   // Closing a session that was never opened (or is gone) leaves the goal state: closed.
   sessions_.CloseSession(context);
-  ARROW_ASSIGN_OR_RAISE(auto serialized,
-                        fl::CloseSessionResult{fl::CloseSessionStatus::kClosed}.SerializeToString());
+  ARROW_ASSIGN_OR_RAISE(
+      auto serialized, fl::CloseSessionResult{fl::CloseSessionStatus::kClosed}.SerializeToString());
   return std::vector<std::string>{std::move(serialized)};
 }
 

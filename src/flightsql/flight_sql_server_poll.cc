@@ -30,7 +30,8 @@ arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallCon
     ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, c->transaction_id()));
     std::string sql = c->query();
     auto job = std::make_shared<PollJob>(
-        connection, [connection, sql]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+        connection,
+        [connection, sql]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
           ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
           return statement->ExecuteQuery();
         });
@@ -40,7 +41,8 @@ arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallCon
   ARROW_ASSIGN_OR_RAISE(auto prepared,
                         sessions_.GetPreparedStatement(query.prepared_statement_handle()));
   auto job = std::make_shared<PollJob>(
-      prepared->connection, [prepared]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+      prepared->connection,
+      [prepared]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
         std::lock_guard<std::mutex> lock(prepared->mutex);
         ARROW_RETURN_NOT_OK(prepared->statement->Bind(prepared->parameters));
         return prepared->statement->ExecuteQuery();

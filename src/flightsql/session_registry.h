@@ -18,11 +18,11 @@
 
 #include <chrono>
 #include <functional>
-#include <vector>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "flightsql/expiring_map.h"

@@ -19,9 +19,9 @@ int32_t Bits(std::initializer_list<int> positions) {
 // and from temporal and binary types, and among temporal types.
 std::map<int32_t, std::vector<int32_t>> SupportedConversions() {
   const std::vector<int32_t> numeric = {
-      pb::SQL_CONVERT_BIGINT,  pb::SQL_CONVERT_BIT,     pb::SQL_CONVERT_DECIMAL,
-      pb::SQL_CONVERT_FLOAT,   pb::SQL_CONVERT_INTEGER, pb::SQL_CONVERT_NUMERIC,
-      pb::SQL_CONVERT_REAL,    pb::SQL_CONVERT_SMALLINT, pb::SQL_CONVERT_TINYINT};
+      pb::SQL_CONVERT_BIGINT, pb::SQL_CONVERT_BIT,      pb::SQL_CONVERT_DECIMAL,
+      pb::SQL_CONVERT_FLOAT,  pb::SQL_CONVERT_INTEGER,  pb::SQL_CONVERT_NUMERIC,
+      pb::SQL_CONVERT_REAL,   pb::SQL_CONVERT_SMALLINT, pb::SQL_CONVERT_TINYINT};
   const std::vector<int32_t> character = {pb::SQL_CONVERT_CHAR, pb::SQL_CONVERT_LONGVARCHAR,
                                           pb::SQL_CONVERT_VARCHAR};
   const std::vector<int32_t> temporal = {pb::SQL_CONVERT_DATE, pb::SQL_CONVERT_TIME,
@@ -35,7 +35,8 @@ std::map<int32_t, std::vector<int32_t>> SupportedConversions() {
   };
   std::map<int32_t, std::vector<int32_t>> conversions;
   for (int32_t from : numeric) conversions[from] = join({&numeric, &character});
-  for (int32_t from : character) conversions[from] = join({&numeric, &character, &temporal, &binary});
+  for (int32_t from : character)
+    conversions[from] = join({&numeric, &character, &temporal, &binary});
   conversions[pb::SQL_CONVERT_DATE] = join({&character, &temporal});
   conversions[pb::SQL_CONVERT_TIMESTAMP] = join({&character, &temporal});
   conversions[pb::SQL_CONVERT_TIME] = join({&character});
@@ -76,29 +77,33 @@ SqlInfo SqlInfo::ForServer(std::vector<std::string> keywords) {
   info.Set(pb::SQL_NULL_ORDERING, int64_t{pb::SQL_NULLS_SORTED_AT_END});
   info.Set(pb::SQL_KEYWORDS, std::move(keywords));
   info.Set(pb::SQL_NUMERIC_FUNCTIONS,
-           std::vector<std::string>{"ABS", "ACOS", "ASIN", "ATAN", "ATAN2", "CBRT", "CEIL",
-                                    "CEILING", "COS", "COT", "DEGREES", "EXP", "FLOOR", "LN",
-                                    "LOG", "LOG10", "LOG2", "MOD", "PI", "POW", "POWER",
-                                    "RADIANS", "RANDOM", "ROUND", "SIGN", "SIN", "SQRT", "TAN",
-                                    "TRUNC"});
+           std::vector<std::string>{"ABS",   "ACOS",    "ASIN",  "ATAN",    "ATAN2",   "CBRT",
+                                    "CEIL",  "CEILING", "COS",   "COT",     "DEGREES", "EXP",
+                                    "FLOOR", "LN",      "LOG",   "LOG10",   "LOG2",    "MOD",
+                                    "PI",    "POW",     "POWER", "RADIANS", "RANDOM",  "ROUND",
+                                    "SIGN",  "SIN",     "SQRT",  "TAN",     "TRUNC"});
   info.Set(pb::SQL_STRING_FUNCTIONS,
-           std::vector<std::string>{"ASCII", "CHR", "CONCAT", "CONCAT_WS", "CONTAINS",
-                                    "ENDS_WITH", "LEFT", "LENGTH", "LOWER", "LPAD", "LTRIM",
-                                    "POSITION", "REGEXP_MATCHES", "REGEXP_REPLACE", "REPEAT",
-                                    "REPLACE", "REVERSE", "RIGHT", "RPAD", "RTRIM", "SPLIT_PART",
-                                    "STARTS_WITH", "STRPOS", "SUBSTRING", "TRIM", "UPPER"});
-  info.Set(pb::SQL_SYSTEM_FUNCTIONS,
-           std::vector<std::string>{"COALESCE", "CURRENT_CATALOG", "CURRENT_DATABASE",
-                                    "CURRENT_SCHEMA", "CURRENT_USER", "IFNULL", "NULLIF",
-                                    "TYPEOF", "VERSION"});
-  info.Set(pb::SQL_DATETIME_FUNCTIONS,
-           std::vector<std::string>{"AGE", "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP",
-                                    "DATE_ADD", "DATE_BIN", "DATE_DIFF", "DATE_PART",
-                                    "DATE_SUB", "DATE_TRUNC", "DAYNAME", "DAYOFMONTH",
-                                    "DAYOFWEEK", "DAYOFYEAR", "EPOCH", "EPOCH_MS", "EXTRACT",
-                                    "HOUR", "MAKE_DATE", "MAKE_TIMESTAMP", "MINUTE", "MONTH",
-                                    "MONTHNAME", "NOW", "QUARTER", "SECOND", "STRFTIME",
-                                    "STRPTIME", "TIME_BUCKET", "TO_TIMESTAMP", "WEEK", "YEAR"});
+           std::vector<std::string>{
+               "ASCII",      "CHR",         "CONCAT",         "CONCAT_WS",      "CONTAINS",
+               "ENDS_WITH",  "LEFT",        "LENGTH",         "LOWER",          "LPAD",
+               "LTRIM",      "POSITION",    "REGEXP_MATCHES", "REGEXP_REPLACE", "REPEAT",
+               "REPLACE",    "REVERSE",     "RIGHT",          "RPAD",           "RTRIM",
+               "SPLIT_PART", "STARTS_WITH", "STRPOS",         "SUBSTRING",      "TRIM",
+               "UPPER"});
+  info.Set(
+      pb::SQL_SYSTEM_FUNCTIONS,
+      std::vector<std::string>{"COALESCE", "CURRENT_CATALOG", "CURRENT_DATABASE", "CURRENT_SCHEMA",
+                               "CURRENT_USER", "IFNULL", "NULLIF", "TYPEOF", "VERSION"});
+  info.Set(
+      pb::SQL_DATETIME_FUNCTIONS,
+      std::vector<std::string>{"AGE",         "CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP",
+                               "DATE_ADD",    "DATE_BIN",     "DATE_DIFF",    "DATE_PART",
+                               "DATE_SUB",    "DATE_TRUNC",   "DAYNAME",      "DAYOFMONTH",
+                               "DAYOFWEEK",   "DAYOFYEAR",    "EPOCH",        "EPOCH_MS",
+                               "EXTRACT",     "HOUR",         "MAKE_DATE",    "MAKE_TIMESTAMP",
+                               "MINUTE",      "MONTH",        "MONTHNAME",    "NOW",
+                               "QUARTER",     "SECOND",       "STRFTIME",     "STRPTIME",
+                               "TIME_BUCKET", "TO_TIMESTAMP", "WEEK",         "YEAR"});
   info.Set(pb::SQL_SEARCH_STRING_ESCAPE, std::string("\\"));
   info.Set(pb::SQL_EXTRA_NAME_CHARACTERS, std::string(""));
   info.Set(pb::SQL_SUPPORTS_COLUMN_ALIASING, true);
@@ -134,15 +139,26 @@ SqlInfo SqlInfo::ForServer(std::vector<std::string> keywords) {
   info.Set(pb::SQL_CORRELATED_SUBQUERIES_SUPPORTED, true);
   info.Set(pb::SQL_SUPPORTED_UNIONS, Bits({pb::SQL_UNION, pb::SQL_UNION_ALL}));
   // 0 means "no known limit" in JDBC's getMax* methods.
-  for (pb::SqlInfo id :
-       {pb::SQL_MAX_BINARY_LITERAL_LENGTH, pb::SQL_MAX_CHAR_LITERAL_LENGTH,
-        pb::SQL_MAX_COLUMN_NAME_LENGTH, pb::SQL_MAX_COLUMNS_IN_GROUP_BY,
-        pb::SQL_MAX_COLUMNS_IN_INDEX, pb::SQL_MAX_COLUMNS_IN_ORDER_BY,
-        pb::SQL_MAX_COLUMNS_IN_SELECT, pb::SQL_MAX_COLUMNS_IN_TABLE, pb::SQL_MAX_CONNECTIONS,
-        pb::SQL_MAX_CURSOR_NAME_LENGTH, pb::SQL_MAX_INDEX_LENGTH, pb::SQL_DB_SCHEMA_NAME_LENGTH,
-        pb::SQL_MAX_PROCEDURE_NAME_LENGTH, pb::SQL_MAX_CATALOG_NAME_LENGTH, pb::SQL_MAX_ROW_SIZE,
-        pb::SQL_MAX_STATEMENT_LENGTH, pb::SQL_MAX_STATEMENTS, pb::SQL_MAX_TABLE_NAME_LENGTH,
-        pb::SQL_MAX_TABLES_IN_SELECT, pb::SQL_MAX_USERNAME_LENGTH}) {
+  for (pb::SqlInfo id : {pb::SQL_MAX_BINARY_LITERAL_LENGTH,
+                         pb::SQL_MAX_CHAR_LITERAL_LENGTH,
+                         pb::SQL_MAX_COLUMN_NAME_LENGTH,
+                         pb::SQL_MAX_COLUMNS_IN_GROUP_BY,
+                         pb::SQL_MAX_COLUMNS_IN_INDEX,
+                         pb::SQL_MAX_COLUMNS_IN_ORDER_BY,
+                         pb::SQL_MAX_COLUMNS_IN_SELECT,
+                         pb::SQL_MAX_COLUMNS_IN_TABLE,
+                         pb::SQL_MAX_CONNECTIONS,
+                         pb::SQL_MAX_CURSOR_NAME_LENGTH,
+                         pb::SQL_MAX_INDEX_LENGTH,
+                         pb::SQL_DB_SCHEMA_NAME_LENGTH,
+                         pb::SQL_MAX_PROCEDURE_NAME_LENGTH,
+                         pb::SQL_MAX_CATALOG_NAME_LENGTH,
+                         pb::SQL_MAX_ROW_SIZE,
+                         pb::SQL_MAX_STATEMENT_LENGTH,
+                         pb::SQL_MAX_STATEMENTS,
+                         pb::SQL_MAX_TABLE_NAME_LENGTH,
+                         pb::SQL_MAX_TABLES_IN_SELECT,
+                         pb::SQL_MAX_USERNAME_LENGTH}) {
     info.Set(id, int64_t{0});
   }
   info.Set(pb::SQL_MAX_ROW_SIZE_INCLUDES_BLOBS, false);
@@ -170,8 +186,7 @@ SqlInfo SqlInfo::ForServer(std::vector<std::string> keywords) {
 std::shared_ptr<arrow::Schema> SqlInfo::ResultSchema() {
   auto value_type = arrow::dense_union(
       {arrow::field("string_value", arrow::utf8()), arrow::field("bool_value", arrow::boolean()),
-       arrow::field("bigint_value", arrow::int64()),
-       arrow::field("int32_bitmask", arrow::int32()),
+       arrow::field("bigint_value", arrow::int64()), arrow::field("int32_bitmask", arrow::int32()),
        arrow::field("string_list", arrow::list(arrow::field("item", arrow::utf8()))),
        arrow::field("int32_to_int32_list_map",
                     arrow::map(arrow::int32(), arrow::list(arrow::field("item", arrow::int32()))))},
@@ -203,10 +218,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> SqlInfo::Build(
     ARROW_RETURN_NOT_OK(names.Append(id));
     ARROW_RETURN_NOT_OK(unions.Append(static_cast<int8_t>(value.index())));
     switch (value.index()) {
-      case 0: return strings.Append(std::get<0>(value));
-      case 1: return bools.Append(std::get<1>(value));
-      case 2: return bigints.Append(std::get<2>(value));
-      case 3: return int32s.Append(std::get<3>(value));
+      case 0:
+        return strings.Append(std::get<0>(value));
+      case 1:
+        return bools.Append(std::get<1>(value));
+      case 2:
+        return bigints.Append(std::get<2>(value));
+      case 3:
+        return int32s.Append(std::get<3>(value));
       case 4:
         ARROW_RETURN_NOT_OK(lists.Append());
         for (const auto& s : std::get<4>(value)) ARROW_RETURN_NOT_OK(list_items.Append(s));

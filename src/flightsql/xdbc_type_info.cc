@@ -13,10 +13,26 @@ using arrow::field;
 
 // XDBC data type codes (Flight SQL XdbcDataType; JDBC java.sql.Types for nested types).
 enum : int32_t {
-  kChar = 1, kNumeric = 2, kDecimal = 3, kInteger = 4, kSmallint = 5, kReal = 7, kDouble = 8,
-  kDatetime = 9, kInterval = 10, kVarchar = 12, kDate = 91, kTime = 92, kTimestamp = 93,
-  kVarbinary = -3, kBigint = -5, kTinyint = -6, kBit = -7,
-  kStruct = 2002, kArray = 2003, kJavaObject = 2000,
+  kChar = 1,
+  kNumeric = 2,
+  kDecimal = 3,
+  kInteger = 4,
+  kSmallint = 5,
+  kReal = 7,
+  kDouble = 8,
+  kDatetime = 9,
+  kInterval = 10,
+  kVarchar = 12,
+  kDate = 91,
+  kTime = 92,
+  kTimestamp = 93,
+  kVarbinary = -3,
+  kBigint = -5,
+  kTinyint = -6,
+  kBit = -7,
+  kStruct = 2002,
+  kArray = 2003,
+  kJavaObject = 2000,
 };
 
 struct TypeRow {
@@ -47,7 +63,17 @@ const std::vector<TypeRow>& Rows() {
         {"UBIGINT", kBigint, 20, nullptr, {}, false, true, true, 0, 0, {}, 10},
         {"HUGEINT", kNumeric, 39, nullptr, {}, false, false, true, 0, 0, {}, 10},
         {"UHUGEINT", kNumeric, 39, nullptr, {}, false, true, true, 0, 0, {}, 10},
-        {"DECIMAL", kDecimal, 38, nullptr, {"precision", "scale"}, false, false, true, 0, 38, {},
+        {"DECIMAL",
+         kDecimal,
+         38,
+         nullptr,
+         {"precision", "scale"},
+         false,
+         false,
+         true,
+         0,
+         38,
+         {},
          10},
         {"FLOAT", kReal, 24, nullptr, {}, false, false, false, {}, {}, {}, 2},
         {"DOUBLE", kDouble, 53, nullptr, {}, false, false, false, {}, {}, {}, 2},
@@ -56,10 +82,19 @@ const std::vector<TypeRow>& Rows() {
         {"BLOB", kVarbinary, {}, "'", {}, false, std::nullopt, false, {}, {}, {}, {}},
         {"DATE", kDate, 10, "DATE '", {}, false, std::nullopt, false, {}, {}, 1, {}},
         {"TIME", kTime, 15, "TIME '", {}, false, std::nullopt, false, 0, 6, 2, {}},
-        {"TIMESTAMP", kTimestamp, 26, "TIMESTAMP '", {}, false, std::nullopt, false, 0, 6, 3,
+        {"TIMESTAMP", kTimestamp, 26, "TIMESTAMP '", {}, false, std::nullopt, false, 0, 6, 3, {}},
+        {"TIMESTAMP WITH TIME ZONE",
+         kTimestamp,
+         32,
+         "TIMESTAMPTZ '",
+         {},
+         false,
+         std::nullopt,
+         false,
+         0,
+         6,
+         3,
          {}},
-        {"TIMESTAMP WITH TIME ZONE", kTimestamp, 32, "TIMESTAMPTZ '", {}, false, std::nullopt,
-         false, 0, 6, 3, {}},
         {"INTERVAL", kInterval, {}, "INTERVAL '", {}, false, std::nullopt, false, {}, {}, {}, {}},
         {"LIST", kArray, {}, nullptr, {}, false, std::nullopt, false, {}, {}, {}, {}},
         {"ARRAY", kArray, {}, nullptr, {"size"}, false, std::nullopt, false, {}, {}, {}, {}},
@@ -109,8 +144,8 @@ std::shared_ptr<arrow::Schema> XdbcTypeInfoSchema() {
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> XdbcTypeInfo(std::optional<int32_t> data_type) {
   auto schema = XdbcTypeInfoSchema();
   arrow::StringBuilder type_name, literal_prefix, literal_suffix, local_type_name;
-  arrow::Int32Builder data_type_b, column_size, nullable, searchable, minimum_scale,
-      maximum_scale, sql_data_type, datetime_subcode, num_prec_radix, interval_precision;
+  arrow::Int32Builder data_type_b, column_size, nullable, searchable, minimum_scale, maximum_scale,
+      sql_data_type, datetime_subcode, num_prec_radix, interval_precision;
   arrow::BooleanBuilder case_sensitive, unsigned_attribute, fixed_prec_scale, auto_increment;
   auto params_type = schema->GetFieldByName("create_params")->type();
   arrow::ListBuilder create_params(arrow::default_memory_pool(),
@@ -123,8 +158,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> XdbcTypeInfo(std::optional<in
   for (const TypeRow& row : Rows()) {
     if (data_type && row.data_type != *data_type) continue;
     ++rows;
-    const bool is_datetime = row.data_type == kDate || row.data_type == kTime ||
-                             row.data_type == kTimestamp;
+    const bool is_datetime =
+        row.data_type == kDate || row.data_type == kTime || row.data_type == kTimestamp;
     ARROW_RETURN_NOT_OK(type_name.Append(row.name));
     ARROW_RETURN_NOT_OK(data_type_b.Append(row.data_type));
     ARROW_RETURN_NOT_OK(AppendOptional(&column_size, row.column_size));

@@ -41,10 +41,10 @@ struct Config {
   std::chrono::seconds statement_idle_timeout{600};  // prepared statements and result tickets
   int64_t result_batch_rows = 65536;                 // target rows per streamed Arrow batch
 
-  bool metrics_table = true;                          // the built-in metrics table and windows
-  std::chrono::seconds metrics_running_window{300};   // value_running_window_* width
-  std::chrono::seconds window_lateness{60};           // allowed lateness of metrics windows
-  std::string metrics_integer_time_unit;              // "", s, ms, us, ns
+  bool metrics_table = true;                         // the built-in metrics table and windows
+  std::chrono::seconds metrics_running_window{300};  // value_running_window_* width
+  std::chrono::seconds window_lateness{60};          // allowed lateness of metrics windows
+  std::string metrics_integer_time_unit;             // "", s, ms, us, ns
   // [[windows]] tables of the config file (docs/windows.md), key -> text.
   std::vector<std::map<std::string, std::string>> window_definitions;
 };

@@ -235,14 +235,13 @@ bool KindAccepts(ValueKind kind, const toml::node& node, std::string* expected) 
 // lateness, time_unit. Lists of strings are joined with commas.
 arrow::Status ReadWindowDefinitions(const std::string& path, const toml::node& node,
                                     Config* config) {
-  static const std::vector<std::string> kKeys = {"name",       "table",    "keys",
+  static const std::vector<std::string> kKeys = {"name",        "table",         "keys",
                                                  "time_column", "value_columns", "windows",
-                                                 "aggregates", "lateness", "time_unit"};
+                                                 "aggregates",  "lateness",      "time_unit"};
   const auto* array = node.as_array();
   if (array == nullptr) {
-    return arrow::Status::Invalid("config file ", path,
-                                  ", key windows: expected [[windows]] tables, got ",
-                                  TypeName(node));
+    return arrow::Status::Invalid(
+        "config file ", path, ", key windows: expected [[windows]] tables, got ", TypeName(node));
   }
   for (size_t i = 0; i < array->size(); ++i) {
     const std::string where = "config file " + path + ", windows[" + std::to_string(i) + "]";

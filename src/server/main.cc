@@ -1,7 +1,7 @@
 // hyprstream: process entry point. Loads the configuration, opens the engine, serves Flight
 // SQL until SIGINT/SIGTERM.
-#include <cstdio>
 #include <csignal>
+#include <cstdio>
 
 #include "server/config.h"
 #include "server/server_main.h"

@@ -9,8 +9,8 @@
 
 #include "engine/duckdb_engine.h"
 #include "flightsql/flight_sql_server.h"
-#include "window/window_catalog.h"
 #include "server/config.h"
+#include "window/window_catalog.h"
 
 namespace hyprstream::server {
 namespace {
@@ -33,10 +33,10 @@ arrow::Status Serve(const Config& config) {
   window_options.allowed_lateness_us = config.window_lateness.count() * 1000000LL;
   const std::string& unit = config.metrics_integer_time_unit;
   if (!unit.empty()) {
-    window_options.metrics_integer_time_unit =
-        unit == "s" ? arrow::TimeUnit::SECOND
-        : unit == "ms" ? arrow::TimeUnit::MILLI
-        : unit == "us" ? arrow::TimeUnit::MICRO : arrow::TimeUnit::NANO;
+    window_options.metrics_integer_time_unit = unit == "s"    ? arrow::TimeUnit::SECOND
+                                               : unit == "ms" ? arrow::TimeUnit::MILLI
+                                               : unit == "us" ? arrow::TimeUnit::MICRO
+                                                              : arrow::TimeUnit::NANO;
   }
   ARROW_ASSIGN_OR_RAISE(auto windows, window::WindowCatalog::Open(engine, window_options));
   for (const auto& definition : config.window_definitions) {
@@ -50,10 +50,13 @@ arrow::Status Serve(const Config& config) {
     auto target = dot == std::string::npos
                       ? window::TableName::Of(std::nullopt, table)
                       : window::TableName::Of(table.substr(0, dot), table.substr(dot + 1));
-    window::WindowArguments arguments{text("keys"), text("time_column"), text("value_columns"),
+    window::WindowArguments arguments{text("keys"),
+                                      text("time_column"),
+                                      text("value_columns"),
                                       text("windows", "5m"),
                                       text("aggregates", "count,sum,avg,min,max"),
-                                      text("lateness", "0s"), text("time_unit")};
+                                      text("lateness", "0s"),
+                                      text("time_unit")};
     auto created = windows->Create(name, target, arguments);
     if (created.ok()) {
       spdlog::info("window {} on {} defined from the config ({} rows back-filled)", name,
@@ -63,8 +66,8 @@ arrow::Status Serve(const Config& config) {
     } else if (created.status().IsKeyError()) {
       spdlog::warn("config window {} skipped: {}", name, created.status().message());
     } else {
-      return created.status().WithMessage("config window '", name, "': ",
-                                          created.status().message());
+      return created.status().WithMessage("config window '", name,
+                                          "': ", created.status().message());
     }
   }
 

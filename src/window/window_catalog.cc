@@ -47,18 +47,7 @@ std::vector<std::string> SplitList(const std::string& text) {
   return parts;
 }
 
-std::string Literal(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
-bool IsMetrics(const TableName& table) {
-  return table.schema == "main" && table.table == kMetrics;
-}
+bool IsMetrics(const TableName& table) { return table.schema == "main" && table.table == kMetrics; }
 
 arrow::Result<std::shared_ptr<arrow::Table>> Query(engine::EngineConnection& connection,
                                                    const std::string& sql) {
@@ -89,8 +78,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> NormaliseMetrics(
   for (const auto& target : kSchema->fields()) {
     auto column = batch.GetColumnByName(target->name());
     if (column == nullptr) {
-      return arrow::Status::Invalid("metrics rows need the columns metric_id, timestamp and "
-                                    "value; '", target->name(), "' is missing");
+      return arrow::Status::Invalid(
+          "metrics rows need the columns metric_id, timestamp and "
+          "value; '",
+          target->name(), "' is missing");
     }
     if (target->name() == "timestamp" && arrow::is_integer(column->type_id())) {
       if (!integer_unit) {
@@ -118,7 +109,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> NormaliseMetrics(
 
 // Late rows (and rows without time) get running values of null; their count is 0 so that a
 // stored row always has a count (SQL-written rows are recognised by a null count).
-arrow::Result<std::shared_ptr<arrow::Array>> ZeroNullCounts(const std::shared_ptr<arrow::Array>& counts) {
+arrow::Result<std::shared_ptr<arrow::Array>> ZeroNullCounts(
+    const std::shared_ptr<arrow::Array>& counts) {
   if (counts->null_count() == 0) return counts;
   const auto& typed = static_cast<const arrow::Int64Array&>(*counts);
   arrow::Int64Builder out;
@@ -202,8 +194,8 @@ arrow::Status WindowCatalog::Start() {
       metrics.windows += window.ToString();
     }
     metrics.lateness = FormatDuration(options_.allowed_lateness_us);
-    ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(kMetrics, TableName::Of("main", kMetrics),
-                                                metrics, /*persist_history=*/true));
+    ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(kMetrics, TableName::Of("main", kMetrics), metrics,
+                                                /*persist_history=*/true));
     ARROW_RETURN_NOT_OK(Backfill(*entry).status());
     std::unique_lock<std::shared_mutex> lock(mutex_);
     entries_[kMetrics] = std::move(entry);
@@ -226,8 +218,9 @@ arrow::Status WindowCatalog::Start() {
                               text(7, row), text(8, row), text(9, row)};
     TableName table = TableName::Of(text(1, row), text(2, row));
     auto entry = MakeEntry(text(0, row), table, arguments, true);
-    if (!entry.ok()) return entry.status().WithMessage("rebuilding window '", text(0, row),
-                                                       "': ", entry.status().message());
+    if (!entry.ok())
+      return entry.status().WithMessage("rebuilding window '", text(0, row),
+                                        "': ", entry.status().message());
     ARROW_RETURN_NOT_OK(Backfill(**entry).status());
     std::unique_lock<std::shared_mutex> lock(mutex_);
     entries_[Lower(text(0, row))] = std::move(*entry);
@@ -236,10 +229,10 @@ arrow::Status WindowCatalog::Start() {
 }
 
 arrow::Status WindowCatalog::CreateMetricsTable() {
-  ARROW_RETURN_NOT_OK(RunSql(
-      "CREATE TABLE IF NOT EXISTS main.metrics (metric_id VARCHAR, timestamp TIMESTAMP, "
-      "value DOUBLE, value_running_window_sum DOUBLE, value_running_window_avg DOUBLE, "
-      "value_running_window_count BIGINT)"));
+  ARROW_RETURN_NOT_OK(
+      RunSql("CREATE TABLE IF NOT EXISTS main.metrics (metric_id VARCHAR, timestamp TIMESTAMP, "
+             "value DOUBLE, value_running_window_sum DOUBLE, value_running_window_avg DOUBLE, "
+             "value_running_window_count BIGINT)"));
   WindowSpec running;
   running.key_columns = {"metric_id"};
   running.time_column = "timestamp";
@@ -283,15 +276,16 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
     return arrow::Status::Invalid("window '", name, "' needs time_column := '<column>'");
   }
   spec.value_columns = SplitList(arguments.values);
-  for (const auto& text : SplitList(arguments.aggregates.empty() ? "count,sum,avg,min,max"
-                                                                 : arguments.aggregates)) {
+  for (const auto& text :
+       SplitList(arguments.aggregates.empty() ? "count,sum,avg,min,max" : arguments.aggregates)) {
     ARROW_ASSIGN_OR_RAISE(auto kind, ParseAggregate(text));
     spec.aggregates.push_back(kind);
   }
   for (const auto& text : SplitList(arguments.windows)) {
     ARROW_ASSIGN_OR_RAISE(auto def, WindowDef::Parse(text));
     if (!def.is_paned()) {
-      return arrow::Status::Invalid("window '", name, "': trailing windows are computed per row "
+      return arrow::Status::Invalid("window '", name,
+                                    "': trailing windows are computed per row "
                                     "at ingest (metrics only); use tumbling or hopping windows");
     }
     spec.windows.push_back(def);
@@ -304,17 +298,18 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
 
   // The table's columns, as DuckDB returns them.
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
-  auto statement = connection->Prepare("SELECT * FROM " +
-                                       engine::QualifiedName(std::nullopt, table.schema, table.table));
+  auto statement = connection->Prepare(
+      "SELECT * FROM " + engine::QualifiedName(std::nullopt, table.schema, table.table));
   if (!statement.ok()) {
     return arrow::Status::KeyError("window '", name, "': table ", table.key(),
                                    " does not exist; create it first");
   }
   entry->input_schema = (*statement)->dataset_schema();
   if (IsMetrics(table)) {
-    entry->input_schema = arrow::schema({arrow::field("metric_id", arrow::utf8()),
-                                         arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MICRO)),
-                                         arrow::field("value", arrow::float64())});
+    entry->input_schema =
+        arrow::schema({arrow::field("metric_id", arrow::utf8()),
+                       arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MICRO)),
+                       arrow::field("value", arrow::float64())});
   }
   ARROW_ASSIGN_OR_RAISE(entry->store, WindowStore::Make(spec, entry->input_schema));
   arrow::FieldVector fields = {arrow::field("window_spec", arrow::utf8(), false)};
@@ -348,8 +343,8 @@ arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry) {
   std::vector<ClosedWindow> closed = entry.store->TakeClosed();
   // Closed windows not yet in history (e.g. a definition created over existing rows).
   if (!entry.history_path.empty() && !closed.empty()) {
-    std::string history = engine::QualifiedName(std::nullopt, entry.history_path[0],
-                                                entry.history_path[1]);
+    std::string history =
+        engine::QualifiedName(std::nullopt, entry.history_path[0], entry.history_path[1]);
     auto existing = Query(*connection, "SELECT count(*) FROM " + history);
     bool empty = !existing.ok();
     if (existing.ok()) {
@@ -359,12 +354,11 @@ arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry) {
     if (empty) {
       for (const auto& window : closed) {
         ARROW_RETURN_NOT_OK(Fold(entry, *arrow::RecordBatch::MakeEmpty(entry.input_schema)
-                                              .ValueOrDie()));  // opens the appender
+                                             .ValueOrDie()));  // opens the appender
         arrow::ArrayVector columns;
         arrow::StringBuilder label;
-        ARROW_RETURN_NOT_OK(label.AppendValues(
-            std::vector<std::string>(window.rows->num_rows(),
-                                     entry.spec.windows[window.window].ToString())));
+        ARROW_RETURN_NOT_OK(label.AppendValues(std::vector<std::string>(
+            window.rows->num_rows(), entry.spec.windows[window.window].ToString())));
         ARROW_ASSIGN_OR_RAISE(auto labels, label.Finish());
         columns.push_back(labels);
         for (const auto& c : window.rows->columns()) columns.push_back(c);
@@ -381,8 +375,8 @@ arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry) {
 // Caller holds entry.write_mutex.
 arrow::Status WindowCatalog::Fold(Entry& entry, const arrow::RecordBatch& batch) {
   if (!entry.history_path.empty() && entry.history == nullptr) {
-    ARROW_ASSIGN_OR_RAISE(entry.history, engine_->OpenAppender(entry.history_path,
-                                                               entry.result_schema));
+    ARROW_ASSIGN_OR_RAISE(entry.history,
+                          engine_->OpenAppender(entry.history_path, entry.result_schema));
   }
   if (batch.num_rows() == 0) return arrow::Status::OK();
   ARROW_RETURN_NOT_OK(entry.store->Update(batch).status());
@@ -396,8 +390,8 @@ arrow::Status WindowCatalog::Fold(Entry& entry, const arrow::RecordBatch& batch)
     ARROW_ASSIGN_OR_RAISE(auto labels, label.Finish());
     arrow::ArrayVector columns = {labels};
     for (const auto& c : window.rows->columns()) columns.push_back(c);
-    closed.push_back(arrow::RecordBatch::Make(entry.result_schema, window.rows->num_rows(),
-                                              std::move(columns)));
+    closed.push_back(
+        arrow::RecordBatch::Make(entry.result_schema, window.rows->num_rows(), std::move(columns)));
   }
   if (!closed.empty()) {
     ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(entry.result_schema, closed));
@@ -430,8 +424,10 @@ arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::AppendSchema(
   arrow::FieldVector fields;
   for (const char* name : {"metric_id", "timestamp", "value"}) {
     if (incoming->GetFieldByName(name) == nullptr) {
-      return arrow::Status::Invalid("metrics rows need the columns metric_id, timestamp and "
-                                    "value; '", name, "' is missing");
+      return arrow::Status::Invalid(
+          "metrics rows need the columns metric_id, timestamp and "
+          "value; '",
+          name, "' is missing");
     }
   }
   fields = {arrow::field("metric_id", arrow::utf8()),
@@ -451,9 +447,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::PrepareAppend(
   int count_index = with_running->schema()->GetFieldIndex("value_running_window_count");
   if (count_index >= 0) {
     ARROW_ASSIGN_OR_RAISE(auto counts, ZeroNullCounts(with_running->column(count_index)));
-    ARROW_ASSIGN_OR_RAISE(with_running, with_running->SetColumn(
-                                            count_index, with_running->schema()->field(count_index),
-                                            counts));
+    ARROW_ASSIGN_OR_RAISE(
+        with_running,
+        with_running->SetColumn(count_index, with_running->schema()->field(count_index), counts));
   }
   return with_running;
 }
@@ -483,10 +479,10 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
 arrow::Result<arrow::RecordBatchVector> WindowCatalog::CompleteMetricsRows(
     engine::EngineConnection& connection) {
   if (!options_.metrics_table) return arrow::RecordBatchVector{};
-  ARROW_ASSIGN_OR_RAISE(
-      auto pending, Query(connection,
-                          "SELECT rowid AS rid, metric_id, timestamp, value FROM main.metrics "
-                          "WHERE value_running_window_count IS NULL ORDER BY rowid"));
+  ARROW_ASSIGN_OR_RAISE(auto pending,
+                        Query(connection,
+                              "SELECT rowid AS rid, metric_id, timestamp, value FROM main.metrics "
+                              "WHERE value_running_window_count IS NULL ORDER BY rowid"));
   if (pending->num_rows() == 0) return arrow::RecordBatchVector{};
   ARROW_ASSIGN_OR_RAISE(auto combined, pending->CombineChunksToBatch());
   ARROW_ASSIGN_OR_RAISE(auto completed, PrepareAppend(TableName::Of("main", kMetrics), combined));
@@ -509,10 +505,11 @@ arrow::Result<arrow::RecordBatchVector> WindowCatalog::CompleteMetricsRows(
       "UPDATE main.metrics SET value_running_window_sum = s.value_running_window_sum, "
       "value_running_window_avg = s.value_running_window_avg, "
       "value_running_window_count = s.value_running_window_count "
-      "FROM hyprstream_staged(" + Literal(id) + ") s WHERE main.metrics.rowid = s.rid";
+      "FROM hyprstream_staged(" +
+      engine::QuoteLiteral(id) + ") s WHERE main.metrics.rowid = s.rid";
   auto statement = connection.Prepare(sql);
-  arrow::Status status = statement.ok() ? (*statement)->ExecuteUpdate().status()
-                                        : statement.status();
+  arrow::Status status =
+      statement.ok() ? (*statement)->ExecuteUpdate().status() : statement.status();
   {
     std::lock_guard<std::mutex> lock(staged_mutex_);
     staged_.erase(id);
@@ -526,8 +523,10 @@ arrow::Result<arrow::RecordBatchVector> WindowCatalog::CompleteMetricsRows(
 arrow::Result<int64_t> WindowCatalog::Create(const std::string& name, const TableName& table,
                                              const WindowArguments& arguments) {
   if (Find(name) != nullptr) {
-    return arrow::Status::AlreadyExists("window '", name, "' exists; drop it first "
-                                        "(SELECT * FROM hyprstream_drop_window('", name, "'))");
+    return arrow::Status::AlreadyExists("window '", name,
+                                        "' exists; drop it first "
+                                        "(SELECT * FROM hyprstream_drop_window('",
+                                        name, "'))");
   }
   ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(name, table, arguments, /*persist_history=*/true));
   ARROW_ASSIGN_OR_RAISE(int64_t rows, Backfill(*entry));
@@ -535,10 +534,12 @@ arrow::Result<int64_t> WindowCatalog::Create(const std::string& name, const Tabl
       std::string("INSERT INTO ") + kInternalSchema +
       ".window_definitions (name, table_schema, table_name, keys, time_column, value_columns, "
       "windows, aggregates, lateness, time_unit) VALUES (" +
-      Literal(entry->name) + ", " + Literal(table.schema) + ", " + Literal(table.table) + ", " +
-      Literal(arguments.keys) + ", " + Literal(arguments.time) + ", " + Literal(arguments.values) +
-      ", " + Literal(arguments.windows) + ", " + Literal(arguments.aggregates) + ", " +
-      Literal(arguments.lateness) + ", " + Literal(arguments.time_unit) + ")"));
+      engine::QuoteLiteral(entry->name) + ", " + engine::QuoteLiteral(table.schema) + ", " +
+      engine::QuoteLiteral(table.table) + ", " + engine::QuoteLiteral(arguments.keys) + ", " +
+      engine::QuoteLiteral(arguments.time) + ", " + engine::QuoteLiteral(arguments.values) + ", " +
+      engine::QuoteLiteral(arguments.windows) + ", " + engine::QuoteLiteral(arguments.aggregates) +
+      ", " + engine::QuoteLiteral(arguments.lateness) + ", " +
+      engine::QuoteLiteral(arguments.time_unit) + ")"));
   std::unique_lock<std::shared_mutex> lock(mutex_);
   auto [it, inserted] = entries_.emplace(entry->name, entry);
   if (!inserted) return arrow::Status::AlreadyExists("window '", name, "' exists");
@@ -554,14 +555,16 @@ arrow::Status WindowCatalog::Drop(const std::string& name) {
     std::unique_lock<std::shared_mutex> lock(mutex_);
     auto it = entries_.find(Lower(name));
     if (it == entries_.end()) {
-      return arrow::Status::KeyError("window '", name, "' does not exist; "
+      return arrow::Status::KeyError("window '", name,
+                                     "' does not exist; "
                                      "SELECT * FROM hyprstream_windows() lists them");
     }
     entry = it->second;
     entries_.erase(it);
   }
-  ARROW_RETURN_NOT_OK(RunSql(std::string("DELETE FROM ") + kInternalSchema +
-                             ".window_definitions WHERE name = " + Literal(entry->name)));
+  ARROW_RETURN_NOT_OK(
+      RunSql(std::string("DELETE FROM ") + kInternalSchema +
+             ".window_definitions WHERE name = " + engine::QuoteLiteral(entry->name)));
   std::lock_guard<std::mutex> lock(entry->write_mutex);
   entry->history.reset();
   return RunSql("DROP TABLE IF EXISTS " +
@@ -588,11 +591,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
     ARROW_RETURN_NOT_OK(late.Append(late_rows));
     ARROW_RETURN_NOT_OK(bytes.Append(stats.total_bytes()));
   }
-  auto schema = arrow::schema({arrow::field("name", arrow::utf8()), arrow::field("table", arrow::utf8()),
-                               arrow::field("spec", arrow::utf8()), arrow::field("keys", arrow::int64()),
-                               arrow::field("rows", arrow::int64()),
-                               arrow::field("late_rows", arrow::int64()),
-                               arrow::field("open_bytes", arrow::int64())});
+  auto schema = arrow::schema(
+      {arrow::field("name", arrow::utf8()), arrow::field("table", arrow::utf8()),
+       arrow::field("spec", arrow::utf8()), arrow::field("keys", arrow::int64()),
+       arrow::field("rows", arrow::int64()), arrow::field("late_rows", arrow::int64()),
+       arrow::field("open_bytes", arrow::int64())});
   arrow::ArrayVector columns(7);
   ARROW_RETURN_NOT_OK(names.Finish(&columns[0]));
   ARROW_RETURN_NOT_OK(tables.Finish(&columns[1]));
@@ -608,14 +611,16 @@ arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::ResultSchema(
     const std::string& name) const {
   auto entry = Find(name);
   if (entry == nullptr) {
-    return arrow::Status::KeyError("window '", name, "' does not exist; "
+    return arrow::Status::KeyError("window '", name,
+                                   "' does not exist; "
                                    "SELECT * FROM hyprstream_windows() lists them");
   }
   return entry->result_schema;
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
-    const std::string& name, const std::string& window, bool current_only) const {
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(const std::string& name,
+                                                                          const std::string& window,
+                                                                          bool current_only) const {
   auto entry = Find(name);
   if (entry == nullptr) return ResultSchema(name).status();
   std::vector<size_t> selected;
@@ -653,7 +658,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
     std::string filter;
     for (size_t i : selected) {
       filter += filter.empty() ? " WHERE window_spec IN (" : ", ";
-      filter += Literal(entry->spec.windows[i].ToString());
+      filter += engine::QuoteLiteral(entry->spec.windows[i].ToString());
     }
     if (!filter.empty()) sql += filter + ")";
     auto history = Query(*connection, sql);
@@ -700,10 +705,9 @@ arrow::Status WindowCatalog::RegisterFunctions() {
   };
   ARROW_RETURN_NOT_OK(engine_->RegisterTableFunction(std::move(results)));
 
-  auto created_schema = arrow::schema({arrow::field("name", arrow::utf8()),
-                                       arrow::field("table", arrow::utf8()),
-                                       arrow::field("spec", arrow::utf8()),
-                                       arrow::field("backfilled_rows", arrow::int64())});
+  auto created_schema = arrow::schema(
+      {arrow::field("name", arrow::utf8()), arrow::field("table", arrow::utf8()),
+       arrow::field("spec", arrow::utf8()), arrow::field("backfilled_rows", arrow::int64())});
   engine::TableFunctionSpec create;
   create.name = "hyprstream_create_window";
   create.positional_parameters = 2;
@@ -716,9 +720,12 @@ arrow::Status WindowCatalog::RegisterFunctions() {
       auto it = args.named.find(key);
       return it == args.named.end() ? std::string(fallback) : it->second;
     };
-    WindowArguments arguments{get("keys"), get("time_column"), get("value_columns"),
+    WindowArguments arguments{get("keys"),
+                              get("time_column"),
+                              get("value_columns"),
                               get("windows", "5m"),
-                              get("aggregates", "count,sum,avg,min,max"), get("lateness", "0s"),
+                              get("aggregates", "count,sum,avg,min,max"),
+                              get("lateness", "0s"),
                               get("time_unit")};
     std::string table_text = args.positional.at(1);
     auto dot = table_text.find('.');
@@ -742,8 +749,8 @@ arrow::Status WindowCatalog::RegisterFunctions() {
   };
   ARROW_RETURN_NOT_OK(engine_->RegisterTableFunction(std::move(create)));
 
-  auto dropped_schema = arrow::schema({arrow::field("name", arrow::utf8()),
-                                       arrow::field("dropped", arrow::boolean())});
+  auto dropped_schema = arrow::schema(
+      {arrow::field("name", arrow::utf8()), arrow::field("dropped", arrow::boolean())});
   engine::TableFunctionSpec drop;
   drop.name = "hyprstream_drop_window";
   drop.positional_parameters = 1;
@@ -764,8 +771,8 @@ arrow::Status WindowCatalog::RegisterFunctions() {
 
   engine::TableFunctionSpec list;
   list.name = "hyprstream_windows";
-  list.schema = [self](const engine::TableFunctionArgs&)
-      -> arrow::Result<std::shared_ptr<arrow::Schema>> {
+  list.schema =
+      [self](const engine::TableFunctionArgs&) -> arrow::Result<std::shared_ptr<arrow::Schema>> {
     ARROW_ASSIGN_OR_RAISE(auto batch, self->List());
     return batch->schema();
   };
@@ -779,11 +786,13 @@ arrow::Status WindowCatalog::RegisterFunctions() {
       -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
     std::lock_guard<std::mutex> lock(self->staged_mutex_);
     auto it = self->staged_.find(args.positional.at(0));
-    if (it == self->staged_.end()) return arrow::Status::KeyError("no staged rows ", args.positional.at(0));
+    if (it == self->staged_.end())
+      return arrow::Status::KeyError("no staged rows ", args.positional.at(0));
     return it->second;
   };
-  staged.schema = [find_staged](const engine::TableFunctionArgs& args)
-      -> arrow::Result<std::shared_ptr<arrow::Schema>> {
+  staged.schema =
+      [find_staged](
+          const engine::TableFunctionArgs& args) -> arrow::Result<std::shared_ptr<arrow::Schema>> {
     ARROW_ASSIGN_OR_RAISE(auto batch, find_staged(args));
     return batch->schema();
   };
@@ -794,11 +803,11 @@ arrow::Status WindowCatalog::RegisterFunctions() {
   //   SELECT * FROM tumble('metrics', 'timestamp', INTERVAL '5 minutes')
   //   SELECT * FROM hop('metrics', 'timestamp', INTERVAL '1 minute', INTERVAL '5 minutes')
   // Windows align to the Unix epoch, like the maintained windows.
-  ARROW_RETURN_NOT_OK(RunSql(
-      "CREATE OR REPLACE MACRO main.tumble(t, c, w) AS TABLE SELECT *, "
-      "time_bucket(w, COLUMNS(c)::TIMESTAMP, TIMESTAMP '1970-01-01') AS window_start, "
-      "time_bucket(w, COLUMNS(c)::TIMESTAMP, TIMESTAMP '1970-01-01') + w AS window_end "
-      "FROM query_table(t)"));
+  ARROW_RETURN_NOT_OK(
+      RunSql("CREATE OR REPLACE MACRO main.tumble(t, c, w) AS TABLE SELECT *, "
+             "time_bucket(w, COLUMNS(c)::TIMESTAMP, TIMESTAMP '1970-01-01') AS window_start, "
+             "time_bucket(w, COLUMNS(c)::TIMESTAMP, TIMESTAMP '1970-01-01') + w AS window_end "
+             "FROM query_table(t)"));
   ARROW_RETURN_NOT_OK(RunSql(
       "CREATE OR REPLACE MACRO main.hop(t, c, slide, w) AS TABLE SELECT * EXCLUDE (hs_ws), "
       "hs_ws AS window_start, hs_ws + w AS window_end FROM (SELECT *, unnest(generate_series("

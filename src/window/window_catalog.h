@@ -65,7 +65,7 @@ struct WindowArguments {
   std::string windows;     // "5m,hopping 1h/10m,trailing 5m"
   std::string aggregates;  // "count,sum,avg,min,max"
   std::string lateness = "0s";
-  std::string time_unit;   // "", "s", "ms", "us", "ns": unit of an integer time column
+  std::string time_unit;  // "", "s", "ms", "us", "ns": unit of an integer time column
 };
 
 class WindowCatalog {
@@ -102,8 +102,8 @@ class WindowCatalog {
   // The result schema of Results(name).
   arrow::Result<std::shared_ptr<arrow::Schema>> ResultSchema(const std::string& name) const;
   // window_spec (e.g. "tumbling 5m"), keys..., window_start, window_end, aggregates..., closed.
-  // `window` filters by width ("5m") or spec text (SQL: width := ...); current_only: the newest window per
-  // definition, from memory.
+  // `window` filters by width ("5m") or spec text (SQL: width := ...); current_only: the newest
+  // window per definition, from memory.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Results(const std::string& name,
                                                              const std::string& window,
                                                              bool current_only) const;
@@ -126,7 +126,7 @@ class WindowCatalog {
   std::shared_ptr<engine::Engine> engine_;
   WindowCatalogOptions options_;
 
-  mutable std::shared_mutex mutex_;  // guards entries_
+  mutable std::shared_mutex mutex_;                        // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
 
   std::mutex running_mutex_;  // one writer for the metrics running-window store

@@ -14,18 +14,18 @@ using testing::Query;
 // numbers(n, prefix := 'p'): n rows of (i BIGINT, label VARCHAR, half DOUBLE, even BOOLEAN,
 // ts TIMESTAMP); every third label is NULL.
 TableFunctionSpec Numbers(std::atomic<int>* executions) {
-  auto schema = arrow::schema({arrow::field("i", arrow::int64()),
-                               arrow::field("label", arrow::utf8()),
-                               arrow::field("half", arrow::float64()),
-                               arrow::field("even", arrow::boolean()),
-                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO))});
+  auto schema =
+      arrow::schema({arrow::field("i", arrow::int64()), arrow::field("label", arrow::utf8()),
+                     arrow::field("half", arrow::float64()), arrow::field("even", arrow::boolean()),
+                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO))});
   TableFunctionSpec spec;
   spec.name = "numbers";
   spec.positional_parameters = 1;
   spec.named_parameters = {"prefix"};
   spec.schema = [schema](const TableFunctionArgs&) { return schema; };
-  spec.rows = [schema, executions](const TableFunctionArgs& args)
-      -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+  spec.rows =
+      [schema, executions](
+          const TableFunctionArgs& args) -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
     ++*executions;
     int64_t n = std::stoll(args.positional.at(0));
     if (n < 0) return arrow::Status::Invalid("n must be >= 0");
@@ -60,11 +60,10 @@ TEST(TableFunction, RowsReachSqlFromEveryConnection) {
   std::atomic<int> executions{0};
   HS_ASSERT_OK(engine->RegisterTableFunction(Numbers(&executions)));
   HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
-  HS_ASSIGN_OR_FAIL(auto table,
-                    Query(*connection,
-                          "SELECT count(*) AS n, sum(i) AS s, count(label) AS labels, "
-                          "sum(half) AS h, count(*) FILTER (WHERE even) AS evens, "
-                          "max(ts) AS last FROM numbers('5000')"));
+  HS_ASSIGN_OR_FAIL(auto table, Query(*connection,
+                                      "SELECT count(*) AS n, sum(i) AS s, count(label) AS labels, "
+                                      "sum(half) AS h, count(*) FILTER (WHERE even) AS evens, "
+                                      "max(ts) AS last FROM numbers('5000')"));
   auto row = [&](int c) { return table->column(c)->GetScalar(0).ValueOrDie()->ToString(); };
   EXPECT_EQ(row(0), "5000");
   EXPECT_EQ(row(1), std::to_string(4999LL * 5000 / 2));
@@ -80,7 +79,8 @@ TEST(TableFunction, NamedParametersAndJoins) {
   std::atomic<int> executions{0};
   HS_ASSERT_OK(engine->RegisterTableFunction(Numbers(&executions)));
   HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
-  HS_ASSIGN_OR_FAIL(auto created, Query(*connection, "CREATE TABLE names AS SELECT 4 AS i, 'four' AS name"));
+  HS_ASSIGN_OR_FAIL(auto created,
+                    Query(*connection, "CREATE TABLE names AS SELECT 4 AS i, 'four' AS name"));
   (void)created;
   HS_ASSIGN_OR_FAIL(auto table, Query(*connection,
                                       "SELECT label, name FROM numbers('10', prefix := 'x') "
