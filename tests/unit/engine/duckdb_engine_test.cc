@@ -78,6 +78,35 @@ TEST(DuckDbEngineOpen, FileDatabasePersists) {
   std::remove(path.c_str());
 }
 
+// DuckDB 1.4.4 hangs on this query with fewer than 4 worker threads (the default on a 2-core
+// machine); the engine defaults to at least 4. A regression shows as this test never ending.
+TEST(DuckDbEngineOpen, UnionOfLargeAggregatesCompletesByDefault) {
+  auto engine = OpenMemoryEngine();
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto threads, Query(*connection, "SELECT current_setting('threads')"));
+  EXPECT_GE(std::stoi(threads->column(0)->GetScalar(0).ValueOrDie()->ToString()), 4);
+  HS_ASSIGN_OR_FAIL(auto created,
+                    Query(*connection, "CREATE TABLE m AS SELECT 'm' || (range % 10000) AS k, "
+                                       "range AS v FROM range(1000000)"));
+  (void)created;
+  HS_ASSIGN_OR_FAIL(auto result,
+                    Query(*connection,
+                          "SELECT count(*) FROM (SELECT k, v % 2 b, count(v) FROM m GROUP BY ALL "
+                          "UNION ALL SELECT k, v % 3, count(v) FROM m GROUP BY ALL "
+                          "UNION ALL SELECT k, v % 5, count(v) FROM m GROUP BY ALL)"));
+  EXPECT_EQ(result->column(0)->GetScalar(0).ValueOrDie()->ToString(), "50000");
+}
+
+TEST(DuckDbEngineOpen, ThreadsOptionStillWins) {
+  EngineOptions options;
+  options.connection = ":memory:";
+  options.options = {{"threads", "3"}};
+  HS_ASSIGN_OR_FAIL(auto engine, OpenDuckDbEngine(options));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto threads, Query(*connection, "SELECT current_setting('threads')"));
+  EXPECT_EQ(threads->column(0)->GetScalar(0).ValueOrDie()->ToString(), "3");
+}
+
 TEST_F(DuckDbEngineTest, QueryValues) {
   HS_ASSIGN_OR_FAIL(auto table,
                     Query(*connection_, "SELECT 42 AS a, 'x' AS b UNION ALL SELECT 43, NULL"));
