@@ -4,7 +4,9 @@
 // variance), and Finalize slots into Arrow output columns with SQL null rules (sum/avg/min/...
 // of no values is null; var_samp/stddev_samp need two values). Word 0 counts rows; each value
 // column then owns a block: count, [sum], [min], [max], [mean, M2], [first ts, value],
-// [last ts, value]. Immutable after construction; thread-safe.
+// [last ts, value]. Slots are row-major on purpose: folding a row touches the one or two
+// cache lines of its slot, where one array per field would touch a line per field. Immutable
+// after construction; thread-safe.
 #pragma once
 
 #include "window/window_spec.h"
@@ -49,9 +51,18 @@ constexpr BlockOffsets MakeBlockOffsets(uint32_t features) {
   if (features & kHasSum) o.sum = next++;
   if (features & kHasMin) o.min = next++;
   if (features & kHasMax) o.max = next++;
-  if (features & kHasMoments) { o.mean = next++; o.m2 = next++; }
-  if (features & kHasFirst) { o.first_ts = next++; o.first = next++; }
-  if (features & kHasLast) { o.last_ts = next++; o.last = next++; }
+  if (features & kHasMoments) {
+    o.mean = next++;
+    o.m2 = next++;
+  }
+  if (features & kHasFirst) {
+    o.first_ts = next++;
+    o.first = next++;
+  }
+  if (features & kHasLast) {
+    o.last_ts = next++;
+    o.last = next++;
+  }
   o.size = next;
   return o;
 }
@@ -72,9 +83,7 @@ inline double MinIgnoringNaN(double current, double x) {
   return (x < current || current != current) ? x : current;
 }
 // Max where NaN wins (DuckDB orders NaN above every number).
-inline double MaxNaNWins(double current, double x) {
-  return (x > current || x != x) ? x : current;
-}
+inline double MaxNaNWins(double current, double x) { return (x > current || x != x) ? x : current; }
 
 class AggregateLayout {
  public:
@@ -96,11 +105,14 @@ class AggregateLayout {
             const ValueInput* values) const;
   // dst = dst (+) src; src must hold rows of the same key.
   void Merge(StateWord* dst, const StateWord* src) const;
+  // Merge for the slots of the keys whose bit is set in `keys` (`words` 64-bit words).
+  void MergeKeys(StateWord* dst, const StateWord* src, const uint64_t* keys, int64_t words) const;
 
-  // The output column `column` of spec.AggregateColumns() for `n` slots.
-  arrow::Result<std::shared_ptr<arrow::Array>> Finalize(const WindowSpec::OutputColumn& column,
-                                                        const StateWord* const* slots,
-                                                        int64_t n) const;
+  // The output columns (spec.AggregateColumns() entries) for `n` slots, in one pass over
+  // the slots.
+  arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> Finalize(
+      const std::vector<WindowSpec::OutputColumn>& columns, const StateWord* const* slots,
+      int64_t n) const;
   static std::shared_ptr<arrow::DataType> OutputType(AggregateKind kind);
 
  private:

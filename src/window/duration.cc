@@ -67,7 +67,8 @@ arrow::Result<int64_t> ParseDuration(std::string_view text) {
 std::string FormatDuration(int64_t micros) {
   if (micros == 0) return "0s";
   std::string sign = micros < 0 ? "-" : "";
-  uint64_t magnitude = micros < 0 ? 0 - static_cast<uint64_t>(micros) : static_cast<uint64_t>(micros);
+  uint64_t magnitude =
+      micros < 0 ? 0 - static_cast<uint64_t>(micros) : static_cast<uint64_t>(micros);
   // Weeks are left out on purpose: "14d" reads better than "2w" in window names.
   for (auto it = kUnits.rbegin() + 1; it != kUnits.rend(); ++it) {
     uint64_t unit = static_cast<uint64_t>(it->micros);

@@ -75,12 +75,10 @@ arrow::Status ReadEventTime(const arrow::Array& array,
     return Convert(data.GetValues<int32_t>(1), validity, data.offset, data.length, *integer_unit,
                    column, out);
   }
-  arrow::TimeUnit::type unit =
-      array.type_id() == arrow::Type::TIMESTAMP
-          ? static_cast<const arrow::TimestampType&>(*array.type()).unit()
-          : *integer_unit;
-  return Convert(data.GetValues<int64_t>(1), validity, data.offset, data.length, unit, column,
-                 out);
+  arrow::TimeUnit::type unit = array.type_id() == arrow::Type::TIMESTAMP
+                                   ? static_cast<const arrow::TimestampType&>(*array.type()).unit()
+                                   : *integer_unit;
+  return Convert(data.GetValues<int64_t>(1), validity, data.offset, data.length, unit, column, out);
 }
 
 }  // namespace hyprstream::window

@@ -12,7 +12,8 @@ namespace {
 
 using Kind = KeyDictionary::Kind;
 
-constexpr int kPrefetchDistance = 16;
+// Rows ahead: the slot is prefetched 2x this far ahead, the candidate key record 1x.
+constexpr int64_t kPrefetchDistance = 12;
 constexpr uint64_t kNullHash = 0x6a09e667f3bcc909ULL;
 
 inline uint64_t Mix64(uint64_t x) {  // splitmix64 finaliser
@@ -54,6 +55,37 @@ inline uint64_t HashBytes(const uint8_t* p, uint64_t n) {
   return Mix64(h ^ w);
 }
 
+// The first n (<= 12) bytes of a and b are equal; never reads past n bytes of either.
+inline bool SameHead(const uint8_t* a, const uint8_t* b, size_t n) {
+  if (n >= 8) {
+    uint64_t a0, b0;
+    std::memcpy(&a0, a, 8);
+    std::memcpy(&b0, b, 8);
+    return a0 == b0 && Load32(a + n - 4) == Load32(b + n - 4);
+  }
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// memcpy for the short keys that dominate, without a library call: 8-byte moves; may write
+// up to 7 bytes past dst + n (the caller leaves room), never reads past src + n.
+inline void CopyShort(uint8_t* dst, const uint8_t* src, int64_t n) {
+  if (n > 16) {
+    std::memcpy(dst, src, n);
+  } else if (n >= 8) {
+    uint64_t a, b;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
 inline uint64_t Combine(uint64_t seed, uint64_t h) {
   return Mix64(seed * 0x9e3779b97f4a7c15ULL + h);
 }
@@ -82,14 +114,30 @@ void Widen(const arrow::ArrayData& data, int64_t* out) {
 
 arrow::Status WidenIntegers(const arrow::ArrayData& data, int64_t* out) {
   switch (data.type->id()) {
-    case arrow::Type::INT8: Widen<int8_t>(data, out); break;
-    case arrow::Type::INT16: Widen<int16_t>(data, out); break;
-    case arrow::Type::INT32: Widen<int32_t>(data, out); break;
-    case arrow::Type::INT64: Widen<int64_t>(data, out); break;
-    case arrow::Type::UINT8: Widen<uint8_t>(data, out); break;
-    case arrow::Type::UINT16: Widen<uint16_t>(data, out); break;
-    case arrow::Type::UINT32: Widen<uint32_t>(data, out); break;
-    case arrow::Type::UINT64: Widen<uint64_t>(data, out); break;
+    case arrow::Type::INT8:
+      Widen<int8_t>(data, out);
+      break;
+    case arrow::Type::INT16:
+      Widen<int16_t>(data, out);
+      break;
+    case arrow::Type::INT32:
+      Widen<int32_t>(data, out);
+      break;
+    case arrow::Type::INT64:
+      Widen<int64_t>(data, out);
+      break;
+    case arrow::Type::UINT8:
+      Widen<uint8_t>(data, out);
+      break;
+    case arrow::Type::UINT16:
+      Widen<uint16_t>(data, out);
+      break;
+    case arrow::Type::UINT32:
+      Widen<uint32_t>(data, out);
+      break;
+    case arrow::Type::UINT64:
+      Widen<uint64_t>(data, out);
+      break;
     default:
       return arrow::Status::TypeError("not an integer type: ", data.type->ToString());
   }
@@ -245,8 +293,8 @@ arrow::Status KeyDictionary::Bind(const std::vector<const arrow::Array*>& column
       ARROW_RETURN_NOT_OK(WidenIntegers(*index_data, indices.data()));
       int32_t* out = index_scratch->data() + next_dict++ * length;
       for (int64_t i = 0; i < length; ++i) {
-        bool valid = b.validity == nullptr ||
-                     arrow::bit_util::GetBit(b.validity, b.validity_offset + i);
+        bool valid =
+            b.validity == nullptr || arrow::bit_util::GetBit(b.validity, b.validity_offset + i);
         out[i] = valid ? static_cast<int32_t>(indices[i]) : 0;
         if (valid && (indices[i] < 0 || indices[i] >= strings->length)) {
           return arrow::Status::Invalid("key column '", fields_[c]->name(), "' row ", i,
@@ -325,21 +373,38 @@ bool KeyDictionary::Equal(const std::vector<BoundColumn>& bound, int64_t row, in
   for (size_t c = 0; c < bound.size(); ++c) {
     const BoundColumn& b = bound[c];
     const StoredColumn& s = columns_[c];
-    bool valid = b.IsValid(row);
-    if (valid != (s.valid[id] != 0)) return false;
-    if (!valid) continue;
+    const bool valid = b.IsValid(row);
+    if (s.has_nulls || !valid) {
+      if (valid != (s.valid[id] != 0)) return false;
+      if (!valid) continue;
+    }
     if (b.kind == Kind::kInt) {
       if (b.ints[row] != s.ints[id]) return false;
-    } else {
-      std::string_view value = b.Bytes(row);
-      int64_t begin = s.offsets[id];
-      if (static_cast<int64_t>(value.size()) != s.offsets[id + 1] - begin) return false;
-      if (value.size() > 0 && std::memcmp(value.data(), s.bytes.data() + begin, value.size()) != 0) {
-        return false;
-      }
+      continue;
+    }
+    std::string_view value = b.Bytes(row);
+    const InlineKey& key = s.inline_keys[id];
+    if (value.size() != key.length) return false;
+    const auto* v = reinterpret_cast<const uint8_t*>(value.data());
+    const size_t head = std::min<size_t>(value.size(), kInlineBytes);
+    if (!SameHead(v, key.prefix, head)) return false;
+    if (value.size() > kInlineBytes &&
+        std::memcmp(v + kInlineBytes, s.bytes.data() + s.offsets[id] + kInlineBytes,
+                    value.size() - kInlineBytes) != 0) {
+      return false;
     }
   }
   return true;
+}
+
+void KeyDictionary::PrefetchKey(int32_t id) const {
+  for (const StoredColumn& s : columns_) {
+    if (s.kind == Kind::kInt) {
+      __builtin_prefetch(&s.ints[id]);
+    } else {
+      __builtin_prefetch(&s.inline_keys[id]);
+    }
+  }
 }
 
 int32_t KeyDictionary::Add(const std::vector<BoundColumn>& bound, int64_t row, uint64_t hash) {
@@ -348,13 +413,18 @@ int32_t KeyDictionary::Add(const std::vector<BoundColumn>& bound, int64_t row, u
     StoredColumn& s = columns_[c];
     bool valid = b.IsValid(row);
     s.valid.push_back(valid ? 1 : 0);
+    s.has_nulls |= !valid;
     if (b.kind == Kind::kInt) {
       s.ints.push_back(valid ? b.ints[row] : 0);
     } else {
+      InlineKey key{0, {}};
       if (valid) {
         std::string_view value = b.Bytes(row);
         s.bytes.insert(s.bytes.end(), value.begin(), value.end());
+        key.length = static_cast<uint32_t>(value.size());
+        std::memcpy(key.prefix, value.data(), std::min<size_t>(value.size(), kInlineBytes));
       }
+      s.inline_keys.push_back(key);
       s.offsets.push_back(static_cast<int64_t>(s.bytes.size()));
     }
   }
@@ -374,8 +444,8 @@ void KeyDictionary::Grow() {
   mask_ = mask;
 }
 
-arrow::Status KeyDictionary::Intern(const std::vector<const arrow::Array*>& columns,
-                                    int64_t length, int32_t* ids) {
+arrow::Status KeyDictionary::Intern(const std::vector<const arrow::Array*>& columns, int64_t length,
+                                    int32_t* ids) {
   if (columns_.empty()) {
     if (length > 0 && size_ == 0) {
       hashes_.push_back(0);
@@ -387,32 +457,84 @@ arrow::Status KeyDictionary::Intern(const std::vector<const arrow::Array*>& colu
   std::vector<BoundColumn> bound;
   ARROW_RETURN_NOT_OK(Bind(columns, length, &bound, &int_scratch_, &index_scratch_));
   if (hash_scratch_.size() < static_cast<size_t>(length)) hash_scratch_.resize(length);
-  uint64_t* hashes = hash_scratch_.data();
-  HashRows(bound, length, hashes);
+  HashRows(bound, length, hash_scratch_.data());
+  ProbeAny<true>(this, bound, hash_scratch_.data(), length, ids);
+  return arrow::Status::OK();
+}
+
+template <bool kInsert, typename Self>
+void KeyDictionary::ProbeAny(Self* self, const std::vector<BoundColumn>& bound,
+                             const uint64_t* hashes, int64_t length, int32_t* ids) {
+  const bool one = bound.size() == 1 && !self->columns_[0].has_nulls &&
+                   bound[0].validity == nullptr && bound[0].entry_validity == nullptr;
+  if (one && bound[0].kind == Kind::kBytes) {
+    Probe<kInsert, Shape::kOneBytes>(self, bound, hashes, length, ids);
+  } else if (one) {
+    Probe<kInsert, Shape::kOneInt>(self, bound, hashes, length, ids);
+  } else {
+    Probe<kInsert, Shape::kGeneric>(self, bound, hashes, length, ids);
+  }
+}
+
+template <bool kInsert, KeyDictionary::Shape kShape, typename Self>
+void KeyDictionary::Probe(Self* self, const std::vector<BoundColumn>& bound, const uint64_t* hashes,
+                          int64_t length, int32_t* ids) {
+  const BoundColumn& b0 = bound[0];
+  const StoredColumn& s0 = self->columns_[0];
+  // Equal() inlined for one column where no row of the batch and no stored key is null.
+  auto equal = [&](int64_t row, int32_t id) {
+    if constexpr (kShape == Shape::kOneInt) {
+      return b0.ints[row] == s0.ints[id];
+    } else if constexpr (kShape == Shape::kOneBytes) {
+      std::string_view value = b0.Bytes(row);
+      const InlineKey& key = s0.inline_keys[id];
+      if (value.size() != key.length) return false;
+      const auto* v = reinterpret_cast<const uint8_t*>(value.data());
+      if (!SameHead(v, key.prefix, std::min<size_t>(value.size(), kInlineBytes))) return false;
+      return value.size() <= kInlineBytes ||
+             std::memcmp(v + kInlineBytes, s0.bytes.data() + s0.offsets[id] + kInlineBytes,
+                         value.size() - kInlineBytes) == 0;
+    } else {
+      return self->Equal(bound, row, id);
+    }
+  };
+  // Two-stage software pipeline: row i + 2d's slot is fetched, row i + d's slot is read and
+  // its candidate key record fetched, row i is compared — so the misses of ~2d rows overlap.
+  const int64_t d = kPrefetchDistance;
+  const auto& slots = self->slots_;
+  for (int64_t i = 0; i < std::min(length, 2 * d); ++i) {
+    __builtin_prefetch(&slots[hashes[i] & self->mask_]);
+  }
   for (int64_t i = 0; i < length; ++i) {
-    if (i + kPrefetchDistance < length) {
-      __builtin_prefetch(&slots_[hashes[i + kPrefetchDistance] & mask_]);
+    const uint64_t mask = self->mask_;  // Grow() may change it
+    if (i + 2 * d < length) __builtin_prefetch(&slots[hashes[i + 2 * d] & mask]);
+    if (i + d < length) {
+      const Slot ahead = slots[hashes[i + d] & mask];
+      if (ahead.id >= 0) self->PrefetchKey(ahead.id);
     }
     const uint64_t h = hashes[i];
     const uint32_t tag = static_cast<uint32_t>(h >> 32);
-    uint64_t pos = h & mask_;
+    uint64_t pos = h & mask;
     while (true) {
-      const Slot slot = slots_[pos];
+      const Slot slot = slots[pos];
       if (slot.id < 0) {
-        int32_t id = Add(bound, i, h);
-        slots_[pos] = Slot{tag, id};
-        ids[i] = id;
-        if (static_cast<uint64_t>(size_) * 2 > slots_.size()) Grow();
+        if constexpr (kInsert) {
+          int32_t id = self->Add(bound, i, h);
+          self->slots_[pos] = Slot{tag, id};
+          ids[i] = id;
+          if (static_cast<uint64_t>(self->size_) * 2 > self->slots_.size()) self->Grow();
+        } else {
+          ids[i] = -1;
+        }
         break;
       }
-      if (slot.tag == tag && Equal(bound, i, slot.id)) {
+      if (slot.tag == tag && equal(i, slot.id)) {
         ids[i] = slot.id;
         break;
       }
-      pos = (pos + 1) & mask_;
+      pos = (pos + 1) & mask;
     }
   }
-  return arrow::Status::OK();
 }
 
 arrow::Status KeyDictionary::Find(const std::vector<const arrow::Array*>& columns, int64_t length,
@@ -427,23 +549,12 @@ arrow::Status KeyDictionary::Find(const std::vector<const arrow::Array*>& column
   ARROW_RETURN_NOT_OK(Bind(columns, length, &bound, &int_scratch, &index_scratch));
   std::vector<uint64_t> hashes(length);
   HashRows(bound, length, hashes.data());
-  for (int64_t i = 0; i < length; ++i) {
-    const uint64_t h = hashes[i];
-    const uint32_t tag = static_cast<uint32_t>(h >> 32);
-    uint64_t pos = h & mask_;
-    ids[i] = -1;
-    for (Slot slot = slots_[pos]; slot.id >= 0; slot = slots_[pos = (pos + 1) & mask_]) {
-      if (slot.tag == tag && Equal(bound, i, slot.id)) {
-        ids[i] = slot.id;
-        break;
-      }
-    }
-  }
+  ProbeAny<false>(this, bound, hashes.data(), length, ids);
   return arrow::Status::OK();
 }
 
-arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> KeyDictionary::Gather(
-    const int32_t* ids, int64_t n) const {
+arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> KeyDictionary::Gather(const int32_t* ids,
+                                                                                int64_t n) const {
   std::vector<std::shared_ptr<arrow::Array>> out;
   for (size_t c = 0; c < columns_.size(); ++c) {
     const StoredColumn& s = columns_[c];
@@ -464,10 +575,18 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> KeyDictionary::Gather(
                             arrow::AllocateBuffer(n * width));
       uint8_t* dst = values->mutable_data();
       switch (width) {
-        case 1: Narrow<uint8_t>(s.ints.data(), ids, n, dst); break;
-        case 2: Narrow<uint16_t>(s.ints.data(), ids, n, dst); break;
-        case 4: Narrow<uint32_t>(s.ints.data(), ids, n, dst); break;
-        default: Narrow<uint64_t>(s.ints.data(), ids, n, dst); break;
+        case 1:
+          Narrow<uint8_t>(s.ints.data(), ids, n, dst);
+          break;
+        case 2:
+          Narrow<uint16_t>(s.ints.data(), ids, n, dst);
+          break;
+        case 4:
+          Narrow<uint32_t>(s.ints.data(), ids, n, dst);
+          break;
+        default:
+          Narrow<uint64_t>(s.ints.data(), ids, n, dst);
+          break;
       }
       out.push_back(arrow::MakeArray(
           arrow::ArrayData::Make(type, n, {std::move(validity), std::move(values)}, null_count)));
@@ -475,8 +594,8 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> KeyDictionary::Gather(
     }
     int64_t total = 0;
     for (int64_t i = 0; i < n; ++i) total += s.offsets[ids[i] + 1] - s.offsets[ids[i]];
-    const bool large = type->id() == arrow::Type::LARGE_STRING ||
-                       type->id() == arrow::Type::LARGE_BINARY;
+    const bool large =
+        type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
     if (!large && total > std::numeric_limits<int32_t>::max()) {
       return arrow::Status::Invalid("key column '", fields_[c]->name(), "': ", total,
                                     " bytes of keys in one result exceed ", type->ToString(),
@@ -485,19 +604,26 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> KeyDictionary::Gather(
     }
     ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> offsets,
                           arrow::AllocateBuffer((n + 1) * (large ? 8 : 4)));
-    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> bytes, arrow::AllocateBuffer(total));
+    // +8: CopyShort may write up to 7 bytes past a key (overwritten by the next one).
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> bytes, arrow::AllocateBuffer(total + 8));
     uint8_t* data = bytes->mutable_data();
     int64_t pos = 0;
     auto* off32 = reinterpret_cast<int32_t*>(offsets->mutable_data());
     auto* off64 = reinterpret_cast<int64_t*>(offsets->mutable_data());
     for (int64_t i = 0; i < n; ++i) {
-      if (large) off64[i] = pos; else off32[i] = static_cast<int32_t>(pos);
+      if (large)
+        off64[i] = pos;
+      else
+        off32[i] = static_cast<int32_t>(pos);
       int64_t begin = s.offsets[ids[i]];
       int64_t len = s.offsets[ids[i] + 1] - begin;
-      if (len > 0) std::memcpy(data + pos, s.bytes.data() + begin, len);
+      CopyShort(data + pos, s.bytes.data() + begin, len);
       pos += len;
     }
-    if (large) off64[n] = pos; else off32[n] = static_cast<int32_t>(pos);
+    if (large)
+      off64[n] = pos;
+    else
+      off32[n] = static_cast<int32_t>(pos);
     out.push_back(arrow::MakeArray(arrow::ArrayData::Make(
         type, n, {std::move(validity), std::move(offsets), std::move(bytes)}, null_count)));
   }
@@ -509,6 +635,7 @@ int64_t KeyDictionary::memory_bytes() const {
                                        hashes_.capacity() * sizeof(uint64_t));
   for (const auto& c : columns_) {
     bytes += static_cast<int64_t>(c.ints.capacity() * 8 + c.offsets.capacity() * 8 +
+                                  c.inline_keys.capacity() * sizeof(InlineKey) +
                                   c.bytes.capacity() + c.valid.capacity());
   }
   return bytes;

@@ -51,13 +51,22 @@ class KeyDictionary {
 
   // Implementation detail, public for the .cc helpers.
   enum class Kind : uint8_t { kInt, kBytes };
+  // Length and first bytes of a kBytes key: most keys compare from this one record (a
+  // single cache miss, prefetched) without touching the byte arena.
+  static constexpr int kInlineBytes = 12;
+  struct InlineKey {
+    uint32_t length;
+    uint8_t prefix[kInlineBytes];  // zero padded
+  };
   struct StoredColumn {
     Kind kind;
     std::shared_ptr<arrow::DataType> output_type;
-    std::vector<int64_t> ints;       // kInt: value per id (uint64 stored as its bits)
-    std::vector<int64_t> offsets;    // kBytes: offsets[id] .. offsets[id + 1] in bytes
+    std::vector<int64_t> ints;           // kInt: value per id (uint64 stored as its bits)
+    std::vector<InlineKey> inline_keys;  // kBytes: per id
+    std::vector<int64_t> offsets;        // kBytes: offsets[id] .. offsets[id + 1] in bytes
     std::vector<uint8_t> bytes;
-    std::vector<uint8_t> valid;      // 1 per id, 0 for a null key value
+    std::vector<uint8_t> valid;  // 1 per id, 0 for a null key value
+    bool has_nulls = false;      // any id with valid == 0
   };
   struct BoundColumn;  // one batch column, read through its raw buffers (key_dictionary.cc)
 
@@ -69,6 +78,16 @@ class KeyDictionary {
                      std::vector<int32_t>* index_scratch) const;
   void HashRows(const std::vector<BoundColumn>& bound, int64_t length, uint64_t* hashes) const;
   bool Equal(const std::vector<BoundColumn>& bound, int64_t row, int32_t id) const;
+  void PrefetchKey(int32_t id) const;
+  // Self is KeyDictionary (Intern: inserts misses) or const KeyDictionary (Find). kShape
+  // picks an inlined comparison for the common single-column keys.
+  enum class Shape { kGeneric, kOneInt, kOneBytes };
+  template <bool kInsert, Shape kShape, typename Self>
+  static void Probe(Self* self, const std::vector<BoundColumn>& bound, const uint64_t* hashes,
+                    int64_t length, int32_t* ids);
+  template <bool kInsert, typename Self>
+  static void ProbeAny(Self* self, const std::vector<BoundColumn>& bound, const uint64_t* hashes,
+                       int64_t length, int32_t* ids);
   int32_t Add(const std::vector<BoundColumn>& bound, int64_t row, uint64_t hash);
   void Grow();
 

@@ -1,12 +1,13 @@
 #include "window/pane_ring.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
 namespace hyprstream::window {
 namespace {
 constexpr size_t kAlignment = 64;  // cache line
-constexpr size_t kMaxSpare = 2;
+constexpr size_t kMaxSpare = 1;    // steady state: one pane ends as the next begins
 }  // namespace
 
 void PaneRing::AlignedFree::operator()(StateWord* p) const {
@@ -15,40 +16,54 @@ void PaneRing::AlignedFree::operator()(StateWord* p) const {
 
 PaneRing::ColumnPtr PaneRing::Allocate(int64_t keys) const {
   size_t words = static_cast<size_t>(keys) * layout_->stride();
-  auto* p = static_cast<StateWord*>(
-      ::operator new[](std::max<size_t>(words, 1) * sizeof(StateWord), std::align_val_t{kAlignment}));
+  auto* p = static_cast<StateWord*>(::operator new[](std::max<size_t>(words, 1) * sizeof(StateWord),
+                                                     std::align_val_t{kAlignment}));
   return ColumnPtr(p);
 }
 
-PaneRing::ColumnPtr PaneRing::NewColumn() {
-  ColumnPtr column;
-  if (!spare_.empty()) {
-    column = std::move(spare_.back());
-    spare_.pop_back();
-  } else {
-    column = Allocate(key_capacity_);
+void PaneRing::Materialize(Pane& pane) {
+  if (spare_.empty()) {
+    pane.column = Allocate(key_capacity_);
+    pane.keys.assign(key_capacity_ / 64, 0);
+    layout_->Init(pane.column.get(), key_capacity_);
+    return;
   }
-  layout_->Init(column.get(), key_capacity_);
-  return column;
+  // Reuse a dropped pane: only the slots of keys that had rows need resetting.
+  Pane& spare = spare_.back();
+  const int64_t stride = layout_->stride();
+  ForEachKey(spare.keys.data(), key_words(),
+             [&](int32_t key) { layout_->Init(spare.column.get() + key * stride, 1); });
+  std::fill(spare.keys.begin(), spare.keys.end(), 0);
+  pane.column = std::move(spare.column);
+  pane.keys = std::move(spare.keys);
+  spare_.pop_back();
+}
+
+StateWord* PaneRing::MutableColumn(int64_t pane) {
+  Pane& p = panes_[pane - first_];
+  if (p.column == nullptr) Materialize(p);
+  return p.column.get();
 }
 
 void PaneRing::Cover(int64_t lo, int64_t hi) {
   if (lo > hi) return;
   if (panes_.empty()) {
     first_ = lo;
-    for (int64_t p = lo; p <= hi; ++p) panes_.push_back(Pane{NewColumn(), false});
+    panes_.resize(hi - lo + 1);
     return;
   }
   while (first_ > lo) {
-    panes_.push_front(Pane{NewColumn(), false});
+    panes_.emplace_front();
     --first_;
   }
-  while (end() <= hi) panes_.push_back(Pane{NewColumn(), false});
+  while (end() <= hi) panes_.emplace_back();
 }
 
 void PaneRing::DropBefore(int64_t pane) {
   while (!panes_.empty() && first_ < pane) {
-    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(panes_.front().column));
+    if (spare_.size() < kMaxSpare && panes_.front().column != nullptr) {
+      spare_.push_back(std::move(panes_.front()));
+    }
     panes_.pop_front();
     ++first_;
   }
@@ -60,19 +75,26 @@ void PaneRing::ReserveKeys(int64_t keys) {
   while (capacity < keys) capacity *= 2;
   const int64_t stride = layout_->stride();
   for (Pane& pane : panes_) {
+    if (pane.column == nullptr) continue;
     ColumnPtr grown = Allocate(capacity);
     std::memcpy(static_cast<void*>(grown.get()), pane.column.get(),
                 static_cast<size_t>(key_capacity_ * stride) * sizeof(StateWord));
     layout_->Init(grown.get() + key_capacity_ * stride, capacity - key_capacity_);
     pane.column = std::move(grown);
+    pane.keys.resize(capacity / 64, 0);
   }
   spare_.clear();
   key_capacity_ = capacity;
 }
 
+int64_t PaneRing::allocated_panes() const {
+  int64_t count = static_cast<int64_t>(spare_.size());
+  for (const Pane& pane : panes_) count += pane.column != nullptr;
+  return count;
+}
+
 int64_t PaneRing::memory_bytes() const {
-  return static_cast<int64_t>(panes_.size() + spare_.size()) * key_capacity_ *
-         layout_->slot_bytes();
+  return allocated_panes() * (key_capacity_ * layout_->slot_bytes() + key_capacity_ / 8);
 }
 
 }  // namespace hyprstream::window

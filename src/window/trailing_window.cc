@@ -40,12 +40,16 @@ class RowRing {
     return Row(pos, words);
   }
   void PopFront() { ++head_; }
+  void Clear() { head_ = tail_; }  // keeps the buffer
+  int64_t capacity() const { return mask_ + 1; }
   void Release() {
     std::vector<StateWord>().swap(buf_);
     mask_ = -1;
     head_ = tail_ = 0;
   }
-  int64_t capacity_bytes() const { return static_cast<int64_t>(buf_.capacity() * sizeof(StateWord)); }
+  int64_t capacity_bytes() const {
+    return static_cast<int64_t>(buf_.capacity() * sizeof(StateWord));
+  }
 
  private:
   void Grow(int words) {
@@ -59,39 +63,6 @@ class RowRing {
   }
 
   std::vector<StateWord> buf_;
-  int64_t mask_ = -1;
-  int64_t head_ = 0;
-  int64_t tail_ = 0;
-};
-
-// Absolute row indices in a power-of-two ring: the monotonic deques for min and max.
-class IndexDeque {
- public:
-  bool empty() const { return head_ == tail_; }
-  int64_t front() const { return buf_[head_ & mask_]; }
-  int64_t back() const { return buf_[(tail_ - 1) & mask_]; }
-  void pop_front() { ++head_; }
-  void pop_back() { --tail_; }
-  void push_back(int64_t v) {
-    if (tail_ - head_ == mask_ + 1) {
-      int64_t capacity = std::max<int64_t>(4, 2 * (mask_ + 1));
-      std::vector<int64_t> grown(capacity);
-      for (int64_t i = head_; i < tail_; ++i) grown[i & (capacity - 1)] = buf_[i & mask_];
-      buf_ = std::move(grown);
-      mask_ = capacity - 1;
-    }
-    buf_[tail_++ & mask_] = v;
-  }
-  void clear() { head_ = tail_ = 0; }
-  void release() {
-    std::vector<int64_t>().swap(buf_);
-    mask_ = -1;
-    head_ = tail_ = 0;
-  }
-  int64_t capacity_bytes() const { return static_cast<int64_t>(buf_.capacity() * 8); }
-
- private:
-  std::vector<int64_t> buf_;
   int64_t mask_ = -1;
   int64_t head_ = 0;
   int64_t tail_ = 0;
@@ -124,20 +95,23 @@ struct TrailingWindow::Accumulator {
   std::vector<Value> values;
 };
 
+struct TrailingWindow::Running {
+  int64_t count = 0;      // valid values in the window
+  int64_t nonfinite = 0;  // of which NaN or +-inf (answered by a scan while > 0)
+  double sum = 0, comp = 0, mean = 0, m2 = 0;  // over the finite values
+  double m2_removed = 0;          // M2 subtracted since the last rebuild: the cancellation risk
+  int64_t first = -1, last = -1;  // row index of the first/last valid value
+  // Two-stacks min/max: the back stack (rows [split, tail)) as two scalars.
+  double back_min = kNaN;
+  double back_max = -std::numeric_limits<double>::infinity();
+};
+
 struct TrailingWindow::KeyTrail {
-  struct Running {
-    int64_t count = 0;      // valid values in the window
-    int64_t nonfinite = 0;  // of which NaN or +-inf (answered by a scan while > 0)
-    double sum = 0, comp = 0, mean = 0, m2 = 0;  // over the finite values
-    double m2_removed = 0;  // M2 subtracted since the last rebuild: the cancellation risk
-    int64_t first = -1, last = -1;               // row index of the first/last valid value
-    IndexDeque min_q, max_q;                     // increasing / decreasing values
-  };
   RowRing rows;
   int64_t window_begin = 0;  // first row with time > newest - width
-  bool dirty = false;        // running state must be rebuilt before use
+  int64_t split = 0;         // rows [window_begin, split) carry suffix min/max up to split
   int64_t evictions = 0;     // since the last rebuild
-  std::vector<Running> running;
+  bool dirty = false;        // running state must be rebuilt before use
 };
 
 // Per-row output buffers for one batch.
@@ -175,15 +149,27 @@ class TrailingWindow::OutputColumns {
       const Accumulator::Value& v = acc.values[column.value_index];
       const bool any = v.count > 0;
       switch (column.kind) {
-        case AggregateKind::kCount: Put(c, row, v.count, true); break;
-        case AggregateKind::kSum: Put(c, row, v.sum + v.comp, any); break;
+        case AggregateKind::kCount:
+          Put(c, row, v.count, true);
+          break;
+        case AggregateKind::kSum:
+          Put(c, row, v.sum + v.comp, any);
+          break;
         case AggregateKind::kAvg:
           Put(c, row, any ? (v.sum + v.comp) / static_cast<double>(v.count) : 0.0, any);
           break;
-        case AggregateKind::kMin: Put(c, row, v.min, any); break;
-        case AggregateKind::kMax: Put(c, row, v.max, any); break;
-        case AggregateKind::kFirst: Put(c, row, v.first, any); break;
-        case AggregateKind::kLast: Put(c, row, v.last, any); break;
+        case AggregateKind::kMin:
+          Put(c, row, v.min, any);
+          break;
+        case AggregateKind::kMax:
+          Put(c, row, v.max, any);
+          break;
+        case AggregateKind::kFirst:
+          Put(c, row, v.first, any);
+          break;
+        case AggregateKind::kLast:
+          Put(c, row, v.last, any);
+          break;
         case AggregateKind::kVarPop:
           Put(c, row, any ? VarianceFrom(v.m2, v.count, false) : 0.0, any);
           break;
@@ -197,7 +183,8 @@ class TrailingWindow::OutputColumns {
           Put(c, row, v.count > 1 ? std::sqrt(VarianceFrom(v.m2, v.count, true)) : 0.0,
               v.count > 1);
           break;
-        case AggregateKind::kRowCount: break;
+        case AggregateKind::kRowCount:
+          break;
       }
     }
   }
@@ -232,11 +219,14 @@ class TrailingWindow::OutputColumns {
 };
 
 TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def)
-    : def_(def),
-      value_count_(AggregateLayout(spec).value_blocks()),  // 0 when only rows are counted
-      features_(AggregateLayout(spec).features()),
-      columns_(spec.TrailingColumns(def)),
-      last_sweep_watermark_(kNoTime) {
+    : def_(def), columns_(spec.TrailingColumns(def)), last_sweep_watermark_(kNoTime) {
+  AggregateLayout layout(spec);
+  value_count_ = layout.value_blocks();  // 0 when only rows are counted
+  track_min_ = (layout.features() & kHasMin) != 0;
+  track_max_ = (layout.features() & kHasMax) != 0;
+  min_offset_ = 2 + value_count_;
+  max_offset_ = min_offset_ + (track_min_ ? value_count_ : 0);
+  words_ = max_offset_ + (track_max_ ? value_count_ : 0);
   for (const auto& column : columns_) {
     fields_.push_back(arrow::field(column.name, AggregateLayout::OutputType(column.kind)));
   }
@@ -244,9 +234,14 @@ TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def)
 
 TrailingWindow::~TrailingWindow() = default;
 
+TrailingWindow::Running* TrailingWindow::RunningOf(int32_t id) {
+  return running_.data() + static_cast<size_t>(id) * value_count_;
+}
+
 void TrailingWindow::ReserveKeys(int64_t keys) {
   if (static_cast<int64_t>(keys_.size()) >= keys) return;
   keys_.resize(keys);
+  running_.resize(static_cast<size_t>(keys) * value_count_);
 }
 
 int64_t TrailingWindow::buffered_rows() const {
@@ -256,21 +251,17 @@ int64_t TrailingWindow::buffered_rows() const {
 }
 
 int64_t TrailingWindow::memory_bytes() const {
-  int64_t bytes = static_cast<int64_t>(keys_.capacity() * sizeof(KeyTrail));
-  for (const KeyTrail& key : keys_) {
-    bytes += key.rows.capacity_bytes() +
-             static_cast<int64_t>(key.running.capacity() * sizeof(KeyTrail::Running));
-    for (const auto& r : key.running) bytes += r.min_q.capacity_bytes() + r.max_q.capacity_bytes();
-  }
+  int64_t bytes = static_cast<int64_t>(keys_.capacity() * sizeof(KeyTrail) +
+                                       running_.capacity() * sizeof(Running));
+  for (const KeyTrail& key : keys_) bytes += key.rows.capacity_bytes();
   return bytes;
 }
 
-void TrailingWindow::AddRunning(KeyTrail& key, int64_t index) {
-  const int words = 2 + value_count_;
-  const StateWord* row = key.rows.Row(index, words);
+void TrailingWindow::AddRunning(KeyTrail& key, Running* running, int64_t index) {
+  const StateWord* row = key.rows.Row(index, words_);
   for (int v = 0; v < value_count_; ++v) {
     if (!Valid(row, v)) continue;
-    KeyTrail::Running& r = key.running[v];
+    Running& r = running[v];
     const double x = Value(row, v);
     ++r.count;
     if (r.first < 0) r.first = index;
@@ -284,28 +275,37 @@ void TrailingWindow::AddRunning(KeyTrail& key, int64_t index) {
       r.mean += delta / n;
       r.m2 += delta * (x - r.mean);
     }
-    if (std::isnan(x)) continue;
-    if (features_ & kHasMin) {
-      while (!r.min_q.empty() && Value(key.rows.Row(r.min_q.back(), words), v) >= x) {
-        r.min_q.pop_back();
-      }
-      r.min_q.push_back(index);
-    }
-    if (features_ & kHasMax) {
-      while (!r.max_q.empty() && Value(key.rows.Row(r.max_q.back(), words), v) <= x) {
-        r.max_q.pop_back();
-      }
-      r.max_q.push_back(index);
-    }
+    if (track_min_) r.back_min = MinIgnoringNaN(r.back_min, x);
+    if (track_max_) r.back_max = MaxNaNWins(r.back_max, x);
   }
 }
 
-void TrailingWindow::RemoveRunning(KeyTrail& key, int64_t index) {
-  const int words = 2 + value_count_;
-  const StateWord* row = key.rows.Row(index, words);
+void TrailingWindow::Flip(KeyTrail& key, Running* running) {
+  // Two-stacks: move the back stack to the front, giving each row the min/max of itself and
+  // every newer row of the window. Each row is flipped at most once per pass through the
+  // window, so eviction stays O(1) amortised.
+  for (int v = 0; v < value_count_; ++v) {
+    double mn = kNaN, mx = -std::numeric_limits<double>::infinity();
+    for (int64_t i = key.rows.tail() - 1; i >= key.window_begin; --i) {
+      StateWord* row = key.rows.Row(i, words_);
+      if (Valid(row, v)) {
+        mn = MinIgnoringNaN(mn, Value(row, v));
+        mx = MaxNaNWins(mx, Value(row, v));
+      }
+      if (track_min_) row[min_offset_ + v].d = mn;
+      if (track_max_) row[max_offset_ + v].d = mx;
+    }
+    running[v].back_min = kNaN;
+    running[v].back_max = -std::numeric_limits<double>::infinity();
+  }
+  key.split = key.rows.tail();
+}
+
+void TrailingWindow::RemoveRunning(KeyTrail& key, Running* running, int64_t index) {
+  const StateWord* row = key.rows.Row(index, words_);
   for (int v = 0; v < value_count_; ++v) {
     if (!Valid(row, v)) continue;
-    KeyTrail::Running& r = key.running[v];
+    Running& r = running[v];
     const double x = Value(row, v);
     --r.count;
     if (!std::isfinite(x)) {
@@ -324,52 +324,45 @@ void TrailingWindow::RemoveRunning(KeyTrail& key, int64_t index) {
         r.mean = mean;
       }
     }
-    if (!r.min_q.empty() && r.min_q.front() == index) r.min_q.pop_front();
-    if (!r.max_q.empty() && r.max_q.front() == index) r.max_q.pop_front();
     if (r.last == index) {
       r.first = r.last = -1;  // the oldest valid row was also the newest: none left
     } else if (r.first == index) {
       int64_t next = index + 1;
-      while (!Valid(key.rows.Row(next, words), v)) ++next;  // stops at r.last at the latest
+      while (!Valid(key.rows.Row(next, words_), v)) ++next;  // stops at r.last at the latest
       r.first = next;
     }
   }
 }
 
-bool TrailingWindow::NeedsRebuild(const KeyTrail& key) const {
+bool TrailingWindow::NeedsRebuild(const KeyTrail& key, const Running* running) const {
   // Subtracting on eviction loses accuracy two ways: rounding error that grows with the
   // number of evictions, and cancellation when what left dwarfs what is left (a 1e15 spike
   // leaving a window of values near 1). Recompute from the rows after 2x-window evictions,
-  // or once the M2 removed exceeds 2^20 times the M2 remaining (error ~1e-16 * 2^20 ~ 1e-10
-  // relative). Both are amortised O(1) per row.
+  // or once the M2 removed exceeds 2^20 times the sum of squares remaining (the scale of the
+  // answer: error ~1e-16 * 2^20 ~ 1e-10 of it). Both are amortised O(1) per row.
   if (key.evictions > std::max<int64_t>(64, 2 * (key.rows.tail() - key.window_begin))) return true;
-  for (const auto& r : key.running) {
-    if (r.m2_removed > 1048576.0 * r.m2) return true;
+  for (int v = 0; v < value_count_; ++v) {
+    const Running& r = running[v];
+    const double n = static_cast<double>(r.count - r.nonfinite);
+    if (r.m2_removed > 1048576.0 * (r.m2 + n * r.mean * r.mean)) return true;
   }
   return false;
 }
 
-void TrailingWindow::Rebuild(KeyTrail& key) {
-  key.running.resize(value_count_);
-  for (auto& r : key.running) {
-    r.count = r.nonfinite = 0;
-    r.sum = r.comp = r.mean = r.m2 = r.m2_removed = 0;
-    r.first = r.last = -1;
-    r.min_q.clear();
-    r.max_q.clear();
-  }
-  for (int64_t i = key.window_begin; i < key.rows.tail(); ++i) AddRunning(key, i);
+void TrailingWindow::Rebuild(KeyTrail& key, Running* running) {
+  for (int v = 0; v < value_count_; ++v) running[v] = Running{};
+  key.split = key.window_begin;  // everything in the back stack
+  for (int64_t i = key.window_begin; i < key.rows.tail(); ++i) AddRunning(key, running, i);
   key.dirty = false;
   key.evictions = 0;
 }
 
 void TrailingWindow::Accumulate(const KeyTrail& key, int64_t begin, int64_t end,
                                 Accumulator* acc) const {
-  const int words = 2 + value_count_;
   acc->rows = end - begin;
   acc->values.assign(value_count_, Accumulator::Value{});
   for (int64_t i = begin; i < end; ++i) {
-    const StateWord* row = key.rows.Row(i, words);
+    const StateWord* row = key.rows.Row(i, words_);
     for (int v = 0; v < value_count_; ++v) {
       if (!Valid(row, v)) continue;
       Accumulator::Value& a = acc->values[v];
@@ -391,48 +384,56 @@ void TrailingWindow::Accumulate(const KeyTrail& key, int64_t begin, int64_t end,
   }
 }
 
-void TrailingWindow::RunningAccumulator(KeyTrail& key, Accumulator* acc) {
-  const int words = 2 + value_count_;
-  for (const auto& r : key.running) {
-    if (r.nonfinite > 0) {
+void TrailingWindow::RunningAccumulator(KeyTrail& key, Running* running, Accumulator* acc) {
+  for (int v = 0; v < value_count_; ++v) {
+    if (running[v].nonfinite > 0) {
       Accumulate(key, key.window_begin, key.rows.tail(), acc);
       return;
     }
   }
   acc->rows = key.rows.tail() - key.window_begin;
-  acc->values.resize(value_count_);
+  const bool front = key.window_begin < key.split;
+  const StateWord* oldest = front ? key.rows.Row(key.window_begin, words_) : nullptr;
   for (int v = 0; v < value_count_; ++v) {
-    const KeyTrail::Running& r = key.running[v];
+    const Running& r = running[v];
     Accumulator::Value& a = acc->values[v];
     a.count = r.count;
     a.sum = r.sum;
     a.comp = r.comp;
     a.mean = r.mean;
     a.m2 = r.m2;
-    a.min = r.min_q.empty() ? kNaN : Value(key.rows.Row(r.min_q.front(), words), v);
-    a.max = r.max_q.empty() ? kNaN : Value(key.rows.Row(r.max_q.front(), words), v);
-    a.first = r.first >= 0 ? Value(key.rows.Row(r.first, words), v) : 0.0;
-    a.last = r.last >= 0 ? Value(key.rows.Row(r.last, words), v) : 0.0;
+    if (track_min_) a.min = MinIgnoringNaN(front ? oldest[min_offset_ + v].d : kNaN, r.back_min);
+    if (track_max_) {
+      a.max = MaxNaNWins(
+          front ? oldest[max_offset_ + v].d : -std::numeric_limits<double>::infinity(), r.back_max);
+    }
+    a.first = r.first >= 0 ? Value(key.rows.Row(r.first, words_), v) : 0.0;
+    a.last = r.last >= 0 ? Value(key.rows.Row(r.last, words_), v) : 0.0;
   }
 }
 
 void TrailingWindow::Sweep(int64_t watermark) {
-  // Rows at or before watermark - width can never be in a future on-time row's window.
-  const int words = 2 + value_count_;
+  // Rows at or before watermark - width can never be in a future on-time row's window. Keys
+  // that went quiet drop all their rows; small buffers are kept for the key's return.
+  constexpr int64_t kKeepRows = 64;
   const int64_t bound = watermark - def_.width_us;
-  for (KeyTrail& key : keys_) {
+  for (size_t id = 0; id < keys_.size(); ++id) {
+    KeyTrail& key = keys_[id];
     if (key.rows.empty()) continue;
-    if (key.rows.Time(key.rows.tail() - 1, words) <= bound) {
-      key.rows.Release();
-      key.window_begin = 0;
+    if (key.rows.Time(key.rows.tail() - 1, words_) <= bound) {
+      if (key.rows.capacity() > kKeepRows) {
+        key.rows.Release();
+      } else {
+        key.rows.Clear();
+      }
+      key.window_begin = key.split = key.rows.tail();
       key.dirty = false;
       key.evictions = 0;
-      for (auto& r : key.running) {
-        r = KeyTrail::Running{};
-      }
+      Running* running = RunningOf(static_cast<int32_t>(id));
+      for (int v = 0; v < value_count_; ++v) running[v] = Running{};
       continue;
     }
-    while (key.rows.head() < key.window_begin && key.rows.Time(key.rows.head(), words) <= bound) {
+    while (key.rows.head() < key.window_begin && key.rows.Time(key.rows.head(), words_) <= bound) {
       key.rows.PopFront();
     }
   }
@@ -444,11 +445,30 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
                                       std::vector<std::shared_ptr<arrow::Array>>* out,
                                       int64_t* late_rows) {
   ARROW_ASSIGN_OR_RAISE(OutputColumns columns, OutputColumns::Make(columns_, n));
-  const int words = 2 + value_count_;
   const int64_t width = def_.width_us;
   Accumulator acc;
   acc.values.resize(value_count_);
+  // Two-stage prefetch: a key's trail and running state (row + 2d), then the ring rows the
+  // trail points to (row + d), so the pointer chase of ~2d rows overlaps.
+  constexpr int64_t d = 8;
   for (int64_t row = 0; row < n; ++row) {
+    if (row + 2 * d < n) {  // both structs may straddle two cache lines
+      const char* trail = reinterpret_cast<const char*>(&keys_[ids[row + 2 * d]]);
+      __builtin_prefetch(trail);
+      __builtin_prefetch(trail + sizeof(KeyTrail) - 1);
+      if (value_count_ > 0) {
+        const char* state = reinterpret_cast<const char*>(RunningOf(ids[row + 2 * d]));
+        __builtin_prefetch(state);
+        __builtin_prefetch(state + sizeof(Running) * value_count_ - 1);
+      }
+    }
+    if (row + d < n) {
+      const KeyTrail& ahead = keys_[ids[row + d]];
+      if (!ahead.rows.empty()) {
+        __builtin_prefetch(ahead.rows.Row(ahead.rows.tail(), words_));
+        __builtin_prefetch(ahead.rows.Row(ahead.window_begin, words_));
+      }
+    }
     const int64_t t = times[row];
     if (t == kNoTime) {
       columns.SetNull(row);
@@ -462,24 +482,28 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
       continue;
     }
     KeyTrail& key = keys_[ids[row]];
-    if (key.running.empty()) key.running.resize(value_count_);
-    const bool in_order = key.rows.empty() || t >= key.rows.Time(key.rows.tail() - 1, words);
+    Running* running = RunningOf(ids[row]);
+    const bool in_order = key.rows.empty() || t >= key.rows.Time(key.rows.tail() - 1, words_);
     int64_t pos;
     StateWord* slot;
     if (in_order) {
-      if (key.rows.empty()) key.window_begin = key.rows.tail();
+      if (key.rows.empty()) key.window_begin = key.split = key.rows.tail();
       pos = key.rows.tail();
-      slot = key.rows.PushBack(words);
+      slot = key.rows.PushBack(words_);
     } else {
       // Insert after every row with time <= t (ties keep arrival order).
-      const int64_t newest = key.rows.Time(key.rows.tail() - 1, words);
+      const int64_t newest = key.rows.Time(key.rows.tail() - 1, words_);
       int64_t lo = key.rows.head(), hi = key.rows.tail();
       while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (key.rows.Time(mid, words) <= t) lo = mid + 1; else hi = mid;
+        if (key.rows.Time(mid, words_) <= t) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
       }
       pos = lo;
-      slot = key.rows.InsertAt(pos, words);
+      slot = key.rows.InsertAt(pos, words_);
       if (t <= newest - width) ++key.window_begin;  // landed before the current window
       key.dirty = true;
     }
@@ -487,33 +511,40 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
     int64_t valid_bits = 0;
     for (int v = 0; v < value_count_; ++v) {
       const ValueInput& in = values[v];
-      bool valid = in.validity == nullptr ||
-                   arrow::bit_util::GetBit(in.validity, in.validity_offset + row);
+      bool valid =
+          in.validity == nullptr || arrow::bit_util::GetBit(in.validity, in.validity_offset + row);
       valid_bits |= static_cast<int64_t>(valid) << v;
       slot[2 + v].d = valid ? in.values[row] : 0.0;
     }
     slot[1].i = valid_bits;
 
     if (in_order) {
-      if (!key.dirty) AddRunning(key, pos);
-      while (key.rows.Time(key.window_begin, words) <= t - width) {
-        if (!key.dirty) RemoveRunning(key, key.window_begin);
+      if (!key.dirty) AddRunning(key, running, pos);
+      while (key.rows.Time(key.window_begin, words_) <= t - width) {
+        if (!key.dirty) {
+          if ((track_min_ || track_max_) && key.split <= key.window_begin) Flip(key, running);
+          RemoveRunning(key, running, key.window_begin);
+        }
         ++key.window_begin;
         ++key.evictions;
       }
-      if (key.dirty || NeedsRebuild(key)) Rebuild(key);
-      RunningAccumulator(key, &acc);
+      if (key.dirty || NeedsRebuild(key, running)) Rebuild(key, running);
+      RunningAccumulator(key, running, &acc);
     } else {
       int64_t lo = key.rows.head(), hi = pos;
       while (lo < hi) {  // first row with time > t - width
         int64_t mid = lo + (hi - lo) / 2;
-        if (key.rows.Time(mid, words) <= t - width) lo = mid + 1; else hi = mid;
+        if (key.rows.Time(mid, words_) <= t - width) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
       }
       Accumulate(key, lo, pos + 1, &acc);
     }
     columns.Set(row, acc);
     const int64_t bound = watermark - width;
-    while (key.rows.head() < key.window_begin && key.rows.Time(key.rows.head(), words) <= bound) {
+    while (key.rows.head() < key.window_begin && key.rows.Time(key.rows.head(), words_) <= bound) {
       key.rows.PopFront();
     }
   }

@@ -4,11 +4,12 @@
 // width + lateness in a ring ordered by (time, arrival). A row at or after the key's newest
 // time (the common case) updates running state in O(1) amortised: count, Neumaier-compensated
 // sum and Welford moments add on arrival and subtract on eviction (recomputed exactly after
-// 2x-window evictions or a large cancellation, so float drift stays bounded), min/max by
-// monotonic deques,
-// first/last by pointers. An older row is inserted in place and answered by scanning its own
-// range; the running state is then rebuilt on the next in-order row. A row below the watermark
-// is late: its outputs are null and it is not stored. Not thread-safe (owned by WindowStore).
+// 2x-window evictions or a large cancellation, so float drift stays bounded); min/max by the
+// two-stacks method kept inside the ring (each front row carries its suffix min/max, the back
+// stack two scalars); first/last by row indices. An older row is inserted in place and
+// answered by scanning its own range; the running state is then rebuilt on the next in-order
+// row. A row below the watermark is late: its outputs are null and it is not stored. Per-key
+// scalars live in flat arrays indexed by key id. Not thread-safe (owned by WindowStore).
 #pragma once
 
 #include "window/aggregate_layout.h"
@@ -46,24 +47,31 @@ class TrailingWindow {
 
  private:
   struct KeyTrail;
+  struct Running;
   struct Accumulator;
   class OutputColumns;
 
-  void Append(KeyTrail& key, int64_t time, const ValueInput* values, int64_t row);
-  void AddRunning(KeyTrail& key, int64_t index);
-  void RemoveRunning(KeyTrail& key, int64_t index);
-  bool NeedsRebuild(const KeyTrail& key) const;
-  void Rebuild(KeyTrail& key);
+  Running* RunningOf(int32_t id);
+  void AddRunning(KeyTrail& key, Running* running, int64_t index);
+  void RemoveRunning(KeyTrail& key, Running* running, int64_t index);
+  void Flip(KeyTrail& key, Running* running);
+  bool NeedsRebuild(const KeyTrail& key, const Running* running) const;
+  void Rebuild(KeyTrail& key, Running* running);
   void Accumulate(const KeyTrail& key, int64_t begin, int64_t end, Accumulator* acc) const;
-  void RunningAccumulator(KeyTrail& key, Accumulator* acc);
+  void RunningAccumulator(KeyTrail& key, Running* running, Accumulator* acc);
   void Sweep(int64_t watermark);
 
   WindowDef def_;
   int value_count_;
-  uint32_t features_;
+  bool track_min_;
+  bool track_max_;
+  int words_;       // per stored row: time, validity bits, values, [suffix mins], [suffix maxes]
+  int min_offset_;  // word of value v's suffix min in a row: min_offset_ + v
+  int max_offset_;
   std::vector<WindowSpec::OutputColumn> columns_;
   std::vector<std::shared_ptr<arrow::Field>> fields_;
   std::vector<KeyTrail> keys_;
+  std::vector<Running> running_;  // keys x value columns
   int64_t last_sweep_watermark_;
 };
 

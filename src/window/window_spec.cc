@@ -22,8 +22,10 @@ std::string Lower(std::string_view text) {
 }
 
 std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -201,8 +203,9 @@ arrow::Status WindowSpec::Validate() const {
     switch (w.kind) {
       case WindowKind::kTumbling:
         if (w.slide_us != w.width_us) {
-          return invalid(which, ": a tumbling window's slide equals its width; use "
-                                "WindowDef::Hopping for a different slide");
+          return invalid(which,
+                         ": a tumbling window's slide equals its width; use "
+                         "WindowDef::Hopping for a different slide");
         }
         break;
       case WindowKind::kHopping:
@@ -245,7 +248,9 @@ std::string WindowSpec::ToString() const {
   }
   out << " values=(" << Join(value_columns, same) << ") aggregates=("
       << Join(aggregates, [](AggregateKind k) { return std::string(AggregateName(k)); })
-      << ") windows=(" << Join(windows, [](const WindowDef& w) { return w.ToString(); }, ", ")
+      << ") windows=("
+      << Join(
+             windows, [](const WindowDef& w) { return w.ToString(); }, ", ")
       << ") lateness=" << FormatDuration(allowed_lateness_us)
       << " retention=" << FormatDuration(retention_us);
   return out.str();

@@ -51,7 +51,9 @@ struct WindowDef {
   int64_t width_us = 0;
   int64_t slide_us = 0;  // tumbling: equals width_us; trailing: unused (0)
 
-  static WindowDef Tumbling(int64_t width_us) { return {WindowKind::kTumbling, width_us, width_us}; }
+  static WindowDef Tumbling(int64_t width_us) {
+    return {WindowKind::kTumbling, width_us, width_us};
+  }
   static WindowDef Hopping(int64_t width_us, int64_t slide_us) {
     return {WindowKind::kHopping, width_us, slide_us};
   }

@@ -23,7 +23,7 @@ int64_t LastClosedEnd(int64_t watermark, int64_t width, int64_t slide) {
 }
 
 arrow::Result<int> FindColumn(const arrow::Schema& schema, const std::string& name,
-                              const char* role) {
+                              const char* role, const char* where = "batch") {
   std::vector<int> found = schema.GetAllFieldIndices(name);
   if (found.size() == 1) return found[0];
   std::string columns;
@@ -31,11 +31,11 @@ arrow::Result<int> FindColumn(const arrow::Schema& schema, const std::string& na
     columns += (columns.empty() ? "" : ", ") + field->name();
   }
   if (found.empty()) {
-    return arrow::Status::Invalid("no ", role, " column '", name, "' in the batch (columns: ",
-                                  columns, "); send it or change the window spec");
+    return arrow::Status::Invalid("no ", role, " column '", name, "' in the ", where,
+                                  " (columns: ", columns, "); send it or change the window spec");
   }
   return arrow::Status::Invalid(role, " column '", name, "' appears ", found.size(),
-                                " times in the batch; column names must be unique");
+                                " times in the ", where, "; column names must be unique");
 }
 
 arrow::Status CheckValueType(const arrow::DataType& type, const std::string& name) {
@@ -69,13 +69,24 @@ struct WindowStore::PanedWindow {
   size_t level = 0;
   int64_t width = 0;
   int64_t slide = 0;
-  int64_t closed_end = kNoTime;  // LastClosedEnd(watermark_): instances ending here or before are closed
+  // LastClosedEnd(watermark_): every instance ending here or before is closed.
+  int64_t closed_end = kNoTime;
 };
 
+// Panes of one width. A level whose width is a multiple of a finer level's is "fed" by it:
+// rows fold only into the finest (root) level, and each pane is merged into the panes of the
+// level it feeds once the watermark passes its end ("sealing", finest first, so 5m panes
+// reach 30m, 30m panes reach 1h, ...); a row arriving for an already sealed pane is folded
+// into the fed level directly. So an in-order row costs one slot update however many nested
+// windows (5m, 30m, 1h, 1d) the stream has, and the panes of a level hold disjoint time
+// ranges from those still waiting in finer levels.
 struct WindowStore::Level {
   Level(int64_t width, const AggregateLayout* layout) : ring(width, layout) {}
   PaneRing ring;
-  std::vector<size_t> windows;  // spec indices of the windows built from these panes
+  std::vector<size_t> windows;        // spec indices of the windows built from these panes
+  int feeder = -1;                    // index of the finer level feeding this one, or -1 (a root)
+  std::vector<size_t> fed;            // the levels this one feeds
+  int64_t sealed_before = INT64_MIN;  // panes ending at or before this are merged into `fed`
 };
 
 struct WindowStore::RetainedWindow {
@@ -98,7 +109,9 @@ struct WindowStore::InstanceRows {
 };
 
 WindowStore::WindowStore(WindowSpec spec, WindowStoreOptions options)
-    : spec_(std::move(spec)), options_(std::move(options)), max_time_(kNoTime),
+    : spec_(std::move(spec)),
+      options_(std::move(options)),
+      max_time_(kNoTime),
       watermark_(kNoTime) {}
 
 WindowStore::~WindowStore() = default;
@@ -118,16 +131,16 @@ arrow::Result<std::unique_ptr<WindowStore>> WindowStore::Make(
 
 arrow::Status WindowStore::Init(const std::shared_ptr<arrow::Schema>& input_schema) {
   const arrow::Schema& schema = *input_schema;
-  ARROW_ASSIGN_OR_RAISE(int time_index, FindColumn(schema, spec_.time_column, "time"));
-  ARROW_RETURN_NOT_OK(CheckEventTimeType(*schema.field(time_index)->type(),
-                                         spec_.integer_time_unit, spec_.time_column));
+  ARROW_ASSIGN_OR_RAISE(int time_index, FindColumn(schema, spec_.time_column, "time", "schema"));
+  ARROW_RETURN_NOT_OK(CheckEventTimeType(*schema.field(time_index)->type(), spec_.integer_time_unit,
+                                         spec_.time_column));
   std::vector<std::shared_ptr<arrow::Field>> key_fields;
   for (const auto& name : spec_.key_columns) {
-    ARROW_ASSIGN_OR_RAISE(int index, FindColumn(schema, name, "key"));
+    ARROW_ASSIGN_OR_RAISE(int index, FindColumn(schema, name, "key", "schema"));
     key_fields.push_back(schema.field(index));
   }
   for (const auto& name : spec_.value_columns) {
-    ARROW_ASSIGN_OR_RAISE(int index, FindColumn(schema, name, "value"));
+    ARROW_ASSIGN_OR_RAISE(int index, FindColumn(schema, name, "value", "schema"));
     ARROW_RETURN_NOT_OK(CheckValueType(*schema.field(index)->type(), name));
   }
   ARROW_ASSIGN_OR_RAISE(keys_, KeyDictionary::Make(std::move(key_fields)));
@@ -136,7 +149,8 @@ arrow::Status WindowStore::Init(const std::shared_ptr<arrow::Schema>& input_sche
   arrow::FieldVector fields = keys_->output_fields();
   fields.push_back(arrow::field("window_start", arrow::timestamp(arrow::TimeUnit::MICRO), false));
   fields.push_back(arrow::field("window_end", arrow::timestamp(arrow::TimeUnit::MICRO), false));
-  for (const auto& column : spec_.AggregateColumns()) {
+  aggregate_columns_ = spec_.AggregateColumns();
+  for (const auto& column : aggregate_columns_) {
     fields.push_back(arrow::field(column.name, AggregateLayout::OutputType(column.kind)));
   }
   fields.push_back(arrow::field("closed", arrow::boolean(), false));
@@ -177,6 +191,18 @@ arrow::Status WindowStore::Init(const std::shared_ptr<arrow::Schema>& input_sche
     paned_[w] = PanedWindow{true, static_cast<size_t>(chosen), def.width_us, def.slide_us, kNoTime};
   }
 
+  // Each level is fed by the coarsest finer level dividing its width (levels are in
+  // ascending width), so nested widths form chains: 5m -> 30m -> 1h -> 1d.
+  for (size_t l = 0; l < levels_.size(); ++l) {
+    for (size_t f = l; f-- > 0;) {
+      if (levels_[l]->ring.width() % levels_[f]->ring.width() == 0) {
+        levels_[l]->feeder = static_cast<int>(f);
+        levels_[f]->fed.push_back(l);
+        break;
+      }
+    }
+  }
+
   arrow::FieldVector trailing_fields;
   for (size_t w = 0; w < window_count; ++w) {
     if (spec_.windows[w].is_paned()) continue;
@@ -213,12 +239,11 @@ arrow::Status WindowStore::BindBatch(const arrow::RecordBatch& batch, BatchColum
       ARROW_RETURN_NOT_OK(CheckValueType(*array->type(), name));
       if (array->type_id() != arrow::Type::DOUBLE) {
         // Unsafe: large integers and decimals may round; that is fine for aggregates.
-        auto cast = arrow::compute::Cast(*array, arrow::float64(),
-                                         arrow::compute::CastOptions::Unsafe());
+        auto cast =
+            arrow::compute::Cast(*array, arrow::float64(), arrow::compute::CastOptions::Unsafe());
         if (!cast.ok()) {
           return arrow::Status::Invalid("value column '", name, "' (", array->type()->ToString(),
-                                        ") could not be read as double: ",
-                                        cast.status().message());
+                                        ") could not be read as double: ", cast.status().message());
         }
         array = std::move(cast).ValueOrDie();
       }
@@ -257,9 +282,9 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
     std::vector<std::shared_ptr<arrow::Array>> arrays;
     for (size_t t = 0; t < trailing_.size(); ++t) {
       int64_t late = 0;
-      ARROW_RETURN_NOT_OK(trailing_[t]->Process(ids_.data(), times_.data(), value_inputs_.data(),
-                                                n, watermark_, max_time_,
-                                                spec_.allowed_lateness_us, &arrays, &late));
+      ARROW_RETURN_NOT_OK(trailing_[t]->Process(ids_.data(), times_.data(), value_inputs_.data(), n,
+                                                watermark_, max_time_, spec_.allowed_lateness_us,
+                                                &arrays, &late));
       stats_.late_rows[trailing_index_[t]] += late;
       // Every trailing window has the same lateness test (time below the watermark), which
       // every row late for a tumbling/hopping window also fails.
@@ -326,57 +351,85 @@ int64_t WindowStore::AliveThreshold(const Level& level) const {
 void WindowStore::ApplyRun(int64_t begin, int64_t end, UpdateResult* result) {
   if (begin >= end || levels_.empty()) return;
   const int64_t* times = times_.data();
-  // Late rows: time before the end of the last closed instance of a window.
-  int64_t latest_closed_end = kNoTime;
-  for (size_t w = 0; w < paned_.size(); ++w) {
-    const PanedWindow& p = paned_[w];
-    if (!p.active || p.closed_end == kNoTime) continue;
-    latest_closed_end = std::max(latest_closed_end, p.closed_end);
-    int64_t late = 0;
-    for (int64_t i = begin; i < end; ++i) late += times[i] != kNoTime && times[i] < p.closed_end;
-    stats_.late_rows[w] += late;
+  int64_t run_min = INT64_MAX, run_max = INT64_MIN;
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t t = times[i];
+    if (t == kNoTime) continue;
+    run_min = std::min(run_min, t);
+    run_max = std::max(run_max, t);
   }
-  if (trailing_.empty() && latest_closed_end != kNoTime) {
+  if (run_max == INT64_MIN) return;  // only rows without time
+
+  // Late rows: before the end of the last closed instance of some window. Only rows older
+  // than the latest such end need a look.
+  int64_t latest_closed_end = kNoTime;
+  for (const PanedWindow& p : paned_) {
+    if (p.active) latest_closed_end = std::max(latest_closed_end, p.closed_end);
+  }
+  if (run_min < latest_closed_end) {
+    int64_t any = 0;
     for (int64_t i = begin; i < end; ++i) {
-      result->late_rows += times[i] != kNoTime && times[i] < latest_closed_end;
+      const int64_t t = times[i];
+      if (t == kNoTime || t >= latest_closed_end) continue;
+      ++any;
+      for (size_t w = 0; w < paned_.size(); ++w) {
+        stats_.late_rows[w] += paned_[w].active && t < paned_[w].closed_end;
+      }
     }
+    if (trailing_.empty()) result->late_rows += any;
   }
 
   slot_of_row_.resize(std::max<size_t>(slot_of_row_.size(), static_cast<size_t>(end)));
-  pane_of_row_.resize(std::max<size_t>(pane_of_row_.size(), static_cast<size_t>(end)));
   const int64_t stride = layout_->stride();
+  const int32_t* ids = ids_.data();
   for (auto& level_ptr : levels_) {
     Level& level = *level_ptr;
     PaneRing& ring = level.ring;
     const int64_t width = ring.width();
+    // Rows at or after `alive` still matter to an open window of this level; a fed level
+    // takes rows directly only below its feeder's sealed bound (the rest arrive by sealing).
     const int64_t alive = AliveThreshold(level);
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = times[i];
-      const bool applies = t != kNoTime && t >= alive;
-      const int64_t pane = applies ? FloorDiv(t, width) : INT64_MIN;
-      pane_of_row_[i] = pane;
-      if (applies) {
-        lo = std::min(lo, pane);
-        hi = std::max(hi, pane);
-      }
-    }
-    if (lo > hi) continue;
+    const int64_t before = level.feeder >= 0 ? levels_[level.feeder]->sealed_before : INT64_MAX;
+    const int64_t from = std::max(run_min, alive);
+    const int64_t to = std::min(run_max, before == INT64_MAX ? INT64_MAX : before - 1);
+    if (from > to) continue;
+    const int64_t lo = FloorDiv(from, width), hi = FloorDiv(to, width);
     ring.Cover(lo, hi);
     columns_in_run_.resize(hi - lo + 1);
+    key_bits_in_run_.resize(hi - lo + 1);
     panes_with_rows_.assign(hi - lo + 1, 0);
-    for (int64_t p = lo; p <= hi; ++p) columns_in_run_[p - lo] = ring.Column(p);
-    StateWord* const* columns = columns_in_run_.data();
-    const int32_t* ids = ids_.data();
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t pane = pane_of_row_[i];
-      if (pane == INT64_MIN) {
-        slot_of_row_[i] = nullptr;
-        continue;
-      }
-      slot_of_row_[i] = columns[pane - lo] + ids[i] * stride;
-      panes_with_rows_[pane - lo] = 1;
+    // Older panes get columns only if a row lands there.
+    for (int64_t p = lo; p < hi; ++p) {
+      columns_in_run_[p - lo] = ring.Column(p);
+      key_bits_in_run_[p - lo] = columns_in_run_[p - lo] ? ring.KeyBits(p) : nullptr;
     }
+    StateWord* newest = ring.MutableColumn(hi);
+    uint64_t* newest_keys = ring.KeyBits(hi);
+    columns_in_run_[hi - lo] = newest;
+    key_bits_in_run_[hi - lo] = newest_keys;
+    StateWord** columns = columns_in_run_.data();
+    const int64_t newest_start = hi * width;
+    bool newest_has_rows = false;
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = times[i];
+      StateWord* slot = nullptr;
+      if (t >= newest_start && t <= to) {  // the common case: no division
+        slot = newest + ids[i] * stride;
+        SetKeyBit(newest_keys, ids[i]);
+        newest_has_rows = true;
+      } else if (t != kNoTime && t >= alive && t < before) {
+        const int64_t pane = FloorDiv(t, width);
+        if (columns[pane - lo] == nullptr) {
+          columns[pane - lo] = ring.MutableColumn(pane);
+          key_bits_in_run_[pane - lo] = ring.KeyBits(pane);
+        }
+        slot = columns[pane - lo] + ids[i] * stride;
+        SetKeyBit(key_bits_in_run_[pane - lo], ids[i]);
+        panes_with_rows_[pane - lo] = 1;
+      }
+      slot_of_row_[i] = slot;
+    }
+    if (newest_has_rows) panes_with_rows_[hi - lo] = 1;
     for (int64_t p = lo; p <= hi; ++p) {
       if (panes_with_rows_[p - lo]) ring.MarkRows(p);
     }
@@ -384,7 +437,35 @@ void WindowStore::ApplyRun(int64_t begin, int64_t end, UpdateResult* result) {
   }
 }
 
+void WindowStore::Seal(int64_t watermark) {
+  for (auto& level_ptr : levels_) {  // finest first: a pane has all its rows before it seals
+    Level& level = *level_ptr;
+    if (level.fed.empty()) continue;
+    const int64_t width = level.ring.width();
+    const int64_t before = FloorTo(std::min(watermark, kEndOfTime), width);
+    if (before <= level.sealed_before) continue;
+    int64_t p = level.ring.first();
+    if (level.sealed_before != INT64_MIN) p = std::max(p, level.sealed_before / width);
+    for (; p < level.ring.end() && p < before / width; ++p) {
+      if (!level.ring.HasRows(p)) continue;
+      for (size_t l : level.fed) {
+        PaneRing& ring = levels_[l]->ring;
+        const int64_t q = FloorDiv(p * width, ring.width());
+        ring.Cover(q, q);
+        const uint64_t* from = level.ring.KeyBits(p);
+        const int64_t words = level.ring.key_words();
+        layout_->MergeKeys(ring.MutableColumn(q), level.ring.Column(p), from, words);
+        uint64_t* to = ring.KeyBits(q);
+        for (int64_t w = 0; w < words; ++w) to[w] |= from[w];
+        ring.MarkRows(q);
+      }
+    }
+    level.sealed_before = before;
+  }
+}
+
 arrow::Status WindowStore::CloseUpTo(int64_t watermark, UpdateResult* result) {
+  Seal(watermark);
   for (size_t w = 0; w < paned_.size(); ++w) {
     PanedWindow& p = paned_[w];
     if (!p.active) continue;
@@ -417,7 +498,8 @@ arrow::Status WindowStore::CloseUpTo(int64_t watermark, UpdateResult* result) {
           RetainedWindow kept{w, start, start + p.width, rows.ids, {}};
           kept.slots.resize(rows.ids.size() * layout_->stride());
           for (size_t i = 0; i < rows.slots.size(); ++i) {
-            std::copy_n(rows.slots[i], layout_->stride(), kept.slots.data() + i * layout_->stride());
+            std::copy_n(rows.slots[i], layout_->stride(),
+                        kept.slots.data() + i * layout_->stride());
           }
           retained_.push_back(std::move(kept));
         }
@@ -436,10 +518,9 @@ arrow::Status WindowStore::CloseUpTo(int64_t watermark, UpdateResult* result) {
     if (alive != INT64_MIN) level->ring.DropBefore(FloorDiv(alive, level->ring.width()));
   }
   while (!retained_.empty()) {
-    auto oldest = std::min_element(retained_.begin(), retained_.end(),
-                                   [](const RetainedWindow& a, const RetainedWindow& b) {
-                                     return a.end < b.end;
-                                   });
+    auto oldest = std::min_element(
+        retained_.begin(), retained_.end(),
+        [](const RetainedWindow& a, const RetainedWindow& b) { return a.end < b.end; });
     if (oldest->end + spec_.retention_us > watermark) break;
     retained_.erase(oldest);
   }
@@ -472,33 +553,57 @@ bool WindowStore::Collect(size_t w, int64_t start, const std::vector<int32_t>* i
   const int64_t first = FloorDiv(start, pane_width);
   const int64_t count = p.width / pane_width;
   std::vector<const StateWord*> columns;
+  std::vector<const uint64_t*> key_bits;
   for (int64_t q = first; q < first + count; ++q) {
-    if (ring.HasRows(q)) columns.push_back(ring.Column(q));
+    if (ring.HasRows(q)) {
+      columns.push_back(ring.Column(q));
+      key_bits.push_back(ring.KeyBits(q));
+    }
+  }
+  // Rows still in finer panes that have not sealed yet are only there: walk the feeders.
+  const int64_t end = start + p.width;
+  for (int f = levels_[p.level]->feeder; f >= 0; f = levels_[f]->feeder) {
+    const Level& finer = *levels_[f];
+    const int64_t width = finer.ring.width();
+    int64_t q = std::max(FloorDiv(start, width), finer.ring.first());
+    if (finer.sealed_before != INT64_MIN) q = std::max(q, finer.sealed_before / width);
+    for (; q < finer.ring.end() && q * width < end; ++q) {
+      if (finer.ring.HasRows(q)) {
+        columns.push_back(finer.ring.Column(q));
+        key_bits.push_back(finer.ring.KeyBits(q));
+      }
+    }
   }
   if (columns.empty()) return false;
   const int64_t stride = layout_->stride();
+  const int64_t words = ring.key_words();  // every ring has the same key capacity
   if (ids == nullptr) {
-    const int64_t keys = keys_->size();
-    const StateWord* merged = columns[0];
-    if (columns.size() > 1) {
-      out->merged.assign(columns[0], columns[0] + keys * stride);
-      for (size_t c = 1; c < columns.size(); ++c) {
-        for (int64_t k = 0; k < keys; ++k) {
-          if (columns[c][k * stride].i > 0) {
-            layout_->Merge(out->merged.data() + k * stride, columns[c] + k * stride);
-          }
-        }
-      }
-      merged = out->merged.data();
+    // Keys with rows: the union of the panes' key bits, in key order.
+    std::vector<uint64_t> all(key_bits[0], key_bits[0] + words);
+    for (size_t c = 1; c < key_bits.size(); ++c) {
+      for (int64_t w = 0; w < words; ++w) all[w] |= key_bits[c][w];
     }
-    for (int32_t k = 0; k < keys; ++k) {
-      const StateWord* slot = merged + k * stride;
-      if (AggregateLayout::RowCount(slot) > 0) {
+    int64_t with_rows = 0;
+    for (uint64_t word : all) with_rows += __builtin_popcountll(word);
+    out->ids.reserve(with_rows);
+    out->slots.reserve(with_rows);
+    if (columns.size() == 1) {
+      ForEachKey(all.data(), words, [&](int32_t k) {
         out->ids.push_back(k);
-        out->slots.push_back(slot);
-      }
+        out->slots.push_back(columns[0] + k * stride);
+      });
+      return with_rows > 0;
     }
-    return !out->ids.empty();
+    out->merged.resize(with_rows * stride);
+    layout_->Init(out->merged.data(), with_rows);
+    int64_t i = 0;
+    ForEachKey(all.data(), words, [&](int32_t k) {
+      StateWord* slot = out->merged.data() + i++ * stride;
+      for (const StateWord* column : columns) layout_->Merge(slot, column + k * stride);
+      out->ids.push_back(k);
+    });
+    for (int64_t j = 0; j < with_rows; ++j) out->slots.push_back(out->merged.data() + j * stride);
+    return with_rows > 0;
   }
   if (columns.size() == 1) {
     for (int32_t id : *ids) {
@@ -535,10 +640,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::BuildBatch(
   ARROW_ASSIGN_OR_RAISE(auto ends, ConstantTimestamps(end, n));
   columns.push_back(std::move(starts));
   columns.push_back(std::move(ends));
-  for (const auto& column : spec_.AggregateColumns()) {
-    ARROW_ASSIGN_OR_RAISE(auto array, layout_->Finalize(column, slots.data(), n));
-    columns.push_back(std::move(array));
-  }
+  ARROW_ASSIGN_OR_RAISE(auto aggregates, layout_->Finalize(aggregate_columns_, slots.data(), n));
+  for (auto& array : aggregates) columns.push_back(std::move(array));
   ARROW_ASSIGN_OR_RAISE(auto flags, ConstantBools(closed, n));
   columns.push_back(std::move(flags));
   return arrow::RecordBatch::Make(output_schema_, n, std::move(columns));
@@ -549,8 +652,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::Snapshot(
   std::shared_lock lock(mutex_);
   if (filter.window) {
     if (*filter.window >= spec_.windows.size()) {
-      return arrow::Status::Invalid("snapshot: window #", *filter.window, " does not exist; the "
-                                    "spec has ", spec_.windows.size(), " windows");
+      return arrow::Status::Invalid("snapshot: window #", *filter.window,
+                                    " does not exist; the spec has ", spec_.windows.size(),
+                                    " windows");
     }
     if (!paned_[*filter.window].active) {
       return arrow::Status::Invalid("snapshot: window #", *filter.window, " (",
@@ -562,8 +666,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::Snapshot(
   if (filter.keys != nullptr) {
     std::vector<const arrow::Array*> key_arrays;
     for (size_t c = 0; c < spec_.key_columns.size(); ++c) {
-      ARROW_ASSIGN_OR_RAISE(int index,
-                            FindColumn(*filter.keys->schema(), spec_.key_columns[c], "key"));
+      ARROW_ASSIGN_OR_RAISE(int index, FindColumn(*filter.keys->schema(), spec_.key_columns[c],
+                                                  "key", "snapshot key filter"));
       ARROW_RETURN_NOT_OK(keys_->CheckColumnType(c, *filter.keys->column(index)->type()));
       key_arrays.push_back(filter.keys->column(index).get());
     }
@@ -622,12 +726,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::Snapshot(
       }
     }
     if (filter.include_open) {
-      const PaneRing& ring = levels_[p.level]->ring;
-      if (ring.empty()) continue;
-      // Open instances: ending after closed_end and overlapping an open pane, up to the
-      // instance holding the newest time.
+      // Open instances: ending after closed_end, up to the one holding the newest time.
       int64_t k = (p.closed_end - p.width) / p.slide + 1;
-      k = std::max(k, FloorDiv(ring.first() * ring.width() - p.width, p.slide) + 1);
       const int64_t k_last = FloorDiv(max_time_, p.slide);
       if (filter.current_only) k = std::max(k, k_last);
       for (; k <= k_last; ++k) {
@@ -655,6 +755,7 @@ WindowStoreStats WindowStore::GetStats() const {
   stats.key_bytes = keys_->memory_bytes();
   for (const auto& level : levels_) {
     stats.open_panes += level->ring.open_panes();
+    stats.allocated_panes += level->ring.allocated_panes();
     stats.pane_bytes += level->ring.memory_bytes();
   }
   for (const auto& trailing : trailing_) {
@@ -678,8 +779,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::WithTrailingColu
   }
   std::shared_ptr<arrow::RecordBatch> out = batch;
   for (int c = 0; c < result.trailing->num_columns(); ++c) {
-    ARROW_ASSIGN_OR_RAISE(out, out->AddColumn(out->num_columns(), result.trailing->schema()->field(c),
-                                              result.trailing->column(c)));
+    ARROW_ASSIGN_OR_RAISE(out,
+                          out->AddColumn(out->num_columns(), result.trailing->schema()->field(c),
+                                         result.trailing->column(c)));
   }
   return out;
 }

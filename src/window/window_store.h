@@ -3,11 +3,13 @@
 // record batches; the persister calls TakeClosed() and writes final rows to history.
 //
 // Design: keys map to dense ids (KeyDictionary); tumbling and hopping windows share panes —
-// per pane width one PaneRing of dense slot columns indexed by key id — so a row is folded
-// once per pane width, never once per window, and a window is the merge of its panes. Each
-// window uses the widest pane that tiles it (gcd of width and slide), so a 1d window is one
-// 1d pane, not 288 5m panes. Updates are columnar: key ids, times and pane slots for the whole
-// batch, then one fold loop per pane width; no per-row allocation, virtual call or lock.
+// per pane width one PaneRing of dense slot columns indexed by key id — and a window is the
+// merge of its panes, so no row is ever copied into each window. Each window uses the widest
+// pane that tiles it (gcd of width and slide): a 1d window is one 1d pane, not 288 5m panes.
+// Pane widths that nest (5m | 30m | 1h | 1d) are fed from the finest: a row folds into one 5m
+// slot, and a 5m pane is merged column-wise into the coarser panes when the watermark passes
+// its end. Updates are columnar: key ids, times and pane slots for the whole batch, then one
+// fold loop; no per-row allocation, virtual call or lock.
 // Windows close when the watermark (max event time - allowed lateness) reaches their end; the
 // batch is processed in runs between closings so results match row-at-a-time semantics.
 // Closed windows are materialised once (immutable batches) and evicted after retention.
@@ -50,8 +52,9 @@ struct ClosedWindow {
 
 struct WindowStoreOptions {
   // A window may be assembled from up to this many panes of a finer width that another window
-  // already maintains, instead of keeping a pane width of its own: fewer folds per row, more
-  // pane merges per read and more open panes. 1 (default): every window gets its widest pane.
+  // already maintains, instead of getting a pane width of its own: fewer pane widths to seal
+  // into, but more pane merges per read and more finer panes kept open. 1 (default): every
+  // window gets its widest pane (faster ingest and reads in bench/window_bench.cc).
   int max_panes_per_window = 1;
   // If set, called (from Update/AdvanceWatermark, under the store lock) with each window as it
   // closes, instead of queueing it for TakeClosed. An error is returned by that call.
@@ -79,7 +82,7 @@ struct UpdateResult {
   int64_t late_rows = 0;       // rows late for at least one window
   int64_t null_time_rows = 0;  // rows without event time (ignored by every window)
   int64_t closed_windows = 0;  // windows that closed during this batch
-  // Per-row trailing-window columns aligned with the input rows (TrailingFields()), or null
+  // Per-row trailing-window columns aligned with the input rows (TrailingSchema()), or null
   // when the spec has no trailing window. WithTrailingColumns appends them to the batch.
   std::shared_ptr<arrow::RecordBatch> trailing;
 };
@@ -88,21 +91,22 @@ struct WindowStoreStats {
   int64_t batches = 0;
   int64_t rows = 0;
   int64_t null_time_rows = 0;
-  int64_t max_event_time_us = 0;  // kNoTime before the first row
-  int64_t watermark_us = 0;       // kNoTime before the first row
+  int64_t max_event_time_us = 0;        // kNoTime before the first row
+  int64_t watermark_us = 0;             // kNoTime before the first row
   std::vector<int64_t> late_rows;       // per WindowSpec::windows entry
   std::vector<int64_t> closed_windows;  // per entry (tumbling/hopping)
   std::vector<int64_t> closed_rows;     // per entry: key-window rows emitted
   int64_t keys = 0;
   int64_t pane_widths = 0;      // distinct pane widths maintained
   int64_t open_panes = 0;       // over all pane widths
+  int64_t allocated_panes = 0;  // open panes that have had rows, plus one spare per width
   int64_t slot_bytes = 0;       // state of one key in one pane
-  int64_t pane_bytes = 0;       // all open pane columns (dense: keys x open panes x slot)
+  int64_t pane_bytes = 0;       // allocated pane columns (dense: key capacity x slot each)
   int64_t key_bytes = 0;        // key dictionary
   int64_t trailing_bytes = 0;   // trailing-window row buffers
   int64_t trailing_rows = 0;
   int64_t retained_closed_bytes = 0;
-  int64_t pending_closed = 0;   // closed windows waiting for TakeClosed
+  int64_t pending_closed = 0;  // closed windows waiting for TakeClosed
   int64_t total_bytes() const {
     return pane_bytes + key_bytes + trailing_bytes + retained_closed_bytes;
   }
@@ -153,6 +157,7 @@ class WindowStore {
   arrow::Status BindBatch(const arrow::RecordBatch& batch, BatchColumns* columns);
   arrow::Status ApplyPanes(int64_t n, UpdateResult* result);
   void ApplyRun(int64_t begin, int64_t end, UpdateResult* result);
+  void Seal(int64_t watermark);
   arrow::Status CloseUpTo(int64_t watermark, UpdateResult* result);
   int64_t NextCloseBoundary() const;
 
@@ -161,14 +166,15 @@ class WindowStore {
   // in that order, when given) and their merged state. False: no rows.
   bool Collect(size_t w, int64_t start, const std::vector<int32_t>* ids, InstanceRows* out) const;
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> BuildBatch(
-      const std::vector<int32_t>& ids, const std::vector<const StateWord*>& slots,
-      int64_t start, int64_t end, bool closed) const;
+      const std::vector<int32_t>& ids, const std::vector<const StateWord*>& slots, int64_t start,
+      int64_t end, bool closed) const;
   int64_t AliveThreshold(const Level& level) const;
 
   WindowSpec spec_;
   WindowStoreOptions options_;
   std::shared_ptr<arrow::Schema> output_schema_;
   std::shared_ptr<arrow::Schema> trailing_schema_;
+  std::vector<WindowSpec::OutputColumn> aggregate_columns_;
   std::unique_ptr<AggregateLayout> layout_;
   std::unique_ptr<KeyDictionary> keys_;
   std::vector<std::unique_ptr<Level>> levels_;
@@ -186,8 +192,8 @@ class WindowStore {
   std::vector<int64_t> times_;
   std::vector<int32_t> ids_;
   std::vector<StateWord*> slot_of_row_;
-  std::vector<int64_t> pane_of_row_;
   std::vector<StateWord*> columns_in_run_;
+  std::vector<uint64_t*> key_bits_in_run_;
   std::vector<uint8_t> panes_with_rows_;
   std::vector<ValueInput> value_inputs_;
 

@@ -30,7 +30,8 @@ std::shared_ptr<arrow::Schema> Schema() {
 
 std::shared_ptr<arrow::RecordBatch> Batch(const Stream& s, size_t begin, size_t end) {
   arrow::Int32Builder ids;
-  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO), arrow::default_memory_pool());
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                             arrow::default_memory_pool());
   arrow::DoubleBuilder values;
   for (size_t i = begin; i < end; ++i) {
     EXPECT_TRUE(ids.Append(1).ok());
@@ -71,12 +72,15 @@ void ExpectAccurate(const Stream& s, int64_t width, double rel) {
       const double want_var = static_cast<double>(m2 / n);
       // Scale: the magnitude of the values in the window (what a fresh sum would also lose).
       long double scale = 0;
-      for (size_t j = first; j <= i; ++j) scale = std::max<long double>(scale, std::fabs(s.values[j]));
+      for (size_t j = first; j <= i; ++j)
+        scale = std::max<long double>(scale, std::fabs(s.values[j]));
       const double got_sum = sums->Value(i - begin);
       const double got_var = vars->Value(i - begin);
-      worst_sum = std::max(worst_sum, std::fabs(got_sum - want_sum) / std::max(1.0, static_cast<double>(scale)));
+      worst_sum = std::max(
+          worst_sum, std::fabs(got_sum - want_sum) / std::max(1.0, static_cast<double>(scale)));
       worst_var = std::max(worst_var, std::fabs(got_var - want_var) / std::max(1.0, want_var));
-      ASSERT_NEAR(got_sum, want_sum, rel * std::max(1.0, static_cast<double>(scale)) * n) << "row " << i;
+      ASSERT_NEAR(got_sum, want_sum, rel * std::max(1.0, static_cast<double>(scale)) * n)
+          << "row " << i;
       ASSERT_NEAR(got_var, want_var, rel * std::max(1.0, want_var)) << "row " << i;
     }
     begin = end;
@@ -116,7 +120,8 @@ TEST(TrailingWindowTest, ManyKeysAndTiesKeepIndependentWindows) {
   spec.windows = {WindowDef::Trailing(3 * kSec)};
   auto store = *WindowStore::Make(spec, Schema());
   arrow::Int32Builder ids;
-  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO), arrow::default_memory_pool());
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                             arrow::default_memory_pool());
   arrow::DoubleBuilder values;
   const int rows = 3000;
   for (int i = 0; i < rows; ++i) {
@@ -124,7 +129,8 @@ TEST(TrailingWindowTest, ManyKeysAndTiesKeepIndependentWindows) {
     ASSERT_TRUE(ts.Append((i / 6) * kSec).ok());  // each key gets 2 rows per second
     ASSERT_TRUE(values.Append(i).ok());
   }
-  auto batch = arrow::RecordBatch::Make(Schema(), rows, {*ids.Finish(), *ts.Finish(), *values.Finish()});
+  auto batch =
+      arrow::RecordBatch::Make(Schema(), rows, {*ids.Finish(), *ts.Finish(), *values.Finish()});
   auto result = store->Update(*batch);
   ASSERT_TRUE(result.ok());
   auto counts = std::static_pointer_cast<arrow::Int64Array>(result->trailing->column(0));

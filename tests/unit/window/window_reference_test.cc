@@ -51,32 +51,45 @@ struct Scenario {
 
 int64_t ToMicros(int64_t raw, arrow::TimeUnit::type unit) {
   switch (unit) {
-    case arrow::TimeUnit::SECOND: return raw * kSec;
-    case arrow::TimeUnit::MILLI: return raw * 1000;
-    case arrow::TimeUnit::MICRO: return raw;
-    case arrow::TimeUnit::NANO: return FloorDiv(raw, 1000);
+    case arrow::TimeUnit::SECOND:
+      return raw * kSec;
+    case arrow::TimeUnit::MILLI:
+      return raw * 1000;
+    case arrow::TimeUnit::MICRO:
+      return raw;
+    case arrow::TimeUnit::NANO:
+      return FloorDiv(raw, 1000);
   }
   return raw;
 }
 
 int64_t UnitsPerSecond(arrow::TimeUnit::type unit) {
   switch (unit) {
-    case arrow::TimeUnit::SECOND: return 1;
-    case arrow::TimeUnit::MILLI: return 1000;
-    case arrow::TimeUnit::MICRO: return 1000000;
-    case arrow::TimeUnit::NANO: return 1000000000;
+    case arrow::TimeUnit::SECOND:
+      return 1;
+    case arrow::TimeUnit::MILLI:
+      return 1000;
+    case arrow::TimeUnit::MICRO:
+      return 1000000;
+    case arrow::TimeUnit::NANO:
+      return 1000000000;
   }
   return 1;
 }
 
 std::string KeyOf(KeyShape shape, const RawRow& row) {
   auto text = [&] { return row.key_text ? "s:" + *row.key_text : std::string("null"); };
-  auto num = [&] { return row.key_int ? "i:" + std::to_string(*row.key_int) : std::string("null"); };
+  auto num = [&] {
+    return row.key_int ? "i:" + std::to_string(*row.key_int) : std::string("null");
+  };
   switch (shape) {
     case KeyShape::kUtf8:
-    case KeyShape::kMixedStrings: return text();
-    case KeyShape::kInt64: return num();
-    case KeyShape::kTwoColumns: return text() + "/" + num();
+    case KeyShape::kMixedStrings:
+      return text();
+    case KeyShape::kInt64:
+      return num();
+    case KeyShape::kTwoColumns:
+      return text() + "/" + num();
   }
   return "";
 }
@@ -92,20 +105,32 @@ Scenario Draw(uint64_t seed) {
   s.unit = static_cast<arrow::TimeUnit::type>(pick(0, 3));
   WindowSpec& spec = s.spec;
   switch (s.shape) {
-    case KeyShape::kUtf8: spec.key_columns = {"host"}; break;
-    case KeyShape::kInt64: spec.key_columns = {"id"}; break;
-    case KeyShape::kTwoColumns: spec.key_columns = {"host", "id"}; break;
-    case KeyShape::kMixedStrings: spec.key_columns = {"host"}; break;
+    case KeyShape::kUtf8:
+      spec.key_columns = {"host"};
+      break;
+    case KeyShape::kInt64:
+      spec.key_columns = {"id"};
+      break;
+    case KeyShape::kTwoColumns:
+      spec.key_columns = {"host", "id"};
+      break;
+    case KeyShape::kMixedStrings:
+      spec.key_columns = {"host"};
+      break;
   }
   spec.time_column = "ts";
   spec.value_columns = {"v0", "v1"};
-  const std::vector<WindowDef> pool = {
-      WindowDef::Tumbling(5 * kSec),       WindowDef::Tumbling(7 * kSec),
-      WindowDef::Tumbling(10 * kSec),      WindowDef::Tumbling(30 * kSec),
-      WindowDef::Hopping(20 * kSec, 5 * kSec), WindowDef::Hopping(30 * kSec, 20 * kSec),
-      WindowDef::Hopping(25 * kSec, 10 * kSec), WindowDef::Hopping(12 * kSec, 8 * kSec),
-      WindowDef::Trailing(6 * kSec),       WindowDef::Trailing(15 * kSec),
-      WindowDef::Trailing(40 * kSec)};
+  const std::vector<WindowDef> pool = {WindowDef::Tumbling(5 * kSec),
+                                       WindowDef::Tumbling(7 * kSec),
+                                       WindowDef::Tumbling(10 * kSec),
+                                       WindowDef::Tumbling(30 * kSec),
+                                       WindowDef::Hopping(20 * kSec, 5 * kSec),
+                                       WindowDef::Hopping(30 * kSec, 20 * kSec),
+                                       WindowDef::Hopping(25 * kSec, 10 * kSec),
+                                       WindowDef::Hopping(12 * kSec, 8 * kSec),
+                                       WindowDef::Trailing(6 * kSec),
+                                       WindowDef::Trailing(15 * kSec),
+                                       WindowDef::Trailing(40 * kSec)};
   const int window_count = static_cast<int>(pick(1, 4));
   while (static_cast<int>(spec.windows.size()) < window_count) {
     const WindowDef& w = pool[pick(0, pool.size() - 1)];
@@ -137,7 +162,10 @@ Scenario Draw(uint64_t seed) {
     row.key_text = "k" + std::to_string(key * 7919 % 1000);
     row.key_int = key * 1000003 - 500;
     if (null_key) {
-      if (chance(0.5)) row.key_text.reset(); else row.key_int.reset();
+      if (chance(0.5))
+        row.key_text.reset();
+      else
+        row.key_int.reset();
     }
     now += max_step > 0 ? pick(0, max_step) : 0;
     if (chance(0.02)) {
@@ -157,12 +185,24 @@ Scenario Draw(uint64_t seed) {
   for (int64_t done = 0; done < rows;) {
     int64_t size;
     switch (pick(0, 5)) {
-      case 0: size = 0; break;
-      case 1: size = 1; break;
-      case 2: size = pick(2, 7); break;
-      case 3: size = pick(8, 64); break;
-      case 4: size = pick(65, 600); break;
-      default: size = rows; break;
+      case 0:
+        size = 0;
+        break;
+      case 1:
+        size = 1;
+        break;
+      case 2:
+        size = pick(2, 7);
+        break;
+      case 3:
+        size = pick(8, 64);
+        break;
+      case 4:
+        size = pick(65, 600);
+        break;
+      default:
+        size = rows;
+        break;
     }
     size = std::min(size, rows - done);
     s.batch_sizes.push_back(size);
@@ -174,13 +214,19 @@ Scenario Draw(uint64_t seed) {
 std::shared_ptr<arrow::Schema> DeclaredSchema(const Scenario& s) {
   arrow::FieldVector fields;
   switch (s.shape) {
-    case KeyShape::kUtf8: fields.push_back(arrow::field("host", arrow::utf8())); break;
-    case KeyShape::kInt64: fields.push_back(arrow::field("id", arrow::int64())); break;
+    case KeyShape::kUtf8:
+      fields.push_back(arrow::field("host", arrow::utf8()));
+      break;
+    case KeyShape::kInt64:
+      fields.push_back(arrow::field("id", arrow::int64()));
+      break;
     case KeyShape::kTwoColumns:
       fields.push_back(arrow::field("host", arrow::utf8()));
       fields.push_back(arrow::field("id", arrow::int64()));
       break;
-    case KeyShape::kMixedStrings: fields.push_back(arrow::field("host", arrow::large_utf8())); break;
+    case KeyShape::kMixedStrings:
+      fields.push_back(arrow::field("host", arrow::large_utf8()));
+      break;
   }
   fields.push_back(arrow::field("extra", arrow::int8()));
   fields.push_back(arrow::field("ts", arrow::timestamp(s.unit)));
@@ -253,13 +299,19 @@ std::shared_ptr<arrow::RecordBatch> MakeBatch(const Scenario& s, int64_t begin, 
   add(*v1.Finish(), "v1");
   add(*ts.Finish(), "ts");
   switch (s.shape) {
-    case KeyShape::kUtf8: add(StringColumn(texts, 0), "host"); break;
-    case KeyShape::kInt64: add(*ints.Finish(), "id"); break;
+    case KeyShape::kUtf8:
+      add(StringColumn(texts, 0), "host");
+      break;
+    case KeyShape::kInt64:
+      add(*ints.Finish(), "id");
+      break;
     case KeyShape::kTwoColumns:
       add(*ints.Finish(), "id");
       add(StringColumn(texts, 0), "host");
       break;
-    case KeyShape::kMixedStrings: add(StringColumn(texts, encoding), "host"); break;
+    case KeyShape::kMixedStrings:
+      add(StringColumn(texts, encoding), "host");
+      break;
   }
   add(*extra.Finish(), "extra");
   add(*v0.Finish(), "v0");
@@ -299,9 +351,15 @@ Values Aggregate(const WindowSpec& spec, const std::vector<const RefRow*>& rows,
     for (const RefRow* r : valid) m2 += (x(r) - mean) * (x(r) - mean);
     std::optional<double> value;
     switch (column.kind) {
-      case AggregateKind::kCount: value = static_cast<double>(n); break;
-      case AggregateKind::kSum: if (n > 0) value = static_cast<double>(sum); break;
-      case AggregateKind::kAvg: if (n > 0) value = static_cast<double>(mean); break;
+      case AggregateKind::kCount:
+        value = static_cast<double>(n);
+        break;
+      case AggregateKind::kSum:
+        if (n > 0) value = static_cast<double>(sum);
+        break;
+      case AggregateKind::kAvg:
+        if (n > 0) value = static_cast<double>(mean);
+        break;
       case AggregateKind::kMin:
       case AggregateKind::kMax: {
         // NaN: ignored by min unless every value is NaN; wins max.
@@ -332,15 +390,20 @@ Values Aggregate(const WindowSpec& spec, const std::vector<const RefRow*>& rows,
         value = x(pick);
         break;
       }
-      case AggregateKind::kVarPop: if (n > 0) value = static_cast<double>(m2 / n); break;
-      case AggregateKind::kVarSamp: if (n > 1) value = static_cast<double>(m2 / (n - 1)); break;
+      case AggregateKind::kVarPop:
+        if (n > 0) value = static_cast<double>(m2 / n);
+        break;
+      case AggregateKind::kVarSamp:
+        if (n > 1) value = static_cast<double>(m2 / (n - 1));
+        break;
       case AggregateKind::kStddevPop:
         if (n > 0) value = static_cast<double>(std::sqrt(m2 / n));
         break;
       case AggregateKind::kStddevSamp:
         if (n > 1) value = static_cast<double>(std::sqrt(m2 / (n - 1)));
         break;
-      case AggregateKind::kRowCount: break;
+      case AggregateKind::kRowCount:
+        break;
     }
     out[column.name] = value;
   }
@@ -395,8 +458,8 @@ class Reference {
         continue;
       }
       bool late = false;
-      for (int64_t k = FloorDiv(t - def.width_us, def.slide_us) + 1;
-           k <= FloorDiv(t, def.slide_us); ++k) {
+      for (int64_t k = FloorDiv(t - def.width_us, def.slide_us) + 1; k <= FloorDiv(t, def.slide_us);
+           ++k) {
         const int64_t start = k * def.slide_us;
         if (watermark_ >= start + def.width_us) {
           late = true;
@@ -480,9 +543,10 @@ std::string KeyFromOutput(KeyShape shape, const arrow::RecordBatch& batch, int64
   RawRow raw;
   if (auto host = batch.GetColumnByName("host")) {
     if (host->IsValid(row)) {
-      raw.key_text = host->type_id() == arrow::Type::LARGE_STRING
-                         ? std::string(static_cast<const arrow::LargeStringArray&>(*host).GetView(row))
-                         : std::string(static_cast<const arrow::StringArray&>(*host).GetView(row));
+      raw.key_text =
+          host->type_id() == arrow::Type::LARGE_STRING
+              ? std::string(static_cast<const arrow::LargeStringArray&>(*host).GetView(row))
+              : std::string(static_cast<const arrow::StringArray&>(*host).GetView(row));
     }
   }
   if (auto id = batch.GetColumnByName("id")) {
@@ -494,10 +558,15 @@ std::string KeyFromOutput(KeyShape shape, const arrow::RecordBatch& batch, int64
 std::optional<double> Cell(const arrow::Array& array, int64_t row) {
   if (array.IsNull(row)) return std::nullopt;
   switch (array.type_id()) {
-    case arrow::Type::INT64: return static_cast<double>(static_cast<const arrow::Int64Array&>(array).Value(row));
-    case arrow::Type::DOUBLE: return static_cast<const arrow::DoubleArray&>(array).Value(row);
-    case arrow::Type::BOOL: return static_cast<const arrow::BooleanArray&>(array).Value(row) ? 1 : 0;
-    default: ADD_FAILURE() << "unexpected type " << array.type()->ToString(); return std::nullopt;
+    case arrow::Type::INT64:
+      return static_cast<double>(static_cast<const arrow::Int64Array&>(array).Value(row));
+    case arrow::Type::DOUBLE:
+      return static_cast<const arrow::DoubleArray&>(array).Value(row);
+    case arrow::Type::BOOL:
+      return static_cast<const arrow::BooleanArray&>(array).Value(row) ? 1 : 0;
+    default:
+      ADD_FAILURE() << "unexpected type " << array.type()->ToString();
+      return std::nullopt;
   }
 }
 
@@ -557,19 +626,21 @@ void ExpectSame(const std::map<InstanceKey, Values>& got, const std::map<Instanc
 
 void Collect(KeyShape shape, size_t window, const arrow::RecordBatch& batch,
              std::map<InstanceKey, Values>* out) {
-  auto starts = std::static_pointer_cast<arrow::TimestampArray>(batch.GetColumnByName("window_start"));
+  auto starts =
+      std::static_pointer_cast<arrow::TimestampArray>(batch.GetColumnByName("window_start"));
   auto ends = std::static_pointer_cast<arrow::TimestampArray>(batch.GetColumnByName("window_end"));
   for (int64_t r = 0; r < batch.num_rows(); ++r) {
     Values v;
     for (int c = 0; c < batch.num_columns(); ++c) {
       const std::string& name = batch.schema()->field(c)->name();
-      if (name == "host" || name == "id" || name == "window_start" || name == "window_end") continue;
+      if (name == "host" || name == "id" || name == "window_start" || name == "window_end")
+        continue;
       v[name] = Cell(*batch.column(c), r);
     }
     InstanceKey key{window, starts->Value(r), KeyFromOutput(shape, batch, r)};
-    EXPECT_EQ(out->count(key), 0u) << "duplicate row for window " << window << " start "
-                                   << std::get<1>(key) << " key " << std::get<2>(key) << " closed "
-                                   << *v["closed"];
+    EXPECT_EQ(out->count(key), 0u)
+        << "duplicate row for window " << window << " start " << std::get<1>(key) << " key "
+        << std::get<2>(key) << " closed " << *v["closed"];
     (*out)[key] = v;
     (void)ends;
   }
@@ -626,7 +697,8 @@ TEST_P(WindowReferenceTest, MatchesBruteForce) {
         }
       }
     }
-    for (const auto& closed : store->TakeClosed()) Collect(s.shape, closed.window, *closed.rows, &emitted);
+    for (const auto& closed : store->TakeClosed())
+      Collect(s.shape, closed.window, *closed.rows, &emitted);
     ExpectSame(emitted, ref.emitted(), "emitted after batch " + std::to_string(b));
     EXPECT_EQ(store->GetStats().late_rows, ref.late());
     EXPECT_EQ(late_any, ref.late_rows_any());
@@ -678,7 +750,8 @@ TEST_P(WindowReferenceTest, MatchesBruteForce) {
   // Flush: every window closes and is emitted exactly once.
   ASSERT_TRUE(store->AdvanceWatermark(kEndOfTime).ok());
   ref.AdvanceWatermark(kEndOfTime);
-  for (const auto& closed : store->TakeClosed()) Collect(s.shape, closed.window, *closed.rows, &emitted);
+  for (const auto& closed : store->TakeClosed())
+    Collect(s.shape, closed.window, *closed.rows, &emitted);
   ExpectSame(emitted, ref.emitted(), "emitted at end of time");
   auto stats = store->GetStats();
   EXPECT_EQ(stats.open_panes, 0);

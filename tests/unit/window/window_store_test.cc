@@ -11,8 +11,10 @@
 #include <arrow/json/from_string.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace hyprstream::window {
@@ -43,11 +45,10 @@ std::shared_ptr<arrow::RecordBatch> Metrics(const std::string& hosts, const std:
       {host, ArrayFromJson(schema->field(1)->type(), ts), ArrayFromJson(arrow::float64(), values)});
 }
 
-WindowSpec Spec(std::vector<WindowDef> windows, std::vector<AggregateKind> aggregates = {
-                                                    AggregateKind::kRowCount,
-                                                    AggregateKind::kCount, AggregateKind::kSum,
-                                                    AggregateKind::kAvg, AggregateKind::kMin,
-                                                    AggregateKind::kMax}) {
+WindowSpec Spec(std::vector<WindowDef> windows,
+                std::vector<AggregateKind> aggregates = {
+                    AggregateKind::kRowCount, AggregateKind::kCount, AggregateKind::kSum,
+                    AggregateKind::kAvg, AggregateKind::kMin, AggregateKind::kMax}) {
   WindowSpec spec;
   spec.key_columns = {"host"};
   spec.time_column = "ts";
@@ -88,7 +89,8 @@ std::vector<std::string> Rows(const arrow::RecordBatch& batch,
             cell = buf;
             break;
           case arrow::Type::TIMESTAMP:
-            cell = std::to_string(static_cast<const arrow::TimestampArray&>(*array).Value(r) / kSec);
+            cell =
+                std::to_string(static_cast<const arrow::TimestampArray&>(*array).Value(r) / kSec);
             break;
           default:
             cell = array->GetScalar(r).ValueOrDie()->ToString();
@@ -163,12 +165,15 @@ TEST(WindowStoreTest, WindowClosingInsideABatchIsNotChangedByLaterRowsOfThatBatc
                          MetricsSchema(), WindowStoreOptions{2, nullptr});
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->GetStats().pane_widths, 1);
-  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 6, 2, 11]", "[1, 10, 100, 1000]")).ok());
+  ASSERT_TRUE(
+      store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 6, 2, 11]", "[1, 10, 100, 1000]"))
+          .ok());
   auto closed = store->TakeClosed();
   ASSERT_EQ(closed.size(), 3u);
   std::vector<std::string> got;
   for (const auto& c : closed) {
-    got.push_back(std::to_string(c.window) + ":" + Rows(*c.rows, {"window_start", "row_count", "value_sum"})[0]);
+    got.push_back(std::to_string(c.window) + ":" +
+                  Rows(*c.rows, {"window_start", "row_count", "value_sum"})[0]);
   }
   EXPECT_EQ(got, (Strings{"0:0|1|1", "0:5|1|10", "1:0|3|111"}));
   EXPECT_EQ(store->GetStats().late_rows, (std::vector<int64_t>{1, 0}));
@@ -179,7 +184,8 @@ TEST(WindowStoreTest, HoppingWindowWhoseSlideDoesNotDivideItsWidth) {
   auto store = MakeStore(Spec({WindowDef::Hopping(10 * kSec, 4 * kSec)},
                               {AggregateKind::kRowCount, AggregateKind::kSum}));
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 5, 9, 13]", "[1, 2, 4, 8]")).ok());
+  ASSERT_TRUE(
+      store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 5, 9, 13]", "[1, 2, 4, 8]")).ok());
   SnapshotFilter filter;
   auto snapshot = store->Snapshot(filter);
   ASSERT_TRUE(snapshot.ok());
@@ -228,7 +234,9 @@ TEST(WindowStoreTest, ClosedPanesAreEvictedFromMemory) {
   auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kSum}));
   ASSERT_NE(store, nullptr);
   for (int minute = 0; minute < 50; ++minute) {
-    std::string ts = "[" + std::to_string(minute * 60) + "]";
+    std::string ts = "[";
+    ts += std::to_string(minute * 60);
+    ts += ']';
     ASSERT_TRUE(store->Update(*Metrics(R"(["a"])", ts, "[1]")).ok());
   }
   auto stats = store->GetStats();
@@ -247,8 +255,8 @@ TEST(WindowStoreTest, OnCloseCallbackReceivesWindowsInsteadOfTheQueue) {
     return closed.end_us >= 180 * kSec ? arrow::Status::IOError("history table is gone")
                                        : arrow::Status::OK();
   };
-  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kSum}),
-                         MetricsSchema(), options);
+  auto store =
+      MakeStore(Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kSum}), MetricsSchema(), options);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a"])", "[0, 60]", "[1, 1]")).ok());
   auto failed = store->Update(*Metrics(R"(["a", "a"])", "[120, 190]", "[1, 1]"));
@@ -280,7 +288,9 @@ TEST(WindowStoreTest, SnapshotFiltersByKeysTimeRangeAndWindow) {
                               {AggregateKind::kRowCount}));
   ASSERT_NE(store, nullptr);
   WindowSpec spec = store->spec();
-  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "b", "c", "a"])", "[600, 610, 620, 660]", "[1, 1, 1, 1]")).ok());
+  ASSERT_TRUE(
+      store->Update(*Metrics(R"(["a", "b", "c", "a"])", "[600, 610, 620, 660]", "[1, 1, 1, 1]"))
+          .ok());
   SnapshotFilter filter;
   filter.window = 0;
   EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "window_start", "row_count"}),
@@ -288,8 +298,9 @@ TEST(WindowStoreTest, SnapshotFiltersByKeysTimeRangeAndWindow) {
   filter.window = 1;
   EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "window_start", "row_count"}),
             (Strings{"a|600|2", "b|600|1", "c|600|1"}));
-  filter.keys = arrow::RecordBatch::Make(arrow::schema({arrow::field("host", arrow::large_utf8())}),
-                                         3, {ArrayFromJson(arrow::large_utf8(), R"(["c", "nope", "a"])")});
+  filter.keys =
+      arrow::RecordBatch::Make(arrow::schema({arrow::field("host", arrow::large_utf8())}), 3,
+                               {ArrayFromJson(arrow::large_utf8(), R"(["c", "nope", "a"])")});
   EXPECT_EQ(Rows(**store->Snapshot(filter), {"host"}), (Strings{"c", "a"}));
   filter.keys = nullptr;
   filter.window.reset();
@@ -304,23 +315,28 @@ TEST(WindowStoreTest, SnapshotFiltersByKeysTimeRangeAndWindow) {
 }
 
 TEST(WindowStoreTest, FirstAndLastFollowEventTimeWithArrivalOrderBreakingTies) {
-  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)},
-                              {AggregateKind::kFirst, AggregateKind::kLast}));
+  auto store =
+      MakeStore(Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kFirst, AggregateKind::kLast}));
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a", "a"])", "[20, 10, 10, 30, 30]",
-                                     "[1, 2, 3, 4, 5]")).ok());
+  ASSERT_TRUE(store
+                  ->Update(*Metrics(R"(["a", "a", "a", "a", "a"])", "[20, 10, 10, 30, 30]",
+                                    "[1, 2, 3, 4, 5]"))
+                  .ok());
   ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a"])", "[10, 5]", "[null, null]")).ok());
   EXPECT_EQ(Rows(**store->Snapshot({}), {"value_first", "value_last"}), (Strings{"2|5"}));
 }
 
 TEST(WindowStoreTest, VarianceAndStddevMatchTextbookValues) {
-  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin)},
-                              {AggregateKind::kVarPop, AggregateKind::kVarSamp,
-                               AggregateKind::kStddevPop, AggregateKind::kStddevSamp}));
+  auto store = MakeStore(
+      Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kVarPop, AggregateKind::kVarSamp,
+                                         AggregateKind::kStddevPop, AggregateKind::kStddevSamp}));
   ASSERT_NE(store, nullptr);
   // Two batches so the values land in one pane in two folds; 2,4,4,4,5,5,7,9: var_pop 4.
-  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a", "b"])", "[1, 2, 3, 4, 5]", "[2, 4, 4, 4, 7]")).ok());
-  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[5, 6, 7, 8]", "[5, 5, 7, 9]")).ok());
+  ASSERT_TRUE(
+      store->Update(*Metrics(R"(["a", "a", "a", "a", "b"])", "[1, 2, 3, 4, 5]", "[2, 4, 4, 4, 7]"))
+          .ok());
+  ASSERT_TRUE(
+      store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[5, 6, 7, 8]", "[5, 5, 7, 9]")).ok());
   EXPECT_EQ(Rows(**store->Snapshot({}), {"host", "value_var_pop", "value_var_samp",
                                          "value_stddev_pop", "value_stddev_samp"}),
             (Strings{"a|4|4.57143|2|2.13809", "b|0|null|0|null"}));
@@ -328,12 +344,14 @@ TEST(WindowStoreTest, VarianceAndStddevMatchTextbookValues) {
 
 TEST(WindowStoreTest, VarianceStaysAccurateForLargeOffsets) {
   // Naive sum-of-squares would lose everything here; Welford/Chan keep ~1e-7 relative.
-  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin), WindowDef::Tumbling(2 * kMin)},
-                              {AggregateKind::kVarPop}),
-                         MetricsSchema(), WindowStoreOptions{2, nullptr});
+  auto store = MakeStore(
+      Spec({WindowDef::Tumbling(kMin), WindowDef::Tumbling(2 * kMin)}, {AggregateKind::kVarPop}),
+      MetricsSchema(), WindowStoreOptions{2, nullptr});
   ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 2, 61, 62]",
-                                     "[1e9, 1000000002, 1000000004, 1000000006]")).ok());
+  ASSERT_TRUE(store
+                  ->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 2, 61, 62]",
+                                    "[1e9, 1000000002, 1000000004, 1000000006]"))
+                  .ok());
   SnapshotFilter filter;
   filter.window = 1;
   auto batch = *store->Snapshot(filter);
@@ -388,21 +406,22 @@ TEST(WindowStoreTest, TrailingOutOfOrderRowsWithinLateness) {
   spec.allowed_lateness_us = 30 * kSec;
   auto store = MakeStore(spec);
   ASSERT_NE(store, nullptr);
-  auto result = store->Update(*Metrics(R"(["a", "a", "a", "a", "a"])", "[10, 30, 25, 21, 31]",
-                                       "[1, 2, 3, 4, 5]"));
+  auto result = store->Update(
+      *Metrics(R"(["a", "a", "a", "a", "a"])", "[10, 30, 25, 21, 31]", "[1, 2, 3, 4, 5]"));
   ASSERT_TRUE(result.ok());
   // 25 sees (15, 25]: only itself; 21 sees only itself (25 is later in event time); 31
   // sees (21, 31]: 25, 30 and 31 (21 is just outside).
-  EXPECT_EQ(Rows(*result->trailing), (Strings{"1|1|1|1|1", "2|2|2|2|2", "3|3|3|3|3",
-                                              "4|4|4|4|4", "10|2|5|3|5"}));
+  EXPECT_EQ(Rows(*result->trailing),
+            (Strings{"1|1|1|1|1", "2|2|2|2|2", "3|3|3|3|3", "4|4|4|4|4", "10|2|5|3|5"}));
 }
 
 TEST(WindowStoreTest, MultiColumnIntegerAndNullKeys) {
-  auto schema = arrow::schema({arrow::field("region", arrow::utf8()),
-                               arrow::field("shard", arrow::int16()),
-                               arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MILLI)),
-                               arrow::field("value", arrow::int32())});
-  WindowSpec spec = Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kRowCount, AggregateKind::kSum});
+  auto schema =
+      arrow::schema({arrow::field("region", arrow::utf8()), arrow::field("shard", arrow::int16()),
+                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MILLI)),
+                     arrow::field("value", arrow::int32())});
+  WindowSpec spec =
+      Spec({WindowDef::Tumbling(kMin)}, {AggregateKind::kRowCount, AggregateKind::kSum});
   spec.key_columns = {"region", "shard"};
   auto store = MakeStore(spec, schema);
   ASSERT_NE(store, nullptr);
@@ -429,8 +448,8 @@ TEST(WindowStoreTest, GlobalAggregateWithoutKeys) {
 }
 
 TEST(WindowStoreTest, EmptyBatchesAndNullTimes) {
-  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin), WindowDef::Trailing(kMin)},
-                              {AggregateKind::kRowCount}));
+  auto store = MakeStore(
+      Spec({WindowDef::Tumbling(kMin), WindowDef::Trailing(kMin)}, {AggregateKind::kRowCount}));
   ASSERT_NE(store, nullptr);
   auto empty = store->Update(*Metrics("[]", "[]", "[]"));
   ASSERT_TRUE(empty.ok());
@@ -452,9 +471,9 @@ TEST(WindowStoreTest, ErrorsSayWhatIsWrongAndWhatToDo) {
   EXPECT_NE(no_time.status().message().find("no time column 'ts'"), std::string::npos)
       << no_time.status().message();
 
-  auto int_time = WindowStore::Make(spec, arrow::schema({arrow::field("host", arrow::utf8()),
-                                                         arrow::field("ts", arrow::int64()),
-                                                         arrow::field("value", arrow::float64())}));
+  auto int_time = WindowStore::Make(
+      spec, arrow::schema({arrow::field("host", arrow::utf8()), arrow::field("ts", arrow::int64()),
+                           arrow::field("value", arrow::float64())}));
   ASSERT_FALSE(int_time.ok());
   EXPECT_NE(int_time.status().message().find("integer_time_unit"), std::string::npos);
   spec.integer_time_unit = arrow::TimeUnit::MILLI;
@@ -464,15 +483,17 @@ TEST(WindowStoreTest, ErrorsSayWhatIsWrongAndWhatToDo) {
                   .ok());
   spec.integer_time_unit.reset();
 
-  auto text_value = WindowStore::Make(spec, arrow::schema({arrow::field("host", arrow::utf8()),
-                                                           arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
-                                                           arrow::field("value", arrow::utf8())}));
+  auto text_value = WindowStore::Make(
+      spec, arrow::schema({arrow::field("host", arrow::utf8()),
+                           arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
+                           arrow::field("value", arrow::utf8())}));
   ASSERT_FALSE(text_value.ok());
   EXPECT_NE(text_value.status().message().find("must be numeric"), std::string::npos);
 
-  auto float_key = WindowStore::Make(spec, arrow::schema({arrow::field("host", arrow::float32()),
-                                                          arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
-                                                          arrow::field("value", arrow::float64())}));
+  auto float_key = WindowStore::Make(
+      spec, arrow::schema({arrow::field("host", arrow::float32()),
+                           arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
+                           arrow::field("value", arrow::float64())}));
   ASSERT_FALSE(float_key.ok());
   EXPECT_NE(float_key.status().message().find("key column 'host'"), std::string::npos);
 
@@ -480,16 +501,22 @@ TEST(WindowStoreTest, ErrorsSayWhatIsWrongAndWhatToDo) {
   ASSERT_NE(store, nullptr);
   // Batch without the value column.
   auto missing = store->Update(*arrow::RecordBatch::Make(
-      arrow::schema({arrow::field("host", arrow::utf8()), arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND))}),
-      1, {ArrayFromJson(arrow::utf8(), R"(["a"])"), ArrayFromJson(arrow::timestamp(arrow::TimeUnit::SECOND), "[1]")}));
+      arrow::schema({arrow::field("host", arrow::utf8()),
+                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND))}),
+      1,
+      {ArrayFromJson(arrow::utf8(), R"(["a"])"),
+       ArrayFromJson(arrow::timestamp(arrow::TimeUnit::SECOND), "[1]")}));
   ASSERT_TRUE(missing.status().IsInvalid());
   EXPECT_NE(missing.status().message().find("no value column 'value'"), std::string::npos);
   // Key with a different integer width.
   auto wrong_key = store->Update(*arrow::RecordBatch::Make(
-      arrow::schema({arrow::field("host", arrow::int32()), arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
+      arrow::schema({arrow::field("host", arrow::int32()),
+                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::SECOND)),
                      arrow::field("value", arrow::float64())}),
-      1, {ArrayFromJson(arrow::int32(), "[1]"), ArrayFromJson(arrow::timestamp(arrow::TimeUnit::SECOND), "[1]"),
-          ArrayFromJson(arrow::float64(), "[1]")}));
+      1,
+      {ArrayFromJson(arrow::int32(), "[1]"),
+       ArrayFromJson(arrow::timestamp(arrow::TimeUnit::SECOND), "[1]"),
+       ArrayFromJson(arrow::float64(), "[1]")}));
   ASSERT_TRUE(wrong_key.status().IsInvalid());
   EXPECT_NE(wrong_key.status().message().find("created for string"), std::string::npos)
       << wrong_key.status().message();
@@ -503,9 +530,11 @@ TEST(WindowStoreTest, ErrorsSayWhatIsWrongAndWhatToDo) {
   auto ns = arrow::schema({arrow::field("host", arrow::utf8()),
                            arrow::field("ts", arrow::timestamp(arrow::TimeUnit::NANO, "UTC")),
                            arrow::field("value", arrow::float64())});
-  auto ok = store->Update(*arrow::RecordBatch::Make(
-      ns, 1, {ArrayFromJson(arrow::utf8(), R"(["a"])"), ArrayFromJson(ns->field(1)->type(), "[1500000000]"),
-              ArrayFromJson(arrow::float64(), "[1]")}));
+  auto ok =
+      store->Update(*arrow::RecordBatch::Make(ns, 1,
+                                              {ArrayFromJson(arrow::utf8(), R"(["a"])"),
+                                               ArrayFromJson(ns->field(1)->type(), "[1500000000]"),
+                                               ArrayFromJson(arrow::float64(), "[1]")}));
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(store->GetStats().max_event_time_us, 1500000);
 }
@@ -520,13 +549,94 @@ TEST(WindowStoreTest, StatsReportMemoryPerKeyAndPane) {
   ASSERT_TRUE(store->Update(*Metrics(R"(["a", "b", "c"])", "[1, 2, 3]", "[1, 2, 3]")).ok());
   stats = store->GetStats();
   EXPECT_EQ(stats.keys, 3);
-  EXPECT_EQ(stats.open_panes, 4);
-  EXPECT_GE(stats.pane_bytes, 4 * 3 * stats.slot_bytes);
+  // Rows fold into the 5m pane only; the 30m, 1h and 1d panes are fed from it.
+  EXPECT_EQ(stats.open_panes, 1);
+  EXPECT_GE(stats.pane_bytes, 3 * stats.slot_bytes);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a"])", "[301]", "[1]")).ok());
+  // The new 5m pane, and the 30m pane the first one was merged into; 30m feeds 1h and 1h
+  // feeds 1d only when those 30m and 1h panes end.
+  EXPECT_EQ(store->GetStats().open_panes, 2);
+  SnapshotFilter filter;
+  filter.window = 3;
+  EXPECT_EQ(Rows(**store->Snapshot(filter), {"host", "row_count", "value_sum"}),
+            (Strings{"a|2|2", "b|1|2", "c|1|3"}));
   EXPECT_GT(stats.key_bytes, 0);
   WindowStoreOptions merged;
   merged.max_panes_per_window = 12;
   auto coarse = MakeStore(Spec(DefaultMetricsWindows()), MetricsSchema(), merged);
   EXPECT_EQ(coarse->GetStats().pane_widths, 2);  // 5m (also 30m, 1h) and 1d
+}
+
+TEST(WindowStoreTest, GapsInTheDataCostNoPaneMemory) {
+  WindowSpec spec = Spec({WindowDef::Tumbling(5 * kMin)}, {AggregateKind::kRowCount});
+  spec.allowed_lateness_us = 60 * kMin;
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  // 0 and 55m: the watermark is -5m, so every 5m pane in between is open but empty.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "a"])", "[0, 3300]", "[1, 1]")).ok());
+  auto stats = store->GetStats();
+  EXPECT_EQ(stats.open_panes, 12);
+  EXPECT_EQ(stats.allocated_panes, 2);
+  // A late row in a gap gets its pane then.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["b"])", "[1500]", "[1]")).ok());
+  EXPECT_EQ(store->GetStats().allocated_panes, 3);
+  EXPECT_EQ(Rows(**store->Snapshot({}), {"host", "window_start", "row_count"}),
+            (Strings{"a|0|1", "b|1500|1", "a|3300|1"}));
+}
+
+TEST(WindowStoreTest, ReadersSeeWholeBatchesWhileTheWriterRuns) {
+  // One writer, three readers: every snapshot must show a state between two batches —
+  // total row_count a multiple of the batch size — and never go backwards.
+  WindowSpec spec = Spec({WindowDef::Tumbling(24 * 60 * kMin)}, {AggregateKind::kRowCount});
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  constexpr int kBatches = 200, kRows = 500;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  for (int b = 0; b < kBatches; ++b) {
+    arrow::StringBuilder hosts;
+    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::SECOND),
+                               arrow::default_memory_pool());
+    arrow::DoubleBuilder values;
+    for (int r = 0; r < kRows; ++r) {
+      std::string host = "h";
+      host += std::to_string((b * kRows + r) % 97);
+      ASSERT_TRUE(hosts.Append(host).ok());
+      ASSERT_TRUE(ts.Append(b).ok());
+      ASSERT_TRUE(values.Append(r).ok());
+    }
+    batches.push_back(arrow::RecordBatch::Make(MetricsSchema(), kRows,
+                                               {*hosts.Finish(), *ts.Finish(), *values.Finish()}));
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0}, reads{0}, started{0};
+  auto reader = [&] {
+    int64_t last = 0;
+    ++started;
+    for (int mine = 0; !done.load() || mine < 5; ++mine) {
+      auto snapshot = store->Snapshot({});
+      if (!snapshot.ok()) {
+        ++bad;
+        continue;
+      }
+      auto counts =
+          std::static_pointer_cast<arrow::Int64Array>((*snapshot)->GetColumnByName("row_count"));
+      int64_t total = 0;
+      for (int64_t i = 0; i < counts->length(); ++i) total += counts->Value(i);
+      if (total % kRows != 0 || total < last) ++bad;
+      last = total;
+      ++reads;
+      store->GetStats();
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 3; ++i) readers.emplace_back(reader);
+  while (started.load() < 3) std::this_thread::yield();
+  for (const auto& batch : batches) ASSERT_TRUE(store->Update(*batch).ok());
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(store->GetStats().rows, kBatches * kRows);
 }
 
 }  // namespace

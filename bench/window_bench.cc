@@ -1,0 +1,320 @@
+// Window-aggregation benchmark, one thread. Generates `--rows` rows over `--keys` keys (utf8
+// "host-000042"), event times in order over `--span` with ~1% late rows (up to 90s behind;
+// allowed lateness 60s), in Arrow batches of `--batch` rows, all built before timing. Reports:
+//   keys only       KeyDictionary::Intern over every batch (the hashing floor)
+//   4 windows       WindowStore::Update with tumbling 5m/30m/1h/1d and count,sum,avg,min,max,
+//                   taking closed windows after every batch (as the persister would)
+//   snapshot        the current 5m window for all keys, for 1,000 keys and for 1 key
+//   memory          bytes per open key-window
+// Usage: window_bench [--rows N] [--keys K] [--batch B] [--span 2h] [--repeat R]
+//                     [--max-panes P] [--quick] [--ingest-only]
+#include "window/duration.h"
+#include "window/key_dictionary.h"
+#include "window/window_store.h"
+
+#include <arrow/api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace hw = hyprstream::window;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// CPU time of this thread: less disturbed than wall time on a shared, noisy machine.
+double ThreadSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+}
+
+struct Rate {
+  double wall;  // rows per wall-clock second
+  double cpu;   // rows per thread-CPU second
+};
+
+struct Options {
+  int64_t rows = 10'000'000;
+  int64_t keys = 100'000;
+  int64_t batch = 65'536;
+  int64_t span_us = 2 * hw::kMicrosPerHour;
+  int repeat = 3;
+  int max_panes = 1;
+  bool ingest_only = false;  // for profiling: skip the hashing baseline and the queries
+};
+
+void Check(const arrow::Status& status, const char* what) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, status.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+template <typename T>
+T Check(arrow::Result<T> result, const char* what) {
+  Check(result.status(), what);
+  return std::move(result).ValueOrDie();
+}
+
+std::shared_ptr<arrow::Schema> Schema() {
+  return arrow::schema({arrow::field("host", arrow::utf8()),
+                        arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO)),
+                        arrow::field("value", arrow::float64())});
+}
+
+std::string KeyName(int64_t k) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "host-%06lld", static_cast<long long>(k));
+  return buf;
+}
+
+std::vector<std::shared_ptr<arrow::RecordBatch>> Generate(const Options& o, int64_t start_us) {
+  std::mt19937_64 rng(42);
+  std::uniform_int_distribution<int64_t> key(0, o.keys - 1);
+  std::uniform_real_distribution<double> value(0, 100);
+  std::uniform_int_distribution<int64_t> lateness(0, 90 * hw::kMicrosPerSecond);
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  std::vector<std::string> names(o.keys);
+  for (int64_t k = 0; k < o.keys; ++k) names[k] = KeyName(k);
+  for (int64_t begin = 0; begin < o.rows; begin += o.batch) {
+    const int64_t n = std::min(o.batch, o.rows - begin);
+    arrow::StringBuilder hosts;
+    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                               arrow::default_memory_pool());
+    arrow::DoubleBuilder values;
+    Check(hosts.Reserve(n), "reserve");
+    Check(hosts.ReserveData(n * 12), "reserve");
+    Check(ts.Reserve(n), "reserve");
+    Check(values.Reserve(n), "reserve");
+    for (int64_t i = begin; i < begin + n; ++i) {
+      int64_t t = start_us + i * o.span_us / o.rows;
+      if (percent(rng) == 0) t -= lateness(rng);  // ~1% late
+      hosts.UnsafeAppend(names[key(rng)]);
+      ts.UnsafeAppend(t);
+      values.UnsafeAppend(value(rng));
+    }
+    batches.push_back(
+        arrow::RecordBatch::Make(Schema(), n,
+                                 {Check(hosts.Finish(), "finish"), Check(ts.Finish(), "finish"),
+                                  Check(values.Finish(), "finish")}));
+  }
+  return batches;
+}
+
+hw::WindowSpec MetricsSpec(bool with_trailing = false) {
+  hw::WindowSpec spec;
+  spec.key_columns = {"host"};
+  spec.time_column = "ts";
+  spec.value_columns = {"value"};
+  spec.aggregates = {hw::AggregateKind::kCount, hw::AggregateKind::kSum, hw::AggregateKind::kAvg,
+                     hw::AggregateKind::kMin, hw::AggregateKind::kMax};
+  spec.windows = hw::DefaultMetricsWindows();
+  if (with_trailing) spec.windows.push_back(hw::WindowDef::Trailing(5 * hw::kMicrosPerMinute));
+  spec.allowed_lateness_us = 60 * hw::kMicrosPerSecond;
+  return spec;
+}
+
+Rate KeysOnly(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, int64_t rows) {
+  auto dict = Check(hw::KeyDictionary::Make({Schema()->field(0)}), "dictionary");
+  std::vector<int32_t> ids(batches[0]->num_rows());
+  auto t0 = Clock::now();
+  double c0 = ThreadSeconds();
+  for (const auto& batch : batches) {
+    const arrow::Array* host = batch->column(0).get();
+    Check(dict->Intern({host}, batch->num_rows(), ids.data()), "intern");
+  }
+  return {rows / Seconds(Clock::now() - t0), rows / (ThreadSeconds() - c0)};
+}
+
+struct IngestResult {
+  Rate rate;
+  std::unique_ptr<hw::WindowStore> store;
+  int64_t closed_windows;
+  int64_t late_rows;
+};
+
+IngestResult Ingest(const Options& o,
+                    const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                    bool with_trailing = false) {
+  hw::WindowStoreOptions options;
+  options.max_panes_per_window = o.max_panes;
+  auto store = Check(hw::WindowStore::Make(MetricsSpec(with_trailing), Schema(), options), "make");
+  int64_t closed = 0, late = 0;
+  auto t0 = Clock::now();
+  double c0 = ThreadSeconds();
+  for (const auto& batch : batches) {
+    auto result = Check(store->Update(*batch), "update");
+    late += result.late_rows;
+    closed += static_cast<int64_t>(store->TakeClosed().size());
+  }
+  Rate rate{o.rows / Seconds(Clock::now() - t0), o.rows / (ThreadSeconds() - c0)};
+  return {rate, std::move(store), closed, late};
+}
+
+struct Percentiles {
+  double p50_us, p99_us;
+};
+
+template <typename F>
+Percentiles Time(int calls, F&& f) {
+  std::vector<double> us;
+  for (int i = 0; i < calls; ++i) {
+    auto t0 = Clock::now();
+    f();
+    us.push_back(Seconds(Clock::now() - t0) * 1e6);
+  }
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
+}
+
+std::shared_ptr<arrow::RecordBatch> KeysBatch(int64_t count, int64_t keys) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int64_t> key(0, keys - 1);
+  arrow::StringBuilder hosts;
+  for (int64_t i = 0; i < count; ++i) Check(hosts.Append(KeyName(key(rng))), "append");
+  return arrow::RecordBatch::Make(arrow::schema({arrow::field("host", arrow::utf8())}), count,
+                                  {Check(hosts.Finish(), "finish")});
+}
+
+void Run(const Options& o, bool with_queries) {
+  const int64_t start = 1'700'000'000LL * hw::kMicrosPerSecond;
+  std::printf("\n== %lld rows, %lld keys, batches of %lld, span %s, max_panes_per_window=%d ==\n",
+              static_cast<long long>(o.rows), static_cast<long long>(o.keys),
+              static_cast<long long>(o.batch), hw::FormatDuration(o.span_us).c_str(), o.max_panes);
+  auto t0 = Clock::now();
+  auto batches = Generate(o, start);
+  std::printf("generated in %.1f s\n", Seconds(Clock::now() - t0));
+
+  std::vector<Rate> keys_only, windows;
+  IngestResult last{};
+  for (int r = 0; r < o.repeat; ++r) {
+    if (!o.ingest_only) keys_only.push_back(KeysOnly(batches, o.rows));
+    last = Ingest(o, batches);
+    windows.push_back(last.rate);
+  }
+  auto report = [](const char* what, std::vector<Rate> rates) {
+    if (rates.empty()) return;
+    auto by_wall = [](const Rate& a, const Rate& b) { return a.wall < b.wall; };
+    auto by_cpu = [](const Rate& a, const Rate& b) { return a.cpu < b.cpu; };
+    std::sort(rates.begin(), rates.end(), by_wall);
+    double wall_median = rates[rates.size() / 2].wall, wall_best = rates.back().wall;
+    std::sort(rates.begin(), rates.end(), by_cpu);
+    std::printf(
+        "%-25s: wall best %6.1f / median %6.1f M rows/s; cpu-time best %6.1f / median "
+        "%6.1f M rows/s\n",
+        what, wall_best / 1e6, wall_median / 1e6, rates.back().cpu / 1e6,
+        rates[rates.size() / 2].cpu / 1e6);
+  };
+  report("keys only (hashing)", keys_only);
+  report("4 tumbling windows", windows);
+  if (!o.ingest_only) {
+    std::vector<Rate> trailing;
+    for (int r = 0; r < o.repeat; ++r) trailing.push_back(Ingest(o, batches, true).rate);
+    report("4 tumbling + trailing 5m", trailing);
+  }
+  std::printf("%-25s: %lld windows closed, %lld late rows (last run)\n", "",
+              static_cast<long long>(last.closed_windows), static_cast<long long>(last.late_rows));
+
+  hw::WindowStore& store = *last.store;
+  hw::WindowStoreStats stats = store.GetStats();
+  hw::SnapshotFilter all_open;
+  all_open.include_closed = false;
+  int64_t open_key_windows = Check(store.Snapshot(all_open), "snapshot")->num_rows();
+  std::printf(
+      "memory                   : %lld pane widths, %lld open panes (%lld with a column incl. "
+      "spares), slot %lld B, panes %.1f MB, keys %.1f MB\n",
+      static_cast<long long>(stats.pane_widths), static_cast<long long>(stats.open_panes),
+      static_cast<long long>(stats.allocated_panes), static_cast<long long>(stats.slot_bytes),
+      stats.pane_bytes / 1e6, stats.key_bytes / 1e6);
+  std::printf(
+      "open key-windows         : %lld -> %.1f bytes of pane state per open key-window "
+      "(%.1f incl. key dictionary)\n",
+      static_cast<long long>(open_key_windows),
+      static_cast<double>(stats.pane_bytes) / open_key_windows,
+      static_cast<double>(stats.pane_bytes + stats.key_bytes) / open_key_windows);
+  if (!with_queries || o.ingest_only) return;
+
+  hw::SnapshotFilter current;
+  current.window = 0;
+  current.current_only = true;
+  int64_t rows = 0;
+  auto all_keys = Time(50, [&] { rows = Check(store.Snapshot(current), "snapshot")->num_rows(); });
+  std::printf("snapshot current 5m, all : p50 %8.1f us, p99 %8.1f us (%lld rows)\n",
+              all_keys.p50_us, all_keys.p99_us, static_cast<long long>(rows));
+  current.keys = KeysBatch(1000, o.keys);
+  auto thousand =
+      Time(1000, [&] { rows = Check(store.Snapshot(current), "snapshot")->num_rows(); });
+  std::printf("snapshot current 5m, 1000: p50 %8.1f us, p99 %8.1f us (%lld rows)\n",
+              thousand.p50_us, thousand.p99_us, static_cast<long long>(rows));
+  current.keys = KeysBatch(1, o.keys);
+  auto one = Time(1000, [&] { rows = Check(store.Snapshot(current), "snapshot")->num_rows(); });
+  std::printf("snapshot current 5m, 1   : p50 %8.1f us, p99 %8.1f us (%lld rows)\n", one.p50_us,
+              one.p99_us, static_cast<long long>(rows));
+  hw::SnapshotFilter hour;
+  hour.window = 2;
+  hour.current_only = true;
+  auto hour_all = Time(20, [&] { rows = Check(store.Snapshot(hour), "snapshot")->num_rows(); });
+  std::printf("snapshot current 1h, all : p50 %8.1f us, p99 %8.1f us (%lld rows)\n",
+              hour_all.p50_us, hour_all.p99_us, static_cast<long long>(rows));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", argv[i]);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (!std::strcmp(argv[i], "--rows"))
+      o.rows = std::atoll(next());
+    else if (!std::strcmp(argv[i], "--keys"))
+      o.keys = std::atoll(next());
+    else if (!std::strcmp(argv[i], "--batch"))
+      o.batch = std::atoll(next());
+    else if (!std::strcmp(argv[i], "--span"))
+      o.span_us = Check(hw::ParseDuration(next()), "--span");
+    else if (!std::strcmp(argv[i], "--repeat"))
+      o.repeat = std::atoi(next());
+    else if (!std::strcmp(argv[i], "--max-panes"))
+      o.max_panes = std::atoi(next());
+    else if (!std::strcmp(argv[i], "--quick"))
+      quick = true;
+    else if (!std::strcmp(argv[i], "--ingest-only"))
+      o.ingest_only = true;
+    else {
+      std::fprintf(stderr,
+                   "usage: %s [--rows N] [--keys K] [--batch B] [--span 2h] [--repeat R] "
+                   "[--max-panes P] [--quick] [--ingest-only]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  if (quick) {
+    o.rows = 1'000'000;
+    o.repeat = 1;
+  }
+  Run(o, true);
+  if (!quick && o.keys == 100'000) {
+    Options million = o;
+    million.keys = 1'000'000;
+    Run(million, false);
+  }
+  return 0;
+}
