@@ -14,42 +14,15 @@ import argparse
 import json
 import os
 import pathlib
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 import adbc_driver_flightsql.dbapi
 import duckdb
 import pyarrow as pa
-import pyarrow.flight as flight
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-BINARY = pathlib.Path(os.environ.get("HYPRSTREAM_BIN", ROOT / "build" / "hyprstream"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(log):
-    port = free_port()
-    proc = subprocess.Popen([str(BINARY), "--port", str(port), "--log-level", "warn"],
-                            stdout=log, stderr=log)
-    uri = f"grpc://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            with flight.connect(uri) as c:
-                list(c.list_actions())
-            return proc, uri
-        except flight.FlightError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("server did not start")
+from bench_server import start_server
 
 
 def percentile(samples, p):

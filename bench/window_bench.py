@@ -12,44 +12,15 @@ Targets (issue 7): windows cost <= 25% of ingest throughput; all-keys current wi
 """
 import argparse
 import os
-import pathlib
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 import adbc_driver_flightsql.dbapi
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.flight as flight
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-BINARY = pathlib.Path(os.environ.get("HYPRSTREAM_BIN", ROOT / "build" / "hyprstream"))
-START_US = 1_767_225_600_000_000  # 2026-01-01
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(log, *args):
-    port = free_port()
-    proc = subprocess.Popen([str(BINARY), "--port", str(port), "--log-level", "warn", *args],
-                            stdout=log, stderr=log)
-    uri = f"grpc://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with flight.connect(uri) as c:
-                list(c.list_actions())
-            return proc, uri
-        except flight.FlightError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("server did not start")
+from bench_server import start_server
 
 
 def generate(rows, keys, event_rate=10_000):
@@ -103,7 +74,7 @@ def main():
     data = generate(rows, keys, args.event_rate)
 
     with tempfile.TemporaryFile() as log:
-        plain, plain_uri = start(log, "--metrics-table=false")
+        plain, plain_uri = start_server(log, "--metrics-table=false")
         try:
             with adbc_driver_flightsql.dbapi.connect(plain_uri, autocommit=True) as conn:
                 conn.cursor().execute("CREATE TABLE metrics (metric_id VARCHAR, "
@@ -124,7 +95,7 @@ def main():
             plain.terminate()
             plain.wait()
 
-        windowed, uri = start(log)
+        windowed, uri = start_server(log)
         try:
             n, windowed_s = ingest(uri, "metrics", data)
             assert n == rows
