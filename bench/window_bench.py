@@ -22,6 +22,8 @@ import pyarrow.compute as pc
 
 from bench_server import start_server
 
+START_US = 1_767_225_600_000_000  # 2026-01-01
+
 
 def generate(rows, keys, event_rate=10_000):
     """Rows in time order, `event_rate` rows per second of event time, keys spread evenly,
@@ -113,12 +115,11 @@ def main():
                 current_all = timed(cur, "SELECT * FROM hyprstream_window('metrics', "
                                          "width := '5m', current := 'true')", 20)
                 sample = [f"m{k}" for k in range(0, keys, max(1, keys // 1000))][:1000]
-                in_list = ", ".join(f"'{k}'" for k in sample)
+                key_list = ",".join(sample)
                 current_1000 = timed(cur, "SELECT * FROM hyprstream_window('metrics', width := "
-                                          f"'5m', current := 'true') WHERE metric_id IN ({in_list})",
-                                     50)
+                                          f"'5m', current := 'true', key := '{key_list}')", 50)
                 one = timed(cur, "SELECT * FROM hyprstream_window('metrics', width := '5m', "
-                                 "current := 'true') WHERE metric_id = 'm1'", 200)
+                                 "current := 'true', key := 'm1')", 200)
                 cur.execute("SELECT keys, open_bytes FROM hyprstream_windows() "
                             "WHERE name = 'metrics'")
                 key_count, open_bytes = cur.fetchone()

@@ -618,9 +618,9 @@ arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::ResultSchema(
   return entry->result_schema;
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(const std::string& name,
-                                                                          const std::string& window,
-                                                                          bool current_only) const {
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
+    const std::string& name, const std::string& window, bool current_only,
+    const std::vector<std::string>& keys) const {
   auto entry = Find(name);
   if (entry == nullptr) return ResultSchema(name).status();
   std::vector<size_t> selected;
@@ -636,10 +636,27 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(const 
     return arrow::Status::Invalid("window '", name, "' has no '", window, "'; it has ",
                                   entry->spec.ToString());
   }
+  // A key filter: the values as a one-column batch of the key's type.
+  std::shared_ptr<arrow::RecordBatch> key_filter;
+  if (!keys.empty()) {
+    if (entry->spec.key_columns.size() != 1) {
+      return arrow::Status::Invalid("key := works for windows keyed by one column; '", name,
+                                    "' has ", entry->spec.key_columns.size());
+    }
+    arrow::StringBuilder values;
+    ARROW_RETURN_NOT_OK(values.AppendValues(keys));
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> array, values.Finish());
+    const auto& key_field = entry->result_schema->field(1);
+    if (!array->type()->Equals(*key_field->type())) {
+      ARROW_ASSIGN_OR_RAISE(array, arrow::compute::Cast(*array, key_field->type()));
+    }
+    key_filter = arrow::RecordBatch::Make(arrow::schema({key_field}), array->length(), {array});
+  }
   arrow::RecordBatchVector parts;
   for (size_t i : selected) {
     SnapshotFilter filter;
     filter.window = i;
+    filter.keys = key_filter;
     filter.current_only = current_only;
     filter.include_closed = false;  // closed windows are read from history below
     ARROW_ASSIGN_OR_RAISE(auto open, entry->store->Snapshot(filter));
@@ -661,6 +678,12 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(const 
       filter += engine::QuoteLiteral(entry->spec.windows[i].ToString());
     }
     if (!filter.empty()) sql += filter + ")";
+    if (key_filter != nullptr) {
+      std::string in;
+      for (const auto& key : keys) in += (in.empty() ? "" : ", ") + engine::QuoteLiteral(key);
+      sql += std::string(filter.empty() ? " WHERE " : " AND ") +
+             engine::QuoteIdentifier(entry->spec.key_columns[0]) + " IN (" + in + ")";
+    }
     auto history = Query(*connection, sql);
     if (history.ok()) {  // no history table yet: nothing has closed
       ARROW_ASSIGN_OR_RAISE(auto batches, arrow::TableBatchReader(**history).ToRecordBatches());
@@ -694,14 +717,16 @@ arrow::Status WindowCatalog::RegisterFunctions() {
   engine::TableFunctionSpec results;
   results.name = "hyprstream_window";
   results.positional_parameters = 1;
-  results.named_parameters = {"width", "current"};
+  results.named_parameters = {"width", "current", "key"};
   results.schema = [self](const engine::TableFunctionArgs& args) {
     return self->ResultSchema(args.positional.at(0));
   };
   results.rows = [self](const engine::TableFunctionArgs& args) {
     auto window = args.named.count("width") ? args.named.at("width") : "";
     bool current = args.named.count("current") && Lower(args.named.at("current")) == "true";
-    return self->Results(args.positional.at(0), window, current);
+    std::vector<std::string> keys;
+    if (args.named.count("key")) keys = SplitList(args.named.at("key"));
+    return self->Results(args.positional.at(0), window, current, keys);
   };
   ARROW_RETURN_NOT_OK(engine_->RegisterTableFunction(std::move(results)));
 

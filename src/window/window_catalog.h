@@ -103,10 +103,11 @@ class WindowCatalog {
   arrow::Result<std::shared_ptr<arrow::Schema>> ResultSchema(const std::string& name) const;
   // window_spec (e.g. "tumbling 5m"), keys..., window_start, window_end, aggregates..., closed.
   // `window` filters by width ("5m") or spec text (SQL: width := ...); current_only: the newest
-  // window per definition, from memory.
-  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Results(const std::string& name,
-                                                             const std::string& window,
-                                                             bool current_only) const;
+  // window per definition, from memory; `keys` (SQL: key := 'a,b'): only these values of a
+  // single-column key, looked up directly instead of building every key's rows.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Results(
+      const std::string& name, const std::string& window, bool current_only,
+      const std::vector<std::string>& keys = {}) const;
 
  private:
   struct Entry;

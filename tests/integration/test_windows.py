@@ -146,6 +146,14 @@ def test_default_metrics_windows_match_group_by(start_server):
                            "time_bucket(INTERVAL 5 MINUTE, timestamp) = "
                            "(SELECT max(time_bucket(INTERVAL 5 MINUTE, timestamp)) FROM metrics)")
         assert current == [(newest[0][0], False)]
+        # key := looks keys up directly; same rows as filtering every key's rows
+        for extra in ("", ", current := 'true'"):
+            direct = rows(cur, "SELECT * FROM hyprstream_window('metrics', width := '5m', "
+                               f"key := 'm3,m5,nope'{extra}) ORDER BY window_start, metric_id")
+            filtered = rows(cur, "SELECT * FROM hyprstream_window('metrics', width := '5m'"
+                                 f"{extra}) WHERE metric_id IN ('m3', 'm5', 'nope') "
+                                 "ORDER BY window_start, metric_id")
+            assert direct == filtered and len(direct) > 0
 
 
 def test_window_definitions_through_sql_on_any_table(start_server):
