@@ -15,6 +15,7 @@
 #include "flightsql/flight_status.h"
 #include "flightsql/flight_wire.h"
 #include "flightsql/xdbc_type_info.h"
+#include "window/window_query_rewriter.h"
 
 namespace hyprstream::flightsql {
 namespace fl = arrow::flight;
@@ -83,14 +84,15 @@ class WindowedReader : public arrow::RecordBatchReader {
   arrow::RecordBatchVector rows_;
 };
 
-// Whether SQL text may write to the metrics table (cheap filter before looking).
-bool MentionsMetrics(const std::string& sql) {
-  static const std::string kName = "metrics";
-  auto it = std::search(sql.begin(), sql.end(), kName.begin(), kName.end(), [](char a, char b) {
+// Whether SQL text contains `word` (lower case), ignoring case: a cheap filter before looking.
+bool Mentions(const std::string& sql, const std::string& word) {
+  auto it = std::search(sql.begin(), sql.end(), word.begin(), word.end(), [](char a, char b) {
     return std::tolower(static_cast<unsigned char>(a)) == b;
   });
   return it != sql.end();
 }
+
+bool MentionsMetrics(const std::string& sql) { return Mentions(sql, "metrics"); }
 
 // The engine's reserved words for SqlInfo; none (logged) if the engine cannot list them.
 std::vector<std::string> EngineKeywords(engine::Engine& engine) {
@@ -172,6 +174,17 @@ void FlightSqlServer::WhenCommitted(const std::string& transaction_id,
     }
   };
   if (transaction_id.empty() || !sessions_.OnCommit(transaction_id, fold).ok()) fold();
+}
+
+std::string FlightSqlServer::AnsweredFrom(engine::EngineConnection& connection,
+                                          const std::string& sql,
+                                          const std::string& transaction_id) {
+  if (!options_.windows || !transaction_id.empty() || !Mentions(sql, "time_bucket") ||
+      !MentionsMetrics(sql)) {
+    return sql;
+  }
+  auto rewritten = window::RewriteFromWindows(*options_.windows, connection, sql);
+  return rewritten ? *rewritten : sql;
 }
 
 arrow::Status FlightSqlServer::AfterSqlWrite(engine::EngineConnection& connection,
@@ -260,7 +273,9 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
   prepared->sql = command.query();
   prepared->transaction_id = command.transaction_id();
   prepared->connection = connection;
-  ARROW_ASSIGN_OR_RAISE(prepared->statement, connection->Prepare(command.query()));
+  ARROW_ASSIGN_OR_RAISE(
+      prepared->statement,
+      connection->Prepare(AnsweredFrom(*connection, command.query(), command.transaction_id())));
   return AnnounceExecution(context, std::move(prepared), nullptr);
 }
 

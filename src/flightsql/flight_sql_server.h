@@ -123,6 +123,10 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   // Windows: fold committed rows now, or when `transaction_id` commits.
   void WhenCommitted(const std::string& transaction_id, const window::TableName& table,
                      arrow::RecordBatchVector rows);
+  // The SQL to run for a query: a GROUP BY time_bucket over metrics that the maintained
+  // windows answer exactly becomes a read of them (window_query_rewriter.h); else `sql`.
+  std::string AnsweredFrom(engine::EngineConnection& connection, const std::string& sql,
+                           const std::string& transaction_id);
   // After a SQL write: completes metrics rows written without running columns.
   arrow::Status AfterSqlWrite(engine::EngineConnection& connection, const std::string& sql,
                               const std::string& transaction_id);

@@ -607,6 +607,20 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
   return arrow::RecordBatch::Make(schema, static_cast<int64_t>(all.size()), std::move(columns));
 }
 
+bool WindowCatalog::AnswersExactly(const std::string& name, int64_t width_us) const {
+  auto entry = Find(name);
+  if (entry == nullptr) return false;
+  WindowStoreStats stats = entry->store->GetStats();
+  if (stats.null_time_rows != 0) return false;
+  for (size_t i = 0; i < entry->spec.windows.size(); ++i) {
+    const WindowDef& def = entry->spec.windows[i];
+    if (def.kind == WindowKind::kTumbling && def.width_us == width_us) {
+      return i < stats.late_rows.size() && stats.late_rows[i] == 0;
+    }
+  }
+  return false;
+}
+
 arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::ResultSchema(
     const std::string& name) const {
   auto entry = Find(name);

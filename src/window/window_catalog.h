@@ -99,6 +99,10 @@ class WindowCatalog {
 
   // One row per definition: name, table, spec, keys, rows, late_rows, open_bytes.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
+  // Whether definition `name` has a tumbling window of `width_us` whose results equal a
+  // GROUP BY over the table: no late rows were left out and no row lacked a time.
+  bool AnswersExactly(const std::string& name, int64_t width_us) const;
+
   // The result schema of Results(name).
   arrow::Result<std::shared_ptr<arrow::Schema>> ResultSchema(const std::string& name) const;
   // window_spec (e.g. "tumbling 5m"), keys..., window_start, window_end, aggregates..., closed.

@@ -316,3 +316,45 @@ def test_windows_declared_in_the_config_file(start_server, tmp_path):
                                       datetime.timedelta(minutes=10), value="temp")
         assert rows(cur, "SELECT count(*) FROM hyprstream_windows() WHERE name = 'later'") == [(0,)]
     assert "not_created_yet" in second.log()
+
+
+GROUP_BY_5M = """SELECT metric_id, time_bucket(INTERVAL '5 minutes', timestamp) AS bucket,
+       count(value), sum(value) AS total, avg(value), min(value), max(value)
+FROM metrics GROUP BY metric_id, bucket"""
+
+
+def test_group_by_time_bucket_is_answered_from_the_windows(start_server):
+    server = start_server("--log-level", "debug")
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", metrics_table(3000, step_s=3, ids=("a", "b", "c", "d")),
+                        mode="append")
+        cur.execute(GROUP_BY_5M)
+        maintained = cur.fetch_arrow_table()
+        # WHERE true: not a shape the rewriter takes, so DuckDB computes it
+        cur.execute(GROUP_BY_5M.replace("FROM metrics", "FROM metrics WHERE true"))
+        computed = cur.fetch_arrow_table()
+        assert maintained.schema.names == computed.schema.names == \
+            ["metric_id", "bucket", "count(\"value\")", "total", "avg(\"value\")",
+             "min(\"value\")", "max(\"value\")"]
+        assert maintained.schema.types == computed.schema.types
+        key = ["metric_id", "bucket"]
+        a = maintained.sort_by([(k, "ascending") for k in key]).to_pylist()
+        b = computed.sort_by([(k, "ascending") for k in key]).to_pylist()
+        assert len(a) == len(b) > 0
+        for x, y in zip(a, b):
+            assert x["count(\"value\")"] == y["count(\"value\")"] and x["bucket"] == y["bucket"]
+            assert math.isclose(x["total"], y["total"], rel_tol=1e-9)
+            assert x["min(\"value\")"] == y["min(\"value\")"]
+        assert "answered from the maintained metrics windows" in server.log()
+        # a late row for a closed 5m window: the windows no longer equal GROUP BY -> DuckDB
+        late = pa.table({"metric_id": ["a"], "timestamp": pa.array([BASE], pa.timestamp("ms")),
+                         "value": [1.0]})
+        cur.adbc_ingest("metrics", late, mode="append")
+        before = server.log().count("answered from the maintained metrics windows")
+        cur2 = conn.cursor()
+        cur2.execute(GROUP_BY_5M)
+        first = [r for r in cur2.fetch_arrow_table().to_pylist()
+                 if r["metric_id"] == "a" and r["bucket"] == BASE][0]
+        assert first["min(\"value\")"] == 1.0  # the late row counted, as DuckDB counts it
+        assert server.log().count("answered from the maintained metrics windows") == before
