@@ -340,65 +340,50 @@ arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry) {
     ARROW_RETURN_NOT_OK(entry.store->Update(*batch).status());
     rows += batch->num_rows();
   }
-  std::vector<ClosedWindow> closed = entry.store->TakeClosed();
-  // Closed windows not yet in history (e.g. a definition created over existing rows).
-  if (!entry.history_path.empty() && !closed.empty()) {
-    std::string history =
-        engine::QualifiedName(std::nullopt, entry.history_path[0], entry.history_path[1]);
-    auto existing = Query(*connection, "SELECT count(*) FROM " + history);
-    bool empty = !existing.ok();
-    if (existing.ok()) {
-      auto count = (*existing)->column(0)->GetScalar(0);
-      empty = count.ok() && (*count)->ToString() == "0";
-    }
-    if (empty) {
-      for (const auto& window : closed) {
-        ARROW_RETURN_NOT_OK(Fold(entry, *arrow::RecordBatch::MakeEmpty(entry.input_schema)
-                                             .ValueOrDie()));  // opens the appender
-        arrow::ArrayVector columns;
-        arrow::StringBuilder label;
-        ARROW_RETURN_NOT_OK(label.AppendValues(std::vector<std::string>(
-            window.rows->num_rows(), entry.spec.windows[window.window].ToString())));
-        ARROW_ASSIGN_OR_RAISE(auto labels, label.Finish());
-        columns.push_back(labels);
-        for (const auto& c : window.rows->columns()) columns.push_back(c);
-        auto rows_batch = arrow::RecordBatch::Make(entry.result_schema, window.rows->num_rows(),
-                                                   std::move(columns));
-        ARROW_RETURN_NOT_OK(entry.history->Append(*rows_batch).status());
-      }
-    }
+  // The rebuilt state closed the same windows the history already holds, and maybe some it
+  // lacks (a crash between a commit and its history append): rewrite the history whole.
+  if (!entry.history_path.empty()) {
+    entry.history.reset();
+    ARROW_RETURN_NOT_OK(
+        RunSql("DROP TABLE IF EXISTS " +
+               engine::QualifiedName(std::nullopt, entry.history_path[0], entry.history_path[1])));
   }
+  ARROW_RETURN_NOT_OK(WriteClosed(entry, entry.store->TakeClosed()));
   return rows;
 }
 
 // Folds committed rows into one definition and writes windows that closed to its history.
 // Caller holds entry.write_mutex.
 arrow::Status WindowCatalog::Fold(Entry& entry, const arrow::RecordBatch& batch) {
-  if (!entry.history_path.empty() && entry.history == nullptr) {
-    ARROW_ASSIGN_OR_RAISE(entry.history,
-                          engine_->OpenAppender(entry.history_path, entry.result_schema));
-  }
   if (batch.num_rows() == 0) return arrow::Status::OK();
   ARROW_RETURN_NOT_OK(entry.store->Update(batch).status());
-  // Windows that closed in this batch go to history in one append (one commit).
-  arrow::RecordBatchVector closed;
-  for (const ClosedWindow& window : entry.store->TakeClosed()) {
-    if (entry.history == nullptr || window.rows->num_rows() == 0) continue;
+  return WriteClosed(entry, entry.store->TakeClosed());
+}
+
+// Appends closed windows to the history table in one append (one commit), labelled with
+// their window spec. Caller holds entry.write_mutex.
+arrow::Status WindowCatalog::WriteClosed(Entry& entry, const std::vector<ClosedWindow>& closed) {
+  if (entry.history_path.empty()) return arrow::Status::OK();
+  arrow::RecordBatchVector batches;
+  for (const ClosedWindow& window : closed) {
+    if (window.rows->num_rows() == 0) continue;
     arrow::StringBuilder label;
     ARROW_RETURN_NOT_OK(label.AppendValues(std::vector<std::string>(
         window.rows->num_rows(), entry.spec.windows[window.window].ToString())));
     ARROW_ASSIGN_OR_RAISE(auto labels, label.Finish());
     arrow::ArrayVector columns = {labels};
     for (const auto& c : window.rows->columns()) columns.push_back(c);
-    closed.push_back(
+    batches.push_back(
         arrow::RecordBatch::Make(entry.result_schema, window.rows->num_rows(), std::move(columns)));
   }
-  if (!closed.empty()) {
-    ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(entry.result_schema, closed));
-    ARROW_ASSIGN_OR_RAISE(auto combined, table->CombineChunksToBatch());
-    ARROW_RETURN_NOT_OK(entry.history->Append(*combined).status());
+  if (entry.history == nullptr) {
+    ARROW_ASSIGN_OR_RAISE(entry.history,
+                          engine_->OpenAppender(entry.history_path, entry.result_schema));
   }
-  return arrow::Status::OK();
+  if (batches.empty()) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(entry.result_schema, batches));
+  ARROW_ASSIGN_OR_RAISE(auto combined, table->CombineChunksToBatch());
+  return entry.history->Append(*combined).status();
 }
 
 std::shared_ptr<WindowCatalog::Entry> WindowCatalog::Find(const std::string& name) const {
@@ -724,8 +709,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
 
 arrow::Status WindowCatalog::RegisterFunctions() {
   // Captured weakly: the engine (and its functions) may outlive the catalog.
-  std::weak_ptr<WindowCatalog> weak;
-  (void)weak;
+  // The functions call back into this catalog: it must outlive queries on the engine (the
+  // server stops serving before either is destroyed).
   WindowCatalog* self = this;
 
   engine::TableFunctionSpec results;

@@ -125,6 +125,7 @@ class WindowCatalog {
                                                   bool persist_history) const;
   arrow::Result<int64_t> Backfill(Entry& entry);
   arrow::Status Fold(Entry& entry, const arrow::RecordBatch& batch);
+  arrow::Status WriteClosed(Entry& entry, const std::vector<ClosedWindow>& closed);
   arrow::Status RunSql(const std::string& sql) const;
   std::shared_ptr<Entry> Find(const std::string& name) const;
 
