@@ -1,8 +1,10 @@
 #include "window/window_catalog.h"
 
 #include <arrow/array.h>
+#include <arrow/array/util.h>
 #include <arrow/builder.h>
 #include <arrow/compute/cast.h>
+#include <arrow/scalar.h>
 #include <arrow/table.h>
 #include <arrow/type.h>
 
@@ -119,6 +121,11 @@ arrow::Result<std::shared_ptr<arrow::Array>> ZeroNullCounts(
     out.UnsafeAppend(typed.IsNull(i) ? 0 : typed.Value(i));
   }
   return out.Finish();
+}
+
+// The window_spec column: the window's spec text on every row.
+arrow::Result<std::shared_ptr<arrow::Array>> SpecColumn(const WindowDef& window, int64_t rows) {
+  return arrow::MakeArrayFromScalar(arrow::StringScalar(window.ToString()), rows);
 }
 
 }  // namespace
@@ -367,10 +374,8 @@ arrow::Status WindowCatalog::WriteClosed(Entry& entry, const std::vector<ClosedW
   arrow::RecordBatchVector batches;
   for (const ClosedWindow& window : closed) {
     if (window.rows->num_rows() == 0) continue;
-    arrow::StringBuilder label;
-    ARROW_RETURN_NOT_OK(label.AppendValues(std::vector<std::string>(
-        window.rows->num_rows(), entry.spec.windows[window.window].ToString())));
-    ARROW_ASSIGN_OR_RAISE(auto labels, label.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto labels,
+                          SpecColumn(entry.spec.windows[window.window], window.rows->num_rows()));
     arrow::ArrayVector columns = {labels};
     for (const auto& c : window.rows->columns()) columns.push_back(c);
     batches.push_back(
@@ -659,10 +664,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
     filter.current_only = current_only;
     filter.include_closed = false;  // closed windows are read from history below
     ARROW_ASSIGN_OR_RAISE(auto open, entry->store->Snapshot(filter));
-    arrow::StringBuilder label;
-    ARROW_RETURN_NOT_OK(label.AppendValues(
-        std::vector<std::string>(open->num_rows(), entry->spec.windows[i].ToString())));
-    ARROW_ASSIGN_OR_RAISE(auto labels, label.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto labels, SpecColumn(entry->spec.windows[i], open->num_rows()));
     arrow::ArrayVector columns = {labels};
     for (const auto& c : open->columns()) columns.push_back(c);
     parts.push_back(arrow::RecordBatch::Make(entry->result_schema, open->num_rows(), columns));
