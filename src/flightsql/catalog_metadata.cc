@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
 
 namespace hyprstream::flightsql {
 namespace {
@@ -90,13 +91,6 @@ void AddLike(std::string* sql, const char* column, bool present, const std::stri
 
 // --- Running catalog queries ----------------------------------------------------------------
 
-arrow::Result<std::shared_ptr<arrow::Table>> RunSql(engine::EngineConnection& connection,
-                                                    const std::string& sql) {
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(sql));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-  return reader->ToTable();
-}
-
 // The query's columns, in order, cast to the exact result schema.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> Conform(
     const arrow::Table& table, const std::shared_ptr<arrow::Schema>& schema) {
@@ -127,7 +121,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> Conform(
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> Query(
     engine::EngineConnection& connection, const std::string& sql,
     const std::shared_ptr<arrow::Schema>& schema) {
-  ARROW_ASSIGN_OR_RAISE(auto table, RunSql(connection, sql));
+  ARROW_ASSIGN_OR_RAISE(auto table, engine::QueryTable(connection, sql));
   return Conform(*table, schema);
 }
 
@@ -151,7 +145,7 @@ arrow::Result<std::string> SerializedTableSchema(engine::EngineConnection& conne
       "table_catalog = " +
       engine::QuoteLiteral(catalog) + " AND table_schema = " + engine::QuoteLiteral(schema) +
       " AND table_name = " + engine::QuoteLiteral(table) + " ORDER BY ordinal_position";
-  ARROW_ASSIGN_OR_RAISE(auto columns, RunSql(connection, sql));
+  ARROW_ASSIGN_OR_RAISE(auto columns, engine::QueryTable(connection, sql));
   ARROW_ASSIGN_OR_RAISE(auto combined, columns->CombineChunksToBatch());
   auto origin =
       arrow::key_value_metadata({"ARROW:FLIGHT:SQL:CATALOG_NAME", "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME",
@@ -351,7 +345,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> QueryCatalog(
 }
 
 arrow::Result<std::vector<std::string>> ReservedKeywords(engine::EngineConnection& connection) {
-  ARROW_ASSIGN_OR_RAISE(auto table, RunSql(connection,
+  ARROW_ASSIGN_OR_RAISE(auto table,
+                        engine::QueryTable(connection,
                                            "SELECT upper(keyword_name) FROM duckdb_keywords() "
                                            "WHERE keyword_category = 'reserved' ORDER BY 1"));
   ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());

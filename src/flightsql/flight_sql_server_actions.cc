@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
 #include "flightsql/flight_sql_server.h"
 #include "flightsql/flight_status.h"
 #include "flightsql/flight_wire.h"
@@ -60,18 +61,11 @@ std::optional<std::string> SqlValue(const fl::SessionOptionValue& value) {
   return std::nullopt;
 }
 
-arrow::Status RunStatement(engine::EngineConnection& connection, const std::string& sql) {
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(sql));
-  return statement->ExecuteUpdate().status();
-}
-
 // current_database() and current_schema() of a connection.
 arrow::Result<std::pair<std::string, std::string>> CurrentCatalogAndSchema(
     engine::EngineConnection& connection) {
-  ARROW_ASSIGN_OR_RAISE(auto statement,
-                        connection.Prepare("SELECT current_database(), current_schema()"));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-  ARROW_ASSIGN_OR_RAISE(auto table, reader->ToTable());
+  ARROW_ASSIGN_OR_RAISE(
+      auto table, engine::QueryTable(connection, "SELECT current_database(), current_schema()"));
   ARROW_ASSIGN_OR_RAISE(auto batch, table->CombineChunksToBatch());
   if (batch->num_rows() != 1) return arrow::Status::IOError("no current catalog");
   auto text = [&](int i) {
@@ -256,9 +250,9 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
              arrow::Status::Invalid(name, " must be a non-empty string"));
         continue;
       }
-      status = RunStatement(*session->connection,
-                            name == "catalog" ? "USE " + engine::QuoteIdentifier(*text)
-                                              : "SET schema = " + engine::QuoteLiteral(*text));
+      status = engine::ExecuteStatement(
+          *session->connection, name == "catalog" ? "USE " + engine::QuoteIdentifier(*text)
+                                                  : "SET schema = " + engine::QuoteLiteral(*text));
       if (!status.ok()) {
         fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, status);
         continue;
@@ -272,8 +266,8 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
         continue;
       }
       std::string quoted = engine::QuoteIdentifier(name);
-      status = RunStatement(*session->connection,
-                            reset ? "RESET " + quoted : "SET " + quoted + " = " + *sql_value);
+      status = engine::ExecuteStatement(
+          *session->connection, reset ? "RESET " + quoted : "SET " + quoted + " = " + *sql_value);
       if (!status.ok()) {
         bool unknown = status.message().find("unrecognized configuration") != std::string::npos;
         fail(name,

@@ -31,32 +31,13 @@ arrow::Status Serve(const Config& config) {
   window_options.metrics_table = config.metrics_table;
   window_options.metrics_running_width_us = config.metrics_running_window.count() * 1000000LL;
   window_options.allowed_lateness_us = config.window_lateness.count() * 1000000LL;
-  const std::string& unit = config.metrics_integer_time_unit;
-  if (!unit.empty()) {
-    window_options.metrics_integer_time_unit = unit == "s"    ? arrow::TimeUnit::SECOND
-                                               : unit == "ms" ? arrow::TimeUnit::MILLI
-                                               : unit == "us" ? arrow::TimeUnit::MICRO
-                                                              : arrow::TimeUnit::NANO;
-  }
+  ARROW_ASSIGN_OR_RAISE(window_options.metrics_integer_time_unit,
+                        window::ParseTimeUnit(config.metrics_integer_time_unit));
   ARROW_ASSIGN_OR_RAISE(auto windows, window::WindowCatalog::Open(engine, window_options));
   for (const auto& definition : config.window_definitions) {
-    auto text = [&](const char* key, const char* fallback = "") {
-      auto it = definition.find(key);
-      return it == definition.end() ? std::string(fallback) : it->second;
-    };
-    const std::string name = text("name");
-    std::string table = text("table");
-    auto dot = table.find('.');
-    auto target = dot == std::string::npos
-                      ? window::TableName::Of(std::nullopt, table)
-                      : window::TableName::Of(table.substr(0, dot), table.substr(dot + 1));
-    window::WindowArguments arguments{text("keys"),
-                                      text("time_column"),
-                                      text("value_columns"),
-                                      text("windows", "5m"),
-                                      text("aggregates", "count,sum,avg,min,max"),
-                                      text("lateness", "0s"),
-                                      text("time_unit")};
+    const std::string name = definition.at("name");  // required by the config loader
+    auto target = window::TableName::Parse(definition.at("table"));
+    auto arguments = window::WindowArguments::FromMap(definition);
     auto created = windows->Create(name, target, arguments);
     if (created.ok()) {
       spdlog::info("window {} on {} defined from the config ({} rows back-filled)", name,

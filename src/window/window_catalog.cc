@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
 #include "window/duration.h"
 
 namespace hyprstream::window {
@@ -50,23 +51,6 @@ std::vector<std::string> SplitList(const std::string& text) {
 }
 
 bool IsMetrics(const TableName& table) { return table.schema == "main" && table.table == kMetrics; }
-
-arrow::Result<std::shared_ptr<arrow::Table>> Query(engine::EngineConnection& connection,
-                                                   const std::string& sql) {
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(sql));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-  return reader->ToTable();
-}
-
-arrow::Result<std::optional<arrow::TimeUnit::type>> ParseTimeUnit(const std::string& text) {
-  std::string unit = Lower(Trim(text));
-  if (unit.empty()) return std::nullopt;
-  if (unit == "s") return arrow::TimeUnit::SECOND;
-  if (unit == "ms") return arrow::TimeUnit::MILLI;
-  if (unit == "us") return arrow::TimeUnit::MICRO;
-  if (unit == "ns") return arrow::TimeUnit::NANO;
-  return arrow::Status::Invalid("time_unit must be s, ms, us or ns; got '", text, "'");
-}
 
 // The metrics columns a client supplies, normalised: metric_id utf8, timestamp
 // timestamp[us], value double. Integer epochs only with a configured unit.
@@ -130,6 +114,32 @@ arrow::Result<std::shared_ptr<arrow::Array>> SpecColumn(const WindowDef& window,
 
 }  // namespace
 
+arrow::Result<std::optional<arrow::TimeUnit::type>> ParseTimeUnit(const std::string& text) {
+  std::string unit = Lower(Trim(text));
+  if (unit.empty()) return std::nullopt;
+  if (unit == "s") return arrow::TimeUnit::SECOND;
+  if (unit == "ms") return arrow::TimeUnit::MILLI;
+  if (unit == "us") return arrow::TimeUnit::MICRO;
+  if (unit == "ns") return arrow::TimeUnit::NANO;
+  return arrow::Status::Invalid("time_unit must be s, ms, us or ns; got '", text, "'");
+}
+
+WindowArguments WindowArguments::FromMap(const std::map<std::string, std::string>& values) {
+  WindowArguments arguments;
+  auto set = [&](const char* key, std::string* field) {
+    auto it = values.find(key);
+    if (it != values.end()) *field = it->second;
+  };
+  set("keys", &arguments.keys);
+  set("time_column", &arguments.time);
+  set("value_columns", &arguments.values);
+  set("windows", &arguments.windows);
+  set("aggregates", &arguments.aggregates);
+  set("lateness", &arguments.lateness);
+  set("time_unit", &arguments.time_unit);
+  return arguments;
+}
+
 // --- TableName --------------------------------------------------------------------------------
 
 TableName TableName::Of(const std::optional<std::string>& schema, const std::string& table) {
@@ -137,6 +147,12 @@ TableName TableName::Of(const std::optional<std::string>& schema, const std::str
   if (schema && !schema->empty()) name.schema = Lower(*schema);
   name.table = Lower(table);
   return name;
+}
+
+TableName TableName::Parse(const std::string& text) {
+  auto dot = text.find('.');
+  if (dot == std::string::npos) return Of(std::nullopt, text);
+  return Of(text.substr(0, dot), text.substr(dot + 1));
 }
 
 TableName TableName::OfPath(const std::vector<std::string>& path) {
@@ -175,8 +191,7 @@ arrow::Result<std::shared_ptr<WindowCatalog>> WindowCatalog::Open(
 
 arrow::Status WindowCatalog::RunSql(const std::string& sql) const {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
-  return statement->ExecuteUpdate().status();
+  return engine::ExecuteStatement(*connection, sql);
 }
 
 arrow::Status WindowCatalog::Start() {
@@ -195,7 +210,7 @@ arrow::Status WindowCatalog::Start() {
     metrics.keys = "metric_id";
     metrics.time = "timestamp";
     metrics.values = "value";
-    metrics.aggregates = "count,sum,avg,min,max";
+    metrics.windows.clear();
     for (const auto& window : options_.metrics_windows) {
       if (!metrics.windows.empty()) metrics.windows += ",";
       metrics.windows += window.ToString();
@@ -211,7 +226,8 @@ arrow::Status WindowCatalog::Start() {
   // Definitions made earlier (persisted): rebuild their state from the stored rows.
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   ARROW_ASSIGN_OR_RAISE(
-      auto stored, Query(*connection, std::string("SELECT name, table_schema, table_name, keys, "
+      auto stored,
+      engine::QueryTable(*connection, std::string("SELECT name, table_schema, table_name, keys, "
                                                   "time_column, value_columns, windows, "
                                                   "aggregates, lateness, time_unit FROM ") +
                                           kInternalSchema + ".window_definitions ORDER BY name"));
@@ -283,8 +299,7 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
     return arrow::Status::Invalid("window '", name, "' needs time_column := '<column>'");
   }
   spec.value_columns = SplitList(arguments.values);
-  for (const auto& text :
-       SplitList(arguments.aggregates.empty() ? "count,sum,avg,min,max" : arguments.aggregates)) {
+  for (const auto& text : SplitList(arguments.aggregates)) {
     ARROW_ASSIGN_OR_RAISE(auto kind, ParseAggregate(text));
     spec.aggregates.push_back(kind);
   }
@@ -469,10 +484,11 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
 arrow::Result<arrow::RecordBatchVector> WindowCatalog::CompleteMetricsRows(
     engine::EngineConnection& connection) {
   if (!options_.metrics_table) return arrow::RecordBatchVector{};
-  ARROW_ASSIGN_OR_RAISE(auto pending,
-                        Query(connection,
-                              "SELECT rowid AS rid, metric_id, timestamp, value FROM main.metrics "
-                              "WHERE value_running_window_count IS NULL ORDER BY rowid"));
+  ARROW_ASSIGN_OR_RAISE(
+      auto pending,
+      engine::QueryTable(connection,
+                         "SELECT rowid AS rid, metric_id, timestamp, value FROM main.metrics "
+                         "WHERE value_running_window_count IS NULL ORDER BY rowid"));
   if (pending->num_rows() == 0) return arrow::RecordBatchVector{};
   ARROW_ASSIGN_OR_RAISE(auto combined, pending->CombineChunksToBatch());
   ARROW_ASSIGN_OR_RAISE(auto completed, PrepareAppend(TableName::Of("main", kMetrics), combined));
@@ -685,7 +701,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
       sql += std::string(filter.empty() ? " WHERE " : " AND ") +
              engine::QuoteIdentifier(entry->spec.key_columns[0]) + " IN (" + in + ")";
     }
-    auto history = Query(*connection, sql);
+    auto history = engine::QueryTable(*connection, sql);
     if (history.ok()) {  // no history table yet: nothing has closed
       ARROW_ASSIGN_OR_RAISE(auto batches, arrow::TableBatchReader(**history).ToRecordBatches());
       for (auto& batch : batches) {
@@ -742,22 +758,8 @@ arrow::Status WindowCatalog::RegisterFunctions() {
   create.schema = [created_schema](const engine::TableFunctionArgs&) { return created_schema; };
   create.rows = [self, created_schema](const engine::TableFunctionArgs& args)
       -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
-    auto get = [&](const char* key, const char* fallback = "") {
-      auto it = args.named.find(key);
-      return it == args.named.end() ? std::string(fallback) : it->second;
-    };
-    WindowArguments arguments{get("keys"),
-                              get("time_column"),
-                              get("value_columns"),
-                              get("windows", "5m"),
-                              get("aggregates", "count,sum,avg,min,max"),
-                              get("lateness", "0s"),
-                              get("time_unit")};
-    std::string table_text = args.positional.at(1);
-    auto dot = table_text.find('.');
-    TableName table = dot == std::string::npos
-                          ? TableName::Of(std::nullopt, table_text)
-                          : TableName::Of(table_text.substr(0, dot), table_text.substr(dot + 1));
+    auto arguments = WindowArguments::FromMap(args.named);
+    TableName table = TableName::Parse(args.positional.at(1));
     ARROW_ASSIGN_OR_RAISE(int64_t rows, self->Create(args.positional.at(0), table, arguments));
     auto entry = self->Find(args.positional.at(0));
     arrow::StringBuilder name, table_b, spec;

@@ -44,6 +44,8 @@ struct TableName {
   static TableName Of(const std::optional<std::string>& schema, const std::string& table);
   // [catalog, schema, table], [schema, table] or [table].
   static TableName OfPath(const std::vector<std::string>& path);
+  // "schema.table" or "table".
+  static TableName Parse(const std::string& text);
   std::string key() const { return schema + "." + table; }
   bool operator==(const TableName&) const = default;
 };
@@ -59,14 +61,21 @@ struct WindowCatalogOptions {
 
 // The arguments of a window definition, as given in SQL or the config (all text).
 struct WindowArguments {
-  std::string keys;        // "a,b" (may be empty: one group)
-  std::string time;        // time column
-  std::string values;      // "v1,v2"
-  std::string windows;     // "5m,hopping 1h/10m,trailing 5m"
-  std::string aggregates;  // "count,sum,avg,min,max"
+  std::string keys;                                  // "a,b" (may be empty: one group)
+  std::string time;                                  // time column
+  std::string values;                                // "v1,v2"
+  std::string windows = "5m";                        // "5m,hopping 1h/10m"
+  std::string aggregates = "count,sum,avg,min,max";  // any of AggregateName()
   std::string lateness = "0s";
   std::string time_unit;  // "", "s", "ms", "us", "ns": unit of an integer time column
+
+  // From named values as SQL and the config spell them: keys, time_column, value_columns,
+  // windows, aggregates, lateness, time_unit. Absent names keep the defaults above.
+  static WindowArguments FromMap(const std::map<std::string, std::string>& values);
 };
+
+// "", "s", "ms", "us" or "ns" (unset for ""); Invalid otherwise.
+arrow::Result<std::optional<arrow::TimeUnit::type>> ParseTimeUnit(const std::string& text);
 
 class WindowCatalog {
  public:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
 #include "window/window_catalog.h"
 
 namespace hyprstream::window {
@@ -18,15 +19,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
-
-arrow::Result<std::string> QueryText(engine::EngineConnection& connection, const std::string& sql) {
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(sql));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-  ARROW_ASSIGN_OR_RAISE(auto table, reader->ToTable());
-  if (table->num_rows() != 1) return arrow::Status::Invalid("no value");
-  ARROW_ASSIGN_OR_RAISE(auto scalar, table->column(0)->GetScalar(0));
-  return scalar->ToString();
-}
 
 bool IsColumn(const json& node, const char* name) {
   return node.value("class", "") == "COLUMN_REF" && node["column_names"].size() == 1 &&
@@ -64,8 +56,8 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
                                               engine::EngineConnection& connection,
                                               const std::string& sql) {
   if (connection.InTransaction()) return Skip(1);  // it may see its own uncommitted rows
-  auto serialized =
-      QueryText(connection, "SELECT json_serialize_sql(" + engine::QuoteLiteral(sql) + ")");
+  auto serialized = engine::QueryValue(
+      connection, "SELECT json_serialize_sql(" + engine::QuoteLiteral(sql) + ")");
   if (!serialized.ok()) return Skip(2);
   json tree = json::parse(*serialized, nullptr, /*allow_exceptions=*/false);
   if (tree.is_discarded() || tree.value("error", true) || tree["statements"].size() != 1) {
@@ -163,8 +155,9 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
   }
   if (width_text.size() < 2 || width_text.front() != '"') return Skip(18);
   width_text = width_text.substr(1, width_text.size() - 2);
-  auto micros = QueryText(connection, "SELECT epoch_us(TIMESTAMP '1970-01-01' + CAST(" +
-                                          engine::QuoteLiteral(width_text) + " AS INTERVAL))");
+  auto micros =
+      engine::QueryValue(connection, "SELECT epoch_us(TIMESTAMP '1970-01-01' + CAST(" +
+                                         engine::QuoteLiteral(width_text) + " AS INTERVAL))");
   if (!micros.ok()) return Skip(19);
   int64_t width_us = std::stoll(*micros);
   if (width_us <= 0 || kMicrosPerDay % width_us != 0) return Skip(20);

@@ -1,0 +1,23 @@
+// Internal SQL on an EngineConnection in one call: the server's own catalog queries and
+// statements (metadata, session options, window bookkeeping). Results are read whole.
+#pragma once
+
+#include <arrow/result.h>
+#include <arrow/table.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+
+namespace hyprstream::engine {
+
+// Every row of `sql`.
+arrow::Result<std::shared_ptr<arrow::Table>> QueryTable(EngineConnection& connection,
+                                                        const std::string& sql);
+// The first column of the only row of `sql`, as text.
+arrow::Result<std::string> QueryValue(EngineConnection& connection, const std::string& sql);
+// Runs `sql` for its effect.
+arrow::Status ExecuteStatement(EngineConnection& connection, const std::string& sql);
+
+}  // namespace hyprstream::engine
