@@ -17,6 +17,7 @@
 #include <arrow/status.h>
 #include <arrow/type_fwd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -54,6 +55,10 @@ class EngineStatement {
   // Runs the statement once per bound row (once if none); returns the summed affected rows,
   // or -1 when the engine does not know.
   virtual arrow::Result<int64_t> ExecuteUpdate() = 0;
+
+  // How old cached data the next executions may be answered from, overriding the session's
+  // policy (engines with a cache; others ignore it). nullopt: the session's policy.
+  virtual void SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) {}
 };
 
 // Where and how bulk ingest writes (Flight SQL CommandStatementIngest semantics).
@@ -92,6 +97,12 @@ class EngineConnection {
   virtual void Interrupt() = 0;
   // How far the running statement is, in [0, 1], when the engine can tell. Any thread.
   virtual std::optional<double> QueryProgress() const { return std::nullopt; }
+
+  // The session's bound on how old cached data its reads may see (0: always the backend;
+  // nullopt: whatever the cache holds). NotImplemented by engines without a cache.
+  virtual arrow::Status SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) {
+    return arrow::Status::NotImplemented("this engine has no cache; max_staleness needs --enable-cache");
+  }
 };
 
 // A long-lived appender for streaming ingest: each Append is committed before it returns

@@ -4,6 +4,7 @@
 #include <arrow/flight/types.h>
 #include <arrow/ipc/writer.h>
 #include <arrow/table.h>
+#include <arrow/util/key_value_metadata.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "flightsql/catalog_metadata.h"
 #include "flightsql/flight_status.h"
 #include "flightsql/flight_wire.h"
+#include "flightsql/read_freshness.h"
 #include "flightsql/xdbc_type_info.h"
 #include "window/window_query_rewriter.h"
 
@@ -198,6 +200,24 @@ arrow::Status FlightSqlServer::AfterSqlWrite(engine::EngineConnection& connectio
 
 // --- GetFlightInfo / GetSchema / DoGet ---------------------------------------------------
 
+namespace {
+// A cached engine marks where a result came from (hyprstream.cache / .source / .as_of schema
+// metadata); DoGet repeats it as response headers (x-hyprstream-cache, ...) for clients that
+// read headers rather than schema metadata.
+void AnnounceProvenance(const fl::ServerCallContext& context, const arrow::Schema& schema) {
+  const auto& metadata = schema.metadata();
+  if (!metadata) return;
+  for (int64_t i = 0; i < metadata->size(); ++i) {
+    const std::string& key = metadata->key(i);
+    if (key.rfind("hyprstream.", 0) != 0) continue;
+    std::string header = "x-" + key;
+    std::replace(header.begin(), header.end(), '.', '-');
+    std::replace(header.begin(), header.end(), '_', '-');
+    context.AddHeader(header, metadata->value(i));
+  }
+}
+}  // namespace
+
 arrow::Status FlightSqlServer::GetFlightInfo(const fl::ServerCallContext& context,
                                              const fl::FlightDescriptor& request,
                                              std::unique_ptr<fl::FlightInfo>* info) {
@@ -261,6 +281,7 @@ arrow::Status FlightSqlServer::DoGet(const fl::ServerCallContext& context,
     return MetadataResult(context, command);
   }();
   if (!reader.ok()) return ToFlightStatus(reader.status(), "DoGet");
+  AnnounceProvenance(context, *(*reader)->schema());
   *stream = std::make_unique<fl::RecordBatchStream>(*reader);
   return arrow::Status::OK();
 }
@@ -323,6 +344,8 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
       std::string call_id = NewHandleId();
       sessions_.MarkRunning(call_id, prepared->connection, &context);
       auto executed = [&]() -> arrow::Status {
+        ARROW_ASSIGN_OR_RAISE(auto max_staleness, StalenessOfCall(context));
+        statement.SetMaxStaleness(max_staleness);
         ARROW_RETURN_NOT_OK(statement.Bind(std::move(parameters)));
         ARROW_ASSIGN_OR_RAISE(pending->reader, statement.ExecuteQuery());
         return arrow::Status::OK();
@@ -356,6 +379,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::OpenPe
     auto executed = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
       std::lock_guard<std::mutex> lock(pending->statement->mutex);
       auto& statement = *pending->statement->statement;
+      ARROW_ASSIGN_OR_RAISE(auto max_staleness, StalenessOfCall(context));
+      statement.SetMaxStaleness(max_staleness);
       ARROW_RETURN_NOT_OK(statement.Bind(pending->parameters));
       ARROW_ASSIGN_OR_RAISE(auto result, statement.ExecuteQuery());
       if (!result->schema()->Equals(*pending->schema, /*check_metadata=*/false)) {

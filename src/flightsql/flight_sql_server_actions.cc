@@ -11,6 +11,7 @@
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
 #include "flightsql/flight_sql_server.h"
+#include "flightsql/read_freshness.h"
 #include "flightsql/flight_status.h"
 #include "flightsql/flight_wire.h"
 
@@ -243,7 +244,26 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
     const auto& value = request.session_options.at(name);
     arrow::Status status;
     bool reset = std::holds_alternative<std::monostate>(value);
-    if (name == "catalog" || name == "schema") {
+    if (name == kMaxStalenessOption) {
+      // The cache's freshness bound for this session's reads (--enable-cache).
+      std::optional<std::chrono::milliseconds> bound;
+      if (!reset) {
+        auto parsed = ParseStaleness(value);
+        if (!parsed.ok()) {
+          fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, parsed.status());
+          continue;
+        }
+        bound = *parsed;
+      }
+      status = session->connection->SetMaxStaleness(bound);
+      if (!status.ok()) {
+        fail(name,
+             status.IsNotImplemented() ? fl::SetSessionOptionErrorValue::kInvalidName
+                                       : fl::SetSessionOptionErrorValue::kInvalidValue,
+             status);
+        continue;
+      }
+    } else if (name == "catalog" || name == "schema") {
       auto* text = std::get_if<std::string>(&value);
       if (text == nullptr || text->empty()) {
         fail(name, fl::SetSessionOptionErrorValue::kInvalidValue,

@@ -33,6 +33,12 @@ struct Config {
   std::string cache_connection = ":memory:";
   std::map<std::string, std::string> cache_options;
   std::chrono::seconds cache_max_duration{0};  // 0: unset (keep everything)
+  std::chrono::seconds cache_result_ttl{30};     // 0: no result cache
+  int64_t cache_result_max_bytes = 256LL << 20;
+  std::chrono::seconds cache_refresh_interval{30};
+  bool cache_ingested_tables = true;  // mirror every table ingested through hyprstream
+  // Mirrored backend tables: table -> "time_column[/append|reload|none]" (docs/cache.md).
+  std::map<std::string, std::string> cache_tables;
 
   std::string log_level = "info";          // trace | debug | info | warn | error | critical | off
   std::optional<std::string> config_file;  // the TOML file that was read, if any

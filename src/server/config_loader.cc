@@ -109,6 +109,13 @@ auto Duration(std::chrono::seconds Config::*field, int64_t min_seconds) {
   };
 }
 
+auto ByteSize(int64_t Config::*field) {
+  return [field](Config& c, const std::string& v) -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(c.*field, ParseByteSize(v));
+    return arrow::Status::OK();
+  };
+}
+
 // "a=1,b=2" or one "a=1", merged into the map (a later source overrides per key).
 auto KeyValueList(KeyValues Config::*field) {
   return [field](Config& c, const std::string& v) -> arrow::Status {
@@ -156,6 +163,19 @@ std::vector<OptionSpec> Options() {
        KeyValueList(&Config::cache_options), &Config::cache_options},
       {"cache-max-duration", K::kDuration, "how far back the cache keeps rows (30m, 1h, 1d)",
        "0 (unset)", Duration(&Config::cache_max_duration, 0)},
+      {"cache-result-ttl", K::kDuration, "keep backend query results this long (0: never)", "30s",
+       Duration(&Config::cache_result_ttl, 0)},
+      {"cache-result-max-bytes", K::kSize, "memory for kept query results (LRU beyond)", "256MiB",
+       ByteSize(&Config::cache_result_max_bytes)},
+      {"cache-refresh-interval", K::kDuration,
+       "how often mirrored tables catch up with rows others wrote to the backend", "30s",
+       Duration(&Config::cache_refresh_interval, 1)},
+      {"cache-ingested-tables", K::kBool,
+       "mirror every table ingested through hyprstream (--cache-ingested-tables=false)", "true",
+       Bool(&Config::cache_ingested_tables)},
+      {"cache-tables", K::kKeyValues,
+       "backend tables to mirror: table=time_column[/append|reload|none], repeatable", "none",
+       KeyValueList(&Config::cache_tables), &Config::cache_tables},
       {"log-level", K::kText, kLevels, "info",
        Text(&Config::log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"})},
       {"session-idle-timeout", K::kDuration, "close client sessions idle this long", "1h",

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "cache/cached_engine.h"
 #include "engine/duckdb_engine.h"
 #include "flightsql/flight_sql_server.h"
 #include "server/config.h"
@@ -25,8 +26,56 @@ arrow::Result<std::shared_ptr<engine::Engine>> OpenEngine(const Config& config) 
                                        "' is not available in this build; use --engine duckdb");
 }
 
-arrow::Status Serve(const Config& config) {
+arrow::Result<cache::CacheOptions> CacheOptionsOf(const Config& config) {
+  cache::CacheOptions options;
+  options.max_duration = config.cache_max_duration;
+  options.result_ttl = config.cache_result_ttl;
+  options.result_max_bytes = config.cache_result_max_bytes;
+  options.refresh_interval = config.cache_refresh_interval;
+  options.mirror_ingested_tables = config.cache_ingested_tables;
+  for (const auto& [table, spec] : config.cache_tables) {
+    cache::MirrorOptions mirror;
+    mirror.table = table;
+    const size_t slash = spec.find('/');
+    mirror.time_column = spec.substr(0, slash);
+    const std::string mode = slash == std::string::npos ? "append" : spec.substr(slash + 1);
+    if (mode == "append") {
+      mirror.refresh = mirror.time_column.empty() ? cache::RefreshMode::kReload
+                                                  : cache::RefreshMode::kAppend;
+    } else if (mode == "reload") {
+      mirror.refresh = cache::RefreshMode::kReload;
+    } else if (mode == "none") {
+      mirror.refresh = cache::RefreshMode::kNone;
+    } else {
+      return arrow::Status::Invalid("--cache-tables ", table, "=", spec, ": refresh mode '", mode,
+                                    "' is not append, reload or none");
+    }
+    options.tables.push_back(std::move(mirror));
+  }
+  return options;
+}
+
+// The engine clients talk to: the configured one, behind the DuckDB cache when enabled.
+arrow::Result<std::shared_ptr<engine::Engine>> OpenServingEngine(const Config& config) {
   ARROW_ASSIGN_OR_RAISE(auto engine, OpenEngine(config));
+  if (!config.enable_cache) return engine;
+  engine::EngineOptions cache_engine;
+  cache_engine.connection = config.cache_connection;
+  cache_engine.options = config.cache_options;
+  cache_engine.result_batch_rows = config.result_batch_rows;
+  ARROW_ASSIGN_OR_RAISE(auto cache, engine::OpenDuckDbEngine(cache_engine));
+  ARROW_ASSIGN_OR_RAISE(auto options, CacheOptionsOf(config));
+  return cache::OpenCachedEngine(std::move(engine), std::move(cache), std::move(options));
+}
+
+arrow::Result<std::shared_ptr<window::WindowCatalog>> OpenWindows(
+    const Config& config, const std::shared_ptr<engine::Engine>& engine) {
+  if (config.enable_cache || config.engine != "duckdb") {
+    spdlog::info("windows and the metrics table run on the embedded DuckDB engine only; "
+                 "not available with --engine {}{}",
+                 config.engine, config.enable_cache ? " --enable-cache" : "");
+    return nullptr;
+  }
   window::WindowCatalogOptions window_options;
   window_options.metrics_table = config.metrics_table;
   window_options.metrics_running_width_us = config.metrics_running_window.count() * 1000000LL;
@@ -51,6 +100,12 @@ arrow::Status Serve(const Config& config) {
                                           "': ", created.status().message());
     }
   }
+  return windows;
+}
+
+arrow::Status Serve(const Config& config) {
+  ARROW_ASSIGN_OR_RAISE(auto engine, OpenServingEngine(config));
+  ARROW_ASSIGN_OR_RAISE(auto windows, OpenWindows(config, engine));
 
   flightsql::FlightSqlServerOptions server_options;
   server_options.windows = windows;

@@ -1,0 +1,45 @@
+// CacheCore: what every part of the cached engine shares — the backend and cache engines, the
+// mirrors, the result cache and the counters behind hyprstream_cache_stats(). Owned by the
+// CachedEngine, referenced by its connections and statements. Thread-safe: the members are
+// themselves thread-safe and the counters are atomics.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "cache/cache_options.h"
+#include "cache/mirror_set.h"
+#include "cache/result_cache.h"
+#include "engine/engine.h"
+
+namespace hyprstream::cache {
+
+struct CacheCounters {
+  std::atomic<int64_t> answered_from_cache{0};    // queries run on the mirrors
+  std::atomic<int64_t> answered_from_results{0};  // queries answered by the result cache
+  std::atomic<int64_t> answered_by_backend{0};    // cache misses sent to the backend
+  std::atomic<int64_t> bypassed{0};               // reads in a transaction, max_staleness 0
+  std::atomic<int64_t> rows_written_through{0};
+  std::atomic<int64_t> write_through_failures{0};  // cache side failed after a backend commit
+};
+
+struct CacheCore {
+  CacheCore(std::shared_ptr<engine::Engine> backend_engine,
+            std::shared_ptr<engine::Engine> cache_engine, CacheOptions cache_options)
+      : backend(std::move(backend_engine)),
+        cache(std::move(cache_engine)),
+        options(cache_options),
+        mirrors(cache_options),
+        results(cache_options.result_ttl, cache_options.result_max_bytes) {}
+
+  std::shared_ptr<engine::Engine> backend;
+  std::shared_ptr<engine::Engine> cache;
+  const CacheOptions options;
+  std::string backend_default_schema = "main";  // the schema unqualified names resolve to
+  MirrorSet mirrors;
+  ResultCache results;
+  CacheCounters counters;
+};
+
+}  // namespace hyprstream::cache

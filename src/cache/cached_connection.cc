@@ -1,0 +1,316 @@
+#include "cache/cached_connection.h"
+
+#include <arrow/util/key_value_metadata.h>
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+#include "cache/cached_statement.h"
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
+
+namespace hyprstream::cache {
+namespace {
+
+std::string IsoTime(std::chrono::system_clock::time_point t) {
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  std::string text = TimestampLiteral(micros);
+  text[10] = 'T';
+  return text + "Z";
+}
+
+class ProvenanceReader : public arrow::RecordBatchReader {
+ public:
+  ProvenanceReader(std::shared_ptr<arrow::RecordBatchReader> inner,
+                   std::shared_ptr<const arrow::KeyValueMetadata> metadata)
+      : inner_(std::move(inner)),
+        schema_(inner_->schema()->WithMetadata(metadata)),
+        metadata_(std::move(metadata)) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    ARROW_RETURN_NOT_OK(inner_->ReadNext(out));
+    if (*out) *out = (*out)->ReplaceSchemaMetadata(metadata_);
+    return arrow::Status::OK();
+  }
+  arrow::Status Close() override { return inner_->Close(); }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  std::shared_ptr<arrow::Schema> schema_;
+  std::shared_ptr<const arrow::KeyValueMetadata> metadata_;
+};
+
+// Copies batches from `source` and also appends each to the mirror inside the cache
+// connection's open transaction. A cache failure stops the copying (the backend still gets
+// every batch); `failure` tells the caller to invalidate the mirror afterwards.
+class TeeReader : public arrow::RecordBatchReader {
+ public:
+  TeeReader(arrow::RecordBatchReader* source, engine::EngineConnection* cache,
+            engine::IngestRequest first, engine::IngestRequest rest)
+      : source_(source), cache_(cache), first_(std::move(first)), rest_(std::move(rest)) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return source_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    ARROW_RETURN_NOT_OK(source_->ReadNext(out));
+    if (!failure_.ok()) return arrow::Status::OK();
+    if (!*out && started_) return arrow::Status::OK();
+    // The first call creates/replaces the mirror table even when there are no rows.
+    arrow::RecordBatchVector batches;
+    if (*out) batches.push_back(*out);
+    auto one = arrow::RecordBatchReader::Make(batches, source_->schema());
+    if (!one.ok()) {
+      failure_ = one.status();
+      return arrow::Status::OK();
+    }
+    auto appended = cache_->Ingest(started_ ? rest_ : first_, one->get());
+    started_ = true;
+    if (!appended.ok()) failure_ = appended.status();
+    return arrow::Status::OK();
+  }
+  const arrow::Status& failure() const { return failure_; }
+  bool started() const { return started_; }
+
+ private:
+  arrow::RecordBatchReader* source_;
+  engine::EngineConnection* cache_;
+  engine::IngestRequest first_, rest_;
+  bool started_ = false;
+  arrow::Status failure_;
+};
+
+// The first timestamp column of an ingested table: what its mirror evicts by.
+std::string TimeColumnOf(const arrow::Schema& schema) {
+  for (const auto& field : schema.fields()) {
+    if (field->type()->id() == arrow::Type::TIMESTAMP) return field->name();
+  }
+  return "";
+}
+
+}  // namespace
+
+TableKey IngestTarget(const engine::IngestRequest& request, const std::string& default_schema) {
+  auto lower = [](std::string text) {
+    for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  TableKey key{request.schema ? lower(*request.schema) : "", lower(request.table)};
+  if (key.schema == lower(default_schema)) key.schema.clear();
+  if (request.catalog) {
+    key.schema = lower(*request.catalog) + "." + (key.schema.empty() ? default_schema : key.schema);
+  }
+  return key;
+}
+
+std::shared_ptr<arrow::RecordBatchReader> WithProvenance(
+    std::shared_ptr<arrow::RecordBatchReader> reader, const std::string& cache,
+    const std::string& source, std::chrono::system_clock::time_point as_of) {
+  auto existing = reader->schema()->metadata();
+  auto metadata = existing ? existing->Copy() : std::make_shared<arrow::KeyValueMetadata>();
+  metadata->Append("hyprstream.cache", cache);
+  metadata->Append("hyprstream.source", source);
+  metadata->Append("hyprstream.as_of", IsoTime(as_of));
+  return std::make_shared<ProvenanceReader>(std::move(reader), std::move(metadata));
+}
+
+CachedConnection::CachedConnection(std::shared_ptr<CacheCore> core,
+                                   std::shared_ptr<engine::EngineConnection> backend,
+                                   std::shared_ptr<engine::EngineConnection> cache)
+    : core_(std::move(core)), backend_(std::move(backend)), cache_(std::move(cache)) {}
+
+arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedConnection::Prepare(
+    const std::string& sql) {
+  ReadFootprint footprint;
+  bool on_cache = false;
+  if (!InTransaction() && ClassifyStatement(sql) == engine::StatementKind::kQuery) {
+    footprint = AnalyzeRead(*cache_, sql, core_->backend_default_schema);
+    if (footprint.parsed) {
+      on_cache = (footprint.cache_functions && footprint.tables.empty()) ||
+                 core_->mirrors.TryRead(footprint, max_staleness(), *cache_).has_value();
+    }
+  }
+  return CachedStatement::Make(shared_from_this(), sql, std::move(footprint), on_cache);
+}
+
+std::optional<std::chrono::milliseconds> CachedConnection::max_staleness() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return max_staleness_;
+}
+
+arrow::Status CachedConnection::SetMaxStaleness(
+    std::optional<std::chrono::milliseconds> max_staleness) {
+  if (max_staleness && max_staleness->count() < 0) {
+    return arrow::Status::Invalid("max_staleness must not be negative");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  max_staleness_ = max_staleness;
+  return arrow::Status::OK();
+}
+
+void CachedConnection::BeginWrite(const std::optional<std::vector<TableKey>>& tables) {
+  core_->mirrors.BeginWrite(tables);
+  if (tables) {
+    core_->results.Invalidate(*tables);
+  } else {
+    core_->results.InvalidateAll();
+  }
+  if (!InTransaction()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!tables) {
+    transaction_wrote_all_ = true;
+  } else {
+    transaction_writes_.insert(transaction_writes_.end(), tables->begin(), tables->end());
+  }
+}
+
+void CachedConnection::EndWrite(const std::optional<std::vector<TableKey>>& tables) {
+  // In a transaction the tables stay out of the cache until it ends (FinishTransactionWrites
+  // releases them); BeginWrite counted them once, EndWrite must not release them early.
+  if (InTransaction()) return;
+  core_->mirrors.EndWrite(tables);
+  if (tables) {
+    core_->results.Invalidate(*tables);
+  } else {
+    core_->results.InvalidateAll();
+  }
+}
+
+void CachedConnection::FinishTransactionWrites() {
+  std::vector<TableKey> tables;
+  bool all = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tables.swap(transaction_writes_);
+    all = transaction_wrote_all_;
+    transaction_wrote_all_ = false;
+  }
+  if (all) {
+    // BeginWrite(nullopt) counted every mirror once; release those, then the named ones.
+    core_->mirrors.EndWrite(std::nullopt);
+    core_->results.InvalidateAll();
+  }
+  if (!tables.empty()) {
+    core_->mirrors.EndWrite(tables);
+    core_->results.Invalidate(tables);
+  }
+}
+
+arrow::Status CachedConnection::BeginTransaction() { return backend_->BeginTransaction(); }
+
+arrow::Status CachedConnection::Commit() {
+  arrow::Status status = backend_->Commit();
+  FinishTransactionWrites();
+  return status;
+}
+
+arrow::Status CachedConnection::Rollback() {
+  arrow::Status status = backend_->Rollback();
+  FinishTransactionWrites();
+  return status;
+}
+
+bool CachedConnection::InTransaction() const { return backend_->InTransaction(); }
+
+void CachedConnection::Interrupt() {
+  backend_->Interrupt();
+  cache_->Interrupt();
+}
+
+std::optional<double> CachedConnection::QueryProgress() const {
+  auto progress = backend_->QueryProgress();
+  return progress ? progress : cache_->QueryProgress();
+}
+
+arrow::Result<bool> CachedConnection::BackendHasTable(const TableKey& key) {
+  auto probe = engine::QueryTable(*backend_, "SELECT * FROM " + key.Quoted() + " WHERE 1 = 0");
+  if (probe.ok()) return true;
+  if (probe.status().IsKeyError()) return false;
+  return probe.status();
+}
+
+arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& request,
+                                                arrow::RecordBatchReader* batches) {
+  TableKey key = IngestTarget(request, core_->backend_default_schema);
+  std::shared_ptr<Mirror> mirror = request.temporary ? nullptr : core_->mirrors.Find(key);
+  bool creating = false;
+  if (!mirror && !request.temporary && !InTransaction() && core_->options.mirror_ingested_tables) {
+    ARROW_ASSIGN_OR_RAISE(bool exists, BackendHasTable(key));
+    if (!exists && request.if_not_exists == engine::IngestRequest::IfNotExists::kCreate) {
+      MirrorOptions options;
+      options.table = key.ToString();
+      options.time_column = TimeColumnOf(*batches->schema());
+      creating = true;
+      mirror = core_->mirrors.Add(options, /*configured=*/false, /*load=*/false);
+    } else if (exists) {
+      MirrorOptions options;
+      options.table = key.ToString();
+      options.time_column = TimeColumnOf(*batches->schema());
+      core_->mirrors.Add(options, /*configured=*/false, /*load=*/true);  // loaded in the background
+    }
+  }
+  if (mirror && !InTransaction()) {
+    std::unique_lock<std::mutex> write(mirror->write);
+    if (creating || core_->mirrors.IsReady(*mirror)) {
+      return IngestThrough(request, batches, mirror, creating);
+    }
+  }
+  // Not mirrored row by row: the backend takes it and the mirror (if any) is reloaded after.
+  std::vector<TableKey> tables{key};
+  BeginWrite(tables);
+  auto rows = backend_->Ingest(request, batches);
+  EndWrite(tables);
+  if (rows.ok()) core_->counters.rows_written_through += *rows;
+  return rows;
+}
+
+arrow::Result<int64_t> CachedConnection::IngestThrough(const engine::IngestRequest& request,
+                                                       arrow::RecordBatchReader* batches,
+                                                       std::shared_ptr<Mirror> mirror,
+                                                       bool creating) {
+  const TableKey& key = mirror->key;
+  core_->results.Invalidate({key});
+  engine::IngestRequest first;
+  first.table = key.table;
+  if (!key.schema.empty()) first.schema = key.schema;
+  engine::IngestRequest rest = first;
+  rest.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
+  rest.if_exists = engine::IngestRequest::IfExists::kAppend;
+  first.if_not_exists = engine::IngestRequest::IfNotExists::kCreate;
+  bool replacing = creating || request.if_exists == engine::IngestRequest::IfExists::kReplace;
+  first.if_exists = replacing ? engine::IngestRequest::IfExists::kReplace
+                              : engine::IngestRequest::IfExists::kAppend;
+  if (!key.schema.empty() && key.schema.find('.') == std::string::npos) {
+    ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
+        *cache_, "CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(key.schema)));
+  }
+  ARROW_RETURN_NOT_OK(cache_->BeginTransaction());
+  TeeReader tee(batches, cache_.get(), first, rest);
+  // 1. The backend commits (or fails: then the cache keeps nothing of it).
+  auto rows = backend_->Ingest(request, &tee);
+  if (!rows.ok()) {
+    (void)cache_->Rollback();
+    if (creating) core_->mirrors.Remove(key);
+    return rows.status();
+  }
+  core_->counters.rows_written_through += *rows;
+  // 2. The cache follows; if it cannot, it forgets the table until reloaded from the backend.
+  arrow::Status cached = tee.failure();
+  if (cached.ok() && !tee.started()) {
+    cached = arrow::Status::Invalid("the backend read no batch through the cache");
+  }
+  if (cached.ok()) cached = cache_->Commit();
+  if (!cached.ok()) {
+    (void)cache_->Rollback();
+    core_->counters.write_through_failures++;
+    core_->mirrors.Invalidate(mirror, "write-through failed: " + cached.message());
+    core_->results.Invalidate({key});
+    return rows;
+  }
+  if (replacing) {
+    core_->mirrors.MarkReady(mirror, std::nullopt, std::chrono::system_clock::now(), *rows);
+  } else {
+    core_->mirrors.Wrote(mirror, *rows);
+  }
+  core_->results.Invalidate({key});
+  return rows;
+}
+
+}  // namespace hyprstream::cache

@@ -1,0 +1,77 @@
+// CachedConnection / CachedStatement: one session of the cached engine. Reads are answered
+// from the cache DuckDB when the mirrors cover them (cache_router below), else from the result
+// cache, else by the backend (and the result may be kept). Writes go to the backend first;
+// ingests are then applied to the mirror in the same order (write-through, see docs/cache.md).
+//
+// Every query result carries its provenance as schema metadata:
+//   hyprstream.cache   hit | miss | bypass
+//   hyprstream.source  cache | result-cache | backend
+//   hyprstream.as_of   when the data was last known equal to the backend (UTC, ISO 8601)
+// Threading: like every EngineConnection, calls are serialised by the two inner connections;
+// the session's own fields are guarded by mutex_.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "cache/cache_core.h"
+
+namespace hyprstream::cache {
+
+class CachedConnection : public engine::EngineConnection,
+                         public std::enable_shared_from_this<CachedConnection> {
+ public:
+  CachedConnection(std::shared_ptr<CacheCore> core,
+                   std::shared_ptr<engine::EngineConnection> backend,
+                   std::shared_ptr<engine::EngineConnection> cache);
+
+  arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(const std::string& sql) override;
+  arrow::Result<int64_t> Ingest(const engine::IngestRequest& request,
+                                arrow::RecordBatchReader* batches) override;
+  arrow::Status BeginTransaction() override;
+  arrow::Status Commit() override;
+  arrow::Status Rollback() override;
+  bool InTransaction() const override;
+  void Interrupt() override;
+  std::optional<double> QueryProgress() const override;
+  arrow::Status SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override;
+
+  // For CachedStatement.
+  CacheCore& core() { return *core_; }
+  engine::EngineConnection& backend() { return *backend_; }
+  engine::EngineConnection& cache() { return *cache_; }
+  std::optional<std::chrono::milliseconds> max_staleness() const;
+  // A write this session sends to the backend: the tables stop answering from the cache until
+  // reloaded (after the transaction, if one is open). nullopt: any table.
+  void BeginWrite(const std::optional<std::vector<TableKey>>& tables);
+  void EndWrite(const std::optional<std::vector<TableKey>>& tables);
+
+ private:
+  arrow::Result<bool> BackendHasTable(const TableKey& key);
+  arrow::Result<int64_t> IngestThrough(const engine::IngestRequest& request,
+                                       arrow::RecordBatchReader* batches,
+                                       std::shared_ptr<Mirror> mirror, bool creating);
+  void FinishTransactionWrites();
+
+  std::shared_ptr<CacheCore> core_;
+  std::shared_ptr<engine::EngineConnection> backend_;
+  std::shared_ptr<engine::EngineConnection> cache_;
+
+  mutable std::mutex mutex_;
+  std::optional<std::chrono::milliseconds> max_staleness_;
+  // Writes of the open transaction, released at commit/rollback. all_written_: unknown tables.
+  std::vector<TableKey> transaction_writes_;
+  bool transaction_wrote_all_ = false;
+};
+
+// The mirror name of an ingest's target table.
+TableKey IngestTarget(const engine::IngestRequest& request, const std::string& default_schema);
+
+// Puts provenance metadata on every batch of `reader`.
+std::shared_ptr<arrow::RecordBatchReader> WithProvenance(
+    std::shared_ptr<arrow::RecordBatchReader> reader, const std::string& cache,
+    const std::string& source, std::chrono::system_clock::time_point as_of);
+
+}  // namespace hyprstream::cache

@@ -1,0 +1,288 @@
+#include "cache/cached_engine.h"
+
+#include <arrow/builder.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <thread>
+
+#include "cache/cache_core.h"
+#include "cache/cached_connection.h"
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
+
+namespace hyprstream::cache {
+namespace {
+
+// Streaming ingest written through: each batch commits in the backend, then in the mirror.
+class WriteThroughAppender : public engine::TableAppender {
+ public:
+  WriteThroughAppender(std::shared_ptr<CacheCore> core,
+                       std::unique_ptr<engine::TableAppender> backend,
+                       std::shared_ptr<engine::EngineConnection> cache, TableKey key)
+      : core_(std::move(core)),
+        backend_(std::move(backend)),
+        cache_(std::move(cache)),
+        key_(std::move(key)) {}
+
+  const std::shared_ptr<arrow::Schema>& schema() const override { return backend_->schema(); }
+
+  arrow::Result<int64_t> Append(const arrow::RecordBatch& batch) override {
+    auto mirror = core_->mirrors.Find(key_);
+    std::unique_lock<std::mutex> write;
+    if (mirror) write = std::unique_lock<std::mutex>(mirror->write);
+    if (!mirror || !core_->mirrors.IsReady(*mirror)) {
+      core_->mirrors.BeginWrite(std::vector<TableKey>{key_});
+      core_->results.Invalidate({key_});
+      auto rows = backend_->Append(batch);
+      core_->mirrors.EndWrite(std::vector<TableKey>{key_});
+      core_->results.Invalidate({key_});
+      if (rows.ok()) core_->counters.rows_written_through += *rows;
+      return rows;
+    }
+    core_->results.Invalidate({key_});
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, backend_->Append(batch));
+    core_->counters.rows_written_through += rows;
+    engine::IngestRequest request;
+    request.table = key_.table;
+    if (!key_.schema.empty()) request.schema = key_.schema;
+    request.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
+    request.if_exists = engine::IngestRequest::IfExists::kAppend;
+    auto one = arrow::RecordBatchReader::Make({batch.Slice(0)}, batch.schema());
+    arrow::Status cached = one.status();
+    if (cached.ok()) cached = cache_->Ingest(request, one->get()).status();
+    if (!cached.ok()) {
+      core_->counters.write_through_failures++;
+      core_->mirrors.Invalidate(mirror, "write-through failed: " + cached.message());
+    } else {
+      core_->mirrors.Wrote(mirror, rows);
+    }
+    core_->results.Invalidate({key_});
+    return rows;
+  }
+
+ private:
+  std::shared_ptr<CacheCore> core_;
+  std::unique_ptr<engine::TableAppender> backend_;
+  std::shared_ptr<engine::EngineConnection> cache_;
+  TableKey key_;
+};
+
+class CachedEngine : public engine::Engine {
+ public:
+  explicit CachedEngine(std::shared_ptr<CacheCore> core) : core_(std::move(core)) {}
+  ~CachedEngine() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wakeup_.notify_all();
+    if (maintainer_.joinable()) maintainer_.join();
+  }
+
+  arrow::Status Start() {
+    ARROW_ASSIGN_OR_RAISE(auto probe, core_->backend->Connect());
+    auto schema = engine::QueryValue(*probe, "SELECT current_schema()");
+    if (schema.ok() && !schema->empty()) core_->backend_default_schema = *schema;
+    ARROW_RETURN_NOT_OK(RegisterStatsFunctions());
+    for (const auto& table : core_->options.tables) core_->mirrors.Add(table, /*configured=*/true);
+    ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());
+    ARROW_ASSIGN_OR_RAISE(auto cache, core_->cache->Connect());
+    maintainer_ = std::thread([this, backend, cache] { MaintainLoop(*backend, *cache); });
+    return arrow::Status::OK();
+  }
+
+  std::string name() const override {
+    return core_->backend->name() + " (cached in " + core_->cache->name() + ")";
+  }
+
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override {
+    ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());
+    ARROW_ASSIGN_OR_RAISE(auto cache, core_->cache->Connect());
+    return std::make_shared<CachedConnection>(core_, std::move(backend), std::move(cache));
+  }
+
+  arrow::Result<std::unique_ptr<engine::TableAppender>> OpenAppender(
+      const std::vector<std::string>& path, const std::shared_ptr<arrow::Schema>& schema) override {
+    engine::IngestRequest target;
+    target.table = path.back();
+    if (path.size() >= 2) target.schema = path[path.size() - 2];
+    if (path.size() == 3) target.catalog = path[0];
+    TableKey key = IngestTarget(target, core_->backend_default_schema);
+    ARROW_ASSIGN_OR_RAISE(auto probe, core_->backend->Connect());
+    bool existed =
+        engine::QueryTable(*probe, "SELECT * FROM " + key.Quoted() + " WHERE 1 = 0").ok();
+    ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->OpenAppender(path, schema));
+    ARROW_ASSIGN_OR_RAISE(auto cache, core_->cache->Connect());
+    if (!core_->mirrors.Find(key) && core_->options.mirror_ingested_tables) {
+      MirrorOptions options;
+      options.table = key.ToString();
+      for (const auto& field : schema->fields()) {
+        if (field->type()->id() == arrow::Type::TIMESTAMP) {
+          options.time_column = field->name();
+          break;
+        }
+      }
+      auto mirror = core_->mirrors.Add(options, /*configured=*/false, /*load=*/existed);
+      if (!existed) {
+        // A new table: the mirror starts empty and complete.
+        std::lock_guard<std::mutex> write(mirror->write);
+        if (!key.schema.empty() && key.schema.find('.') == std::string::npos) {
+          ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
+              *cache, "CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(key.schema)));
+        }
+        engine::IngestRequest create = target;
+        create.catalog.reset();
+        create.schema = key.schema.empty() ? std::nullopt : std::optional<std::string>(key.schema);
+        create.if_exists = engine::IngestRequest::IfExists::kReplace;
+        ARROW_ASSIGN_OR_RAISE(auto empty, arrow::RecordBatchReader::Make({}, schema));
+        ARROW_RETURN_NOT_OK(cache->Ingest(create, empty.get()).status());
+        core_->mirrors.MarkReady(mirror, std::nullopt, std::chrono::system_clock::now(), 0);
+      }
+    }
+    return std::make_unique<WriteThroughAppender>(core_, std::move(backend), std::move(cache), key);
+  }
+
+  arrow::Status RegisterTableFunction(engine::TableFunctionSpec spec) override {
+    return core_->cache->RegisterTableFunction(std::move(spec));
+  }
+
+ private:
+  void MaintainLoop(engine::EngineConnection& backend, engine::EngineConnection& cache) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wakeup_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
+      lock.unlock();
+      core_->mirrors.Maintain(backend, cache, core_->backend_default_schema);
+      core_->results.Expire();
+      lock.lock();
+    }
+  }
+
+  arrow::Status RegisterStatsFunctions() {
+    std::weak_ptr<CacheCore> weak = core_;
+    engine::TableFunctionSpec stats;
+    stats.name = "hyprstream_cache_stats";
+    auto stats_schema =
+        arrow::schema({arrow::field("name", arrow::utf8()), arrow::field("value", arrow::int64())});
+    stats.schema = [stats_schema](const engine::TableFunctionArgs&) { return stats_schema; };
+    stats.rows = [weak, stats_schema](const engine::TableFunctionArgs&)
+        -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+      auto core = weak.lock();
+      if (!core) return arrow::Status::Invalid("the cache is shut down");
+      auto r = core->results.stats();
+      const auto& c = core->counters;
+      int64_t mirror_rows = 0, evicted = 0, loads = 0, refreshes = 0;
+      for (const auto& m : core->mirrors.Snapshot()) {
+        mirror_rows += m.rows;
+        evicted += m.rows_evicted;
+        loads += m.loads;
+        refreshes += m.refreshes;
+      }
+      std::vector<std::pair<std::string, int64_t>> rows = {
+          {"queries_answered_from_cache", c.answered_from_cache.load()},
+          {"queries_answered_from_results", c.answered_from_results.load()},
+          {"queries_answered_by_backend", c.answered_by_backend.load()},
+          {"queries_bypassing_cache", c.bypassed.load()},
+          {"hits", c.answered_from_cache.load() + c.answered_from_results.load()},
+          {"misses", c.answered_by_backend.load()},
+          {"result_entries", r.entries},
+          {"result_bytes", r.bytes},
+          {"result_insertions", r.insertions},
+          {"result_evictions", r.evictions},
+          {"result_expirations", r.expirations},
+          {"result_invalidations", r.invalidations},
+          {"mirrored_rows", mirror_rows},
+          {"rows_evicted", evicted},
+          {"mirror_loads", loads},
+          {"mirror_refreshes", refreshes},
+          {"rows_written_through", c.rows_written_through.load()},
+          {"write_through_failures", c.write_through_failures.load()},
+      };
+      arrow::StringBuilder names;
+      arrow::Int64Builder values;
+      for (const auto& [name, value] : rows) {
+        ARROW_RETURN_NOT_OK(names.Append(name));
+        ARROW_RETURN_NOT_OK(values.Append(value));
+      }
+      ARROW_ASSIGN_OR_RAISE(auto name_array, names.Finish());
+      ARROW_ASSIGN_OR_RAISE(auto value_array, values.Finish());
+      return arrow::RecordBatch::Make(stats_schema, static_cast<int64_t>(rows.size()),
+                                      {name_array, value_array});
+    };
+    ARROW_RETURN_NOT_OK(core_->cache->RegisterTableFunction(std::move(stats)));
+
+    engine::TableFunctionSpec tables;
+    tables.name = "hyprstream_cache_tables";
+    auto tables_schema = arrow::schema(
+        {arrow::field("table_name", arrow::utf8()), arrow::field("time_column", arrow::utf8()),
+         arrow::field("refresh", arrow::utf8()), arrow::field("state", arrow::utf8()),
+         arrow::field("rows", arrow::int64()),
+         arrow::field("horizon", arrow::timestamp(arrow::TimeUnit::MICRO)),
+         arrow::field("refreshed_at", arrow::timestamp(arrow::TimeUnit::MICRO)),
+         arrow::field("loads", arrow::int64()), arrow::field("refreshes", arrow::int64()),
+         arrow::field("rows_evicted", arrow::int64()), arrow::field("last_error", arrow::utf8())});
+    tables.schema = [tables_schema](const engine::TableFunctionArgs&) { return tables_schema; };
+    tables.rows = [weak, tables_schema](const engine::TableFunctionArgs&)
+        -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+      auto core = weak.lock();
+      if (!core) return arrow::Status::Invalid("the cache is shut down");
+      auto snapshot = core->mirrors.Snapshot();
+      arrow::StringBuilder name, column, refresh, state, error;
+      arrow::Int64Builder rows, loads, refreshes, evicted;
+      arrow::TimestampBuilder horizon(arrow::timestamp(arrow::TimeUnit::MICRO),
+                                      arrow::default_memory_pool());
+      arrow::TimestampBuilder refreshed(arrow::timestamp(arrow::TimeUnit::MICRO),
+                                        arrow::default_memory_pool());
+      for (const auto& m : snapshot) {
+        ARROW_RETURN_NOT_OK(name.Append(m.key.ToString()));
+        ARROW_RETURN_NOT_OK(column.Append(m.time_column));
+        ARROW_RETURN_NOT_OK(refresh.Append(m.refresh));
+        ARROW_RETURN_NOT_OK(state.Append(m.state));
+        ARROW_RETURN_NOT_OK(rows.Append(m.rows));
+        ARROW_RETURN_NOT_OK(m.horizon_us ? horizon.Append(*m.horizon_us) : horizon.AppendNull());
+        auto at =
+            std::chrono::duration_cast<std::chrono::microseconds>(m.refreshed_at.time_since_epoch())
+                .count();
+        ARROW_RETURN_NOT_OK(at ? refreshed.Append(at) : refreshed.AppendNull());
+        ARROW_RETURN_NOT_OK(loads.Append(m.loads));
+        ARROW_RETURN_NOT_OK(refreshes.Append(m.refreshes));
+        ARROW_RETURN_NOT_OK(evicted.Append(m.rows_evicted));
+        ARROW_RETURN_NOT_OK(error.Append(m.last_error));
+      }
+      std::vector<std::shared_ptr<arrow::Array>> columns(11);
+      ARROW_RETURN_NOT_OK(name.Finish(&columns[0]));
+      ARROW_RETURN_NOT_OK(column.Finish(&columns[1]));
+      ARROW_RETURN_NOT_OK(refresh.Finish(&columns[2]));
+      ARROW_RETURN_NOT_OK(state.Finish(&columns[3]));
+      ARROW_RETURN_NOT_OK(rows.Finish(&columns[4]));
+      ARROW_RETURN_NOT_OK(horizon.Finish(&columns[5]));
+      ARROW_RETURN_NOT_OK(refreshed.Finish(&columns[6]));
+      ARROW_RETURN_NOT_OK(loads.Finish(&columns[7]));
+      ARROW_RETURN_NOT_OK(refreshes.Finish(&columns[8]));
+      ARROW_RETURN_NOT_OK(evicted.Finish(&columns[9]));
+      ARROW_RETURN_NOT_OK(error.Finish(&columns[10]));
+      return arrow::RecordBatch::Make(tables_schema, static_cast<int64_t>(snapshot.size()),
+                                      std::move(columns));
+    };
+    return core_->cache->RegisterTableFunction(std::move(tables));
+  }
+
+  std::shared_ptr<CacheCore> core_;
+  std::mutex mutex_;
+  std::condition_variable wakeup_;
+  bool stopping_ = false;
+  std::thread maintainer_;
+};
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<engine::Engine>> OpenCachedEngine(
+    std::shared_ptr<engine::Engine> backend, std::shared_ptr<engine::Engine> cache,
+    CacheOptions options) {
+  auto core = std::make_shared<CacheCore>(std::move(backend), std::move(cache), std::move(options));
+  auto engine = std::make_shared<CachedEngine>(core);
+  ARROW_RETURN_NOT_OK(engine->Start());
+  return engine;
+}
+
+}  // namespace hyprstream::cache

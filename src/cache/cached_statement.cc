@@ -1,0 +1,272 @@
+#include "cache/cached_statement.h"
+
+#include <arrow/compute/cast.h>
+#include <arrow/io/memory.h>
+#include <arrow/ipc/writer.h>
+#include <spdlog/spdlog.h>
+
+namespace hyprstream::cache {
+namespace {
+
+// Casts each batch to `target` (same column count) where the types differ.
+class ConformingReader : public arrow::RecordBatchReader {
+ public:
+  ConformingReader(std::shared_ptr<arrow::RecordBatchReader> inner,
+                   std::shared_ptr<arrow::Schema> target)
+      : inner_(std::move(inner)), target_(std::move(target)) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return target_; }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    ARROW_RETURN_NOT_OK(inner_->ReadNext(&batch));
+    if (!batch) {
+      *out = nullptr;
+      return arrow::Status::OK();
+    }
+    std::vector<std::shared_ptr<arrow::Array>> columns;
+    for (int i = 0; i < batch->num_columns(); ++i) {
+      const auto& type = target_->field(i)->type();
+      if (batch->column(i)->type()->Equals(*type)) {
+        columns.push_back(batch->column(i));
+      } else {
+        ARROW_ASSIGN_OR_RAISE(auto cast, arrow::compute::Cast(*batch->column(i), type));
+        columns.push_back(std::move(cast));
+      }
+    }
+    *out = arrow::RecordBatch::Make(target_, batch->num_rows(), std::move(columns));
+    return arrow::Status::OK();
+  }
+  arrow::Status Close() override { return inner_->Close(); }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  std::shared_ptr<arrow::Schema> target_;
+};
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Conform(
+    std::shared_ptr<arrow::RecordBatchReader> reader,
+    const std::shared_ptr<arrow::Schema>& target) {
+  if (!target || reader->schema()->Equals(*target, /*check_metadata=*/false)) return reader;
+  if (reader->schema()->num_fields() != target->num_fields()) {
+    return arrow::Status::Invalid("the backend answered with ", reader->schema()->num_fields(),
+                                  " columns where the cache announced ", target->num_fields(),
+                                  "; run the query again");
+  }
+  return std::make_shared<ConformingReader>(std::move(reader), target);
+}
+
+// Streams the backend's batches through and keeps them for the result cache if the whole
+// result fits the entry budget.
+class ResultRecorder : public arrow::RecordBatchReader {
+ public:
+  ResultRecorder(std::shared_ptr<arrow::RecordBatchReader> inner, ResultCache* cache,
+                 std::string key, std::vector<TableKey> tables)
+      : inner_(std::move(inner)),
+        cache_(cache),
+        key_(std::move(key)),
+        tables_(std::move(tables)),
+        epoch_(cache->epoch()),
+        started_(std::chrono::system_clock::now()) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    ARROW_RETURN_NOT_OK(inner_->ReadNext(out));
+    if (!recording_) return arrow::Status::OK();
+    if (!*out) {
+      recording_ = false;
+      CachedResult result{inner_->schema(), std::move(batches_), tables_, started_, bytes_};
+      cache_->Insert(key_, std::move(result), epoch_);
+      return arrow::Status::OK();
+    }
+    bytes_ += BatchBytes(**out);
+    if (bytes_ > cache_->max_entry_bytes()) {
+      recording_ = false;
+      batches_.clear();
+    } else {
+      batches_.push_back(*out);
+    }
+    return arrow::Status::OK();
+  }
+  arrow::Status Close() override { return inner_->Close(); }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+  ResultCache* cache_;
+  std::string key_;
+  std::vector<TableKey> tables_;
+  uint64_t epoch_;
+  std::chrono::system_clock::time_point started_;
+  bool recording_ = true;
+  arrow::RecordBatchVector batches_;
+  int64_t bytes_ = 0;
+};
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedStatement::Make(
+    std::shared_ptr<CachedConnection> connection, std::string sql, ReadFootprint footprint,
+    bool on_cache) {
+  std::unique_ptr<CachedStatement> statement(
+      new CachedStatement(std::move(connection), std::move(sql), std::move(footprint)));
+  engine::EngineStatement* primary = nullptr;
+  if (on_cache) {
+    auto prepared = statement->OnCache();
+    if (prepared.ok()) primary = *prepared;
+    // DuckDB could not bind it (another dialect, a missing column): the backend decides.
+  }
+  if (!primary) {
+    statement->cache_.reset();
+    ARROW_ASSIGN_OR_RAISE(primary, statement->Backend());
+  }
+  statement->kind_ = primary->kind();
+  statement->dataset_schema_ = primary->dataset_schema();
+  statement->parameter_schema_ = primary->parameter_schema();
+  return statement;
+}
+
+CachedStatement::CachedStatement(std::shared_ptr<CachedConnection> connection, std::string sql,
+                                 ReadFootprint footprint)
+    : connection_(std::move(connection)), sql_(std::move(sql)), footprint_(std::move(footprint)) {}
+
+arrow::Result<engine::EngineStatement*> CachedStatement::Backend() {
+  if (!backend_) {
+    ARROW_ASSIGN_OR_RAISE(backend_, connection_->backend().Prepare(sql_));
+  }
+  if (!backend_bound_) {
+    ARROW_RETURN_NOT_OK(backend_->Bind(parameters_));
+    backend_bound_ = true;
+  }
+  return backend_.get();
+}
+
+arrow::Result<engine::EngineStatement*> CachedStatement::OnCache() {
+  if (!cache_) {
+    ARROW_ASSIGN_OR_RAISE(cache_, connection_->cache().Prepare(sql_));
+  }
+  if (!cache_bound_) {
+    ARROW_RETURN_NOT_OK(cache_->Bind(parameters_));
+    cache_bound_ = true;
+  }
+  return cache_.get();
+}
+
+arrow::Status CachedStatement::Bind(std::shared_ptr<arrow::RecordBatch> parameters) {
+  parameters_ = std::move(parameters);
+  backend_bound_ = cache_bound_ = false;
+  // Validate now on the side that was prepared, so a bad binding fails the bind.
+  if (cache_) return OnCache().status();
+  return Backend().status();
+}
+
+std::optional<std::chrono::milliseconds> CachedStatement::MaxStaleness() const {
+  return max_staleness_override_ ? max_staleness_override_ : connection_->max_staleness();
+}
+
+std::string CachedStatement::ResultKey() const {
+  std::string key = sql_;
+  if (parameters_ && parameters_->num_rows() > 0) {
+    auto sink = arrow::io::BufferOutputStream::Create().ValueOr(nullptr);
+    if (!sink) return "";
+    auto writer = arrow::ipc::MakeStreamWriter(sink, parameters_->schema());
+    if (!writer.ok() || !(*writer)->WriteRecordBatch(*parameters_).ok() ||
+        !(*writer)->Close().ok()) {
+      return "";
+    }
+    auto buffer = sink->Finish();
+    if (!buffer.ok()) return "";
+    key += '\0';
+    key += (*buffer)->ToString();
+  }
+  return key;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::ReadBackend(bool bypass) {
+  CacheCore& core = connection_->core();
+  ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
+  ARROW_ASSIGN_OR_RAISE(auto reader, backend->ExecuteQuery());
+  (bypass ? core.counters.bypassed : core.counters.answered_by_backend)++;
+  if (!bypass && core.results.enabled() && footprint_.parsed && !footprint_.tables.empty() &&
+      !footprint_.foreign_functions) {
+    std::string key = ResultKey();
+    if (!key.empty()) {
+      reader = std::make_shared<ResultRecorder>(std::move(reader), &core.results, std::move(key),
+                                                footprint_.tables);
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(reader, Conform(std::move(reader), dataset_schema_));
+  return WithProvenance(std::move(reader), bypass ? "bypass" : "miss", "backend",
+                        std::chrono::system_clock::now());
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Read() {
+  CacheCore& core = connection_->core();
+  auto max_staleness = MaxStaleness();
+  if (connection_->InTransaction() || (max_staleness && max_staleness->count() == 0)) {
+    return ReadBackend(/*bypass=*/true);
+  }
+  // 1. The mirrors, when they cover every row the query can read.
+  bool cache_only = footprint_.cache_functions && footprint_.tables.empty();
+  std::optional<ReadLease> lease;
+  if (!cache_only) lease = core.mirrors.TryRead(footprint_, max_staleness, connection_->cache());
+  if (cache_only || lease) {
+    auto on_cache = OnCache();
+    if (on_cache.ok()) {
+      auto reader = (*on_cache)->ExecuteQuery();
+      if (reader.ok()) {
+        auto as_of = lease ? lease->as_of : std::chrono::system_clock::now();
+        lease.reset();  // the query has its snapshot
+        core.counters.answered_from_cache++;
+        ARROW_ASSIGN_OR_RAISE(auto conformed, Conform(std::move(*reader), dataset_schema_));
+        return WithProvenance(std::move(conformed), "hit", "cache", as_of);
+      }
+      if (cache_only) return reader.status();
+      spdlog::debug("cache could not run it ({}); asking the backend", reader.status().message());
+    } else if (cache_only) {
+      return on_cache.status();
+    }
+  }
+  // 2. A kept result of the same query.
+  if (core.results.enabled() && footprint_.parsed && !footprint_.tables.empty()) {
+    std::string key = ResultKey();
+    if (!key.empty()) {
+      if (auto kept = core.results.Lookup(key, max_staleness)) {
+        core.counters.answered_from_results++;
+        ARROW_ASSIGN_OR_RAISE(auto reader,
+                              arrow::RecordBatchReader::Make(kept->batches, kept->schema));
+        ARROW_ASSIGN_OR_RAISE(reader, Conform(std::move(reader), dataset_schema_));
+        return WithProvenance(std::move(reader), "hit", "result-cache", kept->cached_at);
+      }
+    }
+  }
+  // 3. The backend.
+  return ReadBackend(/*bypass=*/false);
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::ExecuteQuery() {
+  if (kind_ == engine::StatementKind::kQuery) return Read();
+  // A write (or something else with effects): the backend runs it; what it may have changed
+  // stops answering from the cache until reloaded.
+  auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
+  connection_->BeginWrite(written);
+  auto reader = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+    ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
+    ARROW_ASSIGN_OR_RAISE(auto result, backend->ExecuteQuery());
+    // Run it to completion before the cache reloads what it changed.
+    ARROW_ASSIGN_OR_RAISE(auto batches, result->ToRecordBatches());
+    return arrow::RecordBatchReader::Make(std::move(batches), result->schema());
+  }();
+  connection_->EndWrite(written);
+  return reader;
+}
+
+arrow::Result<int64_t> CachedStatement::ExecuteUpdate() {
+  auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
+  if (kind_ == engine::StatementKind::kQuery) written = std::vector<TableKey>{};
+  connection_->BeginWrite(written);
+  auto count = [&]() -> arrow::Result<int64_t> {
+    ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
+    return backend->ExecuteUpdate();
+  }();
+  connection_->EndWrite(written);
+  return count;
+}
+
+}  // namespace hyprstream::cache

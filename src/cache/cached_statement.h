@@ -1,0 +1,52 @@
+// CachedStatement: a statement of a CachedConnection. It is prepared where it will most likely
+// run (the cache when the mirrors answer it now, else the backend) and decides again at each
+// execution, so a mirror that went stale in between sends it to the backend; results are then
+// cast to the schema announced at preparation.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cache/cached_connection.h"
+
+namespace hyprstream::cache {
+
+class CachedStatement : public engine::EngineStatement {
+ public:
+  // `on_cache`: prepared on the cache (the mirrors answered it at preparation).
+  static arrow::Result<std::unique_ptr<engine::EngineStatement>> Make(
+      std::shared_ptr<CachedConnection> connection, std::string sql, ReadFootprint footprint,
+      bool on_cache);
+
+  engine::StatementKind kind() const override { return kind_; }
+  std::shared_ptr<arrow::Schema> dataset_schema() const override { return dataset_schema_; }
+  std::shared_ptr<arrow::Schema> parameter_schema() const override { return parameter_schema_; }
+  arrow::Status Bind(std::shared_ptr<arrow::RecordBatch> parameters) override;
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override;
+  arrow::Result<int64_t> ExecuteUpdate() override;
+  void SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override {
+    max_staleness_override_ = max_staleness;
+  }
+
+ private:
+  CachedStatement(std::shared_ptr<CachedConnection> connection, std::string sql,
+                  ReadFootprint footprint);
+  arrow::Result<engine::EngineStatement*> Backend();
+  arrow::Result<engine::EngineStatement*> OnCache();
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Read();
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadBackend(bool bypass);
+  std::string ResultKey() const;
+  std::optional<std::chrono::milliseconds> MaxStaleness() const;
+
+  std::shared_ptr<CachedConnection> connection_;
+  const std::string sql_;
+  const ReadFootprint footprint_;
+  engine::StatementKind kind_ = engine::StatementKind::kQuery;
+  std::shared_ptr<arrow::Schema> dataset_schema_, parameter_schema_;
+  std::unique_ptr<engine::EngineStatement> backend_, cache_;
+  bool backend_bound_ = false, cache_bound_ = false;
+  std::shared_ptr<arrow::RecordBatch> parameters_;
+  std::optional<std::chrono::milliseconds> max_staleness_override_;
+};
+
+}  // namespace hyprstream::cache

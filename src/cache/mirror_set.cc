@@ -1,0 +1,404 @@
+#include "cache/mirror_set.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
+
+namespace hyprstream::cache {
+namespace {
+
+using Clock = std::chrono::system_clock;
+using Steady = std::chrono::steady_clock;
+
+std::string TimeFilter(const std::string& column, const char* op, int64_t epoch_us) {
+  return " WHERE " + engine::QuoteIdentifier(column) + " " + op + " " +
+         engine::QuoteLiteral(TimestampLiteral(epoch_us));
+}
+
+// The cache-side ingest target for `key` with another table name.
+engine::IngestRequest CacheTable(const TableKey& key, std::string table) {
+  engine::IngestRequest request;
+  request.table = std::move(table);
+  if (!key.schema.empty()) {
+    size_t dot = key.schema.find('.');
+    if (dot == std::string::npos) {
+      request.schema = key.schema;
+    } else {
+      request.catalog = key.schema.substr(0, dot);
+      request.schema = key.schema.substr(dot + 1);
+    }
+  }
+  return request;
+}
+
+arrow::Status EnsureCacheSchema(engine::EngineConnection& cache, const TableKey& key) {
+  if (key.schema.empty() || key.schema.find('.') != std::string::npos) return arrow::Status::OK();
+  return engine::ExecuteStatement(
+      cache, "CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(key.schema));
+}
+
+}  // namespace
+
+const char* MirrorStateName(MirrorState state) {
+  switch (state) {
+    case MirrorState::kLoading:
+      return "loading";
+    case MirrorState::kReady:
+      return "ready";
+    case MirrorState::kStale:
+      return "stale";
+    case MirrorState::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+std::string TimestampLiteral(int64_t epoch_us) {
+  int64_t seconds = epoch_us / 1000000;
+  int64_t micros = epoch_us % 1000000;
+  if (micros < 0) {
+    micros += 1000000;
+    --seconds;
+  }
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[64];
+  std::snprintf(text, sizeof(text), "%04d-%02d-%02d %02d:%02d:%02d.%06lld", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(micros));
+  return text;
+}
+
+MirrorSet::MirrorSet(CacheOptions options) : options_(std::move(options)) {}
+
+std::shared_ptr<Mirror> MirrorSet::Add(MirrorOptions options, bool configured, bool load) {
+  TableKey key = TableKey::Parse(options.table);
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& slot = mirrors_[key];
+  if (!slot) {
+    slot = std::make_shared<Mirror>();
+    slot->key = key;
+    std::transform(options.time_column.begin(), options.time_column.end(),
+                   options.time_column.begin(), [](unsigned char c) { return std::tolower(c); });
+    slot->options = std::move(options);
+    slot->configured = configured;
+    slot->reload_wanted = load;
+  }
+  return slot;
+}
+
+std::shared_ptr<Mirror> MirrorSet::Find(const TableKey& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = mirrors_.find(key);
+  return it == mirrors_.end() ? nullptr : it->second;
+}
+
+bool MirrorSet::IsReady(const Mirror& mirror) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return mirror.state == MirrorState::kReady && mirror.writers == 0;
+}
+
+void MirrorSet::Remove(const TableKey& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  mirrors_.erase(key);
+}
+
+std::optional<ReadLease> MirrorSet::TryRead(const ReadFootprint& footprint,
+                                            std::optional<std::chrono::milliseconds> max_staleness,
+                                            engine::EngineConnection& duckdb) {
+  if (!footprint.parsed || footprint.tables.empty() || footprint.foreign_functions) {
+    return std::nullopt;
+  }
+  std::vector<std::shared_ptr<Mirror>> mirrors;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& key : footprint.tables) {
+      auto it = mirrors_.find(key);
+      if (it == mirrors_.end() || it->second->state != MirrorState::kReady) return std::nullopt;
+      mirrors.push_back(it->second);
+    }
+  }
+  std::sort(mirrors.begin(), mirrors.end(),
+            [](const auto& a, const auto& b) { return a->key < b->key; });
+  ReadLease lease;
+  for (const auto& m : mirrors) lease.locks_.emplace_back(m->content);
+
+  // Horizons only move under the exclusive content lock, so they are stable now.
+  for (const auto& m : mirrors) {
+    std::optional<int64_t> horizon;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      horizon = m->horizon_us;
+    }
+    if (!horizon) continue;
+    const auto& top = footprint.top_level_tables;
+    if (std::find(top.begin(), top.end(), m->key) == top.end()) return std::nullopt;
+    bool covered = false;
+    for (const auto& bound : footprint.lower_bounds) {
+      if (!(bound.table == m->key) || bound.column != m->options.time_column) continue;
+      auto value = EvaluateBound(duckdb, bound);
+      if (value.ok() && *value >= *horizon) {
+        covered = true;
+        break;
+      }
+    }
+    if (!covered) return std::nullopt;
+  }
+
+  auto now = Clock::now();
+  lease.as_of = now;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& m : mirrors) {
+    if (m->state != MirrorState::kReady || m->writers > 0) return std::nullopt;
+    auto as_of = m->options.refresh == RefreshMode::kNone ? now : m->refreshed_at;
+    if (max_staleness && now - as_of > *max_staleness) return std::nullopt;
+    lease.as_of = std::min(lease.as_of, as_of);
+  }
+  return lease;
+}
+
+void MirrorSet::BeginWrite(const std::optional<std::vector<TableKey>>& tables) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto touch = [](Mirror& m) {
+    ++m.writers;
+    m.reload_wanted = true;
+    if (m.state == MirrorState::kReady) m.state = MirrorState::kStale;
+  };
+  if (!tables) {
+    for (auto& [_, m] : mirrors_) touch(*m);
+    return;
+  }
+  for (const auto& key : *tables) {
+    if (auto it = mirrors_.find(key); it != mirrors_.end()) touch(*it->second);
+  }
+}
+
+void MirrorSet::EndWrite(const std::optional<std::vector<TableKey>>& tables) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto release = [](Mirror& m) {
+    if (m.writers > 0) --m.writers;
+    m.reload_wanted = true;
+    m.next_refresh = Steady::now();
+  };
+  if (!tables) {
+    for (auto& [_, m] : mirrors_) release(*m);
+    return;
+  }
+  for (const auto& key : *tables) {
+    if (auto it = mirrors_.find(key); it != mirrors_.end()) release(*it->second);
+  }
+}
+
+void MirrorSet::Invalidate(const std::shared_ptr<Mirror>& mirror, const std::string& why) {
+  spdlog::warn("cache of {} invalidated ({}); reads go to the backend until it is reloaded",
+               mirror->key.ToString(), why);
+  std::lock_guard<std::mutex> lock(mutex_);
+  mirror->state = MirrorState::kStale;
+  mirror->reload_wanted = true;
+  mirror->last_error = why;
+}
+
+void MirrorSet::Wrote(const std::shared_ptr<Mirror>& mirror, int64_t rows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  mirror->rows += rows;
+}
+
+void MirrorSet::MarkReady(const std::shared_ptr<Mirror>& mirror, std::optional<int64_t> horizon_us,
+                          std::chrono::system_clock::time_point as_of, int64_t rows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  mirror->horizon_us = horizon_us;
+  mirror->refreshed_at = as_of;
+  mirror->rows = rows;
+  ++mirror->generation;
+  mirror->last_error.clear();
+  mirror->next_refresh = Steady::now() + RefreshInterval(*mirror);
+  if (!mirror->reload_wanted && mirror->writers == 0) mirror->state = MirrorState::kReady;
+}
+
+std::chrono::milliseconds MirrorSet::RefreshInterval(const Mirror& mirror) const {
+  return mirror.options.refresh_interval.count() > 0 ? mirror.options.refresh_interval
+                                                     : options_.refresh_interval;
+}
+
+arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
+                              engine::EngineConnection& cache, const std::string& default_schema) {
+  std::lock_guard<std::mutex> write(mirror.write);
+  auto started = Clock::now();
+  std::optional<int64_t> horizon;
+  std::string sql = "SELECT * FROM " + mirror.key.Quoted();
+  if (options_.max_duration.count() > 0 && !mirror.options.time_column.empty()) {
+    horizon = NowMicros() - options_.max_duration.count() * 1000;
+    sql += TimeFilter(mirror.options.time_column, ">=", *horizon);
+  }
+  (void)default_schema;
+  ARROW_ASSIGN_OR_RAISE(auto statement, backend.Prepare(sql));
+  ARROW_ASSIGN_OR_RAISE(auto rows_reader, statement->ExecuteQuery());
+  ARROW_RETURN_NOT_OK(EnsureCacheSchema(cache, mirror.key));
+  auto staging = CacheTable(mirror.key, mirror.key.table + "__hyprstream_load");
+  staging.if_exists = engine::IngestRequest::IfExists::kReplace;
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, cache.Ingest(staging, rows_reader.get()));
+  {
+    std::unique_lock<std::shared_mutex> swap(mirror.content);
+    ARROW_RETURN_NOT_OK(cache.BeginTransaction());
+    arrow::Status swapped = [&]() -> arrow::Status {
+      ARROW_RETURN_NOT_OK(
+          engine::ExecuteStatement(cache, "DROP TABLE IF EXISTS " + mirror.key.Quoted()));
+      TableKey staging_key{mirror.key.schema, staging.table};
+      ARROW_RETURN_NOT_OK(
+          engine::ExecuteStatement(cache, "ALTER TABLE " + staging_key.Quoted() + " RENAME TO " +
+                                              engine::QuoteIdentifier(mirror.key.table)));
+      return cache.Commit();
+    }();
+    if (!swapped.ok()) {
+      (void)cache.Rollback();
+      return swapped;
+    }
+  }
+  std::shared_ptr<Mirror> self = Find(mirror.key);
+  if (self) {
+    MarkReady(self, horizon, started, rows);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++self->loads;
+  }
+  spdlog::info("cache loaded {}: {} rows{}", mirror.key.ToString(), rows,
+               horizon ? " since " + TimestampLiteral(*horizon) : std::string());
+  return arrow::Status::OK();
+}
+
+arrow::Status MirrorSet::Refresh(Mirror& mirror, engine::EngineConnection& backend,
+                                 engine::EngineConnection& cache) {
+  const std::string& column = mirror.options.time_column;
+  std::unique_lock<std::mutex> write(mirror.write);
+  auto started = Clock::now();
+  ARROW_ASSIGN_OR_RAISE(
+      auto newest,
+      engine::QueryValue(cache, "SELECT coalesce(CAST(epoch_us(max(" +
+                                    engine::QuoteIdentifier(column) +
+                                    ")::TIMESTAMP) AS VARCHAR), '') FROM " + mirror.key.Quoted()));
+  std::string sql = "SELECT * FROM " + mirror.key.Quoted();
+  if (!newest.empty()) {
+    sql += TimeFilter(column, ">", std::stoll(newest));
+  } else {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (mirror.horizon_us) sql += TimeFilter(column, ">=", *mirror.horizon_us);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto statement, backend.Prepare(sql));
+  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+  auto target = CacheTable(mirror.key, mirror.key.table);
+  target.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
+  target.if_exists = engine::IngestRequest::IfExists::kAppend;
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, cache.Ingest(target, reader.get()));
+  std::lock_guard<std::mutex> lock(mutex_);
+  mirror.rows += rows;
+  mirror.refreshed_at = started;
+  ++mirror.refreshes;
+  mirror.next_refresh = Steady::now() + RefreshInterval(mirror);
+  if (rows > 0) spdlog::debug("cache refreshed {}: {} new rows", mirror.key.ToString(), rows);
+  return arrow::Status::OK();
+}
+
+arrow::Status MirrorSet::Evict(Mirror& mirror, engine::EngineConnection& cache, int64_t cutoff_us) {
+  std::lock_guard<std::mutex> write(mirror.write);
+  std::unique_lock<std::shared_mutex> content(mirror.content);
+  ARROW_ASSIGN_OR_RAISE(auto statement,
+                        cache.Prepare("DELETE FROM " + mirror.key.Quoted() +
+                                      TimeFilter(mirror.options.time_column, "<", cutoff_us)));
+  ARROW_ASSIGN_OR_RAISE(int64_t deleted, statement->ExecuteUpdate());
+  std::lock_guard<std::mutex> lock(mutex_);
+  mirror.horizon_us = std::max(mirror.horizon_us.value_or(cutoff_us), cutoff_us);
+  mirror.rows -= deleted;
+  mirror.rows_evicted += deleted;
+  return arrow::Status::OK();
+}
+
+void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache,
+                         const std::string& backend_default_schema) {
+  enum class Action { kNone, kLoad, kRefresh };
+  std::vector<std::pair<std::shared_ptr<Mirror>, Action>> work;
+  const auto now = Steady::now();
+  bool evict = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [_, m] : mirrors_) {
+      Action action = Action::kNone;
+      if (m->writers == 0 && m->state != MirrorState::kReady && m->reload_wanted &&
+          now >= m->next_refresh) {
+        action = Action::kLoad;
+        m->state = MirrorState::kLoading;
+        m->reload_wanted = false;
+      } else if (m->state == MirrorState::kReady && m->writers == 0 &&
+                 m->options.refresh != RefreshMode::kNone && now >= m->next_refresh) {
+        action = (m->options.refresh == RefreshMode::kReload || m->options.time_column.empty())
+                     ? Action::kLoad
+                     : Action::kRefresh;
+      }
+      if (action != Action::kNone) work.emplace_back(m, action);
+    }
+    if (options_.max_duration.count() > 0 && now >= next_eviction_) {
+      evict = true;
+      next_eviction_ = now + std::chrono::seconds(1);
+    }
+  }
+  for (auto& [m, action] : work) {
+    arrow::Status status = action == Action::kLoad
+                               ? Load(*m, backend, cache, backend_default_schema)
+                               : Refresh(*m, backend, cache);
+    if (status.ok()) continue;
+    bool gone = status.IsKeyError() && !m->configured;
+    spdlog::warn("cache {} of {} failed: {}{}", action == Action::kLoad ? "load" : "refresh",
+                 m->key.ToString(), status.message(),
+                 gone ? " (table gone: no longer cached)" : "; retried later");
+    if (gone) {
+      Remove(m->key);
+      (void)engine::ExecuteStatement(cache, "DROP TABLE IF EXISTS " + m->key.Quoted());
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    m->state = MirrorState::kFailed;
+    m->reload_wanted = true;
+    m->last_error = status.message();
+    m->next_refresh =
+        Steady::now() + std::min(RefreshInterval(*m), std::chrono::milliseconds(5000));
+  }
+  if (!evict) return;
+  const int64_t cutoff = NowMicros() - options_.max_duration.count() * 1000;
+  std::vector<std::shared_ptr<Mirror>> evictable;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [_, m] : mirrors_) {
+      if (m->state == MirrorState::kReady && !m->options.time_column.empty()) {
+        evictable.push_back(m);
+      }
+    }
+  }
+  for (auto& m : evictable) {
+    arrow::Status status = Evict(*m, cache, cutoff);
+    if (!status.ok()) Invalidate(m, "eviction failed: " + status.message());
+  }
+}
+
+std::vector<MirrorSnapshot> MirrorSet::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<MirrorSnapshot> out;
+  for (const auto& [key, m] : mirrors_) {
+    const char* refresh = m->options.refresh == RefreshMode::kNone     ? "none"
+                          : m->options.refresh == RefreshMode::kAppend ? "append"
+                                                                       : "reload";
+    out.push_back({key, m->options.time_column, refresh, MirrorStateName(m->state), m->last_error,
+                   m->horizon_us, m->refreshed_at, m->rows, m->loads, m->refreshes,
+                   m->rows_evicted});
+  }
+  return out;
+}
+
+}  // namespace hyprstream::cache

@@ -1,0 +1,131 @@
+// MirrorSet: the backend tables kept in the cache DuckDB ("mirrors"), each under the same
+// [schema.]name as in the backend so a query runs unchanged on either side. A mirror holds
+// every backend row whose time column is at or after its horizon (all rows when it has no
+// horizon), as of `refreshed_at` plus everything written through hyprstream since.
+//
+// Locking (never held across a call into another lock's holder in the other order):
+//   Mirror::write   — one content-changing operation at a time (write-through, load, refresh,
+//                     eviction); held for the whole operation.
+//   Mirror::content — shared by a query while it checks the horizon and starts; exclusive
+//                     only for the moment rows are deleted or a reloaded table is swapped in.
+//   MirrorSet::mutex_ — the registry and each mirror's state fields; short sections only.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "cache/cache_options.h"
+#include "cache/statement_footprint.h"
+#include "engine/engine.h"
+
+namespace hyprstream::cache {
+
+enum class MirrorState { kLoading, kReady, kStale, kFailed };
+const char* MirrorStateName(MirrorState state);
+
+struct Mirror {
+  TableKey key;
+  MirrorOptions options;
+  bool configured = false;  // from the config (kept on failure) or created by an ingest
+
+  std::mutex write;
+  std::shared_mutex content;
+
+  // Guarded by MirrorSet::mutex_.
+  MirrorState state = MirrorState::kLoading;
+  std::optional<int64_t> horizon_us;  // nullopt: every row of the backend table
+  std::chrono::system_clock::time_point refreshed_at{};
+  std::chrono::steady_clock::time_point next_refresh{};
+  int writers = 0;  // backend writes in flight that bypass the mirror
+  bool reload_wanted = true;
+  int64_t rows = 0;
+  int64_t generation = 0;  // bumped whenever the cache table is replaced
+  int64_t loads = 0, refreshes = 0, rows_evicted = 0;
+  std::string last_error;
+};
+
+// What a query may read from the cache: shared locks on every mirror it reads, held until the
+// query has started (then the DuckDB snapshot keeps it consistent).
+class ReadLease {
+ public:
+  std::chrono::system_clock::time_point as_of;  // oldest refreshed_at of the mirrors read
+ private:
+  friend class MirrorSet;
+  std::vector<std::shared_lock<std::shared_mutex>> locks_;
+};
+
+struct MirrorSnapshot {
+  TableKey key;
+  std::string time_column, refresh, state, last_error;
+  std::optional<int64_t> horizon_us;
+  std::chrono::system_clock::time_point refreshed_at;
+  int64_t rows, loads, refreshes, rows_evicted;
+};
+
+class MirrorSet {
+ public:
+  explicit MirrorSet(CacheOptions options);
+
+  const CacheOptions& options() const { return options_; }
+
+  // Registers a mirror (state kLoading until the background load). Existing: returned as is.
+  // `load`: false when the caller fills the new mirror itself (then MarkReady).
+  std::shared_ptr<Mirror> Add(MirrorOptions options, bool configured, bool load = true);
+  bool IsReady(const Mirror& mirror) const;
+  std::shared_ptr<Mirror> Find(const TableKey& key) const;
+  void Remove(const TableKey& key);
+
+  // A lease when every table of `footprint` is a ready mirror whose rows cover what the query
+  // can read (its WHERE bounds the time column at or after the horizon) and whose data is
+  // no older than `max_staleness`; nullopt otherwise. `duckdb` evaluates the bounds.
+  std::optional<ReadLease> TryRead(const ReadFootprint& footprint,
+                                   std::optional<std::chrono::milliseconds> max_staleness,
+                                   engine::EngineConnection& duckdb);
+
+  // A backend write hyprstream does not mirror row by row (SQL DML/DDL, writes in a
+  // transaction): the tables stop answering reads until EndWrite's reload. nullopt: all.
+  void BeginWrite(const std::optional<std::vector<TableKey>>& tables);
+  void EndWrite(const std::optional<std::vector<TableKey>>& tables);
+  // The mirror no longer matches the backend (a failed write-through): reload it.
+  void Invalidate(const std::shared_ptr<Mirror>& mirror, const std::string& why);
+  // After a committed write-through: `rows` more rows, content current.
+  void Wrote(const std::shared_ptr<Mirror>& mirror, int64_t rows);
+  // The mirror now holds exactly the backend table as of `as_of` (a new table created by a
+  // write-through, or a finished load).
+  void MarkReady(const std::shared_ptr<Mirror>& mirror, std::optional<int64_t> horizon_us,
+                 std::chrono::system_clock::time_point as_of, int64_t rows);
+
+  // Background work, one step: loads wanted mirrors, refreshes due ones, evicts old rows.
+  // `backend` and `cache` are the background thread's own connections.
+  void Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache,
+                const std::string& backend_default_schema);
+
+  std::vector<MirrorSnapshot> Snapshot() const;
+
+ private:
+  arrow::Status Load(Mirror& mirror, engine::EngineConnection& backend,
+                     engine::EngineConnection& cache, const std::string& default_schema);
+  arrow::Status Refresh(Mirror& mirror, engine::EngineConnection& backend,
+                        engine::EngineConnection& cache);
+  arrow::Status Evict(Mirror& mirror, engine::EngineConnection& cache, int64_t cutoff_us);
+  std::chrono::milliseconds RefreshInterval(const Mirror& mirror) const;
+
+  const CacheOptions options_;
+  mutable std::mutex mutex_;
+  std::map<TableKey, std::shared_ptr<Mirror>> mirrors_;
+  std::chrono::steady_clock::time_point next_eviction_{};
+};
+
+// Microseconds since the epoch as a SQL timestamp literal in UTC ('2026-11-25 10:00:00.000000').
+std::string TimestampLiteral(int64_t epoch_us);
+int64_t NowMicros();
+
+}  // namespace hyprstream::cache
