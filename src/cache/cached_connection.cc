@@ -85,6 +85,18 @@ std::string TimeColumnOf(const arrow::Schema& schema) {
   return "";
 }
 
+// USE x, SET schema/search_path = ...: unqualified names change meaning.
+bool ChangesNamespace(const std::string& sql) {
+  std::string lower;
+  for (char c : sql.substr(0, 200)) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t start = lower.find_first_not_of(" \t\r\n");
+  if (start == std::string::npos) return false;
+  if (lower.compare(start, 4, "use ") == 0) return true;
+  return lower.compare(start, 4, "set ") == 0 &&
+         (lower.find("schema") != std::string::npos ||
+          lower.find("search_path") != std::string::npos);
+}
+
 }  // namespace
 
 TableKey IngestTarget(const engine::IngestRequest& request, const std::string& default_schema) {
@@ -118,9 +130,14 @@ CachedConnection::CachedConnection(std::shared_ptr<CacheCore> core,
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedConnection::Prepare(
     const std::string& sql) {
+  if (ChangesNamespace(sql)) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    namespace_changed_ = true;
+  }
   ReadFootprint footprint;
   bool on_cache = false;
-  if (!InTransaction() && ClassifyStatement(sql) == engine::StatementKind::kQuery) {
+  if (!InTransaction() && !namespace_changed() &&
+      ClassifyStatement(sql) == engine::StatementKind::kQuery) {
     footprint = AnalyzeRead(*cache_, sql, core_->backend_default_schema);
     if (footprint.parsed) {
       on_cache = (footprint.cache_functions && footprint.tables.empty()) ||
@@ -128,6 +145,25 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedConnection::Prepar
     }
   }
   return CachedStatement::Make(shared_from_this(), sql, std::move(footprint), on_cache);
+}
+
+bool CachedConnection::namespace_changed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return namespace_changed_;
+}
+
+arrow::Status CachedConnection::SetCurrentCatalog(const std::string& catalog) {
+  ARROW_RETURN_NOT_OK(backend_->SetCurrentCatalog(catalog));
+  std::lock_guard<std::mutex> lock(mutex_);
+  namespace_changed_ = true;
+  return arrow::Status::OK();
+}
+
+arrow::Status CachedConnection::SetCurrentSchema(const std::string& schema) {
+  ARROW_RETURN_NOT_OK(backend_->SetCurrentSchema(schema));
+  std::lock_guard<std::mutex> lock(mutex_);
+  namespace_changed_ = true;
+  return arrow::Status::OK();
 }
 
 std::optional<std::chrono::milliseconds> CachedConnection::max_staleness() const {

@@ -37,12 +37,33 @@ class CachedConnection : public engine::EngineConnection,
   void Interrupt() override;
   std::optional<double> QueryProgress() const override;
   arrow::Status SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override;
+  // Metadata and session namespace come from the backend.
+  arrow::Result<engine::CatalogObjects> GetCatalogObjects(
+      const engine::CatalogObjectsRequest& request) override {
+    return backend_->GetCatalogObjects(request);
+  }
+  arrow::Result<std::vector<std::string>> GetTableTypes() override {
+    return backend_->GetTableTypes();
+  }
+  arrow::Result<std::shared_ptr<arrow::Schema>> GetTableSchema(
+      const std::optional<std::string>& catalog, const std::optional<std::string>& schema,
+      const std::string& table) override {
+    return backend_->GetTableSchema(catalog, schema, table);
+  }
+  arrow::Result<engine::BackendInfo> GetBackendInfo() override {
+    return backend_->GetBackendInfo();
+  }
+  arrow::Status SetCurrentCatalog(const std::string& catalog) override;
+  arrow::Status SetCurrentSchema(const std::string& schema) override;
 
   // For CachedStatement.
   CacheCore& core() { return *core_; }
   engine::EngineConnection& backend() { return *backend_; }
   engine::EngineConnection& cache() { return *cache_; }
   std::optional<std::chrono::milliseconds> max_staleness() const;
+  // True once the session moved to another catalog or schema: unqualified names then mean
+  // something the mirrors do not know, so its reads go to the backend.
+  bool namespace_changed() const;
   // A write this session sends to the backend: the tables stop answering from the cache until
   // reloaded (after the transaction, if one is open). nullopt: any table.
   void BeginWrite(const std::optional<std::vector<TableKey>>& tables);
@@ -61,6 +82,7 @@ class CachedConnection : public engine::EngineConnection,
 
   mutable std::mutex mutex_;
   std::optional<std::chrono::milliseconds> max_staleness_;
+  bool namespace_changed_ = false;
   // Writes of the open transaction, released at commit/rollback. all_written_: unknown tables.
   std::vector<TableKey> transaction_writes_;
   bool transaction_wrote_all_ = false;

@@ -199,7 +199,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::ReadBa
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Read() {
   CacheCore& core = connection_->core();
   auto max_staleness = MaxStaleness();
-  if (connection_->InTransaction() || (max_staleness && max_staleness->count() == 0)) {
+  if (connection_->InTransaction() || connection_->namespace_changed() ||
+      (max_staleness && max_staleness->count() == 0)) {
     return ReadBackend(/*bypass=*/true);
   }
   // 1. The mirrors, when they cover every row the query can read.

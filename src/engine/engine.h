@@ -9,7 +9,8 @@
 //
 // Errors: a bad statement (syntax, binder, type, constraint) is Status::Invalid with the
 // engine's own message; a missing table/schema/catalog is Status::KeyError; an interrupted
-// statement is Status::Cancelled; anything else is Status::IOError.
+// statement is Status::Cancelled; anything else is Status::IOError. An IOError that means "the
+// backend database cannot be reached, retry later" carries a BackendUnavailableDetail.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -20,13 +21,31 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <vector>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace hyprstream::engine {
+
+// Marks an IOError as "backend unreachable or exhausted; retrying later may succeed" (the
+// protocol layer answers UNAVAILABLE).
+class BackendUnavailableDetail : public arrow::StatusDetail {
+ public:
+  static constexpr const char* kTypeId = "hyprstream::engine::BackendUnavailable";
+  const char* type_id() const override { return kTypeId; }
+  std::string ToString() const override { return "backend unavailable"; }
+};
+inline arrow::Status BackendUnavailable(std::string message) {
+  return arrow::Status(arrow::StatusCode::IOError, std::move(message),
+                       std::make_shared<BackendUnavailableDetail>());
+}
+inline bool IsBackendUnavailable(const arrow::Status& status) {
+  return status.detail() &&
+         status.detail()->type_id() == std::string_view(BackendUnavailableDetail::kTypeId);
+}
 
 // What a statement is, as far as the protocol cares.
 enum class StatementKind {
@@ -74,6 +93,42 @@ struct IngestRequest {
   IfExists if_exists = IfExists::kFail;
 };
 
+// Catalog metadata read from the backend itself (engines that front another database, such as
+// ADBC). Shaped like ADBC's GetObjects; patterns use SQL LIKE syntax.
+struct CatalogObjectsRequest {
+  enum class Depth { kCatalogs, kSchemas, kTables, kColumns };
+  Depth depth = Depth::kColumns;
+  std::optional<std::string> catalog;         // exact name
+  std::optional<std::string> schema_pattern;  // LIKE pattern
+  std::optional<std::string> table_pattern;   // LIKE pattern
+  std::vector<std::string> table_types;       // empty: every type
+};
+struct CatalogConstraint {
+  std::string name;
+  std::string type;                  // "PRIMARY KEY", "FOREIGN KEY", "UNIQUE", "CHECK"
+  std::vector<std::string> columns;  // in key order
+  struct Reference {
+    std::optional<std::string> catalog, schema;
+    std::string table, column;
+  };
+  std::vector<Reference> references;  // FOREIGN KEY: the referenced column of each column
+};
+struct CatalogTable {
+  std::optional<std::string> catalog, schema;
+  std::string name, type;
+  std::vector<std::string> columns;  // in ordinal order (depth kColumns only)
+  std::vector<CatalogConstraint> constraints;
+};
+struct CatalogObjects {
+  std::vector<std::string> catalogs;
+  std::vector<std::pair<std::string, std::string>> schemas;  // (catalog, schema)
+  std::vector<CatalogTable> tables;
+};
+// Who the backend is (SqlInfo server name/version).
+struct BackendInfo {
+  std::string vendor_name, vendor_version;
+};
+
 // A database session.
 class EngineConnection {
  public:
@@ -101,7 +156,33 @@ class EngineConnection {
   // The session's bound on how old cached data its reads may see (0: always the backend;
   // nullopt: whatever the cache holds). NotImplemented by engines without a cache.
   virtual arrow::Status SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) {
-    return arrow::Status::NotImplemented("this engine has no cache; max_staleness needs --enable-cache");
+    return arrow::Status::NotImplemented(
+        "this engine has no cache; max_staleness needs --enable-cache");
+  }
+
+  // Backend metadata for engines that front another database. NotImplemented by default:
+  // embedded engines (DuckDB) answer metadata with SQL on the connection instead.
+  virtual arrow::Result<CatalogObjects> GetCatalogObjects(const CatalogObjectsRequest&) {
+    return arrow::Status::NotImplemented("catalog objects");
+  }
+  virtual arrow::Result<std::vector<std::string>> GetTableTypes() {
+    return arrow::Status::NotImplemented("table types");
+  }
+  // The Arrow schema of a table (column names and types as the backend reports them).
+  virtual arrow::Result<std::shared_ptr<arrow::Schema>> GetTableSchema(
+      const std::optional<std::string>& catalog, const std::optional<std::string>& schema,
+      const std::string& table) {
+    return arrow::Status::NotImplemented("table schema");
+  }
+  virtual arrow::Result<BackendInfo> GetBackendInfo() {
+    return arrow::Status::NotImplemented("backend info");
+  }
+  // Session defaults for unqualified names. NotImplemented: use SQL (USE/SET) instead.
+  virtual arrow::Status SetCurrentCatalog(const std::string& catalog) {
+    return arrow::Status::NotImplemented("current catalog");
+  }
+  virtual arrow::Status SetCurrentSchema(const std::string& schema) {
+    return arrow::Status::NotImplemented("current schema");
   }
 };
 
@@ -128,8 +209,7 @@ struct TableFunctionSpec {
   int positional_parameters = 0;
   std::vector<std::string> named_parameters;
   std::function<arrow::Result<std::shared_ptr<arrow::Schema>>(const TableFunctionArgs&)> schema;
-  std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>(const TableFunctionArgs&)>
-      rows;
+  std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>(const TableFunctionArgs&)> rows;
 };
 
 class Engine {
@@ -151,7 +231,10 @@ class Engine {
 
 // Options common to engines: the connection string and the repeated k=v options.
 struct EngineOptions {
-  std::string connection;  // DuckDB: ":memory:" or a file path
+  std::string connection;  // DuckDB: ":memory:" or a file path; ADBC: the backend's URI
+  // Backend credentials (ADBC engines); never logged.
+  std::optional<std::string> username;
+  std::optional<std::string> password;
   std::map<std::string, std::string> options;
   // Result streams combine rows into batches of about this many rows (or 4 MiB).
   int64_t result_batch_rows = 64 * 1024;

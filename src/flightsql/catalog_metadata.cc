@@ -16,6 +16,7 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "flightsql/backend_catalog.h"
 
 namespace hyprstream::flightsql {
 namespace {
@@ -325,6 +326,9 @@ arrow::Result<std::shared_ptr<arrow::Schema>> CatalogResultSchema(const Command&
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> QueryCatalog(
     engine::EngineConnection& connection, const Command& command) {
+  // Engines that front another database answer from the backend's own catalog.
+  auto from_backend = QueryBackendCatalog(connection, command);
+  if (!from_backend.status().IsNotImplemented()) return from_backend;
   if (std::holds_alternative<pb::CommandGetCatalogs>(command)) return GetCatalogs(connection);
   if (auto* c = std::get_if<pb::CommandGetDbSchemas>(&command)) return GetDbSchemas(connection, *c);
   if (auto* c = std::get_if<pb::CommandGetTables>(&command)) return GetTables(connection, *c);

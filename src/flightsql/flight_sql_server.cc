@@ -97,7 +97,22 @@ bool Mentions(const std::string& sql, const std::string& word) {
 bool MentionsMetrics(const std::string& sql) { return Mentions(sql, "metrics"); }
 
 // The engine's reserved words for SqlInfo; none (logged) if the engine cannot list them.
+// Who answers SQL: the backend's name and version when the engine fronts another database.
+std::optional<engine::BackendInfo> EngineBackendInfo(engine::Engine& engine) {
+  auto info = [&]() -> arrow::Result<engine::BackendInfo> {
+    ARROW_ASSIGN_OR_RAISE(auto connection, engine.Connect());
+    return connection->GetBackendInfo();
+  }();
+  if (info.ok()) return *info;
+  if (!info.status().IsNotImplemented()) {
+    spdlog::warn("cannot read the backend's name and version: {}", info.status().ToString());
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> EngineKeywords(engine::Engine& engine) {
+  // Only DuckDB lists its keywords; other backends cannot tell (ADBC has no such call).
+  if (engine.name() != "duckdb") return {};
   auto keywords = [&]() -> arrow::Result<std::vector<std::string>> {
     ARROW_ASSIGN_OR_RAISE(auto connection, engine.Connect());
     return ReservedKeywords(*connection);
@@ -136,7 +151,7 @@ FlightSqlServer::FlightSqlServer(std::shared_ptr<engine::Engine> engine,
     : engine_(std::move(engine)),
       options_(options),
       sessions_(engine_, options.limits),
-      sql_info_(SqlInfo::ForServer(EngineKeywords(*engine_))) {
+      sql_info_(SqlInfo::ForServer(EngineKeywords(*engine_), EngineBackendInfo(*engine_))) {
   sweeper_ = std::thread([this] { SweepLoop(); });
 }
 

@@ -270,13 +270,24 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
              arrow::Status::Invalid(name, " must be a non-empty string"));
         continue;
       }
-      status = engine::ExecuteStatement(
-          *session->connection, name == "catalog" ? "USE " + engine::QuoteIdentifier(*text)
-                                                  : "SET schema = " + engine::QuoteLiteral(*text));
+      // Engines that front another database set these through their own API.
+      status = name == "catalog" ? session->connection->SetCurrentCatalog(*text)
+                                 : session->connection->SetCurrentSchema(*text);
+      if (status.IsNotImplemented()) {
+        status = engine::ExecuteStatement(*session->connection,
+                                          name == "catalog"
+                                              ? "USE " + engine::QuoteIdentifier(*text)
+                                              : "SET schema = " + engine::QuoteLiteral(*text));
+      }
       if (!status.ok()) {
         fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, status);
         continue;
       }
+    } else if (engine_->name() != "duckdb") {
+      fail(name, fl::SetSessionOptionErrorValue::kInvalidName,
+           arrow::Status::Invalid("engine ", engine_->name(),
+                                  " accepts only the catalog and schema session options"));
+      continue;
     } else {
       // Anything else is a DuckDB setting (SET name = value; an empty value resets it).
       auto sql_value = SqlValue(value);

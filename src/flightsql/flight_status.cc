@@ -3,6 +3,8 @@
 #include <arrow/flight/types.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/engine.h"
+
 namespace hyprstream::flightsql {
 
 arrow::Status ToFlightStatus(const arrow::Status& status, std::string_view rpc) {
@@ -10,6 +12,12 @@ arrow::Status ToFlightStatus(const arrow::Status& status, std::string_view rpc) 
   // Statuses that already carry a Flight code (e.g. from the transport) pass through.
   if (arrow::flight::FlightStatusDetail::UnwrapStatus(status)) return status;
   spdlog::debug("{} failed: {}", rpc, status.ToString());
+  if (engine::IsBackendUnavailable(status)) {
+    // The backend database is down, restarting or saturated: the client may retry.
+    std::string message = status.message();
+    if (message.find("retry") == std::string::npos) message += "; retry later";
+    return arrow::flight::MakeFlightError(arrow::flight::FlightStatusCode::Unavailable, message);
+  }
   switch (status.code()) {
     case arrow::StatusCode::Invalid:
     case arrow::StatusCode::TypeError:

@@ -47,11 +47,16 @@ std::map<int32_t, std::vector<int32_t>> SupportedConversions() {
 
 }  // namespace
 
-SqlInfo SqlInfo::ForServer(std::vector<std::string> keywords) {
+SqlInfo SqlInfo::ForServer(std::vector<std::string> keywords,
+                           const std::optional<engine::BackendInfo>& backend) {
   SqlInfo info;
   // Server identity and capabilities (ids 0-11).
-  info.Set(pb::FLIGHT_SQL_SERVER_NAME, std::string("hyprstream"));
-  info.Set(pb::FLIGHT_SQL_SERVER_VERSION, std::string(HYPRSTREAM_VERSION));
+  info.Set(pb::FLIGHT_SQL_SERVER_NAME, backend && !backend->vendor_name.empty()
+                                           ? backend->vendor_name
+                                           : std::string("hyprstream"));
+  info.Set(pb::FLIGHT_SQL_SERVER_VERSION, backend && !backend->vendor_version.empty()
+                                              ? backend->vendor_version
+                                              : std::string(HYPRSTREAM_VERSION));
   info.Set(pb::FLIGHT_SQL_SERVER_ARROW_VERSION, std::string(HYPRSTREAM_ARROW_VERSION));
   info.Set(pb::FLIGHT_SQL_SERVER_READ_ONLY, false);
   info.Set(pb::FLIGHT_SQL_SERVER_SQL, true);

@@ -9,9 +9,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "engine/engine.h"
 
 namespace hyprstream::flightsql {
 
@@ -22,7 +25,9 @@ class SqlInfo {
  public:
   // The values hyprstream serves (server identity, SQL dialect facts, capabilities); every
   // id 0-11, 100-101 and 500-576. `keywords` are the engine's reserved words (SQL_KEYWORDS).
-  static SqlInfo ForServer(std::vector<std::string> keywords);
+  // `backend` (engines fronting another database) replaces the server name and version.
+  static SqlInfo ForServer(std::vector<std::string> keywords,
+                           const std::optional<engine::BackendInfo>& backend = std::nullopt);
 
   static std::shared_ptr<arrow::Schema> ResultSchema();
 

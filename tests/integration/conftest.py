@@ -128,3 +128,14 @@ def client(uri):
 def table():
     """A table name no other test uses."""
     return "t_" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL 15 (tests/integration/postgres_server.py) for the whole run: database
+    `metrics`, superuser postgres/secret over TCP. Tests that stop() it must start() it again."""
+    from postgres_server import PostgresServer
+
+    pg = PostgresServer().start()
+    yield pg
+    pg.destroy()

@@ -1,0 +1,73 @@
+// AdbcEngineConnection: one Flight SQL session over an AdbcConnectionPool. Each operation
+// borrows a pooled backend connection and gives it back afterwards; the session PINS one while
+// a transaction is open (autocommit off) and a streaming result pins the connection it reads
+// from until drained or destroyed. Operations are serialised by a per-session mutex (never a
+// global one); Interrupt() is lock-free with respect to it and cancels the running statements.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "engine/adbc_connection_pool.h"
+#include "engine/adbc_result_reader.h"
+#include "engine/adbc_statement_handle.h"
+#include "engine/engine.h"
+
+namespace hyprstream::engine {
+
+class AdbcEngineConnection : public EngineConnection,
+                             public std::enable_shared_from_this<AdbcEngineConnection> {
+ public:
+  explicit AdbcEngineConnection(std::shared_ptr<AdbcConnectionPool> pool)
+      : pool_(std::move(pool)), interrupts_(std::make_shared<AdbcInterruptList>()) {}
+  ~AdbcEngineConnection() override;
+
+  arrow::Result<std::unique_ptr<EngineStatement>> Prepare(const std::string& sql) override;
+  arrow::Result<int64_t> Ingest(const IngestRequest& request,
+                                arrow::RecordBatchReader* batches) override;
+  arrow::Status BeginTransaction() override;
+  arrow::Status Commit() override;
+  arrow::Status Rollback() override;
+  bool InTransaction() const override;
+  void Interrupt() override { interrupts_->CancelAll(); }
+  arrow::Result<CatalogObjects> GetCatalogObjects(const CatalogObjectsRequest& request) override;
+  arrow::Result<std::vector<std::string>> GetTableTypes() override;
+  arrow::Result<std::shared_ptr<arrow::Schema>> GetTableSchema(
+      const std::optional<std::string>& catalog, const std::optional<std::string>& schema,
+      const std::string& table) override;
+  arrow::Result<BackendInfo> GetBackendInfo() override;
+  arrow::Status SetCurrentCatalog(const std::string& catalog) override;
+  arrow::Status SetCurrentSchema(const std::string& schema) override;
+
+  // Runs `operation` on a backend connection (the pinned one in a transaction, else a pooled
+  // one) under the session mutex. A pooled connection that turns out to be stale (the backend
+  // restarted while it sat idle) is replaced and the operation retried once.
+  using Operation = std::function<arrow::Status(const std::shared_ptr<AdbcConnectionLease>&)>;
+  arrow::Status Run(const Operation& operation);
+  // Remembers a streaming result read from the pinned connection, so the next operation can
+  // move it into memory first.
+  void TrackResult(const std::shared_ptr<AdbcResultReader>& reader);
+  const std::shared_ptr<AdbcInterruptList>& interrupts() const { return interrupts_; }
+  std::unique_lock<std::mutex> LockSession() { return std::unique_lock(mutex_); }
+
+ private:
+  arrow::Result<std::shared_ptr<AdbcConnectionLease>> BorrowLocked();
+  arrow::Status EndTransaction(bool commit);
+  arrow::Status SetSessionOption(const char* key, const std::string& value);
+
+  std::shared_ptr<AdbcConnectionPool> pool_;
+  std::shared_ptr<AdbcInterruptList> interrupts_;
+  mutable std::mutex mutex_;
+  // Set while a transaction is open, or for good once the session chose its own current
+  // catalog/schema (those are per backend connection).
+  std::shared_ptr<AdbcConnectionLease> pinned_;
+  bool in_transaction_ = false;
+  bool session_pinned_ = false;
+  std::weak_ptr<AdbcResultReader> open_result_;
+};
+
+// Autocommit on/off on a leased connection.
+arrow::Status SetAutocommit(AdbcConnectionLease& lease, bool on);
+
+}  // namespace hyprstream::engine

@@ -1,0 +1,182 @@
+#include "engine/adbc_engine_statement.h"
+
+#include <arrow/array/util.h>
+
+#include <cctype>
+
+namespace hyprstream::engine {
+namespace {
+
+// The first keyword of `sql`, upper case, after blanks, comments and opening parentheses.
+std::string LeadingKeyword(const std::string& sql, size_t* end = nullptr) {
+  size_t i = 0;
+  while (i < sql.size()) {
+    unsigned char c = sql[i];
+    if (std::isspace(c) || c == '(') {
+      ++i;
+    } else if (sql.compare(i, 2, "--") == 0) {
+      i = sql.find('\n', i);
+      if (i == std::string::npos) return "";
+    } else if (sql.compare(i, 2, "/*") == 0) {
+      i = sql.find("*/", i + 2);
+      if (i == std::string::npos) return "";
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  std::string word;
+  while (i < sql.size() && (std::isalpha(static_cast<unsigned char>(sql[i])) || sql[i] == '_')) {
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
+  }
+  if (end) *end = i;
+  return word;
+}
+
+}  // namespace
+
+StatementKind ClassifyStatement(const std::string& sql) {
+  std::string word = LeadingKeyword(sql);
+  for (const char* q : {"SELECT", "WITH", "VALUES", "SHOW", "TABLE", "EXPLAIN", "DESCRIBE", "DESC",
+                        "FROM", "PRAGMA_", "SUMMARIZE"}) {
+    if (word == q) return StatementKind::kQuery;
+  }
+  for (const char* u :
+       {"INSERT",  "UPDATE", "DELETE",  "CREATE", "DROP",   "ALTER",   "TRUNCATE", "MERGE",
+        "COPY",    "UPSERT", "REPLACE", "GRANT",  "REVOKE", "COMMENT", "REFRESH",  "REINDEX",
+        "CLUSTER", "VACUUM", "ANALYZE", "ATTACH", "DETACH", "RENAME"}) {
+    if (word == u) return StatementKind::kUpdate;
+  }
+  return StatementKind::kOther;
+}
+
+arrow::Result<std::unique_ptr<EngineStatement>> AdbcEngineStatement::Make(
+    std::shared_ptr<AdbcEngineConnection> connection, const std::string& sql) {
+  std::unique_ptr<AdbcEngineStatement> statement(
+      new AdbcEngineStatement(std::move(connection), sql));
+  statement->kind_ = ClassifyStatement(sql);
+  size_t end = 0;
+  std::string word = LeadingKeyword(sql, &end);
+  std::string rest = sql.substr(end);
+  bool only_word = rest.find_first_not_of(" \t\r\n;") == std::string::npos ||
+                   LeadingKeyword(rest) == "TRANSACTION" || LeadingKeyword(rest) == "WORK";
+  if (only_word && (word == "BEGIN" || word == "START")) {
+    statement->control_ = Control::kBegin;
+  } else if (only_word && (word == "COMMIT" || word == "END")) {
+    statement->control_ = Control::kCommit;
+  } else if (only_word && (word == "ROLLBACK" || word == "ABORT")) {
+    statement->control_ = Control::kRollback;
+  }
+  if (statement->control_ == Control::kNone) ARROW_RETURN_NOT_OK(statement->Describe());
+  return statement;
+}
+
+arrow::Status AdbcEngineStatement::Describe() {
+  return connection_->Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
+    ARROW_ASSIGN_OR_RAISE(auto handle, AdbcStatementHandle::New(lease, nullptr));
+    ARROW_RETURN_NOT_OK(handle->SetSqlQuery(sql_));
+    auto prepared = handle->Prepare();
+    if (!prepared.ok() && !prepared.IsNotImplemented()) return prepared;
+    auto parameters = handle->ParameterSchema();
+    if (parameters.ok()) {
+      arrow::FieldVector fields;
+      for (int i = 0; i < (*parameters)->num_fields(); ++i) {
+        fields.push_back((*parameters)->field(i)->WithName("parameter_" + std::to_string(i + 1)));
+      }
+      parameter_schema_ = arrow::schema(std::move(fields));
+    } else if (IsBackendUnavailable(parameters.status())) {
+      return parameters.status();
+    }
+    if (kind_ != StatementKind::kUpdate) {
+      auto dataset = handle->ExecuteSchema();
+      if (dataset.ok()) {
+        dataset_schema_ = *dataset;
+      } else if (IsBackendUnavailable(dataset.status())) {
+        return dataset.status();
+      }
+    }
+    return arrow::Status::OK();
+  });
+}
+
+arrow::Status AdbcEngineStatement::Bind(std::shared_ptr<arrow::RecordBatch> parameters) {
+  if (parameters && parameters->num_rows() == 0) parameters.reset();
+  parameters_ = std::move(parameters);
+  return arrow::Status::OK();
+}
+
+arrow::Status AdbcEngineStatement::RunControl() {
+  switch (control_) {
+    case Control::kBegin:
+      return connection_->BeginTransaction();
+    case Control::kCommit:
+      return connection_->Commit();
+    case Control::kRollback:
+      return connection_->Rollback();
+    case Control::kNone:
+      break;
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Result<std::unique_ptr<AdbcStatementHandle>> AdbcEngineStatement::Start(
+    const std::shared_ptr<AdbcConnectionLease>& lease, int64_t row) {
+  ARROW_ASSIGN_OR_RAISE(auto handle, AdbcStatementHandle::New(lease, connection_->interrupts()));
+  ARROW_RETURN_NOT_OK(handle->SetSqlQuery(sql_));
+  if (parameters_) {
+    auto prepared = handle->Prepare();
+    if (!prepared.ok() && !prepared.IsNotImplemented()) return prepared;
+    ARROW_RETURN_NOT_OK(handle->Bind(row < 0 ? parameters_ : parameters_->Slice(row, 1)));
+  }
+  return handle;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> AdbcEngineStatement::ExecuteQuery() {
+  if (control_ != Control::kNone) {
+    ARROW_RETURN_NOT_OK(RunControl());
+    return arrow::RecordBatchReader::Make({}, arrow::schema({}));
+  }
+  int64_t executions = parameters_ ? parameters_->num_rows() : 1;
+  std::shared_ptr<AdbcResultReader> result;
+  ARROW_RETURN_NOT_OK(connection_->Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
+    AdbcResultPart first;
+    ARROW_ASSIGN_OR_RAISE(first.statement, Start(lease, parameters_ ? 0 : -1));
+    ARROW_ASSIGN_OR_RAISE(first.reader, first.statement->ExecuteQuery());
+    auto parameters = parameters_;
+    auto sql = sql_;
+    auto interrupts = connection_->interrupts();
+    // Later executions reuse this lease (kept alive by the reader until it is drained).
+    auto start = [lease, parameters, sql,
+                  interrupts](int64_t row) -> arrow::Result<AdbcResultPart> {
+      AdbcResultPart part;
+      ARROW_ASSIGN_OR_RAISE(part.statement, AdbcStatementHandle::New(lease, interrupts));
+      ARROW_RETURN_NOT_OK(part.statement->SetSqlQuery(sql));
+      auto prepared = part.statement->Prepare();
+      if (!prepared.ok() && !prepared.IsNotImplemented()) return prepared;
+      ARROW_RETURN_NOT_OK(part.statement->Bind(parameters->Slice(row, 1)));
+      ARROW_ASSIGN_OR_RAISE(part.reader, part.statement->ExecuteQuery());
+      return part;
+    };
+    result = std::make_shared<AdbcResultReader>(std::move(first), executions, std::move(start));
+    connection_->TrackResult(result);
+    return arrow::Status::OK();
+  }));
+  return result;
+}
+
+arrow::Result<int64_t> AdbcEngineStatement::ExecuteUpdate() {
+  if (control_ != Control::kNone) {
+    ARROW_RETURN_NOT_OK(RunControl());
+    return 0;
+  }
+  int64_t rows = -1;
+  ARROW_RETURN_NOT_OK(connection_->Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
+    // The driver runs the statement once per bound row and sums the affected rows.
+    ARROW_ASSIGN_OR_RAISE(auto handle, Start(lease, -1));
+    ARROW_ASSIGN_OR_RAISE(rows, handle->ExecuteUpdate());
+    return arrow::Status::OK();
+  }));
+  return rows;
+}
+
+}  // namespace hyprstream::engine

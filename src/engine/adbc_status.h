@@ -1,0 +1,37 @@
+// Conversion of ADBC results to the engine.h error contract: AdbcStatusCode plus the SQLSTATE
+// the driver reports (42P01 -> KeyError, 42xxx/23xxx -> Invalid, 08xxx -> IOError "backend
+// unreachable", 57014 -> Cancelled). Stateless.
+#pragma once
+
+#include <arrow/status.h>
+
+#include <string>
+#include <string_view>
+
+#include "engine/adbc_driver.h"
+
+namespace hyprstream::engine {
+
+// Owns an AdbcError for one call; releases it.
+class AdbcErrorHolder {
+ public:
+  AdbcErrorHolder() : error_(ADBC_ERROR_INIT) {}
+  ~AdbcErrorHolder() { Reset(); }
+  AdbcErrorHolder(const AdbcErrorHolder&) = delete;
+  AdbcErrorHolder& operator=(const AdbcErrorHolder&) = delete;
+
+  AdbcError* get() { return &error_; }
+  void Reset();
+
+ private:
+  AdbcError error_;
+};
+
+// OK for ADBC_STATUS_OK; otherwise an arrow::Status saying `what` failed, with the driver's
+// message. Releases the error. A connection-level failure is marked as BackendUnavailable.
+arrow::Status AdbcStatusToArrow(AdbcStatusCode code, AdbcError* error, std::string_view what);
+
+// True for a status that means the backend connection is unusable (discard it).
+bool IsConnectionFailure(AdbcStatusCode code, const char* sqlstate);
+
+}  // namespace hyprstream::engine

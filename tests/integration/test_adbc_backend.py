@@ -1,0 +1,316 @@
+"""hyprstream --engine adbc in front of a REAL PostgreSQL 15 (the `postgres` fixture), driven by
+the real clients (adbc_driver_flightsql.dbapi, pyarrow.flight); what hyprstream wrote is read
+back DIRECTLY from PostgreSQL with adbc_driver_postgresql.dbapi. Also a smaller pass-through
+smoke test against the SQLite ADBC driver."""
+import concurrent.futures
+import pathlib
+import subprocess
+import threading
+import uuid
+
+import adbc_driver_flightsql.dbapi
+import adbc_driver_postgresql
+import adbc_driver_postgresql.dbapi
+import adbc_driver_sqlite.dbapi
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+import flightsql_wire as wire
+
+PG_DRIVER = str(pathlib.Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so")
+CREDENTIALS = {"HYPRSTREAM_ENGINE_USERNAME": "postgres", "HYPRSTREAM_ENGINE_PASSWORD": "secret"}
+
+
+def adbc_args(pg, query="pool_max=10&pool_min=1&connect_timeout=30"):
+    return ["--engine", "adbc", "--engine-connection",
+            f"postgresql://127.0.0.1:{pg.port}/metrics?{query}",
+            "--engine-options", f"driver_path={PG_DRIVER}"]
+
+
+@pytest.fixture
+def front(postgres, start_server):
+    """hyprstream --engine adbc on the shared PostgreSQL; credentials only via the env."""
+    return start_server(*adbc_args(postgres), env=CREDENTIALS)
+
+
+@pytest.fixture
+def name():
+    return "t_" + uuid.uuid4().hex[:10]
+
+
+def pg_rows(postgres, sql):
+    """Rows read DIRECTLY from PostgreSQL (not through hyprstream)."""
+    with adbc_driver_postgresql.dbapi.connect(postgres.uri) as conn:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def execute(uri, sql, parameters=None, autocommit=True):
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=autocommit) as conn:
+        cur = conn.cursor()
+        cur.execute(sql, parameters)
+        return cur.fetch_arrow_table() if cur.description else cur.rowcount
+
+
+def flight_sql(uri, command_name, fields=()):
+    with flight.connect(uri) as client:
+        descriptor = flight.FlightDescriptor.for_command(wire.any_of(command_name, list(fields)))
+        info = client.get_flight_info(descriptor)
+        table = client.do_get(info.endpoints[0].ticket).read_all()
+    assert table.schema == info.schema
+    return table
+
+
+def test_select_with_types(front):
+    table = execute(front.uri, "SELECT 1::int4 AS i, 2::int8 AS l, 'x'::text AS s, 1.5::float8 AS f, "
+                               "true AS b, DATE '2024-01-02' AS d, "
+                               "TIMESTAMP '2024-01-02 03:04:05' AS ts, NULL::int AS n")
+    assert table.schema.types == [pa.int32(), pa.int64(), pa.string(), pa.float64(), pa.bool_(),
+                                  pa.date32(), pa.timestamp("us"), pa.int32()]
+    assert table.to_pylist()[0]["s"] == "x" and table.to_pylist()[0]["n"] is None
+    big = execute(front.uri, "SELECT g FROM generate_series(1, 200000) g")
+    assert big.num_rows == 200000 and pa.compute.sum(big["g"]).as_py() == 200000 * 200001 // 2
+
+
+def test_dml_row_counts(front, postgres, name):
+    assert execute(front.uri, f"CREATE TABLE {name} (id int PRIMARY KEY, v text)") in (-1, 0)
+    assert execute(front.uri, f"INSERT INTO {name} VALUES (1, 'a'), (2, 'b'), (3, 'c')") == 3
+    assert execute(front.uri, f"UPDATE {name} SET v = 'z' WHERE id >= 2") == 2
+    assert execute(front.uri, f"DELETE FROM {name} WHERE id = 1") == 1
+    assert pg_rows(postgres, f"SELECT id, v FROM {name} ORDER BY id") == [(2, "z"), (3, "z")]
+
+
+def test_prepared_statements_with_parameters(front, postgres, name):
+    execute(front.uri, f"CREATE TABLE {name} (id int, v text)")
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.executemany(f"INSERT INTO {name} VALUES ($1, $2)", [(1, "a"), (2, "b"), (3, "c")])
+        assert cur.rowcount == 3
+        cur.execute(f"SELECT v FROM {name} WHERE id = $1", (2,))
+        assert cur.fetchall() == [("b",)]
+        # The same prepared statement again, with other parameters.
+        cur.execute(f"SELECT v FROM {name} WHERE id = $1", (3,))
+        assert cur.fetchall() == [("c",)]
+    assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(3,)]
+
+
+@pytest.mark.parametrize("mode", ["create", "append", "replace", "create_append"])
+def test_ingest_modes_land_in_postgres(front, postgres, name, mode):
+    data = pa.table({"id": pa.array(range(1000), pa.int64()),
+                     "v": pa.array([f"r{i}" for i in range(1000)])})
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        if mode in ("append", "replace"):
+            cur.execute(f"CREATE TABLE {name} (id bigint, v text)")
+            cur.execute(f"INSERT INTO {name} VALUES (-1, 'old')")
+        assert cur.adbc_ingest(name, data, mode=mode) == 1000
+    expected = 1001 if mode == "append" else 1000
+    assert pg_rows(postgres, f"SELECT count(*), sum(id)::bigint FROM {name}") == [
+        (expected, sum(range(1000)) - (1 if mode == "append" else 0))]
+    assert pg_rows(postgres, f"SELECT v FROM {name} WHERE id = 999") == [("r999",)]
+
+
+def test_ingest_into_missing_table_fails_cleanly(front, name):
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        with pytest.raises(Exception) as error:
+            conn.cursor().adbc_ingest(name, pa.table({"a": [1]}), mode="append")
+    assert "NOT_FOUND" in str(error.value) or "does not exist" in str(error.value)
+
+
+def test_transactions_commit_and_rollback(front, postgres, name):
+    execute(front.uri, f"CREATE TABLE {name} (id int)")
+    with adbc_driver_flightsql.dbapi.connect(front.uri) as conn:  # autocommit off
+        cur = conn.cursor()
+        cur.execute(f"INSERT INTO {name} VALUES (1)")
+        cur.execute(f"SELECT count(*) FROM {name}")
+        assert cur.fetchall() == [(1,)]
+        assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(0,)]  # not yet visible
+        conn.rollback()
+        cur.execute(f"INSERT INTO {name} VALUES (2)")
+        cur.adbc_ingest(name, pa.table({"id": pa.array([3, 4], pa.int32())}), mode="append")
+        conn.commit()
+    assert pg_rows(postgres, f"SELECT id FROM {name} ORDER BY id") == [(2,), (3,), (4,)]
+
+
+def test_metadata_passes_through(front, postgres, name):
+    execute(front.uri, f"CREATE TABLE {name}_p (id int PRIMARY KEY, label text NOT NULL)")
+    execute(front.uri, f"CREATE TABLE {name}_c (cid bigint, pid int REFERENCES {name}_p (id))")
+    with adbc_driver_flightsql.dbapi.connect(front.uri) as conn:
+        catalogs = conn.adbc_get_objects(depth="catalogs").read_all().to_pylist()
+        assert "metrics" in [c["catalog_name"] for c in catalogs]
+        schemas = conn.adbc_get_objects(depth="db_schemas", catalog_filter="metrics").read_all()
+        names = [s["db_schema_name"] for c in schemas.to_pylist() for s in c["catalog_db_schemas"]]
+        assert "public" in names
+        tables = conn.adbc_get_objects(depth="tables", catalog_filter="metrics",
+                                       table_name_filter=f"{name}%").read_all().to_pylist()
+        found = sorted(t["table_name"] for c in tables for s in c["catalog_db_schemas"]
+                       for t in s["db_schema_tables"])
+        assert found == [f"{name}_c", f"{name}_p"]
+        columns = conn.adbc_get_objects(depth="all", catalog_filter="metrics",
+                                        table_name_filter=f"{name}_p").read_all().to_pylist()
+        table = columns[0]["catalog_db_schemas"][0]["db_schema_tables"][0]
+        assert [c["column_name"] for c in table["table_columns"]] == ["id", "label"]
+        schema = conn.adbc_get_table_schema(f"{name}_p")
+        assert schema.names == ["id", "label"] and schema.types == [pa.int32(), pa.string()]
+        assert "table" in conn.adbc_get_table_types() and "view" in conn.adbc_get_table_types()
+        info = conn.adbc_get_info()
+        assert info["vendor_name"] == "PostgreSQL"
+    keys = flight_sql(front.uri, "CommandGetPrimaryKeys", [(3, f"{name}_p")])
+    assert keys["column_name"].to_pylist() == ["id"] and keys["key_sequence"].to_pylist() == [1]
+    imported = flight_sql(front.uri, "CommandGetImportedKeys", [(3, f"{name}_c")])
+    assert imported["pk_table_name"].to_pylist() == [f"{name}_p"]
+    assert imported["pk_column_name"].to_pylist() == ["id"]
+    assert imported["fk_column_name"].to_pylist() == ["pid"]
+    exported = flight_sql(front.uri, "CommandGetExportedKeys", [(3, f"{name}_p")])
+    assert exported["fk_table_name"].to_pylist() == [f"{name}_c"]
+
+
+def test_error_codes(front):
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError) as bad:
+            cur.execute("SELEC 1")
+        assert "INVALID_ARGUMENT" in str(bad.value) and "syntax error" in str(bad.value)
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError) as missing:
+            cur.execute("SELECT * FROM no_such_table_here")
+        assert "NOT_FOUND" in str(missing.value) and "no_such_table_here" in str(missing.value)
+
+
+def test_password_never_shown(front):
+    execute(front.uri, "SELECT 1")
+    assert "secret" not in front.log()
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    line = [l for l in ps.splitlines() if str(front.port) in l]
+    assert line and all("secret" not in l for l in line)
+
+
+def test_readme_command_as_written(postgres, start_server):
+    # The issue's command, with only driver_path and the port substituted.
+    server = start_server(
+        "--engine", "adbc",
+        "--engine-connection",
+        f"postgresql://localhost:{postgres.port}/metrics?pool_max=10&pool_min=1&connect_timeout=30",
+        "--engine-options", f"driver_path={PG_DRIVER}",
+        env={"HYPRSTREAM_ENGINE_USERNAME": "postgres", "HYPRSTREAM_ENGINE_PASSWORD": "secret"})
+    assert execute(server.uri, "SELECT current_database() AS db").to_pylist() == [{"db": "metrics"}]
+
+
+def test_unreachable_backend_fails_startup_naming_it(start_server, postgres):
+    with socket_port() as port:
+        with pytest.raises(RuntimeError) as error:
+            start_server("--engine", "adbc", "--engine-connection",
+                         f"postgresql://127.0.0.1:{port}/metrics?connect_timeout=2",
+                         "--engine-options", f"driver_path={PG_DRIVER}", env=CREDENTIALS)
+    assert f"127.0.0.1:{port}" in str(error.value)
+    assert "secret" not in str(error.value)
+
+
+class socket_port:
+    """A loopback port nobody listens on."""
+
+    def __enter__(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_pool_max_is_honoured(postgres, start_server):
+    server = start_server(*adbc_args(postgres, "pool_max=2&pool_min=1&connect_timeout=30"),
+                          env=CREDENTIALS)
+    seen = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.append(int(postgres.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'metrics' "
+                "AND client_addr IS NOT NULL AND application_name = ''")))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(
+                lambda i: execute(server.uri, f"SELECT {i} AS i, pg_sleep(0.3)").column("i")[0].as_py(),
+                range(6)))
+    finally:
+        stop.set()
+        watcher.join()
+    assert sorted(results) == list(range(6))
+    assert seen and max(seen) <= 2
+
+
+def test_exhausted_pool_is_unavailable_with_retry_hint(postgres, start_server, name):
+    server = start_server(*adbc_args(postgres, "pool_max=1&pool_min=1&connect_timeout=1"),
+                          env=CREDENTIALS)
+    with adbc_driver_flightsql.dbapi.connect(server.uri) as holder:  # a transaction pins the one
+        cur = holder.cursor()
+        cur.execute("SELECT 1")
+        cur.fetchall()
+        with pytest.raises(Exception) as busy:
+            execute(server.uri, "SELECT 2")
+        # Ends the transaction without opening the next one (rollback() would open another).
+        holder.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+    assert "Unavailable" in str(busy.value)  # Flight UNAVAILABLE, as the ADBC client shows it
+    assert "all 1 backend connections are busy" in str(busy.value) and "retry" in str(busy.value)
+    assert execute(server.uri, "SELECT 3 AS x").to_pylist() == [{"x": 3}]
+
+
+def test_backend_down_then_back(postgres, front, name):
+    execute(front.uri, f"CREATE TABLE {name} (id int)")
+    execute(front.uri, f"INSERT INTO {name} VALUES (1)")
+    postgres.stop()
+    try:
+        with pytest.raises(Exception) as down:
+            execute(front.uri, f"SELECT * FROM {name}")
+        assert "Unavailable" in str(down.value), str(down.value)
+        assert "backend unreachable" in str(down.value) and "retry" in str(down.value)
+        assert front.process.poll() is None  # still serving
+    finally:
+        postgres.start()
+    # Recovers by itself: stale pooled connections are replaced.
+    assert execute(front.uri, f"SELECT id FROM {name}").to_pylist() == [{"id": 1}]
+    assert execute(front.uri, f"INSERT INTO {name} VALUES (2)") == 1
+    assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(2,)]
+
+
+def test_session_options_catalog_schema(front, name):
+    execute(front.uri, "CREATE SCHEMA IF NOT EXISTS other_schema")
+    execute(front.uri, f"CREATE TABLE other_schema.{name} AS SELECT 7 AS x")
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        conn.adbc_current_db_schema = "other_schema"
+        cur = conn.cursor()
+        cur.execute(f"SELECT x FROM {name}")  # unqualified: found in the session's schema
+        assert cur.fetchall() == [(7,)]
+    with flight.connect(front.uri) as client:
+        # Only catalog and schema exist for the adbc engine: anything else is INVALID_NAME (1).
+        (result,) = client.do_action(flight.Action("SetSessionOptions", wire.encode(
+            [(1, wire.encode([(1, "threads"), (2, wire.encode([(1, "4")]))]))])))
+        errors = {}
+        for entry in wire.decode(result.body.to_pybytes()).get(1, []):
+            fields = wire.decode(entry)
+            errors[fields[1][0].decode()] = wire.decode(fields[2][0]).get(1, [0])[0]
+        assert errors == {"threads": 1}
+
+
+def test_sqlite_pass_through(start_server, tmp_path, name):
+    db = tmp_path / "backend.db"
+    server = start_server("--engine", "adbc", "--engine-connection", f"{db}?pool_max=3",
+                          "--engine-options", "driver=sqlite")
+    execute(server.uri, f"CREATE TABLE {name} (id INTEGER, v TEXT)")
+    assert execute(server.uri, f"INSERT INTO {name} VALUES (1, 'a'), (2, 'b')") == 2
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest(name, pa.table({"id": [3], "v": ["c"]}), mode="append")
+        cur.execute(f"SELECT v FROM {name} WHERE id = ?", (3,))
+        assert cur.fetchall() == [("c",)]
+    with adbc_driver_sqlite.dbapi.connect(str(db)) as direct:
+        cur = direct.cursor()
+        cur.execute(f"SELECT count(*) FROM {name}")
+        assert cur.fetchall() == [(3,)]
