@@ -119,6 +119,22 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedStatement::Make(
   statement->kind_ = primary->kind();
   statement->dataset_schema_ = primary->dataset_schema();
   statement->parameter_schema_ = primary->parameter_schema();
+  if (statement->cache_) {
+    // Answer with the backend's column names and types, so a result looks the same whichever
+    // side produced it (DuckDB names count(*) "count_star()", PostgreSQL "count"). Without
+    // the backend (unreachable), the cache's own schema stands.
+    auto backend = statement->Backend();
+    if (backend.ok()) {
+      auto schema = (*backend)->dataset_schema();
+      if (schema && statement->dataset_schema_ &&
+          schema->num_fields() == statement->dataset_schema_->num_fields()) {
+        statement->dataset_schema_ = schema;
+        statement->parameter_schema_ = (*backend)->parameter_schema();
+      }
+    } else {
+      statement->backend_.reset();
+    }
+  }
   return statement;
 }
 

@@ -350,10 +350,25 @@ void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnec
     }
   }
   for (auto& [m, action] : work) {
+    bool was_ready;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      was_ready = m->state == MirrorState::kReady;
+    }
     arrow::Status status = action == Action::kLoad
                                ? Load(*m, backend, cache, backend_default_schema)
                                : Refresh(*m, backend, cache);
     if (status.ok()) continue;
+    if (was_ready && !status.IsKeyError()) {
+      // A failed refresh leaves the mirror as it was (consistent as of refreshed_at, which
+      // every answer reports); it is tried again after the interval.
+      spdlog::warn("cache refresh of {} failed: {}; serving it as of its last refresh",
+                   m->key.ToString(), status.message());
+      std::lock_guard<std::mutex> lock(mutex_);
+      m->last_error = status.message();
+      m->next_refresh = Steady::now() + RefreshInterval(*m);
+      continue;
+    }
     bool gone = status.IsKeyError() && !m->configured;
     spdlog::warn("cache {} of {} failed: {}{}", action == Action::kLoad ? "load" : "refresh",
                  m->key.ToString(), status.message(),
