@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "cache/cache_options.h"
 #include "cache/mirror_set.h"
@@ -24,6 +26,29 @@ struct CacheCounters {
   std::atomic<int64_t> write_through_failures{0};  // cache side failed after a backend commit
 };
 
+// Read footprints by SQL text (each analysis is a DuckDB parser call). At most kCapacity
+// entries; cleared when full. Thread-safe.
+class FootprintCache {
+ public:
+  static constexpr size_t kCapacity = 4096;
+  template <typename Analyze>
+  ReadFootprint Get(const std::string& sql, Analyze analyze) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (auto it = footprints_.find(sql); it != footprints_.end()) return it->second;
+    }
+    ReadFootprint footprint = analyze();
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (footprints_.size() >= kCapacity) footprints_.clear();
+    footprints_.emplace(sql, footprint);
+    return footprint;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, ReadFootprint> footprints_;
+};
+
 struct CacheCore {
   CacheCore(std::shared_ptr<engine::Engine> backend_engine,
             std::shared_ptr<engine::Engine> cache_engine, CacheOptions cache_options)
@@ -31,7 +56,9 @@ struct CacheCore {
         cache(std::move(cache_engine)),
         options(cache_options),
         mirrors(cache_options),
-        results(cache_options.result_ttl, cache_options.result_max_bytes) {}
+        results(cache_options.result_ttl, cache_options.result_max_bytes) {
+    mirrors.OnChange([this](const TableKey& key) { results.Invalidate({key}); });
+  }
 
   std::shared_ptr<engine::Engine> backend;
   std::shared_ptr<engine::Engine> cache;
@@ -39,6 +66,7 @@ struct CacheCore {
   std::string backend_default_schema = "main";  // the schema unqualified names resolve to
   MirrorSet mirrors;
   ResultCache results;
+  FootprintCache footprints;
   CacheCounters counters;
 };
 

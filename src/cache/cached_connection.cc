@@ -138,13 +138,21 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedConnection::Prepar
   bool on_cache = false;
   if (!InTransaction() && !namespace_changed() &&
       ClassifyStatement(sql) == engine::StatementKind::kQuery) {
-    footprint = AnalyzeRead(*cache_, sql, core_->backend_default_schema);
+    footprint = core_->footprints.Get(
+        sql, [&] { return AnalyzeRead(*cache_, sql, core_->backend_default_schema); });
+    if (footprint.parsed && !footprint.tables.empty()) {
+      // A kept result answers at once: no preparation anywhere.
+      if (auto schema = core_->results.SchemaOf(sql)) {
+        return CachedStatement::Make(shared_from_this(), sql, std::move(footprint), false,
+                                     std::move(schema));
+      }
+    }
     if (footprint.parsed) {
       on_cache = (footprint.cache_functions && footprint.tables.empty()) ||
                  core_->mirrors.TryRead(footprint, max_staleness(), *cache_).has_value();
     }
   }
-  return CachedStatement::Make(shared_from_this(), sql, std::move(footprint), on_cache);
+  return CachedStatement::Make(shared_from_this(), sql, std::move(footprint), on_cache, nullptr);
 }
 
 bool CachedConnection::namespace_changed() const {

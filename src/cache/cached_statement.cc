@@ -58,14 +58,16 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Conform(
 // result fits the entry budget.
 class ResultRecorder : public arrow::RecordBatchReader {
  public:
+  // `as_of`: when the rows were known equal to the backend (what Lookup's max_age checks).
   ResultRecorder(std::shared_ptr<arrow::RecordBatchReader> inner, ResultCache* cache,
-                 std::string key, std::vector<TableKey> tables)
+                 std::string key, std::vector<TableKey> tables,
+                 std::chrono::system_clock::time_point as_of)
       : inner_(std::move(inner)),
         cache_(cache),
         key_(std::move(key)),
         tables_(std::move(tables)),
         epoch_(cache->epoch()),
-        started_(std::chrono::system_clock::now()) {}
+        started_(as_of) {}
   std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
     ARROW_RETURN_NOT_OK(inner_->ReadNext(out));
@@ -103,9 +105,15 @@ class ResultRecorder : public arrow::RecordBatchReader {
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedStatement::Make(
     std::shared_ptr<CachedConnection> connection, std::string sql, ReadFootprint footprint,
-    bool on_cache) {
+    bool on_cache, std::shared_ptr<arrow::Schema> kept_schema) {
   std::unique_ptr<CachedStatement> statement(
       new CachedStatement(std::move(connection), std::move(sql), std::move(footprint)));
+  if (kept_schema) {
+    statement->kind_ = engine::StatementKind::kQuery;
+    statement->dataset_schema_ = std::move(kept_schema);
+    statement->parameter_schema_ = arrow::schema({});
+    return statement;
+  }
   engine::EngineStatement* primary = nullptr;
   if (on_cache) {
     auto prepared = statement->OnCache();
@@ -169,6 +177,7 @@ arrow::Status CachedStatement::Bind(std::shared_ptr<arrow::RecordBatch> paramete
   backend_bound_ = cache_bound_ = false;
   // Validate now on the side that was prepared, so a bad binding fails the bind.
   if (cache_) return OnCache().status();
+  if (!backend_ && !(parameters_ && parameters_->num_rows() > 0)) return arrow::Status::OK();
   return Backend().status();
 }
 
@@ -194,20 +203,26 @@ std::string CachedStatement::ResultKey() const {
   return key;
 }
 
+std::shared_ptr<arrow::RecordBatchReader> CachedStatement::KeepResult(
+    std::shared_ptr<arrow::RecordBatchReader> reader, std::chrono::system_clock::time_point as_of) {
+  CacheCore& core = connection_->core();
+  if (!core.results.enabled() || !footprint_.parsed || footprint_.tables.empty() ||
+      footprint_.foreign_functions) {
+    return reader;
+  }
+  std::string key = ResultKey();
+  if (key.empty()) return reader;
+  return std::make_shared<ResultRecorder>(std::move(reader), &core.results, std::move(key),
+                                          footprint_.tables, as_of);
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::ReadBackend(bool bypass) {
   CacheCore& core = connection_->core();
   ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
   ARROW_ASSIGN_OR_RAISE(auto reader, backend->ExecuteQuery());
   (bypass ? core.counters.bypassed : core.counters.answered_by_backend)++;
-  if (!bypass && core.results.enabled() && footprint_.parsed && !footprint_.tables.empty() &&
-      !footprint_.foreign_functions) {
-    std::string key = ResultKey();
-    if (!key.empty()) {
-      reader = std::make_shared<ResultRecorder>(std::move(reader), &core.results, std::move(key),
-                                                footprint_.tables);
-    }
-  }
   ARROW_ASSIGN_OR_RAISE(reader, Conform(std::move(reader), dataset_schema_));
+  if (!bypass) reader = KeepResult(std::move(reader), std::chrono::system_clock::now());
   return WithProvenance(std::move(reader), bypass ? "bypass" : "miss", "backend",
                         std::chrono::system_clock::now());
 }
@@ -219,7 +234,20 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Read()
       (max_staleness && max_staleness->count() == 0)) {
     return ReadBackend(/*bypass=*/true);
   }
-  // 1. The mirrors, when they cover every row the query can read.
+  // 1. A kept result of the same query.
+  if (core.results.enabled() && footprint_.parsed && !footprint_.tables.empty()) {
+    std::string key = ResultKey();
+    if (!key.empty()) {
+      if (auto kept = core.results.Lookup(key, max_staleness)) {
+        core.counters.answered_from_results++;
+        ARROW_ASSIGN_OR_RAISE(auto reader,
+                              arrow::RecordBatchReader::Make(kept->batches, kept->schema));
+        ARROW_ASSIGN_OR_RAISE(reader, Conform(std::move(reader), dataset_schema_));
+        return WithProvenance(std::move(reader), "hit", "result-cache", kept->cached_at);
+      }
+    }
+  }
+  // 2. The mirrors, when they cover every row the query can read.
   bool cache_only = footprint_.cache_functions && footprint_.tables.empty();
   std::optional<ReadLease> lease;
   if (!cache_only) lease = core.mirrors.TryRead(footprint_, max_staleness, connection_->cache());
@@ -232,25 +260,13 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Read()
         lease.reset();  // the query has its snapshot
         core.counters.answered_from_cache++;
         ARROW_ASSIGN_OR_RAISE(auto conformed, Conform(std::move(*reader), dataset_schema_));
+        if (!cache_only) conformed = KeepResult(std::move(conformed), as_of);
         return WithProvenance(std::move(conformed), "hit", "cache", as_of);
       }
       if (cache_only) return reader.status();
       spdlog::debug("cache could not run it ({}); asking the backend", reader.status().message());
     } else if (cache_only) {
       return on_cache.status();
-    }
-  }
-  // 2. A kept result of the same query.
-  if (core.results.enabled() && footprint_.parsed && !footprint_.tables.empty()) {
-    std::string key = ResultKey();
-    if (!key.empty()) {
-      if (auto kept = core.results.Lookup(key, max_staleness)) {
-        core.counters.answered_from_results++;
-        ARROW_ASSIGN_OR_RAISE(auto reader,
-                              arrow::RecordBatchReader::Make(kept->batches, kept->schema));
-        ARROW_ASSIGN_OR_RAISE(reader, Conform(std::move(reader), dataset_schema_));
-        return WithProvenance(std::move(reader), "hit", "result-cache", kept->cached_at);
-      }
     }
   }
   // 3. The backend.

@@ -14,9 +14,11 @@ namespace hyprstream::cache {
 class CachedStatement : public engine::EngineStatement {
  public:
   // `on_cache`: prepared on the cache (the mirrors answered it at preparation).
+  // `kept_schema`: the schema of a kept result of `sql`; then nothing is prepared until an
+  // execution finds the result gone.
   static arrow::Result<std::unique_ptr<engine::EngineStatement>> Make(
       std::shared_ptr<CachedConnection> connection, std::string sql, ReadFootprint footprint,
-      bool on_cache);
+      bool on_cache, std::shared_ptr<arrow::Schema> kept_schema);
 
   engine::StatementKind kind() const override { return kind_; }
   std::shared_ptr<arrow::Schema> dataset_schema() const override { return dataset_schema_; }
@@ -36,6 +38,10 @@ class CachedStatement : public engine::EngineStatement {
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Read();
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadBackend(bool bypass);
   std::string ResultKey() const;
+  // Streams `reader` through, keeping the whole result in the result cache when it fits.
+  std::shared_ptr<arrow::RecordBatchReader> KeepResult(
+      std::shared_ptr<arrow::RecordBatchReader> reader,
+      std::chrono::system_clock::time_point as_of);
   std::optional<std::chrono::milliseconds> MaxStaleness() const;
 
   std::shared_ptr<CachedConnection> connection_;

@@ -264,6 +264,7 @@ arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
       return swapped;
     }
   }
+  Changed(mirror.key);
   std::shared_ptr<Mirror> self = Find(mirror.key);
   if (self) {
     MarkReady(self, horizon, started, rows);
@@ -298,6 +299,7 @@ arrow::Status MirrorSet::Refresh(Mirror& mirror, engine::EngineConnection& backe
   target.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
   target.if_exists = engine::IngestRequest::IfExists::kAppend;
   ARROW_ASSIGN_OR_RAISE(int64_t rows, cache.Ingest(target, reader.get()));
+  if (rows > 0) Changed(mirror.key);
   std::lock_guard<std::mutex> lock(mutex_);
   mirror.rows += rows;
   mirror.refreshed_at = started;
@@ -314,6 +316,7 @@ arrow::Status MirrorSet::Evict(Mirror& mirror, engine::EngineConnection& cache, 
                         cache.Prepare("DELETE FROM " + mirror.key.Quoted() +
                                       TimeFilter(mirror.options.time_column, "<", cutoff_us)));
   ARROW_ASSIGN_OR_RAISE(int64_t deleted, statement->ExecuteUpdate());
+  if (deleted > 0) Changed(mirror.key);
   std::lock_guard<std::mutex> lock(mutex_);
   mirror.horizon_us = std::max(mirror.horizon_us.value_or(cutoff_us), cutoff_us);
   mirror.rows -= deleted;

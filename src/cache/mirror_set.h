@@ -14,6 +14,7 @@
 #include <arrow/result.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +74,9 @@ struct MirrorSnapshot {
 class MirrorSet {
  public:
   explicit MirrorSet(CacheOptions options);
+  // Called (from the background thread) after a mirror's rows changed by a load, refresh or
+  // eviction, so results computed from it can be dropped. Set once, before use.
+  void OnChange(std::function<void(const TableKey&)> callback) { on_change_ = std::move(callback); }
 
   const CacheOptions& options() const { return options_; }
 
@@ -118,7 +122,12 @@ class MirrorSet {
   arrow::Status Evict(Mirror& mirror, engine::EngineConnection& cache, int64_t cutoff_us);
   std::chrono::milliseconds RefreshInterval(const Mirror& mirror) const;
 
+  void Changed(const TableKey& key) {
+    if (on_change_) on_change_(key);
+  }
+
   const CacheOptions options_;
+  std::function<void(const TableKey&)> on_change_;
   mutable std::mutex mutex_;
   std::map<TableKey, std::shared_ptr<Mirror>> mirrors_;
   std::chrono::steady_clock::time_point next_eviction_{};

@@ -33,6 +33,15 @@ std::shared_ptr<const CachedResult> ResultCache::Lookup(
   return it->result;
 }
 
+std::shared_ptr<arrow::Schema> ResultCache::SchemaOf(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = index_.find(key);
+  if (found == index_.end() || found->second->expires <= std::chrono::steady_clock::now()) {
+    return nullptr;
+  }
+  return found->second->result->schema;
+}
+
 uint64_t ResultCache::epoch() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return epoch_;

@@ -47,6 +47,8 @@ class ResultCache {
   // The live entry for `key` no older than `max_age` (when given), or nullptr (a miss).
   std::shared_ptr<const CachedResult> Lookup(const std::string& key,
                                              std::optional<std::chrono::milliseconds> max_age);
+  // The schema of the live entry for `key` (not counted as a hit or miss), or nullptr.
+  std::shared_ptr<arrow::Schema> SchemaOf(const std::string& key) const;
   // A number that changes on every invalidation: capture it before running a query and pass
   // it to Insert, so a result that raced with a write is not kept.
   uint64_t epoch() const;

@@ -212,6 +212,32 @@ TEST_F(CachedEngineTest, ConfiguredTableIsLoadedAndRefreshedByAppend) {
   EXPECT_EQ(Ask("SELECT sum(v) FROM readings").second, "backend");
 }
 
+TEST_F(CachedEngineTest, ResultsComputedFromMirrorsAreKeptUntilTheMirrorChanges) {
+  CacheOptions options;
+  options.refresh_interval = 200ms;
+  options.result_ttl = 60s;
+  MirrorOptions table;
+  table.table = "readings";
+  table.time_column = "ts";
+  options.tables.push_back(table);
+  backend_ = OpenMemoryEngine();
+  direct_ = *backend_->Connect();
+  ASSERT_TRUE(engine::testing::Update(
+                  *direct_, "CREATE TABLE readings AS SELECT TIMESTAMP '2026-01-01' AS ts, 5 AS v")
+                  .ok());
+  engine_ = *OpenCachedEngine(backend_, OpenMemoryEngine(), options);
+  connection_ = *engine_->Connect();
+  ASSERT_TRUE(WaitFor([&] { return MirrorState("readings") == "ready"; }));
+  EXPECT_EQ(Ask("SELECT sum(v) FROM readings"), std::make_pair(int64_t{5}, std::string("cache")));
+  EXPECT_EQ(Ask("SELECT sum(v) FROM readings"),
+            std::make_pair(int64_t{5}, std::string("result-cache")));
+  // New backend rows arrive with a refresh, which drops the kept result.
+  ASSERT_TRUE(
+      engine::testing::Update(*direct_, "INSERT INTO readings VALUES (TIMESTAMP '2026-01-02', 6)")
+          .ok());
+  ASSERT_TRUE(WaitFor([&] { return Ask("SELECT sum(v) FROM readings").first == 11; }));
+}
+
 TEST_F(CachedEngineTest, TransactionsReadTheirOwnWritesFromTheBackend) {
   Open(CacheOptions{});
   ASSERT_TRUE(Ingest("sales", "[1]", "[1]").ok());
