@@ -1,0 +1,216 @@
+"""Writes a bench/run result: the JSON as measured, a Markdown report (tables with every
+headline figure also as a ratio to the in-process DuckDB baseline of the same run, and the
+targets met / not met) and PNG bar charts of hyprstream beside each peer."""
+import json
+import pathlib
+
+BASELINE = "duckdb-inproc"
+HYPR = "hyprstream"
+PEERS = ["duckdb-inproc", "arrow-go", "postgres"]
+
+# (workload, figure, unit, higher is better)
+HEADLINES = {
+    "point_query": [("p50_ms", "p50 ms", False), ("p99_ms", "p99 ms", False)],
+    "throughput": None,  # one column per client count, filled in from the data
+    "large_result": [("rows_per_s", "rows/s", True), ("mb_per_s", "MB/s", True)],
+    "bulk_ingest": [("rows_per_s", "rows/s", True)],
+    "streaming_ingest": [("rows_per_s", "rows/s", True),
+                         ("visible_p50_ms", "visible p50 ms", False),
+                         ("visible_p99_ms", "visible p99 ms", False)],
+    "window_query": [("window_p50_ms", "window read p50 ms", False),
+                     ("group_by_p50_ms", "GROUP BY p50 ms", False)],
+}
+TITLES = {
+    "point_query": "1. Point query round trip (SELECT … WHERE id = ?, one client)",
+    "throughput": "2. Small-query throughput (point queries/s, N client threads)",
+    "large_result": "3. Large result streamed to the client (BIGINT, DOUBLE, VARCHAR)",
+    "bulk_ingest": "4. Bulk ingest of narrow metric rows (metric_id, timestamp, value)",
+    "streaming_ingest": "5. Streaming ingest, 1k-row batches",
+    "window_query": "6. Current 5m aggregates for every key",
+}
+
+# What the profile says limits us where a target is missed (filled in after profiling).
+LIMITS = {}
+
+
+def headlines(workload, results):
+    spec = HEADLINES[workload]
+    if spec is None:
+        keys = sorted({k for r in results.values() for k in r if k.startswith("qps_")},
+                      key=lambda k: int(k[4:]))
+        spec = [(k, f"{k[4:]} clients q/s", True) for k in keys]
+    return spec
+
+
+def speed(value, base, higher):
+    """How many times as fast as the baseline (>1 = faster)."""
+    if not value or not base:
+        return None
+    return value / base if higher else base / value
+
+
+def fmt(v):
+    if v is None:
+        return "–"
+    if isinstance(v, float) and v < 100:
+        return f"{v:,.3g}" if v < 10 else f"{v:,.1f}"
+    return f"{v:,.0f}"
+
+
+def targets(results):
+    """[(target, measured ratio text, met)] for the issue's targets present in this run."""
+    r = lambda w, s, k: results.get(w, {}).get(s, {}).get(k)  # noqa: E731
+    out = []
+
+    def ratio_target(text, num, den, threshold, lower_is_better=False):
+        if num is None or den is None or not den:
+            out.append((text, "not measured", None))
+            return
+        ratio = num / den
+        met = ratio <= threshold if lower_is_better else ratio >= threshold
+        out.append((text, f"{ratio:.2f}×", met))
+
+    lr = lambda s: r("large_result", s, "rows_per_s")  # noqa: E731
+    bi = lambda s: r("bulk_ingest", s, "rows_per_s")  # noqa: E731
+    ratio_target("large result ≥ 0.7× DuckDB in-process (rows/s)", lr(HYPR), lr(BASELINE), 0.7)
+    ratio_target("large result ≥ 3× arrow-go (rows/s)", lr(HYPR), lr("arrow-go"), 3)
+    ratio_target("bulk ingest ≥ 0.7× DuckDB in-process (rows/s)", bi(HYPR), bi(BASELINE), 0.7)
+    ratio_target("bulk ingest ≥ 5× PostgreSQL (rows/s)", bi(HYPR), bi("postgres"), 5)
+    ratio_target("point query p50 ≤ 1.5× PostgreSQL's", r("point_query", HYPR, "p50_ms"),
+                 r("point_query", "postgres", "p50_ms"), 1.5, lower_is_better=True)
+    peers = [r("window_query", s, "group_by_p50_ms") for s in PEERS]
+    peers = [p for p in peers if p]
+    ratio_target("window query ≥ 50× faster than the best peer's GROUP BY",
+                 min(peers) if peers else None, r("window_query", HYPR, "window_p50_ms"), 50)
+    return out
+
+
+def markdown(data, images):
+    meta, results = data["meta"], data["results"]
+    lines = [f"# hyprstream benchmark, {meta['date']}", ""]
+    if meta.get("development"):
+        lines += ["**Development run** on a shared, busy machine: numbers are noisy; the final "
+                  "figures come from a full run on a quiet machine.", ""]
+    if meta["scaled_down"]:
+        lines += [f"**{meta['mode']} mode: row counts scaled down** (see sizes below); the "
+                  "full mode measures the issue's sizes.", ""]
+    if meta.get("note"):
+        lines += [meta["note"], ""]
+    s = meta["sizes"]
+    lines += [f"Commit `{meta['commit']}`, {meta['cpus']} CPUs, {meta['machine']}, pyarrow "
+              f"{meta['pyarrow']}, duckdb {meta['duckdb']}, run took {meta['duration_s']} s.",
+              "",
+              f"Sizes: point table {s['points']:,} rows ({s['point_samples']:,} timed queries); "
+              f"throughput {s['seconds_per_level']} s per client count; large result "
+              f"{s['wide_rows']:,} rows; bulk ingest {s['bulk_rows']:,} rows (arrow-go "
+              f"{s['bulk_rows_slow']:,}: row-by-row inserts); streaming "
+              f"{s['stream_batches']:,} + {s['latency_batches']:,} batches of "
+              f"{s['batch_rows']:,} rows; windows {s['window_rows']:,} rows over "
+              f"{s['window_keys']:,} keys; best of {s['repeats']} for throughput figures.", "",
+              f"Ratios: **× {BASELINE}** = how many times as fast as DuckDB in-process (the "
+              "limit: same data, no network) in this run; > 1 is faster.", ""]
+    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for text, measured, met in targets(results):
+        verdict = "n/a" if met is None else "met" if met else "**not met**"
+        lines.append(f"| {text} | {measured} | {verdict} |")
+    missed = [t for t, _, met in targets(results) if met is False]
+    if missed and LIMITS:
+        lines += ["", "What limits us where a target is missed (profiles):", ""]
+        lines += [f"- {LIMITS[t]}" for t in missed if t in LIMITS]
+    lines.append("")
+    for w, by_system in results.items():
+        spec = headlines(w, by_system)
+        base = by_system.get(BASELINE, {})
+        lines += [f"## {TITLES[w]}", ""]
+        header = ["system"] + [f"{label} | × {BASELINE}" for _, label, _ in spec]
+        lines += ["| " + " | ".join(header) + " |",
+                  "|" + "---|" * (1 + 2 * len(spec))]
+        for name, fig in by_system.items():
+            if "error" in fig:
+                lines.append(f"| {name} | error: {fig['error']} |")
+                continue
+            cells = [name]
+            for key, _, higher in spec:
+                ratio = speed(fig.get(key), base.get(key), higher)
+                cells += [fmt(fig.get(key)), "–" if ratio is None else f"{ratio:.2f}×"]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        notes = _notes(w, by_system, meta)
+        lines += notes + ([""] if notes else [])
+        if w in images:
+            lines += [f"![{TITLES[w]}]({images[w]})", ""]
+    if meta["errors"]:
+        lines += ["## Errors", ""] + [f"- {e}" for e in meta["errors"]] + [""]
+    return "\n".join(lines)
+
+
+def _notes(w, by_system, meta):
+    systems = meta["systems"]
+    if w == "bulk_ingest":
+        return [f"- {n}: {systems[n]['bulk_path']}" for n in by_system if n in systems]
+    if w == "streaming_ingest":
+        return [f"- {n}: {systems[n]['stream_path']}" for n in by_system if n in systems] + [
+            "- rows/s: first batch sent until a query on a second connection sees the last "
+            "row; visible: one batch sent until that query sees it."]
+    if w == "window_query":
+        out = ["- hyprstream window read: `hyprstream_window('metrics', width := '5m', "
+               "current := 'true')` from the maintained windows. GROUP BY: count, sum, avg, "
+               "min, max of value per metric_id over the raw rows of the newest 5m bucket "
+               "(PostgreSQL and SQLite with an index on timestamp; DuckDB uses zone maps)."]
+        for n, fig in by_system.items():
+            if "window_keys" in fig:
+                out.append(f"- {n}: window read {fig['window_keys']:,} keys / "
+                           f"{fig['window_samples']:,} rows, GROUP BY {fig['group_by_keys']:,} "
+                           f"keys / {fig['group_by_samples']:,} rows")
+        return out
+    if w == "throughput":
+        return ["- One connection per client thread in this Python process (the ADBC and "
+                "DuckDB clients release the GIL while waiting); clients and servers share "
+                "the machine's CPUs."]
+    return []
+
+
+def plot(data, out_dir, stem):
+    """One PNG per workload: bars per system, hyprstream highlighted. Returns names."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = {}
+    colors = {"hyprstream": "#d62728", "duckdb-inproc": "#7f7f7f", "arrow-go": "#1f77b4",
+              "postgres": "#2ca02c"}
+    for w, by_system in data["results"].items():
+        ok = {n: f for n, f in by_system.items() if "error" not in f}
+        if not ok:
+            continue
+        spec = headlines(w, ok)
+        fig, axes = plt.subplots(1, len(spec), figsize=(4.2 * len(spec), 3.6), squeeze=False)
+        for ax, (key, label, higher) in zip(axes[0], spec):
+            names = [n for n in ok if ok[n].get(key) is not None]
+            values = [ok[n][key] for n in names]
+            bars = ax.bar(names, values, color=[colors.get(n, "#9467bd") for n in names])
+            ax.bar_label(bars, labels=[fmt(v) for v in values], fontsize=7)
+            ax.set_title(f"{label} ({'higher' if higher else 'lower'} is better)", fontsize=9)
+            if values and min(values) > 0 and max(values) / min(values) > 50:
+                ax.set_yscale("log")
+            ax.tick_params(axis="x", labelsize=7, rotation=20)
+        fig.suptitle(TITLES[w] + (" — scaled down" if data["meta"]["scaled_down"] else ""),
+                     fontsize=10)
+        fig.tight_layout()
+        name = f"{stem}-{w}.png"
+        fig.savefig(out_dir / name, dpi=110)
+        plt.close(fig)
+        images[w] = name
+    return images
+
+
+def write(data, out_dir, stem, plots=True):
+    out_dir = pathlib.Path(out_dir)
+    data["targets"] = [{"target": t, "measured": m, "met": met}
+                       for t, m, met in targets(data["results"])]
+    json_path = out_dir / f"{stem}.json"
+    json_path.write_text(json.dumps(data, indent=2) + "\n")
+    images = plot(data, out_dir, stem) if plots else {}
+    md_path = out_dir / f"{stem}.md"
+    md_path.write_text(markdown(data, images))
+    return [json_path, md_path] + [out_dir / i for i in images.values()]
