@@ -87,8 +87,8 @@ def run(args):
     results = {w: {} for w in args.workloads}
     errors = []
     with tempfile.TemporaryDirectory(prefix="hyprstream-bench-") as log_dir:
-        for system in systems:
-            progress.begin("start", system.name)
+        for n, system in enumerate(systems, 1):
+            progress.begin(f"system {n}/{len(systems)}", system.name)
             try:
                 system.start(log_dir)
             except Exception as e:  # the other systems still run

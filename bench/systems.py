@@ -133,20 +133,20 @@ class AdbcIngestStream:
         pass
 
 
-class Hyprstream(System):
-    name = "hyprstream"
-    label = "hyprstream"
-    bulk_path = "ADBC adbc_ingest (Flight SQL CommandStatementIngest), 64k-row batches"
-    stream_path = "one long-lived plain Flight DoPut on the table's path, ack per batch"
+class FlightSqlServer(System):
+    """A Flight SQL server process we start (launch() returns (process, uri)), queried
+    through the ADBC Flight SQL driver; its output goes to <log_dir>/<name>.log."""
 
-    def __init__(self, binary, extra_args=()):
-        self.binary, self.extra_args = binary, list(extra_args)
+    def __init__(self, binary):
+        self.binary = binary
         self.proc = None
+
+    def launch(self, log):
+        raise NotImplementedError
 
     def start(self, log_dir):
         self._log = open(pathlib.Path(log_dir) / f"{self.name}.log", "ab")
-        self.proc, self.uri = bench_server.start_hyprstream(self._log, *self.extra_args,
-                                                            binary=self.binary)
+        self.proc, self.uri = self.launch(self._log)
 
     def stop(self):
         if self.proc:
@@ -156,6 +156,20 @@ class Hyprstream(System):
 
     def connect(self):
         return adbc_driver_flightsql.dbapi.connect(self.uri, autocommit=True)
+
+
+class Hyprstream(FlightSqlServer):
+    name = "hyprstream"
+    label = "hyprstream"
+    bulk_path = "ADBC adbc_ingest (Flight SQL CommandStatementIngest), 64k-row batches"
+    stream_path = "one long-lived plain Flight DoPut on the table's path, ack per batch"
+
+    def __init__(self, binary, extra_args=()):
+        super().__init__(binary)
+        self.extra_args = list(extra_args)
+
+    def launch(self, log):
+        return bench_server.start_hyprstream(log, *self.extra_args, binary=self.binary)
 
     def bulk_ingest(self, conn, table, data):
         return conn.cursor().adbc_ingest(table, chunked_reader(data), mode="append")
@@ -248,7 +262,7 @@ class _DuckDBConnection:
         self.close()
 
 
-class ArrowGo(System):
+class ArrowGo(FlightSqlServer):
     name = "arrow-go"
     label = "arrow-go Flight SQL example (SQLite)"
     types = {"bigint": "INTEGER", "double": "DOUBLE", "varchar": "TEXT", "timestamp": "INTEGER"}
@@ -258,22 +272,8 @@ class ArrowGo(System):
                  "example server implements no CommandStatementIngest)")
     stream_path = "one prepared-INSERT executemany per 1k-row batch"
 
-    def __init__(self, binary):
-        self.binary = binary
-        self.proc = None
-
-    def start(self, log_dir):
-        self._log = open(pathlib.Path(log_dir) / f"{self.name}.log", "ab")
-        self.proc, self.uri = bench_server.start_arrow_go(self.binary, self._log)
-
-    def stop(self):
-        if self.proc:
-            bench_server.stop(self.proc)
-            self._log.close()
-            self.proc = None
-
-    def connect(self):
-        return adbc_driver_flightsql.dbapi.connect(self.uri, autocommit=True)
+    def launch(self, log):
+        return bench_server.start_arrow_go(self.binary, log)
 
     def row_source(self, rows):
         return (f"(WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r "
