@@ -7,6 +7,7 @@ Systems: hyprstream (Flight SQL, embedded DuckDB), duckdb-inproc (the limit: Duc
 process, Arrow in and out, no network), arrow-go (the arrow-go Flight SQL example server,
 SQLite), postgres (PostgreSQL 15 through the ADBC PostgreSQL driver).
 """
+import os
 import pathlib
 import time
 
@@ -45,6 +46,11 @@ class System:
 
     def connect(self):
         raise NotImplementedError
+
+    def server_cpu_seconds(self):
+        """CPU time used so far by the server process, or None (in-process, or many
+        processes as PostgreSQL has)."""
+        return None
 
     def placeholder(self, n):
         return "?"
@@ -156,6 +162,10 @@ class FlightSqlServer(System):
 
     def connect(self):
         return adbc_driver_flightsql.dbapi.connect(self.uri, autocommit=True)
+
+    def server_cpu_seconds(self):
+        fields = pathlib.Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 class Hyprstream(FlightSqlServer):

@@ -64,6 +64,7 @@ def point_query(system, ctx):
         cur = conn.cursor()
         for _ in range(min(50, n)):  # warm up: connection, prepared statement, caches
             system.query(cur, sql, (rng.randrange(ctx.sizes.points),))
+        client_cpu, server_cpu = time.process_time(), system.server_cpu_seconds()
         for k in range(n):
             key = rng.randrange(ctx.sizes.points)
             t = time.perf_counter()
@@ -71,8 +72,14 @@ def point_query(system, ctx):
             samples.append(time.perf_counter() - t)
             assert got.num_rows == 1 and got.column(0)[0].as_py() == key, (system.name, key)
             ctx.progress.tick(k + 1, n)
-    return {"p50_ms": ms(median(samples)), "p99_ms": ms(percentile(samples, 99)),
-            "samples": n}
+        client_cpu = time.process_time() - client_cpu  # this process, every thread
+        if server_cpu is not None:
+            server_cpu = system.server_cpu_seconds() - server_cpu
+    out = {"p50_ms": ms(median(samples)), "p99_ms": ms(percentile(samples, 99)), "samples": n,
+           "client_cpu_ms_per_query": ms(client_cpu / n)}
+    if server_cpu is not None:
+        out["server_cpu_ms_per_query"] = ms(server_cpu / n)
+    return out
 
 
 def throughput(system, ctx):
