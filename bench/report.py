@@ -44,26 +44,32 @@ LIMITS = {
         "switches), gRPC/Flight 15%, malloc 12%, hyprstream's own code under 3%. The "
         "arrow-go server with the same client lands in the same range.",
     "window query ≥ 50× faster than the best peer's GROUP BY":
-        "window read: the server builds the all-keys current window in about 0.4 ms of CPU "
-        "(perf at 10k keys); the round trip is dominated by the same fixed per-query client "
-        "cost as the point query (a one-key window read takes ~3.9 ms, all keys ~7 ms, a "
-        "COUNT(*) over the window ~5 ms), so the ratio is capped by the client round trip, "
-        "not by the window store.",
+        "window read: the ratio is bounded by the fixed cost of one Flight SQL query through "
+        "the ADBC client (see the point query: a one-key window read takes about as long as a "
+        "point query) plus moving one row per key over Flight; the CPU the server spends per "
+        "read is in the window table's notes. perf at 10k keys: ~0.4 ms of server CPU to "
+        "build the window's rows, the rest of a ~7 ms read is client and RPC overhead; at "
+        "100k keys the rows themselves (Arrow building, IPC, client decode) start to count.",
     "bulk ingest ≥ 5× PostgreSQL (rows/s)":
         "bulk ingest vs PostgreSQL: PostgreSQL runs with durability off and the driver's "
-        "binary COPY, which is fast on an empty table without indexes. In hyprstream perf "
-        "shows DuckDB's own insert path on top (Arrow-to-DuckDB conversion, string storage, "
-        "column statistics ~30% of server samples), ~15% in DuckDB task scheduling and "
-        "mutexes per 64k-row batch, and page faults on fresh allocations ~6%; larger "
-        "batches per INSERT would cut the per-batch share.",
+        "binary COPY into a table without indexes, which is fast. hyprstream's cost is on "
+        "the server (its CPU per run is in the table's notes): see the next line.",
     "bulk ingest ≥ 0.7× DuckDB in-process (rows/s)":
-        "bulk ingest vs in-process: see the PostgreSQL line; the per-batch DuckDB scheduling "
-        "and the Flight IPC decode are the costs the in-process path does not pay.",
+        "bulk ingest vs in-process: the hyprstream server spends more CPU per run than DuckDB "
+        "in-process spends in total (table notes). perf of the server during adbc_ingest: "
+        "DuckDB's insert path (Arrow-to-DuckDB conversion, string storage, column statistics) "
+        "~30% of samples, DuckDB task scheduling and mutexes ~15% for each 64k-row batch, "
+        "page faults on fresh allocations ~6%. hyprstream runs DuckDB with at least 4 "
+        "threads; on this 2-core machine DuckDB's own in-process INSERT from Arrow is about "
+        "2x faster with 2 threads than with 4 and about 5x faster with 1, so the thread "
+        "floor (a workaround for a DuckDB 1.4.4 deadlock) and the per-batch scheduling are "
+        "the first things to fix; larger batches per INSERT would cut the per-batch share.",
     "large result ≥ 0.7× DuckDB in-process (rows/s)":
-        "large result vs in-process: the in-process figure is DuckDB handing Arrow batches to "
-        "Python without a copy; over Flight the server serialises (0.31 s CPU for 6M rows) and "
-        "the client decodes (0.23 s), and on 2 cores shared with the client the two add up "
-        "almost serially.",
+        "large result vs in-process: in process DuckDB hands its Arrow batches to Python "
+        "without a copy or a socket; over Flight the server serialises them to IPC and gRPC "
+        "and the client receives and decodes them; the CPU each side spends is in the "
+        "table's notes. On 2 cores shared by client and server the two costs add up almost "
+        "serially, so the ratio is at its worst on this machine.",
 }
 
 
@@ -181,7 +187,10 @@ def markdown(data, images):
 def _notes(w, by_system, meta):
     systems = meta["systems"]
     if w == "bulk_ingest":
-        return [f"- {n}: {systems[n]['bulk_path']}" for n in by_system if n in systems]
+        return [f"- {n}: {systems[n]['bulk_path']}" for n in by_system if n in systems] + \
+            _cpu_notes(by_system)
+    if w == "large_result":
+        return _cpu_notes(by_system)
     if w == "streaming_ingest":
         return [f"- {n}: {systems[n]['stream_path']}" for n in by_system if n in systems] + [
             "- rows/s: first batch sent until a query on a second connection sees the last "
@@ -192,6 +201,11 @@ def _notes(w, by_system, meta):
                "min, max of value per metric_id over the raw rows of the newest 5m bucket "
                "(PostgreSQL and SQLite with an index on timestamp; DuckDB uses zone maps)."]
         for n, fig in by_system.items():
+            if "window_client_cpu_ms" in fig:
+                server = (f", server process {fig['window_server_cpu_ms']} ms"
+                          if "window_server_cpu_ms" in fig else "")
+                out.append(f"- {n}: CPU per window read: client process "
+                           f"{fig['window_client_cpu_ms']} ms{server}")
             if "window_keys" in fig:
                 out.append(f"- {n}: window read {fig['window_keys']:,} keys / "
                            f"{fig['window_samples']:,} rows, GROUP BY {fig['group_by_keys']:,} "
@@ -207,6 +221,18 @@ def _notes(w, by_system, meta):
                 "DuckDB clients release the GIL while waiting); clients and servers share "
                 "the machine's CPUs."]
     return []
+
+
+def _cpu_notes(by_system):
+    """Wall and CPU seconds of one repetition (CPU averaged over the repetitions)."""
+    out = []
+    for n, fig in by_system.items():
+        if "client_cpu_s" in fig:
+            server = (f", server process {fig['server_cpu_s']} s" if "server_cpu_s" in fig
+                      else "")
+            out.append(f"- {n}: {fig['seconds']} s wall; CPU: client process "
+                       f"{fig['client_cpu_s']} s{server}")
+    return out
 
 
 def plot(data, out_dir, stem):

@@ -39,6 +39,23 @@ SIZES = {
 }
 
 
+class CpuMeter:
+    """CPU seconds used by this process (every thread: the client and its drivers) and by
+    the system's server process, if it has one, between construction and stop()."""
+
+    def __init__(self, system):
+        self.system = system
+        self.client, self.server = time.process_time(), system.server_cpu_seconds()
+
+    def stop(self, per=1, unit=1.0, prefix=""):
+        """{prefix}client_cpu / {prefix}server_cpu, divided by `per`, times `unit`."""
+        out = {f"{prefix}client_cpu": round((time.process_time() - self.client) / per * unit, 3)}
+        if self.server is not None:
+            used = self.system.server_cpu_seconds() - self.server
+            out[f"{prefix}server_cpu"] = round(used / per * unit, 3)
+        return out
+
+
 def slow_loader(system):
     return system.name == "arrow-go"
 
@@ -64,7 +81,7 @@ def point_query(system, ctx):
         cur = conn.cursor()
         for _ in range(min(50, n)):  # warm up: connection, prepared statement, caches
             system.query(cur, sql, (rng.randrange(ctx.sizes.points),))
-        client_cpu, server_cpu = time.process_time(), system.server_cpu_seconds()
+        cpu = CpuMeter(system)
         for k in range(n):
             key = rng.randrange(ctx.sizes.points)
             t = time.perf_counter()
@@ -72,14 +89,9 @@ def point_query(system, ctx):
             samples.append(time.perf_counter() - t)
             assert got.num_rows == 1 and got.column(0)[0].as_py() == key, (system.name, key)
             ctx.progress.tick(k + 1, n)
-        client_cpu = time.process_time() - client_cpu  # this process, every thread
-        if server_cpu is not None:
-            server_cpu = system.server_cpu_seconds() - server_cpu
-    out = {"p50_ms": ms(median(samples)), "p99_ms": ms(percentile(samples, 99)), "samples": n,
-           "client_cpu_ms_per_query": ms(client_cpu / n)}
-    if server_cpu is not None:
-        out["server_cpu_ms_per_query"] = ms(server_cpu / n)
-    return out
+        cpu_ms = cpu.stop(per=n, unit=1000)
+    return {"p50_ms": ms(median(samples)), "p99_ms": ms(percentile(samples, 99)), "samples": n,
+            **{f"{k}_ms_per_query": v for k, v in cpu_ms.items()}}
 
 
 def throughput(system, ctx):
@@ -150,11 +162,14 @@ def large_result(system, ctx):
                 nbytes += batch.nbytes
             return got, nbytes
 
+        cpu = CpuMeter(system)
         seconds, (got, nbytes) = best_of(ctx.sizes.repeats, fetch)
+        cpu_s = cpu.stop(per=ctx.sizes.repeats)
         assert got == rows, (system.name, got)
         system.execute(cur, "DROP TABLE wide")
     return {"rows_per_s": round(rows / seconds), "mb_per_s": round(nbytes / seconds / 1e6, 1),
-            "rows": rows, "arrow_bytes": nbytes}
+            "rows": rows, "arrow_bytes": nbytes, "seconds": round(seconds, 3),
+            **{f"{k}_s": v for k, v in cpu_s.items()}}
 
 
 def bulk_ingest(system, ctx):
@@ -170,12 +185,15 @@ def bulk_ingest(system, ctx):
             ctx.progress.note(f"repeat {attempt[0]}/{ctx.sizes.repeats}, {rows:,} rows")
             system.create_metrics(cur, "bulk")
 
+        cpu = CpuMeter(system)  # the untimed DROP/CREATE are a rounding error here
         seconds, _ = best_of(ctx.sizes.repeats, lambda: system.bulk_ingest(conn, "bulk", data),
                              before=fresh_table)
+        cpu_s = cpu.stop(per=ctx.sizes.repeats)
         count = system.query(cur, "SELECT count(*) FROM bulk").column(0)[0].as_py()
         assert count == rows, (system.name, count)
         system.execute(cur, "DROP TABLE bulk")
-    return {"rows_per_s": round(rows / seconds), "rows": rows, "path": system.bulk_path}
+    return {"rows_per_s": round(rows / seconds), "rows": rows, "seconds": round(seconds, 3),
+            **{f"{k}_s": v for k, v in cpu_s.items()}, "path": system.bulk_path}
 
 
 def streaming_ingest(system, ctx):
@@ -242,13 +260,15 @@ def window_query(system, ctx):
         system.index_metrics(cur, table)
         if table == "metrics":
             sql = "SELECT * FROM hyprstream_window('metrics', width := '5m', current := 'true')"
-            samples = _timed_query(system, cur, sql, s.window_repeats, ctx, "window read")
+            samples, cpu = _timed_query(system, cur, sql, s.window_repeats, ctx, "window read")
             result = system.query(cur, sql)
             out.update(window_p50_ms=ms(median(samples)), window_keys=result.num_rows,
-                       window_samples=int(sum(result.column("value_count").to_pylist())))
-        samples = _timed_query(system, cur, group_by, max(2, s.window_repeats // 10), ctx,
-                               "GROUP BY")
+                       window_samples=int(sum(result.column("value_count").to_pylist())),
+                       **{f"window_{k}_ms": v for k, v in cpu.items()})
+        samples, cpu = _timed_query(system, cur, group_by, max(2, s.window_repeats // 10), ctx,
+                                    "GROUP BY")
         result = system.query(cur, group_by)
+        out.update(**{f"group_by_{k}_ms": v for k, v in cpu.items()})
         out.update(group_by_p50_ms=ms(median(samples)), group_by_keys=result.num_rows,
                    group_by_samples=int(sum(result.column(1).to_pylist())),
                    group_by_value_sum=round(sum(result.column(2).to_pylist()), 2))
@@ -256,14 +276,17 @@ def window_query(system, ctx):
 
 
 def _timed_query(system, cur, sql, repeats, ctx, what):
+    """Wall time of each of `repeats` runs of `sql` (after one warm-up) and the CPU ms per
+    run in the client and server processes (CpuMeter)."""
     system.query(cur, sql)  # warm up
     samples = []
+    cpu = CpuMeter(system)
     for k in range(repeats):
         ctx.progress.note(f"{what} {k + 1}/{repeats}")
         t = time.perf_counter()
         system.query(cur, sql)
         samples.append(time.perf_counter() - t)
-    return samples
+    return samples, cpu.stop(per=repeats, unit=1000)
 
 
 WORKLOADS = {
