@@ -63,13 +63,17 @@ LIMITS = {
         "threads; on this 2-core machine DuckDB's own in-process INSERT from Arrow is about "
         "2x faster with 2 threads than with 4 and about 5x faster with 1, so the thread "
         "floor (a workaround for a DuckDB 1.4.4 deadlock) and the per-batch scheduling are "
-        "the first things to fix; larger batches per INSERT would cut the per-batch share.",
+        "the first things to fix (one measurement, quick sizes: hyprstream started with "
+        "--engine-options threads=1 ingested 6.6M rows/s against 4.3M with its default 4, "
+        "and streamed the large result at 15.5M rows/s against 7.9M); larger batches per "
+        "INSERT would cut the per-batch share.",
     "large result ≥ 0.7× DuckDB in-process (rows/s)":
         "large result vs in-process: in process DuckDB hands its Arrow batches to Python "
         "without a copy or a socket; over Flight the server serialises them to IPC and gRPC "
         "and the client receives and decodes them; the CPU each side spends is in the "
         "table's notes. On 2 cores shared by client and server the two costs add up almost "
-        "serially, so the ratio is at its worst on this machine.",
+        "serially, so the ratio is at its worst on this machine. DuckDB's thread floor in "
+        "hyprstream (4 threads on 2 cores) costs here too: see the bulk ingest line.",
 }
 
 
