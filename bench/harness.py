@@ -84,6 +84,9 @@ def run(args):
     progress = Progress()
     ctx = Context(sizes, progress)
     systems = make_systems(args.systems, args.hyprstream_bin, args.arrow_go_bin)
+    scaled = "" if mode == "full" else ", row counts SCALED DOWN"
+    print(f"bench: {mode} mode{scaled}: {len(args.workloads)} workloads x {len(systems)} "
+          f"systems; sizes {vars(sizes)}", file=sys.stderr, flush=True)
     results = {w: {} for w in args.workloads}
     errors = []
     with tempfile.TemporaryDirectory(prefix="hyprstream-bench-") as log_dir:
