@@ -96,14 +96,19 @@ class Postgres:
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def start(self):
-        if os.getuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.log_path,
-                  "-w", "start")
+        try:
+            if os.getuid() == 0:
+                shutil.chown(self.dir, "postgres", "postgres")
+            self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                      "-E", "UTF8", "--no-sync")
+            options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                       "-c max_connections=200")
+            self._run(PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.log_path,
+                      "-w", "start")
+        except (OSError, subprocess.CalledProcessError):
+            shutil.rmtree(self.dir, ignore_errors=True)  # nothing is left running
+            raise
         return self
 
     def stop(self):
