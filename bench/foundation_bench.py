@@ -23,21 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from bench_server import start_server
-
-
-def percentile(samples, p):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def best_of(repeats, fn):
-    """Runs fn() `repeats` times; returns the fastest wall time in seconds and fn's result."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from bench_util import best_of, ms, percentile
+from systems import chunked_reader
 
 
 def small_query_latency(uri, n):
@@ -59,7 +46,6 @@ def small_query_latency(uri, n):
             cur.execute("SELECT ? AS v", parameters=(i,))
             cur.fetchall()
             reused.append(time.perf_counter() - t)
-    ms = lambda s: round(s * 1000, 3)  # noqa: E731
     return {"fresh_p50_ms": ms(statistics.median(fresh)), "fresh_p99_ms": ms(percentile(fresh, 99)),
             "prepared_p50_ms": ms(statistics.median(reused)),
             "prepared_p99_ms": ms(percentile(reused, 99))}
@@ -107,9 +93,7 @@ def ingest(uri, data, repeats):
 
         def over_flight():
             # The driver sends each batch as one gRPC message (16 MiB client limit): chunk.
-            batches = data.to_batches(max_chunksize=65536)
-            reader = pa.RecordBatchReader.from_batches(data.schema, batches)
-            return cur.adbc_ingest("ingest_dst", reader, mode="replace")
+            return cur.adbc_ingest("ingest_dst", chunked_reader(data), mode="replace")
 
         remote_s, got = best_of(repeats, over_flight)
     assert got == data.num_rows, got

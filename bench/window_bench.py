@@ -17,52 +17,19 @@ import tempfile
 import time
 
 import adbc_driver_flightsql.dbapi
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from bench_data import metric_rows as generate
 from bench_server import start_server
-
-START_US = 1_767_225_600_000_000  # 2026-01-01
-
-
-def generate(rows, keys, event_rate=10_000, late=True):
-    """Rows in time order, `event_rate` rows per second of event time, keys spread evenly,
-    about 0.1% of them 3 minutes late (none if not `late`)."""
-    i = pa.array(range(rows), pa.int64())
-    ts = pc.multiply(i, 1_000_000 // event_rate)
-    late_rows = late
-    late = pc.equal(pc.bit_wise_and(pc.multiply(i, 2654435761), 1023), 0)  # ~0.1%..1%
-    ts = pc.if_else(late, pc.subtract(ts, 180_000_000), ts) if late_rows else ts
-    ts = pc.add(ts, START_US).cast(pa.timestamp("us"))
-    ids = pc.cast(pc.bit_wise_and(pc.multiply(i, 40503), (1 << 30) - 1), pa.int64())
-    ids = pc.binary_join_element_wise("m", pc.cast(pc.divide(pc.multiply(ids, keys), 1 << 30),
-                                                   pa.string()), "")
-    value = pc.divide(pc.cast(pc.bit_wise_and(pc.multiply(i, 7919), 65535), pa.float64()), 655.36)
-    return pa.table({"metric_id": ids, "timestamp": ts, "value": value})
+from bench_util import ms, timed
+from systems import chunked_reader
 
 
 def ingest(uri, table_name, data):
     with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
         cur = conn.cursor()
-        reader = pa.RecordBatchReader.from_batches(data.schema,
-                                                   data.to_batches(max_chunksize=65536))
         start_t = time.perf_counter()
-        n = cur.adbc_ingest(table_name, reader, mode="append")
+        n = cur.adbc_ingest(table_name, chunked_reader(data), mode="append")
         return n, time.perf_counter() - start_t
-
-
-def timed(cur, sql, repeats):
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        cur.execute(sql)
-        cur.fetch_arrow_table()
-        samples.append(time.perf_counter() - t)
-    return samples
-
-
-def ms(s):
-    return round(s * 1000, 3)
 
 
 def main():

@@ -1,0 +1,83 @@
+"""Smoke test of bench/run's harness, so it cannot rot silently: every workload against every
+system (hyprstream, DuckDB in-process, the arrow-go Flight SQL example server, PostgreSQL 15)
+at tiny sizes, one repetition, report and plots into a temp dir. Asserts that every
+(workload, system) produced figures, that all systems computed the same window answer from
+the same data, and that the report files are there. No figure is judged: speed is bench/'s.
+
+The arrow-go peer is built from bench/peers/go.mod with `go build` into the clients' cache
+(~/.cache/hyprstream-clients/...), like the arrow-go client test.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import client_programs as cp
+from conftest import BINARY, ROOT
+
+WORKLOADS = ["point_query", "throughput", "large_result", "bulk_ingest", "streaming_ingest",
+             "window_query"]
+SYSTEMS = ["hyprstream", "duckdb-inproc", "arrow-go", "postgres"]
+
+
+def build_peer():
+    cp.require("go")
+    build_dir = cp.cache_dir("bench-peers")
+    binary = build_dir / "sqlite_flightsql_server"
+    with cp.locked(build_dir):
+        code, output = cp.run(
+            ["go", "build", "-buildvcs=false", "-o", str(binary),
+             "github.com/apache/arrow-go/v18/arrow/flight/flightsql/example/cmd/"
+             "sqlite_flightsql_server"],
+            cwd=ROOT / "bench" / "peers", timeout=900, what="go build of the arrow-go peer")
+        assert code == 0, f"go build failed ({code}):\n{output}"
+    return binary
+
+
+def test_bench_harness_tiny(tmp_path):
+    peer = build_peer()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "harness.py"), "--tiny",
+         "--hyprstream-bin", str(BINARY), "--arrow-go-bin", str(peer), "--out", str(tmp_path)],
+        cwd=ROOT, env=cp.tool_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Progress names each workload and system as it goes.
+    assert "1. point query round trip | hyprstream |" in proc.stderr
+    assert "6. windowed aggregates | postgres |" in proc.stderr
+
+    (json_path,) = tmp_path.glob("*-tiny.json")
+    data = json.loads(json_path.read_text())
+    assert data["meta"]["mode"] == "tiny" and data["meta"]["scaled_down"]
+    assert data["meta"]["errors"] == []
+    results = data["results"]
+    assert list(results) == WORKLOADS
+    for workload in WORKLOADS:
+        assert sorted(results[workload]) == sorted(SYSTEMS), workload
+    sizes = data["meta"]["sizes"]
+    for system in SYSTEMS:
+        assert results["point_query"][system]["samples"] == sizes["point_samples"]
+        assert results["point_query"][system]["p50_ms"] > 0
+        assert results["large_result"][system]["rows"] == sizes["wide_rows"]
+        assert all(results["throughput"][system][f"qps_{c}"] > 0 for c in sizes["clients"])
+        assert results["streaming_ingest"][system]["rows_per_s"] > 0
+    assert results["bulk_ingest"]["hyprstream"]["rows"] == sizes["bulk_rows"]
+    assert results["bulk_ingest"]["arrow-go"]["rows"] == sizes["bulk_rows_slow"]
+
+    # Same data, same answer: the maintained window and every GROUP BY agree.
+    window = results["window_query"]
+    hypr = window["hyprstream"]
+    assert hypr["window_keys"] == hypr["group_by_keys"] == sizes["window_keys"]
+    assert hypr["window_samples"] == hypr["group_by_samples"] == sizes["window_rows"]
+    for system in SYSTEMS:
+        assert window[system]["group_by_keys"] == sizes["window_keys"], system
+        assert window[system]["group_by_samples"] == sizes["window_rows"], system
+        assert abs(window[system]["group_by_value_sum"] - hypr["group_by_value_sum"]) < 0.1
+
+    assert [t["target"] for t in data["targets"]][0].startswith("large result")
+    markdown = json_path.with_suffix(".md").read_text()
+    assert "tiny mode: row counts scaled down" in markdown
+    for title in ("1. Point query", "6. Current 5m aggregates", "| target | measured | met |"):
+        assert title in markdown
+    plots = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert len(plots) == len(WORKLOADS), plots
+    assert all(os.path.getsize(tmp_path / p) > 1000 for p in plots)
