@@ -84,6 +84,14 @@ class CachedEngine : public engine::Engine {
     ARROW_ASSIGN_OR_RAISE(auto probe, core_->backend->Connect());
     auto schema = engine::QueryValue(*probe, "SELECT current_schema()");
     if (schema.ok() && !schema->empty()) core_->backend_default_schema = *schema;
+    // DuckDB's `/` on integers gives a DOUBLE; PostgreSQL and SQLite divide integers. Make the
+    // cache answer like the backend it stands in for.
+    auto info = probe->GetBackendInfo();
+    if (info.ok() && (info->vendor_name.find("PostgreSQL") != std::string::npos ||
+                      info->vendor_name.find("SQLite") != std::string::npos)) {
+      ARROW_ASSIGN_OR_RAISE(auto cache, core_->cache->Connect());
+      ARROW_RETURN_NOT_OK(engine::ExecuteStatement(*cache, "SET GLOBAL integer_division = true"));
+    }
     ARROW_RETURN_NOT_OK(RegisterStatsFunctions());
     for (const auto& table : core_->options.tables) core_->mirrors.Add(table, /*configured=*/true);
     ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());

@@ -111,9 +111,10 @@ def test_readme_command_writes_through_and_reads_from_the_cache(cached, postgres
     rows, provenance = ask(cached.uri, f"SELECT count(*) AS n, sum(value) AS total FROM {name}")
     assert rows == [{"n": 1500, "total": float(sum(range(1500)))}] and provenance["source"] == "cache"
     assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(1500,)]
-    # Same column names as the backend gives (count, not DuckDB's count_star()).
-    rows, _ = ask(cached.uri, f"SELECT count(*) FROM {name}")
-    assert rows == [{"count": 1500}]
+    # Same column names and arithmetic as the backend (count, not DuckDB's count_star();
+    # integer division as in PostgreSQL).
+    rows, provenance = ask(cached.uri, f"SELECT count(*), count(*) / 1000 AS thousands FROM {name}")
+    assert rows == [{"count": 1500, "thousands": 1}] and provenance["source"] == "cache"
     # Replace swaps both.
     assert ingest(cached.uri, name, readings(3), mode="replace") == 3
     assert ask(cached.uri, f"SELECT count(*) AS n FROM {name}")[0] == [{"n": 3}]
