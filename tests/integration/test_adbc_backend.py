@@ -314,3 +314,29 @@ def test_sqlite_pass_through(start_server, tmp_path, name):
         cur = direct.cursor()
         cur.execute(f"SELECT count(*) FROM {name}")
         assert cur.fetchall() == [(3,)]
+
+
+def test_cancel_interrupts_a_running_backend_query(front):
+    import adbc_driver_manager
+    import time
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        outcome = {}
+
+        def run():
+            try:
+                cur.execute("SELECT pg_sleep(60) AS s")
+                outcome["rows"] = cur.fetchall()
+            except adbc_driver_manager.Error as e:
+                outcome["error"] = e
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        time.sleep(1)
+        cur.adbc_cancel()
+        worker.join(40)
+        assert not worker.is_alive()
+        assert outcome["error"].status_code == adbc_driver_manager.AdbcStatusCode.CANCELLED, outcome
+        cur2 = conn.cursor()
+        cur2.execute("SELECT 42")
+        assert cur2.fetchall() == [(42,)]
