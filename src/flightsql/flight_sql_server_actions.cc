@@ -263,7 +263,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
         fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, status);
         continue;
       }
-    } else if (engine_->name() != "duckdb") {
+    } else if (engine_->name() == "adbc") {
       fail(name, fl::SetSessionOptionErrorValue::kInvalidName,
            arrow::Status::Invalid("engine ", engine_->name(),
                                   " accepts only the catalog and schema session options"));

@@ -40,7 +40,7 @@ arrow::Status Serve(const Config& config) {
   ARROW_ASSIGN_OR_RAISE(window_options.metrics_integer_time_unit,
                         window::ParseTimeUnit(config.metrics_integer_time_unit));
   std::shared_ptr<window::WindowCatalog> windows;
-  if (engine->name() != "duckdb") {
+  if (config.engine == "adbc") {
     // Windows keep their state in DuckDB tables and SQL; they run on the DuckDB engine (or
     // the DuckDB cache), not on a pass-through backend.
     spdlog::info("time windows are off: they run on the DuckDB engine/cache, not on engine {}",

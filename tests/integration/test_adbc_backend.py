@@ -176,6 +176,11 @@ def test_error_codes(front):
         with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError) as missing:
             cur.execute("SELECT * FROM no_such_table_here")
         assert "NOT_FOUND" in str(missing.value) and "no_such_table_here" in str(missing.value)
+        # An error raised while rows already stream (row 100000 of 200000).
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError) as late:
+            cur.execute("SELECT 1 / (g - 100000) FROM generate_series(1, 200000) g")
+            cur.fetchall()
+        assert "INVALID_ARGUMENT" in str(late.value) and "division by zero" in str(late.value)
 
 
 def test_password_never_shown(front):
