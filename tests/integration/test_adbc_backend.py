@@ -345,3 +345,23 @@ def test_cancel_interrupts_a_running_backend_query(front):
         cur2 = conn.cursor()
         cur2.execute("SELECT 42")
         assert cur2.fetchall() == [(42,)]
+
+
+def test_flightsql_pass_through(server, start_server, name):
+    """hyprstream --engine adbc in front of another Flight SQL server (a DuckDB hyprstream),
+    through the Go-based Flight SQL ADBC driver (driver inferred from grpc://)."""
+    outer = start_server("--engine", "adbc", "--engine-connection", f"{server.uri}?pool_max=3")
+    execute(outer.uri, f"CREATE TABLE {name} (a INTEGER, b VARCHAR)")
+    assert execute(outer.uri, f"INSERT INTO {name} VALUES (1, 'x'), (2, 'y')") == 2
+    with adbc_driver_flightsql.dbapi.connect(outer.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"SELECT b FROM {name} WHERE a = ?", (2,))
+        assert cur.fetchall() == [("y",)]
+        cur.adbc_ingest(name, pa.table({"a": pa.array([3], pa.int32()), "b": ["z"]}),
+                        mode="append")
+        assert conn.adbc_get_table_schema(name).names == ["a", "b"]
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError) as missing:
+            cur.execute("SELECT * FROM no_such_table_here")
+        assert "NOT_FOUND" in str(missing.value)
+    # Landed in the inner server.
+    assert execute(server.uri, f"SELECT count(*) AS n FROM {name}").to_pylist() == [{"n": 3}]
