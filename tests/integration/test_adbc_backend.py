@@ -165,6 +165,18 @@ def test_metadata_passes_through(front, postgres, name):
     assert imported["fk_column_name"].to_pylist() == ["pid"]
     exported = flight_sql(front.uri, "CommandGetExportedKeys", [(3, f"{name}_p")])
     assert exported["fk_table_name"].to_pylist() == [f"{name}_c"]
+    cross = flight_sql(front.uri, "CommandGetCrossReference",
+                       [(3, f"{name}_p"), (6, f"{name}_c")])
+    assert cross["fk_column_name"].to_pylist() == ["pid"]
+    tables = flight_sql(front.uri, "CommandGetTables", [(1, "metrics"), (3, f"{name}%"), (5, True)])
+    assert tables["table_name"].to_pylist() == [f"{name}_c", f"{name}_p"]
+    assert tables["db_schema_name"].to_pylist() == ["public", "public"]
+    schema = pa.ipc.read_schema(pa.py_buffer(tables["table_schema"][1].as_py()))
+    assert schema.names == ["id", "label"] and schema.types == [pa.int32(), pa.string()]
+    assert schema.field("id").metadata[b"ARROW:FLIGHT:SQL:TABLE_NAME"] == f"{name}_p".encode()
+    schemas = flight_sql(front.uri, "CommandGetDbSchemas", [(1, "metrics"), (2, "pub%")])
+    assert schemas.to_pylist() == [{"catalog_name": "metrics", "db_schema_name": "public"}]
+    assert flight_sql(front.uri, "CommandGetDbSchemas", [(1, "")]).num_rows == 0
 
 
 def test_error_codes(front):
