@@ -253,7 +253,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
       // Engines that front another database set these through their own API.
       status = name == "catalog" ? session->connection->SetCurrentCatalog(*text)
                                  : session->connection->SetCurrentSchema(*text);
-      if (status.IsNotImplemented()) {
+      if (status.IsNotImplemented() && engine_->name() != "adbc") {
         status = engine::ExecuteStatement(*session->connection,
                                           name == "catalog"
                                               ? "USE " + engine::QuoteIdentifier(*text)

@@ -307,13 +307,15 @@ def test_session_options_catalog_schema(front, name):
         assert cur.fetchall() == [(7,)]
     with flight.connect(front.uri) as client:
         # Only catalog and schema exist for the adbc engine: anything else is INVALID_NAME (1).
+        # PostgreSQL cannot switch the database of a connection: INVALID_VALUE (2).
         (result,) = client.do_action(flight.Action("SetSessionOptions", wire.encode(
-            [(1, wire.encode([(1, "threads"), (2, wire.encode([(1, "4")]))]))])))
+            [(1, wire.encode([(1, "threads"), (2, wire.encode([(1, "4")]))])),
+             (1, wire.encode([(1, "catalog"), (2, wire.encode([(1, "postgres")]))]))])))
         errors = {}
         for entry in wire.decode(result.body.to_pybytes()).get(1, []):
             fields = wire.decode(entry)
             errors[fields[1][0].decode()] = wire.decode(fields[2][0]).get(1, [0])[0]
-        assert errors == {"threads": 1}
+        assert errors == {"threads": 1, "catalog": 2}
 
 
 def test_sqlite_pass_through(start_server, tmp_path, name):
