@@ -169,9 +169,10 @@ arrow::Result<int64_t> AdbcStatementHandle::ExecuteUpdate() {
 void AdbcStatementHandle::Cancel() {
   auto* d = lease_->driver();
   AdbcErrorHolder error;
-  if (d->StatementCancel != nullptr) {
-    d->StatementCancel(&statement_, error.get());
-  } else if (d->ConnectionCancel != nullptr) {
+  AdbcStatusCode code = ADBC_STATUS_NOT_IMPLEMENTED;
+  if (d->StatementCancel != nullptr) code = d->StatementCancel(&statement_, error.get());
+  if (code == ADBC_STATUS_NOT_IMPLEMENTED && d->ConnectionCancel != nullptr) {
+    error.Reset();
     d->ConnectionCancel(lease_->get(), error.get());
   }
 }
