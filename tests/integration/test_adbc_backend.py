@@ -379,3 +379,21 @@ def test_flightsql_pass_through(server, start_server, name):
         assert "NOT_FOUND" in str(missing.value)
     # Landed in the inner server.
     assert execute(server.uri, f"SELECT count(*) AS n FROM {name}").to_pylist() == [{"n": 3}]
+
+
+def test_streaming_doput_commits_each_batch_into_postgres(front, postgres, name):
+    import json
+    schema = pa.schema([("ts", pa.timestamp("us")), ("v", pa.float64())])
+    with flight.connect(front.uri) as client:
+        writer, acks = client.do_put(flight.FlightDescriptor.for_path(name), schema)
+        total = 0
+        for i in range(3):
+            n = 100 * (i + 1)
+            writer.write_batch(pa.record_batch([pa.array(range(n), pa.timestamp("us")),
+                                                pa.array([float(i)] * n)], schema=schema))
+            total += n
+            assert json.loads(acks.read().to_pybytes()) == {"rows": n, "total_rows": total}
+            # committed in PostgreSQL while the stream is still open
+            assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(total,)]
+        writer.close()
+    assert pg_rows(postgres, f"SELECT sum(v)::float8 FROM {name}") == [(0 * 100 + 1 * 200 + 2 * 300.0,)]
