@@ -6,6 +6,7 @@
 
 #include "engine/adbc_engine_connection.h"
 #include "engine/adbc_ingest.h"
+#include "engine/adbc_statement_handle.h"
 #include "engine/adbc_status.h"
 
 namespace hyprstream::engine {
@@ -26,7 +27,7 @@ const arrow::Array* Field(const StructArray& s, const char* name) {
 }
 
 arrow::Result<std::shared_ptr<arrow::Table>> ReadAll(ArrowArrayStream* stream) {
-  ARROW_ASSIGN_OR_RAISE(auto reader, arrow::ImportRecordBatchReader(stream));
+  ARROW_ASSIGN_OR_RAISE(auto reader, ImportDriverStream(stream));
   ARROW_ASSIGN_OR_RAISE(auto table, reader->ToTable());
   return table->CombineChunks();
 }

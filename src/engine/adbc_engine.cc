@@ -116,7 +116,10 @@ std::string AddUriCredentials(const std::string& uri, const std::string& usernam
   auto at = rest.rfind('@', authority_end);
   if (at != std::string::npos) rest = rest.substr(at + 1);
   std::string userinfo = PercentEncode(username);
-  if (password) userinfo += ":" + PercentEncode(*password);
+  if (password) {
+    userinfo += ':';
+    userinfo += PercentEncode(*password);
+  }
   return head + userinfo + "@" + rest;
 }
 

@@ -130,10 +130,7 @@ arrow::Status AdbcEngineConnection::EndTransaction(bool commit) {
 arrow::Status AdbcEngineConnection::Commit() { return EndTransaction(true); }
 arrow::Status AdbcEngineConnection::Rollback() { return EndTransaction(false); }
 
-bool AdbcEngineConnection::InTransaction() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return in_transaction_;
-}
+bool AdbcEngineConnection::InTransaction() const { return in_transaction_; }
 
 arrow::Status AdbcEngineConnection::SetSessionOption(const char* key, const std::string& value) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -5,6 +5,7 @@
 // global one); Interrupt() is lock-free with respect to it and cancels the running statements.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -62,7 +63,7 @@ class AdbcEngineConnection : public EngineConnection,
   // Set while a transaction is open, or for good once the session chose its own current
   // catalog/schema (those are per backend connection).
   std::shared_ptr<AdbcConnectionLease> pinned_;
-  bool in_transaction_ = false;
+  std::atomic<bool> in_transaction_{false};  // read without the session mutex
   bool session_pinned_ = false;
   std::weak_ptr<AdbcResultReader> open_result_;
 };

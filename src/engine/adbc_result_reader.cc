@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "engine/adbc_status.h"
 #include "engine/engine.h"
 
 namespace hyprstream::engine {
@@ -22,10 +23,12 @@ arrow::Status StreamError(const arrow::Status& status, AdbcStatementHandle* stat
       return BackendUnavailable("backend unreachable while reading a result: " + status.message());
     }
   }
-  if (lower.find("cancel") != std::string::npos) {
-    return arrow::Status::Cancelled("reading the backend result: ", status.message());
-  }
-  return status.WithMessage("reading the backend result: ", status.message());
+  std::string message =
+      "reading the backend result: " + CleanDriverMessage(status.message().c_str());
+  if (lower.find("cancel") != std::string::npos) return arrow::Status::Cancelled(message);
+  // A statement error raised while rows stream (e.g. division by zero in a later row).
+  if (lower.find("error:") != std::string::npos) return arrow::Status::Invalid(message);
+  return arrow::Status::IOError(message);
 }
 
 }  // namespace

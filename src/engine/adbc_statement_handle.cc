@@ -5,6 +5,43 @@
 #include "engine/adbc_status.h"
 
 namespace hyprstream::engine {
+namespace {
+
+ArrowArrayStream* Inner(ArrowArrayStream* outer) {
+  return static_cast<ArrowArrayStream*>(outer->private_data);
+}
+
+int WrappedGetSchema(ArrowArrayStream* s, ArrowSchema* out) {
+  return Inner(s)->get_schema(Inner(s), out);
+}
+int WrappedGetNext(ArrowArrayStream* s, ArrowArray* out) {
+  return Inner(s)->get_next(Inner(s), out);
+}
+const char* WrappedGetLastError(ArrowArrayStream* s) { return Inner(s)->get_last_error(Inner(s)); }
+void WrappedRelease(ArrowArrayStream* s) {
+  auto* inner = Inner(s);
+  if (inner->release != nullptr) inner->release(inner);
+  delete inner;
+  s->release = nullptr;
+  s->private_data = nullptr;
+}
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ImportDriverStream(
+    ArrowArrayStream* stream) {
+  auto* inner = new ArrowArrayStream(*stream);
+  stream->release = nullptr;  // moved into `inner`
+  ArrowArrayStream wrapper{};
+  wrapper.get_schema = WrappedGetSchema;
+  wrapper.get_next = WrappedGetNext;
+  wrapper.get_last_error = WrappedGetLastError;
+  wrapper.release = WrappedRelease;
+  wrapper.private_data = inner;
+  auto reader = arrow::ImportRecordBatchReader(&wrapper);
+  if (!reader.ok() && wrapper.release != nullptr) wrapper.release(&wrapper);
+  return reader;
+}
 
 void AdbcInterruptList::Add(AdbcStatementHandle* handle) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -117,9 +154,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> AdbcStatementHandle::Ex
   ARROW_RETURN_NOT_OK(
       Check(lease_->driver()->StatementExecuteQuery(&statement_, &stream, &rows, error.get()),
             error.get(), "running the query"));
-  auto reader = arrow::ImportRecordBatchReader(&stream);
-  if (!reader.ok() && stream.release != nullptr) stream.release(&stream);
-  return reader;
+  return ImportDriverStream(&stream);
 }
 
 arrow::Result<int64_t> AdbcStatementHandle::ExecuteUpdate() {
@@ -134,9 +169,10 @@ arrow::Result<int64_t> AdbcStatementHandle::ExecuteUpdate() {
 void AdbcStatementHandle::Cancel() {
   auto* d = lease_->driver();
   AdbcErrorHolder error;
-  if (d->StatementCancel != nullptr) {
-    d->StatementCancel(&statement_, error.get());
-  } else if (d->ConnectionCancel != nullptr) {
+  AdbcStatusCode code = ADBC_STATUS_NOT_IMPLEMENTED;
+  if (d->StatementCancel != nullptr) code = d->StatementCancel(&statement_, error.get());
+  if (code == ADBC_STATUS_NOT_IMPLEMENTED && d->ConnectionCancel != nullptr) {
+    error.Reset();
     d->ConnectionCancel(lease_->get(), error.get());
   }
 }

@@ -18,6 +18,12 @@ namespace hyprstream::engine {
 
 class AdbcStatementHandle;
 
+// Imports a driver's result stream as a RecordBatchReader. The stream is wrapped first so its
+// release always leaves it marked released (some drivers, e.g. the Go-based Flight SQL one,
+// do not clear the callback, which Arrow's importer treats as fatal).
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ImportDriverStream(
+    ArrowArrayStream* stream);
+
 // The statements running (or streaming) for one session; Interrupt() cancels them all.
 class AdbcInterruptList {
  public:

@@ -14,9 +14,10 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// The driver's message without the noise: driver prefixes ("[libpq] ", "[SQLite] ") and the
-// trailing newline/context lines libpq adds.
-std::string CleanMessage(const char* raw) {
+}  // namespace
+
+// Driver prefixes ("[libpq] ", "[SQLite] ") and libpq's severity and context lines go.
+std::string CleanDriverMessage(const char* raw) {
   if (raw == nullptr || *raw == '\0') return "";
   std::string message(raw);
   while (!message.empty() && message.front() == '[') {
@@ -32,12 +33,16 @@ std::string CleanMessage(const char* raw) {
     std::string first = message.substr(0, nl);
     if (first.find("ERROR:") != std::string::npos) message = first;
   }
+  // libpq via the C stream: "Execution error [PGRES_FATAL_ERROR]: ERROR:  division by zero".
+  if (auto at = message.find("ERROR:  "); at != std::string::npos) message = message.substr(at);
   for (const char* prefix : {"ERROR:  ", "FATAL:  "}) {
     auto at = message.find(prefix);
     if (at != std::string::npos) message.erase(at, std::strlen(prefix));
   }
   return message;
 }
+
+namespace {
 
 std::string SqlState(const AdbcError* error) {
   if (error == nullptr) return "";
@@ -64,7 +69,7 @@ bool IsConnectionFailure(AdbcStatusCode code, const char* sqlstate) {
 arrow::Status AdbcStatusToArrow(AdbcStatusCode code, AdbcError* error, std::string_view what) {
   if (code == ADBC_STATUS_OK) return arrow::Status::OK();
   std::string state = SqlState(error);
-  std::string driver_message = CleanMessage(error ? error->message : nullptr);
+  std::string driver_message = CleanDriverMessage(error ? error->message : nullptr);
   std::string lower = Lower(driver_message);
   if (error != nullptr && error->release != nullptr) {
     error->release(error);

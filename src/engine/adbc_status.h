@@ -31,6 +31,9 @@ class AdbcErrorHolder {
 // message. Releases the error. A connection-level failure is marked as BackendUnavailable.
 arrow::Status AdbcStatusToArrow(AdbcStatusCode code, AdbcError* error, std::string_view what);
 
+// A driver's message without its noise (driver prefixes, libpq's "ERROR:" and context lines).
+std::string CleanDriverMessage(const char* raw);
+
 // True for a status that means the backend connection is unusable (discard it).
 bool IsConnectionFailure(AdbcStatusCode code, const char* sqlstate);
 

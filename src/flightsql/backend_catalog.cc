@@ -5,6 +5,7 @@
 #include <arrow/util/key_value_metadata.h>
 
 #include <algorithm>
+#include <string_view>
 #include <tuple>
 
 #include "flightsql/catalog_metadata.h"
@@ -22,6 +23,34 @@ std::string EscapeLike(const std::string& name) {
     out += c;
   }
   return out;
+}
+
+// SQL LIKE: % any run, _ any one character, backslash escapes the next character.
+bool Like(std::string_view pattern, std::string_view text) {
+  if (pattern.empty()) return text.empty();
+  char p = pattern[0];
+  if (p == '%') {
+    for (size_t i = 0; i <= text.size(); ++i) {
+      if (Like(pattern.substr(1), text.substr(i))) return true;
+    }
+    return false;
+  }
+  if (text.empty()) return false;
+  if (p == '\\' && pattern.size() > 1) {
+    return pattern[1] == text[0] && Like(pattern.substr(2), text.substr(1));
+  }
+  return (p == '_' || p == text[0]) && Like(pattern.substr(1), text.substr(1));
+}
+
+bool HasWildcard(const std::string& pattern) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ++i;
+    } else if (pattern[i] == '%' || pattern[i] == '_') {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Builds one record batch column by column; nullopt strings become nulls.
@@ -71,10 +100,20 @@ arrow::Result<engine::CatalogObjects> Objects(engine::EngineConnection& connecti
   engine::CatalogObjectsRequest request;
   request.depth = depth;
   if (has_catalog) request.catalog = EscapeLike(catalog);
-  request.schema_pattern = std::move(schema_pattern);
-  request.table_pattern = std::move(table_pattern);
+  // Some drivers (PostgreSQL's) match the schema filter exactly: send only a pattern without
+  // wildcards and apply every pattern here as well.
+  if (schema_pattern && !HasWildcard(*schema_pattern)) request.schema_pattern = schema_pattern;
+  request.table_pattern = table_pattern;
   request.table_types = std::move(table_types);
   ARROW_ASSIGN_OR_RAISE(auto objects, connection.GetCatalogObjects(request));
+  if (schema_pattern) {
+    std::erase_if(objects.schemas, [&](const auto& s) { return !Like(*schema_pattern, s.second); });
+    std::erase_if(objects.tables,
+                  [&](const auto& t) { return !Like(*schema_pattern, t.schema.value_or("")); });
+  }
+  if (table_pattern) {
+    std::erase_if(objects.tables, [&](const auto& t) { return !Like(*table_pattern, t.name); });
+  }
   if (has_catalog) {
     // The backend matched a pattern; keep exact matches only.
     std::erase_if(objects.catalogs, [&](const auto& c) { return c != catalog; });

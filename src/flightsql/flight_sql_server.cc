@@ -111,8 +111,8 @@ std::optional<engine::BackendInfo> EngineBackendInfo(engine::Engine& engine) {
 }
 
 std::vector<std::string> EngineKeywords(engine::Engine& engine) {
-  // Only DuckDB lists its keywords; other backends cannot tell (ADBC has no such call).
-  if (engine.name() != "duckdb") return {};
+  // ADBC has no call that lists a backend's keywords.
+  if (engine.name() == "adbc") return {};
   auto keywords = [&]() -> arrow::Result<std::vector<std::string>> {
     ARROW_ASSIGN_OR_RAISE(auto connection, engine.Connect());
     return ReservedKeywords(*connection);

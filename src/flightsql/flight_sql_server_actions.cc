@@ -273,7 +273,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
       // Engines that front another database set these through their own API.
       status = name == "catalog" ? session->connection->SetCurrentCatalog(*text)
                                  : session->connection->SetCurrentSchema(*text);
-      if (status.IsNotImplemented()) {
+      if (status.IsNotImplemented() && engine_->name() != "adbc") {
         status = engine::ExecuteStatement(*session->connection,
                                           name == "catalog"
                                               ? "USE " + engine::QuoteIdentifier(*text)
@@ -283,7 +283,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
         fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, status);
         continue;
       }
-    } else if (engine_->name() != "duckdb") {
+    } else if (engine_->name() == "adbc") {
       fail(name, fl::SetSessionOptionErrorValue::kInvalidName,
            arrow::Status::Invalid("engine ", engine_->name(),
                                   " accepts only the catalog and schema session options"));

@@ -165,6 +165,18 @@ def test_metadata_passes_through(front, postgres, name):
     assert imported["fk_column_name"].to_pylist() == ["pid"]
     exported = flight_sql(front.uri, "CommandGetExportedKeys", [(3, f"{name}_p")])
     assert exported["fk_table_name"].to_pylist() == [f"{name}_c"]
+    cross = flight_sql(front.uri, "CommandGetCrossReference",
+                       [(3, f"{name}_p"), (6, f"{name}_c")])
+    assert cross["fk_column_name"].to_pylist() == ["pid"]
+    tables = flight_sql(front.uri, "CommandGetTables", [(1, "metrics"), (3, f"{name}%"), (5, True)])
+    assert tables["table_name"].to_pylist() == [f"{name}_c", f"{name}_p"]
+    assert tables["db_schema_name"].to_pylist() == ["public", "public"]
+    schema = pa.ipc.read_schema(pa.py_buffer(tables["table_schema"][1].as_py()))
+    assert schema.names == ["id", "label"] and schema.types == [pa.int32(), pa.string()]
+    assert schema.field("id").metadata[b"ARROW:FLIGHT:SQL:TABLE_NAME"] == f"{name}_p".encode()
+    schemas = flight_sql(front.uri, "CommandGetDbSchemas", [(1, "metrics"), (2, "pub%")])
+    assert schemas.to_pylist() == [{"catalog_name": "metrics", "db_schema_name": "public"}]
+    assert flight_sql(front.uri, "CommandGetDbSchemas", [(1, "")]).num_rows == 0
 
 
 def test_error_codes(front):
@@ -176,6 +188,11 @@ def test_error_codes(front):
         with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError) as missing:
             cur.execute("SELECT * FROM no_such_table_here")
         assert "NOT_FOUND" in str(missing.value) and "no_such_table_here" in str(missing.value)
+        # An error raised while rows already stream (row 100000 of 200000).
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError) as late:
+            cur.execute("SELECT 1 / (g - 100000) FROM generate_series(1, 200000) g")
+            cur.fetchall()
+        assert "INVALID_ARGUMENT" in str(late.value) and "division by zero" in str(late.value)
 
 
 def test_password_never_shown(front):
@@ -290,13 +307,15 @@ def test_session_options_catalog_schema(front, name):
         assert cur.fetchall() == [(7,)]
     with flight.connect(front.uri) as client:
         # Only catalog and schema exist for the adbc engine: anything else is INVALID_NAME (1).
+        # PostgreSQL cannot switch the database of a connection: INVALID_VALUE (2).
         (result,) = client.do_action(flight.Action("SetSessionOptions", wire.encode(
-            [(1, wire.encode([(1, "threads"), (2, wire.encode([(1, "4")]))]))])))
+            [(1, wire.encode([(1, "threads"), (2, wire.encode([(1, "4")]))])),
+             (1, wire.encode([(1, "catalog"), (2, wire.encode([(1, "postgres")]))]))])))
         errors = {}
         for entry in wire.decode(result.body.to_pybytes()).get(1, []):
             fields = wire.decode(entry)
             errors[fields[1][0].decode()] = wire.decode(fields[2][0]).get(1, [0])[0]
-        assert errors == {"threads": 1}
+        assert errors == {"threads": 1, "catalog": 2}
 
 
 def test_sqlite_pass_through(start_server, tmp_path, name):
@@ -314,3 +333,67 @@ def test_sqlite_pass_through(start_server, tmp_path, name):
         cur = direct.cursor()
         cur.execute(f"SELECT count(*) FROM {name}")
         assert cur.fetchall() == [(3,)]
+
+
+def test_cancel_interrupts_a_running_backend_query(front):
+    import adbc_driver_manager
+    import time
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        outcome = {}
+
+        def run():
+            try:
+                cur.execute("SELECT pg_sleep(60) AS s")
+                outcome["rows"] = cur.fetchall()
+            except adbc_driver_manager.Error as e:
+                outcome["error"] = e
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        time.sleep(1)
+        cur.adbc_cancel()
+        worker.join(40)
+        assert not worker.is_alive()
+        assert outcome["error"].status_code == adbc_driver_manager.AdbcStatusCode.CANCELLED, outcome
+        cur2 = conn.cursor()
+        cur2.execute("SELECT 42")
+        assert cur2.fetchall() == [(42,)]
+
+
+def test_flightsql_pass_through(server, start_server, name):
+    """hyprstream --engine adbc in front of another Flight SQL server (a DuckDB hyprstream),
+    through the Go-based Flight SQL ADBC driver (driver inferred from grpc://)."""
+    outer = start_server("--engine", "adbc", "--engine-connection", f"{server.uri}?pool_max=3")
+    execute(outer.uri, f"CREATE TABLE {name} (a INTEGER, b VARCHAR)")
+    assert execute(outer.uri, f"INSERT INTO {name} VALUES (1, 'x'), (2, 'y')") == 2
+    with adbc_driver_flightsql.dbapi.connect(outer.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"SELECT b FROM {name} WHERE a = ?", (2,))
+        assert cur.fetchall() == [("y",)]
+        cur.adbc_ingest(name, pa.table({"a": pa.array([3], pa.int32()), "b": ["z"]}),
+                        mode="append")
+        assert conn.adbc_get_table_schema(name).names == ["a", "b"]
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError) as missing:
+            cur.execute("SELECT * FROM no_such_table_here")
+        assert "NOT_FOUND" in str(missing.value)
+    # Landed in the inner server.
+    assert execute(server.uri, f"SELECT count(*) AS n FROM {name}").to_pylist() == [{"n": 3}]
+
+
+def test_streaming_doput_commits_each_batch_into_postgres(front, postgres, name):
+    import json
+    schema = pa.schema([("ts", pa.timestamp("us")), ("v", pa.float64())])
+    with flight.connect(front.uri) as client:
+        writer, acks = client.do_put(flight.FlightDescriptor.for_path(name), schema)
+        total = 0
+        for i in range(3):
+            n = 100 * (i + 1)
+            writer.write_batch(pa.record_batch([pa.array(range(n), pa.timestamp("us")),
+                                                pa.array([float(i)] * n)], schema=schema))
+            total += n
+            assert json.loads(acks.read().to_pybytes()) == {"rows": n, "total_rows": total}
+            # committed in PostgreSQL while the stream is still open
+            assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(total,)]
+        writer.close()
+    assert pg_rows(postgres, f"SELECT sum(v)::float8 FROM {name}") == [(0 * 100 + 1 * 200 + 2 * 300.0,)]

@@ -246,5 +246,34 @@ TEST_F(AdbcEngineTest, CatalogObjectsFromTheBackend) {
   EXPECT_EQ(info.vendor_name, "SQLite");
 }
 
+TEST(AdbcEnginePoolTest, StreamingResultPinsItsConnectionUntilDrained) {
+  TempSqliteFile file;
+  HS_ASSIGN_OR_FAIL(auto engine, OpenSqliteEngine(file.path(), "?pool_max=1&connect_timeout=1"));
+  HS_ASSIGN_OR_FAIL(auto first, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto second, engine->Connect());
+  HS_ASSERT_OK(Update(*first,
+                      "CREATE TABLE big AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL "
+                      "SELECT i + 1 FROM r WHERE i < 200000) SELECT i FROM r"));
+  HS_ASSIGN_OR_FAIL(auto statement, first->Prepare("SELECT i FROM big"));
+  HS_ASSIGN_OR_FAIL(auto reader, statement->ExecuteQuery());
+  std::shared_ptr<arrow::RecordBatch> batch;
+  HS_ASSERT_OK(reader->ReadNext(&batch));
+  ASSERT_NE(batch, nullptr);
+  // The only connection streams for `first`: `second` waits, then is told to retry.
+  auto busy = Query(*second, "SELECT 1");
+  ASSERT_TRUE(IsBackendUnavailable(busy.status())) << busy.status().ToString();
+  EXPECT_NE(busy.status().message().find("all 1 backend connections are busy"), std::string::npos);
+  int64_t rows = batch->num_rows();
+  while (true) {
+    HS_ASSERT_OK(reader->ReadNext(&batch));
+    if (!batch) break;
+    rows += batch->num_rows();
+  }
+  EXPECT_EQ(rows, 200000);
+  // Drained: the connection went back to the pool.
+  HS_ASSIGN_OR_FAIL(auto one, QueryInt(*second, "SELECT 1"));
+  EXPECT_EQ(one, 1);
+}
+
 }  // namespace
 }  // namespace hyprstream::engine
