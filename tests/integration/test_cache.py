@@ -261,3 +261,43 @@ def _ingest_ok(uri, name):
         return True
     except adbc_driver_flightsql.dbapi.Error:
         return False
+
+
+def test_readme_cache_command_as_written(postgres, tmp_path, name):
+    """The README's cache command, run by bash as written; only the binary, the backend's port,
+    the driver's path and our free port are substituted."""
+    import os
+    import re
+    import subprocess
+
+    from conftest import BINARY, ROOT, free_port
+
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", readme, flags=re.S) if "--enable-cache" in b)
+    port = free_port()
+    script = (block.replace("localhost:5432", f"127.0.0.1:{postgres.port}")
+              .replace("/usr/local/lib/libadbc_driver_postgresql.so", PG_DRIVER)
+              .replace("\nhyprstream ", f"\nexec {BINARY} --port {port} "))
+    assert f"exec {BINARY}" in script, "the README block no longer starts hyprstream"
+    log = open(tmp_path / "readme-cache.log", "w")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYPRSTREAM_ENGINE_")}
+    proc = subprocess.Popen(["bash", "-c", script], stdout=log, stderr=log, env=env)
+    uri = f"grpc://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: _answers(uri), timeout=30), (tmp_path / "readme-cache.log").read_text()
+        assert ingest(uri, name, readings(42)) == 42
+        assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(42,)]
+        assert answered(uri, f"SELECT count(*) AS n FROM {name}") == ([{"n": 42}], "cache")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert "secret" not in (tmp_path / "readme-cache.log").read_text()
+
+
+def _answers(uri):
+    try:
+        with flight.connect(uri) as client:
+            list(client.list_actions())
+        return True
+    except flight.FlightError:
+        return False
