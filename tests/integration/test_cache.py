@@ -301,3 +301,23 @@ def _answers(uri):
         return True
     except flight.FlightError:
         return False
+
+
+def test_cache_in_front_of_sqlite(start_server, tmp_path, name):
+    """The same write-through and cached reads with the SQLite ADBC driver as the backend."""
+    import adbc_driver_sqlite.dbapi
+
+    db = tmp_path / "backend.db"
+    front = start_server("--engine", "adbc", "--engine-connection", f"{db}?pool_max=3",
+                         "--engine-options", "driver=sqlite", *README_CACHE_FLAGS)
+    data = pa.table({"id": list(range(100)), "v": [float(i) for i in range(100)]})
+    assert ingest(front.uri, name, data) == 100
+    with adbc_driver_sqlite.dbapi.connect(str(db)) as direct:
+        cur = direct.cursor()
+        cur.execute(f"SELECT count(*), sum(v) FROM {name}")
+        assert cur.fetchall() == [(100, 4950.0)]
+    rows, provenance = ask(front.uri, f"SELECT count(*) AS n, sum(v) AS total, 7 / 2 AS half FROM {name}")
+    assert rows == [{"n": 100, "total": 4950.0, "half": 3}] and provenance["source"] == "cache"
+    assert execute(front.uri, f"DELETE FROM {name} WHERE id >= 50") == 50
+    assert ask(front.uri, f"SELECT count(*) AS n FROM {name}")[0] == [{"n": 50}]
+    assert wait_for(lambda: answered(front.uri, f"SELECT count(*) AS n FROM {name}") == ([{"n": 50}], "cache"))
