@@ -78,41 +78,10 @@ def start_arrow_go(binary, log):
     return proc, uri
 
 
-class Postgres:
-    """A PostgreSQL 15 cluster in a temp dir on a free loopback port, trust auth, durability
-    off (fsync, synchronous_commit, full_page_writes), like an in-memory hyprstream. Run as
-    the postgres user when we are root (initdb refuses root)."""
+def postgres_server():
+    """A throw-away PostgreSQL 15 cluster (tests/integration/postgres_server.py: temp dir, free
+    loopback port, durability off, user postgres/secret, database metrics); .destroy() it."""
+    sys.path.insert(0, str(ROOT / "tests" / "integration"))
+    from postgres_server import PostgresServer
 
-    def __init__(self):
-        self.port = free_port()
-        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="hyprstream-bench-pg-"))
-        self.data = self.dir / "data"
-        self.log_path = self.dir / "postgres.log"  # in the cluster dir: postgres writes it
-        self.uri = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, *cmd):
-        prefix = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
-        subprocess.run(prefix + [str(c) for c in cmd], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def start(self):
-        try:
-            if os.getuid() == 0:
-                shutil.chown(self.dir, "postgres", "postgres")
-            self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
-                      "-E", "UTF8", "--no-sync")
-            options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                       "-c max_connections=200")
-            self._run(PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.log_path,
-                      "-w", "start")
-        except (OSError, subprocess.CalledProcessError):
-            shutil.rmtree(self.dir, ignore_errors=True)  # nothing is left running
-            raise
-        return self
-
-    def stop(self):
-        try:
-            self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
+    return PostgresServer().start()

@@ -12,6 +12,7 @@ import pathlib
 import time
 
 import adbc_driver_flightsql.dbapi
+import adbc_driver_postgresql
 import adbc_driver_postgresql.dbapi
 import duckdb
 import pyarrow as pa
@@ -37,6 +38,7 @@ class System:
     bulk_path = ""
     stream_path = ""
     index_time = False  # give the raw metrics tables an index on "timestamp"
+    has_windows = False  # keeps the built-in metrics table with maintained windows
 
     def start(self, log_dir):
         pass
@@ -171,6 +173,7 @@ class FlightSqlServer(System):
 class Hyprstream(FlightSqlServer):
     name = "hyprstream"
     label = "hyprstream"
+    has_windows = True
     bulk_path = "ADBC adbc_ingest (Flight SQL CommandStatementIngest), 64k-row batches"
     stream_path = "one long-lived plain Flight DoPut on the table's path, ack per batch"
 
@@ -318,11 +321,11 @@ class Postgres(System):
     stream_path = "one adbc_ingest append (COPY) per 1k-row batch on one connection"
 
     def start(self, log_dir):
-        self.server = bench_server.Postgres().start()
+        self.server = bench_server.postgres_server()
         self.uri = self.server.uri
 
     def stop(self):
-        self.server.stop()
+        self.server.destroy()
 
     def connect(self):
         return adbc_driver_postgresql.dbapi.connect(self.uri, autocommit=True)
@@ -347,19 +350,52 @@ class Postgres(System):
         return AdbcIngestStream(self, conn, table)
 
 
-# hyprstream+pg-cache: hyprstream with the PostgreSQL write-through cache (being built
-# separately). Add it here as a Hyprstream subclass whose start() also starts a Postgres
-# (bench_server.Postgres) and passes the cache options to the server, then list it in
-# SYSTEM_NAMES below; every workload then runs against it unchanged.
+class HyprstreamPgCache(Hyprstream):
+    """hyprstream in front of PostgreSQL: --engine adbc with the DuckDB read cache; every
+    ingest is written through to PostgreSQL, reads come from DuckDB when it can answer. SQL
+    reaching PostgreSQL is PostgreSQL's dialect ($n parameters, generate_series)."""
+    name = "hyprstream+pg-cache"
+    label = "hyprstream → PostgreSQL (write-through, DuckDB cache)"
+    has_windows = False
+    types = Postgres.types
+    index_time = True
+    bulk_path = "ADBC adbc_ingest to hyprstream, written through with COPY, mirrored in DuckDB"
 
-SYSTEM_NAMES = ["hyprstream", "duckdb-inproc", "arrow-go", "postgres"]
+    def launch(self, log):
+        self.pg = bench_server.postgres_server()
+        os.environ["HYPRSTREAM_ENGINE_USERNAME"] = "postgres"
+        os.environ["HYPRSTREAM_ENGINE_PASSWORD"] = "secret"
+        driver = pathlib.Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so"
+        return bench_server.start_hyprstream(
+            log, "--engine", "adbc", "--engine-connection",
+            f"postgresql://127.0.0.1:{self.pg.port}/metrics?pool_max=32&pool_min=2",
+            "--engine-options", f"driver_path={driver}", "--enable-cache", *self.extra_args,
+            binary=self.binary)
+
+    def stop(self):
+        super().stop()
+        if getattr(self, "pg", None):
+            self.pg.destroy()
+            self.pg = None
+
+    placeholder = Postgres.placeholder
+    row_source = Postgres.row_source
+    time_literal = Postgres.time_literal
+
+    def create_wide(self, cur, table, rows, primary_key=False):
+        System.create_wide(self, cur, table, rows, primary_key)
+        self.execute(cur, f"ANALYZE {table}")
+
+
+SYSTEM_NAMES = ["hyprstream", "duckdb-inproc", "arrow-go", "postgres", "hyprstream+pg-cache"]
 
 
 def make_systems(names, hyprstream_bin, arrow_go_bin):
     made = {"hyprstream": lambda: Hyprstream(hyprstream_bin),
             "duckdb-inproc": DuckDBInProcess,
             "arrow-go": lambda: ArrowGo(arrow_go_bin),
-            "postgres": Postgres}
+            "postgres": Postgres,
+            "hyprstream+pg-cache": lambda: HyprstreamPgCache(hyprstream_bin)}
     return [made[n]() for n in names]
 
 

@@ -246,7 +246,7 @@ def window_query(system, ctx):
     computes it with GROUP BY over the raw rows of the newest 5m bucket."""
     s = ctx.sizes
     rows = s.window_rows
-    table = "metrics" if system.name.startswith("hyprstream") else "wmetrics"
+    table = "metrics" if system.has_windows else "wmetrics"
     bucket = system.time_literal(last_bucket_start_us(rows))
     group_by = (f"SELECT metric_id, count(value), sum(value), avg(value), min(value), "
                 f'max(value) FROM {table} WHERE "timestamp" >= {bucket} GROUP BY metric_id')
