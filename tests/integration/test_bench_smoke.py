@@ -17,7 +17,7 @@ from conftest import BINARY, ROOT
 
 WORKLOADS = ["point_query", "throughput", "large_result", "bulk_ingest", "streaming_ingest",
              "window_query"]
-SYSTEMS = ["hyprstream", "duckdb-inproc", "arrow-go", "postgres"]
+SYSTEMS = ["hyprstream", "duckdb-inproc", "arrow-go", "postgres", "hyprstream+pg-cache"]
 
 
 def build_peer():
