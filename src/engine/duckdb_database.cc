@@ -34,13 +34,11 @@ arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(
   if (duckdb_create_config(&config) != DuckDBSuccess) {
     return arrow::Status::IOError("DuckDB: cannot create a configuration");
   }
-  // DuckDB 1.4.4 deadlocks on a UNION ALL of large hash aggregates when it has fewer than 4
-  // threads (reproduced with 2 and 3): never default below 4, whatever the core count.
+  // Without a `threads` setting DuckDB runs one worker per core. (An earlier floor of 4
+  // threads, against a hang seen once on a UNION ALL of large aggregates with 2-3 threads,
+  // oversubscribed small machines; the hang does not reproduce — see
+  // DuckDbEngineOpen.UnionOfLargeAggregatesWithTwoThreads.)
   std::map<std::string, std::string> settings = options.options;
-  if (settings.count("threads") == 0 && settings.count("worker_threads") == 0) {
-    settings["threads"] =
-        std::to_string(std::max<unsigned>(kMinimumThreads, std::thread::hardware_concurrency()));
-  }
   for (const auto& [name, value] : settings) {
     if (duckdb_set_config(config, name.c_str(), value.c_str()) != DuckDBSuccess) {
       duckdb_destroy_config(&config);

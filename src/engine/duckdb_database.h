@@ -14,9 +14,6 @@ namespace hyprstream::engine {
 
 class DuckDbDatabase {
  public:
-  // Default DuckDB worker threads when `threads` is not set: max(this, cores). See Open.
-  static constexpr unsigned kMinimumThreads = 4;
-
   // See OpenDuckDbEngine for the meaning of `options`.
   static arrow::Result<std::shared_ptr<DuckDbDatabase>> Open(const EngineOptions& options);
   ~DuckDbDatabase();
