@@ -1,5 +1,5 @@
-// Engine: the SQL database behind the Flight SQL front (embedded DuckDB now, ADBC backends
-// later). The protocol layer only ever talks to these interfaces, in Arrow terms.
+// Engine: the SQL database behind the Flight SQL front (embedded DuckDB, or any database an
+// ADBC driver reaches). The protocol layer only ever talks to these interfaces, in Arrow terms.
 //
 // Ownership/threading: an Engine is shared and thread-safe. An EngineConnection is one
 // database session (its own transaction state, temp tables, settings); its methods may be

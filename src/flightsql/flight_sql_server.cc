@@ -96,7 +96,6 @@ bool Mentions(const std::string& sql, const std::string& word) {
 
 bool MentionsMetrics(const std::string& sql) { return Mentions(sql, "metrics"); }
 
-// The engine's reserved words for SqlInfo; none (logged) if the engine cannot list them.
 // Who answers SQL: the backend's name and version when the engine fronts another database.
 std::optional<engine::BackendInfo> EngineBackendInfo(engine::Engine& engine) {
   auto info = [&]() -> arrow::Result<engine::BackendInfo> {
@@ -110,6 +109,7 @@ std::optional<engine::BackendInfo> EngineBackendInfo(engine::Engine& engine) {
   return std::nullopt;
 }
 
+// The engine's reserved words for SqlInfo; none (logged) if the engine cannot list them.
 std::vector<std::string> EngineKeywords(engine::Engine& engine) {
   // ADBC has no call that lists a backend's keywords.
   if (engine.name() == "adbc") return {};
