@@ -12,10 +12,12 @@
 #include <functional>
 #include <utility>
 
+#include "cache/statement_footprint.h"
 #include "flightsql/catalog_metadata.h"
 #include "flightsql/flight_status.h"
 #include "flightsql/flight_wire.h"
 #include "flightsql/read_freshness.h"
+#include "flightsql/window_feeding_insert.h"
 #include "flightsql/xdbc_type_info.h"
 #include "window/window_query_rewriter.h"
 
@@ -204,6 +206,41 @@ std::string FlightSqlServer::AnsweredFrom(engine::EngineConnection& connection,
   return rewritten ? *rewritten : sql;
 }
 
+arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::PrepareStatement(
+    engine::EngineConnection& connection, const std::string& sql,
+    const std::string& transaction_id) {
+  if (options_.windows) {
+    // Which watched table (other than metrics) the statement changes, if any.
+    auto written = cache::WrittenTables(sql, "main");
+    for (const auto& key : written.value_or(std::vector<cache::TableKey>{})) {
+      auto table = window::TableName::Of(key.schema.empty() ? std::string("main") : key.schema,
+                                         key.table);
+      if (!options_.windows->Watches(table) || table == window::TableName::Of("main", "metrics")) {
+        continue;
+      }
+      if (!IsInsert(sql)) {
+        return arrow::Status::Invalid(
+            "table ", table.key(),
+            " feeds windows, which only follow appended rows (INSERT, ingest); to change or "
+            "remove its rows, drop its windows first (hyprstream_drop_window), then create "
+            "them again to back-fill");
+      }
+      auto returning = WithReturningAll(sql);
+      if (!returning) {
+        return arrow::Status::Invalid("INSERT ... RETURNING into ", table.key(),
+                                      ", which feeds windows, is not supported; insert without "
+                                      "RETURNING");
+      }
+      ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(*returning));
+      return std::make_unique<WindowFeedingInsert>(
+          std::move(statement), [this, transaction_id, table](arrow::RecordBatchVector rows) {
+            WhenCommitted(transaction_id, table, std::move(rows));
+          });
+    }
+  }
+  return connection.Prepare(AnsweredFrom(connection, sql, transaction_id));
+}
+
 arrow::Status FlightSqlServer::AfterSqlWrite(engine::EngineConnection& connection,
                                              const std::string& sql,
                                              const std::string& transaction_id) {
@@ -311,7 +348,7 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
   prepared->connection = connection;
   ARROW_ASSIGN_OR_RAISE(
       prepared->statement,
-      connection->Prepare(AnsweredFrom(*connection, command.query(), command.transaction_id())));
+      PrepareStatement(*connection, command.query(), command.transaction_id()));
   return AnnounceExecution(context, std::move(prepared), nullptr);
 }
 
@@ -486,7 +523,8 @@ arrow::Status FlightSqlServer::PutStatementUpdate(const fl::ServerCallContext& c
                                                   fl::FlightMetadataWriter* writer) {
   ARROW_ASSIGN_OR_RAISE(auto connection,
                         sessions_.ConnectionFor(context, command.transaction_id()));
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(command.query()));
+  ARROW_ASSIGN_OR_RAISE(auto statement,
+                        PrepareStatement(*connection, command.query(), command.transaction_id()));
   ARROW_ASSIGN_OR_RAISE(int64_t count, statement->ExecuteUpdate());
   ARROW_RETURN_NOT_OK(AfterSqlWrite(*connection, command.query(), command.transaction_id()));
   // Answer at once: some clients wait for this before half-closing their stream.

@@ -127,6 +127,12 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   // windows answer exactly becomes a read of them (window_query_rewriter.h); else `sql`.
   std::string AnsweredFrom(engine::EngineConnection& connection, const std::string& sql,
                            const std::string& transaction_id);
+  // Prepares client SQL on `connection`, the one way every RPC does: queries the windows
+  // answer are rewritten (AnsweredFrom); an INSERT into a table feeding windows folds its
+  // rows in at commit (window_feeding_insert.h); other changes to such a table are refused.
+  arrow::Result<std::unique_ptr<engine::EngineStatement>> PrepareStatement(
+      engine::EngineConnection& connection, const std::string& sql,
+      const std::string& transaction_id);
   // After a SQL write: completes metrics rows written without running columns.
   arrow::Status AfterSqlWrite(engine::EngineConnection& connection, const std::string& sql,
                               const std::string& transaction_id);

@@ -358,3 +358,40 @@ def test_group_by_time_bucket_is_answered_from_the_windows(start_server):
                  if r["metric_id"] == "a" and r["bucket"] == BASE][0]
         assert first["min(\"value\")"] == 1.0  # the late row counted, as DuckDB counts it
         assert server.log().count("answered from the maintained metrics windows") == before
+
+
+def test_sql_inserts_feed_windows_of_any_table(start_server):
+    """INSERT (plain, prepared, in transactions) into a table with windows reaches them; a
+    rolled-back insert does not; UPDATE/DELETE are refused with a clear error rather than
+    leaving the windows silently wrong."""
+    server = start_server()
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE readings (sensor VARCHAR, ts TIMESTAMP, value DOUBLE)")
+        rows(cur, "SELECT * FROM hyprstream_create_window('rw', 'readings', keys := 'sensor', "
+                  "time_column := 'ts', value_columns := 'value', windows := '1m')")
+        cur.execute("INSERT INTO readings VALUES ('a', TIMESTAMP '2026-01-01 12:00:05', 1.5), "
+                    "('b', TIMESTAMP '2026-01-01 12:00:10', 2.5)")
+        assert cur.rowcount == 2
+        cur.executemany("INSERT INTO readings VALUES (?, ?, ?)",
+                        [("a", BASE + datetime.timedelta(seconds=20 + i), float(i)) for i in range(5)])
+        assert_windows_match_group_by(cur, "rw", "readings", "ts", ["sensor"],
+                                      datetime.timedelta(minutes=1))
+        with pytest.raises(adbc_driver_manager.Error, match="feeds windows"):
+            cur.execute("DELETE FROM readings WHERE sensor = 'b'")
+        with pytest.raises(adbc_driver_manager.Error, match="feeds windows"):
+            cur.execute("UPDATE readings SET value = 0")
+        assert rows(cur, "SELECT count(*) FROM readings") == [(7,)]
+    # Transactions: folded at commit only.
+    with adbc_driver_flightsql.dbapi.connect(server.uri) as conn:
+        cur = conn.cursor()
+        cur.execute("INSERT INTO readings VALUES ('c', TIMESTAMP '2026-01-01 12:01:00', 9.0)")
+        conn.rollback()
+        cur.execute("INSERT INTO readings VALUES ('d', TIMESTAMP '2026-01-01 12:01:30', 4.0)")
+        conn.commit()
+    with connect(server) as conn:
+        cur = conn.cursor()
+        assert rows(cur, "SELECT sensor FROM hyprstream_window('rw') ORDER BY 1") == \
+            [("a",), ("b",), ("d",)]
+        assert_windows_match_group_by(cur, "rw", "readings", "ts", ["sensor"],
+                                      datetime.timedelta(minutes=1))

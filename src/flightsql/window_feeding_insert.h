@@ -1,0 +1,46 @@
+// WindowFeedingInsert: a SQL INSERT into a table that feeds windows (other than `metrics`,
+// whose running columns are completed separately). It runs as `INSERT ... RETURNING *`, so the
+// rows it inserted are handed to `on_rows` (which folds them into the windows once the write
+// commits) and the client still gets a row count. Not thread-safe, like every EngineStatement.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/engine.h"
+
+namespace hyprstream::flightsql {
+
+class WindowFeedingInsert : public engine::EngineStatement {
+ public:
+  using RowsCallback = std::function<void(arrow::RecordBatchVector)>;
+  // `returning`: the INSERT prepared with RETURNING *.
+  WindowFeedingInsert(std::unique_ptr<engine::EngineStatement> returning, RowsCallback on_rows);
+
+  engine::StatementKind kind() const override { return engine::StatementKind::kUpdate; }
+  std::shared_ptr<arrow::Schema> dataset_schema() const override;
+  std::shared_ptr<arrow::Schema> parameter_schema() const override {
+    return returning_->parameter_schema();
+  }
+  arrow::Status Bind(std::shared_ptr<arrow::RecordBatch> parameters) override {
+    return returning_->Bind(std::move(parameters));
+  }
+  // A one-row "Count" result, like DuckDB's own INSERT.
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override;
+  arrow::Result<int64_t> ExecuteUpdate() override;
+
+ private:
+  std::unique_ptr<engine::EngineStatement> returning_;
+  RowsCallback on_rows_;
+};
+
+// Whether `sql` starts with INSERT (after spaces and comments).
+bool IsInsert(const std::string& sql);
+
+// `sql` with " RETURNING *" appended (a trailing semicolon and spaces removed); nullopt when it
+// already returns something.
+std::optional<std::string> WithReturningAll(const std::string& sql);
+
+}  // namespace hyprstream::flightsql
