@@ -92,6 +92,12 @@ class EngineConnection {
   virtual void Interrupt() = 0;
   // How far the running statement is, in [0, 1], when the engine can tell. Any thread.
   virtual std::optional<double> QueryProgress() const { return std::nullopt; }
+  // The engine's type of each statement in `sql` ("SELECT", "INSERT", "COPY", "SET", ...),
+  // found by parsing and preparing without running anything (the access policy classifies
+  // SQL with it). NotImplemented by engines that cannot tell.
+  virtual arrow::Result<std::vector<std::string>> StatementTypes(const std::string& sql) {
+    return arrow::Status::NotImplemented("this engine cannot classify statements");
+  }
 };
 
 // A long-lived appender for streaming ingest: each Append is committed before it returns
