@@ -52,7 +52,8 @@ TEST(AuditLogTest, ConcurrentWritersLoseNoLine) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 500; ++i) {
           AuditEntry entry;
-          entry.user = "u" + std::to_string(t);
+          entry.user = "u";
+          entry.user += std::to_string(t);
           entry.rows = i;
           (*log)->Write(entry);
         }
