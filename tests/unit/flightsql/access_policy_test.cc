@@ -62,7 +62,8 @@ TEST_F(AccessPolicyTest, PlainReadsNeedReadOnly) {
         "SELECT * FROM duckdb_tables()", "DESCRIBE t", "SHOW TABLES", "PRAGMA table_info('t')",
         "SELECT count(*) FROM t WHERE b LIKE 'x%'", "EXPLAIN SELECT * FROM t",
         "SELECT * FROM tumble('t', 'a', 1)", "SELECT currval('s')", "SET search_path = 'main'",
-        "SET TimeZone = 'UTC'", "USE memory"}) {
+        "SET TimeZone = 'UTC'", "USE memory", "CALL pragma_table_info('t')", "SUMMARIZE t",
+        "SELECT * FROM (SELECT * FROM range(3)) r JOIN t ON r.range = t.a"}) {
     EXPECT_EQ(Needs(sql), Role::kReadOnly) << sql << " -> " << What(sql);
   }
 }
