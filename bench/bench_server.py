@@ -30,6 +30,8 @@ def start_server(log, *args):
             with flight.connect(uri) as client:
                 list(client.list_actions())
             return proc, uri
+        except flight.FlightUnauthenticatedError:
+            return proc, uri  # up, and asking for credentials
         except flight.FlightError:
             time.sleep(0.05)
     proc.kill()

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
@@ -217,22 +219,61 @@ void WalkTree(const json& node, Finding* worst) {
   for (const auto& [key, value] : node.items()) WalkTree(value, worst);
 }
 
-// Every statement is a SELECT: look at what the SELECTs call.
-arrow::Result<Finding> ClassifySelects(engine::EngineConnection& connection,
-                                       const std::string& sql) {
+// What the SELECTs of `sql` call, from DuckDB's parse tree (parsing only: nothing is bound,
+// so no file is looked at). nullopt when `sql` is not only SELECTs (DuckDB serialises no
+// other statement).
+arrow::Result<std::optional<Finding>> TryClassifySelects(engine::EngineConnection& connection,
+                                                         const std::string& sql) {
   ARROW_ASSIGN_OR_RAISE(
       auto text, engine::QueryValue(
                      connection, "SELECT json_serialize_sql(" + engine::QuoteLiteral(sql) + ")"));
   json tree = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  Finding worst{StatementClass::kQuery, "SELECT"};
   auto error = tree.is_object() ? tree.find("error") : tree.end();
   if (!tree.is_object() || error == tree.end() || !error->is_boolean() || error->get<bool>() ||
-      !tree.contains("statements")) {
-    Raise(&worst, StatementClass::kUnknown, "a query DuckDB cannot describe");
-    return worst;
+      !tree.contains("statements") || !tree["statements"].is_array() ||
+      tree["statements"].empty()) {
+    return std::nullopt;
   }
+  Finding worst{StatementClass::kQuery, "SELECT"};
   WalkTree(tree["statements"], &worst);
   return worst;
+}
+
+// Query findings by SQL text. A parse tree depends on the text alone (not on the catalog or
+// settings), so a repeated query (dashboards) is decided without asking DuckDB again.
+// Bounded: emptied when full. Any thread.
+class QueryFindingCache {
+ public:
+  std::optional<Finding> Find(const std::string& sql) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = findings_.find(sql);
+    if (it == findings_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Add(const std::string& sql, const Finding& finding) {
+    if (sql.size() > kMaxSqlBytes) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (findings_.size() >= kMaxEntries) findings_.clear();
+    findings_.emplace(sql, finding);
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 4096;
+  static constexpr size_t kMaxSqlBytes = 16384;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Finding> findings_;
+};
+
+QueryFindingCache& QueryFindings() {
+  static QueryFindingCache cache;
+  return cache;
+}
+
+arrow::Result<Finding> ClassifySelects(engine::EngineConnection& connection,
+                                       const std::string& sql) {
+  ARROW_ASSIGN_OR_RAISE(auto finding, TryClassifySelects(connection, sql));
+  if (finding) return *finding;
+  return Finding{StatementClass::kUnknown, "a query DuckDB cannot describe"};
 }
 
 arrow::Result<Finding> ClassifyOne(engine::EngineConnection& connection, const std::string& sql,
@@ -383,6 +424,15 @@ Role RequiredRole(StatementClass statement_class) {
 
 arrow::Result<SqlRequirement> ClassifySql(engine::EngineConnection& connection,
                                           const std::string& sql) {
+  // Queries, the common case, are decided from the parse tree alone.
+  if (auto cached = QueryFindings().Find(sql)) {
+    return SqlRequirement{cached->statement_class, cached->what};
+  }
+  ARROW_ASSIGN_OR_RAISE(auto selects, TryClassifySelects(connection, sql));
+  if (selects) {
+    QueryFindings().Add(sql, *selects);
+    return SqlRequirement{selects->statement_class, selects->what};
+  }
   ARROW_ASSIGN_OR_RAISE(auto types, connection.StatementTypes(sql));
   Finding worst{StatementClass::kQuery, ""};
   if (types.size() == 1) {

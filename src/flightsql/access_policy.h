@@ -2,7 +2,8 @@
 // admin. SQL is classified from DuckDB's own parse (statement types from the engine, the parse
 // tree of SELECTs from json_serialize_sql) into a StatementClass, and each class needs one
 // role (RequiredRole). Anything the classifier does not recognise needs admin (deny by
-// default). Pure functions over an engine connection; any thread.
+// default). Functions over an engine connection; any thread. Query findings are cached by
+// SQL text (a parse tree depends on the text alone), process-wide, bounded, mutex-guarded.
 #pragma once
 
 #include <arrow/result.h>

@@ -56,14 +56,26 @@ class AccessPolicyTest : public ::testing::Test {
 };
 
 TEST_F(AccessPolicyTest, PlainReadsNeedReadOnly) {
-  for (const char* sql :
-       {"SELECT 1", "SELECT * FROM t", "FROM t", "VALUES (1), (2)",
-        "WITH x AS (SELECT a FROM t) SELECT * FROM x", "SELECT * FROM range(10)",
-        "SELECT * FROM duckdb_tables()", "DESCRIBE t", "SHOW TABLES", "PRAGMA table_info('t')",
-        "SELECT count(*) FROM t WHERE b LIKE 'x%'", "EXPLAIN SELECT * FROM t",
-        "SELECT * FROM tumble('t', 'a', 1)", "SELECT currval('s')", "SET search_path = 'main'",
-        "SET TimeZone = 'UTC'", "USE memory", "CALL pragma_table_info('t')", "SUMMARIZE t",
-        "SELECT * FROM (SELECT * FROM range(3)) r JOIN t ON r.range = t.a"}) {
+  for (const char* sql : {"SELECT 1",
+                          "SELECT * FROM t",
+                          "FROM t",
+                          "VALUES (1), (2)",
+                          "WITH x AS (SELECT a FROM t) SELECT * FROM x",
+                          "SELECT * FROM range(10)",
+                          "SELECT * FROM duckdb_tables()",
+                          "DESCRIBE t",
+                          "SHOW TABLES",
+                          "PRAGMA table_info('t')",
+                          "SELECT count(*) FROM t WHERE b LIKE 'x%'",
+                          "EXPLAIN SELECT * FROM t",
+                          "SELECT * FROM tumble('t', 'a', 1)",
+                          "SELECT currval('s')",
+                          "SET search_path = 'main'",
+                          "SET TimeZone = 'UTC'",
+                          "USE memory",
+                          "CALL pragma_table_info('t')",
+                          "SUMMARIZE t",
+                          "SELECT * FROM (SELECT * FROM range(3)) r JOIN t ON r.range = t.a"}) {
     EXPECT_EQ(Needs(sql), Role::kReadOnly) << sql << " -> " << What(sql);
   }
 }
