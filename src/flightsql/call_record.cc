@@ -64,14 +64,12 @@ arrow::Status RequireRoleForSql(const fl::ServerCallContext& context,
                                 Role at_least) {
   CallRecord* record = CallRecordOf(context);
   if (record == nullptr || record->identity().role == Role::kAdmin) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto requirement, ClassifySql(connection, sql));
-  Role needed = requirement.role();
-  std::string what = requirement.what;
-  if (static_cast<int>(at_least) > static_cast<int>(needed)) {
-    needed = at_least;
-    what = "a statement update (" + what + ")";
+  if (static_cast<int>(record->identity().role) < static_cast<int>(at_least)) {
+    // Refused whatever the SQL is: do not even ask DuckDB about it.
+    return RequireRole(context, at_least, "statement updates");
   }
-  return RequireRole(context, needed, what);
+  ARROW_ASSIGN_OR_RAISE(auto requirement, ClassifySql(connection, sql));
+  return RequireRole(context, requirement.role(), requirement.what);
 }
 
 }  // namespace hyprstream::flightsql
