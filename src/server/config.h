@@ -37,6 +37,7 @@ struct Config {
   std::string log_level = "info";          // trace | debug | info | warn | error | critical | off
   std::optional<std::string> config_file;  // the TOML file that was read, if any
 
+  std::chrono::seconds shutdown_grace_period{30};  // running calls may finish this long
   std::chrono::seconds session_idle_timeout{3600};
   std::chrono::seconds statement_idle_timeout{600};  // prepared statements and result tickets
   int64_t result_batch_rows = 65536;                 // target rows per streamed Arrow batch

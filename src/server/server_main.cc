@@ -5,16 +5,17 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <csignal>
 #include <iostream>
 
 #include "engine/duckdb_engine.h"
+#include "engine/engine_sql.h"
 #include "flightsql/flight_sql_server.h"
 #include "server/audit_log.h"
 #include "server/auth_middleware.h"
 #include "server/authenticator.h"
 #include "server/config.h"
 #include "server/password_hash.h"
+#include "server/shutdown_signals.h"
 #include "server/tls_options.h"
 #include "window/window_catalog.h"
 
@@ -53,6 +54,8 @@ arrow::Result<std::unique_ptr<Authenticator>> MakeAuthenticator(const Config& co
 }
 
 arrow::Status Serve(const Config& config) {
+  // Before any thread exists: only the signal watcher sees SIGINT/SIGTERM.
+  ShutdownSignals::BlockInThisThread();
   // Security first: a bad certificate, key or user list stops the start before any data opens.
   std::unique_ptr<Authenticator> authenticator;
   if (config.auth_enabled()) {
@@ -109,7 +112,6 @@ arrow::Status Serve(const Config& config) {
   flightsql::FlightSqlServer server(engine, server_options);
 
   ARROW_RETURN_NOT_OK(server.Init(options));
-  ARROW_RETURN_NOT_OK(server.SetShutdownOnSignals({SIGINT, SIGTERM}));
   spdlog::info("hyprstream {} serving Flight SQL on {}://{}:{} ({})", HYPRSTREAM_VERSION,
                config.tls_enabled() ? "grpc+tls" : "grpc", config.host, server.port(),
                DescribeConfig(config));
@@ -125,9 +127,33 @@ arrow::Status Serve(const Config& config) {
         "[[users]] (docs/security.md)",
         config.host, server.port());
   }
+  ShutdownSignals signals;
+  signals.Watch([&server, grace = config.shutdown_grace_period](int signal) {
+    // gRPC stops accepting calls at once (clients get UNAVAILABLE); running calls may finish
+    // until the deadline, then are cancelled (which interrupts their DuckDB statements).
+    spdlog::info("signal {}: draining; running calls may finish for up to {}s (a second "
+                 "signal stops at once)",
+                 signal, grace.count());
+    auto deadline = std::chrono::system_clock::now() + grace;
+    arrow::Status stopped = server.Shutdown(&deadline);
+    if (!stopped.ok()) spdlog::error("shutdown: {}", stopped.ToString());
+  });
   ARROW_RETURN_NOT_OK(server.Serve());
-  spdlog::info("shutting down (signal {})", server.GotSignal() ? server.GotSignal() : 0);
-  return server.Shutdown();
+  signals.Join();
+  if (config.engine == "duckdb" && config.engine_connection != ":memory:") {
+    // Fold the write-ahead log into the database file, so the next start replays nothing.
+    auto checkpointed = [&]() -> arrow::Status {
+      ARROW_ASSIGN_OR_RAISE(auto connection, engine->Connect());
+      return hyprstream::engine::ExecuteStatement(*connection, "CHECKPOINT");
+    }();
+    if (checkpointed.ok()) {
+      spdlog::info("checkpointed {}", config.engine_connection);
+    } else {
+      spdlog::warn("checkpoint at shutdown failed: {}", checkpointed.ToString());
+    }
+  }
+  spdlog::info("stopped");
+  return arrow::Status::OK();
 }
 
 }  // namespace
