@@ -131,9 +131,10 @@ arrow::Status Serve(const Config& config) {
   signals.Watch([&server, grace = config.shutdown_grace_period](int signal) {
     // gRPC stops accepting calls at once (clients get UNAVAILABLE); running calls may finish
     // until the deadline, then are cancelled (which interrupts their DuckDB statements).
-    spdlog::info("signal {}: draining; running calls may finish for up to {}s (a second "
-                 "signal stops at once)",
-                 signal, grace.count());
+    spdlog::info(
+        "signal {}: shutting down; running calls may finish for up to {}s (a second "
+        "signal stops at once)",
+        signal, grace.count());
     auto deadline = std::chrono::system_clock::now() + grace;
     arrow::Status stopped = server.Shutdown(&deadline);
     if (!stopped.ok()) spdlog::error("shutdown: {}", stopped.ToString());

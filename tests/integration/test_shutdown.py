@@ -50,7 +50,7 @@ def test_sigterm_lets_a_running_query_finish_and_refuses_new_calls(start_server)
     assert outcome["rows"] == [(len(range(3, n, 7)),)]
     assert server.process.wait(60) == 0
     log = server.log()
-    assert "draining" in log and "stopped" in log
+    assert "shutting down" in log and "stopped" in log
 
 
 def test_queries_still_running_at_the_end_of_the_grace_period_are_cancelled(start_server):
