@@ -34,6 +34,8 @@ def wait_for_flight(proc, uri, what, timeout=30):
             with flight.connect(uri) as client:
                 list(client.list_actions(options=flight.FlightCallOptions(timeout=1)))
             return
+        except flight.FlightUnauthenticatedError:
+            return  # up, and asking for credentials
         except flight.FlightError:
             time.sleep(0.05)
     proc.kill()

@@ -25,6 +25,7 @@ class DuckDbConnection : public EngineConnection {
   bool InTransaction() const override { return session_->in_transaction(); }
   void Interrupt() override { session_->Interrupt(); }
   std::optional<double> QueryProgress() const override;
+  arrow::Result<std::vector<std::string>> StatementTypes(const std::string& sql) override;
 
  private:
   arrow::Status RunTransactionStatement(const std::string& sql);

@@ -184,6 +184,13 @@ class EngineConnection {
   virtual arrow::Status SetCurrentSchema(const std::string& schema) {
     return arrow::Status::NotImplemented("current schema");
   }
+
+  // The engine's type of each statement in `sql` ("SELECT", "INSERT", "COPY", "SET", ...),
+  // found by parsing and preparing without running anything (the access policy classifies
+  // SQL with it). NotImplemented by engines that cannot tell.
+  virtual arrow::Result<std::vector<std::string>> StatementTypes(const std::string& sql) {
+    return arrow::Status::NotImplemented("this engine cannot classify statements");
+  }
 };
 
 // A long-lived appender for streaming ingest: each Append is committed before it returns

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "cache/statement_footprint.h"
+#include "flightsql/call_record.h"
 #include "flightsql/catalog_metadata.h"
 #include "flightsql/flight_status.h"
 #include "flightsql/flight_wire.h"
@@ -30,14 +31,17 @@ namespace {
 // dropped (a client that goes away mid-stream).
 class FinishNotifyingReader : public arrow::RecordBatchReader {
  public:
+  // `record` (may be null) counts the rows streamed for the audit log.
   FinishNotifyingReader(std::shared_ptr<arrow::RecordBatchReader> inner,
-                        std::function<void()> on_finish)
-      : inner_(std::move(inner)), on_finish_(std::move(on_finish)) {}
+                        std::function<void()> on_finish, CallRecord* record)
+      : inner_(std::move(inner)), on_finish_(std::move(on_finish)), record_(record) {}
   ~FinishNotifyingReader() override { Finish(); }
 
   std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
     arrow::Status status = inner_->ReadNext(batch);
+    if (status.ok() && *batch != nullptr && record_ != nullptr)
+      record_->AddRows((*batch)->num_rows());
     if (!status.ok() || *batch == nullptr) Finish();
     return status;
   }
@@ -52,6 +56,7 @@ class FinishNotifyingReader : public arrow::RecordBatchReader {
   }
   std::shared_ptr<arrow::RecordBatchReader> inner_;
   std::function<void()> on_finish_;
+  CallRecord* record_;
 };
 
 // Passes an ingest's batches through WindowCatalog::PrepareAppend (metrics: running columns)
@@ -274,6 +279,7 @@ arrow::Status FlightSqlServer::GetFlightInfo(const fl::ServerCallContext& contex
                                              const fl::FlightDescriptor& request,
                                              std::unique_ptr<fl::FlightInfo>* info) {
   auto announced = [&]() -> arrow::Result<Announced> {
+    ARROW_RETURN_NOT_OK(Authorize(context, request, /*put=*/false));
     if (request.type == fl::FlightDescriptor::PATH) return AnnounceTable(context, request.path);
     ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.cmd));
     spdlog::debug("GetFlightInfo {}", DescribeCommand(command));
@@ -295,6 +301,7 @@ arrow::Status FlightSqlServer::GetSchema(const fl::ServerCallContext& context,
                                          const fl::FlightDescriptor& request,
                                          std::unique_ptr<fl::SchemaResult>* schema) {
   auto result = [&]() -> arrow::Result<std::shared_ptr<arrow::Schema>> {
+    ARROW_RETURN_NOT_OK(Authorize(context, request, /*put=*/false));
     if (request.type == fl::FlightDescriptor::PATH) {
       ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, ""));
       ARROW_ASSIGN_OR_RAISE(auto statement,
@@ -327,6 +334,7 @@ arrow::Status FlightSqlServer::DoGet(const fl::ServerCallContext& context,
                                      std::unique_ptr<fl::FlightDataStream>* stream) {
   auto reader = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
     ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.ticket));
+    if (CallRecord* record = CallRecordOf(context)) record->NoteCommand(CommandName(command));
     if (auto* ticket = std::get_if<pb::TicketStatementQuery>(&command)) {
       return OpenPendingResult(context, ticket->statement_handle());
     }
@@ -448,7 +456,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::OpenPe
     }
     reader = std::move(*executed);
   }
-  return std::make_shared<FinishNotifyingReader>(std::move(reader), std::move(finished));
+  return std::make_shared<FinishNotifyingReader>(std::move(reader), std::move(finished),
+                                                 CallRecordOf(context));
 }
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceMetadata(
@@ -495,8 +504,9 @@ arrow::Status FlightSqlServer::DoPut(const fl::ServerCallContext& context,
                                      std::unique_ptr<fl::FlightMetadataWriter> writer) {
   const fl::FlightDescriptor& descriptor = reader->descriptor();
   arrow::Status status = [&]() -> arrow::Status {
+    ARROW_RETURN_NOT_OK(Authorize(context, descriptor, /*put=*/true));
     if (descriptor.type == fl::FlightDescriptor::PATH) {
-      return PutStream(descriptor.path, reader.get(), writer.get());
+      return PutStream(context, descriptor.path, reader.get(), writer.get());
     }
     ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(descriptor.cmd));
     spdlog::debug("DoPut {}", DescribeCommand(command));
@@ -507,7 +517,7 @@ arrow::Status FlightSqlServer::DoPut(const fl::ServerCallContext& context,
       return PutPreparedQueryParameters(*c, reader.get(), writer.get());
     }
     if (auto* c = std::get_if<pb::CommandPreparedStatementUpdate>(&command)) {
-      return PutPreparedUpdate(*c, reader.get(), writer.get());
+      return PutPreparedUpdate(context, *c, reader.get(), writer.get());
     }
     if (auto* c = std::get_if<pb::CommandStatementIngest>(&command)) {
       return PutIngest(context, *c, std::move(reader), writer.get());
@@ -527,6 +537,7 @@ arrow::Status FlightSqlServer::PutStatementUpdate(const fl::ServerCallContext& c
                         PrepareStatement(*connection, command.query(), command.transaction_id()));
   ARROW_ASSIGN_OR_RAISE(int64_t count, statement->ExecuteUpdate());
   ARROW_RETURN_NOT_OK(AfterSqlWrite(*connection, command.query(), command.transaction_id()));
+  if (CallRecord* record = CallRecordOf(context)) record->AddRows(count);
   // Answer at once: some clients wait for this before half-closing their stream.
   pb::DoPutUpdateResult result;
   result.set_record_count(count);
@@ -550,7 +561,8 @@ arrow::Status FlightSqlServer::PutPreparedQueryParameters(
   return writer->WriteMetadata(*SerializeMessage(result));
 }
 
-arrow::Status FlightSqlServer::PutPreparedUpdate(const pb::CommandPreparedStatementUpdate& command,
+arrow::Status FlightSqlServer::PutPreparedUpdate(const fl::ServerCallContext& context,
+                                                 const pb::CommandPreparedStatementUpdate& command,
                                                  fl::FlightMessageReader* reader,
                                                  fl::FlightMetadataWriter* writer) {
   ARROW_ASSIGN_OR_RAISE(auto prepared,
@@ -569,6 +581,7 @@ arrow::Status FlightSqlServer::PutPreparedUpdate(const pb::CommandPreparedStatem
   }
   ARROW_RETURN_NOT_OK(
       AfterSqlWrite(*prepared->connection, prepared->sql, prepared->transaction_id));
+  if (CallRecord* record = CallRecordOf(context)) record->AddRows(count);
   pb::DoPutUpdateResult result;
   result.set_record_count(count);
   return writer->WriteMetadata(*SerializeMessage(result));
@@ -627,12 +640,14 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
   }
   ARROW_ASSIGN_OR_RAISE(int64_t rows, connection->Ingest(request, batches.get()));
   if (windowed) WhenCommitted(command.transaction_id(), target, windowed->TakeRows());
+  if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
   pb::DoPutUpdateResult result;
   result.set_record_count(rows);
   return writer->WriteMetadata(*SerializeMessage(result));
 }
 
-arrow::Status FlightSqlServer::PutStream(const std::vector<std::string>& path,
+arrow::Status FlightSqlServer::PutStream(const fl::ServerCallContext& context,
+                                         const std::vector<std::string>& path,
                                          fl::FlightMessageReader* reader,
                                          fl::FlightMetadataWriter* writer) {
   if (path.empty() || path.size() > 3) {
@@ -657,6 +672,7 @@ arrow::Status FlightSqlServer::PutStream(const std::vector<std::string>& path,
     ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*batch));
     if (windowed) WhenCommitted("", target, {batch});
     total += rows;
+    if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
     // Acknowledge every batch once it is committed, so the client knows what is durable.
     std::string ack =
         "{\"rows\":" + std::to_string(rows) + ",\"total_rows\":" + std::to_string(total) + "}";

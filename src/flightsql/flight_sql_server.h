@@ -4,7 +4,8 @@
 //
 // Files: flight_sql_server.cc (queries, metadata, DoGet, DoPut), flight_sql_server_actions.cc
 // (DoAction: prepared statements, transactions, cancel, session options),
-// flight_sql_server_poll.cc (PollFlightInfo).
+// flight_sql_server_poll.cc (PollFlightInfo), flight_sql_server_access.cc (the role check
+// every RPC passes before it runs anything: access_policy.h, call_record.h).
 //
 // Threading: every RPC may run concurrently; state lives in SessionRegistry (thread-safe)
 // and in per-connection engine objects (serialised by the engine).
@@ -60,6 +61,13 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   SessionRegistry& sessions() { return sessions_; }
 
  private:
+  // The role check of a descriptor's command (GetFlightInfo, PollFlightInfo, GetSchema,
+  // DoPut) and of an action; notes the command for the audit log. OK when no CallRecord.
+  arrow::Status Authorize(const arrow::flight::ServerCallContext& context,
+                          const arrow::flight::FlightDescriptor& descriptor, bool put);
+  arrow::Status AuthorizeAction(const arrow::flight::ServerCallContext& context,
+                                const arrow::flight::Action& action);
+
   // GetFlightInfo handlers: each returns the result schema and the ticket that DoGet reads.
   struct Announced {
     std::shared_ptr<arrow::Schema> schema;
@@ -89,14 +97,16 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Status PutPreparedQueryParameters(const pb::CommandPreparedStatementQuery& command,
                                            arrow::flight::FlightMessageReader* reader,
                                            arrow::flight::FlightMetadataWriter* writer);
-  arrow::Status PutPreparedUpdate(const pb::CommandPreparedStatementUpdate& command,
+  arrow::Status PutPreparedUpdate(const arrow::flight::ServerCallContext& context,
+                                  const pb::CommandPreparedStatementUpdate& command,
                                   arrow::flight::FlightMessageReader* reader,
                                   arrow::flight::FlightMetadataWriter* writer);
   arrow::Status PutIngest(const arrow::flight::ServerCallContext& context,
                           const pb::CommandStatementIngest& command,
                           std::unique_ptr<arrow::flight::FlightMessageReader> reader,
                           arrow::flight::FlightMetadataWriter* writer);
-  arrow::Status PutStream(const std::vector<std::string>& path,
+  arrow::Status PutStream(const arrow::flight::ServerCallContext& context,
+                          const std::vector<std::string>& path,
                           arrow::flight::FlightMessageReader* reader,
                           arrow::flight::FlightMetadataWriter* writer);
 

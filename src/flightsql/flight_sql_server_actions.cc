@@ -10,6 +10,7 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "flightsql/call_record.h"
 #include "flightsql/flight_sql_server.h"
 #include "flightsql/read_freshness.h"
 #include "flightsql/flight_status.h"
@@ -100,6 +101,7 @@ arrow::Status FlightSqlServer::DoAction(const fl::ServerCallContext& context,
   spdlog::debug("DoAction {} ({} bytes)", action.type, body.size());
   arrow::Result<std::vector<std::string>> bodies =
       [&]() -> arrow::Result<std::vector<std::string>> {
+    ARROW_RETURN_NOT_OK(AuthorizeAction(context, action));
     if (action.type == kCreatePreparedStatement) return CreatePreparedStatement(context, body);
     if (action.type == kClosePreparedStatement) return ClosePreparedStatement(body);
     if (action.type == kBeginTransaction) return BeginTransaction(body);
@@ -130,6 +132,19 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
   prepared->sql = request.query();
   prepared->connection = connection;
   prepared->transaction_id = request.transaction_id();
+  if (CallRecord* record = CallRecordOf(context)) {
+    record->NoteCommand(kCreatePreparedStatement, request.query());
+    if (record->identity().role == Role::kAdmin) {
+      // Not classified (admins may run anything): only admins may execute it.
+      prepared->required_role = Role::kAdmin;
+      prepared->required_for = "a statement prepared by an admin";
+    } else {
+      ARROW_ASSIGN_OR_RAISE(auto requirement, ClassifySql(*connection, request.query()));
+      prepared->required_role = requirement.role();
+      prepared->required_for = requirement.what;
+      ARROW_RETURN_NOT_OK(RequireRole(context, requirement.role(), requirement.what));
+    }
+  }
   ARROW_ASSIGN_OR_RAISE(
       prepared->statement,
       PrepareStatement(*connection, request.query(), request.transaction_id()));
@@ -228,6 +243,15 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
   fl::SetSessionOptionsRequest request;
   ARROW_RETURN_NOT_OK(fl::SetSessionOptionsRequest::Deserialize(body, &request));
   ARROW_ASSIGN_OR_RAISE(auto session, sessions_.SessionOf(context));
+  if (CallRecordOf(context) != nullptr) {
+    // All or nothing: no option is applied when one needs a role the caller lacks.
+    for (const auto& [name, value] : request.session_options) {
+      if (name == "catalog" || name == "schema") continue;
+      ARROW_ASSIGN_OR_RAISE(auto statement_class, ClassifySetting(*session->connection, name));
+      ARROW_RETURN_NOT_OK(RequireRole(context, RequiredRole(statement_class),
+                                      "SetSessionOptions of setting " + name));
+    }
+  }
   fl::SetSessionOptionsResult result;
   auto fail = [&](const std::string& name, fl::SetSessionOptionErrorValue value,
                   const arrow::Status& why) {

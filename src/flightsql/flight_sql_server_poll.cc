@@ -59,6 +59,7 @@ arrow::Status FlightSqlServer::PollFlightInfo(const fl::ServerCallContext& conte
     if (request.type == fl::FlightDescriptor::CMD) {
       ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.cmd));
       spdlog::debug("PollFlightInfo {}", DescribeCommand(command));
+      ARROW_RETURN_NOT_OK(Authorize(context, request, /*put=*/false));
       if (auto* retry = std::get_if<pb::TicketStatementQuery>(&command)) {
         job_id = retry->statement_handle();
       } else if (std::holds_alternative<pb::CommandStatementQuery>(command) ||

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "flightsql/access_policy.h"
 #include "flightsql/expiring_map.h"
 #include "flightsql/poll_job.h"
 
@@ -37,6 +38,9 @@ struct PreparedStatement {
   std::mutex mutex;  // guards statement and parameters
   std::unique_ptr<engine::EngineStatement> statement;
   std::shared_ptr<arrow::RecordBatch> parameters;  // rows bound by the last DoPut, or null
+  // What executing it needs (access_policy.h), decided when it was prepared.
+  Role required_role = Role::kReadOnly;
+  std::string required_for = "SELECT";
 };
 
 // A result announced by GetFlightInfo and streamed by DoGet. Either `reader` holds a result

@@ -126,6 +126,13 @@ std::string DescribeConfig(const Config& config) {
       << " session_idle_timeout=" << config.session_idle_timeout.count() << "s"
       << " statement_idle_timeout=" << config.statement_idle_timeout.count() << "s"
       << " result_batch_rows=" << config.result_batch_rows;
+  out << " tls="
+      << (config.tls_enabled() ? (config.tls_client_ca.empty() ? "on" : "mutual") : "off");
+  out << " auth=" << (config.auth_enabled() ? "on" : "off");
+  if (!config.users.empty()) out << " users=" << config.users.size();
+  if (config.auth_token_secret) out << " auth_token_secret=***";
+  if (config.readonly) out << " readonly=true";
+  if (!config.audit_log.empty()) out << " audit_log=" << config.audit_log;
   if (config.config_file) out << " config_file=" << *config.config_file;
   return out.str();
 }

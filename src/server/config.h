@@ -43,6 +43,7 @@ struct Config {
   std::string log_level = "info";          // trace | debug | info | warn | error | critical | off
   std::optional<std::string> config_file;  // the TOML file that was read, if any
 
+  std::chrono::seconds shutdown_grace_period{30};  // running calls may finish this long
   std::chrono::seconds session_idle_timeout{3600};
   std::chrono::seconds statement_idle_timeout{600};  // prepared statements and result tickets
   int64_t result_batch_rows = 65536;                 // target rows per streamed Arrow batch
@@ -53,6 +54,32 @@ struct Config {
   std::string metrics_integer_time_unit;             // "", s, ms, us, ns
   // [[windows]] tables of the config file (docs/windows.md), key -> text.
   std::vector<std::map<std::string, std::string>> window_definitions;
+
+  // Security (docs/security.md). TLS: PEM files; a client CA turns on mutual TLS.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string tls_min_version = "1.2";
+  // [[users]] tables of the config file: name, password_hash, role. Authentication is on when
+  // there is a user or an external JWT public key.
+  struct User {
+    std::string name;
+    std::string password_hash;
+    std::string role;
+  };
+  std::vector<User> users;
+  std::optional<std::string> auth_token_secret;  // environment or file only
+  std::chrono::seconds auth_token_lifetime{3600};
+  std::string auth_jwt_public_key;  // PEM file of an external identity provider
+  std::string auth_jwt_issuer;
+  std::string auth_jwt_audience;
+  std::string auth_jwt_user_claim = "sub";
+  std::string auth_jwt_role_claim = "role";
+  bool readonly = false;
+  std::string audit_log;  // file path; empty: no audit log
+
+  bool auth_enabled() const { return !users.empty() || !auth_jwt_public_key.empty(); }
+  bool tls_enabled() const { return !tls_cert.empty(); }
 };
 
 // What LoadConfig decided. Either run with `config` (exit_text empty), or print `exit_text`
@@ -60,6 +87,8 @@ struct Config {
 // an outcome but an error Status: print its message to stderr and exit 2.
 struct LoadOutcome {
   Config config;
+  // --hash-password: print a password hash for a password read from stdin, then exit.
+  bool hash_password = false;
   std::optional<std::string> exit_text;
   int exit_code = 0;
 };

@@ -116,6 +116,26 @@ auto ByteSize(int64_t Config::*field) {
   };
 }
 
+// gRPC (inside libarrow_flight) negotiates TLS 1.2 or 1.3 and exposes no minimum to us.
+auto TlsMinVersion() {
+  return [](Config& c, const std::string& v) -> arrow::Status {
+    if (v == "1.2" || v == "TLSv1.2") {
+      c.tls_min_version = "1.2";
+      return arrow::Status::OK();
+    }
+    if (v == "1.3" || v == "TLSv1.3") {
+      return arrow::Status::Invalid(
+          "'", v,
+          "' cannot be enforced: Arrow Flight's bundled gRPC offers no setting for the "
+          "minimum TLS version (it always accepts 1.2 and 1.3); use 1.2 or terminate TLS in a "
+          "proxy");
+    }
+    return arrow::Status::Invalid("'", v,
+                                  "' is not accepted: the minimum is 1.2 (gRPC never "
+                                  "negotiates older versions)");
+  };
+}
+
 // "a=1,b=2" or one "a=1", merged into the map (a later source overrides per key).
 auto KeyValueList(KeyValues Config::*field) {
   return [field](Config& c, const std::string& v) -> arrow::Status {
@@ -178,6 +198,9 @@ std::vector<OptionSpec> Options() {
        KeyValueList(&Config::cache_tables), &Config::cache_tables},
       {"log-level", K::kText, kLevels, "info",
        Text(&Config::log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"})},
+      {"shutdown-grace-period", K::kDuration,
+       "on SIGTERM/SIGINT, let running calls finish this long before cancelling them", "30s",
+       Duration(&Config::shutdown_grace_period, 0)},
       {"session-idle-timeout", K::kDuration, "close client sessions idle this long", "1h",
        Duration(&Config::session_idle_timeout, 1)},
       {"statement-idle-timeout", K::kDuration,
@@ -197,6 +220,38 @@ std::vector<OptionSpec> Options() {
       {"metrics-integer-time-unit", K::kText,
        "unit of integer epoch values in metrics.timestamp: s, ms, us or ns (unset: rejected)",
        "none", Text(&Config::metrics_integer_time_unit, {"", "s", "ms", "us", "ns"})},
+      {"tls-cert", K::kText, "PEM certificate (chain) to serve TLS with; clients use grpc+tls://",
+       "none", Text(&Config::tls_cert)},
+      {"tls-key", K::kText, "PEM private key of --tls-cert", "none", Text(&Config::tls_key)},
+      {"tls-client-ca", K::kText,
+       "PEM CA bundle: require client certificates signed by it (mutual TLS)", "none",
+       Text(&Config::tls_client_ca)},
+      {"tls-min-version", K::kText,
+       "lowest TLS version accepted: 1.2 (what gRPC enforces; 1.3 cannot be enforced, see "
+       "docs/security.md)",
+       "1.2", TlsMinVersion()},
+      {"auth-token-secret", K::kText,
+       "HS256 secret (32+ bytes) signing bearer tokens (environment or file only; default: "
+       "random per start)",
+       "random", Secret(&Config::auth_token_secret), nullptr, true},
+      {"auth-token-lifetime", K::kDuration, "how long an issued bearer token is valid", "1h",
+       Duration(&Config::auth_token_lifetime, 1)},
+      {"auth-jwt-public-key", K::kText,
+       "PEM public key (RSA: RS256, EC P-256: ES256) of an external token issuer", "none",
+       Text(&Config::auth_jwt_public_key)},
+      {"auth-jwt-issuer", K::kText, "required iss of external tokens", "none",
+       Text(&Config::auth_jwt_issuer)},
+      {"auth-jwt-audience", K::kText, "required aud of external tokens", "none",
+       Text(&Config::auth_jwt_audience)},
+      {"auth-jwt-user-claim", K::kText, "claim of external tokens naming the user", "sub",
+       Text(&Config::auth_jwt_user_claim)},
+      {"auth-jwt-role-claim", K::kText,
+       "claim of external tokens holding the role (admin, read_write, read_only)", "role",
+       Text(&Config::auth_jwt_role_claim)},
+      {"readonly", K::kBool, "serve read-only: every user is at most read_only", "false",
+       Bool(&Config::readonly)},
+      {"audit-log", K::kText, "file to append the JSON-lines audit log to", "none",
+       Text(&Config::audit_log)},
   };
 }
 
@@ -298,6 +353,49 @@ arrow::Status ReadWindowDefinitions(const std::string& path, const toml::node& n
   return arrow::Status::OK();
 }
 
+// [[users]] tables: name, password_hash, role. Plaintext passwords are refused.
+arrow::Status ReadUsers(const std::string& path, const toml::node& node, Config* config) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    return arrow::Status::Invalid("config file ", path,
+                                  ", key users: expected [[users]] tables, got ", TypeName(node));
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string where = "config file " + path + ", users[" + std::to_string(i) + "]";
+    const auto* entry = (*array)[i].as_table();
+    if (entry == nullptr) return arrow::Status::Invalid(where, ": expected a table");
+    Config::User user;
+    for (const auto& [key, value] : *entry) {
+      const std::string name(key.str());
+      auto text = value.value_exact<std::string>();
+      if (!text) return arrow::Status::Invalid(where, ".", name, ": expected a string");
+      if (name == "name") {
+        user.name = *text;
+      } else if (name == "password_hash") {
+        user.password_hash = *text;
+      } else if (name == "role") {
+        user.role = *text;
+      } else if (name == "password") {
+        return arrow::Status::Invalid(where,
+                                      ": plaintext passwords are not accepted; store "
+                                      "password_hash from `hyprstream --hash-password`");
+      } else {
+        return arrow::Status::Invalid(where, ": unknown key '", name,
+                                      "' (name, password_hash, role)");
+      }
+    }
+    if (user.name.empty() || user.password_hash.empty() || user.role.empty()) {
+      return arrow::Status::Invalid(where, ": name, password_hash and role are required");
+    }
+    if (user.role != "admin" && user.role != "read_write" && user.role != "read_only") {
+      return arrow::Status::Invalid(where, ".role: '", user.role,
+                                    "' is not one of: admin, read_write, read_only");
+    }
+    config->users.push_back(std::move(user));
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Status ApplyFile(const std::vector<OptionSpec>& options, const std::string& path,
                         Config* config) {
   std::error_code error;
@@ -315,6 +413,10 @@ arrow::Status ApplyFile(const std::vector<OptionSpec>& options, const std::strin
     const std::string name(key.str());
     if (name == "windows") {
       ARROW_RETURN_NOT_OK(ReadWindowDefinitions(path, node, config));
+      continue;
+    }
+    if (name == "users") {
+      ARROW_RETURN_NOT_OK(ReadUsers(path, node, config));
       continue;
     }
     auto option = std::find_if(options.begin(), options.end(),
@@ -404,6 +506,9 @@ arrow::Result<LoadOutcome> LoadConfig(int argc, const char* const* argv,
                  "TOML configuration file [HYPRSTREAM_CONFIG, default none]")
       ->type_name("PATH")
       ->take_last();
+  bool hash_password = false;
+  app.add_flag("--hash-password", hash_password,
+               "read a password from stdin, print its password_hash for [[users]], and exit");
   std::vector<FlagSlot> slots(options.size());
   for (size_t i = 0; i < options.size(); ++i) {
     const OptionSpec& option = options[i];
@@ -446,6 +551,10 @@ arrow::Result<LoadOutcome> LoadConfig(int argc, const char* const* argv,
     return arrow::Status::Invalid(e.what());
   }
 
+  if (hash_password) {
+    outcome.hash_password = true;
+    return outcome;
+  }
   Config& config = outcome.config;
   if (config_path.empty()) config_path = Lookup(env, "HYPRSTREAM_CONFIG");
   if (!config_path.empty()) {
@@ -470,6 +579,12 @@ arrow::Result<LoadOutcome> LoadConfig(int argc, const char* const* argv,
     } else {
       ARROW_RETURN_NOT_OK(Apply(options[i], where, &config, slot.text));
     }
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return arrow::Status::Invalid("--tls-cert and --tls-key go together: give both or neither");
+  }
+  if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
+    return arrow::Status::Invalid("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key");
   }
   return outcome;
 }

@@ -1,17 +1,24 @@
 #include "server/server_main.h"
 
 #include <arrow/flight/server.h>
+#include <arrow/flight/server_auth.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <csignal>
 #include <iostream>
 
 #include "cache/cached_engine.h"
 #include "engine/adbc_engine.h"
 #include "engine/duckdb_engine.h"
+#include "engine/engine_sql.h"
 #include "flightsql/flight_sql_server.h"
+#include "server/audit_log.h"
+#include "server/auth_middleware.h"
+#include "server/authenticator.h"
 #include "server/config.h"
+#include "server/password_hash.h"
+#include "server/shutdown_signals.h"
+#include "server/tls_options.h"
 #include "window/window_catalog.h"
 
 namespace hyprstream::server {
@@ -114,7 +121,53 @@ arrow::Result<std::shared_ptr<window::WindowCatalog>> OpenWindows(
   return windows;
 }
 
+arrow::Result<std::unique_ptr<Authenticator>> MakeAuthenticator(const Config& config) {
+  AuthenticatorOptions options;
+  for (const auto& user : config.users) {
+    options.users.push_back(UserEntry{user.name, user.password_hash,
+                                      *flightsql::ParseRole(user.role)});  // checked on load
+  }
+  if (config.auth_token_secret) options.token_secret = *config.auth_token_secret;
+  options.token_lifetime = config.auth_token_lifetime;
+  if (!config.auth_jwt_public_key.empty()) {
+    ExternalJwtOptions external;
+    ARROW_ASSIGN_OR_RAISE(external.public_key_pem,
+                          ReadTextFile(config.auth_jwt_public_key, "--auth-jwt-public-key"));
+    external.issuer = config.auth_jwt_issuer;
+    external.audience = config.auth_jwt_audience;
+    external.user_claim = config.auth_jwt_user_claim;
+    external.role_claim = config.auth_jwt_role_claim;
+    options.external = std::move(external);
+  }
+  return Authenticator::Make(std::move(options));
+}
+
 arrow::Status Serve(const Config& config) {
+  // Before any thread exists: only the signal watcher sees SIGINT/SIGTERM.
+  ShutdownSignals::BlockInThisThread();
+  // Security first: a bad certificate, key or user list stops the start before any data opens.
+  std::unique_ptr<Authenticator> authenticator;
+  if (config.auth_enabled()) {
+    ARROW_ASSIGN_OR_RAISE(authenticator, MakeAuthenticator(config));
+  }
+  std::unique_ptr<AuditLog> audit;
+  if (!config.audit_log.empty()) {
+    ARROW_ASSIGN_OR_RAISE(audit, AuditLog::Open(config.audit_log));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto location, ListenLocation(config));
+  arrow::flight::FlightServerOptions options(location);
+  ARROW_RETURN_NOT_OK(ApplyTlsOptions(config, &options));
+  if (authenticator) {
+    // The Handshake RPC must exist for clients to send credentials on; the credentials
+    // themselves are checked by the middleware below, from the call's headers.
+    options.auth_handler = std::make_shared<arrow::flight::NoOpAuthHandler>();
+  }
+  if (authenticator || audit || config.readonly) {
+    options.middleware.emplace_back(flightsql::kCallRecordKey,
+                                    std::make_shared<AuthMiddlewareFactory>(AuthMiddlewareOptions{
+                                        authenticator.get(), config.readonly, audit.get()}));
+  }
+
   ARROW_ASSIGN_OR_RAISE(auto engine, OpenServingEngine(config));
   ARROW_ASSIGN_OR_RAISE(auto windows, OpenWindows(config, engine));
 
@@ -124,16 +177,50 @@ arrow::Status Serve(const Config& config) {
   server_options.limits.statement_idle_timeout = config.statement_idle_timeout;
   flightsql::FlightSqlServer server(engine, server_options);
 
-  ARROW_ASSIGN_OR_RAISE(auto location,
-                        arrow::flight::Location::ForGrpcTcp(config.host, config.port));
-  arrow::flight::FlightServerOptions options(location);
   ARROW_RETURN_NOT_OK(server.Init(options));
-  ARROW_RETURN_NOT_OK(server.SetShutdownOnSignals({SIGINT, SIGTERM}));
-  spdlog::info("hyprstream {} serving Flight SQL on grpc://{}:{} ({})", HYPRSTREAM_VERSION,
-               config.host, server.port(), DescribeConfig(config));
+  spdlog::info("hyprstream {} serving Flight SQL on {}://{}:{} ({})", HYPRSTREAM_VERSION,
+               config.tls_enabled() ? "grpc+tls" : "grpc", config.host, server.port(),
+               DescribeConfig(config));
+  if (!config.tls_enabled() && !IsLoopbackHost(config.host)) {
+    spdlog::warn(
+        "SERVING WITHOUT TLS ON {}: queries, data{} cross the network in clear text; set "
+        "--tls-cert and --tls-key",
+        config.host, config.auth_enabled() ? ", passwords and bearer tokens" : "");
+  }
+  if (!config.auth_enabled() && !IsLoopbackHost(config.host)) {
+    spdlog::warn(
+        "no authentication: anyone who reaches {}:{} has full access; configure "
+        "[[users]] (docs/security.md)",
+        config.host, server.port());
+  }
+  ShutdownSignals signals;
+  signals.Watch([&server, grace = config.shutdown_grace_period](int signal) {
+    // gRPC stops accepting calls at once (clients get UNAVAILABLE); running calls may finish
+    // until the deadline, then are cancelled (which interrupts their DuckDB statements).
+    spdlog::info(
+        "signal {}: shutting down; running calls may finish for up to {}s (a second "
+        "signal stops at once)",
+        signal, grace.count());
+    auto deadline = std::chrono::system_clock::now() + grace;
+    arrow::Status stopped = server.Shutdown(&deadline);
+    if (!stopped.ok()) spdlog::error("shutdown: {}", stopped.ToString());
+  });
   ARROW_RETURN_NOT_OK(server.Serve());
-  spdlog::info("shutting down (signal {})", server.GotSignal() ? server.GotSignal() : 0);
-  return server.Shutdown();
+  signals.Join();
+  if (config.engine == "duckdb" && config.engine_connection != ":memory:") {
+    // Fold the write-ahead log into the database file, so the next start replays nothing.
+    auto checkpointed = [&]() -> arrow::Status {
+      ARROW_ASSIGN_OR_RAISE(auto connection, engine->Connect());
+      return hyprstream::engine::ExecuteStatement(*connection, "CHECKPOINT");
+    }();
+    if (checkpointed.ok()) {
+      spdlog::info("checkpointed {}", config.engine_connection);
+    } else {
+      spdlog::warn("checkpoint at shutdown failed: {}", checkpointed.ToString());
+    }
+  }
+  spdlog::info("stopped");
+  return arrow::Status::OK();
 }
 
 }  // namespace
@@ -148,6 +235,23 @@ int RunServer(int argc, const char* const* argv, const std::map<std::string, std
   if (outcome->exit_text) {
     std::cout << *outcome->exit_text;
     return outcome->exit_code;
+  }
+  if (outcome->hash_password) {
+    // One line from stdin (the password; a trailing newline is not part of it).
+    std::string password;
+    std::getline(std::cin, password);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty()) {
+      std::cerr << "hyprstream: --hash-password reads the password from stdin; got none\n";
+      return 2;
+    }
+    auto hash = HashPassword(password);
+    if (!hash.ok()) {
+      std::cerr << "hyprstream: " << hash.status().message() << "\n";
+      return 1;
+    }
+    std::cout << *hash << "\n";
+    return 0;
   }
   const Config& config = outcome->config;
 

@@ -1,0 +1,75 @@
+#include "flightsql/call_record.h"
+
+#include <arrow/flight/types.h>
+
+namespace hyprstream::flightsql {
+namespace fl = arrow::flight;
+
+CallRecord::CallRecord(CallIdentity identity, std::string rpc, std::string peer,
+                       std::string bearer_token, Completion on_complete)
+    : identity_(std::move(identity)),
+      rpc_(std::move(rpc)),
+      peer_(std::move(peer)),
+      bearer_token_(std::move(bearer_token)),
+      on_complete_(std::move(on_complete)) {}
+
+void CallRecord::SendingHeaders(fl::AddCallHeaders* outgoing_headers) {
+  if (!bearer_token_.empty())
+    outgoing_headers->AddHeader("authorization", "Bearer " + bearer_token_);
+}
+
+void CallRecord::CallCompleted(const arrow::Status& status) {
+  if (on_complete_) on_complete_(*this, status);
+}
+
+void CallRecord::NoteCommand(std::string command, std::string sql) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  command_ = std::move(command);
+  sql_ = std::move(sql);
+}
+
+std::string CallRecord::command() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return command_;
+}
+
+std::string CallRecord::sql() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sql_;
+}
+
+void CallRecord::AddRows(int64_t rows) {
+  if (rows < 0) return;
+  int64_t current = rows_.load();
+  while (!rows_.compare_exchange_weak(current, (current < 0 ? 0 : current) + rows)) {
+  }
+}
+
+CallRecord* CallRecordOf(const fl::ServerCallContext& context) {
+  return static_cast<CallRecord*>(context.GetMiddleware(kCallRecordKey));
+}
+
+arrow::Status RequireRole(const fl::ServerCallContext& context, Role needed,
+                          const std::string& what) {
+  CallRecord* record = CallRecordOf(context);
+  if (record == nullptr) return arrow::Status::OK();
+  const CallIdentity& who = record->identity();
+  if (static_cast<int>(who.role) >= static_cast<int>(needed)) return arrow::Status::OK();
+  return fl::MakeFlightError(fl::FlightStatusCode::Unauthorized,
+                             DenialMessage(who.user, who.role, what, needed));
+}
+
+arrow::Status RequireRoleForSql(const fl::ServerCallContext& context,
+                                engine::EngineConnection& connection, const std::string& sql,
+                                Role at_least) {
+  CallRecord* record = CallRecordOf(context);
+  if (record == nullptr || record->identity().role == Role::kAdmin) return arrow::Status::OK();
+  if (static_cast<int>(record->identity().role) < static_cast<int>(at_least)) {
+    // Refused whatever the SQL is: do not even ask DuckDB about it.
+    return RequireRole(context, at_least, "statement updates");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto requirement, ClassifySql(connection, sql));
+  return RequireRole(context, requirement.role(), requirement.what);
+}
+
+}  // namespace hyprstream::flightsql

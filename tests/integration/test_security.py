@@ -1,0 +1,706 @@
+"""Security with real clients: TLS and mutual TLS (pyarrow.flight, ADBC), Basic handshake ->
+bearer token (ADBC username/password, pyarrow authenticate_basic_token, raw padded and
+unpadded headers), every RPC refused without a token, forged/expired/external JWTs, each
+role against each write path, --readonly, and the audit log.
+
+Certificates and keys are made by the test setup with the openssl CLI; password hashes with
+`hyprstream --hash-password`.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import pathlib
+import subprocess
+import time
+
+import adbc_driver_flightsql.dbapi
+import adbc_driver_manager
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+import flightsql_wire as wire
+from conftest import BINARY, Server, free_port
+
+PASSWORDS = {"root": "r00t pass", "writer": "wr1ter:pass", "reader": "reader-pass"}
+ROLES = {"root": "admin", "writer": "read_write", "reader": "read_only"}
+SECRET = "test-token-secret-0123456789-abcdefghij"
+
+
+# --- Setup ---------------------------------------------------------------------------------
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """A CA, a server certificate for 127.0.0.1/localhost, a client certificate from the CA
+    and one from a rogue CA."""
+    d = tmp_path_factory.mktemp("certs")
+    for ca in ("ca", "rogue"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key",
+                "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN=hyprstream test {ca}", cwd=d)
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for name, ca, ext in (("server", "ca", "server.ext"), ("client", "ca", "client.ext"),
+                          ("rogue-client", "rogue", "client.ext")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+                f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", ext, cwd=d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def users_toml(tmp_path_factory):
+    """A config file with three users, one per role; hashes from --hash-password."""
+    text = ""
+    for user, password in PASSWORDS.items():
+        out = subprocess.run([str(BINARY), "--hash-password"], input=password + "\n",
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert out.startswith("pbkdf2-sha256$600000$") and password not in out
+        text += f'[[users]]\nname = "{user}"\npassword_hash = "{out}"\nrole = "{ROLES[user]}"\n'
+    path = tmp_path_factory.mktemp("users") / "users.toml"
+    path.write_text(text)
+    return path
+
+
+class SecureServer(Server):
+    """A Server whose readiness check copes with TLS and authentication."""
+
+    def __init__(self, tmp_dir, *args, env=None, tls_ca=None, client_cert=None):
+        super().__init__(tmp_dir, *args, env=env)
+        self.tls_ca = tls_ca
+        self.client_cert = client_cert
+        if tls_ca is not None:
+            self.uri = f"grpc+tls://127.0.0.1:{self.port}"
+
+    def connect(self, **kwargs):
+        if self.tls_ca is not None:
+            kwargs.setdefault("tls_root_certs", self.tls_ca.read_bytes())
+            if self.client_cert is not None:
+                kwargs.setdefault("cert_chain", (self.client_cert / "client.pem").read_bytes())
+                kwargs.setdefault("private_key", (self.client_cert / "client.key").read_bytes())
+        return flight.connect(self.uri, **kwargs)
+
+    def start(self, timeout=30):
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.args, stdout=self._log, stderr=self._log,
+                                        env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hyprstream exited with {self.process.returncode}:\n"
+                                   + self.log())
+            try:
+                with self.connect() as client:
+                    list(client.list_actions(options=flight.FlightCallOptions(timeout=1)))
+                return self
+            except flight.FlightUnauthenticatedError:
+                return self  # listening, and asking for credentials
+            except flight.FlightError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("hyprstream did not start listening:\n" + self.log())
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    started = []
+
+    def start(*args, **kwargs):
+        s = SecureServer(tmp_path_factory.mktemp("secure"), *args, **kwargs).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_server(servers, users_toml, tmp_path_factory):
+    audit = tmp_path_factory.mktemp("audit") / "audit.log"
+    s = servers("--config", str(users_toml), "--audit-log", str(audit),
+                env={"HYPRSTREAM_AUTH_TOKEN_SECRET": SECRET})
+    s.audit_path = audit
+    return s
+
+
+def token_headers(server, user):
+    with server.connect() as client:
+        key, value = client.authenticate_basic_token(user, PASSWORDS[user])
+    return [(key, value)]
+
+
+def options_for(server, user):
+    return flight.FlightCallOptions(headers=token_headers(server, user))
+
+
+def adbc_connect(server, user, password=None, **kwargs):
+    return adbc_driver_flightsql.dbapi.connect(
+        server.uri, db_kwargs={"username": user, "password": password or PASSWORDS[user]},
+        autocommit=True, **kwargs)
+
+
+def query(client, sql, options):
+    info = client.get_flight_info(flight.FlightDescriptor.for_command(
+        wire.statement_query(sql)), options)
+    return client.do_get(info.endpoints[0].ticket, options).read_all()
+
+
+def update(client, sql, options):
+    writer, reader = client.do_put(
+        flight.FlightDescriptor.for_command(wire.statement_update(sql)), pa.schema([]), options)
+    writer.done_writing()
+    buf = reader.read()
+    writer.close()
+    return wire.signed(wire.decode(buf)[1][0]) if buf is not None and len(buf) else 0
+
+
+# --- TLS -----------------------------------------------------------------------------------
+
+def test_tls_with_pyarrow_and_adbc(servers, certs):
+    s = servers("--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key"),
+                tls_ca=certs / "ca.pem")
+    assert "serving Flight SQL on grpc+tls://" in s.log()
+    with s.connect() as client:
+        assert query(client, "SELECT 42 AS x", flight.FlightCallOptions()).to_pydict() == {"x": [42]}
+    ca = (certs / "ca.pem").read_text()
+    with adbc_driver_flightsql.dbapi.connect(
+            s.uri, db_kwargs={"adbc.flight.sql.client_option.tls_root_certs": ca},
+            autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 7 AS y")
+        assert cur.fetchall() == [(7,)]
+    # A client that does not trust the CA, and a plaintext client, are refused.
+    with flight.connect(s.uri) as untrusting, pytest.raises(flight.FlightError):
+        list(untrusting.list_actions(flight.FlightCallOptions(timeout=5)))
+    with flight.connect(f"grpc://127.0.0.1:{s.port}") as plain, pytest.raises(flight.FlightError):
+        list(plain.list_actions(flight.FlightCallOptions(timeout=5)))
+
+
+def test_mutual_tls_accepts_only_certificates_of_the_client_ca(servers, certs):
+    s = servers("--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key"),
+                "--tls-client-ca", str(certs / "ca.pem"), tls_ca=certs / "ca.pem",
+                client_cert=certs)
+    with s.connect() as client:
+        assert len(list(client.list_actions())) > 0
+    ca = (certs / "ca.pem").read_text()
+    with adbc_driver_flightsql.dbapi.connect(s.uri, db_kwargs={
+            "adbc.flight.sql.client_option.tls_root_certs": ca,
+            "adbc.flight.sql.client_option.mtls_cert_chain": (certs / "client.pem").read_text(),
+            "adbc.flight.sql.client_option.mtls_private_key": (certs / "client.key").read_text(),
+    }, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1")
+        assert cur.fetchall() == [(1,)]
+    ca_bytes = (certs / "ca.pem").read_bytes()
+    with flight.connect(s.uri, tls_root_certs=ca_bytes) as no_cert, \
+            pytest.raises(flight.FlightError):
+        list(no_cert.list_actions(flight.FlightCallOptions(timeout=5)))
+    with flight.connect(s.uri, tls_root_certs=ca_bytes,
+                        cert_chain=(certs / "rogue-client.pem").read_bytes(),
+                        private_key=(certs / "rogue-client.key").read_bytes()) as rogue, \
+            pytest.raises(flight.FlightError):
+        list(rogue.list_actions(flight.FlightCallOptions(timeout=5)))
+
+
+def test_tls_versions_below_1_2_are_refused_and_1_3_minimum_is_an_error(servers, certs):
+    s = servers("--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key"),
+                tls_ca=certs / "ca.pem")
+
+    def handshake(version):
+        return subprocess.run(
+            ["openssl", "s_client", "-connect", f"127.0.0.1:{s.port}", version, "-alpn", "h2",
+             "-CAfile", str(certs / "ca.pem")], input=b"", capture_output=True, timeout=30)
+
+    assert handshake("-tls1_2").returncode == 0
+    assert handshake("-tls1_3").returncode == 0
+    assert handshake("-tls1_1").returncode != 0
+    refused = subprocess.run([str(BINARY), "--tls-min-version", "1.3"], capture_output=True,
+                             text=True)
+    assert refused.returncode == 2
+    assert "cannot be enforced" in refused.stderr
+
+
+def test_bad_tls_files_stop_the_start(tmp_path, certs):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    result = subprocess.run([str(BINARY), "--port", str(free_port()), "--tls-cert", str(bad), "--tls-key",
+                             str(certs / "server.key")], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 1
+    assert "not PEM" in result.stderr
+
+
+def test_plaintext_on_a_public_address_warns(servers):
+    s = servers("--host", "0.0.0.0")
+    log = s.log()
+    assert "SERVING WITHOUT TLS" in log and "no authentication" in log
+
+
+# --- Authentication ------------------------------------------------------------------------
+
+def test_adbc_username_password_and_wrong_password(auth_server):
+    with adbc_connect(auth_server, "reader") as conn, conn.cursor() as cur:
+        cur.execute("SELECT 5 AS v")
+        assert cur.fetchall() == [(5,)]
+    with pytest.raises(adbc_driver_manager.Error) as error:
+        with adbc_connect(auth_server, "reader", password="wrong") as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+    assert error.value.status_code == adbc_driver_manager.AdbcStatusCode.UNAUTHENTICATED
+
+
+def test_pyarrow_basic_token_returns_a_signed_jwt(auth_server):
+    headers = token_headers(auth_server, "writer")
+    key, value = headers[0]
+    assert key.lower() == b"authorization" and value.startswith(b"Bearer ")
+    header, payload, _ = value[len(b"Bearer "):].split(b".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+    assert json.loads(base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4)))["alg"] == "HS256"
+    assert claims["sub"] == "writer" and claims["role"] == "read_write"
+    assert claims["exp"] - claims["iat"] == 3600
+    with auth_server.connect() as client:
+        assert query(client, "SELECT 1 AS one", flight.FlightCallOptions(headers=headers)
+                     ).to_pydict() == {"one": [1]}
+
+
+class HeaderMiddlewareFactory(flight.ClientMiddlewareFactory):
+    """Sends one fixed authorization header and keeps the one the server answers with."""
+
+    def __init__(self, value):
+        self.value = value
+        self.received = None
+
+    def start_call(self, info):
+        factory = self
+
+        class Middleware(flight.ClientMiddleware):
+            def sending_headers(self):
+                return {"authorization": factory.value}
+
+            def received_headers(self, headers):
+                for key, values in headers.items():
+                    if key.lower() == "authorization":
+                        factory.received = values[0]
+
+        return Middleware()
+
+
+class NoCredentials(flight.ClientAuthHandler):
+    def authenticate(self, outgoing, incoming):
+        pass
+
+    def get_token(self):
+        return b""
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_raw_basic_header_padded_and_unpadded(auth_server, padded):
+    # "reader:reader-pass" is 18 bytes: no padding; "root:r00t pass" is 14 bytes: padded.
+    user = "root" if padded else "reader"
+    encoded = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
+    assert encoded.endswith("=") == padded
+    if padded:
+        encoded = encoded.rstrip("=")  # send the unpadded spelling of a padded value too
+        for spelling in (encoded, encoded + "=" * (-len(encoded) % 4)):
+            factory = HeaderMiddlewareFactory("Basic " + spelling)
+            with flight.connect(auth_server.uri, middleware=[factory]) as client:
+                client.authenticate(NoCredentials())
+            assert factory.received.startswith("Bearer ")
+        return
+    factory = HeaderMiddlewareFactory("Basic " + encoded)
+    with flight.connect(auth_server.uri, middleware=[factory]) as client:
+        client.authenticate(NoCredentials())
+    assert factory.received.startswith("Bearer ")
+    options = flight.FlightCallOptions(headers=[(b"authorization", factory.received.encode())])
+    with flight.connect(auth_server.uri) as client:
+        assert len(list(client.list_actions(options))) > 0
+
+
+def every_rpc(server, client, headers):
+    """Each Flight RPC once, sending `headers`; yields (name, callable)."""
+    options = flight.FlightCallOptions(headers=headers, timeout=10)
+    descriptor = flight.FlightDescriptor.for_command(wire.statement_query("SELECT 1"))
+    yield "ListFlights", lambda: list(client.list_flights(options=options))
+    yield "GetFlightInfo", lambda: client.get_flight_info(descriptor, options)
+    yield "GetSchema", lambda: client.get_schema(descriptor, options)
+    yield "DoGet", lambda: client.do_get(flight.Ticket(b"x"), options).read_all()
+    yield "ListActions", lambda: list(client.list_actions(options))
+    yield "DoAction", lambda: list(client.do_action(flight.Action("BeginTransaction", b""),
+                                                    options))
+
+    def put():
+        writer, _ = client.do_put(flight.FlightDescriptor.for_path("t"), pa.schema([("a", pa.int64())]),
+                                  options)
+        writer.write_table(pa.table({"a": [1]}))
+        writer.close()
+    yield "DoPut", put
+
+    def exchange():
+        writer, reader = client.do_exchange(descriptor, options)
+        writer.close()
+    yield "DoExchange", exchange
+
+
+@pytest.mark.parametrize("credentials", ["none", "garbage", "tampered", "expired", "unsigned"])
+def test_every_rpc_is_unauthenticated_without_a_valid_token(auth_server, credentials):
+    def b64(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    def sign(header, claims):
+        text = b64(header) + "." + b64(claims)
+        mac = hmac.new(SECRET.encode(), text.encode(), hashlib.sha256).digest()
+        return text + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    now = int(time.time())
+    good = {"iss": "hyprstream", "sub": "root", "role": "admin", "iat": now, "exp": now + 600}
+    headers = {
+        "none": [],
+        "garbage": [(b"authorization", b"Bearer not-a-token")],
+        # A reader's real token with its role claim and subject changed, signature kept.
+        "tampered": None,
+        "expired": [(b"authorization", b"Bearer " + sign(
+            {"alg": "HS256"}, {**good, "iat": now - 700, "exp": now - 100}).encode())],
+        "unsigned": [(b"authorization", b"Bearer " + (b64({"alg": "none"}) + "." + b64(good)
+                                                      + ".").encode())],
+    }[credentials]
+    if headers is None:
+        real = token_headers(auth_server, "reader")[0][1][len(b"Bearer "):].decode()
+        h, _, s = real.split(".")
+        headers = [(b"authorization", f"Bearer {h}.{b64(good)}.{s}".encode())]
+    # The same secret really signs valid tokens: a correctly signed forged-by-us one works.
+    with auth_server.connect() as client:
+        valid = flight.FlightCallOptions(
+            headers=[(b"authorization", b"Bearer " + sign({"alg": "HS256"}, good).encode())])
+        assert len(list(client.list_actions(valid))) > 0
+        for name, call in every_rpc(auth_server, client, headers):
+            assert outcome(call) == UNAUTHENTICATED, (name, credentials)
+    # Each RPC was refused itself (not only a client's first call): the audit log names them.
+    rpcs = {"ListFlights", "GetFlightInfo", "GetSchema", "DoGet",
+            "ListActions", "DoAction", "DoPut", "DoExchange"}
+    refused = {line["rpc"] for line in audit_lines(
+        auth_server, lambda l: l["outcome"] == "UNAUTHENTICATED",
+        until=lambda found: rpcs <= {line["rpc"] for line in found})}
+    assert rpcs <= refused, refused
+
+
+def test_poll_flight_info_with_an_expired_token(servers, users_toml):
+    # pyarrow has no PollFlightInfo; ADBC's incremental execution sends it. The driver logs in
+    # (a token valid for 1 s), the token expires, then the poll is refused.
+    s = servers("--config", str(users_toml), "--auth-token-lifetime", "1s")
+    with adbc_connect(s, "reader") as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        assert cur.fetchall() == [(1,)]
+        cur.close()
+        time.sleep(2.5)
+        stmt = adbc_driver_manager.AdbcStatement(conn.adbc_connection)
+        stmt.set_options(**{"adbc.statement.exec.incremental": "true"})
+        stmt.set_sql_query("SELECT 2")
+        assert outcome(stmt.execute_partitions) == UNAUTHENTICATED
+        try:
+            stmt.close()
+        except adbc_driver_manager.Error:
+            pass  # the driver cannot close a statement whose poll failed
+
+
+def test_handshake_with_bad_credentials_is_unauthenticated(auth_server):
+    with auth_server.connect() as client:
+        with pytest.raises(flight.FlightUnauthenticatedError):
+            client.authenticate_basic_token("reader", "wrong")
+        with pytest.raises(flight.FlightUnauthenticatedError):
+            client.authenticate_basic_token("nobody", "x")
+        with pytest.raises(flight.FlightUnauthenticatedError):
+            client.authenticate(NoCredentials())
+
+
+def test_external_rs256_tokens(servers, users_toml, tmp_path):
+    openssl("genrsa", "-out", "idp.key", "2048", cwd=tmp_path)
+    openssl("rsa", "-in", "idp.key", "-pubout", "-out", "idp.pub", cwd=tmp_path)
+    s = servers("--auth-jwt-public-key", str(tmp_path / "idp.pub"), "--auth-jwt-issuer",
+                "https://idp.test", "--auth-jwt-audience", "hyprstream", "--auth-jwt-role-claim",
+                "roles")
+
+    def token(claims):
+        def b64(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        text = b64(json.dumps({"alg": "RS256"}).encode()) + "." + b64(json.dumps(claims).encode())
+        (tmp_path / "input").write_text(text)
+        openssl("dgst", "-sha256", "-sign", "idp.key", "-out", "sig", "input", cwd=tmp_path)
+        return text + "." + b64((tmp_path / "sig").read_bytes())
+
+    now = int(time.time())
+    claims = {"iss": "https://idp.test", "aud": "hyprstream", "sub": "dana",
+              "roles": ["viewer", "read_only"], "exp": now + 300}
+    options = flight.FlightCallOptions(
+        headers=[(b"authorization", b"Bearer " + token(claims).encode())])
+    with s.connect() as client:
+        assert query(client, "SELECT 3 AS x", options).to_pydict() == {"x": [3]}
+        with pytest.raises(flight.FlightUnauthorizedError, match="dana.*read_only"):
+            query(client, "CREATE TABLE ext_t (a INT)", options)
+        for bad in ({**claims, "aud": "other"}, {**claims, "iss": "https://evil"},
+                    {**claims, "exp": now - 300}, {**claims, "roles": ["viewer"]}):
+            with pytest.raises(flight.FlightUnauthenticatedError):
+                list(client.list_actions(flight.FlightCallOptions(
+                    headers=[(b"authorization", b"Bearer " + token(bad).encode())])))
+
+
+# --- Roles ---------------------------------------------------------------------------------
+
+DENIED = "denied"
+UNAUTHENTICATED = "unauthenticated"
+
+
+def outcome(call):
+    """'ok', 'denied' (PERMISSION_DENIED), 'unauthenticated' or the other error's name."""
+    try:
+        call()
+        return "ok"
+    except flight.FlightUnauthorizedError:
+        return DENIED
+    except flight.FlightUnauthenticatedError:
+        return UNAUTHENTICATED
+    except adbc_driver_manager.Error as e:
+        if e.status_code == adbc_driver_manager.AdbcStatusCode.UNAUTHORIZED:
+            return DENIED
+        if e.status_code == adbc_driver_manager.AdbcStatusCode.UNAUTHENTICATED:
+            return UNAUTHENTICATED
+        if "code = PermissionDenied" in str(e):  # the driver wraps some calls as IO errors
+            return DENIED
+        return type(e).__name__ + ": " + str(e)
+    except OSError as e:
+        # pyarrow's get_schema raises the Flight status as a plain OSError with its detail.
+        if str(e).endswith("Detail: Unauthenticated"):
+            return UNAUTHENTICATED
+        if str(e).endswith("Detail: Unauthorized"):
+            return DENIED
+        return type(e).__name__ + ": " + str(e)
+    except Exception as e:  # noqa: BLE001 - reported in the assertion message
+        return type(e).__name__ + ": " + str(e)
+
+
+@pytest.fixture(scope="module")
+def role_table(auth_server):
+    with auth_server.connect() as client:
+        options = options_for(auth_server, "root")
+        update(client, "CREATE TABLE roles_t (a BIGINT, b VARCHAR)", options)
+        update(client, "INSERT INTO roles_t VALUES (1, 'x')", options)
+    return "roles_t"
+
+
+def write_paths(server, client, options, user, tmp):
+    """Every route that changes something; each a callable."""
+    t = "roles_t"
+    n = f"{user}_{int(time.time() * 1e6)}"
+
+    def adbc_ingest():
+        with adbc_connect(server, user) as conn, conn.cursor() as cur:
+            cur.adbc_ingest(t, pa.table({"a": [2], "b": ["y"]}), mode="append")
+
+    def put_stream():
+        writer, reader = client.do_put(flight.FlightDescriptor.for_path(t),
+                                       pa.schema([("a", pa.int64()), ("b", pa.string())]),
+                                       options)
+        writer.write_table(pa.table({"a": [3], "b": ["z"]}))
+        writer.done_writing()
+        reader.read()
+        writer.close()
+
+    def begin_transaction():
+        list(client.do_action(flight.Action(
+            "BeginTransaction", wire.any_of("ActionBeginTransactionRequest", [])), options))
+
+    def prepared_update():
+        result = list(client.do_action(flight.Action(
+            "CreatePreparedStatement", wire.create_prepared_request(
+                f"INSERT INTO {t} VALUES (4, 'p')")), options))
+        _, fields = wire.unpack_any(result[0].body.to_pybytes())
+        handle = fields[1][0]
+        writer, reader = client.do_put(flight.FlightDescriptor.for_command(
+            wire.prepared_update(handle)), pa.schema([]), options)
+        writer.done_writing()
+        reader.read()
+        writer.close()
+
+    def adbc_transaction():
+        with adbc_driver_flightsql.dbapi.connect(
+                server.uri, db_kwargs={"username": user, "password": PASSWORDS[user]},
+                autocommit=False) as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM {t}")
+            cur.fetchall()
+            conn.commit()
+
+    csv = tmp / f"{n}.csv"
+    csv.write_text("a,b\n9,c\n")
+    return {
+        "update": lambda: update(client, f"UPDATE {t} SET b = 'u' WHERE a = 1", options),
+        "insert via query path": lambda: query(client, f"INSERT INTO {t} VALUES (5, 'q')", options),
+        "ingest": adbc_ingest,
+        "doput stream": put_stream,
+        "ddl": lambda: update(client, f"CREATE TABLE {n} (x INT)", options),
+        "ddl via query path": lambda: query(client, f"CREATE VIEW {n}_v AS SELECT 1", options),
+        "transaction action": begin_transaction,
+        "adbc transaction": adbc_transaction,
+        "prepared update": prepared_update,
+        "cte insert": lambda: query(client, f"WITH x AS (SELECT 1) INSERT INTO {t} "
+                                    "SELECT 6, 'c' FROM x", options),
+        "multi statement": lambda: query(client, f"SELECT 1; DELETE FROM {t}", options),
+        "sequence": lambda: query(client, f"CREATE SEQUENCE IF NOT EXISTS {n}_s", options),
+        "read_csv": lambda: query(client, f"SELECT * FROM read_csv('{csv}')", options),
+        "replacement scan": lambda: query(client, f"SELECT * FROM '{csv}'", options),
+        "copy from": lambda: update(client, f"COPY {t} FROM '{csv}'", options),
+        "drop window function": lambda: query(
+            client, "SELECT * FROM hyprstream_drop_window('no_such_window')", options),
+        "copy to": lambda: update(client, f"COPY {t} TO '{tmp}/{n}.out.csv'", options),
+        "attach": lambda: update(client, f"ATTACH ':memory:' AS {n}_db", options),
+        "install": lambda: update(client, "INSTALL no_such_extension_xyz", options),
+        "set global": lambda: update(client, "SET GLOBAL threads = 4", options),
+        "set global-scope setting": lambda: update(client, "SET memory_limit = '64GB'", options),
+        "pragma": lambda: update(client, "PRAGMA enable_profiling", options),
+        "export": lambda: update(client, f"EXPORT DATABASE '{tmp}/{n}_export'", options),
+    }
+
+
+# What each role may do: read_write everything but the admin-only file-system and settings
+# statements; read_only nothing at all.
+ADMIN_ONLY = {"copy to", "attach", "install", "set global", "set global-scope setting",
+              "pragma", "export"}
+
+
+@pytest.mark.parametrize("user", ["reader", "writer", "root"])
+def test_each_role_against_each_write_path(auth_server, role_table, user, tmp_path):
+    options = options_for(auth_server, user)
+    with auth_server.connect() as client:
+        results = {name: outcome(call) for name, call in
+                   write_paths(auth_server, client, options, user, tmp_path).items()}
+    wrong = {}
+    for name, result in results.items():
+        if user == "reader" or (user == "writer" and name in ADMIN_ONLY):
+            expected_ok = result == DENIED
+        elif name in ("drop window function", "install", "multi statement"):
+            # Allowed by the policy; the statement itself then fails on its own terms.
+            expected_ok = result not in (DENIED, "ok")
+        else:
+            expected_ok = result == "ok"
+        if not expected_ok:
+            wrong[name] = result
+    assert not wrong, (user, wrong)
+
+
+def test_read_only_user_changes_nothing_and_can_read(auth_server, role_table, tmp_path):
+    admin = options_for(auth_server, "root")
+    reader = options_for(auth_server, "reader")
+    with auth_server.connect() as client:
+        before = query(client, "SELECT count(*) AS n, string_agg(b, ',' ORDER BY a, b) AS s "
+                               "FROM roles_t", admin).to_pydict()
+        for call in write_paths(auth_server, client, reader, "reader", tmp_path).values():
+            outcome(call)
+        after = query(client, "SELECT count(*) AS n, string_agg(b, ',' ORDER BY a, b) AS s "
+                              "FROM roles_t", admin).to_pydict()
+        assert before == after
+        # Reading is fine, metadata too; a SET of a connection-local setting as well.
+        assert query(client, "SELECT a FROM roles_t WHERE a = 1", reader).to_pydict() == {"a": [1]}
+        tables = client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.any_of("CommandGetTables", [])), reader)
+        assert client.do_get(tables.endpoints[0].ticket, reader).read_all().num_rows >= 1
+        update_denied = outcome(lambda: update(client, "SET TimeZone = 'UTC'", reader))
+        assert update_denied == DENIED  # statement updates need read_write even for SET
+        assert query(client, "SELECT * FROM duckdb_settings() WHERE name = 'threads'",
+                     reader).num_rows == 1
+
+
+def test_prepared_statement_of_an_admin_is_not_executable_by_a_reader(auth_server, role_table):
+    admin = options_for(auth_server, "root")
+    reader = options_for(auth_server, "reader")
+    with auth_server.connect() as client:
+        result = list(client.do_action(flight.Action(
+            "CreatePreparedStatement", wire.create_prepared_request(
+                "DELETE FROM roles_t")), admin))
+        handle = wire.unpack_any(result[0].body.to_pybytes())[1][1][0]
+        with pytest.raises(flight.FlightUnauthorizedError, match="reader.*read_only"):
+            client.get_flight_info(flight.FlightDescriptor.for_command(
+                wire.prepared_query(handle)), reader)
+        # And a reader may not prepare DML at all.
+        with pytest.raises(flight.FlightUnauthorizedError, match="DELETE"):
+            list(client.do_action(flight.Action("CreatePreparedStatement",
+                                                wire.create_prepared_request(
+                                                    "DELETE FROM roles_t")), reader))
+        with pytest.raises(flight.FlightUnauthorizedError, match="threads"):
+            # SetSessionOptionsRequest{session_options: {"threads": string_value "2"}}
+            entry = wire.encode([(1, "threads"), (2, wire.encode([(1, "2")]))])
+            list(client.do_action(flight.Action("SetSessionOptions", wire.encode([(1, entry)])),
+                                  reader))
+
+
+def test_denial_message_names_user_role_and_statement(auth_server, role_table):
+    with adbc_connect(auth_server, "reader") as conn, conn.cursor() as cur:
+        with pytest.raises(adbc_driver_manager.Error) as error:
+            cur.execute("INSERT INTO roles_t VALUES (8, 'n')")
+    assert error.value.status_code == adbc_driver_manager.AdbcStatusCode.UNAUTHORIZED
+    message = str(error.value)
+    assert "reader" in message and "read_only" in message and "INSERT" in message
+
+
+# --- --readonly ----------------------------------------------------------------------------
+
+def test_readonly_server_without_auth(servers):
+    s = servers("--readonly")
+    options = flight.FlightCallOptions()
+    with s.connect() as client:
+        assert query(client, "SELECT 1 AS x", options).to_pydict() == {"x": [1]}
+        with pytest.raises(flight.FlightUnauthorizedError, match="anonymous.*read_only"):
+            update(client, "CREATE TABLE ro_t (a INT)", options)
+        with pytest.raises(flight.FlightUnauthorizedError):
+            query(client, "CREATE TABLE ro_t (a INT)", options)
+
+
+def test_readonly_server_caps_admins(servers, users_toml):
+    s = servers("--config", str(users_toml), "--readonly")
+    with s.connect() as client:
+        options = options_for(s, "root")
+        with pytest.raises(flight.FlightUnauthorizedError, match="root.*read_only"):
+            update(client, "CREATE TABLE ro_admin (a INT)", options)
+
+
+# --- Audit log -----------------------------------------------------------------------------
+
+def audit_lines(server, predicate, until=bool):
+    """The lines matching `predicate`, once `until(lines)` holds: waits for the buffered
+    writer, which flushes within 100 ms (gives up after 5 s and returns what it has)."""
+    for _ in range(100):
+        lines = [json.loads(line) for line in server.audit_path.read_text().splitlines()]
+        found = [line for line in lines if predicate(line)]
+        if until(found):
+            return found
+        time.sleep(0.05)
+    return found
+
+
+def test_audit_log_records_who_ran_what_and_never_a_password(auth_server, role_table):
+    with auth_server.connect() as client:
+        reader = options_for(auth_server, "reader")
+        outcome(lambda: update(client, "DELETE FROM roles_t WHERE b = 'audit-marker'", reader))
+        writer = options_for(auth_server, "writer")
+        assert update(client, "INSERT INTO roles_t VALUES (77, 'audit-ok')", writer) == 1
+        with pytest.raises(flight.FlightUnauthenticatedError):
+            client.authenticate_basic_token("reader", "audit-wrong-password")
+    denied = audit_lines(auth_server, lambda l: "audit-marker" in l["sql"])
+    assert denied and denied[0]["user"] == "reader" and denied[0]["role"] == "read_only"
+    assert denied[0]["outcome"] == "PERMISSION_DENIED" and denied[0]["rpc"] == "DoPut"
+    assert denied[0]["command"] == "CommandStatementUpdate"
+    assert denied[0]["peer"].startswith("ipv4:127.0.0.1") or "127.0.0.1" in denied[0]["peer"]
+    ok = audit_lines(auth_server, lambda l: "audit-ok" in l["sql"])
+    assert ok and ok[0]["user"] == "writer" and ok[0]["outcome"] == "ok" and ok[0]["rows"] == 1
+    assert ok[0]["duration_ms"] >= 0 and ok[0]["time"].endswith("Z")
+    refused = audit_lines(auth_server, lambda l: l["rpc"] == "Handshake"
+                          and l["outcome"] == "UNAUTHENTICATED" and l["user"] == "reader")
+    assert refused
+    streamed = audit_lines(auth_server, lambda l: l["rpc"] == "DoGet" and (l["rows"] or 0) > 0)
+    assert streamed
+    text = auth_server.audit_path.read_text()
+    for password in [*PASSWORDS.values(), "audit-wrong-password"]:
+        assert password not in text
+    assert "Bearer" not in text and SECRET not in text
+    assert "audit-wrong-password" not in auth_server.log()
