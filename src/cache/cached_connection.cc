@@ -3,7 +3,10 @@
 #include <arrow/util/key_value_metadata.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <ctime>
+#include <deque>
+#include <thread>
 
 #include "cache/cached_statement.h"
 #include "engine/arrow_to_duckdb_type.h"
@@ -40,41 +43,100 @@ class ProvenanceReader : public arrow::RecordBatchReader {
   std::shared_ptr<const arrow::KeyValueMetadata> metadata_;
 };
 
-// Copies batches from `source` and also appends each to the mirror inside the cache
-// connection's open transaction. A cache failure stops the copying (the backend still gets
-// every batch); `failure` tells the caller to invalidate the mirror afterwards.
+// Appends an ingest's batches to the mirror on a thread of its own, inside the cache
+// connection's open transaction, while the backend takes the same batches: the two writes
+// overlap instead of adding up. Push blocks while kMaxQueued batches wait. The first append
+// creates/replaces the mirror table, even when no batch comes. A cache failure stops the
+// copying (the backend still gets every batch); Finish reports it.
+class MirrorAppender {
+ public:
+  static constexpr size_t kMaxQueued = 8;
+
+  MirrorAppender(engine::EngineConnection* cache, std::shared_ptr<arrow::Schema> schema,
+                 engine::IngestRequest first, engine::IngestRequest rest)
+      : cache_(cache),
+        schema_(std::move(schema)),
+        first_(std::move(first)),
+        rest_(std::move(rest)),
+        worker_([this] { Run(); }) {}
+  ~MirrorAppender() { (void)Finish(); }
+
+  void Push(std::shared_ptr<arrow::RecordBatch> batch) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    space_.wait(lock, [this] { return queue_.size() < kMaxQueued || !failure_.ok(); });
+    if (!failure_.ok()) return;  // the cache side already failed: stop copying
+    queue_.push_back(std::move(batch));
+    ready_.notify_one();
+  }
+
+  arrow::Status Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_one();
+    if (worker_.joinable()) worker_.join();
+    return failure_;
+  }
+
+ private:
+  void Run() {
+    bool started = false;
+    while (true) {
+      std::shared_ptr<arrow::RecordBatch> batch;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [this] { return !queue_.empty() || closed_; });
+        if (queue_.empty() && started) return;
+        if (!queue_.empty()) {
+          batch = std::move(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      space_.notify_one();
+      arrow::RecordBatchVector batches;
+      if (batch) batches.push_back(std::move(batch));
+      arrow::Status status = [&]() -> arrow::Status {
+        ARROW_ASSIGN_OR_RAISE(auto one, arrow::RecordBatchReader::Make(batches, schema_));
+        return cache_->Ingest(started ? rest_ : first_, one.get()).status();
+      }();
+      started = true;
+      if (!status.ok()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        failure_ = status;
+        queue_.clear();
+        space_.notify_all();
+        return;
+      }
+    }
+  }
+
+  engine::EngineConnection* cache_;
+  std::shared_ptr<arrow::Schema> schema_;
+  engine::IngestRequest first_, rest_;
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::deque<std::shared_ptr<arrow::RecordBatch>> queue_;
+  bool closed_ = false;
+  arrow::Status failure_;
+  std::thread worker_;  // last: starts once everything above exists
+};
+
+// Hands every batch the backend reads from `source` to the mirror appender as well.
 class TeeReader : public arrow::RecordBatchReader {
  public:
-  TeeReader(arrow::RecordBatchReader* source, engine::EngineConnection* cache,
-            engine::IngestRequest first, engine::IngestRequest rest)
-      : source_(source), cache_(cache), first_(std::move(first)), rest_(std::move(rest)) {}
+  TeeReader(arrow::RecordBatchReader* source, MirrorAppender* mirror)
+      : source_(source), mirror_(mirror) {}
   std::shared_ptr<arrow::Schema> schema() const override { return source_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
     ARROW_RETURN_NOT_OK(source_->ReadNext(out));
-    if (!failure_.ok()) return arrow::Status::OK();
-    if (!*out && started_) return arrow::Status::OK();
-    // The first call creates/replaces the mirror table even when there are no rows.
-    arrow::RecordBatchVector batches;
-    if (*out) batches.push_back(*out);
-    auto one = arrow::RecordBatchReader::Make(batches, source_->schema());
-    if (!one.ok()) {
-      failure_ = one.status();
-      return arrow::Status::OK();
-    }
-    auto appended = cache_->Ingest(started_ ? rest_ : first_, one->get());
-    started_ = true;
-    if (!appended.ok()) failure_ = appended.status();
+    if (*out) mirror_->Push(*out);
     return arrow::Status::OK();
   }
-  const arrow::Status& failure() const { return failure_; }
-  bool started() const { return started_; }
 
  private:
   arrow::RecordBatchReader* source_;
-  engine::EngineConnection* cache_;
-  engine::IngestRequest first_, rest_;
-  bool started_ = false;
-  arrow::Status failure_;
+  MirrorAppender* mirror_;
 };
 
 // The first timestamp column of an ingested table: what its mirror evicts by.
@@ -326,9 +388,11 @@ arrow::Result<int64_t> CachedConnection::IngestThrough(const engine::IngestReque
         *cache_, "CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(key.schema)));
   }
   ARROW_RETURN_NOT_OK(cache_->BeginTransaction());
-  TeeReader tee(batches, cache_.get(), first, rest);
+  MirrorAppender mirror_appender(cache_.get(), batches->schema(), first, rest);
+  TeeReader tee(batches, &mirror_appender);
   // 1. The backend commits (or fails: then the cache keeps nothing of it).
   auto rows = backend_->Ingest(request, &tee);
+  arrow::Status cached = mirror_appender.Finish();
   if (!rows.ok()) {
     (void)cache_->Rollback();
     if (creating) core_->mirrors.Remove(key);
@@ -336,10 +400,6 @@ arrow::Result<int64_t> CachedConnection::IngestThrough(const engine::IngestReque
   }
   core_->counters.rows_written_through += *rows;
   // 2. The cache follows; if it cannot, it forgets the table until reloaded from the backend.
-  arrow::Status cached = tee.failure();
-  if (cached.ok() && !tee.started()) {
-    cached = arrow::Status::Invalid("the backend read no batch through the cache");
-  }
   if (cached.ok()) cached = cache_->Commit();
   if (!cached.ok()) {
     (void)cache_->Rollback();
