@@ -52,6 +52,28 @@ class CachedEngineTest : public ::testing::Test {
     return {std::static_pointer_cast<arrow::Int64Scalar>(*value)->value, source};
   }
 
+  // A backend with table readings (one row, v = 5) mirrored by append every 200 ms; returns
+  // once the mirror is loaded.
+  void OpenWithReadingsMirror(std::chrono::milliseconds result_ttl) {
+    CacheOptions options;
+    options.refresh_interval = 200ms;
+    options.result_ttl = result_ttl;
+    MirrorOptions table;
+    table.table = "readings";
+    table.time_column = "ts";
+    table.refresh = RefreshMode::kAppend;
+    options.tables.push_back(table);
+    backend_ = OpenMemoryEngine();
+    direct_ = *backend_->Connect();
+    ASSERT_TRUE(
+        engine::testing::Update(
+            *direct_, "CREATE TABLE readings AS SELECT TIMESTAMP '2026-01-01' AS ts, 5 AS v")
+            .ok());
+    engine_ = *OpenCachedEngine(backend_, OpenMemoryEngine(), options);
+    connection_ = *engine_->Connect();
+    ASSERT_TRUE(WaitFor([&] { return MirrorState("readings") == "ready"; }));
+  }
+
   int64_t Stat(const std::string& name) {
     return Ask("SELECT value FROM hyprstream_cache_stats() WHERE name = '" + name + "'").first;
   }
@@ -182,23 +204,7 @@ TEST_F(CachedEngineTest, OldRowsAreEvictedAndOnlyCoveredQueriesStayInTheCache) {
 }
 
 TEST_F(CachedEngineTest, ConfiguredTableIsLoadedAndRefreshedByAppend) {
-  ASSERT_TRUE(true);
-  CacheOptions options;
-  options.refresh_interval = 200ms;
-  options.result_ttl = 0ms;
-  MirrorOptions table;
-  table.table = "readings";
-  table.time_column = "ts";
-  table.refresh = RefreshMode::kAppend;
-  options.tables.push_back(table);
-  backend_ = OpenMemoryEngine();
-  direct_ = *backend_->Connect();
-  ASSERT_TRUE(engine::testing::Update(
-                  *direct_, "CREATE TABLE readings AS SELECT TIMESTAMP '2026-01-01' AS ts, 5 AS v")
-                  .ok());
-  engine_ = *OpenCachedEngine(backend_, OpenMemoryEngine(), options);
-  connection_ = *engine_->Connect();
-  ASSERT_TRUE(WaitFor([&] { return MirrorState("readings") == "ready"; }));
+  OpenWithReadingsMirror(/*result_ttl=*/0ms);
   EXPECT_EQ(Ask("SELECT sum(v) FROM readings"), std::make_pair(int64_t{5}, std::string("cache")));
   // Rows written straight into the backend arrive with the next refresh.
   ASSERT_TRUE(
@@ -213,21 +219,7 @@ TEST_F(CachedEngineTest, ConfiguredTableIsLoadedAndRefreshedByAppend) {
 }
 
 TEST_F(CachedEngineTest, ResultsComputedFromMirrorsAreKeptUntilTheMirrorChanges) {
-  CacheOptions options;
-  options.refresh_interval = 200ms;
-  options.result_ttl = 60s;
-  MirrorOptions table;
-  table.table = "readings";
-  table.time_column = "ts";
-  options.tables.push_back(table);
-  backend_ = OpenMemoryEngine();
-  direct_ = *backend_->Connect();
-  ASSERT_TRUE(engine::testing::Update(
-                  *direct_, "CREATE TABLE readings AS SELECT TIMESTAMP '2026-01-01' AS ts, 5 AS v")
-                  .ok());
-  engine_ = *OpenCachedEngine(backend_, OpenMemoryEngine(), options);
-  connection_ = *engine_->Connect();
-  ASSERT_TRUE(WaitFor([&] { return MirrorState("readings") == "ready"; }));
+  OpenWithReadingsMirror(/*result_ttl=*/60s);
   EXPECT_EQ(Ask("SELECT sum(v) FROM readings"), std::make_pair(int64_t{5}, std::string("cache")));
   EXPECT_EQ(Ask("SELECT sum(v) FROM readings"),
             std::make_pair(int64_t{5}, std::string("result-cache")));
