@@ -379,7 +379,10 @@ arrow::Result<int64_t> CachedConnection::IngestThrough(const engine::IngestReque
   engine::IngestRequest rest = first;
   rest.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
   rest.if_exists = engine::IngestRequest::IfExists::kAppend;
-  first.if_not_exists = engine::IngestRequest::IfNotExists::kCreate;
+  // Only a new table creates its mirror: a mirror gone missing must not come back with just
+  // these rows.
+  first.if_not_exists = creating ? engine::IngestRequest::IfNotExists::kCreate
+                                 : engine::IngestRequest::IfNotExists::kFail;
   bool replacing = creating || request.if_exists == engine::IngestRequest::IfExists::kReplace;
   first.if_exists = replacing ? engine::IngestRequest::IfExists::kReplace
                               : engine::IngestRequest::IfExists::kAppend;

@@ -205,6 +205,7 @@ void MirrorSet::Invalidate(const std::shared_ptr<Mirror>& mirror, const std::str
   std::lock_guard<std::mutex> lock(mutex_);
   mirror->state = MirrorState::kStale;
   mirror->reload_wanted = true;
+  mirror->next_refresh = Steady::now();  // reload at once
   mirror->last_error = why;
 }
 

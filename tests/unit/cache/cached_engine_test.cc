@@ -272,3 +272,30 @@ TEST_F(CachedEngineTest, DialectTheCacheCannotBindGoesToTheBackend) {
 
 }  // namespace
 }  // namespace hyprstream::cache
+
+namespace hyprstream::cache {
+namespace {
+
+// The cache failing after the backend committed: the mirror is dropped from reads (never a
+// silent divergence) and reloaded from the backend.
+TEST_F(CachedEngineTest, CacheFailureAfterBackendCommitInvalidatesAndReloads) {
+  backend_ = OpenMemoryEngine();
+  auto cache = OpenMemoryEngine();
+  engine_ = *OpenCachedEngine(backend_, cache, CacheOptions{});
+  connection_ = *engine_->Connect();
+  direct_ = *backend_->Connect();
+  ASSERT_TRUE(Ingest("sales", "[1]", "[10]").ok());
+  // Sabotage the mirror so the next append cannot go in.
+  auto on_cache = *cache->Connect();
+  ASSERT_TRUE(engine::testing::Update(*on_cache, "DROP TABLE sales").ok());
+  auto rows = Ingest("sales", "[2]", "[20]");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();  // the backend committed: acknowledged
+  EXPECT_EQ(Stat("write_through_failures"), 1);
+  EXPECT_EQ(Ask("SELECT sum(v) FROM sales").first, 30);  // never the mirror's stale 10
+  ASSERT_TRUE(WaitFor([&] { return MirrorState("sales") == "ready"; }));
+  EXPECT_EQ(Ask("SELECT sum(v) FROM sales /* after reload */"),
+            std::make_pair(int64_t{30}, std::string("cache")));
+}
+
+}  // namespace
+}  // namespace hyprstream::cache
