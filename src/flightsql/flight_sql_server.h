@@ -19,6 +19,7 @@
 
 #include "engine/engine.h"
 #include "flightsql/command.h"
+#include "flightsql/server_metrics.h"
 #include "flightsql/session_registry.h"
 #include "flightsql/sql_info.h"
 #include "window/window_catalog.h"
@@ -58,6 +59,9 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
                             std::vector<arrow::flight::ActionType>* actions) override;
 
   SessionRegistry& sessions() { return sessions_; }
+  ServerMetrics& metrics() { return metrics_; }
+  // Every metric of the server (metrics(), sessions, statements, windows) as Prometheus text.
+  std::string MetricsText() const;
 
  private:
   // GetFlightInfo handlers: each returns the result schema and the ticket that DoGet reads.
@@ -89,7 +93,8 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Status PutPreparedQueryParameters(const pb::CommandPreparedStatementQuery& command,
                                            arrow::flight::FlightMessageReader* reader,
                                            arrow::flight::FlightMetadataWriter* writer);
-  arrow::Status PutPreparedUpdate(const pb::CommandPreparedStatementUpdate& command,
+  arrow::Status PutPreparedUpdate(const arrow::flight::ServerCallContext& context,
+                                  const pb::CommandPreparedStatementUpdate& command,
                                   arrow::flight::FlightMessageReader* reader,
                                   arrow::flight::FlightMetadataWriter* writer);
   arrow::Status PutIngest(const arrow::flight::ServerCallContext& context,
@@ -131,11 +136,19 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Status AfterSqlWrite(engine::EngineConnection& connection, const std::string& sql,
                               const std::string& transaction_id);
 
+  // Runs `work` (returning Status or Result) as a statement of `context` on `connection`:
+  // admitted by the statement gate, interruptible by cancel and by its query timeout.
+  template <typename Work>
+  auto RunStatement(const arrow::flight::ServerCallContext& context,
+                    std::shared_ptr<engine::EngineConnection> connection, Work&& work)
+      -> decltype(work());
+
   void SweepLoop();
 
   std::shared_ptr<engine::Engine> engine_;
   FlightSqlServerOptions options_;
   SessionRegistry sessions_;
+  ServerMetrics metrics_;
   SqlInfo sql_info_;
 
   std::mutex sweep_mutex_;
