@@ -208,7 +208,7 @@ std::vector<OptionSpec> Options() {
       {"statement-queue-timeout", K::kDuration,
        "how long a statement waits for a slot before UNAVAILABLE", "30s",
        Duration(&Config::statement_queue_timeout, 0)},
-      {"memory-limit", K::kText, "DuckDB memory_limit for the process (e.g. 4GB, 50%)",
+      {"memory-limit", K::kText, "DuckDB memory_limit for the process (e.g. 4GB, 512MB)",
        "DuckDB's (80% of RAM)", Text(&Config::memory_limit)},
       {"shutdown-grace", K::kDuration,
        "on SIGTERM, let running statements finish this long before interrupting them", "30s",
