@@ -331,3 +331,45 @@ def test_memory_limit_reaches_duckdb(start_server):
     server = start_server("--memory-limit", "1GB")
     (value,) = query(server.uri, "SELECT current_setting('memory_limit')")[0]
     assert value in ("953.6 MiB", "1.0 GB", "1.0 GiB", "953.6MiB")
+
+
+def test_metrics_include_cache_statistics(start_server, tmp_path, table):
+    from test_cache import README_CACHE_FLAGS
+
+    http_port = free_port()
+    db = tmp_path / "backend.db"
+    server = start_server("--engine", "adbc", "--engine-connection", f"{db}?pool_max=3",
+                          "--engine-options", "driver=sqlite", *README_CACHE_FLAGS,
+                          "--http-port", str(http_port))
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest(table, pa.table({"x": list(range(10))}), mode="create")
+        for _ in range(2):
+            cur.execute(f"SELECT count(*) FROM {table}")
+            assert cur.fetchall() == [(10,)]
+    samples = parse_metrics(http_get(http_port, "/metrics")[1])
+    cache = {name: value for (name, _), value in samples.items()
+             if name.startswith("hyprstream_cache_")}
+    assert "hyprstream_cache_hits" in cache and "hyprstream_cache_misses" in cache, sorted(cache)
+    assert cache["hyprstream_cache_hits"] + cache["hyprstream_cache_misses"] >= 2
+    assert metric(samples, "hyprstream_rows_ingested_total") == 10
+
+
+def test_idle_sessions_are_closed(start_server):
+    http_port = free_port()
+    server = start_server("--session-idle-timeout", "1s", "--http-port", str(http_port))
+    with flight.connect(server.uri) as client:
+        client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.statement_query("CREATE TEMP TABLE mine AS SELECT 1 AS x")))
+
+        def open_sessions():
+            return metric(parse_metrics(http_get(http_port, "/metrics")[1]),
+                          "hyprstream_sessions_open")
+
+        assert open_sessions() == 1
+        wait_for(lambda: open_sessions() == 0, what="the idle session to be closed")
+        # the same client now gets a new session: its temp table went with the old one
+        with pytest.raises(pa.ArrowKeyError, match="mine"):
+            info = client.get_flight_info(
+                flight.FlightDescriptor.for_command(wire.statement_query("SELECT * FROM mine")))
+            client.do_get(info.endpoints[0].ticket).read_all()
