@@ -207,10 +207,10 @@ std::string WindowMetrics(const arrow::RecordBatch& windows) {
 template <typename Work>
 auto FlightSqlServer::RunStatement(const fl::ServerCallContext& context,
                                    std::shared_ptr<engine::EngineConnection> connection,
-                                   Work&& work) -> decltype(work()) {
+                                   Work&& work, bool timed) -> decltype(work()) {
   ARROW_ASSIGN_OR_RAISE(auto permit, sessions_.Admit(context));
   const std::string call_id = NewHandleId();
-  sessions_.MarkRunning(call_id, std::move(connection), &context, std::move(permit));
+  sessions_.MarkRunning(call_id, std::move(connection), &context, std::move(permit), timed);
   auto result = work();
   arrow::Status outcome;
   if constexpr (std::is_same_v<decltype(result), arrow::Status>) {
@@ -679,9 +679,12 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
     windowed = std::make_shared<WindowedReader>(batches, schema, options_.windows, target);
     batches = windowed;
   }
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, RunStatement(context, connection, [&] {
-                          return connection->Ingest(request, batches.get());
-                        }));
+  // Holds a statement slot, but no query timeout: an ingest lasts as long as the upload.
+  ARROW_ASSIGN_OR_RAISE(
+      int64_t rows,
+      RunStatement(
+          context, connection, [&] { return connection->Ingest(request, batches.get()); },
+          /*timed=*/false));
   metrics_.AddRowsIngested(rows);
   if (windowed) WhenCommitted(command.transaction_id(), target, windowed->TakeRows());
   pb::DoPutUpdateResult result;

@@ -137,11 +137,12 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
                               const std::string& transaction_id);
 
   // Runs `work` (returning Status or Result) as a statement of `context` on `connection`:
-  // admitted by the statement gate, interruptible by cancel and by its query timeout.
+  // admitted by the statement gate, interruptible by cancel and (when `timed`) by its query
+  // timeout.
   template <typename Work>
   auto RunStatement(const arrow::flight::ServerCallContext& context,
-                    std::shared_ptr<engine::EngineConnection> connection, Work&& work)
-      -> decltype(work());
+                    std::shared_ptr<engine::EngineConnection> connection, Work&& work,
+                    bool timed = true) -> decltype(work());
 
   void SweepLoop();
 

@@ -184,13 +184,13 @@ std::chrono::milliseconds SessionRegistry::QueryTimeoutOf(
 void SessionRegistry::MarkRunning(const std::string& id,
                                   std::shared_ptr<engine::EngineConnection> connection,
                                   const arrow::flight::ServerCallContext* context,
-                                  StatementGate::Permit permit) {
+                                  StatementGate::Permit permit, bool timed) {
   if (!connection) return;
   auto call = std::make_shared<RunningCall>();
   call->connection = std::move(connection);
   call->context = context;
   call->permit = std::move(permit);
-  if (context != nullptr) call->timeout = QueryTimeoutOf(*context);
+  if (context != nullptr && timed) call->timeout = QueryTimeoutOf(*context);
   call->deadline = std::chrono::steady_clock::now() + call->timeout;
   running_.Put(id, std::move(call));
 }

@@ -125,10 +125,11 @@ class SessionRegistry {
   arrow::Result<StatementGate::Permit> Admit(const arrow::flight::ServerCallContext& context);
   // The RPC `context` runs something on `connection` under `id` (a result ticket, or a fresh
   // id) / has finished; the caller unregisters before the RPC ends. The query timeout (the
-  // session's hyprstream.query_timeout, else the server's) counts from MarkRunning.
+  // session's hyprstream.query_timeout, else the server's) counts from MarkRunning, unless
+  // `timed` is false (bulk ingest: its length is the client's upload).
   void MarkRunning(const std::string& id, std::shared_ptr<engine::EngineConnection> connection,
                    const arrow::flight::ServerCallContext* context,
-                   StatementGate::Permit permit = {});
+                   StatementGate::Permit permit = {}, bool timed = true);
   // Returns `outcome`, or DEADLINE_EXCEEDED naming the limit if the call failed because its
   // query timeout interrupted it.
   arrow::Status MarkFinished(const std::string& id, arrow::Status outcome = arrow::Status::OK());

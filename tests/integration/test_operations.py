@@ -113,6 +113,25 @@ def test_query_timeout_interrupts_with_deadline_exceeded_and_server_keeps_servin
     assert query(server.uri, "SELECT count(*) FROM range(1000)") == [(1000,)]
 
 
+def test_bulk_ingest_is_not_cut_by_the_query_timeout(start_server, table):
+    """An ingest lasts as long as the client's upload; the query timeout does not apply."""
+    server = start_server("--query-timeout", "1s")
+    schema = pa.schema([("x", pa.int64())])
+
+    def slow_batches():
+        for i in range(3):
+            if i:
+                time.sleep(1.5)
+            yield pa.record_batch([pa.array(range(i * 100, (i + 1) * 100))], schema=schema)
+
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        reader = pa.RecordBatchReader.from_batches(schema, slow_batches())
+        assert cur.adbc_ingest(table, reader, mode="create") == 300
+        cur.execute(f"SELECT count(*), sum(x) FROM {table}")
+        assert cur.fetchall() == [(300, 44850)]
+
+
 def test_session_option_overrides_the_query_timeout(start_server):
     server = start_server()  # no server-wide timeout
     with flight.connect(server.uri) as client:
