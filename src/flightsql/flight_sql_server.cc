@@ -1,8 +1,10 @@
 #include "flightsql/flight_sql_server.h"
 
+#include <arrow/array.h>
 #include <arrow/buffer.h>
 #include <arrow/flight/types.h>
 #include <arrow/ipc/writer.h>
+#include <arrow/scalar.h>
 #include <arrow/table.h>
 #include <arrow/util/key_value_metadata.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <type_traits>
 #include <utility>
 
 #include "cache/statement_footprint.h"
@@ -27,35 +30,42 @@ namespace fl = arrow::flight;
 
 namespace {
 
-// Passes batches through and calls `on_finish` once, when the stream ends, fails or is
-// dropped (a client that goes away mid-stream).
+// Passes batches through, counting their rows, and calls `on_finish` once, when the stream
+// ends, fails or is dropped (a client that goes away mid-stream); a failure is reported as
+// `on_finish` rewrites it (e.g. a query timeout).
 class FinishNotifyingReader : public arrow::RecordBatchReader {
  public:
+  using OnFinish = std::function<arrow::Status(arrow::Status)>;
   // `record` (may be null) counts the rows streamed for the audit log.
-  FinishNotifyingReader(std::shared_ptr<arrow::RecordBatchReader> inner,
-                        std::function<void()> on_finish, CallRecord* record)
-      : inner_(std::move(inner)), on_finish_(std::move(on_finish)), record_(record) {}
-  ~FinishNotifyingReader() override { Finish(); }
+  FinishNotifyingReader(std::shared_ptr<arrow::RecordBatchReader> inner, OnFinish on_finish,
+                        ServerMetrics* metrics, CallRecord* record)
+      : inner_(std::move(inner)),
+        on_finish_(std::move(on_finish)),
+        metrics_(metrics),
+        record_(record) {}
+  ~FinishNotifyingReader() override { (void)Finish(arrow::Status::OK()); }
 
   std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
     arrow::Status status = inner_->ReadNext(batch);
-    if (status.ok() && *batch != nullptr && record_ != nullptr)
-      record_->AddRows((*batch)->num_rows());
-    if (!status.ok() || *batch == nullptr) Finish();
+    if (!status.ok() || *batch == nullptr) return Finish(std::move(status));
+    metrics_->AddRowsStreamed((*batch)->num_rows());
+    if (record_ != nullptr) record_->AddRows((*batch)->num_rows());
     return status;
   }
   arrow::Status Close() override {
-    Finish();
+    (void)Finish(arrow::Status::OK());
     return inner_->Close();
   }
 
  private:
-  void Finish() {
-    if (on_finish_) std::exchange(on_finish_, nullptr)();
+  arrow::Status Finish(arrow::Status status) {
+    if (on_finish_) return std::exchange(on_finish_, nullptr)(std::move(status));
+    return status;
   }
   std::shared_ptr<arrow::RecordBatchReader> inner_;
-  std::function<void()> on_finish_;
+  OnFinish on_finish_;
+  ServerMetrics* metrics_;
   CallRecord* record_;
 };
 
@@ -169,6 +179,89 @@ FlightSqlServer::~FlightSqlServer() {
   }
   sweep_wakeup_.notify_all();
   sweeper_.join();
+}
+
+namespace {
+
+// Per-window series from WindowCatalog::List(): rows folded in, late rows, open state bytes.
+std::string WindowMetrics(const arrow::RecordBatch& windows) {
+  auto names = std::dynamic_pointer_cast<arrow::StringArray>(windows.GetColumnByName("name"));
+  if (!names) return "";
+  std::string text;
+  const std::pair<const char*, const char*> series[] = {
+      {"rows", "hyprstream_window_rows_total"},
+      {"late_rows", "hyprstream_window_late_rows_total"},
+      {"open_bytes", "hyprstream_window_open_bytes"}};
+  for (const auto& [column_name, metric] : series) {
+    auto column = windows.GetColumnByName(column_name);
+    if (!column) continue;
+    text += std::string("# TYPE ") + metric +
+            (std::string(metric).ends_with("_total") ? " counter\n" : " gauge\n");
+    for (int64_t i = 0; i < windows.num_rows(); ++i) {
+      auto value = column->GetScalar(i);
+      if (!value.ok() || !(*value)->is_valid || names->IsNull(i)) continue;
+      auto number = (*value)->CastTo(arrow::float64());
+      if (!number.ok()) continue;
+      text += std::string(metric) + "{window=\"" + names->GetString(i) + "\"} " +
+              std::to_string(static_cast<int64_t>(
+                  std::static_pointer_cast<arrow::DoubleScalar>(*number)->value)) +
+              "\n";
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+template <typename Work>
+auto FlightSqlServer::RunStatement(const fl::ServerCallContext& context,
+                                   std::shared_ptr<engine::EngineConnection> connection,
+                                   Work&& work, bool timed) -> decltype(work()) {
+  ARROW_ASSIGN_OR_RAISE(auto permit, sessions_.Admit(context));
+  const std::string call_id = NewHandleId();
+  sessions_.MarkRunning(call_id, std::move(connection), &context, std::move(permit), timed);
+  auto result = work();
+  arrow::Status outcome;
+  if constexpr (std::is_same_v<decltype(result), arrow::Status>) {
+    outcome = result;
+  } else {
+    outcome = result.status();
+  }
+  ARROW_RETURN_NOT_OK(sessions_.MarkFinished(call_id, std::move(outcome)));
+  return result;
+}
+
+std::string FlightSqlServer::MetricsText() const {
+  std::string text = metrics_.Render();
+  auto gauge = [&](const char* name, const char* help, int64_t value) {
+    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
+            " " + std::to_string(value) + "\n";
+  };
+  auto counter = [&](const char* name, const char* help, int64_t value) {
+    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+            " " + std::to_string(value) + "\n";
+  };
+  gauge("hyprstream_sessions_open", "Client sessions open.",
+        static_cast<int64_t>(sessions_.session_count()));
+  gauge("hyprstream_statements_running", "Statements holding a slot (running or streaming).",
+        sessions_.gate().running());
+  gauge("hyprstream_statements_queued", "Statements waiting for a slot.",
+        sessions_.gate().queued());
+  counter("hyprstream_statements_rejected_total",
+          "Statements refused after waiting --statement-queue-timeout for a slot.",
+          sessions_.gate().rejected());
+  counter("hyprstream_query_timeouts_total", "Statements interrupted by their query timeout.",
+          sessions_.query_timeouts());
+  counter("hyprstream_sessions_rejected_total", "New sessions refused by --max-sessions.",
+          sessions_.sessions_rejected());
+  if (options_.windows) {
+    auto windows = options_.windows->List();
+    if (windows.ok()) {
+      gauge("hyprstream_windows", "Time window definitions maintained.", (*windows)->num_rows());
+      text += WindowMetrics(**windows);
+    }
+  }
+  return text;
 }
 
 void FlightSqlServer::SweepLoop() {
@@ -401,17 +494,13 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
       pending->parameters = std::move(parameters);
     } else {
       // Side effects (or a schema only known after running): run exactly once, now.
-      std::string call_id = NewHandleId();
-      sessions_.MarkRunning(call_id, prepared->connection, &context);
-      auto executed = [&]() -> arrow::Status {
+      ARROW_RETURN_NOT_OK(RunStatement(context, prepared->connection, [&]() -> arrow::Status {
         ARROW_ASSIGN_OR_RAISE(auto max_staleness, StalenessOfCall(context));
         statement.SetMaxStaleness(max_staleness);
         ARROW_RETURN_NOT_OK(statement.Bind(std::move(parameters)));
         ARROW_ASSIGN_OR_RAISE(pending->reader, statement.ExecuteQuery());
         return arrow::Status::OK();
-      }();
-      sessions_.MarkFinished(call_id);
-      ARROW_RETURN_NOT_OK(executed);
+      }));
       pending->schema = pending->reader->schema();
       if (statement.kind() == engine::StatementKind::kUpdate) {
         // Materialise the row count before completing metrics rows on the same connection.
@@ -430,10 +519,14 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::OpenPendingResult(
     const fl::ServerCallContext& context, const std::string& id) {
+  // Wait for a statement slot first, so that a refused DoGet leaves its ticket to retry.
+  ARROW_ASSIGN_OR_RAISE(auto permit, sessions_.Admit(context));
   ARROW_ASSIGN_OR_RAISE(auto pending, sessions_.TakePendingResult(id));
-  // While it runs and streams, a cancelled call or CancelFlightInfo interrupts it.
-  sessions_.MarkRunning(id, pending->connection, &context);
-  auto finished = [this, id] { sessions_.MarkFinished(id); };
+  // While it runs and streams, a cancelled call, CancelFlightInfo or its timeout interrupts it.
+  sessions_.MarkRunning(id, pending->connection, &context, std::move(permit));
+  auto finished = [this, id](arrow::Status outcome) {
+    return sessions_.MarkFinished(id, std::move(outcome));
+  };
   std::shared_ptr<arrow::RecordBatchReader> reader = pending->reader;
   if (!reader) {
     auto executed = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
@@ -450,13 +543,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::OpenPe
       }
       return result;
     }();
-    if (!executed.ok()) {
-      finished();
-      return executed.status();
-    }
+    if (!executed.ok()) return finished(executed.status());
     reader = std::move(*executed);
   }
-  return std::make_shared<FinishNotifyingReader>(std::move(reader), std::move(finished),
+  return std::make_shared<FinishNotifyingReader>(std::move(reader), std::move(finished), &metrics_,
                                                  CallRecordOf(context));
 }
 
@@ -535,7 +625,8 @@ arrow::Status FlightSqlServer::PutStatementUpdate(const fl::ServerCallContext& c
                         sessions_.ConnectionFor(context, command.transaction_id()));
   ARROW_ASSIGN_OR_RAISE(auto statement,
                         PrepareStatement(*connection, command.query(), command.transaction_id()));
-  ARROW_ASSIGN_OR_RAISE(int64_t count, statement->ExecuteUpdate());
+  ARROW_ASSIGN_OR_RAISE(
+      int64_t count, RunStatement(context, connection, [&] { return statement->ExecuteUpdate(); }));
   ARROW_RETURN_NOT_OK(AfterSqlWrite(*connection, command.query(), command.transaction_id()));
   if (CallRecord* record = CallRecordOf(context)) record->AddRows(count);
   // Answer at once: some clients wait for this before half-closing their stream.
@@ -576,7 +667,9 @@ arrow::Status FlightSqlServer::PutPreparedUpdate(const fl::ServerCallContext& co
       count = 0;  // executemany with no rows: nothing to run
     } else {
       ARROW_RETURN_NOT_OK(prepared->statement->Bind(rows));
-      ARROW_ASSIGN_OR_RAISE(count, prepared->statement->ExecuteUpdate());
+      ARROW_ASSIGN_OR_RAISE(count, RunStatement(context, prepared->connection, [&] {
+                              return prepared->statement->ExecuteUpdate();
+                            }));
     }
   }
   ARROW_RETURN_NOT_OK(
@@ -638,7 +731,13 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
     windowed = std::make_shared<WindowedReader>(batches, schema, options_.windows, target);
     batches = windowed;
   }
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, connection->Ingest(request, batches.get()));
+  // Holds a statement slot, but no query timeout: an ingest lasts as long as the upload.
+  ARROW_ASSIGN_OR_RAISE(
+      int64_t rows,
+      RunStatement(
+          context, connection, [&] { return connection->Ingest(request, batches.get()); },
+          /*timed=*/false));
+  metrics_.AddRowsIngested(rows);
   if (windowed) WhenCommitted(command.transaction_id(), target, windowed->TakeRows());
   if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
   pb::DoPutUpdateResult result;
@@ -673,6 +772,7 @@ arrow::Status FlightSqlServer::PutStream(const fl::ServerCallContext& context,
     if (windowed) WhenCommitted("", target, {batch});
     total += rows;
     if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
+    metrics_.AddRowsIngested(rows);
     // Acknowledge every batch once it is committed, so the client knows what is durable.
     std::string ack =
         "{\"rows\":" + std::to_string(rows) + ",\"total_rows\":" + std::to_string(total) + "}";

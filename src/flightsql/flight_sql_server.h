@@ -20,6 +20,7 @@
 
 #include "engine/engine.h"
 #include "flightsql/command.h"
+#include "flightsql/server_metrics.h"
 #include "flightsql/session_registry.h"
 #include "flightsql/sql_info.h"
 #include "window/window_catalog.h"
@@ -59,6 +60,9 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
                             std::vector<arrow::flight::ActionType>* actions) override;
 
   SessionRegistry& sessions() { return sessions_; }
+  ServerMetrics& metrics() { return metrics_; }
+  // Every metric of the server (metrics(), sessions, statements, windows) as Prometheus text.
+  std::string MetricsText() const;
 
  private:
   // The role check of a descriptor's command (GetFlightInfo, PollFlightInfo, GetSchema,
@@ -147,11 +151,20 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Status AfterSqlWrite(engine::EngineConnection& connection, const std::string& sql,
                               const std::string& transaction_id);
 
+  // Runs `work` (returning Status or Result) as a statement of `context` on `connection`:
+  // admitted by the statement gate, interruptible by cancel and (when `timed`) by its query
+  // timeout.
+  template <typename Work>
+  auto RunStatement(const arrow::flight::ServerCallContext& context,
+                    std::shared_ptr<engine::EngineConnection> connection, Work&& work,
+                    bool timed = true) -> decltype(work());
+
   void SweepLoop();
 
   std::shared_ptr<engine::Engine> engine_;
   FlightSqlServerOptions options_;
   SessionRegistry sessions_;
+  ServerMetrics metrics_;
   SqlInfo sql_info_;
 
   std::mutex sweep_mutex_;

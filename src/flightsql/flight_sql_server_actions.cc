@@ -287,6 +287,17 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
              status);
         continue;
       }
+    } else if (name == kQueryTimeoutOption) {
+      // This session's query timeout, overriding --query-timeout (0: none).
+      if (!reset) {
+        auto parsed = ParseStaleness(value);
+        if (!parsed.ok()) {
+          fail(name, fl::SetSessionOptionErrorValue::kInvalidValue,
+               arrow::Status::Invalid("hyprstream.query_timeout must be a duration (500ms, 30s, "
+                                      "10m) or a number of milliseconds"));
+          continue;
+        }
+      }
     } else if (name == "catalog" || name == "schema") {
       auto* text = std::get_if<std::string>(&value);
       if (text == nullptr || text->empty()) {

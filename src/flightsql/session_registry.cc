@@ -1,6 +1,11 @@
 #include "flightsql/session_registry.h"
 
+#include <arrow/flight/types.h>
+#include <spdlog/spdlog.h>
+
 #include <random>
+
+#include "flightsql/read_freshness.h"
 
 namespace hyprstream::flightsql {
 
@@ -37,6 +42,8 @@ std::string CookieValue(std::string_view header, std::string_view name) {
 
 SessionRegistry::SessionRegistry(std::shared_ptr<engine::Engine> engine, ServerLimits limits)
     : engine_(std::move(engine)),
+      limits_(limits),
+      gate_(limits.max_concurrent_statements, limits.statement_queue_timeout),
       sessions_(limits.session_idle_timeout),
       transactions_(limits.session_idle_timeout),
       statements_(limits.statement_idle_timeout),
@@ -69,13 +76,22 @@ arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::Connec
 
 arrow::Result<std::shared_ptr<ClientSession>> SessionRegistry::SessionOf(
     const arrow::flight::ServerCallContext& context) {
-  return sessions_.GetOrCreate(SessionKey(context),
-                               [&]() -> arrow::Result<std::shared_ptr<ClientSession>> {
-                                 ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
-                                 auto session = std::make_shared<ClientSession>();
-                                 session->connection = std::move(connection);
-                                 return session;
-                               });
+  return sessions_.GetOrCreate(
+      SessionKey(context), [&]() -> arrow::Result<std::shared_ptr<ClientSession>> {
+        if (limits_.max_sessions > 0 &&
+            static_cast<int64_t>(sessions_.size()) >= limits_.max_sessions) {
+          ++sessions_rejected_;
+          return arrow::flight::MakeFlightError(
+              arrow::flight::FlightStatusCode::Unavailable,
+              "server is at capacity: " + std::to_string(limits_.max_sessions) +
+                  " sessions are open (--max-sessions); close idle "
+                  "connections or retry later");
+        }
+        ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+        auto session = std::make_shared<ClientSession>();
+        session->connection = std::move(connection);
+        return session;
+      });
 }
 
 arrow::Result<std::string> SessionRegistry::BeginTransaction() {
@@ -147,21 +163,66 @@ arrow::Result<std::shared_ptr<PendingResult>> SessionRegistry::TakePendingResult
   return result;
 }
 
+arrow::Result<StatementGate::Permit> SessionRegistry::Admit(
+    const arrow::flight::ServerCallContext& context) {
+  return gate_.Acquire([&context] { return context.is_cancelled(); });
+}
+
+std::chrono::milliseconds SessionRegistry::QueryTimeoutOf(
+    const arrow::flight::ServerCallContext& context) {
+  if (auto session = sessions_.Get(SessionKey(context))) {
+    std::lock_guard<std::mutex> lock(session->mutex);
+    auto it = session->options.find(kQueryTimeoutOption);
+    if (it != session->options.end()) {
+      auto timeout = ParseStaleness(it->second);  // validated when it was set
+      if (timeout.ok()) return *timeout;
+    }
+  }
+  return limits_.query_timeout;
+}
+
 void SessionRegistry::MarkRunning(const std::string& id,
                                   std::shared_ptr<engine::EngineConnection> connection,
-                                  const arrow::flight::ServerCallContext* context) {
-  if (connection) {
-    running_.Put(id, std::make_shared<RunningCall>(RunningCall{std::move(connection), context}));
-  }
+                                  const arrow::flight::ServerCallContext* context,
+                                  StatementGate::Permit permit, bool timed) {
+  if (!connection) return;
+  auto call = std::make_shared<RunningCall>();
+  call->connection = std::move(connection);
+  call->context = context;
+  call->permit = std::move(permit);
+  if (context != nullptr && timed) call->timeout = QueryTimeoutOf(*context);
+  call->deadline = std::chrono::steady_clock::now() + call->timeout;
+  running_.Put(id, std::move(call));
 }
 
 void SessionRegistry::InterruptCancelledCalls() {
-  running_.ForEach([](RunningCall& call) {
-    if (call.context != nullptr && call.context->is_cancelled()) call.connection->Interrupt();
+  const auto now = std::chrono::steady_clock::now();
+  running_.ForEach([&](RunningCall& call) {
+    if (call.context != nullptr && call.context->is_cancelled()) {
+      call.connection->Interrupt();
+    } else if (call.timeout.count() > 0 && now >= call.deadline && !call.timed_out.exchange(true)) {
+      spdlog::info("interrupting a statement that ran past its {} ms query timeout",
+                   call.timeout.count());
+      call.connection->Interrupt();
+    }
   });
 }
 
-void SessionRegistry::MarkFinished(const std::string& id) { running_.Take(id); }
+void SessionRegistry::InterruptAll() {
+  running_.ForEach([](RunningCall& call) { call.connection->Interrupt(); });
+}
+
+arrow::Status SessionRegistry::MarkFinished(const std::string& id, arrow::Status outcome) {
+  auto call = running_.Take(id);
+  if (outcome.ok() || call == nullptr || !call->timed_out) return outcome;
+  ++query_timeouts_;
+  return arrow::flight::MakeFlightError(
+      arrow::flight::FlightStatusCode::TimedOut,
+      "the statement ran longer than its query timeout of " +
+          std::to_string(call->timeout.count()) +
+          " ms and was interrupted; raise the limit for this session with the session option " +
+          kQueryTimeoutOption + " (e.g. '10m', 0 for none) or for the server with --query-timeout");
+}
 
 SessionRegistry::CancelOutcome SessionRegistry::Cancel(const std::string& id) {
   if (results_.Take(id) != nullptr) return CancelOutcome::kCancelled;

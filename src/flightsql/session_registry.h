@@ -11,11 +11,15 @@
 //    DoGet streams, the ticket stays registered as running so CancelFlightInfo can stop it.
 //  - PollJob: a statement submitted with PollFlightInfo, running in the background.
 // Every handle is an unguessable random id and expires when unused (see ServerLimits).
+// Limits: sessions beyond max_sessions and statements that find no slot in the StatementGate
+// within its queue timeout get UNAVAILABLE; a running call past its query timeout is
+// interrupted by InterruptCancelledCalls and ends with DEADLINE_EXCEEDED (TimedOut).
 // Thread-safe; the maps are sharded (ExpiringMap) and per-object state has its own mutex.
 #pragma once
 
 #include <arrow/flight/server.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -28,6 +32,7 @@
 #include "flightsql/access_policy.h"
 #include "flightsql/expiring_map.h"
 #include "flightsql/poll_job.h"
+#include "flightsql/statement_gate.h"
 
 namespace hyprstream::flightsql {
 
@@ -62,11 +67,18 @@ struct ClientSession {
   std::map<std::string, arrow::flight::SessionOptionValue> options;
 };
 
+// The session option that overrides --query-timeout for one session ("30s", "500ms", 0: none).
+inline constexpr char kQueryTimeoutOption[] = "hyprstream.query_timeout";
+
 // An engine call in progress on behalf of an RPC; interrupted when the client cancels that
-// RPC or sends CancelFlightInfo.
+// RPC, sends CancelFlightInfo, or the call outlives its query timeout.
 struct RunningCall {
   std::shared_ptr<engine::EngineConnection> connection;
-  const arrow::flight::ServerCallContext* context;  // valid while registered
+  const arrow::flight::ServerCallContext* context = nullptr;  // valid while registered
+  std::chrono::milliseconds timeout{0};                       // 0: none
+  std::chrono::steady_clock::time_point deadline;             // when timeout > 0
+  std::atomic<bool> timed_out{false};
+  StatementGate::Permit permit;  // its slot among the concurrent statements, if it holds one
 };
 
 struct Transaction {
@@ -79,6 +91,10 @@ struct Transaction {
 struct ServerLimits {
   std::chrono::seconds session_idle_timeout{3600};
   std::chrono::seconds statement_idle_timeout{600};
+  std::chrono::milliseconds query_timeout{0};  // 0: none
+  int64_t max_sessions = 0;                    // 0: no limit
+  int64_t max_concurrent_statements = 0;       // 0: no limit
+  std::chrono::milliseconds statement_queue_timeout{30000};
 };
 
 class SessionRegistry {
@@ -108,13 +124,24 @@ class SessionRegistry {
   // Removes and returns the result behind a ticket; NotFound if unknown, used or expired.
   arrow::Result<std::shared_ptr<PendingResult>> TakePendingResult(const std::string& id);
 
+  // Waits for a statement slot (max_concurrent_statements); UNAVAILABLE when none frees up
+  // within the queue timeout. The permit goes to MarkRunning.
+  arrow::Result<StatementGate::Permit> Admit(const arrow::flight::ServerCallContext& context);
   // The RPC `context` runs something on `connection` under `id` (a result ticket, or a fresh
-  // id) / has finished; the caller unregisters before the RPC ends.
+  // id) / has finished; the caller unregisters before the RPC ends. The query timeout (the
+  // session's hyprstream.query_timeout, else the server's) counts from MarkRunning, unless
+  // `timed` is false (bulk ingest: its length is the client's upload).
   void MarkRunning(const std::string& id, std::shared_ptr<engine::EngineConnection> connection,
-                   const arrow::flight::ServerCallContext* context);
-  void MarkFinished(const std::string& id);
-  // Interrupts the engine work of every registered RPC whose client has gone or cancelled.
+                   const arrow::flight::ServerCallContext* context,
+                   StatementGate::Permit permit = {}, bool timed = true);
+  // Returns `outcome`, or DEADLINE_EXCEEDED naming the limit if the call failed because its
+  // query timeout interrupted it.
+  arrow::Status MarkFinished(const std::string& id, arrow::Status outcome = arrow::Status::OK());
+  // Interrupts the engine work of every registered RPC whose client has gone or cancelled,
+  // or whose query timeout has passed.
   void InterruptCancelledCalls();
+  // Interrupts every running call (shutdown after the grace period).
+  void InterruptAll();
 
   enum class CancelOutcome { kCancelled, kNotCancellable };
   // Cancels what ticket (or poll job) `id` names: an unread result is dropped, a running
@@ -133,12 +160,23 @@ class SessionRegistry {
   void Sweep();
 
   size_t session_count() const { return sessions_.size(); }
+  size_t running_count() const { return running_.size(); }
+  const StatementGate& gate() const { return gate_; }
+  int64_t query_timeouts() const { return query_timeouts_; }
+  int64_t sessions_rejected() const { return sessions_rejected_; }
 
   // The session name for a call: its session cookie, else its peer.
   static std::string SessionKey(const arrow::flight::ServerCallContext& context);
 
  private:
+  // The query timeout of calls from `context`: its session's option, else the server's.
+  std::chrono::milliseconds QueryTimeoutOf(const arrow::flight::ServerCallContext& context);
+
   std::shared_ptr<engine::Engine> engine_;
+  ServerLimits limits_;
+  StatementGate gate_;
+  std::atomic<int64_t> query_timeouts_{0};
+  std::atomic<int64_t> sessions_rejected_{0};
   ExpiringMap<ClientSession> sessions_;
   ExpiringMap<Transaction> transactions_;
   ExpiringMap<PreparedStatement> statements_;

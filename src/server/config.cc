@@ -125,7 +125,13 @@ std::string DescribeConfig(const Config& config) {
   out << " log_level=" << config.log_level
       << " session_idle_timeout=" << config.session_idle_timeout.count() << "s"
       << " statement_idle_timeout=" << config.statement_idle_timeout.count() << "s"
-      << " result_batch_rows=" << config.result_batch_rows;
+      << " result_batch_rows=" << config.result_batch_rows
+      << " query_timeout=" << config.query_timeout.count() << "s"
+      << " max_sessions=" << config.max_sessions
+      << " max_concurrent_statements=" << config.max_concurrent_statements
+      << " shutdown_grace=" << config.shutdown_grace.count() << "s";
+  if (!config.memory_limit.empty()) out << " memory_limit=" << config.memory_limit;
+  if (config.http_port > 0) out << " http_port=" << config.http_port;
   out << " tls="
       << (config.tls_enabled() ? (config.tls_client_ca.empty() ? "on" : "mutual") : "off");
   out << " auth=" << (config.auth_enabled() ? "on" : "off");

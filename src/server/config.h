@@ -43,10 +43,18 @@ struct Config {
   std::string log_level = "info";          // trace | debug | info | warn | error | critical | off
   std::optional<std::string> config_file;  // the TOML file that was read, if any
 
-  std::chrono::seconds shutdown_grace_period{30};  // running calls may finish this long
   std::chrono::seconds session_idle_timeout{3600};
   std::chrono::seconds statement_idle_timeout{600};  // prepared statements and result tickets
   int64_t result_batch_rows = 65536;                 // target rows per streamed Arrow batch
+
+  // Limits and operations (docs/operations.md). 0 turns a limit off.
+  std::chrono::seconds query_timeout{0};  // per statement; sessions may override
+  int64_t max_sessions = 1000;
+  int64_t max_concurrent_statements = 64;
+  std::chrono::seconds statement_queue_timeout{30};  // wait for a statement slot this long
+  std::string memory_limit;                          // DuckDB memory_limit; "": DuckDB's default
+  std::chrono::seconds shutdown_grace{30};           // SIGTERM: let statements finish this long
+  int http_port = 0;                                 // /health and /metrics; 0: off
 
   bool metrics_table = true;                         // the built-in metrics table and windows
   std::chrono::seconds metrics_running_window{300};  // value_running_window_* width

@@ -1,6 +1,8 @@
 #include "server/server_main.h"
 
+#include <arrow/array.h>
 #include <arrow/flight/server.h>
+#include <arrow/scalar.h>
 #include <arrow/flight/server_auth.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -17,7 +19,8 @@
 #include "server/authenticator.h"
 #include "server/config.h"
 #include "server/password_hash.h"
-#include "server/shutdown_signals.h"
+#include "server/http_endpoint.h"
+#include "server/termination_signals.h"
 #include "server/tls_options.h"
 #include "window/window_catalog.h"
 
@@ -29,7 +32,11 @@ arrow::Result<std::shared_ptr<engine::Engine>> OpenEngine(const Config& config) 
   options.connection = config.engine_connection;
   options.options = config.engine_options;
   options.result_batch_rows = config.result_batch_rows;
-  if (config.engine == "duckdb") return engine::OpenDuckDbEngine(options);
+  if (config.engine == "duckdb") {
+    // --memory-limit; an explicit --engine-options memory_limit=... wins.
+    if (!config.memory_limit.empty()) options.options.emplace("memory_limit", config.memory_limit);
+    return engine::OpenDuckDbEngine(options);
+  }
   if (config.engine == "adbc") {
     options.username = config.engine_username;
     options.password = config.engine_password;
@@ -76,6 +83,9 @@ arrow::Result<std::shared_ptr<engine::Engine>> OpenServingEngine(const Config& c
   cache_engine.connection = config.cache_connection;
   cache_engine.options = config.cache_options;
   cache_engine.result_batch_rows = config.result_batch_rows;
+  if (!config.memory_limit.empty()) {
+    cache_engine.options.emplace("memory_limit", config.memory_limit);
+  }
   ARROW_ASSIGN_OR_RAISE(auto cache, engine::OpenDuckDbEngine(cache_engine));
   ARROW_ASSIGN_OR_RAISE(auto options, CacheOptionsOf(config));
   return cache::OpenCachedEngine(std::move(engine), std::move(cache), std::move(options));
@@ -121,6 +131,110 @@ arrow::Result<std::shared_ptr<window::WindowCatalog>> OpenWindows(
   return windows;
 }
 
+// hyprstream_cache_stats() (name, value rows) as hyprstream_cache_<name> gauges.
+std::string CacheMetrics(engine::EngineConnection& connection) {
+  auto batches = [&]() -> arrow::Result<arrow::RecordBatchVector> {
+    ARROW_ASSIGN_OR_RAISE(auto statement,
+                          connection.Prepare("SELECT * FROM hyprstream_cache_stats()"));
+    ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+    return reader->ToRecordBatches();
+  }();
+  if (!batches.ok()) return "";
+  std::string text;
+  for (const auto& batch : *batches) {
+    if (batch->num_columns() < 2) continue;
+    auto names = std::dynamic_pointer_cast<arrow::StringArray>(batch->column(0));
+    if (!names) continue;
+    for (int64_t i = 0; i < batch->num_rows(); ++i) {
+      auto value = batch->column(1)->GetScalar(i);
+      if (!value.ok() || !(*value)->is_valid || names->IsNull(i)) continue;
+      auto number = (*value)->CastTo(arrow::float64());
+      if (!number.ok()) continue;
+      const std::string name = "hyprstream_cache_" + names->GetString(i);
+      text += "# TYPE " + name + " gauge\n" + name + " " +
+              std::to_string(std::static_pointer_cast<arrow::DoubleScalar>(*number)->value) + "\n";
+    }
+  }
+  return text;
+}
+
+// /health and /metrics. Cache statistics come from hyprstream_cache_stats() on a connection of
+// the endpoint's own (the endpoint answers one request at a time).
+HttpEndpoint::Handler ProbeHandler(const Config& config, flightsql::FlightSqlServer& server,
+                                   const flightsql::CallObserver& observer,
+                                   std::shared_ptr<engine::Engine> engine) {
+  std::shared_ptr<engine::EngineConnection> stats_connection;
+  if (config.enable_cache) {
+    auto connection = engine->Connect();
+    if (connection.ok()) stats_connection = *connection;
+  }
+  return [&server, &observer, stats_connection](const std::string& path) -> HttpResponse {
+    if (path == "/health") {
+      if (observer.draining()) return {503, "text/plain; charset=utf-8", "draining\n"};
+      return {200, "text/plain; charset=utf-8", "serving\n"};
+    }
+    if (path == "/metrics") {
+      std::string text = server.MetricsText();
+      text +=
+          "# HELP hyprstream_draining 1 while the server shuts down.\n"
+          "# TYPE hyprstream_draining gauge\nhyprstream_draining " +
+          std::to_string(observer.draining() ? 1 : 0) + "\n";
+      if (stats_connection) text += CacheMetrics(*stats_connection);
+      return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
+    }
+    return {404, "text/plain; charset=utf-8", "not found; try /health or /metrics\n"};
+  };
+}
+
+// SIGTERM/SIGINT: refuse new calls, give running statements `grace` to finish (a second
+// signal cuts it short), interrupt what is left, stop the transport.
+void DrainAndStop(const Config& config, flightsql::FlightSqlServer& server,
+                  flightsql::CallObserver& observer, int signal) {
+  observer.StartDraining();
+  auto& sessions = server.sessions();
+  spdlog::info(
+      "signal {}: shutting down, draining; {} statements running, up to {}s to finish (a "
+      "second signal stops at once)",
+      signal, sessions.running_count(), config.shutdown_grace.count());
+  const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
+  bool forced = false;
+  while (sessions.running_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (int again = WaitForTerminationSignal(std::chrono::milliseconds(100)); again != 0) {
+      spdlog::warn("signal {} again: stopping at once", again);
+      forced = true;
+      break;
+    }
+  }
+  if (sessions.running_count() > 0) {
+    spdlog::warn("interrupting {} statements still running{}", sessions.running_count(),
+                 forced ? "" : " after the grace period");
+    sessions.InterruptAll();
+  }
+  // Calls still in flight (interrupted streams, short metadata calls) get a moment to end.
+  auto stop_by = std::chrono::system_clock::now() + std::chrono::seconds(forced ? 1 : 5);
+  arrow::Status stopped = server.Shutdown(&stop_by);
+  if (!stopped.ok()) spdlog::warn("stopping the Flight server: {}", stopped.ToString());
+  (void)server.Wait();
+}
+
+// A file-backed DuckDB writes its WAL into the database file before exit.
+void Checkpoint(const Config& config, engine::Engine& engine) {
+  if (config.engine != "duckdb" || config.enable_cache || config.engine_connection.empty() ||
+      config.engine_connection == ":memory:") {
+    return;
+  }
+  arrow::Status status = [&]() -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto connection, engine.Connect());
+    return engine::ExecuteStatement(*connection, "CHECKPOINT");
+  }();
+  if (status.ok()) {
+    spdlog::info("checkpointed {}", config.engine_connection);
+  } else {
+    spdlog::warn("checkpoint of {} failed (the WAL replays at next start): {}",
+                 config.engine_connection, status.ToString());
+  }
+}
+
 arrow::Result<std::unique_ptr<Authenticator>> MakeAuthenticator(const Config& config) {
   AuthenticatorOptions options;
   for (const auto& user : config.users) {
@@ -143,8 +257,9 @@ arrow::Result<std::unique_ptr<Authenticator>> MakeAuthenticator(const Config& co
 }
 
 arrow::Status Serve(const Config& config) {
-  // Before any thread exists: only the signal watcher sees SIGINT/SIGTERM.
-  ShutdownSignals::BlockInThisThread();
+  // Before DuckDB, gRPC or any other thread starts: signals are received by the shutdown
+  // sequence below, never by a handler on a random thread.
+  BlockTerminationSignals();
   // Security first: a bad certificate, key or user list stops the start before any data opens.
   std::unique_ptr<Authenticator> authenticator;
   if (config.auth_enabled()) {
@@ -154,9 +269,25 @@ arrow::Status Serve(const Config& config) {
   if (!config.audit_log.empty()) {
     ARROW_ASSIGN_OR_RAISE(audit, AuditLog::Open(config.audit_log));
   }
+  ARROW_ASSIGN_OR_RAISE(auto engine, OpenServingEngine(config));
+  ARROW_ASSIGN_OR_RAISE(auto windows, OpenWindows(config, engine));
+
+  flightsql::FlightSqlServerOptions server_options;
+  server_options.windows = windows;
+  server_options.limits.session_idle_timeout = config.session_idle_timeout;
+  server_options.limits.statement_idle_timeout = config.statement_idle_timeout;
+  server_options.limits.query_timeout = config.query_timeout;
+  server_options.limits.max_sessions = config.max_sessions;
+  server_options.limits.max_concurrent_statements = config.max_concurrent_statements;
+  server_options.limits.statement_queue_timeout = config.statement_queue_timeout;
+  flightsql::FlightSqlServer server(engine, server_options);
+  auto observer = std::make_shared<flightsql::CallObserver>(&server.metrics());
+
   ARROW_ASSIGN_OR_RAISE(auto location, ListenLocation(config));
   arrow::flight::FlightServerOptions options(location);
   ARROW_RETURN_NOT_OK(ApplyTlsOptions(config, &options));
+  // Every call is counted (refused ones too), then authenticated and authorised.
+  options.middleware.emplace_back("hyprstream.calls", observer);
   if (authenticator) {
     // The Handshake RPC must exist for clients to send credentials on; the credentials
     // themselves are checked by the middleware below, from the call's headers.
@@ -167,17 +298,14 @@ arrow::Status Serve(const Config& config) {
                                     std::make_shared<AuthMiddlewareFactory>(AuthMiddlewareOptions{
                                         authenticator.get(), config.readonly, audit.get()}));
   }
-
-  ARROW_ASSIGN_OR_RAISE(auto engine, OpenServingEngine(config));
-  ARROW_ASSIGN_OR_RAISE(auto windows, OpenWindows(config, engine));
-
-  flightsql::FlightSqlServerOptions server_options;
-  server_options.windows = windows;
-  server_options.limits.session_idle_timeout = config.session_idle_timeout;
-  server_options.limits.statement_idle_timeout = config.statement_idle_timeout;
-  flightsql::FlightSqlServer server(engine, server_options);
-
   ARROW_RETURN_NOT_OK(server.Init(options));
+  std::unique_ptr<HttpEndpoint> http;
+  if (config.http_port > 0) {
+    ARROW_ASSIGN_OR_RAISE(http,
+                          HttpEndpoint::Start(config.host, config.http_port,
+                                              ProbeHandler(config, server, *observer, engine)));
+    spdlog::info("serving /health and /metrics on http://{}:{}", config.host, http->port());
+  }
   spdlog::info("hyprstream {} serving Flight SQL on {}://{}:{} ({})", HYPRSTREAM_VERSION,
                config.tls_enabled() ? "grpc+tls" : "grpc", config.host, server.port(),
                DescribeConfig(config));
@@ -193,32 +321,10 @@ arrow::Status Serve(const Config& config) {
         "[[users]] (docs/security.md)",
         config.host, server.port());
   }
-  ShutdownSignals signals;
-  signals.Watch([&server, grace = config.shutdown_grace_period](int signal) {
-    // gRPC stops accepting calls at once (clients get UNAVAILABLE); running calls may finish
-    // until the deadline, then are cancelled (which interrupts their DuckDB statements).
-    spdlog::info(
-        "signal {}: shutting down; running calls may finish for up to {}s (a second "
-        "signal stops at once)",
-        signal, grace.count());
-    auto deadline = std::chrono::system_clock::now() + grace;
-    arrow::Status stopped = server.Shutdown(&deadline);
-    if (!stopped.ok()) spdlog::error("shutdown: {}", stopped.ToString());
-  });
-  ARROW_RETURN_NOT_OK(server.Serve());
-  signals.Join();
-  if (config.engine == "duckdb" && config.engine_connection != ":memory:") {
-    // Fold the write-ahead log into the database file, so the next start replays nothing.
-    auto checkpointed = [&]() -> arrow::Status {
-      ARROW_ASSIGN_OR_RAISE(auto connection, engine->Connect());
-      return hyprstream::engine::ExecuteStatement(*connection, "CHECKPOINT");
-    }();
-    if (checkpointed.ok()) {
-      spdlog::info("checkpointed {}", config.engine_connection);
-    } else {
-      spdlog::warn("checkpoint at shutdown failed: {}", checkpointed.ToString());
-    }
-  }
+  const int signal = WaitForTerminationSignal(std::nullopt);
+  DrainAndStop(config, server, *observer, signal);
+  http.reset();
+  Checkpoint(config, *engine);
   spdlog::info("stopped");
   return arrow::Status::OK();
 }

@@ -1,5 +1,5 @@
 """Graceful shutdown of the real binary: on SIGTERM new calls are refused, running ones may
-finish within --shutdown-grace-period (then they are cancelled), a file-backed database is
+finish within --shutdown-grace (then they are cancelled), a file-backed database is
 checkpointed, and a second signal stops the process at once."""
 import signal
 import threading
@@ -37,7 +37,7 @@ def run_in_background(uri, sql):
 
 
 def test_sigterm_lets_a_running_query_finish_and_refuses_new_calls(start_server):
-    server = start_server("--shutdown-grace-period", "5m")
+    server = start_server("--shutdown-grace", "5m")
     thread, outcome = run_in_background(server.uri, LONG_SQL)
     time.sleep(1.0)  # let the query start
     server.process.send_signal(signal.SIGTERM)
@@ -54,7 +54,7 @@ def test_sigterm_lets_a_running_query_finish_and_refuses_new_calls(start_server)
 
 
 def test_queries_still_running_at_the_end_of_the_grace_period_are_cancelled(start_server):
-    server = start_server("--shutdown-grace-period", "1s")
+    server = start_server("--shutdown-grace", "1s")
     thread, outcome = run_in_background(server.uri, ENDLESS_SQL)
     time.sleep(1.0)
     server.process.send_signal(signal.SIGTERM)
@@ -65,7 +65,7 @@ def test_queries_still_running_at_the_end_of_the_grace_period_are_cancelled(star
 
 
 def test_a_second_signal_stops_at_once(start_server):
-    server = start_server("--shutdown-grace-period", "1h")
+    server = start_server("--shutdown-grace", "1h")
     thread, outcome = run_in_background(server.uri, ENDLESS_SQL)
     time.sleep(1.0)
     server.process.send_signal(signal.SIGTERM)

@@ -1,0 +1,394 @@
+"""Limits and operations: query timeout (server default and per session), max sessions, the
+statement queue, graceful shutdown on SIGTERM (and at once on a second signal), /health and
+/metrics. Waits use generous bounds; nothing asserts speed."""
+import http.client
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import adbc_driver_flightsql.dbapi
+import adbc_driver_manager
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+import flightsql_wire as wire
+from conftest import free_port
+from test_sessions_cancel_poll import session_options, set_session_options
+
+# Minutes of work on this machine, interruptible at any point.
+SLOW = "SELECT sum(hash(range)) AS s FROM range(200000000000)"
+# Ten million rows, streamed in many batches: a DoGet that stays open while the client reads.
+LONG_STREAM = "SELECT range AS x FROM range(10000000)"
+
+
+def http_get(port, path):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def parse_metrics(text):
+    """Prometheus text -> {(name, frozenset(labels)): value}; each series and each TYPE once."""
+    samples = {}
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types)), "a metric family is declared twice"
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)', line)
+        assert match, f"not a Prometheus sample line: {line!r}"
+        name, labels, value = match.groups()
+        pairs = frozenset(re.findall(r'(\w+)="([^"]*)"', labels or ""))
+        assert (name, pairs) not in samples, f"duplicate series {line!r}"
+        samples[(name, pairs)] = float(value)
+    return samples
+
+
+def metric(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def wait_for(predicate, timeout=60, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_stream(uri, sql=LONG_STREAM):
+    """A pyarrow.flight DoGet that has started streaming: (client, reader, rows read so far)."""
+    client = flight.connect(uri)
+    info = client.get_flight_info(flight.FlightDescriptor.for_command(wire.statement_query(sql)))
+    reader = client.do_get(info.endpoints[0].ticket)
+    first = reader.read_chunk().data
+    return client, reader, first.num_rows
+
+
+def read_rest(reader):
+    rows = 0
+    while True:
+        try:
+            rows += reader.read_chunk().data.num_rows
+        except StopIteration:
+            return rows
+
+
+def query(uri, sql):
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+# --- Query timeout ---------------------------------------------------------------------------
+
+def test_query_timeout_interrupts_with_deadline_exceeded_and_server_keeps_serving(start_server):
+    server = start_server("--query-timeout", "1s")
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        with pytest.raises(adbc_driver_manager.Error) as raised:
+            cur.execute(SLOW)
+            cur.fetchall()
+        assert raised.value.status_code == adbc_driver_manager.AdbcStatusCode.TIMEOUT
+        assert "query timeout of 1000 ms" in str(raised.value)
+        assert "hyprstream.query_timeout" in str(raised.value)
+        assert "--query-timeout" in str(raised.value)
+        # the same session's connection serves the next query
+        cur.execute("SELECT 42")
+        assert cur.fetchall() == [(42,)]
+    with flight.connect(server.uri) as client:
+        info = client.get_flight_info(
+            flight.FlightDescriptor.for_command(wire.statement_query(SLOW)))
+        with pytest.raises(flight.FlightTimedOutError, match="query timeout"):
+            client.do_get(info.endpoints[0].ticket).read_all()
+    assert query(server.uri, "SELECT count(*) FROM range(1000)") == [(1000,)]
+
+
+def test_bulk_ingest_is_not_cut_by_the_query_timeout(start_server, table):
+    """An ingest lasts as long as the client's upload; the query timeout does not apply."""
+    server = start_server("--query-timeout", "1s")
+    schema = pa.schema([("x", pa.int64())])
+
+    def slow_batches():
+        for i in range(3):
+            if i:
+                time.sleep(1.5)
+            yield pa.record_batch([pa.array(range(i * 100, (i + 1) * 100))], schema=schema)
+
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        reader = pa.RecordBatchReader.from_batches(schema, slow_batches())
+        assert cur.adbc_ingest(table, reader, mode="create") == 300
+        cur.execute(f"SELECT count(*), sum(x) FROM {table}")
+        assert cur.fetchall() == [(300, 44850)]
+
+
+def test_session_option_overrides_the_query_timeout(start_server):
+    server = start_server()  # no server-wide timeout
+    with flight.connect(server.uri) as client:
+        assert set_session_options(client, **{"hyprstream.query_timeout": "not a duration"}) \
+            != {}
+        assert set_session_options(client, **{"hyprstream.query_timeout": "1s"}) == {}
+        assert session_options(client)["hyprstream.query_timeout"] == "1s"
+        info = client.get_flight_info(
+            flight.FlightDescriptor.for_command(wire.statement_query(SLOW)))
+        with pytest.raises(flight.FlightTimedOutError, match="query timeout of 1000 ms"):
+            client.do_get(info.endpoints[0].ticket).read_all()
+        # a statement with side effects runs at GetFlightInfo: also bounded
+        with pytest.raises(flight.FlightTimedOutError):
+            client.get_flight_info(flight.FlightDescriptor.for_command(
+                wire.statement_query(f"CREATE TEMP TABLE never AS {SLOW}")))
+    # another session has no timeout: its query of the same kind completes
+    assert query(server.uri, "SELECT count(*) FROM range(100000)") == [(100000,)]
+
+
+# --- Max sessions ----------------------------------------------------------------------------
+
+def test_max_sessions_refuses_a_new_session_with_unavailable(start_server):
+    server = start_server("--max-sessions", "2")
+    first = adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True)
+    second = adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True)
+    try:
+        for conn in (first, second):
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            assert cur.fetchall() == [(1,)]
+        with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as third:
+            with pytest.raises(adbc_driver_manager.Error) as raised:
+                cur = third.cursor()
+                cur.execute("SELECT 1")
+                cur.fetchall()
+            assert raised.value.status_code == adbc_driver_manager.AdbcStatusCode.IO
+            assert "--max-sessions" in str(raised.value) and "retry" in str(raised.value)
+        with flight.connect(server.uri) as client:
+            with pytest.raises(flight.FlightUnavailableError, match="retry"):
+                client.get_flight_info(
+                    flight.FlightDescriptor.for_command(wire.statement_query("SELECT 1")))
+        # the sessions that exist keep working
+        cur = first.cursor()
+        cur.execute("SELECT 2")
+        assert cur.fetchall() == [(2,)]
+    finally:
+        first.close()
+        second.close()
+
+
+# --- Concurrent statements and the queue -----------------------------------------------------
+
+def test_statement_beyond_the_limit_waits_in_the_queue_then_is_refused(start_server):
+    http_port = free_port()
+    server = start_server("--max-concurrent-statements", "1", "--statement-queue-timeout", "10s",
+                          "--http-port", str(http_port))
+
+    def gauges():
+        samples = parse_metrics(http_get(http_port, "/metrics")[1])
+        return (metric(samples, "hyprstream_statements_running"),
+                metric(samples, "hyprstream_statements_queued"))
+
+    # The first statement holds the only slot while its result streams.
+    holder, stream, rows = open_stream(server.uri)
+    assert gauges() == (1, 0)
+    # The second waits in the queue ...
+    outcome = {}
+
+    def second():
+        try:
+            outcome["rows"] = query(server.uri, "SELECT 7 AS x")
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = e
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    wait_for(lambda: gauges()[1] == 1, what="a queued statement")
+    assert "rows" not in outcome and "error" not in outcome
+    # ... and runs once the first finishes.
+    rows += read_rest(stream)
+    holder.close()
+    assert rows == 10_000_000
+    waiter.join(60)
+    assert outcome == {"rows": [(7,)]}
+
+    # Beyond the queue timeout: UNAVAILABLE, saying to retry.
+    holder, stream, rows = open_stream(server.uri)
+    with flight.connect(server.uri) as client:
+        info = client.get_flight_info(
+            flight.FlightDescriptor.for_command(wire.statement_query("SELECT 8")))
+        with pytest.raises(flight.FlightUnavailableError,
+                           match="--max-concurrent-statements.*retry"):
+            client.do_get(info.endpoints[0].ticket).read_all()
+        # The refused DoGet left its ticket: it can be retried once a slot is free.
+        rows += read_rest(stream)
+        holder.close()
+        assert client.do_get(info.endpoints[0].ticket).read_all().to_pylist() == [{"8": 8}]
+    samples = parse_metrics(http_get(http_port, "/metrics")[1])
+    assert metric(samples, "hyprstream_statements_rejected_total") == 1
+    assert metric(samples, "hyprstream_statements_running") == 0
+
+
+# --- Graceful shutdown -----------------------------------------------------------------------
+
+def test_sigterm_drains_running_statements_then_exits_zero(start_server):
+    http_port = free_port()
+    server = start_server("--shutdown-grace", "600", "--http-port", str(http_port))
+    holder, stream, rows = open_stream(server.uri)
+    assert http_get(http_port, "/health") == (200, "serving\n")
+    server.process.send_signal(signal.SIGTERM)
+    wait_for(lambda: http_get(http_port, "/health")[0] == 503, what="/health to say draining")
+    # New calls are refused, saying to retry ...
+    with pytest.raises(adbc_driver_manager.Error) as raised:
+        query(server.uri, "SELECT 1")
+    assert "draining" in str(raised.value) and "retry" in str(raised.value)
+    with flight.connect(server.uri) as client:
+        with pytest.raises(flight.FlightUnavailableError, match="draining"):
+            client.get_flight_info(
+                flight.FlightDescriptor.for_command(wire.statement_query("SELECT 1")))
+    assert server.process.poll() is None
+    # ... while the running statement streams to its end.
+    rows += read_rest(stream)
+    holder.close()
+    assert rows == 10_000_000
+    assert server.process.wait(60) == 0
+    assert "draining" in server.log()
+
+
+def test_second_signal_stops_at_once(start_server):
+    http_port = free_port()
+    server = start_server("--shutdown-grace", "3600", "--http-port", str(http_port))
+    holder, stream, _ = open_stream(server.uri)
+    server.process.send_signal(signal.SIGTERM)
+    wait_for(lambda: http_get(http_port, "/health")[0] == 503, what="/health to say draining")
+    server.process.send_signal(signal.SIGINT)
+    # far sooner than the hour of grace; the unfinished stream ends with an error
+    assert server.process.wait(60) == 0
+    with pytest.raises((flight.FlightError, pa.ArrowException)):
+        read_rest(stream)
+    holder.close()
+    assert "stopping at once" in server.log()
+
+
+def test_sigterm_checkpoints_a_file_database(start_server, tmp_path):
+    path = tmp_path / "data.duckdb"
+    server = start_server("--engine-connection", str(path))
+    query(server.uri, "CREATE TABLE kept AS SELECT * FROM range(100000) t(x)")
+    assert server.stop() == 0
+    assert "checkpointed" in server.log()
+    wal = tmp_path / "data.duckdb.wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    again = start_server("--engine-connection", str(path))
+    assert query(again.uri, "SELECT count(*), sum(x) FROM kept") == [(100000, 4999950000)]
+
+
+# --- /health and /metrics --------------------------------------------------------------------
+
+def test_health_and_metrics_endpoint(start_server, table):
+    http_port = free_port()
+    server = start_server("--http-port", str(http_port))
+    assert http_get(http_port, "/health") == (200, "serving\n")
+    assert http_get(http_port, "/nope")[0] == 404
+    before = parse_metrics(http_get(http_port, "/metrics")[1])
+
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest(table, pa.table({"x": list(range(1234))}), mode="create")
+        cur.execute(f"SELECT x FROM {table}")
+        assert len(cur.fetchall()) == 1234
+        with pytest.raises(adbc_driver_manager.Error):
+            cur.execute("SELECT * FROM no_such_table_anywhere")
+        after = parse_metrics(http_get(http_port, "/metrics")[1])
+        assert metric(after, "hyprstream_sessions_open") >= 1
+
+    def grew(name, **labels):
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    assert grew("hyprstream_rows_ingested_total") == 1234
+    assert grew("hyprstream_rows_streamed_total") >= 1234
+    assert grew("hyprstream_rpc_requests_total", rpc="DoPut", outcome="ok") >= 1
+    assert grew("hyprstream_rpc_requests_total", rpc="DoGet", outcome="ok") >= 1
+    assert grew("hyprstream_rpc_requests_total", rpc="GetFlightInfo", outcome="ok") >= 1
+    # the failed query: ADBC prepares it first, so the error is DoAction's
+    assert grew("hyprstream_rpc_errors_total", rpc="DoAction") >= 1
+    assert grew("hyprstream_rpc_requests_total", rpc="DoAction", outcome="invalid_argument") \
+        + grew("hyprstream_rpc_requests_total", rpc="DoAction", outcome="not_found") >= 1
+    # a histogram per RPC: cumulative buckets ending in +Inf == _count
+    count = metric(after, "hyprstream_rpc_duration_seconds_count", rpc="DoGet")
+    assert count >= 1
+    assert metric(after, "hyprstream_rpc_duration_seconds_bucket", rpc="DoGet", le="+Inf") == count
+    buckets = sorted((float(dict(labels)["le"]), value) for (name, labels), value in after.items()
+                     if name == "hyprstream_rpc_duration_seconds_bucket"
+                     and dict(labels).get("rpc") == "DoGet" and dict(labels)["le"] != "+Inf")
+    assert [v for _, v in buckets] == sorted(v for _, v in buckets)
+    assert metric(after, "hyprstream_statements_running") == 0
+    assert metric(after, "hyprstream_statements_queued") == 0
+    # the metrics table's default windows, with their per-window series
+    assert metric(after, "hyprstream_windows") >= 1
+    assert any(name == "hyprstream_window_rows_total" for name, _ in after)
+    assert metric(after, "hyprstream_draining") == 0
+
+
+def test_http_endpoint_is_off_by_default_and_listed_in_help(start_server):
+    from conftest import BINARY
+
+    out = subprocess.run([str(BINARY), "--help"], capture_output=True, text=True, timeout=10)
+    for flag in ("--query-timeout", "--max-sessions", "--max-concurrent-statements",
+                 "--statement-queue-timeout", "--memory-limit", "--shutdown-grace",
+                 "--http-port"):
+        assert flag in out.stdout
+    server = start_server()
+    assert "/metrics" not in server.log()
+
+
+def test_memory_limit_reaches_duckdb(start_server):
+    server = start_server("--memory-limit", "1GB")
+    (value,) = query(server.uri, "SELECT current_setting('memory_limit')")[0]
+    assert value in ("953.6 MiB", "1.0 GB", "1.0 GiB", "953.6MiB")
+
+
+def test_metrics_include_cache_statistics(start_server, tmp_path, table):
+    from test_cache import README_CACHE_FLAGS
+
+    http_port = free_port()
+    db = tmp_path / "backend.db"
+    server = start_server("--engine", "adbc", "--engine-connection", f"{db}?pool_max=3",
+                          "--engine-options", "driver=sqlite", *README_CACHE_FLAGS,
+                          "--http-port", str(http_port))
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest(table, pa.table({"x": list(range(10))}), mode="create")
+        for _ in range(2):
+            cur.execute(f"SELECT count(*) FROM {table}")
+            assert cur.fetchall() == [(10,)]
+    samples = parse_metrics(http_get(http_port, "/metrics")[1])
+    cache = {name: value for (name, _), value in samples.items()
+             if name.startswith("hyprstream_cache_")}
+    assert "hyprstream_cache_hits" in cache and "hyprstream_cache_misses" in cache, sorted(cache)
+    assert cache["hyprstream_cache_hits"] + cache["hyprstream_cache_misses"] >= 2
+    assert metric(samples, "hyprstream_rows_ingested_total") == 10
+
+
+def test_idle_sessions_are_closed(start_server):
+    http_port = free_port()
+    server = start_server("--session-idle-timeout", "1s", "--http-port", str(http_port))
+    with flight.connect(server.uri) as client:
+        client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.statement_query("CREATE TEMP TABLE mine AS SELECT 1 AS x")))
+
+        def open_sessions():
+            return metric(parse_metrics(http_get(http_port, "/metrics")[1]),
+                          "hyprstream_sessions_open")
+
+        assert open_sessions() == 1
+        wait_for(lambda: open_sessions() == 0, what="the idle session to be closed")
+        # the same client now gets a new session: its temp table went with the old one
+        with pytest.raises(pa.ArrowKeyError, match="mine"):
+            info = client.get_flight_info(
+                flight.FlightDescriptor.for_command(wire.statement_query("SELECT * FROM mine")))
+            client.do_get(info.endpoints[0].ticket).read_all()
