@@ -64,20 +64,6 @@ def test_queries_still_running_at_the_end_of_the_grace_period_are_cancelled(star
     assert server.process.wait(60) == 0
 
 
-def test_a_second_signal_stops_at_once(start_server):
-    server = start_server("--shutdown-grace", "1h")
-    thread, outcome = run_in_background(server.uri, ENDLESS_SQL)
-    time.sleep(1.0)
-    server.process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
-    assert server.process.poll() is None  # still draining: the query may run for an hour
-    server.process.send_signal(signal.SIGTERM)
-    assert server.process.wait(60) == 128 + signal.SIGTERM
-    thread.join(120)
-    assert "error" in outcome
-    assert "second signal" in server.log()
-
-
 def test_file_database_is_checkpointed_on_shutdown(start_server, tmp_path):
     path = tmp_path / "db.duckdb"
     server = start_server("--engine-connection", str(path))
