@@ -3,12 +3,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <mutex>
 #include <set>
 #include <unordered_map>
 
 #include "engine/arrow_to_duckdb_type.h"
+#include "engine/duckdb_engine.h"
 #include "engine/engine_sql.h"
 
 namespace hyprstream::flightsql {
@@ -222,11 +224,61 @@ void WalkTree(const json& node, Finding* worst) {
 // What the SELECTs of `sql` call, from DuckDB's parse tree (parsing only: nothing is bound,
 // so no file is looked at). nullopt when `sql` is not only SELECTs (DuckDB serialises no
 // other statement).
+// DuckDB connections that only parse (json_serialize_sql needs no tables), so SQL is
+// classified the same way whatever engine runs it (DuckDB, an ADBC backend, the cache). A few,
+// taken round-robin: each serialises its own calls.
+engine::EngineConnection& Parser() {
+  static constexpr size_t kParsers = 4;
+  static std::vector<std::shared_ptr<engine::EngineConnection>> parsers = [] {
+    std::vector<std::shared_ptr<engine::EngineConnection>> out;
+    engine::EngineOptions options;
+    options.connection = ":memory:";
+    options.options = {{"threads", "1"}};
+    auto engine = engine::OpenDuckDbEngine(options);
+    for (size_t i = 0; engine.ok() && i < kParsers; ++i) {
+      auto connection = (*engine)->Connect();
+      if (connection.ok()) out.push_back(*connection);
+    }
+    return out;
+  }();
+  static std::atomic<size_t> next{0};
+  return *parsers[next++ % parsers.size()];
+}
+
+// The statement type of `sql` from its leading keyword, in DuckDB's names, for engines that
+// cannot prepare it to tell (anything not recognised needs admin).
+std::vector<std::string> KeywordStatementTypes(const std::string& sql) {
+  size_t i = sql.find_first_not_of(" \t\r\n(");
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
+  }
+  static const std::unordered_map<std::string, std::string> kTypes = {
+      {"SELECT", "SELECT"},     {"WITH", "SELECT"},        {"VALUES", "SELECT"},
+      {"TABLE", "SELECT"},      {"INSERT", "INSERT"},      {"UPDATE", "UPDATE"},
+      {"DELETE", "DELETE"},     {"TRUNCATE", "DELETE"},    {"CREATE", "CREATE"},
+      {"DROP", "DROP"},         {"ALTER", "ALTER"},        {"BEGIN", "TRANSACTION"},
+      {"START", "TRANSACTION"}, {"COMMIT", "TRANSACTION"}, {"ROLLBACK", "TRANSACTION"},
+      {"END", "TRANSACTION"},   {"ABORT", "TRANSACTION"},  {"COPY", "COPY"},
+      {"EXPLAIN", "EXPLAIN"}};
+  auto it = kTypes.find(word);
+  return {it == kTypes.end() ? (word.empty() ? std::string("UNKNOWN") : word) : it->second};
+}
+
+// The engine's own statement types, or the keyword's when it cannot tell.
+arrow::Result<std::vector<std::string>> StatementTypesOf(engine::EngineConnection& connection,
+                                                         const std::string& sql) {
+  auto types = connection.StatementTypes(sql);
+  if (types.status().IsNotImplemented()) return KeywordStatementTypes(sql);
+  return types;
+}
+
 arrow::Result<std::optional<Finding>> TryClassifySelects(engine::EngineConnection& connection,
                                                          const std::string& sql) {
+  (void)connection;
   ARROW_ASSIGN_OR_RAISE(
-      auto text, engine::QueryValue(
-                     connection, "SELECT json_serialize_sql(" + engine::QuoteLiteral(sql) + ")"));
+      auto text,
+      engine::QueryValue(Parser(), "SELECT json_serialize_sql(" + engine::QuoteLiteral(sql) + ")"));
   json tree = json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto error = tree.is_object() ? tree.find("error") : tree.end();
   if (!tree.is_object() || error == tree.end() || !error->is_boolean() || error->get<bool>() ||
@@ -284,7 +336,7 @@ arrow::Result<Finding> ClassifyRest(engine::EngineConnection& connection, const 
                                     const std::vector<Token>& tokens, size_t i, int depth) {
   if (i >= tokens.size() || depth > 4) return Finding{StatementClass::kUnknown, "nested statement"};
   std::string rest = sql.substr(tokens[i].offset);
-  ARROW_ASSIGN_OR_RAISE(auto types, connection.StatementTypes(rest));
+  ARROW_ASSIGN_OR_RAISE(auto types, StatementTypesOf(connection, rest));
   if (types.size() != 1) return Finding{StatementClass::kUnknown, "nested statements"};
   return ClassifyOne(connection, rest, types[0], depth + 1);
 }
@@ -433,7 +485,7 @@ arrow::Result<SqlRequirement> ClassifySql(engine::EngineConnection& connection,
     QueryFindings().Add(sql, *selects);
     return SqlRequirement{selects->statement_class, selects->what};
   }
-  ARROW_ASSIGN_OR_RAISE(auto types, connection.StatementTypes(sql));
+  ARROW_ASSIGN_OR_RAISE(auto types, StatementTypesOf(connection, sql));
   Finding worst{StatementClass::kQuery, ""};
   if (types.size() == 1) {
     ARROW_ASSIGN_OR_RAISE(worst, ClassifyOne(connection, sql, types[0], 0));

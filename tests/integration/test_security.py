@@ -704,3 +704,28 @@ def test_audit_log_records_who_ran_what_and_never_a_password(auth_server, role_t
         assert password not in text
     assert "Bearer" not in text and SECRET not in text
     assert "audit-wrong-password" not in auth_server.log()
+
+
+def test_roles_in_front_of_another_database(servers, users_toml, tmp_path):
+    """Roles hold with --engine adbc (SQLite here) and with the cache in front of it: the SQL
+    is classified by DuckDB's parser even though the backend speaks another dialect."""
+    for extra in ([], ["--enable-cache"]):
+        db = tmp_path / f"backend{len(extra)}.db"
+        server = servers("--config", str(users_toml), "--engine", "adbc", "--engine-connection",
+                         str(db), "--engine-options", "driver=sqlite", *extra,
+                         env={"HYPRSTREAM_AUTH_TOKEN_SECRET": SECRET})
+        with adbc_connect(server, "writer") as conn:
+            cur = conn.cursor()
+            cur.execute("CREATE TABLE t (id INTEGER, v TEXT)")
+            cur.execute("INSERT INTO t VALUES (1, 'a')")
+            cur.execute("SELECT count(*) FROM t")
+            assert cur.fetchall() == [(1,)]
+        with adbc_connect(server, "reader") as conn:
+            cur = conn.cursor()
+            cur.execute("SELECT v FROM t")
+            assert cur.fetchall() == [("a",)]
+            for sql in ("INSERT INTO t VALUES (2, 'b')", "DELETE FROM t", "DROP TABLE t"):
+                with pytest.raises(adbc_driver_flightsql.dbapi.Error, match="(?i)permission|denied|read_only"):
+                    cur.execute(sql)
+            cur.execute("SELECT count(*) FROM t")
+            assert cur.fetchall() == [(1,)]
