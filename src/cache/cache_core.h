@@ -24,6 +24,7 @@ struct CacheCounters {
   std::atomic<int64_t> bypassed{0};               // reads in a transaction, max_staleness 0
   std::atomic<int64_t> rows_written_through{0};
   std::atomic<int64_t> write_through_failures{0};  // cache side failed after a backend commit
+  std::atomic<int64_t> cache_memory_bytes{0};      // the cache DuckDB's memory (sampled)
 };
 
 // Read footprints by SQL text (each analysis is a DuckDB parser call). At most kCapacity

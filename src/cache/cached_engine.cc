@@ -158,10 +158,16 @@ class CachedEngine : public engine::Engine {
  private:
   void MaintainLoop(engine::EngineConnection& backend, engine::EngineConnection& cache) {
     std::unique_lock<std::mutex> lock(mutex_);
+    int ticks = 0;
     while (!wakeup_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
       lock.unlock();
       core_->mirrors.Maintain(backend, cache, core_->backend_default_schema);
       core_->results.Expire();
+      if (ticks++ % 10 == 0) {
+        auto bytes = engine::QueryValue(
+            cache, "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()");
+        if (bytes.ok()) core_->counters.cache_memory_bytes = std::stoll(*bytes);
+      }
       lock.lock();
     }
   }
@@ -205,6 +211,7 @@ class CachedEngine : public engine::Engine {
           {"mirror_refreshes", refreshes},
           {"rows_written_through", c.rows_written_through.load()},
           {"write_through_failures", c.write_through_failures.load()},
+          {"cache_memory_bytes", c.cache_memory_bytes.load()},
       };
       arrow::StringBuilder names;
       arrow::Int64Builder values;

@@ -226,6 +226,8 @@ def test_old_rows_evicted_and_uncovered_queries_go_to_postgres(postgres, start_s
     ingest(front.uri, name, readings(5, start=10, age=dt.timedelta(hours=3)), mode="append")  # old
     stats = lambda: dict(execute(front.uri, "SELECT name, value FROM hyprstream_cache_stats()"))
     assert wait_for(lambda: stats()["rows_evicted"] == 5)
+    assert wait_for(lambda: stats()["cache_memory_bytes"] > 0)
+    assert stats()["mirrored_rows"] == 10
     recent = f"SELECT count(*) AS n FROM {name} WHERE ts >= now() - INTERVAL '30 minutes'"
     rows, provenance = ask(front.uri, recent)
     assert rows == [{"n": 10}] and provenance["source"] == "cache"
