@@ -4,7 +4,10 @@
 // themselves thread-safe and the counters are atomics.
 #pragma once
 
+#include <arrow/type.h>
+
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +53,38 @@ class FootprintCache {
   std::unordered_map<std::string, ReadFootprint> footprints_;
 };
 
+// The result schema the backend gave a query's SQL text, so a query the mirrors answer is
+// not described by the backend again each time. Entries live kTtl and are all dropped when
+// DDL passes through hyprstream. Thread-safe.
+class BackendSchemas {
+ public:
+  static constexpr auto kTtl = std::chrono::seconds(60);
+  static constexpr size_t kCapacity = 4096;
+  std::shared_ptr<arrow::Schema> Get(const std::string& sql) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = schemas_.find(sql);
+    if (it == schemas_.end() || it->second.second < std::chrono::steady_clock::now()) {
+      return nullptr;
+    }
+    return it->second.first;
+  }
+  void Put(const std::string& sql, std::shared_ptr<arrow::Schema> schema) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (schemas_.size() >= kCapacity) schemas_.clear();
+    schemas_[sql] = {std::move(schema), std::chrono::steady_clock::now() + kTtl};
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    schemas_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<
+      std::string, std::pair<std::shared_ptr<arrow::Schema>, std::chrono::steady_clock::time_point>>
+      schemas_;
+};
+
 struct CacheCore {
   CacheCore(std::shared_ptr<engine::Engine> backend_engine,
             std::shared_ptr<engine::Engine> cache_engine, CacheOptions cache_options)
@@ -68,6 +103,7 @@ struct CacheCore {
   MirrorSet mirrors;
   ResultCache results;
   FootprintCache footprints;
+  BackendSchemas backend_schemas;
   CacheCounters counters;
 };
 

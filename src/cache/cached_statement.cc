@@ -101,6 +101,18 @@ class ResultRecorder : public arrow::RecordBatchReader {
   int64_t bytes_ = 0;
 };
 
+// DDL (or a statement whose effect is unknown) may change what queries return.
+bool ChangesSchemas(const std::string& sql, const std::optional<std::vector<TableKey>>& written) {
+  if (!written) return true;
+  size_t i = sql.find_first_not_of(" \t\r\n");
+  if (i == std::string::npos) return false;
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
+  }
+  return word == "CREATE" || word == "DROP" || word == "ALTER";
+}
+
 }  // namespace
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedStatement::Make(
@@ -131,16 +143,20 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedStatement::Make(
     // Answer with the backend's column names and types, so a result looks the same whichever
     // side produced it (DuckDB names count(*) "count_star()", PostgreSQL "count"). Without
     // the backend (unreachable), the cache's own schema stands.
-    auto backend = statement->Backend();
-    if (backend.ok()) {
-      auto schema = (*backend)->dataset_schema();
-      if (schema && statement->dataset_schema_ &&
-          schema->num_fields() == statement->dataset_schema_->num_fields()) {
-        statement->dataset_schema_ = schema;
-        statement->parameter_schema_ = (*backend)->parameter_schema();
+    auto& known = statement->connection_->core().backend_schemas;
+    std::shared_ptr<arrow::Schema> schema = known.Get(statement->sql_);
+    if (!schema) {
+      auto backend = statement->Backend();
+      if (backend.ok()) {
+        schema = (*backend)->dataset_schema();
+        if (schema) known.Put(statement->sql_, schema);
+      } else {
+        statement->backend_.reset();
       }
-    } else {
-      statement->backend_.reset();
+    }
+    if (schema && statement->dataset_schema_ &&
+        schema->num_fields() == statement->dataset_schema_->num_fields()) {
+      statement->dataset_schema_ = schema;
     }
   }
   return statement;
@@ -278,6 +294,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Execut
   // A write (or something else with effects): the backend runs it; what it may have changed
   // stops answering from the cache until reloaded.
   auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
+  if (ChangesSchemas(sql_, written)) connection_->core().backend_schemas.Clear();
   connection_->BeginWrite(written);
   auto reader = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
     ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
@@ -293,6 +310,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Execut
 arrow::Result<int64_t> CachedStatement::ExecuteUpdate() {
   auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
   if (kind_ == engine::StatementKind::kQuery) written = std::vector<TableKey>{};
+  if (ChangesSchemas(sql_, written)) connection_->core().backend_schemas.Clear();
   connection_->BeginWrite(written);
   auto count = [&]() -> arrow::Result<int64_t> {
     ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());

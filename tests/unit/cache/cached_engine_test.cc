@@ -299,3 +299,31 @@ TEST_F(CachedEngineTest, CacheFailureAfterBackendCommitInvalidatesAndReloads) {
 
 }  // namespace
 }  // namespace hyprstream::cache
+
+namespace hyprstream::cache {
+namespace {
+
+// DDL through hyprstream: the next answer has the new columns, wherever it comes from.
+TEST_F(CachedEngineTest, DdlThroughHyprstreamChangesTheAnswerShape) {
+  CacheOptions options;
+  options.result_ttl = 0ms;
+  Open(options);
+  ASSERT_TRUE(Ingest("sales", "[1]", "[10]").ok());
+  auto before = engine::testing::Query(*connection_, "SELECT * FROM sales");
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ((*before)->num_columns(), 2);
+  ASSERT_TRUE(
+      engine::testing::Update(*connection_, "ALTER TABLE sales ADD COLUMN w INTEGER DEFAULT 7")
+          .ok());
+  auto after = engine::testing::Query(*connection_, "SELECT * FROM sales");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ((*after)->num_columns(), 3);
+  ASSERT_TRUE(WaitFor([&] { return MirrorState("sales") == "ready"; }));
+  auto reloaded = engine::testing::Query(*connection_, "SELECT * FROM sales");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+  EXPECT_EQ((*reloaded)->num_columns(), 3);
+  EXPECT_EQ(Ask("SELECT sum(w) FROM sales"), std::make_pair(int64_t{7}, std::string("cache")));
+}
+
+}  // namespace
+}  // namespace hyprstream::cache
