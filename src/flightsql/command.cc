@@ -1,6 +1,7 @@
 #include "flightsql/command.h"
 
 #include <google/protobuf/any.pb.h>
+#include <google/protobuf/empty.pb.h>
 
 namespace hyprstream::flightsql {
 namespace {
@@ -26,6 +27,16 @@ template <typename T>
 arrow::Result<T> ParsePayload(const google::protobuf::Any& any) {
   T message;
   if (!any.UnpackTo(&message)) {
+    // Well-formed protobuf wire data that still does not parse as T has a string field that
+    // is not UTF-8 (proto3 rejects those) or a bad nested message: say so, since SQL text is
+    // the usual culprit.
+    google::protobuf::Empty wire;
+    if (wire.ParseFromString(any.value())) {
+      return arrow::Status::Invalid(
+          "malformed ", T::descriptor()->name(),
+          ": a string field (such as the SQL text) is not valid UTF-8, or a "
+          "nested message is malformed");
+    }
     return arrow::Status::Invalid("malformed ", T::descriptor()->name(),
                                   ": the payload of the Any does not parse");
   }
