@@ -2,6 +2,8 @@
 
 #include <google/protobuf/any.pb.h>
 #include <google/protobuf/empty.pb.h>
+#include <google/protobuf/stubs/logging.h>
+#include <spdlog/spdlog.h>
 
 namespace hyprstream::flightsql {
 namespace {
@@ -60,7 +62,27 @@ arrow::Result<Command> DecodeAlternative(const google::protobuf::Any& any) {
 
 }  // namespace
 
+namespace {
+// protobuf writes every string field that is not UTF-8 to stderr at ERROR level, so any client
+// could flood the log; the client gets the error instead, and the log sees it at debug level.
+void RouteProtobufLogs() {
+  static const bool routed = [] {
+    google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line,
+                                       const std::string& message) {
+      if (level >= google::protobuf::LOGLEVEL_FATAL) {
+        spdlog::critical("protobuf {}:{}: {}", file, line, message);
+      } else {
+        spdlog::debug("protobuf {}:{}: {}", file, line, message);
+      }
+    });
+    return true;
+  }();
+  (void)routed;
+}
+}  // namespace
+
 arrow::Result<Command> DecodeCommand(std::string_view any_bytes) {
+  RouteProtobufLogs();
   ARROW_ASSIGN_OR_RAISE(auto any, ParseAny(any_bytes, "command"));
   if (any.type_url().empty()) {
     return arrow::Status::Invalid(
@@ -87,6 +109,7 @@ std::string DescribeCommand(const Command& command) {
 
 template <typename T>
 arrow::Result<T> UnpackAs(std::string_view any_bytes, std::string_view what) {
+  RouteProtobufLogs();
   ARROW_ASSIGN_OR_RAISE(auto any, ParseAny(any_bytes, what));
   if (TypeName(any) != T::descriptor()->full_name()) {
     return arrow::Status::Invalid(what, " expects ", T::descriptor()->full_name(),

@@ -109,6 +109,17 @@ def test_invalid_utf8_in_sql_is_invalid_argument_saying_utf8(rawc):
     rpc_error(lambda: rawc.get_flight_info(raw.cmd_descriptor(bad)), INVALID, "UTF-8")
 
 
+def test_invalid_utf8_requests_do_not_flood_the_server_log(start_server):
+    server = start_server()
+    c = raw.RawFlight(server.uri)
+    bad = wire.encode([(1, wire.PREFIX + "CommandStatementQuery"),
+                       (2, wire.encode([(1, b"SELECT '\xff'")]))])
+    for _ in range(20):
+        rpc_error(lambda: c.get_flight_info(raw.cmd_descriptor(bad)), INVALID, "UTF-8")
+    c.close()
+    assert "libprotobuf" not in server.log()
+
+
 def test_doput_with_a_garbage_command_is_invalid(rawc):
     schema_header, _ = raw.ipc_parts(pa.schema([("a", pa.int32())]).serialize())
     msgs = [raw.flight_data(raw.cmd_descriptor(b"\xff\x00garbage"), schema_header)]
