@@ -1,6 +1,7 @@
 #include "engine/duckdb_batch_appender.h"
 
 #include "engine/arrow_to_duckdb_type.h"
+#include "engine/arrow_validation.h"
 #include "engine/duckdb_status.h"
 
 #include <arrow/c/bridge.h>
@@ -61,6 +62,8 @@ arrow::Status DuckDbBatchAppender::Append(const arrow::RecordBatch& batch) {
     return arrow::Status::Invalid("batch schema ", batch.schema()->ToString(),
                                   " differs from the ingest schema ", arrow_schema_->ToString());
   }
+  // DuckDB trusts Arrow buffers as they are: check offsets, lengths and UTF-8 first.
+  ARROW_RETURN_NOT_OK(ValidateArrowBatch(batch));
   const int64_t slice_rows = static_cast<int64_t>(duckdb_vector_size());
   for (int64_t offset = 0; offset < batch.num_rows(); offset += slice_rows) {
     int64_t length = std::min(slice_rows, batch.num_rows() - offset);

@@ -1,6 +1,7 @@
 #include "engine/duckdb_statement.h"
 
 #include "engine/arrow_to_duckdb_value.h"
+#include "engine/arrow_validation.h"
 #include "engine/duckdb_arrow_schema.h"
 #include "engine/duckdb_status.h"
 
@@ -142,6 +143,9 @@ arrow::Status DuckDbStatement::Bind(std::shared_ptr<arrow::RecordBatch> paramete
     return arrow::Status::Invalid("the statement takes ", expected, " parameter(s) but ",
                                   parameters->num_columns(), " column(s) were bound");
   }
+  // Parameter values come from the client and become DuckDB values: sound buffers and UTF-8.
+  auto valid = ValidateArrowBatch(*parameters);
+  if (!valid.ok()) return arrow::Status::Invalid("parameters: ", valid.message());
   parameters_ = std::move(parameters);
   return arrow::Status::OK();
 }
@@ -164,6 +168,12 @@ arrow::Result<int64_t> DuckDbStatement::ExecuteUpdate() {
   int64_t executions = parameters_ != nullptr ? parameters_->num_rows() : 1;
   int64_t changed = 0;
   bool known = false;
+  // Several parameter rows outside a transaction run as one: all rows or none.
+  const bool own_transaction = executions > 1 && !session_->in_transaction() &&
+                               statement_type_ != DUCKDB_STATEMENT_TYPE_TRANSACTION;
+  if (own_transaction) {
+    ARROW_RETURN_NOT_OK(session_->ExecuteLocked("BEGIN TRANSACTION", "executing parameter rows"));
+  }
   arrow::Status status;
   for (int64_t row = 0; row < executions && status.ok(); ++row) {
     if (parameters_ != nullptr) {
@@ -186,6 +196,14 @@ arrow::Result<int64_t> DuckDbStatement::ExecuteUpdate() {
         changed += *count;
         known = true;
       }
+    }
+  }
+  if (own_transaction) {
+    if (status.ok()) {
+      status = session_->ExecuteLocked("COMMIT", "committing parameter rows");
+    } else {
+      arrow::Status rolled_back = session_->ExecuteLocked("ROLLBACK", "");
+      (void)rolled_back;  // the execution's error is the one to report
     }
   }
   if (statement_type_ == DUCKDB_STATEMENT_TYPE_TRANSACTION) {

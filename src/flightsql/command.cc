@@ -1,6 +1,9 @@
 #include "flightsql/command.h"
 
 #include <google/protobuf/any.pb.h>
+#include <google/protobuf/empty.pb.h>
+#include <google/protobuf/stubs/logging.h>
+#include <spdlog/spdlog.h>
 
 namespace hyprstream::flightsql {
 namespace {
@@ -26,6 +29,16 @@ template <typename T>
 arrow::Result<T> ParsePayload(const google::protobuf::Any& any) {
   T message;
   if (!any.UnpackTo(&message)) {
+    // Well-formed protobuf wire data that still does not parse as T has a string field that
+    // is not UTF-8 (proto3 rejects those) or a bad nested message: say so, since SQL text is
+    // the usual culprit.
+    google::protobuf::Empty wire;
+    if (wire.ParseFromString(any.value())) {
+      return arrow::Status::Invalid(
+          "malformed ", T::descriptor()->name(),
+          ": a string field (such as the SQL text) is not valid UTF-8, or a "
+          "nested message is malformed");
+    }
     return arrow::Status::Invalid("malformed ", T::descriptor()->name(),
                                   ": the payload of the Any does not parse");
   }
@@ -49,7 +62,27 @@ arrow::Result<Command> DecodeAlternative(const google::protobuf::Any& any) {
 
 }  // namespace
 
+namespace {
+// protobuf writes every string field that is not UTF-8 to stderr at ERROR level, so any client
+// could flood the log; the client gets the error instead, and the log sees it at debug level.
+void RouteProtobufLogs() {
+  static const bool routed = [] {
+    google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line,
+                                       const std::string& message) {
+      if (level >= google::protobuf::LOGLEVEL_FATAL) {
+        spdlog::critical("protobuf {}:{}: {}", file, line, message);
+      } else {
+        spdlog::debug("protobuf {}:{}: {}", file, line, message);
+      }
+    });
+    return true;
+  }();
+  (void)routed;
+}
+}  // namespace
+
 arrow::Result<Command> DecodeCommand(std::string_view any_bytes) {
+  RouteProtobufLogs();
   ARROW_ASSIGN_OR_RAISE(auto any, ParseAny(any_bytes, "command"));
   if (any.type_url().empty()) {
     return arrow::Status::Invalid(
@@ -76,6 +109,7 @@ std::string DescribeCommand(const Command& command) {
 
 template <typename T>
 arrow::Result<T> UnpackAs(std::string_view any_bytes, std::string_view what) {
+  RouteProtobufLogs();
   ARROW_ASSIGN_OR_RAISE(auto any, ParseAny(any_bytes, what));
   if (TypeName(any) != T::descriptor()->full_name()) {
     return arrow::Status::Invalid(what, " expects ", T::descriptor()->full_name(),

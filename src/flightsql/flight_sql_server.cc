@@ -141,6 +141,28 @@ std::vector<std::string> EngineKeywords(engine::Engine& engine) {
   return *keywords;
 }
 
+// A failure to read the client's Arrow IPC stream (truncated or malformed messages, a batch
+// before the schema) is the client's fault: Invalid, saying so. Transport statuses that carry
+// a Flight code pass through.
+arrow::Status ClientDataError(const arrow::Status& status) {
+  if (status.ok() || fl::FlightStatusDetail::UnwrapStatus(status)) return status;
+  return arrow::Status::Invalid("malformed Arrow IPC data in the DoPut: ", status.message());
+}
+
+// Wraps the batches of a DoPut so read errors come out as ClientDataError.
+class ClientDataReader : public arrow::RecordBatchReader {
+ public:
+  explicit ClientDataReader(std::shared_ptr<arrow::RecordBatchReader> inner)
+      : inner_(std::move(inner)) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    return ClientDataError(inner_->ReadNext(batch));
+  }
+
+ private:
+  std::shared_ptr<arrow::RecordBatchReader> inner_;
+};
+
 // Reads every batch a client sent with a DoPut. A descriptor-only DoPut (no schema, no
 // data) and a stream whose schema has no columns both yield no batch.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadParameterRows(
@@ -154,7 +176,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadParameterRows(
     }
     return nullptr;
   }
-  ARROW_ASSIGN_OR_RAISE(auto batches, reader->ToRecordBatches());
+  auto read = reader->ToRecordBatches();
+  ARROW_RETURN_NOT_OK(ClientDataError(read.status()));
+  auto& batches = *read;
   if (batches.empty()) return arrow::RecordBatch::MakeEmpty(*schema);
   if (batches.size() == 1) return batches.front();
   ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(*schema, batches));
@@ -430,6 +454,15 @@ arrow::Status FlightSqlServer::DoGet(const fl::ServerCallContext& context,
     if (CallRecord* record = CallRecordOf(context)) record->NoteCommand(CommandName(command));
     if (auto* ticket = std::get_if<pb::TicketStatementQuery>(&command)) {
       return OpenPendingResult(context, ticket->statement_handle());
+    }
+    if (std::holds_alternative<pb::CommandStatementQuery>(command) ||
+        std::holds_alternative<pb::CommandPreparedStatementQuery>(command) ||
+        std::holds_alternative<pb::CommandStatementUpdate>(command) ||
+        std::holds_alternative<pb::CommandPreparedStatementUpdate>(command) ||
+        std::holds_alternative<pb::CommandStatementIngest>(command)) {
+      return arrow::Status::Invalid(CommandName(command),
+                                    " is not a ticket: send it to GetFlightInfo (queries) or "
+                                    "DoPut (updates, ingest) and DoGet the ticket returned");
     }
     return MetadataResult(context, command);
   }();
@@ -722,8 +755,10 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
   }
   ARROW_ASSIGN_OR_RAISE(auto connection,
                         sessions_.ConnectionFor(context, command.transaction_id()));
-  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::RecordBatchReader> batches,
-                        fl::MakeRecordBatchReader(std::move(reader)));
+  auto client_batches = fl::MakeRecordBatchReader(std::move(reader));
+  ARROW_RETURN_NOT_OK(ClientDataError(client_batches.status()));
+  std::shared_ptr<arrow::RecordBatchReader> batches =
+      std::make_shared<ClientDataReader>(std::move(*client_batches));
   auto target = window::TableName::Of(request.schema, request.table);
   std::shared_ptr<WindowedReader> windowed;
   if (options_.windows && options_.windows->Watches(target)) {
@@ -753,7 +788,9 @@ arrow::Status FlightSqlServer::PutStream(const fl::ServerCallContext& context,
     return arrow::Status::Invalid(
         "a streaming DoPut names its table with a PATH descriptor [catalog, schema,] table");
   }
-  ARROW_ASSIGN_OR_RAISE(auto schema, reader->GetSchema());
+  auto read_schema = reader->GetSchema();
+  ARROW_RETURN_NOT_OK(ClientDataError(read_schema.status()));
+  std::shared_ptr<arrow::Schema> schema = *read_schema;
   auto target = window::TableName::OfPath(path);
   const bool windowed = options_.windows && options_.windows->Watches(target);
   if (windowed) {
@@ -762,7 +799,9 @@ arrow::Status FlightSqlServer::PutStream(const fl::ServerCallContext& context,
   ARROW_ASSIGN_OR_RAISE(auto appender, engine_->OpenAppender(path, schema));
   int64_t total = 0;
   while (true) {
-    ARROW_ASSIGN_OR_RAISE(auto chunk, reader->Next());
+    auto next = reader->Next();
+    ARROW_RETURN_NOT_OK(ClientDataError(next.status()));
+    fl::FlightStreamChunk chunk = std::move(*next);
     if (!chunk.data) break;
     std::shared_ptr<arrow::RecordBatch> batch = chunk.data;
     if (windowed) {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "engine/arrow_to_duckdb_type.h"
+#include "engine/arrow_validation.h"
 #include "engine/engine_sql.h"
 #include "window/duration.h"
 
@@ -267,10 +268,14 @@ arrow::Status WindowCatalog::CreateMetricsTable() {
                                arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MICRO)),
                                arrow::field("value", arrow::float64())});
   ARROW_ASSIGN_OR_RAISE(metrics_running_, WindowStore::Make(running, schema));
-  // Rebuild the running state from the stored rows, in time order.
+  // Rebuild the running state from the stored rows, in time order. Rows whose running
+  // columns are still NULL were committed by a SQL write whose completion (the second step of
+  // AfterSqlWrite) never ran because the server died in between: they are left out here and
+  // completed below, as if they had just arrived, so no row is counted twice.
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   ARROW_ASSIGN_OR_RAISE(auto statement,
                         connection->Prepare("SELECT metric_id, timestamp, value FROM main.metrics "
+                                            "WHERE value_running_window_count IS NOT NULL "
                                             "ORDER BY timestamp"));
   ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
   while (true) {
@@ -280,7 +285,11 @@ arrow::Status WindowCatalog::CreateMetricsTable() {
     ARROW_ASSIGN_OR_RAISE(auto normalised, NormaliseMetrics(*batch, std::nullopt));
     ARROW_RETURN_NOT_OK(metrics_running_->Update(*normalised).status());
   }
-  return arrow::Status::OK();
+  // The windows are rebuilt from all stored rows after this, so the completed rows are not
+  // handed to Committed.
+  reader.reset();
+  statement.reset();
+  return CompleteMetricsRows(*connection).status();
 }
 
 arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
@@ -445,6 +454,8 @@ arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::AppendSchema(
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::PrepareAppend(
     const TableName& table, const std::shared_ptr<arrow::RecordBatch>& batch) {
   if (!(options_.metrics_table && IsMetrics(table))) return batch;
+  // Client data: sound buffers before the running state reads it (DuckDB checks it again).
+  ARROW_RETURN_NOT_OK(engine::ValidateArrowBatch(*batch));
   ARROW_ASSIGN_OR_RAISE(auto rows, NormaliseMetrics(*batch, options_.metrics_integer_time_unit));
   std::lock_guard<std::mutex> lock(running_mutex_);
   ARROW_ASSIGN_OR_RAISE(auto result, metrics_running_->Update(*rows));
