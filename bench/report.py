@@ -39,8 +39,8 @@ LIMITS = {
         "kernel's task switch) against ~0.2 ms for the PostgreSQL driver, and an execution is "
         "three RPCs (DoPut of the parameters, GetFlightInfo, DoGet) where PostgreSQL makes one "
         "round trip. Server: ~2 ms of CPU per point query; perf of hyprstream: DuckDB 35% "
-        "(setting up and scheduling the query's tasks across its worker threads, which "
-        "hyprstream keeps at >= 4 on this 2-core machine), kernel 27% (thread wake-ups and "
+        "(setting up and scheduling the query's tasks across its worker threads, measured with "
+        "4 threads on 2 cores; one per core since), kernel 27% (thread wake-ups and "
         "switches), gRPC/Flight 15%, malloc 12%, hyprstream's own code under 3%. The "
         "arrow-go server with the same client lands in the same range.",
     "window query ≥ 50× faster than the best peer's GROUP BY":
@@ -60,21 +60,17 @@ LIMITS = {
         "in-process spends in total (table notes). perf of the server during adbc_ingest: "
         "DuckDB's insert path (Arrow-to-DuckDB conversion, string storage, column statistics) "
         "~30% of samples, DuckDB task scheduling and mutexes ~15% for each 64k-row batch, "
-        "page faults on fresh allocations ~6%. hyprstream runs DuckDB with at least 4 "
-        "threads; on this 2-core machine DuckDB's own in-process INSERT from Arrow is about "
-        "2x faster with 2 threads than with 4 and about 5x faster with 1, so the thread "
-        "floor (a workaround for a DuckDB 1.4.4 deadlock) and the per-batch scheduling are "
-        "the first things to fix (one measurement, quick sizes: hyprstream started with "
-        "--engine-options threads=1 ingested 6.6M rows/s against 4.3M with its default 4, "
-        "and streamed the large result at 15.5M rows/s against 7.9M); larger batches per "
+        "page faults on fresh allocations ~6%. The former floor of 4 DuckDB threads on 2 "
+        "cores is gone (one worker per core since 2026-11-25: bulk ingest went from 7.6M to "
+        "12.0M rows/s and the large result from 13.8M to 22.1M rows/s in the full runs); "
+        "what is left is the per-batch scheduling and the insert path: larger batches per "
         "INSERT would cut the per-batch share.",
     "large result ≥ 0.7× DuckDB in-process (rows/s)":
         "large result vs in-process: in process DuckDB hands its Arrow batches to Python "
         "without a copy or a socket; over Flight the server serialises them to IPC and gRPC "
         "and the client receives and decodes them; the CPU each side spends is in the "
         "table's notes. On 2 cores shared by client and server the two costs add up almost "
-        "serially, so the ratio is at its worst on this machine. DuckDB's thread floor in "
-        "hyprstream (4 threads on 2 cores) costs here too: see the bulk ingest line.",
+        "serially, so the ratio is at its worst on this machine.",
 }
 
 
