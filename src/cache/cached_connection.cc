@@ -149,14 +149,13 @@ std::string TimeColumnOf(const arrow::Schema& schema) {
 
 // USE x, SET schema/search_path = ...: unqualified names change meaning.
 bool ChangesNamespace(const std::string& sql) {
-  std::string lower;
-  for (char c : sql.substr(0, 200))
-    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  size_t start = lower.find_first_not_of(" \t\r\n");
-  if (start == std::string::npos) return false;
-  if (lower.compare(start, 4, "use ") == 0) return true;
-  return lower.compare(start, 4, "set ") == 0 && (lower.find("schema") != std::string::npos ||
-                                                  lower.find("search_path") != std::string::npos);
+  const std::string word = LeadingKeyword(sql);
+  if (word == "USE") return true;
+  if (word != "SET") return false;
+  std::string lower = sql.substr(0, 200);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find("schema") != std::string::npos ||
+         lower.find("search_path") != std::string::npos;
 }
 
 }  // namespace

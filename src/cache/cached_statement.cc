@@ -104,12 +104,7 @@ class ResultRecorder : public arrow::RecordBatchReader {
 // DDL (or a statement whose effect is unknown) may change what queries return.
 bool ChangesSchemas(const std::string& sql, const std::optional<std::vector<TableKey>>& written) {
   if (!written) return true;
-  size_t i = sql.find_first_not_of(" \t\r\n");
-  if (i == std::string::npos) return false;
-  std::string word;
-  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
-    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
-  }
+  const std::string word = LeadingKeyword(sql);
   return word == "CREATE" || word == "DROP" || word == "ALTER";
 }
 

@@ -428,6 +428,11 @@ std::optional<std::vector<TableKey>> WrittenTables(const std::string& sql,
   return std::nullopt;
 }
 
+std::string LeadingKeyword(const std::string& sql) {
+  auto tokens = LeadingTokens(sql, 1);
+  return tokens.empty() || tokens[0][0] == '"' || tokens[0] == "." ? std::string() : tokens[0];
+}
+
 engine::StatementKind ClassifyStatement(const std::string& sql) {
   auto tokens = LeadingTokens(sql, 1);
   if (tokens.empty()) return engine::StatementKind::kOther;

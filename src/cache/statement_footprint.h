@@ -67,6 +67,10 @@ arrow::Result<int64_t> EvaluateBound(engine::EngineConnection& duckdb, const Low
 std::optional<std::vector<TableKey>> WrittenTables(const std::string& sql,
                                                    const std::string& default_schema);
 
+// The statement's first word, upper-cased, after spaces and comments ("" when it does not
+// start with a word). Shared by everything that decides by the leading keyword.
+std::string LeadingKeyword(const std::string& sql);
+
 // Query or update, from the leading keyword (backends that cannot prepare cheaply).
 engine::StatementKind ClassifyStatement(const std::string& sql);
 

@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "cache/statement_footprint.h"
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/duckdb_engine.h"
 #include "engine/engine_sql.h"
@@ -248,11 +249,9 @@ engine::EngineConnection& Parser() {
 // The statement type of `sql` from its leading keyword, in DuckDB's names, for engines that
 // cannot prepare it to tell (anything not recognised needs admin).
 std::vector<std::string> KeywordStatementTypes(const std::string& sql) {
-  size_t i = sql.find_first_not_of(" \t\r\n(");
-  std::string word;
-  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
-    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
-  }
+  size_t open = sql.find_first_not_of(" \t\r\n(");
+  const std::string word =
+      cache::LeadingKeyword(open == std::string::npos ? sql : sql.substr(open));
   static const std::unordered_map<std::string, std::string> kTypes = {
       {"SELECT", "SELECT"},     {"WITH", "SELECT"},        {"VALUES", "SELECT"},
       {"TABLE", "SELECT"},      {"INSERT", "INSERT"},      {"UPDATE", "UPDATE"},

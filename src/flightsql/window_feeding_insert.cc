@@ -1,5 +1,7 @@
 #include "flightsql/window_feeding_insert.h"
 
+#include "cache/statement_footprint.h"
+
 #include <arrow/builder.h>
 
 #include <algorithm>
@@ -38,29 +40,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowFeedingInsert::Ex
   return arrow::RecordBatchReader::Make({batch}, CountSchema());
 }
 
-bool IsInsert(const std::string& sql) {
-  size_t i = 0;
-  while (i < sql.size()) {
-    if (std::isspace(static_cast<unsigned char>(sql[i]))) {
-      ++i;
-    } else if (sql.compare(i, 2, "--") == 0) {
-      i = sql.find('\n', i);
-      if (i == std::string::npos) return false;
-    } else if (sql.compare(i, 2, "/*") == 0) {
-      i = sql.find("*/", i + 2);
-      if (i == std::string::npos) return false;
-      i += 2;
-    } else {
-      break;
-    }
-  }
-  if (i + 6 > sql.size()) return false;
-  std::string word = sql.substr(i, 6);
-  std::transform(word.begin(), word.end(), word.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return word == "INSERT" &&
-         (i + 6 == sql.size() || !std::isalnum(static_cast<unsigned char>(sql[i + 6])));
-}
+bool IsInsert(const std::string& sql) { return cache::LeadingKeyword(sql) == "INSERT"; }
 
 std::optional<std::string> WithReturningAll(const std::string& sql) {
   std::string lower(sql.size(), ' ');
