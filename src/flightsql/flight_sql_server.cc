@@ -320,8 +320,9 @@ void FlightSqlServer::WhenCommitted(const std::string& transaction_id,
 std::string FlightSqlServer::AnsweredFrom(engine::EngineConnection& connection,
                                           const std::string& sql,
                                           const std::string& transaction_id) {
-  if (!options_.windows || !transaction_id.empty() || !Mentions(sql, "time_bucket") ||
-      !MentionsMetrics(sql)) {
+  // Every shape the windows answer groups: skip the parse for everything else.
+  if (!options_.windows || !transaction_id.empty() || !Mentions(sql, "group") ||
+      !options_.windows->MayAnswer(sql)) {
     return sql;
   }
   auto rewritten = window::RewriteFromWindows(*options_.windows, connection, sql);
@@ -335,8 +336,8 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::Prepare
     // Which watched table (other than metrics) the statement changes, if any.
     auto written = cache::WrittenTables(sql, "main");
     for (const auto& key : written.value_or(std::vector<cache::TableKey>{})) {
-      auto table = window::TableName::Of(key.schema.empty() ? std::string("main") : key.schema,
-                                         key.table);
+      auto table =
+          window::TableName::Of(key.schema.empty() ? std::string("main") : key.schema, key.table);
       if (!options_.windows->Watches(table) || table == window::TableName::Of("main", "metrics")) {
         continue;
       }
@@ -480,9 +481,8 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
   prepared->sql = command.query();
   prepared->transaction_id = command.transaction_id();
   prepared->connection = connection;
-  ARROW_ASSIGN_OR_RAISE(
-      prepared->statement,
-      PrepareStatement(*connection, command.query(), command.transaction_id()));
+  ARROW_ASSIGN_OR_RAISE(prepared->statement,
+                        PrepareStatement(*connection, command.query(), command.transaction_id()));
   return AnnounceExecution(context, std::move(prepared), nullptr);
 }
 

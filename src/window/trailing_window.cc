@@ -219,7 +219,12 @@ class TrailingWindow::OutputColumns {
 };
 
 TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def)
-    : def_(def), columns_(spec.TrailingColumns(def)), last_sweep_watermark_(kNoTime) {
+    : def_(def),
+      columns_(spec.TrailingColumns(def)),
+      last_sweep_watermark_(kNoTime),
+      horizon_(kNoTime),
+      last_sweep_bound_(kNoTime),
+      last_bound_(kNoTime) {
   AggregateLayout layout(spec);
   value_count_ = layout.value_blocks();  // 0 when only rows are counted
   track_min_ = (layout.features() & kHasMin) != 0;
@@ -554,6 +559,112 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
     Sweep(watermark);
     last_sweep_watermark_ = watermark;
   }
+  return arrow::Status::OK();
+}
+
+// --- Buffer mode ------------------------------------------------------------------------------
+
+void TrailingWindow::EvictUpTo(KeyTrail& key, int64_t bound) {
+  while (!key.rows.empty() && key.rows.Time(key.rows.head(), words_) <= bound) {
+    horizon_ = std::max(horizon_, key.rows.Time(key.rows.head(), words_));
+    key.rows.PopFront();
+  }
+  key.window_begin = key.split = key.rows.head();
+}
+
+void TrailingWindow::Buffer(const int32_t* ids, const int64_t* times, const ValueInput* values,
+                            int64_t n, int64_t evict_bound, int64_t* dropped_rows) {
+  for (int64_t row = 0; row < n; ++row) {
+    const int64_t t = times[row];
+    if (t == kNoTime) continue;
+    if (evict_bound != kNoTime && t <= evict_bound) {
+      // Late only if it was already too old for the buffer before this batch; rows the batch
+      // itself pushed out of the window were on time.
+      *dropped_rows += last_bound_ != kNoTime && t <= last_bound_;
+      horizon_ = std::max(horizon_, t);
+      continue;
+    }
+    KeyTrail& key = keys_[ids[row]];
+    StateWord* slot;
+    if (key.rows.empty() || t >= key.rows.Time(key.rows.tail() - 1, words_)) {
+      slot = key.rows.PushBack(words_);
+    } else {
+      int64_t lo = key.rows.head(), hi = key.rows.tail();
+      while (lo < hi) {  // after every row with time <= t: ties keep arrival order
+        int64_t mid = lo + (hi - lo) / 2;
+        if (key.rows.Time(mid, words_) <= t) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      slot = key.rows.InsertAt(lo, words_);
+    }
+    slot[0].i = t;
+    int64_t valid_bits = 0;
+    for (int v = 0; v < value_count_; ++v) {
+      const ValueInput& in = values[v];
+      bool valid =
+          in.validity == nullptr || arrow::bit_util::GetBit(in.validity, in.validity_offset + row);
+      valid_bits |= static_cast<int64_t>(valid) << v;
+      slot[2 + v].d = valid ? in.values[row] : 0.0;
+    }
+    slot[1].i = valid_bits;
+    if (evict_bound != kNoTime) EvictUpTo(key, evict_bound);
+  }
+  // Keys that went quiet are swept once the bound has moved by a width.
+  if (evict_bound != kNoTime &&
+      (last_sweep_bound_ == kNoTime || evict_bound - last_sweep_bound_ >= def_.width_us)) {
+    constexpr int64_t kKeepRows = 64;
+    for (KeyTrail& key : keys_) {
+      if (key.rows.empty()) continue;
+      EvictUpTo(key, evict_bound);
+      if (key.rows.empty() && key.rows.capacity() > kKeepRows) {
+        key.rows.Release();
+        key.window_begin = key.split = 0;
+      }
+    }
+    last_sweep_bound_ = evict_bound;
+  }
+  if (evict_bound != kNoTime) last_bound_ = std::max(last_bound_, evict_bound);
+}
+
+arrow::Status TrailingWindow::ReadSince(const std::vector<int32_t>& ids, int64_t since,
+                                        bool inclusive,
+                                        const std::vector<WindowSpec::OutputColumn>& columns,
+                                        std::vector<int32_t>* kept,
+                                        std::vector<std::shared_ptr<arrow::Array>>* out) const {
+  std::vector<int64_t> begins;
+  kept->clear();
+  for (int32_t id : ids) {
+    if (id < 0 || static_cast<size_t>(id) >= keys_.size()) continue;
+    const RowRing& rows = keys_[id].rows;
+    if (rows.empty() || rows.Time(rows.tail() - 1, words_) < since ||
+        (!inclusive && rows.Time(rows.tail() - 1, words_) == since)) {
+      continue;
+    }
+    int64_t lo = rows.head(), hi = rows.tail();
+    while (lo < hi) {  // first row inside the bound
+      int64_t mid = lo + (hi - lo) / 2;
+      const int64_t t = rows.Time(mid, words_);
+      if (inclusive ? t < since : t <= since) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    kept->push_back(id);
+    begins.push_back(lo);
+  }
+  ARROW_ASSIGN_OR_RAISE(OutputColumns output,
+                        OutputColumns::Make(columns, static_cast<int64_t>(kept->size())));
+  Accumulator acc;
+  for (size_t i = 0; i < kept->size(); ++i) {
+    const KeyTrail& key = keys_[(*kept)[i]];
+    Accumulate(key, begins[i], key.rows.tail(), &acc);
+    output.Set(static_cast<int64_t>(i), acc);
+  }
+  output.Finish(out);
   return arrow::Status::OK();
 }
 

@@ -10,6 +10,11 @@
 // answered by scanning its own range; the running state is then rebuilt on the next in-order
 // row. A row below the watermark is late: its outputs are null and it is not stored. Per-key
 // scalars live in flat arrays indexed by key id. Not thread-safe (owned by WindowStore).
+//
+// Buffer mode (Buffer/ReadSince) serves "the last N minutes as of now" reads instead: rows are
+// kept in time order per key until they fall at or before an eviction bound chosen by the
+// owner (rows arriving late are inserted in place, not dropped), and a read aggregates each
+// key's rows newer than a bound. Reads are exact for bounds at or after horizon().
 #pragma once
 
 #include "window/aggregate_layout.h"
@@ -41,6 +46,23 @@ class TrailingWindow {
                         int64_t n, int64_t watermark, int64_t max_time, int64_t lateness,
                         std::vector<std::shared_ptr<arrow::Array>>* out, int64_t* late_rows);
 
+  // Buffer mode: stores rows [0, n) (null times skipped) in their keys' rings in time order,
+  // then drops every row with time <= evict_bound, arriving or stored. Arriving rows at or
+  // before an earlier batch's bound are added to *dropped_rows (late). Never mixed with
+  // Process on one object.
+  void Buffer(const int32_t* ids, const int64_t* times, const ValueInput* values, int64_t n,
+              int64_t evict_bound, int64_t* dropped_rows);
+  // Rows with time <= horizon() may be missing (evicted or dropped); kNoTime: none missing.
+  int64_t horizon() const { return horizon_; }
+  // For each id in `ids`, the aggregates over its rows with time > since (>= since when
+  // `inclusive`) in `columns` (kinds and value indices as WindowSpec::AggregateColumns()
+  // gives them). Keys without such rows are left out; *kept gets the ids answered, in order,
+  // and `out` one array per column.
+  arrow::Status ReadSince(const std::vector<int32_t>& ids, int64_t since, bool inclusive,
+                          const std::vector<WindowSpec::OutputColumn>& columns,
+                          std::vector<int32_t>* kept,
+                          std::vector<std::shared_ptr<arrow::Array>>* out) const;
+
   void ReserveKeys(int64_t keys);
   int64_t memory_bytes() const;
   int64_t buffered_rows() const;
@@ -60,6 +82,7 @@ class TrailingWindow {
   void Accumulate(const KeyTrail& key, int64_t begin, int64_t end, Accumulator* acc) const;
   void RunningAccumulator(KeyTrail& key, Running* running, Accumulator* acc);
   void Sweep(int64_t watermark);
+  void EvictUpTo(KeyTrail& key, int64_t bound);
 
   WindowDef def_;
   int value_count_;
@@ -73,6 +96,9 @@ class TrailingWindow {
   std::vector<KeyTrail> keys_;
   std::vector<Running> running_;  // keys x value columns
   int64_t last_sweep_watermark_;
+  int64_t horizon_;           // buffer mode: newest time of a row evicted or dropped
+  int64_t last_sweep_bound_;  // buffer mode: the bound of the last full sweep
+  int64_t last_bound_;        // buffer mode: the highest eviction bound so far
 };
 
 }  // namespace hyprstream::window

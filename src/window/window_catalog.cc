@@ -11,12 +11,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <sstream>
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/arrow_validation.h"
 #include "engine/engine_sql.h"
 #include "window/duration.h"
+#include "window/event_time.h"
 
 namespace hyprstream::window {
 namespace {
@@ -109,6 +111,37 @@ arrow::Result<std::shared_ptr<arrow::Array>> ZeroNullCounts(
 }
 
 // The window_spec column: the window's spec text on every row.
+// Trailing buffers keep this much beyond their width, so a read "since now - width" made while
+// rows keep arriving still finds every row it needs.
+constexpr int64_t kTrailingSlackUs = 60LL * 1000000;
+
+int64_t WallClockMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A `since :=` bound: epoch microseconds, or a timestamp as text (ISO 8601, UTC unless it
+// carries an offset).
+arrow::Result<int64_t> ParseSince(const std::string& text) {
+  const std::string trimmed = Trim(text);
+  if (!trimmed.empty() && std::all_of(trimmed.begin() + (trimmed[0] == '-' ? 1 : 0), trimmed.end(),
+                                      [](unsigned char c) { return std::isdigit(c); })) {
+    try {
+      return std::stoll(trimmed);
+    } catch (const std::exception&) {
+    }
+  }
+  auto parsed = arrow::compute::Cast(arrow::StringScalar(trimmed),
+                                     arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"));
+  if (!parsed.ok()) {
+    return arrow::Status::Invalid("since := '", text,
+                                  "' is not a time: give epoch microseconds or a timestamp such "
+                                  "as '2026-11-25 10:00:00' (UTC) or with an offset (+02:00)");
+  }
+  return std::static_pointer_cast<arrow::TimestampScalar>(parsed->scalar())->value;
+}
+
 arrow::Result<std::shared_ptr<arrow::Array>> SpecColumn(const WindowDef& window, int64_t rows) {
   return arrow::MakeArrayFromScalar(arrow::StringScalar(window.ToString()), rows);
 }
@@ -314,11 +347,6 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
   }
   for (const auto& text : SplitList(arguments.windows)) {
     ARROW_ASSIGN_OR_RAISE(auto def, WindowDef::Parse(text));
-    if (!def.is_paned()) {
-      return arrow::Status::Invalid("window '", name,
-                                    "': trailing windows are computed per row "
-                                    "at ingest (metrics only); use tumbling or hopping windows");
-    }
     spec.windows.push_back(def);
   }
   ARROW_ASSIGN_OR_RAISE(spec.allowed_lateness_us,
@@ -342,7 +370,13 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
                        arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MICRO)),
                        arrow::field("value", arrow::float64())});
   }
-  ARROW_ASSIGN_OR_RAISE(entry->store, WindowStore::Make(spec, entry->input_schema));
+  // Trailing windows keep their rows for "the last N as of now" reads (TrailingResults).
+  WindowStoreOptions store_options;
+  store_options.trailing_as_buffers = true;
+  store_options.trailing_slack_us = std::max<int64_t>(kTrailingSlackUs, spec.allowed_lateness_us);
+  store_options.wall_clock = WallClockMicros;
+  ARROW_ASSIGN_OR_RAISE(entry->store,
+                        WindowStore::Make(spec, entry->input_schema, std::move(store_options)));
   arrow::FieldVector fields = {arrow::field("window_spec", arrow::utf8(), false)};
   for (const auto& f : entry->store->OutputSchema()->fields()) fields.push_back(f);
   entry->result_schema = arrow::schema(std::move(fields));
@@ -658,31 +692,21 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
   auto width = ParseDuration(window);  // "5m" / "300s": a tumbling window of that width
   for (size_t i = 0; i < entry->spec.windows.size(); ++i) {
     const WindowDef& def = entry->spec.windows[i];
-    if (window.empty() || Lower(window) == def.ToString() ||
-        (def.kind == WindowKind::kTumbling && width.ok() && *width == def.width_us)) {
+    if (window.empty()
+            ? def.is_paned()
+            : (Lower(window) == def.ToString() ||
+               (def.kind == WindowKind::kTumbling && width.ok() && *width == def.width_us))) {
       selected.push_back(i);
     }
+  }
+  if (selected.size() == 1 && !entry->spec.windows[selected[0]].is_paned()) {
+    return TrailingResults(name, window, std::nullopt, false, keys);
   }
   if (!window.empty() && selected.empty()) {
     return arrow::Status::Invalid("window '", name, "' has no '", window, "'; it has ",
                                   entry->spec.ToString());
   }
-  // A key filter: the values as a one-column batch of the key's type.
-  std::shared_ptr<arrow::RecordBatch> key_filter;
-  if (!keys.empty()) {
-    if (entry->spec.key_columns.size() != 1) {
-      return arrow::Status::Invalid("key := works for windows keyed by one column; '", name,
-                                    "' has ", entry->spec.key_columns.size());
-    }
-    arrow::StringBuilder values;
-    ARROW_RETURN_NOT_OK(values.AppendValues(keys));
-    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> array, values.Finish());
-    const auto& key_field = entry->result_schema->field(1);
-    if (!array->type()->Equals(*key_field->type())) {
-      ARROW_ASSIGN_OR_RAISE(array, arrow::compute::Cast(*array, key_field->type()));
-    }
-    key_filter = arrow::RecordBatch::Make(arrow::schema({key_field}), array->length(), {array});
-  }
+  ARROW_ASSIGN_OR_RAISE(auto key_filter, KeyFilter(*entry, keys));
   arrow::RecordBatchVector parts;
   for (size_t i : selected) {
     SnapshotFilter filter;
@@ -734,6 +758,96 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
   return table->CombineChunksToBatch();
 }
 
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::KeyFilter(
+    const Entry& entry, const std::vector<std::string>& keys) const {
+  // The values as a one-column batch of the key's type.
+  if (keys.empty()) return nullptr;
+  if (entry.spec.key_columns.size() != 1) {
+    return arrow::Status::Invalid("key := works for windows keyed by one column; '", entry.name,
+                                  "' has ", entry.spec.key_columns.size());
+  }
+  arrow::StringBuilder values;
+  ARROW_RETURN_NOT_OK(values.AppendValues(keys));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Array> array, values.Finish());
+  const auto& key_field = entry.result_schema->field(1);
+  if (!array->type()->Equals(*key_field->type())) {
+    ARROW_ASSIGN_OR_RAISE(array, arrow::compute::Cast(*array, key_field->type()));
+  }
+  return arrow::RecordBatch::Make(arrow::schema({key_field}), array->length(), {array});
+}
+
+std::vector<WindowCatalog::Definition> WindowCatalog::DefinitionsOf(const TableName& table) const {
+  std::shared_lock lock(mutex_);
+  std::vector<Definition> out;
+  for (const auto& [name, entry] : entries_) {
+    if (!(entry->table == table)) continue;
+    auto field = entry->input_schema->GetFieldByName(entry->spec.time_column);
+    out.push_back({name, entry->spec, field ? field->type() : nullptr});
+  }
+  return out;
+}
+
+bool WindowCatalog::MayAnswer(const std::string& sql) const {
+  std::string lower = Lower(sql);
+  std::shared_lock lock(mutex_);
+  for (const auto& [name, entry] : entries_) {
+    if (lower.find(entry->table.table) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::optional<int64_t> WindowCatalog::TrailingCovering(const std::string& name, int64_t since_us,
+                                                       bool inclusive) const {
+  auto entry = Find(name);
+  if (entry == nullptr) return std::nullopt;
+  std::optional<int64_t> best;
+  for (size_t i = 0; i < entry->spec.windows.size(); ++i) {
+    const WindowDef& def = entry->spec.windows[i];
+    if (def.is_paned()) continue;
+    const int64_t horizon = entry->store->TrailingHorizon(i);
+    const bool covered =
+        horizon == kNoTime || (inclusive ? since_us > horizon : since_us >= horizon);
+    if (covered && (!best || def.width_us < *best)) best = def.width_us;
+  }
+  return best;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::TrailingResults(
+    const std::string& name, const std::string& window, std::optional<int64_t> since_us,
+    bool inclusive, const std::vector<std::string>& keys) const {
+  auto entry = Find(name);
+  if (entry == nullptr) return ResultSchema(name).status();
+  std::optional<size_t> chosen;
+  auto width = ParseDuration(window);
+  for (size_t i = 0; i < entry->spec.windows.size() && !chosen; ++i) {
+    const WindowDef& def = entry->spec.windows[i];
+    if (def.is_paned()) continue;
+    if (window.empty() || Lower(window) == def.ToString() ||
+        (width.ok() && *width == def.width_us)) {
+      chosen = i;
+    }
+  }
+  if (!chosen) {
+    return arrow::Status::Invalid("window '", name, "' has no trailing window",
+                                  window.empty() ? "" : " '" + window + "'", "; it has ",
+                                  entry->spec.ToString(),
+                                  ". Define one with windows := 'trailing 1h' to read the last "
+                                  "hour as of now");
+  }
+  const WindowDef& def = entry->spec.windows[*chosen];
+  TrailingFilter filter;
+  filter.window = *chosen;
+  filter.until_us = WallClockMicros();
+  filter.since_us = since_us.value_or(filter.until_us - def.width_us);
+  filter.inclusive = inclusive;
+  ARROW_ASSIGN_OR_RAISE(filter.keys, KeyFilter(*entry, keys));
+  ARROW_ASSIGN_OR_RAISE(auto rows, entry->store->TrailingSnapshot(filter));
+  ARROW_ASSIGN_OR_RAISE(auto labels, SpecColumn(def, rows->num_rows()));
+  arrow::ArrayVector columns = {labels};
+  for (const auto& c : rows->columns()) columns.push_back(c);
+  return arrow::RecordBatch::Make(entry->result_schema, rows->num_rows(), columns);
+}
+
 // --- SQL surface ------------------------------------------------------------------------------
 
 arrow::Status WindowCatalog::RegisterFunctions() {
@@ -745,15 +859,21 @@ arrow::Status WindowCatalog::RegisterFunctions() {
   engine::TableFunctionSpec results;
   results.name = "hyprstream_window";
   results.positional_parameters = 1;
-  results.named_parameters = {"width", "current", "key"};
+  results.named_parameters = {"width", "current", "key", "since", "inclusive"};
   results.schema = [self](const engine::TableFunctionArgs& args) {
     return self->ResultSchema(args.positional.at(0));
   };
-  results.rows = [self](const engine::TableFunctionArgs& args) {
+  results.rows = [self](const engine::TableFunctionArgs& args)
+      -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
     auto window = args.named.count("width") ? args.named.at("width") : "";
     bool current = args.named.count("current") && Lower(args.named.at("current")) == "true";
     std::vector<std::string> keys;
     if (args.named.count("key")) keys = SplitList(args.named.at("key"));
+    if (args.named.count("since")) {
+      ARROW_ASSIGN_OR_RAISE(int64_t since, ParseSince(args.named.at("since")));
+      bool inclusive = args.named.count("inclusive") && Lower(args.named.at("inclusive")) == "true";
+      return self->TrailingResults(args.positional.at(0), window, since, inclusive, keys);
+    }
     return self->Results(args.positional.at(0), window, current, keys);
   };
   ARROW_RETURN_NOT_OK(engine_->RegisterTableFunction(std::move(results)));

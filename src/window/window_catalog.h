@@ -28,6 +28,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/engine.h"
@@ -121,6 +122,27 @@ class WindowCatalog {
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Results(
       const std::string& name, const std::string& window, bool current_only,
       const std::vector<std::string>& keys = {}) const;
+  // "The last N as of now" from a trailing window of `name` (`window` picks one, e.g.
+  // "trailing 1h" or "1h"; empty: the first): per key, the aggregates of its rows with time
+  // > since (>= when inclusive; default since: now - width), window_start = since,
+  // window_end = now. SQL: hyprstream_window(name, width := 'trailing 1h'[, since := t]).
+  // Invalid when rows after `since` have already left the buffer.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> TrailingResults(
+      const std::string& name, const std::string& window, std::optional<int64_t> since_us,
+      bool inclusive, const std::vector<std::string>& keys = {}) const;
+  // The narrowest trailing window of definition `name` whose buffer holds every row with
+  // time > since_us (>= when inclusive): its width; nullopt if none does.
+  std::optional<int64_t> TrailingCovering(const std::string& name, int64_t since_us,
+                                          bool inclusive) const;
+  // The definitions over `table` (for the query rewriter).
+  struct Definition {
+    std::string name;
+    WindowSpec spec;
+    std::shared_ptr<arrow::DataType> time_type;  // of the table's time column
+  };
+  std::vector<Definition> DefinitionsOf(const TableName& table) const;
+  // A cheap textual filter: whether `sql` names a table that has window definitions.
+  bool MayAnswer(const std::string& sql) const;
 
  private:
   struct Entry;
@@ -137,6 +159,8 @@ class WindowCatalog {
   arrow::Status WriteClosed(Entry& entry, const std::vector<ClosedWindow>& closed);
   arrow::Status RunSql(const std::string& sql) const;
   std::shared_ptr<Entry> Find(const std::string& name) const;
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> KeyFilter(
+      const Entry& entry, const std::vector<std::string>& keys) const;
 
   std::shared_ptr<engine::Engine> engine_;
   WindowCatalogOptions options_;

@@ -1,11 +1,11 @@
 #include "window/window_query_rewriter.h"
 
-#include <arrow/array.h>
-#include <arrow/scalar.h>
-#include <arrow/table.h>
+#include <arrow/type.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -20,16 +20,32 @@ using nlohmann::json;
 
 constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
 
-bool IsColumn(const json& node, const char* name) {
-  return node.value("class", "") == "COLUMN_REF" && node["column_names"].size() == 1 &&
-         node["column_names"][0] == name;
+// Not rewritten; the reason (a place in this file) at trace level.
+std::nullopt_t Skip(int reason) {
+  spdlog::trace("window rewrite skipped (reason {})", reason);
+  return std::nullopt;
 }
 
-// A plain call f(value): no DISTINCT, FILTER or ORDER BY inside.
+std::string ClassOf(const json& node) { return node.value("class", ""); }
+
+// The column name of a one-part column reference, or "".
+std::string ColumnName(const json& node) {
+  if (ClassOf(node) != "COLUMN_REF" || node["column_names"].size() != 1) return "";
+  return node["column_names"][0].get<std::string>();
+}
+
+// A plain call f(...): no DISTINCT, FILTER, ORDER BY inside or schema.
 bool IsPlainCall(const json& node) {
-  return node.value("class", "") == "FUNCTION" && !node.value("distinct", false) &&
+  return ClassOf(node) == "FUNCTION" && !node.value("distinct", false) &&
          node["filter"].is_null() && node["order_bys"]["orders"].empty() &&
          node.value("schema", "").empty();
+}
+
+// A constant integer (GROUP BY / ORDER BY position, LIMIT), or -1.
+int64_t IntegerConstant(const json& node) {
+  if (ClassOf(node) != "CONSTANT") return -1;
+  const json& value = node["value"].value("value", json());
+  return value.is_number_integer() ? value.get<int64_t>() : -1;
 }
 
 // The same expression, ignoring where it was written.
@@ -44,10 +60,155 @@ json Shape(json node) {
   return node;
 }
 
-// Not rewritten; the reason (a place in this file) at trace level.
-std::optional<std::string> Skip(int reason) {
-  spdlog::trace("window rewrite skipped (reason {})", reason);
-  return std::nullopt;
+// An expression DuckDB evaluates to one value per query: constants, casts and the clock.
+bool IsConstantExpression(const json& node) {
+  static const std::set<std::string> kFunctions = {"now",
+                                                   "current_timestamp",
+                                                   "get_current_timestamp",
+                                                   "transaction_timestamp",
+                                                   "current_date",
+                                                   "today",
+                                                   "+",
+                                                   "-",
+                                                   "*",
+                                                   "to_timestamp",
+                                                   "make_timestamp",
+                                                   "make_timestamptz",
+                                                   "date_trunc",
+                                                   "time_bucket",
+                                                   "strptime",
+                                                   "epoch_ms",
+                                                   "trunc",
+                                                   "to_weeks",
+                                                   "to_days",
+                                                   "to_hours",
+                                                   "to_minutes",
+                                                   "to_seconds",
+                                                   "to_milliseconds",
+                                                   "to_microseconds"};
+  const std::string kind = ClassOf(node);
+  if (kind == "CONSTANT") return true;
+  if (kind == "CAST") return IsConstantExpression(node["child"]);
+  if (kind == "FUNCTION") {
+    if (!IsPlainCall(node) || kFunctions.count(node.value("function_name", "")) == 0) {
+      return false;
+    }
+    for (const json& child : node["children"]) {
+      if (!IsConstantExpression(child)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+// SQL text of one parsed expression, printed back by DuckDB.
+std::optional<std::string> ExpressionSql(engine::EngineConnection& connection, json tree,
+                                         const json& expression) {
+  json& node = tree["statements"][0]["node"];
+  node["select_list"] = json::array({expression});
+  node["where_clause"] = nullptr;
+  node["group_expressions"] = json::array();
+  node["group_sets"] = json::array();
+  node["aggregate_handling"] = "STANDARD_HANDLING";
+  node["modifiers"] = json::array();
+  node["from_table"] = {
+      {"type", "EMPTY"}, {"alias", ""}, {"sample", nullptr}, {"query_location", 0}};
+  auto text = engine::QueryValue(
+      connection, "SELECT json_deserialize_sql(" + engine::QuoteLiteral(tree.dump()) + "::JSON)");
+  if (!text.ok() || text->rfind("SELECT ", 0) != 0) return std::nullopt;
+  return text->substr(7);
+}
+
+// Microseconds of a constant interval expression, evaluated by DuckDB; nullopt if it is not
+// one fixed width.
+std::optional<int64_t> IntervalMicros(engine::EngineConnection& connection, const json& tree,
+                                      const json& node) {
+  if (!IsConstantExpression(node)) return std::nullopt;
+  auto text = ExpressionSql(connection, tree, node);
+  if (!text) return std::nullopt;
+  auto micros = engine::QueryValue(
+      connection, "SELECT epoch_us(TIMESTAMP '1970-01-01' + CAST((" + *text + ") AS INTERVAL))");
+  if (!micros.ok()) return std::nullopt;
+  try {
+    return std::stoll(*micros);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// ORDER BY output columns and LIMIT/OFFSET constants, printed for the rewritten query; "" if
+// there are none; nullopt when a modifier is something else.
+std::optional<std::string> Modifiers(const json& modifiers) {
+  std::string order, limit;
+  for (const json& modifier : modifiers) {
+    const std::string type = modifier.value("type", "");
+    if (type == "ORDER_MODIFIER") {
+      for (const json& term : modifier["orders"]) {
+        std::string target = ColumnName(term["expression"]);
+        const int64_t position = IntegerConstant(term["expression"]);
+        if (target.empty() && position < 1) return std::nullopt;
+        order += order.empty() ? " ORDER BY " : ", ";
+        // Checked against the output names later: '#<n>' is a position.
+        order += target.empty() ? std::to_string(position) : engine::QuoteIdentifier(target);
+        const std::string direction = term.value("type", "");
+        if (direction == "DESCENDING") order += " DESC";
+        if (direction == "ASCENDING") order += " ASC";
+        const std::string nulls = term.value("null_order", "");
+        if (nulls == "NULLS FIRST" || nulls == "NULLS_FIRST") order += " NULLS FIRST";
+        if (nulls == "NULLS LAST" || nulls == "NULLS_LAST") order += " NULLS LAST";
+      }
+    } else if (type == "LIMIT_MODIFIER") {
+      const int64_t count = IntegerConstant(modifier["limit"]);
+      if (!modifier["limit"].is_null() && count < 0) return std::nullopt;
+      if (!modifier["limit"].is_null()) limit += " LIMIT " + std::to_string(count);
+      if (!modifier["offset"].is_null()) {
+        const int64_t offset = IntegerConstant(modifier["offset"]);
+        if (offset < 0) return std::nullopt;
+        limit += " OFFSET " + std::to_string(offset);
+      }
+    } else {
+      return std::nullopt;
+    }
+  }
+  return order + limit;
+}
+
+// One select item, classified.
+struct Item {
+  enum Kind { kKey, kBucket, kWindowStart, kWindowEnd, kAggregate } kind;
+  std::string column;         // key / aggregated column ("" for count(*))
+  AggregateKind aggregate{};  // kAggregate
+  std::string alias;          // as written, may be ""
+};
+
+std::optional<AggregateKind> AggregateOf(const std::string& function, bool star) {
+  static const std::map<std::string, AggregateKind> kByName = {
+      {"count", AggregateKind::kCount},
+      {"sum", AggregateKind::kSum},
+      {"avg", AggregateKind::kAvg},
+      {"mean", AggregateKind::kAvg},
+      {"min", AggregateKind::kMin},
+      {"max", AggregateKind::kMax},
+      {"var_samp", AggregateKind::kVarSamp},
+      {"variance", AggregateKind::kVarSamp},
+      {"var_pop", AggregateKind::kVarPop},
+      {"stddev", AggregateKind::kStddevSamp},
+      {"stddev_samp", AggregateKind::kStddevSamp},
+      {"stddev_pop", AggregateKind::kStddevPop}};
+  if (star)
+    return function == "count_star" ? std::optional(AggregateKind::kRowCount) : std::nullopt;
+  auto it = kByName.find(function);
+  if (it == kByName.end()) return std::nullopt;
+  return it->second;
+}
+
+// Whether the time column's values compare in DuckDB as the windows saw them (microsecond or
+// coarser timestamps); the DuckDB type to cast a bound to.
+std::optional<std::string> BoundType(const std::shared_ptr<arrow::DataType>& type) {
+  if (type == nullptr || type->id() != arrow::Type::TIMESTAMP) return std::nullopt;
+  const auto& timestamp = static_cast<const arrow::TimestampType&>(*type);
+  if (timestamp.unit() == arrow::TimeUnit::NANO) return std::nullopt;
+  return timestamp.timezone().empty() ? "TIMESTAMP" : "TIMESTAMPTZ";
 }
 
 }  // namespace
@@ -55,7 +216,7 @@ std::optional<std::string> Skip(int reason) {
 std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
                                               engine::EngineConnection& connection,
                                               const std::string& sql) {
-  if (connection.InTransaction()) return Skip(1);  // it may see its own uncommitted rows
+  if (connection.InTransaction()) return Skip(1);
   auto serialized = engine::QueryValue(
       connection, "SELECT json_serialize_sql(" + engine::QuoteLiteral(sql) + ")");
   if (!serialized.ok()) return Skip(2);
@@ -65,125 +226,254 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
   }
   if (serialized->find("\"PARAMETER\"") != std::string::npos) return Skip(4);
   const json& node = tree["statements"][0]["node"];
-  if (node.value("type", "") != "SELECT_NODE" || !node["modifiers"].empty() ||
-      !node["cte_map"]["map"].empty() || !node["where_clause"].is_null() ||
+  if (node.value("type", "") != "SELECT_NODE" || !node["cte_map"]["map"].empty() ||
       !node["having"].is_null() || !node["qualify"].is_null() || !node["sample"].is_null()) {
     return Skip(5);
   }
-  const json& from = node["from_table"];
-  if (from.value("type", "") != "BASE_TABLE" || from.value("table_name", "") != "metrics" ||
-      !from["sample"].is_null() || !from["at_clause"].is_null() ||
-      !(from.value("schema_name", "").empty() || from.value("schema_name", "") == "main") ||
-      !from.value("catalog_name", "").empty()) {
-    return Skip(6);
-  }
+  auto modifiers = Modifiers(node["modifiers"]);
+  if (!modifiers) return Skip(6);
 
-  // The select list: the key, one time bucket, aggregates of value.
-  std::vector<std::string> outputs;  // window result column per select item
+  // FROM: a table, or tumble(table, time column, width).
+  const json& from = node["from_table"];
+  std::string table_name, schema_name, tumble_time;
+  std::optional<int64_t> tumble_width;
+  if (from.value("type", "") == "BASE_TABLE") {
+    if (!from["sample"].is_null() || !from["at_clause"].is_null() ||
+        !from.value("catalog_name", "").empty()) {
+      return Skip(7);
+    }
+    table_name = from.value("table_name", "");
+    schema_name = from.value("schema_name", "");
+  } else if (from.value("type", "") == "TABLE_FUNCTION" && from["sample"].is_null() &&
+             IsPlainCall(from["function"]) &&
+             from["function"].value("function_name", "") == "tumble" &&
+             from["function"]["children"].size() == 3) {
+    const json& args = from["function"]["children"];
+    auto text = [](const json& arg) {
+      if (!ColumnName(arg).empty()) return ColumnName(arg);
+      const json& value = ClassOf(arg) == "CONSTANT" ? arg["value"].value("value", json()) : json();
+      return value.is_string() ? value.get<std::string>() : std::string();
+    };
+    TableName parsed = TableName::Parse(text(args[0]));
+    table_name = parsed.table;
+    schema_name = parsed.schema;
+    tumble_time = text(args[1]);
+    tumble_width = IntervalMicros(connection, tree, args[2]);
+    if (table_name.empty() || tumble_time.empty() || !tumble_width) return Skip(8);
+  } else {
+    return Skip(9);
+  }
+  const TableName table =
+      TableName::Of(schema_name.empty() ? std::string("main") : schema_name, table_name);
+  auto definitions = catalog.DefinitionsOf(table);
+  if (definitions.empty()) return Skip(10);
+
+  // The select list.
+  std::vector<Item> items;
   json bucket;
-  std::string bucket_alias;
-  bool has_key = false;
   for (const json& item : node["select_list"]) {
-    if (IsColumn(item, "metric_id")) {
-      if (has_key) return Skip(7);
-      has_key = true;
-      outputs.push_back("metric_id");
+    Item out{Item::kKey, "", {}, item.value("alias", "")};
+    const std::string column = ColumnName(item);
+    if (!column.empty()) {
+      out.kind = !tumble_width              ? Item::kKey
+                 : column == "window_start" ? Item::kWindowStart
+                 : column == "window_end"   ? Item::kWindowEnd
+                                            : Item::kKey;
+      out.column = column;
+      items.push_back(out);
       continue;
     }
-    if (!IsPlainCall(item)) return Skip(8);
+    if (!IsPlainCall(item)) return Skip(11);
     const std::string function = item.value("function_name", "");
     const json& children = item["children"];
-    if (function == "time_bucket") {
-      if (!bucket.is_null() || children.size() != 2 || !IsColumn(children[1], "timestamp")) {
-        return Skip(9);
+    if (function == "time_bucket" && !tumble_width) {
+      if (!bucket.is_null() || children.size() != 2 || ColumnName(children[1]).empty()) {
+        return Skip(12);
       }
       bucket = item;
-      bucket_alias = item.value("alias", "");
-      outputs.push_back("window_start");
+      out.kind = Item::kBucket;
+      out.column = ColumnName(children[1]);  // the time column
+      items.push_back(out);
       continue;
     }
-    static const std::set<std::string> kAggregates = {"count", "sum", "avg", "min", "max"};
-    if (kAggregates.count(function) == 0 || children.size() != 1 ||
-        !IsColumn(children[0], "value")) {
-      return Skip(10);
-    }
-    outputs.push_back("value_" + function);
+    const bool star = children.empty();
+    if (!star && (children.size() != 1 || ColumnName(children[0]).empty())) return Skip(13);
+    auto kind = AggregateOf(function, star);
+    if (!kind) return Skip(14);
+    out.kind = Item::kAggregate;
+    out.aggregate = *kind;
+    out.column = star ? "" : ColumnName(children[0]);
+    items.push_back(out);
   }
-  if (!has_key || bucket.is_null()) return Skip(11);
+  std::set<std::string> keys;
+  bool has_window_item = false;
+  for (const Item& item : items) {
+    if (item.kind == Item::kKey && !keys.insert(item.column).second) return Skip(15);
+    has_window_item |= item.kind == Item::kBucket || item.kind == Item::kWindowStart ||
+                       item.kind == Item::kWindowEnd;
+  }
 
-  // GROUP BY ALL, or exactly the key and the bucket (by expression, alias or position).
+  // WHERE: nothing, or one bound on the time column (the trailing shape).
+  const json& where = node["where_clause"];
+  std::optional<json> since;
+  bool inclusive = false;
+  std::string where_time;
+  if (!where.is_null()) {
+    if (!bucket.is_null() || tumble_width || ClassOf(where) != "COMPARISON") return Skip(16);
+    const std::string type = where.value("type", "");
+    const json& left = where["left"];
+    const json& right = where["right"];
+    if (!ColumnName(left).empty() && IsConstantExpression(right) &&
+        (type == "COMPARE_GREATERTHAN" || type == "COMPARE_GREATERTHANOREQUALTO")) {
+      where_time = ColumnName(left);
+      since = right;
+      inclusive = type == "COMPARE_GREATERTHANOREQUALTO";
+    } else if (!ColumnName(right).empty() && IsConstantExpression(left) &&
+               (type == "COMPARE_LESSTHAN" || type == "COMPARE_LESSTHANOREQUALTO")) {
+      where_time = ColumnName(right);
+      since = left;
+      inclusive = type == "COMPARE_LESSTHANOREQUALTO";
+    } else {
+      return Skip(17);
+    }
+  } else if (bucket.is_null() && !tumble_width) {
+    return Skip(18);  // a GROUP BY over all rows: no window holds every row
+  }
+
+  // GROUP BY ALL, or exactly the keys and the bucket / window columns.
   if (node.value("aggregate_handling", "") != "FORCE_AGGREGATES") {
-    if (node["group_sets"].size() != 1) return Skip(12);
-    bool grouped_key = false, grouped_bucket = false;
+    if (node["group_sets"].size() != 1) return Skip(19);
+    std::set<std::string> grouped_keys;
+    bool grouped_bucket = false;
     for (const json& group : node["group_expressions"]) {
-      if (IsColumn(group, "metric_id")) {
-        grouped_key = true;
-      } else if ((!bucket_alias.empty() && IsColumn(group, bucket_alias.c_str())) ||
-                 Shape(group) == Shape(bucket)) {
+      const Item* target = nullptr;
+      const std::string name = ColumnName(group);
+      const int64_t position = IntegerConstant(group);
+      if (position >= 1 && position <= static_cast<int64_t>(items.size())) {
+        target = &items[position - 1];
+      } else if (!name.empty()) {
+        for (const Item& item : items) {
+          if (!item.alias.empty() && item.alias == name) target = &item;
+        }
+        if (target == nullptr) {
+          for (const Item& item : items) {
+            if (item.kind != Item::kAggregate && item.kind != Item::kBucket && item.alias.empty() &&
+                item.column == name) {
+              target = &item;
+            }
+          }
+        }
+      } else if (!bucket.is_null() && Shape(group) == Shape(bucket)) {
         grouped_bucket = true;
-      } else if (group.value("class", "") == "CONSTANT") {
-        auto position = group["value"].value("value", json()).is_number_integer()
-                            ? group["value"]["value"].get<int64_t>()
-                            : -1;
-        if (position < 1 || position > static_cast<int64_t>(outputs.size())) return Skip(13);
-        const std::string& output = outputs[position - 1];
-        if (output == "metric_id")
-          grouped_key = true;
-        else if (output == "window_start")
-          grouped_bucket = true;
-        else
-          return Skip(14);
-      } else {
-        return Skip(15);
+        continue;
       }
+      if (target == nullptr || target->kind == Item::kAggregate) return Skip(20);
+      if (target->kind == Item::kKey) grouped_keys.insert(target->column);
+      if (target->kind != Item::kKey) grouped_bucket = true;
     }
-    if (!grouped_key || !grouped_bucket || node["group_expressions"].size() != 2) {
-      return Skip(16);
-    }
+    if (grouped_keys != keys) return Skip(21);
+    if ((!bucket.is_null() || tumble_width) && !grouped_bucket) return Skip(22);
   }
+  if ((!bucket.is_null() || tumble_width) && !has_window_item) return Skip(23);
 
-  // The width, evaluated by DuckDB (it parsed the literal).
-  const json& width_node = bucket["children"][0];
-  std::string width_text;
-  if (width_node.value("class", "") == "CAST" &&
-      width_node["child"].value("class", "") == "CONSTANT") {
-    width_text = width_node["child"]["value"].value("value", json("")).dump();
-  } else if (width_node.value("class", "") == "CONSTANT") {
-    width_text = width_node["value"].value("value", json("")).dump();
-  } else {
-    return Skip(17);
-  }
-  if (width_text.size() < 2 || width_text.front() != '"') return Skip(18);
-  width_text = width_text.substr(1, width_text.size() - 2);
-  auto micros =
-      engine::QueryValue(connection, "SELECT epoch_us(TIMESTAMP '1970-01-01' + CAST(" +
-                                         engine::QuoteLiteral(width_text) + " AS INTERVAL))");
-  if (!micros.ok()) return Skip(19);
-  int64_t width_us = std::stoll(*micros);
-  if (width_us <= 0 || kMicrosPerDay % width_us != 0) return Skip(20);
-  if (!catalog.AnswersExactly("metrics", width_us)) return Skip(21);
-
-  // Keep DuckDB's output names, so the result looks exactly like the original query's.
-  auto statement = connection.Prepare(sql);
-  if (!statement.ok() || (*statement)->dataset_schema() == nullptr) return Skip(22);
-  auto schema = (*statement)->dataset_schema();
-  if (schema->num_fields() != static_cast<int>(outputs.size())) return Skip(23);
-  std::string rewritten = "SELECT ";
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    if (i > 0) rewritten += ", ";
-    rewritten += engine::QuoteIdentifier(outputs[i]) + " AS " +
-                 engine::QuoteIdentifier(schema->field(static_cast<int>(i))->name());
-  }
-  rewritten +=
-      " FROM hyprstream_window('metrics', width := '" + std::to_string(width_us / 1000000) + "s')";
-  // Same column types as the original, or leave it to DuckDB.
-  auto check = connection.Prepare(rewritten);
-  if (!check.ok() || (*check)->dataset_schema() == nullptr ||
-      !(*check)->dataset_schema()->Equals(*schema, /*check_metadata=*/false)) {
+  // The bucket width.
+  std::optional<int64_t> width = tumble_width;
+  if (!bucket.is_null()) width = IntervalMicros(connection, tree, bucket["children"][0]);
+  if ((!bucket.is_null() || tumble_width) &&
+      (!width || *width <= 0 || kMicrosPerDay % *width != 0)) {
     return Skip(24);
   }
-  spdlog::debug("answered from the maintained metrics windows: {}", rewritten);
-  return rewritten;
+
+  // A definition that holds this answer.
+  for (const auto& definition : definitions) {
+    const WindowSpec& spec = definition.spec;
+    if (spec.key_columns.empty() ||
+        keys != std::set<std::string>(spec.key_columns.begin(), spec.key_columns.end())) {
+      continue;
+    }
+    std::string time = tumble_width ? tumble_time : since ? where_time : "";
+    for (const Item& item : items) {
+      if (item.kind == Item::kBucket) time = item.column;
+    }
+    if (time != spec.time_column) continue;
+    bool aggregates_kept = true;
+    std::vector<std::string> outputs;
+    for (const Item& item : items) {
+      switch (item.kind) {
+        case Item::kKey:
+          outputs.push_back(item.column);
+          break;
+        case Item::kBucket:
+        case Item::kWindowStart:
+          outputs.push_back("window_start");
+          break;
+        case Item::kWindowEnd:
+          outputs.push_back("window_end");
+          break;
+        case Item::kAggregate: {
+          const bool value_known =
+              item.column.empty() ||
+              std::count(spec.value_columns.begin(), spec.value_columns.end(), item.column) > 0;
+          const bool kept =
+              std::count(spec.aggregates.begin(), spec.aggregates.end(), item.aggregate) > 0;
+          aggregates_kept &= value_known && kept;
+          outputs.push_back(AggregateColumnName(item.column, item.aggregate));
+          break;
+        }
+      }
+    }
+    if (!aggregates_kept) continue;
+
+    std::string arguments;
+    if (since) {
+      auto bound_type = BoundType(definition.time_type);
+      if (!bound_type) continue;
+      auto bound_sql = ExpressionSql(connection, tree, *since);
+      if (!bound_sql) return Skip(25);
+      const std::string bound = "epoch_us(CAST((" + *bound_sql + ") AS " + *bound_type + "))";
+      auto now_value = engine::QueryValue(connection, "SELECT " + bound);
+      if (!now_value.ok()) return Skip(26);
+      int64_t since_us = 0;
+      try {
+        since_us = std::stoll(*now_value);
+      } catch (const std::exception&) {
+        return Skip(27);
+      }
+      auto trailing = catalog.TrailingCovering(definition.name, since_us, inclusive);
+      if (!trailing) continue;
+      arguments = ", width := " + engine::QuoteLiteral(WindowDef::Trailing(*trailing).ToString()) +
+                  ", since := " + bound + (inclusive ? ", inclusive := 'true'" : "");
+    } else {
+      if (!catalog.AnswersExactly(definition.name, *width)) continue;
+      arguments = ", width := '" + std::to_string(*width / 1000000) + "s'";
+    }
+
+    // Keep DuckDB's output names, so the result looks exactly like the original query's.
+    auto statement = connection.Prepare(sql);
+    if (!statement.ok() || (*statement)->dataset_schema() == nullptr) return Skip(28);
+    auto schema = (*statement)->dataset_schema();
+    if (schema->num_fields() != static_cast<int>(outputs.size())) return Skip(29);
+    std::string rewritten = "SELECT ";
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (i > 0) rewritten += ", ";
+      rewritten += engine::QuoteIdentifier(outputs[i]) + " AS " +
+                   engine::QuoteIdentifier(schema->field(static_cast<int>(i))->name());
+    }
+    rewritten +=
+        " FROM hyprstream_window(" + engine::QuoteLiteral(definition.name) + arguments + ")";
+    if (!modifiers->empty()) {
+      rewritten = "SELECT * FROM (" + rewritten + ") AS hyprstream_answer" + *modifiers;
+    }
+    // Same column names and types as the original, or leave it to DuckDB.
+    auto check = connection.Prepare(rewritten);
+    if (!check.ok() || (*check)->dataset_schema() == nullptr ||
+        !(*check)->dataset_schema()->Equals(*schema, /*check_metadata=*/false)) {
+      return Skip(30);
+    }
+    spdlog::debug("answered from the maintained windows of '{}': {}", definition.name, rewritten);
+    return rewritten;
+  }
+  return Skip(31);
 }
 
 }  // namespace hyprstream::window

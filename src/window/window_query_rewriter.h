@@ -1,13 +1,17 @@
-// WindowQueryRewriter: answers GROUP BY time_bucket queries over `metrics` from the maintained
-// windows. A query of the shape
-//   SELECT metric_id, time_bucket(INTERVAL '5 minutes', timestamp) [AS b], count(value),
-//          sum(value), avg(value), min(value), max(value)      -- any subset, any order
-//   FROM metrics GROUP BY ALL | GROUP BY metric_id, b
-// whose width is one of the metrics windows becomes a read of hyprstream_window(...) with the
-// same column names and types. It is rewritten only when the answer is provably the same:
-// no WHERE/HAVING/ORDER/LIMIT, no parameters, widths that divide a day (time_bucket's origin
-// and the windows' epoch alignment agree), and no late or null-time rows in that window.
-// Anything else is left to DuckDB. The SQL is parsed by DuckDB itself (json_serialize_sql).
+// WindowQueryRewriter: answers ordinary SQL from the maintained windows when a definition over
+// the queried table provably gives the same answer. Three shapes, over any table with
+// window definitions (keys = all of the definition's key columns; aggregates count(*),
+// count/sum/avg/min/max/var/stddev of its value columns, any subset and order):
+//   SELECT keys, time_bucket(INTERVAL w, ts), aggs FROM t GROUP BY ...        tumbling window w
+//   SELECT window_start, [window_end,] keys, aggs FROM tumble(t, ts, INTERVAL w) GROUP BY ...
+//   SELECT keys, aggs FROM t WHERE ts > <constant, e.g. now() - INTERVAL '1 hour'> GROUP BY ...
+//                                                      trailing window holding every such row
+// GROUP BY ALL or the keys (+ bucket) by name, alias or position; ORDER BY output columns and
+// LIMIT are kept. Bucket widths must divide a day (time_bucket's origin and the windows' epoch
+// alignment agree) and the window must have had no late or null-time rows; a trailing answer
+// needs the bound after everything its buffer dropped; the result must have the original's
+// column names and types. Anything else is left to DuckDB. No parameters, not inside a
+// transaction (it may see its own uncommitted rows). The SQL is parsed by DuckDB itself.
 #pragma once
 
 #include <arrow/result.h>

@@ -8,12 +8,28 @@
 #include <arrow/util/bit_util.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <mutex>
 #include <numeric>
 #include <unordered_set>
 
 namespace hyprstream::window {
 namespace {
+
+// "2026-11-25 19:00:00.000000 UTC" for messages.
+std::string FormatEventTime(int64_t micros) {
+  const int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+  const time_t t = static_cast<time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[64];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+  char fraction[16];
+  std::snprintf(fraction, sizeof(fraction), ".%06lld UTC",
+                static_cast<long long>(micros - seconds * 1000000));
+  return std::string(text) + fraction;
+}
 
 // The last instance end at or before `watermark` for a window of width/slide (every
 // instance ending there or earlier is closed); kNoTime while there is no watermark.
@@ -208,6 +224,7 @@ arrow::Status WindowStore::Init(const std::shared_ptr<arrow::Schema>& input_sche
     if (spec_.windows[w].is_paned()) continue;
     trailing_.push_back(std::make_unique<TrailingWindow>(spec_, spec_.windows[w]));
     trailing_index_.push_back(w);
+    if (options_.trailing_as_buffers) continue;  // read by TrailingSnapshot, no row columns
     for (const auto& f : trailing_.back()->fields()) trailing_fields.push_back(f);
   }
   trailing_schema_ = arrow::schema(std::move(trailing_fields));
@@ -278,7 +295,7 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
   for (auto& trailing : trailing_) trailing->ReserveKeys(key_count);
   for (int64_t i = 0; i < n; ++i) result.null_time_rows += times_[i] == kNoTime;
 
-  if (!trailing_.empty()) {
+  if (!trailing_.empty() && !options_.trailing_as_buffers) {
     std::vector<std::shared_ptr<arrow::Array>> arrays;
     for (size_t t = 0; t < trailing_.size(); ++t) {
       int64_t late = 0;
@@ -293,6 +310,16 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
     result.trailing = arrow::RecordBatch::Make(trailing_schema_, n, std::move(arrays));
   }
   ARROW_RETURN_NOT_OK(ApplyPanes(n, &result));
+  if (!trailing_.empty() && options_.trailing_as_buffers && watermark_ != kNoTime) {
+    int64_t now = options_.wall_clock ? options_.wall_clock() : watermark_;
+    for (size_t t = 0; t < trailing_.size(); ++t) {
+      int64_t dropped = 0;
+      const int64_t bound = std::min(watermark_, now) - spec_.windows[trailing_index_[t]].width_us -
+                            options_.trailing_slack_us;
+      trailing_[t]->Buffer(ids_.data(), times_.data(), value_inputs_.data(), n, bound, &dropped);
+      stats_.late_rows[trailing_index_[t]] += dropped;
+    }
+  }
 
   stats_.batches += 1;
   stats_.rows += n;
@@ -376,7 +403,7 @@ void WindowStore::ApplyRun(int64_t begin, int64_t end, UpdateResult* result) {
         stats_.late_rows[w] += paned_[w].active && t < paned_[w].closed_end;
       }
     }
-    if (trailing_.empty()) result->late_rows += any;
+    if (trailing_.empty() || options_.trailing_as_buffers) result->late_rows += any;
   }
 
   slot_of_row_.resize(std::max<size_t>(slot_of_row_.size(), static_cast<size_t>(end)));
@@ -647,6 +674,35 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::BuildBatch(
   return arrow::RecordBatch::Make(output_schema_, n, std::move(columns));
 }
 
+arrow::Result<std::vector<int32_t>> WindowStore::WantedIds(
+    const std::shared_ptr<arrow::RecordBatch>& keys) const {
+  std::vector<int32_t> wanted;
+  std::vector<const arrow::Array*> key_arrays;
+  for (size_t c = 0; c < spec_.key_columns.size(); ++c) {
+    ARROW_ASSIGN_OR_RAISE(
+        int index, FindColumn(*keys->schema(), spec_.key_columns[c], "key", "snapshot key filter"));
+    ARROW_RETURN_NOT_OK(keys_->CheckColumnType(c, *keys->column(index)->type()));
+    key_arrays.push_back(keys->column(index).get());
+  }
+  std::vector<int32_t> found(keys->num_rows());
+  ARROW_RETURN_NOT_OK(keys_->Find(key_arrays, keys->num_rows(), found.data()));
+  for (int32_t id : found) {
+    if (id >= 0) wanted.push_back(id);
+  }
+  // A key asked for twice is answered once, at its first position.
+  std::vector<int32_t> sorted = wanted;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    std::vector<int32_t> unique;
+    std::unordered_set<int32_t> seen;
+    for (int32_t id : wanted) {
+      if (seen.insert(id).second) unique.push_back(id);
+    }
+    wanted = std::move(unique);
+  }
+  return wanted;
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::Snapshot(
     const SnapshotFilter& filter) const {
   std::shared_lock lock(mutex_);
@@ -664,29 +720,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::Snapshot(
   }
   std::vector<int32_t> wanted;
   if (filter.keys != nullptr) {
-    std::vector<const arrow::Array*> key_arrays;
-    for (size_t c = 0; c < spec_.key_columns.size(); ++c) {
-      ARROW_ASSIGN_OR_RAISE(int index, FindColumn(*filter.keys->schema(), spec_.key_columns[c],
-                                                  "key", "snapshot key filter"));
-      ARROW_RETURN_NOT_OK(keys_->CheckColumnType(c, *filter.keys->column(index)->type()));
-      key_arrays.push_back(filter.keys->column(index).get());
-    }
-    std::vector<int32_t> found(filter.keys->num_rows());
-    ARROW_RETURN_NOT_OK(keys_->Find(key_arrays, filter.keys->num_rows(), found.data()));
-    for (int32_t id : found) {
-      if (id >= 0) wanted.push_back(id);
-    }
-    // A key asked for twice is answered once, at its first position.
-    std::vector<int32_t> sorted = wanted;
-    std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-      std::vector<int32_t> unique;
-      std::unordered_set<int32_t> seen;
-      for (int32_t id : wanted) {
-        if (seen.insert(id).second) unique.push_back(id);
-      }
-      wanted = std::move(unique);
-    }
+    ARROW_ASSIGN_OR_RAISE(wanted, WantedIds(filter.keys));
   }
   const std::vector<int32_t>* ids = filter.keys != nullptr ? &wanted : nullptr;
   const int64_t from = filter.from_us.value_or(INT64_MIN);
@@ -744,6 +778,62 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::Snapshot(
   if (batches.empty()) return arrow::RecordBatch::MakeEmpty(output_schema_);
   if (batches.size() == 1) return batches[0];
   return arrow::ConcatenateRecordBatches(batches);
+}
+
+int64_t WindowStore::TrailingHorizon(size_t window) const {
+  std::shared_lock lock(mutex_);
+  for (size_t t = 0; t < trailing_.size(); ++t) {
+    if (trailing_index_[t] == window) return trailing_[t]->horizon();
+  }
+  return kNoTime;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::TrailingSnapshot(
+    const TrailingFilter& filter) const {
+  std::shared_lock lock(mutex_);
+  if (!options_.trailing_as_buffers || trailing_.empty()) {
+    return arrow::Status::Invalid(
+        "this window definition keeps no trailing buffer; add a "
+        "trailing window (e.g. 'trailing 1h') to read the last N "
+        "minutes as of now");
+  }
+  size_t t = 0;
+  if (filter.window) {
+    while (t < trailing_.size() && trailing_index_[t] != *filter.window) ++t;
+    if (t == trailing_.size()) {
+      return arrow::Status::Invalid("window #", *filter.window, " is not a trailing window");
+    }
+  }
+  const TrailingWindow& trailing = *trailing_[t];
+  if (trailing.horizon() != kNoTime && (filter.inclusive ? filter.since_us <= trailing.horizon()
+                                                         : filter.since_us < trailing.horizon())) {
+    return arrow::Status::Invalid(
+        "rows at or before ", FormatEventTime(trailing.horizon()), " have left the ",
+        trailing.def().ToString(), " buffer, so an answer since ", FormatEventTime(filter.since_us),
+        " would miss rows; ask for a later bound or widen the trailing window");
+  }
+  std::vector<int32_t> ids;
+  if (filter.keys != nullptr) {
+    ARROW_ASSIGN_OR_RAISE(ids, WantedIds(filter.keys));
+  } else {
+    ids.resize(keys_->size());
+    std::iota(ids.begin(), ids.end(), 0);
+  }
+  std::vector<int32_t> kept;
+  std::vector<std::shared_ptr<arrow::Array>> aggregates;
+  ARROW_RETURN_NOT_OK(trailing.ReadSince(ids, filter.since_us, filter.inclusive, aggregate_columns_,
+                                         &kept, &aggregates));
+  const int64_t n = static_cast<int64_t>(kept.size());
+  ARROW_ASSIGN_OR_RAISE(std::vector<std::shared_ptr<arrow::Array>> columns,
+                        keys_->Gather(kept.data(), n));
+  ARROW_ASSIGN_OR_RAISE(auto starts, ConstantTimestamps(filter.since_us, n));
+  ARROW_ASSIGN_OR_RAISE(auto ends, ConstantTimestamps(filter.until_us, n));
+  columns.push_back(std::move(starts));
+  columns.push_back(std::move(ends));
+  for (auto& array : aggregates) columns.push_back(std::move(array));
+  ARROW_ASSIGN_OR_RAISE(auto flags, ConstantBools(false, n));
+  columns.push_back(std::move(flags));
+  return arrow::RecordBatch::Make(output_schema_, n, std::move(columns));
 }
 
 WindowStoreStats WindowStore::GetStats() const {

@@ -59,6 +59,14 @@ struct WindowStoreOptions {
   // If set, called (from Update/AdvanceWatermark, under the store lock) with each window as it
   // closes, instead of queueing it for TakeClosed. An error is returned by that call.
   std::function<arrow::Status(const ClosedWindow&)> on_close;
+  // Trailing windows as buffers for "as of" reads (TrailingSnapshot) instead of per-row
+  // columns from Update. A buffer keeps each key's rows newer than
+  // min(watermark, wall_clock()) - width - trailing_slack_us, so a read "since now - width"
+  // made up to trailing_slack_us after now finds all its rows even while newer rows arrive.
+  bool trailing_as_buffers = false;
+  int64_t trailing_slack_us = 60LL * 1000000;
+  // Microseconds since the epoch; unset: only the watermark bounds buffers.
+  std::function<int64_t()> wall_clock;
 };
 
 struct SnapshotFilter {
@@ -74,6 +82,17 @@ struct SnapshotFilter {
   bool current_only = false;
   bool include_open = true;
   bool include_closed = true;  // closed windows still retained (WindowSpec::retention_us)
+};
+
+// A read of a trailing buffer (WindowStoreOptions::trailing_as_buffers): per key, the
+// aggregates of its rows with time > since_us (>= when inclusive) — rows newer than until_us
+// included, as `WHERE ts > since` would. window_start is since_us, window_end until_us.
+struct TrailingFilter {
+  std::optional<size_t> window;  // index into WindowSpec::windows; unset: the first trailing
+  int64_t since_us = 0;
+  bool inclusive = false;
+  int64_t until_us = 0;
+  std::shared_ptr<arrow::RecordBatch> keys;  // as SnapshotFilter::keys
 };
 
 // What one Update did.
@@ -139,6 +158,12 @@ class WindowStore {
   std::vector<ClosedWindow> TakeClosed();
 
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Snapshot(const SnapshotFilter& filter) const;
+  // OutputSchema() rows (closed = false) from a trailing buffer. Invalid when the bound is
+  // before what the buffer still holds (TrailingHorizon): the answer would miss rows.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> TrailingSnapshot(
+      const TrailingFilter& filter) const;
+  // Rows with time <= this may have left trailing window `window`'s buffer; kNoTime: none.
+  int64_t TrailingHorizon(size_t window) const;
   WindowStoreStats GetStats() const;
 
   // `batch` with UpdateResult::trailing's columns appended.
@@ -169,6 +194,8 @@ class WindowStore {
       const std::vector<int32_t>& ids, const std::vector<const StateWord*>& slots, int64_t start,
       int64_t end, bool closed) const;
   int64_t AliveThreshold(const Level& level) const;
+  arrow::Result<std::vector<int32_t>> WantedIds(
+      const std::shared_ptr<arrow::RecordBatch>& keys) const;
 
   WindowSpec spec_;
   WindowStoreOptions options_;

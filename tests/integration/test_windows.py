@@ -346,18 +346,18 @@ def test_group_by_time_bucket_is_answered_from_the_windows(start_server):
             assert x["count(\"value\")"] == y["count(\"value\")"] and x["bucket"] == y["bucket"]
             assert math.isclose(x["total"], y["total"], rel_tol=1e-9)
             assert x["min(\"value\")"] == y["min(\"value\")"]
-        assert "answered from the maintained metrics windows" in server.log()
+        assert "answered from the maintained windows of 'metrics'" in server.log()
         # a late row for a closed 5m window: the windows no longer equal GROUP BY -> DuckDB
         late = pa.table({"metric_id": ["a"], "timestamp": pa.array([BASE], pa.timestamp("ms")),
                          "value": [1.0]})
         cur.adbc_ingest("metrics", late, mode="append")
-        before = server.log().count("answered from the maintained metrics windows")
+        before = server.log().count("answered from the maintained windows of 'metrics'")
         cur2 = conn.cursor()
         cur2.execute(GROUP_BY_5M)
         first = [r for r in cur2.fetch_arrow_table().to_pylist()
                  if r["metric_id"] == "a" and r["bucket"] == BASE][0]
         assert first["min(\"value\")"] == 1.0  # the late row counted, as DuckDB counts it
-        assert server.log().count("answered from the maintained metrics windows") == before
+        assert server.log().count("answered from the maintained windows of 'metrics'") == before
 
 
 def test_sql_inserts_feed_windows_of_any_table(start_server):
@@ -395,3 +395,151 @@ def test_sql_inserts_feed_windows_of_any_table(start_server):
             [("a",), ("b",), ("d",)]
         assert_windows_match_group_by(cur, "rw", "readings", "ts", ["sensor"],
                                       datetime.timedelta(minutes=1))
+
+
+REWRITTEN = "answered from the maintained windows of 'tick_stats'"
+
+
+def answered(server):
+    return server.log().count(REWRITTEN)
+
+
+def test_trailing_window_answers_last_n_minutes_as_of_now(start_server):
+    """A 'trailing 1h' definition keeps the last hour of rows per key; `WHERE ts > now() -
+    INTERVAL ...` GROUP BY queries (and hyprstream_window(..., since :=)) are answered from it
+    and equal DuckDB's own answer over the stored rows, with rows out of order, null values,
+    null times and a key that went quiet. Rows sit 30 s off whole minutes, so the few seconds
+    between two queries cannot move a row across the bound."""
+    server = start_server("--log-level", "debug")
+    rng = random.Random(7)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE ticks (sym VARCHAR, ts TIMESTAMP, px DOUBLE, qty BIGINT)")
+        rows(cur, """SELECT * FROM hyprstream_create_window('tick_stats', 'ticks',
+                       keys := 'sym', time_column := 'ts', value_columns := 'px',
+                       windows := '1m, trailing 1h',
+                       aggregates := 'count(*), count, sum, avg, min, max, var_samp, stddev')""")
+        n = 4000
+        offsets = [rng.randrange(0, 180) for _ in range(n)]  # minutes ago, in random order
+        table = pa.table({
+            "sym": [rng.choice(["AAPL", "MSFT", "NVDA", "TSLA"]) for _ in range(n)],
+            "ts": pa.array([None if i % 97 == 0 else
+                            now - datetime.timedelta(minutes=m, seconds=30)
+                            for i, m in enumerate(offsets)], pa.timestamp("us")),
+            "px": [None if i % 13 == 0 else round(rng.uniform(10, 500), 2) for i in range(n)],
+            "qty": [rng.randrange(1, 100) for _ in range(n)],
+        })
+        cur.adbc_ingest("ticks", table, mode="append")
+        # A key seen only two hours ago: gone from the last hour's answer.
+        cur.execute("INSERT INTO ticks VALUES ('IBM', now()::TIMESTAMP - INTERVAL 150 MINUTE, 1, 1)")
+
+        queries = [
+            """SELECT sym, count(*) AS n, avg(px) AS avg_px FROM ticks
+               WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY avg_px DESC""",
+            """SELECT sym, count(px), sum(px), min(px), max(px), variance(px), stddev(px)
+               FROM ticks WHERE ts >= now() - INTERVAL '15 minutes' GROUP BY ALL ORDER BY 1""",
+            """SELECT count(*) AS n, sym FROM ticks WHERE now() - INTERVAL 30 MINUTE < ts
+               GROUP BY 2 ORDER BY n DESC, sym LIMIT 2""",
+        ]
+        for sql in queries:
+            before = answered(server)
+            cur.execute(sql)
+            maintained = cur.fetch_arrow_table()
+            assert answered(server) == before + 1, sql
+            # `AND true` is not a shape the rewriter takes: DuckDB computes it.
+            cur.execute(sql.replace("GROUP BY", "AND true GROUP BY"))
+            computed = cur.fetch_arrow_table()
+            assert answered(server) == before + 1
+            assert maintained.schema == computed.schema
+            got, want = maintained.to_pylist(), computed.to_pylist()
+            assert len(got) == len(want) > 0 and "IBM" not in [r["sym"] for r in got]
+            for g, w in zip(got, want):
+                assert g.keys() == w.keys()
+                for k in g:
+                    if isinstance(w[k], float):
+                        assert math.isclose(g[k], w[k], rel_tol=1e-9), (sql, k, g, w)
+                    else:
+                        assert g[k] == w[k], (sql, k, g, w)
+
+        # Rows keep arriving: the answer follows them (read-your-writes).
+        cur.execute("INSERT INTO ticks VALUES ('AAPL', now()::TIMESTAMP, 1000.0, 1)")
+        cur.execute("SELECT max(px) FROM ticks WHERE ts > now() - INTERVAL '5 minutes' "
+                    "GROUP BY sym HAVING sym = 'AAPL'")  # HAVING: computed by DuckDB
+        assert cur.fetchall() == [(1000.0,)]
+        cur.execute("SELECT sym, max(px) FROM ticks WHERE ts > now() - INTERVAL '5 minutes' "
+                    "GROUP BY sym ORDER BY sym")
+        assert ("AAPL", 1000.0) in cur.fetchall()
+
+        # Direct reads: the whole last hour by default, or since a bound.
+        cur.execute("SELECT sum(row_count) FROM hyprstream_window('tick_stats', "
+                    "width := 'trailing 1h')")
+        direct = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM ticks WHERE ts > now() - INTERVAL 1 HOUR AND true")
+        assert direct == cur.fetchone()[0]
+        cur.execute("SELECT sym, px_count FROM hyprstream_window('tick_stats', "
+                    "since := now() - INTERVAL '10 minutes') ORDER BY sym")
+        by_sym = dict(cur.fetchall())
+        cur.execute("SELECT sym, count(px) FROM ticks WHERE ts > now() - INTERVAL 10 MINUTE "
+                    "AND true GROUP BY sym")
+        assert by_sym == dict(cur.fetchall())
+
+        # A bound older than the buffer keeps: DuckDB answers the query, and a direct read
+        # says why it cannot.
+        before = answered(server)
+        cur.execute("SELECT sym, count(*) FROM ticks WHERE ts > now() - INTERVAL '3 hours' "
+                    "GROUP BY sym ORDER BY sym")
+        assert dict(cur.fetchall())["IBM"] == 1
+        assert answered(server) == before
+        with pytest.raises(adbc_driver_manager.ProgrammingError) as err:
+            cur.execute("SELECT * FROM hyprstream_window('tick_stats', "
+                        "since := now() - INTERVAL '3 hours')")
+            cur.fetchall()
+        assert "have left the trailing 1h buffer" in str(err.value)
+        with pytest.raises(adbc_driver_manager.ProgrammingError) as err:
+            cur.execute("SELECT * FROM hyprstream_window('tick_stats', since := 'yesterday-ish')")
+            cur.fetchall()
+        assert "is not a time" in str(err.value)
+
+
+def test_tumble_and_time_bucket_on_any_table_are_answered_from_windows(start_server):
+    """TUMBLE(...) and time_bucket GROUP BYs over a table with a matching definition are
+    answered from the maintained windows and equal DuckDB's own answer; a definition without
+    the asked aggregate, or a bucket width it does not keep, leaves the query to DuckDB."""
+    server = start_server("--log-level", "debug")
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE ticks (sym VARCHAR, ts TIMESTAMP, px DOUBLE)")
+        rows(cur, """SELECT * FROM hyprstream_create_window('tick_bars', 'ticks',
+                       keys := 'sym', time_column := 'ts', value_columns := 'px',
+                       windows := '1m, 5m', aggregates := 'count(*), sum, min, max')""")
+        cur.execute("""INSERT INTO ticks SELECT ['a','b','c'][1 + i % 3],
+                       TIMESTAMP '2026-01-01 00:00:00' + INTERVAL (i * 7) SECOND, i * 0.5
+                       FROM range(2000) t(i)""")
+        cases = [
+            ("""SELECT window_start, window_end, sym, count(*) AS n, sum(px) AS total
+                FROM tumble('ticks', 'ts', INTERVAL '5 minutes') GROUP BY ALL
+                ORDER BY window_start, sym""", True),
+            ("""SELECT sym, time_bucket(INTERVAL 1 MINUTE, ts) AS m, max(px), min(px)
+                FROM ticks GROUP BY sym, m ORDER BY m, sym LIMIT 50""", True),
+            ("""SELECT sym, time_bucket(INTERVAL 1 MINUTE, ts) AS m, avg(px)
+                FROM ticks GROUP BY ALL ORDER BY m, sym""", False),  # avg not kept
+            ("""SELECT sym, time_bucket(INTERVAL 2 MINUTE, ts) AS m, max(px)
+                FROM ticks GROUP BY ALL ORDER BY m, sym""", False),  # no 2m window
+        ]
+        for sql, from_windows in cases:
+            before = server.log().count("answered from the maintained windows of 'tick_bars'")
+            cur.execute(sql)
+            got = cur.fetch_arrow_table()
+            after = server.log().count("answered from the maintained windows of 'tick_bars'")
+            assert after == before + (1 if from_windows else 0), sql
+            cur.execute(sql.replace("GROUP BY", "WHERE true GROUP BY"))
+            want = cur.fetch_arrow_table()
+            assert got.schema == want.schema
+            assert got.num_rows == want.num_rows > 0
+            for g, w in zip(got.to_pylist(), want.to_pylist()):
+                for k in g:
+                    if isinstance(w[k], float):
+                        assert math.isclose(g[k], w[k], rel_tol=1e-9), (sql, k, g, w)
+                    else:
+                        assert g[k] == w[k], (sql, k, g, w)
