@@ -4,7 +4,10 @@
 //   keys only       KeyDictionary::Intern over every batch (the hashing floor)
 //   4 windows       WindowStore::Update with tumbling 5m/30m/1h/1d and count,sum,avg,min,max,
 //                   taking closed windows after every batch (as the persister would)
-//   snapshot        the current 5m window for all keys, for 1,000 keys and for 1 key
+//   + trailing 5m   the same plus a per-row trailing window (metrics' running columns), or
+//                   plus a trailing buffer for "last 5 minutes as of now" reads
+//   snapshot        the current 5m window for all keys, for 1,000 keys and for 1 key; the
+//                   last 5 minutes from the trailing buffer, likewise
 //   memory          bytes per open key-window
 // Usage: window_bench [--rows N] [--keys K] [--batch B] [--span 2h] [--repeat R]
 //                     [--max-panes P] [--quick] [--ingest-only]
@@ -144,11 +147,16 @@ struct IngestResult {
   int64_t late_rows;
 };
 
+// Trailing 5m window: none, per-row running columns (metrics), or a buffer for "as of now" reads.
+enum class Trailing { kNone, kPerRow, kBuffer };
+
 IngestResult Ingest(const Options& o,
                     const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
-                    bool with_trailing = false) {
+                    Trailing trailing = Trailing::kNone) {
+  const bool with_trailing = trailing != Trailing::kNone;
   hw::WindowStoreOptions options;
   options.max_panes_per_window = o.max_panes;
+  options.trailing_as_buffers = trailing == Trailing::kBuffer;
   auto store = Check(hw::WindowStore::Make(MetricsSpec(with_trailing), Schema(), options), "make");
   int64_t closed = 0, late = 0;
   auto t0 = Clock::now();
@@ -219,9 +227,43 @@ void Run(const Options& o, bool with_queries) {
   report("keys only (hashing)", keys_only);
   report("4 tumbling windows", windows);
   if (!o.ingest_only) {
-    std::vector<Rate> trailing;
-    for (int r = 0; r < o.repeat; ++r) trailing.push_back(Ingest(o, batches, true).rate);
+    std::vector<Rate> trailing, buffered;
+    for (int r = 0; r < o.repeat; ++r) {
+      trailing.push_back(Ingest(o, batches, Trailing::kPerRow).rate);
+    }
     report("4 tumbling + trailing 5m", trailing);
+    IngestResult with_buffer{};
+    for (int r = 0; r < o.repeat; ++r) {
+      with_buffer = Ingest(o, batches, Trailing::kBuffer);
+      buffered.push_back(with_buffer.rate);
+    }
+    report("4 tumbling + 5m buffer", buffered);
+    if (with_queries) {
+      // "The last 5 minutes as of now" (now = the newest event time) from the buffer.
+      hw::WindowStoreStats stats = with_buffer.store->GetStats();
+      hw::TrailingFilter last5;
+      last5.until_us = stats.max_event_time_us;
+      last5.since_us = last5.until_us - 5 * hw::kMicrosPerMinute;
+      int64_t rows = 0;
+      auto read = [&] {
+        rows = Check(with_buffer.store->TrailingSnapshot(last5), "trailing")->num_rows();
+      };
+      auto all = Time(20, read);
+      std::printf(
+          "trailing last 5m, all    : p50 %8.1f us, p99 %8.1f us (%lld rows, %lld buffered)\n",
+          all.p50_us, all.p99_us, static_cast<long long>(rows),
+          static_cast<long long>(stats.trailing_rows));
+      last5.keys = KeysBatch(1000, o.keys);
+      auto thousand = Time(200, read);
+      std::printf("trailing last 5m, 1000   : p50 %8.1f us, p99 %8.1f us (%lld rows)\n",
+                  thousand.p50_us, thousand.p99_us, static_cast<long long>(rows));
+      last5.keys = KeysBatch(1, o.keys);
+      auto one = Time(1000, read);
+      std::printf("trailing last 5m, 1      : p50 %8.1f us, p99 %8.1f us (%lld rows)\n", one.p50_us,
+                  one.p99_us, static_cast<long long>(rows));
+      std::printf("trailing buffer memory   : %.1f MB for %lld rows\n", stats.trailing_bytes / 1e6,
+                  static_cast<long long>(stats.trailing_rows));
+    }
   }
   std::printf("%-25s: %lld windows closed, %lld late rows (last run)\n", "",
               static_cast<long long>(last.closed_windows), static_cast<long long>(last.late_rows));

@@ -5,6 +5,7 @@
 #include <arrow/buffer.h>
 #include <arrow/type.h>
 #include <arrow/util/bit_util.h>
+#include <arrow/util/bitmap_ops.h>
 
 #include <algorithm>
 #include <cmath>
@@ -133,6 +134,14 @@ class TrailingWindow::OutputColumns {
       (void)column;
     }
     return out;
+  }
+
+  // Only the first `n` rows are used (rows past it were never set).
+  void Truncate(int64_t n) {
+    n_ = n;
+    for (size_t c = 0; c < null_counts_.size(); ++c) {
+      null_counts_[c] = n - arrow::internal::CountSetBits(validity_[c]->data(), 0, n);
+    }
   }
 
   void SetNull(int64_t row) {
@@ -362,8 +371,8 @@ void TrailingWindow::Rebuild(KeyTrail& key, Running* running) {
   key.evictions = 0;
 }
 
-void TrailingWindow::Accumulate(const KeyTrail& key, int64_t begin, int64_t end,
-                                Accumulator* acc) const {
+void TrailingWindow::Accumulate(const KeyTrail& key, int64_t begin, int64_t end, Accumulator* acc,
+                                bool moments) const {
   acc->rows = end - begin;
   acc->values.assign(value_count_, Accumulator::Value{});
   for (int64_t i = begin; i < end; ++i) {
@@ -376,9 +385,11 @@ void TrailingWindow::Accumulate(const KeyTrail& key, int64_t begin, int64_t end,
       a.last = x;
       ++a.count;
       NeumaierAdd(&a.sum, &a.comp, x);
-      const double delta = x - a.mean;
-      a.mean += delta / static_cast<double>(a.count);
-      a.m2 += delta * (x - a.mean);
+      if (moments) {  // Welford: a division per value, only when a variance is asked for
+        const double delta = x - a.mean;
+        a.mean += delta / static_cast<double>(a.count);
+        a.m2 += delta * (x - a.mean);
+      }
       a.min = MinIgnoringNaN(a.min, x);
       a.max = MaxNaNWins(a.max, x);
     }
@@ -574,7 +585,20 @@ void TrailingWindow::EvictUpTo(KeyTrail& key, int64_t bound) {
 
 void TrailingWindow::Buffer(const int32_t* ids, const int64_t* times, const ValueInput* values,
                             int64_t n, int64_t evict_bound, int64_t* dropped_rows) {
+  constexpr int64_t d = 8;  // prefetch distance, as in Process
   for (int64_t row = 0; row < n; ++row) {
+    if (row + 2 * d < n) {
+      const char* trail = reinterpret_cast<const char*>(&keys_[ids[row + 2 * d]]);
+      __builtin_prefetch(trail);
+      __builtin_prefetch(trail + sizeof(KeyTrail) - 1);
+    }
+    if (row + d < n) {
+      const KeyTrail& ahead = keys_[ids[row + d]];
+      if (!ahead.rows.empty()) {
+        __builtin_prefetch(ahead.rows.Row(ahead.rows.tail(), words_), 1);
+        __builtin_prefetch(ahead.rows.Row(ahead.rows.head(), words_));
+      }
+    }
     const int64_t t = times[row];
     if (t == kNoTime) continue;
     if (evict_bound != kNoTime && t <= evict_bound) {
@@ -634,15 +658,38 @@ arrow::Status TrailingWindow::ReadSince(const std::vector<int32_t>& ids, int64_t
                                         const std::vector<WindowSpec::OutputColumn>& columns,
                                         std::vector<int32_t>* kept,
                                         std::vector<std::shared_ptr<arrow::Array>>* out) const {
-  std::vector<int64_t> begins;
+  // One pass: rows are written at the next kept position and the arrays cut to the kept
+  // count at the end; each key's trail and ring are prefetched a few keys ahead.
+  ARROW_ASSIGN_OR_RAISE(OutputColumns output,
+                        OutputColumns::Make(columns, static_cast<int64_t>(ids.size())));
   kept->clear();
-  for (int32_t id : ids) {
-    if (id < 0 || static_cast<size_t>(id) >= keys_.size()) continue;
-    const RowRing& rows = keys_[id].rows;
-    if (rows.empty() || rows.Time(rows.tail() - 1, words_) < since ||
-        (!inclusive && rows.Time(rows.tail() - 1, words_) == since)) {
-      continue;
+  Accumulator acc;
+  bool moments = false;
+  for (const auto& column : columns) {
+    moments |= column.kind == AggregateKind::kVarPop || column.kind == AggregateKind::kVarSamp ||
+               column.kind == AggregateKind::kStddevPop ||
+               column.kind == AggregateKind::kStddevSamp;
+  }
+  const int64_t count = static_cast<int64_t>(ids.size());
+  const int64_t keys = static_cast<int64_t>(keys_.size());
+  constexpr int64_t d = 8;
+  for (int64_t i = 0; i < count; ++i) {
+    if (i + 2 * d < count && ids[i + 2 * d] >= 0 && ids[i + 2 * d] < keys) {
+      __builtin_prefetch(&keys_[ids[i + 2 * d]]);
     }
+    if (i + d < count && ids[i + d] >= 0 && ids[i + d] < keys) {
+      const RowRing& ahead = keys_[ids[i + d]].rows;
+      // The key's newest rows (what a recent bound reads), up to 16 cache lines.
+      const int64_t first = std::max(ahead.head(), ahead.tail() - 16 * 64 / (8 * words_));
+      for (int64_t r = first; r < ahead.tail(); ++r) __builtin_prefetch(ahead.Row(r, words_));
+    }
+    const int32_t id = ids[i];
+    if (id < 0 || id >= keys) continue;
+    const KeyTrail& key = keys_[id];
+    const RowRing& rows = key.rows;
+    if (rows.empty()) continue;
+    const int64_t newest = rows.Time(rows.tail() - 1, words_);
+    if (newest < since || (!inclusive && newest == since)) continue;
     int64_t lo = rows.head(), hi = rows.tail();
     while (lo < hi) {  // first row inside the bound
       int64_t mid = lo + (hi - lo) / 2;
@@ -653,17 +700,11 @@ arrow::Status TrailingWindow::ReadSince(const std::vector<int32_t>& ids, int64_t
         hi = mid;
       }
     }
+    Accumulate(key, lo, rows.tail(), &acc, moments);
+    output.Set(static_cast<int64_t>(kept->size()), acc);
     kept->push_back(id);
-    begins.push_back(lo);
   }
-  ARROW_ASSIGN_OR_RAISE(OutputColumns output,
-                        OutputColumns::Make(columns, static_cast<int64_t>(kept->size())));
-  Accumulator acc;
-  for (size_t i = 0; i < kept->size(); ++i) {
-    const KeyTrail& key = keys_[(*kept)[i]];
-    Accumulate(key, begins[i], key.rows.tail(), &acc);
-    output.Set(static_cast<int64_t>(i), acc);
-  }
+  output.Truncate(static_cast<int64_t>(kept->size()));
   output.Finish(out);
   return arrow::Status::OK();
 }

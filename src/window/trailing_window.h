@@ -79,7 +79,8 @@ class TrailingWindow {
   void Flip(KeyTrail& key, Running* running);
   bool NeedsRebuild(const KeyTrail& key, const Running* running) const;
   void Rebuild(KeyTrail& key, Running* running);
-  void Accumulate(const KeyTrail& key, int64_t begin, int64_t end, Accumulator* acc) const;
+  void Accumulate(const KeyTrail& key, int64_t begin, int64_t end, Accumulator* acc,
+                  bool moments = true) const;
   void RunningAccumulator(KeyTrail& key, Running* running, Accumulator* acc);
   void Sweep(int64_t watermark);
   void EvictUpTo(KeyTrail& key, int64_t bound);
