@@ -14,6 +14,12 @@ def readme_python_blocks():
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
+def readme_sql_statements():
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    return [s.strip() for block in blocks for s in block.split(";") if s.strip()]
+
+
 def test_quickstart_example_runs_as_written(start_server):
     server = start_server()
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py"), server.uri],
@@ -30,8 +36,9 @@ def test_quickstart_example_runs_as_written(start_server):
 
 
 def test_readme_blocks_run_in_order(start_server, capsys):
-    """Every ```python block of the README, in order, in one namespace, like a reader would."""
-    server = start_server()
+    """Every ```python block of the README, in order, in one namespace, like a reader would;
+    then every ```sql statement, in order, over the data the Python blocks wrote."""
+    server = start_server("--log-level", "debug")
     blocks = readme_python_blocks()
     assert len(blocks) >= 3, "README lost its examples"
     namespace = {}
@@ -50,3 +57,18 @@ def test_readme_blocks_run_in_order(start_server, capsys):
     # 4096 rows one millisecond apart all fall in one 5-minute trailing window
     assert count == namespace["table"].num_rows == running == 4096
     assert isinstance(namespace["arrow_table"], pa.Table)
+
+    statements = readme_sql_statements()
+    assert len(statements) >= 5, "README lost its SQL examples"
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        with conn.cursor() as cur:
+            results = []
+            for sql in statements:
+                cur.execute(sql)
+                results.append(cur.fetchall() if cur.description else None)
+    # The README query: one row per metric the Python blocks wrote, counts adding up.
+    readme_query = results[[i for i, s in enumerate(statements) if "avg_value" in s][0]]
+    assert sum(r[1] for r in readme_query) == 4096
+    # The trailing-window query, answered from the definition's state.
+    assert results[-1] == [("AAPL", 1, 231.5), ("MSFT", 1, 502.1)]
+    assert "answered from the maintained windows of 'bars'" in server.log()
