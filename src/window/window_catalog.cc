@@ -658,14 +658,16 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
   return arrow::RecordBatch::Make(schema, static_cast<int64_t>(all.size()), std::move(columns));
 }
 
-bool WindowCatalog::AnswersExactly(const std::string& name, int64_t width_us) const {
+bool WindowCatalog::AnswersExactly(const std::string& name, int64_t width_us,
+                                   std::optional<int64_t> slide_us) const {
+  const int64_t slide = slide_us.value_or(width_us);
   auto entry = Find(name);
   if (entry == nullptr) return false;
   WindowStoreStats stats = entry->store->GetStats();
   if (stats.null_time_rows != 0) return false;
   for (size_t i = 0; i < entry->spec.windows.size(); ++i) {
     const WindowDef& def = entry->spec.windows[i];
-    if (def.kind == WindowKind::kTumbling && def.width_us == width_us) {
+    if (def.is_paned() && def.width_us == width_us && def.slide_us == slide) {
       return i < stats.late_rows.size() && stats.late_rows[i] == 0;
     }
   }

@@ -111,7 +111,9 @@ class WindowCatalog {
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
   // Whether definition `name` has a tumbling window of `width_us` whose results equal a
   // GROUP BY over the table: no late rows were left out and no row lacked a time.
-  bool AnswersExactly(const std::string& name, int64_t width_us) const;
+  // (A hopping window when slide_us differs from width_us.)
+  bool AnswersExactly(const std::string& name, int64_t width_us,
+                      std::optional<int64_t> slide_us = std::nullopt) const;
 
   // The result schema of Results(name).
   arrow::Result<std::shared_ptr<arrow::Schema>> ResultSchema(const std::string& name) const;

@@ -236,7 +236,7 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
   // FROM: a table, or tumble(table, time column, width).
   const json& from = node["from_table"];
   std::string table_name, schema_name, tumble_time;
-  std::optional<int64_t> tumble_width;
+  std::optional<int64_t> tumble_width, hop_slide;  // hop(table, time, slide, width)
   if (from.value("type", "") == "BASE_TABLE") {
     if (!from["sample"].is_null() || !from["at_clause"].is_null() ||
         !from.value("catalog_name", "").empty()) {
@@ -246,9 +246,12 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
     schema_name = from.value("schema_name", "");
   } else if (from.value("type", "") == "TABLE_FUNCTION" && from["sample"].is_null() &&
              IsPlainCall(from["function"]) &&
-             from["function"].value("function_name", "") == "tumble" &&
-             from["function"]["children"].size() == 3) {
+             ((from["function"].value("function_name", "") == "tumble" &&
+               from["function"]["children"].size() == 3) ||
+              (from["function"].value("function_name", "") == "hop" &&
+               from["function"]["children"].size() == 4))) {
     const json& args = from["function"]["children"];
+    const bool hop = args.size() == 4;
     auto text = [](const json& arg) {
       if (!ColumnName(arg).empty()) return ColumnName(arg);
       const json& value = ClassOf(arg) == "CONSTANT" ? arg["value"].value("value", json()) : json();
@@ -258,7 +261,15 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
     table_name = parsed.table;
     schema_name = parsed.schema;
     tumble_time = text(args[1]);
-    tumble_width = IntervalMicros(connection, tree, args[2]);
+    tumble_width = IntervalMicros(connection, tree, args[hop ? 3 : 2]);
+    if (hop) {
+      hop_slide = IntervalMicros(connection, tree, args[2]);
+      // The hop macro lists a row in every window from its slide bucket back: the same set
+      // as the maintained hopping windows when the slide divides the width.
+      if (!hop_slide || *hop_slide <= 0 || !tumble_width || *tumble_width % *hop_slide != 0) {
+        return Skip(8);
+      }
+    }
     if (table_name.empty() || tumble_time.empty() || !tumble_width) return Skip(8);
   } else {
     return Skip(9);
@@ -444,8 +455,10 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
       arguments = ", width := " + engine::QuoteLiteral(WindowDef::Trailing(*trailing).ToString()) +
                   ", since := " + bound + (inclusive ? ", inclusive := 'true'" : "");
     } else {
-      if (!catalog.AnswersExactly(definition.name, *width)) continue;
-      arguments = ", width := '" + std::to_string(*width / 1000000) + "s'";
+      if (!catalog.AnswersExactly(definition.name, *width, hop_slide)) continue;
+      arguments = ", width := " +
+                  engine::QuoteLiteral(hop_slide ? WindowDef::Hopping(*width, *hop_slide).ToString()
+                                                 : WindowDef::Tumbling(*width).ToString());
     }
 
     // Keep DuckDB's output names, so the result looks exactly like the original query's.

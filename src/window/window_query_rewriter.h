@@ -4,6 +4,7 @@
 // count/sum/avg/min/max/var/stddev of its value columns, any subset and order):
 //   SELECT keys, time_bucket(INTERVAL w, ts), aggs FROM t GROUP BY ...        tumbling window w
 //   SELECT window_start, [window_end,] keys, aggs FROM tumble(t, ts, INTERVAL w) GROUP BY ...
+//     (or hop(t, ts, slide, width) when the slide divides the width: a hopping window)
 //   SELECT keys, aggs FROM t WHERE ts > <constant, e.g. now() - INTERVAL '1 hour'> GROUP BY ...
 //                                                      trailing window holding every such row
 // GROUP BY ALL or the keys (+ bucket) by name, alias or position; ORDER BY output columns and

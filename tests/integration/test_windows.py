@@ -502,8 +502,8 @@ def test_trailing_window_answers_last_n_minutes_as_of_now(start_server):
         assert "is not a time" in str(err.value)
 
 
-def test_tumble_and_time_bucket_on_any_table_are_answered_from_windows(start_server):
-    """TUMBLE(...) and time_bucket GROUP BYs over a table with a matching definition are
+def test_tumble_hop_and_time_bucket_on_any_table_are_answered_from_windows(start_server):
+    """TUMBLE(...), HOP(...) and time_bucket GROUP BYs over a table with a matching definition are
     answered from the maintained windows and equal DuckDB's own answer; a definition without
     the asked aggregate, or a bucket width it does not keep, leaves the query to DuckDB."""
     server = start_server("--log-level", "debug")
@@ -512,7 +512,8 @@ def test_tumble_and_time_bucket_on_any_table_are_answered_from_windows(start_ser
         cur.execute("CREATE TABLE ticks (sym VARCHAR, ts TIMESTAMP, px DOUBLE)")
         rows(cur, """SELECT * FROM hyprstream_create_window('tick_bars', 'ticks',
                        keys := 'sym', time_column := 'ts', value_columns := 'px',
-                       windows := '1m, 5m', aggregates := 'count(*), sum, min, max')""")
+                       windows := '1m, 5m, hopping 5m/1m',
+                       aggregates := 'count(*), sum, min, max')""")
         cur.execute("""INSERT INTO ticks SELECT ['a','b','c'][1 + i % 3],
                        TIMESTAMP '2026-01-01 00:00:00' + INTERVAL (i * 7) SECOND, i * 0.5
                        FROM range(2000) t(i)""")
@@ -520,6 +521,9 @@ def test_tumble_and_time_bucket_on_any_table_are_answered_from_windows(start_ser
             ("""SELECT window_start, window_end, sym, count(*) AS n, sum(px) AS total
                 FROM tumble('ticks', 'ts', INTERVAL '5 minutes') GROUP BY ALL
                 ORDER BY window_start, sym""", True),
+            ("""SELECT window_start, window_end, sym, count(*), min(px), max(px)
+                FROM hop('ticks', 'ts', INTERVAL '1 minute', INTERVAL '5 minutes')
+                GROUP BY ALL ORDER BY window_start, sym""", True),
             ("""SELECT sym, time_bucket(INTERVAL 1 MINUTE, ts) AS m, max(px), min(px)
                 FROM ticks GROUP BY sym, m ORDER BY m, sym LIMIT 50""", True),
             ("""SELECT sym, time_bucket(INTERVAL 1 MINUTE, ts) AS m, avg(px)
