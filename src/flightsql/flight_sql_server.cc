@@ -314,7 +314,10 @@ void FlightSqlServer::WhenCommitted(const std::string& transaction_id,
       spdlog::error("windows of {} missed committed rows: {}", table.key(), status.ToString());
     }
   };
-  if (transaction_id.empty() || !sessions_.OnCommit(transaction_id, fold).ok()) fold();
+  // Rows that never commit must not stay in state derived before the commit (metrics'
+  // running columns).
+  auto abandoned = [windows = options_.windows, table] { windows->Abandoned(table); };
+  if (transaction_id.empty() || !sessions_.OnCommit(transaction_id, fold, abandoned).ok()) fold();
 }
 
 std::string FlightSqlServer::AnsweredFrom(engine::EngineConnection& connection,
@@ -767,11 +770,14 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
     batches = windowed;
   }
   // Holds a statement slot, but no query timeout: an ingest lasts as long as the upload.
-  ARROW_ASSIGN_OR_RAISE(
-      int64_t rows,
-      RunStatement(
-          context, connection, [&] { return connection->Ingest(request, batches.get()); },
-          /*timed=*/false));
+  auto ingested = RunStatement(
+      context, connection, [&] { return connection->Ingest(request, batches.get()); },
+      /*timed=*/false);
+  if (!ingested.ok() && windowed) {
+    // Batches read before the failure went through PrepareAppend but are not stored.
+    options_.windows->Abandoned(target);
+  }
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, std::move(ingested));
   metrics_.AddRowsIngested(rows);
   if (windowed) WhenCommitted(command.transaction_id(), target, windowed->TakeRows());
   if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
@@ -807,7 +813,9 @@ arrow::Status FlightSqlServer::PutStream(const fl::ServerCallContext& context,
     if (windowed) {
       ARROW_ASSIGN_OR_RAISE(batch, options_.windows->PrepareAppend(target, batch));
     }
-    ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*batch));
+    auto appended = appender->Append(*batch);
+    if (!appended.ok() && windowed) options_.windows->Abandoned(target);
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, std::move(appended));
     if (windowed) WhenCommitted("", target, {batch});
     total += rows;
     if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);

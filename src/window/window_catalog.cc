@@ -14,6 +14,8 @@
 #include <chrono>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/arrow_validation.h"
 #include "engine/engine_sql.h"
@@ -285,11 +287,7 @@ arrow::Status WindowCatalog::Start() {
   return arrow::Status::OK();
 }
 
-arrow::Status WindowCatalog::CreateMetricsTable() {
-  ARROW_RETURN_NOT_OK(
-      RunSql("CREATE TABLE IF NOT EXISTS main.metrics (metric_id VARCHAR, timestamp TIMESTAMP, "
-             "value DOUBLE, value_running_window_sum DOUBLE, value_running_window_avg DOUBLE, "
-             "value_running_window_count BIGINT)"));
+arrow::Result<std::unique_ptr<WindowStore>> WindowCatalog::MakeMetricsRunningStore() const {
   WindowSpec running;
   running.key_columns = {"metric_id"};
   running.time_column = "timestamp";
@@ -300,29 +298,68 @@ arrow::Status WindowCatalog::CreateMetricsTable() {
   auto schema = arrow::schema({arrow::field("metric_id", arrow::utf8()),
                                arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MICRO)),
                                arrow::field("value", arrow::float64())});
-  ARROW_ASSIGN_OR_RAISE(metrics_running_, WindowStore::Make(running, schema));
-  // Rebuild the running state from the stored rows, in time order. Rows whose running
-  // columns are still NULL were committed by a SQL write whose completion (the second step of
-  // AfterSqlWrite) never ran because the server died in between: they are left out here and
-  // completed below, as if they had just arrived, so no row is counted twice.
-  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  return WindowStore::Make(running, schema);
+}
+
+arrow::Status WindowCatalog::ReplayMetricsRunning(engine::EngineConnection& connection,
+                                                  const std::string& since_sql,
+                                                  WindowStore& store) const {
+  // Rows whose running columns are still NULL were committed by a SQL write whose completion
+  // (the second step of AfterSqlWrite) has not run: they are left out here.
   ARROW_ASSIGN_OR_RAISE(auto statement,
-                        connection->Prepare("SELECT metric_id, timestamp, value FROM main.metrics "
-                                            "WHERE value_running_window_count IS NOT NULL "
-                                            "ORDER BY timestamp"));
+                        connection.Prepare("SELECT metric_id, timestamp, value FROM main.metrics "
+                                           "WHERE value_running_window_count IS NOT NULL" +
+                                           since_sql + " ORDER BY timestamp"));
   ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader->ReadNext(&batch));
     if (!batch) break;
     ARROW_ASSIGN_OR_RAISE(auto normalised, NormaliseMetrics(*batch, std::nullopt));
-    ARROW_RETURN_NOT_OK(metrics_running_->Update(*normalised).status());
+    ARROW_RETURN_NOT_OK(store.Update(*normalised).status());
   }
+  return arrow::Status::OK();
+}
+
+arrow::Status WindowCatalog::CreateMetricsTable() {
+  ARROW_RETURN_NOT_OK(
+      RunSql("CREATE TABLE IF NOT EXISTS main.metrics (metric_id VARCHAR, timestamp TIMESTAMP, "
+             "value DOUBLE, value_running_window_sum DOUBLE, value_running_window_avg DOUBLE, "
+             "value_running_window_count BIGINT)"));
+  ARROW_ASSIGN_OR_RAISE(metrics_running_, MakeMetricsRunningStore());
+  // Rebuild the running state from the stored rows, in time order. Rows left incomplete by a
+  // server that died between a SQL write's commit and its completion are completed below, as
+  // if they had just arrived, so no row is counted twice.
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  ARROW_RETURN_NOT_OK(ReplayMetricsRunning(*connection, "", *metrics_running_));
   // The windows are rebuilt from all stored rows after this, so the completed rows are not
   // handed to Committed.
-  reader.reset();
-  statement.reset();
   return CompleteMetricsRows(*connection).status();
+}
+
+void WindowCatalog::Abandoned(const TableName& table) {
+  if (!(options_.metrics_table && IsMetrics(table))) return;
+  // Only the last running width + lateness of rows can still be in a later row's window.
+  auto rebuild = [&]() -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+    ARROW_ASSIGN_OR_RAISE(auto store, MakeMetricsRunningStore());
+    const int64_t keep_us = options_.metrics_running_width_us + options_.allowed_lateness_us;
+    std::lock_guard<std::mutex> lock(running_mutex_);
+    ARROW_RETURN_NOT_OK(ReplayMetricsRunning(
+        *connection,
+        " AND timestamp >= (SELECT max(timestamp) FROM main.metrics) - to_microseconds(" +
+            std::to_string(keep_us) + ")",
+        *store));
+    metrics_running_ = std::move(store);
+    return arrow::Status::OK();
+  };
+  arrow::Status status = rebuild();
+  if (!status.ok()) {
+    spdlog::error("metrics running state kept rows that were not stored (rebuild failed: {})",
+                  status.ToString());
+  } else {
+    spdlog::debug("metrics running state rebuilt from committed rows after a rollback");
+  }
 }
 
 arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(

@@ -95,6 +95,11 @@ class WindowCatalog {
       const TableName& table, const std::shared_ptr<arrow::RecordBatch>& batch);
   // Rows of `table` are committed: fold them into its windows.
   arrow::Status Committed(const TableName& table, const arrow::RecordBatchVector& batches);
+  // Rows of `table` that went through PrepareAppend (or CompleteMetricsRows) will never be
+  // stored (rolled back, failed). For metrics, the running-column state is rebuilt from the
+  // committed rows of the last running width + lateness, so later rows do not count them.
+  // (Rows of other transactions still open at that moment are then missing from that state.)
+  void Abandoned(const TableName& table);
 
   // After a SQL write on `connection` (in its transaction, if any): fills the running columns
   // of metrics rows written without them and returns those rows, to pass to Committed once
@@ -153,6 +158,11 @@ class WindowCatalog {
   arrow::Status Start();
   arrow::Status RegisterFunctions();
   arrow::Status CreateMetricsTable();
+  arrow::Result<std::unique_ptr<WindowStore>> MakeMetricsRunningStore() const;
+  // Feeds the stored, completed metrics rows (`since_sql`: an extra " AND ..." condition) to
+  // `store` in time order.
+  arrow::Status ReplayMetricsRunning(engine::EngineConnection& connection,
+                                     const std::string& since_sql, WindowStore& store) const;
   arrow::Result<std::shared_ptr<Entry>> MakeEntry(const std::string& name, const TableName& table,
                                                   const WindowArguments& arguments,
                                                   bool persist_history) const;

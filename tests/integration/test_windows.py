@@ -547,3 +547,51 @@ def test_tumble_hop_and_time_bucket_on_any_table_are_answered_from_windows(start
                         assert math.isclose(g[k], w[k], rel_tol=1e-9), (sql, k, g, w)
                     else:
                         assert g[k] == w[k], (sql, k, g, w)
+
+
+def test_metrics_rows_that_never_commit_leave_no_trace_in_running_columns(start_server):
+    """Running columns count only stored rows: metrics rows ingested in a transaction that
+    rolls back, or in an ingest whose later batch is rejected, are not counted in the running
+    window of rows written afterwards."""
+    server = start_server()
+    committed = metrics_table(40, step_s=5, seed=3)
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", committed, mode="append")
+    # Rolled back (the ADBC driver sends bulk ingest outside transactions, so SQL writes):
+    # same metrics, times interleaved with the rows that follow.
+    with adbc_driver_flightsql.dbapi.connect(server.uri) as conn:  # autocommit off
+        cur = conn.cursor()
+        cur.execute("""INSERT INTO metrics (metric_id, timestamp, value)
+                       SELECT ['cpu', 'mem', 'disk'][1 + i % 3],
+                              TIMESTAMP '2026-01-01 12:03:20' + INTERVAL (i * 5) SECOND, 1e6
+                       FROM range(40) t(i)""")
+        cur.executemany("INSERT INTO metrics (metric_id, timestamp, value) VALUES (?, ?, ?)",
+                        [("cpu", BASE + datetime.timedelta(seconds=s), 5e6) for s in (230, 260)])
+        cur.execute("SELECT count(*) FROM metrics")
+        assert cur.fetchone()[0] == 82
+        conn.rollback()
+    # Rejected: the first batch is fine, the second has invalid UTF-8 in metric_id.
+    good = metrics_table(8, start=BASE + datetime.timedelta(seconds=201), step_s=5, seed=5)
+    bad_ids = pa.Array.from_buffers(pa.utf8(), 1, [None, pa.py_buffer(
+        (0).to_bytes(4, "little") + (2).to_bytes(4, "little")), pa.py_buffer(b"\xff\xfe")])
+    bad = pa.record_batch([bad_ids, pa.array([BASE], pa.timestamp("ms")), pa.array([5.0])],
+                          schema=good.schema)
+    reader = pa.RecordBatchReader.from_batches(good.schema, good.to_batches() + [bad])
+    with connect(server) as conn:
+        cur = conn.cursor()
+        with pytest.raises(adbc_driver_manager.Error):
+            cur.adbc_ingest("metrics", reader, mode="append")
+        cur.execute("SELECT count(*) FROM metrics")
+        assert cur.fetchone()[0] == 40
+        after = metrics_table(40, start=BASE + datetime.timedelta(seconds=202), step_s=5, seed=6)
+        cur.adbc_ingest("metrics", after, mode="append")
+        cur.execute("""SELECT metric_id, timestamp, value, value_running_window_sum,
+                              value_running_window_avg, value_running_window_count
+                       FROM metrics ORDER BY timestamp""")
+        got = cur.fetchall()
+    want = reference_running(pa.concat_tables([committed, after]))
+    assert len(got) == len(want) == 80
+    for g, w in zip(got, want):
+        assert g[0] == w[0] and g[5] == w[5], (g, w)
+        assert math.isclose(g[3], w[3], rel_tol=1e-9) and math.isclose(g[4], w[4], rel_tol=1e-9)
