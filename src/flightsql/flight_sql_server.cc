@@ -341,7 +341,10 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::Prepare
     for (const auto& key : written.value_or(std::vector<cache::TableKey>{})) {
       auto table =
           window::TableName::Of(key.schema.empty() ? std::string("main") : key.schema, key.table);
-      if (!options_.windows->Watches(table) || table == window::TableName::Of("main", "metrics")) {
+      if (!options_.windows->Watches(table)) continue;
+      if (table == window::TableName::Of("main", "metrics")) {
+        // Allowed (e.g. retention deletes), but the windows no longer equal the rows.
+        if (!IsInsert(sql)) options_.windows->Diverged(table);
         continue;
       }
       if (!IsInsert(sql)) {

@@ -211,6 +211,9 @@ struct WindowCatalog::Entry {
 
   std::mutex write_mutex;  // one writer: Update, closing, history appends
   std::unique_ptr<engine::TableAppender> history;
+  // Rows of the table were changed or removed (metrics UPDATE/DELETE): its windows no longer
+  // equal a GROUP BY over the table, so queries are not answered from them.
+  std::atomic<bool> diverged{false};
 };
 
 WindowCatalog::WindowCatalog(std::shared_ptr<engine::Engine> engine, WindowCatalogOptions options)
@@ -335,6 +338,18 @@ arrow::Status WindowCatalog::CreateMetricsTable() {
   // The windows are rebuilt from all stored rows after this, so the completed rows are not
   // handed to Committed.
   return CompleteMetricsRows(*connection).status();
+}
+
+void WindowCatalog::Diverged(const TableName& table) {
+  std::shared_lock lock(mutex_);
+  for (const auto& [name, entry] : entries_) {
+    if (entry->table == table && !entry->diverged.exchange(true)) {
+      spdlog::info(
+          "rows of {} were changed or removed: queries are no longer answered from "
+          "window '{}' (rebuilt from the stored rows at the next start)",
+          table.key(), name);
+    }
+  }
 }
 
 void WindowCatalog::Abandoned(const TableName& table) {
@@ -699,7 +714,7 @@ bool WindowCatalog::AnswersExactly(const std::string& name, int64_t width_us,
                                    std::optional<int64_t> slide_us) const {
   const int64_t slide = slide_us.value_or(width_us);
   auto entry = Find(name);
-  if (entry == nullptr) return false;
+  if (entry == nullptr || entry->diverged) return false;
   WindowStoreStats stats = entry->store->GetStats();
   if (stats.null_time_rows != 0) return false;
   for (size_t i = 0; i < entry->spec.windows.size(); ++i) {
@@ -838,7 +853,7 @@ bool WindowCatalog::MayAnswer(const std::string& sql) const {
 std::optional<int64_t> WindowCatalog::TrailingCovering(const std::string& name, int64_t since_us,
                                                        bool inclusive) const {
   auto entry = Find(name);
-  if (entry == nullptr) return std::nullopt;
+  if (entry == nullptr || entry->diverged) return std::nullopt;
   std::optional<int64_t> best;
   for (size_t i = 0; i < entry->spec.windows.size(); ++i) {
     const WindowDef& def = entry->spec.windows[i];

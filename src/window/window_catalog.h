@@ -100,6 +100,10 @@ class WindowCatalog {
   // committed rows of the last running width + lateness, so later rows do not count them.
   // (Rows of other transactions still open at that moment are then missing from that state.)
   void Abandoned(const TableName& table);
+  // Rows of `table` were updated or deleted (allowed on metrics): its definitions stop
+  // answering queries for the rewriter (AnswersExactly/TrailingCovering) until a restart
+  // rebuilds them from the stored rows.
+  void Diverged(const TableName& table);
 
   // After a SQL write on `connection` (in its transaction, if any): fills the running columns
   // of metrics rows written without them and returns those rows, to pass to Committed once

@@ -595,3 +595,22 @@ def test_metrics_rows_that_never_commit_leave_no_trace_in_running_columns(start_
     for g, w in zip(got, want):
         assert g[0] == w[0] and g[5] == w[5], (g, w)
         assert math.isclose(g[3], w[3], rel_tol=1e-9) and math.isclose(g[4], w[4], rel_tol=1e-9)
+
+
+def test_metrics_delete_stops_answers_from_windows(start_server):
+    """A DELETE on metrics (retention) is allowed, but the windows still count the deleted
+    rows: from then on the GROUP BY is computed by DuckDB, so it answers the stored rows."""
+    server = start_server("--log-level", "debug")
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", metrics_table(600, step_s=3, ids=("a", "b")), mode="append")
+        marker = "answered from the maintained windows of 'metrics'"
+        cur.execute(GROUP_BY_5M)
+        before = cur.fetch_arrow_table()
+        assert server.log().count(marker) == 1
+        cur.execute("DELETE FROM metrics WHERE metric_id = 'a'")
+        cur.execute(GROUP_BY_5M)
+        after = cur.fetch_arrow_table()
+        assert server.log().count(marker) == 1
+        assert set(after.column("metric_id").to_pylist()) == {"b"}
+        assert after.num_rows * 2 == before.num_rows
