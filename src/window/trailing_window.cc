@@ -271,6 +271,20 @@ int64_t TrailingWindow::memory_bytes() const {
   return bytes;
 }
 
+void TrailingWindow::FillRow(StateWord* slot, int64_t t, const ValueInput* values,
+                             int64_t row) const {
+  slot[0].i = t;
+  int64_t valid_bits = 0;
+  for (int v = 0; v < value_count_; ++v) {
+    const ValueInput& in = values[v];
+    bool valid =
+        in.validity == nullptr || arrow::bit_util::GetBit(in.validity, in.validity_offset + row);
+    valid_bits |= static_cast<int64_t>(valid) << v;
+    slot[2 + v].d = valid ? in.values[row] : 0.0;
+  }
+  slot[1].i = valid_bits;
+}
+
 void TrailingWindow::AddRunning(KeyTrail& key, Running* running, int64_t index) {
   const StateWord* row = key.rows.Row(index, words_);
   for (int v = 0; v < value_count_; ++v) {
@@ -523,16 +537,7 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
       if (t <= newest - width) ++key.window_begin;  // landed before the current window
       key.dirty = true;
     }
-    slot[0].i = t;
-    int64_t valid_bits = 0;
-    for (int v = 0; v < value_count_; ++v) {
-      const ValueInput& in = values[v];
-      bool valid =
-          in.validity == nullptr || arrow::bit_util::GetBit(in.validity, in.validity_offset + row);
-      valid_bits |= static_cast<int64_t>(valid) << v;
-      slot[2 + v].d = valid ? in.values[row] : 0.0;
-    }
-    slot[1].i = valid_bits;
+    FillRow(slot, t, values, row);
 
     if (in_order) {
       if (!key.dirty) AddRunning(key, running, pos);
@@ -624,16 +629,7 @@ void TrailingWindow::Buffer(const int32_t* ids, const int64_t* times, const Valu
       }
       slot = key.rows.InsertAt(lo, words_);
     }
-    slot[0].i = t;
-    int64_t valid_bits = 0;
-    for (int v = 0; v < value_count_; ++v) {
-      const ValueInput& in = values[v];
-      bool valid =
-          in.validity == nullptr || arrow::bit_util::GetBit(in.validity, in.validity_offset + row);
-      valid_bits |= static_cast<int64_t>(valid) << v;
-      slot[2 + v].d = valid ? in.values[row] : 0.0;
-    }
-    slot[1].i = valid_bits;
+    FillRow(slot, t, values, row);
     if (evict_bound != kNoTime) EvictUpTo(key, evict_bound);
   }
   // Keys that went quiet are swept once the bound has moved by a width.

@@ -74,6 +74,8 @@ class TrailingWindow {
   class OutputColumns;
 
   Running* RunningOf(int32_t id);
+  // Writes row `row` of the input (time t, values and their validity bits) into `slot`.
+  void FillRow(StateWord* slot, int64_t t, const ValueInput* values, int64_t row) const;
   void AddRunning(KeyTrail& key, Running* running, int64_t index);
   void RemoveRunning(KeyTrail& key, Running* running, int64_t index);
   void Flip(KeyTrail& key, Running* running);

@@ -400,6 +400,18 @@ def test_sql_inserts_feed_windows_of_any_table(start_server):
 REWRITTEN = "answered from the maintained windows of 'tick_stats'"
 
 
+def assert_same_answer(got, want, sql):
+    """Same names, types and rows in the same order; doubles equal to 1e-9 (summation order)."""
+    assert got.schema == want.schema, sql
+    assert got.num_rows == want.num_rows > 0, sql
+    for g, w in zip(got.to_pylist(), want.to_pylist()):
+        for k in g:
+            if isinstance(w[k], float):
+                assert math.isclose(g[k], w[k], rel_tol=1e-9), (sql, k, g, w)
+            else:
+                assert g[k] == w[k], (sql, k, g, w)
+
+
 def answered(server):
     return server.log().count(REWRITTEN)
 
@@ -451,16 +463,8 @@ def test_trailing_window_answers_last_n_minutes_as_of_now(start_server):
             cur.execute(sql.replace("GROUP BY", "AND true GROUP BY"))
             computed = cur.fetch_arrow_table()
             assert answered(server) == before + 1
-            assert maintained.schema == computed.schema
-            got, want = maintained.to_pylist(), computed.to_pylist()
-            assert len(got) == len(want) > 0 and "IBM" not in [r["sym"] for r in got]
-            for g, w in zip(got, want):
-                assert g.keys() == w.keys()
-                for k in g:
-                    if isinstance(w[k], float):
-                        assert math.isclose(g[k], w[k], rel_tol=1e-9), (sql, k, g, w)
-                    else:
-                        assert g[k] == w[k], (sql, k, g, w)
+            assert_same_answer(maintained, computed, sql)
+            assert "IBM" not in maintained.column("sym").to_pylist()
 
         # Rows keep arriving: the answer follows them (read-your-writes).
         cur.execute("INSERT INTO ticks VALUES ('AAPL', now()::TIMESTAMP, 1000.0, 1)")
@@ -539,14 +543,7 @@ def test_tumble_hop_and_time_bucket_on_any_table_are_answered_from_windows(start
             assert after == before + (1 if from_windows else 0), sql
             cur.execute(sql.replace("GROUP BY", "WHERE true GROUP BY"))
             want = cur.fetch_arrow_table()
-            assert got.schema == want.schema
-            assert got.num_rows == want.num_rows > 0
-            for g, w in zip(got.to_pylist(), want.to_pylist()):
-                for k in g:
-                    if isinstance(w[k], float):
-                        assert math.isclose(g[k], w[k], rel_tol=1e-9), (sql, k, g, w)
-                    else:
-                        assert g[k] == w[k], (sql, k, g, w)
+            assert_same_answer(got, want, sql)
 
 
 def test_metrics_rows_that_never_commit_leave_no_trace_in_running_columns(start_server):
