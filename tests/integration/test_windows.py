@@ -281,11 +281,23 @@ def test_window_state_survives_a_restart(start_server, tmp_path):
         rows(cur, "SELECT * FROM hyprstream_create_window('ev', 'events', keys := 'k', "
                   "time_column := 'ts', value_columns := 'value', windows := '2m')")
         before = rows(cur, "SELECT * FROM hyprstream_window('ev') ORDER BY 2, 3")
+        # A trailing buffer over recent rows, read since a fixed bound before and after.
+        cur.execute("CREATE TABLE recent (k INTEGER, ts TIMESTAMP, value DOUBLE)")
+        cur.execute("INSERT INTO recent SELECT range % 3, now()::TIMESTAMP - "
+                    "INTERVAL (range) SECOND, range FROM range(1200)")
+        rows(cur, "SELECT * FROM hyprstream_create_window('rc', 'recent', keys := 'k', "
+                  "time_column := 'ts', value_columns := 'value', windows := 'trailing 30m')")
+        since = rows(cur, "SELECT epoch_us(max(ts)) - 600000000 FROM recent")[0][0]
+        trailing_sql = (f"SELECT k, value_count, value_sum, value_min, value_max "
+                        f"FROM hyprstream_window('rc', since := {since}) ORDER BY k")
+        trailing = rows(cur, trailing_sql)
+        assert sum(r[1] for r in trailing) == 600
     assert first.stop() == 0
     second = start_server("--engine-connection", path)
     with connect(second) as conn:
         cur = conn.cursor()
         assert rows(cur, "SELECT * FROM hyprstream_window('ev') ORDER BY 2, 3") == before
+        assert rows(cur, trailing_sql) == trailing
         cur.adbc_ingest("metrics", data.slice(400, 200), mode="append")
         got = rows(cur, "SELECT value_running_window_count FROM metrics ORDER BY timestamp")
         assert [g[0] for g in got] == [e[5] for e in reference_running(data)]
