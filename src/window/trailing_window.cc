@@ -238,6 +238,7 @@ TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def)
   value_count_ = layout.value_blocks();  // 0 when only rows are counted
   track_min_ = (layout.features() & kHasMin) != 0;
   track_max_ = (layout.features() & kHasMax) != 0;
+  track_moments_ = (layout.features() & kHasMoments) != 0;
   min_offset_ = 2 + value_count_;
   max_offset_ = min_offset_ + (track_min_ ? value_count_ : 0);
   words_ = max_offset_ + (track_max_ ? value_count_ : 0);
@@ -298,10 +299,12 @@ void TrailingWindow::AddRunning(KeyTrail& key, Running* running, int64_t index) 
       ++r.nonfinite;
     } else {
       NeumaierAdd(&r.sum, &r.comp, x);
-      const double n = static_cast<double>(r.count - r.nonfinite);
-      const double delta = x - r.mean;
-      r.mean += delta / n;
-      r.m2 += delta * (x - r.mean);
+      if (track_moments_) {
+        const double n = static_cast<double>(r.count - r.nonfinite);
+        const double delta = x - r.mean;
+        r.mean += delta / n;
+        r.m2 += delta * (x - r.mean);
+      }
     }
     if (track_min_) r.back_min = MinIgnoringNaN(r.back_min, x);
     if (track_max_) r.back_max = MaxNaNWins(r.back_max, x);
@@ -344,7 +347,7 @@ void TrailingWindow::RemoveRunning(KeyTrail& key, Running* running, int64_t inde
       if (n == 0) {
         r.mean = r.m2 = 0;
         r.sum = r.comp = 0;
-      } else {
+      } else if (track_moments_) {
         const double mean = r.mean - (x - r.mean) / static_cast<double>(n);
         const double removed = (x - r.mean) * (x - mean);
         r.m2 -= removed;
@@ -369,7 +372,7 @@ bool TrailingWindow::NeedsRebuild(const KeyTrail& key, const Running* running) c
   // or once the M2 removed exceeds 2^20 times the sum of squares remaining (the scale of the
   // answer: error ~1e-16 * 2^20 ~ 1e-10 of it). Both are amortised O(1) per row.
   if (key.evictions > std::max<int64_t>(64, 2 * (key.rows.tail() - key.window_begin))) return true;
-  for (int v = 0; v < value_count_; ++v) {
+  for (int v = 0; track_moments_ && v < value_count_; ++v) {
     const Running& r = running[v];
     const double n = static_cast<double>(r.count - r.nonfinite);
     if (r.m2_removed > 1048576.0 * (r.m2 + n * r.mean * r.mean)) return true;
@@ -417,7 +420,7 @@ void TrailingWindow::Accumulate(const KeyTrail& key, int64_t begin, int64_t end,
 void TrailingWindow::RunningAccumulator(KeyTrail& key, Running* running, Accumulator* acc) {
   for (int v = 0; v < value_count_; ++v) {
     if (running[v].nonfinite > 0) {
-      Accumulate(key, key.window_begin, key.rows.tail(), acc);
+      Accumulate(key, key.window_begin, key.rows.tail(), acc, track_moments_);
       return;
     }
   }
@@ -561,7 +564,7 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
           hi = mid;
         }
       }
-      Accumulate(key, lo, pos + 1, &acc);
+      Accumulate(key, lo, pos + 1, &acc, track_moments_);
     }
     columns.Set(row, acc);
     const int64_t bound = watermark - width;

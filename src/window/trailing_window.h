@@ -91,6 +91,7 @@ class TrailingWindow {
   int value_count_;
   bool track_min_;
   bool track_max_;
+  bool track_moments_;  // variance/stddev asked for: Welford mean and M2 kept
   int words_;       // per stored row: time, validity bits, values, [suffix mins], [suffix maxes]
   int min_offset_;  // word of value v's suffix min in a row: min_offset_ + v
   int max_offset_;
