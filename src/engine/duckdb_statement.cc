@@ -5,7 +5,11 @@
 #include "engine/duckdb_arrow_schema.h"
 #include "engine/duckdb_status.h"
 
+#include <arrow/array.h>
 #include <arrow/type.h>
+#include <arrow/util/byte_size.h>
+
+#include <algorithm>
 
 #include <optional>
 #include <string_view>
@@ -82,6 +86,16 @@ arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
   std::unique_ptr<DuckDbStatement> statement(
       new DuckDbStatement(std::move(session), std::move(prepared), sql));
   ARROW_RETURN_NOT_OK(statement->DescribeLocked());
+  if (statement->kind_ == StatementKind::kQuery && statement->dataset_schema_ != nullptr &&
+      statement->parameter_schema_->num_fields() == 0) {
+    if (auto call = ParseDirectTableCall(sql)) {
+      auto spec = statement->session_->database().FindDirectFunction(call->function);
+      if (spec != nullptr && DirectCallFits(*call, *spec)) {
+        statement->direct_function_ = std::move(spec);
+        statement->direct_args_ = std::move(call->args);
+      }
+    }
+  }
   return statement;
 }
 
@@ -150,7 +164,39 @@ arrow::Status DuckDbStatement::Bind(std::shared_ptr<arrow::RecordBatch> paramete
   return arrow::Status::OK();
 }
 
+std::shared_ptr<arrow::RecordBatchReader> DuckDbStatement::ExecuteDirect() {
+  if (direct_function_ == nullptr || parameters_ != nullptr) return nullptr;
+  if (session_->in_transaction()) {
+    // An aborted transaction refuses every statement: let DuckDB say whether it would run.
+    std::lock_guard<std::recursive_mutex> lock(session_->mutex());
+    session_->QuiesceLocked();
+    if (!session_->ExecuteLocked("SELECT 1", "").ok()) return nullptr;
+  }
+  auto rows = direct_function_->rows(direct_args_);
+  // A failure is left to DuckDB, which reports it as it would have anyway.
+  if (!rows.ok() || (*rows)->num_columns() != dataset_schema_->num_fields()) return nullptr;
+  for (int i = 0; i < dataset_schema_->num_fields(); ++i) {
+    if (!(*rows)->column(i)->type()->Equals(*dataset_schema_->field(i)->type())) return nullptr;
+  }
+  auto batch = arrow::RecordBatch::Make(dataset_schema_, (*rows)->num_rows(), (*rows)->columns());
+  // Batches of at most result_batch_rows rows and about kTargetBytes, as DuckDB's are.
+  const int64_t total = batch->num_rows();
+  int64_t per_batch = session_->database().result_batch_rows();
+  const int64_t bytes = arrow::util::TotalBufferSize(*batch);
+  if (bytes > DuckDbResultReader::kTargetBytes && total > 0) {
+    per_batch = std::min<int64_t>(
+        per_batch, std::max<int64_t>(1, total * DuckDbResultReader::kTargetBytes / bytes));
+  }
+  arrow::RecordBatchVector batches;
+  for (int64_t offset = 0; offset < total; offset += per_batch) {
+    batches.push_back(batch->Slice(offset, per_batch));
+  }
+  auto reader = arrow::RecordBatchReader::Make(std::move(batches), dataset_schema_);
+  return reader.ok() ? *reader : nullptr;
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> DuckDbStatement::ExecuteQuery() {
+  if (auto direct = ExecuteDirect()) return direct;
   std::lock_guard<std::recursive_mutex> lock(session_->mutex());
   session_->QuiesceLocked();
   auto reader = DuckDbResultReader::StartLocked(session_, prepared_, parameters_);

@@ -746,6 +746,7 @@ arrow::Status WindowCatalog::RegisterFunctions() {
   results.name = "hyprstream_window";
   results.positional_parameters = 1;
   results.named_parameters = {"width", "current", "key"};
+  results.direct_read = true;  // reads memory and history, not the caller's transaction
   results.schema = [self](const engine::TableFunctionArgs& args) {
     return self->ResultSchema(args.positional.at(0));
   };
