@@ -44,6 +44,30 @@ class Scanner {
     pos_ += symbol.size();
     return true;
   }
+  // A column name: an unquoted identifier (case kept) or a "quoted" one ("" escapes).
+  std::optional<std::string> ColumnName() {
+    SkipSpace();
+    if (pos_ < text_.size() && text_[pos_] == '"') {
+      std::string name;
+      for (size_t i = pos_ + 1; i < text_.size(); ++i) {
+        if (text_[i] != '"') {
+          name += text_[i];
+        } else if (i + 1 < text_.size() && text_[i + 1] == '"') {
+          name += '"';
+          ++i;
+        } else {
+          pos_ = i + 1;
+          if (name.empty()) return std::nullopt;
+          return name;
+        }
+      }
+      return std::nullopt;
+    }
+    size_t start = pos_;
+    auto word = Word();
+    if (!word) return std::nullopt;
+    return std::string(text_.substr(start, pos_ - start));
+  }
   // A standard string literal 'a''b' (no E'' or $$ forms); nullopt if none.
   std::optional<std::string> StringLiteral() {
     SkipSpace();
@@ -84,10 +108,25 @@ std::optional<std::string> ArgumentValue(Scanner& scanner) {
 
 std::optional<DirectTableCall> ParseDirectTableCall(std::string_view sql) {
   Scanner scanner(sql);
-  if (!scanner.Keyword("select") || !scanner.Symbol("*") || !scanner.Keyword("from")) {
-    return std::nullopt;
-  }
+  if (!scanner.Keyword("select")) return std::nullopt;
   DirectTableCall call;
+  if (!scanner.Symbol("*")) {
+    // col [AS alias], ...: DuckDB names the output; only the source column matters here.
+    while (true) {
+      Scanner lookahead = scanner;
+      auto word = lookahead.Word();
+      if (word && (*word == "from" || *word == "distinct" || *word == "all" || *word == "true" ||
+                   *word == "false" || *word == "null")) {
+        return std::nullopt;
+      }
+      auto column = scanner.ColumnName();
+      if (!column) return std::nullopt;
+      call.columns.push_back(std::move(*column));
+      if (scanner.Keyword("as") && !scanner.ColumnName()) return std::nullopt;
+      if (!scanner.Symbol(",")) break;
+    }
+  }
+  if (!scanner.Keyword("from")) return std::nullopt;
   auto function = scanner.Word();
   if (!function || !scanner.Symbol("(")) return std::nullopt;
   call.function = std::move(*function);
@@ -115,6 +154,23 @@ std::optional<DirectTableCall> ParseDirectTableCall(std::string_view sql) {
   scanner.Symbol(";");
   if (!scanner.AtEnd()) return std::nullopt;
   return call;
+}
+
+std::optional<int> FindColumn(const std::vector<std::string>& fields, const std::string& name) {
+  auto same = [&](const std::string& field) {
+    return field.size() == name.size() &&
+           std::equal(field.begin(), field.end(), name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  };
+  std::optional<int> found;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!same(fields[i])) continue;
+    if (found) return std::nullopt;  // ambiguous
+    found = static_cast<int>(i);
+  }
+  return found;
 }
 
 bool DirectCallFits(const DirectTableCall& call, const TableFunctionSpec& spec) {

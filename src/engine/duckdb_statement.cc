@@ -93,6 +93,7 @@ arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
       if (spec != nullptr && DirectCallFits(*call, *spec)) {
         statement->direct_function_ = std::move(spec);
         statement->direct_args_ = std::move(call->args);
+        statement->direct_columns_ = std::move(call->columns);
       }
     }
   }
@@ -174,11 +175,22 @@ std::shared_ptr<arrow::RecordBatchReader> DuckDbStatement::ExecuteDirect() {
   }
   auto rows = direct_function_->rows(direct_args_);
   // A failure is left to DuckDB, which reports it as it would have anyway.
-  if (!rows.ok() || (*rows)->num_columns() != dataset_schema_->num_fields()) return nullptr;
-  for (int i = 0; i < dataset_schema_->num_fields(); ++i) {
-    if (!(*rows)->column(i)->type()->Equals(*dataset_schema_->field(i)->type())) return nullptr;
+  if (!rows.ok()) return nullptr;
+  arrow::ArrayVector columns = (*rows)->columns();
+  if (!direct_columns_.empty()) {
+    const std::vector<std::string> names = (*rows)->schema()->field_names();
+    columns.clear();
+    for (const auto& name : direct_columns_) {
+      auto found = FindColumn(names, name);
+      if (!found) return nullptr;
+      columns.push_back((*rows)->column(*found));
+    }
   }
-  auto batch = arrow::RecordBatch::Make(dataset_schema_, (*rows)->num_rows(), (*rows)->columns());
+  if (static_cast<int>(columns.size()) != dataset_schema_->num_fields()) return nullptr;
+  for (int i = 0; i < dataset_schema_->num_fields(); ++i) {
+    if (!columns[i]->type()->Equals(*dataset_schema_->field(i)->type())) return nullptr;
+  }
+  auto batch = arrow::RecordBatch::Make(dataset_schema_, (*rows)->num_rows(), std::move(columns));
   // Batches of at most result_batch_rows rows and about kTargetBytes, as DuckDB's are.
   const int64_t total = batch->num_rows();
   int64_t per_batch = session_->database().result_batch_rows();

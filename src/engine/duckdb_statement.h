@@ -51,6 +51,7 @@ class DuckDbStatement : public EngineStatement {
   // Set when the SQL is a call of a direct-read table function.
   std::shared_ptr<const TableFunctionSpec> direct_function_;
   TableFunctionArgs direct_args_;
+  std::vector<std::string> direct_columns_;  // empty: every column
 };
 
 }  // namespace hyprstream::engine

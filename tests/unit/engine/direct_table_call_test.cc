@@ -28,11 +28,35 @@ TEST(DirectTableCall, ReadsLiteralArguments) {
   EXPECT_EQ(positional->args.positional, (std::vector<std::string>{"", "false"}));
 }
 
+TEST(DirectTableCall, ReadsAProjectionOfColumns) {
+  auto call = ParseDirectTableCall(
+      "SELECT metric_id AS \"key\", \"Window \"\"Start\"\"\" AS b, value_sum\n"
+      "FROM hyprstream_window('metrics', width := '300s')");
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->columns,
+            (std::vector<std::string>{"metric_id", "Window \"Start\"", "value_sum"}));
+  EXPECT_EQ(call->args.named.at("width"), "300s");
+  EXPECT_TRUE(ParseDirectTableCall("SELECT * FROM f()")->columns.empty());
+
+  std::vector<std::string> fields = {"id", "Label", "label_2"};
+  EXPECT_EQ(FindColumn(fields, "LABEL"), 1);
+  EXPECT_EQ(FindColumn(fields, "id"), 0);
+  EXPECT_FALSE(FindColumn(fields, "nope").has_value());
+  EXPECT_FALSE(FindColumn({"a", "A"}, "a").has_value());  // ambiguous
+}
+
 TEST(DirectTableCall, AnythingElseIsLeftToTheEngine) {
   for (const char* sql : {
            "SELECT * FROM f('a') WHERE true",      // more clauses
            "SELECT * FROM f('a') AS t",            // alias
-           "SELECT a FROM f('a')",                 // projection
+           "SELECT a + 1 FROM f('a')",             // expression
+           "SELECT t.a FROM f('a') t",             // qualified column
+           "SELECT DISTINCT a FROM f('a')",        // DISTINCT
+           "SELECT a b FROM f('a')",               // alias without AS
+           "SELECT a, FROM f('a')",                // trailing comma
+           "SELECT true FROM f('a')",              // constant
+           "SELECT count(*) FROM f('a')",          // aggregate
+           "SELECT \"\" FROM f('a')",              // empty quoted name
            "SELECT * FROM f('a'), g('b')",         // two tables
            "SELECT * FROM f('a'); SELECT 1",       // two statements
            "SELECT * FROM main.f('a')",            // qualified name

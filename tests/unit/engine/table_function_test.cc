@@ -10,6 +10,7 @@ namespace {
 
 using testing::OpenMemoryEngine;
 using testing::Query;
+using testing::QueryInt;
 
 // numbers(n, prefix := 'p'): n rows of (i BIGINT, label VARCHAR, half DOUBLE, even BOOLEAN,
 // ts TIMESTAMP); every third label is NULL.
@@ -172,6 +173,27 @@ TEST(TableFunction, DirectReadServesTheRowsThemselvesWithDuckDbsColumns) {
   HS_ASSIGN_OR_FAIL(auto empty, Query(*connection, "SELECT * FROM numbers('0')"));
   EXPECT_EQ(empty->num_rows(), 0);
   EXPECT_TRUE(empty->schema()->Equals(*expected->schema()));
+}
+
+TEST(TableFunction, DirectReadOfSomeColumnsKeepsDuckDbsNames) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  auto last = std::make_shared<std::shared_ptr<arrow::RecordBatch>>();
+  HS_ASSERT_OK(engine->RegisterTableFunction(DirectNumbers(&executions, last)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  for (const char* columns : {"ts AS \"when\", \"I\", LABEL", "half, half AS again"}) {
+    const std::string sql = std::string("SELECT ") + columns + " FROM numbers('300')";
+    HS_ASSIGN_OR_FAIL(auto expected, Query(*connection, sql + " WHERE true"));
+    HS_ASSIGN_OR_FAIL(auto got, Query(*connection, sql));
+    EXPECT_TRUE(got->schema()->Equals(*expected->schema())) << got->schema()->ToString() << "\n"
+                                                            << expected->schema()->ToString();
+    EXPECT_TRUE(got->Equals(*expected)) << sql;
+    const auto& first = *got->column(0)->chunk(0)->data();
+    const int source = (*last)->schema()->GetFieldIndex(columns[0] == 't' ? "ts" : "half");
+    EXPECT_EQ(first.buffers[1]->data(), (*last)->column(source)->data()->buffers[1]->data())
+        << sql << " was not served directly";
+  }
+  EXPECT_EQ(*QueryInt(*connection, "SELECT count(*) FROM (SELECT i FROM numbers('7'))"), 7);
 }
 
 TEST(TableFunction, DirectReadFollowsDuckDbOnErrorsAndAbortedTransactions) {
