@@ -427,6 +427,12 @@ def test_plain_window_reads_equal_duckdb_running_them(start_server):
                 assert direct.num_rows > 0, args
                 assert (direct.sort_by(order).to_pylist() ==
                         through_duckdb.sort_by(order).to_pylist())
+        cur.execute("SELECT window_spec FROM hyprstream_window('metrics')")
+        specs = cur.fetch_arrow_table().column(0).to_pylist()
+        assert set(specs) == {"tumbling 5m", "tumbling 30m", "tumbling 1h", "tumbling 1d"}
+        assert rows(cur, "SELECT window_spec, count(*) FROM hyprstream_window('metrics') "
+                         "GROUP BY ALL ORDER BY 1") == sorted(
+            (s, specs.count(s)) for s in set(specs))
         # The current 5m window equals DuckDB's GROUP BY over the newest 5m bucket.
         cur.execute("SELECT * FROM hyprstream_window('metrics', width := '5m', "
                     "current := 'true')")
