@@ -72,6 +72,7 @@ DuckDbStatement::DuckDbStatement(std::shared_ptr<DuckDbSession> session, SharedP
 DuckDbStatement::~DuckDbStatement() {
   std::lock_guard<std::recursive_mutex> lock(session_->mutex());
   prepared_.reset();
+  probe_.reset();
 }
 
 arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
@@ -168,10 +169,21 @@ arrow::Status DuckDbStatement::Bind(std::shared_ptr<arrow::RecordBatch> paramete
 std::shared_ptr<arrow::RecordBatchReader> DuckDbStatement::ExecuteDirect() {
   if (direct_function_ == nullptr || parameters_ != nullptr) return nullptr;
   if (session_->in_transaction()) {
-    // An aborted transaction refuses every statement: let DuckDB say whether it would run.
+    // An aborted transaction refuses every statement: let DuckDB say whether it would run,
+    // with a prepared SELECT 1 (a fraction of the cost of running SQL text).
     std::lock_guard<std::recursive_mutex> lock(session_->mutex());
     session_->QuiesceLocked();
-    if (!session_->ExecuteLocked("SELECT 1", "").ok()) return nullptr;
+    if (probe_ == nullptr) {
+      duckdb_prepared_statement raw = nullptr;
+      duckdb_state state = duckdb_prepare(session_->connection(), "SELECT 1", &raw);
+      probe_ = SharedPrepared(raw, [](duckdb_prepared_statement p) { duckdb_destroy_prepare(&p); });
+      if (state != DuckDBSuccess) {
+        probe_.reset();
+        return nullptr;
+      }
+    }
+    ResultHandle result;
+    if (duckdb_execute_prepared(probe_.get(), result.out()) != DuckDBSuccess) return nullptr;
   }
   auto rows = direct_function_->rows(direct_args_);
   // A failure is left to DuckDB, which reports it as it would have anyway.

@@ -52,6 +52,7 @@ class DuckDbStatement : public EngineStatement {
   std::shared_ptr<const TableFunctionSpec> direct_function_;
   TableFunctionArgs direct_args_;
   std::vector<std::string> direct_columns_;  // empty: every column
+  SharedPrepared probe_;  // SELECT 1: whether the transaction still runs statements
 };
 
 }  // namespace hyprstream::engine
