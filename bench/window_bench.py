@@ -15,7 +15,9 @@ Targets (issue 7): windows cost <= 25% of ingest throughput; all-keys current wi
 1,000 keys and one key, the same all-keys rows from a plain table, and a prepared point query
 (SELECT ... WHERE id = ?; with --postgres also against PostgreSQL through its ADBC driver).
 For each: client p50/p99 over ADBC, and from the server's /metrics the Flight RPCs per
-execution and the server time per execution (sum of the RPC durations it measured).
+execution and the server time per execution (sum of the RPC durations it measured). Also the
+same all-keys read forced through DuckDB's executor, the same reads from pyarrow.flight, and
+the floor of a 2-RPC ADBC call (GetTableTypes) on this machine.
 """
 import argparse
 import os
@@ -107,6 +109,10 @@ def reads(args, rows, keys):
                 cur = conn.cursor()
 
                 def query(sql, params=None, expect=None):
+                    if expect == "same":  # as many rows as a first run returns
+                        cur.execute(sql)
+                        expect = cur.fetch_arrow_table().num_rows
+
                     def run():
                         cur.execute(sql, params) if params is not None else cur.execute(sql)
                         got = cur.fetch_arrow_table()
@@ -121,11 +127,20 @@ def reads(args, rows, keys):
                 sample = [f"m{k}" for k in range(0, keys, max(1, keys // 1000))][:1000]
                 results["all"] = measured(query(window_sql + ")", expect=all_rows),
                                           args.samples, http_uri)
+                # The same rows through DuckDB's executor (a WHERE clause keeps them there):
+                # what every window read cost before direct reads.
+                results["all_duckdb"] = measured(query(window_sql + ") WHERE true",
+                                                       expect=all_rows), args.samples, http_uri)
                 results["1000"] = measured(
-                    query(window_sql + f", key := '{','.join(sample)}')", expect=len(sample)),
+                    query(window_sql + f", key := '{','.join(sample)}')", expect="same"),
                     args.samples * 3, http_uri)
-                results["one"] = measured(query(window_sql + ", key := 'm1')", expect=1),
+                results["one"] = measured(query(window_sql + ", key := 'm1')", expect="same"),
                                           args.samples * 10, http_uri)
+                # The floor of any 2-RPC ADBC call here: metadata the server has in memory.
+                results["floor"] = measured(conn.adbc_get_table_types, args.samples * 10,
+                                            http_uri)
+                cur.execute(window_sql + ", key := 'm1')")
+                results_one_rows = cur.fetch_arrow_table().num_rows
                 # The same reads from pyarrow.flight (GetFlightInfo + DoGet, no ADBC driver).
                 client = flight.connect(uri)
 
@@ -138,7 +153,8 @@ def reads(args, rows, keys):
                     return run
                 results["all_raw"] = measured(raw(window_sql + ")", all_rows), args.samples,
                                               http_uri)
-                results["one_raw"] = measured(raw(window_sql + ", key := 'm1')", 1),
+                results["one_raw"] = measured(raw(window_sql + ", key := 'm1')",
+                                                  results_one_rows),
                                               args.samples * 10, http_uri)
                 client.close()
                 cur.execute("CREATE TABLE window_copy AS " + window_sql + ")")
@@ -184,8 +200,10 @@ def reads(args, rows, keys):
           f"cpus {os.cpu_count()}, samples {args.samples} (x3 for 1,000 keys, x10 one key "
           f"and point)")
     print(fmt("current 5m window, all keys", results["all"]))
+    print(fmt("all keys through DuckDB (... WHERE true)", results["all_duckdb"]))
     print(fmt("current 5m window, 1,000 keys", results["1000"]))
     print(fmt("current 5m window, one key", results["one"]))
+    print(fmt("ADBC floor: GetTableTypes (no SQL)", results["floor"]))
     print(fmt("all keys, pyarrow.flight (no ADBC driver)", results["all_raw"]))
     print(fmt("one key, pyarrow.flight (no ADBC driver)", results["one_raw"]))
     print(fmt("same all-keys rows from a plain table", results["plain"]))
