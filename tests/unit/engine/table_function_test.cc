@@ -91,6 +91,34 @@ TEST(TableFunction, NamedParametersAndJoins) {
   EXPECT_EQ(table->column(1)->GetScalar(0).ValueOrDie()->ToString(), "four");
 }
 
+TEST(TableFunction, StringsOfEveryLengthReachDuckDb) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  HS_ASSERT_OK(engine->RegisterTableFunction(Numbers(&executions)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  // Labels of 1 to 14 bytes around DuckDB's 12-byte inline limit, and NULLs; compared,
+  // grouped and measured by DuckDB itself.
+  for (const char* prefix : {"", "p", "prefix-", "prefix-10", "a-prefix-long-enough"}) {
+    const std::string sql = std::string("SELECT count(label), count(DISTINCT label), ") +
+                            "sum(length(label)), min(label), max(label), " +
+                            "count(*) FILTER (WHERE label = '" + prefix + "1000') " +
+                            "FROM numbers('3000', prefix := '" + prefix + "')";
+    HS_ASSIGN_OR_FAIL(auto table, Query(*connection, sql));
+    auto value = [&](int c) { return table->column(c)->GetScalar(0).ValueOrDie()->ToString(); };
+    const int64_t p = static_cast<int64_t>(std::string(prefix).size());
+    int64_t lengths = 0;
+    for (int64_t k = 0; k < 3000; ++k) {
+      if (k % 3 != 0) lengths += p + static_cast<int64_t>(std::to_string(k).size());
+    }
+    EXPECT_EQ(value(0), "2000") << prefix;
+    EXPECT_EQ(value(1), "2000") << prefix;
+    EXPECT_EQ(value(2), std::to_string(lengths)) << prefix;
+    EXPECT_EQ(value(3), std::string(prefix) + "1") << prefix;
+    EXPECT_EQ(value(4), std::string(prefix) + "998") << prefix;
+    EXPECT_EQ(value(5), "1") << prefix;
+  }
+}
+
 TEST(TableFunction, CallbackErrorsBecomeQueryErrors) {
   auto engine = OpenMemoryEngine();
   std::atomic<int> executions{0};
