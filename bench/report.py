@@ -47,10 +47,11 @@ LIMITS = {
         "window read: per-query and per-row costs on the way out, not the window state "
         "(read from memory). The CPU per read is in the window table's notes: at 10k keys "
         "about 4 ms in the server, of which ~2 ms is the fixed cost every query pays (see "
-        "the point query) and the rest building one row per key through a DuckDB table "
-        "function (rows copied into DuckDB vectors, then converted back to Arrow for "
-        "Flight), and about 5 ms in the client (the ADBC driver's fixed cost plus decoding). "
-        "The GROUP BY it is compared with runs in-process, with no such fixed costs.",
+        "the point query) and the rest building one row per key (served as Arrow straight "
+        "from the window store since direct window reads; before, the rows went through a "
+        "DuckDB table function and were converted back to Arrow), and about 5 ms in the "
+        "client (the ADBC driver's fixed cost plus decoding). The GROUP BY it is compared "
+        "with runs in-process, with no such fixed costs.",
     "bulk ingest ≥ 5× PostgreSQL (rows/s)":
         "bulk ingest vs PostgreSQL: PostgreSQL runs with durability off and the driver's "
         "binary COPY into a table without indexes, which is fast. hyprstream's cost is on "

@@ -28,8 +28,7 @@ bool IsKnownConfigFlag(const std::string& name) {
 
 }  // namespace
 
-arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(
-    const EngineOptions& options) {
+arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(const EngineOptions& options) {
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) != DuckDBSuccess) {
     return arrow::Status::IOError("DuckDB: cannot create a configuration");
@@ -45,8 +44,7 @@ arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(
       if (!IsKnownConfigFlag(name)) {
         return arrow::Status::Invalid("unknown DuckDB option '", name, "'");
       }
-      return arrow::Status::Invalid("invalid value '", value, "' for DuckDB option '", name,
-                                    "'");
+      return arrow::Status::Invalid("invalid value '", value, "' for DuckDB option '", name, "'");
     }
   }
   const char* path = (options.connection.empty() || options.connection == ":memory:")
@@ -71,6 +69,18 @@ arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(
 }
 
 DuckDbDatabase::~DuckDbDatabase() { duckdb_close(&database_); }
+
+void DuckDbDatabase::AddDirectFunction(std::shared_ptr<const TableFunctionSpec> spec) {
+  std::lock_guard<std::mutex> lock(direct_mutex_);
+  direct_functions_[spec->name] = std::move(spec);
+}
+
+std::shared_ptr<const TableFunctionSpec> DuckDbDatabase::FindDirectFunction(
+    const std::string& name) const {
+  std::lock_guard<std::mutex> lock(direct_mutex_);
+  auto it = direct_functions_.find(name);
+  return it == direct_functions_.end() ? nullptr : it->second;
+}
 
 arrow::Result<duckdb_connection> DuckDbDatabase::Connect() {
   duckdb_connection connection = nullptr;

@@ -8,7 +8,10 @@
 
 #include "engine/engine.h"
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 
 namespace hyprstream::engine {
 
@@ -26,11 +29,18 @@ class DuckDbDatabase {
   // Target rows per streamed result batch (EngineOptions::result_batch_rows).
   int64_t result_batch_rows() const { return result_batch_rows_; }
 
+  // Table functions whose rows may be served without DuckDB's executor
+  // (TableFunctionSpec::direct_read), by lower-case name; Find returns null when unknown.
+  void AddDirectFunction(std::shared_ptr<const TableFunctionSpec> spec);
+  std::shared_ptr<const TableFunctionSpec> FindDirectFunction(const std::string& name) const;
+
  private:
   DuckDbDatabase(duckdb_database database, int64_t result_batch_rows)
       : database_(database), result_batch_rows_(result_batch_rows) {}
   duckdb_database database_;
   int64_t result_batch_rows_;
+  mutable std::mutex direct_mutex_;  // guards direct_functions_
+  std::map<std::string, std::shared_ptr<const TableFunctionSpec>> direct_functions_;
 };
 
 }  // namespace hyprstream::engine

@@ -23,15 +23,17 @@ class DuckDbEngine : public Engine {
   }
 
   arrow::Status RegisterTableFunction(TableFunctionSpec spec) override {
+    std::shared_ptr<const TableFunctionSpec> direct;
+    if (spec.direct_read) direct = std::make_shared<const TableFunctionSpec>(spec);
     ARROW_ASSIGN_OR_RAISE(duckdb_connection raw, database_->Connect());
     arrow::Status status = RegisterDuckDbTableFunction(raw, std::move(spec));
     duckdb_disconnect(&raw);
+    if (status.ok() && direct) database_->AddDirectFunction(std::move(direct));
     return status;
   }
 
   arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(
-      const std::vector<std::string>& path,
-      const std::shared_ptr<arrow::Schema>& schema) override {
+      const std::vector<std::string>& path, const std::shared_ptr<arrow::Schema>& schema) override {
     ARROW_ASSIGN_OR_RAISE(auto appender, DuckDbTableAppender::Open(database_, path, schema));
     return std::unique_ptr<TableAppender>(std::move(appender));
   }

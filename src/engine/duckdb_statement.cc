@@ -5,7 +5,11 @@
 #include "engine/duckdb_arrow_schema.h"
 #include "engine/duckdb_status.h"
 
+#include <arrow/array.h>
 #include <arrow/type.h>
+#include <arrow/util/byte_size.h>
+
+#include <algorithm>
 
 #include <optional>
 #include <string_view>
@@ -68,6 +72,7 @@ DuckDbStatement::DuckDbStatement(std::shared_ptr<DuckDbSession> session, SharedP
 DuckDbStatement::~DuckDbStatement() {
   std::lock_guard<std::recursive_mutex> lock(session_->mutex());
   prepared_.reset();
+  probe_.reset();
 }
 
 arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
@@ -82,6 +87,17 @@ arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
   std::unique_ptr<DuckDbStatement> statement(
       new DuckDbStatement(std::move(session), std::move(prepared), sql));
   ARROW_RETURN_NOT_OK(statement->DescribeLocked());
+  if (statement->kind_ == StatementKind::kQuery && statement->dataset_schema_ != nullptr &&
+      statement->parameter_schema_->num_fields() == 0) {
+    if (auto call = ParseDirectTableCall(sql)) {
+      auto spec = statement->session_->database().FindDirectFunction(call->function);
+      if (spec != nullptr && DirectCallFits(*call, *spec)) {
+        statement->direct_function_ = std::move(spec);
+        statement->direct_args_ = std::move(call->args);
+        statement->direct_columns_ = std::move(call->columns);
+      }
+    }
+  }
   return statement;
 }
 
@@ -150,7 +166,64 @@ arrow::Status DuckDbStatement::Bind(std::shared_ptr<arrow::RecordBatch> paramete
   return arrow::Status::OK();
 }
 
+std::shared_ptr<arrow::RecordBatchReader> DuckDbStatement::ExecuteDirect() {
+  if (direct_function_ == nullptr || parameters_ != nullptr) return nullptr;
+  if (session_->in_transaction()) {
+    // An aborted transaction refuses every statement: let DuckDB say whether it would run,
+    // with a prepared SELECT 1 (a fraction of the cost of running SQL text).
+    std::lock_guard<std::recursive_mutex> lock(session_->mutex());
+    session_->QuiesceLocked();
+    if (probe_ == nullptr) {
+      duckdb_prepared_statement raw = nullptr;
+      duckdb_state state = duckdb_prepare(session_->connection(), "SELECT 1", &raw);
+      probe_ = SharedPrepared(raw, [](duckdb_prepared_statement p) { duckdb_destroy_prepare(&p); });
+      if (state != DuckDBSuccess) {
+        probe_.reset();
+        return nullptr;
+      }
+    }
+    ResultHandle result;
+    if (duckdb_execute_prepared(probe_.get(), result.out()) != DuckDBSuccess) return nullptr;
+  }
+  auto rows = direct_function_->rows(direct_args_);
+  // A failure is left to DuckDB, which reports it as it would have anyway.
+  if (!rows.ok()) return nullptr;
+  arrow::ArrayVector columns = (*rows)->columns();
+  if (!direct_columns_.empty()) {
+    const std::vector<std::string> names = (*rows)->schema()->field_names();
+    columns.clear();
+    for (const auto& name : direct_columns_) {
+      auto found = FindColumn(names, name);
+      if (!found) return nullptr;
+      columns.push_back((*rows)->column(*found));
+    }
+  }
+  if (static_cast<int>(columns.size()) != dataset_schema_->num_fields()) return nullptr;
+  for (int i = 0; i < dataset_schema_->num_fields(); ++i) {
+    if (!columns[i]->type()->Equals(*dataset_schema_->field(i)->type())) return nullptr;
+  }
+  auto batch = arrow::RecordBatch::Make(dataset_schema_, (*rows)->num_rows(), std::move(columns));
+  // Batches of at most result_batch_rows rows and about kDirectBatchBytes: the rows are in
+  // memory already, so small batches cost nothing to make and let the client decode one while
+  // the next is on the wire (a 100k-row window read over ADBC: 10-20% faster than 4 MiB ones).
+  constexpr int64_t kDirectBatchBytes = 1 << 20;
+  const int64_t total = batch->num_rows();
+  int64_t per_batch = session_->database().result_batch_rows();
+  const int64_t bytes = arrow::util::TotalBufferSize(*batch);
+  if (bytes > kDirectBatchBytes && total > 0) {
+    per_batch =
+        std::min<int64_t>(per_batch, std::max<int64_t>(1, total * kDirectBatchBytes / bytes));
+  }
+  arrow::RecordBatchVector batches;
+  for (int64_t offset = 0; offset < total; offset += per_batch) {
+    batches.push_back(batch->Slice(offset, per_batch));
+  }
+  auto reader = arrow::RecordBatchReader::Make(std::move(batches), dataset_schema_);
+  return reader.ok() ? *reader : nullptr;
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> DuckDbStatement::ExecuteQuery() {
+  if (auto direct = ExecuteDirect()) return direct;
   std::lock_guard<std::recursive_mutex> lock(session_->mutex());
   session_->QuiesceLocked();
   auto reader = DuckDbResultReader::StartLocked(session_, prepared_, parameters_);

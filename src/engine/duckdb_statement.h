@@ -3,9 +3,13 @@
 // PRAGMA, SET, CALL, transaction control, ... -> kOther. dataset_schema() is what DuckDB knows
 // after preparing (DML describes its "Count" BIGINT column), null while it depends on
 // parameter types. Executions take the session mutex; the statement itself is used by one
-// thread at a time (engine.h).
+// thread at a time (engine.h). A statement that is exactly a call of a direct-read table
+// function (direct_table_call.h) is answered from the function's rows when they have the
+// columns DuckDB described (and the transaction, if any, is not aborted); otherwise DuckDB
+// runs it.
 #pragma once
 
+#include "engine/direct_table_call.h"
 #include "engine/duckdb_result_reader.h"
 #include "engine/duckdb_session.h"
 #include "engine/engine.h"
@@ -31,9 +35,10 @@ class DuckDbStatement : public EngineStatement {
   arrow::Result<int64_t> ExecuteUpdate() override;
 
  private:
-  DuckDbStatement(std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
-                  std::string sql);
+  DuckDbStatement(std::shared_ptr<DuckDbSession> session, SharedPrepared prepared, std::string sql);
   arrow::Status DescribeLocked();
+  // The direct answer, or null to run the statement in DuckDB.
+  std::shared_ptr<arrow::RecordBatchReader> ExecuteDirect();
 
   std::shared_ptr<DuckDbSession> session_;
   SharedPrepared prepared_;
@@ -43,6 +48,11 @@ class DuckDbStatement : public EngineStatement {
   std::shared_ptr<arrow::Schema> dataset_schema_;
   std::shared_ptr<arrow::Schema> parameter_schema_;
   std::shared_ptr<arrow::RecordBatch> parameters_;
+  // Set when the SQL is a call of a direct-read table function.
+  std::shared_ptr<const TableFunctionSpec> direct_function_;
+  TableFunctionArgs direct_args_;
+  std::vector<std::string> direct_columns_;  // empty: every column
+  SharedPrepared probe_;  // SELECT 1: whether the transaction still runs statements
 };
 
 }  // namespace hyprstream::engine

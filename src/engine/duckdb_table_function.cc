@@ -56,13 +56,25 @@ bool Supported(const arrow::DataType& type) {
   }
 }
 
+// Strings of up to 12 bytes live inside DuckDB's 16-byte string header (duckdb_string_t, the
+// rest zeroed as DuckDB compares whole headers): written in place. Longer ones are copied
+// into the vector's string heap by DuckDB.
 template <typename ArrayType>
 void CopyStrings(const ArrayType& array, int64_t offset, idx_t count, duckdb_vector vector) {
+  auto* out = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
+  constexpr size_t kInlined = sizeof(out->value.inlined.inlined);
+  const bool nulls = array.null_count() > 0;
   for (idx_t i = 0; i < count; ++i) {
     int64_t row = offset + static_cast<int64_t>(i);
-    if (array.IsNull(row)) continue;
+    if (nulls && array.IsNull(row)) continue;
     auto view = array.GetView(row);
-    duckdb_vector_assign_string_element_len(vector, i, view.data(), view.size());
+    if (view.size() <= kInlined) {
+      std::memset(&out[i], 0, sizeof(duckdb_string_t));
+      out[i].value.inlined.length = static_cast<uint32_t>(view.size());
+      std::memcpy(out[i].value.inlined.inlined, view.data(), view.size());
+    } else {
+      duckdb_vector_assign_string_element_len(vector, i, view.data(), view.size());
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Registers a TableFunctionSpec (engine.h) as a DuckDB table function through the C API. The
 // function's rows come from the spec's callback as one Arrow record batch and are copied into
-// DuckDB vectors chunk by chunk (fixed-width columns by memcpy, strings element by element).
+// DuckDB vectors chunk by chunk (fixed-width columns by memcpy, short strings written into
+// DuckDB's string headers in place, longer ones into the vector's string heap).
 #pragma once
 
 #include <duckdb.h>

@@ -217,6 +217,11 @@ struct TableFunctionSpec {
   std::vector<std::string> named_parameters;
   std::function<arrow::Result<std::shared_ptr<arrow::Schema>>(const TableFunctionArgs&)> schema;
   std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>(const TableFunctionArgs&)> rows;
+  // rows() only reads, and its answer does not depend on the caller's transaction: a
+  // statement that is exactly `SELECT * FROM name(<literal arguments>)` may be answered by
+  // calling rows() directly instead of running it through the engine (same columns and
+  // types; DuckDB engine). Off for functions with side effects.
+  bool direct_read = false;
 };
 
 class Engine {

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cstring>
+#include <limits>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -145,7 +147,26 @@ arrow::Result<int64_t> ParseSince(const std::string& text) {
 }
 
 arrow::Result<std::shared_ptr<arrow::Array>> SpecColumn(const WindowDef& window, int64_t rows) {
-  return arrow::MakeArrayFromScalar(arrow::StringScalar(window.ToString()), rows);
+  // The same text on every row, built in bulk (offsets step by its length, the text doubled
+  // into place): a window read of every key pays this once per key.
+  const std::string text = window.ToString();
+  const int64_t size = static_cast<int64_t>(text.size());
+  if (rows <= 0 || size == 0 || rows * size > std::numeric_limits<int32_t>::max()) {
+    return arrow::MakeArrayFromScalar(arrow::StringScalar(text), rows);
+  }
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> offsets,
+                        arrow::AllocateBuffer((rows + 1) * sizeof(int32_t)));
+  auto* offset = reinterpret_cast<int32_t*>(offsets->mutable_data());
+  for (int64_t i = 0; i <= rows; ++i) offset[i] = static_cast<int32_t>(i * size);
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> data, arrow::AllocateBuffer(rows * size));
+  uint8_t* bytes = data->mutable_data();
+  std::memcpy(bytes, text.data(), size);
+  for (int64_t filled = size; filled < rows * size;) {
+    const int64_t n = std::min(filled, rows * size - filled);
+    std::memcpy(bytes + filled, bytes, n);
+    filled += n;
+  }
+  return std::make_shared<arrow::StringArray>(rows, std::move(offsets), std::move(data));
 }
 
 }  // namespace
@@ -914,6 +935,7 @@ arrow::Status WindowCatalog::RegisterFunctions() {
   results.name = "hyprstream_window";
   results.positional_parameters = 1;
   results.named_parameters = {"width", "current", "key", "since", "inclusive"};
+  results.direct_read = true;  // reads memory and history, not the caller's transaction
   results.schema = [self](const engine::TableFunctionArgs& args) {
     return self->ResultSchema(args.positional.at(0));
   };

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
+import flightsql_wire as wire
+
 BASE = datetime.datetime(2026, 1, 1, 12, 0, 0)
 
 
@@ -623,3 +625,67 @@ def test_metrics_delete_stops_answers_from_windows(start_server):
         assert server.log().count(marker) == 1
         assert set(after.column("metric_id").to_pylist()) == {"b"}
         assert after.num_rows * 2 == before.num_rows
+
+
+def test_plain_window_reads_equal_duckdb_running_them(start_server):
+    """`SELECT * | columns FROM hyprstream_window(...)` alone is answered from the window store
+    without DuckDB's executor: same columns, types and rows as DuckDB running the same call
+    (kept in DuckDB by a WHERE clause) and as DuckDB's GROUP BY over the stored rows; through ADBC
+    (prepared, in and out of a transaction) and a plain Flight SQL statement."""
+    server = start_server()
+    data = metrics_table(4000, step_s=2, ids=tuple(f"k{i}" for i in range(40)))
+    calls = [
+        "'metrics', width := '5m', current := 'true'",
+        "'metrics', width := '5m', current := true, key := 'k1,k7,none'",
+        "'metrics', width := '30m'",
+        "'metrics'",
+    ]
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", data, mode="append")
+        selects = ["*", 'metric_id AS "Key", window_start, window_spec, value_avg AS a, closed']
+        for args in calls:
+            for select in selects:
+                cur.execute(f"SELECT {select} FROM hyprstream_window({args})")
+                direct = cur.fetch_arrow_table()
+                cur.execute(f"SELECT {select} FROM hyprstream_window({args}) WHERE true")
+                through_duckdb = cur.fetch_arrow_table()
+                assert direct.schema == through_duckdb.schema, args
+                order = [(c, "ascending") for c in direct.schema.names[:3]]
+                assert direct.num_rows > 0, args
+                assert (direct.sort_by(order).to_pylist() ==
+                        through_duckdb.sort_by(order).to_pylist())
+        cur.execute("SELECT window_spec FROM hyprstream_window('metrics')")
+        specs = cur.fetch_arrow_table().column(0).to_pylist()
+        assert set(specs) == {"tumbling 5m", "tumbling 30m", "tumbling 1h", "tumbling 1d"}
+        assert rows(cur, "SELECT window_spec, count(*) FROM hyprstream_window('metrics') "
+                         "GROUP BY ALL ORDER BY 1") == sorted(
+            (s, specs.count(s)) for s in set(specs))
+        # The current 5m window equals DuckDB's GROUP BY over the newest 5m bucket.
+        cur.execute("SELECT * FROM hyprstream_window('metrics', width := '5m', "
+                    "current := 'true')")
+        current = {r["metric_id"]: r for r in cur.fetch_arrow_table().to_pylist()}
+        expected = rows(cur, """
+            SELECT metric_id, count(value), sum(value), min(value), max(value)
+            FROM metrics WHERE time_bucket(INTERVAL 5 MINUTE, timestamp) =
+                (SELECT max(time_bucket(INTERVAL 5 MINUTE, timestamp)) FROM metrics)
+            GROUP BY metric_id""")
+        assert len(expected) == len(current) == 40
+        for metric_id, count, total, low, high in expected:
+            got = current[metric_id]
+            assert (got["value_count"], got["value_min"], got["value_max"]) == (count, low, high)
+            assert math.isclose(got["value_sum"], total, rel_tol=1e-9)
+    # In a transaction (the DB-API default) and over a plain CommandStatementQuery.
+    with adbc_driver_flightsql.dbapi.connect(server.uri) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT * FROM hyprstream_window('metrics', width := '5m', "
+                    "current := 'true')")
+        assert {r["metric_id"] for r in cur.fetch_arrow_table().to_pylist()} == set(current)
+        conn.commit()
+    with flight.connect(server.uri) as client:
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.statement_query("SELECT * FROM hyprstream_window('metrics', "
+                                           "width := '5m', current := 'true')")))
+        table = client.do_get(info.endpoints[0].ticket).read_all()
+        assert info.schema == table.schema
+        assert {r["metric_id"]: r for r in table.to_pylist()} == current

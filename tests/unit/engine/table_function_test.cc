@@ -10,6 +10,7 @@ namespace {
 
 using testing::OpenMemoryEngine;
 using testing::Query;
+using testing::QueryInt;
 
 // numbers(n, prefix := 'p'): n rows of (i BIGINT, label VARCHAR, half DOUBLE, even BOOLEAN,
 // ts TIMESTAMP); every third label is NULL.
@@ -90,6 +91,34 @@ TEST(TableFunction, NamedParametersAndJoins) {
   EXPECT_EQ(table->column(1)->GetScalar(0).ValueOrDie()->ToString(), "four");
 }
 
+TEST(TableFunction, StringsOfEveryLengthReachDuckDb) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  HS_ASSERT_OK(engine->RegisterTableFunction(Numbers(&executions)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  // Labels of 1 to 14 bytes around DuckDB's 12-byte inline limit, and NULLs; compared,
+  // grouped and measured by DuckDB itself.
+  for (const char* prefix : {"", "p", "prefix-", "prefix-10", "a-prefix-long-enough"}) {
+    const std::string sql = std::string("SELECT count(label), count(DISTINCT label), ") +
+                            "sum(length(label)), min(label), max(label), " +
+                            "count(*) FILTER (WHERE label = '" + prefix + "1000') " +
+                            "FROM numbers('3000', prefix := '" + prefix + "')";
+    HS_ASSIGN_OR_FAIL(auto table, Query(*connection, sql));
+    auto value = [&](int c) { return table->column(c)->GetScalar(0).ValueOrDie()->ToString(); };
+    const int64_t p = static_cast<int64_t>(std::string(prefix).size());
+    int64_t lengths = 0;
+    for (int64_t k = 0; k < 3000; ++k) {
+      if (k % 3 != 0) lengths += p + static_cast<int64_t>(std::to_string(k).size());
+    }
+    EXPECT_EQ(value(0), "2000") << prefix;
+    EXPECT_EQ(value(1), "2000") << prefix;
+    EXPECT_EQ(value(2), std::to_string(lengths)) << prefix;
+    EXPECT_EQ(value(3), std::string(prefix) + "1") << prefix;
+    EXPECT_EQ(value(4), std::string(prefix) + "998") << prefix;
+    EXPECT_EQ(value(5), "1") << prefix;
+  }
+}
+
 TEST(TableFunction, CallbackErrorsBecomeQueryErrors) {
   auto engine = OpenMemoryEngine();
   std::atomic<int> executions{0};
@@ -111,6 +140,131 @@ TEST(TableFunction, EmptyResult) {
   HS_ASSIGN_OR_FAIL(auto table, Query(*connection, "SELECT * FROM numbers('0')"));
   EXPECT_EQ(table->num_rows(), 0);
   EXPECT_EQ(table->num_columns(), 5);
+}
+
+// A direct-read numbers(): remembers the last batch it made, to tell whether a result is that
+// batch itself (served directly) or a copy (run by DuckDB).
+TableFunctionSpec DirectNumbers(std::atomic<int>* executions,
+                                std::shared_ptr<std::shared_ptr<arrow::RecordBatch>> last) {
+  TableFunctionSpec spec = Numbers(executions);
+  spec.direct_read = true;
+  spec.rows = [rows = spec.rows, last](const TableFunctionArgs& args) {
+    auto batch = rows(args);
+    if (batch.ok()) *last = *batch;
+    return batch;
+  };
+  return spec;
+}
+
+// Whether `table`'s first column starts on the same buffer as `batch`'s (no copy was made).
+bool SharesFirstColumn(const arrow::Table& table, const arrow::RecordBatch& batch) {
+  return table.column(0)->chunk(0)->data()->buffers[1]->data() ==
+         batch.column(0)->data()->buffers[1]->data();
+}
+
+TEST(TableFunction, DirectReadServesTheRowsThemselvesWithDuckDbsColumns) {
+  EngineOptions options;
+  options.connection = ":memory:";
+  options.result_batch_rows = 1000;
+  HS_ASSIGN_OR_FAIL(auto engine, OpenDuckDbEngine(options));
+  std::atomic<int> executions{0};
+  auto last = std::make_shared<std::shared_ptr<arrow::RecordBatch>>();
+  HS_ASSERT_OK(engine->RegisterTableFunction(DirectNumbers(&executions, last)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+
+  // Through DuckDB (the WHERE clause keeps it there): the reference.
+  HS_ASSIGN_OR_FAIL(auto expected,
+                    Query(*connection, "SELECT * FROM numbers('5000', prefix := 'x') WHERE true"));
+  EXPECT_FALSE(SharesFirstColumn(*expected, **last));
+  EXPECT_EQ(executions.load(), 1);
+
+  HS_ASSIGN_OR_FAIL(auto statement,
+                    connection->Prepare("select * from NUMBERS('5000', prefix := 'x');"));
+  ASSERT_NE(statement->dataset_schema(), nullptr);
+  HS_ASSIGN_OR_FAIL(auto reader, statement->ExecuteQuery());
+  EXPECT_TRUE(reader->schema()->Equals(*statement->dataset_schema()));
+  HS_ASSIGN_OR_FAIL(auto batches, reader->ToRecordBatches());
+  EXPECT_EQ(executions.load(), 2);
+  ASSERT_EQ(batches.size(), 5u);  // result_batch_rows rows each
+  for (const auto& batch : batches) EXPECT_EQ(batch->num_rows(), 1000);
+  HS_ASSIGN_OR_FAIL(auto got, arrow::Table::FromRecordBatches(reader->schema(), batches));
+  EXPECT_TRUE(SharesFirstColumn(*got, **last));
+  EXPECT_TRUE(got->Equals(*expected)) << got->ToString() << "\n" << expected->ToString();
+
+  // Executed again: new rows each time, as DuckDB would fetch them.
+  HS_ASSIGN_OR_FAIL(auto again, statement->ExecuteQuery());
+  HS_ASSIGN_OR_FAIL(auto again_table, testing::ReadAll(*again));
+  EXPECT_EQ(executions.load(), 3);
+  EXPECT_TRUE(again_table->Equals(*expected));
+
+  // No rows: the schema alone, as from DuckDB.
+  HS_ASSIGN_OR_FAIL(auto empty, Query(*connection, "SELECT * FROM numbers('0')"));
+  EXPECT_EQ(empty->num_rows(), 0);
+  EXPECT_TRUE(empty->schema()->Equals(*expected->schema()));
+}
+
+TEST(TableFunction, DirectReadOfSomeColumnsKeepsDuckDbsNames) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  auto last = std::make_shared<std::shared_ptr<arrow::RecordBatch>>();
+  HS_ASSERT_OK(engine->RegisterTableFunction(DirectNumbers(&executions, last)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  for (const char* columns : {"ts AS \"when\", \"I\", LABEL", "half, half AS again"}) {
+    const std::string sql = std::string("SELECT ") + columns + " FROM numbers('300')";
+    HS_ASSIGN_OR_FAIL(auto expected, Query(*connection, sql + " WHERE true"));
+    HS_ASSIGN_OR_FAIL(auto got, Query(*connection, sql));
+    EXPECT_TRUE(got->schema()->Equals(*expected->schema())) << got->schema()->ToString() << "\n"
+                                                            << expected->schema()->ToString();
+    EXPECT_TRUE(got->Equals(*expected)) << sql;
+    const auto& first = *got->column(0)->chunk(0)->data();
+    const int source = (*last)->schema()->GetFieldIndex(columns[0] == 't' ? "ts" : "half");
+    EXPECT_EQ(first.buffers[1]->data(), (*last)->column(source)->data()->buffers[1]->data())
+        << sql << " was not served directly";
+  }
+  EXPECT_EQ(*QueryInt(*connection, "SELECT count(*) FROM (SELECT i FROM numbers('7'))"), 7);
+}
+
+TEST(TableFunction, DirectReadFollowsDuckDbOnErrorsAndAbortedTransactions) {
+  auto engine = OpenMemoryEngine();
+  std::atomic<int> executions{0};
+  auto last = std::make_shared<std::shared_ptr<arrow::RecordBatch>>();
+  HS_ASSERT_OK(engine->RegisterTableFunction(DirectNumbers(&executions, last)));
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+
+  // A failing call fails as DuckDB reports it.
+  auto failed = Query(*connection, "SELECT * FROM numbers('-1')");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("n must be >= 0"), std::string::npos)
+      << failed.status().ToString();
+
+  // In a transaction: served directly while DuckDB would run it; refused as DuckDB refuses
+  // every statement once the transaction is aborted.
+  HS_ASSIGN_OR_FAIL(auto outside, Query(*connection, "SELECT * FROM numbers('10')"));
+  EXPECT_TRUE(SharesFirstColumn(*outside, **last));
+  HS_ASSERT_OK(connection->BeginTransaction());
+  HS_ASSIGN_OR_FAIL(auto in_transaction, Query(*connection, "SELECT * FROM numbers('10')"));
+  EXPECT_TRUE(SharesFirstColumn(*in_transaction, **last));
+  EXPECT_TRUE(outside->Equals(*in_transaction));
+  HS_ASSIGN_OR_FAIL(auto created,
+                    Query(*connection, "CREATE TABLE unique_ids (id INTEGER UNIQUE)"));
+  (void)created;
+  EXPECT_FALSE(Query(*connection, "INSERT INTO unique_ids VALUES (1), (1)").ok());
+  auto aborted = Query(*connection, "SELECT * FROM numbers('10')");
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_NE(aborted.status().message().find("aborted"), std::string::npos)
+      << aborted.status().ToString();
+  HS_ASSERT_OK(connection->Rollback());
+  HS_ASSIGN_OR_FAIL(auto after, Query(*connection, "SELECT * FROM numbers('10')"));
+  EXPECT_TRUE(after->Equals(*outside));
+
+  // Functions without direct_read always run in DuckDB.
+  std::atomic<int> plain_executions{0};
+  auto plain = Numbers(&plain_executions);
+  plain.name = "plain_numbers";
+  HS_ASSERT_OK(engine->RegisterTableFunction(std::move(plain)));
+  HS_ASSIGN_OR_FAIL(auto from_duckdb, Query(*connection, "SELECT * FROM plain_numbers('10')"));
+  EXPECT_TRUE(from_duckdb->Equals(*outside));
+  EXPECT_EQ(plain_executions.load(), 1);
 }
 
 }  // namespace
