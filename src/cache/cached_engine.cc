@@ -103,6 +103,8 @@ class CachedEngine : public engine::Engine {
   std::string name() const override {
     return core_->backend->name() + " (cached in " + core_->cache->name() + ")";
   }
+  // Statements go to the backend (or to the cache when it answers for the backend).
+  Dialect dialect() const override { return core_->backend->dialect(); }
 
   arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override {
     ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());

@@ -16,6 +16,7 @@ class AdbcEngine : public Engine {
  public:
   explicit AdbcEngine(std::shared_ptr<AdbcConnectionPool> pool) : pool_(std::move(pool)) {}
   std::string name() const override { return "adbc"; }
+  Dialect dialect() const override { return Dialect::kBackend; }
   arrow::Result<std::shared_ptr<EngineConnection>> Connect() override {
     return std::make_shared<AdbcEngineConnection>(pool_);
   }

@@ -16,6 +16,8 @@ class DuckDbEngine : public Engine {
       : database_(std::move(database)) {}
 
   std::string name() const override { return "duckdb"; }
+  Dialect dialect() const override { return Dialect::kDuckDb; }
+  bool hosts_table_functions() const override { return true; }
 
   arrow::Result<std::shared_ptr<EngineConnection>> Connect() override {
     ARROW_ASSIGN_OR_RAISE(auto session, DuckDbSession::Open(database_));

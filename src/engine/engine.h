@@ -228,6 +228,13 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual std::string name() const = 0;
+  // Whose SQL the engine speaks: DuckDB's own (embedded DuckDB), or a backend's that it passes
+  // through (ADBC). The server sends DuckDB statements of its own (SET, USE, duckdb_keywords())
+  // only to kDuckDb engines.
+  enum class Dialect { kDuckDb, kBackend };
+  virtual Dialect dialect() const = 0;
+  // Whether RegisterTableFunction works (time windows need it).
+  virtual bool hosts_table_functions() const { return false; }
   virtual arrow::Result<std::shared_ptr<EngineConnection>> Connect() = 0;
   // Opens an appender on an existing table, or creates the table from `schema` when it is
   // missing. `path` is [catalog.][schema.]table split into parts.

@@ -129,7 +129,7 @@ std::optional<engine::BackendInfo> EngineBackendInfo(engine::Engine& engine) {
 // The engine's reserved words for SqlInfo; none (logged) if the engine cannot list them.
 std::vector<std::string> EngineKeywords(engine::Engine& engine) {
   // ADBC has no call that lists a backend's keywords.
-  if (engine.name() == "adbc") return {};
+  if (engine.dialect() != engine::Engine::Dialect::kDuckDb) return {};
   auto keywords = [&]() -> arrow::Result<std::vector<std::string>> {
     ARROW_ASSIGN_OR_RAISE(auto connection, engine.Connect());
     return ReservedKeywords(*connection);

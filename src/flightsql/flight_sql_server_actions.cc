@@ -12,9 +12,9 @@
 #include "engine/engine_sql.h"
 #include "flightsql/call_record.h"
 #include "flightsql/flight_sql_server.h"
-#include "flightsql/read_freshness.h"
 #include "flightsql/flight_status.h"
 #include "flightsql/flight_wire.h"
+#include "flightsql/read_freshness.h"
 
 namespace hyprstream::flightsql {
 namespace fl = arrow::flight;
@@ -145,9 +145,8 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
       ARROW_RETURN_NOT_OK(RequireRole(context, requirement.role(), requirement.what));
     }
   }
-  ARROW_ASSIGN_OR_RAISE(
-      prepared->statement,
-      PrepareStatement(*connection, request.query(), request.transaction_id()));
+  ARROW_ASSIGN_OR_RAISE(prepared->statement,
+                        PrepareStatement(*connection, request.query(), request.transaction_id()));
 
   pb::ActionCreatePreparedStatementResult result;
   // Updates announce no result columns: JDBC tells an update from a query by an empty
@@ -308,7 +307,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
       // Engines that front another database set these through their own API.
       status = name == "catalog" ? session->connection->SetCurrentCatalog(*text)
                                  : session->connection->SetCurrentSchema(*text);
-      if (status.IsNotImplemented() && engine_->name() != "adbc") {
+      if (status.IsNotImplemented() && engine_->dialect() == engine::Engine::Dialect::kDuckDb) {
         status = engine::ExecuteStatement(*session->connection,
                                           name == "catalog"
                                               ? "USE " + engine::QuoteIdentifier(*text)
@@ -318,7 +317,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
         fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, status);
         continue;
       }
-    } else if (engine_->name() == "adbc") {
+    } else if (engine_->dialect() != engine::Engine::Dialect::kDuckDb) {
       fail(name, fl::SetSessionOptionErrorValue::kInvalidName,
            arrow::Status::Invalid("engine ", engine_->name(),
                                   " accepts only the catalog and schema session options"));

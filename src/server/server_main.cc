@@ -2,8 +2,8 @@
 
 #include <arrow/array.h>
 #include <arrow/flight/server.h>
-#include <arrow/scalar.h>
 #include <arrow/flight/server_auth.h>
+#include <arrow/scalar.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -18,8 +18,8 @@
 #include "server/auth_middleware.h"
 #include "server/authenticator.h"
 #include "server/config.h"
-#include "server/password_hash.h"
 #include "server/http_endpoint.h"
+#include "server/password_hash.h"
 #include "server/termination_signals.h"
 #include "server/tls_options.h"
 #include "window/window_catalog.h"
@@ -60,8 +60,8 @@ arrow::Result<cache::CacheOptions> CacheOptionsOf(const Config& config) {
     mirror.time_column = spec.substr(0, slash);
     const std::string mode = slash == std::string::npos ? "append" : spec.substr(slash + 1);
     if (mode == "append") {
-      mirror.refresh = mirror.time_column.empty() ? cache::RefreshMode::kReload
-                                                  : cache::RefreshMode::kAppend;
+      mirror.refresh =
+          mirror.time_column.empty() ? cache::RefreshMode::kReload : cache::RefreshMode::kAppend;
     } else if (mode == "reload") {
       mirror.refresh = cache::RefreshMode::kReload;
     } else if (mode == "none") {
@@ -100,7 +100,7 @@ arrow::Result<std::shared_ptr<window::WindowCatalog>> OpenWindows(
   ARROW_ASSIGN_OR_RAISE(window_options.metrics_integer_time_unit,
                         window::ParseTimeUnit(config.metrics_integer_time_unit));
   std::shared_ptr<window::WindowCatalog> windows;
-  if (engine->name() != "duckdb") {
+  if (!engine->hosts_table_functions()) {
     // Windows keep their state in DuckDB tables and SQL; they run on the embedded DuckDB
     // engine only (not yet behind a cache or on a pass-through backend).
     spdlog::info("time windows are off: they run on the embedded DuckDB engine, not on {}",
