@@ -1,7 +1,6 @@
 #include "engine/duckdb_ingest.h"
 
 #include "engine/arrow_to_duckdb_type.h"
-#include "engine/duckdb_arrow_insert.h"
 #include "engine/duckdb_batch_appender.h"
 #include "engine/duckdb_handle.h"
 #include "engine/duckdb_status.h"
@@ -40,21 +39,6 @@ arrow::Result<int64_t> CreateAndAppend(DuckDbSession& session, const IngestReque
     *wrote = true;
     ARROW_RETURN_NOT_OK(session.ExecuteLocked(sql, "creating the ingest table"));
   }
-  ARROW_ASSIGN_OR_RAISE(auto insert,
-                        DuckDbArrowInsert::Open(session.connection(), catalog, schema,
-                                                request.table, *arrow_schema));
-  if (insert != nullptr) {
-    while (true) {
-      std::shared_ptr<arrow::RecordBatch> batch;
-      ARROW_RETURN_NOT_OK(batches->ReadNext(&batch));
-      if (batch == nullptr) break;
-      if (batch->num_rows() == 0) continue;
-      *wrote = true;
-      ARROW_RETURN_NOT_OK(insert->Append(std::move(batch)));
-    }
-    return insert->Finish();
-  }
-  // Data DuckDB's Arrow scan cannot take: chunk by chunk through an appender.
   ARROW_ASSIGN_OR_RAISE(auto appender,
                         DuckDbBatchAppender::Open(session.connection(), catalog, schema,
                                                   request.table, *arrow_schema));

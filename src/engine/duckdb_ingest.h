@@ -1,7 +1,6 @@
 // Bulk ingest (Flight SQL CommandStatementIngest) into DuckDB: checks whether the target table
 // exists, applies the if_exists / if_not_exists policy (creating the table from the Arrow
-// schema with CREATE [OR REPLACE] [TEMP] TABLE), then appends every batch columnar (through
-// DuckDB's parallel Arrow scan, DuckDbArrowInsert; a chunk appender for data it cannot scan). Outside a
+// schema with CREATE [OR REPLACE] [TEMP] TABLE), then appends every batch columnar. Outside a
 // transaction it runs in its own BEGIN ... COMMIT and rolls back on any error; inside the
 // caller's transaction a failure after something was written aborts that transaction (DuckDB
 // has no savepoints), so nothing of the call can be committed. Temporary tables live in
