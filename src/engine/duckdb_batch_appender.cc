@@ -8,8 +8,6 @@
 #include <arrow/type.h>
 
 #include <algorithm>
-#include <cctype>
-#include <string_view>
 
 namespace hyprstream::engine {
 
@@ -20,35 +18,6 @@ namespace {
 // So DuckDB gets a borrowed view whose release does nothing, and we release the real export
 // after the chunk (which the appender copies) is gone.
 void ReleaseBorrowed(struct ArrowArray* array) { array->release = nullptr; }
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Whether the data's columns are the table's, by name (as DuckDB compares them: ignoring
-// case), in order and all of them.
-bool SameColumns(duckdb_connection connection, const std::optional<std::string>& catalog,
-                 const std::optional<std::string>& schema, const std::string& table,
-                 const arrow::Schema& arrow_schema, idx_t table_columns) {
-  if (table_columns != static_cast<idx_t>(arrow_schema.num_fields())) return false;
-  duckdb_table_description raw = nullptr;
-  duckdb_state state =
-      duckdb_table_description_create_ext(connection, catalog ? catalog->c_str() : nullptr,
-                                          schema ? schema->c_str() : nullptr, table.c_str(), &raw);
-  TableDescriptionHandle description(raw);
-  if (state != DuckDBSuccess) return false;
-  for (int i = 0; i < arrow_schema.num_fields(); ++i) {
-    char* name = duckdb_table_description_get_column_name(raw, static_cast<idx_t>(i));
-    if (name == nullptr) return false;
-    bool same = EqualsIgnoringCase(name, arrow_schema.field(i)->name());
-    duckdb_free(name);
-    if (!same) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -69,11 +38,13 @@ arrow::Result<std::unique_ptr<DuckDbBatchAppender>> DuckDbBatchAppender::Open(
     if (raw == nullptr) return arrow::Status::IOError("cannot append to ", table_name);
     return StatusFromAppender(raw, "appending to " + table_name);
   }
-  // Naming columns makes DuckDB's appender flush through an INSERT query (to fill the others
-  // with defaults); data with exactly the table's columns, in order, needs no names.
-  if (!SameColumns(connection, catalog, schema, table, arrow_schema,
-                   duckdb_appender_column_count(raw))) {
-    ARROW_RETURN_NOT_OK(out->AddColumns(arrow_schema));
+  for (const auto& field : arrow_schema.fields()) {
+    if (duckdb_appender_add_column(raw, field->name().c_str()) != DuckDBSuccess) {
+      arrow::Status cause = StatusFromAppender(raw, "");
+      return arrow::Status::Invalid("column ", QuoteIdentifier(field->name()),
+                                    " of the data does not exist in table ", table_name, " (",
+                                    cause.message(), ")");
+    }
   }
 
   struct ArrowSchema c_schema {};
@@ -84,19 +55,6 @@ arrow::Result<std::unique_ptr<DuckDbBatchAppender>> DuckDbBatchAppender::Open(
   out->converted_.reset(converted);
   ARROW_RETURN_NOT_OK(StatusFromErrorData(error.get(), "converting the Arrow schema for DuckDB"));
   return out;
-}
-
-arrow::Status DuckDbBatchAppender::AddColumns(const arrow::Schema& arrow_schema) {
-  duckdb_appender raw = appender_.get();
-  for (const auto& field : arrow_schema.fields()) {
-    if (duckdb_appender_add_column(raw, field->name().c_str()) != DuckDBSuccess) {
-      arrow::Status cause = StatusFromAppender(raw, "");
-      return arrow::Status::Invalid("column ", QuoteIdentifier(field->name()),
-                                    " of the data does not exist in table ", table_name_, " (",
-                                    cause.message(), ")");
-    }
-  }
-  return arrow::Status::OK();
 }
 
 arrow::Status DuckDbBatchAppender::Append(const arrow::RecordBatch& batch) {

@@ -2,9 +2,7 @@
 // at most duckdb_vector_size() rows, exported through the Arrow C data interface, turned into a
 // DuckDB data chunk (duckdb_data_chunk_from_arrow) and appended (DuckDB casts when the column
 // types differ). Arrow columns are matched to table columns by name; table columns the data
-// lacks get their defaults (data with exactly the table's columns, in order, is appended by
-// position: DuckDB's appender then writes directly instead of flushing through an INSERT).
-// Uses the caller's connection; not thread-safe on its own.
+// lacks get their defaults. Uses the caller's connection; not thread-safe on its own.
 #pragma once
 
 #include "engine/duckdb_handle.h"
@@ -38,9 +36,6 @@ class DuckDbBatchAppender {
       : connection_(connection),
         table_name_(std::move(table_name)),
         arrow_schema_(std::move(arrow_schema)) {}
-
-  // Names the appender's columns after the Arrow fields (Invalid for one the table lacks).
-  arrow::Status AddColumns(const arrow::Schema& arrow_schema);
 
   duckdb_connection connection_;
   std::string table_name_;
