@@ -101,7 +101,7 @@ TEST_F(IngestTest, AppendsToExistingTable) {
 }
 
 TEST_F(IngestTest, DataWithTheTablesColumnsLandsInThemInOrder) {
-  // Exactly the table's columns (names differing only in case) are appended by position.
+  // Exactly the table's columns, names differing only in case: each value in its column.
   HS_ASSERT_OK(Update(*connection_, "CREATE TABLE t (ID BIGINT, Name VARCHAR)").status());
   HS_ASSIGN_OR_FAIL(int64_t rows, Ingest(Request("t", INE::kFail, IE::kAppend),
                                          {Batch("[1, 2]", R"(["a", "b"])"),
