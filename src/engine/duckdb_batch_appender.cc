@@ -8,6 +8,9 @@
 #include <arrow/type.h>
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
+#include <vector>
 
 namespace hyprstream::engine {
 
@@ -18,6 +21,48 @@ namespace {
 // So DuckDB gets a borrowed view whose release does nothing, and we release the real export
 // after the chunk (which the appender copies) is gone.
 void ReleaseBorrowed(struct ArrowArray* array) { array->release = nullptr; }
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The names of the table's first `count` columns as the table spells them (empty if the
+// table cannot be described).
+std::vector<std::string> TableColumnNames(duckdb_connection connection,
+                                          const std::optional<std::string>& catalog,
+                                          const std::optional<std::string>& schema,
+                                          const std::string& table, idx_t count) {
+  std::vector<std::string> names;
+  duckdb_table_description raw = nullptr;
+  duckdb_state state =
+      duckdb_table_description_create_ext(connection, catalog ? catalog->c_str() : nullptr,
+                                          schema ? schema->c_str() : nullptr, table.c_str(), &raw);
+  TableDescriptionHandle description(raw);
+  if (state != DuckDBSuccess) return names;
+  for (idx_t i = 0; i < count; ++i) {
+    char* name = duckdb_table_description_get_column_name(raw, i);
+    if (name == nullptr) break;
+    names.emplace_back(name);
+    duckdb_free(name);
+  }
+  return names;
+}
+
+// The table's spelling of `name`: SQL identifiers ignore case, the appender's column lookup
+// does not. `name` itself when the table has no such column.
+const std::string& TableSpelling(const std::vector<std::string>& table_columns,
+                                 const std::string& name) {
+  for (const auto& column : table_columns) {
+    if (column == name) return column;
+  }
+  for (const auto& column : table_columns) {
+    if (EqualsIgnoringCase(column, name)) return column;
+  }
+  return name;
+}
 
 }  // namespace
 
@@ -38,8 +83,11 @@ arrow::Result<std::unique_ptr<DuckDbBatchAppender>> DuckDbBatchAppender::Open(
     if (raw == nullptr) return arrow::Status::IOError("cannot append to ", table_name);
     return StatusFromAppender(raw, "appending to " + table_name);
   }
+  std::vector<std::string> table_columns =
+      TableColumnNames(connection, catalog, schema, table, duckdb_appender_column_count(raw));
   for (const auto& field : arrow_schema.fields()) {
-    if (duckdb_appender_add_column(raw, field->name().c_str()) != DuckDBSuccess) {
+    const std::string& column = TableSpelling(table_columns, field->name());
+    if (duckdb_appender_add_column(raw, column.c_str()) != DuckDBSuccess) {
       arrow::Status cause = StatusFromAppender(raw, "");
       return arrow::Status::Invalid("column ", QuoteIdentifier(field->name()),
                                     " of the data does not exist in table ", table_name, " (",

@@ -1,8 +1,9 @@
 // Appends Arrow record batches to one DuckDB table, columnar: each batch is cut into slices of
 // at most duckdb_vector_size() rows, exported through the Arrow C data interface, turned into a
 // DuckDB data chunk (duckdb_data_chunk_from_arrow) and appended (DuckDB casts when the column
-// types differ). Arrow columns are matched to table columns by name; table columns the data
-// lacks get their defaults. Uses the caller's connection; not thread-safe on its own.
+// types differ). Arrow columns are matched to table columns by name, ignoring case as SQL
+// does; table columns the data lacks get their defaults. Uses the caller's connection; not
+// thread-safe on its own.
 #pragma once
 
 #include "engine/duckdb_handle.h"

@@ -30,6 +30,14 @@ def test_create_then_append(autocommit_conn, table):
     assert result.to_pydict() == {"id": [0, 1], "v": [0.0, 0.5], "s": ["s0", "s1"]}
 
 
+def test_columns_match_the_tables_ignoring_case(autocommit_conn, table):
+    cur = autocommit_conn.cursor()
+    cur.execute(f'CREATE TABLE {table} ("S" VARCHAR, "Id" BIGINT, "V" DOUBLE, extra INT DEFAULT 7)')
+    assert cur.adbc_ingest(table, data(3), mode="append") == 3
+    cur.execute(f"SELECT id, v, s, extra FROM {table} ORDER BY id")
+    assert cur.fetchall() == [(0, 0.0, "s0", 7), (1, 0.5, "s1", 7), (2, 1.0, "s2", 7)]
+
+
 def test_create_on_existing_table_is_already_exists_and_keeps_data(autocommit_conn, table):
     cur = autocommit_conn.cursor()
     cur.adbc_ingest(table, data(10), mode="create")

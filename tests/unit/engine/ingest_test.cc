@@ -100,6 +100,40 @@ TEST_F(IngestTest, AppendsToExistingTable) {
   EXPECT_EQ(sum, 2 * (2 + 7));
 }
 
+TEST_F(IngestTest, DataWithTheTablesColumnsLandsInThemInOrder) {
+  // Exactly the table's columns, names differing only in case: each value in its column.
+  HS_ASSERT_OK(Update(*connection_, "CREATE TABLE t (ID BIGINT, Name VARCHAR)").status());
+  HS_ASSIGN_OR_FAIL(int64_t rows, Ingest(Request("t", INE::kFail, IE::kAppend),
+                                         {Batch("[1, 2]", R"(["a", "b"])"),
+                                          Batch("[3, 4, 5]", R"(["c", null, "e"])")}));
+  EXPECT_EQ(rows, 5);
+  HS_ASSIGN_OR_FAIL(auto table, Query(*connection_,
+                                      "SELECT string_agg(ID || ':' || coalesce(Name, '-'), ',' "
+                                      "ORDER BY rowid) FROM t"));
+  EXPECT_EQ(table->column(0)->GetScalar(0).ValueOrDie()->ToString(), "1:a,2:b,3:c,4:-,5:e");
+
+  // The same columns in another order are matched by name.
+  HS_ASSERT_OK(Update(*connection_, "CREATE TABLE swapped (name VARCHAR, id BIGINT)").status());
+  HS_ASSIGN_OR_FAIL(rows, Ingest(Request("swapped", INE::kFail, IE::kAppend),
+                                 {Batch("[7, 8]", R"(["g", "h"])")}));
+  EXPECT_EQ(rows, 2);
+  HS_ASSIGN_OR_FAIL(table, Query(*connection_,
+                                 "SELECT string_agg(name || id, ',' ORDER BY rowid) FROM swapped"));
+  EXPECT_EQ(table->column(0)->GetScalar(0).ValueOrDie()->ToString(), "g7,h8");
+
+  // So does the streaming appender.
+  HS_ASSIGN_OR_FAIL(auto appender, engine_->OpenAppender({"swapped"}, schema_));
+  HS_ASSIGN_OR_FAIL(rows, appender->Append(*Batch("[9]", R"(["i"])")));
+  EXPECT_EQ(rows, 1);
+  HS_ASSIGN_OR_FAIL(auto appended, engine_->OpenAppender({"t"}, schema_));
+  HS_ASSIGN_OR_FAIL(rows, appended->Append(*Batch("[6]", R"(["f"])")));
+  HS_ASSIGN_OR_FAIL(table, Query(*connection_,
+                                 "SELECT (SELECT string_agg(name || id, ',' ORDER BY rowid) FROM "
+                                 "swapped) || '|' || (SELECT string_agg(ID || Name, ',' ORDER BY "
+                                 "rowid) FROM t WHERE ID > 5)"));
+  EXPECT_EQ(table->column(0)->GetScalar(0).ValueOrDie()->ToString(), "g7,h8,i9|6f");
+}
+
 TEST_F(IngestTest, ReplacesExistingTable) {
   HS_ASSERT_OK(Update(*connection_, "CREATE TABLE t (other DOUBLE)").status());
   HS_ASSERT_OK(Update(*connection_, "INSERT INTO t VALUES (1.5)").status());
