@@ -388,14 +388,15 @@ def test_every_rpc_is_unauthenticated_without_a_valid_token(auth_server, credent
 
 def test_poll_flight_info_with_an_expired_token(servers, users_toml):
     # pyarrow has no PollFlightInfo; ADBC's incremental execution sends it. The driver logs in
-    # (a token valid for 1 s), the token expires, then the poll is refused.
-    s = servers("--config", str(users_toml), "--auth-token-lifetime", "1s")
+    # (a token valid for 5 s: long enough for the first query on a loaded CI machine), the
+    # token expires, then the poll is refused.
+    s = servers("--config", str(users_toml), "--auth-token-lifetime", "5s")
     with adbc_connect(s, "reader") as conn:
         cur = conn.cursor()
         cur.execute("SELECT 1")
         assert cur.fetchall() == [(1,)]
         cur.close()
-        time.sleep(2.5)
+        time.sleep(6)
         stmt = adbc_driver_manager.AdbcStatement(conn.adbc_connection)
         stmt.set_options(**{"adbc.statement.exec.incremental": "true"})
         stmt.set_sql_query("SELECT 2")
