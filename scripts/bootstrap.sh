@@ -3,6 +3,7 @@
 # checks first and does nothing when already done, so a second run takes seconds.
 #
 #   scripts/bootstrap.sh [build-dir] [build-type]     (defaults: build, Release)
+#   HYPRSTREAM_EXTRA_APT_PACKAGES="a b" also installs those (e.g. clang for scripts/fuzz.sh).
 #
 # Steps: Debian packages -> project venv (.venv, pinned requirements.txt; also our Arrow SDK)
 # -> DuckDB C library from npm (.deps/) -> CMake configure + Ninja build.
@@ -31,6 +32,7 @@ APT_PACKAGES=(
   libssl-dev
   python3 python3-venv
   npm
+  ${HYPRSTREAM_EXTRA_APT_PACKAGES:-}
   postgresql
 )
 missing=()

@@ -14,21 +14,11 @@ SECONDS_EACH="${1:-60}"
 BUILD="$ROOT/build-fuzz"
 
 log() { printf '[fuzz] %s\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# clang and its runtime libraries (libFuzzer, ASan/UBSan: libclang-rt-14-dev on Debian 12).
-FUZZ_PACKAGES=(clang libclang-rt-14-dev)
-missing=()
-for p in "${FUZZ_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "installing ${missing[*]} (Debian)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
-# The venv (Arrow SDK) and DuckDB; no build of the default tree needed.
-"$ROOT/scripts/bootstrap.sh" "$ROOT/build" Release >/dev/null
+# The Debian packages (plus clang and its runtime libraries: libFuzzer, ASan/UBSan are in
+# libclang-rt-14-dev on Debian 12), the venv (Arrow SDK) and DuckDB.
+HYPRSTREAM_EXTRA_APT_PACKAGES="clang libclang-rt-14-dev" \
+  "$ROOT/scripts/bootstrap.sh" "$ROOT/build" Release >/dev/null
 
 if [ ! -f "$BUILD/build.ninja" ]; then
   log "configuring $BUILD"

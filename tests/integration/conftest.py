@@ -35,6 +35,10 @@ class Server:
         self.env = {**os.environ, **(env or {})}
         self.process = None
 
+    def connect(self, **kwargs):
+        """A pyarrow.flight client for this server (subclasses add TLS material)."""
+        return flight.connect(self.uri, **kwargs)
+
     def start(self, timeout=30):
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(self.args, stdout=self._log, stderr=self._log,
@@ -45,10 +49,12 @@ class Server:
                 raise RuntimeError(f"hyprstream exited with {self.process.returncode}:\n"
                                    + self.log())
             try:
-                with flight.connect(self.uri) as client:
+                with self.connect() as client:
                     list(client.list_actions(
                         options=flight.FlightCallOptions(timeout=1)))
                 return self
+            except flight.FlightUnauthenticatedError:
+                return self  # listening, and asking for credentials
             except flight.FlightError:
                 time.sleep(0.05)
         self.stop()

@@ -68,7 +68,7 @@ def users_toml(tmp_path_factory):
 
 
 class SecureServer(Server):
-    """A Server whose readiness check copes with TLS and authentication."""
+    """A Server reached over TLS (optionally with a client certificate)."""
 
     def __init__(self, tmp_dir, *args, env=None, tls_ca=None, client_cert=None):
         super().__init__(tmp_dir, *args, env=env)
@@ -83,27 +83,7 @@ class SecureServer(Server):
             if self.client_cert is not None:
                 kwargs.setdefault("cert_chain", (self.client_cert / "client.pem").read_bytes())
                 kwargs.setdefault("private_key", (self.client_cert / "client.key").read_bytes())
-        return flight.connect(self.uri, **kwargs)
-
-    def start(self, timeout=30):
-        self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.args, stdout=self._log, stderr=self._log,
-                                        env=self.env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"hyprstream exited with {self.process.returncode}:\n"
-                                   + self.log())
-            try:
-                with self.connect() as client:
-                    list(client.list_actions(options=flight.FlightCallOptions(timeout=1)))
-                return self
-            except flight.FlightUnauthenticatedError:
-                return self  # listening, and asking for credentials
-            except flight.FlightError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("hyprstream did not start listening:\n" + self.log())
+        return super().connect(**kwargs)
 
 
 @pytest.fixture(scope="module")
