@@ -66,6 +66,11 @@ const std::string& TableSpelling(const std::vector<std::string>& table_columns,
 
 }  // namespace
 
+bool IsColumnMismatch(const arrow::Status& status) {
+  return status.detail() &&
+         status.detail()->type_id() == std::string_view(ColumnMismatchDetail::kTypeId);
+}
+
 arrow::Result<std::unique_ptr<DuckDbBatchAppender>> DuckDbBatchAppender::Open(
     duckdb_connection connection, const std::optional<std::string>& catalog,
     const std::optional<std::string>& schema, const std::string& table,
@@ -89,9 +94,11 @@ arrow::Result<std::unique_ptr<DuckDbBatchAppender>> DuckDbBatchAppender::Open(
     const std::string& column = TableSpelling(table_columns, field->name());
     if (duckdb_appender_add_column(raw, column.c_str()) != DuckDBSuccess) {
       arrow::Status cause = StatusFromAppender(raw, "");
-      return arrow::Status::Invalid("column ", QuoteIdentifier(field->name()),
-                                    " of the data does not exist in table ", table_name, " (",
-                                    cause.message(), ")");
+      return arrow::Status(arrow::StatusCode::Invalid,
+                           "column " + QuoteIdentifier(field->name()) +
+                               " of the data does not exist in table " + table_name + " (" +
+                               cause.message() + ")",
+                           std::make_shared<ColumnMismatchDetail>());
     }
   }
 

@@ -17,6 +17,16 @@
 
 namespace hyprstream::engine {
 
+// Marks Open's failure when a column of the data is not in the table (ingest reports it as
+// ALREADY_EXISTS, as ADBC specifies for a schema mismatch on append).
+class ColumnMismatchDetail : public arrow::StatusDetail {
+ public:
+  static constexpr const char* kTypeId = "hyprstream::engine::ColumnMismatch";
+  const char* type_id() const override { return kTypeId; }
+  std::string ToString() const override { return "data columns do not match the table"; }
+};
+bool IsColumnMismatch(const arrow::Status& status);
+
 class DuckDbBatchAppender {
  public:
   static arrow::Result<std::unique_ptr<DuckDbBatchAppender>> Open(

@@ -22,6 +22,24 @@ bool TableExists(duckdb_connection connection, const std::optional<std::string>&
 
 namespace {
 
+// The connection's current catalog and schema (what an unqualified regular table name means
+// once temp tables are set aside).
+arrow::Result<std::pair<std::string, std::string>> CurrentCatalogAndSchema(
+    duckdb_connection connection) {
+  ResultHandle result;
+  if (duckdb_query(connection, "SELECT current_database(), current_schema()", result.out()) !=
+      DuckDBSuccess) {
+    return StatusFromResult(result.get(), "ingest: reading the current schema");
+  }
+  auto text = [&](idx_t column) {
+    char* value = duckdb_value_varchar(result.get(), column, 0);
+    std::string out = value ? value : "";
+    duckdb_free(value);
+    return out;
+  };
+  return std::make_pair(text(0), text(1));
+}
+
 // Everything between BEGIN and COMMIT. Sets *wrote once the database was changed.
 arrow::Result<int64_t> CreateAndAppend(DuckDbSession& session, const IngestRequest& request,
                                        const std::optional<std::string>& catalog,
@@ -64,12 +82,18 @@ arrow::Result<int64_t> IngestLocked(DuckDbSession& session, const IngestRequest&
   if (batches == nullptr) return arrow::Status::Invalid("ingest: no data");
   std::optional<std::string> catalog = request.catalog;
   std::optional<std::string> schema = request.schema;
+  duckdb_connection connection = session.connection();
   if (request.temporary) {
     catalog = "temp";
     schema = "main";
+  } else if (!catalog || !schema) {
+    // ADBC: temporary=false means the regular table in the given (else the current) catalog
+    // and schema, even when a temp table of that name would shadow it in unqualified SQL.
+    ARROW_ASSIGN_OR_RAISE(auto current, CurrentCatalogAndSchema(connection));
+    if (!catalog) catalog = current.first;
+    if (!schema) schema = current.second;
   }
   std::string table_name = QualifiedName(catalog, schema, request.table);
-  duckdb_connection connection = session.connection();
 
   bool exists = TableExists(connection, catalog, schema, request.table);
   if (!exists && request.if_not_exists == IngestRequest::IfNotExists::kFail) {
@@ -99,7 +123,13 @@ arrow::Result<int64_t> IngestLocked(DuckDbSession& session, const IngestRequest&
     // ingest (a runtime error aborts a DuckDB transaction).
     (void)session.ExecuteLocked("SELECT error('ingest failed; transaction aborted')", "ingest");
   }
-  return rows.status().WithMessage("ingest into ", table_name, ": ", rows.status().message());
+  arrow::Status failed = rows.status().WithMessage("ingest into ", table_name, ": ",
+                                                   rows.status().message());
+  if (exists && IsColumnMismatch(failed)) {
+    // ADBC: data whose columns do not match an existing table is ALREADY_EXISTS.
+    return arrow::Status::AlreadyExists(failed.message());
+  }
+  return failed;
 }
 
 }  // namespace hyprstream::engine

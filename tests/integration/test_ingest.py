@@ -94,13 +94,67 @@ def test_failure_in_a_later_batch_leaves_nothing_behind(autocommit_conn, table):
     assert rows(cur, table) == (10, sum(range(10)))
 
 
-def test_mismatched_columns_are_rejected_without_changes(autocommit_conn, table):
+@pytest.mark.parametrize("mode", ["append", "create_append"])
+def test_mismatched_columns_are_already_exists_without_changes(autocommit_conn, table, mode):
+    """ADBC: appending data whose schema does not match the table is ALREADY_EXISTS (clients
+    branch on it); the message still names the column."""
     cur = autocommit_conn.cursor()
     cur.adbc_ingest(table, data(4), mode="create")
     with pytest.raises(adbc_driver_manager.Error) as err:
-        cur.adbc_ingest(table, pa.table({"nope": [1, 2]}), mode="append")
-    assert err.value.status_code in (Status.INVALID_ARGUMENT, Status.INVALID_STATE)
+        cur.adbc_ingest(table, pa.table({"nope": [1, 2]}), mode=mode)
+    assert err.value.status_code == Status.ALREADY_EXISTS
+    assert '"nope"' in str(err.value) and table in str(err.value)
     assert rows(cur, table) == (4, 6)
+
+
+def regular_and_temp(cur, name):
+    """(rows of the regular table, rows of the session's temp table) named `name`."""
+    cur.execute(f"SELECT count(*) FROM memory.main.{name}")
+    regular = cur.fetchone()[0]
+    cur.execute(f"SELECT count(*) FROM temp.main.{name}")
+    return regular, cur.fetchone()[0]
+
+
+@pytest.mark.parametrize("mode", ["append", "create_append", "replace"])
+def test_ingest_targets_the_regular_table_when_a_temp_table_shadows_it(autocommit_conn, table,
+                                                                       mode):
+    """ADBC's temporary=false names the regular table, even when the session has a temp
+    table of the same name (which unqualified SQL would resolve to first)."""
+    cur = autocommit_conn.cursor()
+    cur.execute(f"CREATE TABLE memory.main.{table} (id BIGINT, v DOUBLE, s VARCHAR)")
+    cur.execute(f"CREATE TEMP TABLE {table} (id BIGINT, v DOUBLE, s VARCHAR)")
+    assert cur.adbc_ingest(table, data(3), mode=mode) == 3
+    assert regular_and_temp(cur, table) == (3, 0)
+    assert cur.adbc_ingest(table, data(2), mode="append", temporary=True) == 2
+    assert regular_and_temp(cur, table) == (3, 2)
+
+
+def test_create_beside_a_temp_table_creates_the_regular_table(autocommit_conn, table):
+    cur = autocommit_conn.cursor()
+    cur.execute(f"CREATE TEMP TABLE {table} (id BIGINT, v DOUBLE, s VARCHAR)")
+    assert cur.adbc_ingest(table, data(4), mode="create") == 4
+    assert regular_and_temp(cur, table) == (4, 0)
+    with pytest.raises(adbc_driver_manager.Error) as err:
+        cur.adbc_ingest(table, data(1), mode="create", temporary=True)
+    assert err.value.status_code == Status.ALREADY_EXISTS
+    assert regular_and_temp(cur, table) == (4, 0)
+
+
+def test_streaming_doput_ignores_a_sessions_temp_table(uri, table):
+    """A PATH DoPut names a regular table; a temp table of that name in a session is not it."""
+    import pyarrow.flight as flight
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"CREATE TABLE {table} (id BIGINT, v DOUBLE, s VARCHAR)")
+        cur.execute(f"CREATE TEMP TABLE {table} (id BIGINT, v DOUBLE, s VARCHAR)")
+        with flight.connect(uri) as client:
+            batch = data(5)
+            writer, acks = client.do_put(flight.FlightDescriptor.for_path(table), batch.schema)
+            writer.write_table(batch)
+            writer.done_writing()
+            acks.read()
+            writer.close()
+        assert regular_and_temp(cur, table) == (5, 0)
 
 
 def test_temporary_table_is_private_to_the_session(uri, table):
