@@ -169,7 +169,7 @@ std::shared_ptr<const arrow::KeyValueMetadata> SqlColumnMetadata(duckdb_logical_
   };
   if (!origin.table.empty()) {
     put("CATALOG_NAME", origin.catalog);
-    put("DB_SCHEMA_NAME", origin.schema);
+    put("SCHEMA_NAME", origin.schema);
     put("TABLE_NAME", origin.table);
   }
   put("TYPE_NAME", DuckDbTypeName(type));

@@ -128,7 +128,7 @@ arrow::Result<std::string> SerializedTableSchema(engine::EngineConnection& conne
   auto schema = connection.GetTableSchema(table.catalog, table.schema, table.name);
   if (!schema.ok()) schema = arrow::schema({});
   auto origin = arrow::key_value_metadata(
-      {"ARROW:FLIGHT:SQL:CATALOG_NAME", "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME",
+      {"ARROW:FLIGHT:SQL:CATALOG_NAME", "ARROW:FLIGHT:SQL:SCHEMA_NAME",
        "ARROW:FLIGHT:SQL:TABLE_NAME", "ARROW:FLIGHT:SQL:IS_READ_ONLY"},
       {table.catalog.value_or(""), table.schema.value_or(""), table.name, "0"});
   arrow::FieldVector fields;

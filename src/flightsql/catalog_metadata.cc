@@ -149,7 +149,7 @@ arrow::Result<std::string> SerializedTableSchema(engine::EngineConnection& conne
   ARROW_ASSIGN_OR_RAISE(auto columns, engine::QueryTable(connection, sql));
   ARROW_ASSIGN_OR_RAISE(auto combined, columns->CombineChunksToBatch());
   auto origin =
-      arrow::key_value_metadata({"ARROW:FLIGHT:SQL:CATALOG_NAME", "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME",
+      arrow::key_value_metadata({"ARROW:FLIGHT:SQL:CATALOG_NAME", "ARROW:FLIGHT:SQL:SCHEMA_NAME",
                                  "ARROW:FLIGHT:SQL:TABLE_NAME", "ARROW:FLIGHT:SQL:IS_READ_ONLY"},
                                 {catalog, schema, table, "0"});
   arrow::FieldVector fields;

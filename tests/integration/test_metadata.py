@@ -87,6 +87,25 @@ def test_get_tables_include_schema_has_types_nullability_and_metadata(meta):
     assert meta_amount["ARROW:FLIGHT:SQL:IS_AUTO_INCREMENT"] == "0"
 
 
+def test_column_metadata_uses_the_keys_flight_sql_clients_read(meta):
+    """The Arrow Flight SQL clients (C++, Java/JDBC, Go) read ARROW:FLIGHT:SQL:SCHEMA_NAME:
+    ADBC's GetObjects fills xdbc_scope_* from it."""
+    tables = flight_sql(meta.uri, "CommandGetTables", [(2, "sales"), (3, "orders"), (5, True)])
+    field = wire.schema_from_ipc(tables["table_schema"][0].as_py()).field("o_id")
+    keys = {k.decode(): v.decode() for k, v in field.metadata.items()}
+    assert (keys["ARROW:FLIGHT:SQL:CATALOG_NAME"], keys["ARROW:FLIGHT:SQL:SCHEMA_NAME"],
+            keys["ARROW:FLIGHT:SQL:TABLE_NAME"]) == ("memory", "sales", "orders")
+    assert "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME" not in keys
+    with adbc_driver_flightsql.dbapi.connect(meta.uri, autocommit=True) as conn:
+        columns = conn.adbc_get_objects(depth="all", db_schema_filter="sales",
+                                        table_name_filter="orders").read_all().to_pylist()
+    orders = [t for c in columns for s in c["catalog_db_schemas"] or []
+              for t in s["db_schema_tables"] or [] if t["table_name"] == "orders"][0]
+    assert [(col["column_name"], col["xdbc_scope_catalog"], col["xdbc_scope_schema"],
+             col["xdbc_scope_table"]) for col in orders["table_columns"]] == \
+        [("o_id", "memory", "sales", "orders"), ("note", "memory", "sales", "orders")]
+
+
 def test_query_results_carry_column_metadata(meta):
     with adbc_driver_flightsql.dbapi.connect(meta.uri, autocommit=True) as conn:
         cur = conn.cursor()
