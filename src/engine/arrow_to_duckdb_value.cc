@@ -23,12 +23,17 @@ int64_t FloorDiv(int64_t value, int64_t divisor) {
   return q;
 }
 
+// Nanoseconds become microseconds truncated toward zero, the rule of DuckDB's Arrow reader
+// (bulk ingest, streaming DoPut) and of its own TIMESTAMP_NS casts, so a value is stored the
+// same whichever way it arrives.
+int64_t NanosToMicros(int64_t nanos) { return nanos / 1000; }
+
 int64_t ToMicros(int64_t value, arrow::TimeUnit::type unit) {
   switch (unit) {
     case arrow::TimeUnit::SECOND: return value * 1000000;
     case arrow::TimeUnit::MILLI: return value * 1000;
     case arrow::TimeUnit::MICRO: return value;
-    case arrow::TimeUnit::NANO: return FloorDiv(value, 1000);
+    case arrow::TimeUnit::NANO: return NanosToMicros(value);
   }
   return value;
 }
@@ -239,7 +244,7 @@ arrow::Result<ValueHandle> ArrowToDuckDbValue(const arrow::Array& array, int64_t
     case Type::INTERVAL_MONTH_DAY_NANO: {
       auto v = static_cast<const arrow::MonthDayNanoIntervalArray&>(array).Value(index);
       return ValueHandle(duckdb_create_interval(
-          duckdb_interval{v.months, v.days, FloorDiv(v.nanoseconds, 1000)}));
+          duckdb_interval{v.months, v.days, NanosToMicros(v.nanoseconds)}));
     }
     case Type::DECIMAL32:
     case Type::DECIMAL64:

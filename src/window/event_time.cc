@@ -11,7 +11,9 @@ constexpr const char* kUnitNames[] = {"s", "ms", "us", "ns"};
 template <typename T>
 arrow::Status Convert(const T* values, const uint8_t* validity, int64_t offset, int64_t length,
                       arrow::TimeUnit::type unit, const std::string& column, int64_t* out) {
-  // Multiply by `scale` (s, ms) or floor-divide by 1000 (ns); range checks cover both.
+  // Multiply by `scale` (s, ms) or divide by 1000 (ns, truncating toward zero as DuckDB does
+  // when it stores the value, so a row lands in the window its stored time says); range
+  // checks cover both.
   const int64_t scale = unit == arrow::TimeUnit::SECOND  ? 1000000
                         : unit == arrow::TimeUnit::MILLI ? 1000
                                                          : 1;
@@ -19,7 +21,7 @@ arrow::Status Convert(const T* values, const uint8_t* validity, int64_t offset, 
   bool out_of_range = false;
   for (int64_t i = 0; i < length; ++i) {
     int64_t v = static_cast<int64_t>(values[i]);
-    if (unit == arrow::TimeUnit::NANO) v = FloorDiv(v, 1000);
+    if (unit == arrow::TimeUnit::NANO) v /= 1000;
     bool bad = v > limit || v < -limit;
     out[i] = v * (bad ? 0 : scale);
     if (validity != nullptr && !arrow::bit_util::GetBit(validity, offset + i)) {
@@ -32,7 +34,7 @@ arrow::Status Convert(const T* values, const uint8_t* validity, int64_t offset, 
   for (int64_t i = 0; i < length; ++i) {
     if (validity != nullptr && !arrow::bit_util::GetBit(validity, offset + i)) continue;
     int64_t v = static_cast<int64_t>(values[i]);
-    int64_t micros = unit == arrow::TimeUnit::NANO ? FloorDiv(v, 1000) : v;
+    int64_t micros = unit == arrow::TimeUnit::NANO ? v / 1000 : v;
     if (micros > limit || micros < -limit) {
       return arrow::Status::Invalid("time column '", column, "' row ", i, ": ", v, " ",
                                     kUnitNames[unit],

@@ -118,3 +118,34 @@ def test_parameters_bind_temporal_and_decimal_values(autocommit_conn):
     assert t == when + datetime.timedelta(days=1)
     assert d == datetime.date(2024, 1, 31)
     assert x == decimal.Decimal("2.50")
+
+
+NANOS = [-2500, -1500, -1000, -999, -1, 0, 1, 999, 1500, 86_400_000_000_001]
+
+
+@pytest.mark.parametrize("sql_type, arrow_type", [
+    ("TIMESTAMP", pa.timestamp("ns")),
+    ("TIMESTAMPTZ", pa.timestamp("ns", tz="UTC")),
+    ("INTERVAL", pa.duration("ns")),
+    ("INTERVAL", pa.month_day_nano_interval()),
+])
+def test_nanoseconds_become_the_same_microseconds_as_parameters_and_by_ingest(
+        autocommit_conn, table, sql_type, arrow_type):
+    """One rule (truncation toward zero, as DuckDB's Arrow reader does) whichever way a value
+    arrives: bound as a parameter or bulk-ingested."""
+    cur = autocommit_conn.cursor()
+    cur.execute(f"CREATE TABLE {table} (k INTEGER, t {sql_type})")
+    if arrow_type == pa.month_day_nano_interval():
+        values = pa.array([(0, 0, n) for n in NANOS], arrow_type)
+    else:
+        values = pa.array(NANOS, arrow_type)
+    keys = pa.array(range(len(NANOS)), pa.int32())
+    cur.adbc_ingest(table, pa.table({"k": keys, "t": values}), mode="append")
+    cur.executemany(f"INSERT INTO {table} VALUES (? + 100, ?)",
+                    pa.record_batch([keys, values], names=["k", "t"]))
+    micros = "epoch_us(t)" if sql_type != "INTERVAL" else "epoch_us(TIMESTAMP '1970-01-01' + t)"
+    cur.execute(f"SELECT k, {micros} FROM {table} ORDER BY k")
+    stored = dict(cur.fetchall())
+    expected = [int(n / 1000) for n in NANOS]  # toward zero
+    assert [stored[k] for k in range(len(NANOS))] == expected
+    assert [stored[k + 100] for k in range(len(NANOS))] == expected

@@ -1,6 +1,7 @@
 // KeyDictionary and event-time reading: ids are dense and stable across batches and string
 // encodings, nulls are keys of their own, growth keeps every id, lookups never insert, and
-// Gather returns the declared types. Event times: every unit, floor for nanoseconds, overflow.
+// Gather returns the declared types. Event times: every unit, nanoseconds truncated toward zero
+// (as DuckDB stores them), overflow.
 #include "window/key_dictionary.h"
 
 #include "window/event_time.h"
@@ -129,7 +130,7 @@ TEST(EventTimeTest, EveryUnitToMicrosWithFloorForNanos) {
       {arrow::timestamp(arrow::TimeUnit::SECOND), "[1, -1, null]", {1000000, -1000000, kNoTime}},
       {arrow::timestamp(arrow::TimeUnit::MILLI, "Europe/Paris"), "[1, -1]", {1000, -1000}},
       {arrow::timestamp(arrow::TimeUnit::MICRO), "[7]", {7}},
-      {arrow::timestamp(arrow::TimeUnit::NANO), "[1999, -1, -1000, -1001]", {1, -1, -1, -2}},
+      {arrow::timestamp(arrow::TimeUnit::NANO), "[1999, -1, -999, -1000, -1001, -2500]", {1, 0, 0, -1, -1, -2}},
   };
   for (const auto& c : cases) {
     auto array = Json(c.type, c.json);

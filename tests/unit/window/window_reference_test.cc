@@ -58,7 +58,7 @@ int64_t ToMicros(int64_t raw, arrow::TimeUnit::type unit) {
     case arrow::TimeUnit::MICRO:
       return raw;
     case arrow::TimeUnit::NANO:
-      return FloorDiv(raw, 1000);
+      return raw / 1000;  // toward zero, as DuckDB stores it
   }
   return raw;
 }
