@@ -4,6 +4,8 @@
 #include <arrow/type.h>
 #include <arrow/util/key_value_metadata.h>
 
+#include <algorithm>
+#include <cctype>
 #include <utility>
 
 namespace hyprstream::engine {
@@ -46,6 +48,13 @@ arrow::Result<std::pair<int, int>> DecimalShape(const arrow::DataType& type) {
 }
 
 }  // namespace
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 std::string QuoteIdentifier(std::string_view name) {
   std::string out = "\"";

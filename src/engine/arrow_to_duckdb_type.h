@@ -29,6 +29,8 @@ arrow::Result<LogicalTypeHandle> ArrowToDuckDbLogicalType(const arrow::DataType&
 std::string QuoteIdentifier(std::string_view name);
 // 'text' with embedded quotes doubled: a SQL string literal.
 std::string QuoteLiteral(std::string_view text);
+// Whether two names are equal ignoring ASCII case (how SQL compares unquoted identifiers).
+bool EqualsIgnoringCase(std::string_view a, std::string_view b);
 // "catalog"."schema"."table", skipping absent parts.
 std::string QualifiedName(const std::optional<std::string>& catalog,
                           const std::optional<std::string>& schema, const std::string& table);

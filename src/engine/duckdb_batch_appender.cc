@@ -22,12 +22,6 @@ namespace {
 // after the chunk (which the appender copies) is gone.
 void ReleaseBorrowed(struct ArrowArray* array) { array->release = nullptr; }
 
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // The names of the table's first `count` columns as the table spells them (empty if the
 // table cannot be described).

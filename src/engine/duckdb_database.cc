@@ -5,13 +5,14 @@
 #include <string>
 #include <thread>
 
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/duckdb_handle.h"
 #include "engine/duckdb_status.h"
-
-#include <string>
 
 namespace hyprstream::engine {
 
 namespace {
+
 
 bool IsKnownConfigFlag(const std::string& name) {
   size_t count = duckdb_config_count();
@@ -38,6 +39,18 @@ arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(const Engine
   // oversubscribed small machines; the hang does not reproduce — see
   // DuckDbEngineOpen.UnionOfLargeAggregatesWithTwoThreads.)
   std::map<std::string, std::string> settings = options.options;
+  // Results label TIMESTAMPTZ columns with the session's TimeZone, which DuckDB would take
+  // from the host (Etc/UTC on Debian, UTC with TZ=UTC): a fixed default instead, set once
+  // DuckDB is open (it needs ICU, which is not loaded while the config is read).
+  std::string time_zone = kDefaultTimeZone;
+  for (auto it = settings.begin(); it != settings.end();) {
+    if (EqualsIgnoringCase(it->first, "TimeZone")) {
+      time_zone = it->second;
+      it = settings.erase(it);
+    } else {
+      ++it;
+    }
+  }
   for (const auto& [name, value] : settings) {
     if (duckdb_set_config(config, name.c_str(), value.c_str()) != DuckDBSuccess) {
       duckdb_destroy_config(&config);
@@ -64,8 +77,28 @@ arrow::Result<std::shared_ptr<DuckDbDatabase>> DuckDbDatabase::Open(const Engine
     }
     return status;
   }
-  return std::shared_ptr<DuckDbDatabase>(
+  std::shared_ptr<DuckDbDatabase> opened(
       new DuckDbDatabase(database, std::max<int64_t>(1, options.result_batch_rows)));
+  ARROW_RETURN_NOT_OK(opened->SetDefaultTimeZone(time_zone));
+  return opened;
+}
+
+arrow::Status DuckDbDatabase::SetDefaultTimeZone(const std::string& time_zone) {
+  ARROW_ASSIGN_OR_RAISE(duckdb_connection connection, Connect());
+  ResultHandle result;
+  const std::string sql = "SET GLOBAL TimeZone = " + QuoteLiteral(time_zone);
+  duckdb_state state = duckdb_query(connection, sql.c_str(), result.out());
+  arrow::Status status = state == DuckDBSuccess
+                             ? arrow::Status::OK()
+                             : StatusFromResult(result.get(), "setting the default TimeZone");
+  result.Reset();
+  duckdb_disconnect(&connection);
+  if (!status.ok()) {
+    return arrow::Status::Invalid("invalid TimeZone '", time_zone,
+                                  "' (an IANA name such as UTC or Europe/Paris): ",
+                                  status.message());
+  }
+  return arrow::Status::OK();
 }
 
 DuckDbDatabase::~DuckDbDatabase() { duckdb_close(&database_); }

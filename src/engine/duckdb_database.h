@@ -15,6 +15,10 @@
 
 namespace hyprstream::engine {
 
+// The TimeZone every session starts with (results label TIMESTAMPTZ columns with it); an
+// engine option TimeZone=<IANA name> changes it, SET TimeZone one session's.
+inline constexpr char kDefaultTimeZone[] = "UTC";
+
 class DuckDbDatabase {
  public:
   // See OpenDuckDbEngine for the meaning of `options`.
@@ -35,6 +39,7 @@ class DuckDbDatabase {
   std::shared_ptr<const TableFunctionSpec> FindDirectFunction(const std::string& name) const;
 
  private:
+  arrow::Status SetDefaultTimeZone(const std::string& time_zone);
   DuckDbDatabase(duckdb_database database, int64_t result_batch_rows)
       : database_(database), result_batch_rows_(result_batch_rows) {}
   duckdb_database database_;

@@ -4,8 +4,11 @@ import datetime
 import decimal
 import uuid
 
+import adbc_driver_flightsql.dbapi
 import pyarrow as pa
 import pytest
+
+from conftest import Server
 
 CASES = [
     # (SQL expression, expected Arrow type, expected Python value)
@@ -56,7 +59,7 @@ def test_select_type(autocommit_conn, expression, arrow_type, value):
     # timezone spelling may differ; compare the rest exactly
     if pa.types.is_timestamp(arrow_type) and arrow_type.tz:
         assert pa.types.is_timestamp(field.type) and field.type.unit == arrow_type.unit
-        assert field.type.tz in ("UTC", "Etc/UTC", "+00:00")
+        assert field.type.tz == "UTC"
     else:
         assert field.type == arrow_type
     if value is not None or expression.startswith("NULL"):
@@ -149,3 +152,33 @@ def test_nanoseconds_become_the_same_microseconds_as_parameters_and_by_ingest(
     expected = [int(n / 1000) for n in NANOS]  # toward zero
     assert [stored[k] for k in range(len(NANOS))] == expected
     assert [stored[k + 100] for k in range(len(NANOS))] == expected
+
+
+def tz_of_timestamptz(uri, setup=()):
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        for sql in setup:
+            cur.execute(sql)
+        cur.execute("SELECT TIMESTAMPTZ '2023-05-15 13:45:30+00' AS t")
+        result = cur.fetch_arrow_table()
+    assert result.column("t").cast(pa.timestamp("us", tz="UTC")).to_pylist()[0] == \
+        datetime.datetime(2023, 5, 15, 13, 45, 30, tzinfo=datetime.timezone.utc)
+    return result.schema.field("t").type.tz
+
+
+@pytest.mark.parametrize("host_zone", ["America/Chicago", "Etc/UTC", "UTC"])
+def test_timestamptz_label_is_utc_whatever_the_hosts_zone(start_server, host_zone):
+    """The result type does not depend on the host's zone file: every session starts in UTC,
+    and SET TimeZone changes one session's label (others keep UTC)."""
+    server = start_server(env={"TZ": host_zone})
+    assert tz_of_timestamptz(server.uri) == "UTC"
+    assert tz_of_timestamptz(server.uri, ["SET TimeZone = 'Asia/Tokyo'"]) == "Asia/Tokyo"
+    assert tz_of_timestamptz(server.uri) == "UTC"
+
+
+def test_engine_option_sets_the_default_time_zone(start_server, tmp_path):
+    server = start_server("--engine-options", "TimeZone=Europe/Paris")
+    assert tz_of_timestamptz(server.uri) == "Europe/Paris"
+    bad = Server(tmp_path, "--engine-options", "TimeZone=Mars/Olympus_Mons")
+    with pytest.raises(RuntimeError, match="invalid TimeZone 'Mars/Olympus_Mons'"):
+        bad.start()
