@@ -290,12 +290,17 @@ std::string FlightSqlServer::MetricsText() const {
 
 void FlightSqlServer::SweepLoop() {
   std::unique_lock<std::mutex> lock(sweep_mutex_);
-  // Every 100 ms: stop engine work whose client cancelled its call; every 5 s: expire handles.
+  // Every 100 ms: stop engine work whose client cancelled its call or stopped polling; every
+  // 5 s: expire handles.
   int ticks = 0;
   while (
       !sweep_wakeup_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
     lock.unlock();
     sessions_.InterruptCancelledCalls();
+    if (size_t stopped = sessions_.ExpireUnpolledJobs()) {
+      spdlog::info("stopped {} polled quer{} not polled within the {} s poll lease", stopped,
+                   stopped == 1 ? "y" : "ies", options_.limits.poll_lease.count());
+    }
     if (++ticks % 50 == 0) sessions_.Sweep();
     lock.lock();
   }

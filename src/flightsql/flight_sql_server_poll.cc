@@ -26,28 +26,36 @@ std::unique_ptr<fl::PollInfo> Complete(std::unique_ptr<fl::FlightInfo> info) {
 
 arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallContext& context,
                                                          const Command& command) {
+  std::shared_ptr<engine::EngineConnection> connection;
+  PollJob::Run run;
   if (auto* c = std::get_if<pb::CommandStatementQuery>(&command)) {
-    ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, c->transaction_id()));
-    std::string sql = c->query();
-    auto job = std::make_shared<PollJob>(
-        connection,
-        [connection, sql]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
-          ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
-          return statement->ExecuteQuery();
-        });
-    return sessions_.AddPollJob(std::move(job));
+    ARROW_ASSIGN_OR_RAISE(connection, sessions_.ConnectionFor(context, c->transaction_id()));
+    run = [connection, sql = c->query()]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+      ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
+      return statement->ExecuteQuery();
+    };
+  } else {
+    const auto& query = std::get<pb::CommandPreparedStatementQuery>(command);
+    ARROW_ASSIGN_OR_RAISE(auto prepared,
+                          sessions_.GetPreparedStatement(query.prepared_statement_handle()));
+    connection = prepared->connection;
+    run = [prepared]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+      std::lock_guard<std::mutex> lock(prepared->mutex);
+      ARROW_RETURN_NOT_OK(prepared->statement->Bind(prepared->parameters));
+      return prepared->statement->ExecuteQuery();
+    };
   }
-  const auto& query = std::get<pb::CommandPreparedStatementQuery>(command);
-  ARROW_ASSIGN_OR_RAISE(auto prepared,
-                        sessions_.GetPreparedStatement(query.prepared_statement_handle()));
-  auto job = std::make_shared<PollJob>(
-      prepared->connection,
-      [prepared]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
-        std::lock_guard<std::mutex> lock(prepared->mutex);
-        ARROW_RETURN_NOT_OK(prepared->statement->Bind(prepared->parameters));
-        return prepared->statement->ExecuteQuery();
-      });
-  return sessions_.AddPollJob(std::move(job));
+  // A statement like any other: it waits for a slot, counts as running (gauges, drain), has
+  // the session's query timeout, and gives the slot back when it ends.
+  ARROW_ASSIGN_OR_RAISE(auto permit, sessions_.Admit(context));
+  const std::string id = NewHandleId();
+  sessions_.MarkRunningInBackground(id, connection, context, std::move(permit));
+  auto job = std::make_shared<PollJob>(connection, std::move(run),
+                                       [this, id](arrow::Status outcome) {
+                                         return sessions_.MarkFinished(id, std::move(outcome));
+                                       });
+  sessions_.AddPollJob(id, std::move(job));
+  return id;
 }
 
 arrow::Status FlightSqlServer::PollFlightInfo(const fl::ServerCallContext& context,
@@ -94,7 +102,8 @@ arrow::Status FlightSqlServer::PollFlightInfo(const fl::ServerCallContext& conte
     auto descriptor = fl::FlightDescriptor::Command(PackAny(retry));
     ARROW_ASSIGN_OR_RAISE(auto partial,
                           fl::FlightInfo::Make(*arrow::schema({}), descriptor, {}, -1, -1));
-    auto expiration = std::chrono::system_clock::now() + options_.limits.statement_idle_timeout;
+    // Poll again before this, or the query is stopped (nobody would read it).
+    auto expiration = std::chrono::system_clock::now() + options_.limits.poll_lease;
     return std::make_unique<fl::PollInfo>(std::make_unique<fl::FlightInfo>(std::move(partial)),
                                           descriptor, job->progress(), expiration);
   }();

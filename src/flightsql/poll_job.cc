@@ -2,9 +2,10 @@
 
 namespace hyprstream::flightsql {
 
-PollJob::PollJob(std::shared_ptr<engine::EngineConnection> connection, Run run)
+PollJob::PollJob(std::shared_ptr<engine::EngineConnection> connection, Run run,
+                 std::function<arrow::Status(arrow::Status)> on_finished)
     : connection_(std::move(connection)) {
-  thread_ = std::thread([this, run = std::move(run)] {
+  thread_ = std::thread([this, run = std::move(run), on_finished = std::move(on_finished)] {
     std::shared_ptr<arrow::Schema> schema;
     arrow::RecordBatchVector batches;
     arrow::Status status = [&]() -> arrow::Status {
@@ -13,6 +14,7 @@ PollJob::PollJob(std::shared_ptr<engine::EngineConnection> connection, Run run)
       ARROW_ASSIGN_OR_RAISE(batches, reader->ToRecordBatches());
       return arrow::Status::OK();
     }();
+    if (on_finished) status = on_finished(std::move(status));
     std::lock_guard<std::mutex> lock(mutex_);
     status_ = std::move(status);
     schema_ = std::move(schema);

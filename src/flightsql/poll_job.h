@@ -4,6 +4,9 @@
 // client then reads it with DoGet from the ticket in the final FlightInfo.
 //
 // Thread-safe. Destroying a job that is still running interrupts it and joins its thread.
+// `on_finished` runs on the job's thread once the statement has ended, with its outcome, and
+// returns the outcome to report (the caller gives back the statement slot there and names a
+// query timeout).
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -26,7 +29,8 @@ class PollJob {
   // Starts `run` on a new thread; it executes the statement on `connection` and returns the
   // result's batches (with their schema).
   using Run = std::function<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>()>;
-  PollJob(std::shared_ptr<engine::EngineConnection> connection, Run run);
+  PollJob(std::shared_ptr<engine::EngineConnection> connection, Run run,
+          std::function<arrow::Status(arrow::Status)> on_finished = nullptr);
   ~PollJob();
   PollJob(const PollJob&) = delete;
   PollJob& operator=(const PollJob&) = delete;

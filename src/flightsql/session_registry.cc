@@ -49,7 +49,7 @@ SessionRegistry::SessionRegistry(std::shared_ptr<engine::Engine> engine, ServerL
       statements_(limits.statement_idle_timeout),
       results_(limits.statement_idle_timeout),
       running_(limits.session_idle_timeout),
-      poll_jobs_(limits.statement_idle_timeout) {}
+      poll_jobs_(limits.poll_lease) {}
 
 std::string SessionRegistry::SessionKey(const arrow::flight::ServerCallContext& context) {
   const auto& headers = context.incoming_headers();
@@ -213,6 +213,19 @@ void SessionRegistry::MarkRunning(const std::string& id,
   running_.Put(id, std::move(call));
 }
 
+void SessionRegistry::MarkRunningInBackground(const std::string& id,
+                                              std::shared_ptr<engine::EngineConnection> connection,
+                                              const arrow::flight::ServerCallContext& context,
+                                              StatementGate::Permit permit) {
+  if (!connection) return;
+  auto call = std::make_shared<RunningCall>();
+  call->connection = std::move(connection);
+  call->permit = std::move(permit);
+  call->timeout = QueryTimeoutOf(context);
+  call->deadline = std::chrono::steady_clock::now() + call->timeout;
+  running_.Put(id, std::move(call));
+}
+
 void SessionRegistry::InterruptCancelledCalls() {
   const auto now = std::chrono::steady_clock::now();
   running_.ForEach([&](RunningCall& call) {
@@ -254,16 +267,23 @@ SessionRegistry::CancelOutcome SessionRegistry::Cancel(const std::string& id) {
   return CancelOutcome::kNotCancellable;
 }
 
-std::string SessionRegistry::AddPollJob(std::shared_ptr<PollJob> job) {
-  return poll_jobs_.Insert(std::move(job));
+void SessionRegistry::AddPollJob(const std::string& id, std::shared_ptr<PollJob> job) {
+  poll_jobs_.Put(id, std::move(job));
+}
+
+size_t SessionRegistry::ExpireUnpolledJobs() {
+  // Dropping a job interrupts it if it still runs and waits for its thread.
+  return poll_jobs_.Sweep().size();
 }
 
 arrow::Result<std::shared_ptr<PollJob>> SessionRegistry::GetPollJob(const std::string& id) {
   auto job = poll_jobs_.Get(id);
   if (!job) {
     return arrow::Status::KeyError(
-        "unknown or expired poll descriptor: the query finished and was read, expired, or was "
-        "never submitted; submit it again");
+        "unknown or expired poll descriptor: the query finished and was read, was not polled "
+        "within the poll lease of " +
+        std::to_string(limits_.poll_lease.count()) +
+        " s (then it is stopped), or was never submitted; submit it again");
   }
   return job;
 }
@@ -279,7 +299,6 @@ void SessionRegistry::Sweep() {
   statements_.Sweep();
   results_.Sweep();
   running_.Sweep();
-  poll_jobs_.Sweep();
   for (auto& transaction : transactions_.Sweep()) {
     (void)transaction->connection->Rollback();
     RunActions(*transaction, &Transaction::on_rollback);

@@ -9,7 +9,9 @@
 //  - PreparedStatement: a prepared engine statement, bound to the connection it was prepared on.
 //  - PendingResult: what a FlightInfo's ticket points at, consumed by one DoGet; while that
 //    DoGet streams, the ticket stays registered as running so CancelFlightInfo can stop it.
-//  - PollJob: a statement submitted with PollFlightInfo, running in the background.
+//  - PollJob: a statement submitted with PollFlightInfo, running in the background. It holds
+//    a statement slot and counts as running (gauges, query timeout, drain) until it ends;
+//    a job nobody polls within the poll lease is stopped and forgotten.
 // Every handle is an unguessable random id and expires when unused (see ServerLimits).
 // Limits: sessions beyond max_sessions and statements that find no slot in the StatementGate
 // within its queue timeout get UNAVAILABLE; a running call past its query timeout is
@@ -98,6 +100,8 @@ struct ServerLimits {
   int64_t max_sessions = 0;                    // 0: no limit
   int64_t max_concurrent_statements = 0;       // 0: no limit
   std::chrono::milliseconds statement_queue_timeout{30000};
+  // A polled query whose client does not poll again within this long is stopped.
+  std::chrono::seconds poll_lease{30};
 };
 
 class SessionRegistry {
@@ -139,6 +143,12 @@ class SessionRegistry {
   void MarkRunning(const std::string& id, std::shared_ptr<engine::EngineConnection> connection,
                    const arrow::flight::ServerCallContext* context,
                    StatementGate::Permit permit = {}, bool timed = true);
+  // Like MarkRunning for work that outlives the RPC `context` that started it (a poll job):
+  // the query timeout is that call's, but the call's cancellation does not stop it.
+  void MarkRunningInBackground(const std::string& id,
+                               std::shared_ptr<engine::EngineConnection> connection,
+                               const arrow::flight::ServerCallContext& context,
+                               StatementGate::Permit permit);
   // Returns `outcome`, or DEADLINE_EXCEEDED naming the limit if the call failed because its
   // query timeout interrupted it.
   arrow::Status MarkFinished(const std::string& id, arrow::Status outcome = arrow::Status::OK());
@@ -153,9 +163,13 @@ class SessionRegistry {
   // stream or poll job is interrupted. kNotCancellable when it has finished or is unknown.
   CancelOutcome Cancel(const std::string& id);
 
-  std::string AddPollJob(std::shared_ptr<PollJob> job);
+  void AddPollJob(const std::string& id, std::shared_ptr<PollJob> job);
+  // The job (renewing its lease), or NotFound.
   arrow::Result<std::shared_ptr<PollJob>> GetPollJob(const std::string& id);
   void ForgetPollJob(const std::string& id);
+  // Stops and forgets poll jobs not polled within the poll lease; how many.
+  size_t ExpireUnpolledJobs();
+  const ServerLimits& limits() const { return limits_; }
 
   // Closes the caller's session: its connection goes (an open transaction on it is rolled
   // back). False when there was none.

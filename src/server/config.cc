@@ -129,6 +129,7 @@ std::string DescribeConfig(const Config& config) {
       << " query_timeout=" << config.query_timeout.count() << "s"
       << " max_sessions=" << config.max_sessions
       << " max_concurrent_statements=" << config.max_concurrent_statements
+      << " poll_lease=" << config.poll_lease.count() << "s"
       << " shutdown_grace=" << config.shutdown_grace.count() << "s";
   if (!config.memory_limit.empty()) out << " memory_limit=" << config.memory_limit;
   if (config.http_port > 0) out << " http_port=" << config.http_port;

@@ -52,6 +52,7 @@ struct Config {
   int64_t max_sessions = 1000;
   int64_t max_concurrent_statements = 64;
   std::chrono::seconds statement_queue_timeout{30};  // wait for a statement slot this long
+  std::chrono::seconds poll_lease{30};  // a polled query not polled again this long stops
   std::string memory_limit;                          // DuckDB memory_limit; "": DuckDB's default
   std::chrono::seconds shutdown_grace{30};           // SIGTERM: let statements finish this long
   int http_port = 0;                                 // /health and /metrics; 0: off

@@ -280,6 +280,7 @@ arrow::Status Serve(const Config& config) {
   server_options.limits.max_sessions = config.max_sessions;
   server_options.limits.max_concurrent_statements = config.max_concurrent_statements;
   server_options.limits.statement_queue_timeout = config.statement_queue_timeout;
+  server_options.limits.poll_lease = config.poll_lease;
   flightsql::FlightSqlServer server(engine, server_options);
   auto observer = std::make_shared<flightsql::CallObserver>(&server.metrics());
 

@@ -5,6 +5,7 @@ import http.client
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -392,3 +393,93 @@ def test_idle_sessions_are_closed(start_server):
             info = client.get_flight_info(
                 flight.FlightDescriptor.for_command(wire.statement_query("SELECT * FROM mine")))
             client.do_get(info.endpoints[0].ticket).read_all()
+
+
+# --- Polled (incremental) queries ------------------------------------------------------------
+
+SLOW = "SELECT sum(hash(range)) AS s FROM range(20000000000)"
+
+# A client that runs SLOW with ADBC incremental execution: the driver polls (backing off up
+# to 5 s between polls) until the query ends, so killing this process abandons the query.
+POLLING_CLIENT = f"""
+import sys, adbc_driver_flightsql.dbapi
+conn = adbc_driver_flightsql.dbapi.connect(sys.argv[1], autocommit=True)
+cur = conn.cursor()
+cur.adbc_statement.set_options(**{{"adbc.statement.exec.incremental": "true"}})
+cur.adbc_execute_partitions({SLOW!r})
+"""
+
+
+def start_polling_client(uri):
+    return subprocess.Popen([sys.executable, "-c", POLLING_CLIENT, uri],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def running_statements(http_port):
+    return metric(parse_metrics(http_get(http_port, "/metrics")[1]),
+                  "hyprstream_statements_running")
+
+
+def test_a_polled_query_its_client_abandons_is_stopped_after_the_lease(start_server):
+    http_port = free_port()
+    server = start_server("--poll-lease", "2s", "--max-concurrent-statements", "1",
+                          "--statement-queue-timeout", "60s", "--http-port", str(http_port))
+    client = start_polling_client(server.uri)
+    try:
+        # A statement like any other: it holds the only slot while it runs ...
+        wait_for(lambda: running_statements(http_port) == 1, what="the polled query to run")
+        waited = {}
+
+        def second():
+            start = time.monotonic()
+            waited["rows"] = query(server.uri, "SELECT 7 AS x")
+            waited["seconds"] = time.monotonic() - start
+
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(1)
+        assert "rows" not in waited  # queued behind the polled query
+        # ... until its client dies: no poll within the lease stops the query, the slot frees
+        # and the waiting statement runs (long before the query could have finished).
+        client.kill()
+        waiter.join(60)
+        assert waited.get("rows") == [(7,)]
+        assert waited["seconds"] < 30
+        wait_for(lambda: running_statements(http_port) == 0, what="the abandoned query to stop")
+        assert "stopped 1 polled query not polled within the 2 s poll lease" in server.log()
+    finally:
+        client.kill()
+        client.wait()
+
+
+def test_a_polled_query_that_is_polled_outlives_the_lease_and_has_the_query_timeout(
+        start_server):
+    """The driver polls with gaps of up to 5 s: a 6 s lease keeps the query alive, and the
+    session's query timeout (9 s) ends it, reported as such."""
+    server = start_server("--poll-lease", "6s", "--query-timeout", "9s")
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_statement.set_options(**{"adbc.statement.exec.incremental": "true"})
+        start = time.monotonic()
+        with pytest.raises(adbc_driver_manager.Error) as raised:
+            cur.adbc_execute_partitions(SLOW)
+        elapsed = time.monotonic() - start
+    assert "query timeout" in str(raised.value), raised.value
+    assert 8 < elapsed < 60
+    assert "not polled within" not in server.log()
+
+
+def test_drain_counts_and_waits_for_a_polled_query(start_server):
+    http_port = free_port()
+    server = start_server("--shutdown-grace", "3s", "--http-port", str(http_port))
+    client = start_polling_client(server.uri)
+    try:
+        wait_for(lambda: running_statements(http_port) == 1, what="the polled query to run")
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(60) == 0
+    finally:
+        client.kill()
+        client.wait()
+    log = server.log()
+    assert "draining; 1 statements running" in log
+    assert "interrupting 1 statements still running" in log

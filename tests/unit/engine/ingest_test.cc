@@ -217,11 +217,12 @@ TEST_F(IngestTest, ConversionFailureLeavesTableUnchanged) {
   EXPECT_EQ(id, 42);
 }
 
-TEST_F(IngestTest, UnknownColumnIsInvalidNamingIt) {
+// ADBC: appending data whose columns do not match the table is ALREADY_EXISTS.
+TEST_F(IngestTest, UnknownColumnIsAlreadyExistsNamingIt) {
   HS_ASSERT_OK(Update(*connection_, "CREATE TABLE t (id BIGINT)").status());
   auto rows = Ingest(Request("t", INE::kFail, IE::kAppend), {Batch("[1]", R"(["a"])")});
   ASSERT_FALSE(rows.ok());
-  EXPECT_TRUE(rows.status().IsInvalid()) << rows.status().ToString();
+  EXPECT_TRUE(rows.status().IsAlreadyExists()) << rows.status().ToString();
   EXPECT_NE(rows.status().message().find("\"name\""), std::string::npos)
       << rows.status().ToString();
   EXPECT_EQ(Count("t"), 0);
