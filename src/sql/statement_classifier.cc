@@ -56,6 +56,7 @@ class Classifier {
     if (word == "UPDATE") {
       kind(StatementKind::kUpdate);
       size_t j = i + 1;
+      if (Word(j, "OR")) j += 2;  // SQLite: UPDATE OR REPLACE|IGNORE|ABORT|FAIL|ROLLBACK t
       if (Word(j, "ONLY")) ++j;
       return WriteAt(j, WriteMode::kUpdate);
     }
@@ -262,6 +263,7 @@ class Classifier {
     size_t j = FindTop(i + 1, [&](size_t k) { return Word(k, "INTO"); });
     if (j >= end) return;
     ++j;
+    if (Word(j, "NAME")) return;  // UNPIVOT ... INTO NAME n VALUE v
     while (Word(j, "TEMP") || Word(j, "TEMPORARY") || Word(j, "UNLOGGED") || Word(j, "TABLE")) {
       ++j;
     }
@@ -518,7 +520,7 @@ StatementInfo DescribeStatement(const std::shared_ptr<const std::string>& script
     info.keyword = UpperWord(tokens[range.first]);
   }
   if (!info.writes_known) info.writes.clear();
-  info.source = std::move(source);
+  info.internals = std::move(source);
   return info;
 }
 

@@ -92,16 +92,17 @@ std::string InsertFacts::SourceQuery(std::string_view script_text) const {
 }
 
 std::string_view StatementInfo::script_text() const {
-  return source ? std::string_view(*source->script) : std::string_view();
+  return internals ? std::string_view(*internals->script) : std::string_view();
 }
 
 std::string_view StatementInfo::text() const { return span.In(script_text()); }
 
 const StatementReads& StatementInfo::reads() const {
   static const StatementReads kNone;
-  if (!source) return kNone;
-  std::call_once(source->once, [&] { source->reads = detail::ComputeReads(*source, parameters); });
-  return source->reads;
+  if (!internals) return kNone;
+  std::call_once(internals->once,
+                 [&] { internals->reads = detail::ComputeReads(*internals, parameters); });
+  return internals->reads;
 }
 
 }  // namespace hyprstream::sql

@@ -134,7 +134,8 @@ struct StatementInfo {
   std::string_view script_text() const;
   const StatementReads& reads() const;  // parses on the first call (a DuckDB call)
 
-  std::shared_ptr<detail::StatementSource> source;  // set by Analyze
+  // Set by Analyze: the script text and what reads() parses (not for callers).
+  std::shared_ptr<detail::StatementSource> internals;
 };
 
 }  // namespace hyprstream::sql

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "sql/duckdb_parser.h"
 #include "sql/sql_script.h"
 
@@ -120,6 +123,8 @@ TEST(StatementInfoTest, OtherWrites) {
       {"COPY (SELECT * FROM t) TO 'x.parquet' (FORMAT parquet)", K::kCopyTo, ""},
       {"COPY FROM DATABASE a TO b", K::kCopyFrom, "?"},
       {"SELECT * INTO TEMP new_t FROM t", K::kQuery, "ddl new_t"},
+      {"SELECT * FROM (UNPIVOT t ON a, b INTO NAME k VALUE v)", K::kQuery, ""},
+      {"UPDATE OR REPLACE t SET a = 1", K::kUpdate, "update t"},
       {"EXPLAIN ANALYZE DELETE FROM t", K::kQuery, "delete t"},
   });
 }
@@ -348,6 +353,24 @@ TEST(ScriptTest, MemoisedByText) {
   const std::string huge = "SELECT '" + std::string(100000, 'x') + "'";
   EXPECT_NE(Analyze(huge).get(), Analyze(huge).get());  // too large to keep
   EXPECT_EQ(Analyze(huge)->statements.size(), 1u);
+}
+
+TEST(ScriptTest, ManyThreadsAtOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string table = "t";
+        table += std::to_string((i + t) % 17);
+        const auto script = Analyze("SELECT a FROM " + table);
+        const auto& reads = script->statements.at(0).reads();
+        if (!reads.known || reads.tables.size() != 1 || reads.tables[0].table != table) ++wrong;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(ScriptTest, EachStatementOnItsOwn) {
