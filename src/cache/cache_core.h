@@ -30,29 +30,6 @@ struct CacheCounters {
   std::atomic<int64_t> cache_memory_bytes{0};      // the cache DuckDB's memory (sampled)
 };
 
-// Read footprints by SQL text (each analysis is a DuckDB parser call). At most kCapacity
-// entries; cleared when full. Thread-safe.
-class FootprintCache {
- public:
-  static constexpr size_t kCapacity = 4096;
-  template <typename Analyze>
-  ReadFootprint Get(const std::string& sql, Analyze analyze) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (auto it = footprints_.find(sql); it != footprints_.end()) return it->second;
-    }
-    ReadFootprint footprint = analyze();
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (footprints_.size() >= kCapacity) footprints_.clear();
-    footprints_.emplace(sql, footprint);
-    return footprint;
-  }
-
- private:
-  std::mutex mutex_;
-  std::unordered_map<std::string, ReadFootprint> footprints_;
-};
-
 // The result schema the backend gave a query's SQL text, so a query the mirrors answer is
 // not described by the backend again each time. Entries live kTtl and are all dropped when
 // DDL passes through hyprstream. Thread-safe.
@@ -102,7 +79,6 @@ struct CacheCore {
   std::string backend_default_schema = "main";  // the schema unqualified names resolve to
   MirrorSet mirrors;
   ResultCache results;
-  FootprintCache footprints;
   BackendSchemas backend_schemas;
   CacheCounters counters;
 };

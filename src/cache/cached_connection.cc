@@ -11,6 +11,8 @@
 #include "cache/cached_statement.h"
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "engine/statement_kind.h"
+#include "sql/sql_script.h"
 
 namespace hyprstream::cache {
 namespace {
@@ -148,14 +150,18 @@ std::string TimeColumnOf(const arrow::Schema& schema) {
 }
 
 // USE x, SET schema/search_path = ...: unqualified names change meaning.
-bool ChangesNamespace(const std::string& sql) {
-  const std::string word = LeadingKeyword(sql);
-  if (word == "USE") return true;
-  if (word != "SET") return false;
-  std::string lower = sql.substr(0, 200);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower.find("schema") != std::string::npos ||
-         lower.find("search_path") != std::string::npos;
+bool ChangesNamespace(const sql::Script& script) {
+  for (const auto& statement : script.statements) {
+    if (statement.keyword == "USE") return true;
+    if (statement.keyword != "SET") continue;
+    std::string lower(statement.text().substr(0, 200));
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.find("schema") != std::string::npos ||
+        lower.find("search_path") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -191,16 +197,16 @@ CachedConnection::CachedConnection(std::shared_ptr<CacheCore> core,
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedConnection::Prepare(
     const std::string& sql) {
-  if (ChangesNamespace(sql)) {
+  const auto script = sql::Analyze(sql);
+  if (ChangesNamespace(*script)) {
     std::lock_guard<std::mutex> lock(mutex_);
     namespace_changed_ = true;
   }
   ReadFootprint footprint;
   bool on_cache = false;
   if (!InTransaction() && !namespace_changed() &&
-      ClassifyStatement(sql) == engine::StatementKind::kQuery) {
-    footprint = core_->footprints.Get(
-        sql, [&] { return AnalyzeRead(*cache_, sql, core_->backend_default_schema); });
+      engine::StatementKindOf(*script) == engine::StatementKind::kQuery) {
+    footprint = AnalyzeRead(sql, core_->backend_default_schema);
     if (footprint.parsed && !footprint.tables.empty()) {
       // A kept result answers at once: no preparation anywhere.
       if (auto schema = core_->results.SchemaOf(sql)) {

@@ -5,6 +5,10 @@
 #include <arrow/ipc/writer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "sql/sql_script.h"
+
 namespace hyprstream::cache {
 namespace {
 
@@ -104,8 +108,9 @@ class ResultRecorder : public arrow::RecordBatchReader {
 // DDL (or a statement whose effect is unknown) may change what queries return.
 bool ChangesSchemas(const std::string& sql, const std::optional<std::vector<TableKey>>& written) {
   if (!written) return true;
-  const std::string word = LeadingKeyword(sql);
-  return word == "CREATE" || word == "DROP" || word == "ALTER";
+  const auto script = sql::Analyze(sql);
+  return std::any_of(script->statements.begin(), script->statements.end(),
+                     [](const auto& statement) { return sql::IsDdl(statement.kind); });
 }
 
 }  // namespace

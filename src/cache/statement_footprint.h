@@ -1,9 +1,9 @@
-// StatementFootprint: what a SQL statement reads and writes, as far as the cache must know to
-// decide where it can be answered and what a write invalidates. Reads are parsed by DuckDB
-// itself (json_serialize_sql on a cache connection), so anything DuckDB cannot parse is simply
-// "not known" and goes to the backend. Writes are recognised from the statement's leading
-// keywords (INSERT INTO t, UPDATE t, DELETE FROM t, TRUNCATE t, DROP/ALTER/CREATE TABLE t, ...).
-// Stateless functions; thread-safe as long as each call has its own connection.
+// StatementFootprint: what a SQL statement reads and writes, in the cache's terms (TableKey),
+// as far as the cache must know to decide where it can be answered and what a write
+// invalidates. Both come from the sql module: reads from DuckDB's own parse (anything DuckDB
+// cannot parse is "not known" and goes to the backend), writes from every statement's
+// description (INSERT of every form, UPDATE, DELETE, MERGE, TRUNCATE, COPY FROM, DDL, writes
+// in CTEs). Stateless functions; any thread (EvaluateBound: one call per connection at once).
 #pragma once
 
 #include <arrow/result.h>
@@ -53,25 +53,17 @@ struct ReadFootprint {
   std::vector<LowerBound> lower_bounds;
 };
 
-// Parses `sql` on `duckdb` (a DuckDB connection). Never fails: unparseable SQL gives
-// parsed == false.
-ReadFootprint AnalyzeRead(engine::EngineConnection& duckdb, const std::string& sql,
-                          const std::string& default_schema);
+// The footprint of `sql` (one query statement). Never fails: SQL DuckDB cannot parse as one
+// query gives parsed == false.
+ReadFootprint AnalyzeRead(const std::string& sql, const std::string& default_schema);
 
 // Evaluates a LowerBound's expression as microseconds since the epoch (TIMESTAMP semantics).
 arrow::Result<int64_t> EvaluateBound(engine::EngineConnection& duckdb, const LowerBound& bound);
 
-// What a statement may change: the table it writes, or nullopt when it cannot be told (then
-// everything cached must be considered changed). Statements that change nothing (SELECT,
-// SHOW, ...) give an empty vector.
+// What SQL (every statement of it) may change: the tables it writes, or nullopt when it
+// cannot be told (then everything cached must be considered changed). Statements that change
+// nothing (SELECT, SHOW, ...) give an empty vector.
 std::optional<std::vector<TableKey>> WrittenTables(const std::string& sql,
                                                    const std::string& default_schema);
-
-// The statement's first word, upper-cased, after spaces and comments ("" when it does not
-// start with a word). Shared by everything that decides by the leading keyword.
-std::string LeadingKeyword(const std::string& sql);
-
-// Query or update, from the leading keyword (backends that cannot prepare cheaply).
-engine::StatementKind ClassifyStatement(const std::string& sql);
 
 }  // namespace hyprstream::cache

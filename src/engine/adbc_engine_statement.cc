@@ -2,70 +2,42 @@
 
 #include <arrow/array/util.h>
 
-#include <cctype>
+#include "sql/sql_lexer.h"
 
 namespace hyprstream::engine {
 namespace {
 
-// The first keyword of `sql`, upper case, after blanks, comments and opening parentheses.
-std::string LeadingKeyword(const std::string& sql, size_t* end = nullptr) {
-  size_t i = 0;
-  while (i < sql.size()) {
-    unsigned char c = sql[i];
-    if (std::isspace(c) || c == '(') {
-      ++i;
-    } else if (sql.compare(i, 2, "--") == 0) {
-      i = sql.find('\n', i);
-      if (i == std::string::npos) return "";
-    } else if (sql.compare(i, 2, "/*") == 0) {
-      i = sql.find("*/", i + 2);
-      if (i == std::string::npos) return "";
-      i += 2;
-    } else {
-      break;
-    }
-  }
-  std::string word;
-  while (i < sql.size() && (std::isalpha(static_cast<unsigned char>(sql[i])) || sql[i] == '_')) {
-    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
-  }
-  if (end) *end = i;
-  return word;
+// The kind of a lone BEGIN/COMMIT/ROLLBACK (any spelling) written alone or followed by
+// TRANSACTION/WORK: the session's transaction, which the pool must know about. kOther else.
+sql::StatementKind TransactionControlOf(const sql::Script& script) {
+  const sql::StatementInfo* statement = script.Single();
+  if (statement == nullptr) return sql::StatementKind::kOther;
+  const auto tokens = sql::Lex(statement->text());
+  const bool plain =
+      tokens.size() == 1 || sql::IsWord(tokens[1], "TRANSACTION") || sql::IsWord(tokens[1], "WORK");
+  return plain ? statement->kind : sql::StatementKind::kOther;
 }
 
 }  // namespace
-
-StatementKind ClassifyStatement(const std::string& sql) {
-  std::string word = LeadingKeyword(sql);
-  for (const char* q : {"SELECT", "WITH", "VALUES", "SHOW", "TABLE", "EXPLAIN", "DESCRIBE", "DESC",
-                        "FROM", "PRAGMA_", "SUMMARIZE"}) {
-    if (word == q) return StatementKind::kQuery;
-  }
-  for (const char* u :
-       {"INSERT",  "UPDATE", "DELETE",  "CREATE", "DROP",   "ALTER",   "TRUNCATE", "MERGE",
-        "COPY",    "UPSERT", "REPLACE", "GRANT",  "REVOKE", "COMMENT", "REFRESH",  "REINDEX",
-        "CLUSTER", "VACUUM", "ANALYZE", "ATTACH", "DETACH", "RENAME"}) {
-    if (word == u) return StatementKind::kUpdate;
-  }
-  return StatementKind::kOther;
-}
 
 arrow::Result<std::unique_ptr<EngineStatement>> AdbcEngineStatement::Make(
     std::shared_ptr<AdbcEngineConnection> connection, const std::string& sql) {
   std::unique_ptr<AdbcEngineStatement> statement(
       new AdbcEngineStatement(std::move(connection), sql));
-  statement->kind_ = ClassifyStatement(sql);
-  size_t end = 0;
-  std::string word = LeadingKeyword(sql, &end);
-  std::string rest = sql.substr(end);
-  bool only_word = rest.find_first_not_of(" \t\r\n;") == std::string::npos ||
-                   LeadingKeyword(rest) == "TRANSACTION" || LeadingKeyword(rest) == "WORK";
-  if (only_word && (word == "BEGIN" || word == "START")) {
-    statement->control_ = Control::kBegin;
-  } else if (only_word && (word == "COMMIT" || word == "END")) {
-    statement->control_ = Control::kCommit;
-  } else if (only_word && (word == "ROLLBACK" || word == "ABORT")) {
-    statement->control_ = Control::kRollback;
+  const auto script = sql::Analyze(sql);
+  statement->kind_ = StatementKindOf(*script);
+  switch (TransactionControlOf(*script)) {
+    case sql::StatementKind::kBegin:
+      statement->control_ = Control::kBegin;
+      break;
+    case sql::StatementKind::kCommit:
+      statement->control_ = Control::kCommit;
+      break;
+    case sql::StatementKind::kRollback:
+      statement->control_ = Control::kRollback;
+      break;
+    default:
+      break;
   }
   if (statement->control_ == Control::kNone) ARROW_RETURN_NOT_OK(statement->Describe());
   return statement;

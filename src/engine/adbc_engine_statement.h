@@ -11,12 +11,9 @@
 
 #include "engine/adbc_engine_connection.h"
 #include "engine/engine.h"
+#include "engine/statement_kind.h"
 
 namespace hyprstream::engine {
-
-// Query for SELECT/WITH/VALUES/SHOW/TABLE/EXPLAIN/DESCRIBE..., update for DML and DDL, other
-// for the rest (SET, transaction control, ...); judged by the leading keyword.
-StatementKind ClassifyStatement(const std::string& sql);
 
 class AdbcEngineStatement : public EngineStatement {
  public:

@@ -3,37 +3,9 @@
 #include "engine/duckdb_handle.h"
 #include "engine/duckdb_result_reader.h"
 #include "engine/duckdb_status.h"
-
-#include <cctype>
+#include "sql/sql_script.h"
 
 namespace hyprstream::engine {
-
-namespace {
-
-std::string FirstKeyword(std::string_view sql) {
-  size_t i = 0;
-  while (i < sql.size()) {
-    // Skip blanks and comments.
-    if (std::isspace(static_cast<unsigned char>(sql[i]))) {
-      ++i;
-    } else if (sql.substr(i, 2) == "--") {
-      while (i < sql.size() && sql[i] != '\n') ++i;
-    } else if (sql.substr(i, 2) == "/*") {
-      size_t end = sql.find("*/", i + 2);
-      i = end == std::string_view::npos ? sql.size() : end + 2;
-    } else {
-      break;
-    }
-  }
-  std::string word;
-  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
-    word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
-    ++i;
-  }
-  return word;
-}
-
-}  // namespace
 
 arrow::Result<std::shared_ptr<DuckDbSession>> DuckDbSession::Open(
     std::shared_ptr<DuckDbDatabase> database) {
@@ -55,13 +27,15 @@ void DuckDbSession::SetOpenReaderLocked(std::weak_ptr<DuckDbResultReader> reader
 }
 
 void DuckDbSession::NoteTransactionStatement(std::string_view sql, bool succeeded) {
-  std::string keyword = FirstKeyword(sql);
-  if (keyword == "BEGIN" || keyword == "START") {
-    if (succeeded) set_in_transaction(true);
-  } else if (keyword == "COMMIT" || keyword == "END" || keyword == "ROLLBACK" ||
-             keyword == "ABORT") {
-    // A failed COMMIT rolls back in DuckDB; either way no transaction is left open.
-    set_in_transaction(false);
+  // Each statement in order (BEGIN; ...; ROLLBACK ends closed).
+  for (const auto& statement : sql::Analyze(sql)->statements) {
+    if (statement.kind == sql::StatementKind::kBegin) {
+      if (succeeded) set_in_transaction(true);
+    } else if (statement.kind == sql::StatementKind::kCommit ||
+               statement.kind == sql::StatementKind::kRollback) {
+      // A failed COMMIT rolls back in DuckDB; either way no transaction is left open.
+      set_in_transaction(false);
+    }
   }
 }
 

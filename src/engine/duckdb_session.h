@@ -41,8 +41,8 @@ class DuckDbSession {
 
   bool in_transaction() const { return in_transaction_.load(); }
   void set_in_transaction(bool value) { in_transaction_.store(value); }
-  // Updates the transaction flag after a transaction-control statement ran (or failed),
-  // judged by its first keyword (BEGIN/START, COMMIT/END, ROLLBACK/ABORT).
+  // Updates the transaction flag after SQL ran (or failed), from the transaction-control
+  // statements in it (BEGIN/START TRANSACTION, COMMIT/END, ROLLBACK/ABORT; sql module).
   void NoteTransactionStatement(std::string_view sql, bool succeeded);
 
   // mutex() held (and quiesced). Runs one statement and discards its result.

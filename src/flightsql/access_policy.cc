@@ -2,17 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <mutex>
 #include <set>
 #include <unordered_map>
 
-#include "cache/statement_footprint.h"
 #include "engine/arrow_to_duckdb_type.h"
-#include "engine/duckdb_engine.h"
 #include "engine/engine_sql.h"
+#include "sql/sql_lexer.h"
+#include "sql/sql_script.h"
 
 namespace hyprstream::flightsql {
 namespace {
@@ -25,75 +22,19 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-// --- A small SQL tokenizer: only for the statements DuckDB's parse tree does not expose
+// --- Tokens (the sql module's) for the statements DuckDB's parse tree does not expose
 // (COPY direction, SET scope, PRAGMA/CALL names, EXPLAIN/PREPARE bodies). ------------------
 
-struct Token {
-  enum Kind { kWord, kQuoted, kString, kSymbol } kind;
-  std::string text;  // words upper-cased; quoted identifiers and strings unquoted
-  size_t offset;
-};
+using Tokens = std::vector<sql::Token>;
 
-std::vector<Token> Tokenize(std::string_view sql, size_t limit = 64) {
-  std::vector<Token> tokens;
-  size_t i = 0;
-  while (i < sql.size() && tokens.size() < limit) {
-    char c = sql[i];
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      ++i;
-    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
-      while (i < sql.size() && sql[i] != '\n') ++i;
-    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
-      size_t end = sql.find("*/", i + 2);
-      i = end == std::string_view::npos ? sql.size() : end + 2;
-    } else if (c == '"' || c == '\'') {
-      Token token{c == '"' ? Token::kQuoted : Token::kString, "", i};
-      ++i;
-      while (i < sql.size()) {
-        if (sql[i] == c && i + 1 < sql.size() && sql[i + 1] == c) {
-          token.text += c;
-          i += 2;
-        } else if (sql[i] == c) {
-          ++i;
-          break;
-        } else {
-          token.text += sql[i++];
-        }
-      }
-      tokens.push_back(std::move(token));
-    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
-      Token token{Token::kWord, "", i};
-      while (i < sql.size() &&
-             (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) {
-        token.text += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
-      }
-      tokens.push_back(std::move(token));
-    } else {
-      tokens.push_back(Token{Token::kSymbol, std::string(1, c), i});
-      ++i;
-    }
-  }
-  return tokens;
-}
-
-bool IsWord(const std::vector<Token>& tokens, size_t i, std::string_view word) {
-  return i < tokens.size() && tokens[i].kind == Token::kWord && tokens[i].text == word;
+bool IsWord(const Tokens& tokens, size_t i, std::string_view word) {
+  return i < tokens.size() && sql::IsWord(tokens[i], word);
 }
 
 // The last part of a possibly qualified name starting at token i; advances i past it.
-std::string NameAt(const std::vector<Token>& tokens, size_t* i) {
-  std::string name;
-  while (*i < tokens.size() &&
-         (tokens[*i].kind == Token::kWord || tokens[*i].kind == Token::kQuoted)) {
-    name = tokens[*i].kind == Token::kWord ? Lower(tokens[*i].text) : tokens[*i].text;
-    ++*i;
-    if (*i < tokens.size() && tokens[*i].kind == Token::kSymbol && tokens[*i].text == ".") {
-      ++*i;
-    } else {
-      break;
-    }
-  }
-  return name;
+std::string NameAt(const Tokens& tokens, size_t* i) {
+  auto parts = sql::QualifiedNameAt(tokens, i);
+  return parts ? parts->back() : std::string();
 }
 
 // --- Names that matter ------------------------------------------------------------------
@@ -176,11 +117,11 @@ std::string Field(const json& node, const char* key) {
 // The constant string of an expression node, if it is one.
 std::optional<std::string> ConstantText(const json& node) {
   if (!node.is_object() || Field(node, "class") != "CONSTANT") return std::nullopt;
-  const auto& value = node["value"];
-  if (!value.is_object() || !value.contains("value") || !value["value"].is_string()) {
-    return std::nullopt;
-  }
-  return value["value"].get<std::string>();
+  auto value = node.find("value");
+  if (value == node.end() || !value->is_object()) return std::nullopt;
+  auto text = value->find("value");
+  if (text == value->end() || !text->is_string()) return std::nullopt;
+  return text->get<std::string>();
 }
 
 // Walks a json_serialize_sql tree: table functions, scalar functions and table names.
@@ -222,36 +163,10 @@ void WalkTree(const json& node, Finding* worst) {
   for (const auto& [key, value] : node.items()) WalkTree(value, worst);
 }
 
-// What the SELECTs of `sql` call, from DuckDB's parse tree (parsing only: nothing is bound,
-// so no file is looked at). nullopt when `sql` is not only SELECTs (DuckDB serialises no
-// other statement).
-// DuckDB connections that only parse (json_serialize_sql needs no tables), so SQL is
-// classified the same way whatever engine runs it (DuckDB, an ADBC backend, the cache). A few,
-// taken round-robin: each serialises its own calls.
-engine::EngineConnection& Parser() {
-  static constexpr size_t kParsers = 4;
-  static std::vector<std::shared_ptr<engine::EngineConnection>> parsers = [] {
-    std::vector<std::shared_ptr<engine::EngineConnection>> out;
-    engine::EngineOptions options;
-    options.connection = ":memory:";
-    options.options = {{"threads", "1"}};
-    auto engine = engine::OpenDuckDbEngine(options);
-    for (size_t i = 0; engine.ok() && i < kParsers; ++i) {
-      auto connection = (*engine)->Connect();
-      if (connection.ok()) out.push_back(*connection);
-    }
-    return out;
-  }();
-  static std::atomic<size_t> next{0};
-  return *parsers[next++ % parsers.size()];
-}
-
-// The statement type of `sql` from its leading keyword, in DuckDB's names, for engines that
-// cannot prepare it to tell (anything not recognised needs admin).
+// The statement types of `sql`, one per statement, in DuckDB's names, from each statement's
+// leading keyword (the sql module's), for engines that cannot prepare it to tell (anything
+// not recognised needs admin).
 std::vector<std::string> KeywordStatementTypes(const std::string& sql) {
-  size_t open = sql.find_first_not_of(" \t\r\n(");
-  const std::string word =
-      cache::LeadingKeyword(open == std::string::npos ? sql : sql.substr(open));
   static const std::unordered_map<std::string, std::string> kTypes = {
       {"SELECT", "SELECT"},     {"WITH", "SELECT"},        {"VALUES", "SELECT"},
       {"TABLE", "SELECT"},      {"INSERT", "INSERT"},      {"UPDATE", "UPDATE"},
@@ -260,8 +175,15 @@ std::vector<std::string> KeywordStatementTypes(const std::string& sql) {
       {"START", "TRANSACTION"}, {"COMMIT", "TRANSACTION"}, {"ROLLBACK", "TRANSACTION"},
       {"END", "TRANSACTION"},   {"ABORT", "TRANSACTION"},  {"COPY", "COPY"},
       {"EXPLAIN", "EXPLAIN"}};
-  auto it = kTypes.find(word);
-  return {it == kTypes.end() ? (word.empty() ? std::string("UNKNOWN") : word) : it->second};
+  std::vector<std::string> types;
+  for (const auto& statement : sql::Analyze(sql)->statements) {
+    const std::string& word = statement.keyword;
+    auto it = kTypes.find(word);
+    types.push_back(it == kTypes.end() ? (word.empty() ? std::string("UNKNOWN") : word)
+                                       : it->second);
+  }
+  if (types.empty()) types.push_back("UNKNOWN");
+  return types;
 }
 
 // The engine's own statement types, or the keyword's when it cannot tell.
@@ -272,58 +194,32 @@ arrow::Result<std::vector<std::string>> StatementTypesOf(engine::EngineConnectio
   return types;
 }
 
-arrow::Result<std::optional<Finding>> TryClassifySelects(engine::EngineConnection& connection,
-                                                         const std::string& sql) {
-  (void)connection;
-  ARROW_ASSIGN_OR_RAISE(
-      auto text,
-      engine::QueryValue(Parser(), "SELECT json_serialize_sql(" + engine::QuoteLiteral(sql) + ")"));
-  json tree = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  auto error = tree.is_object() ? tree.find("error") : tree.end();
-  if (!tree.is_object() || error == tree.end() || !error->is_boolean() || error->get<bool>() ||
-      !tree.contains("statements") || !tree["statements"].is_array() ||
-      tree["statements"].empty()) {
+// What the statements of `sql` call when every one is a query DuckDB parses (parsing only:
+// nothing is bound, so no file is looked at), from its parse tree (the sql module's, so SQL
+// is classified the same way whatever engine runs it). nullopt when one is not (DuckDB
+// serialises no other statement).
+std::optional<Finding> TryClassifySelects(const std::string& sql) {
+  const auto script = sql::Analyze(sql);
+  if (script->statements.empty()) return std::nullopt;
+  Finding worst{StatementClass::kQuery, "SELECT"};
+  try {
+    for (const auto& statement : script->statements) {
+      const sql::StatementReads& reads = statement.reads();
+      // One statement per piece: the split agrees with DuckDB's.
+      if (!reads.known || !reads.whole_statement || reads.tree == nullptr ||
+          reads.tree->at("statements").size() != 1) {
+        return std::nullopt;
+      }
+      WalkTree(reads.tree->at("statements"), &worst);
+    }
+  } catch (const json::exception&) {
     return std::nullopt;
   }
-  Finding worst{StatementClass::kQuery, "SELECT"};
-  WalkTree(tree["statements"], &worst);
   return worst;
 }
 
-// Query findings by SQL text. A parse tree depends on the text alone (not on the catalog or
-// settings), so a repeated query (dashboards) is decided without asking DuckDB again.
-// Bounded: emptied when full. Any thread.
-class QueryFindingCache {
- public:
-  std::optional<Finding> Find(const std::string& sql) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = findings_.find(sql);
-    if (it == findings_.end()) return std::nullopt;
-    return it->second;
-  }
-  void Add(const std::string& sql, const Finding& finding) {
-    if (sql.size() > kMaxSqlBytes) return;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (findings_.size() >= kMaxEntries) findings_.clear();
-    findings_.emplace(sql, finding);
-  }
-
- private:
-  static constexpr size_t kMaxEntries = 4096;
-  static constexpr size_t kMaxSqlBytes = 16384;
-  std::mutex mutex_;
-  std::unordered_map<std::string, Finding> findings_;
-};
-
-QueryFindingCache& QueryFindings() {
-  static QueryFindingCache cache;
-  return cache;
-}
-
-arrow::Result<Finding> ClassifySelects(engine::EngineConnection& connection,
-                                       const std::string& sql) {
-  ARROW_ASSIGN_OR_RAISE(auto finding, TryClassifySelects(connection, sql));
-  if (finding) return *finding;
+Finding ClassifySelects(const std::string& sql) {
+  if (auto finding = TryClassifySelects(sql)) return *finding;
   return Finding{StatementClass::kUnknown, "a query DuckDB cannot describe"};
 }
 
@@ -332,7 +228,7 @@ arrow::Result<Finding> ClassifyOne(engine::EngineConnection& connection, const s
 
 // Classifies the statement that starts at token `i` (EXPLAIN ANALYZE x, PREPARE p AS x).
 arrow::Result<Finding> ClassifyRest(engine::EngineConnection& connection, const std::string& sql,
-                                    const std::vector<Token>& tokens, size_t i, int depth) {
+                                    const Tokens& tokens, size_t i, int depth) {
   if (i >= tokens.size() || depth > 4) return Finding{StatementClass::kUnknown, "nested statement"};
   std::string rest = sql.substr(tokens[i].offset);
   ARROW_ASSIGN_OR_RAISE(auto types, StatementTypesOf(connection, rest));
@@ -343,7 +239,7 @@ arrow::Result<Finding> ClassifyRest(engine::EngineConnection& connection, const 
 arrow::Result<Finding> ClassifyOne(engine::EngineConnection& connection, const std::string& sql,
                                    const std::string& type, int depth) {
   using C = StatementClass;
-  const auto tokens = Tokenize(sql);
+  const Tokens tokens = sql::Lex(sql);
   if (IsWord(tokens, 0, "CHECKPOINT") ||
       (IsWord(tokens, 0, "FORCE") && IsWord(tokens, 1, "CHECKPOINT"))) {
     return Finding{C::kWrite, "CHECKPOINT"};
@@ -354,7 +250,7 @@ arrow::Result<Finding> ClassifyOne(engine::EngineConnection& connection, const s
       return ClassifyOne(connection, sql, "PRAGMA", depth);
     }
     if (IsWord(tokens, 0, "CALL")) return ClassifyOne(connection, sql, "CALL", depth);
-    return ClassifySelects(connection, sql);
+    return ClassifySelects(sql);
   }
   if (type == "INSERT" || type == "UPDATE" || type == "DELETE") return Finding{C::kWrite, type};
   if (type == "ANALYZE" || type == "VACUUM") return Finding{C::kWrite, type};
@@ -377,11 +273,11 @@ arrow::Result<Finding> ClassifyOne(engine::EngineConnection& connection, const s
       return Finding{C::kFileWrite, "COPY FROM DATABASE"};
     }
     NameAt(tokens, &i);
-    if (i < tokens.size() && tokens[i].kind == Token::kSymbol && tokens[i].text == "(") {
+    if (i < tokens.size() && sql::IsSymbol(tokens[i], "(")) {
       int level = 0;
       for (; i < tokens.size(); ++i) {
-        if (tokens[i].text == "(" && tokens[i].kind == Token::kSymbol) ++level;
-        if (tokens[i].text == ")" && tokens[i].kind == Token::kSymbol && --level == 0) {
+        if (sql::IsSymbol(tokens[i], "(")) ++level;
+        if (sql::IsSymbol(tokens[i], ")") && --level == 0) {
           ++i;
           break;
         }
@@ -407,14 +303,9 @@ arrow::Result<Finding> ClassifyOne(engine::EngineConnection& connection, const s
     return Finding{C::kGlobalSetting, name.empty() ? "PRAGMA" : "PRAGMA " + name};
   }
   if (type == "CALL") {
-    size_t i = 1;
-    std::string name = NameAt(tokens, &i);
     // CALL f(...) is SELECT * FROM f(...): let the parse tree judge it.
-    auto as_select = ClassifySelects(
-        connection,
-        "SELECT * FROM " + sql.substr(tokens.size() > 1 ? tokens[1].offset : sql.size()));
-    if (as_select.ok()) return as_select;
-    return Finding{ClassOfTableFunction(name), "CALL " + name};
+    return ClassifySelects("SELECT * FROM " +
+                           sql.substr(tokens.size() > 1 ? tokens[1].offset : sql.size()));
   }
   if (type == "EXPLAIN") {
     size_t i = 1;
@@ -428,6 +319,48 @@ arrow::Result<Finding> ClassifyOne(engine::EngineConnection& connection, const s
     return ClassifyRest(connection, sql, tokens, i, depth);
   }
   return Finding{C::kUnknown, type};
+}
+
+// Each statement of a multi-statement `sql` by its own text, when the sql module's split
+// agrees with the engine (as many statements as `types`, each piece one statement of the
+// type the engine gave at its place); nullopt when it does not. The strictest finding wins.
+arrow::Result<std::optional<Finding>> ClassifyEach(engine::EngineConnection& connection,
+                                                   const std::string& sql,
+                                                   const std::vector<std::string>& types) {
+  const auto script = sql::Analyze(sql);
+  if (script->statements.size() != types.size()) return std::nullopt;
+  Finding worst{StatementClass::kQuery, ""};
+  for (size_t i = 0; i < types.size(); ++i) {
+    const std::string piece(script->statements[i].text());
+    auto piece_types = StatementTypesOf(connection, piece);
+    if (!piece_types.ok() || *piece_types != std::vector<std::string>{types[i]}) {
+      return std::nullopt;
+    }
+    ARROW_ASSIGN_OR_RAISE(auto finding, ClassifyOne(connection, piece, types[i], 0));
+    Raise(&worst, finding.statement_class, finding.what);
+  }
+  if (worst.what.empty()) worst.what = "SELECT";
+  return worst;
+}
+
+// Several statements whose texts could not be told apart: judged by type alone, and the
+// kinds that need their text are unknown.
+Finding ClassifyByTypes(const std::vector<std::string>& types) {
+  Finding worst{StatementClass::kQuery, ""};
+  for (const auto& type : types) {
+    if (type == "SELECT") continue;
+    if (type == "INSERT" || type == "UPDATE" || type == "DELETE") {
+      Raise(&worst, StatementClass::kWrite, type);
+    } else if (type == "CREATE" || type == "ALTER" || type == "DROP") {
+      Raise(&worst, StatementClass::kDdl, type);
+    } else if (type == "TRANSACTION") {
+      Raise(&worst, StatementClass::kTransaction, "transaction control");
+    } else {
+      Raise(&worst, StatementClass::kUnknown, type + " in a multi-statement string");
+    }
+  }
+  if (worst.what.empty()) worst.what = "SELECT";
+  return worst;
 }
 
 }  // namespace
@@ -476,36 +409,20 @@ Role RequiredRole(StatementClass statement_class) {
 arrow::Result<SqlRequirement> ClassifySql(engine::EngineConnection& connection,
                                           const std::string& sql) {
   // Queries, the common case, are decided from the parse tree alone.
-  if (auto cached = QueryFindings().Find(sql)) {
-    return SqlRequirement{cached->statement_class, cached->what};
-  }
-  ARROW_ASSIGN_OR_RAISE(auto selects, TryClassifySelects(connection, sql));
-  if (selects) {
-    QueryFindings().Add(sql, *selects);
+  if (auto selects = TryClassifySelects(sql)) {
     return SqlRequirement{selects->statement_class, selects->what};
   }
   ARROW_ASSIGN_OR_RAISE(auto types, StatementTypesOf(connection, sql));
   Finding worst{StatementClass::kQuery, ""};
   if (types.size() == 1) {
     ARROW_ASSIGN_OR_RAISE(worst, ClassifyOne(connection, sql, types[0], 0));
-  } else if (std::all_of(types.begin(), types.end(), [](const auto& t) { return t == "SELECT"; })) {
-    ARROW_ASSIGN_OR_RAISE(worst, ClassifySelects(connection, sql));
   } else {
-    // Several statements: without each one's own text, judge by type alone and treat the
-    // kinds that need their text as unknown.
-    for (const auto& type : types) {
-      if (type == "SELECT") continue;
-      if (type == "INSERT" || type == "UPDATE" || type == "DELETE") {
-        Raise(&worst, StatementClass::kWrite, type);
-      } else if (type == "CREATE" || type == "ALTER" || type == "DROP") {
-        Raise(&worst, StatementClass::kDdl, type);
-      } else if (type == "TRANSACTION") {
-        Raise(&worst, StatementClass::kTransaction, "transaction control");
-      } else {
-        Raise(&worst, StatementClass::kUnknown, type + " in a multi-statement string");
-      }
+    ARROW_ASSIGN_OR_RAISE(auto each, ClassifyEach(connection, sql, types));
+    if (each) {
+      worst = *each;
+    } else {
+      worst = ClassifyByTypes(types);
     }
-    if (worst.what.empty()) worst.what = "SELECT";
   }
   return SqlRequirement{worst.statement_class, worst.what};
 }

@@ -1,9 +1,10 @@
 // Access policy: which role a piece of work needs. Roles are ordered read_only < read_write <
 // admin. SQL is classified from DuckDB's own parse (statement types from the engine, the parse
 // tree of SELECTs from json_serialize_sql) into a StatementClass, and each class needs one
-// role (RequiredRole). Anything the classifier does not recognise needs admin (deny by
-// default). Functions over an engine connection; any thread. Query findings are cached by
-// SQL text (a parse tree depends on the text alone), process-wide, bounded, mutex-guarded.
+// role (RequiredRole). Each statement of a script is classified by its own text and the
+// strictest wins; anything the classifier does not recognise needs admin (deny by default).
+// Functions over an engine connection; any thread. The parse is the sql module's (memoised
+// by text: a parse tree depends on the text alone).
 #pragma once
 
 #include <arrow/result.h>

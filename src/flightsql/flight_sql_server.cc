@@ -15,7 +15,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "cache/statement_footprint.h"
 #include "flightsql/call_record.h"
 #include "flightsql/catalog_metadata.h"
 #include "flightsql/flight_status.h"
@@ -23,6 +22,7 @@
 #include "flightsql/read_freshness.h"
 #include "flightsql/window_feeding_insert.h"
 #include "flightsql/xdbc_type_info.h"
+#include "sql/sql_script.h"
 #include "window/window_query_rewriter.h"
 
 namespace hyprstream::flightsql {
@@ -112,6 +112,13 @@ bool Mentions(const std::string& sql, const std::string& word) {
 }
 
 bool MentionsMetrics(const std::string& sql) { return Mentions(sql, "metrics"); }
+
+// The window catalog's name of a table SQL writes (unqualified: main).
+window::TableName WindowTableOf(const sql::TableRef& ref) {
+  std::string schema = ref.schema.value_or("main");
+  if (ref.catalog) schema = *ref.catalog + "." + schema;
+  return window::TableName::Of(schema, ref.table);
+}
 
 // Who answers SQL: the backend's name and version when the engine fronts another database.
 std::optional<engine::BackendInfo> EngineBackendInfo(engine::Engine& engine) {
@@ -341,25 +348,34 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::Prepare
     engine::EngineConnection& connection, const std::string& sql,
     const std::string& transaction_id) {
   if (options_.windows) {
-    // Which watched table (other than metrics) the statement changes, if any.
-    auto written = cache::WrittenTables(sql, "main");
-    for (const auto& key : written.value_or(std::vector<cache::TableKey>{})) {
-      auto table =
-          window::TableName::Of(key.schema.empty() ? std::string("main") : key.schema, key.table);
+    // Which watched tables (other than metrics) the statement changes, and how.
+    const auto script = sql::Analyze(sql);
+    for (const sql::TableWrite& write : script->Writes()) {
+      const window::TableName table = WindowTableOf(write.table);
       if (!options_.windows->Watches(table)) continue;
+      // Rows RETURNING * gives are exactly the rows added.
+      const bool appends =
+          write.mode == sql::WriteMode::kAppend || write.mode == sql::WriteMode::kInsertIgnore;
       if (table == window::TableName::Of("main", "metrics")) {
         // Allowed (e.g. retention deletes), but the windows no longer equal the rows.
-        if (!IsInsert(sql)) options_.windows->Diverged(table);
+        if (!appends) options_.windows->Diverged(table);
         continue;
       }
-      if (!IsInsert(sql)) {
+      if (!appends) {
         return arrow::Status::Invalid(
             "table ", table.key(),
             " feeds windows, which only follow appended rows (INSERT, ingest); to change or "
-            "remove its rows, drop its windows first (hyprstream_drop_window), then create "
-            "them again to back-fill");
+            "remove its rows (",
+            sql::WriteModeName(write.mode),
+            "), drop its windows first (hyprstream_drop_window), then create them again to "
+            "back-fill");
       }
-      auto returning = WithReturningAll(sql);
+      const sql::StatementInfo* insert = script->Single();
+      if (insert == nullptr || !insert->insert) {
+        return arrow::Status::Invalid("table ", table.key(),
+                                      " feeds windows: insert into it in a statement of its own");
+      }
+      auto returning = WithReturningAll(sql, *insert->insert);
       if (!returning) {
         return arrow::Status::Invalid("INSERT ... RETURNING into ", table.key(),
                                       ", which feeds windows, is not supported; insert without "

@@ -1,11 +1,6 @@
 #include "flightsql/window_feeding_insert.h"
 
-#include "cache/statement_footprint.h"
-
 #include <arrow/builder.h>
-
-#include <algorithm>
-#include <cctype>
 
 namespace hyprstream::flightsql {
 namespace {
@@ -40,16 +35,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowFeedingInsert::Ex
   return arrow::RecordBatchReader::Make({batch}, CountSchema());
 }
 
-bool IsInsert(const std::string& sql) { return cache::LeadingKeyword(sql) == "INSERT"; }
-
-std::optional<std::string> WithReturningAll(const std::string& sql) {
-  std::string lower(sql.size(), ' ');
-  std::transform(sql.begin(), sql.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower.find("returning") != std::string::npos) return std::nullopt;
-  size_t end = sql.find_last_not_of(" \t\r\n;");
-  if (end == std::string::npos) return std::nullopt;
-  return sql.substr(0, end + 1) + " RETURNING *";
+std::optional<std::string> WithReturningAll(const std::string& sql,
+                                            const sql::InsertFacts& insert) {
+  if (insert.returning || insert.returning_offset > sql.size()) return std::nullopt;
+  return sql.substr(0, insert.returning_offset) + " RETURNING *" +
+         sql.substr(insert.returning_offset);
 }
 
 }  // namespace hyprstream::flightsql

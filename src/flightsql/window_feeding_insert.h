@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "sql/statement_info.h"
 
 namespace hyprstream::flightsql {
 
@@ -36,11 +37,8 @@ class WindowFeedingInsert : public engine::EngineStatement {
   RowsCallback on_rows_;
 };
 
-// Whether `sql` starts with INSERT (after spaces and comments).
-bool IsInsert(const std::string& sql);
-
-// `sql` with " RETURNING *" appended (a trailing semicolon and spaces removed); nullopt when it
-// already returns something.
-std::optional<std::string> WithReturningAll(const std::string& sql);
+// `sql` (one INSERT, described by `insert`) with " RETURNING *" where the statement ends
+// (before a trailing comment or ';'); nullopt when it already returns something.
+std::optional<std::string> WithReturningAll(const std::string& sql, const sql::InsertFacts& insert);
 
 }  // namespace hyprstream::flightsql

@@ -11,6 +11,8 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "sql/duckdb_parser.h"
+#include "sql/sql_script.h"
 #include "window/window_catalog.h"
 
 namespace hyprstream::window {
@@ -101,31 +103,12 @@ bool IsConstantExpression(const json& node) {
   return false;
 }
 
-// SQL text of one parsed expression, printed back by DuckDB.
-std::optional<std::string> ExpressionSql(engine::EngineConnection& connection, json tree,
-                                         const json& expression) {
-  json& node = tree["statements"][0]["node"];
-  node["select_list"] = json::array({expression});
-  node["where_clause"] = nullptr;
-  node["group_expressions"] = json::array();
-  node["group_sets"] = json::array();
-  node["aggregate_handling"] = "STANDARD_HANDLING";
-  node["modifiers"] = json::array();
-  node["from_table"] = {
-      {"type", "EMPTY"}, {"alias", ""}, {"sample", nullptr}, {"query_location", 0}};
-  auto text = engine::QueryValue(
-      connection, "SELECT json_deserialize_sql(" + engine::QuoteLiteral(tree.dump()) + "::JSON)");
-  if (!text.ok() || text->rfind("SELECT ", 0) != 0) return std::nullopt;
-  return text->substr(7);
-}
-
 // Microseconds of a constant interval expression, evaluated by DuckDB; nullopt if it is not
 // one fixed width.
-std::optional<int64_t> IntervalMicros(engine::EngineConnection& connection, const json& tree,
-                                      const json& node) {
+std::optional<int64_t> IntervalMicros(engine::EngineConnection& connection, const json& node) {
   if (!IsConstantExpression(node)) return std::nullopt;
-  auto text = ExpressionSql(connection, tree, node);
-  if (!text) return std::nullopt;
+  auto text = sql::ExpressionSql(node);
+  if (!text.ok()) return std::nullopt;
   auto micros = engine::QueryValue(
       connection, "SELECT epoch_us(TIMESTAMP '1970-01-01' + CAST((" + *text + ") AS INTERVAL))");
   if (!micros.ok()) return std::nullopt;
@@ -213,19 +196,21 @@ std::optional<std::string> BoundType(const std::shared_ptr<arrow::DataType>& typ
 
 }  // namespace
 
-std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
-                                              engine::EngineConnection& connection,
-                                              const std::string& sql) {
+namespace {
+
+std::optional<std::string> Rewrite(const WindowCatalog& catalog,
+                                   engine::EngineConnection& connection, const std::string& sql) {
   if (connection.InTransaction()) return Skip(1);
-  auto serialized = engine::QueryValue(
-      connection, "SELECT json_serialize_sql(" + engine::QuoteLiteral(sql) + ")");
-  if (!serialized.ok()) return Skip(2);
-  json tree = json::parse(*serialized, nullptr, /*allow_exceptions=*/false);
-  if (tree.is_discarded() || tree.value("error", true) || tree["statements"].size() != 1) {
+  const auto script = sql::Analyze(sql);
+  const sql::StatementInfo* statement = script->Single();
+  if (statement == nullptr) return Skip(2);
+  const sql::StatementReads& reads = statement->reads();
+  if (!reads.known || !reads.whole_statement || reads.tree == nullptr ||
+      reads.tree->at("statements").size() != 1) {
     return Skip(3);
   }
-  if (serialized->find("\"PARAMETER\"") != std::string::npos) return Skip(4);
-  const json& node = tree["statements"][0]["node"];
+  if (reads.has_parameters) return Skip(4);
+  const json& node = reads.tree->at("statements").at(0).at("node");
   if (node.value("type", "") != "SELECT_NODE" || !node["cte_map"]["map"].empty() ||
       !node["having"].is_null() || !node["qualify"].is_null() || !node["sample"].is_null()) {
     return Skip(5);
@@ -261,9 +246,9 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
     table_name = parsed.table;
     schema_name = parsed.schema;
     tumble_time = text(args[1]);
-    tumble_width = IntervalMicros(connection, tree, args[hop ? 3 : 2]);
+    tumble_width = IntervalMicros(connection, args[hop ? 3 : 2]);
     if (hop) {
-      hop_slide = IntervalMicros(connection, tree, args[2]);
+      hop_slide = IntervalMicros(connection, args[2]);
       // The hop macro lists a row in every window from its slide bucket back: the same set
       // as the maintained hopping windows when the slide divides the width.
       if (!hop_slide || *hop_slide <= 0 || !tumble_width || *tumble_width % *hop_slide != 0) {
@@ -389,7 +374,7 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
 
   // The bucket width.
   std::optional<int64_t> width = tumble_width;
-  if (!bucket.is_null()) width = IntervalMicros(connection, tree, bucket["children"][0]);
+  if (!bucket.is_null()) width = IntervalMicros(connection, bucket["children"][0]);
   if ((!bucket.is_null() || tumble_width) &&
       (!width || *width <= 0 || kMicrosPerDay % *width != 0)) {
     return Skip(24);
@@ -439,8 +424,8 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
     if (since) {
       auto bound_type = BoundType(definition.time_type);
       if (!bound_type) continue;
-      auto bound_sql = ExpressionSql(connection, tree, *since);
-      if (!bound_sql) return Skip(25);
+      auto bound_sql = sql::ExpressionSql(*since);
+      if (!bound_sql.ok()) return Skip(25);
       const std::string bound = "epoch_us(CAST((" + *bound_sql + ") AS " + *bound_type + "))";
       auto now_value = engine::QueryValue(connection, "SELECT " + bound);
       if (!now_value.ok()) return Skip(26);
@@ -487,6 +472,19 @@ std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
     return rewritten;
   }
   return Skip(31);
+}
+
+}  // namespace
+
+std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
+                                              engine::EngineConnection& connection,
+                                              const std::string& sql) {
+  try {
+    return Rewrite(catalog, connection, sql);
+  } catch (const json::exception& e) {
+    spdlog::debug("window rewrite skipped: unexpected parse tree ({})", e.what());
+    return std::nullopt;
+  }
 }
 
 }  // namespace hyprstream::window

@@ -12,7 +12,8 @@
 // alignment agree) and the window must have had no late or null-time rows; a trailing answer
 // needs the bound after everything its buffer dropped; the result must have the original's
 // column names and types. Anything else is left to DuckDB. No parameters, not inside a
-// transaction (it may see its own uncommitted rows). The SQL is parsed by DuckDB itself.
+// transaction (it may see its own uncommitted rows). The SQL is parsed by DuckDB itself
+// (through the sql module); `connection` only evaluates constant bounds and checks schemas.
 #pragma once
 
 #include <arrow/result.h>

@@ -375,9 +375,10 @@ def test_group_by_time_bucket_is_answered_from_the_windows(start_server):
 
 
 def test_sql_inserts_feed_windows_of_any_table(start_server):
-    """INSERT (plain, prepared, in transactions) into a table with windows reaches them; a
-    rolled-back insert does not; UPDATE/DELETE are refused with a clear error rather than
-    leaving the windows silently wrong."""
+    """INSERT (plain, prepared, in transactions, after WITH, BY NAME) into a table with windows
+    reaches them; a rolled-back insert does not; UPDATE/DELETE/upserts and writes in a
+    multi-statement string are refused with a clear error rather than leaving the windows
+    silently wrong."""
     server = start_server()
     with connect(server) as conn:
         cur = conn.cursor()
@@ -389,13 +390,23 @@ def test_sql_inserts_feed_windows_of_any_table(start_server):
         assert cur.rowcount == 2
         cur.executemany("INSERT INTO readings VALUES (?, ?, ?)",
                         [("a", BASE + datetime.timedelta(seconds=20 + i), float(i)) for i in range(5)])
+        # An INSERT after a WITH clause, and one ending in a comment, reach the windows too.
+        cur.execute("WITH x AS (SELECT 'e' AS sensor, TIMESTAMP '2026-01-01 12:00:40' AS ts, "
+                    "3.0 AS value) INSERT INTO readings SELECT * FROM x")
+        cur.execute("INSERT INTO readings BY NAME SELECT 4.0 AS value, 'e' AS sensor, "
+                    "TIMESTAMP '2026-01-01 12:00:41' AS ts; -- by name")
         assert_windows_match_group_by(cur, "rw", "readings", "ts", ["sensor"],
                                       datetime.timedelta(minutes=1))
         with pytest.raises(adbc_driver_manager.Error, match="feeds windows"):
             cur.execute("DELETE FROM readings WHERE sensor = 'b'")
         with pytest.raises(adbc_driver_manager.Error, match="feeds windows"):
             cur.execute("UPDATE readings SET value = 0")
-        assert rows(cur, "SELECT count(*) FROM readings") == [(7,)]
+        with pytest.raises(adbc_driver_manager.Error, match="feeds windows"):
+            cur.execute("INSERT OR REPLACE INTO readings VALUES ('a', TIMESTAMP '2026-01-01 12:00:05', 0)")
+        with pytest.raises(adbc_driver_manager.Error, match="feeds windows"):
+            cur.execute("INSERT INTO readings VALUES ('f', TIMESTAMP '2026-01-01 12:00:05', 0); "
+                        "SELECT 1")
+        assert rows(cur, "SELECT count(*) FROM readings") == [(9,)]
     # Transactions: folded at commit only.
     with adbc_driver_flightsql.dbapi.connect(server.uri) as conn:
         cur = conn.cursor()
@@ -406,7 +417,7 @@ def test_sql_inserts_feed_windows_of_any_table(start_server):
     with connect(server) as conn:
         cur = conn.cursor()
         assert rows(cur, "SELECT sensor FROM hyprstream_window('rw') ORDER BY 1") == \
-            [("a",), ("b",), ("d",)]
+            [("a",), ("b",), ("d",), ("e",)]
         assert_windows_match_group_by(cur, "rw", "readings", "ts", ["sensor"],
                                       datetime.timedelta(minutes=1))
 

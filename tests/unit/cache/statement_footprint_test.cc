@@ -17,7 +17,7 @@ class FootprintTest : public ::testing::Test {
     engine_ = OpenMemoryEngine();
     connection_ = *engine_->Connect();
   }
-  ReadFootprint Read(const std::string& sql) { return AnalyzeRead(*connection_, sql, "public"); }
+  ReadFootprint Read(const std::string& sql) { return AnalyzeRead(sql, "public"); }
   std::shared_ptr<engine::Engine> engine_;
   std::shared_ptr<engine::EngineConnection> connection_;
 };
@@ -104,23 +104,26 @@ TEST(WrittenTablesTest, RecognisesWrites) {
   EXPECT_EQ(one("COPY t FROM 'x.csv'"), "t");
   EXPECT_EQ(one("COPY t TO 'x.csv'"), "<none>");
   EXPECT_EQ(one("SELECT 1"), "<none>");
-  EXPECT_EQ(one("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"), "<all>");
+  EXPECT_EQ(one("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"), "t");
+  EXPECT_EQ(one("WITH d AS (DELETE FROM s.t RETURNING *) SELECT * FROM d"), "s.t");
+  EXPECT_EQ(one("MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE"), "t");
   EXPECT_EQ(one("DROP SCHEMA s CASCADE"), "<all>");
   EXPECT_EQ(one("CALL something()"), "<all>");
 }
 
-TEST(ClassifyStatementTest, QueriesAndUpdates) {
-  EXPECT_EQ(ClassifyStatement(" select 1"), engine::StatementKind::kQuery);
-  EXPECT_EQ(ClassifyStatement("/* c */ WITH x AS (SELECT 1) SELECT * FROM x"),
-            engine::StatementKind::kQuery);
-  EXPECT_EQ(ClassifyStatement("insert into t values (1)"), engine::StatementKind::kUpdate);
-  EXPECT_EQ(ClassifyStatement("SET x = 1"), engine::StatementKind::kOther);
+TEST(WrittenTablesTest, EveryStatementOfAScript) {
+  auto t = WrittenTables("INSERT INTO a VALUES (1); DELETE FROM b; SELECT 1", "public");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(Names(*t), (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(WrittenTables("INSERT INTO a VALUES (1); DROP SCHEMA s CASCADE", "public"));
 }
 
 TEST(TableKeyTest, ParseAndQuote) {
   EXPECT_EQ(TableKey::Parse("S.T").ToString(), "s.t");
   EXPECT_EQ(TableKey::Parse("t").Quoted(), "\"t\"");
   EXPECT_EQ(TableKey::Parse("a.b.c").ToString(), "a.b.c");
+  EXPECT_EQ(TableKey::Parse("\"Odd.Name\"").ToString(), "odd.name");
+  EXPECT_EQ(TableKey::Parse("\"Odd.Name\"").schema, "");
 }
 
 }  // namespace

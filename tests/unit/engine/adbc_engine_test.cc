@@ -39,6 +39,10 @@ TEST(AdbcStatementKindTest, LeadingKeyword) {
   EXPECT_EQ(ClassifyStatement("TRUNCATE t"), StatementKind::kUpdate);
   EXPECT_EQ(ClassifyStatement("SET x = 1"), StatementKind::kOther);
   EXPECT_EQ(ClassifyStatement("BEGIN"), StatementKind::kOther);
+  // Every statement counts, not only the first keyword.
+  EXPECT_EQ(ClassifyStatement("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"),
+            StatementKind::kUpdate);
+  EXPECT_EQ(ClassifyStatement("SELECT 1; DELETE FROM t"), StatementKind::kOther);
 }
 
 TEST(AdbcConnectionSpecTest, PoolOptionsLeaveTheUri) {

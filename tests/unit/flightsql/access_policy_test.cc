@@ -141,6 +141,17 @@ TEST_F(AccessPolicyTest, SqlThatDoesNotPrepareIsTheEnginesError) {
   EXPECT_TRUE(syntax.status().IsInvalid()) << syntax.status().ToString();
 }
 
+TEST_F(AccessPolicyTest, EachStatementOfAScriptByItsOwnText) {
+  EXPECT_EQ(Needs("PRAGMA table_info('t'); SELECT 1"), Role::kReadOnly);
+  EXPECT_EQ(Needs("SELECT 1; DELETE FROM t"), Role::kReadWrite);
+  EXPECT_EQ(What("SELECT 1; DELETE FROM t"), "DELETE");
+  EXPECT_EQ(Needs("INSERT INTO t VALUES (1, 'x'); COPY t TO '/tmp/o.csv'"), Role::kAdmin);
+  EXPECT_EQ(What("INSERT INTO t VALUES (1, 'x'); COPY t TO '/tmp/o.csv'"), "COPY ... TO");
+  EXPECT_EQ(Needs("SET TimeZone = 'UTC'; SET threads = 2"), Role::kAdmin);
+  // A semicolon in a string or comment ends nothing.
+  EXPECT_EQ(Needs("SELECT ';'; -- ; COPY t TO '/tmp/o.csv'\n SELECT 2"), Role::kReadOnly);
+}
+
 TEST_F(AccessPolicyTest, SettingsByScope) {
   EXPECT_EQ(*ClassifySetting(*connection_, "TimeZone"), StatementClass::kSessionSetting);
   EXPECT_EQ(*ClassifySetting(*connection_, "threads"), StatementClass::kGlobalSetting);
