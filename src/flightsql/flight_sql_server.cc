@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "engine/script_statement.h"
 #include "flightsql/call_record.h"
 #include "flightsql/catalog_metadata.h"
 #include "flightsql/flight_status.h"
@@ -345,8 +346,18 @@ std::string FlightSqlServer::AnsweredFrom(engine::EngineConnection& connection,
 }
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::PrepareStatement(
-    engine::EngineConnection& connection, const std::string& sql,
+    const std::shared_ptr<engine::EngineConnection>& shared_connection, const std::string& sql,
     const std::string& transaction_id) {
+  engine::EngineConnection& connection = *shared_connection;
+  if (auto script = sql::Analyze(sql); script->statements.size() > 1) {
+    // A script: its statements run one by one, each prepared this same way when its turn comes.
+    return engine::ScriptStatement::Make(
+        shared_connection, std::move(script),
+        [this, shared_connection, transaction_id](engine::EngineConnection&,
+                                                  const std::string& one) {
+          return PrepareStatement(shared_connection, one, transaction_id);
+        });
+  }
   if (options_.windows) {
     // Which watched tables (other than metrics) the statement changes, and how.
     const auto script = sql::Analyze(sql);
@@ -456,7 +467,8 @@ arrow::Status FlightSqlServer::GetSchema(const fl::ServerCallContext& context,
     ARROW_ASSIGN_OR_RAISE(auto command, DecodeCommand(request.cmd));
     if (auto* c = std::get_if<pb::CommandStatementQuery>(&command)) {
       ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, c->transaction_id()));
-      ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(c->query()));
+      ARROW_ASSIGN_OR_RAISE(auto statement,
+                            PrepareStatement(connection, c->query(), c->transaction_id()));
       auto dataset = statement->dataset_schema();
       return dataset ? dataset : arrow::schema({});
     }
@@ -509,7 +521,7 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
   prepared->transaction_id = command.transaction_id();
   prepared->connection = connection;
   ARROW_ASSIGN_OR_RAISE(prepared->statement,
-                        PrepareStatement(*connection, command.query(), command.transaction_id()));
+                        PrepareStatement(connection, command.query(), command.transaction_id()));
   return AnnounceExecution(context, std::move(prepared), nullptr);
 }
 
@@ -684,7 +696,7 @@ arrow::Status FlightSqlServer::PutStatementUpdate(const fl::ServerCallContext& c
   ARROW_ASSIGN_OR_RAISE(auto connection,
                         sessions_.ConnectionFor(context, command.transaction_id()));
   ARROW_ASSIGN_OR_RAISE(auto statement,
-                        PrepareStatement(*connection, command.query(), command.transaction_id()));
+                        PrepareStatement(connection, command.query(), command.transaction_id()));
   ARROW_ASSIGN_OR_RAISE(
       int64_t count, RunStatement(context, connection, [&] { return statement->ExecuteUpdate(); }));
   ARROW_RETURN_NOT_OK(AfterSqlWrite(*connection, command.query(), command.transaction_id()));

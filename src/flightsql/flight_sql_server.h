@@ -144,8 +144,10 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   // Prepares client SQL on `connection`, the one way every RPC does: queries the windows
   // answer are rewritten (AnsweredFrom); an INSERT into a table feeding windows folds its
   // rows in at commit (window_feeding_insert.h); other changes to such a table are refused.
+  // A script of several statements becomes an engine::ScriptStatement whose statements are
+  // each prepared this way when their turn comes.
   arrow::Result<std::unique_ptr<engine::EngineStatement>> PrepareStatement(
-      engine::EngineConnection& connection, const std::string& sql,
+      const std::shared_ptr<engine::EngineConnection>& connection, const std::string& sql,
       const std::string& transaction_id);
   // After a SQL write: completes metrics rows written without running columns.
   arrow::Status AfterSqlWrite(engine::EngineConnection& connection, const std::string& sql,

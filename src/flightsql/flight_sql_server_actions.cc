@@ -146,7 +146,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
     }
   }
   ARROW_ASSIGN_OR_RAISE(prepared->statement,
-                        PrepareStatement(*connection, request.query(), request.transaction_id()));
+                        PrepareStatement(connection, request.query(), request.transaction_id()));
 
   pb::ActionCreatePreparedStatementResult result;
   // Updates announce no result columns: JDBC tells an update from a query by an empty

@@ -30,8 +30,9 @@ arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallCon
   PollJob::Run run;
   if (auto* c = std::get_if<pb::CommandStatementQuery>(&command)) {
     ARROW_ASSIGN_OR_RAISE(connection, sessions_.ConnectionFor(context, c->transaction_id()));
-    run = [connection, sql = c->query()]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
-      ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
+    run = [this, connection, sql = c->query(), transaction_id = c->transaction_id()]()
+        -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+      ARROW_ASSIGN_OR_RAISE(auto statement, PrepareStatement(connection, sql, transaction_id));
       return statement->ExecuteQuery();
     };
   } else {

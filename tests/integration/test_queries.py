@@ -143,3 +143,55 @@ def test_connection_survives_an_error(conn, table):
     cur.execute(f"INSERT INTO {table} VALUES (7)")
     cur.execute(f"SELECT x FROM {table}")
     assert cur.fetchall() == [(7,)]
+
+
+# --- Scripts of several statements ----------------------------------------------------------
+
+def test_a_script_runs_every_statement_once_and_returns_the_last_result(conn, table):
+    """What PostgreSQL's and DuckDB's own clients accept: statements separated by ';', run in
+    order, each once; the cursor gets the last statement's result."""
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {table} (x INT); INSERT INTO {table} VALUES (1), (2);"
+                f" INSERT INTO {table} SELECT x + 10 FROM {table}; SELECT sum(x) AS s FROM {table}")
+    assert cur.fetch_arrow_table().to_pydict() == {"s": [26]}
+    conn.commit()
+    cur.execute(f"SELECT x FROM {table} ORDER BY x")
+    assert cur.fetchall() == [(1,), (2,), (11,), (12,)]
+
+
+def test_a_script_follows_the_callers_transaction(conn, uri, table):
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {table} (x INT)")
+    conn.commit()
+    cur.execute(f"INSERT INTO {table} VALUES (1); INSERT INTO {table} VALUES (2)")
+    conn.rollback()
+    cur.execute(f"SELECT count(*) FROM {table}")
+    assert cur.fetchone() == (0,)
+    cur.execute(f"INSERT INTO {table} VALUES (3); INSERT INTO {table} VALUES (4)")
+    conn.commit()
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as other:
+        ocur = other.cursor()
+        ocur.execute(f"SELECT x FROM {table} ORDER BY x")
+        assert ocur.fetchall() == [(3,), (4,)]
+
+
+def test_a_failing_script_in_autocommit_changes_nothing_and_names_the_statement(uri, table):
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"CREATE TABLE {table} (x INT PRIMARY KEY)")
+        with pytest.raises(adbc_driver_manager.Error) as err:
+            cur.execute(f"INSERT INTO {table} VALUES (1); INSERT INTO {table} VALUES (1)")
+        assert "statement 2 of 2 failed" in str(err.value)
+        assert err.value.status_code == adbc_driver_manager.AdbcStatusCode.INVALID_ARGUMENT
+        cur.execute(f"SELECT count(*) FROM {table}")
+        assert cur.fetchone() == (0,)
+        # A script that ends its own transactions runs as written.
+        cur.execute(f"BEGIN; INSERT INTO {table} VALUES (5); COMMIT; SELECT count(*) AS n FROM {table}")
+        assert cur.fetchall() == [(1,)]
+
+
+def test_a_script_with_parameters_is_refused_clearly(conn, table):
+    cur = conn.cursor()
+    with pytest.raises(adbc_driver_manager.Error) as err:
+        cur.execute(f"CREATE TABLE {table} (x INT); INSERT INTO {table} VALUES (?)", parameters=(1,))
+    assert "parameters are not supported in a script" in str(err.value)

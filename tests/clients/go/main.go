@@ -69,6 +69,7 @@ func main() {
 	queryChecks()
 	preparedChecks()
 	updateChecks()
+	scriptChecks()
 	transactionChecks()
 	ingestChecks()
 	metadataChecks()
@@ -408,6 +409,29 @@ func updateChecks() {
 		}
 		return expectQuery(ctx, "SELECT id, name, score FROM "+t+" WHERE id >= 20 ORDER BY id",
 			[][]string{{"20", "p0", "0.25"}, {"21", "u", "100.5"}, {"22", "u", "100.5"}})
+	})
+}
+
+// ---------------------------------------------------------------------------------------
+// Scripts of several statements
+
+func scriptChecks() {
+	t := "go_script_" + suffix
+	check("script: ExecuteUpdate runs every statement once", func(ctx context.Context) error {
+		n, err := cl.ExecuteUpdate(ctx, "CREATE TABLE "+t+" (id INTEGER); INSERT INTO "+t+
+			" VALUES (1), (2); INSERT INTO "+t+" SELECT id + 10 FROM "+t)
+		if err != nil {
+			return err
+		}
+		if n != 2 {
+			return fmt.Errorf("update count %d, want 2 (the last statement's)", n)
+		}
+		return expectQuery(ctx, "SELECT id FROM "+t+" ORDER BY id",
+			[][]string{{"1"}, {"2"}, {"11"}, {"12"}})
+	})
+	check("script: a query script returns the last statement's rows", func(ctx context.Context) error {
+		return expectQuery(ctx, "INSERT INTO "+t+" VALUES (100); SELECT count(*) AS n FROM "+t,
+			[][]string{{"5"}})
 	})
 }
 
