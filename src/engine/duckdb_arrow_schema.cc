@@ -16,7 +16,7 @@ ArrowOptionsHandle ArrowOptionsOf(duckdb_connection connection) {
 
 arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaFromDuckDb(
     duckdb_arrow_options options, const std::vector<duckdb_logical_type>& types,
-    const std::vector<std::string>& names) {
+    const std::vector<std::string>& names, const std::vector<ColumnOrigin>& origins) {
   std::vector<const char*> c_names;
   c_names.reserve(names.size());
   for (const auto& name : names) c_names.push_back(name.c_str());
@@ -32,13 +32,15 @@ arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaFromDuckDb(
   // Flight SQL column metadata (TYPE_NAME, PRECISION, ...) for JDBC/ODBC-style clients.
   arrow::FieldVector fields = schema->fields();
   for (size_t i = 0; i < fields.size() && i < types.size(); ++i) {
-    fields[i] = fields[i]->WithMergedMetadata(SqlColumnMetadata(types[i]));
+    fields[i] = fields[i]->WithMergedMetadata(
+        SqlColumnMetadata(types[i], i < origins.size() ? origins[i] : ColumnOrigin{}));
   }
   return arrow::schema(std::move(fields), schema->metadata());
 }
 
-arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaOfResult(duckdb_arrow_options options,
-                                                                  duckdb_result* result) {
+arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaOfResult(
+    duckdb_arrow_options options, duckdb_result* result,
+    const std::vector<ColumnOrigin>& origins) {
   idx_t count = duckdb_column_count(result);
   std::vector<LogicalTypeHandle> owned;
   std::vector<duckdb_logical_type> types;
@@ -49,7 +51,7 @@ arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaOfResult(duckdb_arrow_o
     const char* name = duckdb_column_name(result, i);
     names.emplace_back(name != nullptr ? name : "");
   }
-  return ArrowSchemaFromDuckDb(options, types, names);
+  return ArrowSchemaFromDuckDb(options, types, names, origins);
 }
 
 }  // namespace hyprstream::engine

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "engine/duckdb_handle.h"
+#include "engine/duckdb_type_name.h"
 
 #include <arrow/result.h>
 #include <arrow/type_fwd.h>
@@ -27,12 +28,14 @@ namespace hyprstream::engine {
 // The connection's current Arrow output options (they follow its SET arrow_* settings).
 ArrowOptionsHandle ArrowOptionsOf(duckdb_connection connection);
 
+// `origins` (empty, or one per column): the table each column comes from, if known.
 arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaFromDuckDb(
     duckdb_arrow_options options, const std::vector<duckdb_logical_type>& types,
-    const std::vector<std::string>& names);
+    const std::vector<std::string>& names, const std::vector<ColumnOrigin>& origins = {});
 
 // The schema of a (successful) result.
-arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaOfResult(duckdb_arrow_options options,
-                                                                  duckdb_result* result);
+arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaOfResult(
+    duckdb_arrow_options options, duckdb_result* result,
+    const std::vector<ColumnOrigin>& origins = {});
 
 }  // namespace hyprstream::engine

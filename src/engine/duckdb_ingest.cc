@@ -22,24 +22,6 @@ bool TableExists(duckdb_connection connection, const std::optional<std::string>&
 
 namespace {
 
-// The connection's current catalog and schema (what an unqualified regular table name means
-// once temp tables are set aside).
-arrow::Result<std::pair<std::string, std::string>> CurrentCatalogAndSchema(
-    duckdb_connection connection) {
-  ResultHandle result;
-  if (duckdb_query(connection, "SELECT current_database(), current_schema()", result.out()) !=
-      DuckDBSuccess) {
-    return StatusFromResult(result.get(), "ingest: reading the current schema");
-  }
-  auto text = [&](idx_t column) {
-    char* value = duckdb_value_varchar(result.get(), column, 0);
-    std::string out = value ? value : "";
-    duckdb_free(value);
-    return out;
-  };
-  return std::make_pair(text(0), text(1));
-}
-
 // Everything between BEGIN and COMMIT. Sets *wrote once the database was changed.
 arrow::Result<int64_t> CreateAndAppend(DuckDbSession& session, const IngestRequest& request,
                                        const std::optional<std::string>& catalog,
@@ -89,7 +71,7 @@ arrow::Result<int64_t> IngestLocked(DuckDbSession& session, const IngestRequest&
   } else if (!catalog || !schema) {
     // ADBC: temporary=false means the regular table in the given (else the current) catalog
     // and schema, even when a temp table of that name would shadow it in unqualified SQL.
-    ARROW_ASSIGN_OR_RAISE(auto current, CurrentCatalogAndSchema(connection));
+    ARROW_ASSIGN_OR_RAISE(auto current, session.CurrentNamespaceLocked());
     if (!catalog) catalog = current.first;
     if (!schema) schema = current.second;
   }

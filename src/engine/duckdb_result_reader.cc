@@ -25,10 +25,11 @@ DuckDbResultReader::DuckDbResultReader(std::shared_ptr<DuckDbSession> session,
 
 arrow::Result<std::shared_ptr<DuckDbResultReader>> DuckDbResultReader::StartLocked(
     std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
-    std::shared_ptr<arrow::RecordBatch> parameters) {
+    std::shared_ptr<arrow::RecordBatch> parameters, std::vector<ColumnOrigin> origins) {
   std::shared_ptr<DuckDbResultReader> reader(
       new DuckDbResultReader(std::move(session), std::move(prepared), std::move(parameters)));
   reader->options_ = ArrowOptionsOf(reader->session_->connection());
+  reader->origins_ = std::move(origins);
   ARROW_RETURN_NOT_OK(reader->ExecuteLocked(0));
   return reader;
 }
@@ -59,7 +60,8 @@ arrow::Status DuckDbResultReader::ExecuteLocked(int64_t row) {
     result_.Reset();
     return status.ok() ? arrow::Status::IOError("DuckDB execution failed") : status;
   }
-  ARROW_ASSIGN_OR_RAISE(auto schema, ArrowSchemaOfResult(options_.get(), result_.get()));
+  ARROW_ASSIGN_OR_RAISE(auto schema,
+                        ArrowSchemaOfResult(options_.get(), result_.get(), origins_));
   if (schema_ == nullptr) {
     schema_ = std::move(schema);
   } else if (!schema_->Equals(*schema)) {

@@ -29,10 +29,11 @@ class DuckDbResultReader : public arrow::RecordBatchReader {
 
   // Session mutex held and quiesced. Runs the first execution (errors surface here) and
   // returns the reader; the caller registers it with SetOpenReaderLocked.
-  // `parameters` may be null (one execution without parameters).
+  // `parameters` may be null (one execution without parameters); `origins` as for
+  // ArrowSchemaFromDuckDb (the statement's, so the streamed schema equals the announced one).
   static arrow::Result<std::shared_ptr<DuckDbResultReader>> StartLocked(
       std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
-      std::shared_ptr<arrow::RecordBatch> parameters);
+      std::shared_ptr<arrow::RecordBatch> parameters, std::vector<ColumnOrigin> origins = {});
 
   ~DuckDbResultReader() override;
 
@@ -61,6 +62,7 @@ class DuckDbResultReader : public arrow::RecordBatchReader {
   int64_t executions_ = 1;
   int64_t next_execution_ = 0;
   ArrowOptionsHandle options_;
+  std::vector<ColumnOrigin> origins_;
   std::shared_ptr<arrow::Schema> schema_;
   ResultHandle result_;
   bool done_ = false;

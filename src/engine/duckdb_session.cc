@@ -28,7 +28,8 @@ void DuckDbSession::SetOpenReaderLocked(std::weak_ptr<DuckDbResultReader> reader
 
 void DuckDbSession::NoteTransactionStatement(std::string_view sql, bool succeeded) {
   // Each statement in order (BEGIN; ...; ROLLBACK ends closed).
-  for (const auto& statement : sql::Analyze(sql)->statements) {
+  const auto script = sql::Analyze(sql);  // owns the statements (a temporary would not)
+  for (const auto& statement : script->statements) {
     if (statement.kind == sql::StatementKind::kBegin) {
       if (succeeded) set_in_transaction(true);
     } else if (statement.kind == sql::StatementKind::kCommit ||
@@ -37,6 +38,50 @@ void DuckDbSession::NoteTransactionStatement(std::string_view sql, bool succeede
       set_in_transaction(false);
     }
   }
+}
+
+arrow::Result<std::pair<std::string, std::string>> DuckDbSession::CurrentNamespaceLocked() {
+  if (namespace_) return *namespace_;
+  ResultHandle result;
+  if (duckdb_query(connection_, "SELECT current_database(), current_schema()", result.out()) !=
+      DuckDBSuccess) {
+    return StatusFromResult(result.get(), "reading the current schema");
+  }
+  auto text = [&](idx_t column) {
+    char* value = duckdb_value_varchar(result.get(), column, 0);
+    std::string out = value ? value : "";
+    duckdb_free(value);
+    return out;
+  };
+  namespace_ = std::make_pair(text(0), text(1));
+  return *namespace_;
+}
+
+std::optional<ColumnOrigin> DuckDbSession::ResolveTableLocked(const sql::TableRef& table) {
+  std::vector<ColumnOrigin> candidates;
+  if (table.catalog && table.schema) {
+    candidates.push_back({*table.catalog, *table.schema, table.table});
+  } else {
+    auto current = CurrentNamespaceLocked();
+    if (!current.ok()) return std::nullopt;
+    const std::string schema = table.schema.value_or(current->second);
+    // Temp tables live in temp.main and come first in DuckDB's search path.
+    if (!table.schema || *table.schema == "main") {
+      candidates.push_back({"temp", "main", table.table});
+    }
+    candidates.push_back({current->first, schema, table.table});
+    // A two-part name may also be catalog.table (its main schema).
+    if (table.schema) candidates.push_back({*table.schema, "main", table.table});
+  }
+  for (const auto& candidate : candidates) {
+    duckdb_table_description raw = nullptr;
+    duckdb_state state = duckdb_table_description_create_ext(
+        connection_, candidate.catalog.c_str(), candidate.schema.c_str(), candidate.table.c_str(),
+        &raw);
+    TableDescriptionHandle description(raw);
+    if (state == DuckDBSuccess) return candidate;
+  }
+  return std::nullopt;
 }
 
 arrow::Status DuckDbSession::ExecuteLocked(const std::string& sql, std::string_view context) {

@@ -14,8 +14,13 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "engine/duckdb_type_name.h"
+#include "sql/table_ref.h"
 
 namespace hyprstream::engine {
 
@@ -45,6 +50,14 @@ class DuckDbSession {
   // statements in it (BEGIN/START TRANSACTION, COMMIT/END, ROLLBACK/ABORT; sql module).
   void NoteTransactionStatement(std::string_view sql, bool succeeded);
 
+  // mutex() held. The connection's current catalog and schema, read once and kept until
+  // ForgetNamespaceLocked (a SET/USE, ATTACH or DETACH may have changed them).
+  arrow::Result<std::pair<std::string, std::string>> CurrentNamespaceLocked();
+  void ForgetNamespaceLocked() { namespace_.reset(); }
+  // mutex() held. The table `table` names here (temp tables first, as DuckDB resolves it), or
+  // nullopt when it is not a table this connection sees.
+  std::optional<ColumnOrigin> ResolveTableLocked(const sql::TableRef& table);
+
   // mutex() held (and quiesced). Runs one statement and discards its result.
   arrow::Status ExecuteLocked(const std::string& sql, std::string_view context);
 
@@ -60,6 +73,7 @@ class DuckDbSession {
   std::recursive_mutex mutex_;
   std::weak_ptr<DuckDbResultReader> open_reader_;
   std::atomic<bool> in_transaction_{false};
+  std::optional<std::pair<std::string, std::string>> namespace_;  // guarded by mutex_
 };
 
 }  // namespace hyprstream::engine

@@ -4,6 +4,8 @@
 #include "engine/arrow_validation.h"
 #include "engine/duckdb_arrow_schema.h"
 #include "engine/duckdb_status.h"
+#include "sql/select_item_origins.h"
+#include "sql/sql_script.h"
 
 #include <arrow/array.h>
 #include <arrow/type.h>
@@ -101,6 +103,41 @@ arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
   return statement;
 }
 
+void DuckDbStatement::NoteExecutedLocked(bool succeeded) {
+  switch (statement_type_) {
+    case DUCKDB_STATEMENT_TYPE_TRANSACTION:
+      session_->NoteTransactionStatement(sql_, succeeded);
+      break;
+    case DUCKDB_STATEMENT_TYPE_SET:  // USE, SET schema / search_path
+    case DUCKDB_STATEMENT_TYPE_ATTACH:
+    case DUCKDB_STATEMENT_TYPE_DETACH:
+      session_->ForgetNamespaceLocked();
+      break;
+    default:
+      break;
+  }
+}
+
+std::vector<ColumnOrigin> DuckDbStatement::ColumnOriginsLocked(size_t columns) {
+  const auto script = sql::Analyze(sql_);  // owns the statement read below
+  const sql::StatementInfo* statement = script->Single();
+  if (statement == nullptr) return {};
+  auto tables = sql::ResultColumnTables(sql::SelectItemOrigins(*statement), columns);
+  std::vector<ColumnOrigin> origins(tables.size());
+  bool any = false;
+  for (size_t i = 0; i < tables.size(); ++i) {
+    if (!tables[i]) continue;
+    // Consecutive columns usually name the same table: resolve it once.
+    if (i > 0 && tables[i - 1] == tables[i]) {
+      origins[i] = origins[i - 1];
+    } else if (auto origin = session_->ResolveTableLocked(*tables[i])) {
+      origins[i] = *origin;
+    }
+    any |= !origins[i].table.empty();
+  }
+  return any ? origins : std::vector<ColumnOrigin>{};
+}
+
 arrow::Status DuckDbStatement::DescribeLocked() {
   duckdb_prepared_statement p = prepared_.get();
   statement_type_ = duckdb_prepared_statement_type(p);
@@ -125,7 +162,8 @@ arrow::Status DuckDbStatement::DescribeLocked() {
     if (name != nullptr) duckdb_free(const_cast<char*>(name));
   }
   if (resolved) {
-    auto schema = ArrowSchemaFromDuckDb(options.get(), types, names);
+    if (kind_ == StatementKind::kQuery) origins_ = ColumnOriginsLocked(types.size());
+    auto schema = ArrowSchemaFromDuckDb(options.get(), types, names, origins_);
     // A type DuckDB cannot express in Arrow is only an unknown schema here; execution tells.
     if (schema.ok()) dataset_schema_ = *schema;
   }
@@ -226,10 +264,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> DuckDbStatement::Execut
   if (auto direct = ExecuteDirect()) return direct;
   std::lock_guard<std::recursive_mutex> lock(session_->mutex());
   session_->QuiesceLocked();
-  auto reader = DuckDbResultReader::StartLocked(session_, prepared_, parameters_);
-  if (statement_type_ == DUCKDB_STATEMENT_TYPE_TRANSACTION) {
-    session_->NoteTransactionStatement(sql_, reader.ok());
-  }
+  auto reader = DuckDbResultReader::StartLocked(session_, prepared_, parameters_, origins_);
+  NoteExecutedLocked(reader.ok());
   ARROW_RETURN_NOT_OK(reader.status());
   session_->SetOpenReaderLocked(*reader);
   return std::shared_ptr<arrow::RecordBatchReader>(std::move(*reader));
@@ -279,9 +315,7 @@ arrow::Result<int64_t> DuckDbStatement::ExecuteUpdate() {
       (void)rolled_back;  // the execution's error is the one to report
     }
   }
-  if (statement_type_ == DUCKDB_STATEMENT_TYPE_TRANSACTION) {
-    session_->NoteTransactionStatement(sql_, status.ok());
-  }
+  NoteExecutedLocked(status.ok());
   ARROW_RETURN_NOT_OK(status);
   if (known) return changed;
   // DDL changes no rows: 0, as JDBC's executeUpdate expects; -1 only when truly unknown.

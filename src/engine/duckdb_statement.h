@@ -45,6 +45,12 @@ class DuckDbStatement : public EngineStatement {
   std::string sql_;
   duckdb_statement_type statement_type_ = DUCKDB_STATEMENT_TYPE_INVALID;
   StatementKind kind_ = StatementKind::kOther;
+  // The table each result column comes from, where the query shows it (see
+  // sql/select_item_origins.h); empty when none does.
+  std::vector<ColumnOrigin> ColumnOriginsLocked(size_t columns);
+  // After an execution: what it changed in the session (transaction flag, namespace).
+  void NoteExecutedLocked(bool succeeded);
+  std::vector<ColumnOrigin> origins_;
   std::shared_ptr<arrow::Schema> dataset_schema_;
   std::shared_ptr<arrow::Schema> parameter_schema_;
   std::shared_ptr<arrow::RecordBatch> parameters_;

@@ -176,7 +176,8 @@ std::vector<std::string> KeywordStatementTypes(const std::string& sql) {
       {"END", "TRANSACTION"},   {"ABORT", "TRANSACTION"},  {"COPY", "COPY"},
       {"EXPLAIN", "EXPLAIN"}};
   std::vector<std::string> types;
-  for (const auto& statement : sql::Analyze(sql)->statements) {
+  const auto script = sql::Analyze(sql);  // owns the statements (a temporary would not)
+  for (const auto& statement : script->statements) {
     const std::string& word = statement.keyword;
     auto it = kTypes.find(word);
     types.push_back(it == kTypes.end() ? (word.empty() ? std::string("UNKNOWN") : word)

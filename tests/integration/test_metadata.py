@@ -106,6 +106,38 @@ def test_column_metadata_uses_the_keys_flight_sql_clients_read(meta):
         [("o_id", "memory", "sales", "orders"), ("note", "memory", "sales", "orders")]
 
 
+def origins(schema):
+    keys = ("ARROW:FLIGHT:SQL:CATALOG_NAME", "ARROW:FLIGHT:SQL:SCHEMA_NAME",
+            "ARROW:FLIGHT:SQL:TABLE_NAME")
+    out = {}
+    for field in schema:
+        m = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        out[field.name] = tuple(m[k] for k in keys) if keys[2] in m else None
+    return out
+
+
+def test_query_results_name_the_table_each_column_comes_from(meta):
+    """JDBC's ResultSetMetaData.getSchemaName/getTableName read these keys: a column passed
+    through from a table names it (aliases, joins and * resolved); computed columns do not."""
+    with adbc_driver_flightsql.dbapi.connect(meta.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT o.o_id, o.note AS n, o_id + 1 AS next, l.* "
+                    "FROM sales.orders AS o JOIN sales.order_lines l ON o.o_id = l.l_id")
+        assert origins(cur.fetch_arrow_table().schema) == {
+            "o_id": ("memory", "sales", "orders"), "n": ("memory", "sales", "orders"),
+            "next": None, "l_id": ("memory", "sales", "order_lines")}
+        cur.execute("CREATE TEMP TABLE orders (o_id INTEGER)")
+        cur.execute("SELECT * FROM orders")  # the session's temp table shadows main.orders
+        assert origins(cur.fetch_arrow_table().schema) == {"o_id": ("temp", "main", "orders")}
+        cur.execute("DROP TABLE temp.main.orders")
+        cur.execute("USE memory.sales")
+        cur.execute("SELECT note FROM orders")  # the session's current schema now
+        assert origins(cur.fetch_arrow_table().schema) == {"note": ("memory", "sales", "orders")}
+        cur.execute("SELECT l_id FROM order_lines JOIN orders ON true")  # unqualified, 2 tables
+        assert origins(cur.fetch_arrow_table().schema) == {"l_id": None}
+        cur.execute("USE memory.main")
+
+
 def test_query_results_carry_column_metadata(meta):
     with adbc_driver_flightsql.dbapi.connect(meta.uri, autocommit=True) as conn:
         cur = conn.cursor()

@@ -470,6 +470,16 @@ public final class JdbcSmoke {
       }
     });
 
+    check("metadata: ResultSetMetaData names the catalog, schema and table of a column", () -> {
+      try (Statement st = conn.createStatement();
+          ResultSet rs = st.executeQuery("SELECT x FROM " + schema + ".other")) {
+        ResultSetMetaData rmd = rs.getMetaData();
+        eq("memory", rmd.getCatalogName(1), "getCatalogName");
+        eq(schema, rmd.getSchemaName(1), "getSchemaName");
+        eq("other", rmd.getTableName(1), "getTableName");
+      }
+    });
+
     final DatabaseMetaData[] mdHolder = new DatabaseMetaData[1];
     check("metadata: getMetaData", () -> mdHolder[0] = conn.getMetaData());
     DatabaseMetaData md = mdHolder[0];

@@ -1,0 +1,130 @@
+#include "sql/select_item_origins.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+namespace hyprstream::sql {
+namespace {
+
+using nlohmann::json;
+
+std::string Text(const json& node, const char* key) {
+  if (!node.is_object()) return "";
+  auto it = node.find(key);
+  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+bool SameName(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// A base table of the FROM clause and the name it goes by in the query.
+struct FromTable {
+  TableRef table;
+  std::string name;  // alias, else the table name
+};
+
+// The base tables of a FROM join tree; false when it holds anything else (subquery,
+// table function, CTE name...).
+bool CollectTables(const json& from, const std::vector<std::string>& cte_names,
+                   std::vector<FromTable>* out) {
+  const std::string type = Text(from, "type");
+  if (type == "JOIN") {
+    return CollectTables(from["left"], cte_names, out) &&
+           CollectTables(from["right"], cte_names, out);
+  }
+  if (type != "BASE_TABLE" || !from["sample"].is_null() || !from["at_clause"].is_null() ||
+      !from["column_name_alias"].empty()) {
+    return false;
+  }
+  TableRef table;
+  table.table = Text(from, "table_name");
+  if (!Text(from, "schema_name").empty()) table.schema = Text(from, "schema_name");
+  if (!Text(from, "catalog_name").empty()) table.catalog = Text(from, "catalog_name");
+  if (!table.schema && std::any_of(cte_names.begin(), cte_names.end(), [&](const auto& cte) {
+        return SameName(cte, table.table);
+      })) {
+    return false;
+  }
+  const std::string alias = Text(from, "alias");
+  out->push_back({table, alias.empty() ? table.table : alias});
+  return true;
+}
+
+// The table a qualifier (alias or table name) names, if exactly one.
+std::optional<TableRef> Qualified(const std::vector<FromTable>& tables, const std::string& name) {
+  std::optional<TableRef> found;
+  for (const auto& t : tables) {
+    if (!SameName(t.name, name)) continue;
+    if (found) return std::nullopt;
+    found = t.table;
+  }
+  return found;
+}
+
+SelectItemOrigin OriginOf(const json& item, const std::vector<FromTable>& tables) {
+  const std::string cls = Text(item, "class");
+  if (cls == "COLUMN_REF") {
+    const auto& names = item["column_names"];
+    if (names.size() == 1 && tables.size() == 1) return {tables[0].table, false};
+    if (names.size() == 2 && names[0].is_string()) {
+      return {Qualified(tables, names[0].get<std::string>()), false};
+    }
+    return {};
+  }
+  if (cls == "STAR") {
+    const bool plain = item["exclude_list"].empty() && item["replace_list"].empty() &&
+                       item["rename_list"].empty() && item["qualified_exclude_list"].empty() &&
+                       !item.value("columns", false) && item["expr"].is_null();
+    if (!plain) return {std::nullopt, true};  // still one item for several columns
+    const std::string relation = Text(item, "relation_name");
+    if (relation.empty()) {
+      if (tables.size() == 1) return {tables[0].table, true};
+      return {std::nullopt, true};  // columns of several tables: no one origin
+    }
+    return {Qualified(tables, relation), true};
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<SelectItemOrigin> SelectItemOrigins(const StatementInfo& statement) {
+  if (statement.kind != StatementKind::kQuery) return {};
+  const StatementReads& reads = statement.reads();
+  if (!reads.known || !reads.whole_statement || reads.tree == nullptr) return {};
+  try {
+    const json& statements = (*reads.tree)["statements"];
+    if (!statements.is_array() || statements.size() != 1) return {};
+    const json& node = statements[0]["node"];
+    if (Text(node, "type") != "SELECT_NODE") return {};
+    std::vector<FromTable> tables;
+    if (!CollectTables(node["from_table"], reads.cte_names, &tables) || tables.empty()) return {};
+    std::vector<SelectItemOrigin> out;
+    for (const json& item : node["select_list"]) out.push_back(OriginOf(item, tables));
+    return out;
+  } catch (const json::exception&) {
+    return {};  // a parse tree of a shape not expected here: no origins
+  }
+}
+
+std::vector<std::optional<TableRef>> ResultColumnTables(const std::vector<SelectItemOrigin>& items,
+                                                        size_t result_columns) {
+  const auto stars = std::count_if(items.begin(), items.end(), [](const auto& i) { return i.star; });
+  if (items.empty() || stars > 1 || items.size() - stars > result_columns) return {};
+  if (stars == 0 && items.size() != result_columns) return {};
+  std::vector<std::optional<TableRef>> out;
+  for (const auto& item : items) {
+    const size_t span = item.star ? result_columns - (items.size() - 1) : 1;
+    for (size_t i = 0; i < span; ++i) out.push_back(item.table);
+  }
+  return out;
+}
+
+}  // namespace hyprstream::sql
