@@ -153,8 +153,14 @@ class CachedEngine : public engine::Engine {
     return std::make_unique<WriteThroughAppender>(core_, std::move(backend), std::move(cache), key);
   }
 
+  // Table functions and macros live in the cache DuckDB: queries that only call them are
+  // answered there, and queries over mirrored tables may use them.
+  bool hosts_table_functions() const override { return true; }
   arrow::Status RegisterTableFunction(engine::TableFunctionSpec spec) override {
     return core_->cache->RegisterTableFunction(std::move(spec));
+  }
+  arrow::Status DefineMacro(const std::string& create_macro) override {
+    return core_->cache->DefineMacro(create_macro);
   }
 
  private:

@@ -3,6 +3,7 @@
 #include "engine/duckdb_connection.h"
 #include "engine/duckdb_database.h"
 #include "engine/duckdb_session.h"
+#include "engine/duckdb_status.h"
 #include "engine/duckdb_table_appender.h"
 #include "engine/duckdb_table_function.h"
 
@@ -31,6 +32,17 @@ class DuckDbEngine : public Engine {
     arrow::Status status = RegisterDuckDbTableFunction(raw, std::move(spec));
     duckdb_disconnect(&raw);
     if (status.ok() && direct) database_->AddDirectFunction(std::move(direct));
+    return status;
+  }
+
+  arrow::Status DefineMacro(const std::string& create_macro) override {
+    ARROW_ASSIGN_OR_RAISE(duckdb_connection raw, database_->Connect());
+    ResultHandle result;
+    arrow::Status status = duckdb_query(raw, create_macro.c_str(), result.out()) == DuckDBSuccess
+                               ? arrow::Status::OK()
+                               : StatusFromResult(result.get(), "defining a macro");
+    result.Reset();
+    duckdb_disconnect(&raw);
     return status;
   }
 

@@ -246,6 +246,12 @@ class Engine {
     return arrow::Status::NotImplemented("engine ", name(), " cannot host table function ",
                                          spec.name);
   }
+  // Runs `create_macro`, a DuckDB `CREATE OR REPLACE MACRO ...` statement, where this engine
+  // hosts table functions, so the macro is callable from every connection. NotImplemented by
+  // engines that cannot host functions.
+  virtual arrow::Status DefineMacro(const std::string& create_macro) {
+    return arrow::Status::NotImplemented("engine ", name(), " cannot host SQL macros");
+  }
 };
 
 // Options common to engines: the connection string and the repeated k=v options.

@@ -113,6 +113,9 @@ class ForwardingEngine : public Engine {
   arrow::Status RegisterTableFunction(TableFunctionSpec spec) override {
     return target_->RegisterTableFunction(std::move(spec));
   }
+  arrow::Status DefineMacro(const std::string& create_macro) override {
+    return target_->DefineMacro(create_macro);
+  }
 
  protected:
   Engine& target() const { return *target_; }

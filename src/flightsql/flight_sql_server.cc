@@ -21,10 +21,8 @@
 #include "flightsql/flight_status.h"
 #include "flightsql/flight_wire.h"
 #include "flightsql/read_freshness.h"
-#include "flightsql/window_feeding_insert.h"
 #include "flightsql/xdbc_type_info.h"
 #include "sql/sql_script.h"
-#include "window/window_query_rewriter.h"
 
 namespace hyprstream::flightsql {
 namespace fl = arrow::flight;
@@ -69,57 +67,6 @@ class FinishNotifyingReader : public arrow::RecordBatchReader {
   ServerMetrics* metrics_;
   CallRecord* record_;
 };
-
-// Passes an ingest's batches through WindowCatalog::PrepareAppend (metrics: running columns)
-// and keeps what it produced, to fold into the table's windows once the ingest commits.
-class WindowedReader : public arrow::RecordBatchReader {
- public:
-  WindowedReader(std::shared_ptr<arrow::RecordBatchReader> inner,
-                 std::shared_ptr<arrow::Schema> schema,
-                 std::shared_ptr<window::WindowCatalog> windows, window::TableName table)
-      : inner_(std::move(inner)),
-        schema_(std::move(schema)),
-        windows_(std::move(windows)),
-        table_(std::move(table)) {}
-
-  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    std::shared_ptr<arrow::RecordBatch> next;
-    ARROW_RETURN_NOT_OK(inner_->ReadNext(&next));
-    if (next == nullptr) {
-      *batch = nullptr;
-      return arrow::Status::OK();
-    }
-    ARROW_ASSIGN_OR_RAISE(*batch, windows_->PrepareAppend(table_, next));
-    rows_.push_back(*batch);
-    return arrow::Status::OK();
-  }
-  arrow::RecordBatchVector TakeRows() { return std::move(rows_); }
-
- private:
-  std::shared_ptr<arrow::RecordBatchReader> inner_;
-  std::shared_ptr<arrow::Schema> schema_;
-  std::shared_ptr<window::WindowCatalog> windows_;
-  window::TableName table_;
-  arrow::RecordBatchVector rows_;
-};
-
-// Whether SQL text contains `word` (lower case), ignoring case: a cheap filter before looking.
-bool Mentions(const std::string& sql, const std::string& word) {
-  auto it = std::search(sql.begin(), sql.end(), word.begin(), word.end(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == b;
-  });
-  return it != sql.end();
-}
-
-bool MentionsMetrics(const std::string& sql) { return Mentions(sql, "metrics"); }
-
-// The window catalog's name of a table SQL writes (unqualified: main).
-window::TableName WindowTableOf(const sql::TableRef& ref) {
-  std::string schema = ref.schema.value_or("main");
-  if (ref.catalog) schema = *ref.catalog + "." + schema;
-  return window::TableName::Of(schema, ref.table);
-}
 
 // Who answers SQL: the backend's name and version when the engine fronts another database.
 std::optional<engine::BackendInfo> EngineBackendInfo(engine::Engine& engine) {
@@ -213,38 +160,6 @@ FlightSqlServer::~FlightSqlServer() {
   sweeper_.join();
 }
 
-namespace {
-
-// Per-window series from WindowCatalog::List(): rows folded in, late rows, open state bytes.
-std::string WindowMetrics(const arrow::RecordBatch& windows) {
-  auto names = std::dynamic_pointer_cast<arrow::StringArray>(windows.GetColumnByName("name"));
-  if (!names) return "";
-  std::string text;
-  const std::pair<const char*, const char*> series[] = {
-      {"rows", "hyprstream_window_rows_total"},
-      {"late_rows", "hyprstream_window_late_rows_total"},
-      {"open_bytes", "hyprstream_window_open_bytes"}};
-  for (const auto& [column_name, metric] : series) {
-    auto column = windows.GetColumnByName(column_name);
-    if (!column) continue;
-    text += std::string("# TYPE ") + metric +
-            (std::string(metric).ends_with("_total") ? " counter\n" : " gauge\n");
-    for (int64_t i = 0; i < windows.num_rows(); ++i) {
-      auto value = column->GetScalar(i);
-      if (!value.ok() || !(*value)->is_valid || names->IsNull(i)) continue;
-      auto number = (*value)->CastTo(arrow::float64());
-      if (!number.ok()) continue;
-      text += std::string(metric) + "{window=\"" + names->GetString(i) + "\"} " +
-              std::to_string(static_cast<int64_t>(
-                  std::static_pointer_cast<arrow::DoubleScalar>(*number)->value)) +
-              "\n";
-    }
-  }
-  return text;
-}
-
-}  // namespace
-
 template <typename Work>
 auto FlightSqlServer::RunStatement(const fl::ServerCallContext& context,
                                    std::shared_ptr<engine::EngineConnection> connection,
@@ -286,13 +201,6 @@ std::string FlightSqlServer::MetricsText() const {
           sessions_.query_timeouts());
   counter("hyprstream_sessions_rejected_total", "New sessions refused by --max-sessions.",
           sessions_.sessions_rejected());
-  if (options_.windows) {
-    auto windows = options_.windows->List();
-    if (windows.ok()) {
-      gauge("hyprstream_windows", "Time window definitions maintained.", (*windows)->num_rows());
-      text += WindowMetrics(**windows);
-    }
-  }
   return text;
 }
 
@@ -314,37 +222,6 @@ void FlightSqlServer::SweepLoop() {
   }
 }
 
-// --- Windows ------------------------------------------------------------------------------
-
-void FlightSqlServer::WhenCommitted(const std::string& transaction_id,
-                                    const window::TableName& table, arrow::RecordBatchVector rows) {
-  if (!options_.windows || rows.empty()) return;
-  auto fold = [windows = options_.windows, table, rows = std::move(rows)] {
-    // The rows are committed whatever happens here: a failure only leaves the windows behind
-    // the table, so it is logged, not returned to the writer.
-    arrow::Status status = windows->Committed(table, rows);
-    if (!status.ok()) {
-      spdlog::error("windows of {} missed committed rows: {}", table.key(), status.ToString());
-    }
-  };
-  // Rows that never commit must not stay in state derived before the commit (metrics'
-  // running columns).
-  auto abandoned = [windows = options_.windows, table] { windows->Abandoned(table); };
-  if (transaction_id.empty() || !sessions_.OnCommit(transaction_id, fold, abandoned).ok()) fold();
-}
-
-std::string FlightSqlServer::AnsweredFrom(engine::EngineConnection& connection,
-                                          const std::string& sql,
-                                          const std::string& transaction_id) {
-  // Every shape the windows answer groups: skip the parse for everything else.
-  if (!options_.windows || !transaction_id.empty() || !Mentions(sql, "group") ||
-      !options_.windows->MayAnswer(sql)) {
-    return sql;
-  }
-  auto rewritten = window::RewriteFromWindows(*options_.windows, connection, sql);
-  return rewritten ? *rewritten : sql;
-}
-
 arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::PrepareStatement(
     const std::shared_ptr<engine::EngineConnection>& shared_connection, const std::string& sql,
     const std::string& transaction_id) {
@@ -358,57 +235,7 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::Prepare
           return PrepareStatement(shared_connection, one, transaction_id);
         });
   }
-  if (options_.windows) {
-    // Which watched tables (other than metrics) the statement changes, and how.
-    const auto script = sql::Analyze(sql);
-    for (const sql::TableWrite& write : script->Writes()) {
-      const window::TableName table = WindowTableOf(write.table);
-      if (!options_.windows->Watches(table)) continue;
-      // Rows RETURNING * gives are exactly the rows added.
-      const bool appends =
-          write.mode == sql::WriteMode::kAppend || write.mode == sql::WriteMode::kInsertIgnore;
-      if (table == window::TableName::Of("main", "metrics")) {
-        // Allowed (e.g. retention deletes), but the windows no longer equal the rows.
-        if (!appends) options_.windows->Diverged(table);
-        continue;
-      }
-      if (!appends) {
-        return arrow::Status::Invalid(
-            "table ", table.key(),
-            " feeds windows, which only follow appended rows (INSERT, ingest); to change or "
-            "remove its rows (",
-            sql::WriteModeName(write.mode),
-            "), drop its windows first (hyprstream_drop_window), then create them again to "
-            "back-fill");
-      }
-      const sql::StatementInfo* insert = script->Single();
-      if (insert == nullptr || !insert->insert) {
-        return arrow::Status::Invalid("table ", table.key(),
-                                      " feeds windows: insert into it in a statement of its own");
-      }
-      auto returning = WithReturningAll(sql, *insert->insert);
-      if (!returning) {
-        return arrow::Status::Invalid("INSERT ... RETURNING into ", table.key(),
-                                      ", which feeds windows, is not supported; insert without "
-                                      "RETURNING");
-      }
-      ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(*returning));
-      return std::make_unique<WindowFeedingInsert>(
-          std::move(statement), [this, transaction_id, table](arrow::RecordBatchVector rows) {
-            WhenCommitted(transaction_id, table, std::move(rows));
-          });
-    }
-  }
-  return connection.Prepare(AnsweredFrom(connection, sql, transaction_id));
-}
-
-arrow::Status FlightSqlServer::AfterSqlWrite(engine::EngineConnection& connection,
-                                             const std::string& sql,
-                                             const std::string& transaction_id) {
-  if (!options_.windows || !MentionsMetrics(sql)) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto rows, options_.windows->CompleteMetricsRows(connection));
-  WhenCommitted(transaction_id, window::TableName::Of("main", "metrics"), std::move(rows));
-  return arrow::Status::OK();
+  return shared_connection->Prepare(sql);
 }
 
 // --- GetFlightInfo / GetSchema / DoGet ---------------------------------------------------
@@ -574,14 +401,6 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
         return arrow::Status::OK();
       }));
       pending->schema = pending->reader->schema();
-      if (statement.kind() == engine::StatementKind::kUpdate) {
-        // Materialise the row count before completing metrics rows on the same connection.
-        ARROW_ASSIGN_OR_RAISE(auto batches, pending->reader->ToRecordBatches());
-        ARROW_ASSIGN_OR_RAISE(pending->reader,
-                              arrow::RecordBatchReader::Make(batches, pending->schema));
-        ARROW_RETURN_NOT_OK(
-            AfterSqlWrite(*prepared->connection, prepared->sql, prepared->transaction_id));
-      }
     }
   }
   pb::TicketStatementQuery ticket;
@@ -699,7 +518,6 @@ arrow::Status FlightSqlServer::PutStatementUpdate(const fl::ServerCallContext& c
                         PrepareStatement(connection, command.query(), command.transaction_id()));
   ARROW_ASSIGN_OR_RAISE(
       int64_t count, RunStatement(context, connection, [&] { return statement->ExecuteUpdate(); }));
-  ARROW_RETURN_NOT_OK(AfterSqlWrite(*connection, command.query(), command.transaction_id()));
   if (CallRecord* record = CallRecordOf(context)) record->AddRows(count);
   // Answer at once: some clients wait for this before half-closing their stream.
   pb::DoPutUpdateResult result;
@@ -744,8 +562,6 @@ arrow::Status FlightSqlServer::PutPreparedUpdate(const fl::ServerCallContext& co
                             }));
     }
   }
-  ARROW_RETURN_NOT_OK(
-      AfterSqlWrite(*prepared->connection, prepared->sql, prepared->transaction_id));
   if (CallRecord* record = CallRecordOf(context)) record->AddRows(count);
   pb::DoPutUpdateResult result;
   result.set_record_count(count);
@@ -798,24 +614,13 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
   ARROW_RETURN_NOT_OK(ClientDataError(client_batches.status()));
   std::shared_ptr<arrow::RecordBatchReader> batches =
       std::make_shared<ClientDataReader>(std::move(*client_batches));
-  auto target = window::TableName::Of(request.schema, request.table);
-  std::shared_ptr<WindowedReader> windowed;
-  if (options_.windows && options_.windows->Watches(target)) {
-    ARROW_ASSIGN_OR_RAISE(auto schema, options_.windows->AppendSchema(target, batches->schema()));
-    windowed = std::make_shared<WindowedReader>(batches, schema, options_.windows, target);
-    batches = windowed;
-  }
   // Holds a statement slot, but no query timeout: an ingest lasts as long as the upload.
-  auto ingested = RunStatement(
-      context, connection, [&] { return connection->Ingest(request, batches.get()); },
-      /*timed=*/false);
-  if (!ingested.ok() && windowed) {
-    // Batches read before the failure went through PrepareAppend but are not stored.
-    options_.windows->Abandoned(target);
-  }
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, std::move(ingested));
+  ARROW_ASSIGN_OR_RAISE(
+      int64_t rows,
+      RunStatement(
+          context, connection, [&] { return connection->Ingest(request, batches.get()); },
+          /*timed=*/false));
   metrics_.AddRowsIngested(rows);
-  if (windowed) WhenCommitted(command.transaction_id(), target, windowed->TakeRows());
   if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
   pb::DoPutUpdateResult result;
   result.set_record_count(rows);
@@ -832,27 +637,14 @@ arrow::Status FlightSqlServer::PutStream(const fl::ServerCallContext& context,
   }
   auto read_schema = reader->GetSchema();
   ARROW_RETURN_NOT_OK(ClientDataError(read_schema.status()));
-  std::shared_ptr<arrow::Schema> schema = *read_schema;
-  auto target = window::TableName::OfPath(path);
-  const bool windowed = options_.windows && options_.windows->Watches(target);
-  if (windowed) {
-    ARROW_ASSIGN_OR_RAISE(schema, options_.windows->AppendSchema(target, schema));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto appender, engine_->OpenAppender(path, schema));
+  ARROW_ASSIGN_OR_RAISE(auto appender, engine_->OpenAppender(path, *read_schema));
   int64_t total = 0;
   while (true) {
     auto next = reader->Next();
     ARROW_RETURN_NOT_OK(ClientDataError(next.status()));
     fl::FlightStreamChunk chunk = std::move(*next);
     if (!chunk.data) break;
-    std::shared_ptr<arrow::RecordBatch> batch = chunk.data;
-    if (windowed) {
-      ARROW_ASSIGN_OR_RAISE(batch, options_.windows->PrepareAppend(target, batch));
-    }
-    auto appended = appender->Append(*batch);
-    if (!appended.ok() && windowed) options_.windows->Abandoned(target);
-    ARROW_ASSIGN_OR_RAISE(int64_t rows, std::move(appended));
-    if (windowed) WhenCommitted("", target, {batch});
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*chunk.data));
     total += rows;
     if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
     metrics_.AddRowsIngested(rows);

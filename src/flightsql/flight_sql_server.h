@@ -23,14 +23,11 @@
 #include "flightsql/server_metrics.h"
 #include "flightsql/session_registry.h"
 #include "flightsql/sql_info.h"
-#include "window/window_catalog.h"
 
 namespace hyprstream::flightsql {
 
 struct FlightSqlServerOptions {
   ServerLimits limits;
-  // Windows fed by every ingest path (null: none).
-  std::shared_ptr<window::WindowCatalog> windows;
 };
 
 class FlightSqlServer : public arrow::flight::FlightServerBase {
@@ -61,7 +58,7 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
 
   SessionRegistry& sessions() { return sessions_; }
   ServerMetrics& metrics() { return metrics_; }
-  // Every metric of the server (metrics(), sessions, statements, windows) as Prometheus text.
+  // The metrics of the protocol layer (metrics(), sessions, statements) as Prometheus text.
   std::string MetricsText() const;
 
  private:
@@ -134,25 +131,11 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Result<std::string> StartPollJob(const arrow::flight::ServerCallContext& context,
                                           const Command& command);
 
-  // Windows: fold committed rows now, or when `transaction_id` commits.
-  void WhenCommitted(const std::string& transaction_id, const window::TableName& table,
-                     arrow::RecordBatchVector rows);
-  // The SQL to run for a query: a GROUP BY time_bucket over metrics that the maintained
-  // windows answer exactly becomes a read of them (window_query_rewriter.h); else `sql`.
-  std::string AnsweredFrom(engine::EngineConnection& connection, const std::string& sql,
-                           const std::string& transaction_id);
-  // Prepares client SQL on `connection`, the one way every RPC does: queries the windows
-  // answer are rewritten (AnsweredFrom); an INSERT into a table feeding windows folds its
-  // rows in at commit (window_feeding_insert.h); other changes to such a table are refused.
   // A script of several statements becomes an engine::ScriptStatement whose statements are
   // each prepared this way when their turn comes.
   arrow::Result<std::unique_ptr<engine::EngineStatement>> PrepareStatement(
       const std::shared_ptr<engine::EngineConnection>& connection, const std::string& sql,
       const std::string& transaction_id);
-  // After a SQL write: completes metrics rows written without running columns.
-  arrow::Status AfterSqlWrite(engine::EngineConnection& connection, const std::string& sql,
-                              const std::string& transaction_id);
-
   // Runs `work` (returning Status or Result) as a statement of `context` on `connection`:
   // admitted by the statement gate, interruptible by cancel and (when `timed`) by its query
   // timeout.

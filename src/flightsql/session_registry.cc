@@ -102,50 +102,14 @@ arrow::Result<std::string> SessionRegistry::BeginTransaction() {
   return transactions_.Insert(std::move(transaction));
 }
 
-arrow::Status SessionRegistry::OnCommit(const std::string& transaction_id,
-                                        std::function<void()> action,
-                                        std::function<void()> on_rollback) {
-  auto transaction = transactions_.Get(transaction_id);
-  if (!transaction) {
-    return arrow::Status::KeyError("unknown or expired transaction_id; begin a new transaction");
-  }
-  std::lock_guard<std::mutex> lock(transaction->mutex);
-  transaction->on_commit.push_back(std::move(action));
-  if (on_rollback) transaction->on_rollback.push_back(std::move(on_rollback));
-  return arrow::Status::OK();
-}
-
-namespace {
-// Runs (and clears) one of a transaction's action lists.
-void RunActions(Transaction& transaction, std::vector<std::function<void()>> Transaction::*list) {
-  std::vector<std::function<void()>> actions;
-  {
-    std::lock_guard<std::mutex> lock(transaction.mutex);
-    actions.swap(transaction.*list);
-  }
-  for (auto& action : actions) action();
-}
-}  // namespace
-
 arrow::Status SessionRegistry::EndTransaction(const std::string& transaction_id, bool commit) {
   auto transaction = transactions_.Take(transaction_id);
   if (!transaction) {
     return arrow::Status::KeyError("unknown or expired transaction_id; nothing to ",
                                    commit ? "commit" : "roll back");
   }
-  if (!commit) {
-    arrow::Status status = transaction->connection->Rollback();
-    RunActions(*transaction, &Transaction::on_rollback);
-    return status;
-  }
-  arrow::Status status = transaction->connection->Commit();
-  if (!status.ok()) {
-    // A failed commit leaves nothing of the transaction behind (DuckDB rolls it back).
-    RunActions(*transaction, &Transaction::on_rollback);
-    return status;
-  }
-  RunActions(*transaction, &Transaction::on_commit);
-  return arrow::Status::OK();
+  // What depends on the outcome (windows folding committed rows) follows the connection.
+  return commit ? transaction->connection->Commit() : transaction->connection->Rollback();
 }
 
 std::string SessionRegistry::AddPreparedStatement(std::shared_ptr<PreparedStatement> statement) {
@@ -301,7 +265,6 @@ void SessionRegistry::Sweep() {
   running_.Sweep();
   for (auto& transaction : transactions_.Sweep()) {
     (void)transaction->connection->Rollback();
-    RunActions(*transaction, &Transaction::on_rollback);
   }
 }
 

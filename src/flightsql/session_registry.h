@@ -85,12 +85,6 @@ struct RunningCall {
 
 struct Transaction {
   std::shared_ptr<engine::EngineConnection> connection;
-  std::mutex mutex;  // guards on_commit, on_rollback
-  // Run after a successful commit (e.g. folding committed rows into windows).
-  std::vector<std::function<void()>> on_commit;
-  // Run once the transaction's writes are gone: rolled back, expired or a failed commit
-  // (e.g. dropping state derived from rows that will never be stored).
-  std::vector<std::function<void()>> on_rollback;
 };
 
 struct ServerLimits {
@@ -118,10 +112,6 @@ class SessionRegistry {
       const arrow::flight::ServerCallContext& context);
 
   arrow::Result<std::string> BeginTransaction();
-  // Runs `action` once transaction `transaction_id` commits (never if it rolls back), and
-  // `on_rollback` (if set) once its writes are gone instead.
-  arrow::Status OnCommit(const std::string& transaction_id, std::function<void()> action,
-                         std::function<void()> on_rollback = nullptr);
   // Commits or rolls back and forgets the transaction (also when the end fails).
   arrow::Status EndTransaction(const std::string& transaction_id, bool commit);
 

@@ -22,7 +22,9 @@
 #include "server/password_hash.h"
 #include "server/termination_signals.h"
 #include "server/tls_options.h"
+#include "server/window_metrics.h"
 #include "window/window_catalog.h"
+#include "window/windowed_engine.h"
 
 namespace hyprstream::server {
 namespace {
@@ -91,31 +93,24 @@ arrow::Result<std::shared_ptr<engine::Engine>> OpenServingEngine(const Config& c
   return cache::OpenCachedEngine(std::move(engine), std::move(cache), std::move(options));
 }
 
-arrow::Result<std::shared_ptr<window::WindowCatalog>> OpenWindows(
-    const Config& config, const std::shared_ptr<engine::Engine>& engine) {
+// The windows layer over the serving engine (any engine: embedded DuckDB, a backend with or
+// without the cache), with the definitions of the config.
+arrow::Result<std::shared_ptr<window::WindowedEngine>> OpenWindows(
+    const Config& config, std::shared_ptr<engine::Engine> engine) {
   window::WindowCatalogOptions window_options;
   window_options.metrics_table = config.metrics_table;
   window_options.metrics_running_width_us = config.metrics_running_window.count() * 1000000LL;
   window_options.allowed_lateness_us = config.window_lateness.count() * 1000000LL;
   ARROW_ASSIGN_OR_RAISE(window_options.metrics_integer_time_unit,
                         window::ParseTimeUnit(config.metrics_integer_time_unit));
-  std::shared_ptr<window::WindowCatalog> windows;
-  if (!engine->hosts_table_functions()) {
-    // Windows keep their state in DuckDB tables and SQL; they run on the embedded DuckDB
-    // engine only (not yet behind a cache or on a pass-through backend).
-    spdlog::info("time windows are off: they run on the embedded DuckDB engine, not on {}",
-                 engine->name());
-  } else {
-    ARROW_ASSIGN_OR_RAISE(windows, window::WindowCatalog::Open(engine, window_options));
-  }
-  if (!windows && !config.window_definitions.empty()) {
-    return arrow::Status::Invalid("windows defined in the config need the DuckDB engine");
-  }
+  ARROW_ASSIGN_OR_RAISE(auto windowed,
+                        window::WindowedEngine::Open(std::move(engine), window_options));
+  window::WindowCatalog& windows = windowed->catalog();
   for (const auto& definition : config.window_definitions) {
     const std::string name = definition.at("name");  // required by the config loader
     auto target = window::TableName::Parse(definition.at("table"));
     auto arguments = window::WindowArguments::FromMap(definition);
-    auto created = windows->Create(name, target, arguments);
+    auto created = windows.Create(name, target, arguments);
     if (created.ok()) {
       spdlog::info("window {} on {} defined from the config ({} rows back-filled)", name,
                    target.key(), *created);
@@ -128,7 +123,7 @@ arrow::Result<std::shared_ptr<window::WindowCatalog>> OpenWindows(
                                           "': ", created.status().message());
     }
   }
-  return windows;
+  return windowed;
 }
 
 // hyprstream_cache_stats() (name, value rows) as hyprstream_cache_<name> gauges.
@@ -162,19 +157,20 @@ std::string CacheMetrics(engine::EngineConnection& connection) {
 // the endpoint's own (the endpoint answers one request at a time).
 HttpEndpoint::Handler ProbeHandler(const Config& config, flightsql::FlightSqlServer& server,
                                    const flightsql::CallObserver& observer,
-                                   std::shared_ptr<engine::Engine> engine) {
+                                   std::shared_ptr<engine::Engine> engine,
+                                   const window::WindowCatalog& windows) {
   std::shared_ptr<engine::EngineConnection> stats_connection;
   if (config.enable_cache) {
     auto connection = engine->Connect();
     if (connection.ok()) stats_connection = *connection;
   }
-  return [&server, &observer, stats_connection](const std::string& path) -> HttpResponse {
+  return [&server, &observer, &windows, stats_connection](const std::string& path) -> HttpResponse {
     if (path == "/health") {
       if (observer.draining()) return {503, "text/plain; charset=utf-8", "draining\n"};
       return {200, "text/plain; charset=utf-8", "serving\n"};
     }
     if (path == "/metrics") {
-      std::string text = server.MetricsText();
+      std::string text = server.MetricsText() + WindowMetricsText(windows);
       text +=
           "# HELP hyprstream_draining 1 while the server shuts down.\n"
           "# TYPE hyprstream_draining gauge\nhyprstream_draining " +
@@ -269,11 +265,11 @@ arrow::Status Serve(const Config& config) {
   if (!config.audit_log.empty()) {
     ARROW_ASSIGN_OR_RAISE(audit, AuditLog::Open(config.audit_log));
   }
-  ARROW_ASSIGN_OR_RAISE(auto engine, OpenServingEngine(config));
-  ARROW_ASSIGN_OR_RAISE(auto windows, OpenWindows(config, engine));
+  ARROW_ASSIGN_OR_RAISE(auto serving, OpenServingEngine(config));
+  ARROW_ASSIGN_OR_RAISE(auto windowed, OpenWindows(config, std::move(serving)));
+  std::shared_ptr<engine::Engine> engine = windowed;
 
   flightsql::FlightSqlServerOptions server_options;
-  server_options.windows = windows;
   server_options.limits.session_idle_timeout = config.session_idle_timeout;
   server_options.limits.statement_idle_timeout = config.statement_idle_timeout;
   server_options.limits.query_timeout = config.query_timeout;
@@ -304,7 +300,7 @@ arrow::Status Serve(const Config& config) {
   if (config.http_port > 0) {
     ARROW_ASSIGN_OR_RAISE(http,
                           HttpEndpoint::Start(config.host, config.http_port,
-                                              ProbeHandler(config, server, *observer, engine)));
+                                              ProbeHandler(config, server, *observer, engine, windowed->catalog())));
     spdlog::info("serving /health and /metrics on http://{}:{}", config.host, http->port());
   }
   spdlog::info("hyprstream {} serving Flight SQL on {}://{}:{} ({})", HYPRSTREAM_VERSION,

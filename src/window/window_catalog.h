@@ -1,19 +1,18 @@
-// WindowCatalog: the windows the server maintains, tied to tables and to the ingest paths.
+// WindowCatalog: the window definitions the windows layer maintains, their state and their
+// results — the definition registry.
 //
-//  - The built-in `metrics` table (metric_id VARCHAR, timestamp TIMESTAMP, value DOUBLE) gets
-//    value_running_window_{sum,avg,count} computed at ingest over a trailing window per
-//    metric_id, and the default tumbling windows 5m/30m/1h/1d (count, sum, avg, min, max).
-//  - Any table can get window definitions at run time through SQL (table functions
-//    hyprstream_create_window / hyprstream_drop_window / hyprstream_windows) or the config;
-//    definitions persist in _hyprstream.window_definitions and are rebuilt from the stored
-//    rows at startup, so window state survives a restart of a file-backed server.
+//  - The built-in `metrics` table (metrics_table.h) gets the default tumbling windows
+//    5m/30m/1h/1d (count, sum, avg, min, max) per metric_id.
+//  - Any table can get window definitions at run time through SQL (window_functions.h) or the
+//    config; definitions persist in the engine's own database (window_storage.h) and state is
+//    rebuilt from the stored rows at startup, so nothing is lost across a restart.
 //  - Results: hyprstream_window('name') = open windows from memory + closed windows from the
-//    definition's history table _hyprstream."<name>_history" (appended as windows close).
+//    definition's history table (appended as windows close).
 //
-// Ingest protocol (called by the Flight SQL layer): AppendSchema/PrepareAppend turn an
-// incoming batch into the rows to store (metrics: adds the running columns); Committed folds
-// rows into the table's windows once they are committed. SQL writes to metrics are completed
-// by CompleteMetricsRows on the writing connection.
+// Write protocol (the windows layer, windowed_connection.h, calls it): AppendSchema /
+// PrepareAppend turn incoming rows into the rows to store (metrics: running columns);
+// Committed folds stored rows into the table's windows once they are committed; Abandoned /
+// Diverged tell it about rows that will never be stored / rows changed behind its back.
 //
 // Thread-safe: a shared mutex guards the set of definitions; each definition's store has one
 // writer at a time (its own mutex), readers take snapshots.
@@ -32,24 +31,13 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "window/metrics_table.h"
+#include "window/window_definition.h"
 #include "window/window_spec.h"
+#include "window/window_storage.h"
 #include "window/window_store.h"
 
 namespace hyprstream::window {
-
-// A table as the catalog keys it: schema (default "main") and name, lower case.
-struct TableName {
-  std::string schema = "main";
-  std::string table;
-
-  static TableName Of(const std::optional<std::string>& schema, const std::string& table);
-  // [catalog, schema, table], [schema, table] or [table].
-  static TableName OfPath(const std::vector<std::string>& path);
-  // "schema.table" or "table".
-  static TableName Parse(const std::string& text);
-  std::string key() const { return schema + "." + table; }
-  bool operator==(const TableName&) const = default;
-};
 
 struct WindowCatalogOptions {
   bool metrics_table = true;
@@ -60,32 +48,23 @@ struct WindowCatalogOptions {
   std::optional<arrow::TimeUnit::type> metrics_integer_time_unit;
 };
 
-// The arguments of a window definition, as given in SQL or the config (all text).
-struct WindowArguments {
-  std::string keys;                                  // "a,b" (may be empty: one group)
-  std::string time;                                  // time column
-  std::string values;                                // "v1,v2"
-  std::string windows = "5m";                        // "5m,hopping 1h/10m"
-  std::string aggregates = "count,sum,avg,min,max";  // any of AggregateName()
-  std::string lateness = "0s";
-  std::string time_unit;  // "", "s", "ms", "us", "ns": unit of an integer time column
-
-  // From named values as SQL and the config spell them: keys, time_column, value_columns,
-  // windows, aggregates, lateness, time_unit. Absent names keep the defaults above.
-  static WindowArguments FromMap(const std::map<std::string, std::string>& values);
-};
-
-// "", "s", "ms", "us" or "ns" (unset for ""); Invalid otherwise.
-arrow::Result<std::optional<arrow::TimeUnit::type>> ParseTimeUnit(const std::string& text);
-
 class WindowCatalog {
  public:
+  // `engine` holds the tables, the definitions and the history; `host` runs the window
+  // functions (hyprstream_window, ...) and macros (tumble, hop): a DuckDB, maybe `engine`.
   static arrow::Result<std::shared_ptr<WindowCatalog>> Open(std::shared_ptr<engine::Engine> engine,
+                                                            std::shared_ptr<engine::Engine> host,
                                                             WindowCatalogOptions options);
   ~WindowCatalog();
 
+  // The built-in metrics table's name.
+  static TableName MetricsTableName() { return TableName{"main", "metrics"}; }
+  // Whether `table` is the built-in metrics table (and it is on).
+  bool IsMetrics(const TableName& table) const;
   // Whether writes to `table` must go through PrepareAppend/Committed.
   bool Watches(const TableName& table) const;
+  // Whether any definition exists (the metrics table's included).
+  bool HasDefinitions() const;
 
   // The schema of the rows stored for incoming rows of `incoming` schema.
   arrow::Result<std::shared_ptr<arrow::Schema>> AppendSchema(
@@ -95,8 +74,7 @@ class WindowCatalog {
       const TableName& table, const std::shared_ptr<arrow::RecordBatch>& batch);
   // Rows of `table` are committed: fold them into its windows.
   arrow::Status Committed(const TableName& table, const arrow::RecordBatchVector& batches);
-  // Rows of `table` that went through PrepareAppend (or CompleteMetricsRows) will never be
-  // stored (rolled back, failed). For metrics, the running-column state is rebuilt from the
+  // Rows of `table` that went through PrepareAppend will never be stored (rolled back, failed). For metrics, the running-column state is rebuilt from the
   // committed rows of the last running width + lateness, so later rows do not count them.
   // (Rows of other transactions still open at that moment are then missing from that state.)
   void Abandoned(const TableName& table);
@@ -104,17 +82,26 @@ class WindowCatalog {
   // answering queries for the rewriter (AnswersExactly/TrailingCovering) until a restart
   // rebuilds them from the stored rows.
   void Diverged(const TableName& table);
-
-  // After a SQL write on `connection` (in its transaction, if any): fills the running columns
-  // of metrics rows written without them and returns those rows, to pass to Committed once
-  // the write commits.
-  arrow::Result<arrow::RecordBatchVector> CompleteMetricsRows(engine::EngineConnection& connection);
+  // A statement changed tables that cannot be told (EXECUTE, CALL, DROP ... CASCADE): every
+  // definition stops answering queries.
+  void DivergedAll();
+  // Whether definition `name` still answers queries (no Diverged since it was built).
+  bool Answers(const std::string& name) const;
 
   // Defines window `name` over `table`, back-filled from the rows already stored. Returns the
   // number of rows folded in.
   arrow::Result<int64_t> Create(const std::string& name, const TableName& table,
                                 const WindowArguments& arguments);
   arrow::Status Drop(const std::string& name);
+  // What definition `name` is: its name, table and spec text.
+  struct Description {
+    std::string name;
+    TableName table;
+    std::string spec;
+  };
+  arrow::Result<Description> Describe(const std::string& name) const;
+  // The table a (schema, table) reference means (the engine's default schema spelled "main").
+  TableName Canonical(const std::optional<std::string>& schema, const std::string& table) const;
 
   // One row per definition: name, table, spec, keys, rows, late_rows, open_bytes.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
@@ -158,37 +145,31 @@ class WindowCatalog {
  private:
   struct Entry;
 
-  WindowCatalog(std::shared_ptr<engine::Engine> engine, WindowCatalogOptions options);
+  WindowCatalog(std::shared_ptr<engine::Engine> engine, std::shared_ptr<engine::Engine> host,
+                WindowCatalogOptions options);
   arrow::Status Start();
-  arrow::Status RegisterFunctions();
-  arrow::Status CreateMetricsTable();
-  arrow::Result<std::unique_ptr<WindowStore>> MakeMetricsRunningStore() const;
-  // Feeds the stored, completed metrics rows (`since_sql`: an extra " AND ..." condition) to
-  // `store` in time order.
-  arrow::Status ReplayMetricsRunning(engine::EngineConnection& connection,
-                                     const std::string& since_sql, WindowStore& store) const;
   arrow::Result<std::shared_ptr<Entry>> MakeEntry(const std::string& name, const TableName& table,
                                                   const WindowArguments& arguments,
                                                   bool persist_history) const;
   arrow::Result<int64_t> Backfill(Entry& entry);
+  // Stored rows of `entry`'s table as its store reads them (metrics normalised, SQLite's text
+  // times as timestamps).
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> AsInput(const Entry& entry,
+                                                             const arrow::RecordBatch& batch) const;
   arrow::Status Fold(Entry& entry, const arrow::RecordBatch& batch);
   arrow::Status WriteClosed(Entry& entry, const std::vector<ClosedWindow>& closed);
-  arrow::Status RunSql(const std::string& sql) const;
   std::shared_ptr<Entry> Find(const std::string& name) const;
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> KeyFilter(
       const Entry& entry, const std::vector<std::string>& keys) const;
 
   std::shared_ptr<engine::Engine> engine_;
+  std::shared_ptr<engine::Engine> host_;
   WindowCatalogOptions options_;
+  std::unique_ptr<WindowStorage> storage_;
+  std::unique_ptr<MetricsTable> metrics_;  // null when the metrics table is off
 
   mutable std::shared_mutex mutex_;                        // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
-
-  std::mutex running_mutex_;  // one writer for the metrics running-window store
-  std::unique_ptr<WindowStore> metrics_running_;
-
-  std::mutex staged_mutex_;  // rows handed to SQL through hyprstream_staged(id)
-  std::map<std::string, std::shared_ptr<arrow::RecordBatch>> staged_;
 };
 
 }  // namespace hyprstream::window

@@ -198,9 +198,9 @@ std::optional<std::string> BoundType(const std::shared_ptr<arrow::DataType>& typ
 
 namespace {
 
-std::optional<std::string> Rewrite(const WindowCatalog& catalog,
-                                   engine::EngineConnection& connection, const std::string& sql) {
-  if (connection.InTransaction()) return Skip(1);
+std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
+                                    engine::EngineConnection& original,
+                                    engine::EngineConnection& host, const std::string& sql) {
   const auto script = sql::Analyze(sql);
   const sql::StatementInfo* statement = script->Single();
   if (statement == nullptr) return Skip(2);
@@ -246,9 +246,9 @@ std::optional<std::string> Rewrite(const WindowCatalog& catalog,
     table_name = parsed.table;
     schema_name = parsed.schema;
     tumble_time = text(args[1]);
-    tumble_width = IntervalMicros(connection, args[hop ? 3 : 2]);
+    tumble_width = IntervalMicros(host, args[hop ? 3 : 2]);
     if (hop) {
-      hop_slide = IntervalMicros(connection, args[2]);
+      hop_slide = IntervalMicros(host, args[2]);
       // The hop macro lists a row in every window from its slide bucket back: the same set
       // as the maintained hopping windows when the slide divides the width.
       if (!hop_slide || *hop_slide <= 0 || !tumble_width || *tumble_width % *hop_slide != 0) {
@@ -374,7 +374,7 @@ std::optional<std::string> Rewrite(const WindowCatalog& catalog,
 
   // The bucket width.
   std::optional<int64_t> width = tumble_width;
-  if (!bucket.is_null()) width = IntervalMicros(connection, bucket["children"][0]);
+  if (!bucket.is_null()) width = IntervalMicros(host, bucket["children"][0]);
   if ((!bucket.is_null() || tumble_width) &&
       (!width || *width <= 0 || kMicrosPerDay % *width != 0)) {
     return Skip(24);
@@ -421,13 +421,14 @@ std::optional<std::string> Rewrite(const WindowCatalog& catalog,
     if (!aggregates_kept) continue;
 
     std::string arguments;
+    std::optional<WindowDef> exact;  // re-checked at each execution
     if (since) {
       auto bound_type = BoundType(definition.time_type);
       if (!bound_type) continue;
       auto bound_sql = sql::ExpressionSql(*since);
       if (!bound_sql.ok()) return Skip(25);
       const std::string bound = "epoch_us(CAST((" + *bound_sql + ") AS " + *bound_type + "))";
-      auto now_value = engine::QueryValue(connection, "SELECT " + bound);
+      auto now_value = engine::QueryValue(host, "SELECT " + bound);
       if (!now_value.ok()) return Skip(26);
       int64_t since_us = 0;
       try {
@@ -441,13 +442,12 @@ std::optional<std::string> Rewrite(const WindowCatalog& catalog,
                   ", since := " + bound + (inclusive ? ", inclusive := 'true'" : "");
     } else {
       if (!catalog.AnswersExactly(definition.name, *width, hop_slide)) continue;
-      arguments = ", width := " +
-                  engine::QuoteLiteral(hop_slide ? WindowDef::Hopping(*width, *hop_slide).ToString()
-                                                 : WindowDef::Tumbling(*width).ToString());
+      exact = hop_slide ? WindowDef::Hopping(*width, *hop_slide) : WindowDef::Tumbling(*width);
+      arguments = ", width := " + engine::QuoteLiteral(exact->ToString());
     }
 
-    // Keep DuckDB's output names, so the result looks exactly like the original query's.
-    auto statement = connection.Prepare(sql);
+    // Keep the engine's output names, so the result looks exactly like the original query's.
+    auto statement = original.Prepare(sql);
     if (!statement.ok() || (*statement)->dataset_schema() == nullptr) return Skip(28);
     auto schema = (*statement)->dataset_schema();
     if (schema->num_fields() != static_cast<int>(outputs.size())) return Skip(29);
@@ -462,25 +462,32 @@ std::optional<std::string> Rewrite(const WindowCatalog& catalog,
     if (!modifiers->empty()) {
       rewritten = "SELECT * FROM (" + rewritten + ") AS hyprstream_answer" + *modifiers;
     }
-    // Same column names and types as the original, or leave it to DuckDB.
-    auto check = connection.Prepare(rewritten);
+    // Same column names and types as the original, or leave it to the engine.
+    auto check = host.Prepare(rewritten);
     if (!check.ok() || (*check)->dataset_schema() == nullptr ||
         !(*check)->dataset_schema()->Equals(*schema, /*check_metadata=*/false)) {
       return Skip(30);
     }
     spdlog::debug("answered from the maintained windows of '{}': {}", definition.name, rewritten);
-    return rewritten;
+    WindowAnswer answer;
+    answer.sql = std::move(rewritten);
+    answer.definition = definition.name;
+    answer.exact = exact;
+    answer.from_windows = std::move(*check);
+    answer.original = std::move(*statement);
+    return answer;
   }
   return Skip(31);
 }
 
 }  // namespace
 
-std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
-                                              engine::EngineConnection& connection,
-                                              const std::string& sql) {
+std::optional<WindowAnswer> RewriteFromWindows(const WindowCatalog& catalog,
+                                               engine::EngineConnection& original,
+                                               engine::EngineConnection& host,
+                                               const std::string& sql) {
   try {
-    return Rewrite(catalog, connection, sql);
+    return Rewrite(catalog, original, host, sql);
   } catch (const json::exception& e) {
     spdlog::debug("window rewrite skipped: unexpected parse tree ({})", e.what());
     return std::nullopt;

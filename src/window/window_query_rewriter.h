@@ -11,26 +11,43 @@
 // LIMIT are kept. Bucket widths must divide a day (time_bucket's origin and the windows' epoch
 // alignment agree) and the window must have had no late or null-time rows; a trailing answer
 // needs the bound after everything its buffer dropped; the result must have the original's
-// column names and types. Anything else is left to DuckDB. No parameters, not inside a
-// transaction (it may see its own uncommitted rows). The SQL is parsed by DuckDB itself
-// (through the sql module); `connection` only evaluates constant bounds and checks schemas.
+// column names and types. Anything else is left to the engine. No parameters. The SQL is parsed
+// by DuckDB itself (through the sql module).
 #pragma once
 
 #include <arrow/result.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "engine/engine.h"
+#include "window/window_spec.h"
 
 namespace hyprstream::window {
 
 class WindowCatalog;
 
-// The rewritten SQL, or nullopt to run `sql` as written. Never fails the query: any problem
-// means "not rewritten".
-std::optional<std::string> RewriteFromWindows(const WindowCatalog& catalog,
-                                              engine::EngineConnection& connection,
-                                              const std::string& sql);
+// A query answered from window state.
+struct WindowAnswer {
+  std::string sql;         // the rewritten query: a read of hyprstream_window(...)
+  std::string definition;  // the definition whose state answers it
+  // The tumbling/hopping window that must still answer exactly when the query runs (late
+  // rows or removed rows since then make it fall back); nullopt for a trailing read, which
+  // refuses a bound older than its buffer by itself.
+  std::optional<WindowDef> exact;
+  std::unique_ptr<engine::EngineStatement> from_windows;  // `sql`, prepared on the host
+  std::unique_ptr<engine::EngineStatement> original;      // the query, prepared on the engine
+};
+
+// The answer from window state, or nullopt to run `sql` as written. `original`: the engine
+// that would run the query (it tells the result's names and types); `host`: a DuckDB
+// connection where window functions run (constants are evaluated there). Never fails the
+// query: any problem means "not rewritten". The caller skips queries inside a transaction
+// (they may see their own uncommitted rows).
+std::optional<WindowAnswer> RewriteFromWindows(const WindowCatalog& catalog,
+                                               engine::EngineConnection& original,
+                                               engine::EngineConnection& host,
+                                               const std::string& sql);
 
 }  // namespace hyprstream::window

@@ -261,10 +261,13 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
     print("rows after each restart (events, metrics):", totals)
 
 
-def test_metrics_rows_committed_without_running_columns_are_completed_once(tmp_path):
-    """The state a crash leaves between an INSERT INTO metrics committing and the server
-    filling in its running columns: restart completes those rows, counts each row once in the
-    running state and the windows, and later writes continue from there."""
+def test_metrics_rows_written_around_hyprstream_are_counted_by_windows_not_running_columns(
+        tmp_path):
+    """Rows hyprstream writes are complete when stored (an INSERT computes the running columns
+    before the write, so no crash can leave a row half done). Rows written straight into the
+    table by someone else keep NULL running columns: after a restart the windows count them
+    (they follow the table), the running state does not, and later writes continue from the
+    rows hyprstream wrote."""
     import duckdb
 
     path = str(tmp_path / "half.duckdb")
@@ -273,7 +276,7 @@ def test_metrics_rows_committed_without_running_columns_are_completed_once(tmp_p
         conn.cursor().adbc_ingest("metrics", pa.Table.from_batches([metrics_batch(0, 30)]),
                                   mode="append")
     assert server.stop() == 0
-    db = duckdb.connect(path)  # what the INSERT had committed when the server died
+    db = duckdb.connect(path)  # a writer that bypasses hyprstream
     db.register("late", pa.Table.from_batches([metrics_batch(30_000, 30)]))
     db.execute("INSERT INTO metrics (metric_id, timestamp, value) "
                "SELECT metric_id, timestamp, value FROM late")
@@ -282,11 +285,23 @@ def test_metrics_rows_committed_without_running_columns_are_completed_once(tmp_p
     try:
         with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
             cur = conn.cursor()
-            check_running_columns(cur)
+            assert rows(cur, "SELECT count(*) FROM metrics "
+                             "WHERE value_running_window_count IS NULL") == [(30,)]
             cur.execute("INSERT INTO metrics (metric_id, timestamp, value) "
                         "VALUES ('cpu', TIMESTAMP '2026-01-01 00:01:00', 1.0)")
-            check_running_columns(cur)
             assert rows(cur, "SELECT count(*) FROM metrics") == [(61,)]
+            # Over the rows hyprstream wrote, the running columns are exact.
+            cur.execute("CREATE TEMP TABLE written AS SELECT * FROM metrics "
+                        "WHERE value_running_window_count IS NOT NULL")
+            bad = rows(cur, """
+                SELECT count(*) FROM (
+                  SELECT value_running_window_count AS got_n, value_running_window_sum AS got_s,
+                         count(*) OVER w AS n, sum(value) OVER w AS s
+                  FROM written
+                  WINDOW w AS (PARTITION BY metric_id ORDER BY timestamp RANGE BETWEEN
+                               INTERVAL '299999 milliseconds' PRECEDING AND CURRENT ROW))
+                WHERE got_n <> n OR abs(got_s - s) > 1e-6""")
+            assert bad == [(0,)]
             assert_windows_match_group_by(cur, "metrics", "metrics", "timestamp",
                                           ["metric_id"], datetime.timedelta(minutes=5))
     finally:

@@ -130,6 +130,10 @@ class RecordingEngine : public Engine {
     calls_->push_back("RegisterTableFunction " + spec.name);
     return arrow::Status::OK();
   }
+  arrow::Status DefineMacro(const std::string& create_macro) override {
+    calls_->push_back("DefineMacro " + create_macro);
+    return arrow::Status::OK();
+  }
 
  private:
   Calls* calls_;
@@ -140,6 +144,7 @@ void CallEverything(Engine& engine) {
   TableFunctionSpec function;
   function.name = "f";
   (void)engine.RegisterTableFunction(std::move(function));
+  (void)engine.DefineMacro("CREATE MACRO m() AS 1");
   (void)engine.OpenAppender({"t"}, arrow::schema({}));
   auto connection = *engine.Connect();
   IngestRequest request;

@@ -1,7 +1,8 @@
 // WindowFeedingInsert: a SQL INSERT into a table that feeds windows (other than `metrics`,
-// whose running columns are completed separately). It runs as `INSERT ... RETURNING *`, so the
-// rows it inserted are handed to `on_rows` (which folds them into the windows once the write
-// commits) and the client still gets a row count. Not thread-safe, like every EngineStatement.
+// whose running columns are computed before the write: metrics_insert.h). It runs as
+// `INSERT ... RETURNING *`, so the rows it stored (defaults filled, values cast) are handed to
+// `on_rows`, which folds them into the windows once they commit, and the client still gets a
+// row count. Not thread-safe, like every EngineStatement.
 #pragma once
 
 #include <functional>
@@ -12,7 +13,7 @@
 #include "engine/engine.h"
 #include "sql/statement_info.h"
 
-namespace hyprstream::flightsql {
+namespace hyprstream::window {
 
 class WindowFeedingInsert : public engine::EngineStatement {
  public:
@@ -37,8 +38,12 @@ class WindowFeedingInsert : public engine::EngineStatement {
   RowsCallback on_rows_;
 };
 
+// The result an INSERT gives as a query: one row, column "Count" (as DuckDB's own INSERT).
+std::shared_ptr<arrow::Schema> CountSchema();
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CountResult(int64_t count);
+
 // `sql` (one INSERT, described by `insert`) with " RETURNING *" where the statement ends
 // (before a trailing comment or ';'); nullopt when it already returns something.
 std::optional<std::string> WithReturningAll(const std::string& sql, const sql::InsertFacts& insert);
 
-}  // namespace hyprstream::flightsql
+}  // namespace hyprstream::window

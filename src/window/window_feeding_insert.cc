@@ -1,15 +1,19 @@
-#include "flightsql/window_feeding_insert.h"
+#include "window/window_feeding_insert.h"
 
 #include <arrow/builder.h>
 
-namespace hyprstream::flightsql {
-namespace {
-
+namespace hyprstream::window {
 std::shared_ptr<arrow::Schema> CountSchema() {
   return arrow::schema({arrow::field("Count", arrow::int64())});
 }
 
-}  // namespace
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CountResult(int64_t count) {
+  arrow::Int64Builder builder;
+  ARROW_RETURN_NOT_OK(builder.Append(count));
+  ARROW_ASSIGN_OR_RAISE(auto column, builder.Finish());
+  auto batch = arrow::RecordBatch::Make(CountSchema(), 1, {column});
+  return arrow::RecordBatchReader::Make({batch}, CountSchema());
+}
 
 WindowFeedingInsert::WindowFeedingInsert(std::unique_ptr<engine::EngineStatement> returning,
                                          RowsCallback on_rows)
@@ -28,11 +32,7 @@ arrow::Result<int64_t> WindowFeedingInsert::ExecuteUpdate() {
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowFeedingInsert::ExecuteQuery() {
   ARROW_ASSIGN_OR_RAISE(int64_t count, ExecuteUpdate());
-  arrow::Int64Builder builder;
-  ARROW_RETURN_NOT_OK(builder.Append(count));
-  ARROW_ASSIGN_OR_RAISE(auto column, builder.Finish());
-  auto batch = arrow::RecordBatch::Make(CountSchema(), 1, {column});
-  return arrow::RecordBatchReader::Make({batch}, CountSchema());
+  return CountResult(count);
 }
 
 std::optional<std::string> WithReturningAll(const std::string& sql,
@@ -42,4 +42,4 @@ std::optional<std::string> WithReturningAll(const std::string& sql,
          sql.substr(insert.returning_offset);
 }
 
-}  // namespace hyprstream::flightsql
+}  // namespace hyprstream::window

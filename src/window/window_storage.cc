@@ -1,0 +1,273 @@
+#include "window/window_storage.h"
+
+#include <arrow/array.h>
+#include <arrow/compute/cast.h>
+#include <arrow/scalar.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
+
+namespace hyprstream::window {
+namespace {
+
+constexpr char kDefinitions[] = "window_definitions";
+
+std::string Quote(const std::string& name) { return engine::QuoteIdentifier(name); }
+
+std::string InList(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& value : values) out += (out.empty() ? "" : ", ") + engine::QuoteLiteral(value);
+  return out;
+}
+
+}  // namespace
+
+bool IsInternal(const std::optional<std::string>& schema, const std::string& table) {
+  return schema.value_or("") == kInternalSchema ||
+         table.rfind(std::string(kInternalSchema) + "_", 0) == 0;
+}
+
+arrow::Result<std::unique_ptr<WindowStorage>> WindowStorage::Open(
+    std::shared_ptr<engine::Engine> engine) {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine->Connect());
+  Flavor flavor = Flavor::kDuckDb;
+  auto backend = connection->GetBackendInfo();
+  if (backend.ok()) {
+    const std::string& vendor = backend->vendor_name;
+    flavor = vendor.find("PostgreSQL") != std::string::npos ? Flavor::kPostgres
+             : vendor.find("SQLite") != std::string::npos   ? Flavor::kSqlite
+             : vendor.find("DuckDB") != std::string::npos   ? Flavor::kDuckDb
+                                                            : Flavor::kOther;
+  }
+  std::string default_schema = "main";
+  if (flavor != Flavor::kSqlite) {
+    auto schema = engine::QueryValue(*connection, "SELECT current_schema()");
+    if (schema.ok() && !schema->empty()) default_schema = *schema;
+  }
+  return std::unique_ptr<WindowStorage>(
+      new WindowStorage(std::move(engine), flavor, Lower(default_schema)));
+}
+
+TableName WindowStorage::Canonical(const std::optional<std::string>& schema,
+                                   const std::string& table) const {
+  TableName name = TableName::Of(schema, table);
+  if (name.schema == default_schema_) name.schema = "main";
+  return name;
+}
+
+std::string WindowStorage::Sql(const TableName& table) const {
+  if (table.schema == "main" || flavor_ == Flavor::kSqlite) return Quote(table.table);
+  return Quote(table.schema) + "." + Quote(table.table);
+}
+
+std::string WindowStorage::TimestampLiteral(int64_t micros) const {
+  using namespace std::chrono;
+  const sys_time<microseconds> at{microseconds(micros)};
+  const auto day = floor<days>(at);
+  const year_month_day date{day};
+  const hh_mm_ss<microseconds> time{at - day};
+  char text[64];
+  std::snprintf(text, sizeof(text), "%04d-%02u-%02u%c%02ld:%02ld:%02ld.%06ld",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), flavor_ == Flavor::kSqlite ? 'T' : ' ',
+                static_cast<long>(time.hours().count()), static_cast<long>(time.minutes().count()),
+                static_cast<long>(time.seconds().count()),
+                static_cast<long>(time.subseconds().count()));
+  // SQLite has no timestamp type: ADBC stores ISO 8601 text, which compares as text.
+  return flavor_ == Flavor::kSqlite ? engine::QuoteLiteral(text)
+                                    : "TIMESTAMP " + engine::QuoteLiteral(text);
+}
+
+std::string WindowStorage::Internal(const std::string& table) const {
+  if (flavor_ == Flavor::kSqlite) return Quote(std::string(kInternalSchema) + "_" + table);
+  return Quote(kInternalSchema) + "." + Quote(table);
+}
+
+std::vector<std::string> WindowStorage::InternalPath(const std::string& table) const {
+  if (flavor_ == Flavor::kSqlite) return {std::string(kInternalSchema) + "_" + table};
+  return {kInternalSchema, table};
+}
+
+arrow::Status WindowStorage::Execute(const std::string& sql) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  return engine::ExecuteStatement(*connection, sql);
+}
+
+arrow::Result<std::optional<int64_t>> WindowStorage::QueryTime(const std::string& sql) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  ARROW_ASSIGN_OR_RAISE(auto table, engine::QueryTable(*connection, sql));
+  if (table->num_rows() != 1 || table->num_columns() < 1) {
+    return arrow::Status::Invalid("expected one row from: ", sql);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto scalar, table->column(0)->GetScalar(0));
+  if (!scalar->is_valid) return std::nullopt;
+  ARROW_ASSIGN_OR_RAISE(auto micros, scalar->CastTo(arrow::timestamp(arrow::TimeUnit::MICRO)));
+  return std::static_pointer_cast<arrow::TimestampScalar>(micros)->value;
+}
+
+arrow::Status WindowStorage::Start() const {
+  if (flavor_ != Flavor::kSqlite) {
+    ARROW_RETURN_NOT_OK(Execute(std::string("CREATE SCHEMA IF NOT EXISTS ") + Quote(kInternalSchema)));
+  }
+  return Execute("CREATE TABLE IF NOT EXISTS " + Internal(kDefinitions) +
+                 " (name VARCHAR PRIMARY KEY, table_schema VARCHAR NOT NULL, "
+                 "table_name VARCHAR NOT NULL, keys VARCHAR, time_column VARCHAR, "
+                 "value_columns VARCHAR, windows VARCHAR, aggregates VARCHAR, lateness VARCHAR, "
+                 "time_unit VARCHAR, created_at TIMESTAMP DEFAULT current_timestamp)");
+}
+
+arrow::Result<std::vector<StoredDefinition>> WindowStorage::LoadDefinitions() const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  ARROW_ASSIGN_OR_RAISE(
+      auto stored,
+      engine::QueryTable(*connection, "SELECT name, table_schema, table_name, keys, time_column, "
+                                      "value_columns, windows, aggregates, lateness, time_unit "
+                                      "FROM " +
+                                          Internal(kDefinitions) + " ORDER BY name"));
+  ARROW_ASSIGN_OR_RAISE(auto rows, stored->CombineChunksToBatch());
+  std::vector<StoredDefinition> out;
+  auto text = [&](int column, int64_t row) -> std::string {
+    auto values = rows->column(column);
+    if (values->IsNull(row)) return "";
+    auto scalar = values->GetScalar(row);
+    return scalar.ok() ? (*scalar)->ToString() : "";
+  };
+  for (int64_t row = 0; row < rows->num_rows(); ++row) {
+    StoredDefinition definition;
+    definition.name = text(0, row);
+    definition.table = TableName::Of(text(1, row), text(2, row));
+    definition.arguments = WindowArguments{text(3, row), text(4, row), text(5, row), text(6, row),
+                                           text(7, row), text(8, row), text(9, row)};
+    out.push_back(std::move(definition));
+  }
+  return out;
+}
+
+arrow::Status WindowStorage::SaveDefinition(const StoredDefinition& d) const {
+  const WindowArguments& a = d.arguments;
+  auto literal = [](const std::string& text) { return engine::QuoteLiteral(text); };
+  return Execute("INSERT INTO " + Internal(kDefinitions) +
+                 " (name, table_schema, table_name, keys, time_column, value_columns, windows, "
+                 "aggregates, lateness, time_unit) VALUES (" +
+                 literal(d.name) + ", " + literal(d.table.schema) + ", " + literal(d.table.table) +
+                 ", " + literal(a.keys) + ", " + literal(a.time) + ", " + literal(a.values) + ", " +
+                 literal(a.windows) + ", " + literal(a.aggregates) + ", " + literal(a.lateness) +
+                 ", " + literal(a.time_unit) + ")");
+}
+
+arrow::Status WindowStorage::DeleteDefinition(const std::string& name) const {
+  return Execute("DELETE FROM " + Internal(kDefinitions) +
+                 " WHERE name = " + engine::QuoteLiteral(name));
+}
+
+arrow::Status WindowStorage::AppendHistory(const std::string& name,
+                                           const arrow::RecordBatch& rows) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  const auto path = InternalPath(name + "_history");
+  engine::IngestRequest request;
+  request.table = path.back();
+  if (path.size() == 2) request.schema = path[0];
+  request.if_not_exists = engine::IngestRequest::IfNotExists::kCreate;
+  request.if_exists = engine::IngestRequest::IfExists::kAppend;
+  auto batch = arrow::RecordBatch::Make(rows.schema(), rows.num_rows(), rows.column_data());
+  ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make({batch}, rows.schema()));
+  return connection->Ingest(request, reader.get()).status();
+}
+
+arrow::Result<std::shared_ptr<arrow::Table>> WindowStorage::ReadHistory(
+    const std::string& name, const std::vector<std::string>& specs, const std::string& key_column,
+    const std::vector<std::string>& key_values) const {
+  std::string sql = "SELECT * FROM " + Internal(name + "_history");
+  std::string where;
+  if (!specs.empty()) where += "window_spec IN (" + InList(specs) + ")";
+  if (!key_values.empty()) {
+    where += std::string(where.empty() ? "" : " AND ") + Quote(key_column) + " IN (" +
+             InList(key_values) + ")";
+  }
+  if (!where.empty()) sql += " WHERE " + where;
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  auto history = engine::QueryTable(*connection, sql);
+  if (!history.ok()) return nullptr;  // no history table yet: nothing has closed
+  return *history;
+}
+
+arrow::Status WindowStorage::DropHistory(const std::string& name) const {
+  return Execute("DROP TABLE IF EXISTS " + Internal(name + "_history"));
+}
+
+arrow::Result<std::shared_ptr<arrow::Schema>> WindowStorage::TableSchema(
+    const TableName& table) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  auto statement = connection->Prepare("SELECT * FROM " + Sql(table) + " WHERE 1 = 0");
+  if (!statement.ok()) {
+    return arrow::Status::KeyError("table ", table.key(), " does not exist; create it first");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto reader, (*statement)->ExecuteQuery());
+  auto schema = reader->schema();
+  ARROW_RETURN_NOT_OK(reader->ToRecordBatches().status());
+  return schema;
+}
+
+bool WindowStorage::TableExists(const TableName& table) const { return TableSchema(table).ok(); }
+
+arrow::Status WindowStorage::CreateTable(const TableName& table,
+                                         const arrow::Schema& schema) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  engine::IngestRequest request;
+  request.table = table.table;
+  if (table.schema != "main") request.schema = table.schema;
+  request.if_not_exists = engine::IngestRequest::IfNotExists::kCreate;
+  request.if_exists = engine::IngestRequest::IfExists::kAppend;
+  ARROW_ASSIGN_OR_RAISE(auto empty, arrow::RecordBatchReader::Make(
+                                        {}, std::make_shared<arrow::Schema>(schema.fields())));
+  return connection->Ingest(request, empty.get()).status();
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrdered(
+    const TableName& table, const std::string& columns, const std::string& where,
+    const std::string& time_column) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  std::string sql = "SELECT " + columns + " FROM " + Sql(table);
+  if (!where.empty()) sql += " WHERE " + where;
+  sql += " ORDER BY " + Quote(time_column);
+  ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
+  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+  // The reader may stream from the connection: keep it alive with the reader.
+  struct Holding : arrow::RecordBatchReader {
+    std::shared_ptr<engine::EngineConnection> connection;
+    std::unique_ptr<engine::EngineStatement> statement;
+    std::shared_ptr<arrow::RecordBatchReader> reader;
+    std::shared_ptr<arrow::Schema> schema() const override { return reader->schema(); }
+    arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+      return reader->ReadNext(batch);
+    }
+  };
+  auto holding = std::make_shared<Holding>();
+  holding->connection = std::move(connection);
+  holding->statement = std::move(statement);
+  holding->reader = std::move(reader);
+  return holding;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformTo(const arrow::RecordBatch& batch,
+                                                             const arrow::Schema& schema) {
+  arrow::FieldVector fields = batch.schema()->fields();
+  arrow::ArrayVector columns = batch.columns();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    for (const auto& wanted : schema.fields()) {
+      if (!engine::EqualsIgnoringCase(wanted->name(), fields[i]->name()) ||
+          columns[i]->type()->Equals(*wanted->type())) {
+        continue;
+      }
+      ARROW_ASSIGN_OR_RAISE(columns[i], arrow::compute::Cast(*columns[i], wanted->type()));
+      fields[i] = fields[i]->WithType(wanted->type());
+    }
+  }
+  return arrow::RecordBatch::Make(arrow::schema(std::move(fields)), batch.num_rows(),
+                                  std::move(columns));
+}
+
+}  // namespace hyprstream::window

@@ -1,0 +1,103 @@
+// WindowStorage: what the windows layer keeps in the engine's own database and how it talks to
+// it — window definitions (_hyprstream.window_definitions), the history of closed windows
+// (_hyprstream."<name>_history") and reads of the watched tables — in the SQL that database
+// speaks: DuckDB, PostgreSQL (through ADBC, with or without the DuckDB cache) or SQLite, which
+// has no schemas (its tables are named _hyprstream_window_definitions, ...). Names of the
+// default schema ("main" in TableName) are written unqualified, so they mean the engine's
+// default schema (public in PostgreSQL).
+//
+// Thread-safe: every call uses a connection of its own from the engine.
+#pragma once
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/table.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "window/window_definition.h"
+
+namespace hyprstream::window {
+
+// The schema holding the layer's own tables (SQLite: their name prefix, followed by '_').
+inline constexpr char kInternalSchema[] = "_hyprstream";
+// Whether a backend table or schema is one of the layer's own (not shown in metadata).
+bool IsInternal(const std::optional<std::string>& schema, const std::string& table);
+
+// A definition as stored.
+struct StoredDefinition {
+  std::string name;
+  TableName table;
+  WindowArguments arguments;
+};
+
+class WindowStorage {
+ public:
+  enum class Flavor { kDuckDb, kPostgres, kSqlite, kOther };
+
+  // Learns what the engine is (its backend's name) and its default schema.
+  static arrow::Result<std::unique_ptr<WindowStorage>> Open(std::shared_ptr<engine::Engine> engine);
+
+  Flavor flavor() const { return flavor_; }
+  // The engine's default schema ("main", "public").
+  const std::string& default_schema() const { return default_schema_; }
+  // The table a (schema, table) reference means, with the default schema spelled "main".
+  TableName Canonical(const std::optional<std::string>& schema, const std::string& table) const;
+  // `table` as this engine's SQL names it.
+  std::string Sql(const TableName& table) const;
+  // A literal for `micros` since the epoch comparable with the engine's TIMESTAMP column.
+  std::string TimestampLiteral(int64_t micros) const;
+
+  // Creates the internal schema and the definitions table if absent.
+  arrow::Status Start() const;
+  arrow::Result<std::vector<StoredDefinition>> LoadDefinitions() const;
+  arrow::Status SaveDefinition(const StoredDefinition& definition) const;
+  arrow::Status DeleteDefinition(const std::string& name) const;
+
+  // Appends closed windows to `name`'s history, creating it from the rows' schema at first.
+  arrow::Status AppendHistory(const std::string& name, const arrow::RecordBatch& rows) const;
+  // The history rows whose window_spec is one of `specs` (all when empty) and, when
+  // `key_values` is given, whose `key_column` is one of them; nullptr when there is none.
+  arrow::Result<std::shared_ptr<arrow::Table>> ReadHistory(
+      const std::string& name, const std::vector<std::string>& specs,
+      const std::string& key_column, const std::vector<std::string>& key_values) const;
+  arrow::Status DropHistory(const std::string& name) const;
+
+  // The columns of `table` as the engine returns them (NotFound if it does not exist).
+  arrow::Result<std::shared_ptr<arrow::Schema>> TableSchema(const TableName& table) const;
+  // Whether `table` exists.
+  bool TableExists(const TableName& table) const;
+  // Creates `table` with `schema` if it does not exist.
+  arrow::Status CreateTable(const TableName& table, const arrow::Schema& schema) const;
+  // `SELECT <columns> FROM table [WHERE where] ORDER BY time_column`, streamed.
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadOrdered(
+      const TableName& table, const std::string& columns, const std::string& where,
+      const std::string& time_column) const;
+  // A one-value query of a time (e.g. SELECT max(ts) ...) as microseconds since the epoch;
+  // nullopt for NULL. Works for SQLite's text timestamps too.
+  arrow::Result<std::optional<int64_t>> QueryTime(const std::string& sql) const;
+
+ private:
+  WindowStorage(std::shared_ptr<engine::Engine> engine, Flavor flavor, std::string default_schema)
+      : engine_(std::move(engine)), flavor_(flavor), default_schema_(std::move(default_schema)) {}
+
+  // An internal table's name (schema-qualified, or prefixed where there are no schemas).
+  std::string Internal(const std::string& table) const;
+  std::vector<std::string> InternalPath(const std::string& table) const;
+  arrow::Status Execute(const std::string& sql) const;
+
+  std::shared_ptr<engine::Engine> engine_;
+  Flavor flavor_;
+  std::string default_schema_;
+};
+
+// `batch` with each column that `schema` names (ignoring case) cast to its type there where
+// they differ (e.g. SQLite's timestamps, which come back as text); other columns unchanged.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformTo(const arrow::RecordBatch& batch,
+                                                             const arrow::Schema& schema);
+
+}  // namespace hyprstream::window

@@ -1,0 +1,370 @@
+#include "window/windowed_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "sql/sql_script.h"
+#include "window/metrics_insert.h"
+#include "window/window_feeding_insert.h"
+#include "window/window_query_rewriter.h"
+
+namespace hyprstream::window {
+namespace {
+
+bool IsTransactionControl(sql::StatementKind kind) {
+  return kind == sql::StatementKind::kBegin || kind == sql::StatementKind::kCommit ||
+         kind == sql::StatementKind::kRollback;
+}
+
+// Whether a table function or macro of the windows layer is called.
+bool CallsWindowFunctions(const sql::StatementReads& reads) {
+  return std::any_of(reads.table_functions.begin(), reads.table_functions.end(),
+                     [](const std::string& name) {
+                       return name.rfind("hyprstream_", 0) == 0 || name == "tumble" ||
+                              name == "hop";
+                     });
+}
+
+// A transaction-control statement run as SQL: the connection learns that a transaction began
+// or ended (and, before COMMIT, whether it can still commit).
+class TransactionControlStatement : public engine::ForwardingStatement {
+ public:
+  TransactionControlStatement(std::unique_ptr<engine::EngineStatement> target,
+                              std::shared_ptr<WindowedConnection> connection,
+                              sql::StatementKind kind)
+      : ForwardingStatement(std::move(target)), connection_(std::move(connection)), kind_(kind) {}
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
+    const bool alive = kind_ != sql::StatementKind::kCommit || connection_->TransactionAlive();
+    auto result = target().ExecuteQuery();
+    connection_->TransactionStatementRan(kind_, result.ok(), alive);
+    return result;
+  }
+  arrow::Result<int64_t> ExecuteUpdate() override {
+    const bool alive = kind_ != sql::StatementKind::kCommit || connection_->TransactionAlive();
+    auto result = target().ExecuteUpdate();
+    connection_->TransactionStatementRan(kind_, result.ok(), alive);
+    return result;
+  }
+
+ private:
+  std::shared_ptr<WindowedConnection> connection_;
+  sql::StatementKind kind_;
+};
+
+// A query answered from window state when it runs, if the state still answers it exactly and
+// the session is not inside a transaction; else by the engine (same columns and types).
+class AnsweredStatement : public engine::EngineStatement {
+ public:
+  AnsweredStatement(WindowAnswer answer, std::shared_ptr<WindowCatalog> catalog,
+                    std::shared_ptr<WindowedConnection> connection)
+      : answer_(std::move(answer)),
+        catalog_(std::move(catalog)),
+        connection_(std::move(connection)) {}
+
+  engine::StatementKind kind() const override { return engine::StatementKind::kQuery; }
+  std::shared_ptr<arrow::Schema> dataset_schema() const override {
+    return answer_.original->dataset_schema();
+  }
+  std::shared_ptr<arrow::Schema> parameter_schema() const override { return arrow::schema({}); }
+  arrow::Status Bind(std::shared_ptr<arrow::RecordBatch> parameters) override {
+    return answer_.original->Bind(std::move(parameters));
+  }
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
+    return Chosen().ExecuteQuery();
+  }
+  arrow::Result<int64_t> ExecuteUpdate() override { return Chosen().ExecuteUpdate(); }
+  void SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override {
+    answer_.original->SetMaxStaleness(max_staleness);
+  }
+
+ private:
+  engine::EngineStatement& Chosen() {
+    const bool answers =
+        !connection_->InTransaction() && catalog_->Answers(answer_.definition) &&
+        (!answer_.exact || catalog_->AnswersExactly(answer_.definition, answer_.exact->width_us,
+                                                    answer_.exact->slide_us));
+    return answers ? *answer_.from_windows : *answer_.original;
+  }
+
+  WindowAnswer answer_;
+  std::shared_ptr<WindowCatalog> catalog_;
+  std::shared_ptr<WindowedConnection> connection_;
+};
+
+// Passes an ingest's batches through WindowCatalog::PrepareAppend (metrics: running columns)
+// and keeps what it produced, to fold into the windows once the ingest commits.
+class PreparingReader : public arrow::RecordBatchReader {
+ public:
+  PreparingReader(arrow::RecordBatchReader* inner, std::shared_ptr<arrow::Schema> schema,
+                  WindowCatalog* catalog, TableName table)
+      : inner_(inner), schema_(std::move(schema)), catalog_(catalog), table_(std::move(table)) {}
+
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    std::shared_ptr<arrow::RecordBatch> next;
+    ARROW_RETURN_NOT_OK(inner_->ReadNext(&next));
+    if (next == nullptr) {
+      *batch = nullptr;
+      return arrow::Status::OK();
+    }
+    prepared_any_ = true;
+    ARROW_ASSIGN_OR_RAISE(*batch, catalog_->PrepareAppend(table_, next));
+    rows_.push_back(*batch);
+    return arrow::Status::OK();
+  }
+  bool prepared_any() const { return prepared_any_; }
+  arrow::RecordBatchVector TakeRows() { return std::move(rows_); }
+
+ private:
+  arrow::RecordBatchReader* inner_;
+  std::shared_ptr<arrow::Schema> schema_;
+  WindowCatalog* catalog_;
+  TableName table_;
+  arrow::RecordBatchVector rows_;
+  bool prepared_any_ = false;
+};
+
+TableName TableNameOf(const sql::TableRef& ref) { return TableName::Of(ref.schema, ref.table); }
+
+}  // namespace
+
+arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prepare(
+    const std::string& sql) {
+  const auto script = sql::Analyze(sql);
+  if (const sql::StatementInfo* statement = script->Single()) return PrepareOne(*statement, sql);
+  // Several statements in one text (the protocol layer splits scripts; other callers may not):
+  // passed on as they are only when none of them writes a table with windows.
+  const auto writes = script->Writes();
+  const bool touches_windows =
+      !script->WritesKnown() ||
+      std::any_of(writes.begin(), writes.end(), [&](const sql::TableWrite& write) {
+        return shared_->catalog->Watches(TableNameOf(write.table));
+      });
+  if (touches_windows && shared_->catalog->HasDefinitions()) {
+    return arrow::Status::Invalid(
+        "a text of several statements that may write a table with windows; run its statements "
+        "one at a time");
+  }
+  return target().Prepare(sql);
+}
+
+arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::PrepareOne(
+    const sql::StatementInfo& statement, const std::string& sql) {
+  WindowCatalog& catalog = *shared_->catalog;
+  if (IsTransactionControl(statement.kind)) {
+    ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(sql));
+    return std::make_unique<TransactionControlStatement>(std::move(prepared), shared_from_this(),
+                                                         statement.kind);
+  }
+  if (!statement.writes_known) {
+    // EXECUTE, CALL, DROP ... CASCADE: the windows cannot tell what changed.
+    catalog.DivergedAll();
+  }
+  for (const sql::TableWrite& write : statement.writes) {
+    const TableName table = TableNameOf(write.table);
+    if (catalog.Watches(table)) return PrepareWrite(statement, sql, table, write.mode);
+  }
+  if (!shared_->inner_hosts_functions && CallsWindowFunctions(statement.reads())) {
+    ARROW_ASSIGN_OR_RAISE(auto host, Host());
+    return host->Prepare(sql);
+  }
+  if (statement.kind == sql::StatementKind::kQuery && !InTransaction() && catalog.MayAnswer(sql)) {
+    ARROW_ASSIGN_OR_RAISE(auto host, Host());
+    if (auto answer = RewriteFromWindows(catalog, target(), *host, sql)) {
+      return std::make_unique<AnsweredStatement>(std::move(*answer), shared_->catalog,
+                                                 shared_from_this());
+    }
+  }
+  return target().Prepare(sql);
+}
+
+arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::PrepareWrite(
+    const sql::StatementInfo& statement, const std::string& sql, const TableName& table,
+    sql::WriteMode mode) {
+  WindowCatalog& catalog = *shared_->catalog;
+  auto self = shared_from_this();
+  const bool appends = mode == sql::WriteMode::kAppend || mode == sql::WriteMode::kInsertIgnore;
+  if (catalog.IsMetrics(table)) {
+    if (mode == sql::WriteMode::kDdl) {
+      return arrow::Status::Invalid(
+          "the built-in metrics table cannot be dropped or altered while hyprstream keeps its "
+          "windows; start with --metrics-table=false to manage it yourself");
+    }
+    if (!appends) {
+      // Allowed (e.g. retention deletes), but the windows no longer equal the rows.
+      catalog.Diverged(table);
+      return target().Prepare(sql);
+    }
+    return MetricsInsert::Make(shared_target(), shared_->catalog, statement,
+                               [self](arrow::RecordBatchVector rows) {
+                                 self->Written(WindowCatalog::MetricsTableName(), std::move(rows));
+                               });
+  }
+  if (!appends) {
+    return arrow::Status::Invalid(
+        "table ", table.key(),
+        " feeds windows, which only follow appended rows (INSERT, ingest); to change or remove "
+        "its rows (",
+        sql::WriteModeName(mode),
+        "), drop its windows first (hyprstream_drop_window), then create them again to "
+        "back-fill");
+  }
+  if (!statement.insert) {
+    return arrow::Status::Invalid("table ", table.key(),
+                                  " feeds windows: insert into it with a plain INSERT");
+  }
+  auto returning = WithReturningAll(sql, *statement.insert);
+  if (!returning) {
+    return arrow::Status::Invalid("INSERT ... RETURNING into ", table.key(),
+                                  ", which feeds windows, is not supported; insert without "
+                                  "RETURNING");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(*returning));
+  return std::make_unique<WindowFeedingInsert>(
+      std::move(prepared),
+      [self, table](arrow::RecordBatchVector rows) { self->Written(table, std::move(rows)); });
+}
+
+arrow::Result<int64_t> WindowedConnection::Ingest(const engine::IngestRequest& request,
+                                                  arrow::RecordBatchReader* batches) {
+  WindowCatalog& catalog = *shared_->catalog;
+  const TableName table = TableName::Of(request.schema, request.table);
+  if (request.temporary || !catalog.Watches(table)) return target().Ingest(request, batches);
+  if (request.if_exists == engine::IngestRequest::IfExists::kReplace) {
+    return arrow::Status::Invalid("ingest mode replace would replace table ", table.key(),
+                                  ", which feeds windows; append to it, or drop its windows "
+                                  "first (hyprstream_drop_window)");
+  }
+  ARROW_ASSIGN_OR_RAISE(auto schema, catalog.AppendSchema(table, batches->schema()));
+  PreparingReader reader(batches, std::move(schema), &catalog, table);
+  auto rows = target().Ingest(request, &reader);
+  if (!rows.ok()) {
+    // Batches read before the failure went through PrepareAppend but are not stored.
+    if (reader.prepared_any()) catalog.Abandoned(table);
+    return rows;
+  }
+  Written(table, reader.TakeRows());
+  return rows;
+}
+
+void WindowedConnection::Written(const TableName& table, arrow::RecordBatchVector rows) {
+  if (rows.empty()) return;
+  if (InTransaction()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.emplace_back(table, std::move(rows));
+    return;
+  }
+  // The rows are committed whatever happens here: a failure only leaves the windows behind
+  // the table, so it is logged, not returned to the writer.
+  arrow::Status status = shared_->catalog->Committed(table, rows);
+  if (!status.ok()) {
+    spdlog::error("windows of {} missed committed rows: {}", table.key(), status.ToString());
+  }
+}
+
+bool WindowedConnection::TransactionAlive() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pending_.empty()) return true;  // nothing of the windows' depends on it
+  }
+  auto probe = [&]() -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare("SELECT 1"));
+    ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+    return reader->ToRecordBatches().status();
+  }();
+  if (!probe.ok()) {
+    spdlog::debug("the transaction was aborted by an earlier failure ({}): its rows will not "
+                  "reach the windows",
+                  probe.message());
+  }
+  return probe.ok();
+}
+
+void WindowedConnection::TransactionStatementRan(sql::StatementKind kind, bool succeeded,
+                                                 bool alive) {
+  switch (kind) {
+    case sql::StatementKind::kBegin:
+      if (succeeded) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        sql_transaction_ = true;
+      }
+      break;
+    case sql::StatementKind::kCommit:
+      // A COMMIT that fails rolls back, in DuckDB and PostgreSQL alike.
+      EndTransaction(succeeded && alive);
+      break;
+    case sql::StatementKind::kRollback:
+      EndTransaction(false);
+      break;
+    default:
+      break;
+  }
+}
+
+arrow::Status WindowedConnection::BeginTransaction() { return target().BeginTransaction(); }
+
+arrow::Status WindowedConnection::Commit() {
+  const bool alive = TransactionAlive();
+  arrow::Status status = target().Commit();
+  EndTransaction(status.ok() && alive);
+  return status;
+}
+
+arrow::Status WindowedConnection::Rollback() {
+  arrow::Status status = target().Rollback();
+  EndTransaction(false);
+  return status;
+}
+
+bool WindowedConnection::InTransaction() const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (sql_transaction_) return true;
+  }
+  return target().InTransaction();
+}
+
+void WindowedConnection::EndTransaction(bool committed) {
+  std::vector<std::pair<TableName, arrow::RecordBatchVector>> ended;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sql_transaction_ = false;
+    ended.swap(pending_);
+  }
+  WindowCatalog& catalog = *shared_->catalog;
+  bool metrics_abandoned = false;
+  for (auto& [table, rows] : ended) {
+    if (committed) {
+      arrow::Status status = catalog.Committed(table, rows);
+      if (!status.ok()) {
+        spdlog::error("windows of {} missed committed rows: {}", table.key(), status.ToString());
+      }
+    } else if (catalog.IsMetrics(table) && !metrics_abandoned) {
+      // Rows that will never be stored must not stay in the running-column state.
+      catalog.Abandoned(table);
+      metrics_abandoned = true;
+    }
+  }
+}
+
+arrow::Result<engine::CatalogObjects> WindowedConnection::GetCatalogObjects(
+    const engine::CatalogObjectsRequest& request) {
+  ARROW_ASSIGN_OR_RAISE(auto objects, target().GetCatalogObjects(request));
+  std::erase_if(objects.schemas, [](const auto& s) { return s.second == kInternalSchema; });
+  std::erase_if(objects.tables,
+                [](const engine::CatalogTable& t) { return IsInternal(t.schema, t.name); });
+  return objects;
+}
+
+arrow::Result<std::shared_ptr<engine::EngineConnection>> WindowedConnection::Host() {
+  if (shared_->inner_hosts_functions) return shared_target();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (host_ == nullptr) {
+    ARROW_ASSIGN_OR_RAISE(host_, shared_->host->Connect());
+  }
+  return host_;
+}
+
+}  // namespace hyprstream::window

@@ -1,0 +1,80 @@
+#include "window/windowed_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/duckdb_engine.h"
+#include "window/windowed_connection.h"
+
+namespace hyprstream::window {
+namespace {
+
+// A streaming append to a table with windows: each batch gets its rows prepared (metrics:
+// running columns), is appended (committed), then folded.
+class WindowedAppender : public engine::TableAppender {
+ public:
+  WindowedAppender(std::unique_ptr<engine::TableAppender> inner,
+                   std::shared_ptr<WindowCatalog> catalog, TableName table)
+      : inner_(std::move(inner)), catalog_(std::move(catalog)), table_(std::move(table)) {}
+
+  const std::shared_ptr<arrow::Schema>& schema() const override { return inner_->schema(); }
+
+  arrow::Result<int64_t> Append(const arrow::RecordBatch& batch) override {
+    auto shared = arrow::RecordBatch::Make(batch.schema(), batch.num_rows(), batch.column_data());
+    ARROW_ASSIGN_OR_RAISE(auto rows, catalog_->PrepareAppend(table_, shared));
+    auto appended = inner_->Append(*rows);
+    if (!appended.ok()) {
+      catalog_->Abandoned(table_);
+      return appended;
+    }
+    arrow::Status folded = catalog_->Committed(table_, {rows});
+    if (!folded.ok()) {
+      spdlog::error("windows of {} missed committed rows: {}", table_.key(), folded.ToString());
+    }
+    return appended;
+  }
+
+ private:
+  std::unique_ptr<engine::TableAppender> inner_;
+  std::shared_ptr<WindowCatalog> catalog_;
+  TableName table_;
+};
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
+    std::shared_ptr<engine::Engine> inner, WindowCatalogOptions options) {
+  auto shared = std::make_shared<WindowedShared>();
+  shared->inner = inner;
+  shared->inner_hosts_functions = inner->hosts_table_functions();
+  if (shared->inner_hosts_functions) {
+    shared->host = inner;
+  } else {
+    // Window functions and answers from window state run on a DuckDB of this layer.
+    engine::EngineOptions host;
+    host.connection = ":memory:";
+    host.options = {{"threads", "1"}};
+    ARROW_ASSIGN_OR_RAISE(shared->host, engine::OpenDuckDbEngine(host));
+  }
+  ARROW_ASSIGN_OR_RAISE(shared->catalog, WindowCatalog::Open(inner, shared->host, options));
+  return std::shared_ptr<WindowedEngine>(new WindowedEngine(std::move(shared)));
+}
+
+std::string WindowedEngine::name() const { return shared_->inner->name() + " (with windows)"; }
+
+arrow::Result<std::shared_ptr<engine::EngineConnection>> WindowedEngine::Connect() {
+  ARROW_ASSIGN_OR_RAISE(auto inner, shared_->inner->Connect());
+  return std::make_shared<WindowedConnection>(shared_, std::move(inner));
+}
+
+arrow::Result<std::unique_ptr<engine::TableAppender>> WindowedEngine::OpenAppender(
+    const std::vector<std::string>& path, const std::shared_ptr<arrow::Schema>& schema) {
+  const TableName table = TableName::OfPath(path);
+  if (!shared_->catalog->Watches(table)) {
+    return shared_->inner->OpenAppender(path, schema);
+  }
+  ARROW_ASSIGN_OR_RAISE(auto stored, shared_->catalog->AppendSchema(table, schema));
+  ARROW_ASSIGN_OR_RAISE(auto inner, shared_->inner->OpenAppender(path, stored));
+  return std::make_unique<WindowedAppender>(std::move(inner), shared_->catalog, table);
+}
+
+}  // namespace hyprstream::window
