@@ -227,8 +227,9 @@ class TrailingWindow::OutputColumns {
   std::vector<int64_t> null_counts_;
 };
 
-TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def)
+TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def, Mode mode)
     : def_(def),
+      mode_(mode),
       columns_(spec.TrailingColumns(def)),
       last_sweep_watermark_(kNoTime),
       horizon_(kNoTime),
@@ -257,6 +258,33 @@ void TrailingWindow::ReserveKeys(int64_t keys) {
   if (static_cast<int64_t>(keys_.size()) >= keys) return;
   keys_.resize(keys);
   running_.resize(static_cast<size_t>(keys) * value_count_);
+}
+
+bool TrailingWindow::Idle(int32_t id, int64_t watermark) const {
+  const KeyTrail& key = keys_[id];
+  if (key.rows.empty()) return true;
+  const int64_t bound = mode_ == Mode::kBuffer ? last_bound_
+                        : watermark == kNoTime ? kNoTime
+                                               : watermark - def_.width_us;
+  return bound != kNoTime && key.rows.Time(key.rows.tail() - 1, words_) <= bound;
+}
+
+void TrailingWindow::Forget(int32_t id) {
+  KeyTrail& key = keys_[id];
+  if (mode_ == Mode::kBuffer) EvictUpTo(key, last_bound_);  // moves horizon_ past its rows
+  key = KeyTrail{};
+  Running* running = RunningOf(id);
+  for (int v = 0; v < value_count_; ++v) running[v] = Running{};
+}
+
+void TrailingWindow::ShrinkKeys(int64_t keys) {
+  if (static_cast<int64_t>(keys_.size()) <= keys) return;
+  keys_.resize(keys);
+  running_.resize(static_cast<size_t>(keys) * value_count_);
+  if (keys_.capacity() > 4 * std::max<size_t>(keys_.size(), 1024)) {
+    keys_.shrink_to_fit();
+    running_.shrink_to_fit();
+  }
 }
 
 int64_t TrailingWindow::buffered_rows() const {
