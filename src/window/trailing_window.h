@@ -73,7 +73,7 @@ class TrailingWindow {
   // the last eviction bound (buffer: reads that far back are refused).
   bool Idle(int32_t id, int64_t watermark) const;
   // Drops what Idle key `id` holds (a buffer's horizon moves past its rows), leaving the id
-  // as a new key's.
+  // as a new key's; a small ring buffer stays allocated for that key.
   void Forget(int32_t id);
   // Per-key state for ids below `keys` only (every id at or above it forgotten); memory is
   // given back once a quarter of it or less is used.
