@@ -74,32 +74,26 @@ void PaneRing::ReserveKeys(int64_t keys) {
   if (keys <= key_capacity_) return;
   int64_t capacity = std::max<int64_t>(key_capacity_ * 2, kMinKeyCapacity);
   while (capacity < keys) capacity *= 2;
-  const int64_t stride = layout_->stride();
-  for (Pane& pane : panes_) {
-    if (pane.column == nullptr) continue;
-    ColumnPtr grown = Allocate(capacity);
-    std::memcpy(static_cast<void*>(grown.get()), pane.column.get(),
-                static_cast<size_t>(key_capacity_ * stride) * sizeof(StateWord));
-    layout_->Init(grown.get() + key_capacity_ * stride, capacity - key_capacity_);
-    pane.column = std::move(grown);
-    pane.keys.resize(capacity / 64, 0);
-  }
-  spare_.clear();
-  key_capacity_ = capacity;
+  Resize(capacity);
 }
 
 void PaneRing::ShrinkKeys(int64_t keys) {
   int64_t capacity = kMinKeyCapacity;
   while (capacity < keys) capacity *= 2;
-  if (capacity * 4 > key_capacity_) return;
+  if (capacity * 4 <= key_capacity_) Resize(capacity);
+}
+
+void PaneRing::Resize(int64_t capacity) {
   const int64_t stride = layout_->stride();
+  const int64_t kept = std::min(capacity, key_capacity_);
   for (Pane& pane : panes_) {
     if (pane.column == nullptr) continue;
-    ColumnPtr shrunk = Allocate(capacity);
-    std::memcpy(static_cast<void*>(shrunk.get()), pane.column.get(),
-                static_cast<size_t>(capacity * stride) * sizeof(StateWord));
-    pane.column = std::move(shrunk);
-    pane.keys.resize(capacity / 64);
+    ColumnPtr resized = Allocate(capacity);
+    std::memcpy(static_cast<void*>(resized.get()), pane.column.get(),
+                static_cast<size_t>(kept * stride) * sizeof(StateWord));
+    layout_->Init(resized.get() + kept * stride, capacity - kept);
+    pane.column = std::move(resized);
+    pane.keys.resize(capacity / 64, 0);
     pane.keys.shrink_to_fit();
   }
   spare_.clear();

@@ -76,6 +76,9 @@ class PaneRing {
   };
 
   void Materialize(Pane& pane);
+  // Reallocates every column for `capacity` keys (slots below both capacities kept, new ones
+  // empty) and drops the spares.
+  void Resize(int64_t capacity);
   ColumnPtr Allocate(int64_t keys) const;
 
   int64_t width_;
