@@ -12,7 +12,7 @@
 // With --churn, instead: ever-new keys through the metrics windows (tumbling 5m/30m/1h/1d and
 // the per-row trailing 5m), `--distinct` keys in all, `--active` of them sending at a time —
 // each for `--lifetime` of event time, then replaced by a new one — with ~8 rows per key;
-// every twentieth of the stream it prints the keys in memory, the store's bytes and the
+// every 24th of the stream it prints the keys in memory, the store's bytes and the
 // process's resident memory (VmRSS), which stay flat after warm-up, and the ingest rate;
 // at the end, what is left once every window has closed.
 // Usage: window_bench [--rows N] [--keys K] [--batch B] [--span 2h] [--repeat R]
@@ -34,6 +34,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hw = hyprstream::window;
@@ -96,6 +97,36 @@ std::string KeyName(int64_t k) {
   return buf;
 }
 
+struct BenchRow {
+  std::string_view host;
+  int64_t time_us;
+  double value;
+};
+
+// A Schema() batch of rows [begin, begin + n), row i being row_at(i) (called in order);
+// hosts of about `host_bytes` each.
+template <typename RowAt>
+std::shared_ptr<arrow::RecordBatch> MakeBatch(int64_t begin, int64_t n, int64_t host_bytes,
+                                              RowAt&& row_at) {
+  arrow::StringBuilder hosts;
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                             arrow::default_memory_pool());
+  arrow::DoubleBuilder values;
+  Check(hosts.Reserve(n), "reserve");
+  Check(hosts.ReserveData(n * host_bytes), "reserve");
+  Check(ts.Reserve(n), "reserve");
+  Check(values.Reserve(n), "reserve");
+  for (int64_t i = begin; i < begin + n; ++i) {
+    const BenchRow row = row_at(i);
+    hosts.UnsafeAppend(row.host);
+    ts.UnsafeAppend(row.time_us);
+    values.UnsafeAppend(row.value);
+  }
+  return arrow::RecordBatch::Make(Schema(), n,
+                                  {Check(hosts.Finish(), "finish"), Check(ts.Finish(), "finish"),
+                                   Check(values.Finish(), "finish")});
+}
+
 std::vector<std::shared_ptr<arrow::RecordBatch>> Generate(const Options& o, int64_t start_us) {
   std::mt19937_64 rng(42);
   std::uniform_int_distribution<int64_t> key(0, o.keys - 1);
@@ -106,26 +137,11 @@ std::vector<std::shared_ptr<arrow::RecordBatch>> Generate(const Options& o, int6
   std::vector<std::string> names(o.keys);
   for (int64_t k = 0; k < o.keys; ++k) names[k] = KeyName(k);
   for (int64_t begin = 0; begin < o.rows; begin += o.batch) {
-    const int64_t n = std::min(o.batch, o.rows - begin);
-    arrow::StringBuilder hosts;
-    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
-                               arrow::default_memory_pool());
-    arrow::DoubleBuilder values;
-    Check(hosts.Reserve(n), "reserve");
-    Check(hosts.ReserveData(n * 12), "reserve");
-    Check(ts.Reserve(n), "reserve");
-    Check(values.Reserve(n), "reserve");
-    for (int64_t i = begin; i < begin + n; ++i) {
+    batches.push_back(MakeBatch(begin, std::min(o.batch, o.rows - begin), 12, [&](int64_t i) {
       int64_t t = start_us + i * o.span_us / o.rows;
-      if (percent(rng) == 0) t -= lateness(rng);  // ~1% late
-      hosts.UnsafeAppend(names[key(rng)]);
-      ts.UnsafeAppend(t);
-      values.UnsafeAppend(value(rng));
-    }
-    batches.push_back(
-        arrow::RecordBatch::Make(Schema(), n,
-                                 {Check(hosts.Finish(), "finish"), Check(ts.Finish(), "finish"),
-                                  Check(values.Finish(), "finish")}));
+      if (percent(rng) == 0) t -= lateness(rng);        // ~1% late
+      return BenchRow{names[key(rng)], t, value(rng)};  // braces: evaluated left to right
+    }));
   }
   return batches;
 }
@@ -364,7 +380,8 @@ void Churn(const Options& o) {
   std::printf("%6s %9s %9s %9s %9s %10s %9s %9s %9s %9s %9s\n", "rows", "distinct", "in memory",
               "key ids", "retired", "store MB", "panes MB", "keys MB", "trail MB", "RSS MB",
               "M rows/s");
-  const int64_t report_every = std::max<int64_t>(rows / 20, 1);
+  // 24 reports: each 1/24 of the stream apart, so successive ones fall at other times of day.
+  const int64_t report_every = std::max<int64_t>(rows / 24, 1);
   int64_t next_report = report_every;
   double cpu = 0, interval_cpu = 0;
   int64_t interval_rows = 0;
@@ -376,27 +393,13 @@ void Churn(const Options& o) {
   char name[32];
   for (int64_t begin = 0; begin < rows; begin += o.batch) {
     const int64_t n = std::min(o.batch, rows - begin);
-    arrow::StringBuilder hosts;
-    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
-                               arrow::default_memory_pool());
-    arrow::DoubleBuilder values;
-    Check(hosts.Reserve(n), "reserve");
-    Check(hosts.ReserveData(n * 15), "reserve");
-    Check(ts.Reserve(n), "reserve");
-    Check(values.Reserve(n), "reserve");
-    for (int64_t i = begin; i < begin + n; ++i) {
-      const int len = std::snprintf(name, sizeof(name), "host-%010lld",
-                                    static_cast<long long>(first_active(i) + pick_active(rng)));
-      hosts.UnsafeAppend(name, len);
+    auto batch = MakeBatch(begin, n, 15, [&](int64_t i) {
+      const int length = std::snprintf(name, sizeof(name), "host-%010lld",
+                                       static_cast<long long>(first_active(i) + pick_active(rng)));
       int64_t t = start + static_cast<int64_t>(static_cast<double>(i) / rows * span_us);
       if (percent(rng) == 0) t -= lateness(rng);
-      ts.UnsafeAppend(t);
-      values.UnsafeAppend(value(rng));
-    }
-    auto batch =
-        arrow::RecordBatch::Make(Schema(), n,
-                                 {Check(hosts.Finish(), "finish"), Check(ts.Finish(), "finish"),
-                                  Check(values.Finish(), "finish")});
+      return BenchRow{std::string_view(name, length), t, value(rng)};
+    });
     const double c0 = ThreadSeconds();
     Check(store->Update(*batch).status(), "update");
     store->TakeClosed();  // as the persister would
