@@ -587,6 +587,28 @@ TEST(WindowStoreTest, GapsInTheDataCostNoPaneMemory) {
             (Strings{"a|0|1", "b|1500|1", "a|3300|1"}));
 }
 
+// Applies `batches` to `store` while kReaders threads call read(reader, n) for n = 0, 1, ...
+// until the writer is done (at least 5 times each).
+constexpr int kReaders = 3;
+template <typename Read>
+void WriteWhileReading(WindowStore& store,
+                       const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                       Read&& read) {
+  std::atomic<bool> done{false};
+  std::atomic<int> started{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&, r] {
+      ++started;
+      for (int n = 0; !done.load() || n < 5; ++n) read(r, n);
+    });
+  }
+  while (started.load() < kReaders) std::this_thread::yield();
+  for (const auto& batch : batches) EXPECT_TRUE(store.Update(*batch).ok());
+  done = true;
+  for (auto& t : readers) t.join();
+}
+
 // hosts "<prefix><first>", ..., "<prefix><first + count - 1>", each with `rows` rows at times
 // t, t + 1, ... seconds and value = its number.
 std::shared_ptr<arrow::RecordBatch> Generation(const std::string& prefix, int first, int count,
@@ -743,35 +765,25 @@ TEST(WindowStoreTest, ReadersNeverSeeAKeysValuesUnderAnotherKeyWhileKeysChurn) {
     return arrow::RecordBatch::Make(arrow::schema({arrow::field("host", arrow::utf8())}), 5,
                                     {*hosts.Finish()});
   };
-  std::atomic<bool> done{false};
-  std::atomic<int> bad{0}, reads{0}, started{0};
-  auto reader = [&](int seed) {
-    ++started;
-    for (int mine = 0; !done.load() || mine < 5; ++mine) {
-      SnapshotFilter filter;
-      if ((mine + seed) % 2 == 0) filter.keys = key_filter((mine * 37 + seed * 11) % 20000);
-      auto snapshot = store->Snapshot(filter);
-      if (!snapshot.ok()) {
-        ++bad;
-        continue;
-      }
-      const arrow::RecordBatch& batch = **snapshot;
-      auto hosts = std::static_pointer_cast<arrow::StringArray>(batch.GetColumnByName("host"));
-      auto mins = std::static_pointer_cast<arrow::DoubleArray>(batch.GetColumnByName("value_min"));
-      auto maxes = std::static_pointer_cast<arrow::DoubleArray>(batch.GetColumnByName("value_max"));
-      for (int64_t r = 0; r < batch.num_rows(); ++r) {
-        const double number = std::stod(hosts->GetString(r).substr(1));
-        if (mins->Value(r) != number || maxes->Value(r) != number) ++bad;
-      }
-      ++reads;
+  std::atomic<int> bad{0}, reads{0};
+  WriteWhileReading(*store, batches, [&](int reader, int read) {
+    SnapshotFilter filter;
+    if ((read + reader) % 2 == 0) filter.keys = key_filter((read * 37 + reader * 11) % 20000);
+    auto snapshot = store->Snapshot(filter);
+    if (!snapshot.ok()) {
+      ++bad;
+      return;
     }
-  };
-  std::vector<std::thread> readers;
-  for (int i = 0; i < 3; ++i) readers.emplace_back(reader, i);
-  while (started.load() < 3) std::this_thread::yield();
-  for (const auto& batch : batches) ASSERT_TRUE(store->Update(*batch).ok());
-  done = true;
-  for (auto& t : readers) t.join();
+    const arrow::RecordBatch& batch = **snapshot;
+    auto hosts = std::static_pointer_cast<arrow::StringArray>(batch.GetColumnByName("host"));
+    auto mins = std::static_pointer_cast<arrow::DoubleArray>(batch.GetColumnByName("value_min"));
+    auto maxes = std::static_pointer_cast<arrow::DoubleArray>(batch.GetColumnByName("value_max"));
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      const double number = std::stod(hosts->GetString(r).substr(1));
+      if (mins->Value(r) != number || maxes->Value(r) != number) ++bad;
+    }
+    ++reads;
+  });
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(reads.load(), 0);
   auto stats = store->GetStats();
@@ -802,33 +814,23 @@ TEST(WindowStoreTest, ReadersSeeWholeBatchesWhileTheWriterRuns) {
     batches.push_back(arrow::RecordBatch::Make(MetricsSchema(), kRows,
                                                {*hosts.Finish(), *ts.Finish(), *values.Finish()}));
   }
-  std::atomic<bool> done{false};
-  std::atomic<int> bad{0}, reads{0}, started{0};
-  auto reader = [&] {
-    int64_t last = 0;
-    ++started;
-    for (int mine = 0; !done.load() || mine < 5; ++mine) {
-      auto snapshot = store->Snapshot({});
-      if (!snapshot.ok()) {
-        ++bad;
-        continue;
-      }
-      auto counts =
-          std::static_pointer_cast<arrow::Int64Array>((*snapshot)->GetColumnByName("row_count"));
-      int64_t total = 0;
-      for (int64_t i = 0; i < counts->length(); ++i) total += counts->Value(i);
-      if (total % kRows != 0 || total < last) ++bad;
-      last = total;
-      ++reads;
-      store->GetStats();
+  std::atomic<int> bad{0}, reads{0};
+  std::vector<int64_t> last(kReaders, 0);
+  WriteWhileReading(*store, batches, [&](int reader, int) {
+    auto snapshot = store->Snapshot({});
+    if (!snapshot.ok()) {
+      ++bad;
+      return;
     }
-  };
-  std::vector<std::thread> readers;
-  for (int i = 0; i < 3; ++i) readers.emplace_back(reader);
-  while (started.load() < 3) std::this_thread::yield();
-  for (const auto& batch : batches) ASSERT_TRUE(store->Update(*batch).ok());
-  done = true;
-  for (auto& t : readers) t.join();
+    auto counts =
+        std::static_pointer_cast<arrow::Int64Array>((*snapshot)->GetColumnByName("row_count"));
+    int64_t total = 0;
+    for (int64_t i = 0; i < counts->length(); ++i) total += counts->Value(i);
+    if (total % kRows != 0 || total < last[reader]) ++bad;
+    last[reader] = total;
+    ++reads;
+    store->GetStats();
+  });
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(reads.load(), 0);
   EXPECT_EQ(store->GetStats().rows, kBatches * kRows);
