@@ -68,6 +68,12 @@ std::unique_ptr<WindowStore> MakeStore(const WindowSpec& spec,
   return store.ok() ? std::move(store).ValueOrDie() : nullptr;
 }
 
+WindowStoreOptions MaxPanes(int max_panes_per_window) {
+  WindowStoreOptions options;
+  options.max_panes_per_window = max_panes_per_window;
+  return options;
+}
+
 // One string per row: the columns' values joined by '|', numbers printed with %.6g,
 // timestamps in seconds, nulls as "null".
 std::vector<std::string> Rows(const arrow::RecordBatch& batch,
@@ -165,7 +171,7 @@ TEST(WindowStoreTest, WindowClosingInsideABatchIsNotChangedByLaterRowsOfThatBatc
   // (but while [0, 10) is open) must reach only the 10s window.
   auto store = MakeStore(Spec({WindowDef::Tumbling(5 * kSec), WindowDef::Tumbling(10 * kSec)},
                               {AggregateKind::kRowCount, AggregateKind::kSum}),
-                         MetricsSchema(), WindowStoreOptions{2, nullptr});
+                         MetricsSchema(), MaxPanes(2));
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->GetStats().pane_widths, 1);
   ASSERT_TRUE(
@@ -349,7 +355,7 @@ TEST(WindowStoreTest, VarianceStaysAccurateForLargeOffsets) {
   // Naive sum-of-squares would lose everything here; Welford/Chan keep ~1e-7 relative.
   auto store = MakeStore(
       Spec({WindowDef::Tumbling(kMin), WindowDef::Tumbling(2 * kMin)}, {AggregateKind::kVarPop}),
-      MetricsSchema(), WindowStoreOptions{2, nullptr});
+      MetricsSchema(), MaxPanes(2));
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store
                   ->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 2, 61, 62]",
