@@ -9,9 +9,18 @@
 //   snapshot        the current 5m window for all keys, for 1,000 keys and for 1 key; the
 //                   last 5 minutes from the trailing buffer, likewise
 //   memory          bytes per open key-window
+// With --churn, instead: ever-new keys through the metrics windows (tumbling 5m/30m/1h/1d and
+// the per-row trailing 5m), `--distinct` keys in all, `--active` of them sending at a time —
+// each for `--lifetime` of event time, then replaced by a new one — with ~8 rows per key;
+// every 24th of the stream it prints the keys in memory, the store's bytes and the
+// process's resident memory (VmRSS), which stay flat after warm-up, and the ingest rate;
+// at the end, what is left once every window has closed.
 // Usage: window_bench [--rows N] [--keys K] [--batch B] [--span 2h] [--repeat R]
 //                     [--max-panes P] [--quick] [--ingest-only]
+//        window_bench --churn [--distinct 10000000] [--active 100000] [--lifetime 1d]
+//                     [--rows-per-key 8] [--batch B] [--quick]
 #include "window/duration.h"
+#include "window/event_time.h"
 #include "window/key_dictionary.h"
 #include "window/window_store.h"
 
@@ -22,8 +31,10 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hw = hyprstream::window;
@@ -54,6 +65,11 @@ struct Options {
   int repeat = 3;
   int max_panes = 1;
   bool ingest_only = false;  // for profiling: skip the hashing baseline and the queries
+  // --churn
+  int64_t distinct = 10'000'000;
+  int64_t active = 100'000;
+  int64_t lifetime_us = hw::kMicrosPerDay;
+  int64_t rows_per_key = 8;
 };
 
 void Check(const arrow::Status& status, const char* what) {
@@ -81,6 +97,36 @@ std::string KeyName(int64_t k) {
   return buf;
 }
 
+struct BenchRow {
+  std::string_view host;
+  int64_t time_us;
+  double value;
+};
+
+// A Schema() batch of rows [begin, begin + n), row i being row_at(i) (called in order);
+// hosts of about `host_bytes` each.
+template <typename RowAt>
+std::shared_ptr<arrow::RecordBatch> MakeBatch(int64_t begin, int64_t n, int64_t host_bytes,
+                                              RowAt&& row_at) {
+  arrow::StringBuilder hosts;
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                             arrow::default_memory_pool());
+  arrow::DoubleBuilder values;
+  Check(hosts.Reserve(n), "reserve");
+  Check(hosts.ReserveData(n * host_bytes), "reserve");
+  Check(ts.Reserve(n), "reserve");
+  Check(values.Reserve(n), "reserve");
+  for (int64_t i = begin; i < begin + n; ++i) {
+    const BenchRow row = row_at(i);
+    hosts.UnsafeAppend(row.host);
+    ts.UnsafeAppend(row.time_us);
+    values.UnsafeAppend(row.value);
+  }
+  return arrow::RecordBatch::Make(Schema(), n,
+                                  {Check(hosts.Finish(), "finish"), Check(ts.Finish(), "finish"),
+                                   Check(values.Finish(), "finish")});
+}
+
 std::vector<std::shared_ptr<arrow::RecordBatch>> Generate(const Options& o, int64_t start_us) {
   std::mt19937_64 rng(42);
   std::uniform_int_distribution<int64_t> key(0, o.keys - 1);
@@ -91,26 +137,11 @@ std::vector<std::shared_ptr<arrow::RecordBatch>> Generate(const Options& o, int6
   std::vector<std::string> names(o.keys);
   for (int64_t k = 0; k < o.keys; ++k) names[k] = KeyName(k);
   for (int64_t begin = 0; begin < o.rows; begin += o.batch) {
-    const int64_t n = std::min(o.batch, o.rows - begin);
-    arrow::StringBuilder hosts;
-    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
-                               arrow::default_memory_pool());
-    arrow::DoubleBuilder values;
-    Check(hosts.Reserve(n), "reserve");
-    Check(hosts.ReserveData(n * 12), "reserve");
-    Check(ts.Reserve(n), "reserve");
-    Check(values.Reserve(n), "reserve");
-    for (int64_t i = begin; i < begin + n; ++i) {
+    batches.push_back(MakeBatch(begin, std::min(o.batch, o.rows - begin), 12, [&](int64_t i) {
       int64_t t = start_us + i * o.span_us / o.rows;
-      if (percent(rng) == 0) t -= lateness(rng);  // ~1% late
-      hosts.UnsafeAppend(names[key(rng)]);
-      ts.UnsafeAppend(t);
-      values.UnsafeAppend(value(rng));
-    }
-    batches.push_back(
-        arrow::RecordBatch::Make(Schema(), n,
-                                 {Check(hosts.Finish(), "finish"), Check(ts.Finish(), "finish"),
-                                  Check(values.Finish(), "finish")}));
+      if (percent(rng) == 0) t -= lateness(rng);        // ~1% late
+      return BenchRow{names[key(rng)], t, value(rng)};  // braces: evaluated left to right
+    }));
   }
   return batches;
 }
@@ -275,10 +306,11 @@ void Run(const Options& o, bool with_queries) {
   int64_t open_key_windows = Check(store.Snapshot(all_open), "snapshot")->num_rows();
   std::printf(
       "memory                   : %lld pane widths, %lld open panes (%lld with a column incl. "
-      "spares), slot %lld B, panes %.1f MB, keys %.1f MB\n",
+      "spares), slot %lld B, panes %.1f MB, keys %.1f MB (%lld keys, %lld retired)\n",
       static_cast<long long>(stats.pane_widths), static_cast<long long>(stats.open_panes),
       static_cast<long long>(stats.allocated_panes), static_cast<long long>(stats.slot_bytes),
-      stats.pane_bytes / 1e6, stats.key_bytes / 1e6);
+      stats.pane_bytes / 1e6, stats.key_bytes / 1e6, static_cast<long long>(stats.keys),
+      static_cast<long long>(stats.retired_keys));
   std::printf(
       "open key-windows         : %lld -> %.1f bytes of pane state per open key-window "
       "(%.1f incl. key dictionary)\n",
@@ -311,11 +343,101 @@ void Run(const Options& o, bool with_queries) {
               hour_all.p50_us, hour_all.p99_us, static_cast<long long>(rows));
 }
 
+// Resident and peak resident memory of this process in MB (VmRSS, VmHWM).
+std::pair<double, double> ResidentMb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  double rss = 0, hwm = 0;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::atof(line.c_str() + 6) / 1024;
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::atof(line.c_str() + 6) / 1024;
+  }
+  return {rss, hwm};
+}
+
+// Ever-new keys. Row i (of rows = distinct x rows_per_key, event time advancing evenly over
+// distinct / active lifetimes) goes to a key drawn from the `active` keys [first, first +
+// active) where first moves from 0 to distinct - active over the stream: each key sends for
+// about one lifetime, ~rows_per_key rows, then never again. ~1% of rows are up to 90 s late.
+void Churn(const Options& o) {
+  const int64_t rows = o.distinct * o.rows_per_key;
+  const int64_t span_us = o.lifetime_us / o.active * o.distinct;
+  const int64_t start = 1'700'000'000LL * hw::kMicrosPerSecond;
+  std::printf(
+      "\n== churn: %lld distinct keys, %lld active at a time for %s each, %lld rows over %s, "
+      "batches of %lld; tumbling 5m/30m/1h/1d + per-row trailing 5m, lateness 60s ==\n",
+      static_cast<long long>(o.distinct), static_cast<long long>(o.active),
+      hw::FormatDuration(o.lifetime_us).c_str(), static_cast<long long>(rows),
+      hw::FormatDuration(span_us).c_str(), static_cast<long long>(o.batch));
+  auto store = Check(hw::WindowStore::Make(MetricsSpec(/*with_trailing=*/true), Schema(),
+                                           hw::WindowStoreOptions{}),
+                     "make");
+  std::mt19937_64 rng(42);
+  std::uniform_int_distribution<int64_t> pick_active(0, o.active - 1);
+  std::uniform_real_distribution<double> value(0, 100);
+  std::uniform_int_distribution<int64_t> lateness(0, 90 * hw::kMicrosPerSecond);
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::printf("%6s %9s %9s %9s %9s %10s %9s %9s %9s %9s %9s\n", "rows", "distinct", "in memory",
+              "key ids", "retired", "store MB", "panes MB", "keys MB", "trail MB", "RSS MB",
+              "M rows/s");
+  // 24 reports: each 1/24 of the stream apart, so successive ones fall at other times of day.
+  const int64_t report_every = std::max<int64_t>(rows / 24, 1);
+  int64_t next_report = report_every;
+  double cpu = 0, interval_cpu = 0;
+  int64_t interval_rows = 0;
+  // The oldest key still sending at row i.
+  auto first_active = [&](int64_t i) {
+    return static_cast<int64_t>(static_cast<double>(i) / static_cast<double>(rows) *
+                                static_cast<double>(o.distinct - o.active));
+  };
+  char name[32];
+  for (int64_t begin = 0; begin < rows; begin += o.batch) {
+    const int64_t n = std::min(o.batch, rows - begin);
+    auto batch = MakeBatch(begin, n, 15, [&](int64_t i) {
+      const int length = std::snprintf(name, sizeof(name), "host-%010lld",
+                                       static_cast<long long>(first_active(i) + pick_active(rng)));
+      int64_t t = start + static_cast<int64_t>(static_cast<double>(i) / rows * span_us);
+      if (percent(rng) == 0) t -= lateness(rng);
+      return BenchRow{std::string_view(name, length), t, value(rng)};
+    });
+    const double c0 = ThreadSeconds();
+    Check(store->Update(*batch).status(), "update");
+    store->TakeClosed();  // as the persister would
+    const double spent = ThreadSeconds() - c0;
+    cpu += spent;
+    interval_cpu += spent;
+    interval_rows += n;
+    if (begin + n >= next_report || begin + n == rows) {
+      next_report += report_every;
+      const hw::WindowStoreStats stats = store->GetStats();
+      const int64_t distinct = first_active(begin + n - 1) + o.active;  // keys seen so far
+      std::printf("%5.0f%% %9lld %9lld %9lld %9lld %10.1f %9.1f %9.1f %9.1f %9.1f %9.2f\n",
+                  100.0 * static_cast<double>(begin + n) / rows, static_cast<long long>(distinct),
+                  static_cast<long long>(stats.keys), static_cast<long long>(stats.key_ids),
+                  static_cast<long long>(stats.retired_keys), stats.total_bytes() / 1e6,
+                  stats.pane_bytes / 1e6, stats.key_bytes / 1e6, stats.trailing_bytes / 1e6,
+                  ResidentMb().first, interval_rows / interval_cpu / 1e6);
+      std::fflush(stdout);
+      interval_cpu = 0;
+      interval_rows = 0;
+    }
+  }
+  std::printf("churn ingest: %.2f M rows/s (cpu-time of Update + TakeClosed), peak RSS %.1f MB\n",
+              rows / cpu / 1e6, ResidentMb().second);
+  Check(store->AdvanceWatermark(hw::kEndOfTime), "flush");
+  store->TakeClosed();
+  const hw::WindowStoreStats stats = store->GetStats();
+  std::printf(
+      "after the stream ends and every window closes: %lld keys in memory, store %.1f MB, "
+      "RSS %.1f MB\n",
+      static_cast<long long>(stats.keys), stats.total_bytes() / 1e6, ResidentMb().first);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  bool quick = false;
+  bool quick = false, churn = false;
   for (int i = 1; i < argc; ++i) {
     auto next = [&]() -> const char* {
       if (i + 1 >= argc) {
@@ -340,13 +462,37 @@ int main(int argc, char** argv) {
       quick = true;
     else if (!std::strcmp(argv[i], "--ingest-only"))
       o.ingest_only = true;
+    else if (!std::strcmp(argv[i], "--churn"))
+      churn = true;
+    else if (!std::strcmp(argv[i], "--distinct"))
+      o.distinct = std::atoll(next());
+    else if (!std::strcmp(argv[i], "--active"))
+      o.active = std::atoll(next());
+    else if (!std::strcmp(argv[i], "--lifetime"))
+      o.lifetime_us = Check(hw::ParseDuration(next()), "--lifetime");
+    else if (!std::strcmp(argv[i], "--rows-per-key"))
+      o.rows_per_key = std::atoll(next());
     else {
       std::fprintf(stderr,
                    "usage: %s [--rows N] [--keys K] [--batch B] [--span 2h] [--repeat R] "
-                   "[--max-panes P] [--quick] [--ingest-only]\n",
-                   argv[0]);
+                   "[--max-panes P] [--quick] [--ingest-only]\n"
+                   "       %s --churn [--distinct N] [--active A] [--lifetime 1d] "
+                   "[--rows-per-key R] [--batch B] [--quick]\n",
+                   argv[0], argv[0]);
       return 2;
     }
+  }
+  if (churn) {
+    if (quick) {
+      o.distinct = 1'000'000;
+      o.active = 10'000;
+    }
+    if (o.active < 1 || o.distinct <= o.active || o.rows_per_key < 1) {
+      std::fprintf(stderr, "--churn needs 0 < --active < --distinct and --rows-per-key >= 1\n");
+      return 2;
+    }
+    Churn(o);
+    return 0;
   }
   if (quick) {
     o.rows = 1'000'000;

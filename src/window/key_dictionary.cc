@@ -4,7 +4,9 @@
 #include <arrow/type.h>
 #include <arrow/util/bit_util.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <limits>
 
 namespace hyprstream::window {
@@ -14,6 +16,15 @@ using Kind = KeyDictionary::Kind;
 
 // Rows ahead: the slot is prefetched 2x this far ahead, the candidate key record 1x.
 constexpr int64_t kPrefetchDistance = 12;
+// The hash table never shrinks below this many slots; it shrinks to a quarter load once the
+// load falls under 1/8 (and grows at 1/2), so growing and shrinking never alternate.
+constexpr size_t kMinSlots = 1024;
+// A column's key bytes are compacted once the retired keys' bytes exceed both the live
+// keys' bytes and this floor: compaction copies the live bytes, so its cost is paid for by
+// the bytes retired since the last one.
+constexpr int64_t kMinDeadBytes = 64 * 1024;
+// Per-id arrays keep at least this capacity when the id space shrinks.
+constexpr size_t kMinIdCapacity = 1024;
 constexpr uint64_t kNullHash = 0x6a09e667f3bcc909ULL;
 
 inline uint64_t Mix64(uint64_t x) {  // splitmix64 finaliser
@@ -198,7 +209,6 @@ arrow::Result<std::unique_ptr<KeyDictionary>> KeyDictionary::Make(
       column.kind = Kind::kInt;
     } else if (IsBytesType(type.id())) {
       column.kind = Kind::kBytes;
-      column.offsets.push_back(0);
     } else {
       return arrow::Status::Invalid(
           "key column '", field->name(), "' is ", field->type()->ToString(),
@@ -209,7 +219,7 @@ arrow::Result<std::unique_ptr<KeyDictionary>> KeyDictionary::Make(
     dict->output_fields_.push_back(arrow::field(field->name(), column.output_type));
     dict->columns_.push_back(std::move(column));
   }
-  dict->slots_.assign(1024, Slot{0, -1});
+  dict->slots_.assign(kMinSlots, Slot{0, -1});
   dict->mask_ = dict->slots_.size() - 1;
   return dict;
 }
@@ -407,35 +417,62 @@ void KeyDictionary::PrefetchKey(int32_t id) const {
   }
 }
 
+int32_t KeyDictionary::TakeId() {
+  int32_t id;
+  if (!free_ids_.empty()) {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+  } else {
+    id = id_limit_++;
+    for (StoredColumn& s : columns_) {
+      s.valid.push_back(0);
+      if (s.kind == Kind::kInt) {
+        s.ints.push_back(0);
+      } else {
+        s.inline_keys.push_back(InlineKey{0, {}});
+        s.offsets.push_back(0);
+      }
+    }
+    hashes_.push_back(0);
+    if (static_cast<size_t>(id / 64) >= in_use_.size()) in_use_.push_back(0);
+  }
+  in_use_[id / 64] |= uint64_t{1} << (id % 64);
+  ++size_;
+  return id;
+}
+
 int32_t KeyDictionary::Add(const std::vector<BoundColumn>& bound, int64_t row, uint64_t hash) {
+  const int32_t id = TakeId();
   for (size_t c = 0; c < bound.size(); ++c) {
     const BoundColumn& b = bound[c];
     StoredColumn& s = columns_[c];
     bool valid = b.IsValid(row);
-    s.valid.push_back(valid ? 1 : 0);
+    s.valid[id] = valid ? 1 : 0;
     s.has_nulls |= !valid;
     if (b.kind == Kind::kInt) {
-      s.ints.push_back(valid ? b.ints[row] : 0);
+      s.ints[id] = valid ? b.ints[row] : 0;
     } else {
       InlineKey key{0, {}};
+      s.offsets[id] = static_cast<int64_t>(s.bytes.size());
       if (valid) {
         std::string_view value = b.Bytes(row);
         s.bytes.insert(s.bytes.end(), value.begin(), value.end());
+        s.live_bytes += static_cast<int64_t>(value.size());
         key.length = static_cast<uint32_t>(value.size());
         std::memcpy(key.prefix, value.data(), std::min<size_t>(value.size(), kInlineBytes));
       }
-      s.inline_keys.push_back(key);
-      s.offsets.push_back(static_cast<int64_t>(s.bytes.size()));
+      s.inline_keys[id] = key;
     }
   }
-  hashes_.push_back(hash);
-  return size_++;
+  hashes_[id] = hash;
+  return id;
 }
 
-void KeyDictionary::Grow() {
-  std::vector<Slot> slots(slots_.size() * 2, Slot{0, -1});
-  uint64_t mask = slots.size() - 1;
-  for (int32_t id = 0; id < size_; ++id) {
+void KeyDictionary::Rehash(size_t slot_count) {
+  std::vector<Slot> slots(slot_count, Slot{0, -1});
+  const uint64_t mask = slot_count - 1;
+  for (int32_t id = 0; id < id_limit_; ++id) {  // by id: hashes_ is read in order
+    if (((in_use_[id / 64] >> (id % 64)) & 1) == 0) continue;
     uint64_t pos = hashes_[id] & mask;
     while (slots[pos].id >= 0) pos = (pos + 1) & mask;
     slots[pos] = Slot{static_cast<uint32_t>(hashes_[id] >> 32), id};
@@ -444,13 +481,105 @@ void KeyDictionary::Grow() {
   mask_ = mask;
 }
 
+void KeyDictionary::EraseSlot(int32_t id) {
+  uint64_t hole = hashes_[id] & mask_;
+  while (slots_[hole].id != id) hole = (hole + 1) & mask_;
+  // Backward-shift deletion: walk the rest of the probe chain and move each entry that may
+  // live at the hole (its home slot is not between the hole and where it sits) into it.
+  for (uint64_t next = (hole + 1) & mask_; slots_[next].id >= 0; next = (next + 1) & mask_) {
+    const uint64_t home = hashes_[slots_[next].id] & mask_;
+    if (((next - home) & mask_) >= ((next - hole) & mask_)) {
+      slots_[hole] = slots_[next];
+      hole = next;
+    }
+  }
+  slots_[hole] = Slot{0, -1};
+}
+
+void KeyDictionary::Retire(const std::vector<int32_t>& ids) {
+  if (ids.empty()) return;
+  for (int32_t id : ids) {
+    if (!columns_.empty()) EraseSlot(id);
+    in_use_[id / 64] &= ~(uint64_t{1} << (id % 64));
+    for (StoredColumn& s : columns_) {
+      s.valid[id] = 0;
+      if (s.kind == Kind::kInt) {
+        s.ints[id] = 0;
+      } else {
+        s.live_bytes -= s.inline_keys[id].length;
+        s.inline_keys[id] = InlineKey{0, {}};
+        s.offsets[id] = 0;
+      }
+    }
+    hashes_[id] = 0;
+  }
+  size_ -= static_cast<int32_t>(ids.size());
+  // Free ids stay sorted descending so Intern takes the lowest: merge the newly freed.
+  const size_t old_free = free_ids_.size();
+  free_ids_.insert(free_ids_.end(), ids.rbegin(), ids.rend());
+  std::inplace_merge(free_ids_.begin(), free_ids_.begin() + static_cast<ptrdiff_t>(old_free),
+                     free_ids_.end(), std::greater<int32_t>());
+  ShrinkIdSpace();
+  if (!columns_.empty() && slots_.size() > kMinSlots &&
+      static_cast<uint64_t>(size_) * 8 < slots_.size()) {
+    size_t slot_count = kMinSlots;
+    while (slot_count < static_cast<size_t>(size_) * 4) slot_count *= 2;
+    Rehash(slot_count);
+  }
+  for (StoredColumn& s : columns_) {
+    const int64_t dead = static_cast<int64_t>(s.bytes.size()) - s.live_bytes;
+    if (s.kind == Kind::kBytes && dead > std::max(s.live_bytes, kMinDeadBytes)) CompactBytes(s);
+  }
+}
+
+void KeyDictionary::ShrinkIdSpace() {
+  // Free ids at the top of the id space are dropped from it (free_ids_ is descending).
+  size_t top = 0;
+  while (top < free_ids_.size() && free_ids_[top] == id_limit_ - 1) {
+    --id_limit_;
+    ++top;
+  }
+  if (top == 0) return;
+  free_ids_.erase(free_ids_.begin(), free_ids_.begin() + static_cast<ptrdiff_t>(top));
+  const size_t limit = static_cast<size_t>(id_limit_);
+  // Capacity is given back once at most a quarter of it is used, so a stream whose key
+  // count swings does not reallocate every time.
+  const bool shrink = hashes_.capacity() > 4 * std::max(limit, kMinIdCapacity);
+  auto fit = [&](auto& v) {
+    v.resize(limit);
+    if (shrink) v.shrink_to_fit();
+  };
+  for (StoredColumn& s : columns_) {
+    fit(s.valid);
+    fit(s.ints);
+    fit(s.inline_keys);
+    fit(s.offsets);
+  }
+  fit(hashes_);
+  in_use_.resize((limit + 63) / 64);
+  if (shrink) {
+    in_use_.shrink_to_fit();
+    free_ids_.shrink_to_fit();
+  }
+}
+
+void KeyDictionary::CompactBytes(StoredColumn& s) {
+  std::vector<uint8_t> bytes;
+  bytes.reserve(static_cast<size_t>(s.live_bytes + s.live_bytes / 2));
+  for (int32_t id = 0; id < id_limit_; ++id) {
+    const uint32_t length = s.inline_keys[id].length;
+    if (length == 0) continue;  // free, null or empty: nothing stored
+    const int64_t from = s.offsets[id];
+    s.offsets[id] = static_cast<int64_t>(bytes.size());
+    bytes.insert(bytes.end(), s.bytes.begin() + from, s.bytes.begin() + from + length);
+  }
+  s.bytes = std::move(bytes);
+}
+
 arrow::Status KeyDictionary::Intern(const std::vector<const arrow::Array*>& columns, int64_t length,
                                     int32_t* ids) {
   if (columns_.empty()) {
-    if (length > 0 && size_ == 0) {
-      hashes_.push_back(0);
-      size_ = 1;
-    }
+    if (length > 0 && size_ == 0) TakeId();  // the one key: id 0
     std::fill(ids, ids + length, 0);
     return arrow::Status::OK();
   }
@@ -506,7 +635,7 @@ void KeyDictionary::Probe(Self* self, const std::vector<BoundColumn>& bound, con
     __builtin_prefetch(&slots[hashes[i] & self->mask_]);
   }
   for (int64_t i = 0; i < length; ++i) {
-    const uint64_t mask = self->mask_;  // Grow() may change it
+    const uint64_t mask = self->mask_;  // Rehash() may change it
     if (i + 2 * d < length) __builtin_prefetch(&slots[hashes[i + 2 * d] & mask]);
     if (i + d < length) {
       const Slot ahead = slots[hashes[i + d] & mask];
@@ -522,7 +651,9 @@ void KeyDictionary::Probe(Self* self, const std::vector<BoundColumn>& bound, con
           int32_t id = self->Add(bound, i, h);
           self->slots_[pos] = Slot{tag, id};
           ids[i] = id;
-          if (static_cast<uint64_t>(self->size_) * 2 > self->slots_.size()) self->Grow();
+          if (static_cast<uint64_t>(self->size_) * 2 > self->slots_.size()) {
+            self->Rehash(self->slots_.size() * 2);
+          }
         } else {
           ids[i] = -1;
         }
@@ -593,7 +724,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> KeyDictionary::Gather(
       continue;
     }
     int64_t total = 0;
-    for (int64_t i = 0; i < n; ++i) total += s.offsets[ids[i] + 1] - s.offsets[ids[i]];
+    for (int64_t i = 0; i < n; ++i) total += s.inline_keys[ids[i]].length;
     const bool large =
         type->id() == arrow::Type::LARGE_STRING || type->id() == arrow::Type::LARGE_BINARY;
     if (!large && total > std::numeric_limits<int32_t>::max()) {
@@ -616,7 +747,7 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> KeyDictionary::Gather(
       else
         off32[i] = static_cast<int32_t>(pos);
       int64_t begin = s.offsets[ids[i]];
-      int64_t len = s.offsets[ids[i] + 1] - begin;
+      int64_t len = s.inline_keys[ids[i]].length;
       CopyShort(data + pos, s.bytes.data() + begin, len);
       pos += len;
     }
@@ -631,8 +762,9 @@ arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> KeyDictionary::Gather(
 }
 
 int64_t KeyDictionary::memory_bytes() const {
-  int64_t bytes = static_cast<int64_t>(slots_.capacity() * sizeof(Slot) +
-                                       hashes_.capacity() * sizeof(uint64_t));
+  int64_t bytes = static_cast<int64_t>(
+      slots_.capacity() * sizeof(Slot) + hashes_.capacity() * sizeof(uint64_t) +
+      in_use_.capacity() * sizeof(uint64_t) + free_ids_.capacity() * sizeof(int32_t));
   for (const auto& c : columns_) {
     bytes += static_cast<int64_t>(c.ints.capacity() * 8 + c.offsets.capacity() * 8 +
                                   c.inline_keys.capacity() * sizeof(InlineKey) +

@@ -1,10 +1,12 @@
-// KeyDictionary: gives every distinct key (the values of one or more key columns) a dense
-// int32 id — 0, 1, 2, ... in first-seen order, stable for the dictionary's life — so window
-// state can live in flat arrays indexed by id. Lookups are vectorised over a whole batch: one
-// pass hashes every row (64-bit hash over the raw Arrow buffers), a second probes an
-// open-addressing table with software prefetch. Key values are kept in flat per-column
-// buffers and come back out as Arrow arrays (Gather). Not thread-safe: the owner serialises
-// writers (Intern) against everything else; Find/Gather are const and may run concurrently.
+// KeyDictionary: gives every distinct key (the values of one or more key columns) an int32 id
+// so window state can live in flat arrays indexed by id. An id is its key's until the owner
+// retires the key (Retire); retired ids are handed to new keys again, lowest first, so ids
+// stay dense — below about the peak number of keys in use — however many keys come and go.
+// Lookups are vectorised over a whole batch: one pass hashes every row (64-bit hash over the
+// raw Arrow buffers), a second probes an open-addressing table with software prefetch. Key
+// values are kept in flat per-column buffers and come back out as Arrow arrays (Gather).
+// Not thread-safe: the owner serialises writers (Intern, Retire) against everything else;
+// Find/Gather are const and may run concurrently.
 #pragma once
 
 #include <arrow/array.h>
@@ -31,14 +33,19 @@ class KeyDictionary {
   arrow::Status CheckColumnType(size_t index, const arrow::DataType& type) const;
 
   // columns[c] is key column c for the same `length` rows. ids[i] = row i's id; unseen keys
-  // are added.
+  // are added (with the lowest free id, else id_limit()).
   arrow::Status Intern(const std::vector<const arrow::Array*>& columns, int64_t length,
                        int32_t* ids);
   // As Intern, but never adds: ids[i] = -1 for a key not in the dictionary.
   arrow::Status Find(const std::vector<const arrow::Array*>& columns, int64_t length,
                      int32_t* ids) const;
 
-  // The key values of `ids` (all valid ids), one array per key column in declared order.
+  // Removes the keys of `ids` (in use, ascending, no duplicates): lookups no longer find them
+  // and their ids are free for new keys. Then gives memory back where much of it is unused:
+  // free ids at the top lower id_limit(), the hash table and the key bytes shrink.
+  void Retire(const std::vector<int32_t>& ids);
+
+  // The key values of `ids` (ids in use), one array per key column in declared order.
   // Dictionary-typed columns come back as their value type; utf8/binary output that would
   // exceed 2 GiB is Invalid (declare the column large_utf8/large_binary).
   arrow::Result<std::vector<std::shared_ptr<arrow::Array>>> Gather(const int32_t* ids,
@@ -46,7 +53,12 @@ class KeyDictionary {
 
   // Output fields (declared names; dictionary types replaced by their value type).
   const std::vector<std::shared_ptr<arrow::Field>>& output_fields() const { return output_fields_; }
+  // Keys in use.
   int32_t size() const { return size_; }
+  // Every id in use is below this; per-id state sized to it covers every key.
+  int32_t id_limit() const { return id_limit_; }
+  // Bit k of word k / 64 set: id k is in use. id_limit() bits.
+  const std::vector<uint64_t>& in_use() const { return in_use_; }
   int64_t memory_bytes() const;
 
   // Implementation detail, public for the .cc helpers.
@@ -62,11 +74,13 @@ class KeyDictionary {
     Kind kind;
     std::shared_ptr<arrow::DataType> output_type;
     std::vector<int64_t> ints;           // kInt: value per id (uint64 stored as its bits)
-    std::vector<InlineKey> inline_keys;  // kBytes: per id
-    std::vector<int64_t> offsets;        // kBytes: offsets[id] .. offsets[id + 1] in bytes
-    std::vector<uint8_t> bytes;
-    std::vector<uint8_t> valid;  // 1 per id, 0 for a null key value
-    bool has_nulls = false;      // any id with valid == 0
+    std::vector<InlineKey> inline_keys;  // kBytes: per id (length 0 for a free id)
+    std::vector<int64_t> offsets;        // kBytes: per id, where its inline_keys[id].length
+                                         // bytes start in `bytes`
+    std::vector<uint8_t> bytes;          // arena; retired keys' bytes stay until compaction
+    int64_t live_bytes = 0;              // bytes of keys in use
+    std::vector<uint8_t> valid;          // 1 per id, 0 for a null key value
+    bool has_nulls = false;              // any key ever added with a null value
   };
   struct BoundColumn;  // one batch column, read through its raw buffers (key_dictionary.cc)
 
@@ -89,10 +103,15 @@ class KeyDictionary {
   static void ProbeAny(Self* self, const std::vector<BoundColumn>& bound, const uint64_t* hashes,
                        int64_t length, int32_t* ids);
   int32_t Add(const std::vector<BoundColumn>& bound, int64_t row, uint64_t hash);
-  void Grow();
+  int32_t TakeId();
+  void EraseSlot(int32_t id);
+  void Rehash(size_t slot_count);
+  void CompactBytes(StoredColumn& column);
+  void ShrinkIdSpace();
 
   // Open addressing, linear probing, load <= 1/2. A slot holds the upper 32 hash bits (tag)
-  // and the id (-1: empty); the lower bits pick the slot.
+  // and the id (-1: empty); the lower bits pick the slot. Deletion shifts the rest of the
+  // probe chain back (no tombstones), so lookups cost the same after any number of retires.
   struct Slot {
     uint32_t tag;
     int32_t id;
@@ -101,10 +120,13 @@ class KeyDictionary {
   std::vector<std::shared_ptr<arrow::Field>> fields_;
   std::vector<std::shared_ptr<arrow::Field>> output_fields_;
   std::vector<StoredColumn> columns_;
-  std::vector<uint64_t> hashes_;  // per id, for rehashing
+  std::vector<uint64_t> hashes_;  // per id, for rehashing and deletion
   std::vector<Slot> slots_;
   uint64_t mask_ = 0;
-  int32_t size_ = 0;
+  int32_t size_ = 0;      // ids in use
+  int32_t id_limit_ = 0;  // per-id vectors hold this many entries
+  std::vector<uint64_t> in_use_;
+  std::vector<int32_t> free_ids_;  // below id_limit_ and not in use, descending (lowest last)
 
   // Reused across Intern calls (no per-batch allocation once warm).
   std::vector<uint64_t> hash_scratch_;

@@ -8,6 +8,7 @@ namespace hyprstream::window {
 namespace {
 constexpr size_t kAlignment = 64;  // cache line
 constexpr size_t kMaxSpare = 1;    // steady state: one pane ends as the next begins
+constexpr int64_t kMinKeyCapacity = 1024;
 }  // namespace
 
 void PaneRing::AlignedFree::operator()(StateWord* p) const {
@@ -71,20 +72,41 @@ void PaneRing::DropBefore(int64_t pane) {
 
 void PaneRing::ReserveKeys(int64_t keys) {
   if (keys <= key_capacity_) return;
-  int64_t capacity = std::max<int64_t>(key_capacity_ * 2, 1024);
+  int64_t capacity = std::max<int64_t>(key_capacity_ * 2, kMinKeyCapacity);
   while (capacity < keys) capacity *= 2;
+  Resize(capacity);
+}
+
+void PaneRing::ShrinkKeys(int64_t keys) {
+  int64_t capacity = kMinKeyCapacity;
+  while (capacity < keys) capacity *= 2;
+  if (capacity * 4 <= key_capacity_) Resize(capacity);
+}
+
+void PaneRing::Resize(int64_t capacity) {
   const int64_t stride = layout_->stride();
+  const int64_t kept = std::min(capacity, key_capacity_);
   for (Pane& pane : panes_) {
     if (pane.column == nullptr) continue;
-    ColumnPtr grown = Allocate(capacity);
-    std::memcpy(static_cast<void*>(grown.get()), pane.column.get(),
-                static_cast<size_t>(key_capacity_ * stride) * sizeof(StateWord));
-    layout_->Init(grown.get() + key_capacity_ * stride, capacity - key_capacity_);
-    pane.column = std::move(grown);
+    ColumnPtr resized = Allocate(capacity);
+    std::memcpy(static_cast<void*>(resized.get()), pane.column.get(),
+                static_cast<size_t>(kept * stride) * sizeof(StateWord));
+    layout_->Init(resized.get() + kept * stride, capacity - kept);
+    pane.column = std::move(resized);
     pane.keys.resize(capacity / 64, 0);
+    pane.keys.shrink_to_fit();
   }
   spare_.clear();
   key_capacity_ = capacity;
+}
+
+void PaneRing::CollectKeys(uint64_t* bits, int64_t words) const {
+  words = std::min(words, key_words());
+  for (const Pane& pane : panes_) {
+    if (pane.column == nullptr) continue;
+    const uint64_t* keys = pane.keys.data();
+    for (int64_t w = 0; w < words; ++w) bits[w] |= keys[w];
+  }
 }
 
 int64_t PaneRing::allocated_panes() const {

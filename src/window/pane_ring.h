@@ -53,7 +53,13 @@ class PaneRing {
   void DropBefore(int64_t pane);
   // Grows every column (and future ones) to hold `keys` keys; new slots are empty.
   void ReserveKeys(int64_t keys);
+  // Gives memory back once `keys` (every key id with rows in an open pane is below it) fits
+  // in a quarter of the capacity: columns are reallocated for max(1024, keys) rounded up to a
+  // power of two and the spares dropped.
+  void ShrinkKeys(int64_t keys);
   int64_t key_capacity() const { return key_capacity_; }
+  // ORs the key bits of every open pane into bits[0, words): the keys with rows in any.
+  void CollectKeys(uint64_t* bits, int64_t words) const;
 
   int64_t allocated_panes() const;  // open panes with a column, plus spares
   int64_t memory_bytes() const;
@@ -70,6 +76,9 @@ class PaneRing {
   };
 
   void Materialize(Pane& pane);
+  // Reallocates every column for `capacity` keys (slots below both capacities kept, new ones
+  // empty) and drops the spares.
+  void Resize(int64_t capacity);
   ColumnPtr Allocate(int64_t keys) const;
 
   int64_t width_;

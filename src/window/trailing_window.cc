@@ -15,6 +15,9 @@ namespace hyprstream::window {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// A key's emptied ring keeps its buffer up to this many rows, for the key's return or, once
+// the key is forgotten, for the next key given its id: no allocation per arriving key.
+constexpr int64_t kKeepRows = 64;
 
 // Fixed-size rows in a power-of-two ring, addressed by absolute index (head <= i < tail).
 class RowRing {
@@ -227,8 +230,9 @@ class TrailingWindow::OutputColumns {
   std::vector<int64_t> null_counts_;
 };
 
-TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def)
+TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def, Mode mode)
     : def_(def),
+      mode_(mode),
       columns_(spec.TrailingColumns(def)),
       last_sweep_watermark_(kNoTime),
       horizon_(kNoTime),
@@ -257,6 +261,40 @@ void TrailingWindow::ReserveKeys(int64_t keys) {
   if (static_cast<int64_t>(keys_.size()) >= keys) return;
   keys_.resize(keys);
   running_.resize(static_cast<size_t>(keys) * value_count_);
+}
+
+bool TrailingWindow::Idle(int32_t id, int64_t watermark) const {
+  const KeyTrail& key = keys_[id];
+  if (key.rows.empty()) return true;
+  const int64_t bound = mode_ == Mode::kBuffer ? last_bound_
+                        : watermark == kNoTime ? kNoTime
+                                               : watermark - def_.width_us;
+  return bound != kNoTime && key.rows.Time(key.rows.tail() - 1, words_) <= bound;
+}
+
+void TrailingWindow::Forget(int32_t id) {
+  KeyTrail& key = keys_[id];
+  if (mode_ == Mode::kBuffer) EvictUpTo(key, last_bound_);  // moves horizon_ past its rows
+  if (key.rows.capacity() > kKeepRows) {
+    key = KeyTrail{};
+  } else {
+    key.rows.Clear();
+    key.window_begin = key.split = key.rows.tail();
+    key.evictions = 0;
+    key.dirty = false;
+  }
+  Running* running = RunningOf(id);
+  for (int v = 0; v < value_count_; ++v) running[v] = Running{};
+}
+
+void TrailingWindow::ShrinkKeys(int64_t keys) {
+  if (static_cast<int64_t>(keys_.size()) <= keys) return;
+  keys_.resize(keys);
+  running_.resize(static_cast<size_t>(keys) * value_count_);
+  if (keys_.capacity() > 4 * std::max<size_t>(keys_.size(), 1024)) {
+    keys_.shrink_to_fit();
+    running_.shrink_to_fit();
+  }
 }
 
 int64_t TrailingWindow::buffered_rows() const {
@@ -448,7 +486,6 @@ void TrailingWindow::RunningAccumulator(KeyTrail& key, Running* running, Accumul
 void TrailingWindow::Sweep(int64_t watermark) {
   // Rows at or before watermark - width can never be in a future on-time row's window. Keys
   // that went quiet drop all their rows; small buffers are kept for the key's return.
-  constexpr int64_t kKeepRows = 64;
   const int64_t bound = watermark - def_.width_us;
   for (size_t id = 0; id < keys_.size(); ++id) {
     KeyTrail& key = keys_[id];
@@ -638,7 +675,6 @@ void TrailingWindow::Buffer(const int32_t* ids, const int64_t* times, const Valu
   // Keys that went quiet are swept once the bound has moved by a width.
   if (evict_bound != kNoTime &&
       (last_sweep_bound_ == kNoTime || evict_bound - last_sweep_bound_ >= def_.width_us)) {
-    constexpr int64_t kKeepRows = 64;
     for (KeyTrail& key : keys_) {
       if (key.rows.empty()) continue;
       EvictUpTo(key, evict_bound);

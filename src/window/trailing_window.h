@@ -15,6 +15,9 @@
 // kept in time order per key until they fall at or before an eviction bound chosen by the
 // owner (rows arriving late are inserted in place, not dropped), and a read aggregates each
 // key's rows newer than a bound. Reads are exact for bounds at or after horizon().
+//
+// A key whose rows no future row or read can need is Idle; the owner may then Forget it and
+// give its id to another key, which starts from nothing.
 #pragma once
 
 #include "window/aggregate_layout.h"
@@ -31,7 +34,8 @@ namespace hyprstream::window {
 
 class TrailingWindow {
  public:
-  TrailingWindow(const WindowSpec& spec, const WindowDef& def);
+  enum class Mode { kPerRow, kBuffer };  // Process or Buffer/ReadSince
+  TrailingWindow(const WindowSpec& spec, const WindowDef& def, Mode mode = Mode::kPerRow);
   ~TrailingWindow();
 
   const WindowDef& def() const { return def_; }
@@ -64,6 +68,16 @@ class TrailingWindow {
                           std::vector<std::shared_ptr<arrow::Array>>* out) const;
 
   void ReserveKeys(int64_t keys);
+  // Whether key `id` holds no row that matters any more: none, or every row at or before
+  // watermark - width (per row: no on-time row's window reaches back to it) or at or before
+  // the last eviction bound (buffer: reads that far back are refused).
+  bool Idle(int32_t id, int64_t watermark) const;
+  // Drops what Idle key `id` holds (a buffer's horizon moves past its rows), leaving the id
+  // as a new key's; a small ring buffer stays allocated for that key.
+  void Forget(int32_t id);
+  // Per-key state for ids below `keys` only (every id at or above it forgotten); memory is
+  // given back once a quarter of it or less is used.
+  void ShrinkKeys(int64_t keys);
   int64_t memory_bytes() const;
   int64_t buffered_rows() const;
 
@@ -88,6 +102,7 @@ class TrailingWindow {
   void EvictUpTo(KeyTrail& key, int64_t bound);
 
   WindowDef def_;
+  Mode mode_;
   int value_count_;
   bool track_min_;
   bool track_max_;

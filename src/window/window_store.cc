@@ -128,7 +128,8 @@ WindowStore::WindowStore(WindowSpec spec, WindowStoreOptions options)
     : spec_(std::move(spec)),
       options_(std::move(options)),
       max_time_(kNoTime),
-      watermark_(kNoTime) {}
+      watermark_(kNoTime),
+      last_retire_watermark_(kNoTime) {}
 
 WindowStore::~WindowStore() = default;
 
@@ -222,8 +223,12 @@ arrow::Status WindowStore::Init(const std::shared_ptr<arrow::Schema>& input_sche
   arrow::FieldVector trailing_fields;
   for (size_t w = 0; w < window_count; ++w) {
     if (spec_.windows[w].is_paned()) continue;
-    trailing_.push_back(std::make_unique<TrailingWindow>(spec_, spec_.windows[w]));
+    trailing_.push_back(std::make_unique<TrailingWindow>(spec_, spec_.windows[w],
+                                                         options_.trailing_as_buffers
+                                                             ? TrailingWindow::Mode::kBuffer
+                                                             : TrailingWindow::Mode::kPerRow));
     trailing_index_.push_back(w);
+    min_trailing_width_ = std::min(min_trailing_width_, spec_.windows[w].width_us);
     if (options_.trailing_as_buffers) continue;  // read by TrailingSnapshot, no row columns
     for (const auto& f : trailing_.back()->fields()) trailing_fields.push_back(f);
   }
@@ -290,9 +295,9 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
   result.rows = n;
   ids_.resize(std::max<int64_t>(n, 1));
   ARROW_RETURN_NOT_OK(keys_->Intern(columns.keys, n, ids_.data()));
-  const int64_t key_count = keys_->size();
-  for (auto& level : levels_) level->ring.ReserveKeys(key_count);
-  for (auto& trailing : trailing_) trailing->ReserveKeys(key_count);
+  const int64_t id_limit = keys_->id_limit();
+  for (auto& level : levels_) level->ring.ReserveKeys(id_limit);
+  for (auto& trailing : trailing_) trailing->ReserveKeys(id_limit);
   for (int64_t i = 0; i < n; ++i) result.null_time_rows += times_[i] == kNoTime;
 
   if (!trailing_.empty() && !options_.trailing_as_buffers) {
@@ -326,7 +331,49 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
   stats_.null_time_rows += result.null_time_rows;
   stats_.max_event_time_us = max_time_;
   stats_.watermark_us = watermark_;
+  RetireIdleKeys();
   return result;
+}
+
+void WindowStore::RetireIdleKeys() {
+  // Trailing rows expire as the watermark moves; the sweeps that drop them run once per
+  // width, so looking once per (narrowest) width finds what they freed.
+  const bool trailing_due = !trailing_.empty() && watermark_ != kNoTime &&
+                            (last_retire_watermark_ == kNoTime ||
+                             watermark_ - last_retire_watermark_ >= min_trailing_width_);
+  if (!retire_due_ && !trailing_due) return;
+  retire_due_ = false;
+  last_retire_watermark_ = watermark_;
+
+  // Held: rows in an open pane (a slot without its key bit is empty), or a row of a retained
+  // closed window (read back by id).
+  const int32_t id_limit = keys_->id_limit();
+  const int64_t words = (id_limit + 63) / 64;
+  held_.assign(words, 0);
+  for (const auto& level : levels_) level->ring.CollectKeys(held_.data(), words);
+  for (const RetainedWindow& r : retained_) {
+    for (int32_t id : r.ids) SetKeyBit(held_.data(), id);
+  }
+  // Of the rest, those whose trailing rows no longer matter.
+  const std::vector<uint64_t>& in_use = keys_->in_use();
+  retiring_.clear();
+  for (int64_t w = 0; w < words; ++w) {
+    for (uint64_t word = in_use[w] & ~held_[w]; word != 0; word &= word - 1) {
+      const auto id = static_cast<int32_t>(w * 64 + __builtin_ctzll(word));
+      bool idle = true;
+      for (const auto& trailing : trailing_) idle = idle && trailing->Idle(id, watermark_);
+      if (idle) retiring_.push_back(id);
+    }
+  }
+  if (retiring_.empty()) return;
+  for (int32_t id : retiring_) {
+    for (auto& trailing : trailing_) trailing->Forget(id);
+  }
+  keys_->Retire(retiring_);
+  stats_.retired_keys += static_cast<int64_t>(retiring_.size());
+  const int64_t limit = keys_->id_limit();
+  for (auto& level : levels_) level->ring.ShrinkKeys(limit);
+  for (auto& trailing : trailing_) trailing->ShrinkKeys(limit);
 }
 
 int64_t WindowStore::NextCloseBoundary() const {
@@ -501,6 +548,7 @@ arrow::Status WindowStore::CloseUpTo(int64_t watermark, UpdateResult* result) {
     if (old_end != kNoTime && new_end <= old_end) continue;
     p.closed_end = new_end;
     if (old_end == kNoTime) continue;  // first watermark: nothing can have rows yet
+    retire_due_ = true;
     // Instances k (start k*slide) ending in (old_end, new_end], visited only where a pane
     // has rows: instance k contains pane q iff k*slide <= q*width < k*slide + width.
     const PaneRing& ring = levels_[p.level]->ring;
@@ -562,6 +610,7 @@ arrow::Status WindowStore::AdvanceWatermark(int64_t watermark_us) {
   ARROW_RETURN_NOT_OK(CloseUpTo(watermark, &ignored));
   watermark_ = watermark;
   stats_.watermark_us = watermark_;
+  RetireIdleKeys();
   return arrow::Status::OK();
 }
 
@@ -816,7 +865,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::TrailingSnapshot
   if (filter.keys != nullptr) {
     ARROW_ASSIGN_OR_RAISE(ids, WantedIds(filter.keys));
   } else {
-    ids.resize(keys_->size());
+    ids.resize(keys_->id_limit());  // free ids hold no rows and are skipped
     std::iota(ids.begin(), ids.end(), 0);
   }
   std::vector<int32_t> kept;
@@ -840,6 +889,7 @@ WindowStoreStats WindowStore::GetStats() const {
   std::shared_lock lock(mutex_);
   WindowStoreStats stats = stats_;
   stats.keys = keys_->size();
+  stats.key_ids = keys_->id_limit();
   stats.pane_widths = static_cast<int64_t>(levels_.size());
   stats.slot_bytes = layout_->slot_bytes();
   stats.key_bytes = keys_->memory_bytes();

@@ -13,6 +13,10 @@
 // Windows close when the watermark (max event time - allowed lateness) reaches their end; the
 // batch is processed in runs between closings so results match row-at-a-time semantics.
 // Closed windows are materialised once (immutable batches) and evicted after retention.
+// Keys come and go: when windows close (or trailing rows expire), keys with rows in no open
+// pane, no retained closed window and no trailing row that still matters are retired — the
+// dictionary forgets them and their ids go to new keys, whose state starts empty — so memory
+// follows the keys with open state, not every key ever seen. A key that returns is a new key.
 //
 // Concurrency: one internal reader-writer lock per store. Update, AdvanceWatermark and
 // TakeClosed take it exclusively (once per batch, not per row); Snapshot and GetStats take it
@@ -115,14 +119,16 @@ struct WindowStoreStats {
   std::vector<int64_t> late_rows;       // per WindowSpec::windows entry
   std::vector<int64_t> closed_windows;  // per entry (tumbling/hopping)
   std::vector<int64_t> closed_rows;     // per entry: key-window rows emitted
-  int64_t keys = 0;
-  int64_t pane_widths = 0;      // distinct pane widths maintained
-  int64_t open_panes = 0;       // over all pane widths
-  int64_t allocated_panes = 0;  // open panes that have had rows, plus one spare per width
-  int64_t slot_bytes = 0;       // state of one key in one pane
-  int64_t pane_bytes = 0;       // allocated pane columns (dense: key capacity x slot each)
-  int64_t key_bytes = 0;        // key dictionary
-  int64_t trailing_bytes = 0;   // trailing-window row buffers
+  int64_t keys = 0;                     // keys with state (retired keys not counted)
+  int64_t retired_keys = 0;             // keys that left memory, over the store's life
+  int64_t key_ids = 0;                  // every key's id is below this (retired ids are reused)
+  int64_t pane_widths = 0;              // distinct pane widths maintained
+  int64_t open_panes = 0;               // over all pane widths
+  int64_t allocated_panes = 0;          // open panes that have had rows, plus one spare per width
+  int64_t slot_bytes = 0;               // state of one key in one pane
+  int64_t pane_bytes = 0;               // allocated pane columns (dense: key capacity x slot each)
+  int64_t key_bytes = 0;                // key dictionary
+  int64_t trailing_bytes = 0;           // trailing-window row buffers
   int64_t trailing_rows = 0;
   int64_t retained_closed_bytes = 0;
   int64_t pending_closed = 0;  // closed windows waiting for TakeClosed
@@ -184,6 +190,10 @@ class WindowStore {
   void ApplyRun(int64_t begin, int64_t end, UpdateResult* result);
   void Seal(int64_t watermark);
   arrow::Status CloseUpTo(int64_t watermark, UpdateResult* result);
+  // Retires the keys nothing holds any more, if windows closed or trailing rows may have
+  // expired since the last time (a pass costs a bitwise OR over the open panes' key bits plus
+  // a look at each key without pane rows).
+  void RetireIdleKeys();
   int64_t NextCloseBoundary() const;
 
   struct InstanceRows;
@@ -197,12 +207,19 @@ class WindowStore {
   arrow::Result<std::vector<int32_t>> WantedIds(
       const std::shared_ptr<arrow::RecordBatch>& keys) const;
 
+  // Set by Make, immutable afterwards.
   WindowSpec spec_;
   WindowStoreOptions options_;
   std::shared_ptr<arrow::Schema> output_schema_;
   std::shared_ptr<arrow::Schema> trailing_schema_;
   std::vector<WindowSpec::OutputColumn> aggregate_columns_;
   std::unique_ptr<AggregateLayout> layout_;
+  int64_t min_trailing_width_ = INT64_MAX;
+
+  // mutex_ guards every member below: written under it held exclusively (Update,
+  // AdvanceWatermark, TakeClosed), read under it held shared (Snapshot, TrailingSnapshot,
+  // TrailingHorizon, GetStats) or exclusively.
+  mutable std::shared_mutex mutex_;
   std::unique_ptr<KeyDictionary> keys_;
   std::vector<std::unique_ptr<Level>> levels_;
   std::vector<PanedWindow> paned_;  // per spec window (unused entries for trailing)
@@ -214,6 +231,8 @@ class WindowStore {
   WindowStoreStats stats_;
   std::vector<ClosedWindow> pending_;
   std::deque<RetainedWindow> retained_;
+  bool retire_due_ = false;        // windows closed since the last RetireIdleKeys
+  int64_t last_retire_watermark_;  // watermark_ at the last RetireIdleKeys (kNoTime: none)
 
   // Per-batch scratch, reused.
   std::vector<int64_t> times_;
@@ -223,8 +242,8 @@ class WindowStore {
   std::vector<uint64_t*> key_bits_in_run_;
   std::vector<uint8_t> panes_with_rows_;
   std::vector<ValueInput> value_inputs_;
-
-  mutable std::shared_mutex mutex_;
+  std::vector<uint64_t> held_;     // RetireIdleKeys: keys something still holds
+  std::vector<int32_t> retiring_;  // RetireIdleKeys: the keys it retires
 };
 
 }  // namespace hyprstream::window

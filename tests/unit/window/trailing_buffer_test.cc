@@ -1,8 +1,9 @@
 // Trailing windows kept as buffers for "the last N minutes as of now" reads
 // (WindowStoreOptions::trailing_as_buffers, WindowStore::TrailingSnapshot): randomised streams
 // with out-of-order, late and null rows checked against a brute-force aggregate of every row
-// newer than the bound; eviction by watermark and by wall clock; the horizon below which a
-// read is refused instead of answered short.
+// newer than the bound (seeds above 60 churn keys: each key lives a few minutes of event time,
+// so keys leave memory and their ids serve new keys between reads); eviction by watermark and
+// by wall clock; the horizon below which a read is refused instead of answered short.
 #include "window/duration.h"
 #include "window/event_time.h"
 #include "window/window_store.h"
@@ -150,6 +151,7 @@ void ExpectMatches(const arrow::RecordBatch& got, const std::map<std::string, Ex
 }
 
 class TrailingBufferTest : public ::testing::TestWithParam<uint64_t> {};
+constexpr uint64_t kChurnSeeds = 60;  // seeds above this churn keys
 
 TEST_P(TrailingBufferTest, ReadsSinceAnyBoundMatchBruteForce) {
   std::mt19937_64 rng(GetParam());
@@ -162,7 +164,9 @@ TEST_P(TrailingBufferTest, ReadsSinceAnyBoundMatchBruteForce) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
 
   const int keys = 1 + static_cast<int>(rng() % 20);
-  int64_t clock = 1'700'000'000LL * kSec;
+  const bool churn = GetParam() > kChurnSeeds;
+  const int64_t start = 1'700'000'000LL * kSec;
+  int64_t clock = start;
   std::vector<Row> all;
   for (int batch = 0; batch < 30; ++batch) {
     std::vector<Row> rows;
@@ -181,6 +185,9 @@ TEST_P(TrailingBufferTest, ReadsSinceAnyBoundMatchBruteForce) {
       }
       if (rng() % 10 != 0)
         row.value = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000);
+      if (churn && row.ts) {  // a quarter width of event time per generation of keys
+        row.key = "k" + std::to_string((*row.ts - start) / (width / 4) + rng() % keys);
+      }
       rows.push_back(row);
     }
     ASSERT_TRUE((*store)->Update(*Batch(rows)).ok());
@@ -206,11 +213,15 @@ TEST_P(TrailingBufferTest, ReadsSinceAnyBoundMatchBruteForce) {
       ExpectMatches(**got, BruteForce(all, since, inclusive), context);
     }
   }
+  // The first keys' rows have all left the buffer long before the end: they left memory.
+  if (churn && clock - start > 4 * width + options.trailing_slack_us + lateness + 2 * 60 * kSec) {
+    EXPECT_GT((*store)->GetStats().retired_keys, 0);
+  }
 }
 
 std::vector<uint64_t> Seeds() {
   std::vector<uint64_t> seeds;
-  for (uint64_t s = 1; s <= 60; ++s) seeds.push_back(s);
+  for (uint64_t s = 1; s <= kChurnSeeds + 40; ++s) seeds.push_back(s);
   return seeds;
 }
 INSTANTIATE_TEST_SUITE_P(Seeds, TrailingBufferTest, ::testing::ValuesIn(Seeds()));

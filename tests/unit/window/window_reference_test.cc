@@ -7,7 +7,10 @@
 // out-of-order and late rows, null times and null values, and random batch sizes from 0 to
 // everything. After every batch the emitted closed windows, a snapshot of every window (all
 // keys, a key subset, the current window) and the late counters must match; per-row trailing
-// columns must match for every row.
+// columns must match for every row. Seeds above 200 churn keys: a small set of keys is active
+// at a time and new ones keep replacing it while time advances, so the store retires keys and
+// hands their ids to new ones, and late rows come for keys already retired; the answers must
+// still be the replay's. After the final flush no key may be left in memory.
 #include "window/window_store.h"
 
 #include "window/duration.h"
@@ -94,6 +97,8 @@ std::string KeyOf(KeyShape shape, const RawRow& row) {
   return "";
 }
 
+constexpr uint64_t kChurnSeeds = 200;  // seeds above this churn keys
+
 Scenario Draw(uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto pick = [&](int64_t lo, int64_t hi) {
@@ -154,12 +159,21 @@ Scenario Draw(uint64_t seed) {
   // Some seeds start before 1970 to exercise negative times and floor division.
   int64_t now = pick(-100000, 100000) * per_second + pick(0, per_second - 1);
   const double late_p = std::vector<double>{0.0, 0.05, 0.2}[pick(0, 2)];
-  const int64_t max_step = std::vector<int64_t>{0, 1, 3}[pick(0, 2)] * per_second;
+  int64_t max_step = std::vector<int64_t>{0, 1, 3}[pick(0, 2)] * per_second;
+  // Churn: `keys` keys active at a time, the newest replacing the oldest every few rows.
+  const bool churn = seed > kChurnSeeds;
+  const int64_t rows_per_new_key = churn ? pick(1, 6) : 0;
+  if (churn) max_step = std::max(max_step, per_second);  // time moves, so windows close
   for (int64_t i = 0; i < rows; ++i) {
     RawRow row;
-    const int64_t key = pick(0, keys - 1);
+    int64_t key = pick(0, keys - 1);
     bool null_key = s.shape == KeyShape::kTwoColumns && chance(0.1);
-    row.key_text = "k" + std::to_string(key * 7919 % 1000);
+    if (churn) {
+      key += i / rows_per_new_key;
+      row.key_text = "k" + std::to_string(key);
+    } else {
+      row.key_text = "k" + std::to_string(key * 7919 % 1000);
+    }
     row.key_int = key * 1000003 - 500;
     if (null_key) {
       if (chance(0.5))
@@ -172,6 +186,11 @@ Scenario Draw(uint64_t seed) {
       row.time_raw.reset();
     } else if (chance(late_p)) {
       row.time_raw = now - pick(0, 50 * per_second);
+      if (churn) {  // a key of that time, likely retired by now
+        key = std::max<int64_t>(0, key - pick(0, 3 * keys + 20));
+        if (row.key_text) row.key_text = "k" + std::to_string(key);
+        if (row.key_int) row.key_int = key * 1000003 - 500;
+      }
     } else {
       row.time_raw = now;
     }
@@ -662,6 +681,7 @@ TEST_P(WindowReferenceTest, MatchesBruteForce) {
 
   std::map<InstanceKey, Values> emitted;
   int64_t late_any = 0;
+  int64_t retired_before_flush = 0;
   int64_t begin = 0;
   for (size_t b = 0; b < s.batch_sizes.size(); ++b) {
     const int64_t end = begin + s.batch_sizes[b];
@@ -745,6 +765,7 @@ TEST_P(WindowReferenceTest, MatchesBruteForce) {
       }
     }
     if (::testing::Test::HasFailure()) return;
+    retired_before_flush = store->GetStats().retired_keys;
     begin = end;
   }
   // Flush: every window closes and is emitted exactly once.
@@ -756,11 +777,17 @@ TEST_P(WindowReferenceTest, MatchesBruteForce) {
   auto stats = store->GetStats();
   EXPECT_EQ(stats.open_panes, 0);
   EXPECT_EQ(stats.retained_closed_bytes, 0);
+  // Every window closed and every trailing row expired: no key holds state, so none is kept.
+  EXPECT_EQ(stats.keys, 0);
+  EXPECT_EQ(stats.trailing_rows, 0);
+  if (seed > kChurnSeeds && s.rows.size() >= 1500) {
+    EXPECT_GT(retired_before_flush, 0) << "churn without a key retired before the flush";
+  }
 }
 
 std::vector<uint64_t> Seeds() {
   std::vector<uint64_t> seeds;
-  for (uint64_t s = 1; s <= 200; ++s) seeds.push_back(s);
+  for (uint64_t s = 1; s <= kChurnSeeds + 100; ++s) seeds.push_back(s);
   return seeds;
 }
 

@@ -1,7 +1,8 @@
 // WindowStore behaviour on small hand-written streams: window closing and emission, late rows
 // and their counters, retention and eviction, snapshot filters, trailing columns, the error
-// messages a caller sees, and the memory accounting. Randomised checks against a brute-force
-// reference live in window_reference_test.cc.
+// messages a caller sees, the memory accounting, and keys leaving memory once nothing holds
+// them (ids reused by new keys, memory flat under churn, never a key's values under another
+// key). Randomised checks against a brute-force reference live in window_reference_test.cc.
 #include "window/window_store.h"
 
 #include "window/duration.h"
@@ -11,6 +12,7 @@
 #include <arrow/json/from_string.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -64,6 +66,12 @@ std::unique_ptr<WindowStore> MakeStore(const WindowSpec& spec,
   auto store = WindowStore::Make(spec, schema, std::move(options));
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   return store.ok() ? std::move(store).ValueOrDie() : nullptr;
+}
+
+WindowStoreOptions MaxPanes(int max_panes_per_window) {
+  WindowStoreOptions options;
+  options.max_panes_per_window = max_panes_per_window;
+  return options;
 }
 
 // One string per row: the columns' values joined by '|', numbers printed with %.6g,
@@ -129,7 +137,8 @@ TEST(WindowStoreTest, TumblingWindowClosesWhenWatermarkPassesItsEnd) {
   auto open = store->Snapshot({});
   ASSERT_TRUE(open.ok()) << open.status().ToString();
   EXPECT_TRUE((*open)->schema()->Equals(*store->OutputSchema()));
-  // Rows come in key-id order: first seen over the stream, so "a" before "b".
+  // Rows come in key-id order: first seen over the stream (no key has left yet), so "a"
+  // before "b".
   EXPECT_EQ(Rows(**open, kAggColumns),
             (Strings{"a|60|120|1|0|null|null|null|null|false", "b|60|120|1|1|5|5|5|5|false"}));
 }
@@ -162,7 +171,7 @@ TEST(WindowStoreTest, WindowClosingInsideABatchIsNotChangedByLaterRowsOfThatBatc
   // (but while [0, 10) is open) must reach only the 10s window.
   auto store = MakeStore(Spec({WindowDef::Tumbling(5 * kSec), WindowDef::Tumbling(10 * kSec)},
                               {AggregateKind::kRowCount, AggregateKind::kSum}),
-                         MetricsSchema(), WindowStoreOptions{2, nullptr});
+                         MetricsSchema(), MaxPanes(2));
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->GetStats().pane_widths, 1);
   ASSERT_TRUE(
@@ -346,7 +355,7 @@ TEST(WindowStoreTest, VarianceStaysAccurateForLargeOffsets) {
   // Naive sum-of-squares would lose everything here; Welford/Chan keep ~1e-7 relative.
   auto store = MakeStore(
       Spec({WindowDef::Tumbling(kMin), WindowDef::Tumbling(2 * kMin)}, {AggregateKind::kVarPop}),
-      MetricsSchema(), WindowStoreOptions{2, nullptr});
+      MetricsSchema(), MaxPanes(2));
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store
                   ->Update(*Metrics(R"(["a", "a", "a", "a"])", "[1, 2, 61, 62]",
@@ -584,6 +593,210 @@ TEST(WindowStoreTest, GapsInTheDataCostNoPaneMemory) {
             (Strings{"a|0|1", "b|1500|1", "a|3300|1"}));
 }
 
+// Applies `batches` to `store` while kReaders threads call read(reader, n) for n = 0, 1, ...
+// until the writer is done (at least 5 times each).
+constexpr int kReaders = 3;
+template <typename Read>
+void WriteWhileReading(WindowStore& store,
+                       const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches,
+                       Read&& read) {
+  std::atomic<bool> done{false};
+  std::atomic<int> started{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&, r] {
+      ++started;
+      for (int n = 0; !done.load() || n < 5; ++n) read(r, n);
+    });
+  }
+  while (started.load() < kReaders) std::this_thread::yield();
+  for (const auto& batch : batches) EXPECT_TRUE(store.Update(*batch).ok());
+  done = true;
+  for (auto& t : readers) t.join();
+}
+
+// hosts "<prefix><first>", ..., "<prefix><first + count - 1>", each with `rows` rows at times
+// t, t + 1, ... seconds and value = its number.
+std::shared_ptr<arrow::RecordBatch> Generation(const std::string& prefix, int first, int count,
+                                               int rows, int64_t t_seconds) {
+  arrow::StringBuilder hosts;
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::SECOND),
+                             arrow::default_memory_pool());
+  arrow::DoubleBuilder values;
+  for (int r = 0; r < rows; ++r) {
+    for (int k = first; k < first + count; ++k) {
+      std::string host = prefix;
+      host += std::to_string(k);
+      EXPECT_TRUE(hosts.Append(host).ok());
+      EXPECT_TRUE(ts.Append(t_seconds + r).ok());
+      EXPECT_TRUE(values.Append(k).ok());
+    }
+  }
+  return arrow::RecordBatch::Make(MetricsSchema(), static_cast<int64_t>(rows) * count,
+                                  {*hosts.Finish(), *ts.Finish(), *values.Finish()});
+}
+
+TEST(WindowStoreTest, KeysLeaveMemoryOnceTheirWindowsCloseAndNewKeysTakeTheirIds) {
+  auto store = MakeStore(Spec({WindowDef::Tumbling(kMin), WindowDef::Trailing(30 * kSec)},
+                              {AggregateKind::kRowCount, AggregateKind::kSum}));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a", "b", "c"])", "[0, 10, 20]", "[1, 2, 3]")).ok());
+  EXPECT_EQ(store->GetStats().keys, 3);
+  // Watermark 60: [0, 60) closes and a, b, c have rows nowhere else (their trailing rows are
+  // older than 60 - 30): they leave, and the new keys get their ids.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["d", "e"])", "[60, 61]", "[4, 5]")).ok());
+  auto stats = store->GetStats();
+  EXPECT_EQ(stats.keys, 2);
+  EXPECT_EQ(stats.retired_keys, 3);
+  EXPECT_EQ(stats.key_ids, 5);  // the pass ran after d, e took ids 3, 4
+  ASSERT_TRUE(store->Update(*Metrics(R"(["f", "a"])", "[62, 63]", "[6, 7]")).ok());
+  stats = store->GetStats();
+  EXPECT_EQ(stats.keys, 4);
+  EXPECT_EQ(stats.key_ids, 5);  // f and the returning a took free ids 0 and 1
+  // A returning key starts from nothing: "a" has only its new row, in the right name.
+  EXPECT_EQ(Rows(**store->Snapshot({}), {"host", "window_start", "row_count", "value_sum"}),
+            (Strings{"f|60|1|6", "a|60|1|7", "d|60|1|4", "e|60|1|5"}));
+  auto closed = store->TakeClosed();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(Rows(*closed[0].rows, {"host", "row_count", "value_sum"}),
+            (Strings{"a|1|1", "b|1|2", "c|1|3"}));
+  // Per-row trailing columns see only the returning key's own new rows.
+  auto update = store->Update(*Metrics(R"(["a"])", "[64]", "[10]"));
+  ASSERT_TRUE(update.ok());
+  EXPECT_TRUE(update->trailing->GetColumnByName("value_running_window_sum")
+                  ->Equals(*ArrayFromJson(arrow::float64(), "[17]")));
+  // Every window closed: no key is left.
+  ASSERT_TRUE(store->AdvanceWatermark(kEndOfTime).ok());
+  stats = store->GetStats();
+  EXPECT_EQ(stats.keys, 0);
+  EXPECT_EQ(stats.key_ids, 0);
+  EXPECT_EQ(stats.retired_keys, 3 + 4);
+}
+
+TEST(WindowStoreTest, KeysAreKeptWhileAnyWindowOrRetainedWindowHoldsThem) {
+  // Hopping 2m/1m: a row's pane stays open until both windows containing it close.
+  WindowSpec spec = Spec({WindowDef::Hopping(2 * kMin, kMin)}, {AggregateKind::kRowCount});
+  spec.retention_us = 2 * kMin;
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Update(*Metrics(R"(["a"])", "[30]", "[1]")).ok());
+  // Watermark 60: [-60, 60) closed, [0, 120) still open: "a" stays.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["b"])", "[60]", "[1]")).ok());
+  EXPECT_EQ(store->GetStats().keys, 2);
+  // Watermark 120: [0, 120) closed but retained for 2m: "a" stays, readable by name.
+  ASSERT_TRUE(store->Update(*Metrics(R"(["c"])", "[120]", "[1]")).ok());
+  EXPECT_EQ(store->GetStats().keys, 3);
+  SnapshotFilter closed_only;
+  closed_only.include_open = false;
+  closed_only.from_us = 0;
+  closed_only.to_us = 1;
+  EXPECT_EQ(Rows(**store->Snapshot(closed_only), {"host", "window_start", "row_count"}),
+            (Strings{"a|-60|1", "a|0|1", "b|0|1"}));
+  // Watermark 240: [0, 120) has expired; "a" is gone and "d" takes its id, yet no retained
+  // window shows "d".
+  ASSERT_TRUE(store->Update(*Metrics(R"(["d"])", "[240]", "[1]")).ok());
+  ASSERT_TRUE(store->Update(*Metrics(R"(["e"])", "[241]", "[1]")).ok());
+  auto stats = store->GetStats();
+  EXPECT_GE(stats.retired_keys, 1);
+  EXPECT_LE(stats.key_ids, 4);
+  closed_only.from_us.reset();
+  closed_only.to_us.reset();
+  for (const auto& row : Rows(**store->Snapshot(closed_only), {"host", "window_start"})) {
+    EXPECT_TRUE(row.rfind("d|", 0) != 0 && row.rfind("e|", 0) != 0) << row;
+  }
+}
+
+TEST(WindowStoreTest, MemoryStaysFlatUnderKeyChurnAndFallsWhenItEnds) {
+  // Metrics-like windows (5m, 30m, 1h tumbling, running 5m trailing columns, lateness 1m).
+  // Every 5 minutes of event time 1,000 new keys replace the previous ones: 48 generations,
+  // 48,000 distinct keys over 4 hours, about 13,000 with open state at a time (the 1h window
+  // holds a key until its hour closes).
+  WindowSpec spec = Spec({WindowDef::Tumbling(5 * kMin), WindowDef::Tumbling(30 * kMin),
+                          WindowDef::Tumbling(60 * kMin), WindowDef::Trailing(5 * kMin)});
+  spec.allowed_lateness_us = kMin;
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  constexpr int kGenerations = 48, kKeys = 1000;
+  int64_t warm_bytes = 0, warm_ids = 0, peak_bytes = 0;
+  for (int g = 0; g < kGenerations; ++g) {
+    for (int minute = 0; minute < 5; ++minute) {
+      auto batch = Generation("host-", g * kKeys, kKeys, 2, (g * 5 + minute) * 60);
+      ASSERT_TRUE(store->Update(*batch).ok());
+    }
+    auto stats = store->GetStats();
+    peak_bytes = std::max(peak_bytes, stats.total_bytes());
+    EXPECT_LE(stats.keys, 15 * kKeys) << "generation " << g;
+    if (g < 16) {  // warm-up: past the first 1h window and a second one
+      warm_bytes = std::max(warm_bytes, stats.total_bytes());
+      warm_ids = std::max(warm_ids, stats.key_ids);
+      continue;
+    }
+    // Flat: no more ids than during warm-up and as many bytes give or take the key bytes of
+    // retired keys waiting for compaction, however many keys have come and gone.
+    EXPECT_LE(stats.key_ids, warm_ids) << "generation " << g;
+    EXPECT_LE(stats.total_bytes(), warm_bytes + warm_bytes / 10) << "generation " << g;
+  }
+  auto stats = store->GetStats();
+  EXPECT_GE(stats.retired_keys, (kGenerations - 15) * kKeys);
+  // The stream stops: once every window has closed, memory falls to a fraction of the peak.
+  ASSERT_TRUE(store->AdvanceWatermark(kEndOfTime).ok());
+  stats = store->GetStats();
+  EXPECT_EQ(stats.keys, 0);
+  EXPECT_EQ(stats.key_ids, 0);
+  EXPECT_LT(stats.total_bytes(), peak_bytes / 8)
+      << "panes " << stats.pane_bytes << " keys " << stats.key_bytes << " trailing "
+      << stats.trailing_bytes;
+}
+
+TEST(WindowStoreTest, ReadersNeverSeeAKeysValuesUnderAnotherKeyWhileKeysChurn) {
+  // Each key's rows all carry its own number as value, so every row a reader gets must have
+  // min = max = the number in its name. Keys last a few batches and ids are reused as the
+  // writer goes; readers take snapshots (all keys and a few by name) meanwhile.
+  WindowSpec spec = Spec({WindowDef::Tumbling(kMin), WindowDef::Hopping(2 * kMin, kMin)},
+                         {AggregateKind::kRowCount, AggregateKind::kMin, AggregateKind::kMax});
+  auto store = MakeStore(spec);
+  ASSERT_NE(store, nullptr);
+  constexpr int kBatches = 300, kKeys = 200;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> batches;
+  for (int b = 0; b < kBatches; ++b) {
+    batches.push_back(Generation("k", (b / 3) * kKeys / 2, kKeys, 1, b * 20));
+  }
+  auto key_filter = [](int first) {
+    arrow::StringBuilder hosts;
+    for (int k = first; k < first + 5; ++k) {
+      std::string host = "k";
+      host += std::to_string(k);
+      EXPECT_TRUE(hosts.Append(host).ok());
+    }
+    return arrow::RecordBatch::Make(arrow::schema({arrow::field("host", arrow::utf8())}), 5,
+                                    {*hosts.Finish()});
+  };
+  std::atomic<int> bad{0}, reads{0};
+  WriteWhileReading(*store, batches, [&](int reader, int read) {
+    SnapshotFilter filter;
+    if ((read + reader) % 2 == 0) filter.keys = key_filter((read * 37 + reader * 11) % 20000);
+    auto snapshot = store->Snapshot(filter);
+    if (!snapshot.ok()) {
+      ++bad;
+      return;
+    }
+    const arrow::RecordBatch& batch = **snapshot;
+    auto hosts = std::static_pointer_cast<arrow::StringArray>(batch.GetColumnByName("host"));
+    auto mins = std::static_pointer_cast<arrow::DoubleArray>(batch.GetColumnByName("value_min"));
+    auto maxes = std::static_pointer_cast<arrow::DoubleArray>(batch.GetColumnByName("value_max"));
+    for (int64_t r = 0; r < batch.num_rows(); ++r) {
+      const double number = std::stod(hosts->GetString(r).substr(1));
+      if (mins->Value(r) != number || maxes->Value(r) != number) ++bad;
+    }
+    ++reads;
+  });
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  auto stats = store->GetStats();
+  EXPECT_GT(stats.retired_keys, 0);
+  EXPECT_LT(stats.key_ids, 2000);  // 10,100 distinct keys went through
+}
+
 TEST(WindowStoreTest, ReadersSeeWholeBatchesWhileTheWriterRuns) {
   // One writer, three readers: every snapshot must show a state between two batches —
   // total row_count a multiple of the batch size — and never go backwards.
@@ -607,33 +820,23 @@ TEST(WindowStoreTest, ReadersSeeWholeBatchesWhileTheWriterRuns) {
     batches.push_back(arrow::RecordBatch::Make(MetricsSchema(), kRows,
                                                {*hosts.Finish(), *ts.Finish(), *values.Finish()}));
   }
-  std::atomic<bool> done{false};
-  std::atomic<int> bad{0}, reads{0}, started{0};
-  auto reader = [&] {
-    int64_t last = 0;
-    ++started;
-    for (int mine = 0; !done.load() || mine < 5; ++mine) {
-      auto snapshot = store->Snapshot({});
-      if (!snapshot.ok()) {
-        ++bad;
-        continue;
-      }
-      auto counts =
-          std::static_pointer_cast<arrow::Int64Array>((*snapshot)->GetColumnByName("row_count"));
-      int64_t total = 0;
-      for (int64_t i = 0; i < counts->length(); ++i) total += counts->Value(i);
-      if (total % kRows != 0 || total < last) ++bad;
-      last = total;
-      ++reads;
-      store->GetStats();
+  std::atomic<int> bad{0}, reads{0};
+  std::vector<int64_t> last(kReaders, 0);
+  WriteWhileReading(*store, batches, [&](int reader, int) {
+    auto snapshot = store->Snapshot({});
+    if (!snapshot.ok()) {
+      ++bad;
+      return;
     }
-  };
-  std::vector<std::thread> readers;
-  for (int i = 0; i < 3; ++i) readers.emplace_back(reader);
-  while (started.load() < 3) std::this_thread::yield();
-  for (const auto& batch : batches) ASSERT_TRUE(store->Update(*batch).ok());
-  done = true;
-  for (auto& t : readers) t.join();
+    auto counts =
+        std::static_pointer_cast<arrow::Int64Array>((*snapshot)->GetColumnByName("row_count"));
+    int64_t total = 0;
+    for (int64_t i = 0; i < counts->length(); ++i) total += counts->Value(i);
+    if (total % kRows != 0 || total < last[reader]) ++bad;
+    last[reader] = total;
+    ++reads;
+    store->GetStats();
+  });
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(reads.load(), 0);
   EXPECT_EQ(store->GetStats().rows, kBatches * kRows);
