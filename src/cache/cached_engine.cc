@@ -156,6 +156,7 @@ class CachedEngine : public engine::Engine {
   // Table functions and macros live in the cache DuckDB: queries that only call them are
   // answered there, and queries over mirrored tables may use them.
   bool hosts_table_functions() const override { return true; }
+  std::shared_ptr<engine::Engine> FunctionHost() override { return core_->cache; }
   arrow::Status RegisterTableFunction(engine::TableFunctionSpec spec) override {
     return core_->cache->RegisterTableFunction(std::move(spec));
   }

@@ -11,7 +11,7 @@ namespace hyprstream::engine {
 
 namespace {
 
-class DuckDbEngine : public Engine {
+class DuckDbEngine : public Engine, public std::enable_shared_from_this<DuckDbEngine> {
  public:
   explicit DuckDbEngine(std::shared_ptr<DuckDbDatabase> database)
       : database_(std::move(database)) {}
@@ -34,6 +34,8 @@ class DuckDbEngine : public Engine {
     if (status.ok() && direct) database_->AddDirectFunction(std::move(direct));
     return status;
   }
+
+  std::shared_ptr<Engine> FunctionHost() override { return shared_from_this(); }
 
   arrow::Status DefineMacro(const std::string& create_macro) override {
     ARROW_ASSIGN_OR_RAISE(duckdb_connection raw, database_->Connect());

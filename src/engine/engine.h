@@ -235,6 +235,10 @@ class Engine {
   virtual Dialect dialect() const = 0;
   // Whether RegisterTableFunction works (time windows need it).
   virtual bool hosts_table_functions() const { return false; }
+  // The DuckDB engine where this engine's table functions and macros run, for statements that
+  // only call them (they read no table of this engine): this engine itself (DuckDB), its
+  // cache (a cached backend), or null when it hosts none.
+  virtual std::shared_ptr<Engine> FunctionHost() { return nullptr; }
   virtual arrow::Result<std::shared_ptr<EngineConnection>> Connect() = 0;
   // Opens an appender on an existing table, or creates the table from `schema` when it is
   // missing. `path` is [catalog.][schema.]table split into parts.

@@ -103,6 +103,7 @@ class ForwardingEngine : public Engine {
   std::string name() const override { return target_->name(); }
   Dialect dialect() const override { return target_->dialect(); }
   bool hosts_table_functions() const override { return target_->hosts_table_functions(); }
+  std::shared_ptr<Engine> FunctionHost() override { return target_->FunctionHost(); }
   arrow::Result<std::shared_ptr<EngineConnection>> Connect() override {
     return target_->Connect();
   }

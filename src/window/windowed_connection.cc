@@ -17,13 +17,19 @@ bool IsTransactionControl(sql::StatementKind kind) {
          kind == sql::StatementKind::kRollback;
 }
 
-// Whether a table function or macro of the windows layer is called.
-bool CallsWindowFunctions(const sql::StatementReads& reads) {
+bool IsWindowTableMacro(const std::string& name) { return name == "tumble" || name == "hop"; }
+
+// Whether a statement only calls table functions of hyprstream (hyprstream_window, ...): it
+// reads no table of the engine, so the host answers it whatever the session's transaction.
+bool OnlyCallsHyprstreamFunctions(const sql::StatementReads& reads) {
+  return reads.known && reads.tables.empty() && !reads.table_functions.empty() &&
+         std::all_of(reads.table_functions.begin(), reads.table_functions.end(),
+                     [](const std::string& name) { return name.rfind("hyprstream_", 0) == 0; });
+}
+
+bool CallsWindowTableMacros(const sql::StatementReads& reads) {
   return std::any_of(reads.table_functions.begin(), reads.table_functions.end(),
-                     [](const std::string& name) {
-                       return name.rfind("hyprstream_", 0) == 0 || name == "tumble" ||
-                              name == "hop";
-                     });
+                     IsWindowTableMacro);
 }
 
 // A transaction-control statement run as SQL: the connection learns that a transaction began
@@ -166,7 +172,13 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
     const TableName table = TableNameOf(write.table);
     if (catalog.Watches(table)) return PrepareWrite(statement, sql, table, write.mode);
   }
-  if (!shared_->inner_hosts_functions && CallsWindowFunctions(statement.reads())) {
+  // A cheap filter before asking the parse which functions are called.
+  const std::string lower = Lower(sql);
+  const bool mentions_functions = lower.find("hyprstream_") != std::string::npos ||
+                                  lower.find("hop") != std::string::npos ||
+                                  lower.find("tumble") != std::string::npos;
+  if (mentions_functions && !shared_->host_is_inner &&
+      OnlyCallsHyprstreamFunctions(statement.reads())) {
     ARROW_ASSIGN_OR_RAISE(auto host, Host());
     return host->Prepare(sql);
   }
@@ -176,6 +188,14 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
       return std::make_unique<AnsweredStatement>(std::move(*answer), shared_->catalog,
                                                  shared_from_this());
     }
+  }
+  if (mentions_functions && !shared_->inner_hosts_functions &&
+      CallsWindowTableMacros(statement.reads())) {
+    return arrow::Status::Invalid(
+        "tumble() and hop() run in DuckDB over the table's rows, which this engine keeps in ",
+        shared_->inner->name(),
+        ": start with --enable-cache (the DuckDB cache mirrors the table), or define a window "
+        "whose state answers the query (hyprstream_create_window)");
   }
   return target().Prepare(sql);
 }
@@ -359,7 +379,7 @@ arrow::Result<engine::CatalogObjects> WindowedConnection::GetCatalogObjects(
 }
 
 arrow::Result<std::shared_ptr<engine::EngineConnection>> WindowedConnection::Host() {
-  if (shared_->inner_hosts_functions) return shared_target();
+  if (shared_->host_is_inner) return shared_target();
   std::lock_guard<std::mutex> lock(mutex_);
   if (host_ == nullptr) {
     ARROW_ASSIGN_OR_RAISE(host_, shared_->host->Connect());

@@ -46,16 +46,19 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
   auto shared = std::make_shared<WindowedShared>();
   shared->inner = inner;
   shared->inner_hosts_functions = inner->hosts_table_functions();
-  if (shared->inner_hosts_functions) {
-    shared->host = inner;
-  } else {
+  if (shared->inner_hosts_functions) shared->host = inner->FunctionHost();
+  if (shared->host == nullptr) {
     // Window functions and answers from window state run on a DuckDB of this layer.
     engine::EngineOptions host;
     host.connection = ":memory:";
     host.options = {{"threads", "1"}};
     ARROW_ASSIGN_OR_RAISE(shared->host, engine::OpenDuckDbEngine(host));
+    shared->inner_hosts_functions = false;
   }
-  ARROW_ASSIGN_OR_RAISE(shared->catalog, WindowCatalog::Open(inner, shared->host, options));
+  shared->registrar = shared->inner_hosts_functions ? inner : shared->host;
+  shared->host_is_inner = shared->host.get() == inner.get();
+  ARROW_ASSIGN_OR_RAISE(shared->catalog,
+                        WindowCatalog::Open(inner, shared->registrar, options));
   return std::shared_ptr<WindowedEngine>(new WindowedEngine(std::move(shared)));
 }
 

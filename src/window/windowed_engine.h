@@ -26,10 +26,15 @@ namespace hyprstream::window {
 
 // What the layer's connections share.
 struct WindowedShared {
-  std::shared_ptr<engine::Engine> inner;       // the engine below
-  std::shared_ptr<engine::Engine> host;        // where window functions run (inner or own)
+  std::shared_ptr<engine::Engine> inner;  // the engine below
+  // Where window functions and answers from window state run: the engine below when it
+  // hosts functions (`inner`), and the DuckDB that runs them (its FunctionHost, or one of
+  // this layer's own when it hosts none).
+  std::shared_ptr<engine::Engine> registrar;
+  std::shared_ptr<engine::Engine> host;
   std::shared_ptr<WindowCatalog> catalog;
   bool inner_hosts_functions = false;
+  bool host_is_inner = false;  // embedded DuckDB: a session's own connection is the host
 };
 
 class WindowedEngine : public engine::ForwardingEngine {
@@ -44,8 +49,12 @@ class WindowedEngine : public engine::ForwardingEngine {
   arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override;
   arrow::Result<std::unique_ptr<engine::TableAppender>> OpenAppender(
       const std::vector<std::string>& path, const std::shared_ptr<arrow::Schema>& schema) override;
+  std::shared_ptr<engine::Engine> FunctionHost() override { return shared_->host; }
   arrow::Status RegisterTableFunction(engine::TableFunctionSpec spec) override {
-    return shared_->host->RegisterTableFunction(std::move(spec));
+    return shared_->registrar->RegisterTableFunction(std::move(spec));
+  }
+  arrow::Status DefineMacro(const std::string& create_macro) override {
+    return shared_->registrar->DefineMacro(create_macro);
   }
 
   WindowCatalog& catalog() const { return *shared_->catalog; }

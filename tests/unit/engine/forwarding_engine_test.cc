@@ -117,6 +117,10 @@ class RecordingEngine : public Engine {
   std::string name() const override { return "recorder"; }
   Dialect dialect() const override { return Dialect::kBackend; }
   bool hosts_table_functions() const override { return true; }
+  std::shared_ptr<Engine> FunctionHost() override {
+    calls_->push_back("FunctionHost");
+    return nullptr;
+  }
   arrow::Result<std::shared_ptr<EngineConnection>> Connect() override {
     calls_->push_back("Connect");
     return std::make_shared<RecordingConnection>(calls_);
@@ -145,6 +149,7 @@ void CallEverything(Engine& engine) {
   function.name = "f";
   (void)engine.RegisterTableFunction(std::move(function));
   (void)engine.DefineMacro("CREATE MACRO m() AS 1");
+  (void)engine.FunctionHost();
   (void)engine.OpenAppender({"t"}, arrow::schema({}));
   auto connection = *engine.Connect();
   IngestRequest request;
