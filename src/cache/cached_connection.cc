@@ -193,7 +193,7 @@ std::shared_ptr<arrow::RecordBatchReader> WithProvenance(
 CachedConnection::CachedConnection(std::shared_ptr<CacheCore> core,
                                    std::shared_ptr<engine::EngineConnection> backend,
                                    std::shared_ptr<engine::EngineConnection> cache)
-    : core_(std::move(core)), backend_(std::move(backend)), cache_(std::move(cache)) {}
+    : ForwardingConnection(std::move(backend)), core_(std::move(core)), cache_(std::move(cache)) {}
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedConnection::Prepare(
     const std::string& sql) {
@@ -228,14 +228,14 @@ bool CachedConnection::namespace_changed() const {
 }
 
 arrow::Status CachedConnection::SetCurrentCatalog(const std::string& catalog) {
-  ARROW_RETURN_NOT_OK(backend_->SetCurrentCatalog(catalog));
+  ARROW_RETURN_NOT_OK(target().SetCurrentCatalog(catalog));
   std::lock_guard<std::mutex> lock(mutex_);
   namespace_changed_ = true;
   return arrow::Status::OK();
 }
 
 arrow::Status CachedConnection::SetCurrentSchema(const std::string& schema) {
-  ARROW_RETURN_NOT_OK(backend_->SetCurrentSchema(schema));
+  ARROW_RETURN_NOT_OK(target().SetCurrentSchema(schema));
   std::lock_guard<std::mutex> lock(mutex_);
   namespace_changed_ = true;
   return arrow::Status::OK();
@@ -304,34 +304,31 @@ void CachedConnection::FinishTransactionWrites() {
   }
 }
 
-arrow::Status CachedConnection::BeginTransaction() { return backend_->BeginTransaction(); }
 
 arrow::Status CachedConnection::Commit() {
-  arrow::Status status = backend_->Commit();
+  arrow::Status status = target().Commit();
   FinishTransactionWrites();
   return status;
 }
 
 arrow::Status CachedConnection::Rollback() {
-  arrow::Status status = backend_->Rollback();
+  arrow::Status status = target().Rollback();
   FinishTransactionWrites();
   return status;
 }
 
-bool CachedConnection::InTransaction() const { return backend_->InTransaction(); }
-
 void CachedConnection::Interrupt() {
-  backend_->Interrupt();
+  target().Interrupt();
   cache_->Interrupt();
 }
 
 std::optional<double> CachedConnection::QueryProgress() const {
-  auto progress = backend_->QueryProgress();
+  auto progress = target().QueryProgress();
   return progress ? progress : cache_->QueryProgress();
 }
 
 arrow::Result<bool> CachedConnection::BackendHasTable(const TableKey& key) {
-  auto probe = engine::QueryTable(*backend_, "SELECT * FROM " + key.Quoted() + " WHERE 1 = 0");
+  auto probe = engine::QueryTable(target(), "SELECT * FROM " + key.Quoted() + " WHERE 1 = 0");
   if (probe.ok()) return true;
   if (probe.status().IsKeyError()) return false;
   return probe.status();
@@ -366,7 +363,7 @@ arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& req
   // Not mirrored row by row: the backend takes it and the mirror (if any) is reloaded after.
   std::vector<TableKey> tables{key};
   BeginWrite(tables);
-  auto rows = backend_->Ingest(request, batches);
+  auto rows = target().Ingest(request, batches);
   EndWrite(tables);
   if (rows.ok()) core_->counters.rows_written_through += *rows;
   return rows;
@@ -399,7 +396,7 @@ arrow::Result<int64_t> CachedConnection::IngestThrough(const engine::IngestReque
   MirrorAppender mirror_appender(cache_.get(), batches->schema(), first, rest);
   TeeReader tee(batches, &mirror_appender);
   // 1. The backend commits (or fails: then the cache keeps nothing of it).
-  auto rows = backend_->Ingest(request, &tee);
+  auto rows = target().Ingest(request, &tee);
   arrow::Status cached = mirror_appender.Finish();
   if (!rows.ok()) {
     (void)cache_->Rollback();

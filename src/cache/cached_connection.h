@@ -7,6 +7,8 @@
 //   hyprstream.cache   hit | miss | bypass
 //   hyprstream.source  cache | result-cache | backend
 //   hyprstream.as_of   when the data was last known equal to the backend (UTC, ISO 8601)
+// A forwarding connection over the backend's session: every call it does not override
+// (metadata, statement types, ...) goes to the backend.
 // Threading: like every EngineConnection, calls are serialised by the two inner connections;
 // the session's own fields are guarded by mutex_.
 #pragma once
@@ -17,10 +19,11 @@
 #include <string>
 
 #include "cache/cache_core.h"
+#include "engine/forwarding_engine.h"
 
 namespace hyprstream::cache {
 
-class CachedConnection : public engine::EngineConnection,
+class CachedConnection : public engine::ForwardingConnection,
                          public std::enable_shared_from_this<CachedConnection> {
  public:
   CachedConnection(std::shared_ptr<CacheCore> core,
@@ -30,35 +33,18 @@ class CachedConnection : public engine::EngineConnection,
   arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(const std::string& sql) override;
   arrow::Result<int64_t> Ingest(const engine::IngestRequest& request,
                                 arrow::RecordBatchReader* batches) override;
-  arrow::Status BeginTransaction() override;
   arrow::Status Commit() override;
   arrow::Status Rollback() override;
-  bool InTransaction() const override;
   void Interrupt() override;
   std::optional<double> QueryProgress() const override;
   arrow::Status SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override;
-  // Metadata and session namespace come from the backend.
-  arrow::Result<engine::CatalogObjects> GetCatalogObjects(
-      const engine::CatalogObjectsRequest& request) override {
-    return backend_->GetCatalogObjects(request);
-  }
-  arrow::Result<std::vector<std::string>> GetTableTypes() override {
-    return backend_->GetTableTypes();
-  }
-  arrow::Result<std::shared_ptr<arrow::Schema>> GetTableSchema(
-      const std::optional<std::string>& catalog, const std::optional<std::string>& schema,
-      const std::string& table) override {
-    return backend_->GetTableSchema(catalog, schema, table);
-  }
-  arrow::Result<engine::BackendInfo> GetBackendInfo() override {
-    return backend_->GetBackendInfo();
-  }
+  // The session namespace is the backend's; a change sends later reads there.
   arrow::Status SetCurrentCatalog(const std::string& catalog) override;
   arrow::Status SetCurrentSchema(const std::string& schema) override;
 
   // For CachedStatement.
   CacheCore& core() { return *core_; }
-  engine::EngineConnection& backend() { return *backend_; }
+  engine::EngineConnection& backend() { return target(); }
   engine::EngineConnection& cache() { return *cache_; }
   std::optional<std::chrono::milliseconds> max_staleness() const;
   // True once the session moved to another catalog or schema: unqualified names then mean
@@ -77,7 +63,6 @@ class CachedConnection : public engine::EngineConnection,
   void FinishTransactionWrites();
 
   std::shared_ptr<CacheCore> core_;
-  std::shared_ptr<engine::EngineConnection> backend_;
   std::shared_ptr<engine::EngineConnection> cache_;
 
   mutable std::mutex mutex_;

@@ -10,6 +10,7 @@
 #include "cache/cached_connection.h"
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "engine/forwarding_engine.h"
 
 namespace hyprstream::cache {
 namespace {
@@ -68,9 +69,11 @@ class WriteThroughAppender : public engine::TableAppender {
   TableKey key_;
 };
 
-class CachedEngine : public engine::Engine {
+// A forwarding engine over the backend: what it does not override passes to the backend.
+class CachedEngine : public engine::ForwardingEngine {
  public:
-  explicit CachedEngine(std::shared_ptr<CacheCore> core) : core_(std::move(core)) {}
+  explicit CachedEngine(std::shared_ptr<CacheCore> core)
+      : ForwardingEngine(core->backend), core_(std::move(core)) {}
   ~CachedEngine() override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -103,8 +106,6 @@ class CachedEngine : public engine::Engine {
   std::string name() const override {
     return core_->backend->name() + " (cached in " + core_->cache->name() + ")";
   }
-  // Statements go to the backend (or to the cache when it answers for the backend).
-  Dialect dialect() const override { return core_->backend->dialect(); }
 
   arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override {
     ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());
