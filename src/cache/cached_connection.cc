@@ -125,6 +125,23 @@ class MirrorAppender {
 };
 
 // Hands every batch the backend reads from `source` to the mirror appender as well.
+// Passes batches through and keeps them.
+class KeepingReader : public arrow::RecordBatchReader {
+ public:
+  explicit KeepingReader(arrow::RecordBatchReader* source) : source_(source) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return source_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    ARROW_RETURN_NOT_OK(source_->ReadNext(out));
+    if (*out) kept_.push_back(*out);
+    return arrow::Status::OK();
+  }
+  arrow::RecordBatchVector Take() { return std::move(kept_); }
+
+ private:
+  arrow::RecordBatchReader* source_;
+  arrow::RecordBatchVector kept_;
+};
+
 class TeeReader : public arrow::RecordBatchReader {
  public:
   TeeReader(arrow::RecordBatchReader* source, MirrorAppender* mirror)
@@ -305,14 +322,90 @@ void CachedConnection::FinishTransactionWrites() {
 }
 
 
+void CachedConnection::StashForCommit(const TableKey& table, arrow::RecordBatchVector rows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& stash = stashed_[table];
+  for (auto& batch : rows) {
+    if (batch->num_rows() > 0) stash.push_back(std::move(batch));
+  }
+}
+
+void CachedConnection::ApplyToMirror(const std::shared_ptr<Mirror>& mirror,
+                                     const arrow::RecordBatchVector& rows) {
+  int64_t count = 0;
+  for (const auto& batch : rows) count += batch->num_rows();
+  core_->results.Invalidate({mirror->key});
+  if (count == 0) return;
+  engine::IngestRequest request;
+  request.table = mirror->key.table;
+  if (!mirror->key.schema.empty()) request.schema = mirror->key.schema;
+  request.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
+  request.if_exists = engine::IngestRequest::IfExists::kAppend;
+  auto applied = [&]() -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make(rows, rows[0]->schema()));
+    return cache_->Ingest(request, reader.get()).status();
+  }();
+  if (!applied.ok()) {
+    core_->counters.write_through_failures++;
+    core_->mirrors.Invalidate(mirror, "write-through failed: " + applied.message());
+  } else {
+    core_->mirrors.Wrote(mirror, count);
+  }
+  core_->results.Invalidate({mirror->key});
+}
+
+bool CachedConnection::TransactionAlive() {
+  auto probe = [&]() -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare("SELECT 1"));
+    ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+    return reader->ToRecordBatches().status();
+  }();
+  return probe.ok();
+}
+
 arrow::Status CachedConnection::Commit() {
+  std::map<TableKey, arrow::RecordBatchVector> stashed;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stashed.swap(stashed_);
+  }
+  if (stashed.empty()) {
+    arrow::Status status = target().Commit();
+    FinishTransactionWrites();
+    return status;
+  }
+  const bool alive = TransactionAlive();
+  // The mirrors' write locks, in key order, from before the backend commits until its rows are
+  // in the mirror: a refresh cannot copy them from the backend in between.
+  std::vector<std::shared_ptr<Mirror>> mirrors;
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (const auto& [key, rows] : stashed) {
+    auto mirror = core_->mirrors.Find(key);
+    if (!mirror) continue;
+    locks.emplace_back(mirror->write);
+    mirrors.push_back(std::move(mirror));
+  }
   arrow::Status status = target().Commit();
+  if (status.ok() && alive) {
+    for (const auto& mirror : mirrors) {
+      if (core_->mirrors.IsReady(*mirror)) {
+        ApplyToMirror(mirror, stashed[mirror->key]);
+      } else {
+        core_->mirrors.Invalidate(mirror, "written while loading");
+      }
+    }
+  }
+  locks.clear();
   FinishTransactionWrites();
   return status;
 }
 
 arrow::Status CachedConnection::Rollback() {
   arrow::Status status = target().Rollback();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stashed_.clear();
+  }
   FinishTransactionWrites();
   return status;
 }
@@ -359,6 +452,17 @@ arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& req
     if (creating || core_->mirrors.IsReady(*mirror)) {
       return IngestThrough(request, batches, mirror, creating);
     }
+  }
+  if (mirror && InTransaction() && core_->mirrors.IsReady(*mirror) &&
+      request.if_exists != engine::IngestRequest::IfExists::kReplace) {
+    // Kept for the commit: the mirror then takes exactly these rows.
+    KeepingReader keeping(batches);
+    auto rows = target().Ingest(request, &keeping);
+    if (rows.ok()) {
+      core_->counters.rows_written_through += *rows;
+      StashForCommit(key, keeping.Take());
+    }
+    return rows;
   }
   // Not mirrored row by row: the backend takes it and the mirror (if any) is reloaded after.
   std::vector<TableKey> tables{key};

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -54,6 +55,13 @@ class CachedConnection : public engine::ForwardingConnection,
   // reloaded (after the transaction, if one is open). nullopt: any table.
   void BeginWrite(const std::optional<std::vector<TableKey>>& tables);
   void EndWrite(const std::optional<std::vector<TableKey>>& tables);
+  // Rows appended to mirrored `table` (exactly as stored: ingested rows, INSERT ... RETURNING *
+  // rows) by the open transaction: they enter the mirror when it commits, instead of the
+  // mirror being reloaded after it.
+  void StashForCommit(const TableKey& table, arrow::RecordBatchVector rows);
+  // Appends `rows` (as stored in the backend) to `mirror`; the caller holds mirror->write
+  // and the backend has committed them. A mirror that cannot follow is reloaded.
+  void ApplyToMirror(const std::shared_ptr<Mirror>& mirror, const arrow::RecordBatchVector& rows);
 
  private:
   arrow::Result<bool> BackendHasTable(const TableKey& key);
@@ -61,6 +69,9 @@ class CachedConnection : public engine::ForwardingConnection,
                                        arrow::RecordBatchReader* batches,
                                        std::shared_ptr<Mirror> mirror, bool creating);
   void FinishTransactionWrites();
+  // Whether the open transaction can still commit (DuckDB and PostgreSQL answer COMMIT of a
+  // transaction an error aborted with success while rolling it back).
+  bool TransactionAlive();
 
   std::shared_ptr<CacheCore> core_;
   std::shared_ptr<engine::EngineConnection> cache_;
@@ -71,6 +82,8 @@ class CachedConnection : public engine::ForwardingConnection,
   // Writes of the open transaction, released at commit/rollback. all_written_: unknown tables.
   std::vector<TableKey> transaction_writes_;
   bool transaction_wrote_all_ = false;
+  // Rows of the open transaction for mirrors, applied at commit (StashForCommit).
+  std::map<TableKey, arrow::RecordBatchVector> stashed_;
 };
 
 // The mirror name of an ingest's target table.

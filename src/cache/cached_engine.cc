@@ -164,6 +164,10 @@ class CachedEngine : public engine::ForwardingEngine {
   arrow::Status DefineMacro(const std::string& create_macro) override {
     return core_->cache->DefineMacro(create_macro);
   }
+  // Rows a refresh copies from the backend (rows others wrote there) and reloads.
+  void WatchExternalRows(engine::ExternalRowsListener listener) override {
+    core_->mirrors.OnExternalRows(std::move(listener));
+  }
 
  private:
   void MaintainLoop(engine::EngineConnection& backend, engine::EngineConnection& cache) {

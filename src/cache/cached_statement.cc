@@ -105,6 +105,33 @@ class ResultRecorder : public arrow::RecordBatchReader {
   int64_t bytes_ = 0;
 };
 
+// The table an `INSERT ... RETURNING *` only appends to (every returned row is a stored row,
+// whole): the mirror can take the returned rows instead of being reloaded. nullopt otherwise.
+std::optional<TableKey> AppendTargetOfReturningAll(const std::string& sql,
+                                                   const std::string& default_schema) {
+  const auto script = sql::Analyze(sql);
+  const sql::StatementInfo* statement = script->Single();
+  if (statement == nullptr || !statement->insert || !statement->insert->returning ||
+      statement->writes.size() != 1) {
+    return std::nullopt;
+  }
+  const auto mode = statement->writes[0].mode;
+  if (mode != sql::WriteMode::kAppend && mode != sql::WriteMode::kInsertIgnore) return std::nullopt;
+  // RETURNING * exactly.
+  std::string_view text = statement->text();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  const std::string tail = " RETURNING *";
+  if (text.size() < tail.size()) return std::nullopt;
+  std::string end(text.substr(text.size() - tail.size()));
+  for (auto& c : end) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (end != tail) return std::nullopt;
+  auto written = WrittenTables(sql, default_schema);
+  if (!written || written->size() != 1) return std::nullopt;
+  return written->front();
+}
+
 // DDL (or a statement whose effect is unknown) may change what queries return.
 bool ChangesSchemas(const std::string& sql, const std::optional<std::vector<TableKey>>& written) {
   if (!written) return true;
@@ -291,6 +318,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Read()
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::ExecuteQuery() {
   if (kind_ == engine::StatementKind::kQuery) return Read();
+  if (auto appended = AppendToMirror()) return std::move(*appended);
   // A write (or something else with effects): the backend runs it; what it may have changed
   // stops answering from the cache until reloaded.
   auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
@@ -305,6 +333,43 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Execut
   }();
   connection_->EndWrite(written);
   return reader;
+}
+
+std::optional<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>>
+CachedStatement::AppendToMirror() {
+  CacheCore& core = connection_->core();
+  auto key = AppendTargetOfReturningAll(sql_, core.backend_default_schema);
+  if (!key) return std::nullopt;
+  auto mirror = core.mirrors.Find(*key);
+  if (!mirror || !core.mirrors.IsReady(*mirror)) return std::nullopt;
+  auto run = [&]() -> arrow::Result<arrow::RecordBatchVector> {
+    ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
+    ARROW_ASSIGN_OR_RAISE(auto result, backend->ExecuteQuery());
+    return result->ToRecordBatches();
+  };
+  arrow::Result<arrow::RecordBatchVector> rows;
+  if (connection_->InTransaction()) {
+    core.results.Invalidate({*key});
+    rows = run();
+    if (rows.ok()) connection_->StashForCommit(*key, *rows);
+  } else {
+    // The mirror's write lock from before the backend runs it until the mirror has the rows.
+    std::lock_guard<std::mutex> write(mirror->write);
+    core.results.Invalidate({*key});
+    rows = run();
+    if (rows.ok()) {
+      core.counters.rows_written_through += [&] {
+        int64_t n = 0;
+        for (const auto& batch : *rows) n += batch->num_rows();
+        return n;
+      }();
+      connection_->ApplyToMirror(mirror, *rows);
+    }
+  }
+  if (!rows.ok()) return rows.status();
+  auto schema = rows->empty() ? backend_->dataset_schema() : (*rows)[0]->schema();
+  if (!schema) return arrow::Status::IOError("INSERT ... RETURNING gave no schema");
+  return arrow::RecordBatchReader::Make(std::move(*rows), schema);
 }
 
 arrow::Result<int64_t> CachedStatement::ExecuteUpdate() {

@@ -43,6 +43,10 @@ class CachedStatement : public engine::EngineStatement {
       std::shared_ptr<arrow::RecordBatchReader> reader,
       std::chrono::system_clock::time_point as_of);
   std::optional<std::chrono::milliseconds> MaxStaleness() const;
+  // An `INSERT ... RETURNING *` into a ready mirror: runs it and hands the returned (stored)
+  // rows to the mirror — at once, or at commit — instead of reloading it; nullopt for any
+  // other statement.
+  std::optional<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>> AppendToMirror();
 
   std::shared_ptr<CachedConnection> connection_;
   const std::string sql_;

@@ -266,6 +266,12 @@ arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
     }
   }
   Changed(mirror.key);
+  bool reloaded = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reloaded = mirror.refreshed_at != std::chrono::system_clock::time_point{};
+  }
+  if (reloaded && external_.reloaded) external_.reloaded(mirror.key.schema, mirror.key.table);
   std::shared_ptr<Mirror> self = Find(mirror.key);
   if (self) {
     MarkReady(self, horizon, started, rows);
@@ -296,11 +302,16 @@ arrow::Status MirrorSet::Refresh(Mirror& mirror, engine::EngineConnection& backe
   }
   ARROW_ASSIGN_OR_RAISE(auto statement, backend.Prepare(sql));
   ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+  ARROW_ASSIGN_OR_RAISE(auto copied, reader->ToRecordBatches());
+  ARROW_ASSIGN_OR_RAISE(auto copy, arrow::RecordBatchReader::Make(copied, reader->schema()));
   auto target = CacheTable(mirror.key, mirror.key.table);
   target.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
   target.if_exists = engine::IngestRequest::IfExists::kAppend;
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, cache.Ingest(target, reader.get()));
-  if (rows > 0) Changed(mirror.key);
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, cache.Ingest(target, copy.get()));
+  if (rows > 0) {
+    Changed(mirror.key);
+    if (external_.added) external_.added(mirror.key.schema, mirror.key.table, copied);
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   mirror.rows += rows;
   mirror.refreshed_at = started;

@@ -77,6 +77,10 @@ class MirrorSet {
   // Called (from the background thread) after a mirror's rows changed by a load, refresh or
   // eviction, so results computed from it can be dropped. Set once, before use.
   void OnChange(std::function<void(const TableKey&)> callback) { on_change_ = std::move(callback); }
+  // Called (from the background thread, under the mirror's write lock) with the rows a
+  // refresh copied from the backend (rows others wrote there), and after a mirror that was
+  // loaded before is loaded again. Set once, before use.
+  void OnExternalRows(engine::ExternalRowsListener listener) { external_ = std::move(listener); }
 
   const CacheOptions& options() const { return options_; }
 
@@ -128,6 +132,7 @@ class MirrorSet {
 
   const CacheOptions options_;
   std::function<void(const TableKey&)> on_change_;
+  engine::ExternalRowsListener external_;
   mutable std::mutex mutex_;
   std::map<TableKey, std::shared_ptr<Mirror>> mirrors_;
   std::chrono::steady_clock::time_point next_eviction_{};

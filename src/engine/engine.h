@@ -224,6 +224,18 @@ struct TableFunctionSpec {
   bool direct_read = false;
 };
 
+// What an engine learns about a table's rows from elsewhere than its own callers (a cache
+// copying rows others wrote into its backend). `schema` is empty for the default schema.
+// Called on the engine's background thread.
+struct ExternalRowsListener {
+  // Rows appended to the table by others, now visible through this engine.
+  std::function<void(const std::string& schema, const std::string& table,
+                     const arrow::RecordBatchVector& rows)>
+      added;
+  // The table's rows were reloaded whole: what changed is not known.
+  std::function<void(const std::string& schema, const std::string& table)> reloaded;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -256,6 +268,9 @@ class Engine {
   virtual arrow::Status DefineMacro(const std::string& create_macro) {
     return arrow::Status::NotImplemented("engine ", name(), " cannot host SQL macros");
   }
+  // Subscribes to ExternalRowsListener's events (engines that notice none ignore it). Set
+  // once, before use.
+  virtual void WatchExternalRows(ExternalRowsListener listener) {}
 };
 
 // Options common to engines: the connection string and the repeated k=v options.

@@ -117,6 +117,9 @@ class ForwardingEngine : public Engine {
   arrow::Status DefineMacro(const std::string& create_macro) override {
     return target_->DefineMacro(create_macro);
   }
+  void WatchExternalRows(ExternalRowsListener listener) override {
+    target_->WatchExternalRows(std::move(listener));
+  }
 
  protected:
   Engine& target() const { return *target_; }

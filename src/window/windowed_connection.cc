@@ -27,6 +27,22 @@ bool OnlyCallsHyprstreamFunctions(const sql::StatementReads& reads) {
                      [](const std::string& name) { return name.rfind("hyprstream_", 0) == 0; });
 }
 
+bool ChangesDefinitions(const sql::StatementReads& reads) {
+  return std::any_of(reads.table_functions.begin(), reads.table_functions.end(),
+                     [](const std::string& name) {
+                       return name == "hyprstream_create_window" ||
+                              name == "hyprstream_drop_window";
+                     });
+}
+
+// A statement whose effect happens when it runs (a query in form only): the protocol runs it
+// exactly once, when it is executed, instead of when its result is read.
+class SideEffectStatement : public engine::ForwardingStatement {
+ public:
+  using ForwardingStatement::ForwardingStatement;
+  engine::StatementKind kind() const override { return engine::StatementKind::kOther; }
+};
+
 bool CallsWindowTableMacros(const sql::StatementReads& reads) {
   return std::any_of(reads.table_functions.begin(), reads.table_functions.end(),
                      IsWindowTableMacro);
@@ -177,6 +193,14 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
   const bool mentions_functions = lower.find("hyprstream_") != std::string::npos ||
                                   lower.find("hop") != std::string::npos ||
                                   lower.find("tumble") != std::string::npos;
+  if (mentions_functions && ChangesDefinitions(statement.reads())) {
+    // Defining or dropping a window is not a read: it runs once, when executed (a client that
+    // never fetches the result still gets it done).
+    ARROW_ASSIGN_OR_RAISE(auto host, Host());
+    ARROW_ASSIGN_OR_RAISE(auto prepared,
+                          shared_->host_is_inner ? target().Prepare(sql) : host->Prepare(sql));
+    return std::make_unique<SideEffectStatement>(std::move(prepared));
+  }
   if (mentions_functions && !shared_->host_is_inner &&
       OnlyCallsHyprstreamFunctions(statement.reads())) {
     ARROW_ASSIGN_OR_RAISE(auto host, Host());

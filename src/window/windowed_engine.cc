@@ -59,6 +59,29 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
   shared->host_is_inner = shared->host.get() == inner.get();
   ARROW_ASSIGN_OR_RAISE(shared->catalog,
                         WindowCatalog::Open(inner, shared->registrar, options));
+  // Rows others write straight into a backend table reach its windows when the cache copies
+  // them in; a reload (what changed unknown) stops the windows answering for the table.
+  std::weak_ptr<WindowCatalog> weak = shared->catalog;
+  engine::ExternalRowsListener listener;
+  listener.added = [weak](const std::string& schema, const std::string& table,
+                          const arrow::RecordBatchVector& rows) {
+    auto catalog = weak.lock();
+    if (!catalog) return;
+    const TableName name =
+        catalog->Canonical(schema.empty() ? std::nullopt : std::optional<std::string>(schema), table);
+    if (!catalog->Watches(name)) return;
+    arrow::Status status = catalog->Committed(name, rows);
+    if (!status.ok()) {
+      spdlog::error("windows of {} missed rows others wrote: {}", name.key(), status.ToString());
+    }
+  };
+  listener.reloaded = [weak](const std::string& schema, const std::string& table) {
+    auto catalog = weak.lock();
+    if (!catalog) return;
+    catalog->Diverged(
+        catalog->Canonical(schema.empty() ? std::nullopt : std::optional<std::string>(schema), table));
+  };
+  inner->WatchExternalRows(std::move(listener));
   return std::shared_ptr<WindowedEngine>(new WindowedEngine(std::move(shared)));
 }
 

@@ -138,6 +138,7 @@ class RecordingEngine : public Engine {
     calls_->push_back("DefineMacro " + create_macro);
     return arrow::Status::OK();
   }
+  void WatchExternalRows(ExternalRowsListener) override { calls_->push_back("WatchExternalRows"); }
 
  private:
   Calls* calls_;
@@ -150,6 +151,7 @@ void CallEverything(Engine& engine) {
   (void)engine.RegisterTableFunction(std::move(function));
   (void)engine.DefineMacro("CREATE MACRO m() AS 1");
   (void)engine.FunctionHost();
+  engine.WatchExternalRows({});
   (void)engine.OpenAppender({"t"}, arrow::schema({}));
   auto connection = *engine.Connect();
   IngestRequest request;

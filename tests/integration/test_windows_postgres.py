@@ -1,0 +1,208 @@
+"""Windows over the original configuration: hyprstream in front of a REAL PostgreSQL with the
+DuckDB cache (`--engine adbc ... --enable-cache`). The metrics table and the window
+definitions live in PostgreSQL; every answer is checked against PostgreSQL's own rows, read
+directly with adbc_driver_postgresql."""
+import datetime as dt
+import math
+import os
+import re
+import subprocess
+
+import adbc_driver_flightsql.dbapi
+import adbc_driver_postgresql.dbapi
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+from conftest import BINARY, ROOT, free_port
+from test_adbc_backend import CREDENTIALS, PG_DRIVER, adbc_args, pg_rows
+from test_cache import README_CACHE_FLAGS, name, utcnow, wait_for  # noqa: F401 (fixture)
+
+
+def rows(uri, sql, autocommit=True):
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=autocommit) as conn:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def close(got, want):
+    """Same rows; floats equal to 1e-9 (summation order differs between engines)."""
+    assert len(got) == len(want), (got, want)
+    for g, w in zip(got, want):
+        assert len(g) == len(w), (g, w)
+        for a, b in zip(g, w):
+            if isinstance(b, float):
+                assert math.isclose(a, b, rel_tol=1e-9), (g, w)
+            else:
+                assert a == b, (g, w)
+
+
+def readme_block(fence, needle):
+    text = (ROOT / "README.md").read_text()
+    return next(b for b in re.findall(fr"```{fence}\n(.*?)```", text, flags=re.S) if needle in b)
+
+
+@pytest.fixture
+def front(postgres, start_server):
+    """The README's cache configuration, with debug logs (answers from window state say so)."""
+    return start_server(*adbc_args(postgres), *README_CACHE_FLAGS, "--log-level", "trace",
+                        env=CREDENTIALS)
+
+
+def test_original_readme_command_and_quick_start_with_windows(postgres, tmp_path):
+    """The README's PostgreSQL command run by bash as written (binary, ports and driver path
+    substituted), the README's streaming example run as written, then the README's metrics
+    query and the current 5m window: equal to what PostgreSQL computes over its own rows."""
+    port = free_port()
+    script = (readme_block("bash", "--enable-cache")
+              .replace("localhost:5432", f"127.0.0.1:{postgres.port}")
+              .replace("/usr/local/lib/libadbc_driver_postgresql.so", PG_DRIVER)
+              .replace("\nhyprstream ", f"\nexec {BINARY} --port {port} "))
+    log = tmp_path / "readme.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYPRSTREAM_ENGINE_")}
+    proc = subprocess.Popen(["bash", "-c", script], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env=env)
+    uri = f"grpc://127.0.0.1:{port}"
+    try:
+        def serving():
+            try:
+                return rows(uri, "SELECT 1") == [(1,)]
+            except Exception:  # noqa: BLE001 - not up yet
+                return False
+        assert wait_for(serving, timeout=30), log.read_text()
+        # The README's streaming example, as written.
+        stream = readme_block("python", 'for_path("metrics")')
+        exec(compile(stream.replace("grpc://localhost:50051", uri), "README.md", "exec"),
+             {"pa": pa})
+        query = next(s for s in (readme_block("sql", "avg_value").split(";")) if "avg_value" in s)
+        got = rows(uri, query)
+        want = pg_rows(postgres, """
+            SELECT metric_id, count(*) AS samples, avg(value_running_window_avg) AS avg_value
+            FROM metrics WHERE timestamp >= (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour'
+            GROUP BY metric_id ORDER BY avg_value DESC""")
+        close(got, want)
+        assert sum(r[1] for r in got) >= 4096
+        # PostgreSQL holds complete rows: hyprstream computed the running columns first.
+        assert pg_rows(postgres, "SELECT count(*) FROM metrics "
+                                 "WHERE value_running_window_count IS NULL") == [(0,)]
+        current = rows(uri, "SELECT metric_id, window_start, value_count, value_sum FROM "
+                            "hyprstream_window('metrics', width := '5m', current := 'true') "
+                            "ORDER BY metric_id")
+        buckets = pg_rows(postgres, """
+            SELECT metric_id, date_bin('5 minutes', timestamp, TIMESTAMP '1970-01-01') AS ws,
+                   count(value), sum(value)
+            FROM metrics GROUP BY 1, 2 ORDER BY 1, 2""")
+        newest = {}
+        for metric, start, count, total in buckets:
+            newest[metric] = (metric, start, count, total)
+        close(current, [newest[m] for m in sorted(newest)])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert "secret" not in log.read_text()
+
+
+def test_windows_answer_group_bys_over_postgres_exactly(front, postgres, name):
+    """A window defined over a PostgreSQL table with SQL; INSERTs (autocommit and in a
+    transaction), a rollback and ingest reach it; a trailing GROUP BY is answered from its
+    state and equals PostgreSQL's own answer."""
+    uri = front.uri
+    now = utcnow().replace(microsecond=0)
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"CREATE TABLE {name} (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
+        cur.execute(f"SELECT * FROM hyprstream_create_window('{name}_w', '{name}', keys := 'sym', "
+                    "time_column := 'ts', value_columns := 'price', "
+                    "windows := '1m, trailing 1h')")
+        cur.execute(f"INSERT INTO {name} VALUES ('a', TIMESTAMP '{now - dt.timedelta(minutes=3)}', 1.5),"
+                    f" ('b', TIMESTAMP '{now - dt.timedelta(minutes=2)}', 2.25)")
+        cur.adbc_ingest(name, pa.table({
+            "sym": ["a", "c"], "ts": pa.array([now - dt.timedelta(minutes=1)] * 2, pa.timestamp("us")),
+            "price": [10.0, 7.0]}), mode="append")
+    with adbc_driver_flightsql.dbapi.connect(uri) as conn:  # autocommit off
+        cur = conn.cursor()
+        cur.execute(f"INSERT INTO {name} VALUES ('a', TIMESTAMP '{now}', 100.0)")
+        conn.rollback()
+        cur.execute(f"INSERT INTO {name} VALUES ('c', TIMESTAMP '{now}', 0.5)")
+        conn.commit()
+    query = (f"SELECT sym, count(price) AS n, sum(price) AS total, min(price) AS lo "
+             f"FROM {name} WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
+    got = rows(uri, query)
+    want = pg_rows(postgres, f"SELECT sym, count(price), sum(price), min(price) FROM {name} "
+                             f"WHERE ts > (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour' "
+                             f"GROUP BY sym ORDER BY sym")
+    close(got, want)
+    assert got == [("a", 2, 11.5, 1.5), ("b", 1, 2.25, 2.25), ("c", 2, 7.5, 0.5)]
+    assert f"answered from the maintained windows of '{name}_w'" in front.log()
+    # The definition is PostgreSQL's to keep.
+    assert pg_rows(postgres, f"SELECT table_name FROM _hyprstream.window_definitions "
+                             f"WHERE name = '{name}_w'") == [(name,)]
+    rows(uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
+    assert pg_rows(postgres, f"SELECT count(*) FROM _hyprstream.window_definitions "
+                             f"WHERE name = '{name}_w'") == [(0,)]
+
+
+def test_restart_with_a_memory_cache_rebuilds_windows_from_postgres(postgres, start_server, name):
+    """Definitions and the history of closed windows live in PostgreSQL: a restart with a
+    :memory: cache rebuilds the open state from PostgreSQL's rows and loses nothing."""
+    start = dt.datetime(2026, 1, 1, 12, 0, 0)
+    data = pa.table({"sym": [f"k{i % 3}" for i in range(90)],
+                     "ts": pa.array([start + dt.timedelta(seconds=20 * i) for i in range(90)],
+                                    pa.timestamp("us")),
+                     "price": [float(i) for i in range(90)]})
+    read = (f"SELECT window_spec, sym, window_start, window_end, price_count, price_sum, closed "
+            f"FROM hyprstream_window('{name}_w') ORDER BY window_start, sym")
+
+    first = start_server(*adbc_args(postgres), *README_CACHE_FLAGS, env=CREDENTIALS)
+    with adbc_driver_flightsql.dbapi.connect(first.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest(name, data, mode="create")
+        cur.execute(f"SELECT * FROM hyprstream_create_window('{name}_w', '{name}', keys := 'sym', "
+                    "time_column := 'ts', value_columns := 'price', windows := '5m')")
+        cur.execute(read)
+        before = cur.fetchall()
+    assert any(r[-1] for r in before), "some windows closed (their rows are history)"
+    assert pg_rows(postgres, f"SELECT count(*) > 0 FROM _hyprstream.{name}_w_history") == [(True,)]
+    assert first.stop() == 0
+
+    second = start_server(*adbc_args(postgres), *README_CACHE_FLAGS, env=CREDENTIALS)
+    after = rows(second.uri, read)
+    assert after == before
+    want = pg_rows(postgres, f"""
+        SELECT sym, date_bin('5 minutes', ts, TIMESTAMP '1970-01-01') AS ws, count(price),
+               sum(price) FROM {name} GROUP BY 1, 2 ORDER BY 2, 1""")
+    close([(r[1], r[2], r[4], r[5]) for r in after], want)
+    rows(second.uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
+
+
+def test_rows_others_write_into_postgres_reach_windows_after_a_refresh(postgres, start_server,
+                                                                        name):
+    server = start_server(*adbc_args(postgres), *README_CACHE_FLAGS,
+                          "--cache-refresh-interval", "1s", env=CREDENTIALS)
+    now = utcnow().replace(microsecond=0)
+    uri = server.uri
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest(name, pa.table({
+            "sym": ["a", "b"], "ts": pa.array([now - dt.timedelta(minutes=5)] * 2, pa.timestamp("us")),
+            "price": [1.0, 2.0]}), mode="create")
+        cur.execute(f"SELECT * FROM hyprstream_create_window('{name}_w', '{name}', keys := 'sym', "
+                    "time_column := 'ts', value_columns := 'price', windows := 'trailing 1h')")
+    # Another writer, straight into PostgreSQL.
+    with adbc_driver_postgresql.dbapi.connect(postgres.uri) as direct:
+        cur = direct.cursor()
+        cur.execute(f"INSERT INTO {name} VALUES ('a', TIMESTAMP '{now - dt.timedelta(minutes=1)}', 5.0), "
+                    f"('c', TIMESTAMP '{now}', 7.0)")
+        direct.commit()
+    window = (f"SELECT sym, price_count, price_sum FROM hyprstream_window('{name}_w', "
+              f"width := 'trailing 1h') ORDER BY sym")
+    assert wait_for(lambda: rows(uri, window) == [("a", 2, 6.0), ("b", 1, 2.0), ("c", 1, 7.0)],
+                    timeout=30), rows(uri, window)
+    got = rows(uri, f"SELECT sym, count(price) AS n, sum(price) AS s FROM {name} "
+                    f"WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
+    want = pg_rows(postgres, f"SELECT sym, count(price), sum(price) FROM {name} "
+                             f"WHERE ts > (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour' "
+                             f"GROUP BY sym ORDER BY sym")
+    close(got, want)
+    rows(uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
