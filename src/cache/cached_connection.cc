@@ -354,15 +354,6 @@ void CachedConnection::ApplyToMirror(const std::shared_ptr<Mirror>& mirror,
   core_->results.Invalidate({mirror->key});
 }
 
-bool CachedConnection::TransactionAlive() {
-  auto probe = [&]() -> arrow::Status {
-    ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare("SELECT 1"));
-    ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-    return reader->ToRecordBatches().status();
-  }();
-  return probe.ok();
-}
-
 arrow::Status CachedConnection::Commit() {
   std::map<TableKey, arrow::RecordBatchVector> stashed;
   {
@@ -374,7 +365,7 @@ arrow::Status CachedConnection::Commit() {
     FinishTransactionWrites();
     return status;
   }
-  const bool alive = TransactionAlive();
+  const bool alive = engine::TransactionCanCommit(target());
   // The mirrors' write locks, in key order, from before the backend commits until its rows are
   // in the mirror: a refresh cannot copy them from the backend in between.
   std::vector<std::shared_ptr<Mirror>> mirrors;

@@ -69,9 +69,6 @@ class CachedConnection : public engine::ForwardingConnection,
                                        arrow::RecordBatchReader* batches,
                                        std::shared_ptr<Mirror> mirror, bool creating);
   void FinishTransactionWrites();
-  // Whether the open transaction can still commit (DuckDB and PostgreSQL answer COMMIT of a
-  // transaction an error aborted with success while rolling it back).
-  bool TransactionAlive();
 
   std::shared_ptr<CacheCore> core_;
   std::shared_ptr<engine::EngineConnection> cache_;

@@ -20,6 +20,10 @@ arrow::Result<std::string> QueryValue(EngineConnection& connection, const std::s
   return scalar->ToString();
 }
 
+bool TransactionCanCommit(EngineConnection& connection) {
+  return QueryTable(connection, "SELECT 1").ok();
+}
+
 arrow::Status ExecuteStatement(EngineConnection& connection, const std::string& sql) {
   ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(sql));
   return statement->ExecuteUpdate().status();

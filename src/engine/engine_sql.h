@@ -20,4 +20,9 @@ arrow::Result<std::string> QueryValue(EngineConnection& connection, const std::s
 // Runs `sql` for its effect.
 arrow::Status ExecuteStatement(EngineConnection& connection, const std::string& sql);
 
+// Whether the connection's open transaction can still commit: a trivial query succeeds.
+// DuckDB and PostgreSQL answer COMMIT of a transaction that a failed statement aborted with
+// success while rolling it back, so whoever acts on a commit asks this first.
+bool TransactionCanCommit(EngineConnection& connection);
+
 }  // namespace hyprstream::engine

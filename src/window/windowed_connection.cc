@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/engine_sql.h"
 #include "sql/sql_script.h"
 #include "window/metrics_insert.h"
 #include "window/window_feeding_insert.h"
@@ -313,17 +314,12 @@ bool WindowedConnection::TransactionAlive() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (pending_.empty()) return true;  // nothing of the windows' depends on it
   }
-  auto probe = [&]() -> arrow::Status {
-    ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare("SELECT 1"));
-    ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-    return reader->ToRecordBatches().status();
-  }();
-  if (!probe.ok()) {
-    spdlog::debug("the transaction was aborted by an earlier failure ({}): its rows will not "
-                  "reach the windows",
-                  probe.message());
+  const bool alive = engine::TransactionCanCommit(target());
+  if (!alive) {
+    spdlog::debug("the transaction was aborted by an earlier failure: its rows will not reach "
+                  "the windows");
   }
-  return probe.ok();
+  return alive;
 }
 
 void WindowedConnection::TransactionStatementRan(sql::StatementKind kind, bool succeeded,
