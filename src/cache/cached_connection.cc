@@ -321,7 +321,6 @@ void CachedConnection::FinishTransactionWrites() {
   }
 }
 
-
 void CachedConnection::StashForCommit(const TableKey& table, arrow::RecordBatchVector rows) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto& stash = stashed_[table];

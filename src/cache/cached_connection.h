@@ -13,8 +13,8 @@
 // the session's own fields are guarded by mutex_.
 #pragma once
 
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>

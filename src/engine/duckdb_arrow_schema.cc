@@ -39,8 +39,7 @@ arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaFromDuckDb(
 }
 
 arrow::Result<std::shared_ptr<arrow::Schema>> ArrowSchemaOfResult(
-    duckdb_arrow_options options, duckdb_result* result,
-    const std::vector<ColumnOrigin>& origins) {
+    duckdb_arrow_options options, duckdb_result* result, const std::vector<ColumnOrigin>& origins) {
   idx_t count = duckdb_column_count(result);
   std::vector<LogicalTypeHandle> owned;
   std::vector<duckdb_logical_type> types;

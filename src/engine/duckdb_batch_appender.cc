@@ -22,7 +22,6 @@ namespace {
 // after the chunk (which the appender copies) is gone.
 void ReleaseBorrowed(struct ArrowArray* array) { array->release = nullptr; }
 
-
 // The names of the table's first `count` columns as the table spells them (empty if the
 // table cannot be described).
 std::vector<std::string> TableColumnNames(duckdb_connection connection,

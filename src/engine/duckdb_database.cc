@@ -13,7 +13,6 @@ namespace hyprstream::engine {
 
 namespace {
 
-
 bool IsKnownConfigFlag(const std::string& name) {
   size_t count = duckdb_config_count();
   for (size_t i = 0; i < count; ++i) {
@@ -94,9 +93,9 @@ arrow::Status DuckDbDatabase::SetDefaultTimeZone(const std::string& time_zone) {
   result.Reset();
   duckdb_disconnect(&connection);
   if (!status.ok()) {
-    return arrow::Status::Invalid("invalid TimeZone '", time_zone,
-                                  "' (an IANA name such as UTC or Europe/Paris): ",
-                                  status.message());
+    return arrow::Status::Invalid(
+        "invalid TimeZone '", time_zone,
+        "' (an IANA name such as UTC or Europe/Paris): ", status.message());
   }
   return arrow::Status::OK();
 }

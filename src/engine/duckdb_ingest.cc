@@ -13,9 +13,9 @@ namespace hyprstream::engine {
 bool TableExists(duckdb_connection connection, const std::optional<std::string>& catalog,
                  const std::optional<std::string>& schema, const std::string& table) {
   duckdb_table_description raw = nullptr;
-  duckdb_state state = duckdb_table_description_create_ext(
-      connection, catalog ? catalog->c_str() : nullptr, schema ? schema->c_str() : nullptr,
-      table.c_str(), &raw);
+  duckdb_state state =
+      duckdb_table_description_create_ext(connection, catalog ? catalog->c_str() : nullptr,
+                                          schema ? schema->c_str() : nullptr, table.c_str(), &raw);
   TableDescriptionHandle description(raw);
   return state == DuckDBSuccess;
 }
@@ -39,9 +39,9 @@ arrow::Result<int64_t> CreateAndAppend(DuckDbSession& session, const IngestReque
     *wrote = true;
     ARROW_RETURN_NOT_OK(session.ExecuteLocked(sql, "creating the ingest table"));
   }
-  ARROW_ASSIGN_OR_RAISE(auto appender,
-                        DuckDbBatchAppender::Open(session.connection(), catalog, schema,
-                                                  request.table, *arrow_schema));
+  ARROW_ASSIGN_OR_RAISE(
+      auto appender, DuckDbBatchAppender::Open(session.connection(), catalog, schema, request.table,
+                                               *arrow_schema));
   int64_t rows = 0;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
@@ -105,8 +105,8 @@ arrow::Result<int64_t> IngestLocked(DuckDbSession& session, const IngestRequest&
     // ingest (a runtime error aborts a DuckDB transaction).
     (void)session.ExecuteLocked("SELECT error('ingest failed; transaction aborted')", "ingest");
   }
-  arrow::Status failed = rows.status().WithMessage("ingest into ", table_name, ": ",
-                                                   rows.status().message());
+  arrow::Status failed =
+      rows.status().WithMessage("ingest into ", table_name, ": ", rows.status().message());
   if (exists && IsColumnMismatch(failed)) {
     // ADBC: data whose columns do not match an existing table is ALREADY_EXISTS.
     return arrow::Status::AlreadyExists(failed.message());

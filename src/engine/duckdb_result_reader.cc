@@ -60,8 +60,7 @@ arrow::Status DuckDbResultReader::ExecuteLocked(int64_t row) {
     result_.Reset();
     return status.ok() ? arrow::Status::IOError("DuckDB execution failed") : status;
   }
-  ARROW_ASSIGN_OR_RAISE(auto schema,
-                        ArrowSchemaOfResult(options_.get(), result_.get(), origins_));
+  ARROW_ASSIGN_OR_RAISE(auto schema, ArrowSchemaOfResult(options_.get(), result_.get(), origins_));
   if (schema_ == nullptr) {
     schema_ = std::move(schema);
   } else if (!schema_->Equals(*schema)) {

@@ -1,7 +1,7 @@
 // Streams the rows of a prepared statement's executions (one per bound parameter row, chained)
 // as Arrow record batches. DuckDB hands out chunks of <= 2048 rows; consecutive chunks are
-// combined into batches of about result_batch_rows rows or kTargetBytes bytes, whichever comes first,
-// so memory stays bounded by one batch for results of any size. schema() is built from the
+// combined into batches of about result_batch_rows rows or kTargetBytes bytes, whichever comes
+// first, so memory stays bounded by one batch for results of any size. schema() is built from the
 // result's column types with the same Arrow options as the batches, so it is exact.
 //
 // Thread-safety: every call takes the session mutex. When the session starts another operation

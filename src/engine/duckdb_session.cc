@@ -75,9 +75,9 @@ std::optional<ColumnOrigin> DuckDbSession::ResolveTableLocked(const sql::TableRe
   }
   for (const auto& candidate : candidates) {
     duckdb_table_description raw = nullptr;
-    duckdb_state state = duckdb_table_description_create_ext(
-        connection_, candidate.catalog.c_str(), candidate.schema.c_str(), candidate.table.c_str(),
-        &raw);
+    duckdb_state state = duckdb_table_description_create_ext(connection_, candidate.catalog.c_str(),
+                                                             candidate.schema.c_str(),
+                                                             candidate.table.c_str(), &raw);
     TableDescriptionHandle description(raw);
     if (state == DuckDBSuccess) return candidate;
   }

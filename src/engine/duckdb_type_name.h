@@ -23,7 +23,8 @@ struct ColumnOrigin {
 };
 
 // TYPE_NAME, PRECISION, SCALE, IS_AUTO_INCREMENT, IS_CASE_SENSITIVE, IS_READ_ONLY,
-// IS_SEARCHABLE and, given an origin, CATALOG_NAME / SCHEMA_NAME / TABLE_NAME (the keys Arrow's Flight SQL clients read).
+// IS_SEARCHABLE and, given an origin, CATALOG_NAME / SCHEMA_NAME / TABLE_NAME (the keys Arrow's
+// Flight SQL clients read).
 std::shared_ptr<const arrow::KeyValueMetadata> SqlColumnMetadata(duckdb_logical_type type,
                                                                  const ColumnOrigin& origin = {});
 

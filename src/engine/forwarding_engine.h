@@ -104,9 +104,7 @@ class ForwardingEngine : public Engine {
   Dialect dialect() const override { return target_->dialect(); }
   bool hosts_table_functions() const override { return target_->hosts_table_functions(); }
   std::shared_ptr<Engine> FunctionHost() override { return target_->FunctionHost(); }
-  arrow::Result<std::shared_ptr<EngineConnection>> Connect() override {
-    return target_->Connect();
-  }
+  arrow::Result<std::shared_ptr<EngineConnection>> Connect() override { return target_->Connect(); }
   arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(
       const std::vector<std::string>& path, const std::shared_ptr<arrow::Schema>& schema) override {
     return target_->OpenAppender(path, schema);

@@ -228,12 +228,12 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::Prepare
   engine::EngineConnection& connection = *shared_connection;
   if (auto script = sql::Analyze(sql); script->statements.size() > 1) {
     // A script: its statements run one by one, each prepared this same way when its turn comes.
-    return engine::ScriptStatement::Make(
-        shared_connection, std::move(script),
-        [this, shared_connection, transaction_id](engine::EngineConnection&,
-                                                  const std::string& one) {
-          return PrepareStatement(shared_connection, one, transaction_id);
-        });
+    return engine::ScriptStatement::Make(shared_connection, std::move(script),
+                                         [this, shared_connection, transaction_id](
+                                             engine::EngineConnection&, const std::string& one) {
+                                           return PrepareStatement(shared_connection, one,
+                                                                   transaction_id);
+                                         });
   }
   return shared_connection->Prepare(sql);
 }

@@ -30,8 +30,9 @@ arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallCon
   PollJob::Run run;
   if (auto* c = std::get_if<pb::CommandStatementQuery>(&command)) {
     ARROW_ASSIGN_OR_RAISE(connection, sessions_.ConnectionFor(context, c->transaction_id()));
-    run = [this, connection, sql = c->query(), transaction_id = c->transaction_id()]()
-        -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+    run = [this, connection, sql = c->query(),
+           transaction_id =
+               c->transaction_id()]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
       ARROW_ASSIGN_OR_RAISE(auto statement, PrepareStatement(connection, sql, transaction_id));
       return statement->ExecuteQuery();
     };
@@ -51,10 +52,9 @@ arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallCon
   ARROW_ASSIGN_OR_RAISE(auto permit, sessions_.Admit(context));
   const std::string id = NewHandleId();
   sessions_.MarkRunningInBackground(id, connection, context, std::move(permit));
-  auto job = std::make_shared<PollJob>(connection, std::move(run),
-                                       [this, id](arrow::Status outcome) {
-                                         return sessions_.MarkFinished(id, std::move(outcome));
-                                       });
+  auto job = std::make_shared<PollJob>(
+      connection, std::move(run),
+      [this, id](arrow::Status outcome) { return sessions_.MarkFinished(id, std::move(outcome)); });
   sessions_.AddPollJob(id, std::move(job));
   return id;
 }

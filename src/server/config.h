@@ -33,7 +33,7 @@ struct Config {
   std::string cache_connection = ":memory:";
   std::map<std::string, std::string> cache_options;
   std::chrono::seconds cache_max_duration{0};  // 0: unset (keep everything)
-  std::chrono::seconds cache_result_ttl{30};     // 0: no result cache
+  std::chrono::seconds cache_result_ttl{30};   // 0: no result cache
   int64_t cache_result_max_bytes = 256LL << 20;
   std::chrono::seconds cache_refresh_interval{30};
   bool cache_ingested_tables = true;  // mirror every table ingested through hyprstream
@@ -52,10 +52,10 @@ struct Config {
   int64_t max_sessions = 1000;
   int64_t max_concurrent_statements = 64;
   std::chrono::seconds statement_queue_timeout{30};  // wait for a statement slot this long
-  std::chrono::seconds poll_lease{30};  // a polled query not polled again this long stops
-  std::string memory_limit;                          // DuckDB memory_limit; "": DuckDB's default
-  std::chrono::seconds shutdown_grace{30};           // SIGTERM: let statements finish this long
-  int http_port = 0;                                 // /health and /metrics; 0: off
+  std::chrono::seconds poll_lease{30};      // a polled query not polled again this long stops
+  std::string memory_limit;                 // DuckDB memory_limit; "": DuckDB's default
+  std::chrono::seconds shutdown_grace{30};  // SIGTERM: let statements finish this long
+  int http_port = 0;                        // /health and /metrics; 0: off
 
   bool metrics_table = true;                         // the built-in metrics table and windows
   std::chrono::seconds metrics_running_window{300};  // value_running_window_* width

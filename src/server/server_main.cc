@@ -298,9 +298,9 @@ arrow::Status Serve(const Config& config) {
   ARROW_RETURN_NOT_OK(server.Init(options));
   std::unique_ptr<HttpEndpoint> http;
   if (config.http_port > 0) {
-    ARROW_ASSIGN_OR_RAISE(http,
-                          HttpEndpoint::Start(config.host, config.http_port,
-                                              ProbeHandler(config, server, *observer, engine, windowed->catalog())));
+    ARROW_ASSIGN_OR_RAISE(http, HttpEndpoint::Start(config.host, config.http_port,
+                                                    ProbeHandler(config, server, *observer, engine,
+                                                                 windowed->catalog())));
     spdlog::info("serving /health and /metrics on http://{}:{}", config.host, http->port());
   }
   spdlog::info("hyprstream {} serving Flight SQL on {}://{}:{} ({})", HYPRSTREAM_VERSION,

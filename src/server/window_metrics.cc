@@ -20,7 +20,8 @@ std::string WindowMetricsText(const window::WindowCatalog& catalog) {
       {"late_rows", "hyprstream_window_late_rows_total"},
       {"open_bytes", "hyprstream_window_open_bytes"}};
   for (const auto& [column_name, metric] : series) {
-    auto column = std::dynamic_pointer_cast<arrow::Int64Array>(windows.GetColumnByName(column_name));
+    auto column =
+        std::dynamic_pointer_cast<arrow::Int64Array>(windows.GetColumnByName(column_name));
     if (!column) continue;
     text += std::string("# TYPE ") + metric +
             (std::string(metric).ends_with("_total") ? " counter\n" : " gauge\n");

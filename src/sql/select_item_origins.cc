@@ -47,9 +47,8 @@ bool CollectTables(const json& from, const std::vector<std::string>& cte_names,
   table.table = Text(from, "table_name");
   if (!Text(from, "schema_name").empty()) table.schema = Text(from, "schema_name");
   if (!Text(from, "catalog_name").empty()) table.catalog = Text(from, "catalog_name");
-  if (!table.schema && std::any_of(cte_names.begin(), cte_names.end(), [&](const auto& cte) {
-        return SameName(cte, table.table);
-      })) {
+  if (!table.schema && std::any_of(cte_names.begin(), cte_names.end(),
+                                   [&](const auto& cte) { return SameName(cte, table.table); })) {
     return false;
   }
   const std::string alias = Text(from, "alias");
@@ -116,7 +115,8 @@ std::vector<SelectItemOrigin> SelectItemOrigins(const StatementInfo& statement) 
 
 std::vector<std::optional<TableRef>> ResultColumnTables(const std::vector<SelectItemOrigin>& items,
                                                         size_t result_columns) {
-  const auto stars = std::count_if(items.begin(), items.end(), [](const auto& i) { return i.star; });
+  const auto stars =
+      std::count_if(items.begin(), items.end(), [](const auto& i) { return i.star; });
   if (items.empty() || stars > 1 || items.size() - stars > result_columns) return {};
   if (stars == 0 && items.size() != result_columns) return {};
   std::vector<std::optional<TableRef>> out;

@@ -40,17 +40,16 @@ arrow::Result<std::unique_ptr<MetricsInsert>> MetricsInsert::Make(
     }
   }
   if (columns.empty() && !facts.by_name) columns = ClientColumns();
-  ARROW_ASSIGN_OR_RAISE(auto source,
-                        connection->Prepare(facts.SourceQuery(insert.script_text())));
+  ARROW_ASSIGN_OR_RAISE(auto source, connection->Prepare(facts.SourceQuery(insert.script_text())));
   if (auto schema = source->dataset_schema();
-      schema != nullptr && !facts.by_name && schema->num_fields() > static_cast<int>(columns.size())) {
+      schema != nullptr && !facts.by_name &&
+      schema->num_fields() > static_cast<int>(columns.size())) {
     return Refuse("with " + std::to_string(schema->num_fields()) + " values per row for " +
                   std::to_string(columns.size()) + " columns");
   }
-  return std::unique_ptr<MetricsInsert>(new MetricsInsert(std::move(connection),
-                                                          std::move(catalog), std::move(columns),
-                                                          facts.by_name, std::move(source),
-                                                          std::move(on_rows)));
+  return std::unique_ptr<MetricsInsert>(new MetricsInsert(std::move(connection), std::move(catalog),
+                                                          std::move(columns), facts.by_name,
+                                                          std::move(source), std::move(on_rows)));
 }
 
 std::shared_ptr<arrow::Schema> MetricsInsert::dataset_schema() const { return CountSchema(); }

@@ -25,9 +25,8 @@ class MetricsInsert : public engine::EngineStatement {
   // windows layer). Invalid for INSERT forms it cannot take (ON CONFLICT, RETURNING, DEFAULT
   // VALUES, running columns given).
   static arrow::Result<std::unique_ptr<MetricsInsert>> Make(
-      std::shared_ptr<engine::EngineConnection> connection,
-      std::shared_ptr<WindowCatalog> catalog, const sql::StatementInfo& insert,
-      RowsCallback on_rows);
+      std::shared_ptr<engine::EngineConnection> connection, std::shared_ptr<WindowCatalog> catalog,
+      const sql::StatementInfo& insert, RowsCallback on_rows);
 
   engine::StatementKind kind() const override { return engine::StatementKind::kUpdate; }
   std::shared_ptr<arrow::Schema> dataset_schema() const override;
@@ -44,8 +43,7 @@ class MetricsInsert : public engine::EngineStatement {
  private:
   MetricsInsert(std::shared_ptr<engine::EngineConnection> connection,
                 std::shared_ptr<WindowCatalog> catalog, std::vector<std::string> columns,
-                bool by_name, std::unique_ptr<engine::EngineStatement> source,
-                RowsCallback on_rows)
+                bool by_name, std::unique_ptr<engine::EngineStatement> source, RowsCallback on_rows)
       : connection_(std::move(connection)),
         catalog_(std::move(catalog)),
         columns_(std::move(columns)),

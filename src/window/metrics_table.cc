@@ -96,7 +96,6 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> MetricsTable::Normalise(
   return arrow::RecordBatch::Make(kSchema, batch.num_rows(), std::move(columns));
 }
 
-
 const std::shared_ptr<arrow::Schema>& MetricsTable::ClientSchema() {
   static const auto kSchema =
       arrow::schema({arrow::field("metric_id", arrow::utf8()),
@@ -156,9 +155,8 @@ arrow::Status MetricsTable::Replay(const std::string& where, WindowStore& store)
   std::string condition = std::string(kCount) + " IS NOT NULL";
   if (!where.empty()) condition += " AND " + where;
   ARROW_ASSIGN_OR_RAISE(auto reader,
-                        storage_.ReadOrdered({"main", "metrics"},
-                                             "metric_id, \"timestamp\", value", condition,
-                                             "timestamp"));
+                        storage_.ReadOrdered({"main", "metrics"}, "metric_id, \"timestamp\", value",
+                                             condition, "timestamp"));
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader->ReadNext(&batch));

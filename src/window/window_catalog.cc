@@ -221,8 +221,8 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
 
 arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry) {
   const std::string columns = IsMetricsName(entry.table) ? "metric_id, \"timestamp\", value" : "*";
-  ARROW_ASSIGN_OR_RAISE(
-      auto reader, storage_->ReadOrdered(entry.table, columns, "", entry.spec.time_column));
+  ARROW_ASSIGN_OR_RAISE(auto reader,
+                        storage_->ReadOrdered(entry.table, columns, "", entry.spec.time_column));
   // Windows that closed before a restart are already in the history table: rebuild quietly,
   // then drop what the history already holds.
   std::lock_guard<std::mutex> lock(entry.write_mutex);
@@ -507,10 +507,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
     std::vector<std::string> specs;
     for (size_t i : selected) specs.push_back(entry->spec.windows[i].ToString());
     ARROW_ASSIGN_OR_RAISE(
-        auto history,
-        storage_->ReadHistory(entry->name, specs,
-                              key_filter ? entry->spec.key_columns[0] : std::string(),
-                              key_filter ? keys : std::vector<std::string>{}));
+        auto history, storage_->ReadHistory(entry->name, specs,
+                                            key_filter ? entry->spec.key_columns[0] : std::string(),
+                                            key_filter ? keys : std::vector<std::string>{}));
     if (history != nullptr) {
       ARROW_ASSIGN_OR_RAISE(auto batches, arrow::TableBatchReader(*history).ToRecordBatches());
       for (auto& batch : batches) {

@@ -74,9 +74,10 @@ class WindowCatalog {
       const TableName& table, const std::shared_ptr<arrow::RecordBatch>& batch);
   // Rows of `table` are committed: fold them into its windows.
   arrow::Status Committed(const TableName& table, const arrow::RecordBatchVector& batches);
-  // Rows of `table` that went through PrepareAppend will never be stored (rolled back, failed). For metrics, the running-column state is rebuilt from the
-  // committed rows of the last running width + lateness, so later rows do not count them.
-  // (Rows of other transactions still open at that moment are then missing from that state.)
+  // Rows of `table` that went through PrepareAppend will never be stored (rolled back, failed). For
+  // metrics, the running-column state is rebuilt from the committed rows of the last running width
+  // + lateness, so later rows do not count them. (Rows of other transactions still open at that
+  // moment are then missing from that state.)
   void Abandoned(const TableName& table);
   // Rows of `table` were updated or deleted (allowed on metrics): its definitions stop
   // answering queries for the rewriter (AnswersExactly/TrailingCovering) until a restart

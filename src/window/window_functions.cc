@@ -121,11 +121,11 @@ arrow::Status RegisterWindowFunctions(WindowCatalog* self, engine::Engine& host)
   //   SELECT * FROM tumble('metrics', 'timestamp', INTERVAL '5 minutes')
   //   SELECT * FROM hop('metrics', 'timestamp', INTERVAL '1 minute', INTERVAL '5 minutes')
   // Windows align to the Unix epoch, like the maintained windows.
-  ARROW_RETURN_NOT_OK(
-      host.DefineMacro("CREATE OR REPLACE MACRO main.tumble(t, c, w) AS TABLE SELECT *, "
-             "time_bucket(w, COLUMNS(c)::TIMESTAMP, TIMESTAMP '1970-01-01') AS window_start, "
-             "time_bucket(w, COLUMNS(c)::TIMESTAMP, TIMESTAMP '1970-01-01') + w AS window_end "
-             "FROM query_table(t)"));
+  ARROW_RETURN_NOT_OK(host.DefineMacro(
+      "CREATE OR REPLACE MACRO main.tumble(t, c, w) AS TABLE SELECT *, "
+      "time_bucket(w, COLUMNS(c)::TIMESTAMP, TIMESTAMP '1970-01-01') AS window_start, "
+      "time_bucket(w, COLUMNS(c)::TIMESTAMP, TIMESTAMP '1970-01-01') + w AS window_end "
+      "FROM query_table(t)"));
   ARROW_RETURN_NOT_OK(host.DefineMacro(
       "CREATE OR REPLACE MACRO main.hop(t, c, slide, w) AS TABLE SELECT * EXCLUDE (hs_ws), "
       "hs_ws AS window_start, hs_ws + w AS window_end FROM (SELECT *, unnest(generate_series("

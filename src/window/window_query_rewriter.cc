@@ -22,11 +22,8 @@ using nlohmann::json;
 
 constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
 
-// Not rewritten; the reason (a place in this file) at trace level.
-std::nullopt_t Skip(int reason) {
-  spdlog::trace("window rewrite skipped (reason {})", reason);
-  return std::nullopt;
-}
+// Not answered from windows, and why.
+arrow::Status Skip(const char* reason) { return arrow::Status::NotImplemented(reason); }
 
 std::string ClassOf(const json& node) { return node.value("class", ""); }
 
@@ -198,25 +195,25 @@ std::optional<std::string> BoundType(const std::shared_ptr<arrow::DataType>& typ
 
 namespace {
 
-std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
+arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
                                     engine::EngineConnection& original,
                                     engine::EngineConnection& host, const std::string& sql) {
   const auto script = sql::Analyze(sql);
   const sql::StatementInfo* statement = script->Single();
-  if (statement == nullptr) return Skip(2);
+  if (statement == nullptr) return Skip("not one statement");
   const sql::StatementReads& reads = statement->reads();
   if (!reads.known || !reads.whole_statement || reads.tree == nullptr ||
       reads.tree->at("statements").size() != 1) {
-    return Skip(3);
+    return Skip("not one SELECT DuckDB can parse");
   }
-  if (reads.has_parameters) return Skip(4);
+  if (reads.has_parameters) return Skip("it has parameters");
   const json& node = reads.tree->at("statements").at(0).at("node");
   if (node.value("type", "") != "SELECT_NODE" || !node["cte_map"]["map"].empty() ||
       !node["having"].is_null() || !node["qualify"].is_null() || !node["sample"].is_null()) {
-    return Skip(5);
+    return Skip("not a plain SELECT (a CTE, HAVING, QUALIFY, SAMPLE or a set operation)");
   }
   auto modifiers = Modifiers(node["modifiers"]);
-  if (!modifiers) return Skip(6);
+  if (!modifiers) return Skip("an ORDER BY, LIMIT or DISTINCT it cannot keep");
 
   // FROM: a table, or tumble(table, time column, width).
   const json& from = node["from_table"];
@@ -225,7 +222,7 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
   if (from.value("type", "") == "BASE_TABLE") {
     if (!from["sample"].is_null() || !from["at_clause"].is_null() ||
         !from.value("catalog_name", "").empty()) {
-      return Skip(7);
+      return Skip("FROM a table with a sample, an AT clause or a catalog");
     }
     table_name = from.value("table_name", "");
     schema_name = from.value("schema_name", "");
@@ -252,17 +249,18 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
       // The hop macro lists a row in every window from its slide bucket back: the same set
       // as the maintained hopping windows when the slide divides the width.
       if (!hop_slide || *hop_slide <= 0 || !tumble_width || *tumble_width % *hop_slide != 0) {
-        return Skip(8);
+        return Skip("a tumble()/hop() call it cannot read (the slide must divide the width)");
       }
     }
-    if (table_name.empty() || tumble_time.empty() || !tumble_width) return Skip(8);
+    if (table_name.empty() || tumble_time.empty() || !tumble_width)
+      return Skip("a tumble()/hop() call it cannot read (the slide must divide the width)");
   } else {
-    return Skip(9);
+    return Skip("FROM is not one table, tumble() or hop()");
   }
   const TableName table =
       TableName::Of(schema_name.empty() ? std::string("main") : schema_name, table_name);
   auto definitions = catalog.DefinitionsOf(table);
-  if (definitions.empty()) return Skip(10);
+  if (definitions.empty()) return Skip("no window definition over that table");
 
   // The select list.
   std::vector<Item> items;
@@ -279,12 +277,13 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
       items.push_back(out);
       continue;
     }
-    if (!IsPlainCall(item)) return Skip(11);
+    if (!IsPlainCall(item))
+      return Skip("a select item that is not a column or a plain aggregate call");
     const std::string function = item.value("function_name", "");
     const json& children = item["children"];
     if (function == "time_bucket" && !tumble_width) {
       if (!bucket.is_null() || children.size() != 2 || ColumnName(children[1]).empty()) {
-        return Skip(12);
+        return Skip("a time_bucket() it cannot read");
       }
       bucket = item;
       out.kind = Item::kBucket;
@@ -293,9 +292,10 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
       continue;
     }
     const bool star = children.empty();
-    if (!star && (children.size() != 1 || ColumnName(children[0]).empty())) return Skip(13);
+    if (!star && (children.size() != 1 || ColumnName(children[0]).empty()))
+      return Skip("an aggregate of an expression");
     auto kind = AggregateOf(function, star);
-    if (!kind) return Skip(14);
+    if (!kind) return Skip("an aggregate the windows do not keep");
     out.kind = Item::kAggregate;
     out.aggregate = *kind;
     out.column = star ? "" : ColumnName(children[0]);
@@ -304,7 +304,8 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
   std::set<std::string> keys;
   bool has_window_item = false;
   for (const Item& item : items) {
-    if (item.kind == Item::kKey && !keys.insert(item.column).second) return Skip(15);
+    if (item.kind == Item::kKey && !keys.insert(item.column).second)
+      return Skip("a key column listed twice");
     has_window_item |= item.kind == Item::kBucket || item.kind == Item::kWindowStart ||
                        item.kind == Item::kWindowEnd;
   }
@@ -315,7 +316,11 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
   bool inclusive = false;
   std::string where_time;
   if (!where.is_null()) {
-    if (!bucket.is_null() || tumble_width || ClassOf(where) != "COMPARISON") return Skip(16);
+    if (!bucket.is_null() || tumble_width || ClassOf(where) != "COMPARISON") {
+      return Skip(
+          "a WHERE other than one comparison of the time column with a constant, or a WHERE "
+          "beside a bucket or tumble()");
+    }
     const std::string type = where.value("type", "");
     const json& left = where["left"];
     const json& right = where["right"];
@@ -330,15 +335,17 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
       since = left;
       inclusive = type == "COMPARE_LESSTHANOREQUALTO";
     } else {
-      return Skip(17);
+      return Skip("a WHERE that is not one bound on the time column");
     }
   } else if (bucket.is_null() && !tumble_width) {
-    return Skip(18);  // a GROUP BY over all rows: no window holds every row
+    return Skip(
+        "a GROUP BY over all rows (no window holds every row)");  // a GROUP BY over all rows: no
+                                                                  // window holds every row
   }
 
   // GROUP BY ALL, or exactly the keys and the bucket / window columns.
   if (node.value("aggregate_handling", "") != "FORCE_AGGREGATES") {
-    if (node["group_sets"].size() != 1) return Skip(19);
+    if (node["group_sets"].size() != 1) return Skip("grouping sets");
     std::set<std::string> grouped_keys;
     bool grouped_bucket = false;
     for (const json& group : node["group_expressions"]) {
@@ -363,21 +370,24 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
         grouped_bucket = true;
         continue;
       }
-      if (target == nullptr || target->kind == Item::kAggregate) return Skip(20);
+      if (target == nullptr || target->kind == Item::kAggregate)
+        return Skip("a GROUP BY item that is not a key or the bucket");
       if (target->kind == Item::kKey) grouped_keys.insert(target->column);
       if (target->kind != Item::kKey) grouped_bucket = true;
     }
-    if (grouped_keys != keys) return Skip(21);
-    if ((!bucket.is_null() || tumble_width) && !grouped_bucket) return Skip(22);
+    if (grouped_keys != keys) return Skip("the GROUP BY keys differ from the select list's keys");
+    if ((!bucket.is_null() || tumble_width) && !grouped_bucket)
+      return Skip("the bucket is not grouped by");
   }
-  if ((!bucket.is_null() || tumble_width) && !has_window_item) return Skip(23);
+  if ((!bucket.is_null() || tumble_width) && !has_window_item)
+    return Skip("no window column in the select list");
 
   // The bucket width.
   std::optional<int64_t> width = tumble_width;
   if (!bucket.is_null()) width = IntervalMicros(host, bucket["children"][0]);
   if ((!bucket.is_null() || tumble_width) &&
       (!width || *width <= 0 || kMicrosPerDay % *width != 0)) {
-    return Skip(24);
+    return Skip("a bucket width that does not divide a day");
   }
 
   // A definition that holds this answer.
@@ -426,15 +436,15 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
       auto bound_type = BoundType(definition.time_type);
       if (!bound_type) continue;
       auto bound_sql = sql::ExpressionSql(*since);
-      if (!bound_sql.ok()) return Skip(25);
+      if (!bound_sql.ok()) return Skip("a time bound that cannot be printed");
       const std::string bound = "epoch_us(CAST((" + *bound_sql + ") AS " + *bound_type + "))";
       auto now_value = engine::QueryValue(host, "SELECT " + bound);
-      if (!now_value.ok()) return Skip(26);
+      if (!now_value.ok()) return Skip("a time bound that cannot be evaluated");
       int64_t since_us = 0;
       try {
         since_us = std::stoll(*now_value);
       } catch (const std::exception&) {
-        return Skip(27);
+        return Skip("a time bound that is not a time");
       }
       auto trailing = catalog.TrailingCovering(definition.name, since_us, inclusive);
       if (!trailing) continue;
@@ -448,9 +458,11 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
 
     // Keep the engine's output names, so the result looks exactly like the original query's.
     auto statement = original.Prepare(sql);
-    if (!statement.ok() || (*statement)->dataset_schema() == nullptr) return Skip(28);
+    if (!statement.ok() || (*statement)->dataset_schema() == nullptr)
+      return Skip("the engine cannot describe the query's result");
     auto schema = (*statement)->dataset_schema();
-    if (schema->num_fields() != static_cast<int>(outputs.size())) return Skip(29);
+    if (schema->num_fields() != static_cast<int>(outputs.size()))
+      return Skip("the query's result has other columns");
     std::string rewritten = "SELECT ";
     for (size_t i = 0; i < outputs.size(); ++i) {
       if (i > 0) rewritten += ", ";
@@ -466,7 +478,7 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
     auto check = host.Prepare(rewritten);
     if (!check.ok() || (*check)->dataset_schema() == nullptr ||
         !(*check)->dataset_schema()->Equals(*schema, /*check_metadata=*/false)) {
-      return Skip(30);
+      return Skip("the answer's column names or types would differ from the engine's");
     }
     spdlog::debug("answered from the maintained windows of '{}': {}", definition.name, rewritten);
     WindowAnswer answer;
@@ -477,21 +489,26 @@ std::optional<WindowAnswer> Rewrite(const WindowCatalog& catalog,
     answer.original = std::move(*statement);
     return answer;
   }
-  return Skip(31);
+  return Skip(
+      "no definition keeps these keys, aggregates and window exactly (late rows, rows without a "
+      "time, or a trailing buffer that no longer covers the bound)");
 }
 
 }  // namespace
 
-std::optional<WindowAnswer> RewriteFromWindows(const WindowCatalog& catalog,
+arrow::Result<WindowAnswer> RewriteFromWindows(const WindowCatalog& catalog,
                                                engine::EngineConnection& original,
                                                engine::EngineConnection& host,
                                                const std::string& sql) {
-  try {
-    return Rewrite(catalog, original, host, sql);
-  } catch (const json::exception& e) {
-    spdlog::debug("window rewrite skipped: unexpected parse tree ({})", e.what());
-    return std::nullopt;
-  }
+  auto answer = [&]() -> arrow::Result<WindowAnswer> {
+    try {
+      return Rewrite(catalog, original, host, sql);
+    } catch (const json::exception& e) {
+      return arrow::Status::NotImplemented("a parse tree of an unexpected shape (", e.what(), ")");
+    }
+  }();
+  if (!answer.ok()) spdlog::trace("not answered from windows: {}", answer.status().message());
+  return answer;
 }
 
 }  // namespace hyprstream::window

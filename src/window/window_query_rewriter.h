@@ -40,12 +40,12 @@ struct WindowAnswer {
   std::unique_ptr<engine::EngineStatement> original;      // the query, prepared on the engine
 };
 
-// The answer from window state, or nullopt to run `sql` as written. `original`: the engine
-// that would run the query (it tells the result's names and types); `host`: a DuckDB
-// connection where window functions run (constants are evaluated there). Never fails the
-// query: any problem means "not rewritten". The caller skips queries inside a transaction
-// (they may see their own uncommitted rows).
-std::optional<WindowAnswer> RewriteFromWindows(const WindowCatalog& catalog,
+// The answer from window state, or NotImplemented saying why `sql` is not one (then it runs
+// as written: never a failure of the query). `original`: the engine that would run the query
+// (it tells the result's names and types); `host`: a DuckDB connection where window functions
+// run (constants are evaluated there). The caller skips queries inside a transaction (they
+// may see their own uncommitted rows).
+arrow::Result<WindowAnswer> RewriteFromWindows(const WindowCatalog& catalog,
                                                engine::EngineConnection& original,
                                                engine::EngineConnection& host,
                                                const std::string& sql);

@@ -110,7 +110,8 @@ arrow::Result<std::optional<int64_t>> WindowStorage::QueryTime(const std::string
 
 arrow::Status WindowStorage::Start() const {
   if (flavor_ != Flavor::kSqlite) {
-    ARROW_RETURN_NOT_OK(Execute(std::string("CREATE SCHEMA IF NOT EXISTS ") + Quote(kInternalSchema)));
+    ARROW_RETURN_NOT_OK(
+        Execute(std::string("CREATE SCHEMA IF NOT EXISTS ") + Quote(kInternalSchema)));
   }
   return Execute("CREATE TABLE IF NOT EXISTS " + Internal(kDefinitions) +
                  " (name VARCHAR PRIMARY KEY, table_schema VARCHAR NOT NULL, "
@@ -122,8 +123,8 @@ arrow::Status WindowStorage::Start() const {
 arrow::Result<std::vector<StoredDefinition>> WindowStorage::LoadDefinitions() const {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   ARROW_ASSIGN_OR_RAISE(
-      auto stored,
-      engine::QueryTable(*connection, "SELECT name, table_schema, table_name, keys, time_column, "
+      auto stored, engine::QueryTable(*connection,
+                                      "SELECT name, table_schema, table_name, keys, time_column, "
                                       "value_columns, windows, aggregates, lateness, time_unit "
                                       "FROM " +
                                           Internal(kDefinitions) + " ORDER BY name"));

@@ -63,8 +63,8 @@ class WindowStorage {
   // The history rows whose window_spec is one of `specs` (all when empty) and, when
   // `key_values` is given, whose `key_column` is one of them; nullptr when there is none.
   arrow::Result<std::shared_ptr<arrow::Table>> ReadHistory(
-      const std::string& name, const std::vector<std::string>& specs,
-      const std::string& key_column, const std::vector<std::string>& key_values) const;
+      const std::string& name, const std::vector<std::string>& specs, const std::string& key_column,
+      const std::vector<std::string>& key_values) const;
   arrow::Status DropHistory(const std::string& name) const;
 
   // The columns of `table` as the engine returns them (NotFound if it does not exist).

@@ -29,11 +29,10 @@ bool OnlyCallsHyprstreamFunctions(const sql::StatementReads& reads) {
 }
 
 bool ChangesDefinitions(const sql::StatementReads& reads) {
-  return std::any_of(reads.table_functions.begin(), reads.table_functions.end(),
-                     [](const std::string& name) {
-                       return name == "hyprstream_create_window" ||
-                              name == "hyprstream_drop_window";
-                     });
+  return std::any_of(
+      reads.table_functions.begin(), reads.table_functions.end(), [](const std::string& name) {
+        return name == "hyprstream_create_window" || name == "hyprstream_drop_window";
+      });
 }
 
 // A statement whose effect happens when it runs (a query in form only): the protocol runs it
@@ -209,7 +208,8 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
   }
   if (statement.kind == sql::StatementKind::kQuery && !InTransaction() && catalog.MayAnswer(sql)) {
     ARROW_ASSIGN_OR_RAISE(auto host, Host());
-    if (auto answer = RewriteFromWindows(catalog, target(), *host, sql)) {
+    auto answer = RewriteFromWindows(catalog, target(), *host, sql);
+    if (answer.ok()) {
       return std::make_unique<AnsweredStatement>(std::move(*answer), shared_->catalog,
                                                  shared_from_this());
     }
@@ -316,8 +316,9 @@ bool WindowedConnection::TransactionAlive() {
   }
   const bool alive = engine::TransactionCanCommit(target());
   if (!alive) {
-    spdlog::debug("the transaction was aborted by an earlier failure: its rows will not reach "
-                  "the windows");
+    spdlog::debug(
+        "the transaction was aborted by an earlier failure: its rows will not reach "
+        "the windows");
   }
   return alive;
 }

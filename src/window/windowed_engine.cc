@@ -57,8 +57,7 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
   }
   shared->registrar = shared->inner_hosts_functions ? inner : shared->host;
   shared->host_is_inner = shared->host.get() == inner.get();
-  ARROW_ASSIGN_OR_RAISE(shared->catalog,
-                        WindowCatalog::Open(inner, shared->registrar, options));
+  ARROW_ASSIGN_OR_RAISE(shared->catalog, WindowCatalog::Open(inner, shared->registrar, options));
   // Rows others write straight into a backend table reach its windows when the cache copies
   // them in; a reload (what changed unknown) stops the windows answering for the table.
   std::weak_ptr<WindowCatalog> weak = shared->catalog;
@@ -67,8 +66,8 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
                           const arrow::RecordBatchVector& rows) {
     auto catalog = weak.lock();
     if (!catalog) return;
-    const TableName name =
-        catalog->Canonical(schema.empty() ? std::nullopt : std::optional<std::string>(schema), table);
+    const TableName name = catalog->Canonical(
+        schema.empty() ? std::nullopt : std::optional<std::string>(schema), table);
     if (!catalog->Watches(name)) return;
     arrow::Status status = catalog->Committed(name, rows);
     if (!status.ok()) {
@@ -78,8 +77,8 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
   listener.reloaded = [weak](const std::string& schema, const std::string& table) {
     auto catalog = weak.lock();
     if (!catalog) return;
-    catalog->Diverged(
-        catalog->Canonical(schema.empty() ? std::nullopt : std::optional<std::string>(schema), table));
+    catalog->Diverged(catalog->Canonical(
+        schema.empty() ? std::nullopt : std::optional<std::string>(schema), table));
   };
   inner->WatchExternalRows(std::move(listener));
   return std::shared_ptr<WindowedEngine>(new WindowedEngine(std::move(shared)));

@@ -82,9 +82,9 @@ class RecordingConnection : public EngineConnection {
     calls_->push_back("GetTableTypes");
     return std::vector<std::string>{"TABLE"};
   }
-  arrow::Result<std::shared_ptr<arrow::Schema>> GetTableSchema(
-      const std::optional<std::string>&, const std::optional<std::string>&,
-      const std::string& table) override {
+  arrow::Result<std::shared_ptr<arrow::Schema>> GetTableSchema(const std::optional<std::string>&,
+                                                               const std::optional<std::string>&,
+                                                               const std::string& table) override {
     calls_->push_back("GetTableSchema " + table);
     return arrow::schema({});
   }

@@ -31,20 +31,20 @@ TEST(SelectItemOrigins, ColumnsOfBaseTables) {
       {"SELECT a, b FROM t", 2, "t t"},
       {"SELECT a AS x, t.b FROM s.t", 2, "s.t s.t"},
       {"SELECT x.a, y.b FROM c.s.t AS x JOIN u y ON x.k = y.k", 2, "c.s.t u"},
-      {"SELECT a FROM t JOIN u ON true", 1, "-"},          // unqualified over two tables
+      {"SELECT a FROM t JOIN u ON true", 1, "-"},  // unqualified over two tables
       {"SELECT a + 1, count(*) FROM t GROUP BY 1", 2, "- -"},
-      {"SELECT *, a FROM t", 4, "t t t t"},                 // * takes what `a` leaves
+      {"SELECT *, a FROM t", 4, "t t t t"},  // * takes what `a` leaves
       {"SELECT u.*, t.a FROM t, u", 3, "u u t"},
-      {"SELECT * FROM t JOIN u ON true", 3, "- - -"},       // columns of several tables
+      {"SELECT * FROM t JOIN u ON true", 3, "- - -"},  // columns of several tables
       {"SELECT * EXCLUDE (a) FROM t", 2, "- -"},
-      {"SELECT * FROM t AS x(a, b)", 2, ""},               // renamed columns: not told
+      {"SELECT * FROM t AS x(a, b)", 2, ""},                 // renamed columns: not told
       {"WITH t AS (SELECT 1 AS a) SELECT a FROM t", 1, ""},  // a CTE, not a table
       {"SELECT a FROM (SELECT a FROM t)", 1, ""},
       {"SELECT a FROM t UNION ALL SELECT a FROM u", 1, ""},
       {"SELECT a FROM read_csv('f.csv')", 1, ""},
       {"SELECT 1", 1, ""},
       {"INSERT INTO t SELECT a FROM u", 1, ""},
-      {"SELECT *, * FROM t", 4, ""},                       // two stars: not told
+      {"SELECT *, * FROM t", 4, ""},  // two stars: not told
   };
   for (const auto& c : cases) EXPECT_EQ(Origins(c.sql, c.columns), c.origins) << c.sql;
 }
