@@ -17,34 +17,6 @@
 namespace hyprstream::cache {
 namespace {
 
-std::string IsoTime(std::chrono::system_clock::time_point t) {
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  std::string text = TimestampLiteral(micros);
-  text[10] = 'T';
-  return text + "Z";
-}
-
-class ProvenanceReader : public arrow::RecordBatchReader {
- public:
-  ProvenanceReader(std::shared_ptr<arrow::RecordBatchReader> inner,
-                   std::shared_ptr<const arrow::KeyValueMetadata> metadata)
-      : inner_(std::move(inner)),
-        schema_(inner_->schema()->WithMetadata(metadata)),
-        metadata_(std::move(metadata)) {}
-  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
-    ARROW_RETURN_NOT_OK(inner_->ReadNext(out));
-    if (*out) *out = (*out)->ReplaceSchemaMetadata(metadata_);
-    return arrow::Status::OK();
-  }
-  arrow::Status Close() override { return inner_->Close(); }
-
- private:
-  std::shared_ptr<arrow::RecordBatchReader> inner_;
-  std::shared_ptr<arrow::Schema> schema_;
-  std::shared_ptr<const arrow::KeyValueMetadata> metadata_;
-};
-
 // Appends an ingest's batches to the mirror on a thread of its own, inside the cache
 // connection's open transaction, while the backend takes the same batches: the two writes
 // overlap instead of adding up. Push blocks while kMaxQueued batches wait. The first append
@@ -194,17 +166,6 @@ TableKey IngestTarget(const engine::IngestRequest& request, const std::string& d
     key.schema = lower(*request.catalog) + "." + (key.schema.empty() ? default_schema : key.schema);
   }
   return key;
-}
-
-std::shared_ptr<arrow::RecordBatchReader> WithProvenance(
-    std::shared_ptr<arrow::RecordBatchReader> reader, const std::string& cache,
-    const std::string& source, std::chrono::system_clock::time_point as_of) {
-  auto existing = reader->schema()->metadata();
-  auto metadata = existing ? existing->Copy() : std::make_shared<arrow::KeyValueMetadata>();
-  metadata->Append("hyprstream.cache", cache);
-  metadata->Append("hyprstream.source", source);
-  metadata->Append("hyprstream.as_of", IsoTime(as_of));
-  return std::make_shared<ProvenanceReader>(std::move(reader), std::move(metadata));
 }
 
 CachedConnection::CachedConnection(std::shared_ptr<CacheCore> core,

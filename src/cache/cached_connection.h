@@ -21,6 +21,7 @@
 
 #include "cache/cache_core.h"
 #include "engine/forwarding_engine.h"
+#include "engine/result_provenance.h"
 
 namespace hyprstream::cache {
 
@@ -86,9 +87,6 @@ class CachedConnection : public engine::ForwardingConnection,
 // The mirror name of an ingest's target table.
 TableKey IngestTarget(const engine::IngestRequest& request, const std::string& default_schema);
 
-// Puts provenance metadata on every batch of `reader`.
-std::shared_ptr<arrow::RecordBatchReader> WithProvenance(
-    std::shared_ptr<arrow::RecordBatchReader> reader, const std::string& cache,
-    const std::string& source, std::chrono::system_clock::time_point as_of);
+using engine::WithProvenance;
 
 }  // namespace hyprstream::cache

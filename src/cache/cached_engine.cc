@@ -168,6 +168,14 @@ class CachedEngine : public engine::ForwardingEngine {
   void WatchExternalRows(engine::ExternalRowsListener listener) override {
     core_->mirrors.OnExternalRows(std::move(listener));
   }
+  // A mirrored table is as current as its last refresh (rows written through are always in).
+  std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,
+                                                                const std::string& table) override {
+    engine::IngestRequest name;
+    name.table = table;
+    if (!schema.empty()) name.schema = schema;
+    return core_->mirrors.AsOf(IngestTarget(name, core_->backend_default_schema));
+  }
 
  private:
   void MaintainLoop(engine::EngineConnection& backend, engine::EngineConnection& cache) {

@@ -1,5 +1,7 @@
 #include "cache/mirror_set.h"
 
+#include "engine/result_provenance.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -62,22 +64,7 @@ int64_t NowMicros() {
       .count();
 }
 
-std::string TimestampLiteral(int64_t epoch_us) {
-  int64_t seconds = epoch_us / 1000000;
-  int64_t micros = epoch_us % 1000000;
-  if (micros < 0) {
-    micros += 1000000;
-    --seconds;
-  }
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[64];
-  std::snprintf(text, sizeof(text), "%04d-%02d-%02d %02d:%02d:%02d.%06lld", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(micros));
-  return text;
-}
+std::string TimestampLiteral(int64_t epoch_us) { return engine::FormatTimestamp(epoch_us); }
 
 MirrorSet::MirrorSet(CacheOptions options) : options_(std::move(options)) {}
 
@@ -415,6 +402,14 @@ void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnec
     arrow::Status status = Evict(*m, cache, cutoff);
     if (!status.ok()) Invalidate(m, "eviction failed: " + status.message());
   }
+}
+
+std::optional<std::chrono::system_clock::time_point> MirrorSet::AsOf(const TableKey& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = mirrors_.find(key);
+  if (it == mirrors_.end() || it->second->state != MirrorState::kReady) return std::nullopt;
+  if (it->second->options.refresh == RefreshMode::kNone) return std::chrono::system_clock::now();
+  return it->second->refreshed_at;
 }
 
 std::vector<MirrorSnapshot> MirrorSet::Snapshot() const {

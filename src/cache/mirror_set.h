@@ -117,6 +117,9 @@ class MirrorSet {
                 const std::string& backend_default_schema);
 
   std::vector<MirrorSnapshot> Snapshot() const;
+  // When a ready mirror last caught up with the backend (now for refresh mode none); nullopt
+  // for a table without a ready mirror.
+  std::optional<std::chrono::system_clock::time_point> AsOf(const TableKey& key) const;
 
  private:
   arrow::Status Load(Mirror& mirror, engine::EngineConnection& backend,

@@ -271,6 +271,12 @@ class Engine {
   // Subscribes to ExternalRowsListener's events (engines that notice none ignore it). Set
   // once, before use.
   virtual void WatchExternalRows(ExternalRowsListener listener) {}
+  // When this engine's copy of a table last caught up with what others write to its backend
+  // (a cache's refresh); nullopt when its rows are the table itself. `schema` as above.
+  virtual std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,
+                                                                        const std::string& table) {
+    return std::nullopt;
+  }
 };
 
 // Options common to engines: the connection string and the repeated k=v options.

@@ -118,6 +118,10 @@ class ForwardingEngine : public Engine {
   void WatchExternalRows(ExternalRowsListener listener) override {
     target_->WatchExternalRows(std::move(listener));
   }
+  std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,
+                                                                const std::string& table) override {
+    return target_->RowsAsOf(schema, table);
+  }
 
  protected:
   Engine& target() const { return *target_; }

@@ -9,6 +9,7 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "engine/result_provenance.h"
 
 namespace hyprstream::window {
 namespace {
@@ -64,21 +65,9 @@ std::string WindowStorage::Sql(const TableName& table) const {
 }
 
 std::string WindowStorage::TimestampLiteral(int64_t micros) const {
-  using namespace std::chrono;
-  const sys_time<microseconds> at{microseconds(micros)};
-  const auto day = floor<days>(at);
-  const year_month_day date{day};
-  const hh_mm_ss<microseconds> time{at - day};
-  char text[64];
-  std::snprintf(text, sizeof(text), "%04d-%02u-%02u%c%02ld:%02ld:%02ld.%06ld",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), flavor_ == Flavor::kSqlite ? 'T' : ' ',
-                static_cast<long>(time.hours().count()), static_cast<long>(time.minutes().count()),
-                static_cast<long>(time.seconds().count()),
-                static_cast<long>(time.subseconds().count()));
   // SQLite has no timestamp type: ADBC stores ISO 8601 text, which compares as text.
-  return flavor_ == Flavor::kSqlite ? engine::QuoteLiteral(text)
-                                    : "TIMESTAMP " + engine::QuoteLiteral(text);
+  if (flavor_ == Flavor::kSqlite) return engine::QuoteLiteral(engine::FormatTimestamp(micros, 'T'));
+  return "TIMESTAMP " + engine::QuoteLiteral(engine::FormatTimestamp(micros));
 }
 
 std::string WindowStorage::Internal(const std::string& table) const {

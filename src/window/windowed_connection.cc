@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/engine_sql.h"
+#include "engine/result_provenance.h"
 #include "sql/sql_script.h"
 #include "window/metrics_insert.h"
 #include "window/window_feeding_insert.h"
@@ -79,10 +80,11 @@ class TransactionControlStatement : public engine::ForwardingStatement {
 // the session is not inside a transaction; else by the engine (same columns and types).
 class AnsweredStatement : public engine::EngineStatement {
  public:
-  AnsweredStatement(WindowAnswer answer, std::shared_ptr<WindowCatalog> catalog,
+  AnsweredStatement(WindowAnswer answer, std::shared_ptr<WindowedShared> shared,
                     std::shared_ptr<WindowedConnection> connection)
       : answer_(std::move(answer)),
-        catalog_(std::move(catalog)),
+        catalog_(shared->catalog),
+        shared_(std::move(shared)),
         connection_(std::move(connection)) {}
 
   engine::StatementKind kind() const override { return engine::StatementKind::kQuery; }
@@ -94,7 +96,20 @@ class AnsweredStatement : public engine::EngineStatement {
     return answer_.original->Bind(std::move(parameters));
   }
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
-    return Chosen().ExecuteQuery();
+    engine::EngineStatement& chosen = Chosen();
+    ARROW_ASSIGN_OR_RAISE(auto reader, chosen.ExecuteQuery());
+    if (&chosen != answer_.from_windows.get()) return reader;
+    // From window state: as current as the rows the windows have seen, which (behind a cache)
+    // include what others wrote to the backend up to the cache's last refresh.
+    auto as_of = std::chrono::system_clock::now();
+    if (auto described = catalog_->Describe(answer_.definition); described.ok()) {
+      const TableName& table = described->table;
+      if (auto copy =
+              shared_->inner->RowsAsOf(table.schema == "main" ? "" : table.schema, table.table)) {
+        as_of = *copy;
+      }
+    }
+    return engine::WithProvenance(std::move(reader), "hit", "windows", as_of);
   }
   arrow::Result<int64_t> ExecuteUpdate() override { return Chosen().ExecuteUpdate(); }
   void SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override {
@@ -112,6 +127,7 @@ class AnsweredStatement : public engine::EngineStatement {
 
   WindowAnswer answer_;
   std::shared_ptr<WindowCatalog> catalog_;
+  std::shared_ptr<WindowedShared> shared_;
   std::shared_ptr<WindowedConnection> connection_;
 };
 
@@ -210,8 +226,7 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
     ARROW_ASSIGN_OR_RAISE(auto host, Host());
     auto answer = RewriteFromWindows(catalog, target(), *host, sql);
     if (answer.ok()) {
-      return std::make_unique<AnsweredStatement>(std::move(*answer), shared_->catalog,
-                                                 shared_from_this());
+      return std::make_unique<AnsweredStatement>(std::move(*answer), shared_, shared_from_this());
     }
   }
   if (mentions_functions && !shared_->inner_hosts_functions &&

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import BINARY, ROOT, free_port
 from test_adbc_backend import CREDENTIALS, PG_DRIVER, adbc_args, pg_rows
-from test_cache import README_CACHE_FLAGS, name, utcnow, wait_for  # noqa: F401 (fixture)
+from test_cache import README_CACHE_FLAGS, ask, name, utcnow, wait_for  # noqa: F401 (fixture)
 
 
 def rows(uri, sql, autocommit=True):
@@ -199,10 +199,14 @@ def test_rows_others_write_into_postgres_reach_windows_after_a_refresh(postgres,
               f"width := 'trailing 1h') ORDER BY sym")
     assert wait_for(lambda: rows(uri, window) == [("a", 2, 6.0), ("b", 1, 2.0), ("c", 1, 7.0)],
                     timeout=30), rows(uri, window)
-    got = rows(uri, f"SELECT sym, count(price) AS n, sum(price) AS s FROM {name} "
-                    f"WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
+    got, provenance = ask(uri, f"SELECT sym, count(price) AS n, sum(price) AS s FROM {name} "
+                               f"WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
     want = pg_rows(postgres, f"SELECT sym, count(price), sum(price) FROM {name} "
                              f"WHERE ts > (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour' "
                              f"GROUP BY sym ORDER BY sym")
-    close(got, want)
+    close([tuple(r.values()) for r in got], want)
+    # From window state, as current as the cache's last refresh of the table.
+    assert provenance["source"] == "windows" and provenance["cache"] == "hit"
+    as_of = dt.datetime.fromisoformat(provenance["as_of"].rstrip("Z"))
+    assert now - dt.timedelta(seconds=5) <= as_of <= utcnow()
     rows(uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")

@@ -139,6 +139,11 @@ class RecordingEngine : public Engine {
     return arrow::Status::OK();
   }
   void WatchExternalRows(ExternalRowsListener) override { calls_->push_back("WatchExternalRows"); }
+  std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string&,
+                                                                const std::string& table) override {
+    calls_->push_back("RowsAsOf " + table);
+    return std::nullopt;
+  }
 
  private:
   Calls* calls_;
@@ -152,6 +157,7 @@ void CallEverything(Engine& engine) {
   (void)engine.DefineMacro("CREATE MACRO m() AS 1");
   (void)engine.FunctionHost();
   engine.WatchExternalRows({});
+  (void)engine.RowsAsOf("", "t");
   (void)engine.OpenAppender({"t"}, arrow::schema({}));
   auto connection = *engine.Connect();
   IngestRequest request;
