@@ -12,6 +12,7 @@
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
 #include "engine/statement_kind.h"
+#include "engine/transaction_control_statement.h"
 #include "sql/sql_script.h"
 
 namespace hyprstream::cache {
@@ -176,6 +177,12 @@ CachedConnection::CachedConnection(std::shared_ptr<CacheCore> core,
 arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedConnection::Prepare(
     const std::string& sql) {
   const auto script = sql::Analyze(sql);
+  if (auto control = engine::TransactionControlStatement::ControlOf(*script);
+      control != sql::StatementKind::kOther) {
+    // Commit() and Rollback() here release the mirrors the transaction wrote and apply its
+    // stashed rows; SQL COMMIT must do the same.
+    return std::make_unique<engine::TransactionControlStatement>(shared_from_this(), control);
+  }
   if (ChangesNamespace(*script)) {
     std::lock_guard<std::mutex> lock(mutex_);
     namespace_changed_ = true;

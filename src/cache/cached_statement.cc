@@ -261,6 +261,21 @@ std::shared_ptr<arrow::RecordBatchReader> CachedStatement::KeepResult(
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::ReadBackend(bool bypass) {
   CacheCore& core = connection_->core();
+  if (footprint_.cache_functions) {
+    // The backend has none of hyprstream's functions: its error would be a syntax error.
+    std::string tables;
+    for (const TableKey& table : footprint_.tables) {
+      tables += (tables.empty() ? "" : ", ") + table.Quoted();
+    }
+    return arrow::Status::Invalid(
+        "this query calls hyprstream's functions (tumble, hop, hyprstream_*), which run in the "
+        "DuckDB cache over its copy of ",
+        tables, ", and that copy cannot answer it now (",
+        connection_->InTransaction() ? "inside a transaction the backend answers"
+                                     : "it is loading, stale or being written",
+        "): run it outside a transaction, or retry once the copy is ready "
+        "(SELECT * FROM hyprstream_cache_tables() shows its state)");
+  }
   ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
   ARROW_ASSIGN_OR_RAISE(auto reader, backend->ExecuteQuery());
   (bypass ? core.counters.bypassed : core.counters.answered_by_backend)++;

@@ -72,6 +72,10 @@ struct Walker {
                        Lower(Str(node, "alias").empty() ? table : Str(node, "alias"))});
       }
     }
+    if (auto read = sql::TableReadByMacro(node)) {  // tumble('t', ...): a read of t
+      all.push_back({KeyOf(*read, default_schema),
+                     Lower(Str(node, "alias").empty() ? read->table : Str(node, "alias"))});
+    }
     for (const auto& [_, child] : node.items()) Walk(child);
   }
 };
@@ -182,7 +186,10 @@ ReadFootprint FootprintOf(const sql::StatementReads& reads, const std::string& d
   walker.Walk(node);
   out.parsed = true;
   for (const std::string& function : reads.table_functions) {
-    (function.rfind("hyprstream_", 0) == 0 ? out.cache_functions : out.foreign_functions) = true;
+    // hyprstream's functions exist in the cache's DuckDB only; tumble()/hop() there read the
+    // mirror of the table they name.
+    const bool ours = function.rfind("hyprstream_", 0) == 0 || sql::IsTableReadingMacro(function);
+    (ours ? out.cache_functions : out.foreign_functions) = true;
   }
   out.has_parameters = reads.has_parameters;
   std::map<TableKey, int> occurrences;

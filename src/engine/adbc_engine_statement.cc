@@ -2,44 +2,31 @@
 
 #include <arrow/array/util.h>
 
-#include "sql/sql_lexer.h"
+#include "engine/transaction_control_statement.h"
 
 namespace hyprstream::engine {
-namespace {
-
-// The kind of a lone BEGIN/COMMIT/ROLLBACK (any spelling) written alone or followed by
-// TRANSACTION/WORK: the session's transaction, which the pool must know about. kOther else.
-sql::StatementKind TransactionControlOf(const sql::Script& script) {
-  const sql::StatementInfo* statement = script.Single();
-  if (statement == nullptr) return sql::StatementKind::kOther;
-  const auto tokens = sql::Lex(statement->text());
-  const bool plain =
-      tokens.size() == 1 || sql::IsWord(tokens[1], "TRANSACTION") || sql::IsWord(tokens[1], "WORK");
-  return plain ? statement->kind : sql::StatementKind::kOther;
-}
-
-}  // namespace
-
 arrow::Result<std::unique_ptr<EngineStatement>> AdbcEngineStatement::Make(
     std::shared_ptr<AdbcEngineConnection> connection, const std::string& sql) {
+  const auto script = sql::Analyze(sql);
+  // The session's transaction, which the pool must know about (it pins a connection).
+  if (auto control = TransactionControlStatement::ControlOf(*script);
+      control != sql::StatementKind::kOther) {
+    return std::make_unique<TransactionControlStatement>(std::move(connection), control);
+  }
+  if (const sql::StatementInfo* single = script->Single();
+      single &&
+      (single->kind == sql::StatementKind::kBegin || single->kind == sql::StatementKind::kCommit ||
+       single->kind == sql::StatementKind::kRollback)) {
+    return arrow::Status::Invalid(
+        "'", single->text(),
+        "' is not run over ADBC: hyprstream keeps one backend connection "
+        "for a transaction opened by a plain BEGIN and ended by COMMIT or ROLLBACK; write BEGIN, "
+        "then SET TRANSACTION ... (isolation level, read only) as its first statement");
+  }
   std::unique_ptr<AdbcEngineStatement> statement(
       new AdbcEngineStatement(std::move(connection), sql));
-  const auto script = sql::Analyze(sql);
   statement->kind_ = StatementKindOf(*script);
-  switch (TransactionControlOf(*script)) {
-    case sql::StatementKind::kBegin:
-      statement->control_ = Control::kBegin;
-      break;
-    case sql::StatementKind::kCommit:
-      statement->control_ = Control::kCommit;
-      break;
-    case sql::StatementKind::kRollback:
-      statement->control_ = Control::kRollback;
-      break;
-    default:
-      break;
-  }
-  if (statement->control_ == Control::kNone) ARROW_RETURN_NOT_OK(statement->Describe());
+  ARROW_RETURN_NOT_OK(statement->Describe());
   return statement;
 }
 
@@ -77,20 +64,6 @@ arrow::Status AdbcEngineStatement::Bind(std::shared_ptr<arrow::RecordBatch> para
   return arrow::Status::OK();
 }
 
-arrow::Status AdbcEngineStatement::RunControl() {
-  switch (control_) {
-    case Control::kBegin:
-      return connection_->BeginTransaction();
-    case Control::kCommit:
-      return connection_->Commit();
-    case Control::kRollback:
-      return connection_->Rollback();
-    case Control::kNone:
-      break;
-  }
-  return arrow::Status::OK();
-}
-
 arrow::Result<std::unique_ptr<AdbcStatementHandle>> AdbcEngineStatement::Start(
     const std::shared_ptr<AdbcConnectionLease>& lease, int64_t row) {
   ARROW_ASSIGN_OR_RAISE(auto handle, AdbcStatementHandle::New(lease, connection_->interrupts()));
@@ -104,10 +77,6 @@ arrow::Result<std::unique_ptr<AdbcStatementHandle>> AdbcEngineStatement::Start(
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> AdbcEngineStatement::ExecuteQuery() {
-  if (control_ != Control::kNone) {
-    ARROW_RETURN_NOT_OK(RunControl());
-    return arrow::RecordBatchReader::Make({}, arrow::schema({}));
-  }
   int64_t executions = parameters_ ? parameters_->num_rows() : 1;
   std::shared_ptr<AdbcResultReader> result;
   ARROW_RETURN_NOT_OK(connection_->Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
@@ -137,10 +106,6 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> AdbcEngineStatement::Ex
 }
 
 arrow::Result<int64_t> AdbcEngineStatement::ExecuteUpdate() {
-  if (control_ != Control::kNone) {
-    ARROW_RETURN_NOT_OK(RunControl());
-    return 0;
-  }
   int64_t rows = -1;
   ARROW_RETURN_NOT_OK(connection_->Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
     // The driver runs the statement once per bound row and sums the affected rows.

@@ -2,7 +2,8 @@
 // the schemas learnt at Prepare; every execution re-prepares the SQL on the backend
 // connection borrowed for it (the session's pinned one inside a transaction), so a statement
 // survives across operations and pool hand-offs. Parameters: one execution per bound row.
-// BEGIN/COMMIT/ROLLBACK given as SQL drive the session's transaction (the pool needs to know).
+// A plain BEGIN/COMMIT/ROLLBACK given as SQL is the session's transaction (the pool must know
+// about it): Make returns a TransactionControlStatement for it.
 // Not thread-safe on its own (the server serialises use of one statement).
 #pragma once
 
@@ -28,11 +29,9 @@ class AdbcEngineStatement : public EngineStatement {
   arrow::Result<int64_t> ExecuteUpdate() override;
 
  private:
-  enum class Control { kNone, kBegin, kCommit, kRollback };
   AdbcEngineStatement(std::shared_ptr<AdbcEngineConnection> connection, std::string sql)
       : connection_(std::move(connection)), sql_(std::move(sql)) {}
   arrow::Status Describe();
-  arrow::Status RunControl();
   // A statement on `lease` with the SQL set, prepared and bound to parameter row `row` (all
   // rows when row < 0) when there are parameters.
   arrow::Result<std::unique_ptr<AdbcStatementHandle>> Start(
@@ -41,7 +40,6 @@ class AdbcEngineStatement : public EngineStatement {
   std::shared_ptr<AdbcEngineConnection> connection_;
   std::string sql_;
   StatementKind kind_ = StatementKind::kOther;
-  Control control_ = Control::kNone;
   std::shared_ptr<arrow::Schema> dataset_schema_;
   std::shared_ptr<arrow::Schema> parameter_schema_ = arrow::schema({});
   std::shared_ptr<arrow::RecordBatch> parameters_;

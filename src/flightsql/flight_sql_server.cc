@@ -225,7 +225,6 @@ void FlightSqlServer::SweepLoop() {
 arrow::Result<std::unique_ptr<engine::EngineStatement>> FlightSqlServer::PrepareStatement(
     const std::shared_ptr<engine::EngineConnection>& shared_connection, const std::string& sql,
     const std::string& transaction_id) {
-  engine::EngineConnection& connection = *shared_connection;
   if (auto script = sql::Analyze(sql); script->statements.size() > 1) {
     // A script: its statements run one by one, each prepared this same way when its turn comes.
     return engine::ScriptStatement::Make(shared_connection, std::move(script),

@@ -116,6 +116,13 @@ struct StatementReads {
   bool has_parameters = false;
 };
 
+// hyprstream's window table macros, tumble('t', ...) and hop('t', ...), read the table their
+// first argument names as FROM t would; reads() counts it among `tables`.
+bool IsTableReadingMacro(std::string_view lower_name);
+// The table such a TABLE_FUNCTION node (of `tree`) reads; nullopt for any other node, or when
+// the first argument is not a constant string naming a table.
+std::optional<TableRef> TableReadByMacro(const nlohmann::json& table_function_node);
+
 namespace detail {
 struct StatementSource;  // the script text and what reads() parses (statement_info.cc)
 }

@@ -54,6 +54,7 @@ class TreeWalker {
     auto function = node.find("function");
     if (type == "TABLE_FUNCTION" && function != node.end() && function->is_object()) {
       AddOnce(&out_->table_functions, Lower(Str(*function, "function_name")));
+      if (auto table = TableReadByMacro(node)) tables_.push_back(std::move(*table));
       for (const auto& [key, value] : function->items()) Walk(value);  // its arguments
       for (const auto& [key, value] : node.items()) {
         if (key != "function") Walk(value);
@@ -113,6 +114,37 @@ class TreeWalker {
 };
 
 }  // namespace
+}  // namespace hyprstream::sql::detail
+
+namespace hyprstream::sql {
+
+bool IsTableReadingMacro(std::string_view lower_name) {
+  return lower_name == "tumble" || lower_name == "hop";
+}
+
+std::optional<TableRef> TableReadByMacro(const nlohmann::json& node) {
+  if (!node.is_object() || detail::Str(node, "type") != "TABLE_FUNCTION") return std::nullopt;
+  auto function = node.find("function");
+  if (function == node.end() || !function->is_object() ||
+      !IsTableReadingMacro(detail::Lower(detail::Str(*function, "function_name")))) {
+    return std::nullopt;
+  }
+  auto children = function->find("children");
+  if (children == function->end() || !children->is_array() || children->empty()) {
+    return std::nullopt;
+  }
+  const nlohmann::json& first = children->front();
+  if (detail::Str(first, "class") != "CONSTANT") return std::nullopt;
+  auto value = first.find("value");
+  if (value == first.end() || !value->is_object()) return std::nullopt;
+  auto text = value->find("value");
+  if (text == value->end() || !text->is_string()) return std::nullopt;
+  return ParseTableRef(text->get<std::string>());
+}
+
+}  // namespace hyprstream::sql
+
+namespace hyprstream::sql::detail {
 
 StatementReads ComputeReads(const StatementSource& source, const Parameters& parameters) {
   StatementReads out;

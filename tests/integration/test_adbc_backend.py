@@ -134,6 +134,30 @@ def test_transactions_commit_and_rollback(front, postgres, name):
     assert pg_rows(postgres, f"SELECT id FROM {name} ORDER BY id") == [(2,), (3,), (4,)]
 
 
+def test_sql_transaction_statements_pin_one_backend_connection(front, postgres, name):
+    """BEGIN / COMMIT / ROLLBACK written as SQL (any spelling) are the session's transaction:
+    the statements between them run on one PostgreSQL connection; a BEGIN with options the
+    pool cannot honour is refused, saying what to write instead."""
+    execute(front.uri, f"CREATE TABLE {name} (id int)")
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        cur.execute(f"INSERT INTO {name} VALUES (1)")
+        cur.execute(f"SELECT count(*) FROM {name}")
+        assert cur.fetchall() == [(1,)]  # the same connection sees its own row
+        assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(0,)]
+        cur.execute("ROLLBACK WORK")
+        cur.execute("START TRANSACTION")
+        cur.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        cur.execute(f"INSERT INTO {name} VALUES (2)")
+        cur.execute("COMMIT")
+        assert pg_rows(postgres, f"SELECT id FROM {name}") == [(2,)]
+        with pytest.raises(adbc_driver_flightsql.dbapi.Error, match="SET TRANSACTION"):
+            cur.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        cur.execute(f"INSERT INTO {name} VALUES (3)")  # not left inside a transaction
+    assert pg_rows(postgres, f"SELECT id FROM {name} ORDER BY id") == [(2,), (3,)]
+
+
 def test_metadata_passes_through(front, postgres, name):
     execute(front.uri, f"CREATE TABLE {name}_p (id int PRIMARY KEY, label text NOT NULL)")
     execute(front.uri, f"CREATE TABLE {name}_c (cid bigint, pid int REFERENCES {name}_p (id))")

@@ -157,6 +157,27 @@ def test_sql_write_invalidates_then_reloads(cached, postgres, name):
                     == ([{"n": 5}], "cache"))
 
 
+def test_sql_transactions_write_through_at_commit(cached, postgres, name):
+    """A transaction opened and ended with SQL statements keeps the cache exactly as the API's
+    does: its rows reach the mirror at COMMIT (answered from the cache right away), a ROLLBACK's
+    never do. The SQL COMMIT used to leave the table out of the cache for good, every later
+    query going to PostgreSQL."""
+    ingest(cached.uri, name, readings(10))
+    with adbc_driver_flightsql.dbapi.connect(cached.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        cur.execute(f"INSERT INTO {name} VALUES (now()::timestamp, 's9', 100.0)")
+        cur.execute("COMMIT")
+        cur.execute("BEGIN TRANSACTION")
+        cur.execute(f"INSERT INTO {name} VALUES (now()::timestamp, 's9', 200.0)")
+        cur.execute("ROLLBACK")
+    assert pg_rows(postgres, f"SELECT count(*), sum(value) FROM {name}") == [(11, 145.0)]
+    probes = iter(range(10**6))
+    assert wait_for(lambda: answered(
+        cached.uri, f"SELECT count(*) AS n, sum(value) AS s FROM {name} /* {next(probes)} */")
+        == ([{"n": 11, "s": 145.0}], "cache"), timeout=10)
+
+
 def test_results_of_other_tables_are_kept_until_ttl_or_write(postgres, start_server, name):
     front = start_server(*adbc_args(postgres), *README_CACHE_FLAGS, "--cache-result-ttl", "2s",
                          env=CREDENTIALS)

@@ -44,6 +44,11 @@ TEST_F(FootprintTest, TableFunctionsAndParameters) {
   EXPECT_TRUE(f.cache_functions);
   EXPECT_FALSE(f.foreign_functions);
   EXPECT_TRUE(f.tables.empty());
+  // tumble()/hop() run in the cache over its copy of the table they name.
+  f = Read("SELECT * FROM tumble('public.ticks', 'ts', INTERVAL 1 MINUTE) t WHERE t.px > 1");
+  EXPECT_TRUE(f.cache_functions);
+  EXPECT_FALSE(f.foreign_functions);
+  EXPECT_EQ(Names(f.tables), (std::vector<std::string>{"ticks"}));
   f = Read("SELECT * FROM read_csv('x.csv') WHERE a = ?");
   EXPECT_TRUE(f.foreign_functions);
   EXPECT_TRUE(f.has_parameters);

@@ -306,6 +306,18 @@ TEST(StatementInfoTest, ReadsFromDuckDbsParse) {
   EXPECT_EQ((*reads.tree)["statements"].size(), 1u);
   EXPECT_EQ(&query.reads(), &reads);  // parsed once
 
+  // hyprstream's tumble()/hop() read the table their first argument names.
+  const StatementReads& macros =
+      Only("SELECT * FROM tumble('s.Ticks', 'ts', INTERVAL 1 MINUTE) JOIN "
+           "hop(\"quotes\", 'ts', INTERVAL 5 MINUTE, INTERVAL 1 MINUTE) USING (sym), "
+           "tumble(?, 'ts', INTERVAL 1 MINUTE), range(3)")
+          .reads();
+  ASSERT_TRUE(macros.known) << macros.error;
+  tables.clear();
+  for (const auto& t : macros.tables) tables.push_back(t.ToString());
+  EXPECT_EQ(tables, (std::vector<std::string>{"s.ticks"}));  // not a column, a parameter
+  EXPECT_EQ(macros.table_functions, (std::vector<std::string>{"tumble", "hop", "range"}));
+
   // INSERT ... SELECT: the embedded query, its CTE included.
   const auto& insert = Only("WITH x AS (SELECT * FROM src) INSERT INTO t SELECT * FROM x, y");
   ASSERT_TRUE(insert.reads().known) << insert.reads().error;
