@@ -211,8 +211,9 @@ def _notes(w, by_system, meta):
                "(PostgreSQL and SQLite with an index on timestamp; DuckDB uses zone maps).",
                f"- {PG_STACK}: the same window read with the metrics table in PostgreSQL "
                "(written through, running columns computed by hyprstream); its GROUP BY is "
-               "answered by the DuckDB cache. bench/window_pg_bench.py measures this stack's "
-               "ingest with and without windows and the README query."]
+               "answered by the DuckDB cache, the repeats from the result it keeps "
+               "(--cache-result-ttl). bench/window_pg_bench.py measures this stack's ingest "
+               "with and without windows and the README query."]
         for n, fig in by_system.items():
             if "window_client_cpu_ms" in fig:
                 server = (f", server process {fig['window_server_cpu_ms']} ms"
