@@ -16,14 +16,18 @@ PostgreSQL answering the same questions itself.
           for every key (hyprstream_window) versus PostgreSQL computing it (date_bin GROUP BY
           over the newest bucket, with an index on timestamp), and the README query
           (AVG(value_running_window_avg) over the last hour) through the stack — from kept
-          results, and computed by the cache's DuckDB (a comment varied per run) — versus
-          verbatim on PostgreSQL. p50/p99 over ADBC (adbc_driver_flightsql /
-          adbc_driver_postgresql). Target: >= 20x PostgreSQL.
+          results, and computed by the cache's DuckDB (a comment varied per run; as a
+          diagnosis also with NOW() cast to TIMESTAMP) — versus verbatim on PostgreSQL.
+          p50/p99 over ADBC (adbc_driver_flightsql / adbc_driver_postgresql). Target: >= 20x
+          PostgreSQL.
   churn   (--churn) hyprstream's RSS while ever-new metric_ids stream in by DoPut:
           --churn-distinct keys, --churn-active sending at a time, each for a day of event time.
 
     .venv/bin/python bench/window_pg_bench.py [--quick] [--parts ingest,reads,churn]
-        [--repeat 5] [--json FILE]
+        [--repeat 5] [--stream-batch 1000] [--json FILE]
+
+Full sizes take about 10 minutes (churn 3 more) on 2 cores; --quick (1M rows, 10k keys,
+2 repeats, 100k churning keys) about one.
 
 HYPRSTREAM_BIN overrides build/hyprstream. Client, hyprstream and PostgreSQL share the
 machine's CPUs; the CPU each used per run is printed beside the figures.
