@@ -70,6 +70,24 @@ def start_server(log, *args):
         sys.exit(str(e))
 
 
+def start_hyprstream_over_postgres(log, pg, *args, cache=True, binary=None,
+                                  pool="pool_max=10&pool_min=1&connect_timeout=30"):
+    """Returns (process, uri) of a hyprstream in the README's configuration over `pg` (a
+    postgres_server()): --engine adbc with the ADBC PostgreSQL driver, the credentials in
+    HYPRSTREAM_ENGINE_USERNAME/PASSWORD, and (`cache`) the DuckDB cache in memory."""
+    import adbc_driver_postgresql
+
+    driver = pathlib.Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so"
+    os.environ["HYPRSTREAM_ENGINE_USERNAME"] = "postgres"
+    os.environ["HYPRSTREAM_ENGINE_PASSWORD"] = "secret"
+    cached = ["--enable-cache", "--cache-engine", "duckdb", "--cache-connection", ":memory:"]
+    return start_hyprstream(
+        log, "--engine", "adbc", "--engine-connection",
+        f"postgresql://127.0.0.1:{pg.port}/metrics?{pool}",
+        "--engine-options", f"driver_path={driver}", *(cached if cache else []), *args,
+        binary=binary)
+
+
 def start_arrow_go(binary, log):
     """Returns (process, uri) of the arrow-go SQLite Flight SQL example server."""
     port = free_port()

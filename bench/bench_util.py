@@ -1,5 +1,8 @@
-"""Timing helpers shared by the Python benchmarks: percentiles, best-of-N, repeated queries.
+"""Timing helpers shared by the Python benchmarks: percentiles, best-of-N, repeated queries,
+and what another process has used (CPU time, resident memory) from /proc.
 Wall-clock (time.perf_counter); single-threaded unless a caller says otherwise."""
+import os
+import pathlib
 import statistics
 import time
 
@@ -41,3 +44,36 @@ def timed(cur, sql, repeats):
         cur.fetch_arrow_table()
         samples.append(time.perf_counter() - t)
     return samples
+
+
+def process_cpu_seconds(pid, children=False):
+    """CPU time (user + system) process `pid` has used so far; with `children`, also that of
+    its children: the ones it has reaped and the ones still running (PostgreSQL's postmaster
+    and its backends)."""
+    def fields(p):
+        return pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+
+    own = fields(pid)
+    ticks = int(own[11]) + int(own[12])
+    if children:
+        ticks += int(own[13]) + int(own[14])  # cutime + cstime of reaped children
+        for entry in pathlib.Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                child = fields(entry.name)
+            except OSError:  # gone meanwhile
+                continue
+            if int(child[1]) == pid:  # ppid
+                ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def resident_mb(pid):
+    """(VmRSS, VmHWM) of process `pid` in MB."""
+    out = {}
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            key, value = line.split(":", 1)
+            out[key] = int(value.split()[0]) / 1024
+    return out["VmRSS"], out["VmHWM"]

@@ -10,24 +10,20 @@ started in a temp dir:
     .venv/bin/python bench/cache_bench.py [--rows 10000000] [--repeat 5]
 """
 import argparse
-import os
-import pathlib
 import statistics
 import sys
 import time
 
 import adbc_driver_flightsql.dbapi
-import adbc_driver_postgresql
 import adbc_driver_postgresql.dbapi
 import numpy as np
 import pyarrow as pa
 
-from bench_server import ROOT, start_server
+from bench_server import ROOT, start_hyprstream_over_postgres
 
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from postgres_server import PostgresServer  # noqa: E402
 
-PG_DRIVER = str(pathlib.Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so")
 QUERY = ("SELECT metric_id, count(*) AS samples, avg(value) AS mean, max(value) AS peak "
          "FROM {table} GROUP BY metric_id ORDER BY metric_id")
 
@@ -63,8 +59,6 @@ def main():
     args = parser.parse_args()
     data = metric_rows(args.rows)
     pg = PostgresServer().start()
-    os.environ["HYPRSTREAM_ENGINE_USERNAME"] = "postgres"
-    os.environ["HYPRSTREAM_ENGINE_PASSWORD"] = "secret"
     log = open(ROOT / "bench" / "cache_bench.log", "w")
     proc = None
     try:
@@ -74,11 +68,7 @@ def main():
             conn.cursor().adbc_ingest("direct_rows", batches(data), mode="create")
             conn.commit()
             direct_ingest = args.rows / (time.perf_counter() - t0)
-        proc, uri = start_server(
-            log, "--engine", "adbc", "--engine-connection",
-            f"postgresql://127.0.0.1:{pg.port}/metrics?pool_max=10&pool_min=1&connect_timeout=30",
-            "--engine-options", f"driver_path={PG_DRIVER}", "--enable-cache", "--cache-engine",
-            "duckdb", "--cache-connection", ":memory:", "--cache-result-ttl", "60s")
+        proc, uri = start_hyprstream_over_postgres(log, pg, "--cache-result-ttl", "60s")
         with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
             t0 = time.perf_counter()
             conn.cursor().adbc_ingest("cached_rows", batches(data), mode="create")

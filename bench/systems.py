@@ -7,12 +7,10 @@ Systems: hyprstream (Flight SQL, embedded DuckDB), duckdb-inproc (the limit: Duc
 process, Arrow in and out, no network), arrow-go (the arrow-go Flight SQL example server,
 SQLite), postgres (PostgreSQL 15 through the ADBC PostgreSQL driver).
 """
-import os
 import pathlib
 import time
 
 import adbc_driver_flightsql.dbapi
-import adbc_driver_postgresql
 import adbc_driver_postgresql.dbapi
 import duckdb
 import pyarrow as pa
@@ -21,6 +19,7 @@ import pyarrow.flight as flight
 
 import bench_server
 from bench_data import WIDE_COLUMNS, metric_row_sql
+from bench_util import process_cpu_seconds
 
 INGEST_CHUNK = 65536  # rows per Arrow batch sent by ADBC ingest (one gRPC message each)
 
@@ -166,8 +165,7 @@ class FlightSqlServer(System):
         return adbc_driver_flightsql.dbapi.connect(self.uri, autocommit=True)
 
     def server_cpu_seconds(self):
-        fields = pathlib.Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return process_cpu_seconds(self.proc.pid)
 
 
 class Hyprstream(FlightSqlServer):
@@ -353,24 +351,18 @@ class Postgres(System):
 class HyprstreamPgCache(Hyprstream):
     """hyprstream in front of PostgreSQL: --engine adbc with the DuckDB read cache; every
     ingest is written through to PostgreSQL, reads come from DuckDB when it can answer. SQL
-    reaching PostgreSQL is PostgreSQL's dialect ($n parameters, generate_series)."""
+    reaching PostgreSQL is PostgreSQL's dialect ($n parameters, generate_series). The
+    built-in metrics table lives in PostgreSQL with its windows kept by hyprstream."""
     name = "hyprstream+pg-cache"
     label = "hyprstream → PostgreSQL (write-through, DuckDB cache)"
-    has_windows = False
     types = Postgres.types
     index_time = True
     bulk_path = "ADBC adbc_ingest to hyprstream, written through with COPY, mirrored in DuckDB"
 
     def launch(self, log):
         self.pg = bench_server.postgres_server()
-        os.environ["HYPRSTREAM_ENGINE_USERNAME"] = "postgres"
-        os.environ["HYPRSTREAM_ENGINE_PASSWORD"] = "secret"
-        driver = pathlib.Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so"
-        return bench_server.start_hyprstream(
-            log, "--engine", "adbc", "--engine-connection",
-            f"postgresql://127.0.0.1:{self.pg.port}/metrics?pool_max=32&pool_min=2",
-            "--engine-options", f"driver_path={driver}", "--enable-cache", *self.extra_args,
-            binary=self.binary)
+        return bench_server.start_hyprstream_over_postgres(
+            log, self.pg, *self.extra_args, binary=self.binary, pool="pool_max=32&pool_min=2")
 
     def stop(self):
         super().stop()
