@@ -191,6 +191,27 @@ arrow::Status WindowStorage::DropHistory(const std::string& name) const {
 arrow::Result<std::shared_ptr<arrow::Schema>> WindowStorage::TableSchema(
     const TableName& table) const {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  if (flavor_ == Flavor::kSqlite) {
+    // SQLite's driver types a result's columns from its values (every column of an empty
+    // result is int64): the declared types say what the columns hold.
+    auto declared = engine::QueryTable(*connection, "SELECT name, type FROM pragma_table_info(" +
+                                                        engine::QuoteLiteral(table.table) + ")");
+    if (!declared.ok() || (*declared)->num_rows() == 0) {
+      return arrow::Status::KeyError("table ", table.key(), " does not exist; create it first");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto columns, (*declared)->CombineChunksToBatch());
+    auto names = std::dynamic_pointer_cast<arrow::StringArray>(columns->column(0));
+    auto types = std::dynamic_pointer_cast<arrow::StringArray>(columns->column(1));
+    if (names == nullptr || types == nullptr) {
+      return arrow::Status::IOError("reading the columns of ", table.key(), " from SQLite");
+    }
+    arrow::FieldVector fields;
+    for (int64_t i = 0; i < columns->num_rows(); ++i) {
+      fields.push_back(arrow::field(
+          names->GetString(i), SqliteDeclaredType(types->IsNull(i) ? "" : types->GetString(i))));
+    }
+    return arrow::schema(std::move(fields));
+  }
   auto statement = connection->Prepare("SELECT * FROM " + Sql(table) + " WHERE 1 = 0");
   if (!statement.ok()) {
     return arrow::Status::KeyError("table ", table.key(), " does not exist; create it first");
@@ -240,6 +261,19 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrde
   holding->statement = std::move(statement);
   holding->reader = std::move(reader);
   return holding;
+}
+
+std::shared_ptr<arrow::DataType> SqliteDeclaredType(const std::string& declared) {
+  const std::string type = Lower(declared);
+  auto has = [&](const char* part) { return type.find(part) != std::string::npos; };
+  // SQLite's affinity rules, in their order. Times are text: declared ones, and the untyped
+  // columns ADBC creates for Arrow timestamps, whose values it writes as ISO 8601 text.
+  if (has("int")) return arrow::int64();
+  if (has("char") || has("clob") || has("text") || type.empty()) return arrow::utf8();
+  if (has("blob")) return arrow::binary();
+  if (has("real") || has("floa") || has("doub")) return arrow::float64();
+  if (has("date") || has("time")) return arrow::utf8();
+  return arrow::float64();  // NUMERIC affinity
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformTo(const arrow::RecordBatch& batch,

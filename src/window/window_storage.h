@@ -95,6 +95,10 @@ class WindowStorage {
   std::string default_schema_;
 };
 
+// The Arrow type the windows read a SQLite column of declared type `declared` as (SQLite's
+// affinity rules; times are ISO 8601 text there, as its ADBC driver stores them).
+std::shared_ptr<arrow::DataType> SqliteDeclaredType(const std::string& declared);
+
 // `batch` with each column that `schema` names (ignoring case) cast to its type there where
 // they differ (e.g. SQLite's timestamps, which come back as text); other columns unchanged.
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformTo(const arrow::RecordBatch& batch,

@@ -703,3 +703,24 @@ def test_plain_window_reads_equal_duckdb_running_them(start_server):
         table = client.do_get(info.endpoints[0].ticket).read_all()
         assert info.schema == table.schema
         assert {r["metric_id"]: r for r in table.to_pylist()} == current
+
+
+# --- Defects found by running the suite on every stack: minimal reproductions ----------------
+
+def test_windows_over_a_table_created_with_sql_and_a_restart_with_empty_metrics(stack):
+    """A table created with SQL (declared TIMESTAMP and DOUBLE columns, still empty) takes a
+    window definition, and a restart finds the (empty) metrics table it created: SQLite's driver
+    types every column of an empty result as int64, which read as 'time column is int64' and
+    'metrics exists but is not hyprstream's metrics table'."""
+    server = stack.start()
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE readings (sensor VARCHAR, ts TIMESTAMP, value DOUBLE PRECISION)")
+        assert rows(cur, "SELECT name, backfilled_rows FROM hyprstream_create_window('rw', "
+                         "'readings', keys := 'sensor', time_column := 'ts', "
+                         "value_columns := 'value', windows := '1m')") == [("rw", 0)]
+        cur.execute(f"INSERT INTO readings VALUES ('a', {stack.timestamp(BASE)}, 1.5)")
+    second = stack.restart()
+    with connect(second) as conn:
+        assert rows(conn.cursor(), "SELECT sensor, value_sum FROM hyprstream_window('rw')") == \
+            [("a", 1.5)]
