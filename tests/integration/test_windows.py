@@ -724,3 +724,17 @@ def test_windows_over_a_table_created_with_sql_and_a_restart_with_empty_metrics(
     with connect(second) as conn:
         assert rows(conn.cursor(), "SELECT sensor, value_sum FROM hyprstream_window('rw')") == \
             [("a", 1.5)]
+
+
+def test_insert_ending_in_a_semicolon_and_comment_feeds_windows(stack):
+    """`INSERT ...; -- note` into a table with windows runs as INSERT ... RETURNING * on every
+    backend (PostgreSQL refused the `;` left inside the statement its driver wraps)."""
+    server = stack.start()
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE readings (sensor VARCHAR, ts TIMESTAMP, value DOUBLE PRECISION)")
+        rows(cur, "SELECT * FROM hyprstream_create_window('rw', 'readings', keys := 'sensor', "
+                  "time_column := 'ts', value_columns := 'value', windows := '1m')")
+        cur.execute(f"INSERT INTO readings VALUES ('a', {stack.timestamp(BASE)}, 1.5); -- note")
+        assert cur.rowcount == 1
+        assert rows(cur, "SELECT sensor, value_count FROM hyprstream_window('rw')") == [("a", 1)]
