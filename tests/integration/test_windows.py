@@ -738,3 +738,17 @@ def test_insert_ending_in_a_semicolon_and_comment_feeds_windows(stack):
         cur.execute(f"INSERT INTO readings VALUES ('a', {stack.timestamp(BASE)}, 1.5); -- note")
         assert cur.rowcount == 1
         assert rows(cur, "SELECT sensor, value_count FROM hyprstream_window('rw')") == [("a", 1)]
+
+
+def test_ingest_the_windows_refuse_is_an_error_not_zero_rows(stack):
+    """Metrics rows with integer times and no declared unit are refused on every backend with
+    the reason; over ADBC the refusal (an error reading the stream) was taken for a dead
+    connection, the ingest retried on another one with the rows already consumed, and the
+    client told 0 rows were written, without an error."""
+    server = stack.start()
+    epoch = pa.table({"metric_id": ["a"], "timestamp": pa.array([1_700_000_000_000]),
+                      "value": [1.0]})
+    with connect(server) as conn:
+        with pytest.raises(adbc_driver_manager.ProgrammingError, match="unit is unknown"):
+            conn.cursor().adbc_ingest("metrics", epoch, mode="append")
+    assert stack.stored("SELECT count(*) FROM metrics") == [(0,)]
