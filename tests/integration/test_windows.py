@@ -920,3 +920,37 @@ def test_windows_over_a_table_created_with_sql_and_a_restart_with_empty_metrics(
     with connect(second) as conn:
         assert rows(conn.cursor(), "SELECT sensor, value_sum FROM hyprstream_window('rw')") == \
             [("a", 1.5)]
+
+
+@pytest.mark.parametrize("stack", ["duckdb", "postgres"], indirect=True)
+def test_each_execution_of_a_prepared_query_logs_where_it_was_answered(stack):
+    """A prepared query the windows answer is checked again at each execution: once a late row
+    reached them it runs on the engine, and the debug log says so for that execution (it said
+    "answered from the maintained windows" once, when the statement was prepared, whatever
+    each execution did, so a test counting those lines could pass while answers fell back)."""
+    server = stack.start("--log-level", "debug")
+    with connect(server) as conn:
+        conn.cursor().adbc_ingest("metrics", metrics_table(600, step_s=3, ids=("a", "b")),
+                                  mode="append")
+    stack.wait_mirrored(server, "metrics")
+    with flight.connect(server.uri) as client:
+        (created,) = client.do_action(flight.Action(
+            "CreatePreparedStatement", wire.create_prepared_request(GROUP_BY_5M)))
+        descriptor = flight.FlightDescriptor.for_command(
+            wire.prepared_query(wire.unpack_any(created.body.to_pybytes())[1][1][0]))
+
+        def execute():
+            info = client.get_flight_info(descriptor)
+            return client.do_get(info.endpoints[0].ticket).read_all().to_pylist()
+
+        for executions in (1, 2):
+            assert len(execute()) == 12
+            assert answered_count(server, "metrics") == executions
+        late = pa.table({"metric_id": ["a"], "timestamp": pa.array([BASE], pa.timestamp("ms")),
+                         "value": [-1.0]})
+        with connect(server) as conn:
+            conn.cursor().adbc_ingest("metrics", late, mode="append")
+        stack.wait_mirrored(server, "metrics")
+        assert min(r["min(\"value\")"] for r in execute()) == -1.0  # counted by the engine
+    assert answered_count(server, "metrics") == 2
+    assert "window 'metrics' no longer answers exactly: the engine runs the query" in server.log()
