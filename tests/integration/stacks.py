@@ -156,16 +156,20 @@ class Stack:
     def wait_mirrored(self, server, table, timeout=30.0):
         """PostgreSQL stack: waits until the cache's mirror of `table` is ready again (a SQL
         write reloads it), so DuckDB SQL over it runs on the cache. Other stacks: nothing."""
+        assert self.mirrored(server, table, timeout), f"the mirror of {table} is not ready"
+
+    def mirrored(self, server, table, timeout):
+        """Whether the mirror of `table` is ready within `timeout` seconds (True without a
+        cache)."""
         if self.name != "postgres":
-            return
+            return True
         deadline = time.monotonic() + timeout
         sql = f"SELECT state FROM hyprstream_cache_tables() WHERE table_name = '{table}'"
-        while True:
-            state = query(server, sql)
-            if state == [("ready",)]:
-                return
-            assert time.monotonic() < deadline, f"mirror of {table} not ready: {state}"
+        while query(server, sql) != [("ready",)]:
+            if time.monotonic() > deadline:
+                return False
             time.sleep(0.05)
+        return True
 
 
 def parse_time(value):
