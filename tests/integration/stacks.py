@@ -17,7 +17,6 @@ UTC datetimes on every stack (SQLite keeps them as ISO 8601 text; they are parse
 """
 import datetime
 import math
-import pathlib
 import re
 import time
 import uuid
@@ -35,8 +34,7 @@ def connect(server, autocommit=True):
 
 def query(server, sql):
     """Rows of one statement through hyprstream (None for a statement without a result)."""
-    with connect(server) as conn:
-        cur = conn.cursor()
+    with connect(server) as conn, conn.cursor() as cur:
         cur.execute(sql)
         return cur.fetchall() if cur.description else None
 
@@ -139,14 +137,14 @@ class Stack:
             return query(self.server, sql)
         if self.name == "sqlite":
             import adbc_driver_sqlite.dbapi
-            with adbc_driver_sqlite.dbapi.connect(str(self.path), autocommit=True) as conn:
-                cur = conn.cursor()
+            with adbc_driver_sqlite.dbapi.connect(str(self.path), autocommit=True) as conn, \
+                    conn.cursor() as cur:
                 cur.execute(sql)
                 rows = cur.fetchall()
             return [tuple(parse_time(v) for v in row) for row in rows]
         import adbc_driver_postgresql.dbapi
-        with adbc_driver_postgresql.dbapi.connect(self.postgres_uri()) as conn:
-            cur = conn.cursor()
+        with adbc_driver_postgresql.dbapi.connect(self.postgres_uri()) as conn, \
+                conn.cursor() as cur:
             cur.execute(sql)
             return cur.fetchall()
 

@@ -143,9 +143,9 @@ class Differential:
 
     # --- write paths --------------------------------------------------------------------------
     def ingest(self, rows, table="ticks", schema=TICKS):
-        with connect(self.server) as conn:
-            data = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema)
-            assert conn.cursor().adbc_ingest(table, data, mode="append") == len(rows)
+        data = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema)
+        with connect(self.server) as conn, conn.cursor() as cur:
+            assert cur.adbc_ingest(table, data, mode="append") == len(rows)
 
     def doput(self, rows, table="ticks", schema=TICKS):
         data = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema)
@@ -284,16 +284,14 @@ class Differential:
         self.phase += 1
         self.doput(self.ticks(50))
         self.doput(self.metric_rows(20), "metrics", METRICS)
-        with connect(self.server) as conn:
-            cur = conn.cursor()
+        with connect(self.server) as conn, conn.cursor() as cur:
             self.insert_values(cur, self.ticks(25))
             self.metrics_values(cur, self.metric_rows(10))
         self.check("DoPut, INSERT VALUES")
 
         # 3. INSERT ... SELECT, WITH ... INSERT, prepared INSERTs (executemany).
         self.phase += 1
-        with connect(self.server) as conn:
-            cur = conn.cursor()
+        with connect(self.server) as conn, conn.cursor() as cur:
             self.insert_select(cur, self.staged(self.ticks(30)))
             self.with_insert(cur, self.staged(self.ticks(30)))
             self.executemany(cur, self.ticks(20))
@@ -302,8 +300,7 @@ class Differential:
 
         # 4. Scripts of several statements: all of one, none of one that fails.
         self.phase += 1
-        with connect(self.server) as conn:
-            cur = conn.cursor()
+        with connect(self.server) as conn, conn.cursor() as cur:
             cur.execute(f"INSERT INTO ticks VALUES {self.values(self.ticks(5))}; "
                         f"INSERT INTO ticks VALUES {self.values(self.ticks(5))}; SELECT 1")
             bad = self.ticks(1)[0][:3] + (-1,)
@@ -314,8 +311,7 @@ class Differential:
 
         # 5. DB-API transactions, committed and rolled back.
         self.phase += 1
-        with connect(self.server, autocommit=False) as conn:
-            cur = conn.cursor()
+        with connect(self.server, autocommit=False) as conn, conn.cursor() as cur:
             self.insert_values(cur, self.ticks(15))
             self.metrics_values(cur, self.metric_rows(5))
             conn.commit()
@@ -327,8 +323,7 @@ class Differential:
         # 6. Rows hours later than the lateness (late for every window), out of order.
         self.phase += 1
         self.ingest(self.ticks(20) + self.ticks(10, late=True))
-        with connect(self.server) as conn:
-            self.insert_values(conn.cursor(), self.ticks(5, late=True) + self.ticks(10))
+        self.insert_values_autocommit(self.ticks(5, late=True) + self.ticks(10))
         assert query(self.server, "SELECT late_rows > 0 FROM hyprstream_windows() "
                                   "WHERE name = 'tw'") == [(True,)]
         self.check("late rows")
@@ -340,24 +335,26 @@ class Differential:
         a = connect(self.server, autocommit=False)
         b = connect(self.server, autocommit=False) if several else None
         c = connect(self.server) if several and self.sql_transactions else None
+        cursors = {name: conn.cursor() for name, conn in (("a", a), ("b", b), ("c", c)) if conn}
         try:
-            self.insert_values(a.cursor(), self.ticks(20))
+            self.insert_values(cursors["a"], self.ticks(20))
             if several:
-                self.executemany(b.cursor(), self.ticks(20))
+                self.executemany(cursors["b"], self.ticks(20))
                 if c is not None:
-                    c.cursor().execute("BEGIN")
-                    self.insert_values(c.cursor(), self.ticks(20))
+                    cursors["c"].execute("BEGIN")
+                    self.insert_values(cursors["c"], self.ticks(20))
                 self.ingest(self.ticks(30))
                 self.doput(self.ticks(15))
-                with connect(self.server) as conn:
-                    self.insert_values(conn.cursor(), self.ticks(10))
+                self.insert_values_autocommit(self.ticks(10))
             self.check("open transactions")
             a.commit()
             if several:
                 b.rollback()
                 if c is not None:
-                    c.cursor().execute("COMMIT")
+                    cursors["c"].execute("COMMIT")
         finally:
+            for cursor in cursors.values():
+                cursor.close()
             for conn in (a, b, c):
                 if conn is not None:
                     conn.close()
@@ -369,8 +366,7 @@ class Differential:
         if self.sql_transactions:
             self.phase += 1
             staged = self.staged(self.ticks(10)), self.staged(self.ticks(10))
-            with connect(self.server) as conn:
-                cur = conn.cursor()
+            with connect(self.server) as conn, conn.cursor() as cur:
                 for end, batch in zip(("COMMIT", "ROLLBACK"), staged):
                     cur.execute("BEGIN")
                     self.insert_values(cur, self.ticks(10))
@@ -415,8 +411,8 @@ class Differential:
         self.check("null times")
 
     def insert_values_autocommit(self, rows):
-        with connect(self.server) as conn:
-            self.insert_values(conn.cursor(), rows)
+        with connect(self.server) as conn, conn.cursor() as cur:
+            self.insert_values(cur, rows)
 
 
 def test_windows_answer_every_write_path_exactly(stack, request):

@@ -11,14 +11,13 @@ import math
 import random
 import statistics
 
-import adbc_driver_flightsql.dbapi
 import adbc_driver_manager
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
 import flightsql_wire as wire
-from stacks import (aggregates, assert_rows_match, bucket_start, connect, hopping, iso, sort_key,
+from stacks import (aggregates, assert_rows_match, bucket_start, connect, hopping, sort_key,
                     trailing, tumbling, window_reference)
 
 BASE = datetime.datetime(2026, 1, 1, 12, 0, 0)
@@ -68,12 +67,12 @@ def assert_running_columns(got, want):
         assert math.isclose(g[3], e[3], rel_tol=1e-9) and math.isclose(g[4], e[4], rel_tol=1e-9)
 
 
-def assert_windows_match_group_by(cur, stack, name, table, time_column, keys, width,
+def assert_windows_match_group_by(cur, stored, name, table, time_column, keys, width,
                                   value="value"):
     """hyprstream_window(name, width) == the GROUP BY key, bucket of the rows the engine
-    stored (read back from it, aggregated here)."""
+    stored, read back with `stored` (sql -> rows; Stack.stored) and aggregated here."""
     key_list = ", ".join(keys)
-    stored = stack.stored(f'SELECT {key_list}, "{time_column}", {value} FROM {table}')
+    stored = stored(f'SELECT {key_list}, "{time_column}", {value} FROM {table}')
     seconds = int(width.total_seconds())
     got = rows(cur, f"""
         SELECT {key_list}, window_start, {value}_count, {value}_sum, {value}_min, {value}_max
@@ -158,7 +157,7 @@ def test_default_metrics_windows_match_group_by(stack):
             cur.adbc_ingest("metrics", pa.Table.from_batches([batch]), mode="append")
         for width in (datetime.timedelta(minutes=5), datetime.timedelta(minutes=30),
                       datetime.timedelta(hours=1), datetime.timedelta(days=1)):
-            assert_windows_match_group_by(cur, stack, "metrics", "metrics", "timestamp",
+            assert_windows_match_group_by(cur, stack.stored, "metrics", "metrics", "timestamp",
                                           ["metric_id"], width)
         current = rows(cur, "SELECT count(*), bool_or(closed) FROM "
                             "hyprstream_window('metrics', width := '5m', current := 'true')")
@@ -284,8 +283,8 @@ def test_integer_timestamps_need_a_declared_unit(stack):
             cur.adbc_ingest("metrics", epoch, mode="append")
     assert stack.stored("SELECT count(*) FROM metrics") == [(0,)]
     declared = stack.restart("--metrics-integer-time-unit", "ms")
-    with connect(declared) as conn:
-        conn.cursor().adbc_ingest("metrics", epoch, mode="append")
+    with connect(declared) as conn, conn.cursor() as cur:
+        cur.adbc_ingest("metrics", epoch, mode="append")
     assert stack.stored('SELECT "timestamp" FROM metrics') == \
         [(datetime.datetime(2023, 11, 14, 22, 13, 20),)]
 
@@ -336,7 +335,7 @@ def test_window_state_survives_a_restart(stack):
         rows(cur, "SELECT * FROM hyprstream_create_window('ev', 'events', keys := 'k', "
                   "time_column := 'ts', value_columns := 'value', windows := '2m')")
         before = rows(cur, "SELECT * FROM hyprstream_window('ev') ORDER BY 2, 3")
-        assert_windows_match_group_by(cur, stack, "ev", "events", "ts", ["k"],
+        assert_windows_match_group_by(cur, stack.stored, "ev", "events", "ts", ["k"],
                                       datetime.timedelta(minutes=2))
         # A trailing buffer over recent rows, read since a fixed bound before and after.
         cur.execute("CREATE TABLE recent (k BIGINT, ts TIMESTAMP, value DOUBLE PRECISION)")
@@ -357,7 +356,7 @@ def test_window_state_survives_a_restart(stack):
         assert rows(cur, trailing_sql) == trailing
         cur.adbc_ingest("metrics", data.slice(400, 200), mode="append")
         assert_running_columns(stored_metrics(stack), reference_running(data))
-        assert_windows_match_group_by(cur, stack, "metrics", "metrics", "timestamp",
+        assert_windows_match_group_by(cur, stack.stored, "metrics", "metrics", "timestamp",
                                       ["metric_id"], datetime.timedelta(minutes=5))
 
 
@@ -379,7 +378,7 @@ def test_windows_declared_in_the_config_file(stack, tmp_path):
         cur = conn.cursor()
         assert rows(cur, "SELECT name, rows FROM hyprstream_windows() WHERE name = 'temps'") == \
             [("temps", 360)]
-        assert_windows_match_group_by(cur, stack, "temps", "readings", "read_at", ["sensor"],
+        assert_windows_match_group_by(cur, stack.stored, "temps", "readings", "read_at", ["sensor"],
                                       datetime.timedelta(minutes=10), value="temp")
         assert rows(cur, "SELECT count(*) FROM hyprstream_windows() WHERE name = 'later'") == [(0,)]
     assert "not_created_yet" in second.log()
@@ -488,7 +487,8 @@ def test_sql_inserts_feed_windows_of_any_table(stack):
         else:
             cur.execute("INSERT INTO readings (value, sensor, ts) SELECT 4.0, 'e', "
                         f"{ts(BASE + 41 * SECOND)}; -- by column list")
-        assert_windows_match_group_by(cur, stack, "rw", "readings", "ts", ["sensor"], one_minute)
+        assert_windows_match_group_by(cur, stack.stored, "rw", "readings", "ts", ["sensor"],
+                                      one_minute)
         with pytest.raises(adbc_driver_manager.Error, match="feeds windows"):
             cur.execute("DELETE FROM readings WHERE sensor = 'b'")
         with pytest.raises(adbc_driver_manager.Error, match="feeds windows"):
@@ -499,7 +499,8 @@ def test_sql_inserts_feed_windows_of_any_table(stack):
         # A script: each statement goes its own way, the INSERT into the windows.
         cur.execute(f"INSERT INTO readings VALUES ('f', {ts(BASE + 5 * SECOND)}, 0); SELECT 1")
         assert stack.stored("SELECT count(*) FROM readings") == [(10,)]
-        assert_windows_match_group_by(cur, stack, "rw", "readings", "ts", ["sensor"], one_minute)
+        assert_windows_match_group_by(cur, stack.stored, "rw", "readings", "ts", ["sensor"],
+                                      one_minute)
     # Transactions: folded at commit only.
     with connect(server, autocommit=False) as conn:
         cur = conn.cursor()
@@ -511,7 +512,8 @@ def test_sql_inserts_feed_windows_of_any_table(stack):
         cur = conn.cursor()
         assert rows(cur, "SELECT sensor FROM hyprstream_window('rw') ORDER BY 1") == \
             [("a",), ("b",), ("d",), ("e",), ("f",)]
-        assert_windows_match_group_by(cur, stack, "rw", "readings", "ts", ["sensor"], one_minute)
+        assert_windows_match_group_by(cur, stack.stored, "rw", "readings", "ts", ["sensor"],
+                                      one_minute)
 
 
 
@@ -751,8 +753,8 @@ def test_metrics_rows_that_never_commit_leave_no_trace_in_running_columns(stack)
     window of rows written afterwards."""
     server = stack.start()
     committed = metrics_table(40, step_s=5, seed=3)
-    with connect(server) as conn:
-        conn.cursor().adbc_ingest("metrics", committed, mode="append")
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.adbc_ingest("metrics", committed, mode="append")
     # Rolled back (the ADBC driver sends bulk ingest outside transactions, so SQL writes):
     # same metrics, times interleaved with the rows that follow.
     with connect(server, autocommit=False) as conn:
@@ -903,9 +905,9 @@ def test_ingest_the_windows_refuse_is_an_error_not_zero_rows(stack):
     server = stack.start()
     epoch = pa.table({"metric_id": ["a"], "timestamp": pa.array([1_700_000_000_000]),
                       "value": [1.0]})
-    with connect(server) as conn:
+    with connect(server) as conn, conn.cursor() as cur:
         with pytest.raises(adbc_driver_manager.ProgrammingError, match="unit is unknown"):
-            conn.cursor().adbc_ingest("metrics", epoch, mode="append")
+            cur.adbc_ingest("metrics", epoch, mode="append")
     assert stack.stored("SELECT count(*) FROM metrics") == [(0,)]
 
 
@@ -923,8 +925,8 @@ def test_windows_over_a_table_created_with_sql_and_a_restart_with_empty_metrics(
                          "value_columns := 'value', windows := '1m')") == [("rw", 0)]
         cur.execute(f"INSERT INTO readings VALUES ('a', {stack.timestamp(BASE)}, 1.5)")
     second = stack.restart()
-    with connect(second) as conn:
-        assert rows(conn.cursor(), "SELECT sensor, value_sum FROM hyprstream_window('rw')") == \
+    with connect(second) as conn, conn.cursor() as cur:
+        assert rows(cur, "SELECT sensor, value_sum FROM hyprstream_window('rw')") == \
             [("a", 1.5)]
 
 
@@ -935,9 +937,8 @@ def test_each_execution_of_a_prepared_query_logs_where_it_was_answered(stack):
     "answered from the maintained windows" once, when the statement was prepared, whatever
     each execution did, so a test counting those lines could pass while answers fell back)."""
     server = stack.start("--log-level", "debug")
-    with connect(server) as conn:
-        conn.cursor().adbc_ingest("metrics", metrics_table(600, step_s=3, ids=("a", "b")),
-                                  mode="append")
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.adbc_ingest("metrics", metrics_table(600, step_s=3, ids=("a", "b")), mode="append")
     stack.wait_mirrored(server, "metrics")
     with flight.connect(server.uri) as client:
         (created,) = client.do_action(flight.Action(
@@ -954,8 +955,8 @@ def test_each_execution_of_a_prepared_query_logs_where_it_was_answered(stack):
             assert answered_count(server, "metrics") == executions
         late = pa.table({"metric_id": ["a"], "timestamp": pa.array([BASE], pa.timestamp("ms")),
                          "value": [-1.0]})
-        with connect(server) as conn:
-            conn.cursor().adbc_ingest("metrics", late, mode="append")
+        with connect(server) as conn, conn.cursor() as cur:
+            cur.adbc_ingest("metrics", late, mode="append")
         stack.wait_mirrored(server, "metrics")
         assert min(r["min(\"value\")"] for r in execute()) == -1.0  # counted by the engine
     assert answered_count(server, "metrics") == 2
