@@ -1,11 +1,14 @@
 #include "window/window_storage.h"
 
 #include <arrow/array.h>
+#include <arrow/builder.h>
 #include <arrow/compute/cast.h>
 #include <arrow/scalar.h>
 
 #include <chrono>
 #include <cstdio>
+
+#include <spdlog/spdlog.h>
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
@@ -263,6 +266,37 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrde
   return holding;
 }
 
+namespace {
+
+// `column` as `type`. Text (SQLite keeps any value in any column) that does not cast whole is
+// cast value by value, and a text that is not a `type` (a time that is not ISO 8601, a number
+// that is not one) becomes NULL: to the windows a row without a time, or without that value,
+// like the rows SQL writes with NULLs. Failing the batch instead left its rows out of the
+// windows, and a table holding one such row could not be read back at startup.
+arrow::Result<std::shared_ptr<arrow::Array>> CastColumn(
+    const std::shared_ptr<arrow::Array>& column, const std::shared_ptr<arrow::DataType>& type,
+    const std::string& name) {
+  auto whole = arrow::compute::Cast(*column, type);
+  if (whole.ok() || column->type_id() != arrow::Type::STRING) return whole;
+  ARROW_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(type));
+  ARROW_RETURN_NOT_OK(builder->Reserve(column->length()));
+  int64_t unreadable = 0;
+  for (int64_t i = 0; i < column->length(); ++i) {
+    auto one = arrow::compute::Cast(*column->Slice(i, 1), type);
+    if (one.ok()) {
+      ARROW_RETURN_NOT_OK(builder->AppendArraySlice(arrow::ArraySpan(*(*one)->data()), 0, 1));
+    } else {
+      ++unreadable;
+      ARROW_RETURN_NOT_OK(builder->AppendNull());
+    }
+  }
+  spdlog::warn("{} value(s) of column {} are not {}: the windows read them as NULL", unreadable,
+               name, type->ToString());
+  return builder->Finish();
+}
+
+}  // namespace
+
 std::shared_ptr<arrow::DataType> SqliteDeclaredType(const std::string& declared) {
   const std::string type = Lower(declared);
   auto has = [&](const char* part) { return type.find(part) != std::string::npos; };
@@ -286,7 +320,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformTo(const arrow::Record
           columns[i]->type()->Equals(*wanted->type())) {
         continue;
       }
-      ARROW_ASSIGN_OR_RAISE(columns[i], arrow::compute::Cast(*columns[i], wanted->type()));
+      ARROW_ASSIGN_OR_RAISE(columns[i], CastColumn(columns[i], wanted->type(), wanted->name()));
       fields[i] = fields[i]->WithType(wanted->type());
     }
   }

@@ -1014,3 +1014,23 @@ def test_rows_of_a_sql_transaction_reach_the_mirror_at_commit(stack):
         cur.execute("COMMIT")
         stack.wait_mirrored(server, "readings")
         assert rows(cur, "SELECT sensor FROM readings ORDER BY sensor") == [("a",), ("b",)]
+
+
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+def test_a_sqlite_text_that_is_not_a_time_is_a_row_without_a_time(stack):
+    """SQLite stores any text in a TIMESTAMP column. A row whose time is not ISO 8601 text is,
+    to the windows, a row without a time (its other rows still count); it failed the fold of
+    its batch (the windows silently missed rows stored with it) and, once stored, the start of
+    the server (the back-fill could not read it back)."""
+    server = stack.start()
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE r (k VARCHAR, ts TIMESTAMP, v DOUBLE PRECISION)")
+        rows(cur, "SELECT * FROM hyprstream_create_window('w', 'r', keys := 'k', "
+                  "time_column := 'ts', value_columns := 'v', windows := '1m')")
+        cur.execute("INSERT INTO r VALUES ('a', '2026-01-01T00:00:10', 1.0), "
+                    "('b', 'not a time', 2.0), ('c', '2026-01-01 00:00:20', 3.0)")
+        read = "SELECT k, v_count FROM hyprstream_window('w') ORDER BY k"
+        assert rows(cur, read) == [("a", 1), ("c", 1)]
+    assert "value(s) of column ts are not timestamp[us]" in server.log()
+    with connect(stack.restart()) as conn, conn.cursor() as cur:
+        assert rows(cur, read) == [("a", 1), ("c", 1)]
