@@ -73,7 +73,8 @@ class WindowStorage {
   bool TableExists(const TableName& table) const;
   // Creates `table` with `schema` if it does not exist.
   arrow::Status CreateTable(const TableName& table, const arrow::Schema& schema) const;
-  // `SELECT <columns> FROM table [WHERE where] ORDER BY time_column`, streamed.
+  // `SELECT <columns> FROM table [WHERE where] ORDER BY time_column` (in time order on SQLite
+  // too, whatever way its text times are written), streamed.
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadOrdered(
       const TableName& table, const std::string& columns, const std::string& where,
       const std::string& time_column) const;

@@ -1034,3 +1034,22 @@ def test_a_sqlite_text_that_is_not_a_time_is_a_row_without_a_time(stack):
     assert "value(s) of column ts are not timestamp[us]" in server.log()
     with connect(stack.restart()) as conn, conn.cursor() as cur:
         assert rows(cur, read) == [("a", 1), ("c", 1)]
+
+
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+def test_sqlite_times_written_two_ways_are_rebuilt_in_time_order(stack):
+    """SQLite compares its text times as text, and ISO 8601 allows 'T' or a space: rebuilt at a
+    start in text order, a row written '2026-01-01T01:00' came after one written
+    '2026-01-01 05:00' and was late, so the windows after a restart differed from before."""
+    server = stack.start()
+    read = "SELECT k, window_start, v_count FROM hyprstream_window('w') ORDER BY 2, 1"
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE r (k VARCHAR, ts TIMESTAMP, v DOUBLE PRECISION)")
+        rows(cur, "SELECT * FROM hyprstream_create_window('w', 'r', keys := 'k', "
+                  "time_column := 'ts', value_columns := 'v', windows := '1h')")
+        cur.execute("INSERT INTO r VALUES ('y', '2026-01-01T01:00:00', 1.0)")
+        cur.execute("INSERT INTO r VALUES ('x', '2026-01-01 05:00:00', 2.0)")
+        before = rows(cur, read)
+    assert before == [("y", BASE.replace(hour=1), 1), ("x", BASE.replace(hour=5), 1)]
+    with connect(stack.restart()) as conn, conn.cursor() as cur:
+        assert rows(cur, read) == before
