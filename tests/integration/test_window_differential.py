@@ -135,6 +135,8 @@ class Differential:
         if v is None:
             return "NULL"
         if isinstance(v, datetime.datetime):
+            if self.stack.name == "sqlite" and self.rng.random() < 0.3:
+                return f"'{v.isoformat(' ')}'"  # SQLite keeps the text: ISO 8601 with a space
             return self.stack.timestamp(v)
         return f"'{v}'" if isinstance(v, str) else repr(v)
 
