@@ -90,9 +90,8 @@ def bucket_rows(groups, *names, with_end=None):
 class Differential:
     """The workload and its checks on one stack."""
 
-    def __init__(self, stack, sql_transactions=True):
+    def __init__(self, stack):
         self.stack = stack
-        self.sql_transactions = sql_transactions  # BEGIN/COMMIT/ROLLBACK sent as SQL
         self.server = stack.start(*SERVER_ARGS)
         self.rng = random.Random(SEED)
         self.t0 = utcnow() - 40 * MINUTE
@@ -102,7 +101,6 @@ class Differential:
         self.batch = 0          # staging batches for INSERT ... SELECT
         self.answered = collections.Counter()  # shape -> executions answered from window state
         self.checks = 0
-        self.unmirrored = []    # checks made while a mirror of the PostgreSQL stack was not ready
 
     # --- rows ---------------------------------------------------------------------------------
     def band_time(self):
@@ -191,18 +189,21 @@ class Differential:
         self.answered[shape] += self.answered_so_far() - before
         assert_rows_match(got, want, f"{label}: {shape}: {sql}")
 
-    def check(self, label):
+    def check(self, label, restarted=False):
         self.checks += 1
         stack = self.stack
         stored = stack.stored("SELECT sym, ts, px, qty FROM ticks")
         rows = [(s, t, p) for s, t, p, _ in stored]
         in_windows = [(s, t, p) for s, t, p, q in stored if q not in self.late and t is not None]
         metrics = stack.stored('SELECT metric_id, "timestamp", value FROM metrics')
-        # DuckDB's SQL runs on PostgreSQL's rows only in the cache, once its mirrors are ready
-        # (test_sql_transactions_release_the_mirrors_they_wrote: not after SQL BEGIN/COMMIT).
-        mirrored = all(stack.mirrored(self.server, t, 2) for t in ("ticks", "metrics"))
-        if not mirrored:
-            self.unmirrored.append(label)
+        # DuckDB's SQL runs on PostgreSQL's rows only in the cache, once its mirrors are ready;
+        # a restarted cache (:memory:) mirrors a table again once something is ingested into it.
+        if restarted:
+            mirrored = all(stack.mirrored(self.server, t, 2) for t in ("ticks", "metrics"))
+        else:
+            for table in ("ticks", "metrics"):
+                stack.wait_mirrored(self.server, table)
+            mirrored = True
         if stack.has_duckdb_sql and mirrored:
             for minutes in (1, 5):
                 self.ask("time_bucket", time_bucket_sql(minutes),
@@ -211,7 +212,7 @@ class Differential:
             self.ask("metrics time_bucket", METRICS_5M_SQL,
                      bucket_rows(tumbling(metrics, 5 * MINUTE), "count", "sum", "min", "max"),
                      label)
-        if stack.name == "duckdb":  # PostgreSQL + cache: test_windows.py's xfail
+        if stack.has_duckdb_sql and mirrored:
             self.ask("tumble", TUMBLE_SQL,
                      bucket_rows(tumbling(rows, 5 * MINUTE), "n", "sum", "min", "max",
                                  with_end=5 * MINUTE), label)
@@ -336,15 +337,14 @@ class Differential:
         several = stack.name != "sqlite"
         a = connect(self.server, autocommit=False)
         b = connect(self.server, autocommit=False) if several else None
-        c = connect(self.server) if several and self.sql_transactions else None
+        c = connect(self.server) if several else None
         cursors = {name: conn.cursor() for name, conn in (("a", a), ("b", b), ("c", c)) if conn}
         try:
             self.insert_values(cursors["a"], self.ticks(20))
             if several:
                 self.executemany(cursors["b"], self.ticks(20))
-                if c is not None:
-                    cursors["c"].execute("BEGIN")
-                    self.insert_values(cursors["c"], self.ticks(20))
+                cursors["c"].execute("BEGIN")
+                self.insert_values(cursors["c"], self.ticks(20))
                 self.ingest(self.ticks(30))
                 self.doput(self.ticks(15))
                 self.insert_values_autocommit(self.ticks(10))
@@ -352,8 +352,7 @@ class Differential:
             a.commit()
             if several:
                 b.rollback()
-                if c is not None:
-                    cursors["c"].execute("COMMIT")
+                cursors["c"].execute("COMMIT")
         finally:
             for cursor in cursors.values():
                 cursor.close()
@@ -365,29 +364,28 @@ class Differential:
         # 8. SQL BEGIN/COMMIT/ROLLBACK, and a failing statement before a COMMIT (PostgreSQL and
         # DuckDB then roll back; SQLite undoes only that statement): the windows follow what
         # was stored.
-        if self.sql_transactions:
-            self.phase += 1
-            staged = self.staged(self.ticks(10)), self.staged(self.ticks(10))
-            with connect(self.server) as conn, conn.cursor() as cur:
-                for end, batch in zip(("COMMIT", "ROLLBACK"), staged):
-                    cur.execute("BEGIN")
-                    self.insert_values(cur, self.ticks(10))
-                    self.with_insert(cur, batch)
-                    cur.execute(end)
+        self.phase += 1
+        staged = self.staged(self.ticks(10)), self.staged(self.ticks(10))
+        with connect(self.server) as conn, conn.cursor() as cur:
+            for end, batch in zip(("COMMIT", "ROLLBACK"), staged):
                 cur.execute("BEGIN")
                 self.insert_values(cur, self.ticks(10))
-                self.metrics_values(cur, self.metric_rows(5))
-                with pytest.raises(adbc_driver_manager.Error):
-                    self.insert_values(cur, [self.ticks(1)[0][:3] + (-1,)])
-                cur.execute("COMMIT")
-            self.check("SQL transactions")
+                self.with_insert(cur, batch)
+                cur.execute(end)
+            cur.execute("BEGIN")
+            self.insert_values(cur, self.ticks(10))
+            self.metrics_values(cur, self.metric_rows(5))
+            with pytest.raises(adbc_driver_manager.Error):
+                self.insert_values(cur, [self.ticks(1)[0][:3] + (-1,)])
+            cur.execute("COMMIT")
+        self.check("SQL transactions")
 
         # 9. A restart: the state is rebuilt from the stored rows (PostgreSQL: from its rows
         # and its _hyprstream schema, into an empty :memory: cache).
         self.phase += 1
         self.server = stack.restart(*SERVER_ARGS)
         self.late.clear()  # rebuilt in time order: nothing is late
-        self.check("restart")
+        self.check("restart", restarted=True)
         self.ingest(self.ticks(40))
         self.doput(self.metric_rows(10), "metrics", METRICS)
         self.check("after the restart")
@@ -417,29 +415,13 @@ class Differential:
             self.insert_values(cur, rows)
 
 
-def test_windows_answer_every_write_path_exactly(stack, request):
-    if stack.name == "postgres":
-        from test_windows import SQL_COMMIT_STASH
-        request.applymarker(pytest.mark.xfail(strict=True, reason=SQL_COMMIT_STASH))
+def test_windows_answer_every_write_path_exactly(stack):
     run = Differential(stack)
     run.run()
     answered = run.answered
-    if stack.name == "duckdb":
-        shapes = ("time_bucket", "metrics time_bucket", "tumble", "hop", "trailing")
-    elif stack.name == "postgres":
-        shapes = ("time_bucket", "metrics time_bucket", "trailing")
-    else:
-        shapes = ()
+    shapes = (("time_bucket", "metrics time_bucket", "tumble", "hop", "trailing")
+              if stack.has_duckdb_sql else ())
     assert all(answered[s] > 0 for s in shapes), answered
     if stack.name == "sqlite":
         assert sum(answered.values()) == 0, answered  # SQLite answers its own queries
 
-
-@pytest.mark.parametrize("stack", ["postgres"], indirect=True)
-def test_windows_answer_every_write_path_but_sql_transactions_exactly(stack):
-    """The workload without BEGIN/COMMIT/ROLLBACK sent as SQL, so PostgreSQL + cache stays
-    guarded while the test above is expected to fail there (SQL_COMMIT_STASH); remove this test
-    with that xfail."""
-    run = Differential(stack, sql_transactions=False)
-    run.run()
-    assert run.answered["time_bucket"] > 0 and run.answered["trailing"] > 0, run.answered

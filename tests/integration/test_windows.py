@@ -711,17 +711,13 @@ def tumble_hop_reference(stored, case):
 
 
 @pytest.mark.parametrize("case", TUMBLE_HOP_CASES)
-def test_tumble_hop_and_time_bucket_on_any_table_are_answered_from_windows(stack, case, request):
+def test_tumble_hop_and_time_bucket_on_any_table_are_answered_from_windows(stack, case):
     """TUMBLE(...), HOP(...) and time_bucket GROUP BYs over a table with a matching definition are
     answered from the maintained windows and equal the engine's answer over the stored rows; a
     definition without the asked aggregate, or a bucket width it does not keep, leaves the query
     to the engine. SQLite runs none of DuckDB's SQL: tumble()/hop() are refused with a message
     naming --enable-cache, time_bucket is SQLite's own error."""
     sql, from_windows = TUMBLE_HOP_CASES[case]
-    if stack.name == "postgres" and case in ("tumble", "hop"):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="the cache sends tumble()/hop() to PostgreSQL (a table function "
-                                "other than hyprstream_*): syntax error"))
     server = stack.start("--log-level", "debug")
     with connect(server) as conn:
         cur = conn.cursor()
@@ -989,13 +985,7 @@ def test_sql_transactions_release_the_mirrors_they_wrote(stack):
         assert rows(cur, sql) == [("a", BASE, 2)]
 
 
-SQL_COMMIT_STASH = ("src/cache: INSERT ... RETURNING rows of a SQL BEGIN transaction are stashed "
-                    "for CachedConnection::Commit, which a SQL COMMIT statement never calls: the "
-                    "mirror stays ready without them")
-
-
 @pytest.mark.parametrize("stack", ["postgres"], indirect=True)
-@pytest.mark.xfail(strict=True, reason=SQL_COMMIT_STASH)
 def test_rows_of_a_sql_transaction_reach_the_mirror_at_commit(stack):
     """`BEGIN; INSERT ...; COMMIT` sent as SQL into a table with windows: the cache's mirror,
     which answers plain queries, has the committed rows (it answered without them: a wrong
