@@ -72,10 +72,15 @@ arrow::Result<std::unique_ptr<EngineStatement>> AdbcEngineConnection::Prepare(
 arrow::Result<int64_t> AdbcEngineConnection::Ingest(const IngestRequest& request,
                                                     arrow::RecordBatchReader* batches) {
   int64_t rows = 0;
+  // Run retries an operation that failed on a stale idle connection; an ingest can be retried
+  // only while none of its batches were read (they cannot be read twice).
+  arrow::Status failed_after_reading;
   ARROW_RETURN_NOT_OK(Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
+    if (!failed_after_reading.ok()) return failed_after_reading;
     AdbcIngest ingest(lease, interrupts_);
-    ARROW_ASSIGN_OR_RAISE(rows,
-                          ingest.Write(request, batches, /*own_transaction=*/!in_transaction_));
+    auto written = ingest.Write(request, batches, /*own_transaction=*/!in_transaction_);
+    if (!written.ok() && ingest.batches_read()) failed_after_reading = written.status();
+    ARROW_ASSIGN_OR_RAISE(rows, std::move(written));
     return arrow::Status::OK();
   }));
   return rows;

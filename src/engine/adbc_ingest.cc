@@ -10,14 +10,21 @@
 namespace hyprstream::engine {
 namespace {
 
-// Passes the caller's batches through to the driver, counting rows on the way.
+// Passes the caller's batches through to the driver, counting rows on the way and keeping the
+// caller's own error: a driver reports a stream that failed as its own IO error.
 class CountingReader : public arrow::RecordBatchReader {
  public:
-  CountingReader(arrow::RecordBatchReader* source, std::atomic<int64_t>* rows)
-      : source_(source), rows_(rows) {}
+  CountingReader(arrow::RecordBatchReader* source, std::atomic<int64_t>* rows,
+                 std::atomic<bool>* read, arrow::Status* source_error)
+      : source_(source), rows_(rows), read_(read), source_error_(source_error) {}
   std::shared_ptr<arrow::Schema> schema() const override { return source_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    ARROW_RETURN_NOT_OK(source_->ReadNext(batch));
+    *read_ = true;
+    arrow::Status status = source_->ReadNext(batch);
+    if (!status.ok()) {
+      *source_error_ = status;
+      return status;
+    }
     if (*batch) *rows_ += (*batch)->num_rows();
     return arrow::Status::OK();
   }
@@ -25,6 +32,8 @@ class CountingReader : public arrow::RecordBatchReader {
  private:
   arrow::RecordBatchReader* source_;
   std::atomic<int64_t>* rows_;
+  std::atomic<bool>* read_;
+  arrow::Status* source_error_;
 };
 
 std::string Describe(const IngestRequest& request) {
@@ -76,10 +85,16 @@ arrow::Result<int64_t> AdbcIngest::WriteOnce(const IngestRequest& request, const
     ARROW_RETURN_NOT_OK(handle->SetOption(ADBC_INGEST_OPTION_TEMPORARY, ADBC_OPTION_VALUE_ENABLED));
   }
   std::atomic<int64_t> counted{0};
+  arrow::Status source_error;
   // The exported stream only borrows `batches`: it is consumed before this call returns.
-  ARROW_RETURN_NOT_OK(handle->BindStream(std::make_shared<CountingReader>(batches, &counted)));
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, handle->ExecuteUpdate());
-  return rows >= 0 ? rows : counted.load();
+  ARROW_RETURN_NOT_OK(handle->BindStream(
+      std::make_shared<CountingReader>(batches, &counted, &batches_read_, &source_error)));
+  auto rows = handle->ExecuteUpdate();
+  // The caller's data was refused (or could not be read): that, not the driver's IO error,
+  // which would read as a dead backend.
+  ARROW_RETURN_NOT_OK(source_error);
+  ARROW_RETURN_NOT_OK(rows.status());
+  return *rows >= 0 ? *rows : counted.load();
 }
 
 arrow::Result<int64_t> AdbcIngest::Write(const IngestRequest& request,

@@ -561,6 +561,11 @@ std::vector<WindowCatalog::Definition> WindowCatalog::DefinitionsOf(const TableN
 }
 
 bool WindowCatalog::MayAnswer(const std::string& sql) const {
+  // SQLite stores times as text and compares them as text ('2026-01-01 12:00' sorts before
+  // '2026-01-01T11:00'), so a bound on the time column can mean something else there than in
+  // the windows; nor does it run the SQL of the other shapes (now(), INTERVAL, time_bucket).
+  // Its answers stay its own.
+  if (storage_->flavor() == WindowStorage::Flavor::kSqlite) return false;
   std::string lower = Lower(sql);
   std::shared_lock lock(mutex_);
   for (const auto& [name, entry] : entries_) {

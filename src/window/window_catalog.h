@@ -140,7 +140,8 @@ class WindowCatalog {
     std::shared_ptr<arrow::DataType> time_type;  // of the table's time column
   };
   std::vector<Definition> DefinitionsOf(const TableName& table) const;
-  // A cheap textual filter: whether `sql` names a table that has window definitions.
+  // A cheap textual filter: whether `sql` names a table that has window definitions (and the
+  // engine is not SQLite, whose text times compare unlike the windows').
   bool MayAnswer(const std::string& sql) const;
 
  private:

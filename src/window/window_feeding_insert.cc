@@ -38,8 +38,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowFeedingInsert::Ex
 std::optional<std::string> WithReturningAll(const std::string& sql,
                                             const sql::InsertFacts& insert) {
   if (insert.returning || insert.returning_offset > sql.size()) return std::nullopt;
-  return sql.substr(0, insert.returning_offset) + " RETURNING *" +
-         sql.substr(insert.returning_offset);
+  // What follows the statement (';', comments) is dropped: the statement now returns rows, and
+  // a driver may wrap it (PostgreSQL's: COPY (...) TO STDOUT), where a ';' is a syntax error.
+  return sql.substr(0, insert.returning_offset) + " RETURNING *";
 }
 
 }  // namespace hyprstream::window

@@ -42,8 +42,8 @@ class WindowFeedingInsert : public engine::EngineStatement {
 std::shared_ptr<arrow::Schema> CountSchema();
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CountResult(int64_t count);
 
-// `sql` (one INSERT, described by `insert`) with " RETURNING *" where the statement ends
-// (before a trailing comment or ';'); nullopt when it already returns something.
+// `sql` (one INSERT, described by `insert`) with " RETURNING *" where the statement ends, and
+// without the trailing comments or ';'; nullopt when it already returns something.
 std::optional<std::string> WithReturningAll(const std::string& sql, const sql::InsertFacts& insert);
 
 }  // namespace hyprstream::window

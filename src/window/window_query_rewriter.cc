@@ -480,7 +480,7 @@ arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
         !(*check)->dataset_schema()->Equals(*schema, /*check_metadata=*/false)) {
       return Skip("the answer's column names or types would differ from the engine's");
     }
-    spdlog::debug("answered from the maintained windows of '{}': {}", definition.name, rewritten);
+    spdlog::trace("rewritten to read window '{}' when it runs: {}", definition.name, rewritten);
     WindowAnswer answer;
     answer.sql = std::move(rewritten);
     answer.definition = definition.name;

@@ -1,11 +1,14 @@
 #include "window/window_storage.h"
 
 #include <arrow/array.h>
+#include <arrow/builder.h>
 #include <arrow/compute/cast.h>
 #include <arrow/scalar.h>
 
 #include <chrono>
 #include <cstdio>
+
+#include <spdlog/spdlog.h>
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
@@ -191,6 +194,27 @@ arrow::Status WindowStorage::DropHistory(const std::string& name) const {
 arrow::Result<std::shared_ptr<arrow::Schema>> WindowStorage::TableSchema(
     const TableName& table) const {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  if (flavor_ == Flavor::kSqlite) {
+    // SQLite's driver types a result's columns from its values (every column of an empty
+    // result is int64): the declared types say what the columns hold.
+    auto declared = engine::QueryTable(*connection, "SELECT name, type FROM pragma_table_info(" +
+                                                        engine::QuoteLiteral(table.table) + ")");
+    if (!declared.ok() || (*declared)->num_rows() == 0) {
+      return arrow::Status::KeyError("table ", table.key(), " does not exist; create it first");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto columns, (*declared)->CombineChunksToBatch());
+    auto names = std::dynamic_pointer_cast<arrow::StringArray>(columns->column(0));
+    auto types = std::dynamic_pointer_cast<arrow::StringArray>(columns->column(1));
+    if (names == nullptr || types == nullptr) {
+      return arrow::Status::IOError("reading the columns of ", table.key(), " from SQLite");
+    }
+    arrow::FieldVector fields;
+    for (int64_t i = 0; i < columns->num_rows(); ++i) {
+      fields.push_back(arrow::field(
+          names->GetString(i), SqliteDeclaredType(types->IsNull(i) ? "" : types->GetString(i))));
+    }
+    return arrow::schema(std::move(fields));
+  }
   auto statement = connection->Prepare("SELECT * FROM " + Sql(table) + " WHERE 1 = 0");
   if (!statement.ok()) {
     return arrow::Status::KeyError("table ", table.key(), " does not exist; create it first");
@@ -222,7 +246,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrde
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   std::string sql = "SELECT " + columns + " FROM " + Sql(table);
   if (!where.empty()) sql += " WHERE " + where;
-  sql += " ORDER BY " + Quote(time_column);
+  if (flavor_ == Flavor::kSqlite) {
+    // SQLite would order its text times as text, where ISO 8601's 'T' sorts after a space;
+    // julianday() is monotonic in the time (ties, within its ~50 us, by the normalised text).
+    const std::string time = Quote(time_column);
+    sql += " ORDER BY julianday(" + time + "), replace(" + time + ", ' ', 'T')";
+  } else {
+    sql += " ORDER BY " + Quote(time_column);
+  }
   ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
   ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
   // The reader may stream from the connection: keep it alive with the reader.
@@ -242,6 +273,50 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrde
   return holding;
 }
 
+namespace {
+
+// `column` as `type`. Text (SQLite keeps any value in any column) that does not cast whole is
+// cast value by value, and a text that is not a `type` (a time that is not ISO 8601, a number
+// that is not one) becomes NULL: to the windows a row without a time, or without that value,
+// like the rows SQL writes with NULLs. Failing the batch instead left its rows out of the
+// windows, and a table holding one such row could not be read back at startup.
+arrow::Result<std::shared_ptr<arrow::Array>> CastColumn(
+    const std::shared_ptr<arrow::Array>& column, const std::shared_ptr<arrow::DataType>& type,
+    const std::string& name) {
+  auto whole = arrow::compute::Cast(*column, type);
+  if (whole.ok() || column->type_id() != arrow::Type::STRING) return whole;
+  ARROW_ASSIGN_OR_RAISE(auto builder, arrow::MakeBuilder(type));
+  ARROW_RETURN_NOT_OK(builder->Reserve(column->length()));
+  int64_t unreadable = 0;
+  for (int64_t i = 0; i < column->length(); ++i) {
+    auto one = arrow::compute::Cast(*column->Slice(i, 1), type);
+    if (one.ok()) {
+      ARROW_RETURN_NOT_OK(builder->AppendArraySlice(arrow::ArraySpan(*(*one)->data()), 0, 1));
+    } else {
+      ++unreadable;
+      ARROW_RETURN_NOT_OK(builder->AppendNull());
+    }
+  }
+  spdlog::warn("{} value(s) of column {} are not {}: the windows read them as NULL", unreadable,
+               name, type->ToString());
+  return builder->Finish();
+}
+
+}  // namespace
+
+std::shared_ptr<arrow::DataType> SqliteDeclaredType(const std::string& declared) {
+  const std::string type = Lower(declared);
+  auto has = [&](const char* part) { return type.find(part) != std::string::npos; };
+  // SQLite's affinity rules, in their order. Times are text: declared ones, and the untyped
+  // columns ADBC creates for Arrow timestamps, whose values it writes as ISO 8601 text.
+  if (has("int")) return arrow::int64();
+  if (has("char") || has("clob") || has("text") || type.empty()) return arrow::utf8();
+  if (has("blob")) return arrow::binary();
+  if (has("real") || has("floa") || has("doub")) return arrow::float64();
+  if (has("date") || has("time")) return arrow::utf8();
+  return arrow::float64();  // NUMERIC affinity
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformTo(const arrow::RecordBatch& batch,
                                                              const arrow::Schema& schema) {
   arrow::FieldVector fields = batch.schema()->fields();
@@ -252,7 +327,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ConformTo(const arrow::Record
           columns[i]->type()->Equals(*wanted->type())) {
         continue;
       }
-      ARROW_ASSIGN_OR_RAISE(columns[i], arrow::compute::Cast(*columns[i], wanted->type()));
+      ARROW_ASSIGN_OR_RAISE(columns[i], CastColumn(columns[i], wanted->type(), wanted->name()));
       fields[i] = fields[i]->WithType(wanted->type());
     }
   }

@@ -73,7 +73,8 @@ class WindowStorage {
   bool TableExists(const TableName& table) const;
   // Creates `table` with `schema` if it does not exist.
   arrow::Status CreateTable(const TableName& table, const arrow::Schema& schema) const;
-  // `SELECT <columns> FROM table [WHERE where] ORDER BY time_column`, streamed.
+  // `SELECT <columns> FROM table [WHERE where] ORDER BY time_column` (in time order on SQLite
+  // too, whatever way its text times are written), streamed.
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadOrdered(
       const TableName& table, const std::string& columns, const std::string& where,
       const std::string& time_column) const;
@@ -94,6 +95,10 @@ class WindowStorage {
   Flavor flavor_;
   std::string default_schema_;
 };
+
+// The Arrow type the windows read a SQLite column of declared type `declared` as (SQLite's
+// affinity rules; times are ISO 8601 text there, as its ADBC driver stores them).
+std::shared_ptr<arrow::DataType> SqliteDeclaredType(const std::string& declared);
 
 // `batch` with each column that `schema` names (ignoring case) cast to its type there where
 // they differ (e.g. SQLite's timestamps, which come back as text); other columns unchanged.

@@ -122,6 +122,14 @@ class AnsweredStatement : public engine::EngineStatement {
         !connection_->InTransaction() && catalog_->Answers(answer_.definition) &&
         (!answer_.exact || catalog_->AnswersExactly(answer_.definition, answer_.exact->width_us,
                                                     answer_.exact->slide_us));
+    // Logged here, where the choice is made, so the log says how each execution was answered.
+    if (answers) {
+      spdlog::debug("answered from the maintained windows of '{}': {}", answer_.definition,
+                    answer_.sql);
+    } else {
+      spdlog::debug("window '{}' no longer answers exactly: the engine runs the query",
+                    answer_.definition);
+    }
     return answers ? *answer_.from_windows : *answer_.original;
   }
 

@@ -14,6 +14,8 @@ import adbc_driver_flightsql.dbapi
 import pyarrow.flight as flight
 import pytest
 
+import stacks
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = pathlib.Path(os.environ.get("HYPRSTREAM_BIN", ROOT / "build" / "hyprstream"))
 
@@ -145,3 +147,13 @@ def postgres():
     pg = PostgresServer().start()
     yield pg
     pg.destroy()
+
+
+@pytest.fixture(params=stacks.NAMES)
+def stack(request, tmp_path, start_server):
+    """One engine stack of the windows layer (stacks.py): embedded DuckDB, ADBC SQLite, ADBC
+    PostgreSQL behind the DuckDB cache. Each test gets its own database."""
+    postgres = request.getfixturevalue("postgres") if request.param == "postgres" else None
+    s = stacks.Stack(request.param, tmp_path, start_server, postgres)
+    yield s
+    s.close()

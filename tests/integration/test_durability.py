@@ -33,6 +33,13 @@ METRICS = pa.schema([("metric_id", pa.string()), ("timestamp", pa.timestamp("ms"
 CALL = flight.FlightCallOptions(timeout=20)
 
 
+def assert_metrics_windows_match(cur, minutes):
+    """The metrics windows of that width == the GROUP BY of the stored rows (read through the
+    server: the embedded DuckDB is the engine)."""
+    assert_windows_match_group_by(cur, lambda sql: rows(cur, sql), "metrics", "metrics",
+                                  "timestamp", ["metric_id"], datetime.timedelta(minutes=minutes))
+
+
 class Ledger:
     """What the clients sent and what the server acknowledged, shared by the writer threads."""
 
@@ -248,14 +255,12 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
             cur = conn.cursor()
             check_running_columns(cur)
             for width in (5, 30, 60):
-                assert_windows_match_group_by(cur, "metrics", "metrics", "timestamp",
-                                              ["metric_id"], datetime.timedelta(minutes=width))
+                assert_metrics_windows_match(cur, width)
             # the server still takes writes after all that, and they are counted once
             cur.adbc_ingest("metrics", pa.Table.from_batches(
                 [metrics_batch(ledger.new_metric_batch(50), 50)]), mode="append")
             check_running_columns(cur)
-            assert_windows_match_group_by(cur, "metrics", "metrics", "timestamp",
-                                          ["metric_id"], datetime.timedelta(minutes=5))
+            assert_metrics_windows_match(cur, 5)
     finally:
         server.stop()
     print("rows after each restart (events, metrics):", totals)
@@ -302,7 +307,6 @@ def test_metrics_rows_written_around_hyprstream_are_counted_by_windows_not_runni
                                INTERVAL '299999 milliseconds' PRECEDING AND CURRENT ROW))
                 WHERE got_n <> n OR abs(got_s - s) > 1e-6""")
             assert bad == [(0,)]
-            assert_windows_match_group_by(cur, "metrics", "metrics", "timestamp",
-                                          ["metric_id"], datetime.timedelta(minutes=5))
+            assert_metrics_windows_match(cur, 5)
     finally:
         server.stop()
