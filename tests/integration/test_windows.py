@@ -10,6 +10,7 @@ import json
 import math
 import random
 import statistics
+import time
 
 import adbc_driver_manager
 import pyarrow as pa
@@ -1022,3 +1023,46 @@ def test_sqlite_times_written_two_ways_are_rebuilt_in_time_order(stack):
     assert before == [("y", BASE.replace(hour=1), 1), ("x", BASE.replace(hour=5), 1)]
     with connect(stack.restart()) as conn, conn.cursor() as cur:
         assert rows(cur, read) == before
+
+
+@pytest.mark.parametrize("stack", ["duckdb", "postgres"], indirect=True)
+def test_a_prepared_trailing_query_reads_now_at_each_execution(stack):
+    """A prepared `WHERE ts > now() - INTERVAL ...` GROUP BY answered from a trailing window
+    takes the clock at each execution, as the engine does: a row inside the bound when the
+    statement is prepared has left it seconds later, and the answer from window state says so
+    (it is the engine's answer over the stored rows, both times)."""
+    server = stack.start("--log-level", "debug")
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE recent (k VARCHAR, ts TIMESTAMP, v DOUBLE PRECISION)")
+        rows(cur, """SELECT * FROM hyprstream_create_window('recent_stats', 'recent',
+                       keys := 'k', time_column := 'ts', value_columns := 'v',
+                       windows := 'trailing 1h', aggregates := 'count(*), sum')""")
+        row_time = utcnow() - datetime.timedelta(seconds=1)
+        cur.adbc_ingest("recent", pa.table({
+            "k": ["a", "b"], "ts": pa.array([row_time, row_time - datetime.timedelta(minutes=2)],
+                                            pa.timestamp("us")), "v": [1.5, 2.5]}),
+            mode="append")
+    stack.wait_mirrored(server, "recent")
+    sql = ("SELECT k, count(*) AS n, sum(v) AS s FROM recent "
+           "WHERE ts > now() - INTERVAL '4 seconds' GROUP BY k")
+    with flight.connect(server.uri) as client:
+        (created,) = client.do_action(flight.Action(
+            "CreatePreparedStatement", wire.create_prepared_request(sql)))
+        descriptor = flight.FlightDescriptor.for_command(
+            wire.prepared_query(wire.unpack_any(created.body.to_pybytes())[1][1][0]))
+
+        def execute():
+            info = client.get_flight_info(descriptor)
+            return client.do_get(info.endpoints[0].ticket).read_all().to_pylist()
+
+        def engine_answer():
+            since = utcnow() - datetime.timedelta(seconds=4)
+            stored = stack.stored("SELECT k, ts, v FROM recent")
+            return sorted((k, 1, v) for k, ts, v in stored if ts > since)
+
+        first = execute()
+        assert [(r["k"], r["n"], r["s"]) for r in first] == engine_answer() == [("a", 1, 1.5)]
+        left_the_bound = row_time + datetime.timedelta(seconds=4.5)
+        time.sleep(max(0.0, (left_the_bound - utcnow()).total_seconds()))
+        assert execute() == [] and engine_answer() == []
+    assert answered_count(server, "recent_stats") == 2
