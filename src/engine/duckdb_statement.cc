@@ -4,6 +4,7 @@
 #include "engine/arrow_validation.h"
 #include "engine/duckdb_arrow_schema.h"
 #include "engine/duckdb_status.h"
+#include "sql/clock_bounds.h"
 #include "sql/select_item_origins.h"
 #include "sql/sql_script.h"
 
@@ -65,6 +66,50 @@ std::optional<int64_t> CountColumn(duckdb_result* result) {
   return static_cast<const int64_t*>(duckdb_vector_get_data(vector))[0];
 }
 
+// Whether the session's TimeZone has no offset and no daylight saving, so TIMESTAMP and
+// TIMESTAMPTZ name the same instants (false when it cannot be read: an aborted transaction).
+bool TimeZoneIsUtcLocked(DuckDbSession& session) {
+  ResultHandle result;
+  if (duckdb_query(session.connection(), "SELECT current_setting('TimeZone')", result.out()) !=
+      DuckDBSuccess) {
+    return false;
+  }
+  char* value = duckdb_value_varchar(result.get(), 0, 0);
+  std::string zone = value != nullptr ? value : "";
+  duckdb_free(value);
+  static const char* const kUtc[] = {
+      "UTC",           "Etc/UTC", "GMT",      "Etc/GMT", "UCT",      "Etc/UCT",   "Universal",
+      "Etc/Universal", "Zulu",    "Etc/Zulu", "GMT0",    "Etc/GMT0", "Greenwich", "Etc/Greenwich"};
+  return std::any_of(std::begin(kUtc), std::end(kUtc),
+                     [&](const char* name) { return zone == name; });
+}
+
+// Whether `rewrite` (sql/clock_bounds.h) gives exactly the query's rows here: every column it
+// compares with the clock is a TIMESTAMP and the session is in UTC.
+bool ClockCastIsExactLocked(DuckDbSession& session, const sql::ClockBoundRewrite& rewrite) {
+  if (!TimeZoneIsUtcLocked(session)) return false;
+  duckdb_prepared_statement raw = nullptr;
+  duckdb_state state = duckdb_prepare(session.connection(), rewrite.probe_sql.c_str(), &raw);
+  SharedPrepared probe(raw, [](duckdb_prepared_statement p) { duckdb_destroy_prepare(&p); });
+  if (state != DuckDBSuccess) return false;
+  const idx_t columns = duckdb_prepared_statement_column_count(raw);
+  for (idx_t i = 0; i < columns; ++i) {
+    if (duckdb_prepared_statement_column_type(raw, i) != DUCKDB_TYPE_TIMESTAMP) return false;
+  }
+  return columns > 0;
+}
+
+arrow::Result<SharedPrepared> PrepareSqlLocked(DuckDbSession& session, const std::string& sql) {
+  duckdb_prepared_statement raw = nullptr;
+  duckdb_state state = duckdb_prepare(session.connection(), sql.c_str(), &raw);
+  SharedPrepared prepared(raw, [](duckdb_prepared_statement p) { duckdb_destroy_prepare(&p); });
+  if (state != DuckDBSuccess) {
+    const char* error = raw != nullptr ? duckdb_prepare_error(raw) : nullptr;
+    return StatusFromDuckDbMessage(error != nullptr ? error : "prepare failed", "");
+  }
+  return prepared;
+}
+
 }  // namespace
 
 DuckDbStatement::DuckDbStatement(std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
@@ -79,15 +124,22 @@ DuckDbStatement::~DuckDbStatement() {
 
 arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
     std::shared_ptr<DuckDbSession> session, const std::string& sql) {
-  duckdb_prepared_statement raw = nullptr;
-  duckdb_state state = duckdb_prepare(session->connection(), sql.c_str(), &raw);
-  SharedPrepared prepared(raw, [](duckdb_prepared_statement p) { duckdb_destroy_prepare(&p); });
-  if (state != DuckDBSuccess) {
-    const char* error = raw != nullptr ? duckdb_prepare_error(raw) : nullptr;
-    return StatusFromDuckDbMessage(error != nullptr ? error : "prepare failed", "");
+  SharedPrepared prepared;
+  bool clock_cast = false;
+  if (auto rewrite = sql::ClockBoundRewriteOf(sql);
+      rewrite != nullptr && ClockCastIsExactLocked(*session, *rewrite)) {
+    auto cast = PrepareSqlLocked(*session, rewrite->sql);
+    if (cast.ok()) {
+      prepared = std::move(*cast);
+      clock_cast = true;
+    }
+  }
+  if (!clock_cast) {
+    ARROW_ASSIGN_OR_RAISE(prepared, PrepareSqlLocked(*session, sql));
   }
   std::unique_ptr<DuckDbStatement> statement(
       new DuckDbStatement(std::move(session), std::move(prepared), sql));
+  statement->clock_cast_ = clock_cast;
   ARROW_RETURN_NOT_OK(statement->DescribeLocked());
   if (statement->kind_ == StatementKind::kQuery && statement->dataset_schema_ != nullptr &&
       statement->parameter_schema_->num_fields() == 0) {
@@ -101,6 +153,14 @@ arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
     }
   }
   return statement;
+}
+
+arrow::Status DuckDbStatement::KeepExactLocked() {
+  if (!clock_cast_ || TimeZoneIsUtcLocked(*session_)) return arrow::Status::OK();
+  // The session left UTC since the statement was prepared: run the query as written.
+  ARROW_ASSIGN_OR_RAISE(prepared_, PrepareSqlLocked(*session_, sql_));
+  clock_cast_ = false;
+  return arrow::Status::OK();
 }
 
 void DuckDbStatement::NoteExecutedLocked(bool succeeded) {
@@ -264,6 +324,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> DuckDbStatement::Execut
   if (auto direct = ExecuteDirect()) return direct;
   std::lock_guard<std::recursive_mutex> lock(session_->mutex());
   session_->QuiesceLocked();
+  ARROW_RETURN_NOT_OK(KeepExactLocked());
   auto reader = DuckDbResultReader::StartLocked(session_, prepared_, parameters_, origins_);
   NoteExecutedLocked(reader.ok());
   ARROW_RETURN_NOT_OK(reader.status());
@@ -274,6 +335,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> DuckDbStatement::Execut
 arrow::Result<int64_t> DuckDbStatement::ExecuteUpdate() {
   std::lock_guard<std::recursive_mutex> lock(session_->mutex());
   session_->QuiesceLocked();
+  ARROW_RETURN_NOT_OK(KeepExactLocked());
   int64_t executions = parameters_ != nullptr ? parameters_->num_rows() : 1;
   int64_t changed = 0;
   bool known = false;

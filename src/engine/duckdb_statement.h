@@ -6,7 +6,9 @@
 // thread at a time (engine.h). A statement that is exactly a call of a direct-read table
 // function (direct_table_call.h) is answered from the function's rows when they have the
 // columns DuckDB described (and the transaction, if any, is not aborted); otherwise DuckDB
-// runs it.
+// runs it. A query comparing TIMESTAMP columns with the clock runs with the clock side cast to
+// TIMESTAMP while the session is in UTC (sql/clock_bounds.h: the same rows, without casting
+// every row); checked again at each execution.
 #pragma once
 
 #include "engine/direct_table_call.h"
@@ -59,6 +61,10 @@ class DuckDbStatement : public EngineStatement {
   TableFunctionArgs direct_args_;
   std::vector<std::string> direct_columns_;  // empty: every column
   SharedPrepared probe_;  // SELECT 1: whether the transaction still runs statements
+  // prepared_ is sql/clock_bounds.h's rewrite of sql_, exact while the session is in UTC.
+  bool clock_cast_ = false;
+  // Before an execution: prepares sql_ as written if the rewrite is no longer exact.
+  arrow::Status KeepExactLocked();
 };
 
 }  // namespace hyprstream::engine

@@ -11,6 +11,7 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "sql/clock_bounds.h"
 #include "sql/duckdb_parser.h"
 #include "sql/sql_script.h"
 #include "window/window_catalog.h"
@@ -59,51 +60,10 @@ json Shape(json node) {
   return node;
 }
 
-// An expression DuckDB evaluates to one value per query: constants, casts and the clock.
-bool IsConstantExpression(const json& node) {
-  static const std::set<std::string> kFunctions = {"now",
-                                                   "current_timestamp",
-                                                   "get_current_timestamp",
-                                                   "transaction_timestamp",
-                                                   "current_date",
-                                                   "today",
-                                                   "+",
-                                                   "-",
-                                                   "*",
-                                                   "to_timestamp",
-                                                   "make_timestamp",
-                                                   "make_timestamptz",
-                                                   "date_trunc",
-                                                   "time_bucket",
-                                                   "strptime",
-                                                   "epoch_ms",
-                                                   "trunc",
-                                                   "to_weeks",
-                                                   "to_days",
-                                                   "to_hours",
-                                                   "to_minutes",
-                                                   "to_seconds",
-                                                   "to_milliseconds",
-                                                   "to_microseconds"};
-  const std::string kind = ClassOf(node);
-  if (kind == "CONSTANT") return true;
-  if (kind == "CAST") return IsConstantExpression(node["child"]);
-  if (kind == "FUNCTION") {
-    if (!IsPlainCall(node) || kFunctions.count(node.value("function_name", "")) == 0) {
-      return false;
-    }
-    for (const json& child : node["children"]) {
-      if (!IsConstantExpression(child)) return false;
-    }
-    return true;
-  }
-  return false;
-}
-
 // Microseconds of a constant interval expression, evaluated by DuckDB; nullopt if it is not
 // one fixed width.
 std::optional<int64_t> IntervalMicros(engine::EngineConnection& connection, const json& node) {
-  if (!IsConstantExpression(node)) return std::nullopt;
+  if (!sql::IsQueryConstant(node)) return std::nullopt;
   auto text = sql::ExpressionSql(node);
   if (!text.ok()) return std::nullopt;
   auto micros = engine::QueryValue(
@@ -324,12 +284,12 @@ arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
     const std::string type = where.value("type", "");
     const json& left = where["left"];
     const json& right = where["right"];
-    if (!ColumnName(left).empty() && IsConstantExpression(right) &&
+    if (!ColumnName(left).empty() && sql::IsQueryConstant(right) &&
         (type == "COMPARE_GREATERTHAN" || type == "COMPARE_GREATERTHANOREQUALTO")) {
       where_time = ColumnName(left);
       since = right;
       inclusive = type == "COMPARE_GREATERTHANOREQUALTO";
-    } else if (!ColumnName(right).empty() && IsConstantExpression(left) &&
+    } else if (!ColumnName(right).empty() && sql::IsQueryConstant(left) &&
                (type == "COMPARE_LESSTHAN" || type == "COMPARE_LESSTHANOREQUALTO")) {
       where_time = ColumnName(right);
       since = left;
