@@ -38,6 +38,16 @@ std::string CallRecord::sql() const {
   return sql_;
 }
 
+void CallRecord::NoteRefusedHandle(std::string what) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  refused_handle_ = std::move(what);
+}
+
+std::string CallRecord::refused_handle() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return refused_handle_;
+}
+
 void CallRecord::AddRows(int64_t rows) {
   if (rows < 0) return;
   int64_t current = rows_.load();

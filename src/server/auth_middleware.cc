@@ -100,6 +100,7 @@ arrow::Status AuthMiddlewareFactory::StartCall(const fl::CallInfo& info,
       entry.command = record.command();
       entry.sql = record.sql();
       entry.outcome = status;
+      entry.refused = record.refused_handle();
       entry.rows = record.rows();
       entry.duration = record.elapsed();
       audit->Write(entry);
