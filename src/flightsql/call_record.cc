@@ -55,6 +55,11 @@ void CallRecord::AddRows(int64_t rows) {
   }
 }
 
+std::string RpcName(fl::FlightMethod method) {
+  if (method == fl::FlightMethod::PollFlightInfo) return "PollFlightInfo";
+  return fl::ToString(method);
+}
+
 CallRecord* CallRecordOf(const fl::ServerCallContext& context) {
   return static_cast<CallRecord*>(context.GetMiddleware(kCallRecordKey));
 }

@@ -74,6 +74,10 @@ class CallRecord : public arrow::flight::ServerMiddleware {
   std::atomic<int64_t> rows_{-1};
 };
 
+// The RPC's name: arrow::flight::ToString, which calls PollFlightInfo "(unknown Flight
+// method)" (Arrow 26).
+std::string RpcName(arrow::flight::FlightMethod method);
+
 // The record of the call, or nullptr when none is installed.
 CallRecord* CallRecordOf(const arrow::flight::ServerCallContext& context);
 
