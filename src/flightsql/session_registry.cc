@@ -39,18 +39,24 @@ std::string CookieValue(std::string_view header, std::string_view name) {
   return "";
 }
 
+// When `found` is another user's entry, notes on the call's record that `what` was refused.
+template <typename Found>
+void NoteIfForeign(const arrow::flight::ServerCallContext& context, const Found& found,
+                   const char* what) {
+  if (!found.foreign) return;
+  if (CallRecord* record = CallRecordOf(context)) {
+    record->NoteRefusedHandle(std::string(what) + " of user '" + found.held_by + "'");
+  }
+}
+
 // `found`'s value, else the status `missing`: the same whether the id is unknown or held by
-// another user, so ids cannot be probed; the latter is noted on the call's record as `what`.
+// another user, so ids cannot be probed (the latter is noted for the audit log).
 template <typename T>
 arrow::Result<std::shared_ptr<T>> Owned(const arrow::flight::ServerCallContext& context,
                                         typename ExpiringMap<T>::Found found, const char* what,
                                         arrow::Status missing) {
   if (found.value) return std::move(found.value);
-  if (found.foreign) {
-    if (CallRecord* record = CallRecordOf(context)) {
-      record->NoteRefusedHandle(std::string(what) + " of user '" + found.held_by + "'");
-    }
-  }
+  NoteIfForeign(context, found, what);
   return missing;
 }
 
@@ -168,9 +174,9 @@ arrow::Result<std::shared_ptr<PreparedStatement>> SessionRegistry::GetPreparedSt
 
 bool SessionRegistry::ClosePreparedStatement(const arrow::flight::ServerCallContext& context,
                                              const std::string& handle) {
-  return Owned<PreparedStatement>(context, statements_.Take(handle, OwnerOf(context)),
-                                  "prepared statement handle", arrow::Status::KeyError(""))
-      .ok();
+  auto found = statements_.Take(handle, OwnerOf(context));
+  NoteIfForeign(context, found, "prepared statement handle");
+  return found.value != nullptr;
 }
 
 std::string SessionRegistry::AddPendingResult(const arrow::flight::ServerCallContext& context,
@@ -265,20 +271,19 @@ arrow::Status SessionRegistry::MarkFinished(const std::string& id, const std::st
 SessionRegistry::CancelOutcome SessionRegistry::Cancel(
     const arrow::flight::ServerCallContext& context, const std::string& id) {
   const std::string owner = OwnerOf(context);
-  // Another user's ticket or job answers like an unknown one: not cancellable.
-  const arrow::Status unknown = arrow::Status::KeyError("");
-  if (Owned<PendingResult>(context, results_.Take(id, owner), "result ticket", unknown).ok()) {
+  // Another user's ticket or job answers like an unknown one: not cancellable, left alone.
+  auto result = results_.Take(id, owner);
+  NoteIfForeign(context, result, "result ticket");
+  if (result.value) return CancelOutcome::kCancelled;
+  auto call = running_.Take(id, owner);
+  NoteIfForeign(context, call, "result ticket");
+  if (call.value) {
+    call.value->connection->Interrupt();
     return CancelOutcome::kCancelled;
   }
-  if (auto call = Owned<RunningCall>(context, running_.Take(id, owner), "result ticket", unknown);
-      call.ok()) {
-    (*call)->connection->Interrupt();
-    return CancelOutcome::kCancelled;
-  }
-  if (auto job = Owned<PollJob>(context, poll_jobs_.Get(id, owner), "poll descriptor", unknown);
-      job.ok() && (*job)->Cancel()) {
-    return CancelOutcome::kCancelled;
-  }
+  auto job = poll_jobs_.Get(id, owner);
+  NoteIfForeign(context, job, "poll descriptor");
+  if (job.value && job.value->Cancel()) return CancelOutcome::kCancelled;
   return CancelOutcome::kNotCancellable;
 }
 

@@ -145,9 +145,9 @@ class SessionRegistry {
   arrow::Result<StatementGate::Permit> Admit(const arrow::flight::ServerCallContext& context);
   // The RPC `context` runs something on `connection` under `id` (a result ticket, or a fresh
   // id) for OwnerOf(context) / has finished; the caller unregisters (with that owner) before
-  // the RPC ends. The query timeout (the
-  // session's hyprstream.query_timeout, else the server's) counts from MarkRunning, unless
-  // `timed` is false (bulk ingest: its length is the client's upload).
+  // the RPC ends. The query timeout (the session's hyprstream.query_timeout, else the
+  // server's) counts from MarkRunning, unless `timed` is false (bulk ingest: its length is
+  // the client's upload).
   void MarkRunning(const std::string& id, std::shared_ptr<engine::EngineConnection> connection,
                    const arrow::flight::ServerCallContext* context,
                    StatementGate::Permit permit = {}, bool timed = true);
