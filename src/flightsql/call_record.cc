@@ -38,11 +38,26 @@ std::string CallRecord::sql() const {
   return sql_;
 }
 
+void CallRecord::NoteRefusedHandle(std::string what) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  refused_handle_ = std::move(what);
+}
+
+std::string CallRecord::refused_handle() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return refused_handle_;
+}
+
 void CallRecord::AddRows(int64_t rows) {
   if (rows < 0) return;
   int64_t current = rows_.load();
   while (!rows_.compare_exchange_weak(current, (current < 0 ? 0 : current) + rows)) {
   }
+}
+
+std::string RpcName(fl::FlightMethod method) {
+  if (method == fl::FlightMethod::PollFlightInfo) return "PollFlightInfo";
+  return fl::ToString(method);
 }
 
 CallRecord* CallRecordOf(const fl::ServerCallContext& context) {

@@ -50,6 +50,11 @@ class CallRecord : public arrow::flight::ServerMiddleware {
   void NoteCommand(std::string command, std::string sql = "");
   std::string command() const;
   std::string sql() const;
+  // A handle of another user that the call presented and was refused ("prepared statement
+  // handle of user 'alice'"): the client sees the same answer as for an unknown handle, the
+  // audit log sees this.
+  void NoteRefusedHandle(std::string what);
+  std::string refused_handle() const;
   // Rows written or streamed; -1 when unknown.
   void AddRows(int64_t rows);
   int64_t rows() const { return rows_.load(); }
@@ -62,11 +67,16 @@ class CallRecord : public arrow::flight::ServerMiddleware {
   const Completion on_complete_;
   const std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   const std::chrono::steady_clock::time_point steady_start_ = std::chrono::steady_clock::now();
-  mutable std::mutex mutex_;  // guards command_, sql_
+  mutable std::mutex mutex_;  // guards command_, sql_, refused_handle_
   std::string command_;
   std::string sql_;
+  std::string refused_handle_;
   std::atomic<int64_t> rows_{-1};
 };
+
+// The RPC's name: arrow::flight::ToString, which calls PollFlightInfo "(unknown Flight
+// method)" (Arrow 26).
+std::string RpcName(arrow::flight::FlightMethod method);
 
 // The record of the call, or nullptr when none is installed.
 CallRecord* CallRecordOf(const arrow::flight::ServerCallContext& context);

@@ -1,13 +1,21 @@
 // ExpiringMap: server-side handles (sessions, transactions, prepared statements, result
-// tickets) keyed by an opaque random id, dropped after they sit unused for `ttl`.
+// tickets, poll jobs) keyed by an id, each bound to the owner that stored it (the
+// authenticated user), dropped after they sit unused for `ttl`.
 //
-// Thread-safe. The map is split into shards, each with its own mutex held only for the map
-// operation itself, so lookups from many clients do not contend on one lock.
+// Only its owner sees an entry: a lookup by anyone else finds nothing and leaves the entry
+// as it is (Found::foreign says so, for the audit log, never for the client). Two owners may
+// hold entries under the same id (sessions named by a cookie or a peer); random ids are
+// unique anyway.
+//
+// Thread-safe. The map is split into shards by id, each with its own mutex held only for the
+// map operation itself, so lookups from many clients do not contend on one lock.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,53 +32,76 @@ class ExpiringMap {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // What a lookup by one owner found: the value, or null; when null, `foreign` tells whether
+  // another owner holds an entry under that id (left untouched) and `held_by` names one.
+  struct Found {
+    std::shared_ptr<T> value;
+    bool foreign = false;
+    std::string held_by;
+  };
+
   explicit ExpiringMap(std::chrono::seconds ttl) : ttl_(ttl) {}
 
-  // Stores `value` under a fresh id and returns the id.
-  std::string Insert(std::shared_ptr<T> value) {
+  // Stores `value` for `owner` under a fresh id and returns the id.
+  std::string Insert(const std::string& owner, std::shared_ptr<T> value) {
     std::string id = NewHandleId();
-    Put(id, std::move(value));
+    Put(id, owner, std::move(value));
     return id;
   }
 
-  void Put(const std::string& id, std::shared_ptr<T> value) {
+  // Stores `value` for `owner` under `id`, replacing what `owner` had there.
+  void Put(const std::string& id, const std::string& owner, std::shared_ptr<T> value) {
     Shard& shard = ShardFor(id);
     std::lock_guard<std::mutex> lock(shard.mutex);
-    shard.entries[id] = Entry{std::move(value), Clock::now()};
+    auto& entries = shard.entries[id];
+    if (Entry* entry = Find(entries, owner)) {
+      *entry = Entry{owner, std::move(value), Clock::now()};
+    } else {
+      entries.push_back(Entry{owner, std::move(value), Clock::now()});
+    }
   }
 
-  // The value under `id` (and marks it used), or nullptr when unknown or expired.
-  std::shared_ptr<T> Get(const std::string& id) {
-    Shard& shard = ShardFor(id);
-    std::lock_guard<std::mutex> lock(shard.mutex);
-    auto it = shard.entries.find(id);
-    if (it == shard.entries.end()) return nullptr;
-    it->second.last_used = Clock::now();
-    return it->second.value;
-  }
-
-  // Removes and returns the value under `id`, or nullptr.
-  std::shared_ptr<T> Take(const std::string& id) {
+  // The value `owner` holds under `id` (and marks it used).
+  Found Get(const std::string& id, const std::string& owner) {
     Shard& shard = ShardFor(id);
     std::lock_guard<std::mutex> lock(shard.mutex);
     auto it = shard.entries.find(id);
-    if (it == shard.entries.end()) return nullptr;
-    std::shared_ptr<T> value = std::move(it->second.value);
-    shard.entries.erase(it);
-    return value;
+    if (it == shard.entries.end()) return {};
+    Entry* entry = Find(it->second, owner);
+    if (entry == nullptr) return Foreign(it->second);
+    entry->last_used = Clock::now();
+    return Found{entry->value, false, {}};
   }
 
-  // The value under `id`, created by `make` when absent. `make` runs outside the lock; if two
-  // callers race, one result wins and both get it.
+  // Removes and returns the value `owner` holds under `id`.
+  Found Take(const std::string& id, const std::string& owner) {
+    Shard& shard = ShardFor(id);
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.entries.find(id);
+    if (it == shard.entries.end()) return {};
+    auto& entries = it->second;
+    Entry* entry = Find(entries, owner);
+    if (entry == nullptr) return Foreign(entries);
+    Found found{std::move(entry->value), false, {}};
+    entries.erase(entries.begin() + (entry - entries.data()));
+    if (entries.empty()) shard.entries.erase(it);
+    return found;
+  }
+
+  // The value `owner` holds under `id`, created by `make` when absent. `make` runs outside
+  // the lock; if two callers race, one result wins and both get it.
   template <typename Make>
-  auto GetOrCreate(const std::string& id, Make&& make) -> decltype(make()) {
-    if (auto existing = Get(id)) return existing;
+  auto GetOrCreate(const std::string& id, const std::string& owner, Make&& make)
+      -> decltype(make()) {
+    if (auto existing = Get(id, owner).value) return existing;
     auto made = make();
     if (!made.ok()) return made;
     Shard& shard = ShardFor(id);
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto [it, inserted] = shard.entries.try_emplace(id, Entry{*made, Clock::now()});
-    return it->second.value;
+    auto& entries = shard.entries[id];
+    if (Entry* entry = Find(entries, owner)) return entry->value;
+    entries.push_back(Entry{owner, *made, Clock::now()});
+    return entries.back().value;
   }
 
   // Drops entries unused for longer than ttl; returns the dropped values (so their
@@ -80,12 +111,12 @@ class ExpiringMap {
     for (Shard& shard : shards_) {
       std::lock_guard<std::mutex> lock(shard.mutex);
       for (auto it = shard.entries.begin(); it != shard.entries.end();) {
-        if (now - it->second.last_used > ttl_) {
-          dropped.push_back(std::move(it->second.value));
-          it = shard.entries.erase(it);
-        } else {
-          ++it;
-        }
+        auto& entries = it->second;
+        auto expired = std::stable_partition(entries.begin(), entries.end(),
+                                             [&](Entry& e) { return now - e.last_used <= ttl_; });
+        for (auto e = expired; e != entries.end(); ++e) dropped.push_back(std::move(e->value));
+        entries.erase(expired, entries.end());
+        it = entries.empty() ? shard.entries.erase(it) : std::next(it);
       }
     }
     return dropped;
@@ -97,7 +128,9 @@ class ExpiringMap {
   void ForEach(Fn&& fn) {
     for (Shard& shard : shards_) {
       std::lock_guard<std::mutex> lock(shard.mutex);
-      for (auto& [id, entry] : shard.entries) fn(*entry.value);
+      for (auto& [id, entries] : shard.entries) {
+        for (auto& entry : entries) fn(*entry.value);
+      }
     }
   }
 
@@ -105,21 +138,34 @@ class ExpiringMap {
     size_t n = 0;
     for (const Shard& shard : shards_) {
       std::lock_guard<std::mutex> lock(shard.mutex);
-      n += shard.entries.size();
+      for (const auto& [id, entries] : shard.entries) n += entries.size();
     }
     return n;
   }
 
  private:
   struct Entry {
+    std::string owner;
     std::shared_ptr<T> value;
     Clock::time_point last_used;
   };
   struct Shard {
-    mutable std::mutex mutex;
-    std::unordered_map<std::string, Entry> entries;
+    mutable std::mutex mutex;  // guards entries
+    // Per id, one entry per owner: almost always exactly one.
+    std::unordered_map<std::string, std::vector<Entry>> entries;
   };
   static constexpr size_t kShards = 16;
+
+  static Entry* Find(std::vector<Entry>& entries, const std::string& owner) {
+    for (Entry& entry : entries) {
+      if (entry.owner == owner) return &entry;
+    }
+    return nullptr;
+  }
+
+  static Found Foreign(const std::vector<Entry>& entries) {
+    return Found{nullptr, true, entries.front().owner};
+  }
 
   Shard& ShardFor(const std::string& id) { return shards_[std::hash<std::string>{}(id) % kShards]; }
 

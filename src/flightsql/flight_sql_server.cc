@@ -166,6 +166,7 @@ auto FlightSqlServer::RunStatement(const fl::ServerCallContext& context,
                                    Work&& work, bool timed) -> decltype(work()) {
   ARROW_ASSIGN_OR_RAISE(auto permit, sessions_.Admit(context));
   const std::string call_id = NewHandleId();
+  const std::string owner = SessionRegistry::OwnerOf(context);
   sessions_.MarkRunning(call_id, std::move(connection), &context, std::move(permit), timed);
   auto result = work();
   arrow::Status outcome;
@@ -174,7 +175,7 @@ auto FlightSqlServer::RunStatement(const fl::ServerCallContext& context,
   } else {
     outcome = result.status();
   }
-  ARROW_RETURN_NOT_OK(sessions_.MarkFinished(call_id, std::move(outcome)));
+  ARROW_RETURN_NOT_OK(sessions_.MarkFinished(call_id, owner, std::move(outcome)));
   return result;
 }
 
@@ -299,8 +300,8 @@ arrow::Status FlightSqlServer::GetSchema(const fl::ServerCallContext& context,
       return dataset ? dataset : arrow::schema({});
     }
     if (auto* c = std::get_if<pb::CommandPreparedStatementQuery>(&command)) {
-      ARROW_ASSIGN_OR_RAISE(auto prepared,
-                            sessions_.GetPreparedStatement(c->prepared_statement_handle()));
+      ARROW_ASSIGN_OR_RAISE(
+          auto prepared, sessions_.GetPreparedStatement(context, c->prepared_statement_handle()));
       std::lock_guard<std::mutex> lock(prepared->mutex);
       auto dataset = prepared->statement->dataset_schema();
       return dataset ? dataset : arrow::schema({});
@@ -353,8 +354,8 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnouncePrepared(
     const fl::ServerCallContext& context, const pb::CommandPreparedStatementQuery& command) {
-  ARROW_ASSIGN_OR_RAISE(auto prepared,
-                        sessions_.GetPreparedStatement(command.prepared_statement_handle()));
+  ARROW_ASSIGN_OR_RAISE(
+      auto prepared, sessions_.GetPreparedStatement(context, command.prepared_statement_handle()));
   std::shared_ptr<arrow::RecordBatch> parameters;
   {
     std::lock_guard<std::mutex> lock(prepared->mutex);
@@ -403,7 +404,7 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
     }
   }
   pb::TicketStatementQuery ticket;
-  ticket.set_statement_handle(sessions_.AddPendingResult(pending));
+  ticket.set_statement_handle(sessions_.AddPendingResult(context, pending));
   return Announced{pending->schema, PackAny(ticket)};
 }
 
@@ -411,11 +412,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::OpenPe
     const fl::ServerCallContext& context, const std::string& id) {
   // Wait for a statement slot first, so that a refused DoGet leaves its ticket to retry.
   ARROW_ASSIGN_OR_RAISE(auto permit, sessions_.Admit(context));
-  ARROW_ASSIGN_OR_RAISE(auto pending, sessions_.TakePendingResult(id));
+  ARROW_ASSIGN_OR_RAISE(auto pending, sessions_.TakePendingResult(context, id));
   // While it runs and streams, a cancelled call, CancelFlightInfo or its timeout interrupts it.
   sessions_.MarkRunning(id, pending->connection, &context, std::move(permit));
-  auto finished = [this, id](arrow::Status outcome) {
-    return sessions_.MarkFinished(id, std::move(outcome));
+  auto finished = [this, id, owner = SessionRegistry::OwnerOf(context)](arrow::Status outcome) {
+    return sessions_.MarkFinished(id, owner, std::move(outcome));
   };
   std::shared_ptr<arrow::RecordBatchReader> reader = pending->reader;
   if (!reader) {
@@ -494,7 +495,7 @@ arrow::Status FlightSqlServer::DoPut(const fl::ServerCallContext& context,
       return PutStatementUpdate(context, *c, writer.get());
     }
     if (auto* c = std::get_if<pb::CommandPreparedStatementQuery>(&command)) {
-      return PutPreparedQueryParameters(*c, reader.get(), writer.get());
+      return PutPreparedQueryParameters(context, *c, reader.get(), writer.get());
     }
     if (auto* c = std::get_if<pb::CommandPreparedStatementUpdate>(&command)) {
       return PutPreparedUpdate(context, *c, reader.get(), writer.get());
@@ -525,10 +526,10 @@ arrow::Status FlightSqlServer::PutStatementUpdate(const fl::ServerCallContext& c
 }
 
 arrow::Status FlightSqlServer::PutPreparedQueryParameters(
-    const pb::CommandPreparedStatementQuery& command, fl::FlightMessageReader* reader,
-    fl::FlightMetadataWriter* writer) {
-  ARROW_ASSIGN_OR_RAISE(auto prepared,
-                        sessions_.GetPreparedStatement(command.prepared_statement_handle()));
+    const fl::ServerCallContext& context, const pb::CommandPreparedStatementQuery& command,
+    fl::FlightMessageReader* reader, fl::FlightMetadataWriter* writer) {
+  ARROW_ASSIGN_OR_RAISE(
+      auto prepared, sessions_.GetPreparedStatement(context, command.prepared_statement_handle()));
   ARROW_ASSIGN_OR_RAISE(auto rows, ReadParameterRows(reader));
   {
     std::lock_guard<std::mutex> lock(prepared->mutex);
@@ -545,8 +546,8 @@ arrow::Status FlightSqlServer::PutPreparedUpdate(const fl::ServerCallContext& co
                                                  const pb::CommandPreparedStatementUpdate& command,
                                                  fl::FlightMessageReader* reader,
                                                  fl::FlightMetadataWriter* writer) {
-  ARROW_ASSIGN_OR_RAISE(auto prepared,
-                        sessions_.GetPreparedStatement(command.prepared_statement_handle()));
+  ARROW_ASSIGN_OR_RAISE(
+      auto prepared, sessions_.GetPreparedStatement(context, command.prepared_statement_handle()));
   ARROW_ASSIGN_OR_RAISE(auto rows, ReadParameterRows(reader));
   int64_t count = 0;
   {

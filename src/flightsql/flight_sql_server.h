@@ -95,7 +95,8 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Status PutStatementUpdate(const arrow::flight::ServerCallContext& context,
                                    const pb::CommandStatementUpdate& command,
                                    arrow::flight::FlightMetadataWriter* writer);
-  arrow::Status PutPreparedQueryParameters(const pb::CommandPreparedStatementQuery& command,
+  arrow::Status PutPreparedQueryParameters(const arrow::flight::ServerCallContext& context,
+                                           const pb::CommandPreparedStatementQuery& command,
                                            arrow::flight::FlightMessageReader* reader,
                                            arrow::flight::FlightMetadataWriter* writer);
   arrow::Status PutPreparedUpdate(const arrow::flight::ServerCallContext& context,
@@ -114,18 +115,24 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   // DoAction handlers; each returns the serialized result bodies.
   arrow::Result<std::vector<std::string>> CreatePreparedStatement(
       const arrow::flight::ServerCallContext& context, std::string_view body);
-  arrow::Result<std::vector<std::string>> ClosePreparedStatement(std::string_view body);
-  arrow::Result<std::vector<std::string>> BeginTransaction(std::string_view body);
-  arrow::Result<std::vector<std::string>> EndTransaction(std::string_view body);
-  arrow::Result<std::vector<std::string>> CancelFlightInfo(std::string_view body);
-  arrow::Result<std::vector<std::string>> CancelQuery(std::string_view body);
+  arrow::Result<std::vector<std::string>> ClosePreparedStatement(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Result<std::vector<std::string>> BeginTransaction(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Result<std::vector<std::string>> EndTransaction(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Result<std::vector<std::string>> CancelFlightInfo(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Result<std::vector<std::string>> CancelQuery(
+      const arrow::flight::ServerCallContext& context, std::string_view body);
   arrow::Result<std::vector<std::string>> SetSessionOptions(
       const arrow::flight::ServerCallContext& context, std::string_view body);
   arrow::Result<std::vector<std::string>> GetSessionOptions(
       const arrow::flight::ServerCallContext& context, std::string_view body);
   arrow::Result<std::vector<std::string>> CloseSession(
       const arrow::flight::ServerCallContext& context, std::string_view body);
-  arrow::Result<arrow::flight::CancelStatus> Cancel(const arrow::flight::FlightInfo& info);
+  arrow::Result<arrow::flight::CancelStatus> Cancel(const arrow::flight::ServerCallContext& context,
+                                                    const arrow::flight::FlightInfo& info);
 
   // PollFlightInfo: starts a background job for a statement or prepared query; its id.
   arrow::Result<std::string> StartPollJob(const arrow::flight::ServerCallContext& context,

@@ -51,14 +51,14 @@ arrow::Status FlightSqlServer::Authorize(const fl::ServerCallContext& context,
   }
   if (auto* c = std::get_if<pb::CommandPreparedStatementQuery>(&command)) {
     ARROW_ASSIGN_OR_RAISE(auto prepared,
-                          sessions_.GetPreparedStatement(c->prepared_statement_handle()));
+                          sessions_.GetPreparedStatement(context, c->prepared_statement_handle()));
     record->NoteCommand(name, prepared->sql);
     return RequireRole(context, prepared->required_role,
                        "prepared statement (" + prepared->required_for + ")");
   }
   if (auto* c = std::get_if<pb::CommandPreparedStatementUpdate>(&command)) {
     ARROW_ASSIGN_OR_RAISE(auto prepared,
-                          sessions_.GetPreparedStatement(c->prepared_statement_handle()));
+                          sessions_.GetPreparedStatement(context, c->prepared_statement_handle()));
     record->NoteCommand(name, prepared->sql);
     return RequireRole(context, AtLeast(prepared->required_role, Role::kReadWrite),
                        "prepared update (" + prepared->required_for + ")");

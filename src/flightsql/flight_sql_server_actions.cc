@@ -103,11 +103,11 @@ arrow::Status FlightSqlServer::DoAction(const fl::ServerCallContext& context,
       [&]() -> arrow::Result<std::vector<std::string>> {
     ARROW_RETURN_NOT_OK(AuthorizeAction(context, action));
     if (action.type == kCreatePreparedStatement) return CreatePreparedStatement(context, body);
-    if (action.type == kClosePreparedStatement) return ClosePreparedStatement(body);
-    if (action.type == kBeginTransaction) return BeginTransaction(body);
-    if (action.type == kEndTransaction) return EndTransaction(body);
-    if (action.type == kCancelFlightInfo) return CancelFlightInfo(body);
-    if (action.type == kCancelQuery) return CancelQuery(body);
+    if (action.type == kClosePreparedStatement) return ClosePreparedStatement(context, body);
+    if (action.type == kBeginTransaction) return BeginTransaction(context, body);
+    if (action.type == kEndTransaction) return EndTransaction(context, body);
+    if (action.type == kCancelFlightInfo) return CancelFlightInfo(context, body);
+    if (action.type == kCancelQuery) return CancelQuery(context, body);
     if (action.type == kSetSessionOptions) return SetSessionOptions(context, body);
     if (action.type == kGetSessionOptions) return GetSessionOptions(context, body);
     if (action.type == kCloseSession) return CloseSession(context, body);
@@ -159,38 +159,42 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
   ARROW_ASSIGN_OR_RAISE(*result.mutable_parameter_schema(),
                         SerializeSchema(prepared->statement->parameter_schema()));
   result.set_is_update(is_update);
-  result.set_prepared_statement_handle(sessions_.AddPreparedStatement(std::move(prepared)));
+  result.set_prepared_statement_handle(
+      sessions_.AddPreparedStatement(context, std::move(prepared)));
   return std::vector<std::string>{PackAny(result)};
 }
 
 arrow::Result<std::vector<std::string>> FlightSqlServer::ClosePreparedStatement(
-    std::string_view body) {
+    const fl::ServerCallContext& context, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto request, UnpackAs<pb::ActionClosePreparedStatementRequest>(
                                           body, kClosePreparedStatement));
-  // Closing an unknown or expired handle is not an error: the goal state holds.
-  sessions_.ClosePreparedStatement(request.prepared_statement_handle());
+  // Closing an unknown or expired handle is not an error: the goal state holds. Another
+  // user's handle is unknown to this caller: the same answer, and the handle stays.
+  sessions_.ClosePreparedStatement(context, request.prepared_statement_handle());
   return std::vector<std::string>{};
 }
 
-arrow::Result<std::vector<std::string>> FlightSqlServer::BeginTransaction(std::string_view body) {
+arrow::Result<std::vector<std::string>> FlightSqlServer::BeginTransaction(
+    const fl::ServerCallContext& context, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto request,
                         UnpackAs<pb::ActionBeginTransactionRequest>(body, kBeginTransaction));
   (void)request;
-  ARROW_ASSIGN_OR_RAISE(auto id, sessions_.BeginTransaction());
+  ARROW_ASSIGN_OR_RAISE(auto id, sessions_.BeginTransaction(context));
   pb::ActionBeginTransactionResult result;
   result.set_transaction_id(id);
   return std::vector<std::string>{PackAny(result)};
 }
 
-arrow::Result<std::vector<std::string>> FlightSqlServer::EndTransaction(std::string_view body) {
+arrow::Result<std::vector<std::string>> FlightSqlServer::EndTransaction(
+    const fl::ServerCallContext& context, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto request,
                         UnpackAs<pb::ActionEndTransactionRequest>(body, kEndTransaction));
   switch (request.action()) {
     case pb::ActionEndTransactionRequest::END_TRANSACTION_COMMIT:
-      ARROW_RETURN_NOT_OK(sessions_.EndTransaction(request.transaction_id(), true));
+      ARROW_RETURN_NOT_OK(sessions_.EndTransaction(context, request.transaction_id(), true));
       break;
     case pb::ActionEndTransactionRequest::END_TRANSACTION_ROLLBACK:
-      ARROW_RETURN_NOT_OK(sessions_.EndTransaction(request.transaction_id(), false));
+      ARROW_RETURN_NOT_OK(sessions_.EndTransaction(context, request.transaction_id(), false));
       break;
     default:
       return arrow::Status::Invalid("EndTransaction.action must be COMMIT or ROLLBACK");
@@ -200,7 +204,8 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::EndTransaction(std::str
 
 // --- Cancellation ---------------------------------------------------------------------------
 
-arrow::Result<fl::CancelStatus> FlightSqlServer::Cancel(const fl::FlightInfo& info) {
+arrow::Result<fl::CancelStatus> FlightSqlServer::Cancel(const fl::ServerCallContext& context,
+                                                        const fl::FlightInfo& info) {
   auto ids = HandlesOf(info);
   if (ids.empty()) {
     return arrow::Status::Invalid(
@@ -208,26 +213,28 @@ arrow::Result<fl::CancelStatus> FlightSqlServer::Cancel(const fl::FlightInfo& in
   }
   fl::CancelStatus status = fl::CancelStatus::kNotCancellable;
   for (const auto& id : ids) {
-    if (sessions_.Cancel(id) == SessionRegistry::CancelOutcome::kCancelled) {
+    if (sessions_.Cancel(context, id) == SessionRegistry::CancelOutcome::kCancelled) {
       status = fl::CancelStatus::kCancelled;
     }
   }
   return status;
 }
 
-arrow::Result<std::vector<std::string>> FlightSqlServer::CancelFlightInfo(std::string_view body) {
+arrow::Result<std::vector<std::string>> FlightSqlServer::CancelFlightInfo(
+    const fl::ServerCallContext& context, std::string_view body) {
   fl::CancelFlightInfoRequest request;
   ARROW_RETURN_NOT_OK(fl::CancelFlightInfoRequest::Deserialize(body, &request));
   if (!request.info) return arrow::Status::Invalid("CancelFlightInfo needs the FlightInfo");
-  ARROW_ASSIGN_OR_RAISE(auto status, Cancel(*request.info));
+  ARROW_ASSIGN_OR_RAISE(auto status, Cancel(context, *request.info));
   ARROW_ASSIGN_OR_RAISE(auto result, fl::CancelFlightInfoResult{status}.SerializeToString());
   return std::vector<std::string>{std::move(result)};
 }
 
-arrow::Result<std::vector<std::string>> FlightSqlServer::CancelQuery(std::string_view body) {
+arrow::Result<std::vector<std::string>> FlightSqlServer::CancelQuery(
+    const fl::ServerCallContext& context, std::string_view body) {
   ARROW_ASSIGN_OR_RAISE(auto request, UnpackAs<pb::ActionCancelQueryRequest>(body, kCancelQuery));
   ARROW_ASSIGN_OR_RAISE(auto info, fl::FlightInfo::Deserialize(request.info()));
-  ARROW_ASSIGN_OR_RAISE(auto status, Cancel(*info));
+  ARROW_ASSIGN_OR_RAISE(auto status, Cancel(context, *info));
   pb::ActionCancelQueryResult result;
   result.set_result(status == fl::CancelStatus::kCancelled
                         ? pb::ActionCancelQueryResult::CANCEL_RESULT_CANCELLED

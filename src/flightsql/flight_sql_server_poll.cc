@@ -38,8 +38,8 @@ arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallCon
     };
   } else {
     const auto& query = std::get<pb::CommandPreparedStatementQuery>(command);
-    ARROW_ASSIGN_OR_RAISE(auto prepared,
-                          sessions_.GetPreparedStatement(query.prepared_statement_handle()));
+    ARROW_ASSIGN_OR_RAISE(
+        auto prepared, sessions_.GetPreparedStatement(context, query.prepared_statement_handle()));
     connection = prepared->connection;
     run = [prepared]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
       std::lock_guard<std::mutex> lock(prepared->mutex);
@@ -54,8 +54,10 @@ arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallCon
   sessions_.MarkRunningInBackground(id, connection, context, std::move(permit));
   auto job = std::make_shared<PollJob>(
       connection, std::move(run),
-      [this, id](arrow::Status outcome) { return sessions_.MarkFinished(id, std::move(outcome)); });
-  sessions_.AddPollJob(id, std::move(job));
+      [this, id, owner = SessionRegistry::OwnerOf(context)](arrow::Status outcome) {
+        return sessions_.MarkFinished(id, owner, std::move(outcome));
+      });
+  sessions_.AddPollJob(context, id, std::move(job));
   return id;
 }
 
@@ -84,15 +86,15 @@ arrow::Status FlightSqlServer::PollFlightInfo(const fl::ServerCallContext& conte
       return Complete(std::move(flight_info));
     }
 
-    ARROW_ASSIGN_OR_RAISE(auto job, sessions_.GetPollJob(job_id));
+    ARROW_ASSIGN_OR_RAISE(auto job, sessions_.GetPollJob(context, job_id));
     if (job->WaitFor(first_poll ? std::chrono::milliseconds(0) : kPollWait)) {
-      sessions_.ForgetPollJob(job_id);
+      sessions_.ForgetPollJob(context, job_id);
       ARROW_ASSIGN_OR_RAISE(auto reader, job->result());
       auto pending = std::make_shared<PendingResult>();
       pending->schema = reader->schema();
       pending->reader = std::move(reader);
       pb::TicketStatementQuery ticket;
-      ticket.set_statement_handle(sessions_.AddPendingResult(pending));
+      ticket.set_statement_handle(sessions_.AddPendingResult(context, pending));
       return Complete(std::make_unique<fl::FlightInfo>(
           MakeFlightInfo(pending->schema, request, PackAny(ticket))));
     }

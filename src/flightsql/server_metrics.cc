@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "flightsql/call_record.h"
+
 namespace hyprstream::flightsql {
 namespace fl = arrow::flight;
 
@@ -139,7 +141,7 @@ class CallRecorder : public fl::ServerMiddleware {
 
 arrow::Status CallObserver::StartCall(const fl::CallInfo& info, const fl::ServerCallContext&,
                                       std::shared_ptr<fl::ServerMiddleware>* middleware) {
-  const std::string rpc = fl::ToString(info.method);
+  const std::string rpc = RpcName(info.method);
   if (draining_ && info.method != fl::FlightMethod::DoGet &&
       info.method != fl::FlightMethod::DoAction) {
     metrics_->RecordCall(rpc, "unavailable", 0);

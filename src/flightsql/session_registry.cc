@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "flightsql/call_record.h"
 #include "flightsql/read_freshness.h"
 
 namespace hyprstream::flightsql {
@@ -38,6 +39,38 @@ std::string CookieValue(std::string_view header, std::string_view name) {
   return "";
 }
 
+// When `found` is another user's entry, notes on the call's record that `what` was refused.
+template <typename Found>
+void NoteIfForeign(const arrow::flight::ServerCallContext& context, const Found& found,
+                   const char* what) {
+  if (!found.foreign) return;
+  if (CallRecord* record = CallRecordOf(context)) {
+    record->NoteRefusedHandle(std::string(what) + " of user '" + found.held_by + "'");
+  }
+}
+
+// `found`'s value, else the status `missing`: the same whether the id is unknown or held by
+// another user, so ids cannot be probed (the latter is noted for the audit log).
+template <typename T>
+arrow::Result<std::shared_ptr<T>> Owned(const arrow::flight::ServerCallContext& context,
+                                        typename ExpiringMap<T>::Found found, const char* what,
+                                        arrow::Status missing) {
+  if (found.value) return std::move(found.value);
+  NoteIfForeign(context, found, what);
+  return missing;
+}
+
+// Notes on the call's record that `key` named another user's session (a cookie: users
+// sharing one channel share its peer name by design, which is not worth a note).
+void NoteForeignSession(const arrow::flight::ServerCallContext& context, const std::string& key,
+                        const ExpiringMap<ClientSession>::Found& found, const char* outcome) {
+  if (!found.foreign || key.rfind("cookie:", 0) != 0) return;
+  if (CallRecord* record = CallRecordOf(context)) {
+    record->NoteRefusedHandle("session (arrow_flight_session_id cookie) of user '" + found.held_by +
+                              "'" + outcome);
+  }
+}
+
 }  // namespace
 
 SessionRegistry::SessionRegistry(std::shared_ptr<engine::Engine> engine, ServerLimits limits)
@@ -61,13 +94,19 @@ std::string SessionRegistry::SessionKey(const arrow::flight::ServerCallContext& 
   return "peer:" + context.peer();
 }
 
+std::string SessionRegistry::OwnerOf(const arrow::flight::ServerCallContext& context) {
+  const CallRecord* record = CallRecordOf(context);
+  return record == nullptr ? std::string() : record->identity().user;
+}
+
 arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::ConnectionFor(
     const arrow::flight::ServerCallContext& context, const std::string& transaction_id) {
   if (!transaction_id.empty()) {
-    auto transaction = transactions_.Get(transaction_id);
-    if (!transaction) {
-      return arrow::Status::KeyError("unknown or expired transaction_id; begin a new transaction");
-    }
+    ARROW_ASSIGN_OR_RAISE(
+        auto transaction,
+        Owned<Transaction>(
+            context, transactions_.Get(transaction_id, OwnerOf(context)), "transaction_id",
+            arrow::Status::KeyError("unknown or expired transaction_id; begin a new transaction")));
     return transaction->connection;
   }
   ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
@@ -76,73 +115,82 @@ arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::Connec
 
 arrow::Result<std::shared_ptr<ClientSession>> SessionRegistry::SessionOf(
     const arrow::flight::ServerCallContext& context) {
-  return sessions_.GetOrCreate(
-      SessionKey(context), [&]() -> arrow::Result<std::shared_ptr<ClientSession>> {
-        if (limits_.max_sessions > 0 &&
-            static_cast<int64_t>(sessions_.size()) >= limits_.max_sessions) {
-          ++sessions_rejected_;
-          return arrow::flight::MakeFlightError(
-              arrow::flight::FlightStatusCode::Unavailable,
-              "server is at capacity: " + std::to_string(limits_.max_sessions) +
-                  " sessions are open (--max-sessions); close idle "
-                  "connections or retry later");
-        }
-        ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
-        auto session = std::make_shared<ClientSession>();
-        session->connection = std::move(connection);
-        return session;
-      });
+  const std::string key = SessionKey(context);
+  const std::string owner = OwnerOf(context);
+  auto found = sessions_.Get(key, owner);
+  if (found.value) return std::move(found.value);
+  // Another user's session cookie: this caller gets a session of its own under it.
+  NoteForeignSession(context, key, found, "; the caller got a session of its own");
+  return sessions_.GetOrCreate(key, owner, [&]() -> arrow::Result<std::shared_ptr<ClientSession>> {
+    if (limits_.max_sessions > 0 &&
+        static_cast<int64_t>(sessions_.size()) >= limits_.max_sessions) {
+      ++sessions_rejected_;
+      return arrow::flight::MakeFlightError(
+          arrow::flight::FlightStatusCode::Unavailable,
+          "server is at capacity: " + std::to_string(limits_.max_sessions) +
+              " sessions are open (--max-sessions); close idle "
+              "connections or retry later");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+    auto session = std::make_shared<ClientSession>();
+    session->connection = std::move(connection);
+    return session;
+  });
 }
 
-arrow::Result<std::string> SessionRegistry::BeginTransaction() {
+arrow::Result<std::string> SessionRegistry::BeginTransaction(
+    const arrow::flight::ServerCallContext& context) {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   ARROW_RETURN_NOT_OK(connection->BeginTransaction());
   auto transaction = std::make_shared<Transaction>();
   transaction->connection = std::move(connection);
-  return transactions_.Insert(std::move(transaction));
+  return transactions_.Insert(OwnerOf(context), std::move(transaction));
 }
 
-arrow::Status SessionRegistry::EndTransaction(const std::string& transaction_id, bool commit) {
-  auto transaction = transactions_.Take(transaction_id);
-  if (!transaction) {
-    return arrow::Status::KeyError("unknown or expired transaction_id; nothing to ",
-                                   commit ? "commit" : "roll back");
-  }
+arrow::Status SessionRegistry::EndTransaction(const arrow::flight::ServerCallContext& context,
+                                              const std::string& transaction_id, bool commit) {
+  ARROW_ASSIGN_OR_RAISE(
+      auto transaction,
+      Owned<Transaction>(context, transactions_.Take(transaction_id, OwnerOf(context)),
+                         "transaction_id",
+                         arrow::Status::KeyError("unknown or expired transaction_id; nothing to ",
+                                                 commit ? "commit" : "roll back")));
   // What depends on the outcome (windows folding committed rows) follows the connection.
   return commit ? transaction->connection->Commit() : transaction->connection->Rollback();
 }
 
-std::string SessionRegistry::AddPreparedStatement(std::shared_ptr<PreparedStatement> statement) {
-  return statements_.Insert(std::move(statement));
+std::string SessionRegistry::AddPreparedStatement(const arrow::flight::ServerCallContext& context,
+                                                  std::shared_ptr<PreparedStatement> statement) {
+  return statements_.Insert(OwnerOf(context), std::move(statement));
 }
 
 arrow::Result<std::shared_ptr<PreparedStatement>> SessionRegistry::GetPreparedStatement(
-    const std::string& handle) {
-  auto statement = statements_.Get(handle);
-  if (!statement) {
-    return arrow::Status::KeyError(
-        "unknown or expired prepared statement handle; create the prepared statement again");
-  }
-  return statement;
+    const arrow::flight::ServerCallContext& context, const std::string& handle) {
+  return Owned<PreparedStatement>(
+      context, statements_.Get(handle, OwnerOf(context)), "prepared statement handle",
+      arrow::Status::KeyError(
+          "unknown or expired prepared statement handle; create the prepared statement again"));
 }
 
-bool SessionRegistry::ClosePreparedStatement(const std::string& handle) {
-  return statements_.Take(handle) != nullptr;
+bool SessionRegistry::ClosePreparedStatement(const arrow::flight::ServerCallContext& context,
+                                             const std::string& handle) {
+  auto found = statements_.Take(handle, OwnerOf(context));
+  NoteIfForeign(context, found, "prepared statement handle");
+  return found.value != nullptr;
 }
 
-std::string SessionRegistry::AddPendingResult(std::shared_ptr<PendingResult> result) {
-  return results_.Insert(std::move(result));
+std::string SessionRegistry::AddPendingResult(const arrow::flight::ServerCallContext& context,
+                                              std::shared_ptr<PendingResult> result) {
+  return results_.Insert(OwnerOf(context), std::move(result));
 }
 
 arrow::Result<std::shared_ptr<PendingResult>> SessionRegistry::TakePendingResult(
-    const std::string& id) {
-  auto result = results_.Take(id);
-  if (!result) {
-    return arrow::Status::KeyError(
-        "unknown ticket: it was already read, has expired, or was never issued; call "
-        "GetFlightInfo again");
-  }
-  return result;
+    const arrow::flight::ServerCallContext& context, const std::string& id) {
+  return Owned<PendingResult>(
+      context, results_.Take(id, OwnerOf(context)), "result ticket",
+      arrow::Status::KeyError(
+          "unknown ticket: it was already read, has expired, or was never issued; call "
+          "GetFlightInfo again"));
 }
 
 arrow::Result<StatementGate::Permit> SessionRegistry::Admit(
@@ -152,7 +200,7 @@ arrow::Result<StatementGate::Permit> SessionRegistry::Admit(
 
 std::chrono::milliseconds SessionRegistry::QueryTimeoutOf(
     const arrow::flight::ServerCallContext& context) {
-  if (auto session = sessions_.Get(SessionKey(context))) {
+  if (auto session = sessions_.Get(SessionKey(context), OwnerOf(context)).value) {
     std::lock_guard<std::mutex> lock(session->mutex);
     auto it = session->options.find(kQueryTimeoutOption);
     if (it != session->options.end()) {
@@ -174,7 +222,7 @@ void SessionRegistry::MarkRunning(const std::string& id,
   call->permit = std::move(permit);
   if (context != nullptr && timed) call->timeout = QueryTimeoutOf(*context);
   call->deadline = std::chrono::steady_clock::now() + call->timeout;
-  running_.Put(id, std::move(call));
+  running_.Put(id, context != nullptr ? OwnerOf(*context) : std::string(), std::move(call));
 }
 
 void SessionRegistry::MarkRunningInBackground(const std::string& id,
@@ -187,7 +235,7 @@ void SessionRegistry::MarkRunningInBackground(const std::string& id,
   call->permit = std::move(permit);
   call->timeout = QueryTimeoutOf(context);
   call->deadline = std::chrono::steady_clock::now() + call->timeout;
-  running_.Put(id, std::move(call));
+  running_.Put(id, OwnerOf(context), std::move(call));
 }
 
 void SessionRegistry::InterruptCancelledCalls() {
@@ -207,8 +255,9 @@ void SessionRegistry::InterruptAll() {
   running_.ForEach([](RunningCall& call) { call.connection->Interrupt(); });
 }
 
-arrow::Status SessionRegistry::MarkFinished(const std::string& id, arrow::Status outcome) {
-  auto call = running_.Take(id);
+arrow::Status SessionRegistry::MarkFinished(const std::string& id, const std::string& owner,
+                                            arrow::Status outcome) {
+  auto call = running_.Take(id, owner).value;
   if (outcome.ok() || call == nullptr || !call->timed_out) return outcome;
   ++query_timeouts_;
   return arrow::flight::MakeFlightError(
@@ -219,20 +268,28 @@ arrow::Status SessionRegistry::MarkFinished(const std::string& id, arrow::Status
           kQueryTimeoutOption + " (e.g. '10m', 0 for none) or for the server with --query-timeout");
 }
 
-SessionRegistry::CancelOutcome SessionRegistry::Cancel(const std::string& id) {
-  if (results_.Take(id) != nullptr) return CancelOutcome::kCancelled;
-  if (auto call = running_.Take(id)) {
-    call->connection->Interrupt();
+SessionRegistry::CancelOutcome SessionRegistry::Cancel(
+    const arrow::flight::ServerCallContext& context, const std::string& id) {
+  const std::string owner = OwnerOf(context);
+  // Another user's ticket or job answers like an unknown one: not cancellable, left alone.
+  auto result = results_.Take(id, owner);
+  NoteIfForeign(context, result, "result ticket");
+  if (result.value) return CancelOutcome::kCancelled;
+  auto call = running_.Take(id, owner);
+  NoteIfForeign(context, call, "result ticket");
+  if (call.value) {
+    call.value->connection->Interrupt();
     return CancelOutcome::kCancelled;
   }
-  if (auto job = poll_jobs_.Get(id)) {
-    if (job->Cancel()) return CancelOutcome::kCancelled;
-  }
+  auto job = poll_jobs_.Get(id, owner);
+  NoteIfForeign(context, job, "poll descriptor");
+  if (job.value && job.value->Cancel()) return CancelOutcome::kCancelled;
   return CancelOutcome::kNotCancellable;
 }
 
-void SessionRegistry::AddPollJob(const std::string& id, std::shared_ptr<PollJob> job) {
-  poll_jobs_.Put(id, std::move(job));
+void SessionRegistry::AddPollJob(const arrow::flight::ServerCallContext& context,
+                                 const std::string& id, std::shared_ptr<PollJob> job) {
+  poll_jobs_.Put(id, OwnerOf(context), std::move(job));
 }
 
 size_t SessionRegistry::ExpireUnpolledJobs() {
@@ -240,22 +297,28 @@ size_t SessionRegistry::ExpireUnpolledJobs() {
   return poll_jobs_.Sweep().size();
 }
 
-arrow::Result<std::shared_ptr<PollJob>> SessionRegistry::GetPollJob(const std::string& id) {
-  auto job = poll_jobs_.Get(id);
-  if (!job) {
-    return arrow::Status::KeyError(
-        "unknown or expired poll descriptor: the query finished and was read, was not polled "
-        "within the poll lease of " +
-        std::to_string(limits_.poll_lease.count()) +
-        " s (then it is stopped), or was never submitted; submit it again");
-  }
-  return job;
+arrow::Result<std::shared_ptr<PollJob>> SessionRegistry::GetPollJob(
+    const arrow::flight::ServerCallContext& context, const std::string& id) {
+  return Owned<PollJob>(
+      context, poll_jobs_.Get(id, OwnerOf(context)), "poll descriptor",
+      arrow::Status::KeyError(
+          "unknown or expired poll descriptor: the query finished and was read, was not polled "
+          "within the poll lease of " +
+          std::to_string(limits_.poll_lease.count()) +
+          " s (then it is stopped), or was never submitted; submit it again"));
 }
 
-void SessionRegistry::ForgetPollJob(const std::string& id) { poll_jobs_.Take(id); }
+void SessionRegistry::ForgetPollJob(const arrow::flight::ServerCallContext& context,
+                                    const std::string& id) {
+  poll_jobs_.Take(id, OwnerOf(context));
+}
 
 bool SessionRegistry::CloseSession(const arrow::flight::ServerCallContext& context) {
-  return sessions_.Take(SessionKey(context)) != nullptr;
+  const std::string key = SessionKey(context);
+  auto found = sessions_.Take(key, OwnerOf(context));
+  // Another user's session under the same cookie stays open.
+  NoteForeignSession(context, key, found, "; it stays open");
+  return found.value != nullptr;
 }
 
 void SessionRegistry::Sweep() {

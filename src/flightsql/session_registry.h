@@ -13,6 +13,11 @@
 //    a statement slot and counts as running (gauges, query timeout, drain) until it ends;
 //    a job nobody polls within the poll lease is stopped and forgotten.
 // Every handle is an unguessable random id and expires when unused (see ServerLimits).
+// Every handle, and every session, belongs to the user whose call made it (OwnerOf): another
+// user presenting its id gets exactly the answer for an unknown id, so ids cannot be probed,
+// and the refusal is noted for the audit log (CallRecord::NoteRefusedHandle). A session
+// cookie or peer presented by another user names that user's own session. Without
+// authentication every call is the same user, and nothing changes.
 // Limits: sessions beyond max_sessions and statements that find no slot in the StatementGate
 // within its queue timeout get UNAVAILABLE; a running call past its query timeout is
 // interrupted by InterruptCancelledCalls and ends with DEADLINE_EXCEEDED (TimedOut).
@@ -111,25 +116,38 @@ class SessionRegistry {
   arrow::Result<std::shared_ptr<ClientSession>> SessionOf(
       const arrow::flight::ServerCallContext& context);
 
-  arrow::Result<std::string> BeginTransaction();
+  // The user that handles made by calls from `context` belong to: the authenticated user,
+  // "" when no CallRecord is installed.
+  static std::string OwnerOf(const arrow::flight::ServerCallContext& context);
+
+  // The handles below are made for, and found only for, the caller of `context` (OwnerOf).
+  arrow::Result<std::string> BeginTransaction(const arrow::flight::ServerCallContext& context);
   // Commits or rolls back and forgets the transaction (also when the end fails).
-  arrow::Status EndTransaction(const std::string& transaction_id, bool commit);
+  arrow::Status EndTransaction(const arrow::flight::ServerCallContext& context,
+                               const std::string& transaction_id, bool commit);
 
-  std::string AddPreparedStatement(std::shared_ptr<PreparedStatement> statement);
-  arrow::Result<std::shared_ptr<PreparedStatement>> GetPreparedStatement(const std::string& handle);
-  bool ClosePreparedStatement(const std::string& handle);
+  std::string AddPreparedStatement(const arrow::flight::ServerCallContext& context,
+                                   std::shared_ptr<PreparedStatement> statement);
+  arrow::Result<std::shared_ptr<PreparedStatement>> GetPreparedStatement(
+      const arrow::flight::ServerCallContext& context, const std::string& handle);
+  // False when the caller has no such handle (unknown, expired, or another user's: kept).
+  bool ClosePreparedStatement(const arrow::flight::ServerCallContext& context,
+                              const std::string& handle);
 
-  std::string AddPendingResult(std::shared_ptr<PendingResult> result);
+  std::string AddPendingResult(const arrow::flight::ServerCallContext& context,
+                               std::shared_ptr<PendingResult> result);
   // Removes and returns the result behind a ticket; NotFound if unknown, used or expired.
-  arrow::Result<std::shared_ptr<PendingResult>> TakePendingResult(const std::string& id);
+  arrow::Result<std::shared_ptr<PendingResult>> TakePendingResult(
+      const arrow::flight::ServerCallContext& context, const std::string& id);
 
   // Waits for a statement slot (max_concurrent_statements); UNAVAILABLE when none frees up
   // within the queue timeout. The permit goes to MarkRunning.
   arrow::Result<StatementGate::Permit> Admit(const arrow::flight::ServerCallContext& context);
   // The RPC `context` runs something on `connection` under `id` (a result ticket, or a fresh
-  // id) / has finished; the caller unregisters before the RPC ends. The query timeout (the
-  // session's hyprstream.query_timeout, else the server's) counts from MarkRunning, unless
-  // `timed` is false (bulk ingest: its length is the client's upload).
+  // id) for OwnerOf(context) / has finished; the caller unregisters (with that owner) before
+  // the RPC ends. The query timeout (the session's hyprstream.query_timeout, else the
+  // server's) counts from MarkRunning, unless `timed` is false (bulk ingest: its length is
+  // the client's upload).
   void MarkRunning(const std::string& id, std::shared_ptr<engine::EngineConnection> connection,
                    const arrow::flight::ServerCallContext* context,
                    StatementGate::Permit permit = {}, bool timed = true);
@@ -141,7 +159,8 @@ class SessionRegistry {
                                StatementGate::Permit permit);
   // Returns `outcome`, or DEADLINE_EXCEEDED naming the limit if the call failed because its
   // query timeout interrupted it.
-  arrow::Status MarkFinished(const std::string& id, arrow::Status outcome = arrow::Status::OK());
+  arrow::Status MarkFinished(const std::string& id, const std::string& owner,
+                             arrow::Status outcome = arrow::Status::OK());
   // Interrupts the engine work of every registered RPC whose client has gone or cancelled,
   // or whose query timeout has passed.
   void InterruptCancelledCalls();
@@ -149,14 +168,17 @@ class SessionRegistry {
   void InterruptAll();
 
   enum class CancelOutcome { kCancelled, kNotCancellable };
-  // Cancels what ticket (or poll job) `id` names: an unread result is dropped, a running
-  // stream or poll job is interrupted. kNotCancellable when it has finished or is unknown.
-  CancelOutcome Cancel(const std::string& id);
+  // Cancels what ticket (or poll job) `id` of the caller names: an unread result is dropped, a
+  // running stream or poll job is interrupted. kNotCancellable when it has finished or is
+  // unknown (or another user's: left alone).
+  CancelOutcome Cancel(const arrow::flight::ServerCallContext& context, const std::string& id);
 
-  void AddPollJob(const std::string& id, std::shared_ptr<PollJob> job);
+  void AddPollJob(const arrow::flight::ServerCallContext& context, const std::string& id,
+                  std::shared_ptr<PollJob> job);
   // The job (renewing its lease), or NotFound.
-  arrow::Result<std::shared_ptr<PollJob>> GetPollJob(const std::string& id);
-  void ForgetPollJob(const std::string& id);
+  arrow::Result<std::shared_ptr<PollJob>> GetPollJob(
+      const arrow::flight::ServerCallContext& context, const std::string& id);
+  void ForgetPollJob(const arrow::flight::ServerCallContext& context, const std::string& id);
   // Stops and forgets poll jobs not polled within the poll lease; how many.
   size_t ExpireUnpolledJobs();
   const ServerLimits& limits() const { return limits_; }
@@ -174,7 +196,8 @@ class SessionRegistry {
   int64_t query_timeouts() const { return query_timeouts_; }
   int64_t sessions_rejected() const { return sessions_rejected_; }
 
-  // The session name for a call: its session cookie, else its peer.
+  // The session name for a call: its session cookie, else its peer. Sessions of different
+  // users under one name are separate.
   static std::string SessionKey(const arrow::flight::ServerCallContext& context);
 
  private:

@@ -112,6 +112,11 @@ std::string AuditLog::Format(const AuditEntry& entry) {
   line["sql"] = Cut(entry.sql, kMaxSqlChars);
   line["outcome"] = OutcomeCode(entry.outcome);
   line["message"] = entry.outcome.ok() ? "" : Cut(entry.outcome.message(), 500);
+  if (entry.refused.empty()) {
+    line["refused"] = nullptr;
+  } else {
+    line["refused"] = Cut(entry.refused, 500);
+  }
   if (entry.rows >= 0) {
     line["rows"] = entry.rows;
   } else {

@@ -1,8 +1,9 @@
 // AuditLog: one JSON object per line, per Flight call, in a file of its own: time, user, role,
 // peer, rpc, command, sql (cut to 2000 characters), outcome ("ok" or the status code),
-// message, rows, duration_ms. Write formats the line and appends it to a memory buffer under
-// a mutex; a writer thread flushes the buffer to the file at most 100 ms later (at once when
-// it grows past 64 KiB), so calls never wait on disk. Thread-safe. The destructor flushes.
+// message, refused (another user's handle the call presented, or null), rows, duration_ms. Write
+// formats the line and appends it to a memory buffer under a mutex; a writer thread flushes the
+// buffer to the file at most 100 ms later (at once when it grows past 64 KiB), so calls never wait
+// on disk. Thread-safe. The destructor flushes.
 #pragma once
 
 #include <arrow/result.h>
@@ -27,7 +28,8 @@ struct AuditEntry {
   std::string command;
   std::string sql;
   arrow::Status outcome;
-  int64_t rows = -1;  // -1: unknown
+  std::string refused;  // another user's handle the call presented and was refused, if any
+  int64_t rows = -1;    // -1: unknown
   std::chrono::steady_clock::duration duration{};
 };
 

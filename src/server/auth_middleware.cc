@@ -76,7 +76,7 @@ arrow::Status AuthMiddlewareFactory::StartCall(const fl::CallInfo& info,
         entry.time = std::chrono::system_clock::now();
         entry.user = claimed_user;
         entry.peer = context.peer();
-        entry.rpc = fl::ToString(info.method);
+        entry.rpc = flightsql::RpcName(info.method);
         entry.outcome = refused;
         options_.audit->Write(entry);
       }
@@ -100,14 +100,15 @@ arrow::Status AuthMiddlewareFactory::StartCall(const fl::CallInfo& info,
       entry.command = record.command();
       entry.sql = record.sql();
       entry.outcome = status;
+      entry.refused = record.refused_handle();
       entry.rows = record.rows();
       entry.duration = record.elapsed();
       audit->Write(entry);
     };
   }
-  *middleware = std::make_shared<flightsql::CallRecord>(std::move(identity),
-                                                        fl::ToString(info.method), context.peer(),
-                                                        std::move(bearer), std::move(on_complete));
+  *middleware = std::make_shared<flightsql::CallRecord>(
+      std::move(identity), flightsql::RpcName(info.method), context.peer(), std::move(bearer),
+      std::move(on_complete));
   return arrow::Status::OK();
 }
 

@@ -57,3 +57,9 @@ class RawFlight:
     def get_flight_info(self, descriptor, timeout=60):
         call = self.channel.unary_unary(SERVICE + "GetFlightInfo")
         return call(descriptor, timeout=timeout)
+
+    def poll_flight_info(self, descriptor, metadata=None, timeout=60):
+        """PollFlightInfo (pyarrow has none): the serialized PollInfo {1 info, 2
+        flight_descriptor (retry), 3 progress, 4 expiration_time}."""
+        call = self.channel.unary_unary(SERVICE + "PollFlightInfo")
+        return call(descriptor, metadata=metadata, timeout=timeout)

@@ -1,7 +1,8 @@
 """Security with real clients: TLS and mutual TLS (pyarrow.flight, ADBC), Basic handshake ->
 bearer token (ADBC username/password, pyarrow authenticate_basic_token, raw padded and
 unpadded headers), every RPC refused without a token, forged/expired/external JWTs, each
-role against each write path, --readonly, and the audit log.
+role against each write path, --readonly, the audit log, and handles (prepared statements,
+tickets, transactions, poll descriptors, session cookies) that only their owner can use.
 
 Certificates and keys are made by the test setup with the openssl CLI; password hashes with
 `hyprstream --hash-password`.
@@ -11,17 +12,21 @@ import hashlib
 import hmac
 import json
 import pathlib
+import secrets
 import subprocess
+import threading
 import time
 
 import adbc_driver_flightsql.dbapi
 import adbc_driver_manager
+import grpc
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
 import flightsql_wire as wire
 from conftest import BINARY, Server, free_port
+from flight_raw import RawFlight, cmd_descriptor
 
 PASSWORDS = {"root": "r00t pass", "writer": "wr1ter:pass", "reader": "reader-pass"}
 ROLES = {"root": "admin", "writer": "read_write", "reader": "read_only"}
@@ -426,6 +431,20 @@ def test_external_rs256_tokens(servers, users_toml, tmp_path):
             with pytest.raises(flight.FlightUnauthenticatedError):
                 list(client.list_actions(flight.FlightCallOptions(
                     headers=[(b"authorization", b"Bearer " + token(bad).encode())])))
+        # A handle belongs to the user, whatever role its token carries; the role is checked
+        # again when it runs: prepared by dana as admin, refused to dana as read_only.
+        admin = flight.FlightCallOptions(headers=[(b"authorization", b"Bearer " + token(
+            {**claims, "roles": ["admin"]}).encode())])
+        query(client, "CREATE TABLE ext_owned (a INT)", admin)
+        result = list(client.do_action(flight.Action(
+            "CreatePreparedStatement", wire.create_prepared_request("DELETE FROM ext_owned")),
+            admin))
+        handle = wire.unpack_any(result[0].body.to_pybytes())[1][1][0]
+        with pytest.raises(flight.FlightUnauthorizedError, match="dana.*read_only"):
+            client.get_flight_info(flight.FlightDescriptor.for_command(
+                wire.prepared_query(handle)), options)
+        client.get_flight_info(flight.FlightDescriptor.for_command(wire.prepared_query(handle)),
+                               admin)
 
 
 # --- Roles ---------------------------------------------------------------------------------
@@ -602,7 +621,9 @@ def test_prepared_statement_of_an_admin_is_not_executable_by_a_reader(auth_serve
             "CreatePreparedStatement", wire.create_prepared_request(
                 "DELETE FROM roles_t")), admin))
         handle = wire.unpack_any(result[0].body.to_pybytes())[1][1][0]
-        with pytest.raises(flight.FlightUnauthorizedError, match="reader.*read_only"):
+        # Not even found: the handle is root's (the role check on execution is tested with
+        # one external user holding two roles, test_external_rs256_tokens).
+        with pytest.raises(pa.ArrowKeyError, match="unknown or expired prepared statement"):
             client.get_flight_info(flight.FlightDescriptor.for_command(
                 wire.prepared_query(handle)), reader)
         # And a reader may not prepare DML at all.
@@ -712,3 +733,313 @@ def test_roles_in_front_of_another_database(servers, users_toml, tmp_path):
                     cur.execute(sql)
             cur.execute("SELECT count(*) FROM t")
             assert cur.fetchall() == [(1,)]
+
+
+# --- Handles belong to their owner ---------------------------------------------------------
+#
+# `writer` makes each kind of handle; `root` (an admin: the strongest other user) and `reader`
+# present it raw. Each gets exactly what a random unknown id gets (so ids cannot be probed),
+# nothing of writer's changes, writer's handle keeps working (from another connection too),
+# and the audit log names the refusal.
+
+OWNER, OTHERS = "writer", ("root", "reader")
+
+
+def actions(client, name, body, options):
+    return [r.body.to_pybytes() for r in client.do_action(flight.Action(name, body), options)]
+
+
+def prepare(client, sql, options, transaction_id=None):
+    (result,) = actions(client, "CreatePreparedStatement",
+                        wire.create_prepared_request(sql, transaction_id), options)
+    return wire.unpack_any(result)[1][1][0]
+
+
+def answer(call):
+    """What the client sees: ("ok", result) or (exception type, message)."""
+    try:
+        return "ok", call()
+    except Exception as e:  # noqa: BLE001 - compared, and reported by the assertion
+        return type(e).__name__, str(e)
+
+
+def unknown_id():
+    return secrets.token_hex(16).encode()
+
+
+def put(client, command, options):
+    """A DoPut of `command` without rows; the DoPutUpdateResult's record count, if any."""
+    writer, reader = client.do_put(flight.FlightDescriptor.for_command(command), pa.schema([]),
+                                   options)
+    writer.done_writing()
+    buf = reader.read()
+    writer.close()
+    return wire.signed(wire.decode(buf).get(1, [0])[0]) if buf is not None and len(buf) else None
+
+
+def cancel(client, info, options):
+    """CancelFlightInfo, then the deprecated CancelQuery: both statuses."""
+    (status,) = actions(client, "CancelFlightInfo", wire.encode([(1, info.serialize())]), options)
+    (result,) = actions(client, "CancelQuery", wire.any_of(
+        "ActionCancelQueryRequest", [(1, info.serialize())]), options)
+    return wire.decode(status), wire.unpack_any(result)[1]
+
+
+def refused(server, user, what, count=1):
+    """The audit lines of `user`'s calls refused for presenting `what` of writer."""
+    return audit_lines(server, lambda l: l["user"] == user
+                       and (l.get("refused") or "").startswith(what)
+                       and f"of user '{OWNER}'" in l["refused"],
+                       until=lambda found: len(found) >= count)
+
+
+def test_another_users_prepared_statement_handle_is_not_found(auth_server):
+    owner = options_for(auth_server, OWNER)
+    with auth_server.connect() as client, auth_server.connect() as elsewhere:
+        update(client, "CREATE TABLE owned_ps (a BIGINT, s VARCHAR)", owner)
+        update(client, "INSERT INTO owned_ps VALUES (1, 'ps-secret')", owner)
+        select = prepare(client, "SELECT s FROM owned_ps WHERE a = 1", owner)
+        insert = prepare(client, "INSERT INTO owned_ps VALUES (2, 'by-handle')", owner)
+
+        def calls(options):
+            """Every use of a handle, as a function of the handle."""
+            def info(handle):
+                return client.get_flight_info(flight.FlightDescriptor.for_command(
+                    wire.prepared_query(handle)), options)
+            return {
+                "GetFlightInfo": info,
+                "DoGet": lambda h: client.do_get(info(h).endpoints[0].ticket, options).read_all(),
+                "GetSchema": lambda h: client.get_schema(flight.FlightDescriptor.for_command(
+                    wire.prepared_query(h)), options).schema,
+                "DoPut parameters": lambda h: put(client, wire.prepared_query(h), options),
+                "DoPut update": lambda h: put(client, wire.prepared_update(h), options),
+            }
+
+        for user in OTHERS:
+            options = options_for(auth_server, user)
+            for name, call in calls(options).items():
+                handle = insert if name == "DoPut update" else select
+                theirs, unknown = answer(lambda: call(handle)), answer(lambda: call(unknown_id()))
+                assert theirs == unknown, (user, name)
+                assert theirs[0] == "ArrowKeyError" and "unknown or expired prepared statement " \
+                    "handle" in theirs[1], (user, name, theirs)
+            # Closing it answers like closing an unknown handle (not an error), and closes nothing.
+            assert actions(client, "ClosePreparedStatement", wire.close_prepared_request(select),
+                           options) == actions(client, "ClosePreparedStatement",
+                                               wire.close_prepared_request(unknown_id()), options)
+        # Still the owner's, from another connection too; the refused update ran nowhere.
+        mine = calls(owner)
+        assert mine["DoGet"](select).to_pydict() == {"s": ["ps-secret"]}
+        assert put(elsewhere, wire.prepared_update(insert), owner) == 1
+        assert query(elsewhere, "SELECT a, s FROM owned_ps ORDER BY a", owner).to_pydict() == {
+            "a": [1, 2], "s": ["ps-secret", "by-handle"]}
+        actions(elsewhere, "ClosePreparedStatement", wire.close_prepared_request(select), owner)
+        assert answer(lambda: mine["GetFlightInfo"](select))[0] == "ArrowKeyError"
+    lines = refused(auth_server, "root", "prepared statement handle", count=6)
+    assert {(l["rpc"], l["outcome"]) for l in lines} >= {
+        ("GetFlightInfo", "NOT_FOUND"), ("GetSchema", "NOT_FOUND"), ("DoPut", "NOT_FOUND"),
+        ("DoAction", "ok")}, lines
+    assert all(l["message"] == "" or "unknown or expired" in l["message"] for l in lines)
+
+
+def test_another_users_ticket_is_not_found_and_not_cancellable(auth_server):
+    owner = options_for(auth_server, OWNER)
+    with auth_server.connect() as client, auth_server.connect() as elsewhere:
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.statement_query("SELECT 'ticket-secret' AS s")), owner)
+        ticket = info.endpoints[0].ticket
+        stranger = flight.FlightInfo(
+            pa.schema([("s", pa.string())]), info.descriptor, [flight.FlightEndpoint(
+                wire.any_of("TicketStatementQuery", [(1, unknown_id())]), [])], -1, -1)
+        for user in OTHERS:
+            options = options_for(auth_server, user)
+            theirs = answer(lambda: client.do_get(ticket, options).read_all())
+            assert theirs == answer(lambda: client.do_get(
+                stranger.endpoints[0].ticket, options).read_all())
+            assert theirs[0] == "ArrowKeyError" and "unknown ticket" in theirs[1], theirs
+            # NOT_CANCELLABLE, as for an unknown ticket; the unread result stays.
+            assert cancel(client, info, options) == cancel(client, stranger, options) == (
+                {1: [3]}, {1: [3]})
+        # The owner reads it, from another connection.
+        assert elsewhere.do_get(ticket, owner).read_all().to_pydict() == {"s": ["ticket-secret"]}
+    lines = refused(auth_server, "root", "result ticket", count=3)
+    assert {(l["rpc"], l["outcome"]) for l in lines} == {("DoGet", "NOT_FOUND"),
+                                                         ("DoAction", "ok")}, lines
+
+
+SLOW = "SELECT sum(hash(range)) AS s FROM range(20000000000)"
+
+
+def test_another_users_cancel_leaves_a_running_stream_alone(auth_server):
+    owner = options_for(auth_server, OWNER)
+    with auth_server.connect() as client, auth_server.connect() as other:
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.statement_query(SLOW)), owner)
+        outcome_of = {}
+
+        def read():
+            try:
+                client.do_get(info.endpoints[0].ticket, owner).read_all()
+                outcome_of["read"] = "finished"
+            except flight.FlightCancelledError as e:
+                outcome_of["read"] = str(e)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            time.sleep(0.5)
+            assert cancel(other, info, options_for(auth_server, "root")) == ({1: [3]}, {1: [3]})
+            time.sleep(0.5)
+            assert reader.is_alive(), outcome_of  # still streaming
+        finally:
+            statuses = cancel(other, info, owner)
+            reader.join(30)
+        assert statuses[0] == {1: [1]}  # CANCELLED, by its owner
+        assert "Interrupted" in outcome_of["read"]
+
+
+def test_another_users_transaction_id_is_not_found(auth_server):
+    owner = options_for(auth_server, OWNER)
+
+    def begin(client, options):
+        (result,) = actions(client, "BeginTransaction",
+                            wire.any_of("ActionBeginTransactionRequest", []), options)
+        return wire.unpack_any(result)[1][1][0]
+
+    def end(client, transaction_id, action, options):
+        return actions(client, "EndTransaction", wire.any_of(
+            "ActionEndTransactionRequest", [(1, transaction_id), (2, action)]), options)
+
+    def read_in(client, sql, transaction_id, options):
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.statement_query(sql, transaction_id)), options)
+        return client.do_get(info.endpoints[0].ticket, options).read_all()
+
+    COMMIT, ROLLBACK = 1, 2
+    with auth_server.connect() as client, auth_server.connect() as elsewhere:
+        update(client, "CREATE TABLE owned_tx (s VARCHAR)", owner)
+        transaction = begin(client, owner)
+        assert put(client, wire.statement_update("INSERT INTO owned_tx VALUES ('uncommitted')",
+                                                 transaction), owner) == 1
+        for user in OTHERS:
+            options = options_for(auth_server, user)
+            uses = {
+                "query": lambda t: read_in(client, "SELECT s FROM owned_tx", t, options),
+                "update": lambda t: put(client, wire.statement_update(
+                    "INSERT INTO owned_tx VALUES ('intruder')", t), options),
+                "prepare": lambda t: prepare(client, "SELECT s FROM owned_tx", options, t),
+                "rollback": lambda t: end(client, t, ROLLBACK, options),
+                "commit": lambda t: end(client, t, COMMIT, options),
+            }
+            for name, use in uses.items():
+                theirs, unknown = answer(lambda: use(transaction)), answer(lambda: use(unknown_id()))
+                assert theirs == unknown, (user, name)
+                if user == "root":
+                    assert theirs[0] == "ArrowKeyError" and "transaction_id" in theirs[1], theirs
+        # Neither ended nor written into: the owner still sees its own row, then commits.
+        assert read_in(client, "SELECT s FROM owned_tx", transaction, owner).to_pydict() == {
+            "s": ["uncommitted"]}
+        assert end(elsewhere, transaction, COMMIT, owner) == []
+        assert query(elsewhere, "SELECT s FROM owned_tx", options_for(auth_server, "root")
+                     ).to_pydict() == {"s": ["uncommitted"]}
+    lines = refused(auth_server, "root", "transaction_id", count=5)
+    assert {(l["command"], l["outcome"]) for l in lines} >= {
+        ("CommandStatementQuery", "NOT_FOUND"), ("CommandStatementUpdate", "NOT_FOUND"),
+        ("CreatePreparedStatement", "NOT_FOUND"), ("EndTransaction", "NOT_FOUND")}, lines
+
+
+def test_another_users_poll_descriptor_is_not_found(auth_server):
+    # pyarrow has no PollFlightInfo: raw gRPC with each user's bearer token.
+    def metadata(user):
+        return [(k.decode().lower(), v.decode()) for k, v in token_headers(auth_server, user)]
+
+    def poll(descriptor, user):
+        try:
+            return "ok", wire.decode(raw.poll_flight_info(descriptor, metadata(user)))
+        except grpc.RpcError as e:
+            return e.code().name, e.details()
+
+    n = 200_000_000
+    raw = RawFlight(auth_server.uri)
+    try:
+        code, first = poll(cmd_descriptor(wire.statement_query(
+            f"SELECT sum(range) AS s FROM range({n})")), OWNER)
+        assert code == "ok" and 2 in first, first  # running: a retry descriptor
+        retry, partial = first[2][0], flight.FlightInfo.deserialize(first[1][0])
+        stranger = cmd_descriptor(wire.any_of("TicketStatementQuery", [(1, unknown_id())]))
+        with auth_server.connect() as client:
+            for user in OTHERS:
+                theirs = poll(retry, user)
+                assert theirs == poll(stranger, user)
+                assert theirs[0] == "NOT_FOUND" and "poll descriptor" in theirs[1], theirs
+                assert cancel(client, partial, options_for(auth_server, user)) == (
+                    {1: [3]}, {1: [3]})
+            code, info = poll(retry, OWNER)
+            while 2 in info:  # the owner polls it to the end
+                code, info = poll(info[2][0], OWNER)
+                assert code == "ok", info
+            final = flight.FlightInfo.deserialize(info[1][0])
+            assert client.do_get(final.endpoints[0].ticket, options_for(
+                auth_server, OWNER)).read_all().to_pydict() == {"s": [n * (n - 1) // 2]}
+    finally:
+        raw.close()
+    lines = refused(auth_server, "root", "poll descriptor", count=2)
+    assert {(l["rpc"], l["outcome"]) for l in lines} == {("PollFlightInfo", "NOT_FOUND"),
+                                                         ("DoAction", "ok")}, lines
+
+
+def session_options(client, options):
+    (result,) = actions(client, "GetSessionOptions", b"", options)
+    names = set()
+    for entry in wire.decode(result).get(1, []):
+        names.add(wire.decode(entry)[1][0].decode())
+    return names
+
+
+def test_another_users_session_cookie_names_a_session_of_its_own(auth_server):
+    """Flight SQL sessions are named by the arrow_flight_session_id cookie. Another user
+    presenting the same cookie gets a session of its own, exactly as for a cookie the server
+    has never seen: none of the owner's temp tables or options, and closing it closes only
+    its own."""
+    cookie = (b"cookie", b"arrow_flight_session_id=" + unknown_id())
+    owner = flight.FlightCallOptions(headers=token_headers(auth_server, OWNER) + [cookie])
+    with auth_server.connect() as client, auth_server.connect() as elsewhere:
+        update(client, "CREATE TEMP TABLE session_secret AS SELECT 'temp-secret' AS s", owner)
+        entry = wire.encode([(1, "TimeZone"), (2, wire.encode([(1, "Asia/Tokyo")]))])
+        actions(client, "SetSessionOptions", wire.encode([(1, entry)]), owner)
+        assert "TimeZone" in session_options(client, owner)
+        for user in OTHERS:
+            options = flight.FlightCallOptions(headers=token_headers(auth_server, user) + [cookie])
+            theirs = answer(lambda: query(elsewhere, "SELECT s FROM session_secret", options))
+            assert theirs[0] != "ok" and "session_secret" in theirs[1], theirs
+            assert "TimeZone" not in session_options(elsewhere, options)
+            if user == "root":  # its own temp table of the same name, in its own session
+                update(elsewhere, "CREATE TEMP TABLE session_secret AS SELECT 'root' AS s",
+                       options)
+                assert query(elsewhere, "SELECT s FROM session_secret", options).to_pydict() == {
+                    "s": ["root"]}
+            (closed,) = actions(elsewhere, "CloseSession", b"", options)
+            assert wire.decode(closed) == {1: [1]}  # CLOSED (its own)
+        # The owner's session is untouched, from another connection too.
+        assert query(elsewhere, "SELECT s, current_setting('TimeZone') AS tz FROM session_secret",
+                     owner).to_pydict() == {"s": ["temp-secret"], "tz": ["Asia/Tokyo"]}
+    lines = refused(auth_server, "root", "session (arrow_flight_session_id cookie)")
+    assert lines and "a session of its own" in lines[0]["refused"], lines
+
+
+def test_adbc_partitions_of_another_user_are_not_found(auth_server):
+    """The DB-API's partitioned execution hands out tickets: another connection of the same
+    user reads them, another user's connection gets NOT_FOUND."""
+    with adbc_connect(auth_server, OWNER) as conn, adbc_connect(auth_server, OWNER) as same, \
+            adbc_connect(auth_server, "root") as other:
+        cur = conn.cursor()
+        partitions, _ = cur.adbc_execute_partitions("SELECT 'partition-secret' AS s")
+        assert len(partitions) == 1
+        with other.cursor() as theirs, pytest.raises(adbc_driver_manager.Error) as error:
+            theirs.adbc_read_partition(partitions[0])
+            theirs.fetchall()
+        assert error.value.status_code == adbc_driver_manager.AdbcStatusCode.NOT_FOUND
+        assert "unknown ticket" in str(error.value)
+        with same.cursor() as mine:
+            mine.adbc_read_partition(partitions[0])
+            assert mine.fetchall() == [("partition-secret",)]

@@ -39,6 +39,9 @@ TEST(AuditLogTest, FormatsOneJsonObjectPerLine) {
   auto ok = nlohmann::json::parse(AuditLog::Format(entry));
   EXPECT_EQ(ok["outcome"], "ok");
   EXPECT_TRUE(ok["rows"].is_null());
+  EXPECT_TRUE(ok["refused"].is_null());
+  entry.refused = "prepared statement handle of user 'alice'";
+  EXPECT_EQ(nlohmann::json::parse(AuditLog::Format(entry))["refused"], entry.refused);
 }
 
 TEST(AuditLogTest, ConcurrentWritersLoseNoLine) {
