@@ -145,6 +145,22 @@ def test_flight_announces_hugeint_as_decimal128_and_do_get_fails_on_39_digits(cl
     assert type(error.value) is pa.ArrowInvalid
 
 
+def test_hugeint_metadata_says_the_38_digits_its_arrow_type_carries(client):
+    """A HUGEINT column's ARROW:FLIGHT:SQL:PRECISION (JDBC's getPrecision) and the HUGEINT row of
+    GetXdbcTypeInfo say 38, the precision of decimal128(38, 0), not HUGEINT's 39."""
+    info = client.get_flight_info(flight.FlightDescriptor.for_command(
+        wire.statement_query("SELECT 1::HUGEINT AS h, 1::UHUGEINT AS u")))
+    h = info.schema.field("h")
+    assert h.type == pa.decimal128(38, 0)
+    assert h.metadata[b"ARROW:FLIGHT:SQL:TYPE_NAME"] == b"HUGEINT"
+    assert h.metadata[b"ARROW:FLIGHT:SQL:PRECISION"] == b"38"
+    assert info.schema.field("u").metadata[b"ARROW:FLIGHT:SQL:PRECISION"] == b"39"
+    types = flight.FlightDescriptor.for_command(wire.any_of("CommandGetXdbcTypeInfo", []))
+    type_info = client.get_flight_info(types)
+    rows = validate_fully(client.do_get(type_info.endpoints[0].ticket).read_all()).to_pylist()
+    sizes = {row["type_name"]: row["column_size"] for row in rows}
+    assert (sizes["HUGEINT"], sizes["UHUGEINT"], sizes["DECIMAL"]) == (38, 39, 38)
+
 def test_hugeint_and_uhugeint_columns_of_a_table(autocommit_conn, table):
     """Stored HUGEINT/UHUGEINT extremes, typical values and NULLs: HUGEINT reads as
     decimal128(38, 0) up to 38 digits and fails naming the column beyond; UHUGEINT reads as

@@ -118,6 +118,17 @@ TEST(DuckDbTypes, HugeintBeyondThirtyEightDigitsFailsNamingTheColumn) {
   EXPECT_EQ(text->ToString(), "170141183460469231731687303715884105727");
 }
 
+// JDBC's getPrecision (ARROW:FLIGHT:SQL:PRECISION) agrees with the Arrow type HUGEINT has.
+TEST(DuckDbTypes, HugeintPrecisionMetadataIsItsArrowPrecision) {
+  auto engine = OpenMemoryEngine();
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto statement, connection->Prepare("SELECT 1::HUGEINT AS v"));
+  auto field = statement->dataset_schema()->field(0);
+  ASSERT_TRUE(field->type()->Equals(*arrow::decimal128(38, 0))) << field->type()->ToString();
+  ASSERT_NE(field->metadata(), nullptr);
+  EXPECT_EQ(field->metadata()->Get("ARROW:FLIGHT:SQL:PRECISION").ValueOr(""), "38");
+}
+
 // Rows before the first value that does not fit arrive; the error comes after them.
 TEST(DuckDbTypes, HugeintOverflowAfterRowsDeliversThemFirst) {
   auto engine = OpenMemoryEngine();
