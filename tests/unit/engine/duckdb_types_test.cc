@@ -129,6 +129,29 @@ TEST(DuckDbTypes, HugeintPrecisionMetadataIsItsArrowPrecision) {
   EXPECT_EQ(field->metadata()->Get("ARROW:FLIGHT:SQL:PRECISION").ValueOr(""), "38");
 }
 
+// UHUGEINT is DuckDB 1.4's arrow.opaque over 16 little-endian bytes, which holds every value.
+// DuckDB 1.5 turns it into decimal128(38, 0) of the raw bits (duckdb/duckdb#20840), where values
+// from 2^127 read as negative numbers that CheckDecimalPrecision cannot tell from real ones:
+// this test is what stops an upgrade from bringing that in unnoticed.
+TEST(DuckDbTypes, UhugeintArrivesAsOpaqueBytesHoldingEveryValue) {
+  auto engine = OpenMemoryEngine();
+  HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto table, Query(*connection,
+                                      "SELECT * FROM (VALUES (1, 0::UHUGEINT), "
+                                      "(2, 340282366920938463463374607431768211455::UHUGEINT), "
+                                      "(3, NULL)) t(k, v) ORDER BY k"));
+  auto type = table->schema()->field(1)->type();
+  ASSERT_EQ(type->id(), arrow::Type::EXTENSION) << type->ToString();
+  const auto& extension = static_cast<const arrow::ExtensionType&>(*type);
+  EXPECT_EQ(extension.extension_name(), "arrow.opaque");
+  ASSERT_TRUE(extension.storage_type()->Equals(*arrow::fixed_size_binary(16)));
+  auto column = std::static_pointer_cast<arrow::ExtensionArray>(table->column(1)->chunk(0));
+  const auto& bytes = static_cast<const arrow::FixedSizeBinaryArray&>(*column->storage());
+  EXPECT_EQ(bytes.GetString(0), std::string(16, '\0'));
+  EXPECT_EQ(bytes.GetString(1), std::string(16, '\xFF'));
+  EXPECT_TRUE(bytes.IsNull(2));
+}
+
 // Rows before the first value that does not fit arrive; the error comes after them.
 TEST(DuckDbTypes, HugeintOverflowAfterRowsDeliversThemFirst) {
   auto engine = OpenMemoryEngine();
