@@ -2,9 +2,12 @@
 
 #include <arrow/array.h>
 #include <arrow/extension_type.h>
+#include <arrow/util/bit_util.h>
 #include <arrow/util/decimal.h>
+#include <arrow/util/endian.h>
 #include <arrow/util/key_value_metadata.h>
 
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -57,6 +60,33 @@ std::optional<TooWide> FirstTooWide(const std::shared_ptr<arrow::ArrayData>& dat
   return std::nullopt;
 }
 
+// The same for decimal128, the type of every DuckDB DECIMAL and HUGEINT: a tight loop over the
+// buffer (values are little-endian two's-complement 128-bit integers), since it runs on every
+// result.
+std::optional<TooWide> FirstTooWide128(const std::shared_ptr<arrow::ArrayData>& data,
+                                       const arrow::DecimalType& type) {
+#if !ARROW_LITTLE_ENDIAN
+  return FirstTooWide<arrow::Decimal128Array, arrow::Decimal128>(data, type);
+#else
+  if (data->length == 0 || data->buffers.size() < 2 || data->buffers[1] == nullptr) {
+    return std::nullopt;
+  }
+  __int128 limit = 1;  // 10^precision; precision <= 38 < log10(2^127)
+  for (int i = 0; i < type.precision(); ++i) limit *= 10;
+  const uint8_t* values = data->buffers[1]->data() + data->offset * 16;
+  const uint8_t* validity =
+      data->buffers[0] != nullptr && data->null_count != 0 ? data->buffers[0]->data() : nullptr;
+  for (int64_t i = 0; i < data->length; ++i) {
+    __int128 value;
+    std::memcpy(&value, values + i * 16, sizeof(value));
+    if (value > -limit && value < limit) continue;
+    if (validity != nullptr && !arrow::bit_util::GetBit(validity, data->offset + i)) continue;
+    return TooWide{arrow::Decimal128(values + i * 16).ToString(type.scale()), type.ToString()};
+  }
+  return std::nullopt;
+#endif
+}
+
 // Walks the whole of `data` (children included, whatever the parent's offset): a value
 // outside the parent's slice is not sent, but the buffers are, and validation reads them.
 std::optional<TooWide> FindTooWide(const std::shared_ptr<arrow::ArrayData>& data,
@@ -71,8 +101,7 @@ std::optional<TooWide> FindTooWide(const std::shared_ptr<arrow::ArrayData>& data
   };
   switch (storage.id()) {
     case arrow::Type::DECIMAL128:
-      return FirstTooWide<arrow::Decimal128Array, arrow::Decimal128>(
-          with_storage_type(), static_cast<const arrow::DecimalType&>(storage));
+      return FirstTooWide128(with_storage_type(), static_cast<const arrow::DecimalType&>(storage));
     case arrow::Type::DECIMAL256:
       return FirstTooWide<arrow::Decimal256Array, arrow::Decimal256>(
           with_storage_type(), static_cast<const arrow::DecimalType&>(storage));
