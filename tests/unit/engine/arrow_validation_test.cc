@@ -108,6 +108,13 @@ TEST(CheckDecimalPrecision, LooksInsideListsStructsAndDictionaries) {
   EXPECT_TRUE(CheckDecimalPrecision(*OneColumn(fine)).ok());
 }
 
+TEST(CheckDecimalPrecision, ReadsOnlyTheSliceOfATopLevelColumn) {
+  auto values = Wide({kTenTo38, 1, std::nullopt, 2, kTenTo38});
+  EXPECT_TRUE(CheckDecimalPrecision(*OneColumn(values->Slice(1, 3))).ok());
+  EXPECT_TRUE(CheckDecimalPrecision(*OneColumn(values->Slice(1, 4))).IsInvalid());
+  EXPECT_TRUE(CheckDecimalPrecision(*OneColumn(values->Slice(0, 2))).IsInvalid());
+}
+
 TEST(CheckDecimalPrecision, IgnoresColumnsWithoutDecimals) {
   auto strings = ArrayFromJson(arrow::utf8(), R"(["a", null])");
   EXPECT_TRUE(CheckDecimalPrecision(*OneColumn(strings)).ok());
