@@ -87,8 +87,8 @@ std::optional<TooWide> FirstTooWide128(const std::shared_ptr<arrow::ArrayData>& 
 #endif
 }
 
-// Walks the whole of `data` (children included, whatever the parent's offset): a value
-// outside the parent's slice is not sent, but the buffers are, and validation reads them.
+// Reads `data`'s own slice and its children whole: a child value outside the parent's slice is
+// not a row of the result, but its buffers are sent, and full validation reads them.
 std::optional<TooWide> FindTooWide(const std::shared_ptr<arrow::ArrayData>& data,
                                    const arrow::DataType& type) {
   const arrow::DataType& storage = StorageType(type);

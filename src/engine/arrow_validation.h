@@ -2,8 +2,9 @@
 // data that came from outside (a client's IPC stream) before anything reads it as trusted:
 // DuckDB and the window code follow offsets and lengths as they are, so a batch whose buffers
 // do not match its lengths would be read out of bounds, and strings that are not UTF-8 would be
-// stored as such. CheckDecimalPrecision: the one way DuckDB's Arrow export makes invalid data
-// (a 39-digit HUGEINT in decimal128(38, 0)), checked on every result before it is sent.
+// stored as such; decimals must fit their precision. CheckDecimalPrecision: the way DuckDB's
+// Arrow export is known to make invalid data (a 39-digit HUGEINT in decimal128(38, 0)), checked
+// on every result before it is sent.
 // Pure functions; any thread.
 #pragma once
 
