@@ -3,9 +3,10 @@
 //
 // Output types: DuckDB's default Arrow options (arrow_lossless_conversion=false), chosen because
 // they are plain Arrow types every client (pyarrow, pandas, ADBC) reads without extensions:
-// integers/floats as is, DECIMAL and HUGEINT -> decimal128, VARCHAR -> utf8 (not large/view),
-// BLOB/BIT -> binary, DATE -> date32, TIME/TIMETZ -> time64[us], TIMESTAMP[_S/_MS/_NS] ->
-// timestamp[us/s/ms/ns], TIMESTAMPTZ -> timestamp[us, tz=<session TimeZone>], INTERVAL ->
+// integers/floats as is, DECIMAL and HUGEINT -> decimal128 (HUGEINT as decimal128(38, 0), which
+// cannot carry its 39-digit values: DuckDbResultReader fails on those), VARCHAR -> utf8 (not
+// large/view), BLOB/BIT -> binary, DATE -> date32, TIME/TIMETZ -> time64[us], TIMESTAMP[_S/_MS/_NS]
+// -> timestamp[us/s/ms/ns], TIMESTAMPTZ -> timestamp[us, tz=<session TimeZone>], INTERVAL ->
 // month_day_nano, UUID -> utf8 (lossless mode would give arrow.uuid but also turns BOOLEAN into
 // arrow.bool8 and HUGEINT into an opaque extension), LIST -> list, ARRAY -> fixed_size_list,
 // STRUCT -> struct, MAP -> map, UNION -> sparse_union, ENUM -> dictionary<uint8|16|32, utf8>,

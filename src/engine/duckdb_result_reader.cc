@@ -1,6 +1,7 @@
 #include "engine/duckdb_result_reader.h"
 
 #include "engine/arrow_to_duckdb_value.h"
+#include "engine/arrow_validation.h"
 #include "engine/duckdb_arrow_schema.h"
 #include "engine/duckdb_status.h"
 
@@ -89,7 +90,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> DuckDbResultReader::NextChunk
     struct ArrowArray c_array {};
     ErrorDataHandle error(duckdb_data_chunk_to_arrow(options_.get(), chunk.get(), &c_array));
     ARROW_RETURN_NOT_OK(StatusFromErrorData(error.get(), "converting a DuckDB chunk to Arrow"));
-    return arrow::ImportRecordBatch(&c_array, schema_);
+    ARROW_ASSIGN_OR_RAISE(auto batch, arrow::ImportRecordBatch(&c_array, schema_));
+    // DuckDB writes HUGEINT into decimal128(38, 0) as is, 39-digit values included.
+    ARROW_RETURN_NOT_OK(CheckDecimalPrecision(*batch));
+    return batch;
   }
 }
 

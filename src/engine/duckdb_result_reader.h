@@ -2,7 +2,9 @@
 // as Arrow record batches. DuckDB hands out chunks of <= 2048 rows; consecutive chunks are
 // combined into batches of about result_batch_rows rows or kTargetBytes bytes, whichever comes
 // first, so memory stays bounded by one batch for results of any size. schema() is built from the
-// result's column types with the same Arrow options as the batches, so it is exact.
+// result's column types with the same Arrow options as the batches, so it is exact. A value the
+// Arrow type cannot carry (a 39-digit HUGEINT in decimal128(38, 0)) fails the read with Invalid
+// naming the column, after the batches before it.
 //
 // Thread-safety: every call takes the session mutex. When the session starts another operation
 // it calls DrainLocked(), after which the remaining rows are served from memory.

@@ -98,8 +98,9 @@ int NumericPrecision(duckdb_logical_type type) {
     case DUCKDB_TYPE_UBIGINT:
       return 20;
     case DUCKDB_TYPE_HUGEINT:
+      return 38;  // what its Arrow type, decimal128(38, 0), carries; wider values fail the query
     case DUCKDB_TYPE_UHUGEINT:
-      return 39;
+      return 39;  // arrow.opaque of 16 bytes: every value
     case DUCKDB_TYPE_FLOAT:
       return 7;
     case DUCKDB_TYPE_DOUBLE:

@@ -2,6 +2,8 @@
 driven by the real third-party clients (ADBC Flight SQL driver, pyarrow.flight).
 
 HYPRSTREAM_BIN names the binary (scripts/test.sh sets it); by default build/hyprstream.
+Every result a test reads through the ADBC DB-API or a `flight.connect` client is validated as
+Arrow in full (arrow_validity.py): invalid data fails the test that read it.
 """
 import os
 import pathlib
@@ -14,6 +16,7 @@ import adbc_driver_flightsql.dbapi
 import pyarrow.flight as flight
 import pytest
 
+import arrow_validity
 import stacks
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -79,6 +82,14 @@ class Server:
 
     def log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_result_is_valid_arrow():
+    """The clients validate every batch they hand a test (see arrow_validity.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        arrow_validity.install(patch)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -350,3 +350,33 @@ def test_cache_in_front_of_sqlite(start_server, tmp_path, name):
     probes = iter(range(10**6))
     assert wait_for(lambda: answered(front.uri, f"SELECT count(*) AS n FROM {name} /* {next(probes)} */")
                     == ([{"n": 50}], "cache"))
+
+
+def test_cache_answers_send_valid_arrow_and_fail_on_a_hugeint_beyond_38_digits(start_server,
+                                                                               tmp_path, name):
+    """Answers from the DuckDB cache go through the same conversion as the DuckDB engine's: a
+    SUM (HUGEINT in DuckDB) arrives as decimal128(38, 0) and valid, and a HUGEINT of 39 digits
+    fails the query naming the column (SQLite, the backend, cannot run this SQL at all, so the
+    message proves the cache answered)."""
+    front = start_server("--engine", "adbc", "--engine-connection",
+                         f"{tmp_path / 'backend.db'}?pool_max=3", "--engine-options",
+                         "driver=sqlite", *README_CACHE_FLAGS)
+    assert ingest(front.uri, name, pa.table({"id": list(range(100))})) == 100
+    with flight.connect(front.uri) as client:
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.statement_query(f"SELECT sum(id)::HUGEINT * 10 AS s FROM {name}")))
+        table = client.do_get(info.endpoints[0].ticket).read_all()  # validated by conftest
+    assert table.schema.field("s").type == pa.decimal128(38, 0)
+    assert table.column("s").to_pylist() == [49500]
+    assert (table.schema.metadata or {}).get(b"hyprstream.source") == b"cache"
+    big = (f"SELECT id, id::HUGEINT * 10000000000000000000000000000000000000 AS big FROM {name} "
+           "WHERE id <= 10 ORDER BY id")  # the last row is 10^38
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError,
+                           match=r'column "big" \(HUGEINT\) holds the value '
+                                 r"100000000000000000000000000000000000000, which has more "
+                                 r"digits than its Arrow type decimal128\(38, 0\)") as error:
+            cur.execute(big)
+            cur.fetchall()
+        assert "INVALID_ARGUMENT" in str(error.value)

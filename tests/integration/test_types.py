@@ -1,14 +1,25 @@
 """Every DuckDB type arrives as the right Arrow type with the right value, and Arrow data
-ingested comes back unchanged."""
+ingested comes back unchanged. Every result read here is valid Arrow in full (conftest
+validates what the clients fetch; the tests below also call validate_fully themselves)."""
 import datetime
 import decimal
+import re
 import uuid
 
 import adbc_driver_flightsql.dbapi
+import adbc_driver_manager
 import pyarrow as pa
+import pyarrow.flight as flight
 import pytest
 
+import flightsql_wire as wire
+from arrow_validity import validate_fully
 from conftest import Server
+
+HUGEINT_MAX = 2**127 - 1  # 39 digits
+HUGEINT_MIN = -2**127
+UHUGEINT_MAX = 2**128 - 1  # 39 digits
+D38 = 10**38 - 1  # the largest magnitude decimal128(38, 0) carries
 
 CASES = [
     # (SQL expression, expected Arrow type, expected Python value)
@@ -47,6 +58,13 @@ CASES = [
     ("MAP {'k': 1}", pa.map_(pa.string(), pa.int32()), [("k", 1)]),
     ("[0.5, 1.5, 2.5]::FLOAT[3]", pa.list_(pa.float32(), 3), [0.5, 1.5, 2.5]),
     ("NULL::INTEGER", pa.int32(), None),
+    # HUGEINT is decimal128(38, 0): its values of up to 38 digits (the rest fail, see below).
+    (f"{D38}::HUGEINT", pa.decimal128(38, 0), decimal.Decimal(D38)),
+    (f"-{D38}::HUGEINT", pa.decimal128(38, 0), decimal.Decimal(-D38)),
+    ("-42::HUGEINT", pa.decimal128(38, 0), decimal.Decimal(-42)),
+    ("NULL::HUGEINT", pa.decimal128(38, 0), None),
+    (f"[1, {D38}]::HUGEINT[]", pa.list_(pa.decimal128(38, 0)),
+     [decimal.Decimal(1), decimal.Decimal(D38)]),
 ]
 
 
@@ -54,16 +72,166 @@ CASES = [
 def test_select_type(autocommit_conn, expression, arrow_type, value):
     cur = autocommit_conn.cursor()
     cur.execute(f"SELECT {expression} AS v")
-    table = cur.fetch_arrow_table()
+    table = validate_fully(cur.fetch_arrow_table())
     field = table.schema.field("v")
     # timezone spelling may differ; compare the rest exactly
     if pa.types.is_timestamp(arrow_type) and arrow_type.tz:
         assert pa.types.is_timestamp(field.type) and field.type.unit == arrow_type.unit
         assert field.type.tz == "UTC"
+    elif pa.types.is_list(arrow_type):  # the item field's name is DuckDB's ("l")
+        assert pa.types.is_list(field.type) and field.type.value_type == arrow_type.value_type
     else:
         assert field.type == arrow_type
     if value is not None or expression.startswith("NULL"):
         assert table.column("v")[0].as_py() == value
+
+
+def too_wide(value, sql_type="HUGEINT", column="v"):
+    """The error a HUGEINT beyond 38 digits gives (a regular expression)."""
+    return re.escape(f'column "{column}" ({sql_type}) holds the value {value}, which has more '
+                     "digits than its Arrow type decimal128(38, 0) can carry; CAST the column "
+                     "to VARCHAR for the exact value, or to DOUBLE")
+
+
+TOO_WIDE = [
+    # (query, value the error names, SQL type of column v)
+    (f"SELECT {HUGEINT_MAX}::HUGEINT AS v", HUGEINT_MAX, "HUGEINT"),
+    # -2^127 passes Arrow's own validate(full=True) (arrow_validity.py checks it apart).
+    (f"SELECT '{HUGEINT_MIN}'::HUGEINT AS v", HUGEINT_MIN, "HUGEINT"),
+    (f"SELECT {10**38}::HUGEINT AS v", 10**38, "HUGEINT"),
+    (f"SELECT -{10**38}::HUGEINT AS v", -10**38, "HUGEINT"),
+    (f"SELECT [1, NULL, {HUGEINT_MAX}]::HUGEINT[] AS v", HUGEINT_MAX, "HUGEINT[]"),
+    (f"SELECT {{'a': {HUGEINT_MAX}::HUGEINT}} AS v", HUGEINT_MAX, "STRUCT(a HUGEINT)"),
+    (f"SELECT MAP {{{HUGEINT_MAX}::HUGEINT: 1}} AS v", HUGEINT_MAX, "MAP(HUGEINT, INTEGER)"),
+    (f"SELECT x::HUGEINT * 10000000000000000000000000000000000 AS v FROM range(15000) t(x) "
+     "ORDER BY x", 10**38, "HUGEINT"),
+]
+
+
+@pytest.mark.parametrize("sql,value,sql_type", TOO_WIDE, ids=[c[0][:60] for c in TOO_WIDE])
+def test_hugeint_beyond_38_digits_fails_the_query_naming_the_column(autocommit_conn, sql, value,
+                                                                    sql_type):
+    """HUGEINT's Arrow type is decimal128(38, 0), announced before any value is seen; a value of
+    39 digits fails the query with INVALID_ARGUMENT naming the column and the value, instead of
+    arriving as data Arrow's validation rejects ("does not fit in precision")."""
+    cur = autocommit_conn.cursor()
+    with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError,
+                       match=too_wide(value, sql_type)) as error:
+        cur.execute(sql)
+        cur.fetch_arrow_table()
+    assert error.value.status_code == adbc_driver_manager.AdbcStatusCode.INVALID_ARGUMENT
+    assert "INVALID_ARGUMENT" in str(error.value)
+
+
+def test_flight_announces_hugeint_as_decimal128_and_do_get_fails_on_39_digits(client):
+    """Through pyarrow.flight: GetFlightInfo announces decimal128(38, 0); DoGet streams the rows
+    that fit (schema equal to the announced one) and fails with INVALID_ARGUMENT on one that
+    does not."""
+    def flight_info(sql):
+        return client.get_flight_info(flight.FlightDescriptor.for_command(
+            wire.statement_query(sql)))
+
+    fits = flight_info(f"SELECT {D38}::HUGEINT AS v, NULL::HUGEINT AS n")
+    assert fits.schema.field("v").type == pa.decimal128(38, 0)
+    data = validate_fully(client.do_get(fits.endpoints[0].ticket).read_all())
+    assert data.schema == fits.schema
+    assert data.to_pylist() == [{"v": decimal.Decimal(D38), "n": None}]
+
+    wide = flight_info(f"SELECT 1 AS k, {HUGEINT_MAX}::HUGEINT AS h")
+    assert wide.schema.field("h").type == pa.decimal128(38, 0)
+    with pytest.raises(pa.ArrowInvalid, match=too_wide(HUGEINT_MAX, column="h")) as error:
+        client.do_get(wide.endpoints[0].ticket).read_all()
+    # pyarrow.flight raises ArrowInvalid for gRPC INVALID_ARGUMENT (and a FlightError subclass
+    # for INTERNAL, UNAVAILABLE, ...).
+    assert type(error.value) is pa.ArrowInvalid
+
+
+def test_hugeint_metadata_says_the_38_digits_its_arrow_type_carries(client):
+    """A HUGEINT column's ARROW:FLIGHT:SQL:PRECISION (JDBC's getPrecision) and the HUGEINT row of
+    GetXdbcTypeInfo say 38, the precision of decimal128(38, 0), not HUGEINT's 39."""
+    info = client.get_flight_info(flight.FlightDescriptor.for_command(
+        wire.statement_query("SELECT 1::HUGEINT AS h, 1::UHUGEINT AS u")))
+    h = info.schema.field("h")
+    assert h.type == pa.decimal128(38, 0)
+    assert h.metadata[b"ARROW:FLIGHT:SQL:TYPE_NAME"] == b"HUGEINT"
+    assert h.metadata[b"ARROW:FLIGHT:SQL:PRECISION"] == b"38"
+    assert info.schema.field("u").metadata[b"ARROW:FLIGHT:SQL:PRECISION"] == b"39"
+    types = flight.FlightDescriptor.for_command(wire.any_of("CommandGetXdbcTypeInfo", []))
+    type_info = client.get_flight_info(types)
+    rows = validate_fully(client.do_get(type_info.endpoints[0].ticket).read_all()).to_pylist()
+    sizes = {row["type_name"]: row["column_size"] for row in rows}
+    assert (sizes["HUGEINT"], sizes["UHUGEINT"], sizes["DECIMAL"]) == (38, 39, 38)
+
+def test_hugeint_and_uhugeint_columns_of_a_table(autocommit_conn, table):
+    """Stored HUGEINT/UHUGEINT extremes, typical values and NULLs: HUGEINT reads as
+    decimal128(38, 0) up to 38 digits and fails naming the column beyond; UHUGEINT reads as
+    DuckDB's arrow.opaque (16 bytes, little-endian), which holds every value; both exact as
+    VARCHAR; SUM of them and of an INTEGER column is valid too."""
+    cur = autocommit_conn.cursor()
+    cur.execute(f"CREATE TABLE {table} (k INTEGER, h HUGEINT, u UHUGEINT)")
+    rows = [(1, D38, 0), (2, -D38, UHUGEINT_MAX), (3, 12345, 12345), (4, None, None),
+            (5, HUGEINT_MAX, 1), (6, HUGEINT_MIN, 2)]
+    literal = lambda v: "NULL" if v is None else f"'{v}'"  # noqa: E731
+    cur.execute(f"INSERT INTO {table} VALUES "
+                + ", ".join(f"({k}, {literal(h)}, {literal(u)})" for k, h, u in rows))
+
+    cur.execute(f"SELECT k, h FROM {table} WHERE k <= 4 ORDER BY k")
+    fits = validate_fully(cur.fetch_arrow_table())
+    assert fits.schema.field("h").type == pa.decimal128(38, 0)
+    assert fits.column("h").to_pylist() == [decimal.Decimal(D38), decimal.Decimal(-D38),
+                                            decimal.Decimal(12345), None]
+
+    for where in ("", "WHERE k = 5", "WHERE k = 6"):
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError,
+                           match=re.escape('column "h" (HUGEINT) holds the value ')) as error:
+            cur.execute(f"SELECT k, h FROM {table} {where} ORDER BY k")
+            cur.fetch_arrow_table()
+        assert error.value.status_code == adbc_driver_manager.AdbcStatusCode.INVALID_ARGUMENT
+
+    # As the error advises: exact as VARCHAR, approximate as DOUBLE.
+    cur.execute(f"SELECT k, h::VARCHAR, u::VARCHAR, h::DOUBLE FROM {table} ORDER BY k")
+    text = lambda v: None if v is None else str(v)  # noqa: E731
+    approx = lambda v: None if v is None else float(v)  # noqa: E731
+    assert cur.fetchall() == [(k, text(h), text(u), approx(h)) for k, h, u in rows]
+
+    cur.execute(f"SELECT u FROM {table} ORDER BY k")
+    unsigned = validate_fully(cur.fetch_arrow_table())
+    u_type = unsigned.schema.field("u").type
+    assert isinstance(u_type, pa.OpaqueType)
+    assert (u_type.storage_type, u_type.type_name, u_type.vendor_name) == \
+        (pa.binary(16), "uhugeint", "DuckDB")
+    assert [None if b is None else int.from_bytes(b, "little")
+            for b in unsigned.column("u").to_pylist()] == [u for _, _, u in rows]
+
+    cur.execute(f"SELECT sum(k) AS s, sum(h) FILTER (WHERE k <= 3) AS sh FROM {table}")
+    sums = validate_fully(cur.fetch_arrow_table())
+    assert sums.schema.field("s").type == pa.decimal128(38, 0)  # SUM(INTEGER) is HUGEINT
+    assert sums.to_pylist() == [{"s": decimal.Decimal(21), "sh": decimal.Decimal(12345)}]
+
+
+def test_decimal_beyond_its_precision_is_refused_as_parameter_and_by_ingest(autocommit_conn,
+                                                                            table):
+    """-2^127 in decimal128(38, 0) has 39 digits, though Arrow's own validation lets it pass:
+    bound as a parameter or ingested it is refused with a message naming the column, and
+    nothing is stored."""
+    minimum = pa.Array.from_buffers(
+        pa.decimal128(38, 0), 1,
+        [None, pa.py_buffer(HUGEINT_MIN.to_bytes(16, "little", signed=True))])
+    minimum.validate(full=True)  # what Arrow alone says
+    message = re.escape(f'column "p" of the Arrow data is invalid: the decimal value '
+                        f"{HUGEINT_MIN} does not fit in the precision of decimal128(38, 0)")
+    cur = autocommit_conn.cursor()
+    with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError, match=message) as error:
+        cur.execute("SELECT ?::VARCHAR AS v", parameters=pa.record_batch([minimum], names=["p"]))
+        cur.fetchall()
+    assert error.value.status_code == adbc_driver_manager.AdbcStatusCode.INVALID_ARGUMENT
+
+    cur.execute(f"CREATE TABLE {table} (p DECIMAL(38, 0))")
+    with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError, match=message) as error:
+        cur.adbc_ingest(table, pa.table({"p": minimum}), mode="append")
+    assert error.value.status_code == adbc_driver_manager.AdbcStatusCode.INVALID_ARGUMENT
+    cur.execute(f"SELECT count(*) FROM {table}")
+    assert cur.fetchone() == (0,)
 
 
 def test_enum_arrives_as_dictionary(autocommit_conn, table):

@@ -15,21 +15,20 @@
 
 namespace hyprstream::engine::testing {
 
-#define HS_ASSERT_OK(expr)                                        \
-  do {                                                            \
-    ::arrow::Status _st = ::arrow::ToStatus(expr);                \
-    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString();     \
+#define HS_ASSERT_OK(expr)                                    \
+  do {                                                        \
+    ::arrow::Status _st = ::arrow::ToStatus(expr);            \
+    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
   } while (false)
 
-#define HS_ASSIGN_OR_FAIL_IMPL(tmp, lhs, rexpr)                            \
-  auto tmp = (rexpr);                                                      \
-  ASSERT_TRUE(tmp.ok()) << #rexpr << ": " << tmp.status().ToString();      \
+#define HS_ASSIGN_OR_FAIL_IMPL(tmp, lhs, rexpr)                       \
+  auto tmp = (rexpr);                                                 \
+  ASSERT_TRUE(tmp.ok()) << #rexpr << ": " << tmp.status().ToString(); \
   lhs = std::move(tmp).ValueUnsafe();
 
 #define HS_CONCAT_INNER(a, b) a##b
 #define HS_CONCAT(a, b) HS_CONCAT_INNER(a, b)
-#define HS_ASSIGN_OR_FAIL(lhs, rexpr) \
-  HS_ASSIGN_OR_FAIL_IMPL(HS_CONCAT(_res_, __LINE__), lhs, rexpr)
+#define HS_ASSIGN_OR_FAIL(lhs, rexpr) HS_ASSIGN_OR_FAIL_IMPL(HS_CONCAT(_res_, __LINE__), lhs, rexpr)
 
 inline std::shared_ptr<Engine> OpenMemoryEngine() {
   EngineOptions options;
@@ -45,6 +44,8 @@ inline arrow::Result<std::shared_ptr<arrow::Table>> ReadAll(arrow::RecordBatchRe
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
     if (!batch) break;
+    // Every result the engine sends must pass the validation a client may run on it.
+    ARROW_RETURN_NOT_OK(batch->ValidateFull());
     if (!batch->schema()->Equals(*reader.schema())) {
       return arrow::Status::Invalid("batch schema ", batch->schema()->ToString(),
                                     " != reader schema ", reader.schema()->ToString());
