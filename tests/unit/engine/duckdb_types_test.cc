@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(DuckDbTypes, HugeintBeyondThirtyEightDigitsFailsNamingTheColumn) {
   auto engine = OpenMemoryEngine();
   HS_ASSIGN_OR_FAIL(auto connection, engine->Connect());
-  for (const std::string& sql :
+  for (const char* sql :
        {"SELECT 170141183460469231731687303715884105727::HUGEINT AS v",
         "SELECT '-170141183460469231731687303715884105728'::HUGEINT AS v",
         "SELECT 100000000000000000000000000000000000000::HUGEINT AS v",
