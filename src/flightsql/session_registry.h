@@ -47,6 +47,7 @@ struct PreparedStatement {
   std::shared_ptr<arrow::RecordBatch> parameters;  // rows bound by the last DoPut, or null
   // What executing it needs (access_policy.h), decided when it was prepared.
   Role required_role = Role::kReadOnly;
+  StatementClass required_class = StatementClass::kQuery;
   std::string required_for = "SELECT";
 };
 
