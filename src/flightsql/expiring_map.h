@@ -7,11 +7,13 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace hyprstream::flightsql {
@@ -60,14 +62,42 @@ class ExpiringMap {
     return value;
   }
 
-  // The value under `id`, created by `make` when absent. `make` runs outside the lock; if two
-  // callers race, one result wins and both get it.
+  // The value under `id` (and marks it used), created by `make` (returning a Result of a
+  // shared_ptr) when absent. `make` runs outside the lock, once per id at a time: a second
+  // caller for the same id waits for the first's outcome and gets its value, or makes its own
+  // when the first failed. Should an entry appear meanwhile anyway (Put), it wins and the made
+  // value is dropped here. `make` must not ask this map for the same id (it would wait for
+  // itself).
   template <typename Make>
   auto GetOrCreate(const std::string& id, Make&& make) -> decltype(make()) {
-    if (auto existing = Get(id)) return existing;
-    auto made = make();
-    if (!made.ok()) return made;
     Shard& shard = ShardFor(id);
+    {
+      std::unique_lock<std::mutex> lock(shard.mutex);
+      while (true) {
+        auto it = shard.entries.find(id);
+        if (it != shard.entries.end()) {
+          it->second.last_used = Clock::now();
+          return it->second.value;
+        }
+        if (shard.creating.insert(id).second) break;  // this caller makes it
+        shard.created.wait(lock);
+      }
+    }
+    // Whatever happens below, the id stops being "in creation" and the waiters look again.
+    struct Done {
+      Shard& shard;
+      const std::string& id;
+      ~Done() {
+        {
+          std::lock_guard<std::mutex> lock(shard.mutex);
+          shard.creating.erase(id);
+        }
+        shard.created.notify_all();
+      }
+    };
+    Done done{shard, id};            // destroyed last: after `made`, outside the lock
+    decltype(make()) made = make();  // a value not stored is dropped outside the lock
+    if (!made.ok()) return made;
     std::lock_guard<std::mutex> lock(shard.mutex);
     auto [it, inserted] = shard.entries.try_emplace(id, Entry{*made, Clock::now()});
     return it->second.value;
@@ -116,8 +146,10 @@ class ExpiringMap {
     Clock::time_point last_used;
   };
   struct Shard {
-    mutable std::mutex mutex;
-    std::unordered_map<std::string, Entry> entries;
+    mutable std::mutex mutex;                        // guards entries, creating
+    std::unordered_map<std::string, Entry> entries;  // GUARDED_BY(mutex)
+    std::unordered_set<std::string> creating;        // GUARDED_BY(mutex): GetOrCreate's ids
+    std::condition_variable created;                 // an id left `creating`
   };
   static constexpr size_t kShards = 16;
 

@@ -13,10 +13,11 @@
 //    a statement slot and counts as running (gauges, query timeout, drain) until it ends;
 //    a job nobody polls within the poll lease is stopped and forgotten.
 // Every handle is an unguessable random id and expires when unused (see ServerLimits).
-// Limits: sessions beyond max_sessions and statements that find no slot in the StatementGate
-// within its queue timeout get UNAVAILABLE; a running call past its query timeout is
-// interrupted by InterruptCancelledCalls and ends with DEADLINE_EXCEEDED (TimedOut).
-// Thread-safe; the maps are sharded (ExpiringMap) and per-object state has its own mutex.
+// Limits: sessions beyond max_sessions (admitted atomically: SessionAdmission) and statements that
+// find no slot in the StatementGate within its queue timeout get UNAVAILABLE; a running call past
+// its query timeout is interrupted by InterruptCancelledCalls and ends with DEADLINE_EXCEEDED
+// (TimedOut). Thread-safe; the maps are sharded (ExpiringMap) and per-object state has its own
+// mutex.
 #pragma once
 
 #include <arrow/flight/server.h>
@@ -34,6 +35,7 @@
 #include "flightsql/access_policy.h"
 #include "flightsql/expiring_map.h"
 #include "flightsql/poll_job.h"
+#include "flightsql/session_admission.h"
 #include "flightsql/statement_gate.h"
 
 namespace hyprstream::flightsql {
@@ -65,6 +67,7 @@ struct PendingResult {
 
 // A client session: its engine connection and the session options it set.
 struct ClientSession {
+  SessionAdmission::Slot slot;  // declared first: given back after the session drops its connection
   std::shared_ptr<engine::EngineConnection> connection;
   std::mutex mutex;  // guards options
   std::map<std::string, arrow::flight::SessionOptionValue> options;
@@ -108,7 +111,8 @@ class SessionRegistry {
   arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionFor(
       const arrow::flight::ServerCallContext& context, const std::string& transaction_id);
 
-  // The caller's session, created on first use.
+  // The caller's session, created on first use: UNAVAILABLE when max_sessions sessions are
+  // open. Concurrent first calls of one session make it once.
   arrow::Result<std::shared_ptr<ClientSession>> SessionOf(
       const arrow::flight::ServerCallContext& context);
 
@@ -173,7 +177,7 @@ class SessionRegistry {
   size_t running_count() const { return running_.size(); }
   const StatementGate& gate() const { return gate_; }
   int64_t query_timeouts() const { return query_timeouts_; }
-  int64_t sessions_rejected() const { return sessions_rejected_; }
+  int64_t sessions_rejected() const { return admission_.rejected(); }
 
   // The session name for a call: its session cookie, else its peer.
   static std::string SessionKey(const arrow::flight::ServerCallContext& context);
@@ -186,7 +190,7 @@ class SessionRegistry {
   ServerLimits limits_;
   StatementGate gate_;
   std::atomic<int64_t> query_timeouts_{0};
-  std::atomic<int64_t> sessions_rejected_{0};
+  SessionAdmission admission_;  // declared before sessions_: outlives the slots they hold
   ExpiringMap<ClientSession> sessions_;
   ExpiringMap<Transaction> transactions_;
   ExpiringMap<PreparedStatement> statements_;

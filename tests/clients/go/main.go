@@ -10,22 +10,34 @@
 // updates and prepared), while every write inside is refused with PERMISSION_DENIED and
 // TABLE keeps its ROWS rows. It logs in with USER and PASSWORD when given.
 //
+//	go-client HOST:PORT --burst N USER PASSWORD
+//
+// The third form is a load generator, not a check: N clients, each on its own channel (its
+// own session), log in at the same moment, then all send their first statement at the same
+// moment. It prints one JSON line {"admitted": [...], "refused": [...], "other": [...]}
+// (client numbers; "messages" maps each error text to its count), holds the admitted
+// sessions open until a line arrives on stdin, then closes them (CloseSession) and exits.
+//
 // Every check runs even when an earlier one failed; each prints "PASS name" or
 // "FAIL name: reason". The program ends with "N passed, M failed" and exits 1 when
 // any check failed.
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -55,6 +67,10 @@ var (
 )
 
 func main() {
+	if len(os.Args) == 6 && os.Args[2] == "--burst" {
+		burstMain(os.Args[1], os.Args[3], os.Args[4], os.Args[5])
+		return
+	}
 	readOnly := len(os.Args) >= 5 && os.Args[2] == "--read-only"
 	if !(len(os.Args) == 2 || (readOnly && (len(os.Args) == 5 || len(os.Args) == 7))) {
 		fmt.Fprintln(os.Stderr, "usage: go-client HOST:PORT [--read-only TABLE ROWS [USER PASSWORD]]")
@@ -660,6 +676,85 @@ func readOnlyMain(addr, table, rows string, login []string) {
 		return expectQuery(ctx, count, unchanged)
 	})
 	finish()
+}
+
+// ---------------------------------------------------------------------------------------
+// A burst of new sessions
+
+func burstMain(addr, count, user, password string) {
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 {
+		fmt.Fprintln(os.Stderr, "--burst needs a positive number of clients")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	clients := make([]*flightsql.Client, n)
+	for i := range clients {
+		c, err := flightsql.NewClient(addr, nil, nil,
+			grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "client:", err)
+			os.Exit(1)
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	var ready, loggedIn sync.WaitGroup
+	ready.Add(n)
+	loggedIn.Add(n)
+	start := make(chan struct{})
+	outcomes := make([]error, n)
+	authed := make([]context.Context, n)
+	var done sync.WaitGroup
+	done.Add(n)
+	for i := range clients {
+		go func(i int) {
+			defer done.Done()
+			// The channel is up first (connecting is not part of the burst).
+			clients[i].Client.GetFlightInfo(ctx, &flight.FlightDescriptor{}) //nolint:errcheck
+			ready.Done()
+			<-start
+			authed[i] = ctx
+			if user != "" {
+				authed[i], outcomes[i] = clients[i].Client.AuthenticateBasicToken(ctx, user, password)
+			}
+			loggedIn.Done()
+			loggedIn.Wait() // everyone has logged in: all first statements at once
+			if outcomes[i] == nil {
+				_, outcomes[i] = clients[i].Execute(authed[i], "SELECT 1")
+			}
+		}(i)
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	summary := map[string]any{"admitted": []int{}, "refused": []int{}, "other": []int{}}
+	messages := map[string]int{}
+	for i, err := range outcomes {
+		switch {
+		case err == nil:
+			summary["admitted"] = append(summary["admitted"].([]int), i)
+		case status.Code(err) == codes.Unavailable:
+			summary["refused"] = append(summary["refused"].([]int), i)
+			messages[status.Convert(err).Message()]++
+		default:
+			summary["other"] = append(summary["other"].([]int), i)
+			messages[err.Error()]++
+		}
+	}
+	summary["messages"] = messages
+	line, _ := json.Marshal(summary)
+	fmt.Println(string(line))
+	bufio.NewReader(os.Stdin).ReadString('\n') //nolint:errcheck
+	for i, err := range outcomes {
+		if err == nil {
+			if _, err := clients[i].CloseSession(authed[i], &flight.CloseSessionRequest{}); err != nil {
+				fmt.Fprintln(os.Stderr, "CloseSession:", err)
+				os.Exit(1)
+			}
+		}
+	}
 }
 
 // expectDenied: err is the server's PERMISSION_DENIED for a read_only caller running `what`.
