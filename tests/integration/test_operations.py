@@ -119,23 +119,54 @@ def test_query_timeout_interrupts_with_deadline_exceeded_and_server_keeps_servin
     assert query(server.uri, "SELECT count(*) FROM range(1000)") == [(1000,)]
 
 
+TIMEOUT_INTERRUPT = "interrupting a statement that ran past its 1000 ms query timeout"
+
+
 def test_bulk_ingest_is_not_cut_by_the_query_timeout(start_server, table):
-    """An ingest lasts as long as the client's upload; the query timeout does not apply."""
-    server = start_server("--query-timeout", "1s")
+    """An ingest lasts as long as the client's upload; the query timeout does not apply to it.
+
+    The upload stays open, between its first and last batch, until a query started after the
+    ingest began has been cut by the same 1 s timeout: by then the ingest has run past its own
+    timeout for certain (no sleeping and hoping). The server then must have interrupted that
+    query and only that query (its log names each statement it interrupts for its timeout),
+    and the ingest must complete with every row. (The old version slept 1.5 s between
+    batches and checked only the rows; with the embedded DuckDB an interrupt does not stop
+    an appender, so it passed even when the timeout did apply to the ingest.)"""
+    http_port = free_port()
+    server = start_server("--query-timeout", "1s", "--http-port", str(http_port))
     schema = pa.schema([("x", pa.int64())])
 
-    def slow_batches():
-        for i in range(3):
-            if i:
-                time.sleep(1.5)
+    def running():
+        samples = parse_metrics(http_get(http_port, "/metrics")[1])
+        return metric(samples, "hyprstream_statements_running")
+
+    probe = {}
+
+    def batches():
+        yield pa.record_batch([pa.array(range(0, 100))], schema=schema)
+        # The ingest holds its statement slot (and would have its timeout) from here on.
+        wait_for(lambda: running() == 1, what="the ingest to hold its statement slot")
+        with flight.connect(server.uri) as client:
+            info = client.get_flight_info(
+                flight.FlightDescriptor.for_command(wire.statement_query(SLOW)))
+            try:
+                client.do_get(info.endpoints[0].ticket).read_all()
+                probe["outcome"] = "completed"
+            except flight.FlightTimedOutError as e:
+                probe["outcome"] = str(e)
+        for i in (1, 2):
             yield pa.record_batch([pa.array(range(i * 100, (i + 1) * 100))], schema=schema)
 
     with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
         cur = conn.cursor()
-        reader = pa.RecordBatchReader.from_batches(schema, slow_batches())
+        reader = pa.RecordBatchReader.from_batches(schema, batches())
         assert cur.adbc_ingest(table, reader, mode="create") == 300
+        assert "query timeout of 1000 ms" in probe["outcome"], probe
         cur.execute(f"SELECT count(*), sum(x) FROM {table}")
         assert cur.fetchall() == [(300, 44850)]
+    interrupts = [line for line in server.log().splitlines() if TIMEOUT_INTERRUPT in line]
+    assert len(interrupts) == 1, ("only the query may be interrupted for its timeout, not the "
+                                  "ingest", interrupts)
 
 
 def test_session_option_overrides_the_query_timeout(start_server):
