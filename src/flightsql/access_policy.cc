@@ -99,10 +99,12 @@ struct Finding {
   std::string what;
 };
 
+// Keeps the finding that needs the higher role; the first finding replaces the empty start
+// ({kQuery, ""}), so that a script of transaction control alone is transaction control.
 void Raise(Finding* worst, StatementClass statement_class, std::string what) {
   if (static_cast<int>(RequiredRole(statement_class)) >
           static_cast<int>(RequiredRole(worst->statement_class)) ||
-      (worst->what.empty() && statement_class == worst->statement_class)) {
+      worst->what.empty()) {
     worst->statement_class = statement_class;
     worst->what = std::move(what);
   }
@@ -390,11 +392,11 @@ Role RequiredRole(StatementClass statement_class) {
   switch (statement_class) {
     case StatementClass::kQuery:
     case StatementClass::kSessionSetting:
+    case StatementClass::kTransaction:
       return Role::kReadOnly;
     case StatementClass::kFileRead:
     case StatementClass::kWrite:
     case StatementClass::kDdl:
-    case StatementClass::kTransaction:
     case StatementClass::kLocalSetting:
       return Role::kReadWrite;
     case StatementClass::kGlobalSetting:
@@ -405,6 +407,23 @@ Role RequiredRole(StatementClass statement_class) {
       return Role::kAdmin;
   }
   return Role::kAdmin;
+}
+
+Role RequiredRoleForUpdate(StatementClass statement_class) {
+  const Role role = RequiredRole(statement_class);
+  if (statement_class == StatementClass::kTransaction) return role;
+  return static_cast<int>(role) >= static_cast<int>(Role::kReadWrite) ? role : Role::kReadWrite;
+}
+
+bool LooksLikeTransactionControl(const std::string& sql) {
+  static const std::set<std::string> kKeywords = {"BEGIN", "START",    "COMMIT",
+                                                  "END",   "ROLLBACK", "ABORT"};
+  const auto script = sql::Analyze(sql);  // owns the statements (a temporary would not)
+  if (script->statements.empty()) return false;
+  for (const auto& statement : script->statements) {
+    if (!kKeywords.count(statement.keyword)) return false;
+  }
+  return true;
 }
 
 arrow::Result<SqlRequirement> ClassifySql(engine::EngineConnection& connection,

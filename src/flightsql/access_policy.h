@@ -29,7 +29,7 @@ enum class StatementClass {
   kFileRead,        // reads files or the environment (read_csv, COPY ... FROM, 'file.parquet')
   kWrite,           // changes rows (INSERT, UPDATE, DELETE, sequences, CHECKPOINT, ingest)
   kDdl,             // changes the schema (CREATE, ALTER, DROP, window create/drop)
-  kTransaction,     // BEGIN, COMMIT, ROLLBACK
+  kTransaction,     // BEGIN, COMMIT, ROLLBACK: change nothing by themselves, any role
   kLocalSetting,    // SET of any other connection-local setting (profiling, progress, ...)
   kGlobalSetting,   // SET GLOBAL, global-scope settings, state-changing PRAGMAs, secrets
   kFileWrite,       // COPY ... TO, EXPORT DATABASE
@@ -39,6 +39,15 @@ enum class StatementClass {
 };
 
 Role RequiredRole(StatementClass statement_class);
+
+// What the update routes (statement updates, prepared updates) need: read_write at least,
+// whatever the SQL, except transaction control, which needs only its own role (read_only).
+Role RequiredRoleForUpdate(StatementClass statement_class);
+
+// Whether every statement of `sql` starts with a transaction-control keyword (BEGIN, START,
+// COMMIT, END, ROLLBACK, ABORT): a first look, from the text alone, that tells whether an
+// update from a caller below read_write is worth classifying (ClassifySql decides).
+bool LooksLikeTransactionControl(const std::string& sql);
 
 // What running some SQL needs: the strictest class found and a short description of it
 // ("INSERT", "table function read_csv", "COPY ... TO") for messages.

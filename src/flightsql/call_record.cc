@@ -79,11 +79,16 @@ arrow::Status RequireRoleForSql(const fl::ServerCallContext& context,
                                 Role at_least) {
   CallRecord* record = CallRecordOf(context);
   if (record == nullptr || record->identity().role == Role::kAdmin) return arrow::Status::OK();
-  if (static_cast<int>(record->identity().role) < static_cast<int>(at_least)) {
+  const bool below_floor = static_cast<int>(record->identity().role) < static_cast<int>(at_least);
+  if (below_floor && !LooksLikeTransactionControl(sql)) {
     // Refused whatever the SQL is: do not even ask DuckDB about it.
     return RequireRole(context, at_least, "statement updates");
   }
   ARROW_ASSIGN_OR_RAISE(auto requirement, ClassifySql(connection, sql));
+  // Transaction control changes nothing by itself: the floor does not apply to it.
+  if (below_floor && requirement.statement_class != StatementClass::kTransaction) {
+    return RequireRole(context, at_least, "statement updates");
+  }
   return RequireRole(context, requirement.role(), requirement.what);
 }
 

@@ -86,9 +86,9 @@ CallRecord* CallRecordOf(const arrow::flight::ServerCallContext& context);
 arrow::Status RequireRole(const arrow::flight::ServerCallContext& context, Role needed,
                           const std::string& what);
 
-// Requires `at_least` (without looking at the SQL), then classifies `sql` on `connection` and
-// requires its role. Skips the classification when the caller is admin or no record is
-// installed.
+// Requires `at_least` (without looking at the SQL, unless it is transaction control, which
+// needs only its own role), then classifies `sql` on `connection` and requires its role.
+// Skips the classification when the caller is admin or no record is installed.
 arrow::Status RequireRoleForSql(const arrow::flight::ServerCallContext& context,
                                 engine::EngineConnection& connection, const std::string& sql,
                                 Role at_least = Role::kReadOnly);

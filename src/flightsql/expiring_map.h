@@ -14,12 +14,14 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace hyprstream::flightsql {
@@ -88,15 +90,46 @@ class ExpiringMap {
     return found;
   }
 
-  // The value `owner` holds under `id`, created by `make` when absent. `make` runs outside
-  // the lock; if two callers race, one result wins and both get it.
+  // The value `owner` holds under `id` (and marks it used), created by `make` (returning a
+  // Result of a shared_ptr) when absent. `make` runs outside the lock, once per id and owner at
+  // a time: a second caller waits for the first's outcome and gets its value, or makes its own
+  // when the first failed. Should an entry appear meanwhile anyway (Put), it wins and the made
+  // value is dropped here. `make` must not ask this map for the same id (it would wait for
+  // itself).
   template <typename Make>
   auto GetOrCreate(const std::string& id, const std::string& owner, Make&& make)
       -> decltype(make()) {
-    if (auto existing = Get(id, owner).value) return existing;
-    auto made = make();
-    if (!made.ok()) return made;
     Shard& shard = ShardFor(id);
+    const std::string creating_key = id + '\0' + owner;
+    {
+      std::unique_lock<std::mutex> lock(shard.mutex);
+      while (true) {
+        auto it = shard.entries.find(id);
+        if (it != shard.entries.end()) {
+          if (Entry* entry = Find(it->second, owner)) {
+            entry->last_used = Clock::now();
+            return entry->value;
+          }
+        }
+        if (shard.creating.insert(creating_key).second) break;  // this caller makes it
+        shard.created.wait(lock);
+      }
+    }
+    // Whatever happens below, the id stops being "in creation" and the waiters look again.
+    struct Done {
+      Shard& shard;
+      const std::string& key;
+      ~Done() {
+        {
+          std::lock_guard<std::mutex> lock(shard.mutex);
+          shard.creating.erase(key);
+        }
+        shard.created.notify_all();
+      }
+    };
+    Done done{shard, creating_key};  // destroyed last: after `made`, outside the lock
+    decltype(make()) made = make();  // a value not stored is dropped outside the lock
+    if (!made.ok()) return made;
     std::lock_guard<std::mutex> lock(shard.mutex);
     auto& entries = shard.entries[id];
     if (Entry* entry = Find(entries, owner)) return entry->value;
@@ -150,9 +183,11 @@ class ExpiringMap {
     Clock::time_point last_used;
   };
   struct Shard {
-    mutable std::mutex mutex;  // guards entries
-    // Per id, one entry per owner: almost always exactly one.
+    mutable std::mutex mutex;  // guards entries, creating
+    // Per id, one entry per owner: almost always exactly one. GUARDED_BY(mutex)
     std::unordered_map<std::string, std::vector<Entry>> entries;
+    std::unordered_set<std::string> creating;  // GUARDED_BY(mutex): GetOrCreate's id + owner
+    std::condition_variable created;           // a key left `creating`
   };
   static constexpr size_t kShards = 16;
 

@@ -60,8 +60,9 @@ arrow::Status FlightSqlServer::Authorize(const fl::ServerCallContext& context,
     ARROW_ASSIGN_OR_RAISE(auto prepared,
                           sessions_.GetPreparedStatement(context, c->prepared_statement_handle()));
     record->NoteCommand(name, prepared->sql);
-    return RequireRole(context, AtLeast(prepared->required_role, Role::kReadWrite),
-                       "prepared update (" + prepared->required_for + ")");
+    return RequireRole(
+        context, AtLeast(prepared->required_role, RequiredRoleForUpdate(prepared->required_class)),
+        "prepared update (" + prepared->required_for + ")");
   }
   if (std::holds_alternative<pb::CommandStatementSubstraitPlan>(command)) {
     record->NoteCommand(name);
@@ -77,11 +78,10 @@ arrow::Status FlightSqlServer::AuthorizeAction(const fl::ServerCallContext& cont
   CallRecord* record = CallRecordOf(context);
   if (record == nullptr) return arrow::Status::OK();
   record->NoteCommand(action.type);
-  if (action.type == "BeginTransaction" || action.type == "EndTransaction") {
-    return RequireRole(context, Role::kReadWrite, "transactions (" + action.type + ")");
-  }
-  // CreatePreparedStatement and SetSessionOptions check what they carry in their handlers
-  // (PrepareRequirement, SetSessionOptions); the other actions only read or release.
+  // BeginTransaction and EndTransaction change nothing by themselves: every role may run
+  // them (what runs inside is checked statement by statement). CreatePreparedStatement and
+  // SetSessionOptions check what they carry in their handlers (PrepareRequirement,
+  // SetSessionOptions); the other actions only read or release.
   return arrow::Status::OK();
 }
 

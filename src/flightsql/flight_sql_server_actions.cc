@@ -137,10 +137,12 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
     if (record->identity().role == Role::kAdmin) {
       // Not classified (admins may run anything): only admins may execute it.
       prepared->required_role = Role::kAdmin;
+      prepared->required_class = StatementClass::kUnknown;
       prepared->required_for = "a statement prepared by an admin";
     } else {
       ARROW_ASSIGN_OR_RAISE(auto requirement, ClassifySql(*connection, request.query()));
       prepared->required_role = requirement.role();
+      prepared->required_class = requirement.statement_class;
       prepared->required_for = requirement.what;
       ARROW_RETURN_NOT_OK(RequireRole(context, requirement.role(), requirement.what));
     }

@@ -77,6 +77,7 @@ SessionRegistry::SessionRegistry(std::shared_ptr<engine::Engine> engine, ServerL
     : engine_(std::move(engine)),
       limits_(limits),
       gate_(limits.max_concurrent_statements, limits.statement_queue_timeout),
+      admission_(limits.max_sessions),
       sessions_(limits.session_idle_timeout),
       transactions_(limits.session_idle_timeout),
       statements_(limits.statement_idle_timeout),
@@ -121,21 +122,17 @@ arrow::Result<std::shared_ptr<ClientSession>> SessionRegistry::SessionOf(
   if (found.value) return std::move(found.value);
   // Another user's session cookie: this caller gets a session of its own under it.
   NoteForeignSession(context, key, found, "; the caller got a session of its own");
-  return sessions_.GetOrCreate(key, owner, [&]() -> arrow::Result<std::shared_ptr<ClientSession>> {
-    if (limits_.max_sessions > 0 &&
-        static_cast<int64_t>(sessions_.size()) >= limits_.max_sessions) {
-      ++sessions_rejected_;
-      return arrow::flight::MakeFlightError(
-          arrow::flight::FlightStatusCode::Unavailable,
-          "server is at capacity: " + std::to_string(limits_.max_sessions) +
-              " sessions are open (--max-sessions); close idle "
-              "connections or retry later");
-    }
+  // The slot is taken before connecting and goes back when this fails, or with the session
+  // when it is closed, expires or is dropped.
+  auto make = [&]() -> arrow::Result<std::shared_ptr<ClientSession>> {
+    ARROW_ASSIGN_OR_RAISE(auto slot, admission_.TryReserve());
     ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
     auto session = std::make_shared<ClientSession>();
+    session->slot = std::move(slot);
     session->connection = std::move(connection);
     return session;
-  });
+  };
+  return sessions_.GetOrCreate(key, owner, make);
 }
 
 arrow::Result<std::string> SessionRegistry::BeginTransaction(

@@ -18,10 +18,11 @@
 // and the refusal is noted for the audit log (CallRecord::NoteRefusedHandle). A session
 // cookie or peer presented by another user names that user's own session. Without
 // authentication every call is the same user, and nothing changes.
-// Limits: sessions beyond max_sessions and statements that find no slot in the StatementGate
-// within its queue timeout get UNAVAILABLE; a running call past its query timeout is
-// interrupted by InterruptCancelledCalls and ends with DEADLINE_EXCEEDED (TimedOut).
-// Thread-safe; the maps are sharded (ExpiringMap) and per-object state has its own mutex.
+// Limits: sessions beyond max_sessions (admitted atomically: SessionAdmission) and statements
+// that find no slot in the StatementGate within its queue timeout get UNAVAILABLE; a running
+// call past its query timeout is interrupted by InterruptCancelledCalls and ends with
+// DEADLINE_EXCEEDED (TimedOut). Thread-safe; the maps are sharded (ExpiringMap) and
+// per-object state has its own mutex.
 #pragma once
 
 #include <arrow/flight/server.h>
@@ -39,6 +40,7 @@
 #include "flightsql/access_policy.h"
 #include "flightsql/expiring_map.h"
 #include "flightsql/poll_job.h"
+#include "flightsql/session_admission.h"
 #include "flightsql/statement_gate.h"
 
 namespace hyprstream::flightsql {
@@ -52,6 +54,7 @@ struct PreparedStatement {
   std::shared_ptr<arrow::RecordBatch> parameters;  // rows bound by the last DoPut, or null
   // What executing it needs (access_policy.h), decided when it was prepared.
   Role required_role = Role::kReadOnly;
+  StatementClass required_class = StatementClass::kQuery;
   std::string required_for = "SELECT";
 };
 
@@ -69,6 +72,7 @@ struct PendingResult {
 
 // A client session: its engine connection and the session options it set.
 struct ClientSession {
+  SessionAdmission::Slot slot;  // declared first: given back after the session drops its connection
   std::shared_ptr<engine::EngineConnection> connection;
   std::mutex mutex;  // guards options
   std::map<std::string, arrow::flight::SessionOptionValue> options;
@@ -112,7 +116,8 @@ class SessionRegistry {
   arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionFor(
       const arrow::flight::ServerCallContext& context, const std::string& transaction_id);
 
-  // The caller's session, created on first use.
+  // The caller's session, created on first use: UNAVAILABLE when max_sessions sessions are
+  // open. Concurrent first calls of one session make it once.
   arrow::Result<std::shared_ptr<ClientSession>> SessionOf(
       const arrow::flight::ServerCallContext& context);
 
@@ -194,7 +199,7 @@ class SessionRegistry {
   size_t running_count() const { return running_.size(); }
   const StatementGate& gate() const { return gate_; }
   int64_t query_timeouts() const { return query_timeouts_; }
-  int64_t sessions_rejected() const { return sessions_rejected_; }
+  int64_t sessions_rejected() const { return admission_.rejected(); }
 
   // The session name for a call: its session cookie, else its peer. Sessions of different
   // users under one name are separate.
@@ -208,7 +213,7 @@ class SessionRegistry {
   ServerLimits limits_;
   StatementGate gate_;
   std::atomic<int64_t> query_timeouts_{0};
-  std::atomic<int64_t> sessions_rejected_{0};
+  SessionAdmission admission_;  // declared before sessions_: outlives the slots they hold
   ExpiringMap<ClientSession> sessions_;
   ExpiringMap<Transaction> transactions_;
   ExpiringMap<PreparedStatement> statements_;

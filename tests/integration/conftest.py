@@ -168,3 +168,31 @@ def stack(request, tmp_path, start_server):
     s = stacks.Stack(request.param, tmp_path, start_server, postgres)
     yield s
     s.close()
+
+
+READ_ONLY_USERS = {"root": ("admin", "r00t pass"), "reader": ("read_only", "reader-pass")}
+
+
+@pytest.fixture
+def read_only_database(tmp_path, start_server):
+    """For read_only callers: a DuckDB file holding table `ro_t` (5 rows, made by an admin) and
+    a config file with users `root` (admin) and `reader` (read_only, password
+    READ_ONLY_USERS["reader"][1]). No server holds the file when this returns: start one with
+    `--engine-connection <database>` (plus `--config <config>` or `--readonly`).
+    Returns (database, config, table, rows)."""
+    config = tmp_path / "users.toml"
+    text = ""
+    for user, (role, password) in READ_ONLY_USERS.items():
+        digest = subprocess.run([str(BINARY), "--hash-password"], input=password + "\n",
+                                capture_output=True, text=True, check=True).stdout.strip()
+        text += f'[[users]]\nname = "{user}"\npassword_hash = "{digest}"\nrole = "{role}"\n'
+    config.write_text(text)
+    database = tmp_path / "read_only.duckdb"
+    seeder = start_server("--engine-connection", str(database), "--config", str(config))
+    with adbc_driver_flightsql.dbapi.connect(
+            seeder.uri, db_kwargs={"username": "root", "password": READ_ONLY_USERS["root"][1]},
+            autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE ro_t AS SELECT range AS a, 'v' || range AS b FROM range(5)")
+    assert seeder.stop() == 0
+    return database, config, "ro_t", 5

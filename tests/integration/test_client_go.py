@@ -11,7 +11,10 @@ PollFlightInfo and CancelFlightInfo RPCs. It prints PASS/FAIL per check and exit
 when any failed. This wrapper builds it with `go build` (modules from the Go module proxy,
 cached in ~/go/pkg/mod and ~/.cache/go-build) and runs it against a fresh server.
 """
+import pytest
+
 import client_programs as cp
+from conftest import READ_ONLY_USERS
 
 GO_DIR = cp.CLIENTS / "go"
 
@@ -34,3 +37,26 @@ def test_arrow_go_flightsql_smoke(start_server):
     code, output = cp.run([str(binary), f"127.0.0.1:{server.port}"],
                           cwd=GO_DIR, timeout=180, what="the arrow-go smoke program")
     cp.assert_client_passed(code, output, server, "the arrow-go Flight SQL smoke program")
+
+
+@pytest.mark.parametrize("caller", ["read_only user", "--readonly"])
+def test_arrow_go_read_only_caller_queries_and_runs_transactions(start_server, read_only_database,
+                                                                 caller):
+    """A read_only caller may query and open, commit and roll back transactions (Flight SQL
+    BeginTransaction/EndTransaction, SQL BEGIN/COMMIT/ROLLBACK as statement and prepared
+    updates); every write inside is refused with PERMISSION_DENIED and the table keeps its
+    rows (main.go, --read-only)."""
+    binary = build()
+    database, config, table, rows = read_only_database
+    if caller == "--readonly":
+        server = start_server("--engine-connection", str(database), "--readonly",
+                              "--log-level", "debug")
+        login = []
+    else:
+        server = start_server("--engine-connection", str(database), "--config", str(config),
+                              "--log-level", "debug")
+        login = ["reader", READ_ONLY_USERS["reader"][1]]
+    code, output = cp.run([str(binary), f"127.0.0.1:{server.port}", "--read-only", table,
+                           str(rows), *login],
+                          cwd=GO_DIR, timeout=180, what="the arrow-go read-only program")
+    cp.assert_client_passed(code, output, server, f"the arrow-go read-only program ({caller})")

@@ -10,7 +10,10 @@ getTypeInfo) and every DatabaseMetaData getter that reads SqlInfo. It prints PAS
 check and exits non-zero when any failed. This wrapper builds it with Maven (dependencies
 from Maven Central, cached in ~/.m2) and runs it against a fresh server.
 """
+import pytest
+
 import client_programs as cp
+from conftest import READ_ONLY_USERS
 
 JDBC_DIR = cp.CLIENTS / "jdbc"
 MAIN_CLASS = "hyprstream.clients.JdbcSmoke"
@@ -38,3 +41,27 @@ def test_jdbc_driver_smoke(start_server):
         ["java", *JVM_FLAGS, "-cp", classpath, MAIN_CLASS, "127.0.0.1", str(server.port)],
         cwd=JDBC_DIR, timeout=180, what="the JDBC smoke program")
     cp.assert_client_passed(code, output, server, "the JDBC smoke program (Arrow Flight SQL JDBC driver)")
+
+
+@pytest.mark.parametrize("caller", ["read_only user", "--readonly"])
+def test_jdbc_read_only_caller_queries_and_runs_transactions(start_server, read_only_database,
+                                                             caller):
+    """A read_only caller (user=/password= in the URL, or anyone under --readonly) may query,
+    use the driver's commit/rollback and run SQL BEGIN/COMMIT/ROLLBACK (prepared updates
+    through this driver); a write is refused with the server's permission error and the table
+    keeps its rows (JdbcSmoke --read-only)."""
+    classpath = build()
+    database, config, table, rows = read_only_database
+    if caller == "--readonly":
+        server = start_server("--engine-connection", str(database), "--readonly",
+                              "--log-level", "debug")
+        login = []
+    else:
+        server = start_server("--engine-connection", str(database), "--config", str(config),
+                              "--log-level", "debug")
+        login = ["reader", READ_ONLY_USERS["reader"][1]]
+    code, output = cp.run(
+        ["java", *JVM_FLAGS, "-cp", classpath, MAIN_CLASS, "127.0.0.1", str(server.port),
+         "--read-only", table, str(rows), *login],
+        cwd=JDBC_DIR, timeout=180, what="the JDBC read-only program")
+    cp.assert_client_passed(code, output, server, f"the JDBC read-only program ({caller})")

@@ -25,7 +25,7 @@ import pyarrow.flight as flight
 import pytest
 
 import flightsql_wire as wire
-from conftest import BINARY, Server, free_port
+from conftest import BINARY, READ_ONLY_USERS, Server, free_port
 from flight_raw import RawFlight, cmd_descriptor
 
 PASSWORDS = {"root": "r00t pass", "writer": "wr1ter:pass", "reader": "reader-pass"}
@@ -491,7 +491,9 @@ def role_table(auth_server):
 
 
 def write_paths(server, client, options, user, tmp):
-    """Every route that changes something; each a callable."""
+    """Every route that changes something; each a callable. (Opening, committing and rolling
+    back a transaction change nothing by themselves: every role may, see the transaction
+    tests below.)"""
     t = "roles_t"
     n = f"{user}_{int(time.time() * 1e6)}"
 
@@ -508,10 +510,6 @@ def write_paths(server, client, options, user, tmp):
         reader.read()
         writer.close()
 
-    def begin_transaction():
-        list(client.do_action(flight.Action(
-            "BeginTransaction", wire.any_of("ActionBeginTransactionRequest", [])), options))
-
     def prepared_update():
         result = list(client.do_action(flight.Action(
             "CreatePreparedStatement", wire.create_prepared_request(
@@ -524,14 +522,6 @@ def write_paths(server, client, options, user, tmp):
         reader.read()
         writer.close()
 
-    def adbc_transaction():
-        with adbc_driver_flightsql.dbapi.connect(
-                server.uri, db_kwargs={"username": user, "password": PASSWORDS[user]},
-                autocommit=False) as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {t}")
-            cur.fetchall()
-            conn.commit()
-
     csv = tmp / f"{n}.csv"
     csv.write_text("a,b\n9,c\n")
     return {
@@ -541,8 +531,6 @@ def write_paths(server, client, options, user, tmp):
         "doput stream": put_stream,
         "ddl": lambda: update(client, f"CREATE TABLE {n} (x INT)", options),
         "ddl via query path": lambda: query(client, f"CREATE VIEW {n}_v AS SELECT 1", options),
-        "transaction action": begin_transaction,
-        "adbc transaction": adbc_transaction,
         "prepared update": prepared_update,
         "cte insert": lambda: query(client, f"WITH x AS (SELECT 1) INSERT INTO {t} "
                                     "SELECT 6, 'c' FROM x", options),
@@ -647,6 +635,113 @@ def test_denial_message_names_user_role_and_statement(auth_server, role_table):
     assert "reader" in message and "read_only" in message and "INSERT" in message
 
 
+# --- Transactions: every role ---------------------------------------------------------------
+
+def dbapi_connect(server, user=None, password=None):
+    """A DB-API connection with the driver's defaults: autocommit off, so the driver opens a
+    transaction (BeginTransaction) as it connects and again after every commit/rollback."""
+    db_kwargs = {"username": user, "password": password or PASSWORDS[user]} if user else {}
+    return adbc_driver_flightsql.dbapi.connect(server.uri, db_kwargs=db_kwargs)
+
+
+ROLES_T_CONTENT = "SELECT count(*) AS n, string_agg(b, ',' ORDER BY a, b) AS s FROM roles_t"
+
+
+def admin_view(server):
+    with server.connect() as client:
+        return query(client, ROLES_T_CONTENT, options_for(server, "root")).to_pydict()
+
+
+def expect_denied(call, user, what):
+    """`call` fails with PERMISSION_DENIED (ADBC UNAUTHORIZED) naming the user, the role
+    read_only and `what`."""
+    with pytest.raises(adbc_driver_manager.Error) as raised:
+        call()
+    assert raised.value.status_code == adbc_driver_manager.AdbcStatusCode.UNAUTHORIZED, \
+        str(raised.value)
+    message = str(raised.value)
+    assert f"user '{user}'" in message and "read_only" in message and what in message, message
+
+
+@pytest.mark.parametrize("user", ["reader", "writer", "root"])
+def test_every_role_connects_with_the_default_dbapi_and_commits_and_rolls_back(
+        auth_server, role_table, user):
+    before = admin_view(auth_server)
+    with dbapi_connect(auth_server, user) as conn:
+        cur = conn.cursor()
+        cur.execute(ROLES_T_CONTENT)
+        assert cur.fetchall() == [(before["n"][0], before["s"][0])]
+        conn.commit()
+        cur.execute("SELECT count(*) FROM roles_t")
+        assert cur.fetchall() == [(before["n"][0],)]
+        conn.rollback()
+        cur.execute("SELECT 42")
+        assert cur.fetchall() == [(42,)]
+        conn.commit()
+    assert admin_view(auth_server) == before
+
+
+def test_a_write_inside_a_read_only_users_transaction_is_refused_and_changes_nothing(
+        auth_server, role_table):
+    before = admin_view(auth_server)
+    with dbapi_connect(auth_server, "reader") as conn:
+        cur = conn.cursor()
+        expect_denied(lambda: cur.execute("INSERT INTO roles_t VALUES (90, 'tx-refused')"),
+                      "reader", "INSERT")
+        expect_denied(lambda: cur.execute("DELETE FROM roles_t"), "reader", "DELETE")
+        expect_denied(lambda: cur.execute("CREATE TABLE ro_in_tx (x INT)"), "reader", "CREATE")
+        expect_denied(lambda: cur.adbc_ingest("roles_t", pa.table({"a": [91], "b": ["ing"]}),
+                                              mode="append"), "reader", "bulk ingest")
+        # The refusals leave the transaction usable; committing it changes nothing.
+        cur.execute(ROLES_T_CONTENT)
+        assert cur.fetchall() == [(before["n"][0], before["s"][0])]
+        conn.commit()
+        conn.rollback()
+    assert admin_view(auth_server) == before
+    # The audit log has the refusal inside the transaction and the transaction calls.
+    refused = audit_lines(auth_server, lambda l: "tx-refused" in l["sql"])
+    assert refused and refused[0]["user"] == "reader" and refused[0]["role"] == "read_only"
+    assert refused[0]["outcome"] == "PERMISSION_DENIED"
+    for action in ("BeginTransaction", "EndTransaction"):
+        lines = audit_lines(auth_server, lambda l, a=action: l["user"] == "reader"
+                            and l["command"] == a)
+        assert lines and all(line["outcome"] == "ok" for line in lines), (action, lines)
+
+
+def test_sql_begin_commit_rollback_for_a_read_only_user(auth_server, role_table):
+    """BEGIN/COMMIT/ROLLBACK as SQL on every route a client may send them: the query path,
+    the statement-update path and a prepared update (the route JDBC takes)."""
+    before = admin_view(auth_server)
+    reader = options_for(auth_server, "reader")
+    with auth_server.connect() as client:  # one client: one session
+        query(client, "BEGIN TRANSACTION", reader)
+        with pytest.raises(flight.FlightUnauthorizedError, match="reader.*read_only"):
+            update(client, "UPDATE roles_t SET b = 'sql-tx'", reader)
+        with pytest.raises(flight.FlightUnauthorizedError, match="INSERT"):
+            query(client, "INSERT INTO roles_t VALUES (92, 'sql-tx')", reader)
+        assert query(client, ROLES_T_CONTENT, reader).to_pydict() == before
+        update(client, "ROLLBACK", reader)
+        update(client, "BEGIN", reader)
+        query(client, "COMMIT", reader)
+        for sql in ("BEGIN", "COMMIT"):
+            result = list(client.do_action(flight.Action(
+                "CreatePreparedStatement", wire.create_prepared_request(sql)), reader))
+            handle = wire.unpack_any(result[0].body.to_pybytes())[1][1][0]
+            writer, stream = client.do_put(flight.FlightDescriptor.for_command(
+                wire.prepared_update(handle)), pa.schema([]), reader)
+            writer.done_writing()
+            stream.read()
+            writer.close()
+        # Not a way around the policy: a write next to BEGIN is a write.
+        with pytest.raises(flight.FlightUnauthorizedError):
+            update(client, "BEGIN; DELETE FROM roles_t; COMMIT", reader)
+    with adbc_connect(auth_server, "reader") as conn, conn.cursor() as cur:  # autocommit
+        cur.execute("BEGIN")
+        expect_denied(lambda: cur.execute("DELETE FROM roles_t"), "reader", "DELETE")
+        cur.execute("ROLLBACK")
+    assert admin_view(auth_server) == before
+
+
 # --- --readonly ----------------------------------------------------------------------------
 
 def test_readonly_server_without_auth(servers):
@@ -658,6 +753,47 @@ def test_readonly_server_without_auth(servers):
             update(client, "CREATE TABLE ro_t (a INT)", options)
         with pytest.raises(flight.FlightUnauthorizedError):
             query(client, "CREATE TABLE ro_t (a INT)", options)
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "root"])
+def test_readonly_server_with_the_default_dbapi(start_server, read_only_database, tmp_path,
+                                                caller):
+    """`hyprstream --readonly` and adbc_driver_flightsql.dbapi.connect(uri) with its defaults
+    (autocommit off): connects, queries, commits and rolls back; writes inside the
+    transaction are refused and the data stays. An admin is capped at read_only the same way."""
+    database, config, table, rows = read_only_database
+    audit = tmp_path / "readonly-audit.log"
+    args = ["--engine-connection", str(database), "--readonly", "--audit-log", str(audit)]
+    if caller == "root":
+        args += ["--config", str(config)]
+    server = start_server(*args)
+    server.audit_path = audit
+    password = READ_ONLY_USERS["root"][1] if caller == "root" else None
+    content = f"SELECT count(*), string_agg(b, ',' ORDER BY a) FROM {table}"
+    with dbapi_connect(server, None if caller == "anonymous" else caller, password) as conn:
+        cur = conn.cursor()
+        cur.execute(content)
+        before = cur.fetchall()
+        assert before == [(rows, "v0,v1,v2,v3,v4")]
+        conn.commit()
+        expect_denied(lambda: cur.execute(f"INSERT INTO {table} VALUES (9, 'readonly-refused')"),
+                      caller, "INSERT")
+        expect_denied(lambda: cur.execute(f"DROP TABLE {table}"), caller, "DROP")
+        cur.execute(content)
+        assert cur.fetchall() == before
+        conn.rollback()
+        cur.execute(content)
+        assert cur.fetchall() == before
+        conn.commit()
+    with dbapi_connect(server, None if caller == "anonymous" else caller, password) as conn:
+        cur = conn.cursor()
+        cur.execute(content)
+        assert cur.fetchall() == before
+    refused = audit_lines(server, lambda l: "readonly-refused" in l["sql"])
+    assert refused and refused[0]["user"] == caller and refused[0]["role"] == "read_only"
+    assert refused[0]["outcome"] == "PERMISSION_DENIED"
+    begun = audit_lines(server, lambda l: l["command"] == "BeginTransaction")
+    assert begun and all(line["outcome"] == "ok" for line in begun)
 
 
 def test_readonly_server_caps_admins(servers, users_toml):

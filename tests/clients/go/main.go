@@ -3,22 +3,41 @@
 //
 // Usage: go-client HOST:PORT
 //
+//	go-client HOST:PORT --read-only TABLE ROWS [USER PASSWORD]
+//
+// The second form checks what a read_only caller (a read_only user, or anyone under
+// --readonly) may do: queries and transactions (Flight SQL and SQL BEGIN/COMMIT/ROLLBACK, as
+// updates and prepared), while every write inside is refused with PERMISSION_DENIED and
+// TABLE keeps its ROWS rows. It logs in with USER and PASSWORD when given.
+//
+//	go-client HOST:PORT --burst N USER PASSWORD
+//
+// The third form is a load generator, not a check: N clients, each on its own channel (its
+// own session), log in at the same moment, then all send their first statement at the same
+// moment. It prints one JSON line {"admitted": [...], "refused": [...], "other": [...]}
+// (client numbers; "messages" maps each error text to its count), holds the admitted
+// sessions open until a line arrives on stdin, then closes them (CloseSession) and exits.
+//
 // Every check runs even when an earlier one failed; each prints "PASS name" or
 // "FAIL name: reason". The program ends with "N passed, M failed" and exits 1 when
 // any check failed.
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,7 +47,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 var (
@@ -40,15 +61,27 @@ var (
 	timeout = 60 * time.Second
 	// checkCtx is the context of the running check (checks run one at a time).
 	checkCtx context.Context
+	// baseCtx is what every check's context derives from: it carries the bearer token after
+	// a login.
+	baseCtx = context.Background()
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: go-client HOST:PORT")
+	if len(os.Args) == 6 && os.Args[2] == "--burst" {
+		burstMain(os.Args[1], os.Args[3], os.Args[4], os.Args[5])
+		return
+	}
+	readOnly := len(os.Args) >= 5 && os.Args[2] == "--read-only"
+	if !(len(os.Args) == 2 || (readOnly && (len(os.Args) == 5 || len(os.Args) == 7))) {
+		fmt.Fprintln(os.Stderr, "usage: go-client HOST:PORT [--read-only TABLE ROWS [USER PASSWORD]]")
 		os.Exit(2)
 	}
 	addr := os.Args[1]
 	fmt.Println("server:", addr)
+	if readOnly {
+		readOnlyMain(addr, os.Args[3], os.Args[4], os.Args[5:])
+		return
+	}
 
 	check("connect", func(ctx context.Context) error {
 		var err error
@@ -529,6 +562,215 @@ func transactionChecks() {
 		}
 		return nil
 	})
+}
+
+// ---------------------------------------------------------------------------------------
+// A read_only caller
+
+func readOnlyMain(addr, table, rows string, login []string) {
+	check("read-only: connect", func(ctx context.Context) error {
+		var err error
+		cl, err = flightsql.NewClient(addr, nil, nil,
+			grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		if len(login) == 2 {
+			authed, err := cl.Client.AuthenticateBasicToken(context.Background(), login[0], login[1])
+			if err != nil {
+				return fmt.Errorf("login as %s: %w", login[0], err)
+			}
+			baseCtx = authed
+		}
+		return nil
+	})
+	if cl == nil {
+		finish()
+	}
+	defer cl.Close()
+	count := "SELECT count(*) FROM " + table
+	unchanged := [][]string{{rows}}
+	write := "INSERT INTO " + table + " SELECT * FROM " + table
+
+	check("read-only: query", func(ctx context.Context) error {
+		return expectQuery(ctx, count, unchanged)
+	})
+
+	check("read-only: Flight SQL transaction: query, then commit", func(ctx context.Context) error {
+		tx, err := cl.BeginTransaction(ctx)
+		if err != nil {
+			return fmt.Errorf("BeginTransaction: %w", err)
+		}
+		res, err := fetchInfo(tx.Execute(ctx, count))
+		if err != nil {
+			_ = tx.Rollback(ctx)
+			return err
+		}
+		if err := expectRows(res, unchanged); err != nil {
+			_ = tx.Rollback(ctx)
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+
+	check("read-only: a write inside a Flight SQL transaction is refused, then rollback",
+		func(ctx context.Context) error {
+			tx, err := cl.BeginTransaction(ctx)
+			if err != nil {
+				return fmt.Errorf("BeginTransaction: %w", err)
+			}
+			_, err = tx.ExecuteUpdate(ctx, write)
+			if err := expectDenied(err, "INSERT"); err != nil {
+				_ = tx.Rollback(ctx)
+				return err
+			}
+			// The refusal leaves the transaction usable.
+			res, err := fetchInfo(tx.Execute(ctx, count))
+			if err != nil {
+				_ = tx.Rollback(ctx)
+				return err
+			}
+			if err := expectRows(res, unchanged); err != nil {
+				_ = tx.Rollback(ctx)
+				return err
+			}
+			return tx.Rollback(ctx)
+		})
+
+	check("read-only: SQL BEGIN, a refused DELETE, ROLLBACK (statement updates)",
+		func(ctx context.Context) error {
+			if _, err := cl.ExecuteUpdate(ctx, "BEGIN TRANSACTION"); err != nil {
+				return fmt.Errorf("BEGIN TRANSACTION: %w", err)
+			}
+			_, err := cl.ExecuteUpdate(ctx, "DELETE FROM "+table)
+			if err := expectDenied(err, "DELETE"); err != nil {
+				_, _ = cl.ExecuteUpdate(ctx, "ROLLBACK")
+				return err
+			}
+			if err := expectQuery(ctx, count, unchanged); err != nil {
+				_, _ = cl.ExecuteUpdate(ctx, "ROLLBACK")
+				return err
+			}
+			if _, err := cl.ExecuteUpdate(ctx, "ROLLBACK"); err != nil {
+				return fmt.Errorf("ROLLBACK: %w", err)
+			}
+			return nil
+		})
+
+	check("read-only: prepared BEGIN and COMMIT (prepared updates)", func(ctx context.Context) error {
+		for _, sql := range []string{"BEGIN", "COMMIT"} {
+			prep, err := cl.Prepare(ctx, sql)
+			if err != nil {
+				return fmt.Errorf("prepare %s: %w", sql, err)
+			}
+			_, err = prep.ExecuteUpdate(ctx)
+			_ = prep.Close(ctx)
+			if err != nil {
+				return fmt.Errorf("execute prepared %s: %w", sql, err)
+			}
+		}
+		return nil
+	})
+
+	check("read-only: the table is unchanged", func(ctx context.Context) error {
+		return expectQuery(ctx, count, unchanged)
+	})
+	finish()
+}
+
+// ---------------------------------------------------------------------------------------
+// A burst of new sessions
+
+func burstMain(addr, count, user, password string) {
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 {
+		fmt.Fprintln(os.Stderr, "--burst needs a positive number of clients")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	clients := make([]*flightsql.Client, n)
+	for i := range clients {
+		c, err := flightsql.NewClient(addr, nil, nil,
+			grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "client:", err)
+			os.Exit(1)
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	var ready, loggedIn sync.WaitGroup
+	ready.Add(n)
+	loggedIn.Add(n)
+	start := make(chan struct{})
+	outcomes := make([]error, n)
+	authed := make([]context.Context, n)
+	var done sync.WaitGroup
+	done.Add(n)
+	for i := range clients {
+		go func(i int) {
+			defer done.Done()
+			// The channel is up first (connecting is not part of the burst).
+			clients[i].Client.GetFlightInfo(ctx, &flight.FlightDescriptor{}) //nolint:errcheck
+			ready.Done()
+			<-start
+			authed[i] = ctx
+			if user != "" {
+				authed[i], outcomes[i] = clients[i].Client.AuthenticateBasicToken(ctx, user, password)
+			}
+			loggedIn.Done()
+			loggedIn.Wait() // everyone has logged in: all first statements at once
+			if outcomes[i] == nil {
+				_, outcomes[i] = clients[i].Execute(authed[i], "SELECT 1")
+			}
+		}(i)
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	summary := map[string]any{"admitted": []int{}, "refused": []int{}, "other": []int{}}
+	messages := map[string]int{}
+	for i, err := range outcomes {
+		switch {
+		case err == nil:
+			summary["admitted"] = append(summary["admitted"].([]int), i)
+		case status.Code(err) == codes.Unavailable:
+			summary["refused"] = append(summary["refused"].([]int), i)
+			messages[status.Convert(err).Message()]++
+		default:
+			summary["other"] = append(summary["other"].([]int), i)
+			messages[err.Error()]++
+		}
+	}
+	summary["messages"] = messages
+	line, _ := json.Marshal(summary)
+	fmt.Println(string(line))
+	bufio.NewReader(os.Stdin).ReadString('\n') //nolint:errcheck
+	for i, err := range outcomes {
+		if err == nil {
+			if _, err := clients[i].CloseSession(authed[i], &flight.CloseSessionRequest{}); err != nil {
+				fmt.Fprintln(os.Stderr, "CloseSession:", err)
+				os.Exit(1)
+			}
+		}
+	}
+}
+
+// expectDenied: err is the server's PERMISSION_DENIED for a read_only caller running `what`.
+func expectDenied(err error, what string) error {
+	if err == nil {
+		return fmt.Errorf("%s by a read_only caller succeeded", what)
+	}
+	if status.Code(err) != codes.PermissionDenied {
+		return fmt.Errorf("%s: want PermissionDenied, got %v: %w", what, status.Code(err), err)
+	}
+	// The statement-update route refuses any SQL below read_write ("statement updates").
+	if !strings.Contains(err.Error(), "permission denied") ||
+		!strings.Contains(err.Error(), "read_only") {
+		return fmt.Errorf("%s: not the server's denial naming the role: %w", what, err)
+	}
+	return nil
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1263,7 +1505,7 @@ func execAll(ctx context.Context, stmts ...string) error {
 }
 
 func check(name string, fn func(ctx context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(baseCtx, timeout)
 	defer cancel()
 	checkCtx = ctx
 	err := func() (err error) {

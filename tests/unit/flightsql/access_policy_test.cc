@@ -80,7 +80,31 @@ TEST_F(AccessPolicyTest, PlainReadsNeedReadOnly) {
   }
 }
 
-TEST_F(AccessPolicyTest, WritesDdlAndTransactionsNeedReadWrite) {
+TEST_F(AccessPolicyTest, TransactionControlNeedsReadOnlyAlsoOnTheUpdateRoutes) {
+  // Opening, committing or rolling back changes nothing by itself; what runs inside is
+  // classified statement by statement.
+  for (const char* sql : {"BEGIN", "BEGIN TRANSACTION", "START TRANSACTION", "COMMIT", "END",
+                          "ROLLBACK", "ABORT", "begin; commit"}) {
+    auto requirement = ClassifySql(*connection_, sql);
+    ASSERT_TRUE(requirement.ok()) << sql << ": " << requirement.status().ToString();
+    EXPECT_EQ(requirement->statement_class, StatementClass::kTransaction) << sql;
+    EXPECT_EQ(requirement->role(), Role::kReadOnly) << sql;
+    EXPECT_EQ(RequiredRoleForUpdate(requirement->statement_class), Role::kReadOnly) << sql;
+    EXPECT_TRUE(LooksLikeTransactionControl(sql)) << sql;
+  }
+  // A write next to transaction control is a write.
+  EXPECT_EQ(Needs("BEGIN; INSERT INTO t VALUES (1, 'x'); COMMIT"), Role::kReadWrite);
+  EXPECT_FALSE(LooksLikeTransactionControl("BEGIN; INSERT INTO t VALUES (1, 'x'); COMMIT"));
+  EXPECT_FALSE(LooksLikeTransactionControl("SELECT 1"));
+  EXPECT_FALSE(LooksLikeTransactionControl(""));
+  // The update routes need read_write for anything else, however harmless.
+  EXPECT_EQ(RequiredRoleForUpdate(StatementClass::kQuery), Role::kReadWrite);
+  EXPECT_EQ(RequiredRoleForUpdate(StatementClass::kSessionSetting), Role::kReadWrite);
+  EXPECT_EQ(RequiredRoleForUpdate(StatementClass::kWrite), Role::kReadWrite);
+  EXPECT_EQ(RequiredRoleForUpdate(StatementClass::kAttach), Role::kAdmin);
+}
+
+TEST_F(AccessPolicyTest, WritesAndDdlNeedReadWrite) {
   for (const char* sql : {"INSERT INTO t VALUES (1, 'x')",
                           "UPDATE t SET a = 2",
                           "DELETE FROM t",
@@ -89,8 +113,6 @@ TEST_F(AccessPolicyTest, WritesDdlAndTransactionsNeedReadWrite) {
                           "DROP TABLE t",
                           "CREATE VIEW v AS SELECT 1",
                           "CREATE MACRO m(x) AS x + 1",
-                          "BEGIN TRANSACTION",
-                          "COMMIT",
                           "SELECT nextval('s')",
                           "SELECT * FROM read_csv('{csv}')",
                           "SELECT * FROM '{csv}'",

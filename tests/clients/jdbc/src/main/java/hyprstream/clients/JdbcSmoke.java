@@ -23,7 +23,10 @@ import java.util.UUID;
 /**
  * Smoke test of a hyprstream server through the Arrow Flight SQL JDBC driver.
  *
- * <p>Usage: {@code java JdbcSmoke HOST PORT}. Every check runs even when an earlier one failed;
+ * <p>Usage: {@code java JdbcSmoke HOST PORT}, or {@code java JdbcSmoke HOST PORT --read-only TABLE
+ * ROWS [USER PASSWORD]} to check what a read_only caller (a read_only user, or anyone under
+ * --readonly) may do: queries, the driver's commit/rollback and SQL BEGIN/COMMIT/ROLLBACK, while
+ * every write is refused with a permission error and TABLE keeps its ROWS rows. Every check runs even when an earlier one failed;
  * each prints {@code PASS name} or {@code FAIL name: reason}. The program ends with a line
  * {@code N passed, M failed} and exits 1 when any check failed.
  */
@@ -43,8 +46,9 @@ public final class JdbcSmoke {
   private JdbcSmoke() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 2) {
-      System.err.println("usage: JdbcSmoke HOST PORT");
+    boolean readOnly = args.length >= 5 && args[2].equals("--read-only");
+    if (!(args.length == 2 || (readOnly && (args.length == 5 || args.length == 7)))) {
+      System.err.println("usage: JdbcSmoke HOST PORT [--read-only TABLE ROWS [USER PASSWORD]]");
       System.exit(2);
     }
     // Driver 18.3.0 shifts TIMESTAMP, TIMESTAMPTZ and TIME values by the JVM's zone offset
@@ -52,6 +56,12 @@ public final class JdbcSmoke {
     java.util.TimeZone.setDefault(java.util.TimeZone.getTimeZone("UTC"));
     String url = "jdbc:arrow-flight-sql://" + args[0] + ":" + args[1] + "?useEncryption=false";
     System.out.println("driver url: " + url);
+    if (readOnly) {
+      String login = args.length == 7 ? "&user=" + args[5] + "&password=" + args[6] : "";
+      readOnlyChecks(url + login, args[3], Long.parseLong(args[4]));
+      finish();
+      return;
+    }
 
     check("connect", () -> {
       conn = DriverManager.getConnection(url);
@@ -793,6 +803,64 @@ public final class JdbcSmoke {
       seen.put(name, v);
       expect(ok.test(v), name + " returned an unexpected value: " + v);
     });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // A read_only caller
+
+  private static void readOnlyChecks(String url, String table, long rows) {
+    String count = "SELECT count(*) FROM " + table;
+    check("read-only: connect", () -> {
+      conn = DriverManager.getConnection(url);
+      expect(!conn.isClosed(), "connection is closed right after opening");
+    });
+    if (conn == null) return;
+
+    check("read-only: query", () -> eq(rows, countOf(count), count));
+
+    check("read-only: setAutoCommit(false), commit, rollback", () -> {
+      conn.setAutoCommit(false);
+      eq(rows, countOf(count), count);
+      conn.commit();
+      eq(rows, countOf(count), count);
+      conn.rollback();
+      conn.setAutoCommit(true);
+    });
+
+    check("read-only: SQL BEGIN, a refused INSERT, ROLLBACK", () -> {
+      try (Statement st = conn.createStatement()) {
+        st.execute("BEGIN TRANSACTION");
+        try {
+          st.executeUpdate("INSERT INTO " + table + " SELECT * FROM " + table);
+          throw new AssertionError("INSERT by a read_only caller succeeded");
+        } catch (SQLException e) {
+          String text = describe(e);
+          expect(text.contains("permission denied") && text.contains("read_only")
+              && text.contains("INSERT"), "not the server's denial: " + text);
+        }
+        eq(rows, countOf(count), "inside the transaction after the refusal");
+        st.execute("ROLLBACK");
+      }
+    });
+
+    check("read-only: SQL BEGIN, query, COMMIT", () -> {
+      try (Statement st = conn.createStatement()) {
+        st.execute("BEGIN");
+        eq(rows, countOf(count), count);
+        st.execute("COMMIT");
+      }
+    });
+
+    check("read-only: the table is unchanged", () -> eq(rows, countOf(count), count));
+
+    check("read-only: close connection", () -> conn.close());
+  }
+
+  private static long countOf(String sql) throws SQLException {
+    try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+      expect(rs.next(), "no row from " + sql);
+      return rs.getLong(1);
+    }
   }
 
   // ------------------------------------------------------------------------------------------
