@@ -1,7 +1,7 @@
 // Smoke test of a hyprstream server through the arrow-go Flight SQL client
 // (github.com/apache/arrow-go/v18/arrow/flight/flightsql).
 //
-// Usage: go-client HOST:PORT
+// Usage: go-client HOST:PORT (go-client grants ...: grants.go)
 //
 // Every check runs even when an earlier one failed; each prints "PASS name" or
 // "FAIL name: reason". The program ends with "N passed, M failed" and exits 1 when
@@ -43,6 +43,9 @@ var (
 )
 
 func main() {
+	if len(os.Args) == 7 && os.Args[1] == "grants" {
+		grantsMain(os.Args[2:]) // grants.go
+	}
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: go-client HOST:PORT")
 		os.Exit(2)
