@@ -33,16 +33,16 @@ std::string Str(const json& node, const char* key) {
   return it != node.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-// The constant string a function's first argument is, if it is one.
-std::optional<std::string> FirstConstantArgument(const json& function) {
+// The constant string a function's argument `index` is, if it is one.
+std::optional<std::string> ConstantArgument(const json& function, size_t index = 0) {
   auto children = function.find("children");
-  if (children == function.end() || !children->is_array() || children->empty()) {
+  if (children == function.end() || !children->is_array() || children->size() <= index) {
     return std::nullopt;
   }
-  const json& first = children->front();
-  if (Str(first, "class") != "CONSTANT") return std::nullopt;
-  auto value = first.find("value");
-  if (value == first.end() || !value->is_object()) return std::nullopt;
+  const json& argument = (*children)[index];
+  if (Str(argument, "class") != "CONSTANT") return std::nullopt;
+  auto value = argument.find("value");
+  if (value == argument.end() || !value->is_object()) return std::nullopt;
   auto text = value->find("value");
   if (text == value->end() || !text->is_string()) return std::nullopt;
   return text->get<std::string>();
@@ -164,7 +164,8 @@ class Finder {
     if (ref.catalog) {
       places = {{Lower(*ref.catalog), Lower(ref.schema.value_or("main"))}};
     } else if (ref.schema) {
-      places = {{scope.catalog, Lower(*ref.schema)}, {Lower(*ref.schema), "main"}};
+      const std::string schema = Lower(*ref.schema);
+      places = {{scope.catalog, schema}, {schema, "main"}, {"temp", schema}, {"system", schema}};
     } else {
       places = search_;
       places.insert(places.begin() + 1, {scope.catalog, scope.schema});
@@ -306,7 +307,8 @@ class Finder {
   }
 
   // Table functions that read tables: tumble/hop/query_table (a constant table name),
-  // query (a constant query), hyprstream_window (a window's table), user table macros.
+  // query (a constant query), hyprstream_window/_create_window/_drop_window (a window's
+  // table), user table macros.
   arrow::Status WalkFunctions(const json& node, const Scope& scope, const std::string& via,
                               int depth) {
     if (node.is_array()) {
@@ -327,7 +329,7 @@ class Finder {
   arrow::Status TableFunction(const json& function, const Scope& scope, const std::string& via,
                               int depth) {
     const std::string name = Lower(Str(function, "function_name"));
-    const auto argument = FirstConstantArgument(function);
+    const auto argument = ConstantArgument(function);
     if (name == "tumble" || name == "hop" || name == "query_table") {
       auto table = argument ? sql::ParseTableRef(*argument) : std::nullopt;
       if (!table) {
@@ -343,9 +345,19 @@ class Finder {
       }
       return Nested(*argument, scope, "query()", depth);
     }
-    if (name == "hyprstream_window") {
+    if (name == "hyprstream_create_window") {
+      // A window summarises its table (and tells its row count): read on the table.
+      const auto table_name = ConstantArgument(function, 1);
+      auto table = table_name ? sql::ParseTableRef(*table_name) : std::nullopt;
+      if (!table) {
+        Untellable(name + "() of a table name that is not a constant");
+        return arrow::Status::OK();
+      }
+      return ReadTable(*table, scope, "window " + Lower(argument.value_or("")), depth);
+    }
+    if (name == "hyprstream_window" || name == "hyprstream_drop_window") {
       if (!argument) {
-        Untellable("hyprstream_window() of a name that is not a constant");
+        Untellable(name + "() of a name that is not a constant");
         return arrow::Status::OK();
       }
       ARROW_ASSIGN_OR_RAISE(

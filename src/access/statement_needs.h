@@ -1,5 +1,5 @@
 // StatementNeeds: the grants a piece of SQL needs — read on every table it reads (through
-// views, table and scalar macros, tumble()/hop()/query_table() and hyprstream_window(), whose
+// views, table and scalar macros, tumble()/hop()/query_table() and the window functions, whose
 // bodies are read in turn: a view needs read on itself and on what it reads) and write on
 // every table it changes (UPDATE, DELETE, MERGE and upserts read their target too). The SQL
 // text is the sql module's to read; names are resolved against the DuckDB catalog of

@@ -278,6 +278,11 @@ arrow::Result<std::shared_ptr<access::GrantSet>> OpenGrants(const Config& config
   ARROW_RETURN_NOT_OK(access::RegisterGrantFunctions(set.get(), engine));
   if (set->enforced()) {
     spdlog::info("{} grants from the config are enforced for non-admin users", set->List().size());
+    if (!config.auth_enabled() && !config.readonly) {
+      spdlog::warn(
+          "[[grants]] without authentication do nothing: every caller is the anonymous admin; "
+          "configure [[users]] or --auth-jwt-public-key (docs/security.md)");
+    }
   }
   return set;
 }

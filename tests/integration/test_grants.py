@@ -167,6 +167,9 @@ def test_macros_table_functions_and_windows_are_followed_to_their_tables(server)
                     "SELECT * FROM query_table('secret')",
                     "SELECT * FROM tumble('secret', 'ts', INTERVAL '1 minute')",
                     "SELECT * FROM hyprstream_window('secret_w')",
+                    "SELECT * FROM hyprstream_drop_window('secret_w')",
+                    "SELECT * FROM hyprstream_create_window('bob_w', 'secret', "
+                    "time_column := 'ts', value_columns := 'id', windows := '1m')",
                     "SELECT * FROM query('SELECT * FROM secret')"]:
             assert "read grant on memory.main.secret" in denied(conn, sql), sql
     with connect(server, "ana") as conn:

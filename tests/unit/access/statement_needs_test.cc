@@ -58,6 +58,9 @@ TEST_F(StatementNeedsTest, QueriesNeedReadOnEveryTableTheyName) {
   EXPECT_EQ(Needs("SELECT * FROM t JOIN s2.t USING (a)"),
             (Lines{"read memory.main.t", "read memory.s2.t"}));
   EXPECT_EQ(Needs("WITH secret AS (SELECT 1) SELECT * FROM secret"), Lines{});
+  EXPECT_EQ(Needs("SELECT * FROM information_schema.tables"),
+            Lines{"read system.information_schema.tables"});
+  EXPECT_EQ(Needs("SELECT * FROM memory.t"), Lines{"read memory.main.t"});
   EXPECT_EQ(Needs("SELECT * FROM t WHERE a IN (SELECT a FROM memory.main.secret)"),
             (Lines{"read memory.main.t", "read memory.main.secret"}));
 }
