@@ -234,9 +234,13 @@ class Finder {
     }
     const sql::StatementReads& reads = statement.reads();
     if (!reads.known) {
-      // CREATE VIEW: its query is checked whenever the view is read.
-      if (statement.kind == K::kCreate) return arrow::Status::OK();
-      if (statement.kind == K::kUpdate || statement.kind == K::kDelete) {
+      // CREATE VIEW: its query is checked whenever the view is read. COPY t FROM reads a
+      // file (the role check's business) into t (written above).
+      if (statement.kind == K::kCreate || statement.kind == K::kCopyFrom) {
+        return arrow::Status::OK();
+      }
+      if (statement.kind == K::kUpdate || statement.kind == K::kDelete ||
+          statement.kind == K::kAlter) {
         ARROW_ASSIGN_OR_RAISE(bool plain, IsPlainDml(statement));
         if (plain) return arrow::Status::OK();
         Untellable(what + " with a subquery, a FROM/USING clause or a macro");
@@ -260,16 +264,16 @@ class Finder {
     return arrow::Status::OK();
   }
 
-  // UPDATE/DELETE naming no other table: no SELECT, FROM (past DELETE FROM), USING, JOIN,
-  // and no call of a user macro.
+  // UPDATE/DELETE/ALTER naming no other table: no SELECT, USING, JOIN, FROM or TABLE (but
+  // DELETE FROM, ALTER TABLE), and no call of a user macro.
   arrow::Result<bool> IsPlainDml(const sql::StatementInfo& statement) {
     ARROW_ASSIGN_OR_RAISE(const auto* macros, Macros());
     const auto tokens = sql::Lex(statement.text());
     for (size_t i = 0; i < tokens.size(); ++i) {
       const sql::Token& token = tokens[i];
       if (sql::IsWord(token, "SELECT") || sql::IsWord(token, "USING") ||
-          sql::IsWord(token, "JOIN") || sql::IsWord(token, "TABLE") ||
-          (sql::IsWord(token, "FROM") && i != 1)) {
+          sql::IsWord(token, "JOIN") ||
+          ((sql::IsWord(token, "TABLE") || sql::IsWord(token, "FROM")) && i != 1)) {
         return false;
       }
       if (token.kind == sql::TokenKind::kWord && i + 1 < tokens.size() &&

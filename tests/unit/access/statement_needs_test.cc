@@ -89,6 +89,12 @@ TEST_F(StatementNeedsTest, WritesNeedWriteAndChangesOfRowsNeedReadToo) {
             (Lines{"write memory.main.n", "read memory.main.secret"}));
   EXPECT_EQ(Needs("CREATE VIEW w AS SELECT * FROM secret"), Lines{"write memory.main.w"});
   EXPECT_EQ(Needs("DROP TABLE t"), Lines{"write memory.main.t"});
+  EXPECT_EQ(Needs("COPY t FROM 'rows.csv'"), Lines{"write memory.main.t"});
+  EXPECT_EQ(Needs("COPY (SELECT * FROM secret) TO 'out.csv'"), Lines{"read memory.main.secret"});
+  EXPECT_EQ(Needs("ALTER TABLE t RENAME TO u"),
+            (Lines{"write memory.main.t", "write memory.main.u"}));
+  EXPECT_EQ(Needs("INSERT OR REPLACE INTO t VALUES (1)"),
+            (Lines{"write memory.main.t", "read memory.main.t"}));
   EXPECT_EQ(Needs("BEGIN"), Lines{});
 }
 
