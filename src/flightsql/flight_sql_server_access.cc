@@ -96,32 +96,36 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlightSqlServer::FilterByGran
   const access::Subject subject = SubjectOf(record->identity());
   const access::GrantSet& grants = *options_.grants;
   const auto& schema = *batch->schema();
-  // Each object a row names: (catalog, schema, table) column names, by prefix.
-  std::vector<std::string> prefixes;
-  for (const char* prefix : {"", "pk_", "fk_"}) {
-    if (schema.GetFieldIndex(std::string(prefix) + "catalog_name") >= 0) {
-      prefixes.push_back(prefix);
-    }
+  // The objects a row names: GetCatalogs a catalog, GetDbSchemas a schema, GetTables and
+  // GetPrimaryKeys a table, the foreign-key commands two tables (pk_ and fk_ columns).
+  struct Object {
+    std::string prefix;
+    bool has_schema;
+    bool has_table;
+  };
+  std::vector<Object> objects;
+  for (const std::string prefix : {"", "pk_", "fk_"}) {
+    if (schema.GetFieldIndex(prefix + "catalog_name") < 0) continue;
+    objects.push_back(Object{prefix, schema.GetFieldIndex(prefix + "db_schema_name") >= 0,
+                             schema.GetFieldIndex(prefix + "table_name") >= 0});
   }
-  if (prefixes.empty()) return batch;
+  if (objects.empty()) return batch;  // GetTableTypes, GetSqlInfo, ...
   arrow::BooleanBuilder keep;
   ARROW_RETURN_NOT_OK(keep.Reserve(batch->num_rows()));
   for (int64_t row = 0; row < batch->num_rows(); ++row) {
     bool visible = true;
-    for (const auto& prefix : prefixes) {
-      const std::string catalog = TextAt(*batch, prefix + "catalog_name", row);
-      const bool has_schema = schema.GetFieldIndex(prefix + "db_schema_name") >= 0;
-      const bool has_table = schema.GetFieldIndex(prefix + "table_name") >= 0;
-      const std::string db_schema = TextAt(*batch, prefix + "db_schema_name", row);
-      if (has_table) {
-        visible = visible &&
-                  grants.Allows(subject, access::Privilege::kRead,
-                                access::QualifiedTable{catalog, db_schema,
-                                                       TextAt(*batch, prefix + "table_name", row)});
+    for (const Object& object : objects) {
+      const std::string catalog = TextAt(*batch, object.prefix + "catalog_name", row);
+      const std::string db_schema = TextAt(*batch, object.prefix + "db_schema_name", row);
+      if (object.has_table) {
+        const std::string table = TextAt(*batch, object.prefix + "table_name", row);
+        visible = visible && grants.Allows(subject, access::Privilege::kRead,
+                                           access::QualifiedTable{catalog, db_schema, table});
       } else {
-        visible = visible && grants.MayReadIn(
-                                 subject, catalog,
-                                 has_schema ? std::optional<std::string>(db_schema) : std::nullopt);
+        visible =
+            visible && grants.MayReadIn(subject, catalog,
+                                        object.has_schema ? std::optional<std::string>(db_schema)
+                                                          : std::nullopt);
       }
     }
     keep.UnsafeAppend(visible);
