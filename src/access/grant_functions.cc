@@ -3,6 +3,8 @@
 #include <arrow/builder.h>
 #include <arrow/record_batch.h>
 
+#include <mutex>
+
 namespace hyprstream::access {
 namespace {
 
@@ -33,17 +35,36 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> GrantRows(const std::vector<G
                                   static_cast<int64_t>(grants.size()), std::move(columns));
 }
 
+// What grant and revoke share: the grants, the log, and a mutex that keeps a change and its
+// log entry together.
+struct Shared {
+  std::shared_ptr<GrantSet> grants;
+  std::shared_ptr<GrantLog> log;
+  std::mutex mutex;
+};
+
 // hyprstream_grant / hyprstream_revoke: one row, the grant and whether it changed anything.
-engine::TableFunctionSpec ChangeFunction(GrantSet* grants, std::string name, bool add) {
+engine::TableFunctionSpec ChangeFunction(std::shared_ptr<Shared> shared, std::string name,
+                                         bool add) {
   engine::TableFunctionSpec spec;
   spec.name = std::move(name);
   spec.positional_parameters = 3;
   spec.schema = [](const engine::TableFunctionArgs&) { return GrantSchema(true); };
-  spec.rows = [grants, add](const engine::TableFunctionArgs& args)
+  spec.rows = [shared, add](const engine::TableFunctionArgs& args)
       -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
     ARROW_ASSIGN_OR_RAISE(auto grant, Grant::Parse(args.positional.at(0), args.positional.at(1),
                                                    args.positional.at(2)));
-    const bool changed = add ? grants->Add(grant) : grants->Remove(grant);
+    std::lock_guard<std::mutex> lock(shared->mutex);
+    GrantSet& grants = *shared->grants;
+    const bool changed = add ? grants.Add(grant) : grants.Remove(grant);
+    if (changed && shared->log) {
+      arrow::Status logged = shared->log->Append(GrantChange{add, grant});
+      if (!logged.ok()) {
+        add ? grants.Remove(grant) : grants.Add(grant);
+        return logged.WithMessage("the grant change was not kept (nothing changed): ",
+                                  logged.message());
+      }
+    }
     return GrantRows({grant}, changed);
   };
   return spec;
@@ -51,10 +72,14 @@ engine::TableFunctionSpec ChangeFunction(GrantSet* grants, std::string name, boo
 
 }  // namespace
 
-arrow::Status RegisterGrantFunctions(GrantSet* grants, engine::Engine& host) {
-  ARROW_RETURN_NOT_OK(host.RegisterTableFunction(ChangeFunction(grants, "hyprstream_grant", true)));
+arrow::Status RegisterGrantFunctions(std::shared_ptr<GrantSet> grants,
+                                     std::shared_ptr<GrantLog> log, engine::Engine& host) {
+  auto shared = std::make_shared<Shared>();
+  shared->grants = grants;
+  shared->log = std::move(log);
+  ARROW_RETURN_NOT_OK(host.RegisterTableFunction(ChangeFunction(shared, "hyprstream_grant", true)));
   ARROW_RETURN_NOT_OK(
-      host.RegisterTableFunction(ChangeFunction(grants, "hyprstream_revoke", false)));
+      host.RegisterTableFunction(ChangeFunction(shared, "hyprstream_revoke", false)));
   engine::TableFunctionSpec list;
   list.name = "hyprstream_grants";
   list.schema = [](const engine::TableFunctionArgs&) { return GrantSchema(false); };

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "access/grant_functions.h"
+#include "access/grant_log.h"
 #include "access/grant_set.h"
 #include "cache/cached_engine.h"
 #include "engine/adbc_engine.h"
@@ -256,10 +257,11 @@ arrow::Result<std::unique_ptr<Authenticator>> MakeAuthenticator(const Config& co
   return Authenticator::Make(std::move(options));
 }
 
-// The grants of the config, and hyprstream_grant()/_revoke()/_grants() to change them. Grants
-// name DuckDB catalogs and are resolved through DuckDB's catalog: the embedded engine only.
-arrow::Result<std::shared_ptr<access::GrantSet>> OpenGrants(const Config& config,
-                                                            engine::Engine& engine) {
+// The grants of the config with the run-time changes kept in the engine replayed over them,
+// and hyprstream_grant()/_revoke()/_grants() to change them. Grants name DuckDB catalogs and
+// are resolved through DuckDB's catalog: the embedded engine only.
+arrow::Result<std::shared_ptr<access::GrantSet>> OpenGrants(
+    const Config& config, const std::shared_ptr<engine::Engine>& engine) {
   std::vector<access::Grant> grants;
   for (const auto& entry : config.grants) {
     ARROW_ASSIGN_OR_RAISE(auto grant,
@@ -275,9 +277,17 @@ arrow::Result<std::shared_ptr<access::GrantSet>> OpenGrants(const Config& config
     return nullptr;
   }
   auto set = std::make_shared<access::GrantSet>(std::move(grants));
-  ARROW_RETURN_NOT_OK(access::RegisterGrantFunctions(set.get(), engine));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<access::GrantLog> log, access::GrantLog::Open(engine));
+  ARROW_ASSIGN_OR_RAISE(auto changes, log->Load());
+  for (const auto& change : changes) {
+    change.granted ? set->Add(change.grant) : set->Remove(change.grant);
+  }
+  ARROW_RETURN_NOT_OK(access::RegisterGrantFunctions(set, log, *engine));
   if (set->enforced()) {
-    spdlog::info("{} grants from the config are enforced for non-admin users", set->List().size());
+    spdlog::info(
+        "{} grants are enforced for non-admin users ({} from the config, {} run-time changes "
+        "replayed)",
+        set->List().size(), config.grants.size(), changes.size());
     if (!config.auth_enabled() && !config.readonly) {
       spdlog::warn(
           "[[grants]] without authentication do nothing: every caller is the anonymous admin; "
@@ -312,7 +322,7 @@ arrow::Status Serve(const Config& config) {
   server_options.limits.max_concurrent_statements = config.max_concurrent_statements;
   server_options.limits.statement_queue_timeout = config.statement_queue_timeout;
   server_options.limits.poll_lease = config.poll_lease;
-  ARROW_ASSIGN_OR_RAISE(server_options.grants, OpenGrants(config, *engine));
+  ARROW_ASSIGN_OR_RAISE(server_options.grants, OpenGrants(config, engine));
   flightsql::FlightSqlServer server(engine, server_options);
   auto observer = std::make_shared<flightsql::CallObserver>(&server.metrics());
 

@@ -317,6 +317,43 @@ def test_admins_grant_and_revoke_at_run_time_and_others_may_not(server):
             rows(admin, "SELECT * FROM hyprstream_grant('read', '*', 'bob')")
 
 
+def test_run_time_grants_survive_a_restart_of_a_database_file(tmp_path):
+    """Kept in _hyprstream.grant_changes and replayed over the config's grants at start."""
+    config = toml_config(tmp_path / "c.toml", grants=False)
+    database = tmp_path / "shop.duckdb"
+
+    def start():
+        return Server(tmp_path, "--config", str(config), "--engine-connection",
+                      str(database)).start()
+
+    s = start()
+    try:
+        with connect(s, "root") as admin:
+            rows(admin, "CREATE TABLE t AS SELECT 1 AS x")
+            rows(admin, "CREATE TABLE u AS SELECT 2 AS y")
+            rows(admin, "SELECT * FROM hyprstream_grant('read', 'shop.main.t', 'user:bob')")
+            rows(admin, "SELECT * FROM hyprstream_grant('read', 'shop.main.u', 'user:bob')")
+            rows(admin, "SELECT * FROM hyprstream_revoke('read', 'shop.main.u', 'user:bob')")
+    finally:
+        s.stop()
+    s = start()
+    try:
+        with connect(s, "bob") as bob, connect(s, "root") as admin:
+            assert rows(bob, "SELECT x FROM t") == [(1,)]
+            assert "read grant on shop.main.u" in denied(bob, "SELECT y FROM u")
+            assert rows(admin, "SELECT * FROM hyprstream_grants()") == [
+                ("read", "shop.main.t", "user:bob")]
+            rows(admin, "SELECT * FROM hyprstream_revoke('read', 'shop.main.t', 'user:bob')")
+    finally:
+        s.stop()
+    s = start()
+    try:
+        with connect(s, "bob") as bob:  # every grant revoked: still deny by default
+            denied(bob, "SELECT x FROM t")
+    finally:
+        s.stop()
+
+
 def test_grants_to_groups_of_an_identity_providers_token(tmp_path, server):
     subprocess.run(["openssl", "genrsa", "-out", "idp.key", "2048"], cwd=tmp_path, check=True,
                    capture_output=True)
@@ -350,8 +387,6 @@ def test_grants_to_groups_of_an_identity_providers_token(tmp_path, server):
             return client.do_get(info.endpoints[0].ticket, opts).read_all()
 
         with s.connect() as client:
-            # The token's role claim is the other way a group is named: admins set tables up.
-            admin = options([])
             admin = flight.FlightCallOptions(headers=[(b"authorization", b"Bearer " + token(
                 {"sub": "ops", "role": "admin", "exp": int(time.time()) + 300}).encode())])
             query("CREATE TABLE sales AS SELECT 1 AS id", admin)
