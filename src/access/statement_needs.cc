@@ -222,6 +222,12 @@ class Finder {
       Untellable(what + " (which tables it touches cannot be told)");
       return arrow::Status::OK();
     }
+    if (sql::IsDdl(statement.kind) && statement.writes.empty()) {
+      // Macros, functions, indexes, sequences, types: a macro could stand in for another
+      // (tumble, a view's), and an index is built from a table's rows.
+      Untellable(what + " of an object other than a table or view");
+      return arrow::Status::OK();
+    }
     for (const auto& write : statement.writes) {
       ARROW_ASSIGN_OR_RAISE(auto tables, Candidates(write.table, scope));
       const bool reads_target =
@@ -255,11 +261,14 @@ class Finder {
     if (reads.tree) ARROW_RETURN_NOT_OK(WalkFunctions(*reads.tree, scope, via, depth));
     ARROW_ASSIGN_OR_RAISE(const auto* macros, Macros());
     for (const auto& name : reads.scalar_functions) {
-      auto macro = macros->find(name);
-      if (macro == macros->end() || macro->second.table) continue;
-      ARROW_RETURN_NOT_OK(Nested("SELECT " + macro->second.definition,
-                                 Scope{macro->second.catalog, macro->second.schema},
-                                 "macro " + name, depth));
+      // Every macro of that name (in any schema): the one called is among them.
+      auto [first, last] = macros->equal_range(name);
+      for (auto macro = first; macro != last; ++macro) {
+        if (macro->second.table) continue;
+        ARROW_RETURN_NOT_OK(Nested("SELECT " + macro->second.definition,
+                                   Scope{macro->second.catalog, macro->second.schema},
+                                   "macro " + name, depth));
+      }
     }
     return arrow::Status::OK();
   }
@@ -376,12 +385,14 @@ class Finder {
       return ReadTable(*table, top_, "window " + Lower(*argument), depth);
     }
     ARROW_ASSIGN_OR_RAISE(const auto* macros, Macros());
-    auto macro = macros->find(name);
-    if (macro != macros->end() && macro->second.table) {
-      return Nested(macro->second.definition, Scope{macro->second.catalog, macro->second.schema},
-                    "macro " + name, depth);
+    auto [first, last] = macros->equal_range(name);
+    for (auto macro = first; macro != last; ++macro) {
+      if (!macro->second.table) continue;
+      ARROW_RETURN_NOT_OK(Nested(macro->second.definition,
+                                 Scope{macro->second.catalog, macro->second.schema},
+                                 "macro " + name, depth));
     }
-    return arrow::Status::OK();  // a built-in function: the role check judges it
+    return arrow::Status::OK();  // otherwise a built-in function: the role check judges it
   }
 
   // The tables and views named `table` (any case) in every catalog, looked up once.
@@ -409,8 +420,9 @@ class Finder {
     return &named_.emplace(key, std::move(relations)).first->second;
   }
 
-  // User-defined macros (not the engine's own; tumble and hop are known above).
-  arrow::Result<const std::map<std::string, Macro>*> Macros() {
+  // User-defined macros by name (not the engine's own; tumble and hop are known above, and
+  // only admins may define macros while grants are in force).
+  arrow::Result<const std::multimap<std::string, Macro>*> Macros() {
     if (macros_) return &*macros_;
     ARROW_ASSIGN_OR_RAISE(
         auto rows,
@@ -421,9 +433,9 @@ class Finder {
     macros_.emplace();
     for (const Row& row : rows) {
       if (!row[0] || !row[1] || !row[2]) continue;
-      (*macros_)[*row[0]] =
-          Macro{Lower(row[3].value_or(top_.catalog)), Lower(row[4].value_or("main")), *row[2],
-                *row[1] == "table_macro"};
+      macros_->emplace(*row[0],
+                       Macro{Lower(row[3].value_or(top_.catalog)), Lower(row[4].value_or("main")),
+                             *row[2], *row[1] == "table_macro"});
     }
     return &*macros_;
   }
@@ -432,7 +444,7 @@ class Finder {
   Scope top_;
   std::vector<std::pair<std::string, std::string>> search_;
   std::map<std::string, std::vector<Relation>> named_;
-  std::optional<std::map<std::string, Macro>> macros_;
+  std::optional<std::multimap<std::string, Macro>> macros_;
   std::set<std::string> expanding_;
   StatementNeeds out_;
 };

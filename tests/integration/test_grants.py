@@ -212,6 +212,9 @@ def test_writes_need_a_write_grant_on_their_target(server):
     with connect(server, "bob") as conn:
         denied(conn, "INSERT INTO inbox VALUES (9, 'z')")
         denied(conn, "CREATE SCHEMA bobs")
+        # A macro could stand in for tumble() (read here on a table bob may read).
+        assert "other than a table or view" in denied(
+            conn, "CREATE OR REPLACE MACRO main.tumble(t, c, w) AS TABLE SELECT * FROM secret")
 
 
 def test_bulk_ingest_and_streaming_doput_need_a_write_grant(server):

@@ -74,6 +74,11 @@ TEST_F(StatementNeedsTest, ViewsAndMacrosNeedWhatTheyRead) {
   EXPECT_EQ(Needs("SELECT * FROM query_table('secret')"), Lines{"read memory.main.secret"});
   EXPECT_EQ(Needs("SELECT * FROM query_table('sec' || 'ret')"), Lines{"untellable"});
   EXPECT_EQ(Needs("SELECT * FROM query('SELECT * FROM secret')"), Lines{"read memory.main.secret"});
+  // Macros of one name in two schemas: either may be the one called.
+  ASSERT_TRUE(
+      engine::ExecuteStatement(*connection_, "CREATE MACRO s2.m() AS TABLE SELECT * FROM s2.t")
+          .ok());
+  EXPECT_EQ(Needs("SELECT * FROM m()"), (Lines{"read memory.main.secret", "read memory.s2.t"}));
 }
 
 TEST_F(StatementNeedsTest, WritesNeedWriteAndChangesOfRowsNeedReadToo) {
@@ -102,6 +107,11 @@ TEST_F(StatementNeedsTest, WhatCannotBeToldIsUntellable) {
   EXPECT_EQ(Needs("PRAGMA table_info('secret')"), Lines{"untellable"});
   EXPECT_EQ(Needs("EXECUTE p"), Lines{"untellable"});
   EXPECT_EQ(Needs("CREATE SCHEMA s3"), Lines{"untellable"});
+  // A macro could replace tumble() or one a view calls; an index reads its table.
+  EXPECT_EQ(Needs("CREATE OR REPLACE MACRO main.tumble(t, c, w) AS TABLE SELECT * FROM secret"),
+            Lines{"untellable"});
+  EXPECT_EQ(Needs("DROP MACRO sm"), Lines{"untellable"});
+  EXPECT_EQ(Needs("CREATE INDEX i ON secret (a)"), Lines{"untellable"});
   EXPECT_EQ(Needs("SET schema = 's2'; SELECT * FROM t"), Lines{"untellable"});
 }
 
