@@ -41,8 +41,15 @@ arrow::Result<Privilege> ParsePrivilege(std::string_view text) {
 
 arrow::Result<ObjectPattern> ObjectPattern::Parse(std::string_view text) {
   ObjectPattern pattern;
-  const std::string lower = Lower(Trim(text));
+  std::string lower = Lower(Trim(text));
   if (lower.empty()) return arrow::Status::Invalid("an empty object name; use '*' for all");
+  if (lower.rfind("window:", 0) == 0) {
+    pattern.window = true;
+    std::string name(Trim(std::string_view(lower).substr(7)));
+    if (name.empty()) return arrow::Status::Invalid("object '", text, "' names no window");
+    if (name != "*") pattern.parts.push_back(std::move(name));
+    return pattern;
+  }
   if (lower == "*") return pattern;
   size_t start = 0;
   while (true) {
@@ -67,6 +74,7 @@ arrow::Result<ObjectPattern> ObjectPattern::Parse(std::string_view text) {
 }
 
 std::string ObjectPattern::ToString() const {
+  if (window) return "window:" + (parts.empty() ? std::string("*") : parts[0]);
   if (parts.empty()) return "*";
   std::string out;
   for (const auto& part : parts) out += (out.empty() ? "" : ".") + part;
@@ -74,6 +82,7 @@ std::string ObjectPattern::ToString() const {
 }
 
 bool ObjectPattern::Covers(const QualifiedTable& table) const {
+  if (window) return false;
   const std::string* names[] = {&table.catalog, &table.schema, &table.table};
   for (size_t i = 0; i < parts.size(); ++i) {
     if (!PartMatches(parts[i], Lower(*names[i]))) return false;
@@ -81,8 +90,13 @@ bool ObjectPattern::Covers(const QualifiedTable& table) const {
   return true;
 }
 
+bool ObjectPattern::CoversWindow(const std::string& name) const {
+  return window && (parts.empty() || parts[0] == Lower(name));
+}
+
 bool ObjectPattern::MayCover(const std::string& catalog,
                              const std::optional<std::string>& schema) const {
+  if (window) return false;
   if (!parts.empty() && !PartMatches(parts[0], Lower(catalog))) return false;
   if (schema && parts.size() > 1 && !PartMatches(parts[1], Lower(*schema))) return false;
   return true;
@@ -117,6 +131,9 @@ arrow::Result<Grant> Grant::Parse(std::string_view privilege, std::string_view o
   ARROW_ASSIGN_OR_RAISE(grant.privilege, ParsePrivilege(privilege));
   ARROW_ASSIGN_OR_RAISE(grant.object, ObjectPattern::Parse(object));
   ARROW_ASSIGN_OR_RAISE(grant.principal, Principal::Parse(principal));
+  if (grant.object.window && grant.privilege != Privilege::kRead) {
+    return arrow::Status::Invalid("a window is only read: '", object, "' takes read grants");
+  }
   return grant;
 }
 

@@ -1,7 +1,8 @@
 // Grant: one privilege (read or write) on a catalog, a schema, a table (a view, a window's
-// table) or everything, given to a user or to a group of the identity provider. Plain value
-// types with their text forms ("read", "memory.main.trades", "group:analysts"); names are
-// compared case-insensitively, like DuckDB identifiers. Write does not imply read.
+// table) or everything — or read on a window's results alone — given to a user or to a group
+// of the identity provider. Plain value types with their text forms ("read",
+// "memory.main.trades", "window:trade_bars", "group:analysts"); names are compared
+// case-insensitively, like DuckDB identifiers. Write does not imply read.
 #pragma once
 
 #include <arrow/result.h>
@@ -29,13 +30,16 @@ struct QualifiedTable {
 };
 
 // "*", "catalog", "catalog.schema" or "catalog.schema.table"; any part may be "*".
-// A shorter pattern covers everything inside the object it names.
+// A shorter pattern covers everything inside the object it names. "window:NAME" (or
+// "window:*") names maintained windows instead: what hyprstream_window() reads of them.
 struct ObjectPattern {
-  std::vector<std::string> parts;  // 0 ("*") to 3, lower-cased
+  bool window = false;
+  std::vector<std::string> parts;  // tables: 0 ("*") to 3; windows: 0 ("*") or 1; lower-cased
 
   static arrow::Result<ObjectPattern> Parse(std::string_view text);
   std::string ToString() const;
   bool Covers(const QualifiedTable& table) const;
+  bool CoversWindow(const std::string& name) const;
   // Whether some table of `catalog` (of `schema`, when given) could be covered.
   bool MayCover(const std::string& catalog, const std::optional<std::string>& schema) const;
   bool operator==(const ObjectPattern&) const = default;

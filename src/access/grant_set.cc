@@ -45,6 +45,15 @@ bool GrantSet::Allows(const Subject& subject, Privilege privilege,
   });
 }
 
+bool GrantSet::AllowsWindow(const Subject& subject, const std::string& name) const {
+  std::shared_lock lock(mutex_);
+  if (!enforced_) return true;
+  return std::any_of(grants_.begin(), grants_.end(), [&](const Grant& grant) {
+    return grant.privilege == Privilege::kRead && subject.Is(grant.principal) &&
+           grant.object.CoversWindow(name);
+  });
+}
+
 bool GrantSet::MayReadIn(const Subject& subject, const std::string& catalog,
                          const std::optional<std::string>& schema) const {
   std::shared_lock lock(mutex_);

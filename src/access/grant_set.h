@@ -28,6 +28,8 @@ class GrantSet {
 
   // Whether `subject` holds `privilege` on `table` (always true while not enforced).
   bool Allows(const Subject& subject, Privilege privilege, const QualifiedTable& table) const;
+  // Whether `subject` may read the results of window `name` (a window:NAME grant).
+  bool AllowsWindow(const Subject& subject, const std::string& name) const;
   // Whether `subject` may read some table of `catalog` (of `schema`, when given): the
   // catalogs and schemas metadata shows.
   bool MayReadIn(const Subject& subject, const std::string& catalog,

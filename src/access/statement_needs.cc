@@ -196,9 +196,12 @@ class Finder {
 
   void Add(Privilege privilege, const QualifiedTable& table, const std::string& via) {
     for (const Need& need : out_.needs) {
-      if (need.privilege == privilege && need.table == table) return;
+      // A read of a window's table is not a read of the table itself: both are kept.
+      if (need.privilege == privilege && need.table == table && need.window == reading_window_) {
+        return;
+      }
     }
-    out_.needs.push_back(Need{privilege, table, via});
+    out_.needs.push_back(Need{privilege, table, via, reading_window_});
   }
 
   arrow::Status Statement(const sql::StatementInfo& statement, const Scope& scope,
@@ -382,7 +385,13 @@ class Finder {
         Untellable("window " + *argument + " (its table cannot be told)");
         return arrow::Status::OK();
       }
-      return ReadTable(*table, top_, "window " + Lower(*argument), depth);
+      if (name == "hyprstream_drop_window") {
+        return ReadTable(*table, top_, "window " + Lower(*argument), depth);
+      }
+      reading_window_ = Lower(*argument);
+      auto status = ReadTable(*table, top_, "window " + reading_window_, depth);
+      reading_window_.clear();
+      return status;
     }
     ARROW_ASSIGN_OR_RAISE(const auto* macros, Macros());
     auto [first, last] = macros->equal_range(name);
@@ -446,6 +455,7 @@ class Finder {
   std::map<std::string, std::vector<Relation>> named_;
   std::optional<std::multimap<std::string, Macro>> macros_;
   std::set<std::string> expanding_;
+  std::string reading_window_;  // while the table of hyprstream_window(name) is added
   StatementNeeds out_;
 };
 

@@ -24,6 +24,8 @@ struct Need {
   Privilege privilege;
   QualifiedTable table;
   std::string via;  // "" or how it is reached ("view memory.main.v", "window w")
+  // The window whose results are read (hyprstream_window): a read grant on it does instead.
+  std::string window;
 };
 
 struct StatementNeeds {

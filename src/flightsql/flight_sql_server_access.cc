@@ -35,7 +35,8 @@ arrow::Status GrantDenied(const CallIdentity& who, const std::string& what) {
 arrow::Status NeedDenied(const CallIdentity& who, const access::Need& need) {
   return GrantDenied(who, "has no " + std::string(access::PrivilegeName(need.privilege)) +
                               " grant on " + need.table.ToString() +
-                              (need.via.empty() ? "" : " (reached through " + need.via + ")"));
+                              (need.via.empty() ? "" : " (reached through " + need.via + ")") +
+                              (need.window.empty() ? "" : " nor on window:" + need.window));
 }
 
 // The string in `column` of `batch` at `row`, or "" (null, or no such column).
@@ -67,7 +68,9 @@ arrow::Status FlightSqlServer::RequireGrantsForSql(const fl::ServerCallContext& 
   }
   const access::Subject subject = SubjectOf(record->identity());
   for (const access::Need& need : needs.needs) {
-    if (!options_.grants->Allows(subject, need.privilege, need.table)) {
+    const bool through_window =
+        !need.window.empty() && options_.grants->AllowsWindow(subject, need.window);
+    if (!through_window && !options_.grants->Allows(subject, need.privilege, need.table)) {
       return NeedDenied(record->identity(), need);
     }
   }
@@ -83,7 +86,7 @@ arrow::Status FlightSqlServer::RequireWriteGrant(const fl::ServerCallContext& co
   const access::Subject subject = SubjectOf(record->identity());
   for (const auto& table : tables) {
     if (!options_.grants->Allows(subject, access::Privilege::kWrite, table)) {
-      return NeedDenied(record->identity(), access::Need{access::Privilege::kWrite, table, ""});
+      return NeedDenied(record->identity(), access::Need{access::Privilege::kWrite, table, "", ""});
     }
   }
   return arrow::Status::OK();

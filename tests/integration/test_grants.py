@@ -176,6 +176,22 @@ def test_macros_table_functions_and_windows_are_followed_to_their_tables(server)
         assert len(rows(conn, "SELECT * FROM tumble('sales', 'ts', INTERVAL '1 minute')")) == 2
 
 
+def test_a_window_grant_reads_the_windows_results_not_its_table(server):
+    with connect(server, "root") as admin, connect(server, "ana") as ana:
+        denied(ana, "SELECT * FROM hyprstream_window('secret_w')")
+        rows(admin, "SELECT * FROM hyprstream_grant('read', 'window:secret_w', 'user:ana')")
+        try:
+            assert len(rows(ana, "SELECT * FROM hyprstream_window('secret_w')")) == 1
+            denied(ana, "SELECT * FROM secret")
+            # The window's grant does not stretch to the table read beside it.
+            denied(ana, "SELECT * FROM hyprstream_window('secret_w'); SELECT * FROM secret")
+            denied(ana, "SELECT * FROM hyprstream_window('secret_w'), secret")
+        finally:
+            rows(admin, "SELECT * FROM hyprstream_revoke('read', 'window:secret_w', 'user:ana')")
+        message = denied(ana, "SELECT * FROM hyprstream_window('secret_w')")
+        assert "nor on window:secret_w" in message
+
+
 def test_prepared_statements_are_checked_when_prepared_and_when_executed(server):
     with connect(server, "root") as admin, connect(server, "bob") as bob:
         denied(bob, "SELECT * FROM secret WHERE id = ?", 1)
@@ -258,6 +274,8 @@ def test_metadata_shows_only_what_the_caller_may_read(server):
                           ("memory", "main", "leak_v")}
         assert {c["catalog_name"] for c in objects} == {"memory"}
         assert conn.adbc_get_table_schema("sales").names == ["id", "amount", "ts"]
+        with pytest.raises(adbc_driver_manager.Error):  # as if it did not exist
+            conn.adbc_get_table_schema("secret")
     with connect(server, "wes") as conn:
         objects = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
         tables = {(s["db_schema_name"], t["table_name"])

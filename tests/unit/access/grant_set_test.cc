@@ -63,6 +63,25 @@ TEST(GrantSetTest, NotEnforcedUntilAGrantExistsThenDenyByDefault) {
   EXPECT_FALSE(grants.Allows(alice, Privilege::kRead, kTrades));
 }
 
+TEST(GrantTest, WindowsAreObjectsOfTheirOwn) {
+  Grant bars = Make("read", "Window:Trade_Bars", "user:a");
+  EXPECT_TRUE(bars.object.window);
+  EXPECT_EQ(bars.object.ToString(), "window:trade_bars");
+  EXPECT_TRUE(bars.object.CoversWindow("TRADE_BARS"));
+  EXPECT_FALSE(bars.object.CoversWindow("other"));
+  EXPECT_FALSE(bars.object.Covers(QualifiedTable{"window", "trade_bars", "x"}));
+  EXPECT_FALSE(bars.object.MayCover("memory", std::nullopt));
+  EXPECT_TRUE(Make("read", "window:*", "user:a").object.CoversWindow("any"));
+  EXPECT_FALSE(Make("read", "*", "user:a").object.CoversWindow("any"));
+  EXPECT_FALSE(Grant::Parse("write", "window:w", "user:a").ok());
+  EXPECT_FALSE(Grant::Parse("read", "window:", "user:a").ok());
+
+  GrantSet grants({bars});
+  EXPECT_TRUE(grants.AllowsWindow(Subject{"a", {}}, "trade_bars"));
+  EXPECT_FALSE(grants.AllowsWindow(Subject{"b", {}}, "trade_bars"));
+  EXPECT_FALSE(grants.Allows(Subject{"a", {}}, Privilege::kRead, kTrades));
+}
+
 TEST(GrantSetTest, ConfigGrantsAreEnforcedFromTheStart) {
   GrantSet grants({Make("write", "memory.main.trades", "user:bob")});
   EXPECT_TRUE(grants.enforced());
