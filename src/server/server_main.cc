@@ -258,10 +258,13 @@ arrow::Result<std::unique_ptr<Authenticator>> MakeAuthenticator(const Config& co
 }
 
 // The grants of the config with the run-time changes kept in the engine replayed over them,
-// and hyprstream_grant()/_revoke()/_grants() to change them. Grants name DuckDB catalogs and
-// are resolved through DuckDB's catalog: the embedded engine only.
+// and hyprstream_grant()/_revoke()/_grants() to change them (on `host`, the engine clients
+// use). Grants name DuckDB catalogs and are resolved through DuckDB's catalog: the embedded
+// engine only. The change log is kept through `storage`, the engine below the windows: a
+// statement through the windows that changes tables they cannot tell (CREATE SCHEMA) would
+// stop queries being answered from them.
 arrow::Result<std::shared_ptr<access::GrantSet>> OpenGrants(
-    const Config& config, const std::shared_ptr<engine::Engine>& engine) {
+    const Config& config, engine::Engine& host, const std::shared_ptr<engine::Engine>& storage) {
   std::vector<access::Grant> grants;
   for (const auto& entry : config.grants) {
     ARROW_ASSIGN_OR_RAISE(auto grant,
@@ -277,12 +280,12 @@ arrow::Result<std::shared_ptr<access::GrantSet>> OpenGrants(
     return nullptr;
   }
   auto set = std::make_shared<access::GrantSet>(std::move(grants));
-  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<access::GrantLog> log, access::GrantLog::Open(engine));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<access::GrantLog> log, access::GrantLog::Open(storage));
   ARROW_ASSIGN_OR_RAISE(auto changes, log->Load());
   for (const auto& change : changes) {
     change.granted ? set->Add(change.grant) : set->Remove(change.grant);
   }
-  ARROW_RETURN_NOT_OK(access::RegisterGrantFunctions(set, log, *engine));
+  ARROW_RETURN_NOT_OK(access::RegisterGrantFunctions(set, log, host));
   if (set->enforced()) {
     spdlog::info(
         "{} grants are enforced for non-admin users ({} from the config, {} run-time changes "
@@ -311,7 +314,7 @@ arrow::Status Serve(const Config& config) {
     ARROW_ASSIGN_OR_RAISE(audit, AuditLog::Open(config.audit_log));
   }
   ARROW_ASSIGN_OR_RAISE(auto serving, OpenServingEngine(config));
-  ARROW_ASSIGN_OR_RAISE(auto windowed, OpenWindows(config, std::move(serving)));
+  ARROW_ASSIGN_OR_RAISE(auto windowed, OpenWindows(config, serving));
   std::shared_ptr<engine::Engine> engine = windowed;
 
   flightsql::FlightSqlServerOptions server_options;
@@ -322,7 +325,7 @@ arrow::Status Serve(const Config& config) {
   server_options.limits.max_concurrent_statements = config.max_concurrent_statements;
   server_options.limits.statement_queue_timeout = config.statement_queue_timeout;
   server_options.limits.poll_lease = config.poll_lease;
-  ARROW_ASSIGN_OR_RAISE(server_options.grants, OpenGrants(config, engine));
+  ARROW_ASSIGN_OR_RAISE(server_options.grants, OpenGrants(config, *engine, serving));
   flightsql::FlightSqlServer server(engine, server_options);
   auto observer = std::make_shared<flightsql::CallObserver>(&server.metrics());
 
