@@ -332,6 +332,12 @@ def test_admins_grant_and_revoke_at_run_time_and_others_may_not(server):
         assert ("read", "memory.main.*", "user:bob") in rows(admin, "SELECT * FROM hyprstream_grants()")
         assert rows(admin, "SELECT changed FROM hyprstream_revoke('read', 'memory.main.*', 'user:bob')") == [(True,)]
         denied(bob, "SELECT code FROM secret")
+        # A grant is done when executed, whether or not its row is fetched.
+        cur = admin.cursor()
+        cur.execute("SELECT * FROM hyprstream_grant('read', 'memory.main.sales', 'user:bob')")
+        cur.close()
+        assert rows(bob, "SELECT count(*) FROM sales") == [(2,)]
+        rows(admin, "SELECT * FROM hyprstream_revoke('read', 'memory.main.sales', 'user:bob')")
         assert "admin" in denied(bob, "SELECT * FROM hyprstream_grant('read', '*', 'user:bob')")
         denied(bob, "SELECT * FROM hyprstream_grants()")
         with pytest.raises(adbc_driver_manager.Error, match="not user:NAME or group:NAME"):
