@@ -244,8 +244,9 @@ class Finder {
     const sql::StatementReads& reads = statement.reads();
     if (!reads.known) {
       // CREATE VIEW: its query is checked whenever the view is read. COPY t FROM reads a
-      // file (the role check's business) into t (written above).
-      if (statement.kind == K::kCreate || statement.kind == K::kCopyFrom) {
+      // file (the role check's business) into t (written above). Neither has a query part to
+      // parse (a CREATE TABLE ... AS whose query DuckDB could not parse has an error).
+      if ((statement.kind == K::kCreate || statement.kind == K::kCopyFrom) && reads.error.empty()) {
         return arrow::Status::OK();
       }
       if (statement.kind == K::kUpdate || statement.kind == K::kDelete ||

@@ -107,6 +107,9 @@ TEST_F(StatementNeedsTest, WhatCannotBeToldIsUntellable) {
   EXPECT_EQ(Needs("PRAGMA table_info('secret')"), Lines{"untellable"});
   EXPECT_EQ(Needs("EXECUTE p"), Lines{"untellable"});
   EXPECT_EQ(Needs("CREATE SCHEMA s3"), Lines{"untellable"});
+  // A CREATE TABLE ... AS reads its query's tables (a PIVOT with its values listed too).
+  EXPECT_EQ(Needs("CREATE TABLE x AS PIVOT secret ON a IN (1, 2) USING count(*)"),
+            (Lines{"write memory.main.x", "read memory.main.secret"}));
   // A macro could replace tumble() or one a view calls; an index reads its table.
   EXPECT_EQ(Needs("CREATE OR REPLACE MACRO main.tumble(t, c, w) AS TABLE SELECT * FROM secret"),
             Lines{"untellable"});
