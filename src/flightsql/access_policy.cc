@@ -70,6 +70,9 @@ StatementClass ClassOfTableFunction(const std::string& name) {
   if (name == "hyprstream_create_window" || name == "hyprstream_drop_window") {
     return StatementClass::kDdl;
   }
+  if (name == "hyprstream_grant" || name == "hyprstream_revoke" || name == "hyprstream_grants") {
+    return StatementClass::kGlobalSetting;  // admins manage and list grants
+  }
   if (name == "checkpoint" || name == "force_checkpoint" || name == "hyprstream_staged") {
     return StatementClass::kWrite;
   }

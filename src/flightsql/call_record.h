@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "flightsql/access_policy.h"
 
@@ -24,6 +25,9 @@ constexpr char kCallRecordKey[] = "hyprstream.call";
 struct CallIdentity {
   std::string user;  // "anonymous" when authentication is off
   Role role = Role::kAdmin;
+  // Groups for grants (access/grant.h): a [[users]] entry's, or an external token's groups
+  // and role claims.
+  std::vector<std::string> groups = {};
 };
 
 class CallRecord : public arrow::flight::ServerMiddleware {

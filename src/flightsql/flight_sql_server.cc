@@ -474,6 +474,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::Metada
     ARROW_RETURN_NOT_OK(MetadataSchema(command).status());
     ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, ""));
     ARROW_ASSIGN_OR_RAISE(batch, QueryCatalog(*connection, command));
+    ARROW_ASSIGN_OR_RAISE(batch, FilterByGrants(context, std::move(batch)));
   }
   return arrow::RecordBatchReader::Make({batch}, batch->schema());
 }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <thread>
 
+#include "access/grant_set.h"
 #include "engine/engine.h"
 #include "flightsql/command.h"
 #include "flightsql/server_metrics.h"
@@ -28,7 +29,11 @@ namespace hyprstream::flightsql {
 
 struct FlightSqlServerOptions {
   ServerLimits limits;
+  // Grants in force (null: none possible). Enforced for non-admin callers once any exists.
+  std::shared_ptr<access::GrantSet> grants;
 };
+
+class CallRecord;
 
 class FlightSqlServer : public arrow::flight::FlightServerBase {
  public:
@@ -68,6 +73,20 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
                           const arrow::flight::FlightDescriptor& descriptor, bool put);
   arrow::Status AuthorizeAction(const arrow::flight::ServerCallContext& context,
                                 const arrow::flight::Action& action);
+  // The grant checks (access/): the caller grants apply to (null for admins, without a
+  // CallRecord and while no grant exists); what `sql` needs; write on a table given by parts
+  // (ingest, streaming DoPut). Refusals are Unauthorized (PERMISSION_DENIED) naming the user,
+  // the privilege and the table.
+  const CallRecord* GrantsApplyTo(const arrow::flight::ServerCallContext& context) const;
+  arrow::Status RequireGrantsForSql(const arrow::flight::ServerCallContext& context,
+                                    engine::EngineConnection& connection, const std::string& sql);
+  arrow::Status RequireWriteGrant(const arrow::flight::ServerCallContext& context,
+                                  engine::EngineConnection& connection,
+                                  const std::vector<std::string>& parts);
+  // Drops the rows of a metadata result (GetCatalogs, GetDbSchemas, GetTables, key commands)
+  // about objects the caller may not read.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> FilterByGrants(
+      const arrow::flight::ServerCallContext& context, std::shared_ptr<arrow::RecordBatch> batch);
 
   // GetFlightInfo handlers: each returns the result schema and the ticket that DoGet reads.
   struct Announced {

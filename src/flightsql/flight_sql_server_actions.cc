@@ -145,6 +145,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
       prepared->required_class = requirement.statement_class;
       prepared->required_for = requirement.what;
       ARROW_RETURN_NOT_OK(RequireRole(context, requirement.role(), requirement.what));
+      ARROW_RETURN_NOT_OK(RequireGrantsForSql(context, *connection, request.query()));
     }
   }
   ARROW_ASSIGN_OR_RAISE(prepared->statement,

@@ -63,7 +63,7 @@ arrow::Result<flightsql::CallIdentity> Authenticator::CheckBasic(std::string_vie
   const std::string& hash = user != users_.end() ? user->second.password_hash : dummy_hash_;
   ARROW_ASSIGN_OR_RAISE(bool matches, VerifyPassword(password, hash));
   if (!matches || user == users_.end()) return Refused("invalid user name or password");
-  return flightsql::CallIdentity{user->second.name, user->second.role};
+  return flightsql::CallIdentity{user->second.name, user->second.role, user->second.groups};
 }
 
 arrow::Result<flightsql::CallIdentity> Authenticator::CheckBearer(std::string_view token) const {
@@ -76,7 +76,7 @@ arrow::Result<flightsql::CallIdentity> Authenticator::CheckBearer(std::string_vi
     // The role is the user's configured one: a token outlives no change of the config.
     auto user = users_.find(claims->subject);
     if (user == users_.end()) return Refused("invalid bearer token: unknown user");
-    return flightsql::CallIdentity{user->second.name, user->second.role};
+    return flightsql::CallIdentity{user->second.name, user->second.role, user->second.groups};
   }
   if (external_ == nullptr) return Refused("invalid bearer token: unexpected algorithm");
   auto claims = external_->Verify(token, now);
@@ -87,7 +87,10 @@ arrow::Result<flightsql::CallIdentity> Authenticator::CheckBearer(std::string_vi
     if (role && (!best || static_cast<int>(*role) > static_cast<int>(*best))) best = role;
   }
   if (!best) return Refused("bearer token carries no hyprstream role");
-  return flightsql::CallIdentity{claims->subject, *best};
+  // Grants may name the provider's groups and its role claim's values alike.
+  std::vector<std::string> groups = claims->groups;
+  groups.insert(groups.end(), claims->roles.begin(), claims->roles.end());
+  return flightsql::CallIdentity{claims->subject, *best, std::move(groups)};
 }
 
 std::string Authenticator::IssueToken(const flightsql::CallIdentity& identity) const {

@@ -22,6 +22,7 @@ struct UserEntry {
   std::string name;
   std::string password_hash;  // password_hash.h format
   flightsql::Role role = flightsql::Role::kReadOnly;
+  std::vector<std::string> groups = {};  // for grants
 };
 
 struct AuthenticatorOptions {

@@ -75,8 +75,17 @@ struct Config {
     std::string name;
     std::string password_hash;
     std::string role;
+    std::vector<std::string> groups;  // for grants: group:NAME principals
   };
   std::vector<User> users;
+  // [[grants]] tables of the config file: read or write on an object for a principal
+  // (docs/security.md). Once any grant exists, non-admins need one for every table they use.
+  struct GrantEntry {
+    std::string privilege;
+    std::string object;
+    std::string principal;
+  };
+  std::vector<GrantEntry> grants;
   std::optional<std::string> auth_token_secret;  // environment or file only
   std::chrono::seconds auth_token_lifetime{3600};
   std::string auth_jwt_public_key;  // PEM file of an external identity provider
@@ -84,6 +93,7 @@ struct Config {
   std::string auth_jwt_audience;
   std::string auth_jwt_user_claim = "sub";
   std::string auth_jwt_role_claim = "role";
+  std::string auth_jwt_groups_claim = "groups";
   bool readonly = false;
   std::string audit_log;  // file path; empty: no audit log
 

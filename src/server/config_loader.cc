@@ -13,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "access/grant.h"
 #include "server/config.h"
 
 #ifndef HYPRSTREAM_VERSION
@@ -245,6 +246,9 @@ std::vector<OptionSpec> Options() {
       {"auth-jwt-role-claim", K::kText,
        "claim of external tokens holding the role (admin, read_write, read_only)", "role",
        Text(&Config::auth_jwt_role_claim)},
+      {"auth-jwt-groups-claim", K::kText,
+       "claim of external tokens holding the user's groups (for grants to group:NAME)", "groups",
+       Text(&Config::auth_jwt_groups_claim)},
       {"readonly", K::kBool, "serve read-only: every user is at most read_only", "false",
        Bool(&Config::readonly)},
       {"audit-log", K::kText, "file to append the JSON-lines audit log to", "none",
@@ -385,6 +389,20 @@ arrow::Status ReadUsers(const std::string& path, const toml::node& node, Config*
     Config::User user;
     for (const auto& [key, value] : *entry) {
       const std::string name(key.str());
+      if (name == "groups") {
+        const auto* groups = value.as_array();
+        if (groups == nullptr) {
+          return arrow::Status::Invalid(where, ".groups: expected an array of strings");
+        }
+        for (const auto& group : *groups) {
+          auto text = group.value_exact<std::string>();
+          if (!text || text->empty()) {
+            return arrow::Status::Invalid(where, ".groups: expected an array of strings");
+          }
+          user.groups.push_back(*text);
+        }
+        continue;
+      }
       auto text = value.value_exact<std::string>();
       if (!text) return arrow::Status::Invalid(where, ".", name, ": expected a string");
       if (name == "name") {
@@ -399,7 +417,7 @@ arrow::Status ReadUsers(const std::string& path, const toml::node& node, Config*
                                       "password_hash from `hyprstream --hash-password`");
       } else {
         return arrow::Status::Invalid(where, ": unknown key '", name,
-                                      "' (name, password_hash, role)");
+                                      "' (name, password_hash, role, groups)");
       }
     }
     if (user.name.empty() || user.password_hash.empty() || user.role.empty()) {
@@ -410,6 +428,40 @@ arrow::Status ReadUsers(const std::string& path, const toml::node& node, Config*
                                     "' is not one of: admin, read_write, read_only");
     }
     config->users.push_back(std::move(user));
+  }
+  return arrow::Status::OK();
+}
+
+// [[grants]] tables: privilege, object, principal; checked as hyprstream_grant() checks them.
+arrow::Status ReadGrants(const std::string& path, const toml::node& node, Config* config) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    return arrow::Status::Invalid("config file ", path,
+                                  ", key grants: expected [[grants]] tables, got ", TypeName(node));
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const std::string where = "config file " + path + ", grants[" + std::to_string(i) + "]";
+    const auto* entry = (*array)[i].as_table();
+    if (entry == nullptr) return arrow::Status::Invalid(where, ": expected a table");
+    Config::GrantEntry grant;
+    for (const auto& [key, value] : *entry) {
+      const std::string name(key.str());
+      auto text = value.value_exact<std::string>();
+      if (!text) return arrow::Status::Invalid(where, ".", name, ": expected a string");
+      if (name == "privilege") {
+        grant.privilege = *text;
+      } else if (name == "object") {
+        grant.object = *text;
+      } else if (name == "principal") {
+        grant.principal = *text;
+      } else {
+        return arrow::Status::Invalid(where, ": unknown key '", name,
+                                      "' (privilege, object, principal)");
+      }
+    }
+    auto parsed = access::Grant::Parse(grant.privilege, grant.object, grant.principal);
+    if (!parsed.ok()) return arrow::Status::Invalid(where, ": ", parsed.status().message());
+    config->grants.push_back(std::move(grant));
   }
   return arrow::Status::OK();
 }
@@ -435,6 +487,10 @@ arrow::Status ApplyFile(const std::vector<OptionSpec>& options, const std::strin
     }
     if (name == "users") {
       ARROW_RETURN_NOT_OK(ReadUsers(path, node, config));
+      continue;
+    }
+    if (name == "grants") {
+      ARROW_RETURN_NOT_OK(ReadGrants(path, node, config));
       continue;
     }
     auto option = std::find_if(options.begin(), options.end(),

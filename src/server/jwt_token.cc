@@ -65,7 +65,8 @@ std::string HmacSha256(const std::string& key, std::string_view data) {
 
 // exp (required), nbf (optional), then the subject and role claims.
 arrow::Result<JwtClaims> CheckClaims(const json& payload, int64_t now, int64_t skew,
-                                     const std::string& user_claim, const std::string& role_claim) {
+                                     const std::string& user_claim, const std::string& role_claim,
+                                     const std::string& groups_claim = "") {
   auto exp = payload.find("exp");
   if (exp == payload.end() || !exp->is_number()) {
     return arrow::Status::Invalid("token has no expiry (exp)");
@@ -81,14 +82,19 @@ arrow::Result<JwtClaims> CheckClaims(const json& payload, int64_t now, int64_t s
   if (claims.subject.empty()) {
     return arrow::Status::Invalid("token has no user claim '", user_claim, "'");
   }
-  auto role = payload.find(role_claim);
-  if (role != payload.end() && role->is_string()) {
-    claims.roles.push_back(role->get<std::string>());
-  } else if (role != payload.end() && role->is_array()) {
-    for (const auto& r : *role) {
-      if (r.is_string()) claims.roles.push_back(r.get<std::string>());
+  auto strings = [&](const std::string& claim, std::vector<std::string>* out) {
+    if (claim.empty()) return;
+    auto value = payload.find(claim);
+    if (value != payload.end() && value->is_string()) {
+      out->push_back(value->get<std::string>());
+    } else if (value != payload.end() && value->is_array()) {
+      for (const auto& v : *value) {
+        if (v.is_string()) out->push_back(v.get<std::string>());
+      }
     }
-  }
+  };
+  strings(role_claim, &claims.roles);
+  strings(groups_claim, &claims.groups);
   return claims;
 }
 
@@ -230,7 +236,7 @@ arrow::Result<JwtClaims> ExternalJwtVerifier::Verify(std::string_view token, int
     if (!found) return arrow::Status::Invalid("token audience does not include this server");
   }
   return CheckClaims(jwt.payload, now, kExternalSkewSeconds, options_.user_claim,
-                     options_.role_claim);
+                     options_.role_claim, options_.groups_claim);
 }
 
 }  // namespace hyprstream::server

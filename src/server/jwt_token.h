@@ -17,9 +17,10 @@
 namespace hyprstream::server {
 
 struct JwtClaims {
-  std::string subject;             // the user
-  std::vector<std::string> roles;  // the role claim: one string, or each string of an array
-  int64_t expires_at = 0;          // seconds since the Unix epoch
+  std::string subject;              // the user
+  std::vector<std::string> roles;   // the role claim: one string, or each string of an array
+  std::vector<std::string> groups;  // the groups claim, likewise (external tokens)
+  int64_t expires_at = 0;           // seconds since the Unix epoch
 };
 
 class JwtSigner {
@@ -50,6 +51,7 @@ struct ExternalJwtOptions {
   std::string audience;        // required in `aud` (string or array) when not empty
   std::string user_claim = "sub";
   std::string role_claim = "role";
+  std::string groups_claim = "groups";  // may be absent from a token
 };
 
 class ExternalJwtVerifier {

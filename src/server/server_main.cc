@@ -9,6 +9,9 @@
 
 #include <iostream>
 
+#include "access/grant_functions.h"
+#include "access/grant_log.h"
+#include "access/grant_set.h"
 #include "cache/cached_engine.h"
 #include "engine/adbc_engine.h"
 #include "engine/duckdb_engine.h"
@@ -235,7 +238,8 @@ arrow::Result<std::unique_ptr<Authenticator>> MakeAuthenticator(const Config& co
   AuthenticatorOptions options;
   for (const auto& user : config.users) {
     options.users.push_back(UserEntry{user.name, user.password_hash,
-                                      *flightsql::ParseRole(user.role)});  // checked on load
+                                      *flightsql::ParseRole(user.role),  // checked on load
+                                      user.groups});
   }
   if (config.auth_token_secret) options.token_secret = *config.auth_token_secret;
   options.token_lifetime = config.auth_token_lifetime;
@@ -247,9 +251,53 @@ arrow::Result<std::unique_ptr<Authenticator>> MakeAuthenticator(const Config& co
     external.audience = config.auth_jwt_audience;
     external.user_claim = config.auth_jwt_user_claim;
     external.role_claim = config.auth_jwt_role_claim;
+    external.groups_claim = config.auth_jwt_groups_claim;
     options.external = std::move(external);
   }
   return Authenticator::Make(std::move(options));
+}
+
+// The grants of the config with the run-time changes kept in the engine replayed over them,
+// and hyprstream_grant()/_revoke()/_grants() to change them (on `host`, the engine clients
+// use). Grants name DuckDB catalogs and are resolved through DuckDB's catalog: the embedded
+// engine only. The change log is kept through `storage`, the engine below the windows: a
+// statement through the windows that changes tables they cannot tell (CREATE SCHEMA) would
+// stop queries being answered from them.
+arrow::Result<std::shared_ptr<access::GrantSet>> OpenGrants(
+    const Config& config, engine::Engine& host, const std::shared_ptr<engine::Engine>& storage) {
+  std::vector<access::Grant> grants;
+  for (const auto& entry : config.grants) {
+    ARROW_ASSIGN_OR_RAISE(auto grant,
+                          access::Grant::Parse(entry.privilege, entry.object, entry.principal));
+    grants.push_back(std::move(grant));
+  }
+  if (config.engine != "duckdb" || config.enable_cache) {
+    if (!grants.empty()) {
+      return arrow::Status::Invalid(
+          "[[grants]] need the embedded DuckDB engine (--engine duckdb without --enable-cache): "
+          "grants are checked against DuckDB's catalog");
+    }
+    return nullptr;
+  }
+  auto set = std::make_shared<access::GrantSet>(std::move(grants));
+  ARROW_ASSIGN_OR_RAISE(std::shared_ptr<access::GrantLog> log, access::GrantLog::Open(storage));
+  ARROW_ASSIGN_OR_RAISE(auto changes, log->Load());
+  for (const auto& change : changes) {
+    change.granted ? set->Add(change.grant) : set->Remove(change.grant);
+  }
+  ARROW_RETURN_NOT_OK(access::RegisterGrantFunctions(set, log, host));
+  if (set->enforced()) {
+    spdlog::info(
+        "{} grants are enforced for non-admin users ({} from the config, {} run-time changes "
+        "replayed)",
+        set->List().size(), config.grants.size(), changes.size());
+    if (!config.auth_enabled() && !config.readonly) {
+      spdlog::warn(
+          "[[grants]] without authentication do nothing: every caller is the anonymous admin; "
+          "configure [[users]] or --auth-jwt-public-key (docs/security.md)");
+    }
+  }
+  return set;
 }
 
 arrow::Status Serve(const Config& config) {
@@ -266,7 +314,7 @@ arrow::Status Serve(const Config& config) {
     ARROW_ASSIGN_OR_RAISE(audit, AuditLog::Open(config.audit_log));
   }
   ARROW_ASSIGN_OR_RAISE(auto serving, OpenServingEngine(config));
-  ARROW_ASSIGN_OR_RAISE(auto windowed, OpenWindows(config, std::move(serving)));
+  ARROW_ASSIGN_OR_RAISE(auto windowed, OpenWindows(config, serving));
   std::shared_ptr<engine::Engine> engine = windowed;
 
   flightsql::FlightSqlServerOptions server_options;
@@ -277,6 +325,7 @@ arrow::Status Serve(const Config& config) {
   server_options.limits.max_concurrent_statements = config.max_concurrent_statements;
   server_options.limits.statement_queue_timeout = config.statement_queue_timeout;
   server_options.limits.poll_lease = config.poll_lease;
+  ARROW_ASSIGN_OR_RAISE(server_options.grants, OpenGrants(config, *engine, serving));
   flightsql::FlightSqlServer server(engine, server_options);
   auto observer = std::make_shared<flightsql::CallObserver>(&server.metrics());
 

@@ -29,10 +29,13 @@ bool OnlyCallsHyprstreamFunctions(const sql::StatementReads& reads) {
                      [](const std::string& name) { return name.rfind("hyprstream_", 0) == 0; });
 }
 
+// Functions that change state (window definitions; grants, registered by src/access/ on the
+// same host): a query in form that must run once, when executed.
 bool ChangesDefinitions(const sql::StatementReads& reads) {
   return std::any_of(
       reads.table_functions.begin(), reads.table_functions.end(), [](const std::string& name) {
-        return name == "hyprstream_create_window" || name == "hyprstream_drop_window";
+        return name == "hyprstream_create_window" || name == "hyprstream_drop_window" ||
+               name == "hyprstream_grant" || name == "hyprstream_revoke";
       });
 }
 
@@ -218,8 +221,8 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
                                   lower.find("hop") != std::string::npos ||
                                   lower.find("tumble") != std::string::npos;
   if (mentions_functions && ChangesDefinitions(statement.reads())) {
-    // Defining or dropping a window is not a read: it runs once, when executed (a client that
-    // never fetches the result still gets it done).
+    // Defining or dropping a window (or changing a grant) is not a read: it runs once, when
+    // executed (a client that never fetches the result still gets it done).
     ARROW_ASSIGN_OR_RAISE(auto host, Host());
     ARROW_ASSIGN_OR_RAISE(auto prepared,
                           shared_->host_is_inner ? target().Prepare(sql) : host->Prepare(sql));

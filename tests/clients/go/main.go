@@ -1,7 +1,7 @@
 // Smoke test of a hyprstream server through the arrow-go Flight SQL client
 // (github.com/apache/arrow-go/v18/arrow/flight/flightsql).
 //
-// Usage: go-client HOST:PORT
+// Usage: go-client HOST:PORT (go-client grants ...: grants.go)
 //
 //	go-client HOST:PORT --read-only TABLE ROWS [USER PASSWORD]
 //
@@ -67,6 +67,9 @@ var (
 )
 
 func main() {
+	if len(os.Args) == 7 && os.Args[1] == "grants" {
+		grantsMain(os.Args[2:]) // grants.go
+	}
 	if len(os.Args) == 6 && os.Args[2] == "--burst" {
 		burstMain(os.Args[1], os.Args[3], os.Args[4], os.Args[5])
 		return

@@ -116,6 +116,7 @@ class ExternalJwtTest : public ::testing::TestWithParam<bool> {
     options.issuer = "https://idp.example";
     options.audience = "hyprstream";
     options.role_claim = "groups";
+    options.groups_claim = "teams";
     auto verifier = ExternalJwtVerifier::Make(options);
     ASSERT_TRUE(verifier.ok()) << verifier.status().ToString();
     verifier_ = std::move(*verifier);
@@ -136,6 +137,19 @@ TEST_P(ExternalJwtTest, AcceptsAValidTokenAndReadsTheRoleClaim) {
   ASSERT_TRUE(claims.ok()) << claims.status().ToString();
   EXPECT_EQ(claims->subject, "carol");
   EXPECT_EQ(claims->roles, (std::vector<std::string>{"staff", "read_write"}));
+  EXPECT_TRUE(claims->groups.empty());  // no "teams" claim
+}
+
+TEST_P(ExternalJwtTest, ReadsTheGroupsClaimAsAStringOrAList) {
+  auto claims_json = Claims();
+  claims_json["teams"] = {"analysts", 7, "ops"};
+  auto claims = verifier_->Verify(pair_.Token(claims_json, GetParam()), kNow);
+  ASSERT_TRUE(claims.ok()) << claims.status().ToString();
+  EXPECT_EQ(claims->groups, (std::vector<std::string>{"analysts", "ops"}));
+  claims_json["teams"] = "analysts";
+  claims = verifier_->Verify(pair_.Token(claims_json, GetParam()), kNow);
+  ASSERT_TRUE(claims.ok());
+  EXPECT_EQ(claims->groups, (std::vector<std::string>{"analysts"}));
 }
 
 TEST_P(ExternalJwtTest, RefusesWrongIssuerAudienceExpiryOrSignature) {

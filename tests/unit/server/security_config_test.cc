@@ -90,6 +90,32 @@ TEST(SecurityConfig, BadUsersAreRefused) {
   EXPECT_FALSE(Load({"--config", WriteToml("missing", "[[users]]\nname = 'a'\n")}).ok());
 }
 
+TEST(SecurityConfig, GrantsAndGroupsFromTheFile) {
+  auto path =
+      WriteToml("grants", std::string("[[users]]\nname = 'ana'\npassword_hash = '") + kHash +
+                              "'\nrole = 'read_only'\ngroups = ['analysts', 'ops']\n" +
+                              "[[grants]]\nprivilege = 'read'\nobject = 'memory.main.*'\n" +
+                              "principal = 'group:analysts'\n");
+  auto outcome = Load({"--config", path, "--auth-jwt-groups-claim", "teams"});
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_EQ(outcome->config.users[0].groups, (std::vector<std::string>{"analysts", "ops"}));
+  ASSERT_EQ(outcome->config.grants.size(), 1u);
+  EXPECT_EQ(outcome->config.grants[0].object, "memory.main.*");
+  EXPECT_EQ(outcome->config.grants[0].principal, "group:analysts");
+  EXPECT_EQ(outcome->config.auth_jwt_groups_claim, "teams");
+  EXPECT_EQ(Load({}).ValueOrDie().config.auth_jwt_groups_claim, "groups");
+  for (const auto& [grant, message] : std::vector<std::pair<std::string, std::string>>{
+           {"privilege = 'drop'\nobject = '*'\nprincipal = 'user:a'", "not read or write"},
+           {"privilege = 'read'\nobject = '*'\nprincipal = 'a'", "user:NAME or group:NAME"},
+           {"privilege = 'read'\nobject = '*'\nprincipal = 'user:a'\nwho = 'x'", "unknown key"},
+           {"privilege = 'read'\nobject = 1\nprincipal = 'user:a'", "expected a string"}}) {
+    auto bad = Load({"--config", WriteToml("bad_grant", "[[grants]]\n" + grant + "\n")});
+    ASSERT_FALSE(bad.ok()) << grant;
+    EXPECT_NE(bad.status().message().find(message), std::string::npos) << bad.status().message();
+    EXPECT_NE(bad.status().message().find("grants[0]"), std::string::npos);
+  }
+}
+
 TEST(SecurityConfig, TokenSecretIsNeverAFlagAndNeverDescribed) {
   EXPECT_FALSE(Load({"--auth-token-secret", "x"}).ok());
   auto outcome = Load({}, {{"HYPRSTREAM_AUTH_TOKEN_SECRET", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"}});
