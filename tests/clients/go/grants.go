@@ -69,18 +69,18 @@ func grantsMain(args []string) {
 	})
 	checkAs(reader, "a table without a grant is PERMISSION_DENIED", func(ctx context.Context) error {
 		_, err := cl.Execute(ctx, "SELECT * FROM secret")
-		return expectDenied(err, "read grant on memory.main.secret")
+		return expectGrantDenied(err, "read grant on memory.main.secret")
 	})
 	checkAs(reader, "a view over such a table is PERMISSION_DENIED", func(ctx context.Context) error {
 		_, err := cl.Execute(ctx, "SELECT * FROM leak_v")
-		return expectDenied(err, "view memory.main.leak_v")
+		return expectGrantDenied(err, "view memory.main.leak_v")
 	})
 	checkAs(reader, "preparing a query of such a table is PERMISSION_DENIED", func(ctx context.Context) error {
 		stmt, err := cl.Prepare(ctx, "SELECT * FROM secret WHERE id = ?")
 		if err == nil {
 			stmt.Close(ctx)
 		}
-		return expectDenied(err, "memory.main.secret")
+		return expectGrantDenied(err, "memory.main.secret")
 	})
 	checkAs(reader, "GetTables lists only readable tables", func(ctx context.Context) error {
 		res, err := fetchInfo(cl.GetTables(ctx, &flightsql.GetTablesOpts{}))
@@ -106,7 +106,7 @@ func grantsMain(args []string) {
 	})
 	checkAs(writer, "an update of a table without a write grant is PERMISSION_DENIED", func(ctx context.Context) error {
 		_, err := cl.ExecuteUpdate(ctx, "INSERT INTO sales VALUES (300, 1.0, NULL)")
-		return expectDenied(err, "write grant on memory.main.sales")
+		return expectGrantDenied(err, "write grant on memory.main.sales")
 	})
 	ingest := func(ctx context.Context, table string) (int64, error) {
 		schema := arrow.NewSchema([]arrow.Field{
@@ -141,13 +141,13 @@ func grantsMain(args []string) {
 	})
 	checkAs(writer, "bulk ingest into a table without a write grant is PERMISSION_DENIED", func(ctx context.Context) error {
 		_, err := ingest(ctx, "secret")
-		return expectDenied(err, "write grant on memory.main.secret")
+		return expectGrantDenied(err, "write grant on memory.main.secret")
 	})
 	finish()
 }
 
-// expectDenied: err is a PERMISSION_DENIED status whose message contains `want`.
-func expectDenied(err error, want string) error {
+// expectGrantDenied: err is a PERMISSION_DENIED status whose message contains `want`.
+func expectGrantDenied(err error, want string) error {
 	if err == nil {
 		return errors.New("succeeded; want PERMISSION_DENIED")
 	}
