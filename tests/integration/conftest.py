@@ -196,3 +196,17 @@ def read_only_database(tmp_path, start_server):
         cur.execute("CREATE TABLE ro_t AS SELECT range AS a, 'v' || range AS b FROM range(5)")
     assert seeder.stop() == 0
     return database, config, "ro_t", 5
+
+
+def start_read_only_server(start_server, read_only_database, caller):
+    """A server over `read_only_database` for a read_only caller: `--readonly` (anyone, no
+    login) or the `reader` user of its config. Returns (server, login arguments for the client
+    programs: [] or [user, password], table, rows)."""
+    database, config, table, rows = read_only_database
+    if caller == "--readonly":
+        server = start_server("--engine-connection", str(database), "--readonly",
+                              "--log-level", "debug")
+        return server, [], table, rows
+    server = start_server("--engine-connection", str(database), "--config", str(config),
+                          "--log-level", "debug")
+    return server, ["reader", READ_ONLY_USERS["reader"][1]], table, rows

@@ -14,7 +14,7 @@ cached in ~/go/pkg/mod and ~/.cache/go-build) and runs it against a fresh server
 import pytest
 
 import client_programs as cp
-from conftest import READ_ONLY_USERS
+from conftest import start_read_only_server
 
 GO_DIR = cp.CLIENTS / "go"
 
@@ -47,15 +47,7 @@ def test_arrow_go_read_only_caller_queries_and_runs_transactions(start_server, r
     updates); every write inside is refused with PERMISSION_DENIED and the table keeps its
     rows (main.go, --read-only)."""
     binary = build()
-    database, config, table, rows = read_only_database
-    if caller == "--readonly":
-        server = start_server("--engine-connection", str(database), "--readonly",
-                              "--log-level", "debug")
-        login = []
-    else:
-        server = start_server("--engine-connection", str(database), "--config", str(config),
-                              "--log-level", "debug")
-        login = ["reader", READ_ONLY_USERS["reader"][1]]
+    server, login, table, rows = start_read_only_server(start_server, read_only_database, caller)
     code, output = cp.run([str(binary), f"127.0.0.1:{server.port}", "--read-only", table,
                            str(rows), *login],
                           cwd=GO_DIR, timeout=180, what="the arrow-go read-only program")

@@ -13,7 +13,7 @@ from Maven Central, cached in ~/.m2) and runs it against a fresh server.
 import pytest
 
 import client_programs as cp
-from conftest import READ_ONLY_USERS
+from conftest import start_read_only_server
 
 JDBC_DIR = cp.CLIENTS / "jdbc"
 MAIN_CLASS = "hyprstream.clients.JdbcSmoke"
@@ -51,15 +51,7 @@ def test_jdbc_read_only_caller_queries_and_runs_transactions(start_server, read_
     through this driver); a write is refused with the server's permission error and the table
     keeps its rows (JdbcSmoke --read-only)."""
     classpath = build()
-    database, config, table, rows = read_only_database
-    if caller == "--readonly":
-        server = start_server("--engine-connection", str(database), "--readonly",
-                              "--log-level", "debug")
-        login = []
-    else:
-        server = start_server("--engine-connection", str(database), "--config", str(config),
-                              "--log-level", "debug")
-        login = ["reader", READ_ONLY_USERS["reader"][1]]
+    server, login, table, rows = start_read_only_server(start_server, read_only_database, caller)
     code, output = cp.run(
         ["java", *JVM_FLAGS, "-cp", classpath, MAIN_CLASS, "127.0.0.1", str(server.port),
          "--read-only", table, str(rows), *login],

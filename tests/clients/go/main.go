@@ -604,13 +604,7 @@ func readOnlyMain(addr, table, rows string, login []string) {
 		if err != nil {
 			return fmt.Errorf("BeginTransaction: %w", err)
 		}
-		res, err := fetchInfo(tx.Execute(ctx, count))
-		if err != nil {
-			_ = tx.Rollback(ctx)
-			return err
-		}
-		if err := expectRows(res, unchanged); err != nil {
-			_ = tx.Rollback(ctx)
+		if err := expectUnchangedIn(ctx, tx, count, unchanged); err != nil {
 			return err
 		}
 		return tx.Commit(ctx)
@@ -628,13 +622,7 @@ func readOnlyMain(addr, table, rows string, login []string) {
 				return err
 			}
 			// The refusal leaves the transaction usable.
-			res, err := fetchInfo(tx.Execute(ctx, count))
-			if err != nil {
-				_ = tx.Rollback(ctx)
-				return err
-			}
-			if err := expectRows(res, unchanged); err != nil {
-				_ = tx.Rollback(ctx)
+			if err := expectUnchangedIn(ctx, tx, count, unchanged); err != nil {
 				return err
 			}
 			return tx.Rollback(ctx)
@@ -758,6 +746,18 @@ func burstMain(addr, count, user, password string) {
 			}
 		}
 	}
+}
+
+// expectUnchangedIn: `count` run inside tx gives `unchanged`; on any failure tx is rolled back.
+func expectUnchangedIn(ctx context.Context, tx *flightsql.Txn, count string, unchanged [][]string) error {
+	res, err := fetchInfo(tx.Execute(ctx, count))
+	if err == nil {
+		err = expectRows(res, unchanged)
+	}
+	if err != nil {
+		_ = tx.Rollback(ctx)
+	}
+	return err
 }
 
 // expectDenied: err is the server's PERMISSION_DENIED for a read_only caller running `what`.
