@@ -173,9 +173,15 @@ def test_sql_transactions_write_through_at_commit(cached, postgres, name):
         cur.execute("ROLLBACK")
     assert pg_rows(postgres, f"SELECT count(*), sum(value) FROM {name}") == [(11, 145.0)]
     probes = iter(range(10**6))
-    assert wait_for(lambda: answered(
-        cached.uri, f"SELECT count(*) AS n, sum(value) AS s FROM {name} /* {next(probes)} */")
-        == ([{"n": 11, "s": 145.0}], "cache"), timeout=10)
+    seen = []  # the last answer, for the message should it never be the right one
+
+    def from_cache():
+        seen[:] = [answered(cached.uri, f"SELECT count(*) AS n, sum(value) AS s FROM {name} "
+                                        f"/* {next(probes)} */")]
+        return seen[0] == ([{"n": 11, "s": 145.0}], "cache")
+
+    assert wait_for(from_cache, timeout=10), (
+        f"last answer {seen}; mirror {ask(cached.uri, 'SELECT * FROM hyprstream_cache_tables()')}")
 
 
 def test_results_of_other_tables_are_kept_until_ttl_or_write(postgres, start_server, name):
