@@ -140,6 +140,15 @@ bool ChangesSchemas(const std::string& sql, const std::optional<std::vector<Tabl
                      [](const auto& statement) { return sql::IsDdl(statement.kind); });
 }
 
+// The backend's error, saying what the DuckDB cache, asked first, said (when it was asked and
+// failed): the SQL may be DuckDB's, failing in DuckDB on its data (an overflow, error()),
+// which the backend's own error (often a syntax error in its dialect) would hide.
+arrow::Status WithCacheError(const arrow::Status& backend, const arrow::Status& cache) {
+  if (cache.ok()) return backend;
+  return backend.WithMessage(backend.message(),
+                             " (the DuckDB cache, asked first, failed too: ", cache.message(), ")");
+}
+
 }  // namespace
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedStatement::Make(
@@ -154,14 +163,18 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> CachedStatement::Make(
     return statement;
   }
   engine::EngineStatement* primary = nullptr;
+  arrow::Status cache_error;
   if (on_cache) {
     auto prepared = statement->OnCache();
     if (prepared.ok()) primary = *prepared;
     // DuckDB could not bind it (another dialect, a missing column): the backend decides.
+    if (!prepared.ok()) cache_error = prepared.status();
   }
   if (!primary) {
     statement->cache_.reset();
-    ARROW_ASSIGN_OR_RAISE(primary, statement->Backend());
+    auto backend = statement->Backend();
+    if (!backend.ok()) return WithCacheError(backend.status(), cache_error);
+    primary = *backend;
   }
   statement->kind_ = primary->kind();
   statement->dataset_schema_ = primary->dataset_schema();
@@ -308,6 +321,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Read()
   // 2. The mirrors, when they cover every row the query can read.
   bool cache_only = footprint_.cache_functions && footprint_.tables.empty();
   std::optional<ReadLease> lease;
+  arrow::Status cache_error;  // why the cache's DuckDB could not run a query it was given
   if (!cache_only) lease = core.mirrors.TryRead(footprint_, max_staleness, connection_->cache());
   if (cache_only || lease) {
     auto on_cache = OnCache();
@@ -323,12 +337,15 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Read()
       }
       if (cache_only) return reader.status();
       spdlog::debug("cache could not run it ({}); asking the backend", reader.status().message());
+      cache_error = reader.status();
     } else if (cache_only) {
       return on_cache.status();
     }
   }
-  // 3. The backend.
-  return ReadBackend(/*bypass=*/false);
+  // 3. The backend (its error says the cache's too: WithCacheError).
+  auto answer = ReadBackend(/*bypass=*/false);
+  if (answer.ok()) return answer;
+  return WithCacheError(answer.status(), cache_error);
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::ExecuteQuery() {

@@ -386,3 +386,28 @@ def test_cache_answers_send_valid_arrow_and_fail_on_a_hugeint_beyond_38_digits(s
             cur.execute(big)
             cur.fetchall()
         assert "INVALID_ARGUMENT" in str(error.value)
+
+
+def test_a_query_both_sides_refuse_reports_the_duckdb_caches_error_too(start_server, tmp_path,
+                                                                       name):
+    """DuckDB's SQL that fails in the cache's DuckDB on its data (an overflow when prepared,
+    error() when run) and that the backend cannot run either: the error is the backend's and
+    says what DuckDB said first. It was the backend's alone (SQLite: a syntax error at '::'),
+    hiding the reason."""
+    front = start_server("--engine", "adbc", "--engine-connection",
+                         f"{tmp_path / 'backend.db'}?pool_max=3", "--engine-options",
+                         "driver=sqlite", *README_CACHE_FLAGS)
+    assert ingest(front.uri, name, pa.table({"id": list(range(10))})) == 10
+    probes = iter(range(10**6))
+    assert wait_for(lambda: answered(front.uri, f"SELECT count(*) AS n FROM {name} "
+                                                f"/* {next(probes)} */") == ([{"n": 10}], "cache"))
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        for sql, duckdb_says in [
+                (f"SELECT id, 170141183460469231731687303715884105727::HUGEINT + id AS big "
+                 f"FROM {name} WHERE id = 1", "Overflow"),
+                (f"SELECT id, error('no such id ' || id) AS e FROM {name}", "no such id 0")]:
+            with pytest.raises(adbc_driver_flightsql.dbapi.Error) as refused:
+                cur.execute(sql)
+                cur.fetchall()
+            assert duckdb_says in str(refused.value), (sql, str(refused.value))
