@@ -70,19 +70,22 @@ bool IsBareClock(const json& node) {
          node["column_names"][0] == "current_timestamp";
 }
 
-// One value per query, like IsQueryConstant, or a parameter, or the bare current_timestamp.
-bool IsValueOfQuery(const json& node, bool& reads_clock) {
+// One value per query: constants, casts and the allowed functions over them. For a clock side
+// (`clock_side`) also parameters and the bare current_timestamp; `reads_clock` is set when the
+// expression reads the clock.
+bool IsOneValue(const json& node, bool clock_side, bool& reads_clock) {
   const std::string kind = ClassOf(node);
-  if (kind == "CONSTANT" || kind == "PARAMETER") return true;
-  if (IsBareClock(node)) return reads_clock = true;
-  if (kind == "CAST") return IsValueOfQuery(node["child"], reads_clock);
+  if (kind == "CONSTANT") return true;
+  if (clock_side && kind == "PARAMETER") return true;
+  if (clock_side && IsBareClock(node)) return reads_clock = true;
+  if (kind == "CAST") return IsOneValue(node["child"], clock_side, reads_clock);
   if (kind == "FUNCTION") {
     if (!IsPlainCall(node) || !IsQueryConstantFunction(node.value("function_name", ""))) {
       return false;
     }
     if (ClockFunctions().count(node.value("function_name", "")) != 0) reads_clock = true;
     for (const json& child : node["children"]) {
-      if (!IsValueOfQuery(child, reads_clock)) return false;
+      if (!IsOneValue(child, clock_side, reads_clock)) return false;
     }
     return true;
   }
@@ -92,7 +95,7 @@ bool IsValueOfQuery(const json& node, bool& reads_clock) {
 // The clock side of a comparison: one value per query that reads the clock.
 bool IsClockValue(const json& node) {
   bool reads_clock = false;
-  return IsValueOfQuery(node, reads_clock) && reads_clock;
+  return IsOneValue(node, /*clock_side=*/true, reads_clock) && reads_clock;
 }
 
 // `expression` cast to TIMESTAMP, as DuckDB's parser would have it for CAST(... AS TIMESTAMP).
@@ -202,19 +205,8 @@ std::shared_ptr<const ClockBoundRewrite> Build(std::string_view sql) {
 }  // namespace
 
 bool IsQueryConstant(const json& node) {
-  const std::string kind = ClassOf(node);
-  if (kind == "CONSTANT") return true;
-  if (kind == "CAST") return IsQueryConstant(node["child"]);
-  if (kind == "FUNCTION") {
-    if (!IsPlainCall(node) || !IsQueryConstantFunction(node.value("function_name", ""))) {
-      return false;
-    }
-    for (const json& child : node["children"]) {
-      if (!IsQueryConstant(child)) return false;
-    }
-    return true;
-  }
-  return false;
+  bool reads_clock = false;
+  return IsOneValue(node, /*clock_side=*/false, reads_clock);
 }
 
 std::shared_ptr<const ClockBoundRewrite> ClockBoundRewriteOf(std::string_view sql) {

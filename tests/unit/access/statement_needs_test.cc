@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../engine/engine_test_util.h"
 #include "engine/duckdb_engine.h"
 #include "engine/engine_sql.h"
 
@@ -11,11 +12,8 @@ namespace {
 class StatementNeedsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    engine::EngineOptions options;
-    options.connection = ":memory:";
-    auto engine = engine::OpenDuckDbEngine(options);
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    engine_ = *engine;
+    engine_ = engine::testing::OpenMemoryEngine();
+    ASSERT_NE(engine_, nullptr);
     auto connection = engine_->Connect();
     ASSERT_TRUE(connection.ok());
     connection_ = *connection;

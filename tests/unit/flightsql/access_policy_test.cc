@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "../engine/engine_test_util.h"
 #include "engine/duckdb_engine.h"
 #include "engine/engine_sql.h"
 
@@ -16,11 +17,8 @@ namespace {
 class AccessPolicyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    engine::EngineOptions options;
-    options.connection = ":memory:";
-    auto engine = engine::OpenDuckDbEngine(options);
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    engine_ = *engine;
+    engine_ = engine::testing::OpenMemoryEngine();
+    ASSERT_NE(engine_, nullptr);
     auto connection = engine_->Connect();
     ASSERT_TRUE(connection.ok());
     connection_ = *connection;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "../engine/engine_test_util.h"
 #include "engine/duckdb_engine.h"
 #include "engine/forwarding_engine.h"
 #include "flightsql/expiring_map.h"
@@ -199,11 +200,9 @@ class SlowEngine : public engine::ForwardingEngine {
 class SessionRegistryAdmissionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    engine::EngineOptions options;
-    options.connection = ":memory:";
-    auto duckdb = engine::OpenDuckDbEngine(options);
-    ASSERT_TRUE(duckdb.ok()) << duckdb.status().ToString();
-    engine_ = std::make_shared<SlowEngine>(*duckdb);
+    auto duckdb = engine::testing::OpenMemoryEngine();
+    ASSERT_NE(duckdb, nullptr);
+    engine_ = std::make_shared<SlowEngine>(duckdb);
   }
 
   std::unique_ptr<SessionRegistry> Registry(int64_t max_sessions, std::chrono::seconds idle) {

@@ -6,8 +6,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.TreeSet;
 
 /**
@@ -21,14 +19,7 @@ import java.util.TreeSet;
  */
 public final class JdbcGrants {
 
-  @FunctionalInterface
-  interface Check {
-    void run() throws Exception;
-  }
-
-  private static final List<String> failed = new ArrayList<>();
-  private static int passed = 0;
-
+  // The PASS/FAIL harness is JdbcSmoke's (check, finish, describe).
   private JdbcGrants() {}
 
   public static void main(String[] args) throws Exception {
@@ -39,64 +30,64 @@ public final class JdbcGrants {
     String base = "jdbc:arrow-flight-sql://" + args[0] + ":" + args[1] + "?useEncryption=false";
     Connection[] reader = new Connection[1];
     Connection[] writer = new Connection[1];
-    check("reader connects with user and password", () -> {
+    JdbcSmoke.check("reader connects with user and password", () -> {
       reader[0] = DriverManager.getConnection(base + "&user=" + args[2] + "&password=" + args[3]);
     });
-    check("writer connects with user and password", () -> {
+    JdbcSmoke.check("writer connects with user and password", () -> {
       writer[0] = DriverManager.getConnection(base + "&user=" + args[4] + "&password=" + args[5]);
     });
-    if (reader[0] == null || writer[0] == null) finish();
+    if (reader[0] == null || writer[0] == null) JdbcSmoke.finish();
 
     Connection r = reader[0];
-    check("reader: a granted table reads", () -> {
+    JdbcSmoke.check("reader: a granted table reads", () -> {
       try (Statement st = r.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM sales")) {
         expect(rs.next() && rs.getLong(1) == 2, "count(*) of sales is not 2");
       }
     });
-    check("reader: a table without a grant is refused", () ->
+    JdbcSmoke.check("reader: a table without a grant is refused", () ->
         denied(() -> query(r, "SELECT * FROM secret"), "read grant on memory.main.secret"));
-    check("reader: a view over such a table is refused", () ->
+    JdbcSmoke.check("reader: a view over such a table is refused", () ->
         denied(() -> query(r, "SELECT * FROM leak_v"), "view memory.main.leak_v"));
-    check("reader: a prepared query of such a table is refused", () ->
+    JdbcSmoke.check("reader: a prepared query of such a table is refused", () ->
         denied(() -> {
           try (PreparedStatement ps = r.prepareStatement("SELECT * FROM secret WHERE id = ?")) {
             ps.setLong(1, 1);
             ps.executeQuery().close();
           }
         }, "memory.main.secret"));
-    check("reader: DatabaseMetaData.getTables lists only readable tables", () -> {
+    JdbcSmoke.check("reader: DatabaseMetaData.getTables lists only readable tables", () -> {
       TreeSet<String> names = new TreeSet<>();
       try (ResultSet rs = r.getMetaData().getTables(null, null, "%", null)) {
         while (rs.next()) names.add(rs.getString("TABLE_NAME"));
       }
       expect(names.toString().equals("[leak_v, sales, sales_v]"), "tables " + names);
     });
-    check("reader: DatabaseMetaData.getPrimaryKeys of an unreadable table is empty", () -> {
+    JdbcSmoke.check("reader: DatabaseMetaData.getPrimaryKeys of an unreadable table is empty", () -> {
       try (ResultSet rs = r.getMetaData().getPrimaryKeys(null, null, "secret")) {
         expect(!rs.next(), "secret's primary key is listed");
       }
     });
 
     Connection w = writer[0];
-    check("writer: an update of a granted table", () -> {
+    JdbcSmoke.check("writer: an update of a granted table", () -> {
       try (Statement st = w.createStatement()) {
         expect(st.executeUpdate("INSERT INTO inbox VALUES (200, 'jdbc')") == 1, "update count");
       }
     });
-    check("writer: a prepared update of a granted table", () -> {
+    JdbcSmoke.check("writer: a prepared update of a granted table", () -> {
       try (PreparedStatement ps = w.prepareStatement("INSERT INTO inbox VALUES (?, ?)")) {
         ps.setLong(1, 201);
         ps.setString(2, "jdbc prepared");
         expect(ps.executeUpdate() == 1, "update count");
       }
     });
-    check("writer: an update of a table without a write grant is refused", () ->
+    JdbcSmoke.check("writer: an update of a table without a write grant is refused", () ->
         denied(() -> {
           try (Statement st = w.createStatement()) {
             st.executeUpdate("INSERT INTO sales VALUES (200, 1.0, NULL)");
           }
         }, "write grant on memory.main.sales"));
-    finish();
+    JdbcSmoke.finish();
   }
 
   private static void query(Connection c, String sql) throws SQLException {
@@ -108,44 +99,16 @@ public final class JdbcGrants {
   }
 
   /** `body` fails with an SQLException whose messages (with causes) contain `want`. */
-  private static void denied(Check body, String want) throws Exception {
+  private static void denied(JdbcSmoke.Check body, String want) throws Exception {
     try {
       body.run();
     } catch (SQLException e) {
-      String text = describe(e);
+      String text = JdbcSmoke.describe(e);
       expect(text.contains(want) && text.toLowerCase().contains("permission denied"),
           "refused, but not as expected: " + text);
       return;
     }
     throw new AssertionError("succeeded; want a permission denied error naming " + want);
-  }
-
-  private static void check(String name, Check c) {
-    try {
-      c.run();
-      passed++;
-      System.out.println("PASS " + name);
-    } catch (Throwable t) {
-      failed.add(name);
-      System.out.println("FAIL " + name + ": " + describe(t));
-    }
-  }
-
-  private static void finish() {
-    System.out.println();
-    System.out.println(passed + " passed, " + failed.size() + " failed");
-    System.out.flush();
-    System.exit(failed.isEmpty() ? 0 : 1);
-  }
-
-  private static String describe(Throwable t) {
-    StringBuilder out = new StringBuilder();
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (out.length() > 0) out.append(" <- ");
-      out.append(c.getClass().getSimpleName()).append(": ").append(c.getMessage());
-      if (c.getCause() == c) break;
-    }
-    return out.toString();
   }
 
   private static void expect(boolean cond, String message) {

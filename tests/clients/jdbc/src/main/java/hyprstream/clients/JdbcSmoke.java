@@ -866,7 +866,7 @@ public final class JdbcSmoke {
   // ------------------------------------------------------------------------------------------
   // Helpers
 
-  private static void check(String name, Check c) {
+  static void check(String name, Check c) {
     try {
       c.run();
       passed++;
@@ -877,7 +877,7 @@ public final class JdbcSmoke {
     }
   }
 
-  private static void finish() {
+  static void finish() {
     System.out.println();
     if (!failed.isEmpty()) {
       System.out.println("failed checks:");
@@ -889,7 +889,7 @@ public final class JdbcSmoke {
   }
 
   /** The exception and its causes, one line each, without stack traces. */
-  private static String describe(Throwable t) {
+  static String describe(Throwable t) {
     StringBuilder sb = new StringBuilder();
     Throwable cur = t;
     int depth = 0;
