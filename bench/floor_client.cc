@@ -119,7 +119,7 @@ class PointQuery {
     ARROW_RETURN_NOT_OK(put.reader->ReadMetadata(&metadata));
     ARROW_RETURN_NOT_OK(put.writer->Close());
     if (metadata != nullptr && metadata->size() > 0) {  // the server may hand out a new handle
-      pb::DoPutPreparedStatementResult bound;  // the message itself, not packed in an Any
+      pb::DoPutPreparedStatementResult bound;           // the message itself, not packed in an Any
       if (!bound.ParseFromArray(metadata->data(), static_cast<int>(metadata->size()))) {
         return arrow::Status::IOError("DoPut reply is not a DoPutPreparedStatementResult");
       }
@@ -153,9 +153,9 @@ class PointQuery {
   arrow::Status Close() {
     pb::ActionClosePreparedStatementRequest request;
     request.set_prepared_statement_handle(handle_);
-    ARROW_ASSIGN_OR_RAISE(auto results,
-                          client_->DoAction({"ClosePreparedStatement",
-                                             arrow::Buffer::FromString(PackAny(request))}));
+    ARROW_ASSIGN_OR_RAISE(
+        auto results,
+        client_->DoAction({"ClosePreparedStatement", arrow::Buffer::FromString(PackAny(request))}));
     ARROW_RETURN_NOT_OK(results->Drain());
     return client_->Close();
   }
