@@ -3,7 +3,8 @@ run and writes <out>/<date>.json, <out>/<date>.md and PNG plots (report.py).
 
 Usage (bench/run builds the binaries first and passes them in):
   .venv/bin/python bench/harness.py --hyprstream-bin B --arrow-go-bin G [--quick]
-      [--systems a,b] [--workloads a,b] [--out DIR] [--no-plots] [--development]
+      [--floor-client-bin F] [--systems a,b] [--workloads a,b] [--out DIR] [--no-plots]
+      [--development]
 Progress goes to stderr: elapsed time, workload, system, how far.
 """
 import argparse
@@ -55,8 +56,9 @@ class Progress:
 
 
 class Context:
-    def __init__(self, sizes, progress):
+    def __init__(self, sizes, progress, floor_client=None):
         self.sizes, self.progress = sizes, progress
+        self.floor_client = floor_client  # bench/floor_client.cc's binary (workloads.py)
         self._state, self._data = {}, {}
 
     def state(self, system):
@@ -82,7 +84,7 @@ def run(args):
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     sizes = SIZES[mode]
     progress = Progress()
-    ctx = Context(sizes, progress)
+    ctx = Context(sizes, progress, args.floor_client_bin)
     systems = make_systems(args.systems, args.hyprstream_bin, args.arrow_go_bin)
     scaled = "" if mode == "full" else ", row counts SCALED DOWN"
     print(f"bench: {mode} mode{scaled}: {len(args.workloads)} workloads x {len(systems)} "
@@ -146,7 +148,13 @@ def main(argv=None):
     parser.add_argument("--hyprstream-bin", default=str(ROOT / "build-bench" / "hyprstream"))
     parser.add_argument("--arrow-go-bin",
                         default=str(ROOT / "build-bench" / "peers" / "sqlite_flightsql_server"))
+    parser.add_argument("--floor-client-bin", default=None,
+                        help="bench/floor_client.cc's binary (default: bench/floor_client in "
+                             "the hyprstream binary's build directory)")
     args = parser.parse_args(argv)
+    if args.floor_client_bin is None:
+        args.floor_client_bin = str(pathlib.Path(args.hyprstream_bin).parent / "bench" /
+                                    "floor_client")
     args.systems = [s for s in args.systems.split(",") if s]
     args.workloads = [w for w in args.workloads.split(",") if w]
     for s in args.systems:

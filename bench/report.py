@@ -11,7 +11,8 @@ PEERS = ["duckdb-inproc", "arrow-go", "postgres"]
 
 # (workload, figure, unit, higher is better)
 HEADLINES = {
-    "point_query": [("p50_ms", "p50 ms", False), ("p99_ms", "p99 ms", False)],
+    "point_query": [("p50_ms", "p50 ms", False), ("p95_ms", "p95 ms", False),
+                    ("p99_ms", "p99 ms", False)],
     "throughput": None,  # one column per client count, filled in from the data
     "large_result": [("rows_per_s", "rows/s", True), ("mb_per_s", "MB/s", True)],
     "bulk_ingest": [("rows_per_s", "rows/s", True)],
@@ -35,7 +36,7 @@ TITLES = {
 LIMITS = {
     "point query p50 ≤ 1.5× PostgreSQL's":
         "point query: per-query fixed costs on both sides (CPU per query is in the table's "
-        "notes). Client: the ADBC Flight SQL driver (Go, cgo) spends ~3 ms of CPU per "
+        "CPU table). Client: the ADBC Flight SQL driver (Go, cgo) spends ~3 ms of CPU per "
         "prepared execution (perf: Go runtime GC and goroutine switches, 22% of samples in the "
         "kernel's task switch) against ~0.2 ms for the PostgreSQL driver, and an execution is "
         "three RPCs (DoPut of the parameters, GetFlightInfo, DoGet) where PostgreSQL makes one "
@@ -131,6 +132,53 @@ def targets(results):
     return out
 
 
+def clients(n):
+    return f"{n} client" + ("s" if n != 1 else "")
+
+
+def issue15_targets(results):
+    """[(target, measured text, met)] for issue 15's targets ("Millisecond answers for
+    real"); met is None where this run has no data for the target."""
+    r = lambda w, s, k: results.get(w, {}).get(s, {}).get(k)  # noqa: E731
+    out = []
+
+    def check(text, value, limit, at_most, shown):
+        if value is None:
+            out.append((text, "not measured", None))
+        else:
+            out.append((text, shown(value), value <= limit if at_most else value >= limit))
+
+    def ratio(num, den):
+        return num / den if num is not None and den else None
+
+    times = lambda v: f"{v:.2f}×"  # noqa: E731
+    millis = lambda v: f"{v:.3g} ms"  # noqa: E731
+    point = lambda s: r("point_query", s, "p50_ms")  # noqa: E731
+    floor = results.get("point_query", {}).get(HYPR, {}).get("floor", {})
+    check("prepared point query p50 over ADBC ≤ 0.67× arrow-go's",
+          ratio(point(HYPR), point("arrow-go")), 0.67, True, times)
+    cpu = r("point_query", HYPR, "server_cpu_ms_per_query")
+    check("server CPU per point query ≤ 0.4 ms (ADBC run)", cpu, 0.4, True,
+          lambda v: millis(v) + (f" (floor client run: {floor['server_cpu_ms_per_query']} ms)"
+                                 if "server_cpu_ms_per_query" in floor else ""))
+    levels = sorted({int(k[4:]) for s in (HYPR, "arrow-go")
+                     for k in results.get("throughput", {}).get(s, {}) if k.startswith("qps_")})
+    for n in levels or [1, 8, 64]:
+        check(f"point throughput at {clients(n)} ≥ 1.5× arrow-go",
+              ratio(r("throughput", HYPR, f"qps_{n}"), r("throughput", "arrow-go", f"qps_{n}")),
+              1.5, False, times)
+    check("floor client point p50 ≤ 2× PostgreSQL's p50 (ADBC)",
+          ratio(floor.get("p50_ms"), point("postgres")), 2, True, times)
+    large = lambda s: r("large_result", s, "rows_per_s")  # noqa: E731
+    check("large result ≥ 0.75× DuckDB in-process (rows/s)",
+          ratio(large(HYPR), large(BASELINE)), 0.75, False, times)
+    check("current 5m window over ADBC ≤ 5 ms (p50)", r("window_query", HYPR, "window_p50_ms"),
+          5, True, millis)
+    check("metrics ingest ≥ 4M rows/s (bulk ingest of metric rows)",
+          r("bulk_ingest", HYPR, "rows_per_s"), 4e6, False, lambda v: f"{v / 1e6:.2f}M rows/s")
+    return out
+
+
 def markdown(data, images):
     meta, results = data["meta"], data["results"]
     lines = [f"# hyprstream benchmark, {meta['date']}", ""]
@@ -164,6 +212,15 @@ def markdown(data, images):
         lines += ["", "What limits us where a target is missed (profiles):", ""]
         lines += [f"- {LIMITS[t]}" for t in missed if t in LIMITS]
     lines.append("")
+    lines += ["## Targets (issue 15)", "", "| target | measured | met |", "|---|---|---|"]
+    for text, measured, met in issue15_targets(results):
+        verdict = "n/a" if met is None else "met" if met else "**not met**"
+        lines.append(f"| {text} | {measured} | {verdict} |")
+    lines += ["", "Ratios are hyprstream's figure over the peer's; \"floor client\" is "
+              "bench/floor_client.cc (Arrow's C++ Flight client, no ADBC driver)."]
+    if meta["scaled_down"]:
+        lines += ["", f"Measured at the {meta['mode']} mode's scaled-down sizes."]
+    lines.append("")
     for w, by_system in results.items():
         spec = headlines(w, by_system)
         base = dict(by_system.get(BASELINE, {}))
@@ -182,7 +239,18 @@ def markdown(data, images):
                 ratio = speed(fig.get(key), base.get(key), higher)
                 cells += [fmt(fig.get(key)), "–" if ratio is None else f"{ratio:.2f}×"]
             lines.append("| " + " | ".join(cells) + " |")
+            floor = fig.get("floor")
+            if floor is not None:  # the same queries from the C++ floor client
+                if "error" in floor:
+                    lines.append(f"| {name} floor client | error: {floor['error']} |")
+                    continue
+                cells = [f"{name} floor client"]
+                for key, _, higher in spec:
+                    ratio = speed(floor.get(key), base.get(key), higher)
+                    cells += [fmt(floor.get(key)), "–" if ratio is None else f"{ratio:.2f}×"]
+                lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        lines += _cpu_table(w, by_system)
         notes = _notes(w, by_system, meta)
         lines += notes + ([""] if notes else [])
         if w in images:
@@ -226,15 +294,45 @@ def _notes(w, by_system, meta):
                            f"keys / {fig['group_by_samples']:,} rows")
         return out
     if w == "point_query":
-        return [f"- {n}: CPU per query {fig['client_cpu_ms_per_query']} ms in the client "
-                f"process" + (f", {fig['server_cpu_ms_per_query']} ms in the server process"
-                              if "server_cpu_ms_per_query" in fig else "")
-                for n, fig in by_system.items() if "client_cpu_ms_per_query" in fig]
+        return ["- floor client: bench/floor_client.cc, the same prepared query, keys and "
+                "counts over Arrow's C++ Flight client alone (DoPut of the parameter, "
+                "GetFlightInfo, DoGet per query, as the ADBC driver does), in its own "
+                "process: what the server costs without the ADBC Flight SQL driver (Go, cgo, "
+                "Python) on the client side."]
     if w == "throughput":
         return ["- One connection per client thread in this Python process (the ADBC and "
                 "DuckDB clients release the GIL while waiting); clients and servers share "
                 "the machine's CPUs."]
     return []
+
+
+def _cpu_table(w, by_system):
+    """CPU ms per query of the client and server processes (server: hyprstream's process,
+    the arrow-go server's, PostgreSQL's postmaster and backends; hyprstream+pg-cache counts
+    hyprstream and its PostgreSQL). Client: the benchmark's Python process with its driver,
+    or the floor client's own process."""
+    rows = []
+    for name, fig in by_system.items():
+        if w == "point_query":
+            if "client_cpu_ms_per_query" in fig:
+                rows.append((name, "ADBC" if name != BASELINE else "in process",
+                             fig["client_cpu_ms_per_query"], fig.get("server_cpu_ms_per_query")))
+            floor = fig.get("floor", {})
+            if "client_cpu_ms_per_query" in floor:
+                rows.append((name, "floor client", floor["client_cpu_ms_per_query"],
+                             floor.get("server_cpu_ms_per_query")))
+        elif w == "throughput":
+            levels = sorted(int(k.rsplit("_", 1)[1]) for k in fig
+                            if k.startswith("client_cpu_ms_per_query_"))
+            rows += [(name, clients(n), fig[f"client_cpu_ms_per_query_{n}"],
+                      fig.get(f"server_cpu_ms_per_query_{n}")) for n in levels]
+    if not rows:
+        return []
+    out = ["CPU per query (ms):", "", "| system | client | client CPU | server CPU |",
+           "|---|---|---|---|"]
+    out += [f"| {n} | {how} | {c} | {'–' if srv is None else srv} |"
+            for n, how, c, srv in rows]
+    return out + [""]
 
 
 def _cpu_notes(by_system):
@@ -269,7 +367,9 @@ def plot(data, out_dir, stem):
                         for k in ("window_p50_ms", "group_by_p50_ms") if f.get(k)])]
         else:
             panels = [(label, higher, [(n, n, ok[n][key]) for n in ok
-                                       if ok[n].get(key) is not None])
+                                       if ok[n].get(key) is not None] +
+                       [(f"{n}\nfloor client", n, ok[n]["floor"][key]) for n in ok
+                        if ok[n].get("floor", {}).get(key) is not None])
                       for key, label, higher in headlines(w, ok)]
         fig, axes = plt.subplots(1, len(panels), figsize=(max(4.2 * len(panels), 6), 3.8),
                                  squeeze=False)
@@ -297,6 +397,8 @@ def write(data, out_dir, stem, plots=True):
     data["targets"] = [{"target": t, "measured": m, "met": met,
                         **({"limited_by": LIMITS[t]} if met is False and t in LIMITS else {})}
                        for t, m, met in targets(data["results"])]
+    data["targets_issue15"] = [{"target": t, "measured": m, "met": met}
+                               for t, m, met in issue15_targets(data["results"])]
     json_path = out_dir / f"{stem}.json"
     json_path.write_text(json.dumps(data, indent=2) + "\n")
     images = plot(data, out_dir, stem) if plots else {}

@@ -38,6 +38,7 @@ class System:
     stream_path = ""
     index_time = False  # give the raw metrics tables an index on "timestamp"
     has_windows = False  # keeps the built-in metrics table with maintained windows
+    speaks_flight_sql = False  # a Flight SQL server at self.uri (the floor client's peers)
 
     def start(self, log_dir):
         pass
@@ -49,8 +50,7 @@ class System:
         raise NotImplementedError
 
     def server_cpu_seconds(self):
-        """CPU time used so far by the server process, or None (in-process, or many
-        processes as PostgreSQL has)."""
+        """CPU time used so far by the server's processes, or None (in-process)."""
         return None
 
     def placeholder(self, n):
@@ -143,6 +143,7 @@ class AdbcIngestStream:
 class FlightSqlServer(System):
     """A Flight SQL server process we start (launch() returns (process, uri)), queried
     through the ADBC Flight SQL driver; its output goes to <log_dir>/<name>.log."""
+    speaks_flight_sql = True
 
     def __init__(self, binary):
         self.binary = binary
@@ -328,6 +329,9 @@ class Postgres(System):
     def connect(self):
         return adbc_driver_postgresql.dbapi.connect(self.uri, autocommit=True)
 
+    def server_cpu_seconds(self):
+        return postgres_cpu_seconds(self.server)
+
     def placeholder(self, n):
         return f"${n}"
 
@@ -370,6 +374,10 @@ class HyprstreamPgCache(Hyprstream):
             self.pg.destroy()
             self.pg = None
 
+    def server_cpu_seconds(self):
+        """hyprstream's CPU and that of the PostgreSQL behind it."""
+        return super().server_cpu_seconds() + postgres_cpu_seconds(self.pg)
+
     placeholder = Postgres.placeholder
     row_source = Postgres.row_source
     time_literal = Postgres.time_literal
@@ -377,6 +385,13 @@ class HyprstreamPgCache(Hyprstream):
     def create_wide(self, cur, table, rows, primary_key=False):
         System.create_wide(self, cur, table, rows, primary_key)
         self.execute(cur, f"ANALYZE {table}")
+
+
+def postgres_cpu_seconds(pg):
+    """CPU time used so far by a postgres_server()'s postmaster and every process it started
+    (backends, background workers; live ones and those it has reaped)."""
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    return process_cpu_seconds(postmaster, children=True)
 
 
 SYSTEM_NAMES = ["hyprstream", "duckdb-inproc", "arrow-go", "postgres", "hyprstream+pg-cache"]

@@ -2,7 +2,10 @@
 (systems.py). A workload takes (system, ctx) and returns a dict of figures for that system;
 ctx carries the sizes (Sizes), the progress printer and per-system state. Single-threaded
 except the throughput workload, which runs one connection per client thread."""
+import json
+import os
 import random
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -72,7 +75,8 @@ def ensure_points(system, ctx):
 
 
 def point_query(system, ctx):
-    """Workload 1: SELECT ... WHERE id = ? round trip, one client, prepared and re-executed."""
+    """Workload 1: SELECT ... WHERE id = ? round trip, one client, prepared and re-executed.
+    On a Flight SQL server, also the same queries from the floor client (floor_point_query)."""
     ensure_points(system, ctx)
     rng = random.Random(SEED)
     n, sql = ctx.sizes.point_samples, point_sql(system)
@@ -90,24 +94,72 @@ def point_query(system, ctx):
             assert got.num_rows == 1 and got.column(0)[0].as_py() == key, (system.name, key)
             ctx.progress.tick(k + 1, n)
         cpu_ms = cpu.stop(per=n, unit=1000)
-    return {"p50_ms": ms(median(samples)), "p99_ms": ms(percentile(samples, 99)), "samples": n,
-            **{f"{k}_ms_per_query": v for k, v in cpu_ms.items()}}
+    out = {"p50_ms": ms(median(samples)), "p95_ms": ms(percentile(samples, 95)),
+           "p99_ms": ms(percentile(samples, 99)), "samples": n,
+           **{f"{k}_ms_per_query": v for k, v in cpu_ms.items()}}
+    if system.speaks_flight_sql:
+        try:
+            out["floor"] = floor_point_query(system, ctx)
+        except Exception as e:  # the ADBC figures stand on their own
+            out["floor"] = {"error": f"{type(e).__name__}: {e}"}
+    return out
+
+
+def floor_point_query(system, ctx):
+    """The point queries of point_query from bench/floor_client.cc (Arrow's C++ Flight client,
+    no ADBC driver): the same SQL, keys and counts, the same three calls per query. Its
+    --sync pauses let the server's CPU be metered over the timed queries alone; the client's
+    CPU is the floor client's own."""
+    binary, n = ctx.floor_client, ctx.sizes.point_samples
+    if not binary or not os.access(binary, os.X_OK):
+        raise RuntimeError(f"no floor client at {binary} (build target floor_client)")
+    ctx.progress.note("floor client")
+    args = [binary, "--uri", system.uri, "--sql", point_sql(system),
+            "--keys", str(ctx.sizes.points), "--queries", str(n), "--warmup", str(min(50, n)),
+            "--seed", str(SEED), "--sync"]
+    with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            line, server = "", None
+            if proc.stdout.readline():  # {"ready": true}: prepared and warmed up
+                before = system.server_cpu_seconds()
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+                if line and before is not None:
+                    server = system.server_cpu_seconds() - before
+            stderr = proc.communicate(timeout=60)[1]  # closing stdin lets it close and exit
+        except Exception:
+            proc.kill()
+            raise
+    if proc.returncode != 0 or not line:
+        raise RuntimeError(f"floor client exited with {proc.returncode}: {stderr.strip()}")
+    got = json.loads(line)
+    assert got["samples"] == n and len(got["latencies_ms"]) == n, (system.name, got["samples"])
+    out = {k: round(got[k], 3) for k in ("p50_ms", "p95_ms", "p99_ms", "client_cpu_ms_per_query")}
+    out["samples"] = n
+    if server is not None:
+        out["server_cpu_ms_per_query"] = round(server / n * 1000, 3)
+    return out
 
 
 def throughput(system, ctx):
     """Workload 2: point queries per second with 1, 8, 64 client threads, one connection
-    each, for a fixed time per level."""
+    each, for a fixed time per level; and the client and server CPU per query at each."""
     ensure_points(system, ctx)
     out = {}
     for clients in ctx.sizes.clients:
         ctx.progress.note(f"{clients} clients")
-        out[f"qps_{clients}"] = round(_run_clients(system, ctx, clients))
+        qps, cpu_ms = _run_clients(system, ctx, clients)
+        out[f"qps_{clients}"] = round(qps)
+        out.update({f"{k}_ms_per_query_{clients}": v for k, v in cpu_ms.items()})
     return out
 
 
 def _run_clients(system, ctx, clients):
     sql, keys, seconds = point_sql(system), ctx.sizes.points, ctx.sizes.seconds_per_level
     ready = threading.Barrier(clients + 1)
+    finished = threading.Barrier(clients + 1)  # every count in, no connection closed yet
     stop = threading.Event()
     counts, errors = [0] * clients, []
 
@@ -123,23 +175,31 @@ def _run_clients(system, ctx, clients):
                     system.query(cur, sql, (rng.randrange(keys),))
                     n += 1
                 counts[slot] = n
+                finished.wait()
         except Exception as e:  # reported after the level, not swallowed
             errors.append(e)
             ready.abort()
+            finished.abort()
 
     threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
     for t in threads:
         t.start()
     ready.wait(timeout=120)
+    cpu = CpuMeter(system)
     start = time.perf_counter()
     time.sleep(seconds)
     stop.set()
+    try:
+        finished.wait(timeout=120)
+    except threading.BrokenBarrierError:
+        pass  # a client failed: its error is raised below
+    elapsed = time.perf_counter() - start
+    cpu_ms = cpu.stop(per=max(1, sum(counts)), unit=1000)
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - start
     if errors:
         raise errors[0]
-    return sum(counts) / elapsed
+    return sum(counts) / elapsed, cpu_ms
 
 
 def large_result(system, ctx):
