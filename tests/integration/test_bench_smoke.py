@@ -60,6 +60,17 @@ def test_bench_harness_tiny(tmp_path):
         assert results["large_result"][system]["rows"] == sizes["wide_rows"]
         assert all(results["throughput"][system][f"qps_{c}"] > 0 for c in sizes["clients"])
         assert results["streaming_ingest"][system]["rows_per_s"] > 0
+    # The floor client ran the same point queries on every Flight SQL server; client and
+    # server CPU per query are there for every system with a server, PostgreSQL included.
+    for system in ("hyprstream", "arrow-go", "hyprstream+pg-cache"):
+        floor = results["point_query"][system]["floor"]
+        assert floor["samples"] == sizes["point_samples"] and floor["p50_ms"] > 0, (system, floor)
+        assert "client_cpu_ms_per_query" in floor and "server_cpu_ms_per_query" in floor
+    assert "floor" not in results["point_query"]["postgres"]
+    for system in ("hyprstream", "arrow-go", "postgres", "hyprstream+pg-cache"):
+        assert "server_cpu_ms_per_query" in results["point_query"][system], system
+        for c in sizes["clients"]:
+            assert f"server_cpu_ms_per_query_{c}" in results["throughput"][system], (system, c)
     assert results["bulk_ingest"]["hyprstream"]["rows"] == sizes["bulk_rows"]
     assert results["bulk_ingest"]["arrow-go"]["rows"] == sizes["bulk_rows_slow"]
 
@@ -75,9 +86,13 @@ def test_bench_harness_tiny(tmp_path):
         assert abs(window[system]["group_by_value_sum"] - hypr["group_by_value_sum"]) < 0.1
 
     assert [t["target"] for t in data["targets"]][0].startswith("large result")
+    # Every issue-15 target has a verdict: this run measured every workload.
+    assert len(data["targets_issue15"]) == 7 + len(sizes["clients"]) - 1
+    assert all(t["met"] in (True, False) for t in data["targets_issue15"]), data["targets_issue15"]
     markdown = json_path.with_suffix(".md").read_text()
     assert "tiny mode: row counts scaled down" in markdown
-    for title in ("1. Point query", "6. Current 5m aggregates", "| target | measured | met |"):
+    for title in ("1. Point query", "6. Current 5m aggregates", "| target | measured | met |",
+                  "## Targets (issue 15)", "| hyprstream floor client |", "CPU per query (ms):"):
         assert title in markdown
     plots = sorted(p.name for p in tmp_path.glob("*.png"))
     assert len(plots) == len(WORKLOADS), plots
