@@ -55,8 +55,13 @@ def process_cpu_seconds(pid, children=False):
 
     own = fields(pid)
     ticks = int(own[11]) + int(own[12])
-    if children:
-        ticks += int(own[13]) + int(own[14])  # cutime + cstime of reaped children
+    if not children:
+        return ticks / os.sysconf("SC_CLK_TCK")
+    # A child reaped while /proc is walked would be counted twice or not at all (PostgreSQL's
+    # autovacuum workers come and go): walk again until no child was reaped meanwhile.
+    for _ in range(10):
+        reaped = int(own[13]) + int(own[14])  # cutime + cstime of reaped children
+        live = 0
         for entry in pathlib.Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -64,9 +69,12 @@ def process_cpu_seconds(pid, children=False):
                 child = fields(entry.name)
             except OSError:  # gone meanwhile
                 continue
-            if int(child[1]) == pid:  # ppid
-                ticks += int(child[11]) + int(child[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            if int(child[1]) == pid:  # ppid (an exited, unreaped child still counts)
+                live += int(child[11]) + int(child[12])
+        own = fields(pid)
+        if int(own[13]) + int(own[14]) == reaped:
+            break
+    return (int(own[11]) + int(own[12]) + reaped + live) / os.sysconf("SC_CLK_TCK")
 
 
 def resident_mb(pid):
