@@ -112,6 +112,9 @@ def run(args):
                         traceback.print_exc()
                         errors.append(f"{w} / {system.name}: {type(e).__name__}: {e}")
                         results[w][system.name] = {"error": f"{type(e).__name__}: {e}"}
+                    floor = results[w][system.name].get("floor", {})
+                    if "error" in floor:  # recorded beside the figures it did not spoil
+                        errors.append(f"{w} / {system.name} floor client: {floor['error']}")
                     progress.note(json.dumps(results[w][system.name]))
             finally:
                 system.stop()

@@ -107,9 +107,9 @@ def point_query(system, ctx):
 
 def floor_point_query(system, ctx):
     """The point queries of point_query from bench/floor_client.cc (Arrow's C++ Flight client,
-    no ADBC driver): the same SQL, keys and counts, the same three calls per query. Its
-    --sync pauses let the server's CPU be metered over the timed queries alone; the client's
-    CPU is the floor client's own."""
+    no ADBC driver): the same SQL and counts, keys from the same range, the same three calls
+    per query (DoPut of the parameter, GetFlightInfo, DoGet). Its --sync pauses let the
+    server's CPU be metered over the timed queries alone; the client's CPU is its own."""
     binary, n = ctx.floor_client, ctx.sizes.point_samples
     if not binary or not os.access(binary, os.X_OK):
         raise RuntimeError(f"no floor client at {binary} (build target floor_client)")
