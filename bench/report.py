@@ -294,11 +294,11 @@ def _notes(w, by_system, meta):
                            f"keys / {fig['group_by_samples']:,} rows")
         return out
     if w == "point_query":
-        return ["- floor client: bench/floor_client.cc, the same prepared query, keys and "
-                "counts over Arrow's C++ Flight client alone (DoPut of the parameter, "
-                "GetFlightInfo, DoGet per query, as the ADBC driver does), in its own "
-                "process: what the server costs without the ADBC Flight SQL driver (Go, cgo, "
-                "Python) on the client side."]
+        return ["- floor client: bench/floor_client.cc, the same prepared query and counts, "
+                "keys from the same range, over Arrow's C++ Flight client alone (DoPut of the "
+                "parameter, GetFlightInfo, DoGet per query, as the ADBC driver does), in its "
+                "own process: what the server costs without the ADBC Flight SQL driver (Go, "
+                "cgo, Python) on the client side."]
     if w == "throughput":
         return ["- One connection per client thread in this Python process (the ADBC and "
                 "DuckDB clients release the GIL while waiting); clients and servers share "
