@@ -18,6 +18,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/result_provenance.h"
 #include "window/duration.h"
 #include "window/event_time.h"
 #include "window/window_functions.h"
@@ -26,6 +28,14 @@ namespace hyprstream::window {
 namespace {
 
 constexpr char kMetrics[] = "metrics";
+constexpr char kMetricsTrailing[] = "metrics_trailing";
+// What the built-in metrics_trailing definition keeps: enough for the README's last-hour query
+// (COUNT(*), AVG(value_running_window_avg) per metric) and the usual aggregates of value.
+constexpr char kMetricsTrailingValues[] = "value,value_running_window_avg";
+constexpr char kMetricsTrailingAggregates[] = "count_star,count,sum,avg,min,max";
+// A read made while the state moves under it (rows at or before its edge folded meanwhile) is
+// made again this many times before it gives up.
+constexpr int kTrailingReadAttempts = 3;
 
 bool IsMetricsName(const TableName& table) { return table == WindowCatalog::MetricsTableName(); }
 
@@ -76,6 +86,8 @@ struct WindowCatalog::Entry {
   std::unique_ptr<WindowStore> store;
   std::shared_ptr<arrow::Schema> result_schema;  // "window" + store output
   bool persist_history = false;                  // closed windows go to the history table
+  // Trailing windows kept as panes, their edges read from the table (ReadPartials).
+  bool trailing_panes = false;
 
   std::mutex write_mutex;  // one writer: Update, closing, history appends
   // Rows of the table were changed or removed (metrics UPDATE/DELETE): its windows no longer
@@ -122,8 +134,26 @@ arrow::Status WindowCatalog::Start() {
     ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(kMetrics, MetricsTableName(), metrics,
                                                 /*persist_history=*/true));
     ARROW_RETURN_NOT_OK(Backfill(*entry).status());
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    entries_[kMetrics] = std::move(entry);
+    {
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      entries_[kMetrics] = std::move(entry);
+    }
+    if (!options_.metrics_trailing_windows.empty()) {
+      WindowArguments trailing = metrics;
+      trailing.values = kMetricsTrailingValues;
+      trailing.aggregates = kMetricsTrailingAggregates;
+      trailing.windows.clear();
+      for (const auto& window : options_.metrics_trailing_windows) {
+        if (!trailing.windows.empty()) trailing.windows += ",";
+        trailing.windows += window.ToString();
+      }
+      ARROW_ASSIGN_OR_RAISE(auto trailing_entry,
+                            MakeEntry(kMetricsTrailing, MetricsTableName(), trailing,
+                                      /*persist_history=*/false));
+      ARROW_RETURN_NOT_OK(Backfill(*trailing_entry).status());
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      entries_[kMetricsTrailing] = std::move(trailing_entry);
+    }
   }
 
   // Definitions made earlier (persisted): rebuild their state from the stored rows.
@@ -189,7 +219,14 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
 
   // The table's columns, as the engine returns them.
   if (IsMetricsName(table)) {
-    entry->input_schema = MetricsTable::ClientSchema();
+    // The client's columns, plus the running columns the definition reads (stored doubles).
+    arrow::FieldVector fields = MetricsTable::ClientSchema()->fields();
+    for (const auto& value : spec.value_columns) {
+      if (MetricsTable::ClientSchema()->GetFieldIndex(value) < 0) {
+        fields.push_back(arrow::field(value, arrow::float64()));
+      }
+    }
+    entry->input_schema = arrow::schema(std::move(fields));
   } else {
     auto columns = storage_->TableSchema(table);
     if (!columns.ok()) {
@@ -205,9 +242,21 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
     }
     entry->input_schema = arrow::schema(std::move(fields));
   }
-  // Trailing windows keep their rows for "the last N as of now" reads (TrailingResults).
+  // Trailing windows keep their rows for "the last N as of now" reads (TrailingResults): as
+  // panes per key where the table can give the rows of the pane a bound splits as partial
+  // aggregates, else as the rows themselves.
+  bool first_or_last = false;
+  for (AggregateKind kind : spec.aggregates) {
+    first_or_last |= kind == AggregateKind::kFirst || kind == AggregateKind::kLast;
+  }
+  const int time_index = entry->input_schema->GetFieldIndex(spec.time_column);
+  entry->trailing_panes =
+      !first_or_last && time_index >= 0 &&
+      storage_->CanReadPartials(*entry->input_schema->field(time_index)->type());
   WindowStoreOptions store_options;
   store_options.trailing_as_buffers = true;
+  store_options.trailing_as_panes = entry->trailing_panes;
+  store_options.trailing_panes = options_.trailing_panes;
   store_options.trailing_slack_us = std::max<int64_t>(kTrailingSlackUs, spec.allowed_lateness_us);
   store_options.wall_clock = WallClockMicros;
   ARROW_ASSIGN_OR_RAISE(entry->store,
@@ -220,7 +269,13 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
 }
 
 arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry) {
-  const std::string columns = IsMetricsName(entry.table) ? "metric_id, \"timestamp\", value" : "*";
+  std::string columns = "*";
+  if (IsMetricsName(entry.table)) {
+    columns.clear();
+    for (const auto& field : entry.input_schema->fields()) {
+      columns += (columns.empty() ? "" : ", ") + engine::QuoteIdentifier(field->name());
+    }
+  }
   ARROW_ASSIGN_OR_RAISE(auto reader,
                         storage_->ReadOrdered(entry.table, columns, "", entry.spec.time_column));
   // Windows that closed before a restart are already in the history table: rebuild quietly,
@@ -245,7 +300,21 @@ arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry) {
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::AsInput(
     const Entry& entry, const arrow::RecordBatch& batch) const {
   if (IsMetricsName(entry.table)) {
-    return MetricsTable::Normalise(batch, options_.metrics_integer_time_unit);
+    ARROW_ASSIGN_OR_RAISE(auto rows,
+                          MetricsTable::Normalise(batch, options_.metrics_integer_time_unit));
+    // The running columns the definition reads, as stored.
+    for (int i = rows->num_columns(); i < entry.input_schema->num_fields(); ++i) {
+      const auto& field = entry.input_schema->field(i);
+      auto column = batch.GetColumnByName(field->name());
+      if (column == nullptr) {
+        return arrow::Status::Invalid("rows of metrics lack column ", field->name());
+      }
+      if (!column->type()->Equals(*field->type())) {
+        ARROW_ASSIGN_OR_RAISE(column, arrow::compute::Cast(*column, field->type()));
+      }
+      ARROW_ASSIGN_OR_RAISE(rows, rows->AddColumn(i, field, column));
+    }
+    return rows;
   }
   return ConformTo(batch, *entry.input_schema);
 }
@@ -619,11 +688,47 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::TrailingResult
   filter.since_us = since_us.value_or(filter.until_us - def.width_us);
   filter.inclusive = inclusive;
   ARROW_ASSIGN_OR_RAISE(filter.keys, KeyFilter(*entry, keys));
-  ARROW_ASSIGN_OR_RAISE(auto rows, entry->store->TrailingSnapshot(filter));
+  ARROW_ASSIGN_OR_RAISE(auto rows, entry->trailing_panes ? ReadTrailingPanes(*entry, filter)
+                                                         : entry->store->TrailingSnapshot(filter));
   ARROW_ASSIGN_OR_RAISE(auto labels, SpecColumn(def, rows->num_rows()));
   arrow::ArrayVector columns = {labels};
   for (const auto& c : rows->columns()) columns.push_back(c);
   return arrow::RecordBatch::Make(entry->result_schema, rows->num_rows(), columns);
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::ReadTrailingPanes(
+    const Entry& entry, const TrailingFilter& filter) const {
+  const AggregateLayout layout(entry.spec);
+  const BlockOffsets& o = layout.offsets();
+  PartialsRequest request;
+  request.keys = entry.spec.key_columns;
+  request.time = entry.spec.time_column;
+  request.time_type = entry.input_schema->GetFieldByName(entry.spec.time_column)->type();
+  request.integer_unit = entry.spec.integer_time_unit;
+  if (layout.value_blocks() > 0) request.values = entry.spec.value_columns;
+  request.sum = o.sum >= 0;
+  request.min = o.min >= 0;
+  request.max = o.max >= 0;
+  request.moments = o.mean >= 0;
+  for (int attempt = 1;; ++attempt) {
+    // The panes first, then the table's rows of the edge: a transaction seen by the edge read
+    // but folded after the panes were merged shows up as a fold at or before the edge's end.
+    ARROW_ASSIGN_OR_RAISE(TrailingRead read, entry.store->BeginTrailingRead(filter));
+    std::shared_ptr<arrow::RecordBatch> edge;
+    if (read.edge_begin < read.edge_end) {
+      request.from_us = read.edge_begin;
+      request.to_us = read.edge_end;
+      ARROW_ASSIGN_OR_RAISE(edge, storage_->ReadPartials(entry.table, request));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto rows, entry.store->FinishTrailingRead(std::move(read), edge.get()));
+    if (rows) return *rows;
+    if (attempt == kTrailingReadAttempts) {
+      return arrow::Status::Invalid("window '", entry.name, "': rows at the bound ",
+                                    engine::FormatTimestamp(filter.since_us),
+                                    " kept arriving while it was read (", attempt,
+                                    " tries); read again, or query the table");
+    }
+  }
 }
 
 }  // namespace hyprstream::window

@@ -43,6 +43,11 @@ struct WindowCatalogOptions {
   bool metrics_table = true;
   int64_t metrics_running_width_us = 5LL * 60 * 1000000;  // the trailing window
   std::vector<WindowDef> metrics_windows = DefaultMetricsWindows();
+  // The built-in metrics_trailing definition's windows ("the last hour as of now" per
+  // metric_id, over value and value_running_window_avg); empty: no such definition.
+  std::vector<WindowDef> metrics_trailing_windows = {WindowDef::Trailing(60LL * 60 * 1000000)};
+  // Panes per trailing window width (plus slack) where trailing windows are kept as panes.
+  int64_t trailing_panes = 120;
   int64_t allowed_lateness_us = 60LL * 1000000;
   // Unit of integer epoch values in metrics.timestamp; unset: integers are rejected.
   std::optional<arrow::TimeUnit::type> metrics_integer_time_unit;
@@ -159,6 +164,9 @@ class WindowCatalog {
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> AsInput(const Entry& entry,
                                                              const arrow::RecordBatch& batch) const;
   arrow::Status Fold(Entry& entry, const arrow::RecordBatch& batch);
+  // A trailing read of `entry`'s panes plus the table's rows of the pane its bound splits.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadTrailingPanes(
+      const Entry& entry, const TrailingFilter& filter) const;
   arrow::Status WriteClosed(Entry& entry, const std::vector<ClosedWindow>& closed);
   std::shared_ptr<Entry> Find(const std::string& name) const;
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> KeyFilter(

@@ -13,6 +13,7 @@
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
 #include "engine/result_provenance.h"
+#include "window/event_time.h"
 
 namespace hyprstream::window {
 namespace {
@@ -271,6 +272,65 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrde
   holding->statement = std::move(statement);
   holding->reader = std::move(reader);
   return holding;
+}
+
+bool WindowStorage::CanReadPartials(const arrow::DataType& type) const {
+  if (flavor_ != Flavor::kDuckDb && flavor_ != Flavor::kPostgres) return false;
+  if (type.id() == arrow::Type::TIMESTAMP) {
+    return static_cast<const arrow::TimestampType&>(type).unit() != arrow::TimeUnit::NANO;
+  }
+  return type.id() == arrow::Type::INT64 || type.id() == arrow::Type::INT32;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadPartials(
+    const TableName& table, const PartialsRequest& request) const {
+  if (request.time_type == nullptr || !CanReadPartials(*request.time_type)) {
+    return arrow::Status::NotImplemented("partial aggregates by time range of ", table.key(),
+                                         " cannot be read from this engine");
+  }
+  // The bounds, in the column's own terms.
+  std::string lower, upper;
+  if (request.time_type->id() == arrow::Type::TIMESTAMP) {
+    const bool zoned = !static_cast<const arrow::TimestampType&>(*request.time_type)
+                            .timezone()
+                            .empty();
+    auto literal = [&](int64_t micros) {
+      // A zoned column compares instants: name the instant in UTC whatever the session's zone.
+      return zoned ? "TIMESTAMPTZ " + engine::QuoteLiteral(engine::FormatTimestamp(micros) + "+00")
+                   : TimestampLiteral(micros);
+    };
+    lower = literal(request.from_us);
+    upper = literal(request.to_us);
+  } else {
+    const arrow::TimeUnit::type unit = request.integer_unit.value_or(arrow::TimeUnit::MICRO);
+    const int64_t scale = unit == arrow::TimeUnit::SECOND ? 1000000
+                          : unit == arrow::TimeUnit::MILLI ? 1000
+                                                           : 1;
+    // An integer t means t * scale microseconds: t * scale >= from  <=>  t >= ceil(from / scale).
+    auto ceil_div = [](int64_t a, int64_t b) { return -FloorDiv(-a, b); };
+    lower = std::to_string(ceil_div(request.from_us, scale));
+    upper = std::to_string(ceil_div(request.to_us, scale));
+  }
+  std::string keys;
+  for (const auto& key : request.keys) keys += (keys.empty() ? "" : ", ") + Quote(key);
+  std::string sql = "SELECT " + keys + (keys.empty() ? "" : ", ") + "count(*)";
+  for (const auto& value : request.values) {
+    const std::string v = Quote(value);
+    const std::string x = "CAST(" + v + " AS DOUBLE PRECISION)";
+    sql += ", count(" + v + ")";
+    if (request.sum) sql += ", sum(" + x + ")";
+    if (request.min) sql += ", min(" + x + ")";
+    if (request.max) sql += ", max(" + x + ")";
+    if (request.moments) sql += ", avg(" + x + "), var_pop(" + x + ") * count(" + v + ")";
+  }
+  const std::string time = Quote(request.time);
+  sql += " FROM " + Sql(table) + " WHERE " + time + " >= " + lower + " AND " + time + " < " + upper;
+  if (!keys.empty()) sql += " GROUP BY " + keys;
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
+  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+  ARROW_ASSIGN_OR_RAISE(auto rows, arrow::Table::FromRecordBatchReader(reader.get()));
+  return rows->CombineChunksToBatch();
 }
 
 namespace {

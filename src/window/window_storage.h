@@ -35,6 +35,19 @@ struct StoredDefinition {
   WindowArguments arguments;
 };
 
+// What ReadPartials reads: per key, partial aggregates of the rows with time in [from_us,
+// to_us), in WindowStore::EdgeSchema() order.
+struct PartialsRequest {
+  std::vector<std::string> keys;
+  std::string time;
+  std::shared_ptr<arrow::DataType> time_type;          // the table's time column
+  std::optional<arrow::TimeUnit::type> integer_unit;   // of an integer time column
+  std::vector<std::string> values;
+  bool sum = false, min = false, max = false, moments = false;
+  int64_t from_us = 0;
+  int64_t to_us = 0;
+};
+
 class WindowStorage {
  public:
   enum class Flavor { kDuckDb, kPostgres, kSqlite, kOther };
@@ -78,6 +91,14 @@ class WindowStorage {
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadOrdered(
       const TableName& table, const std::string& columns, const std::string& where,
       const std::string& time_column) const;
+  // Whether ReadPartials can read a time column of `type` here: DuckDB or PostgreSQL, and a
+  // timestamp of seconds, milliseconds or microseconds, or an integer epoch.
+  bool CanReadPartials(const arrow::DataType& type) const;
+  // SELECT keys, count(*), then per value count, [sum, min, max, avg, var_pop * count] FROM
+  // table WHERE time in [from, to) GROUP BY keys — the time bounds written so the engine's
+  // comparison selects exactly the rows whose time, in microseconds, is in the range.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadPartials(
+      const TableName& table, const PartialsRequest& request) const;
   // A one-value query of a time (e.g. SELECT max(ts) ...) as microseconds since the epoch;
   // nullopt for NULL. Works for SQLite's text timestamps too.
   arrow::Result<std::optional<int64_t>> QueryTime(const std::string& sql) const;

@@ -17,6 +17,8 @@
 namespace hyprstream::window {
 namespace {
 
+constexpr size_t kRecentFolds = 256;
+
 // "2026-11-25 19:00:00.000000 UTC" for messages.
 std::string FormatEventTime(int64_t micros) {
   const int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
@@ -223,6 +225,15 @@ arrow::Status WindowStore::Init(const std::shared_ptr<arrow::Schema>& input_sche
   arrow::FieldVector trailing_fields;
   for (size_t w = 0; w < window_count; ++w) {
     if (spec_.windows[w].is_paned()) continue;
+    if (options_.trailing_as_buffers && options_.trailing_as_panes) {
+      trailing_panes_.push_back(std::make_unique<TrailingPanes>(
+          spec_.windows[w], layout_.get(), spec_.windows[w].width_us + options_.trailing_slack_us,
+          options_.trailing_panes));
+      trailing_panes_index_.push_back(w);
+      // Keys are looked at for retiring once the bound has moved by a pane.
+      min_trailing_width_ = std::min(min_trailing_width_, trailing_panes_.back()->pane_width());
+      continue;
+    }
     trailing_.push_back(std::make_unique<TrailingWindow>(spec_, spec_.windows[w],
                                                          options_.trailing_as_buffers
                                                              ? TrailingWindow::Mode::kBuffer
@@ -298,6 +309,7 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
   const int64_t id_limit = keys_->id_limit();
   for (auto& level : levels_) level->ring.ReserveKeys(id_limit);
   for (auto& trailing : trailing_) trailing->ReserveKeys(id_limit);
+  for (auto& panes : trailing_panes_) panes->ReserveKeys(id_limit);
   for (int64_t i = 0; i < n; ++i) result.null_time_rows += times_[i] == kNoTime;
 
   if (!trailing_.empty() && !options_.trailing_as_buffers) {
@@ -326,6 +338,28 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
     }
   }
 
+  if (!trailing_panes_.empty()) {
+    if (watermark_ != kNoTime) {
+      const int64_t now = options_.wall_clock ? options_.wall_clock() : watermark_;
+      for (size_t t = 0; t < trailing_panes_.size(); ++t) {
+        int64_t dropped = 0;
+        const int64_t bound = std::min(watermark_, now) -
+                              spec_.windows[trailing_panes_index_[t]].width_us -
+                              options_.trailing_slack_us;
+        trailing_panes_[t]->Fold(ids_.data(), times_.data(), value_inputs_.data(), n, bound,
+                                 &dropped);
+        stats_.late_rows[trailing_panes_index_[t]] += dropped;
+      }
+    }
+    int64_t min_time = INT64_MAX;
+    for (int64_t i = 0; i < n; ++i) {
+      if (times_[i] != kNoTime) min_time = std::min(min_time, times_[i]);
+    }
+    ++folds_;
+    recent_fold_min_times_.emplace_back(folds_, min_time);
+    if (recent_fold_min_times_.size() > kRecentFolds) recent_fold_min_times_.pop_front();
+  }
+
   stats_.batches += 1;
   stats_.rows += n;
   stats_.null_time_rows += result.null_time_rows;
@@ -338,7 +372,8 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
 void WindowStore::RetireIdleKeys() {
   // Trailing rows expire as the watermark moves; the sweeps that drop them run once per
   // width, so looking once per (narrowest) width finds what they freed.
-  const bool trailing_due = !trailing_.empty() && watermark_ != kNoTime &&
+  const bool trailing_due = (!trailing_.empty() || !trailing_panes_.empty()) &&
+                            watermark_ != kNoTime &&
                             (last_retire_watermark_ == kNoTime ||
                              watermark_ - last_retire_watermark_ >= min_trailing_width_);
   if (!retire_due_ && !trailing_due) return;
@@ -351,6 +386,7 @@ void WindowStore::RetireIdleKeys() {
   const int64_t words = (id_limit + 63) / 64;
   held_.assign(words, 0);
   for (const auto& level : levels_) level->ring.CollectKeys(held_.data(), words);
+  for (const auto& panes : trailing_panes_) panes->CollectKeys(held_.data(), words);
   for (const RetainedWindow& r : retained_) {
     for (int32_t id : r.ids) SetKeyBit(held_.data(), id);
   }
@@ -374,6 +410,7 @@ void WindowStore::RetireIdleKeys() {
   const int64_t limit = keys_->id_limit();
   for (auto& level : levels_) level->ring.ShrinkKeys(limit);
   for (auto& trailing : trailing_) trailing->ShrinkKeys(limit);
+  for (auto& panes : trailing_panes_) panes->ShrinkKeys(limit);
 }
 
 int64_t WindowStore::NextCloseBoundary() const {
@@ -834,12 +871,20 @@ int64_t WindowStore::TrailingHorizon(size_t window) const {
   for (size_t t = 0; t < trailing_.size(); ++t) {
     if (trailing_index_[t] == window) return trailing_[t]->horizon();
   }
+  for (size_t t = 0; t < trailing_panes_.size(); ++t) {
+    if (trailing_panes_index_[t] == window) return trailing_panes_[t]->horizon();
+  }
   return kNoTime;
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::TrailingSnapshot(
     const TrailingFilter& filter) const {
   std::shared_lock lock(mutex_);
+  if (!trailing_panes_.empty()) {
+    return arrow::Status::Invalid(
+        "this store keeps its trailing windows as panes: read them with BeginTrailingRead and "
+        "FinishTrailingRead");
+  }
   if (!options_.trailing_as_buffers || trailing_.empty()) {
     return arrow::Status::Invalid(
         "this window definition keeps no trailing buffer; add a "
@@ -885,6 +930,183 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::TrailingSnapshot
   return arrow::RecordBatch::Make(output_schema_, n, std::move(columns));
 }
 
+arrow::Result<TrailingRead> WindowStore::BeginTrailingRead(const TrailingFilter& filter) const {
+  std::shared_lock lock(mutex_);
+  size_t t = 0;
+  if (filter.window) {
+    while (t < trailing_panes_index_.size() && trailing_panes_index_[t] != *filter.window) ++t;
+  }
+  if (t >= trailing_panes_.size()) {
+    return arrow::Status::Invalid("this window definition keeps no trailing panes",
+                                  filter.window ? " for window #" + std::to_string(*filter.window)
+                                                : std::string());
+  }
+  const TrailingPanes& panes = *trailing_panes_[t];
+  TrailingRead read;
+  read.filter = filter;
+  read.keys = keys_->id_limit();
+  read.slots.resize(static_cast<size_t>(read.keys) * layout_->stride());
+  layout_->Init(read.slots.data(), read.keys);
+  read.has_rows.assign((read.keys + 63) / 64, 0);
+  const int64_t first = TrailingPanes::FirstIncluded(filter.since_us, filter.inclusive);
+  if (!panes.MergeFrom(first, read.keys, read.slots.data(), read.has_rows.data())) {
+    if (panes.horizon() != kNoTime && first <= panes.horizon()) {
+      return arrow::Status::Invalid(
+          "rows at or before ", FormatEventTime(panes.horizon()), " have left the ",
+          panes.def().ToString(), " buffer, so an answer since ", FormatEventTime(filter.since_us),
+          " would miss rows; ask for a later bound or widen the trailing window");
+    }
+    return arrow::Status::Invalid(
+        "rows far ahead of the clock are kept together, so an answer since ",
+        FormatEventTime(filter.since_us), " would split them; ask for an earlier bound");
+  }
+  panes.EdgeOf(first, &read.edge_begin, &read.edge_end);
+  if (filter.keys != nullptr) {
+    ARROW_ASSIGN_OR_RAISE(auto wanted, WantedIds(filter.keys));
+    read.wanted = std::move(wanted);
+  }
+  read.folds = folds_;
+  return read;
+}
+
+std::shared_ptr<arrow::Schema> WindowStore::EdgeSchema() const {
+  arrow::FieldVector fields = keys_->output_fields();
+  fields.push_back(arrow::field("row_count", arrow::int64()));
+  const BlockOffsets& o = layout_->offsets();
+  for (int v = 0; v < layout_->value_blocks(); ++v) {
+    const std::string& name = spec_.value_columns[v];
+    fields.push_back(arrow::field(name + "_count", arrow::int64()));
+    if (o.sum >= 0) fields.push_back(arrow::field(name + "_sum", arrow::float64()));
+    if (o.min >= 0) fields.push_back(arrow::field(name + "_min", arrow::float64()));
+    if (o.max >= 0) fields.push_back(arrow::field(name + "_max", arrow::float64()));
+    if (o.mean >= 0) {
+      fields.push_back(arrow::field(name + "_mean", arrow::float64()));
+      fields.push_back(arrow::field(name + "_m2", arrow::float64()));
+    }
+  }
+  return arrow::schema(std::move(fields));
+}
+
+namespace {
+
+// Column `index` of `edge` as int64 / double values (nulls: `validity` bit clear).
+arrow::Result<std::shared_ptr<arrow::Array>> EdgeColumn(const arrow::RecordBatch& edge, int index,
+                                                        const std::shared_ptr<arrow::DataType>& type) {
+  if (index >= edge.num_columns()) {
+    return arrow::Status::Invalid("the trailing edge has ", edge.num_columns(),
+                                  " columns; expected at least ", index + 1);
+  }
+  std::shared_ptr<arrow::Array> column = edge.column(index);
+  if (column->type()->Equals(*type)) return column;
+  return arrow::compute::Cast(*column, type);
+}
+
+}  // namespace
+
+arrow::Result<std::optional<std::shared_ptr<arrow::RecordBatch>>> WindowStore::FinishTrailingRead(
+    TrailingRead read, const arrow::RecordBatch* edge) const {
+  std::shared_lock lock(mutex_);
+  // Rows at or before the edge's end folded since the read began may be in the storage the
+  // edge came from without being in the merged panes (or the other way round).
+  if (!recent_fold_min_times_.empty() && read.folds + 1 < recent_fold_min_times_.front().first) {
+    return std::nullopt;
+  }
+  for (const auto& [fold, min_time] : recent_fold_min_times_) {
+    if (fold > read.folds && min_time < read.edge_end) return std::nullopt;
+  }
+  const int64_t stride = layout_->stride();
+  if (edge != nullptr && edge->num_rows() > 0) {
+    const size_t key_count = spec_.key_columns.size();
+    std::vector<const arrow::Array*> key_arrays;
+    for (size_t c = 0; c < key_count; ++c) {
+      ARROW_RETURN_NOT_OK(keys_->CheckColumnType(c, *edge->column(static_cast<int>(c))->type()));
+      key_arrays.push_back(edge->column(static_cast<int>(c)).get());
+    }
+    const int64_t n = edge->num_rows();
+    std::vector<int32_t> ids(n);
+    ARROW_RETURN_NOT_OK(keys_->Find(key_arrays, n, ids.data()));
+    int index = static_cast<int>(key_count);
+    ARROW_ASSIGN_OR_RAISE(auto row_counts, EdgeColumn(*edge, index++, arrow::int64()));
+    const auto* rows = static_cast<const arrow::Int64Array*>(row_counts.get());
+    const BlockOffsets& o = layout_->offsets();
+    struct Block {
+      std::shared_ptr<arrow::Array> count, sum, min, max, mean, m2;
+    };
+    std::vector<Block> blocks(layout_->value_blocks());
+    for (Block& b : blocks) {
+      ARROW_ASSIGN_OR_RAISE(b.count, EdgeColumn(*edge, index++, arrow::int64()));
+      if (o.sum >= 0) {
+        ARROW_ASSIGN_OR_RAISE(b.sum, EdgeColumn(*edge, index++, arrow::float64()));
+      }
+      if (o.min >= 0) {
+        ARROW_ASSIGN_OR_RAISE(b.min, EdgeColumn(*edge, index++, arrow::float64()));
+      }
+      if (o.max >= 0) {
+        ARROW_ASSIGN_OR_RAISE(b.max, EdgeColumn(*edge, index++, arrow::float64()));
+      }
+      if (o.mean >= 0) {
+        ARROW_ASSIGN_OR_RAISE(b.mean, EdgeColumn(*edge, index++, arrow::float64()));
+        ARROW_ASSIGN_OR_RAISE(b.m2, EdgeColumn(*edge, index++, arrow::float64()));
+      }
+    }
+    auto number = [](const std::shared_ptr<arrow::Array>& a, int64_t i) {
+      return static_cast<const arrow::DoubleArray*>(a.get())->Value(i);
+    };
+    std::vector<StateWord> partial(stride);
+    for (int64_t i = 0; i < n; ++i) {
+      // A key the state never saw has rows not folded yet: the state moved.
+      if (ids[i] < 0 || ids[i] >= read.keys) return std::nullopt;
+      if (rows->IsNull(i) || rows->Value(i) == 0) continue;
+      layout_->Init(partial.data(), 1);
+      partial[0].i = rows->Value(i);
+      for (size_t v = 0; v < blocks.size(); ++v) {
+        const Block& b = blocks[v];
+        StateWord* block = partial.data() + 1 + v * o.size;
+        const int64_t count =
+            b.count->IsNull(i) ? 0 : static_cast<const arrow::Int64Array*>(b.count.get())->Value(i);
+        if (count == 0) continue;
+        block[o.count].i = count;
+        if (o.sum >= 0) block[o.sum].d = number(b.sum, i);
+        if (o.min >= 0) block[o.min].d = number(b.min, i);
+        if (o.max >= 0) block[o.max].d = number(b.max, i);
+        if (o.mean >= 0) {
+          block[o.mean].d = number(b.mean, i);
+          block[o.m2].d = b.m2->IsNull(i) ? 0.0 : number(b.m2, i);
+        }
+      }
+      layout_->Merge(read.slots.data() + static_cast<int64_t>(ids[i]) * stride, partial.data());
+      SetKeyBit(read.has_rows.data(), ids[i]);
+    }
+  }
+  // The keys answered: those asked for (in that order) or every key, that have rows.
+  std::vector<int32_t> kept;
+  auto has = [&](int32_t id) {
+    return id >= 0 && id < read.keys && ((read.has_rows[id >> 6] >> (id & 63)) & 1) != 0;
+  };
+  if (read.wanted) {
+    for (int32_t id : *read.wanted) {
+      if (has(id)) kept.push_back(id);
+    }
+  } else {
+    ForEachKey(read.has_rows.data(), static_cast<int64_t>(read.has_rows.size()),
+               [&](int32_t id) { kept.push_back(id); });
+  }
+  const auto n = static_cast<int64_t>(kept.size());
+  std::vector<const StateWord*> slots(n);
+  for (int64_t i = 0; i < n; ++i) slots[i] = read.slots.data() + static_cast<int64_t>(kept[i]) * stride;
+  ARROW_ASSIGN_OR_RAISE(auto aggregates, layout_->Finalize(aggregate_columns_, slots.data(), n));
+  ARROW_ASSIGN_OR_RAISE(std::vector<std::shared_ptr<arrow::Array>> columns,
+                        keys_->Gather(kept.data(), n));
+  ARROW_ASSIGN_OR_RAISE(auto starts, ConstantTimestamps(read.filter.since_us, n));
+  ARROW_ASSIGN_OR_RAISE(auto ends, ConstantTimestamps(read.filter.until_us, n));
+  columns.push_back(std::move(starts));
+  columns.push_back(std::move(ends));
+  for (auto& array : aggregates) columns.push_back(std::move(array));
+  ARROW_ASSIGN_OR_RAISE(auto flags, ConstantBools(false, n));
+  columns.push_back(std::move(flags));
+  return std::make_optional(arrow::RecordBatch::Make(output_schema_, n, std::move(columns)));
+}
+
 WindowStoreStats WindowStore::GetStats() const {
   std::shared_lock lock(mutex_);
   WindowStoreStats stats = stats_;
@@ -901,6 +1123,10 @@ WindowStoreStats WindowStore::GetStats() const {
   for (const auto& trailing : trailing_) {
     stats.trailing_bytes += trailing->memory_bytes();
     stats.trailing_rows += trailing->buffered_rows();
+  }
+  for (const auto& panes : trailing_panes_) {
+    stats.trailing_bytes += panes->memory_bytes();
+    stats.open_panes += panes->open_panes();
   }
   for (const auto& r : retained_) {
     stats.retained_closed_bytes +=

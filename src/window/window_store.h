@@ -28,6 +28,7 @@
 #include "window/aggregate_layout.h"
 #include "window/key_dictionary.h"
 #include "window/pane_ring.h"
+#include "window/trailing_panes.h"
 #include "window/trailing_window.h"
 #include "window/window_spec.h"
 
@@ -71,6 +72,12 @@ struct WindowStoreOptions {
   int64_t trailing_slack_us = 60LL * 1000000;
   // Microseconds since the epoch; unset: only the watermark bounds buffers.
   std::function<int64_t()> wall_clock;
+  // With trailing_as_buffers: keep per key partial aggregates in trailing_panes panes per
+  // (width + slack) instead of every row, so memory follows the keys; a read then needs the
+  // rows of the one pane its bound splits from storage (Begin/FinishTrailingRead), and
+  // TrailingSnapshot is refused. Specs with first/last aggregates cannot use panes.
+  bool trailing_as_panes = false;
+  int64_t trailing_panes = 120;
 };
 
 struct SnapshotFilter {
@@ -97,6 +104,22 @@ struct TrailingFilter {
   bool inclusive = false;
   int64_t until_us = 0;
   std::shared_ptr<arrow::RecordBatch> keys;  // as SnapshotFilter::keys
+};
+
+// A trailing read over panes, in two steps: BeginTrailingRead merges, per key, the panes
+// wholly inside the bound; the caller reads the event times [edge_begin, edge_end) from
+// storage as partial aggregates (WindowStore::EdgeSchema()); FinishTrailingRead adds them.
+struct TrailingRead {
+  TrailingFilter filter;
+  int64_t edge_begin = 0;  // empty edge when edge_begin == edge_end
+  int64_t edge_end = 0;
+  // Internal: the merged state of keys below `keys`, their has-rows bits, the wanted ids
+  // (a key filter) and the fold count when read.
+  int64_t keys = 0;
+  std::vector<StateWord> slots;
+  std::vector<uint64_t> has_rows;
+  std::optional<std::vector<int32_t>> wanted;
+  uint64_t folds = 0;
 };
 
 // What one Update did.
@@ -170,6 +193,19 @@ class WindowStore {
       const TrailingFilter& filter) const;
   // Rows with time <= this may have left trailing window `window`'s buffer; kNoTime: none.
   int64_t TrailingHorizon(size_t window) const;
+
+  // Panes (WindowStoreOptions::trailing_as_panes). Invalid when the state cannot answer (the
+  // bound is before the panes kept).
+  arrow::Result<TrailingRead> BeginTrailingRead(const TrailingFilter& filter) const;
+  // keys..., row_count, then per value column: <v>_count, and as the spec needs <v>_sum,
+  // <v>_min, <v>_max, <v>_mean and <v>_m2 (M2: var_pop x count): the edge's partials per key.
+  std::shared_ptr<arrow::Schema> EdgeSchema() const;
+  // The OutputSchema() rows of `read` with `edge` (EdgeSchema() columns by position; null for
+  // an empty edge) added; nullopt when rows at or before the edge's end were folded since
+  // BeginTrailingRead, or the edge has a key the state has not seen: the state moved under
+  // the read, which must be made again.
+  arrow::Result<std::optional<std::shared_ptr<arrow::RecordBatch>>> FinishTrailingRead(
+      TrailingRead read, const arrow::RecordBatch* edge) const;
   WindowStoreStats GetStats() const;
 
   // `batch` with UpdateResult::trailing's columns appended.
@@ -225,6 +261,12 @@ class WindowStore {
   std::vector<PanedWindow> paned_;  // per spec window (unused entries for trailing)
   std::vector<std::unique_ptr<TrailingWindow>> trailing_;
   std::vector<size_t> trailing_index_;  // spec window index of each trailing_ entry
+  std::vector<std::unique_ptr<TrailingPanes>> trailing_panes_;
+  std::vector<size_t> trailing_panes_index_;  // spec window index of each trailing_panes_ entry
+  // Updates so far, and the earliest row time of the last kRecentFolds of them (a
+  // FinishTrailingRead checks nothing at or before its edge was folded meanwhile).
+  uint64_t folds_ = 0;
+  std::deque<std::pair<uint64_t, int64_t>> recent_fold_min_times_;
 
   int64_t max_time_;
   int64_t watermark_;

@@ -100,7 +100,15 @@ class AnsweredStatement : public engine::EngineStatement {
   }
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
     engine::EngineStatement& chosen = Chosen();
-    ARROW_ASSIGN_OR_RAISE(auto reader, chosen.ExecuteQuery());
+    auto executed = chosen.ExecuteQuery();
+    if (!executed.ok() && &chosen == answer_.from_windows.get()) {
+      // The state could not answer after all (a trailing bound older than what it keeps, or
+      // rows at the bound arriving while it was read): the engine answers.
+      spdlog::debug("window '{}' could not answer ({}): the engine runs the query",
+                    answer_.definition, executed.status().message());
+      return answer_.original->ExecuteQuery();
+    }
+    ARROW_ASSIGN_OR_RAISE(auto reader, std::move(executed));
     if (&chosen != answer_.from_windows.get()) return reader;
     // From window state: as current as the rows the windows have seen, which (behind a cache)
     // include what others wrote to the backend up to the cache's last refresh.
