@@ -13,7 +13,8 @@ TrailingPanes::TrailingPanes(const WindowDef& def, const AggregateLayout* layout
       max_open_panes_(2 * std::max<int64_t>(panes_per_width, 1) + 16),
       ring_(std::max<int64_t>(1, (reach_us + std::max<int64_t>(panes_per_width, 1) - 1) /
                                      std::max<int64_t>(panes_per_width, 1)),
-            layout) {}
+            layout),
+      blocks_(ring_.width() * kPanesPerBlock, layout) {}
 
 void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueInput* values,
                          int64_t n, int64_t evict_bound, int64_t* dropped_rows) {
@@ -38,8 +39,12 @@ void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueIn
     lo = std::min(lo, pane);
     hi = std::max(hi, pane);
   }
-  if (lo <= hi) ring_.Cover(lo, hi);
+  if (lo <= hi) {
+    ring_.Cover(lo, hi);
+    blocks_.Cover(FloorDiv(lo, kPanesPerBlock), FloorDiv(hi, kPanesPerBlock));
+  }
   slot_of_row_.assign(n, nullptr);
+  block_of_row_.assign(n, nullptr);
   for (int64_t row = 0; row < n; ++row) {
     const int64_t t = times[row];
     if (t == kNoTime) continue;
@@ -55,11 +60,18 @@ void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueIn
     slot_of_row_[row] = ring_.MutableColumn(pane) + static_cast<int64_t>(id) * stride;
     SetKeyBit(ring_.KeyBits(pane), id);
     ring_.MarkRows(pane);
+    const int64_t block = FloorDiv(pane, kPanesPerBlock);
+    block_of_row_[row] = blocks_.MutableColumn(block) + static_cast<int64_t>(id) * stride;
+    SetKeyBit(blocks_.KeyBits(block), id);
+    blocks_.MarkRows(block);
   }
   layout_->Fold(slot_of_row_.data(), 0, n, times, values);
+  layout_->Fold(block_of_row_.data(), 0, n, times, values);
   if (keep_from != INT64_MIN) {
     if (!ring_.empty() && ring_.first() < keep_from) dropped_any = true;
     ring_.DropBefore(keep_from);
+    // A block goes once all of its panes have gone (until then its keys stay held).
+    blocks_.DropBefore(FloorDiv(keep_from, kPanesPerBlock));
     if (dropped_any) horizon_ = std::max(horizon_, keep_from * width - 1);
     last_bound_ = std::max(last_bound_, evict_bound);
   }
@@ -81,12 +93,18 @@ bool TrailingPanes::MergeFrom(int64_t first, int64_t keys, StateWord* out,
   EdgeOf(first, &edge_begin, &edge_end);
   const int64_t from_pane = FloorDiv(edge_end, ring_.width());
   const int64_t words = std::min<int64_t>((keys + 63) / 64, ring_.key_words());
-  for (int64_t pane = std::max(from_pane, ring_.first()); pane < ring_.end(); ++pane) {
-    if (!ring_.HasRows(pane)) continue;
-    const uint64_t* bits = ring_.KeyBits(pane);
-    layout_->MergeKeys(out, ring_.Column(pane), bits, words);
-    for (int64_t w = 0; w < words; ++w) has_rows[w] |= bits[w];
-  }
+  auto merge = [&](const PaneRing& ring, int64_t begin, int64_t end) {
+    for (int64_t pane = std::max(begin, ring.first()); pane < std::min(end, ring.end()); ++pane) {
+      if (!ring.HasRows(pane)) continue;
+      const uint64_t* bits = ring.KeyBits(pane);
+      layout_->MergeKeys(out, ring.Column(pane), bits, words);
+      for (int64_t w = 0; w < words; ++w) has_rows[w] |= bits[w];
+    }
+  };
+  // Panes up to the next block boundary, then whole blocks (every pane of which is inside).
+  const int64_t first_block = FloorDiv(from_pane + kPanesPerBlock - 1, kPanesPerBlock);
+  merge(ring_, from_pane, first_block * kPanesPerBlock);
+  merge(blocks_, first_block, INT64_MAX);
   if (overflow_rows) {
     layout_->MergeKeys(out, overflow_.data(), overflow_keys_.data(), words);
     for (int64_t w = 0; w < words; ++w) has_rows[w] |= overflow_keys_[w];
@@ -96,6 +114,7 @@ bool TrailingPanes::MergeFrom(int64_t first, int64_t keys, StateWord* out,
 
 void TrailingPanes::ReserveKeys(int64_t keys) {
   ring_.ReserveKeys(keys);
+  blocks_.ReserveKeys(keys);
   const int64_t capacity = ring_.key_capacity();
   const int64_t stride = layout_->stride();
   const auto have = static_cast<int64_t>(overflow_keys_.size()) * 64;
@@ -107,6 +126,7 @@ void TrailingPanes::ReserveKeys(int64_t keys) {
 
 void TrailingPanes::ShrinkKeys(int64_t keys) {
   ring_.ShrinkKeys(keys);
+  blocks_.ShrinkKeys(keys);
   const int64_t capacity = ring_.key_capacity();
   if (overflow_min_time_ != INT64_MAX || capacity >= static_cast<int64_t>(overflow_keys_.size()) * 64)
     return;
@@ -119,12 +139,13 @@ void TrailingPanes::ShrinkKeys(int64_t keys) {
 
 void TrailingPanes::CollectKeys(uint64_t* bits, int64_t words) const {
   ring_.CollectKeys(bits, words);
+  blocks_.CollectKeys(bits, words);
   const int64_t n = std::min<int64_t>(words, static_cast<int64_t>(overflow_keys_.size()));
   for (int64_t w = 0; w < n; ++w) bits[w] |= overflow_keys_[w];
 }
 
 int64_t TrailingPanes::memory_bytes() const {
-  return ring_.memory_bytes() + static_cast<int64_t>(overflow_.capacity() * sizeof(StateWord) +
+  return ring_.memory_bytes() + blocks_.memory_bytes() + static_cast<int64_t>(overflow_.capacity() * sizeof(StateWord) +
                                                      overflow_keys_.capacity() * 8);
 }
 

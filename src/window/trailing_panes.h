@@ -4,6 +4,8 @@
 // since time f merges, per key, every pane that starts at or after f; the rows of the one pane
 // that straddles f (the edge) are not told apart by time here, so the reader adds them from
 // storage (WindowStore::FinishTrailingRead) — a narrow time-range scan instead of every row.
+// Each row also folds into a coarse pane of kPanesPerBlock panes, so a read merges at most
+// about 2 * sqrt(panes) slots per key instead of one per pane.
 // Panes older than the owner's eviction bound are dropped (horizon()); rows too far in the
 // future for the ring fold into one overflow pane, which reads include while it starts after
 // their bound. Not thread-safe (owned and synchronised by WindowStore).
@@ -58,10 +60,13 @@ class TrailingPanes {
   int64_t open_panes() const { return ring_.open_panes(); }
 
  private:
+  static constexpr int64_t kPanesPerBlock = 11;
+
   WindowDef def_;
   const AggregateLayout* layout_;
   int64_t max_open_panes_;  // a row beyond first pane + this goes to the overflow pane
   PaneRing ring_;
+  PaneRing blocks_;  // coarse pane b = panes [b * kPanesPerBlock, (b + 1) * kPanesPerBlock)
   int64_t horizon_ = INT64_MIN;     // kNoTime
   int64_t last_bound_ = INT64_MIN;  // the highest eviction bound so far (kNoTime: none)
   // Rows too far ahead of the ring: one slot per key, and the earliest such time.
@@ -69,6 +74,7 @@ class TrailingPanes {
   std::vector<uint64_t> overflow_keys_;
   int64_t overflow_min_time_ = INT64_MAX;
   std::vector<StateWord*> slot_of_row_;  // Fold scratch
+  std::vector<StateWord*> block_of_row_;
 };
 
 }  // namespace hyprstream::window

@@ -1,6 +1,7 @@
 #include "window/window_storage.h"
 
 #include <arrow/array.h>
+#include <arrow/array/util.h>
 #include <arrow/builder.h>
 #include <arrow/compute/cast.h>
 #include <arrow/scalar.h>
@@ -288,19 +289,16 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadPartials(
     return arrow::Status::NotImplemented("partial aggregates by time range of ", table.key(),
                                          " cannot be read from this engine");
   }
-  // The bounds, in the column's own terms.
-  std::string lower, upper;
+  // The bounds are parameters in the column's own terms: a timestamp of the column's zone
+  // (an instant for a zoned column), or integers of the epoch unit.
+  std::shared_ptr<arrow::Array> lower, upper;
   if (request.time_type->id() == arrow::Type::TIMESTAMP) {
-    const bool zoned = !static_cast<const arrow::TimestampType&>(*request.time_type)
-                            .timezone()
-                            .empty();
-    auto literal = [&](int64_t micros) {
-      // A zoned column compares instants: name the instant in UTC whatever the session's zone.
-      return zoned ? "TIMESTAMPTZ " + engine::QuoteLiteral(engine::FormatTimestamp(micros) + "+00")
-                   : TimestampLiteral(micros);
-    };
-    lower = literal(request.from_us);
-    upper = literal(request.to_us);
+    const auto& type = static_cast<const arrow::TimestampType&>(*request.time_type);
+    auto bound_type = arrow::timestamp(arrow::TimeUnit::MICRO, type.timezone().empty() ? "" : "UTC");
+    ARROW_ASSIGN_OR_RAISE(
+        lower, arrow::MakeArrayFromScalar(arrow::TimestampScalar(request.from_us, bound_type), 1));
+    ARROW_ASSIGN_OR_RAISE(
+        upper, arrow::MakeArrayFromScalar(arrow::TimestampScalar(request.to_us, bound_type), 1));
   } else {
     const arrow::TimeUnit::type unit = request.integer_unit.value_or(arrow::TimeUnit::MICRO);
     const int64_t scale = unit == arrow::TimeUnit::SECOND ? 1000000
@@ -308,9 +306,15 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadPartials(
                                                            : 1;
     // An integer t means t * scale microseconds: t * scale >= from  <=>  t >= ceil(from / scale).
     auto ceil_div = [](int64_t a, int64_t b) { return -FloorDiv(-a, b); };
-    lower = std::to_string(ceil_div(request.from_us, scale));
-    upper = std::to_string(ceil_div(request.to_us, scale));
+    ARROW_ASSIGN_OR_RAISE(lower, arrow::MakeArrayFromScalar(
+                                     arrow::Int64Scalar(ceil_div(request.from_us, scale)), 1));
+    ARROW_ASSIGN_OR_RAISE(upper, arrow::MakeArrayFromScalar(
+                                     arrow::Int64Scalar(ceil_div(request.to_us, scale)), 1));
   }
+  auto bounds = arrow::RecordBatch::Make(
+      arrow::schema({arrow::field("from", lower->type()), arrow::field("to", upper->type())}), 1,
+      {lower, upper});
+
   std::string keys;
   for (const auto& key : request.keys) keys += (keys.empty() ? "" : ", ") + Quote(key);
   std::string sql = "SELECT " + keys + (keys.empty() ? "" : ", ") + "count(*)";
@@ -324,13 +328,40 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadPartials(
     if (request.moments) sql += ", avg(" + x + "), var_pop(" + x + ") * count(" + v + ")";
   }
   const std::string time = Quote(request.time);
-  sql += " FROM " + Sql(table) + " WHERE " + time + " >= " + lower + " AND " + time + " < " + upper;
+  sql += " FROM " + Sql(table) + " WHERE " + time + " >= $1 AND " + time + " < $2";
   if (!keys.empty()) sql += " GROUP BY " + keys;
-  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-  ARROW_ASSIGN_OR_RAISE(auto rows, arrow::Table::FromRecordBatchReader(reader.get()));
-  return rows->CombineChunksToBatch();
+
+  // A prepared statement for this text from the pool (or a new one), returned after the read;
+  // one that fails is dropped and the read made once more on a fresh one.
+  for (int attempt = 0;; ++attempt) {
+    PreparedRead prepared;
+    {
+      std::lock_guard<std::mutex> lock(partials_mutex_);
+      auto& idle = partials_pool_[sql];
+      if (!idle.empty()) {
+        prepared = std::move(idle.back());
+        idle.pop_back();
+      }
+    }
+    if (prepared.statement == nullptr) {
+      ARROW_ASSIGN_OR_RAISE(prepared.connection, engine_->Connect());
+      ARROW_ASSIGN_OR_RAISE(prepared.statement, prepared.connection->Prepare(sql));
+    }
+    auto rows = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+      ARROW_RETURN_NOT_OK(prepared.statement->Bind(bounds));
+      ARROW_ASSIGN_OR_RAISE(auto reader, prepared.statement->ExecuteQuery());
+      ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatchReader(reader.get()));
+      return table->CombineChunksToBatch();
+    }();
+    if (!rows.ok()) {
+      if (attempt == 0) continue;
+      return rows.status();
+    }
+    std::lock_guard<std::mutex> lock(partials_mutex_);
+    auto& idle = partials_pool_[sql];
+    if (idle.size() < kPooledReads) idle.push_back(std::move(prepared));
+    return rows;
+  }
 }
 
 namespace {

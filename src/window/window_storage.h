@@ -13,7 +13,9 @@
 #include <arrow/result.h>
 #include <arrow/table.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -115,6 +117,15 @@ class WindowStorage {
   std::shared_ptr<engine::Engine> engine_;
   Flavor flavor_;
   std::string default_schema_;
+
+  // ReadPartials' prepared statements (bounds as parameters), pooled by SQL text.
+  struct PreparedRead {
+    std::shared_ptr<engine::EngineConnection> connection;
+    std::unique_ptr<engine::EngineStatement> statement;
+  };
+  static constexpr size_t kPooledReads = 4;
+  mutable std::mutex partials_mutex_;  // guards partials_pool_
+  mutable std::map<std::string, std::vector<PreparedRead>> partials_pool_;
 };
 
 // The Arrow type the windows read a SQLite column of declared type `declared` as (SQLite's
