@@ -107,10 +107,6 @@ bool AllValid(const uint64_t* validity, int64_t rows) {
   return (validity[words] & mask) == mask;
 }
 
-const char* StringData(const duckdb_string_t& s) {
-  return s.value.inlined.length <= kInlinedLength ? s.value.inlined.inlined : s.value.pointer.ptr;
-}
-
 int64_t StringBytes(const duckdb_string_t* strings, const uint64_t* validity, int64_t rows) {
   int64_t total = 0;
   if (validity == nullptr) {
@@ -247,7 +243,12 @@ void ChunkBatchBuilder::AppendStrings(Column& column, const duckdb_string_t* str
   for (int64_t i = 0; i < rows; ++i) {
     if (IsValid(validity, i)) {
       const uint32_t length = strings[i].value.inlined.length;
-      std::memcpy(data + end, StringData(strings[i]), length);
+      if (length <= kInlinedLength) {
+        // A fixed-size copy (two moves, no call): the buffer keeps kInlinedLength spare bytes.
+        std::memcpy(data + end, strings[i].value.inlined.inlined, kInlinedLength);
+      } else {
+        std::memcpy(data + end, strings[i].value.pointer.ptr, length);
+      }
       end += static_cast<Offset>(length);
     }
     offsets[i + 1] = end;
@@ -297,7 +298,7 @@ arrow::Result<bool> ChunkBatchBuilder::Append(duckdb_data_chunk chunk) {
         break;
       case Layout::kString32:
       case Layout::kString64: {
-        const int64_t needed = column.data_size + string_bytes[c];
+        const int64_t needed = column.data_size + string_bytes[c] + kInlinedLength;
         if (column.data == nullptr || needed > column.data->capacity()) {
           const int64_t current = column.data == nullptr ? 0 : column.data->capacity();
           ARROW_RETURN_NOT_OK(Grow(&column.data, std::max(needed, 2 * current)));
