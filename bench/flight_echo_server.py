@@ -2,7 +2,7 @@
 
 It answers just enough Flight SQL for the ADBC Flight SQL client: GetFlightInfo of any
 command returns one endpoint whose DoGet streams the bench's wide table (built once at start,
-in 64k-row batches, like hyprstream's default --result-batch-rows) from C++ (pyarrow's
+in 128k-row batches, like hyprstream's default --result-batch-rows) from C++ (pyarrow's
 RecordBatchStream: no Python per batch); a DoPut (bulk ingest) reads every batch, keeps
 nothing and answers the row count as a DoPutUpdateResult. No SQL, no database, no copies
 beyond what Flight/gRPC do themselves.
@@ -17,7 +17,7 @@ import pyarrow.flight as flight
 
 from bench_data import WIDE_COLUMNS
 
-BATCH_ROWS = 64 * 1024
+BATCH_ROWS = 128 * 1024
 
 
 def field(number, payload):

@@ -37,6 +37,7 @@ arrow::Result<std::shared_ptr<DuckDbResultReader>> DuckDbResultReader::StartLock
 
 DuckDbResultReader::~DuckDbResultReader() {
   std::lock_guard<std::recursive_mutex> lock(session_->mutex());
+  pending_chunk_.reset();
   result_.Reset();
   prepared_.reset();
 }
@@ -64,6 +65,11 @@ arrow::Status DuckDbResultReader::ExecuteLocked(int64_t row) {
   ARROW_ASSIGN_OR_RAISE(auto schema, ArrowSchemaOfResult(options_.get(), result_.get(), origins_));
   if (schema_ == nullptr) {
     schema_ = std::move(schema);
+    std::vector<duckdb_type> types;
+    for (idx_t i = 0; i < duckdb_column_count(result_.get()); ++i) {
+      types.push_back(duckdb_column_type(result_.get(), i));
+    }
+    builder_ = ChunkBatchBuilder::Make(schema_, types, session_->database().result_batch_rows());
   } else if (!schema_->Equals(*schema)) {
     result_.Reset();
     return arrow::Status::Invalid("execution ", row + 1, " returned ", schema->ToString(),
@@ -72,7 +78,7 @@ arrow::Status DuckDbResultReader::ExecuteLocked(int64_t row) {
   return arrow::Status::OK();
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> DuckDbResultReader::NextChunkLocked() {
+arrow::Result<DataChunkHandle> DuckDbResultReader::NextDuckDbChunkLocked() {
   while (true) {
     if (!result_.valid()) {
       if (next_execution_ >= executions_) return nullptr;
@@ -87,17 +93,44 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> DuckDbResultReader::NextChunk
       continue;
     }
     if (duckdb_data_chunk_get_size(chunk.get()) == 0) continue;
-    struct ArrowArray c_array {};
-    ErrorDataHandle error(duckdb_data_chunk_to_arrow(options_.get(), chunk.get(), &c_array));
-    ARROW_RETURN_NOT_OK(StatusFromErrorData(error.get(), "converting a DuckDB chunk to Arrow"));
-    ARROW_ASSIGN_OR_RAISE(auto batch, arrow::ImportRecordBatch(&c_array, schema_));
-    // DuckDB writes HUGEINT into decimal128(38, 0) as is, 39-digit values included.
-    ARROW_RETURN_NOT_OK(CheckDecimalPrecision(*batch));
-    return batch;
+    return chunk;
   }
 }
 
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> DuckDbResultReader::NextChunkLocked() {
+  ARROW_ASSIGN_OR_RAISE(auto chunk, NextDuckDbChunkLocked());
+  if (chunk == nullptr) return nullptr;
+  struct ArrowArray c_array {};
+  ErrorDataHandle error(duckdb_data_chunk_to_arrow(options_.get(), chunk.get(), &c_array));
+  ARROW_RETURN_NOT_OK(StatusFromErrorData(error.get(), "converting a DuckDB chunk to Arrow"));
+  ARROW_ASSIGN_OR_RAISE(auto batch, arrow::ImportRecordBatch(&c_array, schema_));
+  // DuckDB writes HUGEINT into decimal128(38, 0) as is, 39-digit values included.
+  ARROW_RETURN_NOT_OK(CheckDecimalPrecision(*batch));
+  return batch;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> DuckDbResultReader::NextBuiltBatchLocked() {
+  const int64_t target_rows = session_->database().result_batch_rows();
+  while (builder_->num_rows() < target_rows && builder_->num_bytes() < kTargetBytes) {
+    if (pending_chunk_ == nullptr) {
+      auto chunk = NextDuckDbChunkLocked();
+      if (!chunk.ok()) {
+        if (builder_->num_rows() == 0) return chunk.status();
+        deferred_error_ = chunk.status();  // deliver the rows first, the error next
+        break;
+      }
+      if (*chunk == nullptr) break;
+      pending_chunk_ = std::move(*chunk);
+    }
+    ARROW_ASSIGN_OR_RAISE(bool appended, builder_->Append(pending_chunk_.get()));
+    if (!appended) break;  // the batch is full; the chunk starts the next one
+    pending_chunk_.reset();
+  }
+  return builder_->Finish();
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> DuckDbResultReader::NextBatchLocked() {
+  if (builder_ != nullptr) return NextBuiltBatchLocked();
   arrow::RecordBatchVector parts;
   int64_t rows = 0;
   int64_t bytes = 0;
@@ -121,6 +154,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> DuckDbResultReader::NextBatch
 
 void DuckDbResultReader::FinishLocked() {
   done_ = true;
+  pending_chunk_.reset();
   result_.Reset();
 }
 

@@ -1,7 +1,9 @@
 // Streams the rows of a prepared statement's executions (one per bound parameter row, chained)
 // as Arrow record batches. DuckDB hands out chunks of <= 2048 rows; consecutive chunks are
 // combined into batches of about result_batch_rows rows or kTargetBytes bytes, whichever comes
-// first, so memory stays bounded by one batch for results of any size. schema() is built from the
+// first, so memory stays bounded by one batch for results of any size. Plain column types are
+// copied from the chunks straight into the batch (ChunkBatchBuilder); other results convert
+// each chunk with DuckDB's Arrow converter and concatenate. schema() is built from the
 // result's column types with the same Arrow options as the batches, so it is exact. A value the
 // Arrow type cannot carry (a 39-digit HUGEINT in decimal128(38, 0)) fails the read with Invalid
 // naming the column, after the batches before it.
@@ -10,6 +12,7 @@
 // it calls DrainLocked(), after which the remaining rows are served from memory.
 #pragma once
 
+#include "engine/chunk_batch_builder.h"
 #include "engine/duckdb_handle.h"
 #include "engine/duckdb_session.h"
 
@@ -52,10 +55,13 @@ class DuckDbResultReader : public arrow::RecordBatchReader {
                      std::shared_ptr<arrow::RecordBatch> parameters);
 
   arrow::Status ExecuteLocked(int64_t row);
-  // One converted DuckDB chunk, moving on to the next execution as needed; null at the end.
+  // The next non-empty DuckDB chunk, moving on to the next execution as needed; null at the end.
+  arrow::Result<DataChunkHandle> NextDuckDbChunkLocked();
+  // One chunk converted by DuckDB; null at the end.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> NextChunkLocked();
   // Combined chunks up to the targets; null at the end.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> NextBatchLocked();
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> NextBuiltBatchLocked();
   void FinishLocked();
 
   std::shared_ptr<DuckDbSession> session_;
@@ -67,6 +73,8 @@ class DuckDbResultReader : public arrow::RecordBatchReader {
   std::vector<ColumnOrigin> origins_;
   std::shared_ptr<arrow::Schema> schema_;
   ResultHandle result_;
+  std::unique_ptr<ChunkBatchBuilder> builder_;  // null: DuckDB converts the chunks
+  DataChunkHandle pending_chunk_;               // refused by a full batch; starts the next
   bool done_ = false;
   std::deque<std::shared_ptr<arrow::RecordBatch>> buffered_;
   arrow::Status deferred_error_;

@@ -45,7 +45,7 @@ struct Config {
 
   std::chrono::seconds session_idle_timeout{3600};
   std::chrono::seconds statement_idle_timeout{600};  // prepared statements and result tickets
-  int64_t result_batch_rows = 65536;                 // target rows per streamed Arrow batch
+  int64_t result_batch_rows = 131072;                // target rows per streamed Arrow batch
 
   // Limits and operations (docs/operations.md). 0 turns a limit off.
   std::chrono::seconds query_timeout{0};  // per statement; sessions may override

@@ -204,7 +204,7 @@ std::vector<OptionSpec> Options() {
       {"statement-idle-timeout", K::kDuration,
        "drop prepared statements and unread results idle this long", "10m",
        Duration(&Config::statement_idle_timeout, 1)},
-      {"result-batch-rows", K::kInteger, "target rows per streamed Arrow record batch", "65536",
+      {"result-batch-rows", K::kInteger, "target rows per streamed Arrow record batch", "131072",
        Integer(&Config::result_batch_rows, 1, int64_t{1} << 24)},
       {"metrics-table", K::kBool,
        "keep the built-in metrics table with running windows (--metrics-table=false)", "true",

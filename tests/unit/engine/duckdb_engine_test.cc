@@ -278,10 +278,44 @@ TEST_F(DuckDbEngineTest, StreamsMillionRowsInBoundedBatches) {
   EXPECT_EQ(rows, 1000000);
   EXPECT_EQ(sum_i, 499999500000LL);
   EXPECT_EQ(sum_j, 999999000000LL);
-  EXPECT_LE(max_rows, 64 * 1024 + 2048);
+  const int64_t target_rows = EngineOptions{}.result_batch_rows;
+  EXPECT_LE(max_rows, target_rows + 2048);
   EXPECT_LE(max_bytes, 4 * 1024 * 1024 + 64 * 1024);
   EXPECT_GT(max_rows, 2048);  // chunks were combined
-  EXPECT_GE(batches, 1000000 / (64 * 1024 + 2048));
+  EXPECT_GE(batches, 1000000 / (target_rows + 2048));
+}
+
+// Wide rows: the 4 MiB target ends batches long before the row target, and every row arrives
+// once, in order, nulls included.
+TEST_F(DuckDbEngineTest, StreamsWideRowsInBatchesOfAboutFourMegabytes) {
+  HS_ASSIGN_OR_FAIL(auto statement,
+                    connection_->Prepare("SELECT i, CASE WHEN i % 10 = 0 THEN NULL ELSE "
+                                         "repeat('x', 200) || i END AS s FROM range(100000) t(i) "
+                                         "ORDER BY i"));
+  HS_ASSIGN_OR_FAIL(auto reader, statement->ExecuteQuery());
+  int64_t rows = 0, nulls = 0, batches = 0;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    HS_ASSERT_OK(reader->ReadNext(&batch));
+    if (!batch) break;
+    HS_ASSERT_OK(batch->ValidateFull());
+    ++batches;
+    EXPECT_LE(arrow::util::TotalBufferSize(*batch), 4 * 1024 * 1024 + 2048 * 220);
+    auto i = std::static_pointer_cast<arrow::Int64Array>(batch->column(0));
+    auto s = std::static_pointer_cast<arrow::StringArray>(batch->column(1));
+    for (int64_t k = 0; k < batch->num_rows(); ++k, ++rows) {
+      ASSERT_EQ(i->Value(k), rows);
+      if (rows % 10 == 0) {
+        ASSERT_TRUE(s->IsNull(k));
+        ++nulls;
+      } else {
+        ASSERT_EQ(s->GetView(k), std::string(200, 'x') + std::to_string(rows));
+      }
+    }
+  }
+  EXPECT_EQ(rows, 100000);
+  EXPECT_EQ(nulls, 10000);
+  EXPECT_GE(batches, 5);  // ~21 MB of strings
 }
 
 TEST_F(DuckDbEngineTest, OpenReaderSurvivesOtherStatements) {

@@ -59,7 +59,7 @@ TEST(Config, Defaults) {
   EXPECT_FALSE(c.config_file.has_value());
   EXPECT_EQ(c.session_idle_timeout, seconds(3600));
   EXPECT_EQ(c.statement_idle_timeout, seconds(600));
-  EXPECT_EQ(c.result_batch_rows, 65536);
+  EXPECT_EQ(c.result_batch_rows, 131072);
 }
 
 TEST(Config, FileThenEnvironmentThenFlags) {
