@@ -45,6 +45,8 @@ void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueIn
   }
   slot_of_row_.assign(n, nullptr);
   block_of_row_.assign(n, nullptr);
+  ++folds_;
+  int64_t last_pane = INT64_MIN;
   for (int64_t row = 0; row < n; ++row) {
     const int64_t t = times[row];
     if (t == kNoTime) continue;
@@ -56,6 +58,10 @@ void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueIn
       SetKeyBit(overflow_keys_.data(), id);
       overflow_min_time_ = std::min(overflow_min_time_, t);
       continue;
+    }
+    if (pane != last_pane) {
+      last_fold_[pane] = folds_;
+      last_pane = pane;
     }
     slot_of_row_[row] = ring_.MutableColumn(pane) + static_cast<int64_t>(id) * stride;
     SetKeyBit(ring_.KeyBits(pane), id);
@@ -70,11 +76,17 @@ void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueIn
   if (keep_from != INT64_MIN) {
     if (!ring_.empty() && ring_.first() < keep_from) dropped_any = true;
     ring_.DropBefore(keep_from);
+    last_fold_.erase(last_fold_.begin(), last_fold_.lower_bound(keep_from));
     // A block goes once all of its panes have gone (until then its keys stay held).
     blocks_.DropBefore(FloorDiv(keep_from, kPanesPerBlock));
     if (dropped_any) horizon_ = std::max(horizon_, keep_from * width - 1);
     last_bound_ = std::max(last_bound_, evict_bound);
   }
+}
+
+uint64_t TrailingPanes::LastFoldInto(int64_t time) const {
+  auto it = last_fold_.find(FloorDiv(time, ring_.width()));
+  return it == last_fold_.end() ? 0 : it->second;
 }
 
 void TrailingPanes::EdgeOf(int64_t first, int64_t* edge_begin, int64_t* edge_end) const {
@@ -87,10 +99,12 @@ void TrailingPanes::EdgeOf(int64_t first, int64_t* edge_begin, int64_t* edge_end
 bool TrailingPanes::MergeFrom(int64_t first, int64_t keys, StateWord* out,
                               uint64_t* has_rows) const {
   if (horizon_ != kNoTime && first <= horizon_) return false;
-  const bool overflow_rows = overflow_min_time_ != INT64_MAX;
-  if (overflow_rows && first > overflow_min_time_) return false;
   int64_t edge_begin = 0, edge_end = 0;
   EdgeOf(first, &edge_begin, &edge_end);
+  // Overflow rows count whole: they must all be inside the bound and none in the edge, which
+  // the reader adds from storage.
+  const bool overflow_rows = overflow_min_time_ != INT64_MAX;
+  if (overflow_rows && std::max(first, edge_end) > overflow_min_time_) return false;
   const int64_t from_pane = FloorDiv(edge_end, ring_.width());
   const int64_t words = std::min<int64_t>((keys + 63) / 64, ring_.key_words());
   auto merge = [&](const PaneRing& ring, int64_t begin, int64_t end) {
@@ -128,7 +142,8 @@ void TrailingPanes::ShrinkKeys(int64_t keys) {
   ring_.ShrinkKeys(keys);
   blocks_.ShrinkKeys(keys);
   const int64_t capacity = ring_.key_capacity();
-  if (overflow_min_time_ != INT64_MAX || capacity >= static_cast<int64_t>(overflow_keys_.size()) * 64)
+  if (overflow_min_time_ != INT64_MAX ||
+      capacity >= static_cast<int64_t>(overflow_keys_.size()) * 64)
     return;
   // No overflow rows: the overflow slots are all empty and may simply be cut.
   overflow_.resize(capacity * layout_->stride());
@@ -145,8 +160,9 @@ void TrailingPanes::CollectKeys(uint64_t* bits, int64_t words) const {
 }
 
 int64_t TrailingPanes::memory_bytes() const {
-  return ring_.memory_bytes() + blocks_.memory_bytes() + static_cast<int64_t>(overflow_.capacity() * sizeof(StateWord) +
-                                                     overflow_keys_.capacity() * 8);
+  return ring_.memory_bytes() + blocks_.memory_bytes() +
+         static_cast<int64_t>(overflow_.capacity() * sizeof(StateWord) +
+                              overflow_keys_.capacity() * 8);
 }
 
 }  // namespace hyprstream::window

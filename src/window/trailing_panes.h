@@ -16,6 +16,7 @@
 #include "window/window_spec.h"
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 namespace hyprstream::window {
@@ -37,6 +38,10 @@ class TrailingPanes {
             int64_t evict_bound, int64_t* dropped_rows);
   // Rows with time <= horizon() may be missing; kNoTime: none missing.
   int64_t horizon() const { return horizon_; }
+  // The number of the last Fold that put rows into the pane holding `time` (0: none): a
+  // reader that saw one number and later sees another knows rows of that pane arrived
+  // meanwhile (what it read of that pane elsewhere may disagree with the panes).
+  uint64_t LastFoldInto(int64_t time) const;
 
   // The first time a read "time > since" (">= since" when inclusive) includes.
   static int64_t FirstIncluded(int64_t since, bool inclusive) {
@@ -49,7 +54,7 @@ class TrailingPanes {
   // time >= `first` (edge excluded) and sets bit id of `has_rows` for keys with any row there.
   // `out` holds keys x stride words initialised empty; `has_rows` (keys + 63) / 64 zeroed words.
   // False when the state cannot answer: `first` is not after horizon(), or rows of the
-  // overflow pane would be split by it.
+  // overflow pane would be split by it or fall in the edge.
   bool MergeFrom(int64_t first, int64_t keys, StateWord* out, uint64_t* has_rows) const;
 
   void ReserveKeys(int64_t keys);
@@ -73,7 +78,9 @@ class TrailingPanes {
   std::vector<StateWord> overflow_;
   std::vector<uint64_t> overflow_keys_;
   int64_t overflow_min_time_ = INT64_MAX;
-  std::vector<StateWord*> slot_of_row_;  // Fold scratch
+  uint64_t folds_ = 0;
+  std::map<int64_t, uint64_t> last_fold_;  // open pane -> the last Fold with rows in it
+  std::vector<StateWord*> slot_of_row_;    // Fold scratch
   std::vector<StateWord*> block_of_row_;
 };
 

@@ -30,9 +30,10 @@ namespace {
 constexpr char kMetrics[] = "metrics";
 constexpr char kMetricsTrailing[] = "metrics_trailing";
 // What the built-in metrics_trailing definition keeps: enough for the README's last-hour query
-// (COUNT(*), AVG(value_running_window_avg) per metric) and the usual aggregates of value.
+// (COUNT(*), AVG(value_running_window_avg) per metric) and counts, sums and averages of value
+// (min/max would double the state: 40 bytes per key and pane instead of 72).
 constexpr char kMetricsTrailingValues[] = "value,value_running_window_avg";
-constexpr char kMetricsTrailingAggregates[] = "count_star,count,sum,avg,min,max";
+constexpr char kMetricsTrailingAggregates[] = "count_star,count,sum,avg";
 // A read made while the state moves under it (rows at or before its edge folded meanwhile) is
 // made again this many times before it gives up.
 constexpr int kTrailingReadAttempts = 3;
@@ -97,9 +98,15 @@ struct WindowCatalog::Entry {
 
 WindowCatalog::WindowCatalog(std::shared_ptr<engine::Engine> engine,
                              std::shared_ptr<engine::Engine> host, WindowCatalogOptions options)
-    : engine_(std::move(engine)), host_(std::move(host)), options_(std::move(options)) {}
+    : engine_(std::move(engine)),
+      host_(std::move(host)),
+      options_(std::move(options)),
+      edge_cache_(std::make_unique<TrailingEdgeCache>(
+          [this](const std::string& name, size_t window, int64_t begin, int64_t end) {
+            return LoadEdgeRows(name, window, begin, end);
+          })) {}
 
-WindowCatalog::~WindowCatalog() = default;
+WindowCatalog::~WindowCatalog() = default;  // edge_cache_ (declared last) stops first
 
 arrow::Result<std::shared_ptr<WindowCatalog>> WindowCatalog::Open(
     std::shared_ptr<engine::Engine> engine, std::shared_ptr<engine::Engine> host,
@@ -138,7 +145,10 @@ arrow::Status WindowCatalog::Start() {
       std::unique_lock<std::shared_mutex> lock(mutex_);
       entries_[kMetrics] = std::move(entry);
     }
-    if (!options_.metrics_trailing_windows.empty()) {
+    // Only where it can keep panes (its rows would otherwise be buffered for nothing: SQLite
+    // answers its own queries).
+    if (!options_.metrics_trailing_windows.empty() &&
+        storage_->CanReadPartials(*arrow::timestamp(arrow::TimeUnit::MICRO))) {
       WindowArguments trailing = metrics;
       trailing.values = kMetricsTrailingValues;
       trailing.aggregates = kMetricsTrailingAggregates;
@@ -441,7 +451,7 @@ arrow::Result<int64_t> WindowCatalog::Create(const std::string& name, const Tabl
 }
 
 arrow::Status WindowCatalog::Drop(const std::string& name) {
-  if (Lower(name) == kMetrics && options_.metrics_table) {
+  if ((Lower(name) == kMetrics || Lower(name) == kMetricsTrailing) && options_.metrics_table) {
     return arrow::Status::Invalid("the built-in metrics windows cannot be dropped");
   }
   std::shared_ptr<Entry> entry;
@@ -456,6 +466,7 @@ arrow::Status WindowCatalog::Drop(const std::string& name) {
     entry = it->second;
     entries_.erase(it);
   }
+  edge_cache_->Forget(entry->name);
   ARROW_RETURN_NOT_OK(storage_->DeleteDefinition(entry->name));
   std::lock_guard<std::mutex> lock(entry->write_mutex);
   return storage_->DropHistory(entry->name);
@@ -696,8 +707,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::TrailingResult
   return arrow::RecordBatch::Make(entry->result_schema, rows->num_rows(), columns);
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::ReadTrailingPanes(
-    const Entry& entry, const TrailingFilter& filter) const {
+PartialsRequest WindowCatalog::EdgeRequest(const Entry& entry) const {
   const AggregateLayout layout(entry.spec);
   const BlockOffsets& o = layout.offsets();
   PartialsRequest request;
@@ -710,23 +720,63 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::ReadTrailingPa
   request.min = o.min >= 0;
   request.max = o.max >= 0;
   request.moments = o.mean >= 0;
+  return request;
+}
+
+arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowCatalog::LoadEdgeRows(
+    const std::string& name, size_t window, int64_t pane_begin, int64_t pane_end) const {
+  auto entry = Find(name);
+  if (entry == nullptr || !entry->trailing_panes) return nullptr;
+  // The pane's last fold first: rows folded into it after this make the kept rows stale.
+  const uint64_t fold = entry->store->TrailingPaneFold(window, pane_begin);
+  PartialsRequest request = EdgeRequest(*entry);
+  request.from_us = pane_begin;
+  request.to_us = pane_end;
+  ARROW_ASSIGN_OR_RAISE(auto batch, storage_->ReadRows(entry->table, request));
+  ARROW_ASSIGN_OR_RAISE(batch, AsInput(*entry, *batch));
+  return entry->store->MakeEdgeRows(window, pane_begin, pane_end, fold, *batch);
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::ReadTrailingPanes(
+    const Entry& entry, const TrailingFilter& filter) const {
+  PartialsRequest request = EdgeRequest(entry);
   for (int attempt = 1;; ++attempt) {
-    // The panes first, then the table's rows of the edge: a transaction seen by the edge read
-    // but folded after the panes were merged shows up as a fold at or before the edge's end.
+    // The panes first, then the edge: a transaction the edge's rows include but that was
+    // folded after the panes were merged shows up as a later fold into the edge's pane.
     ARROW_ASSIGN_OR_RAISE(TrailingRead read, entry.store->BeginTrailingRead(filter));
-    std::shared_ptr<arrow::RecordBatch> edge;
-    if (read.edge_begin < read.edge_end) {
-      request.from_us = read.edge_begin;
-      request.to_us = read.edge_end;
-      ARROW_ASSIGN_OR_RAISE(edge, storage_->ReadPartials(entry.table, request));
+    const int64_t pane_width = read.edge_end - read.edge_pane_begin;
+    std::optional<std::shared_ptr<arrow::RecordBatch>> rows;
+    if (read.edge_begin == read.edge_end) {
+      ARROW_ASSIGN_OR_RAISE(rows, entry.store->FinishTrailingRead(std::move(read), nullptr));
+    } else {
+      // The rows of the edge's pane kept from an earlier read, else the table's partial
+      // aggregates of the edge (and the pane's rows read in the background for the next read,
+      // and the next pane's as the bound nears it).
+      const size_t window = read.window;
+      const int64_t pane_begin = read.edge_pane_begin, pane_end = read.edge_end;
+      const bool nearing_next = read.edge_end - read.edge_begin < pane_width / 3;
+      auto kept = edge_cache_->Find(entry.name, window, pane_begin);
+      if (kept != nullptr) {
+        ARROW_ASSIGN_OR_RAISE(rows, entry.store->FinishTrailingRead(read, nullptr, kept.get()));
+        if (!rows) edge_cache_->Drop(entry.name, kept.get());
+      }
+      if (!rows) {
+        request.from_us = read.edge_begin;
+        request.to_us = read.edge_end;
+        ARROW_ASSIGN_OR_RAISE(auto partials, storage_->ReadPartials(entry.table, request));
+        ARROW_ASSIGN_OR_RAISE(rows,
+                              entry.store->FinishTrailingRead(std::move(read), partials.get()));
+        edge_cache_->Request(entry.name, window, pane_begin, pane_end);
+      }
+      if (nearing_next) {
+        edge_cache_->Request(entry.name, window, pane_end, pane_end + pane_width);
+      }
     }
-    ARROW_ASSIGN_OR_RAISE(auto rows, entry.store->FinishTrailingRead(std::move(read), edge.get()));
     if (rows) return *rows;
     if (attempt == kTrailingReadAttempts) {
-      return arrow::Status::Invalid("window '", entry.name, "': rows at the bound ",
-                                    engine::FormatTimestamp(filter.since_us),
-                                    " kept arriving while it was read (", attempt,
-                                    " tries); read again, or query the table");
+      return arrow::Status::Invalid(
+          "window '", entry.name, "': rows at the bound ", engine::FormatTimestamp(filter.since_us),
+          " kept arriving while it was read (", attempt, " tries); read again, or query the table");
     }
   }
 }

@@ -32,6 +32,7 @@
 
 #include "engine/engine.h"
 #include "window/metrics_table.h"
+#include "window/trailing_edge_cache.h"
 #include "window/window_definition.h"
 #include "window/window_spec.h"
 #include "window/window_storage.h"
@@ -167,6 +168,13 @@ class WindowCatalog {
   // A trailing read of `entry`'s panes plus the table's rows of the pane its bound splits.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadTrailingPanes(
       const Entry& entry, const TrailingFilter& filter) const;
+  // What the table is asked for the edge of `entry`'s trailing reads (bounds not set).
+  PartialsRequest EdgeRequest(const Entry& entry) const;
+  // TrailingEdgeCache's loader: the stored rows of one pane of definition `name`.
+  arrow::Result<std::shared_ptr<const TrailingEdgeRows>> LoadEdgeRows(const std::string& name,
+                                                                      size_t window,
+                                                                      int64_t pane_begin,
+                                                                      int64_t pane_end) const;
   arrow::Status WriteClosed(Entry& entry, const std::vector<ClosedWindow>& closed);
   std::shared_ptr<Entry> Find(const std::string& name) const;
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> KeyFilter(
@@ -180,6 +188,8 @@ class WindowCatalog {
 
   mutable std::shared_mutex mutex_;                        // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
+  // Last: destroyed (its loader thread stopped) before what the loader uses.
+  std::unique_ptr<TrailingEdgeCache> edge_cache_;
 };
 
 }  // namespace hyprstream::window

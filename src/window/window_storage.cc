@@ -283,38 +283,42 @@ bool WindowStorage::CanReadPartials(const arrow::DataType& type) const {
   return type.id() == arrow::Type::INT64 || type.id() == arrow::Type::INT32;
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadPartials(
-    const TableName& table, const PartialsRequest& request) const {
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::TimeBounds(
+    const PartialsRequest& request) const {
   if (request.time_type == nullptr || !CanReadPartials(*request.time_type)) {
-    return arrow::Status::NotImplemented("partial aggregates by time range of ", table.key(),
-                                         " cannot be read from this engine");
+    return arrow::Status::NotImplemented("rows by time range cannot be read from this engine");
   }
-  // The bounds are parameters in the column's own terms: a timestamp of the column's zone
-  // (an instant for a zoned column), or integers of the epoch unit.
+  // The bounds in the column's own terms: a timestamp of the column's zone (an instant for a
+  // zoned column), or integers of the epoch unit.
   std::shared_ptr<arrow::Array> lower, upper;
   if (request.time_type->id() == arrow::Type::TIMESTAMP) {
     const auto& type = static_cast<const arrow::TimestampType&>(*request.time_type);
-    auto bound_type = arrow::timestamp(arrow::TimeUnit::MICRO, type.timezone().empty() ? "" : "UTC");
+    auto bound_type =
+        arrow::timestamp(arrow::TimeUnit::MICRO, type.timezone().empty() ? "" : "UTC");
     ARROW_ASSIGN_OR_RAISE(
         lower, arrow::MakeArrayFromScalar(arrow::TimestampScalar(request.from_us, bound_type), 1));
     ARROW_ASSIGN_OR_RAISE(
         upper, arrow::MakeArrayFromScalar(arrow::TimestampScalar(request.to_us, bound_type), 1));
   } else {
     const arrow::TimeUnit::type unit = request.integer_unit.value_or(arrow::TimeUnit::MICRO);
-    const int64_t scale = unit == arrow::TimeUnit::SECOND ? 1000000
+    const int64_t scale = unit == arrow::TimeUnit::SECOND  ? 1000000
                           : unit == arrow::TimeUnit::MILLI ? 1000
                                                            : 1;
     // An integer t means t * scale microseconds: t * scale >= from  <=>  t >= ceil(from / scale).
     auto ceil_div = [](int64_t a, int64_t b) { return -FloorDiv(-a, b); };
-    ARROW_ASSIGN_OR_RAISE(lower, arrow::MakeArrayFromScalar(
-                                     arrow::Int64Scalar(ceil_div(request.from_us, scale)), 1));
-    ARROW_ASSIGN_OR_RAISE(upper, arrow::MakeArrayFromScalar(
-                                     arrow::Int64Scalar(ceil_div(request.to_us, scale)), 1));
+    ARROW_ASSIGN_OR_RAISE(
+        lower, arrow::MakeArrayFromScalar(arrow::Int64Scalar(ceil_div(request.from_us, scale)), 1));
+    ARROW_ASSIGN_OR_RAISE(
+        upper, arrow::MakeArrayFromScalar(arrow::Int64Scalar(ceil_div(request.to_us, scale)), 1));
   }
-  auto bounds = arrow::RecordBatch::Make(
+  return arrow::RecordBatch::Make(
       arrow::schema({arrow::field("from", lower->type()), arrow::field("to", upper->type())}), 1,
       {lower, upper});
+}
 
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadPartials(
+    const TableName& table, const PartialsRequest& request) const {
+  ARROW_ASSIGN_OR_RAISE(auto bounds, TimeBounds(request));
   std::string keys;
   for (const auto& key : request.keys) keys += (keys.empty() ? "" : ", ") + Quote(key);
   std::string sql = "SELECT " + keys + (keys.empty() ? "" : ", ") + "count(*)";
@@ -330,7 +334,24 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadPartials(
   const std::string time = Quote(request.time);
   sql += " FROM " + Sql(table) + " WHERE " + time + " >= $1 AND " + time + " < $2";
   if (!keys.empty()) sql += " GROUP BY " + keys;
+  return RunPooled(sql, bounds);
+}
 
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadRows(
+    const TableName& table, const PartialsRequest& request) const {
+  ARROW_ASSIGN_OR_RAISE(auto bounds, TimeBounds(request));
+  std::string columns;
+  for (const auto& key : request.keys) columns += (columns.empty() ? "" : ", ") + Quote(key);
+  columns += (columns.empty() ? "" : ", ") + Quote(request.time);
+  for (const auto& value : request.values) columns += ", " + Quote(value);
+  const std::string time = Quote(request.time);
+  return RunPooled("SELECT " + columns + " FROM " + Sql(table) + " WHERE " + time + " >= $1 AND " +
+                       time + " < $2",
+                   bounds);
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::RunPooled(
+    const std::string& sql, const std::shared_ptr<arrow::RecordBatch>& parameters) const {
   // A prepared statement for this text from the pool (or a new one), returned after the read;
   // one that fails is dropped and the read made once more on a fresh one.
   for (int attempt = 0;; ++attempt) {
@@ -348,7 +369,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadPartials(
       ARROW_ASSIGN_OR_RAISE(prepared.statement, prepared.connection->Prepare(sql));
     }
     auto rows = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
-      ARROW_RETURN_NOT_OK(prepared.statement->Bind(bounds));
+      ARROW_RETURN_NOT_OK(prepared.statement->Bind(parameters));
       ARROW_ASSIGN_OR_RAISE(auto reader, prepared.statement->ExecuteQuery());
       ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatchReader(reader.get()));
       return table->CombineChunksToBatch();

@@ -42,8 +42,8 @@ struct StoredDefinition {
 struct PartialsRequest {
   std::vector<std::string> keys;
   std::string time;
-  std::shared_ptr<arrow::DataType> time_type;          // the table's time column
-  std::optional<arrow::TimeUnit::type> integer_unit;   // of an integer time column
+  std::shared_ptr<arrow::DataType> time_type;         // the table's time column
+  std::optional<arrow::TimeUnit::type> integer_unit;  // of an integer time column
   std::vector<std::string> values;
   bool sum = false, min = false, max = false, moments = false;
   int64_t from_us = 0;
@@ -101,6 +101,9 @@ class WindowStorage {
   // comparison selects exactly the rows whose time, in microseconds, is in the range.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadPartials(
       const TableName& table, const PartialsRequest& request) const;
+  // SELECT keys, time, values FROM table WHERE time in [from, to) (the same bounds).
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadRows(const TableName& table,
+                                                              const PartialsRequest& request) const;
   // A one-value query of a time (e.g. SELECT max(ts) ...) as microseconds since the epoch;
   // nullopt for NULL. Works for SQLite's text timestamps too.
   arrow::Result<std::optional<int64_t>> QueryTime(const std::string& sql) const;
@@ -113,6 +116,12 @@ class WindowStorage {
   std::string Internal(const std::string& table) const;
   std::vector<std::string> InternalPath(const std::string& table) const;
   arrow::Status Execute(const std::string& sql) const;
+  // The parameter batch ($1, $2) of a request's time bounds.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimeBounds(
+      const PartialsRequest& request) const;
+  // `sql` with `parameters`, on a pooled prepared statement.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> RunPooled(
+      const std::string& sql, const std::shared_ptr<arrow::RecordBatch>& parameters) const;
 
   std::shared_ptr<engine::Engine> engine_;
   Flavor flavor_;

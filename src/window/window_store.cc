@@ -17,8 +17,6 @@
 namespace hyprstream::window {
 namespace {
 
-constexpr size_t kRecentFolds = 256;
-
 // "2026-11-25 19:00:00.000000 UTC" for messages.
 std::string FormatEventTime(int64_t micros) {
   const int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
@@ -254,12 +252,18 @@ arrow::Status WindowStore::Init(const std::shared_ptr<arrow::Schema>& input_sche
 }
 
 arrow::Status WindowStore::BindBatch(const arrow::RecordBatch& batch, BatchColumns* columns) {
+  return BindColumns(batch, columns, &times_, &value_inputs_);
+}
+
+arrow::Status WindowStore::BindColumns(const arrow::RecordBatch& batch, BatchColumns* columns,
+                                       std::vector<int64_t>* times,
+                                       std::vector<ValueInput>* inputs) const {
   const arrow::Schema& schema = *batch.schema();
   const int64_t n = batch.num_rows();
   ARROW_ASSIGN_OR_RAISE(int time_index, FindColumn(schema, spec_.time_column, "time"));
-  times_.resize(std::max<int64_t>(n, 1));
+  times->resize(std::max<int64_t>(n, 1));
   ARROW_RETURN_NOT_OK(ReadEventTime(*batch.column(time_index), spec_.integer_time_unit,
-                                    spec_.time_column, times_.data()));
+                                    spec_.time_column, times->data()));
   for (size_t c = 0; c < spec_.key_columns.size(); ++c) {
     ARROW_ASSIGN_OR_RAISE(int index, FindColumn(schema, spec_.key_columns[c], "key"));
     ARROW_RETURN_NOT_OK(keys_->CheckColumnType(c, *schema.field(index)->type()));
@@ -283,7 +287,7 @@ arrow::Status WindowStore::BindBatch(const arrow::RecordBatch& batch, BatchColum
       columns->values.push_back(std::move(array));
     }
   }
-  value_inputs_.clear();
+  inputs->clear();
   for (const auto& array : columns->values) {
     const arrow::ArrayData& data = *array->data();
     ValueInput in;
@@ -292,7 +296,7 @@ arrow::Status WindowStore::BindBatch(const arrow::RecordBatch& batch, BatchColum
       in.validity = data.buffers[0]->data();
       in.validity_offset = data.offset;
     }
-    value_inputs_.push_back(in);
+    inputs->push_back(in);
   }
   return arrow::Status::OK();
 }
@@ -351,13 +355,6 @@ arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch)
         stats_.late_rows[trailing_panes_index_[t]] += dropped;
       }
     }
-    int64_t min_time = INT64_MAX;
-    for (int64_t i = 0; i < n; ++i) {
-      if (times_[i] != kNoTime) min_time = std::min(min_time, times_[i]);
-    }
-    ++folds_;
-    recent_fold_min_times_.emplace_back(folds_, min_time);
-    if (recent_fold_min_times_.size() > kRecentFolds) recent_fold_min_times_.pop_front();
   }
 
   stats_.batches += 1;
@@ -932,18 +929,17 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::TrailingSnapshot
 
 arrow::Result<TrailingRead> WindowStore::BeginTrailingRead(const TrailingFilter& filter) const {
   std::shared_lock lock(mutex_);
-  size_t t = 0;
-  if (filter.window) {
-    while (t < trailing_panes_index_.size() && trailing_panes_index_[t] != *filter.window) ++t;
+  size_t index = 0;
+  const TrailingPanes* found = PanesOf(filter.window, &index);
+  if (found == nullptr) {
+    return arrow::Status::Invalid(
+        "this window definition keeps no trailing panes",
+        filter.window ? " for window #" + std::to_string(*filter.window) : std::string());
   }
-  if (t >= trailing_panes_.size()) {
-    return arrow::Status::Invalid("this window definition keeps no trailing panes",
-                                  filter.window ? " for window #" + std::to_string(*filter.window)
-                                                : std::string());
-  }
-  const TrailingPanes& panes = *trailing_panes_[t];
+  const TrailingPanes& panes = *found;
   TrailingRead read;
   read.filter = filter;
+  read.window = trailing_panes_index_[index];
   read.keys = keys_->id_limit();
   read.slots.resize(static_cast<size_t>(read.keys) * layout_->stride());
   layout_->Init(read.slots.data(), read.keys);
@@ -961,12 +957,89 @@ arrow::Result<TrailingRead> WindowStore::BeginTrailingRead(const TrailingFilter&
         FormatEventTime(filter.since_us), " would split them; ask for an earlier bound");
   }
   panes.EdgeOf(first, &read.edge_begin, &read.edge_end);
+  read.edge_pane_begin = FloorTo(first, panes.pane_width());
+  read.edge_pane_fold = panes.LastFoldInto(first);
   if (filter.keys != nullptr) {
     ARROW_ASSIGN_OR_RAISE(auto wanted, WantedIds(filter.keys));
     read.wanted = std::move(wanted);
   }
-  read.folds = folds_;
   return read;
+}
+
+const TrailingPanes* WindowStore::PanesOf(std::optional<size_t> window, size_t* index) const {
+  for (size_t t = 0; t < trailing_panes_.size(); ++t) {
+    if (!window || trailing_panes_index_[t] == *window) {
+      *index = t;
+      return trailing_panes_[t].get();
+    }
+  }
+  return nullptr;
+}
+
+uint64_t WindowStore::TrailingPaneFold(size_t window, int64_t time) const {
+  std::shared_lock lock(mutex_);
+  size_t index = 0;
+  const TrailingPanes* panes = PanesOf(window, &index);
+  return panes == nullptr ? 0 : panes->LastFoldInto(time);
+}
+
+int64_t TrailingEdgeRows::memory_bytes() const {
+  int64_t bytes = static_cast<int64_t>(ids.capacity() * 4 + times.capacity() * 8);
+  for (const auto& v : values) bytes += static_cast<int64_t>(v.capacity() * 8);
+  for (const auto& v : validity) bytes += static_cast<int64_t>(v.capacity());
+  return bytes;
+}
+
+arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowStore::MakeEdgeRows(
+    size_t window, int64_t pane_begin, int64_t pane_end, uint64_t pane_fold,
+    const arrow::RecordBatch& batch) const {
+  BatchColumns columns;
+  std::vector<int64_t> times;
+  std::vector<ValueInput> inputs;
+  ARROW_RETURN_NOT_OK(BindColumns(batch, &columns, &times, &inputs));
+  const int64_t n = batch.num_rows();
+  std::vector<int32_t> ids(std::max<int64_t>(n, 1));
+  {
+    std::shared_lock lock(mutex_);
+    ARROW_RETURN_NOT_OK(keys_->Find(columns.keys, n, ids.data()));
+  }
+  // Rows of the pane only, in time order.
+  std::vector<int64_t> order;
+  order.reserve(n);
+  for (int64_t i = 0; i < n; ++i) {
+    if (times[i] == kNoTime || times[i] < pane_begin || times[i] >= pane_end) continue;
+    if (ids[i] < 0) return nullptr;  // a key the state has not seen: rows not folded yet
+    order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return times[a] < times[b]; });
+  auto rows = std::make_shared<TrailingEdgeRows>();
+  rows->window = window;
+  rows->pane_begin = pane_begin;
+  rows->pane_end = pane_end;
+  rows->pane_fold = pane_fold;
+  const auto m = static_cast<int64_t>(order.size());
+  rows->ids.resize(m);
+  rows->times.resize(m);
+  for (int64_t k = 0; k < m; ++k) {
+    rows->ids[k] = ids[order[k]];
+    rows->times[k] = times[order[k]];
+  }
+  for (const ValueInput& in : inputs) {
+    std::vector<double> values(m);
+    std::vector<uint8_t> validity;
+    if (in.validity != nullptr) validity.assign((m + 7) / 8, 0);
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t i = order[k];
+      values[k] = in.values[i];
+      if (in.validity != nullptr && arrow::bit_util::GetBit(in.validity, in.validity_offset + i)) {
+        arrow::bit_util::SetBit(validity.data(), k);
+      }
+    }
+    rows->values.push_back(std::move(values));
+    rows->validity.push_back(std::move(validity));
+  }
+  return std::shared_ptr<const TrailingEdgeRows>(std::move(rows));
 }
 
 std::shared_ptr<arrow::Schema> WindowStore::EdgeSchema() const {
@@ -990,8 +1063,8 @@ std::shared_ptr<arrow::Schema> WindowStore::EdgeSchema() const {
 namespace {
 
 // Column `index` of `edge` as int64 / double values (nulls: `validity` bit clear).
-arrow::Result<std::shared_ptr<arrow::Array>> EdgeColumn(const arrow::RecordBatch& edge, int index,
-                                                        const std::shared_ptr<arrow::DataType>& type) {
+arrow::Result<std::shared_ptr<arrow::Array>> EdgeColumn(
+    const arrow::RecordBatch& edge, int index, const std::shared_ptr<arrow::DataType>& type) {
   if (index >= edge.num_columns()) {
     return arrow::Status::Invalid("the trailing edge has ", edge.num_columns(),
                                   " columns; expected at least ", index + 1);
@@ -1004,17 +1077,50 @@ arrow::Result<std::shared_ptr<arrow::Array>> EdgeColumn(const arrow::RecordBatch
 }  // namespace
 
 arrow::Result<std::optional<std::shared_ptr<arrow::RecordBatch>>> WindowStore::FinishTrailingRead(
-    TrailingRead read, const arrow::RecordBatch* edge) const {
+    TrailingRead read, const arrow::RecordBatch* edge, const TrailingEdgeRows* edge_rows) const {
   std::shared_lock lock(mutex_);
-  // Rows at or before the edge's end folded since the read began may be in the storage the
-  // edge came from without being in the merged panes (or the other way round).
-  if (!recent_fold_min_times_.empty() && read.folds + 1 < recent_fold_min_times_.front().first) {
-    return std::nullopt;
-  }
-  for (const auto& [fold, min_time] : recent_fold_min_times_) {
-    if (fold > read.folds && min_time < read.edge_end) return std::nullopt;
-  }
   const int64_t stride = layout_->stride();
+  if (read.edge_begin < read.edge_end) {
+    // Rows folded into the edge's pane since the read began (or since its rows were read) may
+    // be in the storage the edge came from without being in the merged panes, or the other
+    // way round.
+    size_t index = 0;
+    const TrailingPanes* panes = PanesOf(read.window, &index);
+    if (panes == nullptr || panes->LastFoldInto(read.edge_begin) != read.edge_pane_fold) {
+      return std::nullopt;
+    }
+    if (edge_rows != nullptr) {
+      if (edge_rows->pane_fold != read.edge_pane_fold ||
+          edge_rows->pane_begin != read.edge_pane_begin || edge_rows->pane_end != read.edge_end) {
+        return std::nullopt;
+      }
+      // The rows from the bound on, folded a chunk at a time.
+      const auto n = static_cast<int64_t>(edge_rows->times.size());
+      int64_t row =
+          std::lower_bound(edge_rows->times.begin(), edge_rows->times.end(), read.edge_begin) -
+          edge_rows->times.begin();
+      constexpr int64_t kChunk = 4096;
+      std::vector<StateWord*> slot_of_row(kChunk);
+      std::vector<ValueInput> inputs(edge_rows->values.size());
+      for (; row < n; row += kChunk) {
+        const int64_t m = std::min(kChunk, n - row);
+        for (int64_t k = 0; k < m; ++k) {
+          const int32_t id = edge_rows->ids[row + k];
+          if (id >= read.keys) return std::nullopt;
+          slot_of_row[k] = read.slots.data() + static_cast<int64_t>(id) * stride;
+          SetKeyBit(read.has_rows.data(), id);
+        }
+        for (size_t v = 0; v < inputs.size(); ++v) {
+          inputs[v].values = edge_rows->values[v].data() + row;
+          inputs[v].validity =
+              edge_rows->validity[v].empty() ? nullptr : edge_rows->validity[v].data();
+          inputs[v].validity_offset = row;
+        }
+        layout_->Fold(slot_of_row.data(), 0, m, edge_rows->times.data() + row, inputs.data());
+      }
+      edge = nullptr;
+    }
+  }
   if (edge != nullptr && edge->num_rows() > 0) {
     const size_t key_count = spec_.key_columns.size();
     std::vector<const arrow::Array*> key_arrays;
@@ -1093,7 +1199,8 @@ arrow::Result<std::optional<std::shared_ptr<arrow::RecordBatch>>> WindowStore::F
   }
   const auto n = static_cast<int64_t>(kept.size());
   std::vector<const StateWord*> slots(n);
-  for (int64_t i = 0; i < n; ++i) slots[i] = read.slots.data() + static_cast<int64_t>(kept[i]) * stride;
+  for (int64_t i = 0; i < n; ++i)
+    slots[i] = read.slots.data() + static_cast<int64_t>(kept[i]) * stride;
   ARROW_ASSIGN_OR_RAISE(auto aggregates, layout_->Finalize(aggregate_columns_, slots.data(), n));
   ARROW_ASSIGN_OR_RAISE(std::vector<std::shared_ptr<arrow::Array>> columns,
                         keys_->Gather(kept.data(), n));

@@ -109,17 +109,36 @@ struct TrailingFilter {
 // A trailing read over panes, in two steps: BeginTrailingRead merges, per key, the panes
 // wholly inside the bound; the caller reads the event times [edge_begin, edge_end) from
 // storage as partial aggregates (WindowStore::EdgeSchema()); FinishTrailingRead adds them.
+// The edge can also come as the rows of its whole pane, kept for every read whose bound falls
+// in that pane (TrailingEdgeRows).
 struct TrailingRead {
   TrailingFilter filter;
+  size_t window = 0;       // index into WindowSpec::windows
   int64_t edge_begin = 0;  // empty edge when edge_begin == edge_end
   int64_t edge_end = 0;
+  int64_t edge_pane_begin = 0;  // the pane holding the edge: [edge_pane_begin, edge_end)
   // Internal: the merged state of keys below `keys`, their has-rows bits, the wanted ids
-  // (a key filter) and the fold count when read.
+  // (a key filter) and the last fold into the edge's pane when read.
   int64_t keys = 0;
   std::vector<StateWord> slots;
   std::vector<uint64_t> has_rows;
   std::optional<std::vector<int32_t>> wanted;
-  uint64_t folds = 0;
+  uint64_t edge_pane_fold = 0;
+};
+
+// The stored rows of one trailing pane [pane_begin, pane_end) as the store reads them (key
+// ids, times ascending, values as doubles), for reads whose bound falls in that pane: valid
+// while no row folds into the pane after `pane_fold` (WindowStore::MakeEdgeRows).
+struct TrailingEdgeRows {
+  size_t window = 0;
+  int64_t pane_begin = 0;
+  int64_t pane_end = 0;
+  uint64_t pane_fold = 0;
+  std::vector<int32_t> ids;
+  std::vector<int64_t> times;
+  std::vector<std::vector<double>> values;     // per value column
+  std::vector<std::vector<uint8_t>> validity;  // per value column: a bitmap, or empty (no nulls)
+  int64_t memory_bytes() const;
 };
 
 // What one Update did.
@@ -200,12 +219,22 @@ class WindowStore {
   // keys..., row_count, then per value column: <v>_count, and as the spec needs <v>_sum,
   // <v>_min, <v>_max, <v>_mean and <v>_m2 (M2: var_pop x count): the edge's partials per key.
   std::shared_ptr<arrow::Schema> EdgeSchema() const;
-  // The OutputSchema() rows of `read` with `edge` (EdgeSchema() columns by position; null for
-  // an empty edge) added; nullopt when rows at or before the edge's end were folded since
-  // BeginTrailingRead, or the edge has a key the state has not seen: the state moved under
-  // the read, which must be made again.
+  // The OutputSchema() rows of `read` with its edge added, from `partials` (EdgeSchema()
+  // columns by position) or from `rows` of the edge's pane (neither: an empty edge); nullopt
+  // when rows folded into the edge's pane since BeginTrailingRead (or since `rows` were
+  // read), or the edge has a key the state has not seen: the state moved under the read,
+  // which must be made again.
   arrow::Result<std::optional<std::shared_ptr<arrow::RecordBatch>>> FinishTrailingRead(
-      TrailingRead read, const arrow::RecordBatch* edge) const;
+      TrailingRead read, const arrow::RecordBatch* partials,
+      const TrailingEdgeRows* rows = nullptr) const;
+  // The last fold into the pane of trailing window `window` holding `time` (record it before
+  // reading that pane's rows from storage).
+  uint64_t TrailingPaneFold(size_t window, int64_t time) const;
+  // The pane's rows from storage (`batch`: key, time and value columns by name) for
+  // FinishTrailingRead; nullptr when a key is unknown to the state (rows not folded yet).
+  arrow::Result<std::shared_ptr<const TrailingEdgeRows>> MakeEdgeRows(
+      size_t window, int64_t pane_begin, int64_t pane_end, uint64_t pane_fold,
+      const arrow::RecordBatch& batch) const;
   WindowStoreStats GetStats() const;
 
   // `batch` with UpdateResult::trailing's columns appended.
@@ -222,6 +251,11 @@ class WindowStore {
   arrow::Status Init(const std::shared_ptr<arrow::Schema>& input_schema);
 
   arrow::Status BindBatch(const arrow::RecordBatch& batch, BatchColumns* columns);
+  // BindBatch into the given scratch (no member changes).
+  arrow::Status BindColumns(const arrow::RecordBatch& batch, BatchColumns* columns,
+                            std::vector<int64_t>* times, std::vector<ValueInput>* inputs) const;
+  // The trailing_panes_ entry of spec window `window` (or the first), or null.
+  const TrailingPanes* PanesOf(std::optional<size_t> window, size_t* index) const;
   arrow::Status ApplyPanes(int64_t n, UpdateResult* result);
   void ApplyRun(int64_t begin, int64_t end, UpdateResult* result);
   void Seal(int64_t watermark);
@@ -263,10 +297,6 @@ class WindowStore {
   std::vector<size_t> trailing_index_;  // spec window index of each trailing_ entry
   std::vector<std::unique_ptr<TrailingPanes>> trailing_panes_;
   std::vector<size_t> trailing_panes_index_;  // spec window index of each trailing_panes_ entry
-  // Updates so far, and the earliest row time of the last kRecentFolds of them (a
-  // FinishTrailingRead checks nothing at or before its edge was folded meanwhile).
-  uint64_t folds_ = 0;
-  std::deque<std::pair<uint64_t, int64_t>> recent_fold_min_times_;
 
   int64_t max_time_;
   int64_t watermark_;

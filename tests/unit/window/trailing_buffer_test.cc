@@ -4,9 +4,7 @@
 // newer than the bound (seeds above 60 churn keys: each key lives a few minutes of event time,
 // so keys leave memory and their ids serve new keys between reads); eviction by watermark and
 // by wall clock; the horizon below which a read is refused instead of answered short.
-#include "window/duration.h"
-#include "window/event_time.h"
-#include "window/window_store.h"
+#include "trailing_test_rows.h"
 
 #include <arrow/api.h>
 #include <gtest/gtest.h>
@@ -22,133 +20,7 @@
 namespace hyprstream::window {
 namespace {
 
-constexpr int64_t kSec = kMicrosPerSecond;
-
-struct Row {
-  std::string key;
-  std::optional<int64_t> ts;  // microseconds
-  std::optional<double> value;
-};
-
-std::shared_ptr<arrow::Schema> Schema() {
-  return arrow::schema({arrow::field("key", arrow::utf8()),
-                        arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO)),
-                        arrow::field("value", arrow::float64())});
-}
-
-std::shared_ptr<arrow::RecordBatch> Batch(const std::vector<Row>& rows) {
-  arrow::StringBuilder keys;
-  arrow::TimestampBuilder times(arrow::timestamp(arrow::TimeUnit::MICRO),
-                                arrow::default_memory_pool());
-  arrow::DoubleBuilder values;
-  for (const Row& row : rows) {
-    EXPECT_TRUE(keys.Append(row.key).ok());
-    EXPECT_TRUE((row.ts ? times.Append(*row.ts) : times.AppendNull()).ok());
-    EXPECT_TRUE((row.value ? values.Append(*row.value) : values.AppendNull()).ok());
-  }
-  std::shared_ptr<arrow::Array> k, t, v;
-  EXPECT_TRUE(keys.Finish(&k).ok());
-  EXPECT_TRUE(times.Finish(&t).ok());
-  EXPECT_TRUE(values.Finish(&v).ok());
-  return arrow::RecordBatch::Make(Schema(), static_cast<int64_t>(rows.size()), {k, t, v});
-}
-
-WindowSpec Spec(int64_t trailing_width, int64_t lateness) {
-  WindowSpec spec;
-  spec.key_columns = {"key"};
-  spec.time_column = "ts";
-  spec.value_columns = {"value"};
-  spec.aggregates = {AggregateKind::kRowCount, AggregateKind::kCount, AggregateKind::kSum,
-                     AggregateKind::kAvg,      AggregateKind::kMin,   AggregateKind::kMax,
-                     AggregateKind::kFirst,    AggregateKind::kLast,  AggregateKind::kVarSamp};
-  spec.windows = {WindowDef::Tumbling(60 * kSec), WindowDef::Trailing(trailing_width)};
-  spec.allowed_lateness_us = lateness;
-  return spec;
-}
-
-struct Expected {
-  int64_t rows = 0;
-  int64_t count = 0;
-  double sum = 0, min = 0, max = 0, first = 0, last = 0;
-  std::vector<double> values;
-};
-
-// Every row of `key` newer than the bound, in time order (ties: arrival order).
-std::map<std::string, Expected> BruteForce(const std::vector<Row>& all, int64_t since,
-                                           bool inclusive) {
-  std::vector<const Row*> rows;
-  for (const Row& row : all) {
-    if (row.ts && (inclusive ? *row.ts >= since : *row.ts > since)) rows.push_back(&row);
-  }
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const Row* a, const Row* b) { return *a->ts < *b->ts; });
-  std::map<std::string, Expected> out;
-  for (const Row* row : rows) {
-    Expected& e = out[row->key];
-    ++e.rows;
-    if (!row->value) continue;
-    const double x = *row->value;
-    if (e.count == 0) {
-      e.min = e.max = e.first = x;
-    }
-    e.min = std::min(e.min, x);
-    e.max = std::max(e.max, x);
-    e.last = x;
-    e.sum += x;
-    ++e.count;
-    e.values.push_back(x);
-  }
-  return out;
-}
-
-void ExpectMatches(const arrow::RecordBatch& got, const std::map<std::string, Expected>& want,
-                   const std::string& context) {
-  ASSERT_EQ(got.num_rows(), static_cast<int64_t>(want.size())) << context;
-  auto keys = std::static_pointer_cast<arrow::StringArray>(got.GetColumnByName("key"));
-  auto column = [&](const char* name) {
-    auto array = got.GetColumnByName(name);
-    EXPECT_NE(array, nullptr) << name;
-    return array;
-  };
-  auto rows = std::static_pointer_cast<arrow::Int64Array>(column("row_count"));
-  auto counts = std::static_pointer_cast<arrow::Int64Array>(column("value_count"));
-  auto sums = std::static_pointer_cast<arrow::DoubleArray>(column("value_sum"));
-  auto mins = std::static_pointer_cast<arrow::DoubleArray>(column("value_min"));
-  auto maxes = std::static_pointer_cast<arrow::DoubleArray>(column("value_max"));
-  auto firsts = std::static_pointer_cast<arrow::DoubleArray>(column("value_first"));
-  auto lasts = std::static_pointer_cast<arrow::DoubleArray>(column("value_last"));
-  auto vars = std::static_pointer_cast<arrow::DoubleArray>(column("value_var_samp"));
-  auto closed = std::static_pointer_cast<arrow::BooleanArray>(column("closed"));
-  for (int64_t i = 0; i < got.num_rows(); ++i) {
-    const std::string key = keys->GetString(i);
-    auto it = want.find(key);
-    ASSERT_NE(it, want.end()) << context << " unexpected key " << key;
-    const Expected& e = it->second;
-    const std::string where = context + " key " + key;
-    EXPECT_EQ(rows->Value(i), e.rows) << where;
-    EXPECT_EQ(counts->Value(i), e.count) << where;
-    EXPECT_FALSE(closed->Value(i)) << where;
-    if (e.count == 0) {
-      EXPECT_TRUE(sums->IsNull(i)) << where;
-      EXPECT_TRUE(mins->IsNull(i)) << where;
-      continue;
-    }
-    EXPECT_NEAR(sums->Value(i), e.sum, 1e-9 * (1 + std::fabs(e.sum))) << where;
-    EXPECT_EQ(mins->Value(i), e.min) << where;
-    EXPECT_EQ(maxes->Value(i), e.max) << where;
-    EXPECT_EQ(firsts->Value(i), e.first) << where;
-    EXPECT_EQ(lasts->Value(i), e.last) << where;
-    if (e.count < 2) {
-      EXPECT_TRUE(vars->IsNull(i)) << where;
-    } else {
-      const double mean = e.sum / static_cast<double>(e.count);
-      double m2 = 0;
-      for (double x : e.values) m2 += (x - mean) * (x - mean);
-      const double var = m2 / static_cast<double>(e.count - 1);
-      EXPECT_NEAR(vars->Value(i), var, 1e-9 * (1 + var)) << where;
-    }
-  }
-}
+using namespace trailing_rows;  // NOLINT: the shared rows and checks
 
 class TrailingBufferTest : public ::testing::TestWithParam<uint64_t> {};
 constexpr uint64_t kChurnSeeds = 60;  // seeds above this churn keys

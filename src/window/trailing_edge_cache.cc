@@ -1,0 +1,84 @@
+#include "window/trailing_edge_cache.h"
+
+#include <spdlog/spdlog.h>
+
+namespace hyprstream::window {
+
+TrailingEdgeCache::~TrailingEdgeCache() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<const TrailingEdgeRows> TrailingEdgeCache::Find(const std::string& definition,
+                                                                size_t window,
+                                                                int64_t pane_begin) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = kept_.find(Key{definition, window, pane_begin});
+  return it == kept_.end() ? nullptr : it->second;
+}
+
+void TrailingEdgeCache::Drop(const std::string& definition, const TrailingEdgeRows* rows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = kept_.find(Key{definition, rows->window, rows->pane_begin});
+  if (it != kept_.end() && it->second.get() == rows) kept_.erase(it);
+}
+
+void TrailingEdgeCache::Request(const std::string& definition, size_t window, int64_t pane_begin,
+                                int64_t pane_end) {
+  Key key{definition, window, pane_begin};
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ || kept_.count(key) > 0 || !wanted_.insert(key).second) return;
+    queue_.emplace_back(std::move(key), pane_end);
+    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  }
+  wake_.notify_one();
+}
+
+void TrailingEdgeCache::Forget(const std::string& definition) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = kept_.begin(); it != kept_.end();) {
+    it = std::get<0>(it->first) == definition ? kept_.erase(it) : std::next(it);
+  }
+}
+
+int64_t TrailingEdgeCache::memory_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int64_t bytes = 0;
+  for (const auto& [key, rows] : kept_) bytes += rows->memory_bytes();
+  return bytes;
+}
+
+void TrailingEdgeCache::Run() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    auto [key, pane_end] = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    const auto& [definition, window, pane_begin] = key;
+    auto rows = loader_(definition, window, pane_begin, pane_end);
+    lock.lock();
+    wanted_.erase(key);
+    if (!rows.ok()) {
+      spdlog::debug("rows of a trailing pane of window '{}' were not read back: {}", definition,
+                    rows.status().ToString());
+      continue;
+    }
+    if (*rows == nullptr) continue;
+    kept_[key] = std::move(*rows);
+    // Keep the newest few panes of this definition window.
+    std::vector<Key> mine;
+    for (const auto& [k, r] : kept_) {
+      if (std::get<0>(k) == definition && std::get<1>(k) == window) mine.push_back(k);
+    }
+    for (size_t i = 0; i + kPanesKept < mine.size(); ++i) kept_.erase(mine[i]);
+  }
+}
+
+}  // namespace hyprstream::window

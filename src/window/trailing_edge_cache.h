@@ -1,0 +1,65 @@
+// TrailingEdgeCache: the stored rows of the trailing panes that reads' bounds fall in, read back
+// once and kept, so the reads of a dashboard refreshing every few seconds fold a pane's rows
+// from memory instead of asking the table each time. Panes are loaded on one background
+// thread (Request: the pane a read needed, and the next one as the bound nears it) through
+// the owner's loader; a few of the newest per definition window are kept. Entries that rows
+// folded into since they were read are stale: WindowStore::FinishTrailingRead refuses them and
+// the reader Drops them. Thread-safe.
+#pragma once
+
+#include <arrow/result.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "window/window_store.h"
+
+namespace hyprstream::window {
+
+class TrailingEdgeCache {
+ public:
+  // Reads the rows of [pane_begin, pane_end) of trailing window `window` of `definition`;
+  // nullptr: not now (keys not folded yet). Called on the loader thread.
+  using Loader = std::function<arrow::Result<std::shared_ptr<const TrailingEdgeRows>>(
+      const std::string& definition, size_t window, int64_t pane_begin, int64_t pane_end)>;
+
+  explicit TrailingEdgeCache(Loader loader) : loader_(std::move(loader)) {}
+  ~TrailingEdgeCache();  // stops the loader thread and waits for it
+
+  std::shared_ptr<const TrailingEdgeRows> Find(const std::string& definition, size_t window,
+                                               int64_t pane_begin) const;
+  // Forgets `rows` (found stale).
+  void Drop(const std::string& definition, const TrailingEdgeRows* rows);
+  // Loads the pane in the background unless it is kept or being loaded.
+  void Request(const std::string& definition, size_t window, int64_t pane_begin, int64_t pane_end);
+  // Forgets every pane of `definition` (dropped, or its rows changed).
+  void Forget(const std::string& definition);
+  int64_t memory_bytes() const;
+
+ private:
+  using Key = std::tuple<std::string, size_t, int64_t>;  // definition, window, pane_begin
+  static constexpr size_t kPanesKept = 3;                // per definition window
+
+  void Run();
+
+  const Loader loader_;
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable wake_;
+  std::map<Key, std::shared_ptr<const TrailingEdgeRows>> kept_;
+  std::set<Key> wanted_;                       // queued or loading
+  std::deque<std::pair<Key, int64_t>> queue_;  // with pane_end
+  bool stopping_ = false;
+  std::thread thread_;  // started by the first Request
+};
+
+}  // namespace hyprstream::window

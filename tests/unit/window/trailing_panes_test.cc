@@ -1,0 +1,287 @@
+// Trailing windows kept as panes (WindowStoreOptions::trailing_as_panes): randomised streams
+// with out-of-order, late and null rows; each read merges the panes inside its bound and adds
+// the edge — as the partial aggregates a table would return, or as the rows of the edge's pane
+// kept from storage — and must equal a brute-force aggregate of every row newer than the bound.
+// Also: a read refuses an edge its pane changed under (rows folded into it meanwhile), and an
+// edge with a key the state never saw.
+#include "trailing_test_rows.h"
+
+#include <arrow/api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace hyprstream::window {
+namespace {
+
+using namespace trailing_rows;  // NOLINT: the shared rows and checks
+
+// What a table returns for the edge: EdgeSchema() columns, per key, over rows in [from, to).
+std::shared_ptr<arrow::RecordBatch> Partials(const WindowStore& store, const std::vector<Row>& all,
+                                             int64_t from, int64_t to) {
+  struct Partial {
+    int64_t rows = 0, count = 0;
+    double sum = 0, min = 0, max = 0;
+    std::vector<double> values;
+  };
+  std::map<std::string, Partial> by_key;
+  for (const Row& row : all) {
+    if (!row.ts || *row.ts < from || *row.ts >= to) continue;
+    Partial& p = by_key[row.key];
+    ++p.rows;
+    if (!row.value) continue;
+    const double x = *row.value;
+    p.min = p.count == 0 ? x : std::min(p.min, x);
+    p.max = p.count == 0 ? x : std::max(p.max, x);
+    p.sum += x;
+    ++p.count;
+    p.values.push_back(x);
+  }
+  auto schema = store.EdgeSchema();
+  std::vector<std::unique_ptr<arrow::ArrayBuilder>> builders;
+  for (const auto& field : schema->fields()) {
+    std::unique_ptr<arrow::ArrayBuilder> builder;
+    EXPECT_TRUE(arrow::MakeBuilder(arrow::default_memory_pool(), field->type(), &builder).ok());
+    builders.push_back(std::move(builder));
+  }
+  for (const auto& [key, p] : by_key) {
+    const double mean = p.count > 0 ? p.sum / static_cast<double>(p.count) : 0;
+    double m2 = 0;
+    for (double x : p.values) m2 += (x - mean) * (x - mean);
+    EXPECT_TRUE(static_cast<arrow::StringBuilder&>(*builders[0]).Append(key).ok());
+    for (int c = 1; c < schema->num_fields(); ++c) {
+      const std::string& name = schema->field(c)->name();
+      auto append_int = [&](int64_t v) {
+        EXPECT_TRUE(static_cast<arrow::Int64Builder&>(*builders[c]).Append(v).ok());
+      };
+      auto append_double = [&](double v) {
+        auto& b = static_cast<arrow::DoubleBuilder&>(*builders[c]);
+        EXPECT_TRUE((p.count > 0 ? b.Append(v) : b.AppendNull()).ok());  // SQL: NULL of none
+      };
+      if (name == "row_count")
+        append_int(p.rows);
+      else if (name == "value_count")
+        append_int(p.count);
+      else if (name == "value_sum")
+        append_double(p.sum);
+      else if (name == "value_min")
+        append_double(p.min);
+      else if (name == "value_max")
+        append_double(p.max);
+      else if (name == "value_mean")
+        append_double(mean);
+      else if (name == "value_m2")
+        append_double(m2);
+      else
+        ADD_FAILURE() << "unexpected edge column " << name;
+    }
+  }
+  arrow::ArrayVector arrays;
+  for (auto& builder : builders) {
+    std::shared_ptr<arrow::Array> array;
+    EXPECT_TRUE(builder->Finish(&array).ok());
+    arrays.push_back(array);
+  }
+  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(by_key.size()), arrays);
+}
+
+// The rows a table returns for [from, to), in no particular order.
+std::shared_ptr<arrow::RecordBatch> RowsOf(const std::vector<Row>& all, int64_t from, int64_t to,
+                                           std::mt19937_64& rng) {
+  std::vector<Row> rows;
+  for (const Row& row : all) {
+    if (row.ts && *row.ts >= from && *row.ts < to) rows.push_back(row);
+  }
+  std::shuffle(rows.begin(), rows.end(), rng);
+  return Batch(rows);
+}
+
+WindowStoreOptions PaneOptions(int64_t panes, int64_t slack, const int64_t* clock) {
+  WindowStoreOptions options;
+  options.trailing_as_buffers = true;
+  options.trailing_as_panes = true;
+  options.trailing_panes = panes;
+  options.trailing_slack_us = slack;
+  options.wall_clock = [clock] { return *clock; };
+  return options;
+}
+
+class TrailingPanesTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(TrailingPanesTest, ReadsSinceAnyBoundMatchBruteForce) {
+  std::mt19937_64 rng(GetParam());
+  const int64_t width = (1 + static_cast<int64_t>(rng() % 10)) * 60 * kSec;
+  const int64_t lateness = static_cast<int64_t>(rng() % 3) * 30 * kSec;
+  const int64_t panes = std::vector<int64_t>{3, 7, 16, 120}[rng() % 4];
+  const int64_t start = 1'700'000'000LL * kSec;
+  int64_t clock = start;
+  auto store =
+      WindowStore::Make(Spec(width, lateness, /*first_last=*/false), Schema(),
+                        PaneOptions(panes, static_cast<int64_t>(rng() % 2) * 30 * kSec, &clock));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const int keys = 1 + static_cast<int>(rng() % 20);
+  const bool churn = GetParam() % 3 == 0;
+  std::vector<Row> all;
+  int answered = 0, with_edge = 0;
+  for (int batch = 0; batch < 30; ++batch) {
+    std::vector<Row> rows;
+    const int n = static_cast<int>(rng() % 50);
+    for (int i = 0; i < n; ++i) {
+      Row row;
+      row.key = "k" + std::to_string(rng() % keys);
+      clock += static_cast<int64_t>(rng() % (5 * kSec));
+      const uint64_t shape = rng() % 100;
+      if (shape < 3) {
+        row.ts = std::nullopt;
+      } else if (shape < 15) {  // out of order, sometimes far behind (late, maybe dropped)
+        row.ts = clock - static_cast<int64_t>(rng() % (3 * width));
+      } else if (shape < 17) {  // far ahead of the clock: the overflow pane
+        row.ts = clock + static_cast<int64_t>(rng() % (4 * width));
+      } else {
+        row.ts = clock;
+      }
+      if (rng() % 10 != 0)
+        row.value = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000);
+      if (churn && row.ts)
+        row.key = "k" + std::to_string((*row.ts - start) / (width / 4) + rng() % keys);
+      rows.push_back(row);
+    }
+    ASSERT_TRUE((*store)->Update(*Batch(rows)).ok());
+    all.insert(all.end(), rows.begin(), rows.end());
+
+    const int64_t horizon = (*store)->TrailingHorizon(1);
+    for (int probe = 0; probe < 4; ++probe) {
+      const int64_t since = clock - static_cast<int64_t>(rng() % (2 * width));
+      const bool inclusive = rng() % 2 == 0;
+      const std::string context = "seed " + std::to_string(GetParam()) + " batch " +
+                                  std::to_string(batch) + " since " + std::to_string(since) +
+                                  (inclusive ? " inclusive" : "");
+      TrailingFilter filter{std::nullopt, since, inclusive, clock, nullptr};
+      auto read = (*store)->BeginTrailingRead(filter);
+      const bool covered = horizon == kNoTime || (inclusive ? since > horizon : since >= horizon);
+      if (!covered) {
+        EXPECT_FALSE(read.ok()) << context;
+        continue;
+      }
+      if (!read.ok()) {  // only refused when rows far ahead would be split
+        EXPECT_NE(read.status().message().find("far ahead"), std::string::npos)
+            << context << ": " << read.status().ToString();
+        continue;
+      }
+      std::optional<std::shared_ptr<arrow::RecordBatch>> got;
+      if (read->edge_begin == read->edge_end) {
+        auto finished = (*store)->FinishTrailingRead(*read, nullptr);
+        ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
+        got = *finished;
+      } else if (probe % 2 == 0) {
+        ++with_edge;
+        auto finished = (*store)->FinishTrailingRead(
+            *read, Partials(**store, all, read->edge_begin, read->edge_end).get());
+        ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
+        got = *finished;
+      } else {
+        ++with_edge;
+        const uint64_t fold = (*store)->TrailingPaneFold(1, read->edge_pane_begin);
+        auto kept =
+            (*store)->MakeEdgeRows(1, read->edge_pane_begin, read->edge_end, fold,
+                                   *RowsOf(all, read->edge_pane_begin, read->edge_end, rng));
+        ASSERT_TRUE(kept.ok()) << context << kept.status().ToString();
+        ASSERT_NE(*kept, nullptr) << context;
+        auto finished = (*store)->FinishTrailingRead(*read, nullptr, kept->get());
+        ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
+        got = *finished;
+      }
+      ASSERT_TRUE(got.has_value()) << context << ": the state did not move, yet the read refused";
+      ExpectMatches(**got, BruteForce(all, since, inclusive), context);
+      ++answered;
+    }
+  }
+  EXPECT_GT(answered, 0);
+  EXPECT_GT(with_edge, 0);
+}
+
+std::vector<uint64_t> Seeds() {
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = 1; s <= 80; ++s) seeds.push_back(s);
+  return seeds;
+}
+INSTANTIATE_TEST_SUITE_P(Seeds, TrailingPanesTest, ::testing::ValuesIn(Seeds()));
+
+TEST(TrailingPanes, ReadsRefuseAnEdgeWhosePaneChangedOrAKeyTheyNeverSaw) {
+  int64_t clock = 1'700'000'000LL * kSec;
+  const int64_t t0 = clock;
+  // 60 s wide, 6 panes over width + slack (70 s): panes of 11.67 s.
+  auto store =
+      WindowStore::Make(Spec(60 * kSec, 0, false), Schema(), PaneOptions(6, 10 * kSec, &clock));
+  ASSERT_TRUE(store.ok());
+  std::vector<Row> all;
+  for (int i = 0; i <= 60; ++i) all.push_back({"a", t0 + i * kSec, 1.0 * i});
+  clock = t0 + 60 * kSec;
+  ASSERT_TRUE((*store)->Update(*Batch(all)).ok());
+  TrailingFilter filter{std::nullopt, t0 + 15 * kSec, false, clock, nullptr};
+  auto read = (*store)->BeginTrailingRead(filter);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_LT(read->edge_begin, read->edge_end);
+  const uint64_t fold = (*store)->TrailingPaneFold(1, read->edge_pane_begin);
+  auto kept = (*store)->MakeEdgeRows(1, read->edge_pane_begin, read->edge_end, fold, *Batch(all));
+  ASSERT_TRUE(kept.ok() && *kept != nullptr);
+  auto partials = Partials(**store, all, read->edge_begin, read->edge_end);
+
+  // A key the state never saw (its rows not folded yet): the state moved.
+  auto unknown = Partials(**store, {{"zz", t0 + 16 * kSec, 1.0}}, read->edge_begin, read->edge_end);
+  auto refused = (*store)->FinishTrailingRead(*read, unknown.get());
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->has_value());
+
+  // A late row folds into the edge's pane after the read began: both edges are refused, and a
+  // read begun again answers with the row.
+  const Row late{"a", t0 + 16 * kSec + 1, 100.0};
+  ASSERT_TRUE((*store)->Update(*Batch({late})).ok());
+  all.push_back(late);
+  auto after = (*store)->FinishTrailingRead(*read, partials.get());
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->has_value());
+  auto stale = (*store)->FinishTrailingRead(*read, nullptr, kept->get());
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(stale->has_value());
+  auto again = (*store)->BeginTrailingRead(filter);
+  ASSERT_TRUE(again.ok());
+  auto stale_for_new_read = (*store)->FinishTrailingRead(*again, nullptr, kept->get());
+  ASSERT_TRUE(stale_for_new_read.ok());
+  EXPECT_FALSE(stale_for_new_read->has_value());  // the kept rows predate the late row
+  auto answered = (*store)->FinishTrailingRead(
+      *again, Partials(**store, all, again->edge_begin, again->edge_end).get());
+  ASSERT_TRUE(answered.ok() && answered->has_value());
+  ExpectMatches(***answered, BruteForce(all, t0 + 15 * kSec, false), "after the late row");
+}
+
+TEST(TrailingPanes, MemoryFollowsKeysNotRows) {
+  int64_t clock = 1'700'000'000LL * kSec;
+  auto store = WindowStore::Make(Spec(60 * 60 * kSec, 0, false), Schema(),
+                                 PaneOptions(120, 60 * kSec, &clock));
+  ASSERT_TRUE(store.ok());
+  auto bytes_after = [&](int rows_per_key_per_second) {
+    for (int second = 0; second < 600; ++second) {
+      std::vector<Row> rows;
+      for (int k = 0; k < 50; ++k) {
+        for (int r = 0; r < rows_per_key_per_second; ++r) {
+          rows.push_back({"k" + std::to_string(k), clock + r, 1.0 * r});
+        }
+      }
+      EXPECT_TRUE((*store)->Update(*Batch(rows)).ok());
+      clock += kSec;
+    }
+    return (*store)->GetStats().trailing_bytes;
+  };
+  const int64_t sparse = bytes_after(1);
+  const int64_t dense = bytes_after(20);  // 20x the rows over the same keys and time
+  EXPECT_LT(dense, sparse * 2) << sparse << " vs " << dense;
+}
+
+}  // namespace
+}  // namespace hyprstream::window
