@@ -215,6 +215,14 @@ std::vector<OptionSpec> Options() {
       {"window-lateness", K::kDuration,
        "how late a row may arrive and still update its window (metrics)", "1m",
        Duration(&Config::window_lateness, 0)},
+      {"metrics-trailing-window", K::kDuration,
+       "width of the built-in metrics_trailing window that answers 'the last N' queries of "
+       "metrics from panes (0: none)",
+       "1h", Duration(&Config::metrics_trailing_window, 0)},
+      {"window-trailing-panes", K::kInteger,
+       "panes per trailing window width: more panes, more memory per key, fewer rows read back "
+       "per query",
+       "120", Integer(&Config::window_trailing_panes, 2, 100000)},
       {"metrics-integer-time-unit", K::kText,
        "unit of integer epoch values in metrics.timestamp: s, ms, us or ns (unset: rejected)",
        "none", Text(&Config::metrics_integer_time_unit, {"", "s", "ms", "us", "ns"})},

@@ -104,6 +104,12 @@ arrow::Result<std::shared_ptr<window::WindowedEngine>> OpenWindows(
   window_options.metrics_table = config.metrics_table;
   window_options.metrics_running_width_us = config.metrics_running_window.count() * 1000000LL;
   window_options.allowed_lateness_us = config.window_lateness.count() * 1000000LL;
+  window_options.metrics_trailing_windows.clear();
+  if (config.metrics_trailing_window.count() > 0) {
+    window_options.metrics_trailing_windows.push_back(
+        window::WindowDef::Trailing(config.metrics_trailing_window.count() * 1000000LL));
+  }
+  window_options.trailing_panes = config.window_trailing_panes;
   ARROW_ASSIGN_OR_RAISE(window_options.metrics_integer_time_unit,
                         window::ParseTimeUnit(config.metrics_integer_time_unit));
   ARROW_ASSIGN_OR_RAISE(auto windowed,

@@ -1066,3 +1066,87 @@ def test_a_prepared_trailing_query_reads_now_at_each_execution(stack):
         time.sleep(max(0.0, (left_the_bound - utcnow()).total_seconds()))
         assert execute() == [] and engine_answer() == []
     assert answered_count(server, "recent_stats") == 2
+
+
+def test_readme_query_is_answered_from_metrics_trailing_panes(stack):
+    """The README's last-hour query over rows spanning 70 minutes (so its bound splits a pane
+    holding rows) is answered from the built-in metrics_trailing definition, and equals the
+    engine's answer over the stored rows: at an explicit bound through hyprstream_window (the
+    edge read from the table, and from the pane's rows kept on a later read), and verbatim."""
+    if not stack.has_duckdb_sql:
+        pytest.skip("SQLite answers its own queries (no metrics_trailing there)")
+    server = stack.start("--log-level", "debug")
+    now = utcnow().replace(microsecond=0)
+    data = metrics_table(4200, start=now - datetime.timedelta(minutes=70), step_s=1,
+                         ids=tuple(f"m{i}" for i in range(7)))
+    with connect(server) as conn:
+        cur = conn.cursor()
+        assert cur.adbc_ingest("metrics", data, mode="append") == 4200
+        assert ("metrics_trailing", "main.metrics") in [
+            tuple(r) for r in rows(cur, "SELECT name, \"table\" FROM hyprstream_windows()")]
+        for minutes_back in (61, 45, 45, 59.5):  # 45 twice: the kept rows of its pane
+            bound = now - datetime.timedelta(minutes=minutes_back, microseconds=250_000)
+            micros = (bound - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1)
+            from_windows = rows(cur, "SELECT metric_id, row_count, value_running_window_avg_avg "
+                                     "FROM hyprstream_window('metrics_trailing', width := "
+                                     f"'trailing 1h', since := {micros}, inclusive := 'true') "
+                                     "ORDER BY metric_id")
+            from_engine = rows(cur, "SELECT metric_id, count(*), avg(value_running_window_avg) "
+                                    f"FROM metrics WHERE \"timestamp\" >= {stack.timestamp(bound)} "
+                                    "GROUP BY metric_id ORDER BY metric_id")
+            assert len(from_engine) == 7
+            assert_rows_match(from_windows, from_engine, f"since {minutes_back} min")
+            time.sleep(0.3)  # the background read of the pane's rows
+        before = answered_count(server, "metrics_trailing")
+        for _ in range(5):
+            start = utcnow()
+            got = rows(cur, README_QUERY)
+            end = utcnow()
+            stored = [(m, t) for m, t in zip(data["metric_id"].to_pylist(),
+                                             data["timestamp"].to_pylist())]
+            if any(start - datetime.timedelta(hours=1) <= t <= end - datetime.timedelta(hours=1)
+                   for _, t in stored):
+                continue  # a row sat on the moving bound: ask again
+            want = rows(cur, "SELECT metric_id, count(*), avg(value_running_window_avg) FROM "
+                             f"metrics WHERE \"timestamp\" >= {stack.timestamp(start - datetime.timedelta(hours=1))} "
+                             "GROUP BY metric_id ORDER BY 3 DESC")
+            assert_rows_match(got, want, "README query")
+            break
+        else:
+            pytest.fail("rows kept sitting on the README query's bound")
+        assert answered_count(server, "metrics_trailing") > before
+
+
+def test_metrics_trailing_window_is_configurable(stack):
+    """--metrics-trailing-window 0 leaves metrics without the trailing definition (the README
+    query then runs on the engine, answer unchanged); a narrower one does not answer wider
+    bounds."""
+    if not stack.has_duckdb_sql:
+        pytest.skip("SQLite answers its own queries (no metrics_trailing there)")
+    now = utcnow().replace(microsecond=0)
+    data = metrics_table(300, start=now - datetime.timedelta(minutes=50), step_s=10)
+    for width, listed in (("0", False), ("10m", True)):
+        server = stack.start("--metrics-trailing-window", width, "--window-trailing-panes", "7",
+                             "--log-level", "debug")
+        before = answered_count(server, "metrics_trailing")  # the log may hold earlier starts'
+        with connect(server) as conn:
+            cur = conn.cursor()
+            if not listed:  # the second start finds the rows stored
+                cur.adbc_ingest("metrics", data, mode="append")
+            names = [r[0] for r in rows(cur, "SELECT name FROM hyprstream_windows()")]
+            assert ("metrics_trailing" in names) == listed, names
+            got = rows(cur, README_QUERY)
+            assert sum(r[1] for r in got) == 300
+            assert answered_count(server, "metrics_trailing") == before
+            if listed:
+                spec = rows(cur, "SELECT spec FROM hyprstream_windows() WHERE name = "
+                                 "'metrics_trailing'")[0][0]
+                assert "trailing 10m" in spec
+                last_5m = ("SELECT metric_id, count(*) AS n FROM metrics WHERE \"timestamp\" > "
+                           "now() - INTERVAL '5 minutes' {} GROUP BY metric_id ORDER BY metric_id")
+                got = rows(cur, last_5m.format(""))
+                assert answered_count(server, "metrics_trailing") == before + 1
+                # The engine's answer (rows are 10 s apart: the bound moves past none between).
+                assert got == rows(cur, last_5m.format("AND metric_id IS NOT NULL"))
+                assert sum(r[1] for r in got) in (29, 30)
+        server.stop()
