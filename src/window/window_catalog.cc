@@ -30,10 +30,11 @@ namespace {
 constexpr char kMetrics[] = "metrics";
 constexpr char kMetricsTrailing[] = "metrics_trailing";
 // What the built-in metrics_trailing definition keeps: enough for the README's last-hour query
-// (COUNT(*), AVG(value_running_window_avg) per metric) and counts, sums and averages of value
-// (min/max would double the state: 40 bytes per key and pane instead of 72).
+// (COUNT(*), AVG(value_running_window_avg) per metric) and the usual aggregates of value
+// (72 bytes per key and pane; without min/max 40, but a dashboard's max() would then be
+// computed by the engine over every row of the range).
 constexpr char kMetricsTrailingValues[] = "value,value_running_window_avg";
-constexpr char kMetricsTrailingAggregates[] = "count_star,count,sum,avg";
+constexpr char kMetricsTrailingAggregates[] = "count_star,count,sum,avg,min,max";
 // A read made while the state moves under it (rows at or before its edge folded meanwhile) is
 // made again this many times before it gives up.
 constexpr int kTrailingReadAttempts = 3;
