@@ -41,27 +41,7 @@ TEST_P(TrailingBufferTest, ReadsSinceAnyBoundMatchBruteForce) {
   int64_t clock = start;
   std::vector<Row> all;
   for (int batch = 0; batch < 30; ++batch) {
-    std::vector<Row> rows;
-    const int n = static_cast<int>(rng() % 50);
-    for (int i = 0; i < n; ++i) {
-      Row row;
-      row.key = "k" + std::to_string(rng() % keys);
-      clock += static_cast<int64_t>(rng() % (5 * kSec));
-      const uint64_t shape = rng() % 100;
-      if (shape < 3) {
-        row.ts = std::nullopt;
-      } else if (shape < 15) {  // out of order, sometimes far behind (late, maybe evicted)
-        row.ts = clock - static_cast<int64_t>(rng() % (3 * width));
-      } else {
-        row.ts = clock;
-      }
-      if (rng() % 10 != 0)
-        row.value = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000);
-      if (churn && row.ts) {  // a quarter width of event time per generation of keys
-        row.key = "k" + std::to_string((*row.ts - start) / (width / 4) + rng() % keys);
-      }
-      rows.push_back(row);
-    }
+    std::vector<Row> rows = RandomRows(rng, &clock, keys, width, start, churn);
     ASSERT_TRUE((*store)->Update(*Batch(rows)).ok());
     all.insert(all.end(), rows.begin(), rows.end());
 

@@ -101,12 +101,6 @@ std::shared_ptr<arrow::RecordBatch> RowsOf(const std::vector<Row>& all, int64_t 
   return Batch(rows);
 }
 
-std::string KeyName(int64_t n) {
-  std::string key = "k";  // appended, not "k" + ...: GCC 12 warns falsely (-Wrestrict) on that
-  key += std::to_string(n);
-  return key;
-}
-
 WindowStoreOptions PaneOptions(int64_t panes, int64_t slack, const int64_t* clock) {
   WindowStoreOptions options;
   options.trailing_as_buffers = true;
@@ -135,28 +129,7 @@ TEST_P(TrailingPanesTest, ReadsSinceAnyBoundMatchBruteForce) {
   std::vector<Row> all;
   int answered = 0, with_edge = 0;
   for (int batch = 0; batch < 30; ++batch) {
-    std::vector<Row> rows;
-    const int n = static_cast<int>(rng() % 50);
-    for (int i = 0; i < n; ++i) {
-      Row row;
-      row.key = KeyName(static_cast<int64_t>(rng() % keys));
-      clock += static_cast<int64_t>(rng() % (5 * kSec));
-      const uint64_t shape = rng() % 100;
-      if (shape < 3) {
-        row.ts = std::nullopt;
-      } else if (shape < 15) {  // out of order, sometimes far behind (late, maybe dropped)
-        row.ts = clock - static_cast<int64_t>(rng() % (3 * width));
-      } else if (shape < 17) {  // far ahead of the clock: the overflow pane
-        row.ts = clock + static_cast<int64_t>(rng() % (4 * width));
-      } else {
-        row.ts = clock;
-      }
-      if (rng() % 10 != 0)
-        row.value = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000);
-      if (churn && row.ts)
-        row.key = KeyName((*row.ts - start) / (width / 4) + static_cast<int64_t>(rng() % keys));
-      rows.push_back(row);
-    }
+    std::vector<Row> rows = RandomRows(rng, &clock, keys, width, start, churn, 2);
     ASSERT_TRUE((*store)->Update(*Batch(rows)).ok());
     all.insert(all.end(), rows.begin(), rows.end());
 

@@ -157,4 +157,42 @@ inline void ExpectMatches(const arrow::RecordBatch& got,
   }
 }
 
+inline std::string KeyName(int64_t n) {
+  std::string key = "k";  // appended, not "k" + ...: GCC 12 warns falsely (-Wrestrict) on that
+  key += std::to_string(n);
+  return key;
+}
+
+// One random batch: up to 50 rows, the clock moving up to 5 s per row; 3% without a time, 12%
+// out of order (up to 3 widths behind: late, maybe evicted), `far_ahead_percent` up to 4 widths
+// ahead of the clock, the rest at the clock; 10% without a value. With `churn`, keys live a
+// quarter width of event time each (they leave memory and their ids serve new keys).
+template <typename Rng>
+std::vector<Row> RandomRows(Rng& rng, int64_t* clock, int keys, int64_t width, int64_t start,
+                            bool churn, uint64_t far_ahead_percent = 0) {
+  std::vector<Row> rows;
+  const int n = static_cast<int>(rng() % 50);
+  for (int i = 0; i < n; ++i) {
+    Row row;
+    row.key = KeyName(static_cast<int64_t>(rng() % keys));
+    *clock += static_cast<int64_t>(rng() % (5 * kSec));
+    const uint64_t shape = rng() % 100;
+    if (shape < 3) {
+      row.ts = std::nullopt;
+    } else if (shape < 15) {
+      row.ts = *clock - static_cast<int64_t>(rng() % (3 * width));
+    } else if (shape < 15 + far_ahead_percent) {
+      row.ts = *clock + static_cast<int64_t>(rng() % (4 * width));
+    } else {
+      row.ts = *clock;
+    }
+    if (rng() % 10 != 0) row.value = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000);
+    if (churn && row.ts) {
+      row.key = KeyName((*row.ts - start) / (width / 4) + static_cast<int64_t>(rng() % keys));
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 }  // namespace hyprstream::window::trailing_rows
