@@ -5,6 +5,8 @@
 #include "engine/duckdb_arrow_schema.h"
 #include "engine/duckdb_status.h"
 #include "sql/clock_bounds.h"
+
+#include <cstring>
 #include "sql/select_item_origins.h"
 #include "sql/sql_script.h"
 
@@ -110,6 +112,21 @@ arrow::Result<SharedPrepared> PrepareSqlLocked(DuckDbSession& session, const std
   return prepared;
 }
 
+// Whether two prepared statements' results have the same column names.
+bool SameColumnNames(duckdb_prepared_statement a, duckdb_prepared_statement b) {
+  const idx_t columns = duckdb_prepared_statement_column_count(a);
+  if (columns != duckdb_prepared_statement_column_count(b)) return false;
+  for (idx_t i = 0; i < columns; ++i) {
+    char* x = const_cast<char*>(duckdb_prepared_statement_column_name(a, i));
+    char* y = const_cast<char*>(duckdb_prepared_statement_column_name(b, i));
+    const bool same = x != nullptr && y != nullptr && std::strcmp(x, y) == 0;
+    duckdb_free(x);
+    duckdb_free(y);
+    if (!same) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 DuckDbStatement::DuckDbStatement(std::shared_ptr<DuckDbSession> session, SharedPrepared prepared,
@@ -122,6 +139,7 @@ DuckDbStatement::~DuckDbStatement() {
   probe_.reset();
 }
 
+
 arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
     std::shared_ptr<DuckDbSession> session, const std::string& sql) {
   SharedPrepared prepared;
@@ -129,6 +147,13 @@ arrow::Result<std::unique_ptr<DuckDbStatement>> DuckDbStatement::PrepareLocked(
   if (auto rewrite = sql::ClockBoundRewriteOf(sql);
       rewrite != nullptr && ClockCastIsExactLocked(*session, *rewrite)) {
     auto cast = PrepareSqlLocked(*session, rewrite->sql);
+    if (cast.ok() && rewrite->names_may_differ) {
+      // The query as written names the result; the printed one must name it the same.
+      auto as_written = PrepareSqlLocked(*session, sql);
+      if (!as_written.ok() || !SameColumnNames(as_written->get(), cast->get())) {
+        cast = arrow::Status::Invalid("the cast query names its columns differently");
+      }
+    }
     if (cast.ok()) {
       prepared = std::move(*cast);
       clock_cast = true;

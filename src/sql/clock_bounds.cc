@@ -170,10 +170,8 @@ std::shared_ptr<const ClockBoundRewrite> Build(std::string_view sql) {
   const json& statements = (*reads.tree)["statements"];
   if (statements.size() != 1) return nullptr;
   const json& node = statements[0]["node"];
-  if (node.value("type", "") != "SELECT_NODE" || node["where_clause"].is_null() ||
-      !NamesSurvivePrinting(node["select_list"])) {
-    return nullptr;
-  }
+  if (node.value("type", "") != "SELECT_NODE" || node["where_clause"].is_null()) return nullptr;
+  const bool names_may_differ = !NamesSurvivePrinting(node["select_list"]);
   json rewritten = *reads.tree;
   json& rewritten_node = rewritten["statements"][0]["node"];
   std::vector<json> columns;
@@ -199,7 +197,7 @@ std::shared_ptr<const ClockBoundRewrite> Build(std::string_view sql) {
   auto probe_sql = Deparse(probe);
   if (!rewritten_sql.ok() || !probe_sql.ok()) return nullptr;
   return std::make_shared<const ClockBoundRewrite>(
-      ClockBoundRewrite{std::move(*rewritten_sql), std::move(*probe_sql)});
+      ClockBoundRewrite{std::move(*rewritten_sql), std::move(*probe_sql), names_may_differ});
 }
 
 }  // namespace

@@ -18,15 +18,18 @@ namespace hyprstream::sql {
 
 struct ClockBoundRewrite {
   // The query with the clock side of each such comparison cast to TIMESTAMP. Its result columns
-  // have the query's names and types: every select item is a column, a `*` or aliased.
+  // have the query's types, and its names unless `names_may_differ`.
   std::string sql;
   // SELECT <each column compared with the clock> FROM <the query's FROM>: its result types are
   // the compared columns' types (prepare it; nothing needs to run).
   std::string probe_sql;
+  // A select item is an unaliased expression, whose name the printing may change: compare the
+  // two statements' result names before using `sql`.
+  bool names_may_differ = false;
 };
 
 // The rewrite of `sql`, or nullptr when it is not one SELECT whose WHERE compares a column with
-// the clock (or its select list has an unaliased expression, whose name the printing may change).
+// the clock.
 std::shared_ptr<const ClockBoundRewrite> ClockBoundRewriteOf(std::string_view sql);
 
 // An expression DuckDB evaluates to one value per query: constants, casts, the clock and

@@ -43,7 +43,10 @@ def predicate(rng, values):
 def queries(rng, values, n):
     shapes = ["SELECT k, count(*) AS n, sum(v) AS s FROM events WHERE {} GROUP BY k",
               "SELECT * FROM events WHERE {}",
-              "SELECT k, ts AS t FROM events WHERE {} AND k <> 'c'"]
+              "SELECT k, ts AS t FROM events WHERE {} AND k <> 'c'",
+              # unaliased expressions: the result keeps DuckDB's names for them
+              "SELECT k, count(*), avg(v), max(v) FROM events WHERE {} GROUP BY k",
+              "SELECT v + 1, \"k\" FROM events WHERE {}"]
     return [rng.choice(shapes).format(predicate(rng, values)) for _ in range(n)]
 
 
