@@ -286,10 +286,11 @@ arrow::Result<bool> ChunkBatchBuilder::Append(duckdb_data_chunk chunk) {
     ARROW_RETURN_NOT_OK(AppendValidity(column, validity, rows));
     switch (column.layout) {
       case Layout::kBoolean: {
-        const auto* bools = static_cast<const bool*>(values);
+        // Read as bytes: DuckDB leaves any byte in the slot of a NULL, which is no bool.
+        const auto* bytes = static_cast<const uint8_t*>(values);
         int64_t i = 0;
         arrow::internal::GenerateBitsUnrolled(column.values->mutable_data(), length_, rows,
-                                              [&] { return bools[i++]; });
+                                              [&] { return bytes[i++] != 0; });
         break;
       }
       case Layout::kFixedWidth:
