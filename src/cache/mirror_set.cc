@@ -209,8 +209,16 @@ void MirrorSet::MarkReady(const std::shared_ptr<Mirror>& mirror, std::optional<i
   mirror->rows = rows;
   ++mirror->generation;
   mirror->last_error.clear();
-  mirror->next_refresh = Steady::now() + RefreshInterval(*mirror);
-  if (!mirror->reload_wanted && mirror->writers == 0) mirror->state = MirrorState::kReady;
+  if (!mirror->reload_wanted && mirror->writers == 0) {
+    mirror->state = MirrorState::kReady;
+    mirror->next_refresh = Steady::now() + RefreshInterval(*mirror);
+  } else {
+    // A write began while loading: what was loaded may miss it. Load again as soon as no write
+    // is open (EndWrite asked for "at once"; waiting a refresh interval here left the table to
+    // the backend for that long — test_sql_transactions_write_through_at_commit's flake).
+    mirror->state = MirrorState::kStale;
+    mirror->next_refresh = Steady::now();
+  }
 }
 
 std::chrono::milliseconds MirrorSet::RefreshInterval(const Mirror& mirror) const {
