@@ -88,8 +88,10 @@ struct WindowCatalog::Entry {
   std::unique_ptr<WindowStore> store;
   std::shared_ptr<arrow::Schema> result_schema;  // "window" + store output
   bool persist_history = false;                  // closed windows go to the history table
-  // Trailing windows kept as panes, their edges read from the table (ReadPartials).
+  // Trailing windows kept as panes, their edges read from the table (ReadPartials/ReadRows)
+  // with this request (bounds set per read).
   bool trailing_panes = false;
+  PartialsRequest edge_request;
 
   std::mutex write_mutex;  // one writer: Update, closing, history appends
   // Rows of the table were changed or removed (metrics UPDATE/DELETE): its windows no longer
@@ -272,6 +274,21 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
   store_options.wall_clock = WallClockMicros;
   ARROW_ASSIGN_OR_RAISE(entry->store,
                         WindowStore::Make(spec, entry->input_schema, std::move(store_options)));
+  if (entry->trailing_panes) {
+    // What the table is asked for an edge: the store's partial aggregates (EdgeSchema()).
+    PartialsRequest& request = entry->edge_request;
+    request.keys = spec.key_columns;
+    request.time = spec.time_column;
+    request.time_type = entry->input_schema->field(time_index)->type();
+    request.integer_unit = spec.integer_time_unit;
+    const AggregateLayout& layout = entry->store->layout();
+    const BlockOffsets& o = layout.offsets();
+    if (layout.value_blocks() > 0) request.values = spec.value_columns;
+    request.sum = o.sum >= 0;
+    request.min = o.min >= 0;
+    request.max = o.max >= 0;
+    request.moments = o.mean >= 0;
+  }
   arrow::FieldVector fields = {arrow::field("window_spec", arrow::utf8(), false)};
   for (const auto& f : entry->store->OutputSchema()->fields()) fields.push_back(f);
   entry->result_schema = arrow::schema(std::move(fields));
@@ -708,29 +725,13 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::TrailingResult
   return arrow::RecordBatch::Make(entry->result_schema, rows->num_rows(), columns);
 }
 
-PartialsRequest WindowCatalog::EdgeRequest(const Entry& entry) const {
-  const AggregateLayout layout(entry.spec);
-  const BlockOffsets& o = layout.offsets();
-  PartialsRequest request;
-  request.keys = entry.spec.key_columns;
-  request.time = entry.spec.time_column;
-  request.time_type = entry.input_schema->GetFieldByName(entry.spec.time_column)->type();
-  request.integer_unit = entry.spec.integer_time_unit;
-  if (layout.value_blocks() > 0) request.values = entry.spec.value_columns;
-  request.sum = o.sum >= 0;
-  request.min = o.min >= 0;
-  request.max = o.max >= 0;
-  request.moments = o.mean >= 0;
-  return request;
-}
-
 arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowCatalog::LoadEdgeRows(
     const std::string& name, size_t window, int64_t pane_begin, int64_t pane_end) const {
   auto entry = Find(name);
   if (entry == nullptr || !entry->trailing_panes) return nullptr;
   // The pane's last fold first: rows folded into it after this make the kept rows stale.
   const uint64_t fold = entry->store->TrailingPaneFold(window, pane_begin);
-  PartialsRequest request = EdgeRequest(*entry);
+  PartialsRequest request = entry->edge_request;
   request.from_us = pane_begin;
   request.to_us = pane_end;
   ARROW_ASSIGN_OR_RAISE(auto batch, storage_->ReadRows(entry->table, request));
@@ -740,7 +741,7 @@ arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowCatalog::LoadEdgeRo
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::ReadTrailingPanes(
     const Entry& entry, const TrailingFilter& filter) const {
-  PartialsRequest request = EdgeRequest(entry);
+  PartialsRequest request = entry.edge_request;
   for (int attempt = 1;; ++attempt) {
     // The panes first, then the edge: a transaction the edge's rows include but that was
     // folded after the panes were merged shows up as a later fold into the edge's pane.

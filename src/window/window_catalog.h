@@ -168,8 +168,6 @@ class WindowCatalog {
   // A trailing read of `entry`'s panes plus the table's rows of the pane its bound splits.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadTrailingPanes(
       const Entry& entry, const TrailingFilter& filter) const;
-  // What the table is asked for the edge of `entry`'s trailing reads (bounds not set).
-  PartialsRequest EdgeRequest(const Entry& entry) const;
   // TrailingEdgeCache's loader: the stored rows of one pane of definition `name`.
   arrow::Result<std::shared_ptr<const TrailingEdgeRows>> LoadEdgeRows(const std::string& name,
                                                                       size_t window,

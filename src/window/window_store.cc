@@ -64,6 +64,15 @@ arrow::Status CheckValueType(const arrow::DataType& type, const std::string& nam
                                 "decimal) — cast it or leave it out of value_columns");
 }
 
+// A trailing read refused: its bound is before what the window still holds.
+arrow::Status LeftTheBuffer(int64_t horizon, const WindowDef& def, int64_t since) {
+  return arrow::Status::Invalid("rows at or before ", FormatEventTime(horizon), " have left the ",
+                                def.ToString(), " buffer, so an answer since ",
+                                FormatEventTime(since),
+                                " would miss rows; ask for a later bound or widen the trailing "
+                                "window");
+}
+
 arrow::Result<std::shared_ptr<arrow::Array>> ConstantTimestamps(int64_t value, int64_t n) {
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Buffer> buffer, arrow::AllocateBuffer(n * 8));
   std::fill_n(reinterpret_cast<int64_t*>(buffer->mutable_data()), n, value);
@@ -898,10 +907,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::TrailingSnapshot
   const TrailingWindow& trailing = *trailing_[t];
   if (trailing.horizon() != kNoTime && (filter.inclusive ? filter.since_us <= trailing.horizon()
                                                          : filter.since_us < trailing.horizon())) {
-    return arrow::Status::Invalid(
-        "rows at or before ", FormatEventTime(trailing.horizon()), " have left the ",
-        trailing.def().ToString(), " buffer, so an answer since ", FormatEventTime(filter.since_us),
-        " would miss rows; ask for a later bound or widen the trailing window");
+    return LeftTheBuffer(trailing.horizon(), trailing.def(), filter.since_us);
   }
   std::vector<int32_t> ids;
   if (filter.keys != nullptr) {
@@ -947,10 +953,7 @@ arrow::Result<TrailingRead> WindowStore::BeginTrailingRead(const TrailingFilter&
   const int64_t first = TrailingPanes::FirstIncluded(filter.since_us, filter.inclusive);
   if (!panes.MergeFrom(first, read.keys, read.slots.data(), read.has_rows.data())) {
     if (panes.horizon() != kNoTime && first <= panes.horizon()) {
-      return arrow::Status::Invalid(
-          "rows at or before ", FormatEventTime(panes.horizon()), " have left the ",
-          panes.def().ToString(), " buffer, so an answer since ", FormatEventTime(filter.since_us),
-          " would miss rows; ask for a later bound or widen the trailing window");
+      return LeftTheBuffer(panes.horizon(), panes.def(), filter.since_us);
     }
     return arrow::Status::Invalid(
         "rows far ahead of the clock are kept together, so an answer since ",

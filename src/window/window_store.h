@@ -191,6 +191,8 @@ class WindowStore {
   const WindowSpec& spec() const { return spec_; }
   // keys..., window_start, window_end (timestamp[us]), aggregates (AggregateColumns()), closed.
   const std::shared_ptr<arrow::Schema>& OutputSchema() const { return output_schema_; }
+  // The slots' layout (immutable after Make).
+  const AggregateLayout& layout() const { return *layout_; }
   // The per-row columns Update returns for trailing windows (empty if none).
   const std::shared_ptr<arrow::Schema>& TrailingSchema() const { return trailing_schema_; }
 

@@ -255,6 +255,19 @@ TEST(Config, ByteSizes) {
             std::string::npos);
 }
 
+TEST(Config, TrailingWindowOptions) {
+  EXPECT_EQ(LoadOk({}).metrics_trailing_window, std::chrono::seconds(3600));
+  EXPECT_EQ(LoadOk({}).window_trailing_panes, 120);
+  EXPECT_EQ(LoadOk({"--metrics-trailing-window", "0"}).metrics_trailing_window.count(), 0);
+  EXPECT_EQ(LoadOk({"--metrics-trailing-window", "30m"}).metrics_trailing_window,
+            std::chrono::seconds(1800));
+  EXPECT_EQ(LoadOk({"--window-trailing-panes", "60"}).window_trailing_panes, 60);
+  const std::string too_few = LoadError({"--window-trailing-panes", "1"});
+  EXPECT_NE(too_few.find("--window-trailing-panes"), std::string::npos) << too_few;
+  EXPECT_NE(LoadError({"--metrics-trailing-window", "soon"}).find("--metrics-trailing-window"),
+            std::string::npos);
+}
+
 TEST(Config, HelpAndVersionAreOutcomesNotErrors) {
   auto help = Load({"--help"});
   ASSERT_TRUE(help.ok()) << help.status().ToString();
