@@ -79,6 +79,7 @@ void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueIn
     last_fold_.erase(last_fold_.begin(), last_fold_.lower_bound(keep_from));
     // A block goes once all of its panes have gone (until then its keys stay held).
     blocks_.DropBefore(FloorDiv(keep_from, kPanesPerBlock));
+    suffixes_.DropBefore(FloorDiv(keep_from, kPanesPerBlock));
     if (dropped_any) horizon_ = std::max(horizon_, keep_from * width - 1);
     last_bound_ = std::max(last_bound_, evict_bound);
   }
@@ -96,6 +97,65 @@ void TrailingPanes::EdgeOf(int64_t first, int64_t* edge_begin, int64_t* edge_end
   *edge_end = start == first ? first : start + width;
 }
 
+void TrailingPanes::MergeRange(int64_t from_pane, int64_t first_block, int64_t words,
+                               StateWord* out, uint64_t* has_rows) const {
+  auto merge = [&](const PaneRing& ring, int64_t begin, int64_t end) {
+    for (int64_t pane = std::max(begin, ring.first()); pane < std::min(end, ring.end()); ++pane) {
+      if (!ring.HasRows(pane)) continue;
+      const uint64_t* bits = ring.KeyBits(pane);
+      layout_->MergeKeys(out, ring.Column(pane), bits, words);
+      for (int64_t w = 0; w < words; ++w) has_rows[w] |= bits[w];
+    }
+  };
+  merge(ring_, from_pane, first_block * kPanesPerBlock);
+  merge(blocks_, first_block, INT64_MAX);
+}
+
+bool TrailingPanes::UnchangedSince(uint64_t fold, int64_t from_pane, int64_t end_pane) const {
+  for (auto it = last_fold_.lower_bound(from_pane); it != last_fold_.end() && it->first < end_pane;
+       ++it) {
+    if (it->second > fold) return false;
+  }
+  return true;
+}
+
+std::shared_ptr<const PaneSuffixEntry> TrailingPanes::BuildSuffixes(int64_t block, int64_t offset,
+                                                                    int64_t settled_end,
+                                                                    int64_t keys,
+                                                                    int64_t words) const {
+  auto entry = std::make_shared<PaneSuffixEntry>();
+  entry->block = block;
+  entry->first_offset = offset;
+  entry->settled_end = settled_end;
+  entry->fold = folds_;
+  entry->keys = keys;
+  entry->words = words;
+  std::vector<StateWord> acc(static_cast<size_t>(keys) * layout_->stride());
+  layout_->Init(acc.data(), keys);
+  std::vector<uint64_t> bits(words, 0);
+  // The settled blocks after `block`, then its panes from the last back to `offset`.
+  for (int64_t b = block + 1; b < settled_end; ++b) {
+    if (!blocks_.HasRows(b)) continue;
+    const uint64_t* block_bits = blocks_.KeyBits(b);
+    layout_->MergeKeys(acc.data(), blocks_.Column(b), block_bits, words);
+    for (int64_t w = 0; w < words; ++w) bits[w] |= block_bits[w];
+  }
+  const int64_t count = kPanesPerBlock - offset;
+  entry->slots.resize(count);
+  entry->has_rows.resize(count);
+  for (int64_t j = count - 1; j >= 0; --j) {
+    const int64_t pane = block * kPanesPerBlock + offset + j;
+    if (ring_.HasRows(pane)) {
+      const uint64_t* pane_bits = ring_.KeyBits(pane);
+      layout_->MergeKeys(acc.data(), ring_.Column(pane), pane_bits, words);
+      for (int64_t w = 0; w < words; ++w) bits[w] |= pane_bits[w];
+    }
+    entry->slots[j] = acc;
+    entry->has_rows[j] = bits;
+  }
+  return entry;
+}
+
 bool TrailingPanes::MergeFrom(int64_t first, int64_t keys, StateWord* out,
                               uint64_t* has_rows) const {
   if (horizon_ != kNoTime && first <= horizon_) return false;
@@ -107,18 +167,30 @@ bool TrailingPanes::MergeFrom(int64_t first, int64_t keys, StateWord* out,
   if (overflow_rows && std::max(first, edge_end) > overflow_min_time_) return false;
   const int64_t from_pane = FloorDiv(edge_end, ring_.width());
   const int64_t words = std::min<int64_t>((keys + 63) / 64, ring_.key_words());
-  auto merge = [&](const PaneRing& ring, int64_t begin, int64_t end) {
-    for (int64_t pane = std::max(begin, ring.first()); pane < std::min(end, ring.end()); ++pane) {
-      if (!ring.HasRows(pane)) continue;
-      const uint64_t* bits = ring.KeyBits(pane);
-      layout_->MergeKeys(out, ring.Column(pane), bits, words);
-      for (int64_t w = 0; w < words; ++w) has_rows[w] |= bits[w];
+  // Panes up to the next block boundary, then whole blocks (every pane of which is inside) —
+  // from the suffixes when the blocks between the bound and the two newest have settled.
+  const int64_t block = FloorDiv(from_pane, kPanesPerBlock);
+  const int64_t offset = from_pane - block * kPanesPerBlock;
+  const int64_t settled_end = ring_.empty() ? block : FloorDiv(ring_.end() - 1, kPanesPerBlock) - 1;
+  if (settled_end <= block || ring_.empty()) {
+    const int64_t first_block = FloorDiv(from_pane + kPanesPerBlock - 1, kPanesPerBlock);
+    MergeRange(from_pane, first_block, words, out, has_rows);
+  } else {
+    auto entry = suffixes_.Find(block, settled_end, offset);
+    if (entry == nullptr ||
+        !UnchangedSince(entry->fold, from_pane, settled_end * kPanesPerBlock)) {
+      entry = BuildSuffixes(block, offset, settled_end, keys, words);
+      suffixes_.Publish(entry);
     }
-  };
-  // Panes up to the next block boundary, then whole blocks (every pane of which is inside).
-  const int64_t first_block = FloorDiv(from_pane + kPanesPerBlock - 1, kPanesPerBlock);
-  merge(ring_, from_pane, first_block * kPanesPerBlock);
-  merge(blocks_, first_block, INT64_MAX);
+    const int64_t j = offset - entry->first_offset;
+    // Ids the entry has no slot for did not exist when it was built (their rows since would
+    // have changed its panes); ids beyond the read's keys were retired (empty slots).
+    const std::vector<StateWord>& slots = entry->slots[j];
+    std::copy_n(slots.begin(), std::min(entry->keys, keys) * layout_->stride(), out);
+    const std::vector<uint64_t>& bits = entry->has_rows[j];
+    for (int64_t w = 0; w < std::min<int64_t>(words, entry->words); ++w) has_rows[w] |= bits[w];
+    MergeRange(settled_end * kPanesPerBlock, settled_end, words, out, has_rows);
+  }
   if (overflow_rows) {
     layout_->MergeKeys(out, overflow_.data(), overflow_keys_.data(), words);
     for (int64_t w = 0; w < words; ++w) has_rows[w] |= overflow_keys_[w];
@@ -160,7 +232,7 @@ void TrailingPanes::CollectKeys(uint64_t* bits, int64_t words) const {
 }
 
 int64_t TrailingPanes::memory_bytes() const {
-  return ring_.memory_bytes() + blocks_.memory_bytes() +
+  return ring_.memory_bytes() + blocks_.memory_bytes() + suffixes_.memory_bytes() +
          static_cast<int64_t>(overflow_.capacity() * sizeof(StateWord) +
                               overflow_keys_.capacity() * 8);
 }

@@ -8,11 +8,15 @@
 // about 2 * sqrt(panes) slots per key instead of one per pane.
 // Panes older than the owner's eviction bound are dropped (horizon()); rows too far in the
 // future for the ring fold into one overflow pane, which reads include while it starts after
-// their bound. Not thread-safe (owned and synchronised by WindowStore).
+// their bound. Reads keep the merged state of settled panes between them (PaneSuffixes), so
+// a read merges about three slots per key. Not thread-safe (owned and synchronised by
+// WindowStore: Fold exclusive; MergeFrom from concurrent readers, which share the suffixes
+// under their own lock).
 #pragma once
 
 #include "window/aggregate_layout.h"
 #include "window/pane_ring.h"
+#include "window/pane_suffixes.h"
 #include "window/window_spec.h"
 
 #include <cstdint>
@@ -63,9 +67,21 @@ class TrailingPanes {
   void CollectKeys(uint64_t* bits, int64_t words) const;
   int64_t memory_bytes() const;
   int64_t open_panes() const { return ring_.open_panes(); }
+  const PaneSuffixes& suffixes() const { return suffixes_; }
 
  private:
   static constexpr int64_t kPanesPerBlock = 11;
+
+  // Merges into out/has_rows the panes [from_pane, first_block * K) and the blocks from
+  // first_block on.
+  void MergeRange(int64_t from_pane, int64_t first_block, int64_t words, StateWord* out,
+                  uint64_t* has_rows) const;
+  // Whether no Fold after `fold` put rows into a pane in [from_pane, end_pane).
+  bool UnchangedSince(uint64_t fold, int64_t from_pane, int64_t end_pane) const;
+  // The suffixes of block `block` from pane offset `offset` on, over blocks up to settled_end.
+  std::shared_ptr<const PaneSuffixEntry> BuildSuffixes(int64_t block, int64_t offset,
+                                                       int64_t settled_end, int64_t keys,
+                                                       int64_t words) const;
 
   WindowDef def_;
   const AggregateLayout* layout_;
@@ -82,6 +98,7 @@ class TrailingPanes {
   std::map<int64_t, uint64_t> last_fold_;  // open pane -> the last Fold with rows in it
   std::vector<StateWord*> slot_of_row_;    // Fold scratch
   std::vector<StateWord*> block_of_row_;
+  mutable PaneSuffixes suffixes_;
 };
 
 }  // namespace hyprstream::window

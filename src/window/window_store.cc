@@ -1237,6 +1237,8 @@ WindowStoreStats WindowStore::GetStats() const {
   for (const auto& panes : trailing_panes_) {
     stats.trailing_bytes += panes->memory_bytes();
     stats.open_panes += panes->open_panes();
+    stats.trailing_suffix_hits += panes->suffixes().hits();
+    stats.trailing_suffix_builds += panes->suffixes().builds();
   }
   for (const auto& r : retained_) {
     stats.retained_closed_bytes +=

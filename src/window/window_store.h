@@ -172,6 +172,8 @@ struct WindowStoreStats {
   int64_t key_bytes = 0;                // key dictionary
   int64_t trailing_bytes = 0;           // trailing-window row buffers
   int64_t trailing_rows = 0;
+  uint64_t trailing_suffix_hits = 0;    // pane reads answered from kept suffixes (PaneSuffixes)
+  uint64_t trailing_suffix_builds = 0;  // suffixes built (a block's first read, or its panes changed)
   int64_t retained_closed_bytes = 0;
   int64_t pending_closed = 0;  // closed windows waiting for TakeClosed
   int64_t total_bytes() const {

@@ -101,6 +101,35 @@ std::shared_ptr<arrow::RecordBatch> RowsOf(const std::vector<Row>& all, int64_t 
   return Batch(rows);
 }
 
+// Finishes `read` with its edge from a table (as partial aggregates, `as_partials`) or as
+// the kept rows of its pane, and checks the answer against every row newer than the bound.
+void FinishAndCheck(const WindowStore& store, const TrailingRead& read, const std::vector<Row>& all,
+                    bool as_partials, std::mt19937_64& rng, int64_t since, bool inclusive,
+                    const std::string& context) {
+  std::optional<std::shared_ptr<arrow::RecordBatch>> got;
+  if (read.edge_begin == read.edge_end) {
+    auto finished = store.FinishTrailingRead(read, nullptr);
+    ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
+    got = *finished;
+  } else if (as_partials) {
+    auto finished =
+        store.FinishTrailingRead(read, Partials(store, all, read.edge_begin, read.edge_end).get());
+    ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
+    got = *finished;
+  } else {
+    const uint64_t fold = store.TrailingPaneFold(1, read.edge_pane_begin);
+    auto kept = store.MakeEdgeRows(1, read.edge_pane_begin, read.edge_end, fold,
+                                   *RowsOf(all, read.edge_pane_begin, read.edge_end, rng));
+    ASSERT_TRUE(kept.ok()) << context << kept.status().ToString();
+    ASSERT_NE(*kept, nullptr) << context;
+    auto finished = store.FinishTrailingRead(read, nullptr, kept->get());
+    ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
+    got = *finished;
+  }
+  ASSERT_TRUE(got.has_value()) << context << ": the state did not move, yet the read refused";
+  ExpectMatches(**got, BruteForce(all, since, inclusive), context);
+}
+
 WindowStoreOptions PaneOptions(int64_t panes, int64_t slack, const int64_t* clock) {
   WindowStoreOptions options;
   options.trailing_as_buffers = true;
@@ -152,31 +181,9 @@ TEST_P(TrailingPanesTest, ReadsSinceAnyBoundMatchBruteForce) {
             << context << ": " << read.status().ToString();
         continue;
       }
-      std::optional<std::shared_ptr<arrow::RecordBatch>> got;
-      if (read->edge_begin == read->edge_end) {
-        auto finished = (*store)->FinishTrailingRead(*read, nullptr);
-        ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
-        got = *finished;
-      } else if (probe % 2 == 0) {
-        ++with_edge;
-        auto finished = (*store)->FinishTrailingRead(
-            *read, Partials(**store, all, read->edge_begin, read->edge_end).get());
-        ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
-        got = *finished;
-      } else {
-        ++with_edge;
-        const uint64_t fold = (*store)->TrailingPaneFold(1, read->edge_pane_begin);
-        auto kept =
-            (*store)->MakeEdgeRows(1, read->edge_pane_begin, read->edge_end, fold,
-                                   *RowsOf(all, read->edge_pane_begin, read->edge_end, rng));
-        ASSERT_TRUE(kept.ok()) << context << kept.status().ToString();
-        ASSERT_NE(*kept, nullptr) << context;
-        auto finished = (*store)->FinishTrailingRead(*read, nullptr, kept->get());
-        ASSERT_TRUE(finished.ok()) << context << finished.status().ToString();
-        got = *finished;
-      }
-      ASSERT_TRUE(got.has_value()) << context << ": the state did not move, yet the read refused";
-      ExpectMatches(**got, BruteForce(all, since, inclusive), context);
+      with_edge += read->edge_begin < read->edge_end;
+      ASSERT_NO_FATAL_FAILURE(FinishAndCheck(**store, *read, all, probe % 2 == 0, rng, since,
+                                             inclusive, context));
       ++answered;
     }
   }
@@ -190,6 +197,52 @@ std::vector<uint64_t> Seeds() {
   return seeds;
 }
 INSTANTIATE_TEST_SUITE_P(Seeds, TrailingPanesTest, ::testing::ValuesIn(Seeds()));
+
+// 120 panes (blocks of 11 settle behind the newest): reads keep the merged suffixes of settled
+// panes between them. Many reads per batch at bounds close together (the same block, so later
+// reads take the kept suffixes) and late rows that change settled panes (the suffixes must be
+// rebuilt) — every answer equal to brute force.
+class TrailingPaneSuffixesTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(TrailingPaneSuffixesTest, ReadsFromKeptSuffixesMatchBruteForce) {
+  std::mt19937_64 rng(GetParam());
+  const int64_t width = (2 + static_cast<int64_t>(rng() % 4)) * 60 * kSec;
+  const int64_t start = 1'700'000'000LL * kSec;
+  int64_t clock = start;
+  auto store = WindowStore::Make(Spec(width, 0, /*first_last=*/false), Schema(),
+                                 PaneOptions(120, 0, &clock));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const int keys = 1 + static_cast<int>(rng() % 30);
+  std::vector<Row> all;
+  for (int batch = 0; batch < 40; ++batch) {
+    std::vector<Row> rows = RandomRows(rng, &clock, keys, width, start, GetParam() % 4 == 0);
+    ASSERT_TRUE((*store)->Update(*Batch(rows)).ok());
+    all.insert(all.end(), rows.begin(), rows.end());
+    const int64_t horizon = (*store)->TrailingHorizon(1);
+    const int64_t base = clock - static_cast<int64_t>(rng() % width);
+    for (int probe = 0; probe < 6; ++probe) {
+      const int64_t since = base + static_cast<int64_t>(rng() % (width / 20));
+      const bool inclusive = rng() % 2 == 0;
+      if (horizon != kNoTime && (inclusive ? since <= horizon : since < horizon)) continue;
+      const std::string context = "seed " + std::to_string(GetParam()) + " batch " +
+                                  std::to_string(batch) + " since " + std::to_string(since);
+      auto read = (*store)->BeginTrailingRead({std::nullopt, since, inclusive, clock, nullptr});
+      ASSERT_TRUE(read.ok()) << context << read.status().ToString();
+      ASSERT_NO_FATAL_FAILURE(FinishAndCheck(**store, *read, all, probe % 2 == 0, rng, since,
+                                             inclusive, context));
+    }
+  }
+  const WindowStoreStats stats = (*store)->GetStats();
+  EXPECT_GT(stats.trailing_suffix_hits, 0u);
+  EXPECT_GT(stats.trailing_suffix_builds, 0u);
+}
+
+std::vector<uint64_t> SuffixSeeds() {
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = 1; s <= 40; ++s) seeds.push_back(s);
+  return seeds;
+}
+INSTANTIATE_TEST_SUITE_P(Seeds, TrailingPaneSuffixesTest, ::testing::ValuesIn(SuffixSeeds()));
 
 TEST(TrailingPanes, ReadsRefuseAnEdgeWhosePaneChangedOrAKeyTheyNeverSaw) {
   int64_t clock = 1'700'000'000LL * kSec;
