@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace hyprstream::window {
 
@@ -70,7 +71,11 @@ void TrailingEdgeCache::Run() {
     queue_.pop_front();
     lock.unlock();
     const auto& [definition, window, pane_begin] = key;
+    const auto began = std::chrono::steady_clock::now();
     auto rows = loader_(definition, window, pane_begin, pane_end);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - began)
+                        .count();
     lock.lock();
     wanted_.erase(key);
     if (!rows.ok()) {
@@ -79,6 +84,10 @@ void TrailingEdgeCache::Run() {
       continue;
     }
     if (*rows == nullptr) continue;
+    spdlog::debug(
+        "rows of a trailing pane of window '{}' kept: {} rows, {} MB, {} suffixes ({} ms)",
+        definition, (*rows)->times.size(), (*rows)->memory_bytes() >> 20, (*rows)->suffixes.size(),
+        ms);
     kept_[key] = Kept{std::move(*rows), ++uses_};
     Evict(key);
   }
