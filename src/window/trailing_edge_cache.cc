@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace hyprstream::window {
 
 TrailingEdgeCache::~TrailingEdgeCache() {
@@ -14,17 +17,18 @@ TrailingEdgeCache::~TrailingEdgeCache() {
 }
 
 std::shared_ptr<const TrailingEdgeRows> TrailingEdgeCache::Find(const std::string& definition,
-                                                                size_t window,
-                                                                int64_t pane_begin) const {
+                                                                size_t window, int64_t pane_begin) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = kept_.find(Key{definition, window, pane_begin});
-  return it == kept_.end() ? nullptr : it->second;
+  if (it == kept_.end()) return nullptr;
+  it->second.last_use = ++uses_;
+  return it->second.rows;
 }
 
 void TrailingEdgeCache::Drop(const std::string& definition, const TrailingEdgeRows* rows) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = kept_.find(Key{definition, rows->window, rows->pane_begin});
-  if (it != kept_.end() && it->second.get() == rows) kept_.erase(it);
+  if (it != kept_.end() && it->second.rows.get() == rows) kept_.erase(it);
 }
 
 void TrailingEdgeCache::Request(const std::string& definition, size_t window, int64_t pane_begin,
@@ -32,7 +36,12 @@ void TrailingEdgeCache::Request(const std::string& definition, size_t window, in
   Key key{definition, window, pane_begin};
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_ || kept_.count(key) > 0 || !wanted_.insert(key).second) return;
+    if (stopping_) return;
+    if (auto it = kept_.find(key); it != kept_.end()) {
+      it->second.last_use = ++uses_;
+      return;
+    }
+    if (!wanted_.insert(key).second) return;
     queue_.emplace_back(std::move(key), pane_end);
     if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
   }
@@ -49,7 +58,7 @@ void TrailingEdgeCache::Forget(const std::string& definition) {
 int64_t TrailingEdgeCache::memory_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
   int64_t bytes = 0;
-  for (const auto& [key, rows] : kept_) bytes += rows->memory_bytes();
+  for (const auto& [key, kept] : kept_) bytes += kept.rows->memory_bytes();
   return bytes;
 }
 
@@ -62,7 +71,11 @@ void TrailingEdgeCache::Run() {
     queue_.pop_front();
     lock.unlock();
     const auto& [definition, window, pane_begin] = key;
+    const auto began = std::chrono::steady_clock::now();
     auto rows = loader_(definition, window, pane_begin, pane_end);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - began)
+                        .count();
     lock.lock();
     wanted_.erase(key);
     if (!rows.ok()) {
@@ -71,14 +84,25 @@ void TrailingEdgeCache::Run() {
       continue;
     }
     if (*rows == nullptr) continue;
-    kept_[key] = std::move(*rows);
-    // Keep the newest few panes of this definition window.
-    std::vector<Key> mine;
-    for (const auto& [k, r] : kept_) {
-      if (std::get<0>(k) == definition && std::get<1>(k) == window) mine.push_back(k);
-    }
-    for (size_t i = 0; i + kPanesKept < mine.size(); ++i) kept_.erase(mine[i]);
+    spdlog::debug(
+        "rows of a trailing pane of window '{}' kept: {} rows, {} MB, {} suffixes ({} ms)",
+        definition, (*rows)->times.size(), (*rows)->memory_bytes() >> 20, (*rows)->suffixes.size(),
+        ms);
+    kept_[key] = Kept{std::move(*rows), ++uses_};
+    Evict(key);
   }
+}
+
+void TrailingEdgeCache::Evict(const Key& key) {
+  std::vector<std::pair<uint64_t, Key>> mine;  // (last use, pane) of this definition window
+  for (const auto& [k, kept] : kept_) {
+    if (std::get<0>(k) == std::get<0>(key) && std::get<1>(k) == std::get<1>(key)) {
+      mine.emplace_back(kept.last_use, k);
+    }
+  }
+  if (mine.size() <= kPanesKept) return;
+  std::sort(mine.begin(), mine.end());
+  for (size_t i = 0; i + kPanesKept < mine.size(); ++i) kept_.erase(mine[i].second);
 }
 
 }  // namespace hyprstream::window

@@ -1,10 +1,12 @@
 // TrailingEdgeCache: the stored rows of the trailing panes that reads' bounds fall in, read back
 // once and kept, so the reads of a dashboard refreshing every few seconds fold a pane's rows
 // from memory instead of asking the table each time. Panes are loaded on one background
-// thread (Request: the pane a read needed, and the next one as the bound nears it) through
-// the owner's loader; a few of the newest per definition window are kept. Entries that rows
-// folded into since they were read are stale: WindowStore::FinishTrailingRead refuses them and
-// the reader Drops them. Thread-safe.
+// thread (Request: the pane a read needed, and the next one before the bound reaches it)
+// through the owner's loader; a few per definition window are kept, the least recently used
+// (found or requested) going first, so reads with different bounds on one window (each needing
+// its pane and the next) do not push out each other's panes. Entries that rows folded into
+// since they were read are stale: WindowStore::FinishTrailingRead refuses them and the reader
+// Drops them. Thread-safe.
 #pragma once
 
 #include <arrow/result.h>
@@ -36,11 +38,12 @@ class TrailingEdgeCache {
   explicit TrailingEdgeCache(Loader loader) : loader_(std::move(loader)) {}
   ~TrailingEdgeCache();  // stops the loader thread and waits for it
 
+  // The kept rows of the pane (marked used), or nullptr.
   std::shared_ptr<const TrailingEdgeRows> Find(const std::string& definition, size_t window,
-                                               int64_t pane_begin) const;
+                                               int64_t pane_begin);
   // Forgets `rows` (found stale).
   void Drop(const std::string& definition, const TrailingEdgeRows* rows);
-  // Loads the pane in the background unless it is kept or being loaded.
+  // Loads the pane in the background unless it is kept (then marks it used) or being loaded.
   void Request(const std::string& definition, size_t window, int64_t pane_begin, int64_t pane_end);
   // Forgets every pane of `definition` (dropped, or its rows changed).
   void Forget(const std::string& definition);
@@ -48,14 +51,22 @@ class TrailingEdgeCache {
 
  private:
   using Key = std::tuple<std::string, size_t, int64_t>;  // definition, window, pane_begin
-  static constexpr size_t kPanesKept = 3;                // per definition window
+  // Per definition window: the pane and the next for two bounds.
+  static constexpr size_t kPanesKept = 4;
+  struct Kept {
+    std::shared_ptr<const TrailingEdgeRows> rows;
+    uint64_t last_use = 0;  // uses_ when last found, requested or loaded
+  };
 
   void Run();
+  // Erases the least recently used panes of `key`'s definition window beyond kPanesKept.
+  void Evict(const Key& key);
 
   const Loader loader_;
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable wake_;
-  std::map<Key, std::shared_ptr<const TrailingEdgeRows>> kept_;
+  std::map<Key, Kept> kept_;
+  uint64_t uses_ = 0;
   std::set<Key> wanted_;                       // queued or loading
   std::deque<std::pair<Key, int64_t>> queue_;  // with pane_end
   bool stopping_ = false;

@@ -752,17 +752,20 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::ReadTrailingPa
       ARROW_ASSIGN_OR_RAISE(rows, entry.store->FinishTrailingRead(std::move(read), nullptr));
     } else {
       // The rows of the edge's pane kept from an earlier read, else the table's partial
-      // aggregates of the edge (and the pane's rows read in the background for the next read,
-      // and the next pane's as the bound nears it).
+      // aggregates of the edge (and the pane's rows read in the background for the next read).
+      // The next pane's rows are asked for at once (once it has ended, so rows have stopped
+      // arriving in it): the bound reaches that pane a pane width later, when a read may not
+      // have come by in between to ask (the loader has the width).
       const size_t window = read.window;
       const int64_t pane_begin = read.edge_pane_begin, pane_end = read.edge_end;
-      const bool nearing_next = read.edge_end - read.edge_begin < pane_width / 3;
       auto kept = edge_cache_->Find(entry.name, window, pane_begin);
       if (kept != nullptr) {
         ARROW_ASSIGN_OR_RAISE(rows, entry.store->FinishTrailingRead(read, nullptr, kept.get()));
         if (!rows) edge_cache_->Drop(entry.name, kept.get());
       }
       if (!rows) {
+        spdlog::debug("trailing edge of '{}' from the table: the rows of its pane {}", entry.name,
+                      kept == nullptr ? "are not kept" : "changed since they were kept");
         request.from_us = read.edge_begin;
         request.to_us = read.edge_end;
         ARROW_ASSIGN_OR_RAISE(auto partials, storage_->ReadPartials(entry.table, request));
@@ -770,7 +773,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::ReadTrailingPa
                               entry.store->FinishTrailingRead(std::move(read), partials.get()));
         edge_cache_->Request(entry.name, window, pane_begin, pane_end);
       }
-      if (nearing_next) {
+      if (pane_end + pane_width <= filter.until_us) {
         edge_cache_->Request(entry.name, window, pane_end, pane_end + pane_width);
       }
     }

@@ -990,12 +990,73 @@ int64_t TrailingEdgeRows::memory_bytes() const {
   int64_t bytes = static_cast<int64_t>(ids.capacity() * 4 + times.capacity() * 8);
   for (const auto& v : values) bytes += static_cast<int64_t>(v.capacity() * 8);
   for (const auto& v : validity) bytes += static_cast<int64_t>(v.capacity());
+  bytes += static_cast<int64_t>(suffixes.capacity() * sizeof(TrailingEdgeSuffix));
+  for (const auto& s : suffixes) {
+    bytes +=
+        static_cast<int64_t>(s.slots.capacity() * sizeof(StateWord) + s.has_rows.capacity() * 8);
+  }
   return bytes;
+}
+
+int64_t WindowStore::EdgeSuffixCount(int64_t rows_bytes, int64_t keys, int64_t slot_bytes) {
+  const int64_t per_suffix = keys * slot_bytes + (keys + 63) / 64 * 8;
+  if (per_suffix <= 0) return 0;
+  return std::clamp<int64_t>(rows_bytes / per_suffix, 0, kMaxEdgeSuffixes);
+}
+
+bool WindowStore::FoldEdgeRows(const TrailingEdgeRows& rows, int64_t begin, int64_t end,
+                               int64_t keys, StateWord* slots, uint64_t* has_rows) const {
+  const int64_t stride = layout_->stride();
+  constexpr int64_t kChunk = 4096;
+  std::vector<StateWord*> slot_of_row(std::min(kChunk, std::max<int64_t>(end - begin, 0)));
+  std::vector<ValueInput> inputs(rows.values.size());
+  for (int64_t row = begin; row < end; row += kChunk) {
+    const int64_t m = std::min(kChunk, end - row);
+    for (int64_t k = 0; k < m; ++k) {
+      const int32_t id = rows.ids[row + k];
+      if (id >= keys) return false;
+      slot_of_row[k] = slots + static_cast<int64_t>(id) * stride;
+      SetKeyBit(has_rows, id);
+    }
+    for (size_t v = 0; v < inputs.size(); ++v) {
+      inputs[v].values = rows.values[v].data() + row;
+      inputs[v].validity = rows.validity[v].empty() ? nullptr : rows.validity[v].data();
+      inputs[v].validity_offset = row;
+    }
+    layout_->Fold(slot_of_row.data(), 0, m, rows.times.data() + row, inputs.data());
+  }
+  return true;
+}
+
+void WindowStore::BuildEdgeSuffixes(int64_t count, TrailingEdgeRows* rows) const {
+  const auto n = static_cast<int64_t>(rows->times.size());
+  // At most one suffix per row after the first, so their rows are distinct and inside.
+  count = std::clamp<int64_t>(count, 0, std::max<int64_t>(n - 1, 0));
+  rows->suffixes.clear();
+  if (count == 0) return;
+  const int64_t keys = rows->suffix_keys;
+  std::vector<StateWord> state(static_cast<size_t>(keys * layout_->stride()));
+  layout_->Init(state.data(), keys);
+  std::vector<uint64_t> bits(static_cast<size_t>((keys + 63) / 64), 0);
+  int32_t max_id = -1;
+  rows->suffixes.resize(static_cast<size_t>(count));
+  // From the last suffix back: each adds the rows up to the one after it.
+  int64_t end = n;
+  for (int64_t j = count - 1; j >= 0; --j) {
+    TrailingEdgeSuffix& suffix = rows->suffixes[static_cast<size_t>(j)];
+    suffix.row = (j + 1) * n / (count + 1);
+    FoldEdgeRows(*rows, suffix.row, end, keys, state.data(), bits.data());
+    for (int64_t k = suffix.row; k < end; ++k) max_id = std::max(max_id, rows->ids[k]);
+    suffix.max_id = max_id;
+    suffix.slots = state;
+    suffix.has_rows = bits;
+    end = suffix.row;
+  }
 }
 
 arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowStore::MakeEdgeRows(
     size_t window, int64_t pane_begin, int64_t pane_end, uint64_t pane_fold,
-    const arrow::RecordBatch& batch) const {
+    const arrow::RecordBatch& batch, std::optional<int64_t> suffixes) const {
   BatchColumns columns;
   std::vector<int64_t> times;
   std::vector<ValueInput> inputs;
@@ -1042,6 +1103,12 @@ arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowStore::MakeEdgeRows
     rows->values.push_back(std::move(values));
     rows->validity.push_back(std::move(validity));
   }
+  int32_t max_id = -1;
+  for (int32_t id : rows->ids) max_id = std::max(max_id, id);
+  rows->suffix_keys = int64_t{max_id} + 1;
+  BuildEdgeSuffixes(suffixes.value_or(EdgeSuffixCount(rows->memory_bytes(), rows->suffix_keys,
+                                                      layout_->slot_bytes())),
+                    rows.get());
   return std::shared_ptr<const TrailingEdgeRows>(std::move(rows));
 }
 
@@ -1097,29 +1164,27 @@ arrow::Result<std::optional<std::shared_ptr<arrow::RecordBatch>>> WindowStore::F
           edge_rows->pane_begin != read.edge_pane_begin || edge_rows->pane_end != read.edge_end) {
         return std::nullopt;
       }
-      // The rows from the bound on, folded a chunk at a time.
+      // The rows from the bound to the next suffix folded, then that suffix merged.
       const auto n = static_cast<int64_t>(edge_rows->times.size());
-      int64_t row =
+      const int64_t row =
           std::lower_bound(edge_rows->times.begin(), edge_rows->times.end(), read.edge_begin) -
           edge_rows->times.begin();
-      constexpr int64_t kChunk = 4096;
-      std::vector<StateWord*> slot_of_row(kChunk);
-      std::vector<ValueInput> inputs(edge_rows->values.size());
-      for (; row < n; row += kChunk) {
-        const int64_t m = std::min(kChunk, n - row);
-        for (int64_t k = 0; k < m; ++k) {
-          const int32_t id = edge_rows->ids[row + k];
-          if (id >= read.keys) return std::nullopt;
-          slot_of_row[k] = read.slots.data() + static_cast<int64_t>(id) * stride;
-          SetKeyBit(read.has_rows.data(), id);
-        }
-        for (size_t v = 0; v < inputs.size(); ++v) {
-          inputs[v].values = edge_rows->values[v].data() + row;
-          inputs[v].validity =
-              edge_rows->validity[v].empty() ? nullptr : edge_rows->validity[v].data();
-          inputs[v].validity_offset = row;
-        }
-        layout_->Fold(slot_of_row.data(), 0, m, edge_rows->times.data() + row, inputs.data());
+      const auto& suffixes = edge_rows->suffixes;
+      const auto suffix =
+          std::lower_bound(suffixes.begin(), suffixes.end(), row,
+                           [](const TrailingEdgeSuffix& s, int64_t r) { return s.row < r; });
+      const int64_t fold_end = suffix == suffixes.end() ? n : suffix->row;
+      if (!FoldEdgeRows(*edge_rows, row, fold_end, read.keys, read.slots.data(),
+                        read.has_rows.data())) {
+        return std::nullopt;
+      }
+      if (suffix != suffixes.end()) {
+        if (suffix->max_id >= read.keys) return std::nullopt;
+        // Key bits past read.keys are clear (max_id is below it).
+        const auto words =
+            static_cast<int64_t>(std::min(suffix->has_rows.size(), read.has_rows.size()));
+        layout_->MergeKeys(read.slots.data(), suffix->slots.data(), suffix->has_rows.data(), words);
+        for (int64_t w = 0; w < words; ++w) read.has_rows[w] |= suffix->has_rows[w];
       }
       edge = nullptr;
     }

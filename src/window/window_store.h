@@ -126,9 +126,20 @@ struct TrailingRead {
   uint64_t edge_pane_fold = 0;
 };
 
+// The per-key state of the rows [row, end) of a TrailingEdgeRows: a read whose bound falls at
+// or before `row` folds the rows up to `row` and merges this, so its cost does not follow the
+// rows in the pane.
+struct TrailingEdgeSuffix {
+  int64_t row = 0;
+  int32_t max_id = -1;             // the largest key id in the rows (-1: none)
+  std::vector<StateWord> slots;    // per key id below TrailingEdgeRows::suffix_keys
+  std::vector<uint64_t> has_rows;  // key bits: the keys with rows in [row, end)
+};
+
 // The stored rows of one trailing pane [pane_begin, pane_end) as the store reads them (key
 // ids, times ascending, values as doubles), for reads whose bound falls in that pane: valid
-// while no row folds into the pane after `pane_fold` (WindowStore::MakeEdgeRows).
+// while no row folds into the pane after `pane_fold` (WindowStore::MakeEdgeRows). Suffixes
+// (rows ascending, each strictly inside the rows) hold the state from their row to the end.
 struct TrailingEdgeRows {
   size_t window = 0;
   int64_t pane_begin = 0;
@@ -138,6 +149,8 @@ struct TrailingEdgeRows {
   std::vector<int64_t> times;
   std::vector<std::vector<double>> values;     // per value column
   std::vector<std::vector<uint8_t>> validity;  // per value column: a bitmap, or empty (no nulls)
+  int64_t suffix_keys = 0;                     // slots per suffix: above every id in `ids`
+  std::vector<TrailingEdgeSuffix> suffixes;
   int64_t memory_bytes() const;
 };
 
@@ -236,9 +249,15 @@ class WindowStore {
   uint64_t TrailingPaneFold(size_t window, int64_t time) const;
   // The pane's rows from storage (`batch`: key, time and value columns by name) for
   // FinishTrailingRead; nullptr when a key is unknown to the state (rows not folded yet).
+  // With `suffixes` suffix states at evenly spaced rows (at most one per row after the first;
+  // unset: EdgeSuffixCount's choice), so a read folds at most about rows / (suffixes + 1).
   arrow::Result<std::shared_ptr<const TrailingEdgeRows>> MakeEdgeRows(
       size_t window, int64_t pane_begin, int64_t pane_end, uint64_t pane_fold,
-      const arrow::RecordBatch& batch) const;
+      const arrow::RecordBatch& batch, std::optional<int64_t> suffixes = std::nullopt) const;
+  // How many suffix states keep their memory (`keys` slots of `slot_bytes` and key bits each)
+  // within about the rows' own (`rows_bytes`): 0 to kMaxEdgeSuffixes.
+  static int64_t EdgeSuffixCount(int64_t rows_bytes, int64_t keys, int64_t slot_bytes);
+  static constexpr int64_t kMaxEdgeSuffixes = 64;
   WindowStoreStats GetStats() const;
 
   // `batch` with UpdateResult::trailing's columns appended.
@@ -278,6 +297,12 @@ class WindowStore {
       const std::vector<int32_t>& ids, const std::vector<const StateWord*>& slots, int64_t start,
       int64_t end, bool closed) const;
   int64_t AliveThreshold(const Level& level) const;
+  // Folds rows [begin, end) of `rows` into `slots` (key id x stride) and sets their key bits;
+  // false (some rows maybe folded) at an id not below `keys`.
+  bool FoldEdgeRows(const TrailingEdgeRows& rows, int64_t begin, int64_t end, int64_t keys,
+                    StateWord* slots, uint64_t* has_rows) const;
+  // Fills rows->suffixes: `count` suffix states at evenly spaced rows, built from the end.
+  void BuildEdgeSuffixes(int64_t count, TrailingEdgeRows* rows) const;
   arrow::Result<std::vector<int32_t>> WantedIds(
       const std::shared_ptr<arrow::RecordBatch>& keys) const;
 

@@ -1,6 +1,7 @@
 // TrailingEdgeCache: panes are loaded once on the background thread, found afterwards, kept a
-// few per definition window, dropped when stale, forgotten with their definition; the loader's
-// failures and "not now" answers keep nothing; the destructor stops a loader mid-queue.
+// few per definition window (the least recently used going first), dropped when stale,
+// forgotten with their definition; the loader's failures and "not now" answers keep nothing;
+// the destructor stops a loader mid-queue.
 #include "window/trailing_edge_cache.h"
 
 #include <gtest/gtest.h>
@@ -48,9 +49,9 @@ TEST(TrailingEdgeCache, LoadsOncePerPaneAndKeepsTheNewest) {
   for (int64_t pane = 1; pane <= 4; ++pane) cache.Request("d", 1, pane * 10, pane * 10 + 10);
   ASSERT_TRUE(Eventually([&] { return cache.Find("d", 1, 40) != nullptr; }));
   EXPECT_EQ(loads.load(), 5);
-  // Three newest kept.
+  // The four used last kept.
   EXPECT_EQ(cache.Find("d", 1, 0), nullptr);
-  EXPECT_EQ(cache.Find("d", 1, 10), nullptr);
+  EXPECT_NE(cache.Find("d", 1, 10), nullptr);
   EXPECT_NE(cache.Find("d", 1, 20), nullptr);
   EXPECT_GT(cache.memory_bytes(), 0);
 
@@ -60,6 +61,42 @@ TEST(TrailingEdgeCache, LoadsOncePerPaneAndKeepsTheNewest) {
   cache.Forget("d");
   EXPECT_EQ(cache.Find("d", 1, 40), nullptr);
   EXPECT_EQ(cache.memory_bytes(), 0);
+}
+
+// Two reads with different bounds on one window, each using its pane and asking for the
+// next: the panes used (found or asked for) last are kept, not the newest — a pane just loaded
+// for the older bound is not pushed out by the newer bound's.
+TEST(TrailingEdgeCache, KeepsThePanesUsedLastNotTheNewest) {
+  std::atomic<int> loads{0};
+  TrailingEdgeCache cache(
+      [&](const std::string&, size_t window, int64_t begin,
+          int64_t end) -> arrow::Result<std::shared_ptr<const TrailingEdgeRows>> {
+        ++loads;
+        return RowsFor(window, begin, end);
+      });
+  auto load = [&](int64_t pane) {
+    cache.Request("d", 0, pane, pane + 10);
+    return Eventually([&] { return cache.Find("d", 0, pane) != nullptr; });
+  };
+  // Bound A in pane 0 (next 10), bound B in pane 50 (next 60).
+  ASSERT_TRUE(load(0));
+  ASSERT_TRUE(load(10));
+  ASSERT_TRUE(load(50));
+  ASSERT_TRUE(load(60));
+  EXPECT_NE(cache.Find("d", 0, 0), nullptr);  // A reads again
+  // A's bound moves to pane 10 and asks for 20: pane 50 (used longest ago) goes, not 0 or 20.
+  ASSERT_NE(cache.Find("d", 0, 10), nullptr);
+  cache.Request("d", 0, 60, 70);  // B asks for its next again: kept, marked used
+  ASSERT_TRUE(load(20));
+  EXPECT_EQ(loads.load(), 5);
+  EXPECT_EQ(cache.Find("d", 0, 50), nullptr);
+  EXPECT_NE(cache.Find("d", 0, 60), nullptr);
+  EXPECT_NE(cache.Find("d", 0, 10), nullptr);
+  EXPECT_NE(cache.Find("d", 0, 20), nullptr);
+  // Other definition windows keep their own panes.
+  cache.Request("d", 1, 0, 10);
+  ASSERT_TRUE(Eventually([&] { return cache.Find("d", 1, 0) != nullptr; }));
+  EXPECT_NE(cache.Find("d", 0, 60), nullptr);
 }
 
 TEST(TrailingEdgeCache, KeepsNothingForFailuresOrNotNowAndAsksAgainLater) {

@@ -9,6 +9,7 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -243,6 +244,151 @@ std::vector<uint64_t> SuffixSeeds() {
   return seeds;
 }
 INSTANTIATE_TEST_SUITE_P(Seeds, TrailingPaneSuffixesTest, ::testing::ValuesIn(SuffixSeeds()));
+
+// Two answers to one read, column by column: counts, minima and maxima equal, sums and
+// variances within float tolerance (their rows were added in another order).
+void ExpectSameAnswers(const arrow::RecordBatch& got, const arrow::RecordBatch& want,
+                       const std::string& context) {
+  ASSERT_EQ(got.num_rows(), want.num_rows()) << context;
+  ASSERT_TRUE(got.column(0)->Equals(*want.column(0))) << context << ": other keys";
+  for (int c = 1; c < got.num_columns(); ++c) {
+    const std::string where = context + " column " + got.schema()->field(c)->name();
+    const auto& a = got.column(c);
+    const auto& b = want.column(c);
+    if (a->type_id() != arrow::Type::DOUBLE) {
+      EXPECT_TRUE(a->Equals(*b)) << where;
+      continue;
+    }
+    auto x = std::static_pointer_cast<arrow::DoubleArray>(a);
+    auto y = std::static_pointer_cast<arrow::DoubleArray>(b);
+    for (int64_t i = 0; i < got.num_rows(); ++i) {
+      ASSERT_EQ(x->IsNull(i), y->IsNull(i)) << where << " row " << i;
+      if (x->IsNull(i)) continue;
+      EXPECT_NEAR(x->Value(i), y->Value(i), 1e-9 * (1 + std::fabs(y->Value(i))))
+          << where << " row " << i;
+    }
+  }
+}
+
+// Kept edge rows with suffix states: a read folds the rows from its bound to the next suffix
+// and merges that suffix; the answer must equal folding every row from the bound (no
+// suffixes), itself checked against the brute-force one, for bounds anywhere in the pane — at a
+// suffix's row, one row either side, inside runs of equal times that span a suffix, past every row
+// — with null values and keys whose rows all precede the bound.
+class TrailingEdgeSuffixTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(TrailingEdgeSuffixTest, AnswersEqualFoldingEveryRow) {
+  std::mt19937_64 rng(GetParam());
+  const int64_t width = 60 * 60 * kSec;
+  // 6 panes of 10 minutes over the hour (no slack), the clock at the hour's end.
+  const int64_t start = (1'700'000'000LL * kSec) / width * width;
+  int64_t clock = start + width;
+  auto store =
+      WindowStore::Make(Spec(width, 0, /*first_last=*/false), Schema(), PaneOptions(6, 0, &clock));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const int keys = 1 + static_cast<int>(rng() % 40);
+  const int64_t pane = width / 6;
+  const int64_t edge_pane = start + 2 * pane;
+  // Rows over the panes; in the edge pane half on a coarse grid of times (long runs of equal
+  // times), half at any microsecond; "early" keys only in the pane's first tenth.
+  std::vector<Row> all;
+  const int64_t edge_rows = 200 + static_cast<int64_t>(rng() % 3000);
+  for (int64_t i = 0; i < edge_rows; ++i) {
+    Row row;
+    const bool early = rng() % 8 == 0;
+    row.key =
+        early ? "early" + std::to_string(rng() % 3) : KeyName(static_cast<int64_t>(rng() % keys));
+    const int64_t span = early ? pane / 10 : pane;
+    row.ts = edge_pane + (rng() % 2 == 0 ? static_cast<int64_t>(rng() % 40) * (span / 40)
+                                         : static_cast<int64_t>(rng() % span));
+    if (rng() % 10 != 0) row.value = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000);
+    all.push_back(row);
+  }
+  for (int64_t i = 0; i < 500; ++i) {
+    const int64_t ts = start + pane + static_cast<int64_t>(rng() % (width - pane));
+    if (ts >= edge_pane && ts < edge_pane + pane) continue;
+    all.push_back({KeyName(static_cast<int64_t>(rng() % keys)), ts, 1.0 * (rng() % 100)});
+  }
+  std::shuffle(all.begin(), all.end(), rng);
+  ASSERT_TRUE((*store)->Update(*Batch(all)).ok());
+
+  const uint64_t fold = (*store)->TrailingPaneFold(1, edge_pane);
+  auto make = [&](std::optional<int64_t> suffixes) {
+    auto kept = (*store)->MakeEdgeRows(1, edge_pane, edge_pane + pane, fold,
+                                       *RowsOf(all, edge_pane, edge_pane + pane, rng), suffixes);
+    EXPECT_TRUE(kept.ok()) << kept.status().ToString();
+    EXPECT_NE(*kept, nullptr);
+    return *kept;
+  };
+  const auto every_row = make(0);
+  ASSERT_TRUE(every_row->suffixes.empty());
+  const auto& times = every_row->times;
+  const auto n = static_cast<int64_t>(times.size());
+  ASSERT_EQ(n, edge_rows);
+  std::vector<std::shared_ptr<const TrailingEdgeRows>> with_suffixes;
+  for (int64_t count : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{64}, n + 5,
+                        1 + static_cast<int64_t>(rng() % 64)}) {
+    with_suffixes.push_back(make(count));
+    EXPECT_EQ(static_cast<int64_t>(with_suffixes.back()->suffixes.size()), std::min(count, n - 1));
+  }
+  with_suffixes.push_back(make(std::nullopt));  // the memory rule's count
+  EXPECT_FALSE(with_suffixes.back()->suffixes.empty()) << "rows " << n << " keys " << keys;
+  EXPECT_GT(with_suffixes.back()->memory_bytes(), every_row->memory_bytes());
+
+  // Bounds: at, before and after every suffix's row of one kept form, and random ones.
+  std::vector<int64_t> bounds = {edge_pane + 1, times.front(), times.back(), times.back() + 1,
+                                 edge_pane + pane - 1};
+  for (const auto& kept : with_suffixes) {
+    if (kept->suffixes.size() > static_cast<size_t>(WindowStore::kMaxEdgeSuffixes)) continue;
+    for (const TrailingEdgeSuffix& suffix : kept->suffixes) {
+      for (int64_t d : {-1, 0, 1}) {
+        const int64_t at = suffix.row + d;
+        if (at >= 0 && at < n) bounds.push_back(times[at]);
+      }
+      bounds.push_back(times[suffix.row] + 1);
+    }
+  }
+  for (int i = 0; i < 20; ++i)
+    bounds.push_back(edge_pane + 1 + static_cast<int64_t>(rng() % (pane - 1)));
+
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+  int compared = 0;
+  for (int64_t bound : bounds) {
+    if (bound <= edge_pane || bound >= edge_pane + pane) continue;  // the pane must be split
+    const std::string context = "seed " + std::to_string(GetParam()) + " bound " +
+                                std::to_string(bound - edge_pane) + " of " + std::to_string(n) +
+                                " rows";
+    TrailingFilter filter{std::nullopt, bound, /*inclusive=*/true, clock, nullptr};
+    auto read = (*store)->BeginTrailingRead(filter);
+    ASSERT_TRUE(read.ok()) << context << read.status().ToString();
+    ASSERT_EQ(read->edge_pane_begin, edge_pane) << context;
+    auto want = (*store)->FinishTrailingRead(*read, nullptr, every_row.get());
+    ASSERT_TRUE(want.ok() && want->has_value()) << context;
+    ExpectMatches(***want, BruteForce(all, bound, true), context + " without suffixes");
+    for (const auto& kept : with_suffixes) {
+      const std::string with = context + " with " + std::to_string(kept->suffixes.size());
+      auto got = (*store)->FinishTrailingRead(*read, nullptr, kept.get());
+      ASSERT_TRUE(got.ok() && got->has_value()) << with;
+      ExpectSameAnswers(***got, ***want, with);
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 0);
+
+  // A suffix with a key the read has no id for is refused, as a row with one is.
+  TrailingFilter filter{std::nullopt, edge_pane + 1, true, clock, nullptr};
+  auto read = (*store)->BeginTrailingRead(filter);
+  ASSERT_TRUE(read.ok());
+  TrailingEdgeRows unknown = *with_suffixes.front();
+  ASSERT_EQ(unknown.suffixes.size(), 1u);
+  unknown.suffixes[0].max_id = static_cast<int32_t>(read->keys);
+  auto refused = (*store)->FinishTrailingRead(*read, nullptr, &unknown);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, TrailingEdgeSuffixTest, ::testing::Range<uint64_t>(1, 41));
 
 TEST(TrailingPanes, ReadsRefuseAnEdgeWhosePaneChangedOrAKeyTheyNeverSaw) {
   int64_t clock = 1'700'000'000LL * kSec;
