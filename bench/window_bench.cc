@@ -21,9 +21,9 @@
 //                     [--max-panes P] [--quick] [--ingest-only]
 //        window_bench --churn [--distinct 10000000] [--active 100000] [--lifetime 1d]
 //                     [--rows-per-key 8] [--batch B] [--quick]
+#include "window/batch_keys.h"
 #include "window/duration.h"
 #include "window/event_time.h"
-#include "window/batch_keys.h"
 #include "window/key_dictionary.h"
 #include "window/window_store.h"
 

@@ -105,7 +105,7 @@ struct alignas(64) TrailingWindow::Running {
   int64_t count = 0;      // valid values in the window
   int64_t nonfinite = 0;  // of which NaN or +-inf (answered by a scan while > 0)
   double sum = 0, comp = 0, mean = 0, m2 = 0;  // over the finite values
-  int64_t first = -1, last = -1;  // row index of the first/last valid value
+  int64_t first = -1, last = -1;               // row index of the first/last valid value
 };
 
 // What only min/max and variance need (a separate array, untouched without them).
@@ -124,7 +124,6 @@ struct alignas(64) TrailingWindow::KeyTrail {
   int64_t evictions = 0;     // since the last rebuild
   bool dirty = false;        // running state must be rebuilt before use
 };
-
 
 // Per-row output buffers for one batch.
 class TrailingWindow::OutputColumns {
@@ -507,8 +506,9 @@ void TrailingWindow::RunningAccumulator(KeyTrail& key, Running* running, Accumul
       a.min = MinIgnoringNaN(front ? oldest[min_offset_ + v].d : kNaN, spread[v].back_min);
     }
     if (track_max_) {
-      a.max = MaxNaNWins(front ? oldest[max_offset_ + v].d : -std::numeric_limits<double>::infinity(),
-                         spread[v].back_max);
+      a.max =
+          MaxNaNWins(front ? oldest[max_offset_ + v].d : -std::numeric_limits<double>::infinity(),
+                     spread[v].back_max);
     }
     a.first = r.first >= 0 ? Value(key.rows.Row(r.first, words_), v) : 0.0;
     a.last = r.last >= 0 ? Value(key.rows.Row(r.last, words_), v) : 0.0;

@@ -350,7 +350,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::AsInput(
 // Folds committed rows into one definition and writes windows that closed to its history.
 // Caller holds entry.write_mutex.
 arrow::Status WindowCatalog::Fold(Entry& entry, const arrow::RecordBatch& batch,
-                                 const BatchKeys* keys) {
+                                  const BatchKeys* keys) {
   if (batch.num_rows() == 0) return arrow::Status::OK();
   ARROW_RETURN_NOT_OK(entry.store->Update(batch, keys).status());
   return WriteClosed(entry, entry.store->TakeClosed());
@@ -445,8 +445,7 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
     std::lock_guard<std::mutex> lock(entry->write_mutex);
     for (size_t b = 0; b < batches.size(); ++b) {
       ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*entry, *batches[b]));
-      const bool shares =
-          !shared.empty() && shared[b] != nullptr && SameKeys(*targets[0], *entry);
+      const bool shares = !shared.empty() && shared[b] != nullptr && SameKeys(*targets[0], *entry);
       ARROW_RETURN_NOT_OK(Fold(*entry, *rows, shares ? shared[b].get() : nullptr));
     }
   }

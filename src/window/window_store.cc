@@ -315,8 +315,9 @@ arrow::Status WindowStore::InternKeys(const BatchColumns& columns, int64_t n,
   ids_.resize(std::max<int64_t>(n, 1));
   if (keys == nullptr) return keys_->Intern(columns.keys, n, ids_.data());
   if (keys->columns != spec_.key_columns || static_cast<int64_t>(keys->row_key.size()) != n) {
-    return arrow::Status::Invalid("window store: the batch's shared keys are not of its key "
-                                  "columns or rows");
+    return arrow::Status::Invalid(
+        "window store: the batch's shared keys are not of its key "
+        "columns or rows");
   }
   std::vector<const arrow::Array*> distinct;
   for (const auto& array : keys->distinct) distinct.push_back(array.get());

@@ -82,7 +82,8 @@ TEST(BatchKeysTest, IntegerAndTwoColumnKeys) {
     ASSERT_TRUE(region.Append(static_cast<int32_t>(rng() % 4)).ok());
     ASSERT_TRUE(host.Append("h" + std::to_string(rng() % 20)).ok());
   }
-  auto schema = arrow::schema({arrow::field("region", arrow::int32()), arrow::field("host", arrow::utf8())});
+  auto schema =
+      arrow::schema({arrow::field("region", arrow::int32()), arrow::field("host", arrow::utf8())});
   auto batch = arrow::RecordBatch::Make(schema, 500,
                                         {region.Finish().ValueOrDie(), host.Finish().ValueOrDie()});
   ExpectRoundTrip(*batch, {"region"});
@@ -91,7 +92,8 @@ TEST(BatchKeysTest, IntegerAndTwoColumnKeys) {
 
 TEST(BatchKeysTest, MissingColumnIsInvalid) {
   auto schema = arrow::schema({arrow::field("host", arrow::utf8())});
-  auto batch = arrow::RecordBatch::Make(schema, 0, {arrow::MakeEmptyArray(arrow::utf8()).ValueOrDie()});
+  auto batch =
+      arrow::RecordBatch::Make(schema, 0, {arrow::MakeEmptyArray(arrow::utf8()).ValueOrDie()});
   EXPECT_TRUE(BatchKeys::Make(*batch, {"region"}).status().IsInvalid());
 }
 
@@ -173,9 +175,11 @@ TEST(BatchKeysTest, StoreRefusesKeysOfOtherColumnsOrRows) {
   auto store = WindowStore::Make(spec, schema).ValueOrDie();
   arrow::StringBuilder host;
   ASSERT_TRUE(host.AppendValues({"a", "b"}).ok());
-  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO), arrow::default_memory_pool());
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                             arrow::default_memory_pool());
   ASSERT_TRUE(ts.AppendValues({1, 2}).ok());
-  auto batch = arrow::RecordBatch::Make(schema, 2, {host.Finish().ValueOrDie(), ts.Finish().ValueOrDie()});
+  auto batch =
+      arrow::RecordBatch::Make(schema, 2, {host.Finish().ValueOrDie(), ts.Finish().ValueOrDie()});
   auto keys = BatchKeys::Make(*batch->Slice(0, 1), {"host"}).ValueOrDie();
   EXPECT_TRUE(store->Update(*batch, keys.get()).status().IsInvalid());
   EXPECT_EQ(store->GetStats().rows, 0);
