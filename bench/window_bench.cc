@@ -2,6 +2,8 @@
 // "host-000042"), event times in order over `--span` with ~1% late rows (up to 90s behind;
 // allowed lateness 60s), in Arrow batches of `--batch` rows, all built before timing. Reports:
 //   keys only       KeyDictionary::Intern over every batch (the hashing floor)
+//   keys, 2 defs    two dictionaries each interning every row, then with the batch's keys
+//                   looked up once (BatchKeys) and each interning only the distinct keys
 //   4 windows       WindowStore::Update with tumbling 5m/30m/1h/1d and count,sum,avg,min,max,
 //                   taking closed windows after every batch (as the persister would)
 //   + trailing 5m   the same plus a per-row trailing window (metrics' running columns), or
@@ -19,6 +21,7 @@
 //                     [--max-panes P] [--quick] [--ingest-only]
 //        window_bench --churn [--distinct 10000000] [--active 100000] [--lifetime 1d]
 //                     [--rows-per-key 8] [--batch B] [--quick]
+#include "window/batch_keys.h"
 #include "window/duration.h"
 #include "window/event_time.h"
 #include "window/key_dictionary.h"
@@ -171,6 +174,34 @@ Rate KeysOnly(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, i
   return {rows / Seconds(Clock::now() - t0), rows / (ThreadSeconds() - c0)};
 }
 
+// Two definitions keyed alike (metrics and metrics_trailing): each interning every row, or
+// the batch's keys looked up once (BatchKeys) and each interning only the distinct keys.
+Rate KeysTwice(const std::vector<std::shared_ptr<arrow::RecordBatch>>& batches, int64_t rows,
+               bool shared) {
+  auto a = Check(hw::KeyDictionary::Make({Schema()->field(0)}), "dictionary");
+  auto b = Check(hw::KeyDictionary::Make({Schema()->field(0)}), "dictionary");
+  std::vector<int32_t> ids(batches[0]->num_rows()), distinct_ids;
+  auto t0 = Clock::now();
+  double c0 = ThreadSeconds();
+  for (const auto& batch : batches) {
+    const int64_t n = batch->num_rows();
+    if (!shared) {
+      const arrow::Array* host = batch->column(0).get();
+      Check(a->Intern({host}, n, ids.data()), "intern");
+      Check(b->Intern({host}, n, ids.data()), "intern");
+      continue;
+    }
+    auto keys = Check(hw::BatchKeys::Make(*batch, {"host"}), "batch keys");
+    distinct_ids.resize(keys->distinct_count);
+    for (auto* dict : {a.get(), b.get()}) {
+      Check(dict->Intern({keys->distinct[0].get()}, keys->distinct_count, distinct_ids.data()),
+            "intern");
+      for (int64_t i = 0; i < n; ++i) ids[i] = distinct_ids[keys->row_key[i]];
+    }
+  }
+  return {rows / Seconds(Clock::now() - t0), rows / (ThreadSeconds() - c0)};
+}
+
 struct IngestResult {
   Rate rate;
   std::unique_ptr<hw::WindowStore> store;
@@ -235,10 +266,14 @@ void Run(const Options& o, bool with_queries) {
   auto batches = Generate(o, start);
   std::printf("generated in %.1f s\n", Seconds(Clock::now() - t0));
 
-  std::vector<Rate> keys_only, windows;
+  std::vector<Rate> keys_only, keys_twice, keys_shared, windows;
   IngestResult last{};
   for (int r = 0; r < o.repeat; ++r) {
-    if (!o.ingest_only) keys_only.push_back(KeysOnly(batches, o.rows));
+    if (!o.ingest_only) {
+      keys_only.push_back(KeysOnly(batches, o.rows));
+      keys_twice.push_back(KeysTwice(batches, o.rows, false));
+      keys_shared.push_back(KeysTwice(batches, o.rows, true));
+    }
     last = Ingest(o, batches);
     windows.push_back(last.rate);
   }
@@ -256,6 +291,8 @@ void Run(const Options& o, bool with_queries) {
         rates[rates.size() / 2].cpu / 1e6);
   };
   report("keys only (hashing)", keys_only);
+  report("keys, 2 definitions", keys_twice);
+  report("  looked up once", keys_shared);
   report("4 tumbling windows", windows);
   if (!o.ingest_only) {
     std::vector<Rate> trailing, buffered;

@@ -46,30 +46,40 @@ void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueIn
   slot_of_row_.assign(n, nullptr);
   block_of_row_.assign(n, nullptr);
   ++folds_;
+  // Rows come mostly in time order: a pane's (and its block's) column and key bits are looked
+  // up when the pane changes, not per row.
   int64_t last_pane = INT64_MIN;
+  StateWord* pane_column = nullptr;
+  uint64_t* pane_keys = nullptr;
+  StateWord* block_column = nullptr;
+  uint64_t* block_keys = nullptr;
   for (int64_t row = 0; row < n; ++row) {
     const int64_t t = times[row];
     if (t == kNoTime) continue;
     const int64_t pane = FloorDiv(t, width);
     if (pane < keep_from) continue;
-    const int32_t id = ids[row];
+    const int64_t id = ids[row];
     if (pane >= limit) {
-      slot_of_row_[row] = overflow_.data() + static_cast<int64_t>(id) * stride;
-      SetKeyBit(overflow_keys_.data(), id);
+      slot_of_row_[row] = overflow_.data() + id * stride;
+      SetKeyBit(overflow_keys_.data(), static_cast<int32_t>(id));
       overflow_min_time_ = std::min(overflow_min_time_, t);
       continue;
     }
     if (pane != last_pane) {
       last_fold_[pane] = folds_;
       last_pane = pane;
+      pane_column = ring_.MutableColumn(pane);
+      pane_keys = ring_.KeyBits(pane);
+      ring_.MarkRows(pane);
+      const int64_t block = FloorDiv(pane, kPanesPerBlock);
+      block_column = blocks_.MutableColumn(block);
+      block_keys = blocks_.KeyBits(block);
+      blocks_.MarkRows(block);
     }
-    slot_of_row_[row] = ring_.MutableColumn(pane) + static_cast<int64_t>(id) * stride;
-    SetKeyBit(ring_.KeyBits(pane), id);
-    ring_.MarkRows(pane);
-    const int64_t block = FloorDiv(pane, kPanesPerBlock);
-    block_of_row_[row] = blocks_.MutableColumn(block) + static_cast<int64_t>(id) * stride;
-    SetKeyBit(blocks_.KeyBits(block), id);
-    blocks_.MarkRows(block);
+    slot_of_row_[row] = pane_column + id * stride;
+    SetKeyBit(pane_keys, static_cast<int32_t>(id));
+    block_of_row_[row] = block_column + id * stride;
+    SetKeyBit(block_keys, static_cast<int32_t>(id));
   }
   layout_->Fold(slot_of_row_.data(), 0, n, times, values);
   layout_->Fold(block_of_row_.data(), 0, n, times, values);

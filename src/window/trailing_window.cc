@@ -25,9 +25,9 @@ class RowRing {
   int64_t head() const { return head_; }
   int64_t tail() const { return tail_; }
   bool empty() const { return head_ == tail_; }
-  StateWord* Row(int64_t index, int words) { return buf_.data() + (index & mask_) * words; }
+  StateWord* Row(int64_t index, int words) { return buf_.get() + (index & mask_) * words; }
   const StateWord* Row(int64_t index, int words) const {
-    return buf_.data() + (index & mask_) * words;
+    return buf_.get() + (index & mask_) * words;
   }
   int64_t Time(int64_t index, int words) const { return Row(index, words)[0].i; }
 
@@ -47,26 +47,27 @@ class RowRing {
   void Clear() { head_ = tail_; }  // keeps the buffer
   int64_t capacity() const { return mask_ + 1; }
   void Release() {
-    std::vector<StateWord>().swap(buf_);
+    buf_.reset();
     mask_ = -1;
     head_ = tail_ = 0;
   }
-  int64_t capacity_bytes() const {
-    return static_cast<int64_t>(buf_.capacity() * sizeof(StateWord));
+  int64_t capacity_bytes(int words) const {
+    return (mask_ + 1) * words * static_cast<int64_t>(sizeof(StateWord));
   }
 
  private:
   void Grow(int words) {
     int64_t capacity = std::max<int64_t>(4, 2 * (mask_ + 1));
-    std::vector<StateWord> grown(static_cast<size_t>(capacity * words));
+    std::unique_ptr<StateWord[]> grown(new StateWord[static_cast<size_t>(capacity * words)]());
     for (int64_t i = head_; i < tail_; ++i) {
-      std::copy_n(Row(i, words), words, grown.data() + (i & (capacity - 1)) * words);
+      std::copy_n(Row(i, words), words, grown.get() + (i & (capacity - 1)) * words);
     }
     buf_ = std::move(grown);
     mask_ = capacity - 1;
   }
 
-  std::vector<StateWord> buf_;
+  // A pointer, not a vector: KeyTrail (ring + window bounds) then fits one cache line.
+  std::unique_ptr<StateWord[]> buf_;
   int64_t mask_ = -1;
   int64_t head_ = 0;
   int64_t tail_ = 0;
@@ -99,18 +100,24 @@ struct TrailingWindow::Accumulator {
   std::vector<Value> values;
 };
 
-struct TrailingWindow::Running {
+// What every row reads and writes, one cache line per key and value column.
+struct alignas(64) TrailingWindow::Running {
   int64_t count = 0;      // valid values in the window
   int64_t nonfinite = 0;  // of which NaN or +-inf (answered by a scan while > 0)
   double sum = 0, comp = 0, mean = 0, m2 = 0;  // over the finite values
-  double m2_removed = 0;          // M2 subtracted since the last rebuild: the cancellation risk
-  int64_t first = -1, last = -1;  // row index of the first/last valid value
+  int64_t first = -1, last = -1;               // row index of the first/last valid value
+};
+
+// What only min/max and variance need (a separate array, untouched without them).
+struct TrailingWindow::RunningSpread {
+  double m2_removed = 0;  // M2 subtracted since the last rebuild: the cancellation risk
   // Two-stacks min/max: the back stack (rows [split, tail)) as two scalars.
   double back_min = kNaN;
   double back_max = -std::numeric_limits<double>::infinity();
 };
 
-struct TrailingWindow::KeyTrail {
+// One cache line per key.
+struct alignas(64) TrailingWindow::KeyTrail {
   RowRing rows;
   int64_t window_begin = 0;  // first row with time > newest - width
   int64_t split = 0;         // rows [window_begin, split) carry suffix min/max up to split
@@ -243,12 +250,15 @@ TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def, Mod
   track_min_ = (layout.features() & kHasMin) != 0;
   track_max_ = (layout.features() & kHasMax) != 0;
   track_moments_ = (layout.features() & kHasMoments) != 0;
+  track_spread_ = track_min_ || track_max_ || track_moments_;
   min_offset_ = 2 + value_count_;
   max_offset_ = min_offset_ + (track_min_ ? value_count_ : 0);
   words_ = max_offset_ + (track_max_ ? value_count_ : 0);
   for (const auto& column : columns_) {
     fields_.push_back(arrow::field(column.name, AggregateLayout::OutputType(column.kind)));
   }
+  static_assert(sizeof(KeyTrail) == 64, "a key's trail is one cache line");
+  static_assert(sizeof(Running) == 64, "a key's running state is one cache line per value");
 }
 
 TrailingWindow::~TrailingWindow() = default;
@@ -257,10 +267,23 @@ TrailingWindow::Running* TrailingWindow::RunningOf(int32_t id) {
   return running_.data() + static_cast<size_t>(id) * value_count_;
 }
 
+TrailingWindow::RunningSpread* TrailingWindow::SpreadOf(const Running* running) {
+  return spread_.data() + (running - running_.data());
+}
+
+void TrailingWindow::ResetRunning(Running* running) {
+  RunningSpread* spread = track_spread_ ? SpreadOf(running) : nullptr;
+  for (int v = 0; v < value_count_; ++v) {
+    running[v] = Running{};
+    if (spread != nullptr) spread[v] = RunningSpread{};
+  }
+}
+
 void TrailingWindow::ReserveKeys(int64_t keys) {
   if (static_cast<int64_t>(keys_.size()) >= keys) return;
   keys_.resize(keys);
   running_.resize(static_cast<size_t>(keys) * value_count_);
+  if (track_spread_) spread_.resize(static_cast<size_t>(keys) * value_count_);
 }
 
 bool TrailingWindow::Idle(int32_t id, int64_t watermark) const {
@@ -283,17 +306,18 @@ void TrailingWindow::Forget(int32_t id) {
     key.evictions = 0;
     key.dirty = false;
   }
-  Running* running = RunningOf(id);
-  for (int v = 0; v < value_count_; ++v) running[v] = Running{};
+  ResetRunning(RunningOf(id));
 }
 
 void TrailingWindow::ShrinkKeys(int64_t keys) {
   if (static_cast<int64_t>(keys_.size()) <= keys) return;
   keys_.resize(keys);
   running_.resize(static_cast<size_t>(keys) * value_count_);
+  if (track_spread_) spread_.resize(static_cast<size_t>(keys) * value_count_);
   if (keys_.capacity() > 4 * std::max<size_t>(keys_.size(), 1024)) {
     keys_.shrink_to_fit();
     running_.shrink_to_fit();
+    spread_.shrink_to_fit();
   }
 }
 
@@ -305,8 +329,9 @@ int64_t TrailingWindow::buffered_rows() const {
 
 int64_t TrailingWindow::memory_bytes() const {
   int64_t bytes = static_cast<int64_t>(keys_.capacity() * sizeof(KeyTrail) +
-                                       running_.capacity() * sizeof(Running));
-  for (const KeyTrail& key : keys_) bytes += key.rows.capacity_bytes();
+                                       running_.capacity() * sizeof(Running) +
+                                       spread_.capacity() * sizeof(RunningSpread));
+  for (const KeyTrail& key : keys_) bytes += key.rows.capacity_bytes(words_);
   return bytes;
 }
 
@@ -326,6 +351,7 @@ void TrailingWindow::FillRow(StateWord* slot, int64_t t, const ValueInput* value
 
 void TrailingWindow::AddRunning(KeyTrail& key, Running* running, int64_t index) {
   const StateWord* row = key.rows.Row(index, words_);
+  RunningSpread* spread = track_spread_ ? SpreadOf(running) : nullptr;
   for (int v = 0; v < value_count_; ++v) {
     if (!Valid(row, v)) continue;
     Running& r = running[v];
@@ -344,8 +370,8 @@ void TrailingWindow::AddRunning(KeyTrail& key, Running* running, int64_t index) 
         r.m2 += delta * (x - r.mean);
       }
     }
-    if (track_min_) r.back_min = MinIgnoringNaN(r.back_min, x);
-    if (track_max_) r.back_max = MaxNaNWins(r.back_max, x);
+    if (track_min_) spread[v].back_min = MinIgnoringNaN(spread[v].back_min, x);
+    if (track_max_) spread[v].back_max = MaxNaNWins(spread[v].back_max, x);
   }
 }
 
@@ -353,6 +379,7 @@ void TrailingWindow::Flip(KeyTrail& key, Running* running) {
   // Two-stacks: move the back stack to the front, giving each row the min/max of itself and
   // every newer row of the window. Each row is flipped at most once per pass through the
   // window, so eviction stays O(1) amortised.
+  RunningSpread* spread = SpreadOf(running);  // Flip runs only when min or max is tracked
   for (int v = 0; v < value_count_; ++v) {
     double mn = kNaN, mx = -std::numeric_limits<double>::infinity();
     for (int64_t i = key.rows.tail() - 1; i >= key.window_begin; --i) {
@@ -364,14 +391,15 @@ void TrailingWindow::Flip(KeyTrail& key, Running* running) {
       if (track_min_) row[min_offset_ + v].d = mn;
       if (track_max_) row[max_offset_ + v].d = mx;
     }
-    running[v].back_min = kNaN;
-    running[v].back_max = -std::numeric_limits<double>::infinity();
+    spread[v].back_min = kNaN;
+    spread[v].back_max = -std::numeric_limits<double>::infinity();
   }
   key.split = key.rows.tail();
 }
 
 void TrailingWindow::RemoveRunning(KeyTrail& key, Running* running, int64_t index) {
   const StateWord* row = key.rows.Row(index, words_);
+  RunningSpread* spread = track_spread_ ? SpreadOf(running) : nullptr;
   for (int v = 0; v < value_count_; ++v) {
     if (!Valid(row, v)) continue;
     Running& r = running[v];
@@ -389,7 +417,7 @@ void TrailingWindow::RemoveRunning(KeyTrail& key, Running* running, int64_t inde
         const double mean = r.mean - (x - r.mean) / static_cast<double>(n);
         const double removed = (x - r.mean) * (x - mean);
         r.m2 -= removed;
-        r.m2_removed += std::fabs(removed);
+        spread[v].m2_removed += std::fabs(removed);
         r.mean = mean;
       }
     }
@@ -403,7 +431,7 @@ void TrailingWindow::RemoveRunning(KeyTrail& key, Running* running, int64_t inde
   }
 }
 
-bool TrailingWindow::NeedsRebuild(const KeyTrail& key, const Running* running) const {
+bool TrailingWindow::NeedsRebuild(const KeyTrail& key, const Running* running) {
   // Subtracting on eviction loses accuracy two ways: rounding error that grows with the
   // number of evictions, and cancellation when what left dwarfs what is left (a 1e15 spike
   // leaving a window of values near 1). Recompute from the rows after 2x-window evictions,
@@ -413,13 +441,13 @@ bool TrailingWindow::NeedsRebuild(const KeyTrail& key, const Running* running) c
   for (int v = 0; track_moments_ && v < value_count_; ++v) {
     const Running& r = running[v];
     const double n = static_cast<double>(r.count - r.nonfinite);
-    if (r.m2_removed > 1048576.0 * (r.m2 + n * r.mean * r.mean)) return true;
+    if (SpreadOf(running)[v].m2_removed > 1048576.0 * (r.m2 + n * r.mean * r.mean)) return true;
   }
   return false;
 }
 
 void TrailingWindow::Rebuild(KeyTrail& key, Running* running) {
-  for (int v = 0; v < value_count_; ++v) running[v] = Running{};
+  ResetRunning(running);
   key.split = key.window_begin;  // everything in the back stack
   for (int64_t i = key.window_begin; i < key.rows.tail(); ++i) AddRunning(key, running, i);
   key.dirty = false;
@@ -465,6 +493,7 @@ void TrailingWindow::RunningAccumulator(KeyTrail& key, Running* running, Accumul
   acc->rows = key.rows.tail() - key.window_begin;
   const bool front = key.window_begin < key.split;
   const StateWord* oldest = front ? key.rows.Row(key.window_begin, words_) : nullptr;
+  const RunningSpread* spread = track_spread_ ? SpreadOf(running) : nullptr;
   for (int v = 0; v < value_count_; ++v) {
     const Running& r = running[v];
     Accumulator::Value& a = acc->values[v];
@@ -473,10 +502,13 @@ void TrailingWindow::RunningAccumulator(KeyTrail& key, Running* running, Accumul
     a.comp = r.comp;
     a.mean = r.mean;
     a.m2 = r.m2;
-    if (track_min_) a.min = MinIgnoringNaN(front ? oldest[min_offset_ + v].d : kNaN, r.back_min);
+    if (track_min_) {
+      a.min = MinIgnoringNaN(front ? oldest[min_offset_ + v].d : kNaN, spread[v].back_min);
+    }
     if (track_max_) {
-      a.max = MaxNaNWins(
-          front ? oldest[max_offset_ + v].d : -std::numeric_limits<double>::infinity(), r.back_max);
+      a.max =
+          MaxNaNWins(front ? oldest[max_offset_ + v].d : -std::numeric_limits<double>::infinity(),
+                     spread[v].back_max);
     }
     a.first = r.first >= 0 ? Value(key.rows.Row(r.first, words_), v) : 0.0;
     a.last = r.last >= 0 ? Value(key.rows.Row(r.last, words_), v) : 0.0;
@@ -499,8 +531,7 @@ void TrailingWindow::Sweep(int64_t watermark) {
       key.window_begin = key.split = key.rows.tail();
       key.dirty = false;
       key.evictions = 0;
-      Running* running = RunningOf(static_cast<int32_t>(id));
-      for (int v = 0; v < value_count_; ++v) running[v] = Running{};
+      ResetRunning(RunningOf(static_cast<int32_t>(id)));
       continue;
     }
     while (key.rows.head() < key.window_begin && key.rows.Time(key.rows.head(), words_) <= bound) {
@@ -522,14 +553,14 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
   // trail points to (row + d), so the pointer chase of ~2d rows overlaps.
   constexpr int64_t d = 8;
   for (int64_t row = 0; row < n; ++row) {
-    if (row + 2 * d < n) {  // both structs may straddle two cache lines
-      const char* trail = reinterpret_cast<const char*>(&keys_[ids[row + 2 * d]]);
-      __builtin_prefetch(trail);
-      __builtin_prefetch(trail + sizeof(KeyTrail) - 1);
-      if (value_count_ > 0) {
-        const char* state = reinterpret_cast<const char*>(RunningOf(ids[row + 2 * d]));
-        __builtin_prefetch(state);
-        __builtin_prefetch(state + sizeof(Running) * value_count_ - 1);
+    if (row + 2 * d < n) {  // one line for the trail, one per value column
+      __builtin_prefetch(&keys_[ids[row + 2 * d]]);
+      const Running* state = RunningOf(ids[row + 2 * d]);
+      for (int v = 0; v < value_count_; ++v) __builtin_prefetch(state + v);
+      if (track_spread_ && value_count_ > 0) {
+        const char* spread = reinterpret_cast<const char*>(SpreadOf(state));
+        __builtin_prefetch(spread);
+        __builtin_prefetch(spread + sizeof(RunningSpread) * value_count_ - 1);
       }
     }
     if (row + d < n) {

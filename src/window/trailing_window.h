@@ -84,16 +84,20 @@ class TrailingWindow {
  private:
   struct KeyTrail;
   struct Running;
+  struct RunningSpread;
   struct Accumulator;
   class OutputColumns;
 
   Running* RunningOf(int32_t id);
+  // The min/max and variance state beside `running` (a RunningOf pointer); track_spread_ only.
+  RunningSpread* SpreadOf(const Running* running);
+  void ResetRunning(Running* running);
   // Writes row `row` of the input (time t, values and their validity bits) into `slot`.
   void FillRow(StateWord* slot, int64_t t, const ValueInput* values, int64_t row) const;
   void AddRunning(KeyTrail& key, Running* running, int64_t index);
   void RemoveRunning(KeyTrail& key, Running* running, int64_t index);
   void Flip(KeyTrail& key, Running* running);
-  bool NeedsRebuild(const KeyTrail& key, const Running* running) const;
+  bool NeedsRebuild(const KeyTrail& key, const Running* running);
   void Rebuild(KeyTrail& key, Running* running);
   void Accumulate(const KeyTrail& key, int64_t begin, int64_t end, Accumulator* acc,
                   bool moments = true) const;
@@ -107,13 +111,17 @@ class TrailingWindow {
   bool track_min_;
   bool track_max_;
   bool track_moments_;  // variance/stddev asked for: Welford mean and M2 kept
+  bool track_spread_;   // any of the three: spread_ is kept
   int words_;       // per stored row: time, validity bits, values, [suffix mins], [suffix maxes]
   int min_offset_;  // word of value v's suffix min in a row: min_offset_ + v
   int max_offset_;
   std::vector<WindowSpec::OutputColumn> columns_;
   std::vector<std::shared_ptr<arrow::Field>> fields_;
   std::vector<KeyTrail> keys_;
+  // Per key id: the trail (one cache line) and, per value column, the running state (one line
+  // each) and what only min/max/variance need (spread_, empty without them).
   std::vector<Running> running_;  // keys x value columns
+  std::vector<RunningSpread> spread_;
   int64_t last_sweep_watermark_;
   int64_t horizon_;           // buffer mode: newest time of a row evicted or dropped
   int64_t last_sweep_bound_;  // buffer mode: the bound of the last full sweep

@@ -310,15 +310,34 @@ arrow::Status WindowStore::BindColumns(const arrow::RecordBatch& batch, BatchCol
   return arrow::Status::OK();
 }
 
-arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch) {
+arrow::Status WindowStore::InternKeys(const BatchColumns& columns, int64_t n,
+                                      const BatchKeys* keys) {
+  ids_.resize(std::max<int64_t>(n, 1));
+  if (keys == nullptr) return keys_->Intern(columns.keys, n, ids_.data());
+  if (keys->columns != spec_.key_columns || static_cast<int64_t>(keys->row_key.size()) != n) {
+    return arrow::Status::Invalid(
+        "window store: the batch's shared keys are not of its key "
+        "columns or rows");
+  }
+  std::vector<const arrow::Array*> distinct;
+  for (const auto& array : keys->distinct) distinct.push_back(array.get());
+  distinct_ids_.resize(std::max<int64_t>(keys->distinct_count, 1));
+  ARROW_RETURN_NOT_OK(keys_->Intern(distinct, keys->distinct_count, distinct_ids_.data()));
+  const int32_t* row_key = keys->row_key.data();
+  const int32_t* ids = distinct_ids_.data();
+  for (int64_t i = 0; i < n; ++i) ids_[i] = ids[row_key[i]];
+  return arrow::Status::OK();
+}
+
+arrow::Result<UpdateResult> WindowStore::Update(const arrow::RecordBatch& batch,
+                                                const BatchKeys* keys) {
   std::unique_lock lock(mutex_);
   BatchColumns columns;
   ARROW_RETURN_NOT_OK(BindBatch(batch, &columns));
   const int64_t n = batch.num_rows();
   UpdateResult result;
   result.rows = n;
-  ids_.resize(std::max<int64_t>(n, 1));
-  ARROW_RETURN_NOT_OK(keys_->Intern(columns.keys, n, ids_.data()));
+  ARROW_RETURN_NOT_OK(InternKeys(columns, n, keys));
   const int64_t id_limit = keys_->id_limit();
   for (auto& level : levels_) level->ring.ReserveKeys(id_limit);
   for (auto& trailing : trailing_) trailing->ReserveKeys(id_limit);

@@ -26,6 +26,7 @@
 #pragma once
 
 #include "window/aggregate_layout.h"
+#include "window/batch_keys.h"
 #include "window/key_dictionary.h"
 #include "window/pane_ring.h"
 #include "window/trailing_panes.h"
@@ -214,7 +215,10 @@ class WindowStore {
   // Folds `batch` (any column order; extra columns ignored) into every window. Bad input
   // (missing column, wrong type, time out of range) is rejected before any state changes;
   // only an on_close error or a failed allocation can leave a batch partly applied.
-  arrow::Result<UpdateResult> Update(const arrow::RecordBatch& batch);
+  // `keys`, if given, are the batch's keys looked up once for several stores (BatchKeys over
+  // this spec's key columns, same rows): only its distinct keys are interned here.
+  arrow::Result<UpdateResult> Update(const arrow::RecordBatch& batch,
+                                     const BatchKeys* keys = nullptr);
   // Raises the watermark to at least `watermark_us` (e.g. from wall-clock time on an idle
   // stream, or kEndOfTime at shutdown to close everything). Never lowers it.
   arrow::Status AdvanceWatermark(int64_t watermark_us);
@@ -274,6 +278,8 @@ class WindowStore {
   arrow::Status Init(const std::shared_ptr<arrow::Schema>& input_schema);
 
   arrow::Status BindBatch(const arrow::RecordBatch& batch, BatchColumns* columns);
+  // ids_[0, n) for the batch's rows: from `keys` when given, else by interning `columns`.
+  arrow::Status InternKeys(const BatchColumns& columns, int64_t n, const BatchKeys* keys);
   // BindBatch into the given scratch (no member changes).
   arrow::Status BindColumns(const arrow::RecordBatch& batch, BatchColumns* columns,
                             std::vector<int64_t>* times, std::vector<ValueInput>* inputs) const;
@@ -338,6 +344,7 @@ class WindowStore {
   // Per-batch scratch, reused.
   std::vector<int64_t> times_;
   std::vector<int32_t> ids_;
+  std::vector<int32_t> distinct_ids_;  // InternKeys: the ids of BatchKeys::distinct
   std::vector<StateWord*> slot_of_row_;
   std::vector<StateWord*> columns_in_run_;
   std::vector<uint64_t*> key_bits_in_run_;
