@@ -3,6 +3,9 @@
 #include <arrow/type.h>
 #include <arrow/util/bit_util.h>
 
+#include <cstdio>
+#include <ctime>
+
 namespace hyprstream::window {
 namespace {
 
@@ -82,5 +85,19 @@ arrow::Status ReadEventTime(const arrow::Array& array,
                                    : *integer_unit;
   return Convert(data.GetValues<int64_t>(1), validity, data.offset, data.length, unit, column, out);
 }
+
+std::string FormatEventTime(int64_t micros) {
+  const int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+  const time_t t = static_cast<time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[64];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+  char fraction[16];
+  std::snprintf(fraction, sizeof(fraction), ".%06lld UTC",
+                static_cast<long long>(micros - seconds * 1000000));
+  return std::string(text) + fraction;
+}
+
 
 }  // namespace hyprstream::window

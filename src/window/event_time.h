@@ -27,6 +27,9 @@ inline int64_t FloorDiv(int64_t a, int64_t b) {  // b > 0
 }
 inline int64_t FloorTo(int64_t a, int64_t step) { return FloorDiv(a, step) * step; }
 
+// "2026-11-25 19:00:00.000000 UTC": an event time in messages.
+std::string FormatEventTime(int64_t micros);
+
 // OK if `type` can be an event-time column: a timestamp, or int32/int64 when integer_unit is
 // set. Otherwise Invalid naming `column` and saying what to send instead.
 arrow::Status CheckEventTimeType(const arrow::DataType& type,

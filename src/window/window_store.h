@@ -272,7 +272,11 @@ class WindowStore {
   struct PanedWindow;
   struct Level;
   struct RetainedWindow;
-  struct BatchColumns;
+  // A batch's key columns and its value columns as float64 (cast when needed).
+  struct BatchColumns {
+    std::vector<const arrow::Array*> keys;
+    std::vector<std::shared_ptr<arrow::Array>> values;
+  };
 
   WindowStore(WindowSpec spec, WindowStoreOptions options);
   arrow::Status Init(const std::shared_ptr<arrow::Schema>& input_schema);
@@ -299,9 +303,16 @@ class WindowStore {
   // The keys with rows in window instance `start` of paned window `w` (restricted to `ids`,
   // in that order, when given) and their merged state. False: no rows.
   bool Collect(size_t w, int64_t start, const std::vector<int32_t>* ids, InstanceRows* out) const;
+  // Output rows of keys `ids` for instance [start, end): their slots finalised (BuildBatch)
+  // or their aggregate columns as given (OutputBatch).
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> BuildBatch(
       const std::vector<int32_t>& ids, const std::vector<const StateWord*>& slots, int64_t start,
       int64_t end, bool closed) const;
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> OutputBatch(
+      const std::vector<int32_t>& ids, int64_t start, int64_t end,
+      std::vector<std::shared_ptr<arrow::Array>> aggregates, bool closed) const;
+  // A trailing read refused: its bound is before what the window still holds.
+  static arrow::Status LeftTheBuffer(int64_t horizon, const WindowDef& def, int64_t since);
   int64_t AliveThreshold(const Level& level) const;
   // Folds rows [begin, end) of `rows` into `slots` (key id x stride) and sets their key bits;
   // false (some rows maybe folded) at an id not below `keys`.
