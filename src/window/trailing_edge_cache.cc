@@ -62,6 +62,16 @@ int64_t TrailingEdgeCache::memory_bytes() const {
   return bytes;
 }
 
+int64_t TrailingEdgeCache::memory_bytes(const std::string& definition) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int64_t bytes = 0;
+  for (auto it = kept_.lower_bound(Key{definition, 0, INT64_MIN});
+       it != kept_.end() && std::get<0>(it->first) == definition; ++it) {
+    bytes += it->second.rows->memory_bytes();
+  }
+  return bytes;
+}
+
 void TrailingEdgeCache::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {

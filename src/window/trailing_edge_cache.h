@@ -48,6 +48,8 @@ class TrailingEdgeCache {
   // Forgets every pane of `definition` (dropped, or its rows changed).
   void Forget(const std::string& definition);
   int64_t memory_bytes() const;
+  // The memory of the panes kept for `definition`.
+  int64_t memory_bytes(const std::string& definition) const;
 
  private:
   using Key = std::tuple<std::string, size_t, int64_t>;  // definition, window, pane_begin

@@ -563,7 +563,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
     ARROW_RETURN_NOT_OK(keys.Append(stats.keys));
     ARROW_RETURN_NOT_OK(rows.Append(stats.rows));
     ARROW_RETURN_NOT_OK(late.Append(late_rows));
-    ARROW_RETURN_NOT_OK(bytes.Append(stats.total_bytes()));
+    // With the rows of trailing panes kept for reads (and their suffix states).
+    ARROW_RETURN_NOT_OK(bytes.Append(stats.total_bytes() + edge_cache_->memory_bytes(entry->name)));
   }
   auto schema = arrow::schema(
       {arrow::field("name", arrow::utf8()), arrow::field("table", arrow::utf8()),

@@ -54,6 +54,9 @@ TEST(TrailingEdgeCache, LoadsOncePerPaneAndKeepsTheNewest) {
   EXPECT_NE(cache.Find("d", 1, 10), nullptr);
   EXPECT_NE(cache.Find("d", 1, 20), nullptr);
   EXPECT_GT(cache.memory_bytes(), 0);
+  EXPECT_EQ(cache.memory_bytes("d"), cache.memory_bytes());
+  EXPECT_EQ(cache.memory_bytes("c"), 0);
+  EXPECT_EQ(cache.memory_bytes("e"), 0);
 
   auto kept = cache.Find("d", 1, 30);
   cache.Drop("d", kept.get());
