@@ -9,6 +9,7 @@ import datetime
 import json
 import math
 import random
+import re
 import statistics
 import time
 
@@ -1091,9 +1092,10 @@ def test_readme_query_is_answered_from_metrics_trailing_panes(stack):
                                      "FROM hyprstream_window('metrics_trailing', width := "
                                      f"'trailing 1h', since := {micros}, inclusive := 'true') "
                                      "ORDER BY metric_id")
+            # `metric_id IS NOT NULL` keeps the rewriter away: the engine computes it.
             from_engine = rows(cur, "SELECT metric_id, count(*), avg(value_running_window_avg) "
                                     f"FROM metrics WHERE \"timestamp\" >= {stack.timestamp(bound)} "
-                                    "GROUP BY metric_id ORDER BY metric_id")
+                                    "AND metric_id IS NOT NULL GROUP BY metric_id ORDER BY metric_id")
             assert len(from_engine) == 7
             assert_rows_match(from_windows, from_engine, f"since {minutes_back} min")
             time.sleep(0.3)  # the background read of the pane's rows
@@ -1109,12 +1111,60 @@ def test_readme_query_is_answered_from_metrics_trailing_panes(stack):
                 continue  # a row sat on the moving bound: ask again
             want = rows(cur, "SELECT metric_id, count(*), avg(value_running_window_avg) FROM "
                              f"metrics WHERE \"timestamp\" >= {stack.timestamp(start - datetime.timedelta(hours=1))} "
-                             "GROUP BY metric_id ORDER BY 3 DESC")
+                             "AND metric_id IS NOT NULL GROUP BY metric_id ORDER BY 3 DESC")
             assert_rows_match(got, want, "README query")
             break
         else:
             pytest.fail("rows kept sitting on the README query's bound")
         assert answered_count(server, "metrics_trailing") > before
+
+
+def test_trailing_edge_from_kept_rows_with_suffix_states_equals_the_engine(stack):
+    """Dense rows (10 a second over 70 minutes, so a 30.5 s pane holds ~300): the kept rows of
+    a split pane carry per-key suffix states (the server's log says how many), and reads whose
+    bounds fall anywhere in that pane — folding the rows up to the next suffix and merging it —
+    equal the engine's answer over the stored rows."""
+    if not stack.has_duckdb_sql:
+        pytest.skip("SQLite answers its own queries (no metrics_trailing there)")
+    server = stack.start("--log-level", "debug")
+    now = utcnow().replace(microsecond=0)
+    data = metrics_table(42_000, start=now - datetime.timedelta(minutes=70), step_s=0.1,
+                         ids=tuple(f"m{i}" for i in range(7)), seed=3)
+    rng = random.Random(5)
+    with connect(server) as conn:
+        cur = conn.cursor()
+        assert cur.adbc_ingest("metrics", data, mode="append") == 42_000
+        base = now - datetime.timedelta(minutes=50)
+        # The first read asks the table and has the pane's rows read; then bounds all over the
+        # pane (and exactly on row times) are answered from the kept rows.
+        # 50 in a row on row times (every 0.1 s), `>` or `>=`: some fall right at or after a
+        # suffix's first row (one every ~18 rows).
+        first = rng.randrange(200)
+        offsets = ([0.0, 0.0] + [rng.uniform(0, 30.5) for _ in range(6)] +
+                   [(first + k) / 10 for k in range(50)])
+        for i, seconds in enumerate(offsets):
+            bound = base + datetime.timedelta(seconds=seconds)
+            micros = (bound - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1)
+            inclusive = rng.random() < 0.5
+            from_windows = rows(cur, "SELECT metric_id, row_count, value_count, value_sum, "
+                                     "value_min, value_max FROM hyprstream_window("
+                                     "'metrics_trailing', width := 'trailing 1h', "
+                                     f"since := {micros}, inclusive := '{str(inclusive).lower()}') "
+                                     "ORDER BY metric_id")
+            # Brute force over the ingested rows (a query of this shape over metrics would be
+            # answered from the same windows).
+            want = {}
+            for m, t, v in zip(*(data[c].to_pylist() for c in ("metric_id", "timestamp", "value"))):
+                if t > bound or (inclusive and t == bound):
+                    n, s, lo, hi = want.get(m, (0, 0.0, v, v))
+                    want[m] = (n + 1, s + v, min(lo, v), max(hi, v))
+            from_engine = [(m, n, n, s, lo, hi) for m, (n, s, lo, hi) in sorted(want.items())]
+            assert len(from_engine) == 7
+            assert_rows_match(from_windows, from_engine, f"since +{seconds:.3f} s")
+            if i == 0:
+                time.sleep(0.5)  # the background read of the pane's rows
+    kept = [int(n) for n in re.findall(r"kept: \d+ rows, \d+ MB, (\d+) suffixes", server.log())]
+    assert kept and max(kept) > 0, kept
 
 
 def test_metrics_trailing_window_is_configurable(stack):
