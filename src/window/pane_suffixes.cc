@@ -10,7 +10,7 @@ int64_t PaneSuffixEntry::memory_bytes() const {
 }
 
 std::shared_ptr<const PaneSuffixEntry> PaneSuffixes::Find(int64_t block, int64_t settled_end,
-                                                          int64_t offset) const {
+                                                          int64_t offset) {
   std::lock_guard lock(mutex_);
   for (size_t e = 0; e < entries_.size(); ++e) {
     const PaneSuffixEntry& entry = *entries_[e];

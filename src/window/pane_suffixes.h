@@ -43,7 +43,7 @@ class PaneSuffixes {
   // The entry for `block` and `settled_end` that holds the suffix of pane offset `offset`,
   // or nullptr. The caller checks it is still valid (its fold number).
   std::shared_ptr<const PaneSuffixEntry> Find(int64_t block, int64_t settled_end,
-                                              int64_t offset) const;
+                                              int64_t offset);
   // Keeps `entry`, replacing one for the same block or else the least recently found.
   void Publish(std::shared_ptr<const PaneSuffixEntry> entry);
   // Forgets entries of blocks before `block` (their panes have gone).
@@ -56,10 +56,10 @@ class PaneSuffixes {
  private:
   mutable std::mutex mutex_;
   // GUARDED_BY(mutex_): the entries and when each was last found.
-  mutable std::vector<std::shared_ptr<const PaneSuffixEntry>> entries_;
-  mutable std::vector<uint64_t> last_used_;
-  mutable uint64_t uses_ = 0;  // GUARDED_BY(mutex_)
-  mutable std::atomic<uint64_t> hits_{0};
+  std::vector<std::shared_ptr<const PaneSuffixEntry>> entries_;
+  std::vector<uint64_t> last_used_;
+  uint64_t uses_ = 0;  // GUARDED_BY(mutex_)
+  std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> builds_{0};
 };
 

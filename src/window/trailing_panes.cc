@@ -182,7 +182,8 @@ bool TrailingPanes::MergeFrom(int64_t first, int64_t keys, StateWord* out,
   const int64_t block = FloorDiv(from_pane, kPanesPerBlock);
   const int64_t offset = from_pane - block * kPanesPerBlock;
   const int64_t settled_end = ring_.empty() ? block : FloorDiv(ring_.end() - 1, kPanesPerBlock) - 1;
-  if (settled_end <= block || ring_.empty()) {
+  if (settled_end <= block) {  // an empty ring too
+    layout_->Init(out, keys);
     const int64_t first_block = FloorDiv(from_pane + kPanesPerBlock - 1, kPanesPerBlock);
     MergeRange(from_pane, first_block, words, out, has_rows);
   } else {
@@ -196,7 +197,9 @@ bool TrailingPanes::MergeFrom(int64_t first, int64_t keys, StateWord* out,
     // Ids the entry has no slot for did not exist when it was built (their rows since would
     // have changed its panes); ids beyond the read's keys were retired (empty slots).
     const std::vector<StateWord>& slots = entry->slots[j];
-    std::copy_n(slots.begin(), std::min(entry->keys, keys) * layout_->stride(), out);
+    const int64_t copied = std::min(entry->keys, keys);
+    std::copy_n(slots.begin(), copied * layout_->stride(), out);
+    layout_->Init(out + copied * layout_->stride(), keys - copied);
     const std::vector<uint64_t>& bits = entry->has_rows[j];
     for (int64_t w = 0; w < std::min<int64_t>(words, entry->words); ++w) has_rows[w] |= bits[w];
     MergeRange(settled_end * kPanesPerBlock, settled_end, words, out, has_rows);

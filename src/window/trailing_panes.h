@@ -56,7 +56,8 @@ class TrailingPanes {
   void EdgeOf(int64_t first, int64_t* edge_begin, int64_t* edge_end) const;
   // For every key id below `keys`: merges into out[id * stride] the panes whose rows all have
   // time >= `first` (edge excluded) and sets bit id of `has_rows` for keys with any row there.
-  // `out` holds keys x stride words initialised empty; `has_rows` (keys + 63) / 64 zeroed words.
+  // `out` holds keys x stride words, which MergeFrom initialises (a kept suffix is copied in
+  // rather than merged into empty slots); `has_rows` (keys + 63) / 64 zeroed words.
   // False when the state cannot answer: `first` is not after horizon(), or rows of the
   // overflow pane would be split by it or fall in the edge.
   bool MergeFrom(int64_t first, int64_t keys, StateWord* out, uint64_t* has_rows) const;

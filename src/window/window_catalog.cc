@@ -440,12 +440,22 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
       if (entry->table == table) targets.push_back(entry);
     }
   }
-  ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(targets, batches));
+  if (targets.empty()) return arrow::Status::OK();
+  // The first definition's rows (its key lookup is shared with the others, see SharedKeys).
+  arrow::RecordBatchVector first_rows;
+  for (const auto& batch : batches) {
+    ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*targets[0], *batch));
+    first_rows.push_back(std::move(rows));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(targets, first_rows));
   for (const auto& entry : targets) {
     std::lock_guard<std::mutex> lock(entry->write_mutex);
+    const bool shares = !shared.empty() && SameKeys(*targets[0], *entry);
     for (size_t b = 0; b < batches.size(); ++b) {
-      ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*entry, *batches[b]));
-      const bool shares = !shared.empty() && shared[b] != nullptr && SameKeys(*targets[0], *entry);
+      std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
+      if (entry != targets[0]) {
+        ARROW_ASSIGN_OR_RAISE(rows, AsInput(*entry, *batches[b]));
+      }
       ARROW_RETURN_NOT_OK(Fold(*entry, *rows, shares ? shared[b].get() : nullptr));
     }
   }
@@ -464,7 +474,7 @@ bool WindowCatalog::SameKeys(const Entry& a, const Entry& b) {
 
 arrow::Result<std::vector<std::shared_ptr<const BatchKeys>>> WindowCatalog::SharedKeys(
     const std::vector<std::shared_ptr<Entry>>& targets,
-    const arrow::RecordBatchVector& batches) const {
+    const arrow::RecordBatchVector& first_rows) const {
   // Worth it where two definitions or more have the first one's key columns (the metrics
   // table's metrics and metrics_trailing); their AsInput rows carry the same key values.
   std::vector<std::shared_ptr<const BatchKeys>> shared;
@@ -478,12 +488,11 @@ arrow::Result<std::vector<std::shared_ptr<const BatchKeys>>> WindowCatalog::Shar
   // small batches) the distinct keys cost as much as the rows, and making them twice that.
   // So only batches of at least kRowsPerKey rows per key the first definition holds.
   constexpr int64_t kRowsPerKey = 8;
-  const int64_t held_keys = std::max<int64_t>(first.store->GetStats().keys, 1);
-  for (const auto& batch : batches) {
+  const int64_t held_keys = std::max<int64_t>(first.store->key_count(), 1);
+  for (const auto& batch : first_rows) {
     std::shared_ptr<const BatchKeys> keys;
     if (batch->num_rows() >= kRowsPerKey * held_keys) {
-      ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(first, *batch));
-      ARROW_ASSIGN_OR_RAISE(keys, BatchKeys::Make(*rows, first.spec.key_columns));
+      ARROW_ASSIGN_OR_RAISE(keys, BatchKeys::Make(*batch, first.spec.key_columns));
       // Mostly distinct keys: interning the distinct ones would cost each store as much as
       // interning the rows.
       if (keys->distinct_count * 2 > batch->num_rows()) keys = nullptr;

@@ -167,14 +167,14 @@ class WindowCatalog {
   // `keys`: the batch's keys looked up once for the table's definitions (or null).
   arrow::Status Fold(Entry& entry, const arrow::RecordBatch& batch,
                      const BatchKeys* keys = nullptr);
-  // Per batch, its keys looked up once for the `targets` (a table's definitions) keyed by the
-  // first one's key columns, or null for a batch where that does not pay; empty when fewer
-  // than two definitions share those columns.
   // Whether `a` and `b` have the same key columns, of the same types.
   static bool SameKeys(const Entry& a, const Entry& b);
+  // Per batch (as the first of `targets`, a table's definitions, takes it: AsInput), its keys
+  // looked up once for the definitions keyed by the first one's key columns, or null for a
+  // batch where that does not pay; empty when fewer than two definitions share those columns.
   arrow::Result<std::vector<std::shared_ptr<const BatchKeys>>> SharedKeys(
       const std::vector<std::shared_ptr<Entry>>& targets,
-      const arrow::RecordBatchVector& batches) const;
+      const arrow::RecordBatchVector& first_rows) const;
   // A trailing read of `entry`'s panes plus the table's rows of the pane its bound splits.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadTrailingPanes(
       const Entry& entry, const TrailingFilter& filter) const;

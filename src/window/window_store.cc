@@ -933,6 +933,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStore::TrailingSnapshot
   return OutputBatch(kept, filter.since_us, filter.until_us, std::move(aggregates), false);
 }
 
+int64_t WindowStore::key_count() const {
+  std::shared_lock lock(mutex_);
+  return keys_->size();
+}
+
 WindowStoreStats WindowStore::GetStats() const {
   std::shared_lock lock(mutex_);
   WindowStoreStats stats = stats_;

@@ -263,6 +263,8 @@ class WindowStore {
   static int64_t EdgeSuffixCount(int64_t rows_bytes, int64_t keys, int64_t slot_bytes);
   static constexpr int64_t kMaxEdgeSuffixes = 64;
   WindowStoreStats GetStats() const;
+  // Keys with state (GetStats().keys without building the rest).
+  int64_t key_count() const;
 
   // `batch` with UpdateResult::trailing's columns appended.
   static arrow::Result<std::shared_ptr<arrow::RecordBatch>> WithTrailingColumns(

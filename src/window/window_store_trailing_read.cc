@@ -27,8 +27,7 @@ arrow::Result<TrailingRead> WindowStore::BeginTrailingRead(const TrailingFilter&
   read.filter = filter;
   read.window = trailing_panes_index_[index];
   read.keys = keys_->id_limit();
-  read.slots.resize(static_cast<size_t>(read.keys) * layout_->stride());
-  layout_->Init(read.slots.data(), read.keys);
+  read.slots.resize(static_cast<size_t>(read.keys) * layout_->stride());  // MergeFrom fills
   read.has_rows.assign((read.keys + 63) / 64, 0);
   const int64_t first = TrailingPanes::FirstIncluded(filter.since_us, filter.inclusive);
   if (!panes.MergeFrom(first, read.keys, read.slots.data(), read.has_rows.data())) {
