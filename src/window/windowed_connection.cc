@@ -8,6 +8,7 @@
 #include "engine/result_provenance.h"
 #include "sql/sql_script.h"
 #include "window/metrics_insert.h"
+#include "window/preparing_reader.h"
 #include "window/window_feeding_insert.h"
 #include "window/window_query_rewriter.h"
 
@@ -152,37 +153,6 @@ class AnsweredStatement : public engine::EngineStatement {
 
 // Passes an ingest's batches through WindowCatalog::PrepareAppend (metrics: running columns)
 // and keeps what it produced, to fold into the windows once the ingest commits.
-class PreparingReader : public arrow::RecordBatchReader {
- public:
-  PreparingReader(arrow::RecordBatchReader* inner, std::shared_ptr<arrow::Schema> schema,
-                  WindowCatalog* catalog, TableName table)
-      : inner_(inner), schema_(std::move(schema)), catalog_(catalog), table_(std::move(table)) {}
-
-  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    std::shared_ptr<arrow::RecordBatch> next;
-    ARROW_RETURN_NOT_OK(inner_->ReadNext(&next));
-    if (next == nullptr) {
-      *batch = nullptr;
-      return arrow::Status::OK();
-    }
-    prepared_any_ = true;
-    ARROW_ASSIGN_OR_RAISE(*batch, catalog_->PrepareAppend(table_, next));
-    rows_.push_back(*batch);
-    return arrow::Status::OK();
-  }
-  bool prepared_any() const { return prepared_any_; }
-  arrow::RecordBatchVector TakeRows() { return std::move(rows_); }
-
- private:
-  arrow::RecordBatchReader* inner_;
-  std::shared_ptr<arrow::Schema> schema_;
-  WindowCatalog* catalog_;
-  TableName table_;
-  arrow::RecordBatchVector rows_;
-  bool prepared_any_ = false;
-};
-
 TableName TableNameOf(const sql::TableRef& ref) { return TableName::Of(ref.schema, ref.table); }
 
 }  // namespace
@@ -317,10 +287,14 @@ arrow::Result<int64_t> WindowedConnection::Ingest(const engine::IngestRequest& r
                                   "first (hyprstream_drop_window)");
   }
   ARROW_ASSIGN_OR_RAISE(auto schema, catalog.AppendSchema(table, batches->schema()));
-  PreparingReader reader(batches, std::move(schema), &catalog, table);
+  PreparingReader reader(batches, std::move(schema),
+                         [&catalog, &table](const std::shared_ptr<arrow::RecordBatch>& batch) {
+                           return catalog.PrepareAppend(table, batch);
+                         });
   auto rows = target().Ingest(request, &reader);
   if (!rows.ok()) {
     // Batches read before the failure went through PrepareAppend but are not stored.
+    reader.Settle();
     if (reader.prepared_any()) catalog.Abandoned(table);
     return rows;
   }
