@@ -251,6 +251,15 @@ TrailingWindow::TrailingWindow(const WindowSpec& spec, const WindowDef& def, Mod
   track_max_ = (layout.features() & kHasMax) != 0;
   track_moments_ = (layout.features() & kHasMoments) != 0;
   track_spread_ = track_min_ || track_max_ || track_moments_;
+  // Min/max live in the ring's positions (two stacks), which an insert shifts; the rest of the
+  // running state is a multiset's and takes an inserted row as it is.
+  keeps_running_on_insert_ = !track_min_ && !track_max_;
+  subtractable_ = keeps_running_on_insert_ && !track_moments_;
+  for (const auto& column : columns_) {
+    if (column.kind == AggregateKind::kFirst || column.kind == AggregateKind::kLast) {
+      subtractable_ = false;
+    }
+  }
   min_offset_ = 2 + value_count_;
   max_offset_ = min_offset_ + (track_min_ ? value_count_ : 0);
   words_ = max_offset_ + (track_max_ ? value_count_ : 0);
@@ -349,6 +358,21 @@ void TrailingWindow::FillRow(StateWord* slot, int64_t t, const ValueInput* value
   slot[1].i = valid_bits;
 }
 
+void TrailingWindow::AddValue(Running& r, double x) const {
+  ++r.count;
+  if (!std::isfinite(x)) {
+    ++r.nonfinite;
+  } else {
+    NeumaierAdd(&r.sum, &r.comp, x);
+    if (track_moments_) {
+      const double n = static_cast<double>(r.count - r.nonfinite);
+      const double delta = x - r.mean;
+      r.mean += delta / n;
+      r.m2 += delta * (x - r.mean);
+    }
+  }
+}
+
 void TrailingWindow::AddRunning(KeyTrail& key, Running* running, int64_t index) {
   const StateWord* row = key.rows.Row(index, words_);
   RunningSpread* spread = track_spread_ ? SpreadOf(running) : nullptr;
@@ -356,22 +380,65 @@ void TrailingWindow::AddRunning(KeyTrail& key, Running* running, int64_t index) 
     if (!Valid(row, v)) continue;
     Running& r = running[v];
     const double x = Value(row, v);
-    ++r.count;
+    AddValue(r, x);
     if (r.first < 0) r.first = index;
     r.last = index;
-    if (!std::isfinite(x)) {
-      ++r.nonfinite;
-    } else {
-      NeumaierAdd(&r.sum, &r.comp, x);
-      if (track_moments_) {
-        const double n = static_cast<double>(r.count - r.nonfinite);
-        const double delta = x - r.mean;
-        r.mean += delta / n;
-        r.m2 += delta * (x - r.mean);
-      }
-    }
     if (track_min_) spread[v].back_min = MinIgnoringNaN(spread[v].back_min, x);
     if (track_max_) spread[v].back_max = MaxNaNWins(spread[v].back_max, x);
+  }
+}
+
+void TrailingWindow::InsertRunning(Running* running, const StateWord* row, int64_t pos,
+                                   bool in_window) {
+  for (int v = 0; v < value_count_; ++v) {
+    Running& r = running[v];
+    // Rows at pos and after moved up by one.
+    if (r.first >= pos) ++r.first;
+    if (r.last >= pos) ++r.last;
+    if (!in_window || !Valid(row, v)) continue;
+    AddValue(r, Value(row, v));
+    if (r.first < 0 || r.first > pos) r.first = pos;
+    if (r.last < pos) r.last = pos;
+  }
+}
+
+void TrailingWindow::AnswerInserted(KeyTrail& key, Running* running, int64_t lo, int64_t pos,
+                                    Accumulator* acc) {
+  // Rows [lo, pos] are the answer; the running state holds [window_begin, tail), pos in it.
+  // Where fewer rows lie after pos and before window_begin than in [lo, pos] (a row slightly
+  // behind its key's newest: the usual disorder of several writers), the answer is the
+  // running state without the rows after pos and with those before the window.
+  const int64_t tail = key.rows.tail();
+  const int64_t scan = pos + 1 - lo;
+  const int64_t fix = (tail - 1 - pos) + (key.window_begin - lo);
+  bool finite = true;
+  for (int v = 0; v < value_count_; ++v) finite &= running[v].nonfinite == 0;
+  if (!subtractable_ || key.dirty || pos < key.window_begin || !finite || fix >= scan) {
+    Accumulate(key, lo, pos + 1, acc, track_moments_);
+    return;
+  }
+  RunningAccumulator(key, running, acc);
+  acc->rows = scan;
+  for (int64_t i = pos + 1; i < tail; ++i) {
+    const StateWord* row = key.rows.Row(i, words_);
+    for (int v = 0; v < value_count_; ++v) {
+      if (!Valid(row, v)) continue;
+      Accumulator::Value& a = acc->values[v];
+      NeumaierAdd(&a.sum, &a.comp, -Value(row, v));
+      if (--a.count == 0) a.sum = a.comp = 0;
+    }
+  }
+  for (int64_t i = lo; i < key.window_begin; ++i) {
+    const StateWord* row = key.rows.Row(i, words_);
+    for (int v = 0; v < value_count_; ++v) {
+      if (!Valid(row, v)) continue;
+      Accumulator::Value& a = acc->values[v];
+      ++a.count;
+      NeumaierAdd(&a.sum, &a.comp, Value(row, v));
+    }
+  }
+  for (auto& a : acc->values) {
+    if (!std::isfinite(a.sum)) a.comp = 0;
   }
 }
 
@@ -587,6 +654,7 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
     const bool in_order = key.rows.empty() || t >= key.rows.Time(key.rows.tail() - 1, words_);
     int64_t pos;
     StateWord* slot;
+    bool in_window = true;
     if (in_order) {
       if (key.rows.empty()) key.window_begin = key.split = key.rows.tail();
       pos = key.rows.tail();
@@ -605,10 +673,13 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
       }
       pos = lo;
       slot = key.rows.InsertAt(pos, words_);
-      if (t <= newest - width) ++key.window_begin;  // landed before the current window
-      key.dirty = true;
+      in_window = t > newest - width;
+      if (!in_window) ++key.window_begin;  // landed before the current window
+      if (key.split > pos) ++key.split;
+      if (!keeps_running_on_insert_) key.dirty = true;
     }
     FillRow(slot, t, values, row);
+    if (!in_order && !key.dirty) InsertRunning(running, slot, pos, in_window);
 
     if (in_order) {
       if (!key.dirty) AddRunning(key, running, pos);
@@ -632,7 +703,7 @@ arrow::Status TrailingWindow::Process(const int32_t* ids, const int64_t* times,
           hi = mid;
         }
       }
-      Accumulate(key, lo, pos + 1, &acc, track_moments_);
+      AnswerInserted(key, running, lo, pos, &acc);
     }
     columns.Set(row, acc);
     const int64_t bound = watermark - width;

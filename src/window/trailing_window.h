@@ -6,10 +6,12 @@
 // sum and Welford moments add on arrival and subtract on eviction (recomputed exactly after
 // 2x-window evictions or a large cancellation, so float drift stays bounded); min/max by the
 // two-stacks method kept inside the ring (each front row carries its suffix min/max, the back
-// stack two scalars); first/last by row indices. An older row is inserted in place and
-// answered by scanning its own range; the running state is then rebuilt on the next in-order
-// row. A row below the watermark is late: its outputs are null and it is not stored. Per-key
-// scalars live in flat arrays indexed by key id. Not thread-safe (owned by WindowStore).
+// stack two scalars); first/last by row indices. An older row is inserted in place and joins
+// the running state (with min/max: the state is rebuilt on the next in-order row instead); it
+// is answered by scanning its own range or, for sums and counts where fewer rows differ, from
+// the running state less the rows newer than it plus those before the window. A row below the
+// watermark is late: its outputs are null and it is not stored. Per-key scalars live in flat arrays
+// indexed by key id. Not thread-safe (owned by WindowStore).
 //
 // Buffer mode (Buffer/ReadSince) serves "the last N minutes as of now" reads instead: rows are
 // kept in time order per key until they fall at or before an eviction bound chosen by the
@@ -94,7 +96,13 @@ class TrailingWindow {
   void ResetRunning(Running* running);
   // Writes row `row` of the input (time t, values and their validity bits) into `slot`.
   void FillRow(StateWord* slot, int64_t t, const ValueInput* values, int64_t row) const;
+  void AddValue(Running& r, double x) const;
   void AddRunning(KeyTrail& key, Running* running, int64_t index);
+  // After `row` was inserted at `pos` (before the newest row): the running state's row indices
+  // follow the move, and the row joins it when `in_window`. Not with min/max (dirty instead).
+  void InsertRunning(Running* running, const StateWord* row, int64_t pos, bool in_window);
+  // The aggregates of rows [lo, pos] for the row just inserted at `pos`.
+  void AnswerInserted(KeyTrail& key, Running* running, int64_t lo, int64_t pos, Accumulator* acc);
   void RemoveRunning(KeyTrail& key, Running* running, int64_t index);
   void Flip(KeyTrail& key, Running* running);
   bool NeedsRebuild(const KeyTrail& key, const Running* running);
@@ -110,8 +118,10 @@ class TrailingWindow {
   int value_count_;
   bool track_min_;
   bool track_max_;
-  bool track_moments_;  // variance/stddev asked for: Welford mean and M2 kept
-  bool track_spread_;   // any of the three: spread_ is kept
+  bool track_moments_;            // variance/stddev asked for: Welford mean and M2 kept
+  bool track_spread_;             // any of the three: spread_ is kept
+  bool keeps_running_on_insert_;  // an out-of-order row updates the running state (no min/max)
+  bool subtractable_;             // and its answer may subtract rows from it (sums and counts only)
   int words_;       // per stored row: time, validity bits, values, [suffix mins], [suffix maxes]
   int min_offset_;  // word of value v's suffix min in a row: min_offset_ + v
   int max_offset_;
