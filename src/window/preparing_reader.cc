@@ -26,6 +26,7 @@ void PreparingReader::ReadAhead() {
     return;
   }
   prepared_any_ = true;
+  ++prepared_batches_;
   arrow::internal::ThreadPool* pool = arrow::internal::GetCpuThreadPool();
   // (Not from a pool thread itself: waiting there for a queued task could wait forever.)
   if (incoming->num_rows() < kAheadRows || pool->OwnsThisThread()) {
@@ -57,6 +58,7 @@ arrow::Status PreparingReader::ReadNext(std::shared_ptr<arrow::RecordBatch>* bat
   }
   Prepared prepared = std::move(next).ValueUnsafe();
   if (prepared == nullptr) return arrow::Status::OK();
+  ++handed_out_;
   rows_.push_back(prepared);
   ReadAhead();  // batch N+1 is prepared while the consumer appends batch N
   *batch = std::move(prepared);

@@ -39,6 +39,8 @@ class PreparingReader : public arrow::RecordBatchReader {
   void Settle();
   // Whether any batch went through `prepare` (successfully or not).
   bool prepared_any() const { return prepared_any_; }
+  // Whether a batch went through `prepare` but was not handed out (after Settle).
+  bool holds_unread() const { return prepared_batches_ > handed_out_; }
   // The prepared batches handed out so far, in order.
   arrow::RecordBatchVector TakeRows() { return std::move(rows_); }
 
@@ -54,6 +56,8 @@ class PreparingReader : public arrow::RecordBatchReader {
   arrow::Status failed_;                          // returned again by every later ReadNext
   bool started_ = false;
   bool prepared_any_ = false;
+  int64_t prepared_batches_ = 0;  // given to `prepare`
+  int64_t handed_out_ = 0;
   arrow::RecordBatchVector rows_;
 };
 

@@ -151,8 +151,6 @@ class AnsweredStatement : public engine::EngineStatement {
   std::shared_ptr<WindowedConnection> connection_;
 };
 
-// Passes an ingest's batches through WindowCatalog::PrepareAppend (metrics: running columns)
-// and keeps what it produced, to fold into the windows once the ingest commits.
 TableName TableNameOf(const sql::TableRef& ref) { return TableName::Of(ref.schema, ref.table); }
 
 }  // namespace
@@ -298,6 +296,9 @@ arrow::Result<int64_t> WindowedConnection::Ingest(const engine::IngestRequest& r
     if (reader.prepared_any()) catalog.Abandoned(table);
     return rows;
   }
+  // An engine that stopped reading early stored none of the batch prepared ahead.
+  reader.Settle();
+  if (reader.holds_unread()) catalog.Abandoned(table);
   Written(table, reader.TakeRows());
   return rows;
 }

@@ -126,6 +126,7 @@ TEST(PreparingReaderTest, RandomBatchesComeOutPreparedInOrder) {
     ASSERT_EQ(kept.size(), got.size());
     for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i], got[i]);
     EXPECT_EQ(reader.prepared_any(), count > 0);
+    EXPECT_FALSE(reader.holds_unread());
     EXPECT_LE(counting.most_at_once.load(), 1) << "seed " << seed;
     EXPECT_EQ(counting.calls.load(), count);
   }
@@ -214,7 +215,9 @@ TEST(PreparingReaderTest, DroppedEarlyWaitsForTheBatchInFlight) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ASSERT_TRUE(reader.ReadNext(&batch).ok());
     ASSERT_NE(batch, nullptr);
-  }  // batch 1 was being prepared: the reader waited for it
+    reader.Settle();
+    EXPECT_TRUE(reader.holds_unread());  // batch 1: prepared, never handed out
+  }                                      // the reader waited for it
   EXPECT_EQ(counting->calls.load(), 2);
   EXPECT_EQ(counting->running.load(), 0);
 }
