@@ -5,7 +5,12 @@ metrics table, for server configurations compared side by side, interleaved, med
 the metrics windows (and metrics_trailing unless --metrics-trailing-window 0).
 
   .venv/bin/python bench/metrics_ingest_bench.py [--rows 5000000] [--keys 5000] [--repeat 3]
-      [--case NAME=ARGS ...]   (default: windows as shipped vs --metrics-trailing-window 0)
+      [--jitter-ms 0] [--case NAME=ARGS ...]
+      (default cases: windows as shipped vs --metrics-trailing-window 0)
+
+--jitter-ms J moves every row's timestamp by a uniform random offset in [-J, +J] ms, the order
+in which several writers of one metric deliver rows: about half the rows arrive behind their
+metric's newest row.
 
 HYPRSTREAM_BIN overrides build/hyprstream; --case NAME=BIN|ARGS runs another binary.
 """
@@ -25,8 +30,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bench_server import start_hyprstream, stop  # noqa: E402
 
 
-def metric_batches(rows, keys, batch_rows):
-    """Rows over the last `rows / 100k` seconds up to now, keys cycling, in time order."""
+def metric_batches(rows, keys, batch_rows, jitter_ms=0.0):
+    """Rows over the last `rows / 100k` seconds up to now, keys cycling, in time order (each
+    moved by up to +-jitter_ms)."""
     now_us = int(time.time() * 1e6)
     span = max(rows // 100, 1) * 1000  # 100k rows/s of event time
     ids = pa.array([f"m{i}" for i in range(keys)])
@@ -34,9 +40,13 @@ def metric_batches(rows, keys, batch_rows):
     for start in range(0, rows, batch_rows):
         n = min(batch_rows, rows - start)
         index = np.arange(start, start + n)
+        times = now_us - span + index * span // rows
+        if jitter_ms:
+            rng = np.random.default_rng(rows + start)
+            times = times + (rng.uniform(-jitter_ms, jitter_ms, n) * 1000).astype(np.int64)
         out.append(pa.record_batch({
             "metric_id": ids.take(pa.array(index % keys)),
-            "timestamp": pa.array(now_us - span + index * span // rows, pa.timestamp("us")),
+            "timestamp": pa.array(times, pa.timestamp("us")),
             "value": pa.array(np.random.default_rng(start).random(n) * 100),
         }))
     return out
@@ -66,6 +76,7 @@ def main():
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--keys", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--jitter-ms", type=float, default=0.0)
     parser.add_argument("--case", action="append", default=[],
                         help="NAME=[BINARY|]ARGS; default: shipped vs --metrics-trailing-window 0")
     args = parser.parse_args()
@@ -75,8 +86,8 @@ def main():
         name, _, rest = case.partition("=")
         binary, _, extra = rest.rpartition("|")
         parsed.append((name, binary or None, shlex.split(extra)))
-    bulk_batches = metric_batches(args.rows, args.keys, 512 * 1024)
-    stream_batches = metric_batches(args.rows, args.keys, 10_000)
+    bulk_batches = metric_batches(args.rows, args.keys, 512 * 1024, args.jitter_ms)
+    stream_batches = metric_batches(args.rows, args.keys, 10_000, args.jitter_ms)
     results = {name: {"bulk": [], "stream": []} for name, _, _ in parsed}
     with open("/tmp/hyprstream-metrics-ingest-bench.log", "w") as log:
         for _ in range(args.repeat):
@@ -88,7 +99,9 @@ def main():
                         results[name][mode].append(run(uri, batches))
                     finally:
                         stop(proc)
-    print(f"metrics ingest, {args.rows:,} rows, {args.keys:,} keys, median of {args.repeat}")
+    jitter = f", timestamps jittered +-{args.jitter_ms:g} ms" if args.jitter_ms else ""
+    print(f"metrics ingest, {args.rows:,} rows, {args.keys:,} keys{jitter}, "
+          f"median of {args.repeat}")
     print("| case | bulk rows/s | streaming rows/s |\n|---|---|---|")
     for name, figures in results.items():
         print(f"| {name} | {statistics.median(figures['bulk']):,.0f} | "
