@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace hyprstream::window {
@@ -85,6 +86,17 @@ struct CountingPrepare {
 
 PreparingReader::Prepare Calling(CountingPrepare* prepare) {
   return [prepare](const std::shared_ptr<arrow::RecordBatch>& batch) { return (*prepare)(batch); };
+}
+
+// Reads until the end or the first error: the batches read and the last status.
+std::pair<int, arrow::Status> ReadAll(PreparingReader& reader) {
+  int batches = 0;
+  while (true) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    arrow::Status status = reader.ReadNext(&batch);
+    if (!status.ok() || batch == nullptr) return {batches, status};
+    ++batches;
+  }
 }
 
 TEST(PreparingReaderTest, RandomBatchesComeOutPreparedInOrder) {
@@ -163,14 +175,7 @@ TEST(PreparingReaderTest, ReadFailureComesAfterTheBatchesBeforeIt) {
     ListReader inner({Incoming(0, rows), Incoming(rows, rows), Incoming(2 * rows, 5)}, fail_at);
     CountingPrepare counting;
     PreparingReader reader(&inner, OutSchema(), Calling(&counting));
-    int batches = 0;
-    arrow::Status status;
-    while (true) {
-      std::shared_ptr<arrow::RecordBatch> batch;
-      status = reader.ReadNext(&batch);
-      if (!status.ok() || batch == nullptr) break;
-      ++batches;
-    }
+    auto [batches, status] = ReadAll(reader);
     // fail_at 3: the read that would have said "end" fails.
     EXPECT_TRUE(status.IsIOError()) << fail_at;
     EXPECT_EQ(batches, fail_at);
@@ -189,14 +194,7 @@ TEST(PreparingReaderTest, PrepareFailureComesAfterTheBatchesBeforeIt) {
     CountingPrepare counting;
     counting.fail_at = fail_at;
     PreparingReader reader(&inner, OutSchema(), Calling(&counting));
-    int batches = 0;
-    arrow::Status status;
-    while (true) {
-      std::shared_ptr<arrow::RecordBatch> batch;
-      status = reader.ReadNext(&batch);
-      if (!status.ok() || batch == nullptr) break;
-      ++batches;
-    }
+    auto [batches, status] = ReadAll(reader);
     EXPECT_TRUE(status.IsInvalid()) << fail_at;
     EXPECT_EQ(batches, fail_at);
     EXPECT_EQ(reader.TakeRows().size(), static_cast<size_t>(fail_at));
