@@ -5,6 +5,7 @@ definitions through SQL on any table, hop/tumble, late data, restart recovery. E
 result is checked against the engine's own rows (read back from the backend itself) aggregated
 in Python; DuckDB's own SQL is only sent where DuckDB runs it (the embedded engine, the cache's
 mirrors), and where a stack cannot run a query shape, the test asserts its clear refusal."""
+import bisect
 import datetime
 import json
 import math
@@ -133,6 +134,54 @@ def test_running_columns_through_every_ingest_path(stack):
     got = stored_metrics(stack)
     assert len(got) == 120
     assert_running_columns(got, reference_running(data))
+
+
+def test_running_columns_of_rows_out_of_order_equal_brute_force(stack):
+    """Several writers per metric: half the rows arrive up to 10 s behind their metric's
+    newest. Bulk ingest in batches above the size prepared ahead on a worker (two per call,
+    so one is prepared while the other is stored) and a streaming DoPut; every stored row's
+    running columns must equal a brute force over the rows sent before it."""
+    server = stack.start()
+    rng = random.Random(15)
+    n, ids = 20000, ("cpu", "mem", "disk")
+    times = []
+    for i in range(n):
+        t = BASE + datetime.timedelta(seconds=0.36 * i)
+        if rng.random() < 0.5:
+            t -= datetime.timedelta(milliseconds=rng.randrange(10000))
+        times.append(t.replace(microsecond=t.microsecond // 1000 * 1000))
+    data = pa.table({
+        "metric_id": [ids[rng.randrange(3)] for _ in range(n)],
+        "timestamp": pa.array(times, pa.timestamp("ms")),
+        "value": [round(rng.uniform(-50, 100), 3) for _ in range(n)],
+    })
+    with connect(server) as conn:
+        cur = conn.cursor()
+        for part in (data.slice(0, 9000), data.slice(9000, 9000)):
+            batches = part.to_batches(max_chunksize=9000 // 2 + 1)
+            assert all(b.num_rows > 4096 for b in batches) and len(batches) == 2
+            reader = pa.RecordBatchReader.from_batches(data.schema, batches)
+            assert cur.adbc_ingest("metrics", reader, mode="append") == 9000
+        client = flight.connect(server.uri)
+        tail = data.slice(18000)
+        writer, acks = client.do_put(flight.FlightDescriptor.for_path("metrics"), tail.schema)
+        for batch in tail.to_batches(max_chunksize=500):
+            writer.write_batch(batch)
+            json.loads(acks.read().to_pybytes())
+        writer.close()
+        client.close()
+    # Brute force per metric over the rows sent so far, kept in time order.
+    width = datetime.timedelta(minutes=5)
+    kept, want = {}, []
+    for m, t, v in zip(*(data[c].to_pylist() for c in data.column_names)):
+        mine = kept.setdefault(m, [])
+        mine.insert(bisect.bisect_right(mine, (t, math.inf)), (t, v))
+        upto = bisect.bisect_right(mine, (t, math.inf))
+        start = bisect.bisect_right(mine, (t - width, math.inf), 0, upto)
+        window = [x for _, x in mine[start:upto]]
+        want.append((m, t, v, sum(window), sum(window) / len(window), len(window)))
+    got = sorted(stack.stored(f"SELECT {METRICS_COLUMNS} FROM metrics"))
+    assert_running_columns(got, sorted(want))
 
 
 def test_running_columns_in_a_transaction_follow_commit(stack):
