@@ -99,5 +99,4 @@ std::string FormatEventTime(int64_t micros) {
   return std::string(text) + fraction;
 }
 
-
 }  // namespace hyprstream::window

@@ -25,7 +25,6 @@ void PreparingReader::ReadAhead() {
     ahead_ = arrow::Future<Prepared>::MakeFinished(Prepared());
     return;
   }
-  prepared_any_ = true;
   ++prepared_batches_;
   arrow::internal::ThreadPool* pool = arrow::internal::GetCpuThreadPool();
   // (Not from a pool thread itself: waiting there for a queued task could wait forever.)

@@ -38,7 +38,7 @@ class PreparingReader : public arrow::RecordBatchReader {
   // no longer called.
   void Settle();
   // Whether any batch went through `prepare` (successfully or not).
-  bool prepared_any() const { return prepared_any_; }
+  bool prepared_any() const { return prepared_batches_ > 0; }
   // Whether a batch went through `prepare` but was not handed out (after Settle).
   bool holds_unread() const { return prepared_batches_ > handed_out_; }
   // The prepared batches handed out so far, in order.
@@ -55,7 +55,6 @@ class PreparingReader : public arrow::RecordBatchReader {
   std::optional<arrow::Future<Prepared>> ahead_;  // the next batch, maybe still preparing
   arrow::Status failed_;                          // returned again by every later ReadNext
   bool started_ = false;
-  bool prepared_any_ = false;
   int64_t prepared_batches_ = 0;  // given to `prepare`
   int64_t handed_out_ = 0;
   arrow::RecordBatchVector rows_;

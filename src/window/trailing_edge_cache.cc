@@ -55,13 +55,6 @@ void TrailingEdgeCache::Forget(const std::string& definition) {
   }
 }
 
-int64_t TrailingEdgeCache::memory_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  int64_t bytes = 0;
-  for (const auto& [key, kept] : kept_) bytes += kept.rows->memory_bytes();
-  return bytes;
-}
-
 int64_t TrailingEdgeCache::memory_bytes(const std::string& definition) const {
   std::lock_guard<std::mutex> lock(mutex_);
   int64_t bytes = 0;

@@ -47,7 +47,6 @@ class TrailingEdgeCache {
   void Request(const std::string& definition, size_t window, int64_t pane_begin, int64_t pane_end);
   // Forgets every pane of `definition` (dropped, or its rows changed).
   void Forget(const std::string& definition);
-  int64_t memory_bytes() const;
   // The memory of the panes kept for `definition`.
   int64_t memory_bytes(const std::string& definition) const;
 

@@ -290,14 +290,13 @@ arrow::Result<int64_t> WindowedConnection::Ingest(const engine::IngestRequest& r
                            return catalog.PrepareAppend(table, batch);
                          });
   auto rows = target().Ingest(request, &reader);
+  reader.Settle();
   if (!rows.ok()) {
     // Batches read before the failure went through PrepareAppend but are not stored.
-    reader.Settle();
     if (reader.prepared_any()) catalog.Abandoned(table);
     return rows;
   }
   // An engine that stopped reading early stored none of the batch prepared ahead.
-  reader.Settle();
   if (reader.holds_unread()) catalog.Abandoned(table);
   Written(table, reader.TakeRows());
   return rows;
