@@ -816,16 +816,19 @@ def test_metrics_rows_that_never_commit_leave_no_trace_in_running_columns(stack)
         cur.execute("SELECT count(*) FROM metrics")
         assert cur.fetchone()[0] == 82
         conn.rollback()
-    # Rejected: the first batch is fine, the second has invalid UTF-8 in metric_id.
-    good = metrics_table(8, start=BASE + 201 * SECOND, step_s=5, seed=5)
+    # Rejected: the first two batches are fine (large enough that each is prepared ahead, on
+    # a worker, while the one before it is stored), the third has invalid UTF-8 in metric_id.
+    good = metrics_table(18000, start=BASE + 201 * SECOND, step_s=1, seed=5)
     bad_ids = pa.Array.from_buffers(pa.utf8(), 1, [None, pa.py_buffer(
         (0).to_bytes(4, "little") + (2).to_bytes(4, "little")), pa.py_buffer(b"\xff\xfe")])
     bad = pa.record_batch([bad_ids, pa.array([BASE], pa.timestamp("ms")), pa.array([5.0])],
                           schema=good.schema)
-    reader = pa.RecordBatchReader.from_batches(good.schema, good.to_batches() + [bad])
+    good_batches = good.to_batches(max_chunksize=9000)
+    assert len(good_batches) == 2
+    reader = pa.RecordBatchReader.from_batches(good.schema, good_batches + [bad])
     with connect(server) as conn:
         cur = conn.cursor()
-        with pytest.raises(adbc_driver_manager.Error):
+        with pytest.raises(adbc_driver_manager.Error, match="(?i)utf-?8"):
             cur.adbc_ingest("metrics", reader, mode="append")
         assert stack.stored("SELECT count(*) FROM metrics") == [(40,)]
         after = metrics_table(40, start=BASE + 202 * SECOND, step_s=5, seed=6)
