@@ -1,5 +1,6 @@
 #include "window/batch_keys.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "window/key_dictionary.h"
@@ -30,6 +31,14 @@ arrow::Result<std::shared_ptr<const BatchKeys>> BatchKeys::Make(
   std::vector<int32_t> ids(static_cast<size_t>(keys->distinct_count));
   std::iota(ids.begin(), ids.end(), 0);
   ARROW_ASSIGN_OR_RAISE(keys->distinct, dictionary->Gather(ids.data(), keys->distinct_count));
+  return keys;
+}
+
+arrow::Result<std::shared_ptr<const BatchKeys>> BatchKeys::MakeIfRepeated(
+    const arrow::RecordBatch& batch, const std::vector<std::string>& columns, int64_t held_keys) {
+  if (batch.num_rows() < kRowsPerKey * std::max<int64_t>(held_keys, 1)) return nullptr;
+  ARROW_ASSIGN_OR_RAISE(auto keys, Make(batch, columns));
+  if (keys->distinct_count * 2 > batch.num_rows()) return nullptr;
   return keys;
 }
 

@@ -29,6 +29,22 @@ struct BatchKeys {
   std::vector<std::shared_ptr<arrow::Array>> distinct;
   int64_t distinct_count = 0;
   std::vector<int32_t> row_key;  // per batch row: its key's index into `distinct`
+
+  // Make where sharing pays, else nullptr: the batch has at least kRowsPerKey rows per key
+  // its readers hold (`held_keys`), and at most half its rows are distinct keys. Where a
+  // batch has about as many keys as rows (a stream's small batches), interning the distinct
+  // keys costs each store as much as interning the rows, and making them costs that again.
+  static constexpr int64_t kRowsPerKey = 8;
+  static arrow::Result<std::shared_ptr<const BatchKeys>> MakeIfRepeated(
+      const arrow::RecordBatch& batch, const std::vector<std::string>& columns, int64_t held_keys);
+};
+
+// Rows to store for an incoming batch (WindowCatalog::PrepareAppend) and, where it was worth
+// making (MakeIfRepeated), their distinct keys: the fold after the commit reuses them instead
+// of looking the keys up again. `keys` is null otherwise.
+struct PreparedRows {
+  std::shared_ptr<arrow::RecordBatch> rows;
+  std::shared_ptr<const BatchKeys> keys;
 };
 
 }  // namespace hyprstream::window

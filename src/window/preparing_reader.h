@@ -1,13 +1,15 @@
 // PreparingReader: the rows to store for an ingest's incoming batches, in order (metrics: the
 // incoming rows with their running-window columns), prepared one batch ahead. While the
-// consumer appends batch N, batch N+1 is read (on the consumer's thread) and prepared on
-// Arrow's CPU thread pool, so the running columns and the engine's append overlap. Batches of
-// fewer than kAheadRows rows are prepared on the consumer's thread (a task costs more).
+// consumer appends batch N, batch N+1 is read and prepared in one task on Arrow's CPU thread
+// pool, so reading, the running columns and the engine's append overlap. After a batch of
+// fewer than kAheadRows rows (and for the first batch) the next one is read and prepared on
+// the consumer's thread instead (a task costs more than small batches save).
 //
 // Errors: a read or prepare failure of batch N+1 is returned by the ReadNext after batch N, as
 // if read then, and by every ReadNext after it. Every prepared batch is kept (TakeRows) for the
-// fold after the commit. Not thread-safe (one consumer); the destructor and Settle wait for the
-// batch in flight, so the inner reader and `prepare` must outlive the reader or its Settle.
+// fold after the commit. Not thread-safe (one consumer; `inner` is read by one thread at a
+// time, not always the consumer's); the destructor and Settle wait for the batch in flight, so
+// the inner reader and `prepare` must outlive the reader or its Settle.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -17,13 +19,16 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
+
+#include "window/batch_keys.h"
 
 namespace hyprstream::window {
 
 class PreparingReader : public arrow::RecordBatchReader {
  public:
-  using Prepare = std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>(
-      const std::shared_ptr<arrow::RecordBatch>&)>;
+  using Prepare =
+      std::function<arrow::Result<PreparedRows>(const std::shared_ptr<arrow::RecordBatch>&)>;
   static constexpr int64_t kAheadRows = 8192;
 
   // `inner` is borrowed; `schema` is the schema of prepared batches.
@@ -41,13 +46,17 @@ class PreparingReader : public arrow::RecordBatchReader {
   bool prepared_any() const { return prepared_batches_ > 0; }
   // Whether a batch went through `prepare` but was not handed out (after Settle).
   bool holds_unread() const { return prepared_batches_ > handed_out_; }
-  // The prepared batches handed out so far, in order.
+  // The prepared batches handed out so far, in order, and their keys (one per batch, maybe
+  // null: PreparedRows).
   arrow::RecordBatchVector TakeRows() { return std::move(rows_); }
+  std::vector<std::shared_ptr<const BatchKeys>> TakeKeys() { return std::move(keys_); }
 
  private:
-  using Prepared = std::shared_ptr<arrow::RecordBatch>;  // nullptr: the end
-  // Reads the next incoming batch and starts preparing it.
+  using Prepared = PreparedRows;  // rows nullptr: the end
+  // Starts reading and preparing the next incoming batch (in a task or here).
   void ReadAhead();
+  // Reads the next incoming batch and prepares it; rows nullptr at the end.
+  arrow::Result<Prepared> ReadAndPrepare();
 
   arrow::RecordBatchReader* inner_;
   std::shared_ptr<arrow::Schema> schema_;
@@ -55,9 +64,12 @@ class PreparingReader : public arrow::RecordBatchReader {
   std::optional<arrow::Future<Prepared>> ahead_;  // the next batch, maybe still preparing
   arrow::Status failed_;                          // returned again by every later ReadNext
   bool started_ = false;
-  int64_t prepared_batches_ = 0;  // given to `prepare`
+  // Given to `prepare`; counted in the task, read by the consumer after waiting for it.
+  int64_t prepared_batches_ = 0;
   int64_t handed_out_ = 0;
+  int64_t last_rows_ = 0;  // rows of the last batch handed out: whether to read in a task
   arrow::RecordBatchVector rows_;
+  std::vector<std::shared_ptr<const BatchKeys>> keys_;
 };
 
 }  // namespace hyprstream::window

@@ -425,14 +425,15 @@ arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::AppendSchema(
   return metrics_->StoredSchema(*incoming);
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::PrepareAppend(
+arrow::Result<PreparedRows> WindowCatalog::PrepareAppend(
     const TableName& table, const std::shared_ptr<arrow::RecordBatch>& batch) {
-  if (!IsMetrics(table)) return batch;
+  if (!IsMetrics(table)) return PreparedRows{batch, nullptr};
   return metrics_->Prepare(*batch);
 }
 
 arrow::Status WindowCatalog::Committed(const TableName& table,
-                                       const arrow::RecordBatchVector& batches) {
+                                       const arrow::RecordBatchVector& batches,
+                                       const std::vector<std::shared_ptr<const BatchKeys>>& keys) {
   std::vector<std::shared_ptr<Entry>> targets;
   {
     std::shared_lock<std::shared_mutex> lock(mutex_);
@@ -447,19 +448,41 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
     ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*targets[0], *batch));
     first_rows.push_back(std::move(rows));
   }
-  ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(targets, first_rows));
+  // Keys PrepareAppend made; the other batches' looked up here where that pays.
+  std::vector<std::shared_ptr<const BatchKeys>> shared(batches.size());
+  bool missing = false;
+  for (size_t b = 0; b < batches.size(); ++b) {
+    if (b < keys.size()) shared[b] = keys[b];
+    missing = missing || shared[b] == nullptr;
+  }
+  if (missing) {
+    ARROW_ASSIGN_OR_RAISE(auto looked_up, SharedKeys(targets, first_rows));
+    for (size_t b = 0; b < looked_up.size(); ++b) {
+      if (shared[b] == nullptr) shared[b] = std::move(looked_up[b]);
+    }
+  }
   for (const auto& entry : targets) {
     std::lock_guard<std::mutex> lock(entry->write_mutex);
-    const bool shares = !shared.empty() && SameKeys(*targets[0], *entry);
     for (size_t b = 0; b < batches.size(); ++b) {
       std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
       if (entry != targets[0]) {
         ARROW_ASSIGN_OR_RAISE(rows, AsInput(*entry, *batches[b]));
       }
-      ARROW_RETURN_NOT_OK(Fold(*entry, *rows, shares ? shared[b].get() : nullptr));
+      const BatchKeys* batch_keys = shared[b].get();
+      if (batch_keys != nullptr && !KeysFit(*entry, *batch_keys)) batch_keys = nullptr;
+      ARROW_RETURN_NOT_OK(Fold(*entry, *rows, batch_keys));
     }
   }
   return arrow::Status::OK();
+}
+
+bool WindowCatalog::KeysFit(const Entry& entry, const BatchKeys& keys) {
+  if (entry.spec.key_columns != keys.columns) return false;
+  for (size_t i = 0; i < keys.columns.size(); ++i) {
+    auto field = entry.input_schema->GetFieldByName(keys.columns[i]);
+    if (field == nullptr || !field->type()->Equals(*keys.distinct[i]->type())) return false;
+  }
+  return true;
 }
 
 bool WindowCatalog::SameKeys(const Entry& a, const Entry& b) {
@@ -484,19 +507,11 @@ arrow::Result<std::vector<std::shared_ptr<const BatchKeys>>> WindowCatalog::Shar
   for (const auto& entry : targets) sharing += SameKeys(first, *entry);
   if (sharing < 2) return shared;
   // Looking the keys up once pays where they repeat within a batch (bulk loads: 24 -> 15 ns
-  // per row for two definitions); where a batch has about as many keys as rows (a stream's
-  // small batches) the distinct keys cost as much as the rows, and making them twice that.
-  // So only batches of at least kRowsPerKey rows per key the first definition holds.
-  constexpr int64_t kRowsPerKey = 8;
-  const int64_t held_keys = std::max<int64_t>(first.store->key_count(), 1);
+  // per row for two definitions); see BatchKeys::MakeIfRepeated for where it does not.
+  const int64_t held_keys = first.store->key_count();
   for (const auto& batch : first_rows) {
-    std::shared_ptr<const BatchKeys> keys;
-    if (batch->num_rows() >= kRowsPerKey * held_keys) {
-      ARROW_ASSIGN_OR_RAISE(keys, BatchKeys::Make(*batch, first.spec.key_columns));
-      // Mostly distinct keys: interning the distinct ones would cost each store as much as
-      // interning the rows.
-      if (keys->distinct_count * 2 > batch->num_rows()) keys = nullptr;
-    }
+    ARROW_ASSIGN_OR_RAISE(auto keys,
+                          BatchKeys::MakeIfRepeated(*batch, first.spec.key_columns, held_keys));
     shared.push_back(std::move(keys));
   }
   return shared;

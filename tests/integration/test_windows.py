@@ -226,6 +226,30 @@ def test_default_metrics_windows_match_group_by(stack):
             assert direct == filtered and len(direct) > 0
 
 
+def test_a_metrics_window_with_other_keys_matches_group_by(stack):
+    """A definition over metrics without metric_id as its key (here: no key at all), fed by bulk
+    batches big enough that the ingest looks metric_id up once per batch for the running
+    columns and the built-in definitions: it keys its rows its own way, equal to a GROUP BY."""
+    server = stack.start()
+    data = metrics_table(3000, step_s=7, ids=tuple(f"m{i}" for i in range(5)))
+    width = datetime.timedelta(minutes=5)
+    with connect(server) as conn:
+        cur = conn.cursor()
+        created = rows(cur, "SELECT * FROM hyprstream_create_window('overall', 'metrics', "
+                            "time_column := 'timestamp', value_columns := 'value', "
+                            "windows := '5m', aggregates := 'count,sum,min,max')")
+        assert created[0][0] == "overall"
+        for batch in data.to_batches(max_chunksize=1000):
+            cur.adbc_ingest("metrics", pa.Table.from_batches([batch]), mode="append")
+        got = rows(cur, "SELECT window_start, value_count, value_sum, value_min, value_max "
+                        "FROM hyprstream_window('overall', width := '5m') ORDER BY window_start")
+        stored = stack.stored('SELECT "timestamp", value FROM metrics')
+        assert len(stored) == 3000
+        assert_rows_match(got, window_reference(stored, width), "overall")
+        assert_windows_match_group_by(cur, stack.stored, "metrics", "metrics", "timestamp",
+                                      ["metric_id"], width)
+
+
 def trades_table(n, start, seed=7):
     rng = random.Random(seed)
     return pa.table({

@@ -97,6 +97,34 @@ TEST(BatchKeysTest, MissingColumnIsInvalid) {
   EXPECT_TRUE(BatchKeys::Make(*batch, {"region"}).status().IsInvalid());
 }
 
+// A batch of `rows` rows cycling over `distinct` keys.
+std::shared_ptr<arrow::RecordBatch> Cycling(int64_t rows, int64_t distinct) {
+  arrow::StringBuilder hosts;
+  for (int64_t i = 0; i < rows; ++i)
+    EXPECT_TRUE(hosts.Append("h" + std::to_string(i % distinct)).ok());
+  auto schema = arrow::schema({arrow::field("host", arrow::utf8())});
+  return arrow::RecordBatch::Make(schema, rows, {hosts.Finish().ValueOrDie()});
+}
+
+TEST(BatchKeysTest, MadeIfRepeatedOnlyWhereSharingPays) {
+  constexpr int64_t per_key = BatchKeys::kRowsPerKey;
+  auto made = [](int64_t rows, int64_t distinct, int64_t held) {
+    auto keys = BatchKeys::MakeIfRepeated(*Cycling(rows, distinct), {"host"}, held);
+    EXPECT_TRUE(keys.ok()) << keys.status().ToString();
+    return keys.ok() && *keys != nullptr;
+  };
+  EXPECT_TRUE(made(per_key * 100, 10, 100));       // enough rows per held key
+  EXPECT_FALSE(made(per_key * 100 - 1, 10, 100));  // one row short
+  EXPECT_TRUE(made(per_key, 1, 0));                // nothing held yet: counted as one key
+  EXPECT_TRUE(made(1000, 500, 1));                 // half the rows distinct
+  EXPECT_FALSE(made(1000, 501, 1));                // more than half
+  auto keys = BatchKeys::MakeIfRepeated(*Cycling(80, 4), {"host"}, 10).ValueOrDie();
+  ASSERT_NE(keys, nullptr);
+  EXPECT_EQ(keys->distinct_count, 4);
+  EXPECT_EQ(keys->row_key.size(), 80u);
+  EXPECT_TRUE(BatchKeys::MakeIfRepeated(*Cycling(80, 4), {"region"}, 1).status().IsInvalid());
+}
+
 TEST(BatchKeysTest, StoreFedSharedKeysEqualsStoreInterningRows) {
   // Keys come and go (a sliding range of hosts, some null), times mostly in order with late
   // rows, tumbling and hopping windows plus a per-row trailing window: two stores, one fed

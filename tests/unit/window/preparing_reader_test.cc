@@ -2,8 +2,9 @@
 // both sides of kAheadRows, that the prepared batches come out in order, equal to preparing
 // them one by one, with at most one prepare running at a time; that batch N+1 is prepared
 // while the consumer still holds batch N; that a read or prepare failure surfaces right after
-// the batches before it (and again after that); and that dropping the reader early waits for
-// the batch in flight.
+// the batches before it (and again after that); that the next batch is read in the task after
+// a large batch and on the consumer's thread after a small one; and that dropping the reader
+// early waits for the batch in flight.
 #include "window/preparing_reader.h"
 
 #include <arrow/api.h>
@@ -14,6 +15,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,15 +42,19 @@ class ListReader : public arrow::RecordBatchReader {
       : batches_(std::move(batches)), fail_at_(fail_at) {}
   std::shared_ptr<arrow::Schema> schema() const override { return InSchema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    threads_.push_back(std::this_thread::get_id());
     if (next_ == fail_at_) return arrow::Status::IOError("stream broke at batch ", next_);
     *batch = next_ < static_cast<int>(batches_.size()) ? batches_[next_] : nullptr;
     ++next_;
     return arrow::Status::OK();
   }
   int reads() const { return next_; }
+  // The thread of each read, in order.
+  const std::vector<std::thread::id>& threads() const { return threads_; }
 
  private:
   arrow::RecordBatchVector batches_;
+  std::vector<std::thread::id> threads_;
   int fail_at_;
   int next_ = 0;
 };
@@ -84,8 +90,18 @@ struct CountingPrepare {
   }
 };
 
+// The prepared rows with keys that name their batch (distinct_count: its first row's v), so
+// that a test can tell each batch's keys stay with it.
 PreparingReader::Prepare Calling(CountingPrepare* prepare) {
-  return [prepare](const std::shared_ptr<arrow::RecordBatch>& batch) { return (*prepare)(batch); };
+  return
+      [prepare](const std::shared_ptr<arrow::RecordBatch>& batch) -> arrow::Result<PreparedRows> {
+        ARROW_ASSIGN_OR_RAISE(auto rows, (*prepare)(batch));
+        auto keys = std::make_shared<BatchKeys>();
+        if (batch->num_rows() > 0) {
+          keys->distinct_count = static_cast<const arrow::Int64Array&>(*batch->column(0)).Value(0);
+        }
+        return PreparedRows{std::move(rows), std::move(keys)};
+      };
 }
 
 // Reads until the end or the first error: the batches read and the last status.
@@ -135,8 +151,17 @@ TEST(PreparingReaderTest, RandomBatchesComeOutPreparedInOrder) {
       EXPECT_TRUE(got[i]->Equals(*expected[i])) << "seed " << seed << " batch " << i;
     }
     const auto kept = reader.TakeRows();
+    const auto keys = reader.TakeKeys();
     ASSERT_EQ(kept.size(), got.size());
-    for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i], got[i]);
+    ASSERT_EQ(keys.size(), got.size());
+    for (size_t i = 0; i < kept.size(); ++i) {
+      EXPECT_EQ(kept[i], got[i]);
+      if (got[i]->num_rows() > 0) {
+        EXPECT_EQ(keys[i]->distinct_count,
+                  static_cast<const arrow::Int64Array&>(*got[i]->column(0)).Value(0))
+            << "seed " << seed << " batch " << i;
+      }
+    }
     EXPECT_EQ(reader.prepared_any(), count > 0);
     EXPECT_FALSE(reader.holds_unread());
     EXPECT_LE(counting.most_at_once.load(), 1) << "seed " << seed;
@@ -150,15 +175,16 @@ TEST(PreparingReaderTest, PreparesTheNextBatchWhileTheConsumerHoldsOne) {
   std::mutex mutex;
   std::condition_variable changed;
   int started = 0;
-  PreparingReader reader(&inner, OutSchema(),
-                         [&](const std::shared_ptr<arrow::RecordBatch>& batch)
-                             -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
-                           std::lock_guard<std::mutex> lock(mutex);
-                           ++started;
-                           changed.notify_all();
-                           return arrow::RecordBatch::Make(OutSchema(), batch->num_rows(),
-                                                           {batch->column(0), batch->column(0)});
-                         });
+  PreparingReader reader(
+      &inner, OutSchema(),
+      [&](const std::shared_ptr<arrow::RecordBatch>& batch) -> arrow::Result<PreparedRows> {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++started;
+        changed.notify_all();
+        return PreparedRows{arrow::RecordBatch::Make(OutSchema(), batch->num_rows(),
+                                                     {batch->column(0), batch->column(0)}),
+                            nullptr};
+      });
   std::shared_ptr<arrow::RecordBatch> first;
   ASSERT_TRUE(reader.ReadNext(&first).ok());
   ASSERT_NE(first, nullptr);
@@ -218,6 +244,25 @@ TEST(PreparingReaderTest, DroppedEarlyWaitsForTheBatchInFlight) {
   }                                      // the reader waited for it
   EXPECT_EQ(counting->calls.load(), 2);
   EXPECT_EQ(counting->running.load(), 0);
+}
+
+TEST(PreparingReaderTest, ReadsInATaskAfterLargeBatchesAndHereAfterSmallOnes) {
+  const int64_t large = PreparingReader::kAheadRows;
+  const int64_t small = PreparingReader::kAheadRows - 1;
+  ListReader inner({Incoming(0, large), Incoming(large, large), Incoming(2 * large, small),
+                    Incoming(2 * large + small, small), Incoming(2 * large + 2 * small, large)});
+  CountingPrepare counting;
+  PreparingReader reader(&inner, OutSchema(), Calling(&counting));
+  auto [batches, status] = ReadAll(reader);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(batches, 5);
+  // Read 0 starts the stream; read k follows batch k-1; read 5 (the end) follows batch 4.
+  const std::vector<bool> in_task = {false, true, true, false, false, true};
+  ASSERT_EQ(inner.threads().size(), in_task.size());
+  for (size_t k = 0; k < in_task.size(); ++k) {
+    EXPECT_EQ(inner.threads()[k] != std::this_thread::get_id(), in_task[k]) << "read " << k;
+  }
+  EXPECT_LE(counting.most_at_once.load(), 1);
 }
 
 TEST(PreparingReaderTest, EmptyInputPreparesNothing) {
