@@ -62,6 +62,7 @@ struct Config {
   std::chrono::seconds window_lateness{60};          // allowed lateness of metrics windows
   std::chrono::seconds metrics_trailing_window{3600};  // metrics_trailing's width; 0: none
   int64_t window_trailing_panes = 120;                 // panes per trailing window width
+  int64_t window_edge_cache_bytes = 256LL << 20;       // kept rows of trailing panes' edges
   std::string metrics_integer_time_unit;             // "", s, ms, us, ns
   // [[windows]] tables of the config file (docs/windows.md), key -> text.
   std::vector<std::map<std::string, std::string>> window_definitions;

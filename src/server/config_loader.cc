@@ -223,6 +223,10 @@ std::vector<OptionSpec> Options() {
        "panes per trailing window width: more panes, more memory per key, fewer rows read back "
        "per query",
        "120", Integer(&Config::window_trailing_panes, 2, 100000)},
+      {"window-edge-cache-bytes", K::kSize,
+       "memory for the rows of the trailing panes that reads' bounds fall in, kept between reads "
+       "(least recently used beyond; 0: none)",
+       "256MiB", ByteSize(&Config::window_edge_cache_bytes)},
       {"metrics-integer-time-unit", K::kText,
        "unit of integer epoch values in metrics.timestamp: s, ms, us or ns (unset: rejected)",
        "none", Text(&Config::metrics_integer_time_unit, {"", "s", "ms", "us", "ns"})},

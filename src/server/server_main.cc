@@ -110,6 +110,7 @@ arrow::Result<std::shared_ptr<window::WindowedEngine>> OpenWindows(
         window::WindowDef::Trailing(config.metrics_trailing_window.count() * 1000000LL));
   }
   window_options.trailing_panes = config.window_trailing_panes;
+  window_options.trailing_edge_cache_bytes = config.window_edge_cache_bytes;
   ARROW_ASSIGN_OR_RAISE(window_options.metrics_integer_time_unit,
                         window::ParseTimeUnit(config.metrics_integer_time_unit));
   ARROW_ASSIGN_OR_RAISE(auto windowed,

@@ -28,7 +28,7 @@ std::shared_ptr<const TrailingEdgeRows> TrailingEdgeCache::Find(const std::strin
 void TrailingEdgeCache::Drop(const std::string& definition, const TrailingEdgeRows* rows) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = kept_.find(Key{definition, rows->window, rows->pane_begin});
-  if (it != kept_.end() && it->second.rows.get() == rows) kept_.erase(it);
+  if (it != kept_.end() && it->second.rows.get() == rows) Erase(it);
 }
 
 void TrailingEdgeCache::Request(const std::string& definition, size_t window, int64_t pane_begin,
@@ -36,7 +36,7 @@ void TrailingEdgeCache::Request(const std::string& definition, size_t window, in
   Key key{definition, window, pane_begin};
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) return;
+    if (stopping_ || max_bytes_ <= 0 || too_large_.count(key) > 0) return;
     if (auto it = kept_.find(key); it != kept_.end()) {
       it->second.last_use = ++uses_;
       return;
@@ -51,7 +51,10 @@ void TrailingEdgeCache::Request(const std::string& definition, size_t window, in
 void TrailingEdgeCache::Forget(const std::string& definition) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = kept_.begin(); it != kept_.end();) {
-    it = std::get<0>(it->first) == definition ? kept_.erase(it) : std::next(it);
+    it = std::get<0>(it->first) == definition ? Erase(it) : std::next(it);
+  }
+  for (auto it = too_large_.begin(); it != too_large_.end();) {
+    it = std::get<0>(*it) == definition ? too_large_.erase(it) : std::next(it);
   }
 }
 
@@ -60,9 +63,14 @@ int64_t TrailingEdgeCache::memory_bytes(const std::string& definition) const {
   int64_t bytes = 0;
   for (auto it = kept_.lower_bound(Key{definition, 0, INT64_MIN});
        it != kept_.end() && std::get<0>(it->first) == definition; ++it) {
-    bytes += it->second.rows->memory_bytes();
+    bytes += it->second.bytes;
   }
   return bytes;
+}
+
+int64_t TrailingEdgeCache::memory_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return kept_bytes_;
 }
 
 void TrailingEdgeCache::Run() {
@@ -87,13 +95,39 @@ void TrailingEdgeCache::Run() {
       continue;
     }
     if (*rows == nullptr) continue;
+    const int64_t bytes = (*rows)->memory_bytes();
+    if (bytes > max_bytes_) {
+      spdlog::debug(
+          "rows of a trailing pane of window '{}' not kept: {} MB, more than the {} MB the edge "
+          "cache may hold (--window-edge-cache-bytes); reads scan the pane's rows instead",
+          definition, bytes >> 20, max_bytes_ >> 20);
+      RememberTooLarge(key);
+      continue;
+    }
     spdlog::debug(
         "rows of a trailing pane of window '{}' kept: {} rows, {} MB, {} suffixes ({} ms)",
         definition, (*rows)->times.size(), (*rows)->memory_bytes() >> 20, (*rows)->suffixes.size(),
         ms);
-    kept_[key] = Kept{std::move(*rows), ++uses_};
+    if (auto old = kept_.find(key); old != kept_.end()) Erase(old);
+    kept_[key] = Kept{std::move(*rows), ++uses_, bytes};
+    kept_bytes_ += bytes;
     Evict(key);
   }
+}
+
+std::map<TrailingEdgeCache::Key, TrailingEdgeCache::Kept>::iterator TrailingEdgeCache::Erase(
+    std::map<Key, Kept>::iterator it) {
+  kept_bytes_ -= it->second.bytes;
+  return kept_.erase(it);
+}
+
+void TrailingEdgeCache::RememberTooLarge(const Key& key) {
+  too_large_.insert(key);
+  if (too_large_.size() <= kTooLargeRemembered) return;
+  auto oldest =
+      std::min_element(too_large_.begin(), too_large_.end(),
+                       [](const Key& a, const Key& b) { return std::get<2>(a) < std::get<2>(b); });
+  too_large_.erase(oldest);
 }
 
 void TrailingEdgeCache::Evict(const Key& key) {
@@ -103,9 +137,16 @@ void TrailingEdgeCache::Evict(const Key& key) {
       mine.emplace_back(kept.last_use, k);
     }
   }
-  if (mine.size() <= kPanesKept) return;
-  std::sort(mine.begin(), mine.end());
-  for (size_t i = 0; i + kPanesKept < mine.size(); ++i) kept_.erase(mine[i].second);
+  if (mine.size() > kPanesKept) {
+    std::sort(mine.begin(), mine.end());
+    for (size_t i = 0; i + kPanesKept < mine.size(); ++i) Erase(kept_.find(mine[i].second));
+  }
+  while (kept_bytes_ > max_bytes_ && !kept_.empty()) {
+    auto lru = std::min_element(kept_.begin(), kept_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_use < b.second.last_use;
+    });
+    Erase(lru);
+  }
 }
 
 }  // namespace hyprstream::window

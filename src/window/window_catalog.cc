@@ -107,7 +107,8 @@ WindowCatalog::WindowCatalog(std::shared_ptr<engine::Engine> engine,
       edge_cache_(std::make_unique<TrailingEdgeCache>(
           [this](const std::string& name, size_t window, int64_t begin, int64_t end) {
             return LoadEdgeRows(name, window, begin, end);
-          })) {}
+          },
+          options_.trailing_edge_cache_bytes)) {}
 
 WindowCatalog::~WindowCatalog() = default;  // edge_cache_ (declared last) stops first
 

@@ -50,6 +50,8 @@ struct WindowCatalogOptions {
   std::vector<WindowDef> metrics_trailing_windows = {WindowDef::Trailing(60LL * 60 * 1000000)};
   // Panes per trailing window width (plus slack) where trailing windows are kept as panes.
   int64_t trailing_panes = 120;
+  // Memory for the stored rows of the panes reads' bounds fall in (TrailingEdgeCache); 0: none.
+  int64_t trailing_edge_cache_bytes = TrailingEdgeCache::kDefaultMaxBytes;
   int64_t allowed_lateness_us = 60LL * 1000000;
   // Unit of integer epoch values in metrics.timestamp; unset: integers are rejected.
   std::optional<arrow::TimeUnit::type> metrics_integer_time_unit;

@@ -1195,6 +1195,54 @@ def test_readme_query_is_answered_from_metrics_trailing_panes(stack):
         assert answered_count(server, "metrics_trailing") > before
 
 
+def assert_trailing_read_equals_brute_force(cur, data, bound, inclusive, what):
+    """metrics_trailing's 'trailing 1h' read since `bound` (> or >=) equals a brute force over
+    the ingested `data` (a query of this shape over metrics would be answered from the same
+    windows)."""
+    micros = (bound - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1)
+    from_windows = rows(cur, "SELECT metric_id, row_count, value_count, value_sum, value_min, "
+                             "value_max FROM hyprstream_window('metrics_trailing', width := "
+                             f"'trailing 1h', since := {micros}, inclusive := "
+                             f"'{str(inclusive).lower()}') ORDER BY metric_id")
+    want = {}
+    for m, t, v in zip(*(data[c].to_pylist() for c in ("metric_id", "timestamp", "value"))):
+        if t > bound or (inclusive and t == bound):
+            n, s, lo, hi = want.get(m, (0, 0.0, v, v))
+            want[m] = (n + 1, s + v, min(lo, v), max(hi, v))
+    from_engine = [(m, n, n, s, lo, hi) for m, (n, s, lo, hi) in sorted(want.items())]
+    assert len(from_engine) > 0
+    assert_rows_match(from_windows, from_engine, what)
+
+
+@pytest.mark.parametrize("edge_bytes", ["0", "1KiB"])
+def test_trailing_reads_without_kept_edge_rows_equal_the_engine(stack, edge_bytes):
+    """With --window-edge-cache-bytes 0 (none kept) or below one pane's rows (read once, found
+    too large, not kept), reads at bounds all over a pane take its rows from the table each
+    time and still equal a brute force over the stored rows."""
+    if not stack.has_duckdb_sql:
+        pytest.skip("SQLite answers its own queries (no metrics_trailing there)")
+    server = stack.start("--log-level", "debug", "--window-edge-cache-bytes", edge_bytes)
+    now = utcnow().replace(microsecond=0)
+    data = metrics_table(8_400, start=now - datetime.timedelta(minutes=70), step_s=0.5,
+                         ids=tuple(f"m{i}" for i in range(5)), seed=4)
+    rng = random.Random(6)
+    with connect(server) as conn:
+        cur = conn.cursor()
+        assert cur.adbc_ingest("metrics", data, mode="append") == 8_400
+        base = now - datetime.timedelta(minutes=50)
+        for i in range(12):
+            seconds = rng.uniform(0, 30.5)
+            assert_trailing_read_equals_brute_force(
+                cur, data, base + datetime.timedelta(seconds=seconds), rng.random() < 0.5,
+                f"since +{seconds:.3f} s")
+            if i == 0:
+                time.sleep(0.5)  # a background read of the pane's rows, if any
+    log = server.log()
+    assert not re.search(r"trailing pane of window 'metrics_trailing' kept", log)
+    too_large = re.findall(r"trailing pane of window 'metrics_trailing' not kept", log)
+    assert (len(too_large) > 0) == (edge_bytes != "0"), too_large
+
+
 def test_trailing_edge_from_kept_rows_with_suffix_states_equals_the_engine(stack):
     """Dense rows (10 a second over 70 minutes, so a 30.5 s pane holds ~300): the kept rows of
     a split pane carry per-key suffix states (the server's log says how many), and reads whose
@@ -1219,24 +1267,8 @@ def test_trailing_edge_from_kept_rows_with_suffix_states_equals_the_engine(stack
         offsets = ([0.0, 0.0] + [rng.uniform(0, 30.5) for _ in range(6)] +
                    [(first + k) / 10 for k in range(50)])
         for i, seconds in enumerate(offsets):
-            bound = base + datetime.timedelta(seconds=seconds)
-            micros = (bound - datetime.datetime(1970, 1, 1)) // datetime.timedelta(microseconds=1)
-            inclusive = rng.random() < 0.5
-            from_windows = rows(cur, "SELECT metric_id, row_count, value_count, value_sum, "
-                                     "value_min, value_max FROM hyprstream_window("
-                                     "'metrics_trailing', width := 'trailing 1h', "
-                                     f"since := {micros}, inclusive := '{str(inclusive).lower()}') "
-                                     "ORDER BY metric_id")
-            # Brute force over the ingested rows (a query of this shape over metrics would be
-            # answered from the same windows).
-            want = {}
-            for m, t, v in zip(*(data[c].to_pylist() for c in ("metric_id", "timestamp", "value"))):
-                if t > bound or (inclusive and t == bound):
-                    n, s, lo, hi = want.get(m, (0, 0.0, v, v))
-                    want[m] = (n + 1, s + v, min(lo, v), max(hi, v))
-            from_engine = [(m, n, n, s, lo, hi) for m, (n, s, lo, hi) in sorted(want.items())]
-            assert len(from_engine) == 7
-            assert_rows_match(from_windows, from_engine, f"since +{seconds:.3f} s")
+            assert_trailing_read_equals_brute_force(cur, data, base + datetime.timedelta(
+                seconds=seconds), rng.random() < 0.5, f"since +{seconds:.3f} s")
             if i == 0:
                 time.sleep(0.5)  # the background read of the pane's rows
     kept = [int(n) for n in re.findall(r"kept: \d+ rows, \d+ MB, (\d+) suffixes", server.log())]

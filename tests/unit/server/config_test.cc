@@ -262,6 +262,11 @@ TEST(Config, TrailingWindowOptions) {
   EXPECT_EQ(LoadOk({"--metrics-trailing-window", "30m"}).metrics_trailing_window,
             std::chrono::seconds(1800));
   EXPECT_EQ(LoadOk({"--window-trailing-panes", "60"}).window_trailing_panes, 60);
+  EXPECT_EQ(LoadOk({}).window_edge_cache_bytes, 256LL << 20);
+  EXPECT_EQ(LoadOk({"--window-edge-cache-bytes", "64MiB"}).window_edge_cache_bytes, 64LL << 20);
+  EXPECT_EQ(LoadOk({"--window-edge-cache-bytes", "0"}).window_edge_cache_bytes, 0);
+  EXPECT_NE(LoadError({"--window-edge-cache-bytes", "lots"}).find("--window-edge-cache-bytes"),
+            std::string::npos);
   const std::string too_few = LoadError({"--window-trailing-panes", "1"});
   EXPECT_NE(too_few.find("--window-trailing-panes"), std::string::npos) << too_few;
   EXPECT_NE(LoadError({"--metrics-trailing-window", "soon"}).find("--metrics-trailing-window"),

@@ -1,7 +1,8 @@
 // TrailingEdgeCache: panes are loaded once on the background thread, found afterwards, kept a
 // few per definition window (the least recently used going first), dropped when stale,
 // forgotten with their definition; the loader's failures and "not now" answers keep nothing;
-// the destructor stops a loader mid-queue.
+// the destructor stops a loader mid-queue; all definitions' panes stay within the cache's bytes
+// (least recently used first), and a pane larger on its own is read once and never kept.
 #include "window/trailing_edge_cache.h"
 
 #include <gtest/gtest.h>
@@ -129,6 +130,78 @@ TEST(TrailingEdgeCache, DestructorStopsALoaderWithWorkQueued) {
     ASSERT_TRUE(Eventually([&] { return started.load() >= 1; }));
   }
   EXPECT_LT(started.load(), 50);
+}
+
+// A loader for any definition whose panes each hold `rows` rows; counts its calls.
+TrailingEdgeCache::Loader SizedLoader(std::atomic<int>* calls, int64_t rows) {
+  return [calls, rows](const std::string&, size_t window, int64_t begin,
+                       int64_t end) -> arrow::Result<std::shared_ptr<const TrailingEdgeRows>> {
+    ++*calls;
+    auto loaded = std::make_shared<TrailingEdgeRows>();
+    loaded->window = window;
+    loaded->pane_begin = begin;
+    loaded->pane_end = end;
+    loaded->ids.assign(static_cast<size_t>(rows), 0);
+    loaded->times.assign(static_cast<size_t>(rows), begin);
+    return loaded;
+  };
+}
+
+// What TrailingEdgeRows::memory_bytes() says of a SizedLoader pane: ids and times.
+int64_t PaneBytes(int64_t rows) { return rows * (4 + 8); }
+
+TEST(TrailingEdgeCache, KeepsAllDefinitionsPanesWithinTheBytesLeastRecentlyUsedFirst) {
+  std::atomic<int> loads{0};
+  const int64_t rows = 1000;
+  TrailingEdgeCache cache(SizedLoader(&loads, rows), 3 * PaneBytes(rows) + PaneBytes(rows) / 2);
+  auto load = [&](const std::string& definition, int64_t begin) {
+    cache.Request(definition, 0, begin, begin + 10);
+    return Eventually([&] { return cache.Find(definition, 0, begin) != nullptr; });
+  };
+  ASSERT_TRUE(load("a", 0));
+  ASSERT_TRUE(load("b", 0));
+  ASSERT_TRUE(load("a", 10));
+  EXPECT_EQ(cache.memory_bytes(), 3 * PaneBytes(rows));
+  ASSERT_NE(cache.Find("a", 0, 0), nullptr);  // used: b's pane is now the least recent
+  ASSERT_TRUE(load("b", 10));
+  EXPECT_EQ(cache.memory_bytes(), 3 * PaneBytes(rows));
+  EXPECT_EQ(cache.Find("b", 0, 0), nullptr);
+  EXPECT_NE(cache.Find("a", 0, 0), nullptr);
+  EXPECT_NE(cache.Find("a", 0, 10), nullptr);
+  EXPECT_NE(cache.Find("b", 0, 10), nullptr);
+  EXPECT_EQ(cache.memory_bytes("a"), 2 * PaneBytes(rows));
+  EXPECT_EQ(cache.memory_bytes("b"), PaneBytes(rows));
+  cache.Drop("a", cache.Find("a", 0, 10).get());
+  cache.Forget("b");
+  EXPECT_EQ(cache.memory_bytes(), PaneBytes(rows));
+  EXPECT_EQ(loads.load(), 4);
+}
+
+TEST(TrailingEdgeCache, APaneLargerThanTheBytesIsReadOnceAndNotKept) {
+  std::atomic<int> loads{0};
+  const int64_t rows = 1000;
+  TrailingEdgeCache cache(SizedLoader(&loads, rows), PaneBytes(rows) - 1);
+  cache.Request("d", 0, 0, 10);
+  ASSERT_TRUE(Eventually([&] { return loads.load() == 1; }));
+  for (int i = 0; i < 20; ++i) {  // asked again and again: found too large, not read again
+    cache.Request("d", 0, 0, 10);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(loads.load(), 1);
+  EXPECT_EQ(cache.Find("d", 0, 0), nullptr);
+  EXPECT_EQ(cache.memory_bytes(), 0);
+  cache.Forget("d");  // a new definition of that name: asked for again
+  cache.Request("d", 0, 0, 10);
+  EXPECT_TRUE(Eventually([&] { return loads.load() == 2; }));
+}
+
+TEST(TrailingEdgeCache, NoBytesLoadsNothing) {
+  std::atomic<int> loads{0};
+  TrailingEdgeCache cache(SizedLoader(&loads, 10), 0);
+  cache.Request("d", 0, 0, 10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(loads.load(), 0);
+  EXPECT_EQ(cache.Find("d", 0, 0), nullptr);
 }
 
 }  // namespace
