@@ -31,6 +31,26 @@ std::string WindowMetricsText(const window::WindowCatalog& catalog) {
               std::to_string(column->Value(i)) + "\n";
     }
   }
+  const window::WindowCatalog::ReadStats reads = catalog.GetReadStats();
+  using Definition = window::WindowCatalog::ReadStats::Definition;
+  const std::pair<const char*, uint64_t Definition::*> per_definition[] = {
+      {"hyprstream_window_suffix_hits_total", &Definition::suffix_hits},
+      {"hyprstream_window_suffix_builds_total", &Definition::suffix_builds}};
+  for (const auto& [metric, field] : per_definition) {
+    text += std::string("# TYPE ") + metric + " counter\n";
+    for (const auto& definition : reads.definitions) {
+      text += std::string(metric) + "{window=\"" + definition.name + "\"} " +
+              std::to_string(definition.*field) + "\n";
+    }
+  }
+  text += "# TYPE hyprstream_window_edge_bytes gauge\nhyprstream_window_edge_bytes " +
+          std::to_string(reads.edge_bytes) + "\n";
+  text +=
+      "# TYPE hyprstream_window_edge_panes_total counter\n"
+      "hyprstream_window_edge_panes_total{outcome=\"kept\"} " +
+      std::to_string(reads.edge_panes.kept) +
+      "\nhyprstream_window_edge_panes_total{outcome=\"too_large\"} " +
+      std::to_string(reads.edge_panes.too_large) + "\n";
   return text;
 }
 

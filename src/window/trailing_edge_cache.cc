@@ -73,6 +73,11 @@ int64_t TrailingEdgeCache::memory_bytes() const {
   return kept_bytes_;
 }
 
+TrailingEdgeCache::Counts TrailingEdgeCache::counts() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return counts_;
+}
+
 void TrailingEdgeCache::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
@@ -102,6 +107,7 @@ void TrailingEdgeCache::Run() {
           "cache may hold (--window-edge-cache-bytes); reads scan the pane's rows instead",
           definition, bytes >> 20, max_bytes_ >> 20);
       RememberTooLarge(key);
+      ++counts_.too_large;
       continue;
     }
     spdlog::debug(
@@ -111,6 +117,7 @@ void TrailingEdgeCache::Run() {
     if (auto old = kept_.find(key); old != kept_.end()) Erase(old);
     kept_[key] = Kept{std::move(*rows), ++uses_, bytes};
     kept_bytes_ += bytes;
+    ++counts_.kept;
     Evict(key);
   }
 }

@@ -54,6 +54,12 @@ class TrailingEdgeCache {
   // The memory of the panes kept for `definition`; of every pane kept.
   int64_t memory_bytes(const std::string& definition) const;
   int64_t memory_bytes() const;
+  // Panes read back so far: kept, and found larger than max_bytes on their own.
+  struct Counts {
+    uint64_t kept = 0;
+    uint64_t too_large = 0;
+  };
+  Counts counts() const;
 
  private:
   using Key = std::tuple<std::string, size_t, int64_t>;  // definition, window, pane_begin
@@ -79,7 +85,8 @@ class TrailingEdgeCache {
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable wake_;
   std::map<Key, Kept> kept_;
-  int64_t kept_bytes_ = 0;   // the bytes of every pane in kept_
+  int64_t kept_bytes_ = 0;  // the bytes of every pane in kept_
+  Counts counts_;
   std::set<Key> too_large_;  // loaded once, larger than max_bytes_ on their own
   uint64_t uses_ = 0;
   std::set<Key> wanted_;                       // queued or loading

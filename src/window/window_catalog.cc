@@ -607,6 +607,23 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
   return arrow::RecordBatch::Make(schema, static_cast<int64_t>(all.size()), std::move(columns));
 }
 
+WindowCatalog::ReadStats WindowCatalog::GetReadStats() const {
+  std::vector<std::shared_ptr<Entry>> all;
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    for (const auto& [name, entry] : entries_) all.push_back(entry);
+  }
+  ReadStats stats;
+  for (const auto& entry : all) {
+    WindowStoreStats store = entry->store->GetStats();
+    stats.definitions.push_back(
+        {entry->name, store.trailing_suffix_hits, store.trailing_suffix_builds});
+  }
+  stats.edge_bytes = edge_cache_->memory_bytes();
+  stats.edge_panes = edge_cache_->counts();
+  return stats;
+}
+
 bool WindowCatalog::AnswersExactly(const std::string& name, int64_t width_us,
                                    std::optional<int64_t> slide_us) const {
   const int64_t slide = slide_us.value_or(width_us);

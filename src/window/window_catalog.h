@@ -120,6 +120,18 @@ class WindowCatalog {
 
   // One row per definition: name, table, spec, keys, rows, late_rows, open_bytes.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
+  // How trailing reads were answered (for /metrics).
+  struct ReadStats {
+    struct Definition {
+      std::string name;
+      uint64_t suffix_hits = 0;    // pane reads answered from kept block suffixes
+      uint64_t suffix_builds = 0;  // block suffixes built
+    };
+    std::vector<Definition> definitions;
+    int64_t edge_bytes = 0;  // rows of trailing panes kept for reads, every definition's
+    TrailingEdgeCache::Counts edge_panes;
+  };
+  ReadStats GetReadStats() const;
   // Whether definition `name` has a tumbling window of `width_us` whose results equal a
   // GROUP BY over the table: no late rows were left out and no row lacked a time.
   // (A hopping window when slide_us differs from width_us.)

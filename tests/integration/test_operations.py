@@ -437,6 +437,46 @@ def test_health_and_metrics_endpoint(start_server, table):
     assert metric(after, "hyprstream_draining") == 0
 
 
+def test_metrics_say_how_trailing_reads_were_answered(start_server):
+    """The README query's trailing reads over 70 minutes of metrics rows: /metrics counts the
+    pane rows read back and kept (and their bytes) and the per-block suffixes built and then
+    used, per window."""
+    import datetime
+    http_port = free_port()
+    server = start_server("--http-port", str(http_port))
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    start = now - datetime.timedelta(minutes=70)
+    n = 8400
+    data = pa.table({
+        "metric_id": [f"m{i % 5}" for i in range(n)],
+        "timestamp": pa.array([start + datetime.timedelta(seconds=0.5 * i) for i in range(n)],
+                              pa.timestamp("ms")),
+        "value": [float(i % 97) for i in range(n)]})
+    readme = ("SELECT metric_id, COUNT(*) AS samples, AVG(value_running_window_avg) AS avg_value "
+              "FROM metrics WHERE timestamp >= NOW() - INTERVAL '1 hour' GROUP BY metric_id "
+              "ORDER BY avg_value DESC")
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", data, mode="append")
+        cur.execute(readme)
+        assert len(cur.fetchall()) == 5
+
+        def read_back():
+            cur.execute(readme)
+            assert len(cur.fetchall()) == 5
+            samples = parse_metrics(http_get(http_port, "/metrics")[1])
+            return (metric(samples, "hyprstream_window_edge_panes_total", outcome="kept") >= 1
+                    and metric(samples, "hyprstream_window_suffix_hits_total",
+                               window="metrics_trailing") >= 1)
+
+        wait_for(read_back, what="a kept pane and a suffix hit")
+    after = parse_metrics(http_get(http_port, "/metrics")[1])
+    assert metric(after, "hyprstream_window_edge_bytes") > 0
+    assert metric(after, "hyprstream_window_edge_panes_total", outcome="too_large") == 0
+    assert metric(after, "hyprstream_window_suffix_builds_total", window="metrics_trailing") >= 1
+    assert metric(after, "hyprstream_window_suffix_hits_total", window="metrics") == 0
+
+
 def test_http_endpoint_is_off_by_default_and_listed_in_help(start_server):
     from conftest import BINARY
 

@@ -175,6 +175,8 @@ TEST(TrailingEdgeCache, KeepsAllDefinitionsPanesWithinTheBytesLeastRecentlyUsedF
   cache.Forget("b");
   EXPECT_EQ(cache.memory_bytes(), PaneBytes(rows));
   EXPECT_EQ(loads.load(), 4);
+  EXPECT_EQ(cache.counts().kept, 4u);
+  EXPECT_EQ(cache.counts().too_large, 0u);
 }
 
 TEST(TrailingEdgeCache, APaneLargerThanTheBytesIsReadOnceAndNotKept) {
@@ -190,6 +192,8 @@ TEST(TrailingEdgeCache, APaneLargerThanTheBytesIsReadOnceAndNotKept) {
   EXPECT_EQ(loads.load(), 1);
   EXPECT_EQ(cache.Find("d", 0, 0), nullptr);
   EXPECT_EQ(cache.memory_bytes(), 0);
+  EXPECT_EQ(cache.counts().too_large, 1u);
+  EXPECT_EQ(cache.counts().kept, 0u);
   cache.Forget("d");  // a new definition of that name: asked for again
   cache.Request("d", 0, 0, 10);
   EXPECT_TRUE(Eventually([&] { return loads.load() == 2; }));
