@@ -94,6 +94,15 @@ void TrailingEdgeCache::Run() {
                         .count();
     lock.lock();
     wanted_.erase(key);
+    if (!rows.ok() && rows.status().IsCapacityError()) {
+      spdlog::debug(
+          "rows of a trailing pane of window '{}' not kept: {}; reads scan the pane's "
+          "rows instead",
+          definition, rows.status().message());
+      RememberTooLarge(key);
+      ++counts_.too_large;
+      continue;
+    }
     if (!rows.ok()) {
       spdlog::debug("rows of a trailing pane of window '{}' were not read back: {}", definition,
                     rows.status().ToString());

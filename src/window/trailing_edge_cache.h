@@ -33,7 +33,8 @@ namespace hyprstream::window {
 class TrailingEdgeCache {
  public:
   // Reads the rows of [pane_begin, pane_end) of trailing window `window` of `definition`;
-  // nullptr: not now (keys not folded yet). Called on the loader thread.
+  // nullptr: not now (keys not folded yet); CapacityError: more than the cache may hold (it
+  // need not read them all to say so). Called on the loader thread.
   using Loader = std::function<arrow::Result<std::shared_ptr<const TrailingEdgeRows>>(
       const std::string& definition, size_t window, int64_t pane_begin, int64_t pane_end)>;
 

@@ -821,7 +821,17 @@ arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowCatalog::LoadEdgeRo
   PartialsRequest request = entry->edge_request;
   request.from_us = pane_begin;
   request.to_us = pane_end;
+  // Not more rows than the edge cache could keep: ids, times and values, and as much again for
+  // their suffix states (EdgeSuffixCount); one more says there are too many.
+  const int64_t row_bytes = 2 * (4 + 8 + 8 * static_cast<int64_t>(request.values.size()));
+  const int64_t max_rows = options_.trailing_edge_cache_bytes / row_bytes;
+  request.row_limit = max_rows + 1;
   ARROW_ASSIGN_OR_RAISE(auto batch, storage_->ReadRows(entry->table, request));
+  if (batch->num_rows() > max_rows) {
+    return arrow::Status::CapacityError("the pane has more than ", max_rows, " rows, more than ",
+                                        options_.trailing_edge_cache_bytes >> 20,
+                                        " MB of the edge cache (--window-edge-cache-bytes)");
+  }
   ARROW_ASSIGN_OR_RAISE(batch, AsInput(*entry, *batch));
   return entry->store->MakeEdgeRows(window, pane_begin, pane_end, fold, *batch);
 }

@@ -345,8 +345,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowStorage::ReadRows(
   columns += (columns.empty() ? "" : ", ") + Quote(request.time);
   for (const auto& value : request.values) columns += ", " + Quote(value);
   const std::string time = Quote(request.time);
+  const std::string limit =
+      request.row_limit > 0 ? " LIMIT " + std::to_string(request.row_limit) : "";
   return RunPooled("SELECT " + columns + " FROM " + Sql(table) + " WHERE " + time + " >= $1 AND " +
-                       time + " < $2",
+                       time + " < $2" + limit,
                    bounds);
 }
 

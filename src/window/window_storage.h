@@ -48,6 +48,7 @@ struct PartialsRequest {
   bool sum = false, min = false, max = false, moments = false;
   int64_t from_us = 0;
   int64_t to_us = 0;
+  int64_t row_limit = 0;  // ReadRows: at most this many rows (0: all)
 };
 
 class WindowStorage {

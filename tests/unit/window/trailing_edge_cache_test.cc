@@ -199,6 +199,23 @@ TEST(TrailingEdgeCache, APaneLargerThanTheBytesIsReadOnceAndNotKept) {
   EXPECT_TRUE(Eventually([&] { return loads.load() == 2; }));
 }
 
+TEST(TrailingEdgeCache, ALoaderSayingTooLargeIsNotAskedAgain) {
+  std::atomic<int> calls{0};
+  TrailingEdgeCache cache([&](const std::string&, size_t, int64_t,
+                              int64_t) -> arrow::Result<std::shared_ptr<const TrailingEdgeRows>> {
+    ++calls;
+    return arrow::Status::CapacityError("more rows than fit");
+  });
+  cache.Request("d", 0, 0, 10);
+  ASSERT_TRUE(Eventually([&] { return cache.counts().too_large == 1; }));
+  for (int i = 0; i < 10; ++i) cache.Request("d", 0, 0, 10);
+  cache.Request("d", 0, 10, 20);  // another pane is asked for
+  ASSERT_TRUE(Eventually([&] { return cache.counts().too_large == 2; }));
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(cache.counts().kept, 0u);
+  EXPECT_EQ(cache.Find("d", 0, 0), nullptr);
+}
+
 TEST(TrailingEdgeCache, NoBytesLoadsNothing) {
   std::atomic<int> loads{0};
   TrailingEdgeCache cache(SizedLoader(&loads, 10), 0);
