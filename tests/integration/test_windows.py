@@ -1195,6 +1195,18 @@ def test_readme_query_is_answered_from_metrics_trailing_panes(stack):
         assert answered_count(server, "metrics_trailing") > before
 
 
+def seventy_minutes_of_metrics(stack, rows, step_s, keys, seed, *args):
+    """A server (debug log, `args`) holding `rows` metrics rows `step_s` apart over the 70
+    minutes before now, keys m0.. cycling: (server, the rows, a bound 50 minutes back)."""
+    server = stack.start("--log-level", "debug", *args)
+    now = utcnow().replace(microsecond=0)
+    data = metrics_table(rows, start=now - datetime.timedelta(minutes=70), step_s=step_s,
+                         ids=tuple(f"m{i}" for i in range(keys)), seed=seed)
+    with connect(server) as conn, conn.cursor() as cur:
+        assert cur.adbc_ingest("metrics", data, mode="append") == rows
+    return server, data, now - datetime.timedelta(minutes=50)
+
+
 def assert_trailing_read_equals_brute_force(cur, data, bound, inclusive, what):
     """metrics_trailing's 'trailing 1h' read since `bound` (> or >=) equals a brute force over
     the ingested `data` (a query of this shape over metrics would be answered from the same
@@ -1221,15 +1233,11 @@ def test_trailing_reads_without_kept_edge_rows_equal_the_engine(stack, edge_byte
     the table each time and still equal a brute force over the stored rows."""
     if not stack.has_duckdb_sql:
         pytest.skip("SQLite answers its own queries (no metrics_trailing there)")
-    server = stack.start("--log-level", "debug", "--window-edge-cache-bytes", edge_bytes)
-    now = utcnow().replace(microsecond=0)
-    data = metrics_table(8_400, start=now - datetime.timedelta(minutes=70), step_s=0.5,
-                         ids=tuple(f"m{i}" for i in range(5)), seed=4)
+    server, data, base = seventy_minutes_of_metrics(stack, 8_400, 0.5, 5, 4,
+                                                    "--window-edge-cache-bytes", edge_bytes)
     rng = random.Random(6)
     with connect(server) as conn:
         cur = conn.cursor()
-        assert cur.adbc_ingest("metrics", data, mode="append") == 8_400
-        base = now - datetime.timedelta(minutes=50)
         for i in range(12):
             seconds = rng.uniform(0, 30.5)
             assert_trailing_read_equals_brute_force(
@@ -1252,15 +1260,10 @@ def test_trailing_edge_from_kept_rows_with_suffix_states_equals_the_engine(stack
     equal the engine's answer over the stored rows."""
     if not stack.has_duckdb_sql:
         pytest.skip("SQLite answers its own queries (no metrics_trailing there)")
-    server = stack.start("--log-level", "debug")
-    now = utcnow().replace(microsecond=0)
-    data = metrics_table(42_000, start=now - datetime.timedelta(minutes=70), step_s=0.1,
-                         ids=tuple(f"m{i}" for i in range(7)), seed=3)
+    server, data, base = seventy_minutes_of_metrics(stack, 42_000, 0.1, 7, 3)
     rng = random.Random(5)
     with connect(server) as conn:
         cur = conn.cursor()
-        assert cur.adbc_ingest("metrics", data, mode="append") == 42_000
-        base = now - datetime.timedelta(minutes=50)
         # The first read asks the table and has the pane's rows read; then bounds all over the
         # pane (and exactly on row times) are answered from the kept rows.
         # 50 in a row on row times (every 0.1 s), `>` or `>=`: some fall right at or after a
