@@ -14,25 +14,30 @@ void PreparingReader::Settle() {
   if (ahead_) ahead_->Wait();
 }
 
-arrow::Result<PreparingReader::Prepared> PreparingReader::ReadAndPrepare() {
-  std::shared_ptr<arrow::RecordBatch> incoming;
-  ARROW_RETURN_NOT_OK(inner_->ReadNext(&incoming));
-  if (incoming == nullptr) return Prepared();  // the end
-  ++prepared_batches_;
-  return prepare_(incoming);
-}
-
 void PreparingReader::ReadAhead() {
-  arrow::internal::ThreadPool* pool = arrow::internal::GetCpuThreadPool();
-  // Small batches (going by the last one) are read and prepared here: a task costs more. So is
-  // everything on a pool thread: waiting there for a queued task could wait forever.
-  if (last_rows_ < kAheadRows || pool->OwnsThisThread()) {
-    ahead_ = arrow::Future<Prepared>::MakeFinished(ReadAndPrepare());
+  // Read here, on the consumer's thread: a read may wait for the client as long as it likes,
+  // which a task must not do on the CPU pool.
+  std::shared_ptr<arrow::RecordBatch> incoming;
+  arrow::Status read = inner_->ReadNext(&incoming);
+  if (!read.ok()) {
+    ahead_ = arrow::Future<Prepared>::MakeFinished(read);
     return;
   }
-  auto submitted = pool->Submit([this]() { return ReadAndPrepare(); });
-  if (!submitted.ok()) {  // the pool is shutting down: here, then
-    ahead_ = arrow::Future<Prepared>::MakeFinished(ReadAndPrepare());
+  if (incoming == nullptr) {
+    ahead_ = arrow::Future<Prepared>::MakeFinished(Prepared());
+    return;
+  }
+  ++prepared_batches_;
+  arrow::internal::ThreadPool* pool = arrow::internal::GetCpuThreadPool();
+  // (Not from a pool thread itself: waiting there for a queued task could wait forever.)
+  if (incoming->num_rows() < kAheadRows || pool->OwnsThisThread()) {
+    ahead_ = arrow::Future<Prepared>::MakeFinished(prepare_(incoming));
+    return;
+  }
+  auto submitted =
+      pool->Submit([this, incoming]() -> arrow::Result<Prepared> { return prepare_(incoming); });
+  if (!submitted.ok()) {  // the pool is shutting down: prepare here
+    ahead_ = arrow::Future<Prepared>::MakeFinished(prepare_(incoming));
     return;
   }
   ahead_ = std::move(*submitted);
@@ -55,7 +60,6 @@ arrow::Status PreparingReader::ReadNext(std::shared_ptr<arrow::RecordBatch>* bat
   Prepared prepared = std::move(next).ValueUnsafe();
   if (prepared.rows == nullptr) return arrow::Status::OK();
   ++handed_out_;
-  last_rows_ = prepared.rows->num_rows();
   rows_.push_back(prepared.rows);
   keys_.push_back(std::move(prepared.keys));
   ReadAhead();  // batch N+1 is prepared while the consumer appends batch N

@@ -1,15 +1,14 @@
 // PreparingReader: the rows to store for an ingest's incoming batches, in order (metrics: the
 // incoming rows with their running-window columns), prepared one batch ahead. While the
-// consumer appends batch N, batch N+1 is read and prepared in one task on Arrow's CPU thread
-// pool, so reading, the running columns and the engine's append overlap. After a batch of
-// fewer than kAheadRows rows (and for the first batch) the next one is read and prepared on
-// the consumer's thread instead (a task costs more than small batches save).
+// consumer appends batch N, batch N+1 is read (on the consumer's thread: a read may wait for
+// the client) and prepared on Arrow's CPU thread pool, so the running columns and the engine's
+// append overlap. Batches of fewer than kAheadRows rows are prepared on the consumer's thread
+// (a task costs more).
 //
 // Errors: a read or prepare failure of batch N+1 is returned by the ReadNext after batch N, as
 // if read then, and by every ReadNext after it. Every prepared batch is kept (TakeRows) for the
-// fold after the commit. Not thread-safe (one consumer; `inner` is read by one thread at a
-// time, not always the consumer's); the destructor and Settle wait for the batch in flight, so
-// the inner reader and `prepare` must outlive the reader or its Settle.
+// fold after the commit. Not thread-safe (one consumer); the destructor and Settle wait for the
+// batch in flight, so the inner reader and `prepare` must outlive the reader or its Settle.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -53,10 +52,8 @@ class PreparingReader : public arrow::RecordBatchReader {
 
  private:
   using Prepared = PreparedRows;  // rows nullptr: the end
-  // Starts reading and preparing the next incoming batch (in a task or here).
+  // Reads the next incoming batch and starts preparing it.
   void ReadAhead();
-  // Reads the next incoming batch and prepares it; rows nullptr at the end.
-  arrow::Result<Prepared> ReadAndPrepare();
 
   arrow::RecordBatchReader* inner_;
   std::shared_ptr<arrow::Schema> schema_;
@@ -64,10 +61,8 @@ class PreparingReader : public arrow::RecordBatchReader {
   std::optional<arrow::Future<Prepared>> ahead_;  // the next batch, maybe still preparing
   arrow::Status failed_;                          // returned again by every later ReadNext
   bool started_ = false;
-  // Given to `prepare`; counted in the task, read by the consumer after waiting for it.
-  int64_t prepared_batches_ = 0;
+  int64_t prepared_batches_ = 0;  // given to `prepare`
   int64_t handed_out_ = 0;
-  int64_t last_rows_ = 0;  // rows of the last batch handed out: whether to read in a task
   arrow::RecordBatchVector rows_;
   std::vector<std::shared_ptr<const BatchKeys>> keys_;
 };
