@@ -39,12 +39,4 @@ struct BatchKeys {
       const arrow::RecordBatch& batch, const std::vector<std::string>& columns, int64_t held_keys);
 };
 
-// Rows to store for an incoming batch (WindowCatalog::PrepareAppend) and, where it was worth
-// making (MakeIfRepeated), their distinct keys: the fold after the commit reuses them instead
-// of looking the keys up again. `keys` is null otherwise.
-struct PreparedRows {
-  std::shared_ptr<arrow::RecordBatch> rows;
-  std::shared_ptr<const BatchKeys> keys;
-};
-
 }  // namespace hyprstream::window

@@ -80,7 +80,7 @@ arrow::Result<int64_t> MetricsInsert::ExecuteUpdate() {
       if (batch->num_rows() == 0) continue;
       ARROW_ASSIGN_OR_RAISE(auto named, Named(*batch));
       ARROW_ASSIGN_OR_RAISE(auto complete, catalog_->PrepareAppend(metrics, named));
-      rows.push_back(std::move(complete.rows));
+      rows.push_back(std::move(complete));
     }
     return arrow::Status::OK();
   }();

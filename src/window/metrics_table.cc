@@ -207,18 +207,13 @@ arrow::Result<std::shared_ptr<arrow::Schema>> MetricsTable::StoredSchema(
   return arrow::schema(std::move(fields));
 }
 
-arrow::Result<PreparedRows> MetricsTable::Prepare(const arrow::RecordBatch& batch) {
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> MetricsTable::Prepare(
+    const arrow::RecordBatch& batch) {
   // Client data: sound buffers before the running state reads it (the engine checks it again).
   ARROW_RETURN_NOT_OK(engine::ValidateArrowBatch(batch));
   ARROW_ASSIGN_OR_RAISE(auto rows, Normalise(batch, options_.integer_time_unit));
-  // Batch-local, so made before taking the lock (the key count may be a batch behind; it only
-  // decides whether looking the keys up once pays).
-  ARROW_ASSIGN_OR_RAISE(auto keys,
-                        BatchKeys::MakeIfRepeated(*rows, {"metric_id"},
-                                                  running_keys_.load(std::memory_order_relaxed)));
   std::lock_guard<std::mutex> lock(mutex_);
-  ARROW_ASSIGN_OR_RAISE(auto result, running_->Update(*rows, keys.get()));
-  running_keys_.store(running_->key_count(), std::memory_order_relaxed);
+  ARROW_ASSIGN_OR_RAISE(auto result, running_->Update(*rows));
   ARROW_ASSIGN_OR_RAISE(auto with_running, WindowStore::WithTrailingColumns(rows, result));
   int count_index = with_running->schema()->GetFieldIndex(kCount);
   if (count_index >= 0) {
@@ -227,7 +222,7 @@ arrow::Result<PreparedRows> MetricsTable::Prepare(const arrow::RecordBatch& batc
         with_running,
         with_running->SetColumn(count_index, with_running->schema()->field(count_index), counts));
   }
-  return PreparedRows{std::move(with_running), std::move(keys)};
+  return with_running;
 }
 
 }  // namespace hyprstream::window

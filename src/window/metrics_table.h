@@ -13,12 +13,10 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
 
-#include "window/batch_keys.h"
 #include "window/window_spec.h"
 #include "window/window_storage.h"
 #include "window/window_store.h"
@@ -47,10 +45,8 @@ class MetricsTable {
   // The stored rows' schema for incoming rows of `incoming` (InvalidArgument naming a missing
   // column).
   arrow::Result<std::shared_ptr<arrow::Schema>> StoredSchema(const arrow::Schema& incoming) const;
-  // The rows to store for `batch`: normalised, with the running columns; and their metric_id
-  // keys where a batch repeats them enough (BatchKeys::MakeIfRepeated), looked up once for the
-  // running state and the fold of the table's definitions after the commit.
-  arrow::Result<PreparedRows> Prepare(const arrow::RecordBatch& batch);
+  // The rows to store for `batch`: normalised, with the running columns.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Prepare(const arrow::RecordBatch& batch);
   // Rows that went through Prepare will never be stored: rebuild the running state.
   void Abandoned();
 
@@ -66,7 +62,6 @@ class MetricsTable {
   const MetricsTableOptions options_;
   std::mutex mutex_;                      // one writer: guards running_
   std::unique_ptr<WindowStore> running_;  // guarded by mutex_
-  std::atomic<int64_t> running_keys_{0};  // running_'s key count after the last Prepare
 };
 
 }  // namespace hyprstream::window

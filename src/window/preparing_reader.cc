@@ -15,8 +15,6 @@ void PreparingReader::Settle() {
 }
 
 void PreparingReader::ReadAhead() {
-  // Read here, on the consumer's thread: a read may wait for the client as long as it likes,
-  // which a task must not do on the CPU pool.
   std::shared_ptr<arrow::RecordBatch> incoming;
   arrow::Status read = inner_->ReadNext(&incoming);
   if (!read.ok()) {
@@ -58,12 +56,11 @@ arrow::Status PreparingReader::ReadNext(std::shared_ptr<arrow::RecordBatch>* bat
     return failed_;
   }
   Prepared prepared = std::move(next).ValueUnsafe();
-  if (prepared.rows == nullptr) return arrow::Status::OK();
+  if (prepared == nullptr) return arrow::Status::OK();
   ++handed_out_;
-  rows_.push_back(prepared.rows);
-  keys_.push_back(std::move(prepared.keys));
+  rows_.push_back(prepared);
   ReadAhead();  // batch N+1 is prepared while the consumer appends batch N
-  *batch = std::move(prepared.rows);
+  *batch = std::move(prepared);
   return arrow::Status::OK();
 }
 

@@ -1,9 +1,8 @@
 // PreparingReader: the rows to store for an ingest's incoming batches, in order (metrics: the
 // incoming rows with their running-window columns), prepared one batch ahead. While the
-// consumer appends batch N, batch N+1 is read (on the consumer's thread: a read may wait for
-// the client) and prepared on Arrow's CPU thread pool, so the running columns and the engine's
-// append overlap. Batches of fewer than kAheadRows rows are prepared on the consumer's thread
-// (a task costs more).
+// consumer appends batch N, batch N+1 is read (on the consumer's thread) and prepared on
+// Arrow's CPU thread pool, so the running columns and the engine's append overlap. Batches of
+// fewer than kAheadRows rows are prepared on the consumer's thread (a task costs more).
 //
 // Errors: a read or prepare failure of batch N+1 is returned by the ReadNext after batch N, as
 // if read then, and by every ReadNext after it. Every prepared batch is kept (TakeRows) for the
@@ -18,16 +17,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <vector>
-
-#include "window/batch_keys.h"
 
 namespace hyprstream::window {
 
 class PreparingReader : public arrow::RecordBatchReader {
  public:
-  using Prepare =
-      std::function<arrow::Result<PreparedRows>(const std::shared_ptr<arrow::RecordBatch>&)>;
+  using Prepare = std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>(
+      const std::shared_ptr<arrow::RecordBatch>&)>;
   static constexpr int64_t kAheadRows = 8192;
 
   // `inner` is borrowed; `schema` is the schema of prepared batches.
@@ -45,13 +41,11 @@ class PreparingReader : public arrow::RecordBatchReader {
   bool prepared_any() const { return prepared_batches_ > 0; }
   // Whether a batch went through `prepare` but was not handed out (after Settle).
   bool holds_unread() const { return prepared_batches_ > handed_out_; }
-  // The prepared batches handed out so far, in order, and their keys (one per batch, maybe
-  // null: PreparedRows).
+  // The prepared batches handed out so far, in order.
   arrow::RecordBatchVector TakeRows() { return std::move(rows_); }
-  std::vector<std::shared_ptr<const BatchKeys>> TakeKeys() { return std::move(keys_); }
 
  private:
-  using Prepared = PreparedRows;  // rows nullptr: the end
+  using Prepared = std::shared_ptr<arrow::RecordBatch>;  // nullptr: the end
   // Reads the next incoming batch and starts preparing it.
   void ReadAhead();
 
@@ -64,7 +58,6 @@ class PreparingReader : public arrow::RecordBatchReader {
   int64_t prepared_batches_ = 0;  // given to `prepare`
   int64_t handed_out_ = 0;
   arrow::RecordBatchVector rows_;
-  std::vector<std::shared_ptr<const BatchKeys>> keys_;
 };
 
 }  // namespace hyprstream::window

@@ -426,15 +426,14 @@ arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::AppendSchema(
   return metrics_->StoredSchema(*incoming);
 }
 
-arrow::Result<PreparedRows> WindowCatalog::PrepareAppend(
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::PrepareAppend(
     const TableName& table, const std::shared_ptr<arrow::RecordBatch>& batch) {
-  if (!IsMetrics(table)) return PreparedRows{batch, nullptr};
+  if (!IsMetrics(table)) return batch;
   return metrics_->Prepare(*batch);
 }
 
 arrow::Status WindowCatalog::Committed(const TableName& table,
-                                       const arrow::RecordBatchVector& batches,
-                                       const std::vector<std::shared_ptr<const BatchKeys>>& keys) {
+                                       const arrow::RecordBatchVector& batches) {
   std::vector<std::shared_ptr<Entry>> targets;
   {
     std::shared_lock<std::shared_mutex> lock(mutex_);
@@ -449,41 +448,19 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
     ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*targets[0], *batch));
     first_rows.push_back(std::move(rows));
   }
-  // Keys PrepareAppend made; the other batches' looked up here where that pays.
-  std::vector<std::shared_ptr<const BatchKeys>> shared(batches.size());
-  bool missing = false;
-  for (size_t b = 0; b < batches.size(); ++b) {
-    if (b < keys.size()) shared[b] = keys[b];
-    missing = missing || shared[b] == nullptr;
-  }
-  if (missing) {
-    ARROW_ASSIGN_OR_RAISE(auto looked_up, SharedKeys(targets, first_rows));
-    for (size_t b = 0; b < looked_up.size(); ++b) {
-      if (shared[b] == nullptr) shared[b] = std::move(looked_up[b]);
-    }
-  }
+  ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(targets, first_rows));
   for (const auto& entry : targets) {
     std::lock_guard<std::mutex> lock(entry->write_mutex);
+    const bool shares = !shared.empty() && SameKeys(*targets[0], *entry);
     for (size_t b = 0; b < batches.size(); ++b) {
       std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
       if (entry != targets[0]) {
         ARROW_ASSIGN_OR_RAISE(rows, AsInput(*entry, *batches[b]));
       }
-      const BatchKeys* batch_keys = shared[b].get();
-      if (batch_keys != nullptr && !KeysFit(*entry, *batch_keys)) batch_keys = nullptr;
-      ARROW_RETURN_NOT_OK(Fold(*entry, *rows, batch_keys));
+      ARROW_RETURN_NOT_OK(Fold(*entry, *rows, shares ? shared[b].get() : nullptr));
     }
   }
   return arrow::Status::OK();
-}
-
-bool WindowCatalog::KeysFit(const Entry& entry, const BatchKeys& keys) {
-  if (entry.spec.key_columns != keys.columns) return false;
-  for (size_t i = 0; i < keys.columns.size(); ++i) {
-    auto field = entry.input_schema->GetFieldByName(keys.columns[i]);
-    if (field == nullptr || !field->type()->Equals(*keys.distinct[i]->type())) return false;
-  }
-  return true;
 }
 
 bool WindowCatalog::SameKeys(const Entry& a, const Entry& b) {

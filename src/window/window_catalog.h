@@ -31,7 +31,6 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "window/batch_keys.h"
 #include "window/metrics_table.h"
 #include "window/trailing_edge_cache.h"
 #include "window/window_definition.h"
@@ -78,16 +77,11 @@ class WindowCatalog {
   // The schema of the rows stored for incoming rows of `incoming` schema.
   arrow::Result<std::shared_ptr<arrow::Schema>> AppendSchema(
       const TableName& table, const std::shared_ptr<arrow::Schema>& incoming) const;
-  // The rows to store for `batch` (metrics: with the running-window columns, and their keys
-  // where worth passing to Committed).
-  arrow::Result<PreparedRows> PrepareAppend(const TableName& table,
-                                            const std::shared_ptr<arrow::RecordBatch>& batch);
-  // Rows of `table` are committed: fold them into its windows. `keys`: per batch, its keys as
-  // PrepareAppend gave them, so that definitions keyed by those columns do not look them up
-  // again; for a batch without (null, or `keys` shorter), they are looked up once here for
-  // the definitions that share key columns, where that pays.
-  arrow::Status Committed(const TableName& table, const arrow::RecordBatchVector& batches,
-                          const std::vector<std::shared_ptr<const BatchKeys>>& keys = {});
+  // The rows to store for `batch` (metrics: with the running-window columns).
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> PrepareAppend(
+      const TableName& table, const std::shared_ptr<arrow::RecordBatch>& batch);
+  // Rows of `table` are committed: fold them into its windows.
+  arrow::Status Committed(const TableName& table, const arrow::RecordBatchVector& batches);
   // Rows of `table` that went through PrepareAppend will never be stored (rolled back, failed). For
   // metrics, the running-column state is rebuilt from the committed rows of the last running width
   // + lateness, so later rows do not count them. (Rows of other transactions still open at that
@@ -189,8 +183,6 @@ class WindowCatalog {
                      const BatchKeys* keys = nullptr);
   // Whether `a` and `b` have the same key columns, of the same types.
   static bool SameKeys(const Entry& a, const Entry& b);
-  // Whether `keys` are of `entry`'s key columns, of the types its store reads.
-  static bool KeysFit(const Entry& entry, const BatchKeys& keys);
   // Per batch (as the first of `targets`, a table's definitions, takes it: AsInput), its keys
   // looked up once for the definitions keyed by the first one's key columns, or null for a
   // batch where that does not pay; empty when fewer than two definitions share those columns.

@@ -298,22 +298,20 @@ arrow::Result<int64_t> WindowedConnection::Ingest(const engine::IngestRequest& r
   }
   // An engine that stopped reading early stored none of the batch prepared ahead.
   if (reader.holds_unread()) catalog.Abandoned(table);
-  Written(table, reader.TakeRows(), reader.TakeKeys());
+  Written(table, reader.TakeRows());
   return rows;
 }
 
-void WindowedConnection::Written(const TableName& table, arrow::RecordBatchVector rows,
-                                 std::vector<std::shared_ptr<const BatchKeys>> keys) {
+void WindowedConnection::Written(const TableName& table, arrow::RecordBatchVector rows) {
   if (rows.empty()) return;
   if (InTransaction()) {
-    // Folded at the commit, keys looked up again then (rarely a bulk load's shape).
     std::lock_guard<std::mutex> lock(mutex_);
     pending_.emplace_back(table, std::move(rows));
     return;
   }
   // The rows are committed whatever happens here: a failure only leaves the windows behind
   // the table, so it is logged, not returned to the writer.
-  arrow::Status status = shared_->catalog->Committed(table, rows, keys);
+  arrow::Status status = shared_->catalog->Committed(table, rows);
   if (!status.ok()) {
     spdlog::error("windows of {} missed committed rows: {}", table.key(), status.ToString());
   }

@@ -42,10 +42,8 @@ class WindowedConnection : public engine::ForwardingConnection,
       const engine::CatalogObjectsRequest& request) override;
 
   // For this connection's statements. Rows of `table` were stored by a statement that
-  // succeeded: folded now, or when the open transaction commits. `keys`: their keys as
-  // PrepareAppend gave them, or empty (WindowCatalog::Committed).
-  void Written(const TableName& table, arrow::RecordBatchVector rows,
-               std::vector<std::shared_ptr<const BatchKeys>> keys = {});
+  // succeeded: folded now, or when the open transaction commits.
+  void Written(const TableName& table, arrow::RecordBatchVector rows);
   // Before a SQL COMMIT runs: whether the transaction can still commit (see above).
   bool TransactionAlive();
   // After a transaction-control statement ran as SQL.

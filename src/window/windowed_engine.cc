@@ -21,12 +21,12 @@ class WindowedAppender : public engine::TableAppender {
   arrow::Result<int64_t> Append(const arrow::RecordBatch& batch) override {
     auto shared = arrow::RecordBatch::Make(batch.schema(), batch.num_rows(), batch.column_data());
     ARROW_ASSIGN_OR_RAISE(auto rows, catalog_->PrepareAppend(table_, shared));
-    auto appended = inner_->Append(*rows.rows);
+    auto appended = inner_->Append(*rows);
     if (!appended.ok()) {
       catalog_->Abandoned(table_);
       return appended;
     }
-    arrow::Status folded = catalog_->Committed(table_, {rows.rows}, {rows.keys});
+    arrow::Status folded = catalog_->Committed(table_, {rows});
     if (!folded.ok()) {
       spdlog::error("windows of {} missed committed rows: {}", table_.key(), folded.ToString());
     }

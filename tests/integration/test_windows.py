@@ -228,8 +228,8 @@ def test_default_metrics_windows_match_group_by(stack):
 
 def test_a_metrics_window_with_other_keys_matches_group_by(stack):
     """A definition over metrics without metric_id as its key (here: no key at all), fed by bulk
-    batches big enough that the ingest looks metric_id up once per batch for the running
-    columns and the built-in definitions: it keys its rows its own way, equal to a GROUP BY."""
+    batches big enough that the fold looks metric_id up once per batch for the built-in
+    definitions (metrics, metrics_trailing): it keys its rows its own way, equal to a GROUP BY."""
     server = stack.start()
     data = metrics_table(3000, step_s=7, ids=tuple(f"m{i}" for i in range(5)))
     width = datetime.timedelta(minutes=5)

@@ -89,18 +89,8 @@ struct CountingPrepare {
   }
 };
 
-// The prepared rows with keys that name their batch (distinct_count: its first row's v), so
-// that a test can tell each batch's keys stay with it.
 PreparingReader::Prepare Calling(CountingPrepare* prepare) {
-  return
-      [prepare](const std::shared_ptr<arrow::RecordBatch>& batch) -> arrow::Result<PreparedRows> {
-        ARROW_ASSIGN_OR_RAISE(auto rows, (*prepare)(batch));
-        auto keys = std::make_shared<BatchKeys>();
-        if (batch->num_rows() > 0) {
-          keys->distinct_count = static_cast<const arrow::Int64Array&>(*batch->column(0)).Value(0);
-        }
-        return PreparedRows{std::move(rows), std::move(keys)};
-      };
+  return [prepare](const std::shared_ptr<arrow::RecordBatch>& batch) { return (*prepare)(batch); };
 }
 
 // Reads until the end or the first error: the batches read and the last status.
@@ -150,17 +140,8 @@ TEST(PreparingReaderTest, RandomBatchesComeOutPreparedInOrder) {
       EXPECT_TRUE(got[i]->Equals(*expected[i])) << "seed " << seed << " batch " << i;
     }
     const auto kept = reader.TakeRows();
-    const auto keys = reader.TakeKeys();
     ASSERT_EQ(kept.size(), got.size());
-    ASSERT_EQ(keys.size(), got.size());
-    for (size_t i = 0; i < kept.size(); ++i) {
-      EXPECT_EQ(kept[i], got[i]);
-      if (got[i]->num_rows() > 0) {
-        EXPECT_EQ(keys[i]->distinct_count,
-                  static_cast<const arrow::Int64Array&>(*got[i]->column(0)).Value(0))
-            << "seed " << seed << " batch " << i;
-      }
-    }
+    for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i], got[i]);
     EXPECT_EQ(reader.prepared_any(), count > 0);
     EXPECT_FALSE(reader.holds_unread());
     EXPECT_LE(counting.most_at_once.load(), 1) << "seed " << seed;
@@ -174,16 +155,15 @@ TEST(PreparingReaderTest, PreparesTheNextBatchWhileTheConsumerHoldsOne) {
   std::mutex mutex;
   std::condition_variable changed;
   int started = 0;
-  PreparingReader reader(
-      &inner, OutSchema(),
-      [&](const std::shared_ptr<arrow::RecordBatch>& batch) -> arrow::Result<PreparedRows> {
-        std::lock_guard<std::mutex> lock(mutex);
-        ++started;
-        changed.notify_all();
-        return PreparedRows{arrow::RecordBatch::Make(OutSchema(), batch->num_rows(),
-                                                     {batch->column(0), batch->column(0)}),
-                            nullptr};
-      });
+  PreparingReader reader(&inner, OutSchema(),
+                         [&](const std::shared_ptr<arrow::RecordBatch>& batch)
+                             -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+                           std::lock_guard<std::mutex> lock(mutex);
+                           ++started;
+                           changed.notify_all();
+                           return arrow::RecordBatch::Make(OutSchema(), batch->num_rows(),
+                                                           {batch->column(0), batch->column(0)});
+                         });
   std::shared_ptr<arrow::RecordBatch> first;
   ASSERT_TRUE(reader.ReadNext(&first).ok());
   ASSERT_NE(first, nullptr);
