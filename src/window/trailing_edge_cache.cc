@@ -121,8 +121,7 @@ void TrailingEdgeCache::Run() {
     }
     spdlog::debug(
         "rows of a trailing pane of window '{}' kept: {} rows, {} MB, {} suffixes ({} ms)",
-        definition, (*rows)->times.size(), (*rows)->memory_bytes() >> 20, (*rows)->suffixes.size(),
-        ms);
+        definition, (*rows)->times.size(), bytes >> 20, (*rows)->suffixes.size(), ms);
     if (auto old = kept_.find(key); old != kept_.end()) Erase(old);
     kept_[key] = Kept{std::move(*rows), ++uses_, bytes};
     kept_bytes_ += bytes;

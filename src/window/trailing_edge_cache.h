@@ -78,7 +78,9 @@ class TrailingEdgeCache {
   // Erases the least recently used panes of `key`'s definition window beyond kPanesKept, then
   // the least recently used of all while the kept panes take more than max_bytes_.
   void Evict(const Key& key);
+  // kept_.erase keeping kept_bytes_ right.
   std::map<Key, Kept>::iterator Erase(std::map<Key, Kept>::iterator it);
+  // Adds `key` to too_large_ (forgetting the oldest pane beyond kTooLargeRemembered).
   void RememberTooLarge(const Key& key);
 
   const Loader loader_;
@@ -88,7 +90,7 @@ class TrailingEdgeCache {
   std::map<Key, Kept> kept_;
   int64_t kept_bytes_ = 0;  // the bytes of every pane in kept_
   Counts counts_;
-  std::set<Key> too_large_;  // loaded once, larger than max_bytes_ on their own
+  std::set<Key> too_large_;  // larger than max_bytes_ on their own: not requested again
   uint64_t uses_ = 0;
   std::set<Key> wanted_;                       // queued or loading
   std::deque<std::pair<Key, int64_t>> queue_;  // with pane_end
