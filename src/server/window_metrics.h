@@ -1,5 +1,6 @@
-// The windows' Prometheus series for /metrics: how many definitions, and per window the rows
-// folded in, late rows and open state bytes (from WindowCatalog::List()). Any thread.
+// The windows' Prometheus series for /metrics: how many definitions; per window the rows
+// folded in, late rows, open state bytes and trailing reads' block suffixes used and built;
+// the edge cache's bytes and panes (from WindowCatalog::GetStats()). Any thread.
 #pragma once
 
 #include <string>

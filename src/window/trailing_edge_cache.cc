@@ -95,12 +95,7 @@ void TrailingEdgeCache::Run() {
     lock.lock();
     wanted_.erase(key);
     if (!rows.ok() && rows.status().IsCapacityError()) {
-      spdlog::debug(
-          "rows of a trailing pane of window '{}' not kept: {}; reads scan the pane's "
-          "rows instead",
-          definition, rows.status().message());
-      RememberTooLarge(key);
-      ++counts_.too_large;
+      RefuseTooLarge(key, rows.status().message());
       continue;
     }
     if (!rows.ok()) {
@@ -111,12 +106,9 @@ void TrailingEdgeCache::Run() {
     if (*rows == nullptr) continue;
     const int64_t bytes = (*rows)->memory_bytes();
     if (bytes > max_bytes_) {
-      spdlog::debug(
-          "rows of a trailing pane of window '{}' not kept: {} MB, more than the {} MB the edge "
-          "cache may hold (--window-edge-cache-bytes); reads scan the pane's rows instead",
-          definition, bytes >> 20, max_bytes_ >> 20);
-      RememberTooLarge(key);
-      ++counts_.too_large;
+      RefuseTooLarge(key, std::to_string(bytes >> 20) + " MB, more than the " +
+                              std::to_string(max_bytes_ >> 20) +
+                              " MB the edge cache may hold (--window-edge-cache-bytes)");
       continue;
     }
     spdlog::debug(
@@ -136,7 +128,12 @@ std::map<TrailingEdgeCache::Key, TrailingEdgeCache::Kept>::iterator TrailingEdge
   return kept_.erase(it);
 }
 
-void TrailingEdgeCache::RememberTooLarge(const Key& key) {
+void TrailingEdgeCache::RefuseTooLarge(const Key& key, const std::string& why) {
+  spdlog::debug(
+      "rows of a trailing pane of window '{}' not kept: {}; reads scan the pane's rows "
+      "instead",
+      std::get<0>(key), why);
+  ++counts_.too_large;
   too_large_.insert(key);
   if (too_large_.size() <= kTooLargeRemembered) return;
   auto oldest =

@@ -80,8 +80,9 @@ class TrailingEdgeCache {
   void Evict(const Key& key);
   // kept_.erase keeping kept_bytes_ right.
   std::map<Key, Kept>::iterator Erase(std::map<Key, Kept>::iterator it);
-  // Adds `key` to too_large_ (forgetting the oldest pane beyond kTooLargeRemembered).
-  void RememberTooLarge(const Key& key);
+  // Logs `why`, counts the pane and adds it to too_large_ (forgetting the oldest pane beyond
+  // kTooLargeRemembered).
+  void RefuseTooLarge(const Key& key, const std::string& why);
 
   const Loader loader_;
   const int64_t max_bytes_;

@@ -547,26 +547,44 @@ TableName WindowCatalog::Canonical(const std::optional<std::string>& schema,
   return storage_->Canonical(schema, table);
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
-  arrow::StringBuilder names, tables, specs;
-  arrow::Int64Builder keys, rows, late, bytes;
+WindowCatalog::Stats WindowCatalog::GetStats() const {
   std::vector<std::shared_ptr<Entry>> all;
   {
     std::shared_lock<std::shared_mutex> lock(mutex_);
     for (const auto& [name, entry] : entries_) all.push_back(entry);
   }
+  Stats stats;
   for (const auto& entry : all) {
-    WindowStoreStats stats = entry->store->GetStats();
-    int64_t late_rows = 0;
-    for (int64_t n : stats.late_rows) late_rows += n;
-    ARROW_RETURN_NOT_OK(names.Append(entry->name));
-    ARROW_RETURN_NOT_OK(tables.Append(entry->table.key()));
-    ARROW_RETURN_NOT_OK(specs.Append(entry->spec.ToString()));
-    ARROW_RETURN_NOT_OK(keys.Append(stats.keys));
-    ARROW_RETURN_NOT_OK(rows.Append(stats.rows));
-    ARROW_RETURN_NOT_OK(late.Append(late_rows));
+    WindowStoreStats store = entry->store->GetStats();
+    Stats::Definition& d = stats.definitions.emplace_back();
+    d.name = entry->name;
+    d.table = entry->table.key();
+    d.spec = entry->spec.ToString();
+    d.keys = store.keys;
+    d.rows = store.rows;
+    for (int64_t n : store.late_rows) d.late_rows += n;
     // With the rows of trailing panes kept for reads (and their suffix states).
-    ARROW_RETURN_NOT_OK(bytes.Append(stats.total_bytes() + edge_cache_->memory_bytes(entry->name)));
+    d.open_bytes = store.total_bytes() + edge_cache_->memory_bytes(entry->name);
+    d.suffix_hits = store.trailing_suffix_hits;
+    d.suffix_builds = store.trailing_suffix_builds;
+  }
+  stats.edge_bytes = edge_cache_->memory_bytes();
+  stats.edge_panes = edge_cache_->counts();
+  return stats;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
+  arrow::StringBuilder names, tables, specs;
+  arrow::Int64Builder keys, rows, late, bytes;
+  const Stats stats = GetStats();
+  for (const Stats::Definition& d : stats.definitions) {
+    ARROW_RETURN_NOT_OK(names.Append(d.name));
+    ARROW_RETURN_NOT_OK(tables.Append(d.table));
+    ARROW_RETURN_NOT_OK(specs.Append(d.spec));
+    ARROW_RETURN_NOT_OK(keys.Append(d.keys));
+    ARROW_RETURN_NOT_OK(rows.Append(d.rows));
+    ARROW_RETURN_NOT_OK(late.Append(d.late_rows));
+    ARROW_RETURN_NOT_OK(bytes.Append(d.open_bytes));
   }
   auto schema = arrow::schema(
       {arrow::field("name", arrow::utf8()), arrow::field("table", arrow::utf8()),
@@ -581,24 +599,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
   ARROW_RETURN_NOT_OK(rows.Finish(&columns[4]));
   ARROW_RETURN_NOT_OK(late.Finish(&columns[5]));
   ARROW_RETURN_NOT_OK(bytes.Finish(&columns[6]));
-  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(all.size()), std::move(columns));
-}
-
-WindowCatalog::ReadStats WindowCatalog::GetReadStats() const {
-  std::vector<std::shared_ptr<Entry>> all;
-  {
-    std::shared_lock<std::shared_mutex> lock(mutex_);
-    for (const auto& [name, entry] : entries_) all.push_back(entry);
-  }
-  ReadStats stats;
-  for (const auto& entry : all) {
-    WindowStoreStats store = entry->store->GetStats();
-    stats.definitions.push_back(
-        {entry->name, store.trailing_suffix_hits, store.trailing_suffix_builds});
-  }
-  stats.edge_bytes = edge_cache_->memory_bytes();
-  stats.edge_panes = edge_cache_->counts();
-  return stats;
+  return arrow::RecordBatch::Make(schema, static_cast<int64_t>(stats.definitions.size()),
+                                  std::move(columns));
 }
 
 bool WindowCatalog::AnswersExactly(const std::string& name, int64_t width_us,
@@ -798,10 +800,9 @@ arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowCatalog::LoadEdgeRo
   PartialsRequest request = entry->edge_request;
   request.from_us = pane_begin;
   request.to_us = pane_end;
-  // Not more rows than the edge cache could keep: ids, times and values, and as much again for
-  // their suffix states (EdgeSuffixCount); one more says there are too many.
-  const int64_t row_bytes = 2 * (4 + 8 + 8 * static_cast<int64_t>(request.values.size()));
-  const int64_t max_rows = options_.trailing_edge_cache_bytes / row_bytes;
+  // Not more rows than the edge cache could keep; one more says there are too many.
+  const int64_t max_rows =
+      options_.trailing_edge_cache_bytes / TrailingEdgeRows::MaxBytesPerRow(request.values.size());
   request.row_limit = max_rows + 1;
   ARROW_ASSIGN_OR_RAISE(auto batch, storage_->ReadRows(entry->table, request));
   if (batch->num_rows() > max_rows) {

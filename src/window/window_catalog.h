@@ -112,20 +112,22 @@ class WindowCatalog {
   // The table a (schema, table) reference means (the engine's default schema spelled "main").
   TableName Canonical(const std::optional<std::string>& schema, const std::string& table) const;
 
-  // One row per definition: name, table, spec, keys, rows, late_rows, open_bytes.
-  arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
-  // How trailing reads were answered (for /metrics).
-  struct ReadStats {
+  // Per definition and for all: what hyprstream_windows() (List) and /metrics report.
+  struct Stats {
     struct Definition {
-      std::string name;
-      uint64_t suffix_hits = 0;    // pane reads answered from kept block suffixes
+      std::string name, table, spec;
+      int64_t keys = 0, rows = 0, late_rows = 0;
+      int64_t open_bytes = 0;      // open state plus the pane rows kept for its reads
+      uint64_t suffix_hits = 0;    // trailing pane reads merged from kept block suffixes
       uint64_t suffix_builds = 0;  // block suffixes built
     };
     std::vector<Definition> definitions;
     int64_t edge_bytes = 0;  // rows of trailing panes kept for reads, every definition's
     TrailingEdgeCache::Counts edge_panes;
   };
-  ReadStats GetReadStats() const;
+  Stats GetStats() const;
+  // One row per definition: name, table, spec, keys, rows, late_rows, open_bytes.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
   // Whether definition `name` has a tumbling window of `width_us` whose results equal a
   // GROUP BY over the table: no late rows were left out and no row lacked a time.
   // (A hopping window when slide_us differs from width_us.)

@@ -153,6 +153,12 @@ struct TrailingEdgeRows {
   int64_t suffix_keys = 0;                     // slots per suffix: above every id in `ids`
   std::vector<TrailingEdgeSuffix> suffixes;
   int64_t memory_bytes() const;
+  // The most memory_bytes() takes per row with `value_columns` values: ids, times, values
+  // (validity bits aside), and as much again for the suffixes (EdgeSuffixCount keeps them
+  // within the rows' own memory).
+  static int64_t MaxBytesPerRow(size_t value_columns) {
+    return 2 * (4 + 8 + 8 * static_cast<int64_t>(value_columns));
+  }
 };
 
 // What one Update did.
@@ -186,8 +192,9 @@ struct WindowStoreStats {
   int64_t key_bytes = 0;                // key dictionary
   int64_t trailing_bytes = 0;           // trailing-window row buffers
   int64_t trailing_rows = 0;
-  uint64_t trailing_suffix_hits = 0;    // pane reads answered from kept suffixes (PaneSuffixes)
-  uint64_t trailing_suffix_builds = 0;  // suffixes built (a block's first read, or its panes changed)
+  uint64_t trailing_suffix_hits = 0;  // pane reads answered from kept suffixes (PaneSuffixes)
+  uint64_t trailing_suffix_builds =
+      0;  // suffixes built (a block's first read, or its panes changed)
   int64_t retained_closed_bytes = 0;
   int64_t pending_closed = 0;  // closed windows waiting for TakeClosed
   int64_t total_bytes() const {
