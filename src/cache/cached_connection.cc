@@ -402,14 +402,18 @@ arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& req
       MirrorOptions options;
       options.table = key.ToString();
       options.time_column = TimeColumnOf(*batches->schema());
-      core_->mirrors.Add(options, /*configured=*/false, /*load=*/true);  // loaded in the background
+      mirror = core_->mirrors.Add(options, /*configured=*/false, /*load=*/true);  // loaded later
     }
   }
+  std::vector<TableKey> tables{key};
   if (mirror && !InTransaction()) {
     std::unique_lock<std::mutex> write(mirror->write);
     if (creating || core_->mirrors.IsReady(*mirror)) {
       return IngestThrough(request, batches, mirror, creating);
     }
+    // Not ready: the write begins before the lock goes, so a load that finishes from now on
+    // is redone after it (one that finished before the check would have made it ready).
+    return IngestAround(request, batches, tables, std::move(write));
   }
   if (mirror && InTransaction() && core_->mirrors.IsReady(*mirror) &&
       request.if_exists != engine::IngestRequest::IfExists::kReplace) {
@@ -422,9 +426,15 @@ arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& req
     }
     return rows;
   }
-  // Not mirrored row by row: the backend takes it and the mirror (if any) is reloaded after.
-  std::vector<TableKey> tables{key};
+  return IngestAround(request, batches, tables, {});
+}
+
+arrow::Result<int64_t> CachedConnection::IngestAround(const engine::IngestRequest& request,
+                                                      arrow::RecordBatchReader* batches,
+                                                      const std::vector<TableKey>& tables,
+                                                      std::unique_lock<std::mutex> held) {
   BeginWrite(tables);
+  if (held.owns_lock()) held.unlock();
   auto rows = target().Ingest(request, batches);
   EndWrite(tables);
   if (rows.ok()) core_->counters.rows_written_through += *rows;

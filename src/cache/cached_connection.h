@@ -69,6 +69,12 @@ class CachedConnection : public engine::ForwardingConnection,
   arrow::Result<int64_t> IngestThrough(const engine::IngestRequest& request,
                                        arrow::RecordBatchReader* batches,
                                        std::shared_ptr<Mirror> mirror, bool creating);
+  // The backend takes the rows and the mirrors of `tables` are reloaded after. `held`: a
+  // mirror's write lock, released once the write has begun.
+  arrow::Result<int64_t> IngestAround(const engine::IngestRequest& request,
+                                      arrow::RecordBatchReader* batches,
+                                      const std::vector<TableKey>& tables,
+                                      std::unique_lock<std::mutex> held);
   void FinishTransactionWrites();
 
   std::shared_ptr<CacheCore> core_;

@@ -353,9 +353,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Execut
   if (auto appended = AppendToMirror()) return std::move(*appended);
   // A write (or something else with effects): the backend runs it; what it may have changed
   // stops answering from the cache until reloaded.
-  auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
+  return WriteAroundTheMirrors(WrittenTables(sql_, connection_->core().backend_default_schema));
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::WriteAroundTheMirrors(
+    const std::optional<std::vector<TableKey>>& written, std::unique_lock<std::mutex> held) {
   if (ChangesSchemas(sql_, written)) connection_->core().backend_schemas.Clear();
   connection_->BeginWrite(written);
+  if (held.owns_lock()) held.unlock();
   auto reader = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
     ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
     ARROW_ASSIGN_OR_RAISE(auto result, backend->ExecuteQuery());
@@ -373,7 +378,18 @@ CachedStatement::AppendToMirror() {
   auto key = AppendTargetOfReturningAll(sql_, core.backend_default_schema);
   if (!key) return std::nullopt;
   auto mirror = core.mirrors.Find(*key);
-  if (!mirror || !core.mirrors.IsReady(*mirror)) return std::nullopt;
+  if (!mirror) return std::nullopt;
+  std::unique_lock<std::mutex> write(mirror->write, std::defer_lock);
+  if (!connection_->InTransaction()) {
+    // The mirror's write lock from the readiness check until the mirror has the rows (or,
+    // when it is not ready, until the write has begun: a load in flight is then redone).
+    write.lock();
+    if (!core.mirrors.IsReady(*mirror)) {
+      return WriteAroundTheMirrors(std::vector<TableKey>{*key}, std::move(write));
+    }
+  } else if (!core.mirrors.IsReady(*mirror)) {
+    return std::nullopt;
+  }
   auto run = [&]() -> arrow::Result<arrow::RecordBatchVector> {
     ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
     ARROW_ASSIGN_OR_RAISE(auto result, backend->ExecuteQuery());
@@ -385,8 +401,6 @@ CachedStatement::AppendToMirror() {
     rows = run();
     if (rows.ok()) connection_->StashForCommit(*key, *rows);
   } else {
-    // The mirror's write lock from before the backend runs it until the mirror has the rows.
-    std::lock_guard<std::mutex> write(mirror->write);
     core.results.Invalidate({*key});
     rows = run();
     if (rows.ok()) {

@@ -211,6 +211,7 @@ void MirrorSet::MarkReady(const std::shared_ptr<Mirror>& mirror, std::optional<i
   mirror->last_error.clear();
   if (!mirror->reload_wanted && mirror->writers == 0) {
     mirror->state = MirrorState::kReady;
+    mirror->served = true;
     mirror->next_refresh = Steady::now() + RefreshInterval(*mirror);
   } else {
     // A write began while loading: what was loaded may miss it. Load again as soon as no write
@@ -264,7 +265,7 @@ arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
   bool reloaded = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    reloaded = mirror.refreshed_at != std::chrono::system_clock::time_point{};
+    reloaded = mirror.served;
   }
   if (reloaded && external_.reloaded) external_.reloaded(mirror.key.schema, mirror.key.table);
   std::shared_ptr<Mirror> self = Find(mirror.key);

@@ -47,6 +47,9 @@ struct Mirror {
   std::chrono::steady_clock::time_point next_refresh{};
   int writers = 0;  // backend writes in flight that bypass the mirror
   bool reload_wanted = true;
+  // Became ready at least once: from then on refreshes carry others' rows to the external-rows
+  // listener, so a later load (which copies them unannounced) is reported as a reload.
+  bool served = false;
   int64_t rows = 0;
   int64_t generation = 0;  // bumped whenever the cache table is replaced
   int64_t loads = 0, refreshes = 0, rows_evicted = 0;
@@ -79,7 +82,9 @@ class MirrorSet {
   void OnChange(std::function<void(const TableKey&)> callback) { on_change_ = std::move(callback); }
   // Called (from the background thread, under the mirror's write lock) with the rows a
   // refresh copied from the backend (rows others wrote there), and after a mirror that was
-  // loaded before is loaded again. Set once, before use.
+  // ready before is loaded again. A load redone because a write began while it ran, before
+  // the mirror was ever ready, is not a reload: no refresh ran since the first one. Set once,
+  // before use.
   void OnExternalRows(engine::ExternalRowsListener listener) { external_ = std::move(listener); }
 
   const CacheOptions& options() const { return options_; }

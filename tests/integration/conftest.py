@@ -101,10 +101,24 @@ def server(tmp_path_factory):
     assert code == 0, f"server exited with {code} on SIGTERM:\n{s.log()}"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that started servers reports the end of each server's log with it (CI
+    shows only the report)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for s in getattr(item, "hyprstream_servers", []):
+        tail = "\n".join(s.log().splitlines()[-60:])
+        report.sections.append((f"end of the log of {s.uri}", tail))
+
+
 @pytest.fixture
-def start_server(tmp_path):
+def start_server(tmp_path, request):
     """Starts extra servers with their own arguments; all stopped at the end of the test."""
     started = []
+    request.node.hyprstream_servers = started
 
     def start(*args, env=None):
         s = Server(tmp_path, *args, env=env).start()
