@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sql/duckdb_parser.h"
+#include "sql/parse_tree.h"
 #include "sql/sql_script.h"
 #include "sql/text_memo.h"
 
@@ -15,16 +16,14 @@ namespace hyprstream::sql {
 namespace {
 
 using nlohmann::json;
+using tree::ClassOf;
+using tree::IsPlainCall;
 
 // Functions giving the time of the query (a TIMESTAMPTZ, or a DATE for current_date).
 const std::set<std::string>& ClockFunctions() {
   static const std::set<std::string> kClock = {"now", "current_timestamp", "get_current_timestamp",
                                                "transaction_timestamp"};
   return kClock;
-}
-
-std::string ClassOf(const json& node) {
-  return node.is_object() ? node.value("class", "") : std::string();
 }
 
 // Functions whose value is fixed for a query when their arguments are.
@@ -54,12 +53,6 @@ bool IsQueryConstantFunction(const std::string& name) {
                                                    "to_milliseconds",
                                                    "to_microseconds"};
   return kFunctions.count(name) != 0;
-}
-
-bool IsPlainCall(const json& node) {
-  return ClassOf(node) == "FUNCTION" && !node.value("distinct", false) &&
-         node["filter"].is_null() && node["order_bys"]["orders"].empty() &&
-         node.value("schema", "").empty();
 }
 
 // `current_timestamp` written without parentheses: DuckDB parses it as a column name that the

@@ -2,7 +2,6 @@
 
 #include <arrow/type.h>
 #include <spdlog/spdlog.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <map>
@@ -11,63 +10,26 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
-#include "sql/clock_bounds.h"
-#include "sql/duckdb_parser.h"
+#include "sql/grouped_query.h"
 #include "sql/sql_script.h"
 #include "window/window_catalog.h"
 
 namespace hyprstream::window {
 namespace {
 
-using nlohmann::json;
+using Item = sql::GroupedQuery::Item;
 
 constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
 
 // Not answered from windows, and why.
 arrow::Status Skip(const char* reason) { return arrow::Status::NotImplemented(reason); }
 
-std::string ClassOf(const json& node) { return node.value("class", ""); }
-
-// The column name of a one-part column reference, or "".
-std::string ColumnName(const json& node) {
-  if (ClassOf(node) != "COLUMN_REF" || node["column_names"].size() != 1) return "";
-  return node["column_names"][0].get<std::string>();
-}
-
-// A plain call f(...): no DISTINCT, FILTER, ORDER BY inside or schema.
-bool IsPlainCall(const json& node) {
-  return ClassOf(node) == "FUNCTION" && !node.value("distinct", false) &&
-         node["filter"].is_null() && node["order_bys"]["orders"].empty() &&
-         node.value("schema", "").empty();
-}
-
-// A constant integer (GROUP BY / ORDER BY position, LIMIT), or -1.
-int64_t IntegerConstant(const json& node) {
-  if (ClassOf(node) != "CONSTANT") return -1;
-  const json& value = node["value"].value("value", json());
-  return value.is_number_integer() ? value.get<int64_t>() : -1;
-}
-
-// The same expression, ignoring where it was written.
-json Shape(json node) {
-  if (node.is_object()) {
-    node.erase("query_location");
-    node.erase("alias");
-    for (auto& [key, value] : node.items()) value = Shape(value);
-  } else if (node.is_array()) {
-    for (auto& value : node) value = Shape(value);
-  }
-  return node;
-}
-
-// Microseconds of a constant interval expression, evaluated by DuckDB; nullopt if it is not
+// Microseconds of a constant interval (SQL text), evaluated by DuckDB; nullopt if it is not
 // one fixed width.
-std::optional<int64_t> IntervalMicros(engine::EngineConnection& connection, const json& node) {
-  if (!sql::IsQueryConstant(node)) return std::nullopt;
-  auto text = sql::ExpressionSql(node);
-  if (!text.ok()) return std::nullopt;
-  auto micros = engine::QueryValue(
-      connection, "SELECT epoch_us(TIMESTAMP '1970-01-01' + CAST((" + *text + ") AS INTERVAL))");
+std::optional<int64_t> IntervalMicros(engine::EngineConnection& connection,
+                                      const std::string& interval_sql) {
+  auto micros = engine::QueryValue(connection, "SELECT epoch_us(TIMESTAMP '1970-01-01' + CAST((" +
+                                                   interval_sql + ") AS INTERVAL))");
   if (!micros.ok()) return std::nullopt;
   try {
     return std::stoll(*micros);
@@ -76,53 +38,27 @@ std::optional<int64_t> IntervalMicros(engine::EngineConnection& connection, cons
   }
 }
 
-// ORDER BY output columns and LIMIT/OFFSET constants, printed for the rewritten query; "" if
-// there are none; nullopt when a modifier is something else.
-std::optional<std::string> Modifiers(const json& modifiers) {
-  std::string order, limit;
-  for (const json& modifier : modifiers) {
-    const std::string type = modifier.value("type", "");
-    if (type == "ORDER_MODIFIER") {
-      for (const json& term : modifier["orders"]) {
-        std::string target = ColumnName(term["expression"]);
-        const int64_t position = IntegerConstant(term["expression"]);
-        if (target.empty() && position < 1) return std::nullopt;
-        order += order.empty() ? " ORDER BY " : ", ";
-        // Checked against the output names later: '#<n>' is a position.
-        order += target.empty() ? std::to_string(position) : engine::QuoteIdentifier(target);
-        const std::string direction = term.value("type", "");
-        if (direction == "DESCENDING") order += " DESC";
-        if (direction == "ASCENDING") order += " ASC";
-        const std::string nulls = term.value("null_order", "");
-        if (nulls == "NULLS FIRST" || nulls == "NULLS_FIRST") order += " NULLS FIRST";
-        if (nulls == "NULLS LAST" || nulls == "NULLS_LAST") order += " NULLS LAST";
-      }
-    } else if (type == "LIMIT_MODIFIER") {
-      const int64_t count = IntegerConstant(modifier["limit"]);
-      if (!modifier["limit"].is_null() && count < 0) return std::nullopt;
-      if (!modifier["limit"].is_null()) limit += " LIMIT " + std::to_string(count);
-      if (!modifier["offset"].is_null()) {
-        const int64_t offset = IntegerConstant(modifier["offset"]);
-        if (offset < 0) return std::nullopt;
-        limit += " OFFSET " + std::to_string(offset);
-      }
-    } else {
-      return std::nullopt;
-    }
+// The query's ORDER BY, LIMIT and OFFSET, printed over the answer's output columns; "" if none.
+std::string ModifiersSql(const sql::GroupedQuery& query) {
+  std::string out;
+  for (const auto& term : query.order_by) {
+    out += out.empty() ? " ORDER BY " : ", ";
+    // Checked against the output names later: a number is a position.
+    out +=
+        term.column.empty() ? std::to_string(term.position) : engine::QuoteIdentifier(term.column);
+    out += term.suffix;
   }
-  return order + limit;
+  if (query.limit) out += " LIMIT " + std::to_string(*query.limit);
+  if (query.offset) out += " OFFSET " + std::to_string(*query.offset);
+  return out;
 }
 
-// One select item, classified.
-struct Item {
-  enum Kind { kKey, kBucket, kWindowStart, kWindowEnd, kAggregate } kind;
-  std::string column;         // key / aggregated column ("" for count(*))
-  AggregateKind aggregate{};  // kAggregate
-  std::string alias;          // as written, may be ""
-};
-
-std::optional<AggregateKind> AggregateOf(const std::string& function, bool star) {
+// The aggregate a select item calls (count(*) has no column, every other one has one).
+std::optional<AggregateKind> AggregateOf(const Item& item) {
+  const std::string& function = item.function;
+  if (item.column.empty() != (function == "count_star")) return std::nullopt;
   static const std::map<std::string, AggregateKind> kByName = {
+      {"count_star", AggregateKind::kRowCount},
       {"count", AggregateKind::kCount},
       {"sum", AggregateKind::kSum},
       {"avg", AggregateKind::kAvg},
@@ -135,8 +71,6 @@ std::optional<AggregateKind> AggregateOf(const std::string& function, bool star)
       {"stddev", AggregateKind::kStddevSamp},
       {"stddev_samp", AggregateKind::kStddevSamp},
       {"stddev_pop", AggregateKind::kStddevPop}};
-  if (star)
-    return function == "count_star" ? std::optional(AggregateKind::kRowCount) : std::nullopt;
   auto it = kByName.find(function);
   if (it == kByName.end()) return std::nullopt;
   return it->second;
@@ -151,220 +85,64 @@ std::optional<std::string> BoundType(const std::shared_ptr<arrow::DataType>& typ
   return timestamp.timezone().empty() ? "TIMESTAMP" : "TIMESTAMPTZ";
 }
 
-}  // namespace
-
-namespace {
-
 arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
                                     engine::EngineConnection& original,
                                     engine::EngineConnection& host, const std::string& sql) {
   const auto script = sql::Analyze(sql);
   const sql::StatementInfo* statement = script->Single();
   if (statement == nullptr) return Skip("not one statement");
-  const sql::StatementReads& reads = statement->reads();
-  if (!reads.known || !reads.whole_statement || reads.tree == nullptr ||
-      reads.tree->at("statements").size() != 1) {
-    return Skip("not one SELECT DuckDB can parse");
-  }
-  if (reads.has_parameters) return Skip("it has parameters");
-  const json& node = reads.tree->at("statements").at(0).at("node");
-  if (node.value("type", "") != "SELECT_NODE" || !node["cte_map"]["map"].empty() ||
-      !node["having"].is_null() || !node["qualify"].is_null() || !node["sample"].is_null()) {
-    return Skip("not a plain SELECT (a CTE, HAVING, QUALIFY, SAMPLE or a set operation)");
-  }
-  auto modifiers = Modifiers(node["modifiers"]);
-  if (!modifiers) return Skip("an ORDER BY, LIMIT or DISTINCT it cannot keep");
-
-  // FROM: a table, or tumble(table, time column, width).
-  const json& from = node["from_table"];
-  std::string table_name, schema_name, tumble_time;
-  std::optional<int64_t> tumble_width, hop_slide;  // hop(table, time, slide, width)
-  if (from.value("type", "") == "BASE_TABLE") {
-    if (!from["sample"].is_null() || !from["at_clause"].is_null() ||
-        !from.value("catalog_name", "").empty()) {
-      return Skip("FROM a table with a sample, an AT clause or a catalog");
-    }
-    table_name = from.value("table_name", "");
-    schema_name = from.value("schema_name", "");
-  } else if (from.value("type", "") == "TABLE_FUNCTION" && from["sample"].is_null() &&
-             IsPlainCall(from["function"]) &&
-             ((from["function"].value("function_name", "") == "tumble" &&
-               from["function"]["children"].size() == 3) ||
-              (from["function"].value("function_name", "") == "hop" &&
-               from["function"]["children"].size() == 4))) {
-    const json& args = from["function"]["children"];
-    const bool hop = args.size() == 4;
-    auto text = [](const json& arg) {
-      if (!ColumnName(arg).empty()) return ColumnName(arg);
-      const json& value = ClassOf(arg) == "CONSTANT" ? arg["value"].value("value", json()) : json();
-      return value.is_string() ? value.get<std::string>() : std::string();
-    };
-    TableName parsed = TableName::Parse(text(args[0]));
-    table_name = parsed.table;
+  ARROW_ASSIGN_OR_RAISE(const sql::GroupedQuery from,
+                        sql::ReadGroupedQuery(*statement, /*from_only=*/true));
+  std::string schema_name = from.schema, table_name = from.table;
+  if (from.from_window_function()) {
+    TableName parsed = TableName::Parse(from.window_table);
     schema_name = parsed.schema;
-    tumble_time = text(args[1]);
-    tumble_width = IntervalMicros(host, args[hop ? 3 : 2]);
-    if (hop) {
-      hop_slide = IntervalMicros(host, args[2]);
-      // The hop macro lists a row in every window from its slide bucket back: the same set
-      // as the maintained hopping windows when the slide divides the width.
-      if (!hop_slide || *hop_slide <= 0 || !tumble_width || *tumble_width % *hop_slide != 0) {
-        return Skip("a tumble()/hop() call it cannot read (the slide must divide the width)");
-      }
-    }
-    if (table_name.empty() || tumble_time.empty() || !tumble_width)
-      return Skip("a tumble()/hop() call it cannot read (the slide must divide the width)");
-  } else {
-    return Skip("FROM is not one table, tumble() or hop()");
+    table_name = parsed.table;
   }
   const TableName table =
       TableName::Of(schema_name.empty() ? std::string("main") : schema_name, table_name);
   auto definitions = catalog.DefinitionsOf(table);
   if (definitions.empty()) return Skip("no window definition over that table");
-
-  // The select list.
-  std::vector<Item> items;
-  json bucket;
-  for (const json& item : node["select_list"]) {
-    Item out{Item::kKey, "", {}, item.value("alias", "")};
-    const std::string column = ColumnName(item);
-    if (!column.empty()) {
-      out.kind = !tumble_width              ? Item::kKey
-                 : column == "window_start" ? Item::kWindowStart
-                 : column == "window_end"   ? Item::kWindowEnd
-                                            : Item::kKey;
-      out.column = column;
-      items.push_back(out);
-      continue;
+  ARROW_ASSIGN_OR_RAISE(const sql::GroupedQuery query, sql::ReadGroupedQuery(*statement));
+  for (const Item& item : query.items) {
+    if (item.kind == Item::kAggregate && !AggregateOf(item)) {
+      return Skip("an aggregate the windows do not keep");
     }
-    if (!IsPlainCall(item))
-      return Skip("a select item that is not a column or a plain aggregate call");
-    const std::string function = item.value("function_name", "");
-    const json& children = item["children"];
-    if (function == "time_bucket" && !tumble_width) {
-      if (!bucket.is_null() || children.size() != 2 || ColumnName(children[1]).empty()) {
-        return Skip("a time_bucket() it cannot read");
+  }
+
+  // The bucket width (and a hop's slide), evaluated by DuckDB.
+  std::optional<int64_t> width, hop_slide;
+  if (query.from_window_function()) {
+    width = IntervalMicros(host, query.window_width_sql);
+    if (!query.window_slide_sql.empty()) {
+      hop_slide = IntervalMicros(host, query.window_slide_sql);
+      // The hop macro lists a row in every window from its slide bucket back: the same set
+      // as the maintained hopping windows when the slide divides the width.
+      if (!hop_slide || *hop_slide <= 0 || !width || *width % *hop_slide != 0) {
+        return Skip("a tumble()/hop() call it cannot read (the slide must divide the width)");
       }
-      bucket = item;
-      out.kind = Item::kBucket;
-      out.column = ColumnName(children[1]);  // the time column
-      items.push_back(out);
-      continue;
     }
-    const bool star = children.empty();
-    if (!star && (children.size() != 1 || ColumnName(children[0]).empty()))
-      return Skip("an aggregate of an expression");
-    auto kind = AggregateOf(function, star);
-    if (!kind) return Skip("an aggregate the windows do not keep");
-    out.kind = Item::kAggregate;
-    out.aggregate = *kind;
-    out.column = star ? "" : ColumnName(children[0]);
-    items.push_back(out);
+    if (!width)
+      return Skip("a tumble()/hop() call it cannot read (the slide must divide the width)");
+  } else if (!query.bucket_width_sql.empty()) {
+    width = IntervalMicros(host, query.bucket_width_sql);
   }
-  std::set<std::string> keys;
-  bool has_window_item = false;
-  for (const Item& item : items) {
-    if (item.kind == Item::kKey && !keys.insert(item.column).second)
-      return Skip("a key column listed twice");
-    has_window_item |= item.kind == Item::kBucket || item.kind == Item::kWindowStart ||
-                       item.kind == Item::kWindowEnd;
-  }
-
-  // WHERE: nothing, or one bound on the time column (the trailing shape).
-  const json& where = node["where_clause"];
-  std::optional<json> since;
-  bool inclusive = false;
-  std::string where_time;
-  if (!where.is_null()) {
-    if (!bucket.is_null() || tumble_width || ClassOf(where) != "COMPARISON") {
-      return Skip(
-          "a WHERE other than one comparison of the time column with a constant, or a WHERE "
-          "beside a bucket or tumble()");
-    }
-    const std::string type = where.value("type", "");
-    const json& left = where["left"];
-    const json& right = where["right"];
-    if (!ColumnName(left).empty() && sql::IsQueryConstant(right) &&
-        (type == "COMPARE_GREATERTHAN" || type == "COMPARE_GREATERTHANOREQUALTO")) {
-      where_time = ColumnName(left);
-      since = right;
-      inclusive = type == "COMPARE_GREATERTHANOREQUALTO";
-    } else if (!ColumnName(right).empty() && sql::IsQueryConstant(left) &&
-               (type == "COMPARE_LESSTHAN" || type == "COMPARE_LESSTHANOREQUALTO")) {
-      where_time = ColumnName(right);
-      since = left;
-      inclusive = type == "COMPARE_LESSTHANOREQUALTO";
-    } else {
-      return Skip("a WHERE that is not one bound on the time column");
-    }
-  } else if (bucket.is_null() && !tumble_width) {
-    return Skip(
-        "a GROUP BY over all rows (no window holds every row)");  // a GROUP BY over all rows: no
-                                                                  // window holds every row
-  }
-
-  // GROUP BY ALL, or exactly the keys and the bucket / window columns.
-  if (node.value("aggregate_handling", "") != "FORCE_AGGREGATES") {
-    if (node["group_sets"].size() != 1) return Skip("grouping sets");
-    std::set<std::string> grouped_keys;
-    bool grouped_bucket = false;
-    for (const json& group : node["group_expressions"]) {
-      const Item* target = nullptr;
-      const std::string name = ColumnName(group);
-      const int64_t position = IntegerConstant(group);
-      if (position >= 1 && position <= static_cast<int64_t>(items.size())) {
-        target = &items[position - 1];
-      } else if (!name.empty()) {
-        for (const Item& item : items) {
-          if (!item.alias.empty() && item.alias == name) target = &item;
-        }
-        if (target == nullptr) {
-          for (const Item& item : items) {
-            if (item.kind != Item::kAggregate && item.kind != Item::kBucket && item.alias.empty() &&
-                item.column == name) {
-              target = &item;
-            }
-          }
-        }
-      } else if (!bucket.is_null() && Shape(group) == Shape(bucket)) {
-        grouped_bucket = true;
-        continue;
-      }
-      if (target == nullptr || target->kind == Item::kAggregate)
-        return Skip("a GROUP BY item that is not a key or the bucket");
-      if (target->kind == Item::kKey) grouped_keys.insert(target->column);
-      if (target->kind != Item::kKey) grouped_bucket = true;
-    }
-    if (grouped_keys != keys) return Skip("the GROUP BY keys differ from the select list's keys");
-    if ((!bucket.is_null() || tumble_width) && !grouped_bucket)
-      return Skip("the bucket is not grouped by");
-  }
-  if ((!bucket.is_null() || tumble_width) && !has_window_item)
-    return Skip("no window column in the select list");
-
-  // The bucket width.
-  std::optional<int64_t> width = tumble_width;
-  if (!bucket.is_null()) width = IntervalMicros(host, bucket["children"][0]);
-  if ((!bucket.is_null() || tumble_width) &&
-      (!width || *width <= 0 || kMicrosPerDay % *width != 0)) {
+  if (query.bucketed() && (!width || *width <= 0 || kMicrosPerDay % *width != 0)) {
     return Skip("a bucket width that does not divide a day");
   }
+  const std::string modifiers = ModifiersSql(query);
 
   // A definition that holds this answer.
   for (const auto& definition : definitions) {
     const WindowSpec& spec = definition.spec;
     if (spec.key_columns.empty() ||
-        keys != std::set<std::string>(spec.key_columns.begin(), spec.key_columns.end())) {
+        query.keys != std::set<std::string>(spec.key_columns.begin(), spec.key_columns.end())) {
       continue;
     }
-    std::string time = tumble_width ? tumble_time : since ? where_time : "";
-    for (const Item& item : items) {
-      if (item.kind == Item::kBucket) time = item.column;
-    }
-    if (time != spec.time_column) continue;
+    if (query.time_column() != spec.time_column) continue;
     bool aggregates_kept = true;
     std::vector<std::string> outputs;
-    for (const Item& item : items) {
+    for (const Item& item : query.items) {
       switch (item.kind) {
         case Item::kKey:
           outputs.push_back(item.column);
@@ -380,10 +158,11 @@ arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
           const bool value_known =
               item.column.empty() ||
               std::count(spec.value_columns.begin(), spec.value_columns.end(), item.column) > 0;
+          const AggregateKind aggregate = *AggregateOf(item);
           const bool kept =
-              std::count(spec.aggregates.begin(), spec.aggregates.end(), item.aggregate) > 0;
+              std::count(spec.aggregates.begin(), spec.aggregates.end(), aggregate) > 0;
           aggregates_kept &= value_known && kept;
-          outputs.push_back(AggregateColumnName(item.column, item.aggregate));
+          outputs.push_back(AggregateColumnName(item.column, aggregate));
           break;
         }
       }
@@ -392,12 +171,10 @@ arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
 
     std::string arguments;
     std::optional<WindowDef> exact;  // re-checked at each execution
-    if (since) {
+    if (query.since_sql) {
       auto bound_type = BoundType(definition.time_type);
       if (!bound_type) continue;
-      auto bound_sql = sql::ExpressionSql(*since);
-      if (!bound_sql.ok()) return Skip("a time bound that cannot be printed");
-      const std::string bound = "epoch_us(CAST((" + *bound_sql + ") AS " + *bound_type + "))";
+      const std::string bound = "epoch_us(CAST((" + *query.since_sql + ") AS " + *bound_type + "))";
       auto now_value = engine::QueryValue(host, "SELECT " + bound);
       if (!now_value.ok()) return Skip("a time bound that cannot be evaluated");
       int64_t since_us = 0;
@@ -406,10 +183,10 @@ arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
       } catch (const std::exception&) {
         return Skip("a time bound that is not a time");
       }
-      auto trailing = catalog.TrailingCovering(definition.name, since_us, inclusive);
+      auto trailing = catalog.TrailingCovering(definition.name, since_us, query.inclusive);
       if (!trailing) continue;
       arguments = ", width := " + engine::QuoteLiteral(WindowDef::Trailing(*trailing).ToString()) +
-                  ", since := " + bound + (inclusive ? ", inclusive := 'true'" : "");
+                  ", since := " + bound + (query.inclusive ? ", inclusive := 'true'" : "");
     } else {
       if (!catalog.AnswersExactly(definition.name, *width, hop_slide)) continue;
       exact = hop_slide ? WindowDef::Hopping(*width, *hop_slide) : WindowDef::Tumbling(*width);
@@ -431,8 +208,8 @@ arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
     }
     rewritten +=
         " FROM hyprstream_window(" + engine::QuoteLiteral(definition.name) + arguments + ")";
-    if (!modifiers->empty()) {
-      rewritten = "SELECT * FROM (" + rewritten + ") AS hyprstream_answer" + *modifiers;
+    if (!modifiers.empty()) {
+      rewritten = "SELECT * FROM (" + rewritten + ") AS hyprstream_answer" + modifiers;
     }
     // Same column names and types as the original, or leave it to the engine.
     auto check = host.Prepare(rewritten);
@@ -460,13 +237,7 @@ arrow::Result<WindowAnswer> RewriteFromWindows(const WindowCatalog& catalog,
                                                engine::EngineConnection& original,
                                                engine::EngineConnection& host,
                                                const std::string& sql) {
-  auto answer = [&]() -> arrow::Result<WindowAnswer> {
-    try {
-      return Rewrite(catalog, original, host, sql);
-    } catch (const json::exception& e) {
-      return arrow::Status::NotImplemented("a parse tree of an unexpected shape (", e.what(), ")");
-    }
-  }();
+  auto answer = Rewrite(catalog, original, host, sql);
   if (!answer.ok()) spdlog::trace("not answered from windows: {}", answer.status().message());
   return answer;
 }

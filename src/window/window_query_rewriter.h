@@ -11,8 +11,9 @@
 // LIMIT are kept. Bucket widths must divide a day (time_bucket's origin and the windows' epoch
 // alignment agree) and the window must have had no late or null-time rows; a trailing answer
 // needs the bound after everything its buffer dropped; the result must have the original's
-// column names and types. Anything else is left to the engine. No parameters. The SQL is parsed
-// by DuckDB itself (through the sql module).
+// column names and types. Anything else is left to the engine. No parameters. The query's
+// shape comes from the sql module (sql/grouped_query.h, DuckDB's own parse); this module only
+// matches it with the definitions.
 #pragma once
 
 #include <arrow/result.h>
