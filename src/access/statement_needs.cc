@@ -2,7 +2,6 @@
 
 #include <arrow/scalar.h>
 #include <arrow/table.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -17,7 +16,6 @@
 namespace hyprstream::access {
 namespace {
 
-using nlohmann::json;
 using Row = std::vector<std::optional<std::string>>;
 
 constexpr int kMaxDepth = 8;  // views over views over ...
@@ -26,26 +24,6 @@ std::string Lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string Str(const json& node, const char* key) {
-  auto it = node.find(key);
-  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-// The constant string a function's argument `index` is, if it is one.
-std::optional<std::string> ConstantArgument(const json& function, size_t index = 0) {
-  auto children = function.find("children");
-  if (children == function.end() || !children->is_array() || children->size() <= index) {
-    return std::nullopt;
-  }
-  const json& argument = (*children)[index];
-  if (Str(argument, "class") != "CONSTANT") return std::nullopt;
-  auto value = argument.find("value");
-  if (value == argument.end() || !value->is_object()) return std::nullopt;
-  auto text = value->find("value");
-  if (text == value->end() || !text->is_string()) return std::nullopt;
-  return text->get<std::string>();
 }
 
 // The query of a `CREATE VIEW ... AS query` statement (duckdb_views() gives the statement):
@@ -262,7 +240,9 @@ class Finder {
     for (const auto& table : reads.tables) {
       ARROW_RETURN_NOT_OK(ReadTable(table, scope, via, depth));
     }
-    if (reads.tree) ARROW_RETURN_NOT_OK(WalkFunctions(*reads.tree, scope, via, depth));
+    for (const auto& call : reads.table_function_calls) {
+      ARROW_RETURN_NOT_OK(TableFunction(call, scope, via, depth));
+    }
     ARROW_ASSIGN_OR_RAISE(const auto* macros, Macros());
     for (const auto& name : reads.scalar_functions) {
       // Every macro of that name (in any schema): the one called is among them.
@@ -326,27 +306,13 @@ class Finder {
   // Table functions that read tables: tumble/hop/query_table (a constant table name),
   // query (a constant query), hyprstream_window/_create_window/_drop_window (a window's
   // table), user table macros.
-  arrow::Status WalkFunctions(const json& node, const Scope& scope, const std::string& via,
-                              int depth) {
-    if (node.is_array()) {
-      for (const auto& child : node) ARROW_RETURN_NOT_OK(WalkFunctions(child, scope, via, depth));
-      return arrow::Status::OK();
-    }
-    if (!node.is_object()) return arrow::Status::OK();
-    auto function = node.find("function");
-    if (Str(node, "type") == "TABLE_FUNCTION" && function != node.end() && function->is_object()) {
-      ARROW_RETURN_NOT_OK(TableFunction(*function, scope, via, depth));
-    }
-    for (const auto& [key, value] : node.items()) {
-      ARROW_RETURN_NOT_OK(WalkFunctions(value, scope, via, depth));
-    }
-    return arrow::Status::OK();
-  }
-
-  arrow::Status TableFunction(const json& function, const Scope& scope, const std::string& via,
-                              int depth) {
-    const std::string name = Lower(Str(function, "function_name"));
-    const auto argument = ConstantArgument(function);
+  arrow::Status TableFunction(const sql::StatementReads::TableFunctionCall& call,
+                              const Scope& scope, const std::string& via, int depth) {
+    const std::string& name = call.name;
+    auto text_argument = [&call](size_t index) -> std::optional<std::string> {
+      return index < call.text_arguments.size() ? call.text_arguments[index] : std::nullopt;
+    };
+    const auto argument = text_argument(0);
     if (name == "tumble" || name == "hop" || name == "query_table") {
       auto table = argument ? sql::ParseTableRef(*argument) : std::nullopt;
       if (!table) {
@@ -364,7 +330,7 @@ class Finder {
     }
     if (name == "hyprstream_create_window") {
       // A window summarises its table (and tells its row count): read on the table.
-      const auto table_name = ConstantArgument(function, 1);
+      const auto table_name = text_argument(1);
       auto table = table_name ? sql::ParseTableRef(*table_name) : std::nullopt;
       if (!table) {
         Untellable(name + "() of a table name that is not a constant");

@@ -1,7 +1,5 @@
 #include "flightsql/access_policy.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cctype>
 #include <set>
 #include <unordered_map>
@@ -13,8 +11,6 @@
 
 namespace hyprstream::flightsql {
 namespace {
-
-using nlohmann::json;
 
 std::string Lower(std::string_view text) {
   std::string out(text);
@@ -113,59 +109,27 @@ void Raise(Finding* worst, StatementClass statement_class, std::string what) {
   }
 }
 
-// node[key] when it is a string, else "" (parse-tree fields vary in type).
-std::string Field(const json& node, const char* key) {
-  auto it = node.find(key);
-  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-// The constant string of an expression node, if it is one.
-std::optional<std::string> ConstantText(const json& node) {
-  if (!node.is_object() || Field(node, "class") != "CONSTANT") return std::nullopt;
-  auto value = node.find("value");
-  if (value == node.end() || !value->is_object()) return std::nullopt;
-  auto text = value->find("value");
-  if (text == value->end() || !text->is_string()) return std::nullopt;
-  return text->get<std::string>();
-}
-
-// Walks a json_serialize_sql tree: table functions, scalar functions and table names.
-void WalkTree(const json& node, Finding* worst) {
-  if (node.is_array()) {
-    for (const auto& child : node) WalkTree(child, worst);
-    return;
-  }
-  if (!node.is_object()) return;
-  const std::string type = Field(node, "type");
-  if (type == "TABLE_FUNCTION" && node.contains("function")) {
-    const json& function = node["function"];
-    std::string name = Lower(Field(function, "function_name"));
-    StatementClass statement_class = ClassOfTableFunction(name);
-    if (statement_class == StatementClass::kQuery && TakesTableName(name)) {
-      auto children = function.find("children");
-      auto table = children == function.end() || !children->is_array() || children->empty()
-                       ? std::nullopt
-                       : ConstantText((*children)[0]);
+// What a query calls, from the sql module's reading of its parse: table functions (a
+// table-name argument that is not a constant name counts as a file read), base tables whose
+// name is a path (a replacement scan), scalar functions.
+void ClassifyReads(const sql::StatementReads& reads, Finding* worst) {
+  for (const auto& call : reads.table_function_calls) {
+    StatementClass statement_class = ClassOfTableFunction(call.name);
+    if (statement_class == StatementClass::kQuery && TakesTableName(call.name)) {
+      const auto& table = call.text_arguments.empty() ? std::nullopt : call.text_arguments.front();
       if (!table || LooksLikePath(*table)) statement_class = StatementClass::kFileRead;
     }
-    Raise(worst, statement_class, "table function " + name);
-    WalkTree(function, worst);
-    for (const auto& [key, value] : node.items()) {
-      if (key != "function") WalkTree(value, worst);
-    }
-    return;
+    Raise(worst, statement_class, "table function " + call.name);
   }
-  if (type == "BASE_TABLE") {
-    std::string table = Field(node, "table_name");
+  for (const std::string& table : reads.parsed_table_names) {
     if (LooksLikePath(table)) Raise(worst, StatementClass::kFileRead, "reading '" + table + "'");
   }
-  if (Field(node, "class") == "FUNCTION") {
-    std::string name = Lower(Field(node, "function_name"));
+  for (const std::string& name : reads.scalar_functions) {
     StatementClass statement_class = ClassOfScalarFunction(name);
-    if (statement_class != StatementClass::kQuery)
+    if (statement_class != StatementClass::kQuery) {
       Raise(worst, statement_class, "function " + name);
+    }
   }
-  for (const auto& [key, value] : node.items()) WalkTree(value, worst);
 }
 
 // The statement types of `sql`, one per statement, in DuckDB's names, from each statement's
@@ -208,18 +172,13 @@ std::optional<Finding> TryClassifySelects(const std::string& sql) {
   const auto script = sql::Analyze(sql);
   if (script->statements.empty()) return std::nullopt;
   Finding worst{StatementClass::kQuery, "SELECT"};
-  try {
-    for (const auto& statement : script->statements) {
-      const sql::StatementReads& reads = statement.reads();
-      // One statement per piece: the split agrees with DuckDB's.
-      if (!reads.known || !reads.whole_statement || reads.tree == nullptr ||
-          reads.tree->at("statements").size() != 1) {
-        return std::nullopt;
-      }
-      WalkTree(reads.tree->at("statements"), &worst);
+  for (const auto& statement : script->statements) {
+    const sql::StatementReads& reads = statement.reads();
+    // One statement per piece: the split agrees with DuckDB's.
+    if (!reads.known || !reads.whole_statement || reads.parsed_statements != 1) {
+      return std::nullopt;
     }
-  } catch (const json::exception&) {
-    return std::nullopt;
+    ClassifyReads(reads, &worst);
   }
   return worst;
 }

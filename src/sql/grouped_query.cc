@@ -244,8 +244,7 @@ arrow::Status ReadGroupBy(const json& node, const json& bucket, const GroupedQue
 
 arrow::Result<GroupedQuery> Read(const StatementInfo& statement, bool from_only) {
   const StatementReads& reads = statement.reads();
-  if (!reads.known || !reads.whole_statement || reads.tree == nullptr ||
-      reads.tree->at("statements").size() != 1) {
+  if (!reads.known || !reads.whole_statement || reads.parsed_statements != 1) {
     return Skip("not one SELECT DuckDB can parse");
   }
   if (reads.has_parameters) return Skip("it has parameters");

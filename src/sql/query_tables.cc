@@ -145,8 +145,7 @@ void LowerBounds(const json& where, QueryTables* out) {
 
 arrow::Result<QueryTables> Read(const StatementInfo& statement) {
   const StatementReads& reads = statement.reads();
-  if (!reads.known || !reads.whole_statement || reads.tree == nullptr ||
-      reads.tree->at("statements").size() != 1) {
+  if (!reads.known || !reads.whole_statement || reads.parsed_statements != 1) {
     return arrow::Status::NotImplemented("not one query DuckDB can parse");
   }
   const json& node = reads.tree->at("statements").at(0).at("node");

@@ -108,11 +108,22 @@ struct StatementReads {
   // json_serialize_sql's document ({"error": false, "statements": [...]}); null when the
   // statement has no query part or DuckDB could not parse it (`error` says why).
   std::shared_ptr<const nlohmann::json> tree;
+  size_t parsed_statements = 0;  // statements in `tree` (1 unless DuckDB split the text)
   std::string error;
   std::vector<TableRef> tables;               // base tables read anywhere, CTE names excluded
   std::vector<std::string> cte_names;         // lower-cased
   std::vector<std::string> table_functions;   // lower-cased, each once
   std::vector<std::string> scalar_functions;  // lower-cased, each once (operators included)
+  // Every table function call, in the order of the parse: its name (lower-cased) and each
+  // argument's constant string (nullopt for an argument that is not one).
+  struct TableFunctionCall {
+    std::string name;
+    std::vector<std::optional<std::string>> text_arguments;
+  };
+  std::vector<TableFunctionCall> table_function_calls;
+  // Every base table's name as DuckDB's parse gives it, CTE references included: a file read
+  // by a replacement scan (FROM 'data.csv') is its path.
+  std::vector<std::string> parsed_table_names;
   bool has_parameters = false;
 };
 

@@ -23,6 +23,16 @@ std::string Str(const json& node, const char* key) {
   return it != node.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+// The constant string `node` is, if it is one.
+std::optional<std::string> ConstantText(const json& node) {
+  if (!node.is_object() || Str(node, "class") != "CONSTANT") return std::nullopt;
+  auto value = node.find("value");
+  if (value == node.end() || !value->is_object()) return std::nullopt;
+  auto text = value->find("value");
+  if (text == value->end() || !text->is_string()) return std::nullopt;
+  return text->get<std::string>();
+}
+
 void AddOnce(std::vector<std::string>* names, std::string name) {
   if (std::find(names->begin(), names->end(), name) == names->end()) {
     names->push_back(std::move(name));
@@ -40,7 +50,12 @@ class TreeWalker {
     }
     if (!node.is_object()) return;
     const std::string type = Str(node, "type");
-    if (type == "BASE_TABLE") Table(node);
+    if (type == "BASE_TABLE") {
+      if (auto name = Str(node, "table_name"); !name.empty()) {
+        out_->parsed_table_names.push_back(name);
+      }
+      Table(node);
+    }
     if (auto cte = node.find("cte_map"); cte != node.end() && cte->is_object()) {
       auto map = cte->find("map");
       if (map != cte->end() && map->is_array()) {
@@ -54,6 +69,13 @@ class TreeWalker {
     auto function = node.find("function");
     if (type == "TABLE_FUNCTION" && function != node.end() && function->is_object()) {
       AddOnce(&out_->table_functions, Lower(Str(*function, "function_name")));
+      StatementReads::TableFunctionCall call{Lower(Str(*function, "function_name")), {}};
+      if (auto children = function->find("children");
+          children != function->end() && children->is_array()) {
+        for (const auto& argument : *children)
+          call.text_arguments.push_back(ConstantText(argument));
+      }
+      out_->table_function_calls.push_back(std::move(call));
       if (auto table = TableReadByMacro(node)) tables_.push_back(std::move(*table));
       for (const auto& [key, value] : function->items()) Walk(value);  // its arguments
       for (const auto& [key, value] : node.items()) {
@@ -133,13 +155,9 @@ std::optional<TableRef> TableReadByMacro(const nlohmann::json& node) {
   if (children == function->end() || !children->is_array() || children->empty()) {
     return std::nullopt;
   }
-  const nlohmann::json& first = children->front();
-  if (detail::Str(first, "class") != "CONSTANT") return std::nullopt;
-  auto value = first.find("value");
-  if (value == first.end() || !value->is_object()) return std::nullopt;
-  auto text = value->find("value");
-  if (text == value->end() || !text->is_string()) return std::nullopt;
-  return ParseTableRef(text->get<std::string>());
+  auto text = detail::ConstantText(children->front());
+  if (!text) return std::nullopt;
+  return ParseTableRef(*text);
 }
 
 }  // namespace hyprstream::sql
@@ -179,6 +197,7 @@ StatementReads ComputeReads(const StatementSource& source, const Parameters& par
     return unknown;
   }
   out.tree = *parsed;
+  out.parsed_statements = out.tree->contains("statements") ? out.tree->at("statements").size() : 0;
   out.known = true;
   return out;
 }

@@ -304,6 +304,14 @@ TEST(StatementInfoTest, ReadsFromDuckDbsParse) {
             reads.scalar_functions.end());
   ASSERT_NE(reads.tree, nullptr);
   EXPECT_EQ((*reads.tree)["statements"].size(), 1u);
+  EXPECT_EQ(reads.parsed_statements, 1u);
+  // Names as the parse gives them (the CTE's reference too); every call with its arguments.
+  EXPECT_EQ(reads.parsed_table_names,
+            (std::vector<std::string>{"Sales", "recent", "Hosts", "blocked"}));
+  ASSERT_EQ(reads.table_function_calls.size(), 1u);
+  EXPECT_EQ(reads.table_function_calls[0].name, "read_csv");
+  EXPECT_EQ(reads.table_function_calls[0].text_arguments,
+            (std::vector<std::optional<std::string>>{"f.csv"}));
   EXPECT_EQ(&query.reads(), &reads);  // parsed once
 
   // hyprstream's tumble()/hop() read the table their first argument names.
@@ -317,6 +325,13 @@ TEST(StatementInfoTest, ReadsFromDuckDbsParse) {
   for (const auto& t : macros.tables) tables.push_back(t.ToString());
   EXPECT_EQ(tables, (std::vector<std::string>{"s.ticks"}));  // not a column, a parameter
   EXPECT_EQ(macros.table_functions, (std::vector<std::string>{"tumble", "hop", "range"}));
+  ASSERT_EQ(macros.table_function_calls.size(), 4u);  // each call, tumble twice
+  EXPECT_EQ(macros.table_function_calls[2].name, "tumble");
+  EXPECT_EQ(macros.table_function_calls[2].text_arguments.size(), 3u);
+  EXPECT_EQ(macros.table_function_calls[2].text_arguments[0], std::nullopt);  // a parameter
+  EXPECT_EQ(macros.table_function_calls[2].text_arguments[1], "ts");
+  EXPECT_EQ(macros.table_function_calls[3].text_arguments,
+            (std::vector<std::optional<std::string>>{std::nullopt}));  // range(3): no text
 
   // INSERT ... SELECT: the embedded query, its CTE included.
   const auto& insert = Only("WITH x AS (SELECT * FROM src) INSERT INTO t SELECT * FROM x, y");
