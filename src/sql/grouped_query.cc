@@ -82,11 +82,13 @@ arrow::Status ReadFrom(const json& from, GroupedQuery* query) {
     query->schema = from.value("schema_name", "");
     return arrow::Status::OK();
   }
+  // (A const json's operator[] must only name keys the node has: checked in this order.)
+  if (from.value("type", "") != "TABLE_FUNCTION" || !from["sample"].is_null() ||
+      !IsPlainCall(from["function"])) {
+    return Skip("FROM is not one table, tumble() or hop()");
+  }
   const json& function = from["function"];
-  const std::string name = from.value("type", "") == "TABLE_FUNCTION" && from["sample"].is_null() &&
-                                   IsPlainCall(function)
-                               ? function.value("function_name", "")
-                               : "";
+  const std::string name = function.value("function_name", "");
   const bool hop = name == "hop" && function["children"].size() == 4;
   if (!hop && !(name == "tumble" && function["children"].size() == 3)) {
     return Skip("FROM is not one table, tumble() or hop()");

@@ -92,6 +92,9 @@ TEST(GroupedQuery, SaysWhyAQueryIsNoneOfTheShapes) {
       {"SELECT sym, time_bucket(INTERVAL '1 minute', ts), count(*) FROM trades GROUP BY sym",
        "the bucket is not grouped by"},
       {"SELECT count(*) FROM t1, t2 WHERE ts > now()", "FROM is not one table"},
+      {"SELECT k, count(*) FROM (SELECT * FROM t) s WHERE ts > now() GROUP BY k",
+       "FROM is not one table"},
+      {"SELECT k, count(*) FROM range(3) WHERE ts > now() GROUP BY k", "FROM is not one table"},
       {"INSERT INTO trades VALUES (1)", "not one SELECT"},
   };
   for (const auto& c : cases) {
