@@ -9,10 +9,16 @@
 
 namespace hyprstream::sql::tree {
 
-// The node's class ("FUNCTION", "COLUMN_REF", "CONSTANT", ...), or "".
-inline std::string ClassOf(const nlohmann::json& node) {
-  return node.is_object() ? node.value("class", "") : std::string();
+// node[key] when it is a string, else "" (DuckDB's JSON reuses keys such as "type" with
+// values of other types).
+inline std::string Str(const nlohmann::json& node, const char* key) {
+  if (!node.is_object()) return "";
+  auto it = node.find(key);
+  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
 }
+
+// The node's class ("FUNCTION", "COLUMN_REF", "CONSTANT", ...), or "".
+inline std::string ClassOf(const nlohmann::json& node) { return Str(node, "class"); }
 
 // A plain call f(...): no DISTINCT, FILTER, ORDER BY inside or schema.
 inline bool IsPlainCall(const nlohmann::json& node) {

@@ -13,13 +13,7 @@ namespace hyprstream::sql {
 namespace {
 
 using nlohmann::json;
-
-// node[key] when it is a string, else "" (DuckDB's JSON reuses keys such as "type" for objects).
-std::string Str(const json& node, const char* key) {
-  if (!node.is_object()) return "";
-  auto it = node.find(key);
-  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
-}
+using tree::Str;
 
 std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),

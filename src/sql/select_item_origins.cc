@@ -6,16 +6,12 @@
 #include <cctype>
 #include <string>
 
+#include "sql/parse_tree.h"
+
 namespace hyprstream::sql {
 namespace {
 
 using nlohmann::json;
-
-std::string Text(const json& node, const char* key) {
-  if (!node.is_object()) return "";
-  auto it = node.find(key);
-  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 bool SameName(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -34,7 +30,7 @@ struct FromTable {
 // table function, CTE name...).
 bool CollectTables(const json& from, const std::vector<std::string>& cte_names,
                    std::vector<FromTable>* out) {
-  const std::string type = Text(from, "type");
+  const std::string type = tree::Str(from, "type");
   if (type == "JOIN") {
     return CollectTables(from["left"], cte_names, out) &&
            CollectTables(from["right"], cte_names, out);
@@ -44,14 +40,14 @@ bool CollectTables(const json& from, const std::vector<std::string>& cte_names,
     return false;
   }
   TableRef table;
-  table.table = Text(from, "table_name");
-  if (!Text(from, "schema_name").empty()) table.schema = Text(from, "schema_name");
-  if (!Text(from, "catalog_name").empty()) table.catalog = Text(from, "catalog_name");
+  table.table = tree::Str(from, "table_name");
+  if (!tree::Str(from, "schema_name").empty()) table.schema = tree::Str(from, "schema_name");
+  if (!tree::Str(from, "catalog_name").empty()) table.catalog = tree::Str(from, "catalog_name");
   if (!table.schema && std::any_of(cte_names.begin(), cte_names.end(),
                                    [&](const auto& cte) { return SameName(cte, table.table); })) {
     return false;
   }
-  const std::string alias = Text(from, "alias");
+  const std::string alias = tree::Str(from, "alias");
   out->push_back({table, alias.empty() ? table.table : alias});
   return true;
 }
@@ -68,7 +64,7 @@ std::optional<TableRef> Qualified(const std::vector<FromTable>& tables, const st
 }
 
 SelectItemOrigin OriginOf(const json& item, const std::vector<FromTable>& tables) {
-  const std::string cls = Text(item, "class");
+  const std::string cls = tree::Str(item, "class");
   if (cls == "COLUMN_REF") {
     const auto& names = item["column_names"];
     if (names.size() == 1 && tables.size() == 1) return {tables[0].table, false};
@@ -82,7 +78,7 @@ SelectItemOrigin OriginOf(const json& item, const std::vector<FromTable>& tables
                        item["rename_list"].empty() && item["qualified_exclude_list"].empty() &&
                        !item.value("columns", false) && item["expr"].is_null();
     if (!plain) return {std::nullopt, true};  // still one item for several columns
-    const std::string relation = Text(item, "relation_name");
+    const std::string relation = tree::Str(item, "relation_name");
     if (relation.empty()) {
       if (tables.size() == 1) return {tables[0].table, true};
       return {std::nullopt, true};  // columns of several tables: no one origin
@@ -102,7 +98,7 @@ std::vector<SelectItemOrigin> SelectItemOrigins(const StatementInfo& statement) 
     const json& statements = (*reads.tree)["statements"];
     if (!statements.is_array() || statements.size() != 1) return {};
     const json& node = statements[0]["node"];
-    if (Text(node, "type") != "SELECT_NODE") return {};
+    if (tree::Str(node, "type") != "SELECT_NODE") return {};
     std::vector<FromTable> tables;
     if (!CollectTables(node["from_table"], reads.cte_names, &tables) || tables.empty()) return {};
     std::vector<SelectItemOrigin> out;

@@ -5,22 +5,18 @@
 #include <cctype>
 
 #include "sql/duckdb_parser.h"
+#include "sql/parse_tree.h"
 #include "sql/statement_source.h"
 
 namespace hyprstream::sql::detail {
 namespace {
 
 using nlohmann::json;
+using tree::Str;
 
 std::string Lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
-}
-
-// node[key] when it is a string, else "" (DuckDB's JSON reuses keys such as "type").
-std::string Str(const json& node, const char* key) {
-  auto it = node.find(key);
-  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 // The constant string `node` is, if it is one.
@@ -145,10 +141,10 @@ bool IsTableReadingMacro(std::string_view lower_name) {
 }
 
 std::optional<TableRef> TableReadByMacro(const nlohmann::json& node) {
-  if (!node.is_object() || detail::Str(node, "type") != "TABLE_FUNCTION") return std::nullopt;
+  if (!node.is_object() || tree::Str(node, "type") != "TABLE_FUNCTION") return std::nullopt;
   auto function = node.find("function");
   if (function == node.end() || !function->is_object() ||
-      !IsTableReadingMacro(detail::Lower(detail::Str(*function, "function_name")))) {
+      !IsTableReadingMacro(detail::Lower(tree::Str(*function, "function_name")))) {
     return std::nullopt;
   }
   auto children = function->find("children");
