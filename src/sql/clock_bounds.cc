@@ -59,8 +59,8 @@ bool IsQueryConstantFunction(const std::string& name) {
 // binder turns into the clock unless a column has that name. Either way it is compared exactly
 // like the clock (a rewrite casting it is exact for a TIMESTAMPTZ column as well).
 bool IsBareClock(const json& node) {
-  return ClassOf(node) == "COLUMN_REF" && node["column_names"].size() == 1 &&
-         node["column_names"][0] == "current_timestamp";
+  return ClassOf(node) == "COLUMN_REF" && node.at("column_names").size() == 1 &&
+         node.at("column_names").at(0) == "current_timestamp";
 }
 
 // One value per query: constants, casts and the allowed functions over them. For a clock side
@@ -71,13 +71,13 @@ bool IsOneValue(const json& node, bool clock_side, bool& reads_clock) {
   if (kind == "CONSTANT") return true;
   if (clock_side && kind == "PARAMETER") return true;
   if (clock_side && IsBareClock(node)) return reads_clock = true;
-  if (kind == "CAST") return IsOneValue(node["child"], clock_side, reads_clock);
+  if (kind == "CAST") return IsOneValue(node.at("child"), clock_side, reads_clock);
   if (kind == "FUNCTION") {
     if (!IsPlainCall(node) || !IsQueryConstantFunction(node.value("function_name", ""))) {
       return false;
     }
     if (ClockFunctions().count(node.value("function_name", "")) != 0) reads_clock = true;
-    for (const json& child : node["children"]) {
+    for (const json& child : node.at("children")) {
       if (!IsOneValue(child, clock_side, reads_clock)) return false;
     }
     return true;
@@ -138,7 +138,7 @@ void CastClockSides(json& node, std::vector<json>& columns) {
 bool NamesSurvivePrinting(const json& select_list) {
   for (const json& item : select_list) {
     if (!item.value("alias", "").empty() || IsColumn(item)) continue;
-    if (ClassOf(item) == "STAR" && !item.value("columns", false) && item["expr"].is_null()) {
+    if (ClassOf(item) == "STAR" && !item.value("columns", false) && item.at("expr").is_null()) {
       continue;
     }
     return false;
@@ -146,33 +146,18 @@ bool NamesSurvivePrinting(const json& select_list) {
   return true;
 }
 
-std::shared_ptr<const ClockBoundRewrite> Build(std::string_view sql) {
-  const auto script = Analyze(sql);  // owns the statement read below
-  const StatementInfo* statement = script->Single();
-  if (statement == nullptr) return nullptr;
-  // Cheap before looking at the tree: the text names the clock.
-  std::string lower(statement->text());
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const bool clock =
-      std::any_of(ClockFunctions().begin(), ClockFunctions().end(),
-                  [&](const std::string& name) { return lower.find(name) != std::string::npos; });
-  if (!clock) return nullptr;
-  const StatementReads& reads = statement->reads();
-  if (!reads.whole_statement || reads.tree == nullptr) return nullptr;
-  const json& statements = (*reads.tree)["statements"];
+// The rewrite of one parsed statement (its json_serialize_sql document), or nullptr. Throws
+// json::exception for a tree of a shape not expected here.
+std::shared_ptr<const ClockBoundRewrite> RewriteOf(const json& tree) {
+  const json& statements = tree.at("statements");
   if (statements.size() != 1) return nullptr;
-  const json& node = statements[0]["node"];
-  if (node.value("type", "") != "SELECT_NODE" || node["where_clause"].is_null()) return nullptr;
-  const bool names_may_differ = !NamesSurvivePrinting(node["select_list"]);
-  json rewritten = *reads.tree;
+  const json& node = statements.at(0).at("node");
+  if (node.value("type", "") != "SELECT_NODE" || node.at("where_clause").is_null()) return nullptr;
+  const bool names_may_differ = !NamesSurvivePrinting(node.at("select_list"));
+  json rewritten = tree;
   json& rewritten_node = rewritten["statements"][0]["node"];
   std::vector<json> columns;
-  try {
-    CastClockSides(rewritten_node["where_clause"], columns);
-  } catch (const json::exception&) {
-    return nullptr;  // a parse tree of another shape than expected: leave the query alone
-  }
+  CastClockSides(rewritten_node["where_clause"], columns);
   if (columns.empty()) return nullptr;
   json probe = rewritten;
   json& probe_node = probe["statements"][0]["node"];
@@ -193,11 +178,36 @@ std::shared_ptr<const ClockBoundRewrite> Build(std::string_view sql) {
       ClockBoundRewrite{std::move(*rewritten_sql), std::move(*probe_sql), names_may_differ});
 }
 
+std::shared_ptr<const ClockBoundRewrite> Build(std::string_view sql) {
+  const auto script = Analyze(sql);  // owns the statement read below
+  const StatementInfo* statement = script->Single();
+  if (statement == nullptr) return nullptr;
+  // Cheap before looking at the tree: the text names the clock.
+  std::string lower(statement->text());
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool clock =
+      std::any_of(ClockFunctions().begin(), ClockFunctions().end(),
+                  [&](const std::string& name) { return lower.find(name) != std::string::npos; });
+  if (!clock) return nullptr;
+  const StatementReads& reads = statement->reads();
+  if (!reads.whole_statement || reads.tree == nullptr) return nullptr;
+  try {
+    return RewriteOf(*reads.tree);
+  } catch (const json::exception&) {
+    return nullptr;  // a parse tree of another shape than expected: leave the query alone
+  }
+}
+
 }  // namespace
 
 bool IsQueryConstant(const json& node) {
   bool reads_clock = false;
-  return IsOneValue(node, /*clock_side=*/false, reads_clock);
+  try {
+    return IsOneValue(node, /*clock_side=*/false, reads_clock);
+  } catch (const json::exception&) {
+    return false;  // a node of a shape not expected here
+  }
 }
 
 std::shared_ptr<const ClockBoundRewrite> ClockBoundRewriteOf(std::string_view sql) {

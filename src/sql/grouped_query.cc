@@ -42,10 +42,10 @@ bool ReadModifiers(const json& modifiers, GroupedQuery* query) {
   for (const json& modifier : modifiers) {
     const std::string type = modifier.value("type", "");
     if (type == "ORDER_MODIFIER") {
-      for (const json& term : modifier["orders"]) {
+      for (const json& term : modifier.at("orders")) {
         GroupedQuery::OrderTerm out;
-        out.column = ColumnName(term["expression"]);
-        out.position = IntegerConstant(term["expression"]);
+        out.column = ColumnName(term.at("expression"));
+        out.position = IntegerConstant(term.at("expression"));
         if (out.column.empty() && out.position < 1) return false;
         const std::string direction = term.value("type", "");
         if (direction == "DESCENDING") out.suffix += " DESC";
@@ -56,12 +56,12 @@ bool ReadModifiers(const json& modifiers, GroupedQuery* query) {
         query->order_by.push_back(std::move(out));
       }
     } else if (type == "LIMIT_MODIFIER") {
-      if (!modifier["limit"].is_null()) {
-        query->limit = IntegerConstant(modifier["limit"]);
+      if (!modifier.at("limit").is_null()) {
+        query->limit = IntegerConstant(modifier.at("limit"));
         if (*query->limit < 0) return false;
       }
-      if (!modifier["offset"].is_null()) {
-        query->offset = IntegerConstant(modifier["offset"]);
+      if (!modifier.at("offset").is_null()) {
+        query->offset = IntegerConstant(modifier.at("offset"));
         if (*query->offset < 0) return false;
       }
     } else {
@@ -74,7 +74,7 @@ bool ReadModifiers(const json& modifiers, GroupedQuery* query) {
 // FROM: a table, or tumble(table, time, width) / hop(table, time, slide, width).
 arrow::Status ReadFrom(const json& from, GroupedQuery* query) {
   if (from.value("type", "") == "BASE_TABLE") {
-    if (!from["sample"].is_null() || !from["at_clause"].is_null() ||
+    if (!from.at("sample").is_null() || !from.at("at_clause").is_null() ||
         !from.value("catalog_name", "").empty()) {
       return Skip("FROM a table with a sample, an AT clause or a catalog");
     }
@@ -82,27 +82,27 @@ arrow::Status ReadFrom(const json& from, GroupedQuery* query) {
     query->schema = from.value("schema_name", "");
     return arrow::Status::OK();
   }
-  // (A const json's operator[] must only name keys the node has: checked in this order.)
-  if (from.value("type", "") != "TABLE_FUNCTION" || !from["sample"].is_null() ||
-      !IsPlainCall(from["function"])) {
+  if (from.value("type", "") != "TABLE_FUNCTION" || !from.at("sample").is_null() ||
+      !IsPlainCall(from.at("function"))) {
     return Skip("FROM is not one table, tumble() or hop()");
   }
-  const json& function = from["function"];
+  const json& function = from.at("function");
   const std::string name = function.value("function_name", "");
-  const bool hop = name == "hop" && function["children"].size() == 4;
-  if (!hop && !(name == "tumble" && function["children"].size() == 3)) {
+  const bool hop = name == "hop" && function.at("children").size() == 4;
+  if (!hop && !(name == "tumble" && function.at("children").size() == 3)) {
     return Skip("FROM is not one table, tumble() or hop()");
   }
-  const json& args = function["children"];
+  const json& args = function.at("children");
   auto text = [](const json& arg) {
     if (!ColumnName(arg).empty()) return ColumnName(arg);
-    const json& value = ClassOf(arg) == "CONSTANT" ? arg["value"].value("value", json()) : json();
+    const json& value =
+        ClassOf(arg) == "CONSTANT" ? arg.at("value").value("value", json()) : json();
     return value.is_string() ? value.get<std::string>() : std::string();
   };
-  query->window_table = text(args[0]);
-  query->window_time = text(args[1]);
-  query->window_width_sql = ConstantSql(args[hop ? 3 : 2]);
-  if (hop) query->window_slide_sql = ConstantSql(args[2]);
+  query->window_table = text(args.at(0));
+  query->window_time = text(args.at(1));
+  query->window_width_sql = ConstantSql(args.at(hop ? 3 : 2));
+  if (hop) query->window_slide_sql = ConstantSql(args.at(2));
   if (query->window_table.empty() || query->window_time.empty() ||
       query->window_width_sql.empty() || (hop && query->window_slide_sql.empty())) {
     return Skip("a tumble()/hop() call it cannot read (the slide must divide the width)");
@@ -129,26 +129,26 @@ arrow::Status ReadItems(const json& select_list, GroupedQuery* query, json* buck
       return Skip("a select item that is not a column or a plain aggregate call");
     }
     const std::string function = item.value("function_name", "");
-    const json& children = item["children"];
+    const json& children = item.at("children");
     if (function == "time_bucket" && !query->from_window_function()) {
-      if (!bucket->is_null() || children.size() != 2 || ColumnName(children[1]).empty()) {
+      if (!bucket->is_null() || children.size() != 2 || ColumnName(children.at(1)).empty()) {
         return Skip("a time_bucket() it cannot read");
       }
       *bucket = item;
-      query->bucket_width_sql = ConstantSql(children[0]);
+      query->bucket_width_sql = ConstantSql(children.at(0));
       if (query->bucket_width_sql.empty()) return Skip("a bucket width that does not divide a day");
       out.kind = GroupedQuery::Item::kBucket;
-      out.column = ColumnName(children[1]);  // the time column
+      out.column = ColumnName(children.at(1));  // the time column
       query->items.push_back(out);
       continue;
     }
     const bool star = children.empty();
-    if (!star && (children.size() != 1 || ColumnName(children[0]).empty())) {
+    if (!star && (children.size() != 1 || ColumnName(children.at(0)).empty())) {
       return Skip("an aggregate of an expression");
     }
     out.kind = GroupedQuery::Item::kAggregate;
     out.function = function;
-    out.column = star ? "" : ColumnName(children[0]);
+    out.column = star ? "" : ColumnName(children.at(0));
     query->items.push_back(out);
   }
   for (const GroupedQuery::Item& item : query->items) {
@@ -173,8 +173,8 @@ arrow::Status ReadWhere(const json& where, const json& bucket, GroupedQuery* que
         "beside a bucket or tumble()");
   }
   const std::string type = where.value("type", "");
-  const json& left = where["left"];
-  const json& right = where["right"];
+  const json& left = where.at("left");
+  const json& right = where.at("right");
   const json* bound = nullptr;
   if (!ColumnName(left).empty() && IsQueryConstant(right) &&
       (type == "COMPARE_GREATERTHAN" || type == "COMPARE_GREATERTHANOREQUALTO")) {
@@ -199,10 +199,10 @@ arrow::Status ReadWhere(const json& where, const json& bucket, GroupedQuery* que
 arrow::Status ReadGroupBy(const json& node, const json& bucket, const GroupedQuery& query) {
   using Item = GroupedQuery::Item;
   if (node.value("aggregate_handling", "") != "FORCE_AGGREGATES") {
-    if (node["group_sets"].size() != 1) return Skip("grouping sets");
+    if (node.at("group_sets").size() != 1) return Skip("grouping sets");
     std::set<std::string> grouped_keys;
     bool grouped_bucket = false;
-    for (const json& group : node["group_expressions"]) {
+    for (const json& group : node.at("group_expressions")) {
       const Item* target = nullptr;
       const std::string name = ColumnName(group);
       const int64_t position = IntegerConstant(group);
@@ -251,19 +251,20 @@ arrow::Result<GroupedQuery> Read(const StatementInfo& statement, bool from_only)
   }
   if (reads.has_parameters) return Skip("it has parameters");
   const json& node = reads.tree->at("statements").at(0).at("node");
-  if (node.value("type", "") != "SELECT_NODE" || !node["cte_map"]["map"].empty() ||
-      !node["having"].is_null() || !node["qualify"].is_null() || !node["sample"].is_null()) {
+  if (node.value("type", "") != "SELECT_NODE" || !node.at("cte_map").at("map").empty() ||
+      !node.at("having").is_null() || !node.at("qualify").is_null() ||
+      !node.at("sample").is_null()) {
     return Skip("not a plain SELECT (a CTE, HAVING, QUALIFY, SAMPLE or a set operation)");
   }
   GroupedQuery query;
-  if (!ReadModifiers(node["modifiers"], &query)) {
+  if (!ReadModifiers(node.at("modifiers"), &query)) {
     return Skip("an ORDER BY, LIMIT or DISTINCT it cannot keep");
   }
-  ARROW_RETURN_NOT_OK(ReadFrom(node["from_table"], &query));
+  ARROW_RETURN_NOT_OK(ReadFrom(node.at("from_table"), &query));
   if (from_only) return query;
   json bucket;
-  ARROW_RETURN_NOT_OK(ReadItems(node["select_list"], &query, &bucket));
-  ARROW_RETURN_NOT_OK(ReadWhere(node["where_clause"], bucket, &query));
+  ARROW_RETURN_NOT_OK(ReadItems(node.at("select_list"), &query, &bucket));
+  ARROW_RETURN_NOT_OK(ReadWhere(node.at("where_clause"), bucket, &query));
   ARROW_RETURN_NOT_OK(ReadGroupBy(node, bucket, query));
   return query;
 }

@@ -1,5 +1,8 @@
 // Reading DuckDB's JSON parse tree (json_serialize_sql): the node tests the sql module's readers
 // share. Internal to src/sql; other modules ask those readers, never the tree. Pure functions.
+// Readers use .at() (or value()) on the tree, never a const operator[], which is undefined for a
+// key the node lacks: a tree of an unexpected shape then throws json::exception, which each
+// reader's entry point turns into "not known".
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,20 +26,20 @@ inline std::string ClassOf(const nlohmann::json& node) { return Str(node, "class
 // A plain call f(...): no DISTINCT, FILTER, ORDER BY inside or schema.
 inline bool IsPlainCall(const nlohmann::json& node) {
   return ClassOf(node) == "FUNCTION" && !node.value("distinct", false) &&
-         node["filter"].is_null() && node["order_bys"]["orders"].empty() &&
+         node.at("filter").is_null() && node.at("order_bys").at("orders").empty() &&
          node.value("schema", "").empty();
 }
 
 // The column name of a one-part column reference, or "".
 inline std::string ColumnName(const nlohmann::json& node) {
-  if (ClassOf(node) != "COLUMN_REF" || node["column_names"].size() != 1) return "";
-  return node["column_names"][0].get<std::string>();
+  if (ClassOf(node) != "COLUMN_REF" || node.at("column_names").size() != 1) return "";
+  return node.at("column_names").at(0).get<std::string>();
 }
 
 // A constant non-negative integer (GROUP BY / ORDER BY position, LIMIT), or -1.
 inline int64_t IntegerConstant(const nlohmann::json& node) {
   if (ClassOf(node) != "CONSTANT") return -1;
-  const nlohmann::json& value = node["value"].value("value", nlohmann::json());
+  const nlohmann::json& value = node.at("value").value("value", nlohmann::json());
   return value.is_number_integer() ? value.get<int64_t>() : -1;
 }
 

@@ -32,11 +32,11 @@ bool CollectTables(const json& from, const std::vector<std::string>& cte_names,
                    std::vector<FromTable>* out) {
   const std::string type = tree::Str(from, "type");
   if (type == "JOIN") {
-    return CollectTables(from["left"], cte_names, out) &&
-           CollectTables(from["right"], cte_names, out);
+    return CollectTables(from.at("left"), cte_names, out) &&
+           CollectTables(from.at("right"), cte_names, out);
   }
-  if (type != "BASE_TABLE" || !from["sample"].is_null() || !from["at_clause"].is_null() ||
-      !from["column_name_alias"].empty()) {
+  if (type != "BASE_TABLE" || !from.at("sample").is_null() || !from.at("at_clause").is_null() ||
+      !from.at("column_name_alias").empty()) {
     return false;
   }
   TableRef table;
@@ -66,17 +66,18 @@ std::optional<TableRef> Qualified(const std::vector<FromTable>& tables, const st
 SelectItemOrigin OriginOf(const json& item, const std::vector<FromTable>& tables) {
   const std::string cls = tree::Str(item, "class");
   if (cls == "COLUMN_REF") {
-    const auto& names = item["column_names"];
+    const auto& names = item.at("column_names");
     if (names.size() == 1 && tables.size() == 1) return {tables[0].table, false};
-    if (names.size() == 2 && names[0].is_string()) {
-      return {Qualified(tables, names[0].get<std::string>()), false};
+    if (names.size() == 2 && names.at(0).is_string()) {
+      return {Qualified(tables, names.at(0).get<std::string>()), false};
     }
     return {};
   }
   if (cls == "STAR") {
-    const bool plain = item["exclude_list"].empty() && item["replace_list"].empty() &&
-                       item["rename_list"].empty() && item["qualified_exclude_list"].empty() &&
-                       !item.value("columns", false) && item["expr"].is_null();
+    const bool plain = item.at("exclude_list").empty() && item.at("replace_list").empty() &&
+                       item.at("rename_list").empty() &&
+                       item.at("qualified_exclude_list").empty() && !item.value("columns", false) &&
+                       item.at("expr").is_null();
     if (!plain) return {std::nullopt, true};  // still one item for several columns
     const std::string relation = tree::Str(item, "relation_name");
     if (relation.empty()) {
@@ -95,14 +96,15 @@ std::vector<SelectItemOrigin> SelectItemOrigins(const StatementInfo& statement) 
   const StatementReads& reads = statement.reads();
   if (!reads.known || !reads.whole_statement || reads.tree == nullptr) return {};
   try {
-    const json& statements = (*reads.tree)["statements"];
+    const json& statements = (*reads.tree).at("statements");
     if (!statements.is_array() || statements.size() != 1) return {};
-    const json& node = statements[0]["node"];
+    const json& node = statements.at(0).at("node");
     if (tree::Str(node, "type") != "SELECT_NODE") return {};
     std::vector<FromTable> tables;
-    if (!CollectTables(node["from_table"], reads.cte_names, &tables) || tables.empty()) return {};
+    if (!CollectTables(node.at("from_table"), reads.cte_names, &tables) || tables.empty())
+      return {};
     std::vector<SelectItemOrigin> out;
-    for (const json& item : node["select_list"]) out.push_back(OriginOf(item, tables));
+    for (const json& item : node.at("select_list")) out.push_back(OriginOf(item, tables));
     return out;
   } catch (const json::exception&) {
     return {};  // a parse tree of a shape not expected here: no origins

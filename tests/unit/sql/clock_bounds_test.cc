@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace hyprstream::sql {
 namespace {
 
@@ -65,8 +67,8 @@ TEST(ClockBounds, SaysWhenPrintingMayRenameAColumn) {
     ASSERT_NE(rewrite, nullptr) << sql;
     EXPECT_TRUE(rewrite->names_may_differ) << sql;
   }
-  for (const char* sql : {"SELECT count(*) AS n FROM t WHERE ts > now()",
-                          "SELECT *, a FROM t WHERE ts > now()"}) {
+  for (const char* sql :
+       {"SELECT count(*) AS n FROM t WHERE ts > now()", "SELECT *, a FROM t WHERE ts > now()"}) {
     auto rewrite = ClockBoundRewriteOf(sql);
     ASSERT_NE(rewrite, nullptr) << sql;
     EXPECT_FALSE(rewrite->names_may_differ) << sql;
@@ -78,6 +80,15 @@ TEST(ClockBounds, TheSameTextGivesTheSameRewrite) {
   auto first = ClockBoundRewriteOf(sql);
   ASSERT_NE(first, nullptr);
   EXPECT_EQ(ClockBoundRewriteOf(sql), first);  // memoised
+}
+
+TEST(ClockBounds, QueryConstantsOfNodesOfAnUnexpectedShapeAreNot) {
+  using nlohmann::json;
+  EXPECT_TRUE(IsQueryConstant(json{{"class", "CONSTANT"}}));
+  // Keys DuckDB always writes for these classes, missing: not constant (and no undefined read).
+  EXPECT_FALSE(IsQueryConstant(json{{"class", "CAST"}}));
+  EXPECT_FALSE(IsQueryConstant(json{{"class", "FUNCTION"}, {"function_name", "now"}}));
+  EXPECT_FALSE(IsQueryConstant(json::array()));
 }
 
 }  // namespace
