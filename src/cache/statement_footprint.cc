@@ -78,7 +78,7 @@ ReadFootprint AnalyzeRead(const std::string& sql, const std::string& default_sch
     return KeyOf(read.catalog, read.schema, read.table, default_schema);
   };
   std::map<TableKey, int> occurrences;
-  for (const auto& read : tables->reads) {
+  for (const auto& read : reads.table_reads) {
     TableKey key = key_of(read);
     if (occurrences[key]++ == 0) out.tables.push_back(std::move(key));
   }

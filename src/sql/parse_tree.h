@@ -7,8 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstdint>
 #include <string>
+
+#include "sql/statement_info.h"
 
 namespace hyprstream::sql::tree {
 
@@ -18,6 +21,26 @@ inline std::string Str(const nlohmann::json& node, const char* key) {
   if (!node.is_object()) return "";
   auto it = node.find(key);
   return it != node.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// DuckDB's names compare without case: the form they are compared in.
+inline std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// A read of table `catalog.schema.table` at `node` (a BASE_TABLE or TABLE_FUNCTION node), named
+// as the query calls it: the node's alias, else the table.
+inline TableRead ReadAt(const nlohmann::json& node, std::string catalog, std::string schema,
+                        std::string table) {
+  const std::string alias = Str(node, "alias");
+  std::string name = Lower(alias.empty() ? table : alias);
+  return TableRead{std::move(catalog), std::move(schema), std::move(table), std::move(name)};
+}
+
+// The read a BASE_TABLE node is.
+inline TableRead BaseTableRead(const nlohmann::json& node) {
+  return ReadAt(node, Str(node, "catalog_name"), Str(node, "schema_name"), Str(node, "table_name"));
 }
 
 // The node's class ("FUNCTION", "COLUMN_REF", "CONSTANT", ...), or "".

@@ -13,46 +13,8 @@ namespace hyprstream::sql {
 namespace {
 
 using nlohmann::json;
+using tree::Lower;
 using tree::Str;
-
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-// A base table node's read, named by its alias or its table.
-TableRead ReadOf(const json& node) {
-  TableRead read{Str(node, "catalog_name"), Str(node, "schema_name"), Str(node, "table_name"), ""};
-  read.name = Lower(Str(node, "alias").empty() ? read.table : Str(node, "alias"));
-  return read;
-}
-
-// Every base table read in a parse tree (CTE names excluded), with its alias.
-struct Walker {
-  const std::set<std::string>& ctes;
-  std::vector<TableRead> all;
-
-  void Walk(const json& node) {
-    if (node.is_array()) {
-      for (const auto& child : node) Walk(child);
-      return;
-    }
-    if (!node.is_object()) return;
-    if (Str(node, "type") == "BASE_TABLE" && node.contains("table_name")) {
-      const std::string table = Str(node, "table_name");
-      if (!(Str(node, "schema_name").empty() && Str(node, "catalog_name").empty() &&
-            ctes.count(Lower(table)))) {
-        all.push_back(ReadOf(node));
-      }
-    }
-    if (auto read = TableReadByMacro(node)) {  // tumble('t', ...): a read of t
-      all.push_back({read->catalog.value_or(""), read->schema.value_or(""), read->table,
-                     Lower(Str(node, "alias").empty() ? read->table : Str(node, "alias"))});
-    }
-    for (const auto& [_, child] : node.items()) Walk(child);
-  }
-};
 
 // The base tables of a FROM clause's join tree (not inside subqueries).
 void TopLevelTables(const json& from, const std::set<std::string>& ctes, QueryTables* out) {
@@ -66,7 +28,7 @@ void TopLevelTables(const json& from, const std::set<std::string>& ctes, QueryTa
       out->other_sources = true;
       return;
     }
-    out->top_level.push_back(ReadOf(from));
+    out->top_level.push_back(tree::BaseTableRead(from));
   } else if (type != "EMPTY") {
     out->other_sources = true;
   }
@@ -145,9 +107,6 @@ arrow::Result<QueryTables> Read(const StatementInfo& statement) {
   const json& node = reads.tree->at("statements").at(0).at("node");
   const std::set<std::string> ctes(reads.cte_names.begin(), reads.cte_names.end());
   QueryTables out;
-  Walker walker{ctes, {}};
-  walker.Walk(node);
-  out.reads = std::move(walker.all);
   if (Str(node, "type") != "SELECT_NODE") return out;
   out.select = true;
   TopLevelTables(node.at("from_table"), ctes, &out);

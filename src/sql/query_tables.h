@@ -1,6 +1,6 @@
-// QueryTables: the tables one query reads, read from DuckDB's parse: every read (with the name
-// the query calls it by), the tables of its top-level FROM, and the lower bounds its top-level
-// WHERE puts on their columns (`col >= expr`, `col > expr`, `expr <= col`, `col BETWEEN expr
+// QueryTables: the tables of one query's top-level FROM, read from DuckDB's parse (every table
+// it reads anywhere is StatementReads::table_reads), and the lower bounds its top-level WHERE
+// puts on their columns (`col >= expr`, `col > expr`, `expr <= col`, `col BETWEEN expr
 // AND ...`, where expr has no column, parameter or subquery in it). What a cache needs to tell
 // which tables a query reads and which of their rows can reach its result. Pure; any thread.
 #pragma once
@@ -15,12 +15,6 @@
 
 namespace hyprstream::sql {
 
-struct TableRead {
-  // As DuckDB's parse gives them ("" when not written); not lower-cased.
-  std::string catalog, schema, table;
-  std::string name;  // what the query calls it: its alias, else the table (lower-cased)
-};
-
 struct ColumnLowerBound {
   size_t table = 0;            // index into QueryTables::top_level
   std::string column;          // lower-cased
@@ -28,9 +22,7 @@ struct ColumnLowerBound {
 };
 
 struct QueryTables {
-  // Every read of a base table anywhere (CTE names excluded) or of the table tumble()/hop()
-  // names, in the order of the parse; a table read twice is listed twice.
-  std::vector<TableRead> reads;
+  // Every table read anywhere: StatementReads::table_reads.
   bool select = false;  // a plain SELECT (set operations, VALUES ...: false, and no more below)
   std::vector<TableRead> top_level;  // the base tables of its FROM's joins (not in subqueries)
   // Something else in that FROM too (a subquery, a table function, a CTE): an unqualified

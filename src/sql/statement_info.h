@@ -100,6 +100,13 @@ struct Parameters {
   bool any() const { return positional > 0 || highest_numbered > 0 || !named.empty(); }
 };
 
+// One read of a table in a query: a base table, or the table tumble()/hop() names.
+struct TableRead {
+  // As DuckDB's parse gives them ("" when not written); not lower-cased.
+  std::string catalog, schema, table;
+  std::string name;  // what the query calls it: its alias, else the table (lower-cased)
+};
+
 // What a statement reads, from DuckDB's parse of its query part: the statement itself for a
 // query, the embedded query of INSERT ... SELECT, CREATE TABLE ... AS and COPY (query) TO.
 struct StatementReads {
@@ -110,7 +117,10 @@ struct StatementReads {
   std::shared_ptr<const nlohmann::json> tree;
   size_t parsed_statements = 0;  // statements in `tree` (1 unless DuckDB split the text)
   std::string error;
-  std::vector<TableRef> tables;               // base tables read anywhere, CTE names excluded
+  std::vector<TableRef> tables;  // base tables read anywhere, CTE names excluded
+  // Every read of `tables` and of tables tumble()/hop() name, in the order of the parse, as
+  // the parse names them; a table read twice is listed twice.
+  std::vector<TableRead> table_reads;
   std::vector<std::string> cte_names;         // lower-cased
   std::vector<std::string> table_functions;   // lower-cased, each once
   std::vector<std::string> scalar_functions;  // lower-cased, each once (operators included)

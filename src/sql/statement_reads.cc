@@ -12,12 +12,8 @@ namespace hyprstream::sql::detail {
 namespace {
 
 using nlohmann::json;
+using tree::Lower;
 using tree::Str;
-
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 // The constant string `node` is, if it is one.
 std::optional<std::string> ConstantText(const json& node) {
@@ -50,6 +46,9 @@ class TreeWalker {
       if (auto name = Str(node, "table_name"); !name.empty()) {
         out_->parsed_table_names.push_back(name);
       }
+      if (node.contains("table_name")) {
+        reads_.push_back({tree::BaseTableRead(node), /*base_table=*/true});
+      }
       Table(node);
     }
     if (auto cte = node.find("cte_map"); cte != node.end() && cte->is_object()) {
@@ -72,7 +71,12 @@ class TreeWalker {
           call.text_arguments.push_back(ConstantText(argument));
       }
       out_->table_function_calls.push_back(std::move(call));
-      if (auto table = TableReadByMacro(node)) tables_.push_back(std::move(*table));
+      if (auto table = TableReadByMacro(node)) {
+        reads_.push_back({tree::ReadAt(node, table->catalog.value_or(""),
+                                       table->schema.value_or(""), table->table),
+                          /*base_table=*/false});
+        tables_.push_back(std::move(*table));
+      }
       for (const auto& [key, value] : function->items()) Walk(value);  // its arguments
       for (const auto& [key, value] : node.items()) {
         if (key != "function") Walk(value);
@@ -83,6 +87,16 @@ class TreeWalker {
     if (cls == "FUNCTION") AddOnce(&out_->scalar_functions, Lower(Str(node, "function_name")));
     if (cls == "PARAMETER") out_->has_parameters = true;
     for (const auto& [key, value] : node.items()) Walk(value);
+  }
+
+  // Every table read, without base tables named like a CTE (unqualified).
+  std::vector<TableRead> TableReads() const {
+    std::vector<TableRead> out;
+    for (const auto& [read, base_table] : reads_) {
+      if (base_table && IsCte(read.catalog, read.schema, read.table)) continue;
+      out.push_back(read);
+    }
+    return out;
   }
 
   // Base tables, without the names of CTEs (an unqualified name a CTE defines anywhere).
@@ -99,6 +113,12 @@ class TreeWalker {
   }
 
  private:
+  bool IsCte(const std::string& catalog, const std::string& schema,
+             const std::string& table) const {
+    return schema.empty() && catalog.empty() &&
+           std::count(out_->cte_names.begin(), out_->cte_names.end(), Lower(table));
+  }
+
   // The name as written at the node's query_location (so quoting is known), or as DuckDB
   // gives it (a replacement scan's file name, say).
   void Table(const json& node) {
@@ -129,6 +149,7 @@ class TreeWalker {
   StatementReads* out_;
   std::vector<Token> tokens_;  // of text_, lexed on the first table
   std::vector<TableRef> tables_;
+  std::vector<std::pair<TableRead, bool>> reads_;  // each read, and whether a base table
 };
 
 }  // namespace
@@ -144,7 +165,7 @@ std::optional<TableRef> TableReadByMacro(const nlohmann::json& node) {
   if (!node.is_object() || tree::Str(node, "type") != "TABLE_FUNCTION") return std::nullopt;
   auto function = node.find("function");
   if (function == node.end() || !function->is_object() ||
-      !IsTableReadingMacro(detail::Lower(tree::Str(*function, "function_name")))) {
+      !IsTableReadingMacro(tree::Lower(tree::Str(*function, "function_name")))) {
     return std::nullopt;
   }
   auto children = function->find("children");
@@ -186,6 +207,7 @@ StatementReads ComputeReads(const StatementSource& source, const Parameters& par
     TreeWalker walker(text, &out);
     walker.Walk(**parsed);
     out.tables = walker.Tables();
+    out.table_reads = walker.TableReads();
   } catch (const json::exception& e) {
     StatementReads unknown;  // a tree of a shape not expected here
     unknown.error = e.what();
