@@ -171,19 +171,59 @@ class CachedEngine : public engine::ForwardingEngine {
   // A mirrored table is as current as its last refresh (rows written through are always in).
   std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,
                                                                 const std::string& table) override {
-    engine::IngestRequest name;
-    name.table = table;
-    if (!schema.empty()) name.schema = schema;
-    return core_->mirrors.AsOf(IngestTarget(name, core_->backend_default_schema));
+    return core_->mirrors.AsOf(KeyOf(schema, table));
+  }
+  // A table with windows is mirrored whole (whether or not ingests create mirrors), so the
+  // windows can be built from the mirror. Not with --cache-max-duration: the mirror then
+  // holds only recent rows, and the windows need them all.
+  bool FollowTable(const std::string& schema, const std::string& table,
+                   const std::string& time_column) override {
+    if (core_->options.max_duration.count() > 0) return false;
+    TableKey key = KeyOf(schema, table);
+    if (!core_->mirrors.Find(key)) {
+      MirrorOptions options;
+      options.table = key.ToString();
+      options.time_column = time_column;
+      core_->mirrors.Add(options, /*configured=*/false, /*load=*/true);
+    }
+    return true;
+  }
+  arrow::Result<std::optional<int64_t>> ReadCopy(const std::string& schema,
+                                                 const std::string& table, const std::string& query,
+                                                 const engine::CopyReader& read) override {
+    auto mirror = core_->mirrors.Find(KeyOf(schema, table));
+    if (!mirror) return arrow::Status::NotImplemented("table ", table, " is not mirrored");
+    ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());
+    ARROW_ASSIGN_OR_RAISE(auto cache, core_->cache->Connect());
+    std::lock_guard<std::mutex> write(mirror->write);
+    ARROW_ASSIGN_OR_RAISE(bool ready, core_->mirrors.MakeReady(*mirror, *backend, *cache));
+    auto generation = core_->mirrors.ReadyGeneration(*mirror);
+    if (!ready || !generation) return std::nullopt;
+    ARROW_ASSIGN_OR_RAISE(auto statement, cache->Prepare(query));
+    ARROW_ASSIGN_OR_RAISE(auto rows, statement->ExecuteQuery());
+    ARROW_RETURN_NOT_OK(read(*generation, *rows));
+    return generation;
+  }
+  std::optional<int64_t> CopyGeneration(const std::string& schema,
+                                        const std::string& table) override {
+    auto mirror = core_->mirrors.Find(KeyOf(schema, table));
+    return mirror ? core_->mirrors.ReadyGeneration(*mirror) : std::nullopt;
   }
 
  private:
+  TableKey KeyOf(const std::string& schema, const std::string& table) const {
+    engine::IngestRequest name;
+    name.table = table;
+    if (!schema.empty()) name.schema = schema;
+    return IngestTarget(name, core_->backend_default_schema);
+  }
+
   void MaintainLoop(engine::EngineConnection& backend, engine::EngineConnection& cache) {
     std::unique_lock<std::mutex> lock(mutex_);
     int ticks = 0;
     while (!wakeup_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
       lock.unlock();
-      core_->mirrors.Maintain(backend, cache, core_->backend_default_schema);
+      core_->mirrors.Maintain(backend, cache);
       core_->results.Expire();
       if (ticks++ % 10 == 0) {
         auto bytes = engine::QueryValue(

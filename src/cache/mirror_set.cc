@@ -211,7 +211,6 @@ void MirrorSet::MarkReady(const std::shared_ptr<Mirror>& mirror, std::optional<i
   mirror->last_error.clear();
   if (!mirror->reload_wanted && mirror->writers == 0) {
     mirror->state = MirrorState::kReady;
-    mirror->served = true;
     mirror->next_refresh = Steady::now() + RefreshInterval(*mirror);
   } else {
     // A write began while loading: what was loaded may miss it. Load again as soon as no write
@@ -227,9 +226,44 @@ std::chrono::milliseconds MirrorSet::RefreshInterval(const Mirror& mirror) const
                                                      : options_.refresh_interval;
 }
 
+arrow::Result<bool> MirrorSet::MakeReady(Mirror& mirror, engine::EngineConnection& backend,
+                                         engine::EngineConnection& cache) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (mirror.writers > 0) return false;
+    if (mirror.state == MirrorState::kReady) return true;
+    mirror.state = MirrorState::kLoading;
+    mirror.reload_wanted = false;
+  }
+  arrow::Status loaded = LoadHeld(mirror, backend, cache);
+  if (!loaded.ok()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    mirror.state = MirrorState::kFailed;
+    mirror.reload_wanted = true;
+    mirror.last_error = loaded.message();
+    return loaded;
+  }
+  return ReadyGeneration(mirror).has_value();
+}
+
+std::optional<int64_t> MirrorSet::ReadyGeneration(const Mirror& mirror) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (mirror.state != MirrorState::kReady || mirror.writers > 0) return std::nullopt;
+  return mirror.generation;
+}
+
 arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
-                              engine::EngineConnection& cache, const std::string& default_schema) {
+                              engine::EngineConnection& cache, bool reload_ready) {
   std::lock_guard<std::mutex> write(mirror.write);
+  if (!reload_ready) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (mirror.state != MirrorState::kLoading) return arrow::Status::OK();  // loaded meanwhile
+  }
+  return LoadHeld(mirror, backend, cache);
+}
+
+arrow::Status MirrorSet::LoadHeld(Mirror& mirror, engine::EngineConnection& backend,
+                                  engine::EngineConnection& cache) {
   auto started = Clock::now();
   std::optional<int64_t> horizon;
   std::string sql = "SELECT * FROM " + mirror.key.Quoted();
@@ -237,7 +271,6 @@ arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
     horizon = NowMicros() - options_.max_duration.count() * 1000;
     sql += TimeFilter(mirror.options.time_column, ">=", *horizon);
   }
-  (void)default_schema;
   ARROW_ASSIGN_OR_RAISE(auto statement, backend.Prepare(sql));
   ARROW_ASSIGN_OR_RAISE(auto rows_reader, statement->ExecuteQuery());
   ARROW_RETURN_NOT_OK(EnsureCacheSchema(cache, mirror.key));
@@ -262,18 +295,13 @@ arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
     }
   }
   Changed(mirror.key);
-  bool reloaded = false;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    reloaded = mirror.served;
-  }
-  if (reloaded && external_.reloaded) external_.reloaded(mirror.key.schema, mirror.key.table);
   std::shared_ptr<Mirror> self = Find(mirror.key);
   if (self) {
     MarkReady(self, horizon, started, rows);
     std::lock_guard<std::mutex> lock(mutex_);
     ++self->loads;
   }
+  if (external_.loaded) external_.loaded(mirror.key.schema, mirror.key.table);
   spdlog::info("cache loaded {}: {} rows{}", mirror.key.ToString(), rows,
                horizon ? " since " + TimestampLiteral(*horizon) : std::string());
   return arrow::Status::OK();
@@ -332,8 +360,7 @@ arrow::Status MirrorSet::Evict(Mirror& mirror, engine::EngineConnection& cache, 
   return arrow::Status::OK();
 }
 
-void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache,
-                         const std::string& backend_default_schema) {
+void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache) {
   enum class Action { kNone, kLoad, kRefresh };
   std::vector<std::pair<std::shared_ptr<Mirror>, Action>> work;
   const auto now = Steady::now();
@@ -366,9 +393,8 @@ void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnec
       std::lock_guard<std::mutex> lock(mutex_);
       was_ready = m->state == MirrorState::kReady;
     }
-    arrow::Status status = action == Action::kLoad
-                               ? Load(*m, backend, cache, backend_default_schema)
-                               : Refresh(*m, backend, cache);
+    arrow::Status status =
+        action == Action::kLoad ? Load(*m, backend, cache, was_ready) : Refresh(*m, backend, cache);
     if (status.ok()) continue;
     if (was_ready && !status.IsKeyError()) {
       // A failed refresh leaves the mirror as it was (consistent as of refreshed_at, which

@@ -47,9 +47,6 @@ struct Mirror {
   std::chrono::steady_clock::time_point next_refresh{};
   int writers = 0;  // backend writes in flight that bypass the mirror
   bool reload_wanted = true;
-  // Became ready at least once: from then on refreshes carry others' rows to the external-rows
-  // listener, so a later load (which copies them unannounced) is reported as a reload.
-  bool served = false;
   int64_t rows = 0;
   int64_t generation = 0;  // bumped whenever the cache table is replaced
   int64_t loads = 0, refreshes = 0, rows_evicted = 0;
@@ -80,11 +77,9 @@ class MirrorSet {
   // Called (from the background thread) after a mirror's rows changed by a load, refresh or
   // eviction, so results computed from it can be dropped. Set once, before use.
   void OnChange(std::function<void(const TableKey&)> callback) { on_change_ = std::move(callback); }
-  // Called (from the background thread, under the mirror's write lock) with the rows a
-  // refresh copied from the backend (rows others wrote there), and after a mirror that was
-  // ready before is loaded again. A load redone because a write began while it ran, before
-  // the mirror was ever ready, is not a reload: no refresh ran since the first one. Set once,
-  // before use.
+  // Called under the mirror's write lock with the rows a refresh copied from the backend (rows
+  // others wrote there), and after every load (the first too: what it copied is not told row
+  // by row). Set once, before use.
   void OnExternalRows(engine::ExternalRowsListener listener) { external_ = std::move(listener); }
 
   const CacheOptions& options() const { return options_; }
@@ -116,10 +111,17 @@ class MirrorSet {
   void MarkReady(const std::shared_ptr<Mirror>& mirror, std::optional<int64_t> horizon_us,
                  std::chrono::system_clock::time_point as_of, int64_t rows);
 
+  // Loads `mirror` now, on the caller's thread, unless it is ready. Caller holds mirror.write.
+  // False when it cannot be made ready now (a write around it is in flight, or began while
+  // it loaded).
+  arrow::Result<bool> MakeReady(Mirror& mirror, engine::EngineConnection& backend,
+                                engine::EngineConnection& cache);
+  // The mirror's generation while it is ready and no write around it is in flight.
+  std::optional<int64_t> ReadyGeneration(const Mirror& mirror) const;
+
   // Background work, one step: loads wanted mirrors, refreshes due ones, evicts old rows.
   // `backend` and `cache` are the background thread's own connections.
-  void Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache,
-                const std::string& backend_default_schema);
+  void Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache);
 
   std::vector<MirrorSnapshot> Snapshot() const;
   // When a ready mirror last caught up with the backend (now for refresh mode none); nullopt
@@ -127,8 +129,13 @@ class MirrorSet {
   std::optional<std::chrono::system_clock::time_point> AsOf(const TableKey& key) const;
 
  private:
+  // `reload_ready`: load even when the mirror is ready (refresh mode reload); otherwise a load
+  // Maintain picked is skipped when another (MakeReady) got there first.
   arrow::Status Load(Mirror& mirror, engine::EngineConnection& backend,
-                     engine::EngineConnection& cache, const std::string& default_schema);
+                     engine::EngineConnection& cache, bool reload_ready);
+  // Caller holds mirror.write.
+  arrow::Status LoadHeld(Mirror& mirror, engine::EngineConnection& backend,
+                         engine::EngineConnection& cache);
   arrow::Status Refresh(Mirror& mirror, engine::EngineConnection& backend,
                         engine::EngineConnection& cache);
   arrow::Status Evict(Mirror& mirror, engine::EngineConnection& cache, int64_t cutoff_us);

@@ -232,9 +232,14 @@ struct ExternalRowsListener {
   std::function<void(const std::string& schema, const std::string& table,
                      const arrow::RecordBatchVector& rows)>
       added;
-  // The table's rows were reloaded whole: what changed is not known.
-  std::function<void(const std::string& schema, const std::string& table)> reloaded;
+  // The engine's copy of the table was loaded whole (its first load too): what changed is not
+  // known, so state built from earlier rows must be rebuilt from the copy (ReadCopy).
+  std::function<void(const std::string& schema, const std::string& table)> loaded;
 };
+
+// Rows of a table's copy handed to ReadCopy's reader, with the copy's generation (it changes
+// whenever the copy is loaded whole).
+using CopyReader = std::function<arrow::Status(int64_t generation, arrow::RecordBatchReader&)>;
 
 class Engine {
  public:
@@ -271,6 +276,32 @@ class Engine {
   // Subscribes to ExternalRowsListener's events (engines that notice none ignore it). Set
   // once, before use.
   virtual void WatchExternalRows(ExternalRowsListener listener) {}
+  // Engines that keep a copy of backend tables (a cache) that others may also write. The
+  // windows layer builds state from that copy, so state and copy agree on which rows exist.
+  //
+  // FollowTable: keep a full copy of `table` current, catching up on rows others append by
+  // `time_column`. False where the engine keeps no such copy (its rows are the table itself,
+  // or its copy holds only recent rows): build from the stored rows instead.
+  virtual bool FollowTable(const std::string& schema, const std::string& table,
+                           const std::string& time_column) {
+    return false;
+  }
+  // Runs `query` (a SELECT over the table, named as given) on the copy and hands its rows to
+  // `read`, while nothing changes the copy; loads the copy first when it is not current.
+  // nullopt when the copy cannot be read now (a write around it is in flight; a `loaded`
+  // event follows once it is current). NotImplemented where the engine keeps no copy.
+  virtual arrow::Result<std::optional<int64_t>> ReadCopy(const std::string& schema,
+                                                         const std::string& table,
+                                                         const std::string& query,
+                                                         const CopyReader& read) {
+    return arrow::Status::NotImplemented("engine ", name(), " keeps no copy of tables");
+  }
+  // The generation of the table's copy while it is current (no write around it in flight, no
+  // reload pending); nullopt otherwise.
+  virtual std::optional<int64_t> CopyGeneration(const std::string& schema,
+                                                const std::string& table) {
+    return std::nullopt;
+  }
   // When this engine's copy of a table last caught up with what others write to its backend
   // (a cache's refresh); nullopt when its rows are the table itself. `schema` as above.
   virtual std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,

@@ -122,6 +122,19 @@ class ForwardingEngine : public Engine {
                                                                 const std::string& table) override {
     return target_->RowsAsOf(schema, table);
   }
+  bool FollowTable(const std::string& schema, const std::string& table,
+                   const std::string& time_column) override {
+    return target_->FollowTable(schema, table, time_column);
+  }
+  arrow::Result<std::optional<int64_t>> ReadCopy(const std::string& schema,
+                                                 const std::string& table, const std::string& query,
+                                                 const CopyReader& read) override {
+    return target_->ReadCopy(schema, table, query, read);
+  }
+  std::optional<int64_t> CopyGeneration(const std::string& schema,
+                                        const std::string& table) override {
+    return target_->CopyGeneration(schema, table);
+  }
 
  protected:
   Engine& target() const { return *target_; }

@@ -41,6 +41,11 @@ constexpr int kTrailingReadAttempts = 3;
 
 bool IsMetricsName(const TableName& table) { return table == WindowCatalog::MetricsTableName(); }
 
+// The table's schema as the engine below names it: empty for its default schema.
+std::string EngineSchema(const TableName& table) {
+  return table.schema == "main" ? "" : table.schema;
+}
+
 // The window_spec column: the window's spec text on every row.
 // Trailing buffers keep this much beyond their width, so a read "since now - width" made while
 // rows keep arriving still finds every row it needs.
@@ -97,6 +102,11 @@ struct WindowCatalog::Entry {
   // Rows of the table were changed or removed (metrics UPDATE/DELETE): its windows no longer
   // equal a GROUP BY over the table, so queries are not answered from them.
   std::atomic<bool> diverged{false};
+  // The engine keeps a copy of the table (a cache) that others may write too: the state
+  // answers queries only while it was built from the copy's current generation, so the two
+  // agree on which rows exist (FollowTable). built_from: set before the entry is published.
+  bool follows = false;
+  std::optional<int64_t> built_from;
 };
 
 WindowCatalog::WindowCatalog(std::shared_ptr<engine::Engine> engine,
@@ -144,7 +154,8 @@ arrow::Status WindowCatalog::Start() {
     metrics.lateness = FormatDuration(options_.allowed_lateness_us);
     ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(kMetrics, MetricsTableName(), metrics,
                                                 /*persist_history=*/true));
-    ARROW_RETURN_NOT_OK(Backfill(*entry).status());
+    Follow(*entry);
+    ARROW_RETURN_NOT_OK(Backfill(*entry, nullptr).status());
     {
       std::unique_lock<std::shared_mutex> lock(mutex_);
       entries_[kMetrics] = std::move(entry);
@@ -164,7 +175,8 @@ arrow::Status WindowCatalog::Start() {
       ARROW_ASSIGN_OR_RAISE(auto trailing_entry,
                             MakeEntry(kMetricsTrailing, MetricsTableName(), trailing,
                                       /*persist_history=*/false));
-      ARROW_RETURN_NOT_OK(Backfill(*trailing_entry).status());
+      Follow(*trailing_entry);
+      ARROW_RETURN_NOT_OK(Backfill(*trailing_entry, nullptr).status());
       std::unique_lock<std::shared_mutex> lock(mutex_);
       entries_[kMetricsTrailing] = std::move(trailing_entry);
     }
@@ -178,11 +190,18 @@ arrow::Status WindowCatalog::Start() {
       return entry.status().WithMessage("rebuilding window '", definition.name,
                                         "': ", entry.status().message());
     }
-    ARROW_RETURN_NOT_OK(Backfill(**entry).status());
+    Follow(**entry);
+    ARROW_RETURN_NOT_OK(Backfill(**entry, nullptr).status());
     std::unique_lock<std::shared_mutex> lock(mutex_);
     entries_[Lower(definition.name)] = std::move(*entry);
   }
   return arrow::Status::OK();
+}
+
+// Until when a diverged definition answers no query.
+const char* WindowCatalog::UntilRebuilt(const Entry& entry) {
+  return entry.follows ? "until it is rebuilt from the reloaded cached copy"
+                       : "until it is rebuilt from the stored rows at the next start";
 }
 
 void WindowCatalog::Diverged(const TableName& table) {
@@ -191,8 +210,8 @@ void WindowCatalog::Diverged(const TableName& table) {
     if (entry->table == table && !entry->diverged.exchange(true)) {
       spdlog::info(
           "rows of {} were changed or removed: queries are no longer answered from "
-          "window '{}' (rebuilt from the stored rows at the next start)",
-          table.key(), name);
+          "window '{}' ({})",
+          table.key(), name, UntilRebuilt(*entry));
     }
   }
 }
@@ -297,33 +316,126 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
   return entry;
 }
 
-arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry) {
-  std::string columns = "*";
-  if (IsMetricsName(entry.table)) {
-    columns.clear();
-    for (const auto& field : entry.input_schema->fields()) {
-      columns += (columns.empty() ? "" : ", ") + engine::QuoteIdentifier(field->name());
-    }
+// The columns a definition reads from its table's rows.
+std::string WindowCatalog::StoredColumns(const Entry& entry) {
+  if (!IsMetricsName(entry.table)) return "*";
+  std::string columns;
+  for (const auto& field : entry.input_schema->fields()) {
+    columns += (columns.empty() ? "" : ", ") + engine::QuoteIdentifier(field->name());
   }
-  ARROW_ASSIGN_OR_RAISE(auto reader,
-                        storage_->ReadOrdered(entry.table, columns, "", entry.spec.time_column));
-  // Windows that closed before a restart are already in the history table: rebuild quietly,
-  // then drop what the history already holds.
+  return columns;
+}
+
+void WindowCatalog::Follow(Entry& entry) const {
+  // SQLite's text times order and compare unlike the windows' (no query is answered from
+  // them there): nothing to follow.
+  entry.follows =
+      storage_->flavor() != WindowStorage::Flavor::kSqlite &&
+      engine_->FollowTable(EngineSchema(entry.table), entry.table.table, entry.spec.time_column);
+}
+
+arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry, const Publish& publish) {
+  if (entry.follows) {
+    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(entry, publish));
+    if (rows) return *rows;
+    // The copy cannot be read now: built from the stored rows, the state answers no query
+    // until a load of the copy rebuilds it (Rebuild).
+  }
+  ARROW_ASSIGN_OR_RAISE(auto reader, storage_->ReadOrdered(entry.table, StoredColumns(entry), "",
+                                                           entry.spec.time_column));
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldStored(entry, *reader));
+  if (publish) ARROW_RETURN_NOT_OK(publish());
+  return rows;
+}
+
+arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(Entry& entry,
+                                                                   const Publish& publish) {
+  int64_t rows = 0;
+  bool reading = false;
+  auto generation = engine_->ReadCopy(
+      EngineSchema(entry.table), entry.table.table,
+      storage_->OrderedQuery(entry.table, StoredColumns(entry), "", entry.spec.time_column),
+      [&](int64_t copy, arrow::RecordBatchReader& reader) -> arrow::Status {
+        reading = true;
+        ARROW_ASSIGN_OR_RAISE(rows, FoldStored(entry, reader));
+        entry.built_from = copy;
+        return publish ? publish() : arrow::Status::OK();
+      });
+  if (generation.ok() && generation->has_value()) return rows;
+  if (reading) return generation.status();  // the store holds part of the rows: unusable
+  if (!generation.ok()) {
+    spdlog::warn(
+        "window '{}': the cached copy of {} cannot be read ({}); its state answers no "
+        "query until the copy is loaded",
+        entry.name, entry.table.key(), generation.status().message());
+  }
+  return std::nullopt;
+}
+
+arrow::Result<int64_t> WindowCatalog::FoldStored(Entry& entry, arrow::RecordBatchReader& reader) {
   std::lock_guard<std::mutex> lock(entry.write_mutex);
   int64_t rows = 0;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
-    ARROW_RETURN_NOT_OK(reader->ReadNext(&batch));
+    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
     if (!batch) break;
     ARROW_ASSIGN_OR_RAISE(batch, AsInput(entry, *batch));
     ARROW_RETURN_NOT_OK(entry.store->Update(*batch).status());
     rows += batch->num_rows();
   }
-  // The rebuilt state closed the same windows the history already holds, and maybe some it
-  // lacks (a crash between a commit and its history append): rewrite the history whole.
-  if (entry.persist_history) ARROW_RETURN_NOT_OK(storage_->DropHistory(entry.name));
-  ARROW_RETURN_NOT_OK(WriteClosed(entry, entry.store->TakeClosed()));
+  // The rebuilt state closed the windows the history holds, and maybe some it lacks (a crash
+  // between a commit and its history append; rows others wrote): the history is replaced.
+  if (!entry.persist_history) {
+    entry.store->TakeClosed();
+    return rows;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto closed, ClosedBatches(entry, entry.store->TakeClosed()));
+  ARROW_RETURN_NOT_OK(storage_->ReplaceHistory(entry.name, entry.result_schema, closed));
   return rows;
+}
+
+std::vector<TableName> WindowCatalog::FollowedTables() const {
+  std::vector<TableName> tables;
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  for (const auto& [name, entry] : entries_) {
+    if (entry->follows && std::find(tables.begin(), tables.end(), entry->table) == tables.end()) {
+      tables.push_back(entry->table);
+    }
+  }
+  return tables;
+}
+
+arrow::Status WindowCatalog::Rebuild(const TableName& table) {
+  std::vector<std::shared_ptr<Entry>> followers;
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    for (const auto& [name, entry] : entries_) {
+      if (entry->table == table && entry->follows) followers.push_back(entry);
+    }
+  }
+  if (followers.empty()) return arrow::Status::OK();
+  auto exclusion = write_gate_.Exclude(table);
+  for (const auto& old : followers) {
+    const auto current = engine_->CopyGeneration(EngineSchema(table), table.table);
+    if (current && old->built_from == current && !old->diverged) continue;
+    ARROW_ASSIGN_OR_RAISE(auto fresh,
+                          MakeEntry(old->name, table, old->arguments, old->persist_history));
+    fresh->follows = true;
+    // Published while the copy cannot change: rows a refresh copies in from then on fold into
+    // the new state. Not over a definition dropped (or dropped and made again) meanwhile.
+    auto publish = [&]() -> arrow::Status {
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      auto it = entries_.find(Lower(old->name));
+      if (it != entries_.end() && it->second == old) it->second = fresh;
+      return arrow::Status::OK();
+    };
+    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(*fresh, publish));
+    if (!rows) return arrow::Status::OK();  // not readable now: the copy's next load retries
+    edge_cache_->Forget(fresh->name);
+    spdlog::info("window '{}' rebuilt from the cached copy of {} ({} rows)", fresh->name,
+                 table.key(), *rows);
+  }
+  return arrow::Status::OK();
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::AsInput(
@@ -361,6 +473,15 @@ arrow::Status WindowCatalog::Fold(Entry& entry, const arrow::RecordBatch& batch,
 // their window spec. Caller holds entry.write_mutex.
 arrow::Status WindowCatalog::WriteClosed(Entry& entry, const std::vector<ClosedWindow>& closed) {
   if (!entry.persist_history) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto batches, ClosedBatches(entry, closed));
+  if (batches.empty()) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(entry.result_schema, batches));
+  ARROW_ASSIGN_OR_RAISE(auto combined, table->CombineChunksToBatch());
+  return storage_->AppendHistory(entry.name, *combined);
+}
+
+arrow::Result<arrow::RecordBatchVector> WindowCatalog::ClosedBatches(
+    const Entry& entry, const std::vector<ClosedWindow>& closed) const {
   arrow::RecordBatchVector batches;
   for (const ClosedWindow& window : closed) {
     if (window.rows->num_rows() == 0) continue;
@@ -371,10 +492,7 @@ arrow::Status WindowCatalog::WriteClosed(Entry& entry, const std::vector<ClosedW
     batches.push_back(
         arrow::RecordBatch::Make(entry.result_schema, window.rows->num_rows(), std::move(columns)));
   }
-  if (batches.empty()) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(entry.result_schema, batches));
-  ARROW_ASSIGN_OR_RAISE(auto combined, table->CombineChunksToBatch());
-  return storage_->AppendHistory(entry.name, *combined);
+  return batches;
 }
 
 std::shared_ptr<WindowCatalog::Entry> WindowCatalog::Find(const std::string& name) const {
@@ -400,15 +518,18 @@ void WindowCatalog::DivergedAll() {
     if (!entry->diverged.exchange(true)) {
       spdlog::info(
           "a statement changed tables that cannot be told: queries are no longer answered from "
-          "window '{}' (rebuilt from the stored rows at the next start)",
-          name);
+          "window '{}' ({})",
+          name, UntilRebuilt(*entry));
     }
   }
 }
 
 bool WindowCatalog::Answers(const std::string& name) const {
   auto entry = Find(name);
-  return entry != nullptr && !entry->diverged;
+  if (entry == nullptr || entry->diverged) return false;
+  if (!entry->follows) return true;
+  const auto copy = engine_->CopyGeneration(EngineSchema(entry->table), entry->table.table);
+  return copy.has_value() && entry->built_from == copy;
 }
 
 bool WindowCatalog::Watches(const TableName& table) const {
@@ -506,12 +627,18 @@ arrow::Result<int64_t> WindowCatalog::Create(const std::string& name, const Tabl
                                         name, "'))");
   }
   ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(name, table, arguments, /*persist_history=*/true));
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, Backfill(*entry));
-  ARROW_RETURN_NOT_OK(storage_->SaveDefinition({entry->name, table, arguments}));
-  std::unique_lock<std::shared_mutex> lock(mutex_);
-  auto [it, inserted] = entries_.emplace(entry->name, entry);
-  if (!inserted) return arrow::Status::AlreadyExists("window '", name, "' exists");
-  return rows;
+  Follow(*entry);
+  // No write to the table is half done (stored, not yet folded) while the state is built
+  // and published: each write's rows are then either read here or folded afterwards.
+  auto exclusion = write_gate_.Exclude(table);
+  auto publish = [&]() -> arrow::Status {
+    ARROW_RETURN_NOT_OK(storage_->SaveDefinition({entry->name, table, arguments}));
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    auto [it, inserted] = entries_.emplace(entry->name, entry);
+    if (!inserted) return arrow::Status::AlreadyExists("window '", name, "' exists");
+    return arrow::Status::OK();
+  };
+  return Backfill(*entry, publish);
 }
 
 arrow::Status WindowCatalog::Drop(const std::string& name) {
@@ -526,6 +653,16 @@ arrow::Status WindowCatalog::Drop(const std::string& name) {
       return arrow::Status::KeyError("window '", name,
                                      "' does not exist; "
                                      "SELECT * FROM hyprstream_windows() lists them");
+    }
+    entry = it->second;
+  }
+  // Not while a rebuild of its table builds a successor (whose history it would write).
+  auto exclusion = write_gate_.Exclude(entry->table);
+  {
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    auto it = entries_.find(Lower(name));
+    if (it == entries_.end()) {
+      return arrow::Status::KeyError("window '", name, "' was dropped meanwhile");
     }
     entry = it->second;
     entries_.erase(it);

@@ -21,6 +21,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,7 @@
 
 #include "engine/engine.h"
 #include "window/metrics_table.h"
+#include "window/table_write_gate.h"
 #include "window/trailing_edge_cache.h"
 #include "window/window_definition.h"
 #include "window/window_spec.h"
@@ -94,8 +96,20 @@ class WindowCatalog {
   // A statement changed tables that cannot be told (EXECUTE, CALL, DROP ... CASCADE): every
   // definition stops answering queries.
   void DivergedAll();
-  // Whether definition `name` still answers queries (no Diverged since it was built).
+  // Whether definition `name` still answers queries: no Diverged since it was built, and,
+  // where the engine keeps a copy of the table others write too (a cache), its state was
+  // built from the copy as it is now (not loaded again since; no write around it in flight).
   bool Answers(const std::string& name) const;
+  // The engine's copy of `table` was loaded whole: rebuilds the state of the table's
+  // definitions that follow the copy from it (those not built from the current copy), while
+  // no write to the table is half done (write_gate). OK, doing nothing, when the copy cannot
+  // be read now; its next load calls again. Called from the windows layer's rebuild thread.
+  arrow::Status Rebuild(const TableName& table);
+  // The tables whose definitions follow an engine's copy.
+  std::vector<TableName> FollowedTables() const;
+  // Writes to a table with windows hold it from before their rows are stored until they are
+  // folded (Committed/Abandoned), so a rebuild or a new definition sees each write whole.
+  TableWriteGate& write_gate() { return write_gate_; }
 
   // Defines window `name` over `table`, back-filled from the rows already stored. Returns the
   // number of rows folded in.
@@ -175,7 +189,21 @@ class WindowCatalog {
   arrow::Result<std::shared_ptr<Entry>> MakeEntry(const std::string& name, const TableName& table,
                                                   const WindowArguments& arguments,
                                                   bool persist_history) const;
-  arrow::Result<int64_t> Backfill(Entry& entry);
+  // Publishes a built entry (registers or swaps it in).
+  using Publish = std::function<arrow::Status()>;
+  // Whether the engine keeps a copy of entry's table to build it from (sets entry.follows).
+  void Follow(Entry& entry) const;
+  // Builds entry's state from its table's rows: from the engine's copy when it follows one
+  // and the copy can be read now (then `publish` runs while the copy cannot change), else
+  // from the stored rows (then it answers no query until Rebuild). Returns rows folded.
+  arrow::Result<int64_t> Backfill(Entry& entry, const Publish& publish);
+  // From the copy only; nullopt (nothing folded) when the copy cannot be read now.
+  arrow::Result<std::optional<int64_t>> BuildFromCopy(Entry& entry, const Publish& publish);
+  // Folds rows read in time order into entry's empty state, then replaces its history with
+  // the windows that closed.
+  arrow::Result<int64_t> FoldStored(Entry& entry, arrow::RecordBatchReader& reader);
+  static std::string StoredColumns(const Entry& entry);
+  static const char* UntilRebuilt(const Entry& entry);
   // Stored rows of `entry`'s table as its store reads them (metrics normalised, SQLite's text
   // times as timestamps).
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> AsInput(const Entry& entry,
@@ -200,6 +228,9 @@ class WindowCatalog {
                                                                       int64_t pane_begin,
                                                                       int64_t pane_end) const;
   arrow::Status WriteClosed(Entry& entry, const std::vector<ClosedWindow>& closed);
+  // Closed windows as history rows (window_spec first).
+  arrow::Result<arrow::RecordBatchVector> ClosedBatches(
+      const Entry& entry, const std::vector<ClosedWindow>& closed) const;
   std::shared_ptr<Entry> Find(const std::string& name) const;
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> KeyFilter(
       const Entry& entry, const std::vector<std::string>& keys) const;
@@ -210,6 +241,7 @@ class WindowCatalog {
   std::unique_ptr<WindowStorage> storage_;
   std::unique_ptr<MetricsTable> metrics_;  // null when the metrics table is off
 
+  TableWriteGate write_gate_;
   mutable std::shared_mutex mutex_;                        // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
   // Last: destroyed (its loader thread stopped) before what the loader uses.

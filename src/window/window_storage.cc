@@ -158,14 +158,19 @@ arrow::Status WindowStorage::DeleteDefinition(const std::string& name) const {
                  " WHERE name = " + engine::QuoteLiteral(name));
 }
 
-arrow::Status WindowStorage::AppendHistory(const std::string& name,
-                                           const arrow::RecordBatch& rows) const {
-  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+engine::IngestRequest WindowStorage::HistoryTarget(const std::string& name) const {
   const auto path = InternalPath(name + "_history");
   engine::IngestRequest request;
   request.table = path.back();
   if (path.size() == 2) request.schema = path[0];
   request.if_not_exists = engine::IngestRequest::IfNotExists::kCreate;
+  return request;
+}
+
+arrow::Status WindowStorage::AppendHistory(const std::string& name,
+                                           const arrow::RecordBatch& rows) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  engine::IngestRequest request = HistoryTarget(name);
   request.if_exists = engine::IngestRequest::IfExists::kAppend;
   auto batch = arrow::RecordBatch::Make(rows.schema(), rows.num_rows(), rows.column_data());
   ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make({batch}, rows.schema()));
@@ -191,6 +196,27 @@ arrow::Result<std::shared_ptr<arrow::Table>> WindowStorage::ReadHistory(
 
 arrow::Status WindowStorage::DropHistory(const std::string& name) const {
   return Execute("DROP TABLE IF EXISTS " + Internal(name + "_history"));
+}
+
+arrow::Status WindowStorage::ReplaceHistory(const std::string& name,
+                                            const std::shared_ptr<arrow::Schema>& schema,
+                                            const arrow::RecordBatchVector& rows) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  ARROW_RETURN_NOT_OK(connection->BeginTransaction());
+  arrow::Status replaced = [&]() -> arrow::Status {
+    ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
+        *connection, "DROP TABLE IF EXISTS " + Internal(name + "_history")));
+    if (rows.empty()) return arrow::Status::OK();
+    engine::IngestRequest request = HistoryTarget(name);
+    request.if_exists = engine::IngestRequest::IfExists::kFail;
+    ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make(rows, schema));
+    return connection->Ingest(request, reader.get()).status();
+  }();
+  if (!replaced.ok()) {
+    (void)connection->Rollback();
+    return replaced;
+  }
+  return connection->Commit();
 }
 
 arrow::Result<std::shared_ptr<arrow::Schema>> WindowStorage::TableSchema(
@@ -242,10 +268,9 @@ arrow::Status WindowStorage::CreateTable(const TableName& table,
   return connection->Ingest(request, empty.get()).status();
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrdered(
-    const TableName& table, const std::string& columns, const std::string& where,
-    const std::string& time_column) const {
-  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+std::string WindowStorage::OrderedQuery(const TableName& table, const std::string& columns,
+                                        const std::string& where,
+                                        const std::string& time_column) const {
   std::string sql = "SELECT " + columns + " FROM " + Sql(table);
   if (!where.empty()) sql += " WHERE " + where;
   if (flavor_ == Flavor::kSqlite) {
@@ -256,7 +281,15 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrde
   } else {
     sql += " ORDER BY " + Quote(time_column);
   }
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(sql));
+  return sql;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowStorage::ReadOrdered(
+    const TableName& table, const std::string& columns, const std::string& where,
+    const std::string& time_column) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  ARROW_ASSIGN_OR_RAISE(auto statement,
+                        connection->Prepare(OrderedQuery(table, columns, where, time_column)));
   ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
   // The reader may stream from the connection: keep it alive with the reader.
   struct Holding : arrow::RecordBatchReader {

@@ -82,6 +82,11 @@ class WindowStorage {
       const std::string& name, const std::vector<std::string>& specs, const std::string& key_column,
       const std::vector<std::string>& key_values) const;
   arrow::Status DropHistory(const std::string& name) const;
+  // Replaces `name`'s history with `rows` (of `schema`) in one transaction: readers see the
+  // old history or the new one.
+  arrow::Status ReplaceHistory(const std::string& name,
+                               const std::shared_ptr<arrow::Schema>& schema,
+                               const arrow::RecordBatchVector& rows) const;
 
   // The columns of `table` as the engine returns them (NotFound if it does not exist).
   arrow::Result<std::shared_ptr<arrow::Schema>> TableSchema(const TableName& table) const;
@@ -91,6 +96,8 @@ class WindowStorage {
   arrow::Status CreateTable(const TableName& table, const arrow::Schema& schema) const;
   // `SELECT <columns> FROM table [WHERE where] ORDER BY time_column` (in time order on SQLite
   // too, whatever way its text times are written), streamed.
+  std::string OrderedQuery(const TableName& table, const std::string& columns,
+                           const std::string& where, const std::string& time_column) const;
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadOrdered(
       const TableName& table, const std::string& columns, const std::string& where,
       const std::string& time_column) const;
@@ -116,6 +123,8 @@ class WindowStorage {
   // An internal table's name (schema-qualified, or prefixed where there are no schemas).
   std::string Internal(const std::string& table) const;
   std::vector<std::string> InternalPath(const std::string& table) const;
+  // An ingest into `name`'s history table, creating it if missing (if_exists left to set).
+  engine::IngestRequest HistoryTarget(const std::string& name) const;
   arrow::Status Execute(const std::string& sql) const;
   // The parameter batch ($1, $2) of a request's time bounds.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimeBounds(

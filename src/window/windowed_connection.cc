@@ -64,12 +64,14 @@ class TransactionControlStatement : public engine::ForwardingStatement {
 
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
     const bool alive = kind_ != sql::StatementKind::kCommit || connection_->TransactionAlive();
+    auto hold = connection_->HoldPendingTables();
     auto result = target().ExecuteQuery();
     connection_->TransactionStatementRan(kind_, result.ok(), alive);
     return result;
   }
   arrow::Result<int64_t> ExecuteUpdate() override {
     const bool alive = kind_ != sql::StatementKind::kCommit || connection_->TransactionAlive();
+    auto hold = connection_->HoldPendingTables();
     auto result = target().ExecuteUpdate();
     connection_->TransactionStatementRan(kind_, result.ok(), alive);
     return result;
@@ -78,6 +80,31 @@ class TransactionControlStatement : public engine::ForwardingStatement {
  private:
   std::shared_ptr<WindowedConnection> connection_;
   sql::StatementKind kind_;
+};
+
+// A write to a table with windows: each execution holds the table's write gate from before its
+// rows are stored until they are folded (or kept for the commit), so a rebuild of the windows
+// sees it whole.
+class HeldWrite : public engine::ForwardingStatement {
+ public:
+  HeldWrite(std::unique_ptr<engine::EngineStatement> target, std::shared_ptr<WindowCatalog> catalog,
+            TableName table)
+      : ForwardingStatement(std::move(target)),
+        catalog_(std::move(catalog)),
+        table_(std::move(table)) {}
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
+    auto hold = catalog_->write_gate().Enter({table_});
+    return target().ExecuteQuery();
+  }
+  arrow::Result<int64_t> ExecuteUpdate() override {
+    auto hold = catalog_->write_gate().Enter({table_});
+    return target().ExecuteUpdate();
+  }
+
+ private:
+  std::shared_ptr<WindowCatalog> catalog_;
+  TableName table_;
 };
 
 // A query answered from window state when it runs, if the state still answers it exactly and
@@ -244,10 +271,13 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
       catalog.Diverged(table);
       return target().Prepare(sql);
     }
-    return MetricsInsert::Make(shared_target(), shared_->catalog, statement,
-                               [self](arrow::RecordBatchVector rows) {
-                                 self->Written(WindowCatalog::MetricsTableName(), std::move(rows));
-                               });
+    ARROW_ASSIGN_OR_RAISE(auto insert,
+                          MetricsInsert::Make(shared_target(), shared_->catalog, statement,
+                                              [self](arrow::RecordBatchVector rows) {
+                                                self->Written(WindowCatalog::MetricsTableName(),
+                                                              std::move(rows));
+                                              }));
+    return std::make_unique<HeldWrite>(std::move(insert), shared_->catalog, table);
   }
   if (!appends) {
     return arrow::Status::Invalid(
@@ -269,9 +299,11 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
                                   "RETURNING");
   }
   ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(*returning));
-  return std::make_unique<WindowFeedingInsert>(
-      std::move(prepared),
-      [self, table](arrow::RecordBatchVector rows) { self->Written(table, std::move(rows)); });
+  return std::make_unique<HeldWrite>(
+      std::make_unique<WindowFeedingInsert>(
+          std::move(prepared),
+          [self, table](arrow::RecordBatchVector rows) { self->Written(table, std::move(rows)); }),
+      shared_->catalog, table);
 }
 
 arrow::Result<int64_t> WindowedConnection::Ingest(const engine::IngestRequest& request,
@@ -285,6 +317,7 @@ arrow::Result<int64_t> WindowedConnection::Ingest(const engine::IngestRequest& r
                                   "first (hyprstream_drop_window)");
   }
   ARROW_ASSIGN_OR_RAISE(auto schema, catalog.AppendSchema(table, batches->schema()));
+  auto hold = catalog.write_gate().Enter({table});
   PreparingReader reader(batches, std::move(schema),
                          [&catalog, &table](const std::shared_ptr<arrow::RecordBatch>& batch) {
                            return catalog.PrepareAppend(table, batch);
@@ -354,8 +387,19 @@ void WindowedConnection::TransactionStatementRan(sql::StatementKind kind, bool s
 
 arrow::Status WindowedConnection::BeginTransaction() { return target().BeginTransaction(); }
 
+TableWriteGate::Hold WindowedConnection::HoldPendingTables() {
+  std::vector<TableName> tables;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [table, rows] : pending_) tables.push_back(table);
+  }
+  if (tables.empty()) return {};
+  return shared_->catalog->write_gate().Enter(tables);
+}
+
 arrow::Status WindowedConnection::Commit() {
   const bool alive = TransactionAlive();
+  auto hold = HoldPendingTables();
   arrow::Status status = target().Commit();
   EndTransaction(status.ok() && alive);
   return status;

@@ -46,6 +46,9 @@ class WindowedConnection : public engine::ForwardingConnection,
   void Written(const TableName& table, arrow::RecordBatchVector rows);
   // Before a SQL COMMIT runs: whether the transaction can still commit (see above).
   bool TransactionAlive();
+  // Around a commit: its rows reach the engine's copy (a cache) as it commits and the windows
+  // just after, so the tables they were written to are held (TableWriteGate) until then.
+  TableWriteGate::Hold HoldPendingTables();
   // After a transaction-control statement ran as SQL.
   void TransactionStatementRan(sql::StatementKind kind, bool succeeded, bool alive);
   // Where window functions and queries answered from window state run.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/duckdb_engine.h"
+#include "window/window_rebuilder.h"
 #include "window/windowed_connection.h"
 
 namespace hyprstream::window {
@@ -20,6 +21,7 @@ class WindowedAppender : public engine::TableAppender {
 
   arrow::Result<int64_t> Append(const arrow::RecordBatch& batch) override {
     auto shared = arrow::RecordBatch::Make(batch.schema(), batch.num_rows(), batch.column_data());
+    auto hold = catalog_->write_gate().Enter({table_});
     ARROW_ASSIGN_OR_RAISE(auto rows, catalog_->PrepareAppend(table_, shared));
     auto appended = inner_->Append(*rows);
     if (!appended.ok()) {
@@ -59,8 +61,10 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
   shared->host_is_inner = shared->host.get() == inner.get();
   ARROW_ASSIGN_OR_RAISE(shared->catalog, WindowCatalog::Open(inner, shared->registrar, options));
   // Rows others write straight into a backend table reach its windows when the cache copies
-  // them in; a reload (what changed unknown) stops the windows answering for the table.
+  // them in; a load of the cache's copy (what changed unknown) rebuilds them from the copy.
   std::weak_ptr<WindowCatalog> weak = shared->catalog;
+  shared->rebuilder = std::make_shared<WindowRebuilder>(weak);
+  std::weak_ptr<WindowRebuilder> rebuilder = shared->rebuilder;
   engine::ExternalRowsListener listener;
   listener.added = [weak](const std::string& schema, const std::string& table,
                           const arrow::RecordBatchVector& rows) {
@@ -74,13 +78,18 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
       spdlog::error("windows of {} missed rows others wrote: {}", name.key(), status.ToString());
     }
   };
-  listener.reloaded = [weak](const std::string& schema, const std::string& table) {
+  listener.loaded = [weak, rebuilder](const std::string& schema, const std::string& table) {
     auto catalog = weak.lock();
-    if (!catalog) return;
-    catalog->Diverged(catalog->Canonical(
+    auto rebuild = rebuilder.lock();
+    if (!catalog || !rebuild) return;
+    rebuild->Wanted(catalog->Canonical(
         schema.empty() ? std::nullopt : std::optional<std::string>(schema), table));
   };
   inner->WatchExternalRows(std::move(listener));
+  // Loads that finished before the listener was set.
+  for (const TableName& table : shared->catalog->FollowedTables()) {
+    shared->rebuilder->Wanted(table);
+  }
   return std::shared_ptr<WindowedEngine>(new WindowedEngine(std::move(shared)));
 }
 

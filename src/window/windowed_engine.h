@@ -24,6 +24,8 @@
 
 namespace hyprstream::window {
 
+class WindowRebuilder;
+
 // What the layer's connections share.
 struct WindowedShared {
   std::shared_ptr<engine::Engine> inner;  // the engine below
@@ -33,6 +35,8 @@ struct WindowedShared {
   std::shared_ptr<engine::Engine> registrar;
   std::shared_ptr<engine::Engine> host;
   std::shared_ptr<WindowCatalog> catalog;
+  // Rebuilds windows when the engine's copy of their table is loaded (a cache).
+  std::shared_ptr<WindowRebuilder> rebuilder;
   bool inner_hosts_functions = false;
   bool host_is_inner = false;  // embedded DuckDB: a session's own connection is the host
 };

@@ -5,8 +5,10 @@ directly with adbc_driver_postgresql."""
 import datetime as dt
 import math
 import os
+import random
 import re
 import subprocess
+import threading
 
 import adbc_driver_flightsql.dbapi
 import adbc_driver_postgresql.dbapi
@@ -41,6 +43,13 @@ def close(got, want):
 def readme_block(fence, needle):
     text = (ROOT / "README.md").read_text()
     return next(b for b in re.findall(fr"```{fence}\n(.*?)```", text, flags=re.S) if needle in b)
+
+
+def create_prices_with_window(cur, name, windows):
+    """Table `name` (sym, ts, price) made through hyprstream, and window `name`_w over it."""
+    cur.execute(f"CREATE TABLE {name} (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
+    cur.execute(f"SELECT * FROM hyprstream_create_window('{name}_w', '{name}', keys := 'sym', "
+                f"time_column := 'ts', value_columns := 'price', windows := '{windows}')")
 
 
 @pytest.fixture
@@ -111,10 +120,7 @@ def test_windows_answer_group_bys_over_postgres_exactly(front, postgres, name):
     now = utcnow().replace(microsecond=0)
     with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
         cur = conn.cursor()
-        cur.execute(f"CREATE TABLE {name} (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
-        cur.execute(f"SELECT * FROM hyprstream_create_window('{name}_w', '{name}', keys := 'sym', "
-                    "time_column := 'ts', value_columns := 'price', "
-                    "windows := '1m, trailing 1h')")
+        create_prices_with_window(cur, name, "1m, trailing 1h")
         cur.execute(f"INSERT INTO {name} VALUES ('a', TIMESTAMP '{now - dt.timedelta(minutes=3)}', 1.5),"
                     f" ('b', TIMESTAMP '{now - dt.timedelta(minutes=2)}', 2.25)")
         cur.adbc_ingest(name, pa.table({
@@ -209,4 +215,132 @@ def test_rows_others_write_into_postgres_reach_windows_after_a_refresh(postgres,
     assert provenance["source"] == "windows" and provenance["cache"] == "hit"
     as_of = dt.datetime.fromisoformat(provenance["as_of"].rstrip("Z"))
     assert now - dt.timedelta(seconds=5) <= as_of <= utcnow()
+    rows(uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
+
+
+def windows_answer(uri, query, since):
+    """The rows of `query` once they are answered from window state as of `since` or later
+    (the cache's copy has caught up with what was written before); None if they never are."""
+    answer = {}
+
+    def answered():
+        got, provenance = ask(uri, query)
+        as_of = dt.datetime.fromisoformat(provenance.get("as_of", "1970-01-01").rstrip("Z"))
+        answer["rows"] = [tuple(r.values()) for r in got]
+        return provenance.get("source") == "windows" and as_of >= since
+    return answer["rows"] if wait_for(answered, timeout=30) else None
+
+
+TRAILING = ("SELECT sym, count(price) AS n, sum(price) AS s, max(price) AS hi FROM {t} "
+            "WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
+TRAILING_PG = ("SELECT sym, count(price), sum(price), max(price) FROM {t} "
+               "WHERE ts > (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
+
+
+def pg_insert(postgres, table, rows):
+    with adbc_driver_postgresql.dbapi.connect(postgres.uri) as direct:
+        cur = direct.cursor()
+        values = ", ".join(f"('{s}', TIMESTAMP '{t}', {v})" for s, t, v in rows)
+        cur.execute(f"INSERT INTO {table} VALUES {values}")
+        direct.commit()
+
+
+def test_windows_follow_a_table_only_others_write_and_after_a_restart(postgres, start_server,
+                                                                        name):
+    """A window over a PostgreSQL table nothing was ever ingested into through hyprstream: the
+    cache mirrors it for the window (built from the mirror), so rows others write later reach
+    the window; after a restart with an empty cache, likewise. Every answer from window state
+    equals PostgreSQL's own."""
+    now = utcnow().replace(microsecond=0)
+    with adbc_driver_postgresql.dbapi.connect(postgres.uri) as direct:
+        cur = direct.cursor()
+        cur.execute(f"CREATE TABLE {name} (sym TEXT, ts TIMESTAMP, price DOUBLE PRECISION)")
+        direct.commit()
+    pg_insert(postgres, name, [("a", now - dt.timedelta(minutes=40), 1.0),
+                               ("b", now - dt.timedelta(minutes=30), 2.0)])
+    flags = (*adbc_args(postgres), *README_CACHE_FLAGS, "--cache-refresh-interval", "1s")
+    server = start_server(*flags, env=CREDENTIALS)
+    rows(server.uri, f"SELECT * FROM hyprstream_create_window('{name}_w', '{name}', "
+                     "keys := 'sym', time_column := 'ts', value_columns := 'price', "
+                     "windows := 'trailing 1h')")
+    query, want = TRAILING.format(t=name), TRAILING_PG.format(t=name)
+    since = utcnow()
+    pg_insert(postgres, name, [("a", now - dt.timedelta(minutes=2), 5.0),
+                               ("c", now - dt.timedelta(minutes=1), 7.0)])
+    close(windows_answer(server.uri, query, since), pg_rows(postgres, want))
+    assert server.stop() == 0
+
+    pg_insert(postgres, name, [("c", now - dt.timedelta(seconds=30), 9.0)])
+    since = utcnow()
+    server = start_server(*flags, env=CREDENTIALS)
+    close(windows_answer(server.uri, query, since), pg_rows(postgres, want))
+    since = utcnow()
+    pg_insert(postgres, name, [("d", now, 11.0)])
+    got = windows_answer(server.uri, query, since)
+    close(got, pg_rows(postgres, want))
+    assert [r[0] for r in got] == ["a", "b", "c", "d"]
+    rows(server.uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
+
+
+def test_randomised_writers_and_others_agree_with_postgres(postgres, start_server, name):
+    """Randomised differential test over a real PostgreSQL: in each round hyprstream clients
+    write (ingest, INSERT, transactions committed or rolled back) while another client writes
+    straight into PostgreSQL (rows newer than hyprstream's: the cache's append refresh copies
+    rows newer than its newest); then the trailing GROUP BY answered from window state must
+    equal PostgreSQL's own answer."""
+    rng = random.Random(7)
+    server = start_server(*adbc_args(postgres), *README_CACHE_FLAGS,
+                          "--cache-refresh-interval", "1s", env=CREDENTIALS)
+    uri = server.uri
+    start = utcnow().replace(microsecond=0)
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        create_prices_with_window(conn.cursor(), name, "trailing 1h")
+    others_clock = start - dt.timedelta(minutes=20)
+    syms = ["a", "b", "c", "d"]
+
+    def row():
+        return (rng.choice(syms), start - dt.timedelta(minutes=50, seconds=-rng.randrange(1200)),
+                float(rng.randrange(100)))
+
+    errors = []
+
+    def hyprstream_writes(ops):
+        try:
+            write(ops)
+        except Exception as e:  # noqa: BLE001 - reported by the test's thread
+            errors.append(e)
+
+    def write(ops):
+        with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as auto, \
+                adbc_driver_flightsql.dbapi.connect(uri) as manual:
+            for op in ops:
+                if op == "ingest":
+                    batch = [row() for _ in range(3)]
+                    auto.cursor().adbc_ingest(name, pa.table({
+                        "sym": [r[0] for r in batch],
+                        "ts": pa.array([r[1] for r in batch], pa.timestamp("us")),
+                        "price": [r[2] for r in batch]}), mode="append")
+                elif op == "insert":
+                    s, t, v = row()
+                    auto.cursor().execute(f"INSERT INTO {name} VALUES ('{s}', TIMESTAMP '{t}', {v})")
+                else:
+                    s, t, v = row()
+                    manual.cursor().execute(
+                        f"INSERT INTO {name} VALUES ('{s}', TIMESTAMP '{t}', {v})")
+                    manual.commit() if op == "commit" else manual.rollback()
+
+    query, want = TRAILING.format(t=name), TRAILING_PG.format(t=name)
+    for _ in range(4):
+        ops = [rng.choice(["ingest", "insert", "commit", "rollback"]) for _ in range(8)]
+        writer = threading.Thread(target=hyprstream_writes, args=(ops,))
+        writer.start()
+        for _ in range(3):
+            others_clock += dt.timedelta(seconds=1)
+            pg_insert(postgres, name, [(rng.choice(syms), others_clock, float(rng.randrange(100)))])
+        writer.join()
+        assert not errors, errors
+        since = utcnow()
+        got = windows_answer(uri, query, since)
+        assert got is not None, "window state never answered again"
+        close(got, pg_rows(postgres, want))
     rows(uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")

@@ -1,7 +1,8 @@
-// MirrorSet's reload reports (what the windows above the cache rely on): a mirror that was
-// ready and is loaded again reports a reload (rows others wrote may have come in unannounced);
-// a first load redone because a write began while it ran does not (no refresh has run yet, so
-// nothing was announced that the second load could skip). Real DuckDB backend and cache.
+// MirrorSet's load reports and generations (what the windows above the cache build on): every
+// load is reported (it copies rows others wrote without telling them row by row) and gives
+// the mirror a new generation; a mirror has a generation to read only while it is ready and
+// no write goes around it; MakeReady loads on the caller's thread. Real DuckDB backend and
+// cache.
 #include "cache/mirror_set.h"
 
 #include <gtest/gtest.h>
@@ -25,8 +26,8 @@ class MirrorSetTest : public ::testing::Test {
                                         "AS ts, 5 AS v")
                     .ok());
     engine::ExternalRowsListener listener;
-    listener.reloaded = [this](const std::string&, const std::string& table) {
-      reloads_.push_back(table);
+    listener.loaded = [this](const std::string&, const std::string& table) {
+      loads_.push_back(table);
     };
     mirrors_.OnExternalRows(std::move(listener));
     MirrorOptions options;
@@ -44,19 +45,40 @@ class MirrorSetTest : public ::testing::Test {
   }
   std::string State() { return Snapshot().state; }
 
-  void Maintain() { mirrors_.Maintain(*backend_, *cache_, ""); }
+  void Maintain() { mirrors_.Maintain(*backend_, *cache_); }
 
   const std::vector<TableKey> readings_{TableKey::Parse("readings")};
   std::shared_ptr<engine::Engine> backend_engine_, cache_engine_;
   std::shared_ptr<engine::EngineConnection> backend_, cache_;
   MirrorSet mirrors_{CacheOptions{}};
   std::shared_ptr<Mirror> mirror_;
-  std::vector<std::string> reloads_;
+  std::vector<std::string> loads_;
 };
 
-TEST_F(MirrorSetTest, FirstLoadRedoneForAWriteThatBeganDuringItIsNoReload) {
-  // The write begins while the first load copies the table (after its swap, before it is
-  // marked ready): the load cannot make the mirror ready and is redone after the write.
+TEST_F(MirrorSetTest, EveryLoadIsReportedAndGivesANewGeneration) {
+  EXPECT_FALSE(mirrors_.ReadyGeneration(*mirror_).has_value());
+  Maintain();
+  ASSERT_EQ(State(), "ready");
+  EXPECT_EQ(loads_, std::vector<std::string>{"readings"});
+  auto first = mirrors_.ReadyGeneration(*mirror_);
+  ASSERT_TRUE(first.has_value());
+  // A write around the mirror: no generation to read until it is loaded again.
+  mirrors_.BeginWrite(readings_);
+  EXPECT_EQ(State(), "stale");
+  EXPECT_FALSE(mirrors_.ReadyGeneration(*mirror_).has_value());
+  mirrors_.EndWrite(readings_);
+  EXPECT_FALSE(mirrors_.ReadyGeneration(*mirror_).has_value());
+  Maintain();
+  EXPECT_EQ(State(), "ready");
+  EXPECT_EQ(loads_, (std::vector<std::string>{"readings", "readings"}));
+  auto second = mirrors_.ReadyGeneration(*mirror_);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_GT(*second, *first);
+}
+
+TEST_F(MirrorSetTest, ALoadAWriteBeganDuringLeavesItStaleAndIsRedone) {
+  // The write begins while the load copies the table (after its swap, before it is marked
+  // ready): the load cannot make the mirror ready and is redone after the write.
   bool began = false;
   mirrors_.OnChange([&](const TableKey&) {
     if (began) return;
@@ -66,32 +88,57 @@ TEST_F(MirrorSetTest, FirstLoadRedoneForAWriteThatBeganDuringItIsNoReload) {
   Maintain();
   ASSERT_TRUE(began);
   EXPECT_EQ(State(), "stale");
+  EXPECT_FALSE(mirrors_.ReadyGeneration(*mirror_).has_value());
   mirrors_.EndWrite(readings_);
   Maintain();
   EXPECT_EQ(State(), "ready");
   EXPECT_EQ(Snapshot().loads, 2);
-  EXPECT_TRUE(reloads_.empty());
+  EXPECT_TRUE(mirrors_.ReadyGeneration(*mirror_).has_value());
 }
 
-TEST_F(MirrorSetTest, LoadAfterTheMirrorWasReadyIsAReload) {
+TEST_F(MirrorSetTest, LoadAfterAFailedWriteThroughIsReported) {
   Maintain();
   ASSERT_EQ(State(), "ready");
-  EXPECT_TRUE(reloads_.empty());
-  mirrors_.BeginWrite(readings_);
-  EXPECT_EQ(State(), "stale");
-  mirrors_.EndWrite(readings_);
-  Maintain();
-  EXPECT_EQ(State(), "ready");
-  EXPECT_EQ(reloads_, std::vector<std::string>{"readings"});
-}
-
-TEST_F(MirrorSetTest, LoadAfterAFailedWriteThroughIsAReload) {
-  Maintain();
-  ASSERT_EQ(State(), "ready");
+  auto before = mirrors_.ReadyGeneration(*mirror_);
   mirrors_.Invalidate(mirror_, "write-through failed: test");
+  EXPECT_FALSE(mirrors_.ReadyGeneration(*mirror_).has_value());
   Maintain();
   EXPECT_EQ(State(), "ready");
-  EXPECT_EQ(reloads_, std::vector<std::string>{"readings"});
+  EXPECT_EQ(loads_.size(), 2u);
+  EXPECT_NE(mirrors_.ReadyGeneration(*mirror_), before);
+}
+
+TEST_F(MirrorSetTest, MakeReadyLoadsOnTheCallersThreadAndMaintainDoesNotLoadAgain) {
+  {
+    std::lock_guard<std::mutex> write(mirror_->write);
+    auto ready = mirrors_.MakeReady(*mirror_, *backend_, *cache_);
+    ASSERT_TRUE(ready.ok()) << ready.status().ToString();
+    EXPECT_TRUE(*ready);
+  }
+  EXPECT_EQ(State(), "ready");
+  EXPECT_EQ(Snapshot().rows, 1);
+  auto generation = mirrors_.ReadyGeneration(*mirror_);
+  Maintain();  // not due: the mirror is ready and its refresh interval has not passed
+  EXPECT_EQ(Snapshot().loads, 1);
+  EXPECT_EQ(mirrors_.ReadyGeneration(*mirror_), generation);
+  // Ready already: nothing is loaded.
+  std::lock_guard<std::mutex> write(mirror_->write);
+  ASSERT_TRUE(*mirrors_.MakeReady(*mirror_, *backend_, *cache_));
+  EXPECT_EQ(Snapshot().loads, 1);
+}
+
+TEST_F(MirrorSetTest, MakeReadyRefusesWhileAWriteGoesAroundTheMirror) {
+  mirrors_.BeginWrite(readings_);
+  {
+    std::lock_guard<std::mutex> write(mirror_->write);
+    auto ready = mirrors_.MakeReady(*mirror_, *backend_, *cache_);
+    ASSERT_TRUE(ready.ok());
+    EXPECT_FALSE(*ready);
+  }
+  EXPECT_EQ(Snapshot().loads, 0);
+  mirrors_.EndWrite(readings_);
+  std::lock_guard<std::mutex> write(mirror_->write);
+  EXPECT_TRUE(*mirrors_.MakeReady(*mirror_, *backend_, *cache_));
 }
 
 }  // namespace
