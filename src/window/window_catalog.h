@@ -91,7 +91,8 @@ class WindowCatalog {
   void Abandoned(const TableName& table);
   // Rows of `table` were updated or deleted (allowed on metrics): its definitions stop
   // answering queries for the rewriter (AnswersExactly/TrailingCovering) until a restart
-  // rebuilds them from the stored rows.
+  // rebuilds them from the stored rows (behind a cache: until Rebuild, after the cache's copy
+  // is reloaded).
   void Diverged(const TableName& table);
   // A statement changed tables that cannot be told (EXECUTE, CALL, DROP ... CASCADE): every
   // definition stops answering queries.

@@ -138,29 +138,39 @@ class AnsweredStatement : public engine::EngineStatement {
     }
     ARROW_ASSIGN_OR_RAISE(auto reader, std::move(executed));
     if (&chosen != answer_.from_windows.get()) return reader;
-    // From window state: as current as the rows the windows have seen, which (behind a cache)
-    // include what others wrote to the backend up to the cache's last refresh.
-    auto as_of = std::chrono::system_clock::now();
-    if (auto described = catalog_->Describe(answer_.definition); described.ok()) {
-      const TableName& table = described->table;
-      if (auto copy =
-              shared_->inner->RowsAsOf(table.schema == "main" ? "" : table.schema, table.table)) {
-        as_of = *copy;
-      }
-    }
-    return engine::WithProvenance(std::move(reader), "hit", "windows", as_of);
+    return engine::WithProvenance(std::move(reader), "hit", "windows",
+                                  RowsAsOf().value_or(std::chrono::system_clock::now()));
   }
   arrow::Result<int64_t> ExecuteUpdate() override { return Chosen().ExecuteUpdate(); }
   void SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override {
+    max_staleness_ = max_staleness;
     answer_.original->SetMaxStaleness(max_staleness);
   }
 
  private:
+  // Window state is as current as the rows the windows have seen, which (behind a cache)
+  // include what others wrote to the backend up to the cache's last refresh; nullopt: current.
+  std::optional<std::chrono::system_clock::time_point> RowsAsOf() const {
+    auto described = catalog_->Describe(answer_.definition);
+    if (!described.ok()) return std::nullopt;
+    const TableName& table = described->table;
+    return shared_->inner->RowsAsOf(table.schema == "main" ? "" : table.schema, table.table);
+  }
+  // Whether window state is fresh enough for the bound on staleness the statement or the
+  // session asks for (as the cache's own answers are).
+  bool FreshEnough() const {
+    const auto bound = max_staleness_ ? max_staleness_ : connection_->max_staleness();
+    if (!bound) return true;
+    const auto as_of = RowsAsOf();
+    return !as_of || std::chrono::system_clock::now() - *as_of <= *bound;
+  }
+
   engine::EngineStatement& Chosen() {
     const bool answers =
         !connection_->InTransaction() && catalog_->Answers(answer_.definition) &&
         (!answer_.exact || catalog_->AnswersExactly(answer_.definition, answer_.exact->width_us,
-                                                    answer_.exact->slide_us));
+                                                    answer_.exact->slide_us)) &&
+        FreshEnough();
     // Logged here, where the choice is made, so the log says how each execution was answered.
     if (answers) {
       spdlog::debug("answered from the maintained windows of '{}': {}", answer_.definition,
@@ -173,6 +183,7 @@ class AnsweredStatement : public engine::EngineStatement {
   }
 
   WindowAnswer answer_;
+  std::optional<std::chrono::milliseconds> max_staleness_;  // this statement's own bound
   std::shared_ptr<WindowCatalog> catalog_;
   std::shared_ptr<WindowedShared> shared_;
   std::shared_ptr<WindowedConnection> connection_;
@@ -383,6 +394,19 @@ void WindowedConnection::TransactionStatementRan(sql::StatementKind kind, bool s
     default:
       break;
   }
+}
+
+arrow::Status WindowedConnection::SetMaxStaleness(
+    std::optional<std::chrono::milliseconds> max_staleness) {
+  ARROW_RETURN_NOT_OK(target().SetMaxStaleness(max_staleness));
+  std::lock_guard<std::mutex> lock(mutex_);
+  max_staleness_ = max_staleness;
+  return arrow::Status::OK();
+}
+
+std::optional<std::chrono::milliseconds> WindowedConnection::max_staleness() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return max_staleness_;
 }
 
 arrow::Status WindowedConnection::BeginTransaction() { return target().BeginTransaction(); }

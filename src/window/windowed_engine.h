@@ -6,6 +6,8 @@
 // commit, dropped at rollback), autocommit. A change the windows cannot follow (UPDATE,
 // DELETE, upserts, COPY ... FROM, DDL on such a table) is refused with an error naming the
 // table, except on `metrics`, where it is allowed and its windows stop answering queries.
+// Over an engine that keeps a copy of the tables others write too (a cache), the windows are
+// built from that copy and rebuilt from it whenever it is loaded whole (WindowRebuilder).
 // Queries a definition answers exactly are answered from window state (window_query_rewriter.h),
 // checked again at each execution; anything else runs on the engine below.
 //

@@ -182,6 +182,11 @@ def test_restart_with_a_memory_cache_rebuilds_windows_from_postgres(postgres, st
     rows(second.uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
 
 
+def want_sql(name):
+    return (f"SELECT sym, count(price), sum(price) FROM {name} "
+            f"WHERE ts > (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
+
+
 def test_rows_others_write_into_postgres_reach_windows_after_a_refresh(postgres, start_server,
                                                                         name):
     server = start_server(*adbc_args(postgres), *README_CACHE_FLAGS,
@@ -205,16 +210,29 @@ def test_rows_others_write_into_postgres_reach_windows_after_a_refresh(postgres,
               f"width := 'trailing 1h') ORDER BY sym")
     assert wait_for(lambda: rows(uri, window) == [("a", 2, 6.0), ("b", 1, 2.0), ("c", 1, 7.0)],
                     timeout=30), rows(uri, window)
-    got, provenance = ask(uri, f"SELECT sym, count(price) AS n, sum(price) AS s FROM {name} "
-                               f"WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
-    want = pg_rows(postgres, f"SELECT sym, count(price), sum(price) FROM {name} "
-                             f"WHERE ts > (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour' "
-                             f"GROUP BY sym ORDER BY sym")
-    close([tuple(r.values()) for r in got], want)
+    query = (f"SELECT sym, count(price) AS n, sum(price) AS s FROM {name} "
+             f"WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
+    got, provenance = ask(uri, query)
+    close([tuple(r.values()) for r in got], pg_rows(postgres, want_sql(name)))
     # From window state, as current as the cache's last refresh of the table.
     assert provenance["source"] == "windows" and provenance["cache"] == "hit"
     as_of = dt.datetime.fromisoformat(provenance["as_of"].rstrip("Z"))
     assert now - dt.timedelta(seconds=5) <= as_of <= utcnow()
+    # A bound on staleness bounds answers from window state too: 0 always asks PostgreSQL,
+    # which already has the row another writer just added.
+    pg_insert(postgres, name, [("d", now, 3.0)])
+    got, provenance = ask(uri, query, headers=[("x-hyprstream-max-staleness", "0")])
+    assert provenance["source"] == "backend"
+    close([tuple(r.values()) for r in got], pg_rows(postgres, want_sql(name)))
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        conn.adbc_connection.set_options(
+            **{"adbc.flight.sql.session.option.hyprstream.max_staleness": "0"})
+        cur = conn.cursor()
+        pg_insert(postgres, name, [("e", now, 4.0)])
+        cur.execute(query)
+        got = cur.fetchall()
+        assert got[-1] == ("e", 1, 4.0)
+        close(got, pg_rows(postgres, want_sql(name)))
     rows(uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
 
 

@@ -232,6 +232,34 @@ TEST_F(WindowsOverCacheTest, AWriteTheCacheCannotFollowRebuildsTheWindowsInstead
   ExpectWindowsAnswerAsTheBackend(std::chrono::system_clock::now());
 }
 
+TEST_F(WindowsOverCacheTest, ABoundOnStalenessAlsoBoundsAnswersFromWindowState) {
+  Open();
+  ASSERT_TRUE(CreateWindow().ok());
+  const int64_t now = NowMicros();
+  Others({Row("a", now - 60000000LL, 1)});
+  ExpectWindowsAnswerAsTheBackend(std::chrono::system_clock::now());
+  // 0: always the backend. Window state is as of the cache's last refresh, so it does not
+  // answer; the backend sees others' newest row at once.
+  ASSERT_TRUE(client_->SetMaxStaleness(0ms).ok());
+  Others({Row("b", now - 30000000LL, 2)});
+  auto fresh = Ask(*client_, kTrailing);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_EQ(fresh->source, "backend");
+  EXPECT_TRUE(fresh->rows->Equals(**Query(*others_, kTrailing)));
+  // A bound the refreshes keep within: window state answers again.
+  ASSERT_TRUE(client_->SetMaxStaleness(std::chrono::hours(1)).ok());
+  ExpectWindowsAnswerAsTheBackend(std::chrono::system_clock::now());
+  // A statement's own bound (a call header) overrides the session's.
+  auto statement = client_->Prepare(kTrailing);
+  ASSERT_TRUE(statement.ok());
+  (*statement)->SetMaxStaleness(0ms);
+  auto reader = (*statement)->ExecuteQuery();
+  ASSERT_TRUE(reader.ok());
+  auto metadata = (*reader)->schema()->metadata();
+  ASSERT_NE(metadata, nullptr);
+  EXPECT_EQ(*metadata->Get("hyprstream.source"), "backend");
+}
+
 // Randomised differential test: hyprstream writers (ingest, INSERT, transactions committed
 // or rolled back), others writing straight into the backend, statements that make the cache
 // reload every mirror, and readers, all at once; after each round the writers stop and the
