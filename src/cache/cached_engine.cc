@@ -69,6 +69,32 @@ class WriteThroughAppender : public engine::TableAppender {
   TableKey key_;
 };
 
+// Rows of a query run in a read-only transaction of its own connection (a snapshot of the
+// cache); the transaction ends with the reader.
+class SnapshotReader : public arrow::RecordBatchReader {
+ public:
+  SnapshotReader(std::shared_ptr<engine::EngineConnection> connection,
+                 std::unique_ptr<engine::EngineStatement> statement,
+                 std::shared_ptr<arrow::RecordBatchReader> rows)
+      : connection_(std::move(connection)),
+        statement_(std::move(statement)),
+        rows_(std::move(rows)) {}
+  ~SnapshotReader() override {
+    rows_.reset();
+    statement_.reset();
+    (void)connection_->Rollback();
+  }
+  std::shared_ptr<arrow::Schema> schema() const override { return rows_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    return rows_->ReadNext(batch);
+  }
+
+ private:
+  std::shared_ptr<engine::EngineConnection> connection_;
+  std::unique_ptr<engine::EngineStatement> statement_;
+  std::shared_ptr<arrow::RecordBatchReader> rows_;
+};
+
 // A forwarding engine over the backend: what it does not override passes to the backend.
 class CachedEngine : public engine::ForwardingEngine {
  public:
@@ -199,9 +225,22 @@ class CachedEngine : public engine::ForwardingEngine {
     ARROW_ASSIGN_OR_RAISE(bool ready, core_->mirrors.MakeReady(*mirror, *backend, *cache));
     auto generation = core_->mirrors.ReadyGeneration(*mirror);
     if (!ready || !generation) return std::nullopt;
-    ARROW_ASSIGN_OR_RAISE(auto statement, cache->Prepare(query));
-    ARROW_ASSIGN_OR_RAISE(auto rows, statement->ExecuteQuery());
-    ARROW_RETURN_NOT_OK(read(*generation, *rows));
+    // The rows are read in a transaction whose snapshot is taken now: DuckDB's begins at its
+    // first read, so the mirror is read once here, under its write lock; the query itself
+    // (its sort, its rows) runs when the reader is read, after the lock is gone.
+    ARROW_RETURN_NOT_OK(cache->BeginTransaction());
+    auto snapshot = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+      ARROW_RETURN_NOT_OK(
+          engine::QueryValue(*cache, "SELECT count(*) FROM " + mirror->key.Quoted()).status());
+      ARROW_ASSIGN_OR_RAISE(auto statement, cache->Prepare(query));
+      ARROW_ASSIGN_OR_RAISE(auto rows, statement->ExecuteQuery());
+      return std::make_shared<SnapshotReader>(cache, std::move(statement), std::move(rows));
+    }();
+    if (!snapshot.ok()) {
+      (void)cache->Rollback();
+      return snapshot.status();
+    }
+    ARROW_RETURN_NOT_OK(read(*generation, *std::move(snapshot)));
     return generation;
   }
   std::optional<int64_t> CopyGeneration(const std::string& schema,

@@ -237,9 +237,11 @@ struct ExternalRowsListener {
   std::function<void(const std::string& schema, const std::string& table)> loaded;
 };
 
-// Rows of a table's copy handed to ReadCopy's reader, with the copy's generation (it changes
-// whenever the copy is loaded whole).
-using CopyReader = std::function<arrow::Status(int64_t generation, arrow::RecordBatchReader&)>;
+// ReadCopy's reader: the copy's generation (it changes whenever the copy is loaded whole) and
+// the query's rows, a snapshot of the copy as it was when `read` ran (it may keep them and
+// read them later, from any thread).
+using CopyReader = std::function<arrow::Status(int64_t generation,
+                                               std::shared_ptr<arrow::RecordBatchReader> rows)>;
 
 class Engine {
  public:
@@ -286,8 +288,9 @@ class Engine {
                            const std::string& time_column) {
     return false;
   }
-  // Runs `query` (a SELECT over the table, named as given) on the copy and hands its rows to
-  // `read`, while nothing changes the copy; loads the copy first when it is not current.
+  // Runs `query` (a SELECT over the table, named as given) on the copy and calls `read` with
+  // its rows while nothing changes the copy (so `read` must be quick: whatever it does then
+  // happens at the moment of the snapshot); loads the copy first when it is not current.
   // nullopt when the copy cannot be read now (a write around it is in flight; a `loaded`
   // event follows once it is current). NotImplemented where the engine keeps no copy.
   virtual arrow::Result<std::optional<int64_t>> ReadCopy(const std::string& schema,

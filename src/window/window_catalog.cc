@@ -107,6 +107,15 @@ struct WindowCatalog::Entry {
   // agree on which rows exist (FollowTable). built_from: set before the entry is published.
   bool follows = false;
   std::optional<int64_t> built_from;
+  bool retired = false;  // GUARDED_BY(write_mutex): replaced by a rebuilt state
+};
+
+// The rows committed to a table while a state of it is built from a snapshot of its copy:
+// folded into that state before it is published.
+struct WindowCatalog::Handoff {
+  std::mutex mutex;
+  arrow::RecordBatchVector rows;  // GUARDED_BY(mutex): as committed
+  bool closed = false;            // GUARDED_BY(mutex): the state was published (or given up)
 };
 
 WindowCatalog::WindowCatalog(std::shared_ptr<engine::Engine> engine,
@@ -155,11 +164,10 @@ arrow::Status WindowCatalog::Start() {
     ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(kMetrics, MetricsTableName(), metrics,
                                                 /*persist_history=*/true));
     Follow(*entry);
-    ARROW_RETURN_NOT_OK(Backfill(*entry, nullptr).status());
-    {
-      std::unique_lock<std::shared_mutex> lock(mutex_);
-      entries_[kMetrics] = std::move(entry);
-    }
+    ARROW_RETURN_NOT_OK(Backfill(entry, [&]() -> arrow::Result<bool> {
+                          entries_[kMetrics] = entry;
+                          return true;
+                        }).status());
     // Only where it can keep panes (its rows would otherwise be buffered for nothing: SQLite
     // answers its own queries).
     if (!options_.metrics_trailing_windows.empty() &&
@@ -176,9 +184,10 @@ arrow::Status WindowCatalog::Start() {
                             MakeEntry(kMetricsTrailing, MetricsTableName(), trailing,
                                       /*persist_history=*/false));
       Follow(*trailing_entry);
-      ARROW_RETURN_NOT_OK(Backfill(*trailing_entry, nullptr).status());
-      std::unique_lock<std::shared_mutex> lock(mutex_);
-      entries_[kMetricsTrailing] = std::move(trailing_entry);
+      ARROW_RETURN_NOT_OK(Backfill(trailing_entry, [&]() -> arrow::Result<bool> {
+                            entries_[kMetricsTrailing] = trailing_entry;
+                            return true;
+                          }).status());
     }
   }
 
@@ -191,9 +200,10 @@ arrow::Status WindowCatalog::Start() {
                                         "': ", entry.status().message());
     }
     Follow(**entry);
-    ARROW_RETURN_NOT_OK(Backfill(**entry, nullptr).status());
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    entries_[Lower(definition.name)] = std::move(*entry);
+    ARROW_RETURN_NOT_OK(Backfill(*entry, [&]() -> arrow::Result<bool> {
+                          entries_[Lower(definition.name)] = *entry;
+                          return true;
+                        }).status());
   }
   return arrow::Status::OK();
 }
@@ -334,64 +344,144 @@ void WindowCatalog::Follow(Entry& entry) const {
       engine_->FollowTable(EngineSchema(entry.table), entry.table.table, entry.spec.time_column);
 }
 
-arrow::Result<int64_t> WindowCatalog::Backfill(Entry& entry, const Publish& publish) {
-  if (entry.follows) {
-    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(entry, publish));
+arrow::Result<int64_t> WindowCatalog::Backfill(const std::shared_ptr<Entry>& entry,
+                                               const Publish& publish) {
+  if (entry->follows) {
+    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(entry, nullptr, publish));
     if (rows) return *rows;
     // The copy cannot be read now: built from the stored rows, the state answers no query
     // until a load of the copy rebuilds it (Rebuild).
   }
-  ARROW_ASSIGN_OR_RAISE(auto reader, storage_->ReadOrdered(entry.table, StoredColumns(entry), "",
-                                                           entry.spec.time_column));
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldStored(entry, *reader));
-  if (publish) ARROW_RETURN_NOT_OK(publish());
+  // No write to the table is half done (stored, not yet folded) while the state is built and
+  // published: each write's rows are read here or folded afterwards.
+  auto exclusion = write_gate_.Exclude(entry->table);
+  ARROW_ASSIGN_OR_RAISE(auto reader, storage_->ReadOrdered(entry->table, StoredColumns(*entry), "",
+                                                           entry->spec.time_column));
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(*entry, *reader));
+  {
+    std::lock_guard<std::mutex> held(entry->write_mutex);  // (not published yet: uncontended)
+    ARROW_RETURN_NOT_OK(ReplaceHistory(*entry));
+  }
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  ARROW_RETURN_NOT_OK(publish().status());
   return rows;
 }
 
-arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(Entry& entry,
-                                                                   const Publish& publish) {
-  int64_t rows = 0;
-  bool reading = false;
-  auto generation = engine_->ReadCopy(
-      EngineSchema(entry.table), entry.table.table,
-      storage_->OrderedQuery(entry.table, StoredColumns(entry), "", entry.spec.time_column),
-      [&](int64_t copy, arrow::RecordBatchReader& reader) -> arrow::Status {
-        reading = true;
-        ARROW_ASSIGN_OR_RAISE(rows, FoldStored(entry, reader));
-        entry.built_from = copy;
-        return publish ? publish() : arrow::Status::OK();
-      });
-  if (generation.ok() && generation->has_value()) return rows;
-  if (reading) return generation.status();  // the store holds part of the rows: unusable
-  if (!generation.ok()) {
-    spdlog::warn(
-        "window '{}': the cached copy of {} cannot be read ({}); its state answers no "
-        "query until the copy is loaded",
-        entry.name, entry.table.key(), generation.status().message());
+arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
+    const std::shared_ptr<Entry>& fresh, const std::shared_ptr<Entry>& old,
+    const Publish& publish) {
+  const TableName& table = fresh->table;
+  auto handoff = std::make_shared<Handoff>();
+  std::shared_ptr<arrow::RecordBatchReader> snapshot;
+  int64_t generation = 0;
+  {
+    // No write to the table is half done while the snapshot is taken: each write's rows are
+    // in it, or are committed after it (and kept in the handoff).
+    auto exclusion = write_gate_.Exclude(table);
+    auto read = engine_->ReadCopy(
+        EngineSchema(table), table.table,
+        storage_->OrderedQuery(table, StoredColumns(*fresh), "", fresh->spec.time_column),
+        [&](int64_t copy, std::shared_ptr<arrow::RecordBatchReader> rows) {
+          snapshot = std::move(rows);
+          generation = copy;
+          std::unique_lock<std::shared_mutex> lock(mutex_);
+          handoffs_[table.key()] = handoff;
+          return arrow::Status::OK();
+        });
+    if (!read.ok() || !read->has_value()) {
+      if (snapshot) CloseHandoff(table, handoff);
+      if (!read.ok()) {
+        spdlog::warn(
+            "window '{}': the cached copy of {} cannot be read ({}); its state answers no "
+            "query until the copy is loaded",
+            fresh->name, table.key(), read.status().message());
+      }
+      return std::nullopt;
+    }
   }
-  return std::nullopt;
+  // Writes go on: their rows fold into the state in use and are kept for this one.
+  struct Closing {
+    WindowCatalog* catalog;
+    const TableName& table;
+    const std::shared_ptr<Handoff>& handoff;
+    ~Closing() { catalog->CloseHandoff(table, handoff); }
+  } closing{this, table, handoff};
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(*fresh, *snapshot));
+  snapshot.reset();  // ends the read of the copy
+  fresh->built_from = generation;
+  // The rows committed meanwhile, a round at a time while writes go on...
+  for (int round = 0; round < 8; ++round) {
+    arrow::RecordBatchVector committed;
+    {
+      std::lock_guard<std::mutex> lock(handoff->mutex);
+      committed.swap(handoff->rows);
+    }
+    if (committed.empty()) break;
+    ARROW_RETURN_NOT_OK(FoldBatches(*fresh, committed));
+  }
+  // ...and the last ones as the state is published (in place of `old`).
+  std::unique_lock<std::mutex> fresh_lock(fresh->write_mutex, std::defer_lock);
+  {
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> held(handoff->mutex);
+    ARROW_RETURN_NOT_OK(FoldBatches(*fresh, handoff->rows));
+    handoff->rows.clear();
+    handoff->closed = true;
+    if (auto it = handoffs_.find(table.key()); it != handoffs_.end() && it->second == handoff) {
+      handoffs_.erase(it);
+    }
+    ARROW_ASSIGN_OR_RAISE(bool published, publish());
+    if (!published) return rows;  // dropped meanwhile
+    if (old != nullptr) {
+      std::lock_guard<std::mutex> retiring(old->write_mutex);
+      old->retired = true;
+    }
+    fresh_lock.lock();  // held until the history is replaced: later folds append after it
+  }
+  ARROW_RETURN_NOT_OK(ReplaceHistory(*fresh));
+  return rows;
 }
 
-arrow::Result<int64_t> WindowCatalog::FoldStored(Entry& entry, arrow::RecordBatchReader& reader) {
+void WindowCatalog::CloseHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff) {
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  std::lock_guard<std::mutex> held(handoff->mutex);
+  handoff->closed = true;
+  if (auto it = handoffs_.find(table.key()); it != handoffs_.end() && it->second == handoff) {
+    handoffs_.erase(it);
+  }
+}
+
+arrow::Status WindowCatalog::UpdateStore(Entry& entry, const arrow::RecordBatch& batch) {
+  ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(entry, batch));
+  return entry.store->Update(*rows).status();
+}
+
+arrow::Result<int64_t> WindowCatalog::FoldRows(Entry& entry, arrow::RecordBatchReader& reader) {
   std::lock_guard<std::mutex> lock(entry.write_mutex);
   int64_t rows = 0;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
     if (!batch) break;
-    ARROW_ASSIGN_OR_RAISE(batch, AsInput(entry, *batch));
-    ARROW_RETURN_NOT_OK(entry.store->Update(*batch).status());
+    ARROW_RETURN_NOT_OK(UpdateStore(entry, *batch));
     rows += batch->num_rows();
   }
-  // The rebuilt state closed the windows the history holds, and maybe some it lacks (a crash
-  // between a commit and its history append; rows others wrote): the history is replaced.
-  if (!entry.persist_history) {
-    entry.store->TakeClosed();
-    return rows;
-  }
-  ARROW_ASSIGN_OR_RAISE(auto closed, ClosedBatches(entry, entry.store->TakeClosed()));
-  ARROW_RETURN_NOT_OK(storage_->ReplaceHistory(entry.name, entry.result_schema, closed));
   return rows;
+}
+
+arrow::Status WindowCatalog::FoldBatches(Entry& entry, const arrow::RecordBatchVector& batches) {
+  std::lock_guard<std::mutex> lock(entry.write_mutex);
+  for (const auto& batch : batches) ARROW_RETURN_NOT_OK(UpdateStore(entry, *batch));
+  return arrow::Status::OK();
+}
+
+arrow::Status WindowCatalog::ReplaceHistory(Entry& entry) {
+  // The built state closed the windows the history holds, and maybe some it lacks (a crash
+  // between a commit and its history append; rows others wrote): the history is replaced.
+  auto closed = entry.store->TakeClosed();
+  if (!entry.persist_history) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto batches, ClosedBatches(entry, closed));
+  return storage_->ReplaceHistory(entry.name, entry.result_schema, batches);
 }
 
 std::vector<TableName> WindowCatalog::FollowedTables() const {
@@ -413,23 +503,20 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
       if (entry->table == table && entry->follows) followers.push_back(entry);
     }
   }
-  if (followers.empty()) return arrow::Status::OK();
-  auto exclusion = write_gate_.Exclude(table);
   for (const auto& old : followers) {
     const auto current = engine_->CopyGeneration(EngineSchema(table), table.table);
     if (current && old->built_from == current && !old->diverged) continue;
     ARROW_ASSIGN_OR_RAISE(auto fresh,
                           MakeEntry(old->name, table, old->arguments, old->persist_history));
     fresh->follows = true;
-    // Published while the copy cannot change: rows a refresh copies in from then on fold into
-    // the new state. Not over a definition dropped (or dropped and made again) meanwhile.
-    auto publish = [&]() -> arrow::Status {
-      std::unique_lock<std::shared_mutex> lock(mutex_);
+    // In place of `old`; not over a definition dropped (or dropped and made again) meanwhile.
+    auto publish = [&]() -> arrow::Result<bool> {
       auto it = entries_.find(Lower(old->name));
-      if (it != entries_.end() && it->second == old) it->second = fresh;
-      return arrow::Status::OK();
+      if (it == entries_.end() || it->second != old) return false;
+      it->second = fresh;
+      return true;
     };
-    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(*fresh, publish));
+    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(fresh, old, publish));
     if (!rows) return arrow::Status::OK();  // not readable now: the copy's next load retries
     edge_cache_->Forget(fresh->name);
     spdlog::info("window '{}' rebuilt from the cached copy of {} ({} rows)", fresh->name,
@@ -538,7 +625,7 @@ bool WindowCatalog::Watches(const TableName& table) const {
   for (const auto& [name, entry] : entries_) {
     if (entry->table == table) return true;
   }
-  return false;
+  return handoffs_.count(table.key()) > 0;  // a first definition is being built
 }
 
 arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::AppendSchema(
@@ -556,11 +643,22 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::PrepareAppend(
 arrow::Status WindowCatalog::Committed(const TableName& table,
                                        const arrow::RecordBatchVector& batches) {
   std::vector<std::shared_ptr<Entry>> targets;
-  {
-    std::shared_lock<std::shared_mutex> lock(mutex_);
-    for (const auto& [name, entry] : entries_) {
-      if (entry->table == table) targets.push_back(entry);
+  while (true) {
+    std::shared_ptr<Handoff> handoff;
+    targets.clear();
+    {
+      std::shared_lock<std::shared_mutex> lock(mutex_);
+      for (const auto& [name, entry] : entries_) {
+        if (entry->table == table) targets.push_back(entry);
+      }
+      if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) handoff = it->second;
     }
+    if (handoff == nullptr) break;
+    // A state of the table is being built from a snapshot of its copy: it gets these rows too.
+    std::lock_guard<std::mutex> held(handoff->mutex);
+    if (handoff->closed) continue;  // published meanwhile: find the definitions again
+    handoff->rows.insert(handoff->rows.end(), batches.begin(), batches.end());
+    break;
   }
   if (targets.empty()) return arrow::Status::OK();
   // The first definition's rows (its key lookup is shared with the others, see SharedKeys).
@@ -572,6 +670,7 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
   ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(targets, first_rows));
   for (const auto& entry : targets) {
     std::lock_guard<std::mutex> lock(entry->write_mutex);
+    if (entry->retired) continue;  // replaced by a rebuilt state, which has these rows
     const bool shares = !shared.empty() && SameKeys(*targets[0], *entry);
     for (size_t b = 0; b < batches.size(); ++b) {
       std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
@@ -628,17 +727,17 @@ arrow::Result<int64_t> WindowCatalog::Create(const std::string& name, const Tabl
   }
   ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(name, table, arguments, /*persist_history=*/true));
   Follow(*entry);
-  // No write to the table is half done (stored, not yet folded) while the state is built
-  // and published: each write's rows are then either read here or folded afterwards.
-  auto exclusion = write_gate_.Exclude(table);
-  auto publish = [&]() -> arrow::Status {
-    ARROW_RETURN_NOT_OK(storage_->SaveDefinition({entry->name, table, arguments}));
-    std::unique_lock<std::shared_mutex> lock(mutex_);
+  ARROW_RETURN_NOT_OK(storage_->SaveDefinition({entry->name, table, arguments}));
+  auto publish = [&]() -> arrow::Result<bool> {
     auto [it, inserted] = entries_.emplace(entry->name, entry);
     if (!inserted) return arrow::Status::AlreadyExists("window '", name, "' exists");
-    return arrow::Status::OK();
+    return true;
   };
-  return Backfill(*entry, publish);
+  auto rows = Backfill(entry, publish);
+  if (!rows.ok() && !rows.status().IsAlreadyExists()) {
+    (void)storage_->DeleteDefinition(entry->name);
+  }
+  return rows;
 }
 
 arrow::Status WindowCatalog::Drop(const std::string& name) {
@@ -653,16 +752,6 @@ arrow::Status WindowCatalog::Drop(const std::string& name) {
       return arrow::Status::KeyError("window '", name,
                                      "' does not exist; "
                                      "SELECT * FROM hyprstream_windows() lists them");
-    }
-    entry = it->second;
-  }
-  // Not while a rebuild of its table builds a successor (whose history it would write).
-  auto exclusion = write_gate_.Exclude(entry->table);
-  {
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    auto it = entries_.find(Lower(name));
-    if (it == entries_.end()) {
-      return arrow::Status::KeyError("window '", name, "' was dropped meanwhile");
     }
     entry = it->second;
     entries_.erase(it);

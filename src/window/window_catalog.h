@@ -183,6 +183,7 @@ class WindowCatalog {
 
  private:
   struct Entry;
+  struct Handoff;
 
   WindowCatalog(std::shared_ptr<engine::Engine> engine, std::shared_ptr<engine::Engine> host,
                 WindowCatalogOptions options);
@@ -190,19 +191,31 @@ class WindowCatalog {
   arrow::Result<std::shared_ptr<Entry>> MakeEntry(const std::string& name, const TableName& table,
                                                   const WindowArguments& arguments,
                                                   bool persist_history) const;
-  // Publishes a built entry (registers or swaps it in).
-  using Publish = std::function<arrow::Status()>;
+  // Publishes a built entry (registers it, or swaps it in): called with mutex_ held; false
+  // when its definition was dropped meanwhile.
+  using Publish = std::function<arrow::Result<bool>()>;
   // Whether the engine keeps a copy of entry's table to build it from (sets entry.follows).
   void Follow(Entry& entry) const;
-  // Builds entry's state from its table's rows: from the engine's copy when it follows one
-  // and the copy can be read now (then `publish` runs while the copy cannot change), else
-  // from the stored rows (then it answers no query until Rebuild). Returns rows folded.
-  arrow::Result<int64_t> Backfill(Entry& entry, const Publish& publish);
-  // From the copy only; nullopt (nothing folded) when the copy cannot be read now.
-  arrow::Result<std::optional<int64_t>> BuildFromCopy(Entry& entry, const Publish& publish);
-  // Folds rows read in time order into entry's empty state, then replaces its history with
-  // the windows that closed.
-  arrow::Result<int64_t> FoldStored(Entry& entry, arrow::RecordBatchReader& reader);
+  // Builds entry's state from its table's rows and publishes it: from the engine's copy when
+  // it follows one and the copy can be read now (BuildFromCopy), else from the stored rows
+  // while writes to the table wait (then it answers no query until Rebuild). Returns the
+  // rows folded.
+  arrow::Result<int64_t> Backfill(const std::shared_ptr<Entry>& entry, const Publish& publish);
+  // From a snapshot of the copy while writes go on: the rows committed after the snapshot
+  // are kept in a Handoff and folded in before `fresh` is published (in place of `old`, which
+  // is retired; null for a new definition). nullopt (nothing published) when the copy cannot
+  // be read now.
+  arrow::Result<std::optional<int64_t>> BuildFromCopy(const std::shared_ptr<Entry>& fresh,
+                                                      const std::shared_ptr<Entry>& old,
+                                                      const Publish& publish);
+  void CloseHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff);
+  // Folds rows (as stored) into an entry's state without writing history: closed windows
+  // stay in the store until ReplaceHistory. FoldRows/FoldBatches take entry.write_mutex.
+  arrow::Status UpdateStore(Entry& entry, const arrow::RecordBatch& batch);
+  arrow::Result<int64_t> FoldRows(Entry& entry, arrow::RecordBatchReader& reader);
+  arrow::Status FoldBatches(Entry& entry, const arrow::RecordBatchVector& batches);
+  // Replaces the history with the windows entry's state closed. Caller holds write_mutex.
+  arrow::Status ReplaceHistory(Entry& entry);
   static std::string StoredColumns(const Entry& entry);
   static const char* UntilRebuilt(const Entry& entry);
   // Stored rows of `entry`'s table as its store reads them (metrics normalised, SQLite's text
@@ -245,6 +258,9 @@ class WindowCatalog {
   TableWriteGate write_gate_;
   mutable std::shared_mutex mutex_;                        // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
+  // Tables whose state is being built from a snapshot of their copy, by TableName::key;
+  // guarded by mutex_.
+  std::map<std::string, std::shared_ptr<Handoff>> handoffs_;
   // Last: destroyed (its loader thread stopped) before what the loader uses.
   std::unique_ptr<TrailingEdgeCache> edge_cache_;
 };

@@ -238,7 +238,8 @@ def test_rows_others_write_into_postgres_reach_windows_after_a_refresh(postgres,
 
 def windows_answer(uri, query, since):
     """The rows of `query` once they are answered from window state as of `since` or later
-    (the cache's copy has caught up with what was written before); None if they never are."""
+    (the cache's copy has caught up with what was committed before `since`); None if they
+    never are."""
     answer = {}
 
     def answered():
@@ -282,19 +283,17 @@ def test_windows_follow_a_table_only_others_write_and_after_a_restart(postgres, 
                      "keys := 'sym', time_column := 'ts', value_columns := 'price', "
                      "windows := 'trailing 1h')")
     query, want = TRAILING.format(t=name), TRAILING_PG.format(t=name)
-    since = utcnow()
     pg_insert(postgres, name, [("a", now - dt.timedelta(minutes=2), 5.0),
                                ("c", now - dt.timedelta(minutes=1), 7.0)])
-    close(windows_answer(server.uri, query, since), pg_rows(postgres, want))
+    close(windows_answer(server.uri, query, utcnow()), pg_rows(postgres, want))
     assert server.stop() == 0
 
     pg_insert(postgres, name, [("c", now - dt.timedelta(seconds=30), 9.0)])
     since = utcnow()
     server = start_server(*flags, env=CREDENTIALS)
     close(windows_answer(server.uri, query, since), pg_rows(postgres, want))
-    since = utcnow()
     pg_insert(postgres, name, [("d", now, 11.0)])
-    got = windows_answer(server.uri, query, since)
+    got = windows_answer(server.uri, query, utcnow())
     close(got, pg_rows(postgres, want))
     assert [r[0] for r in got] == ["a", "b", "c", "d"]
     rows(server.uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")

@@ -1,0 +1,133 @@
+"""What rebuilding windows from the cache's copy costs (Windowed(Cached(Adbc(PostgreSQL))),
+the README configuration over a throw-away PostgreSQL 15, DuckDB cache in memory). Behind the
+cache, windows are built from the cache's copy of their table and rebuilt from it whenever
+it is loaded whole; writes to the table wait while a rebuild reads the copy.
+
+  start    seconds from launch to serving with --rows rows in `metrics` (the windows built
+           from the copy loaded at start), and for comparison the same start with the
+           metrics table off (--metrics-table=false: nothing to build)
+  rebuild  a retention DELETE that removes nothing makes the cache reload `metrics` and its
+           two definitions (metrics, metrics_trailing) rebuild: seconds from the DELETE until
+           both logged "rebuilt", and the rows read
+  stall    the longest ingest call of a writer sending 1k-row batches during that reload and
+           rebuild, beside its median (writes wait while the cache reloads its copy, and for
+           the moment a rebuild takes its snapshot; the rebuild's fold runs beside them)
+
+    .venv/bin/python bench/window_rebuild_bench.py [--rows 2000000] [--keys 5000]
+
+HYPRSTREAM_BIN overrides build/hyprstream. Client, hyprstream and PostgreSQL share the CPUs.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import adbc_driver_flightsql.dbapi
+
+from bench_data import metric_rows, recent_start_us
+from bench_server import BINARY, free_port, postgres_server, stop, wait_for_flight
+from bench_util import median
+
+
+def start(pg, log, *args):
+    import adbc_driver_postgresql
+    import pathlib
+
+    driver = pathlib.Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so"
+    env = dict(os.environ, HYPRSTREAM_ENGINE_USERNAME="postgres",
+               HYPRSTREAM_ENGINE_PASSWORD="secret")
+    port = free_port()
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [str(BINARY), "--host", "127.0.0.1", "--port", str(port), "--log-level", "info",
+         "--engine", "adbc", "--engine-connection",
+         f"postgresql://127.0.0.1:{pg.port}/metrics?pool_max=10&pool_min=1",
+         "--engine-options", f"driver_path={driver}", "--enable-cache", "--cache-engine",
+         "duckdb", "--cache-connection", ":memory:", *args],
+        stdout=log, stderr=log, env=env)
+    uri = f"grpc://127.0.0.1:{port}"
+    wait_for_flight(proc, uri, "hyprstream", timeout=600)
+    return proc, uri, time.monotonic() - began
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--keys", type=int, default=5_000)
+    args = parser.parse_args()
+    pg = postgres_server()
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = os.path.join(tmp, "hyprstream.log")
+        log = open(log_path, "a")
+        try:
+            proc, uri, _ = start(pg, log)
+            now_us = time.time_ns() // 1000
+            data = metric_rows(args.rows, args.keys, start_us=recent_start_us(args.rows, now_us))
+            with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+                conn.cursor().adbc_ingest("metrics", data, mode="append")
+            stop(proc)
+            proc, uri, seconds = start(pg, log)
+            print(f"start with {args.rows} rows of metrics: {seconds:.2f} s to serving")
+            stop(proc)
+            proc, _, plain = start(pg, log, "--metrics-table=false")
+            print(f"start with the metrics table off: {plain:.2f} s")
+            stop(proc)
+
+            proc, uri, _ = start(pg, log)
+            calls, during = [], []
+            done = threading.Event()
+            rebuilding = threading.Event()
+
+            def writer():
+                batch = metric_rows(1000, args.keys,
+                                    start_us=recent_start_us(1000, time.time_ns() // 1000))
+                with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+                    cur = conn.cursor()
+                    while not done.is_set():
+                        began = time.monotonic()
+                        cur.adbc_ingest("metrics", batch, mode="append")
+                        took = time.monotonic() - began
+                        (during if rebuilding.is_set() else calls).append(took)
+
+            thread = threading.Thread(target=writer)
+            thread.start()
+            time.sleep(2)
+            mark = len(open(log_path).read())
+            began = time.monotonic()
+            rebuilding.set()
+            with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+                conn.cursor().execute("DELETE FROM metrics WHERE metric_id = 'none'")
+            rebuilt = re.compile(r"window '(metrics|metrics_trailing)' rebuilt .*\((\d+) rows\)")
+            loaded = re.compile(r"cache loaded metrics: (\d+) rows")
+            found, load = {}, None
+            while len(found) < 2 and time.monotonic() - began < 600:
+                text = open(log_path).read()[mark:]
+                if load is None and loaded.search(text):
+                    load = time.monotonic() - began
+                for name, rows in rebuilt.findall(text):
+                    found.setdefault(name, (time.monotonic() - began, int(rows)))
+                time.sleep(0.01)
+            rebuilding.clear()
+            time.sleep(1)
+            done.set()
+            thread.join()
+            stop(proc)
+            if load is not None:
+                print(f"the cache's reload of metrics done {load:.2f} s after the DELETE")
+            for name, (seconds, rows) in sorted(found.items()):
+                print(f"rebuild of '{name}' done {seconds:.2f} s after the DELETE ({rows} rows)")
+            if len(found) < 2:
+                print("not every definition was rebuilt within 600 s")
+            print(f"writer: {len(calls)} calls outside, median {median(calls) * 1e3:.1f} ms; "
+                  f"{len(during)} during, longest {max(during, default=0) * 1e3:.0f} ms")
+        finally:
+            log.close()
+            pg.destroy()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
