@@ -22,6 +22,7 @@
 #include "engine/result_provenance.h"
 #include "window/duration.h"
 #include "window/event_time.h"
+#include "window/window_catalog_entry.h"
 #include "window/window_functions.h"
 
 namespace hyprstream::window {
@@ -38,13 +39,6 @@ constexpr char kMetricsTrailingAggregates[] = "count_star,count,sum,avg,min,max"
 // A read made while the state moves under it (rows at or before its edge folded meanwhile) is
 // made again this many times before it gives up.
 constexpr int kTrailingReadAttempts = 3;
-
-bool IsMetricsName(const TableName& table) { return table == WindowCatalog::MetricsTableName(); }
-
-// The table's schema as the engine below names it: empty for its default schema.
-std::string EngineSchema(const TableName& table) {
-  return table.schema == "main" ? "" : table.schema;
-}
 
 // The window_spec column: the window's spec text on every row.
 // Trailing buffers keep this much beyond their width, so a read "since now - width" made while
@@ -83,40 +77,6 @@ arrow::Result<std::shared_ptr<arrow::Array>> SpecColumn(const WindowDef& window,
 }  // namespace
 
 // --- Entries ----------------------------------------------------------------------------------
-
-struct WindowCatalog::Entry {
-  std::string name;
-  TableName table;
-  WindowArguments arguments;
-  WindowSpec spec;
-  std::shared_ptr<arrow::Schema> input_schema;  // the table's columns
-  std::unique_ptr<WindowStore> store;
-  std::shared_ptr<arrow::Schema> result_schema;  // "window" + store output
-  bool persist_history = false;                  // closed windows go to the history table
-  // Trailing windows kept as panes, their edges read from the table (ReadPartials/ReadRows)
-  // with this request (bounds set per read).
-  bool trailing_panes = false;
-  PartialsRequest edge_request;
-
-  std::mutex write_mutex;  // one writer: Update, closing, history appends
-  // Rows of the table were changed or removed (metrics UPDATE/DELETE): its windows no longer
-  // equal a GROUP BY over the table, so queries are not answered from them.
-  std::atomic<bool> diverged{false};
-  // The engine keeps a copy of the table (a cache) that others may write too: the state
-  // answers queries only while it was built from the copy's current generation, so the two
-  // agree on which rows exist (FollowTable). built_from: set before the entry is published.
-  bool follows = false;
-  std::optional<int64_t> built_from;
-  bool retired = false;  // GUARDED_BY(write_mutex): replaced by a rebuilt state
-};
-
-// The rows committed to a table while a state of it is built from a snapshot of its copy:
-// folded into that state before it is published.
-struct WindowCatalog::Handoff {
-  std::mutex mutex;
-  arrow::RecordBatchVector rows;  // GUARDED_BY(mutex): as committed
-  bool closed = false;            // GUARDED_BY(mutex): the state was published (or given up)
-};
 
 WindowCatalog::WindowCatalog(std::shared_ptr<engine::Engine> engine,
                              std::shared_ptr<engine::Engine> host, WindowCatalogOptions options)
@@ -326,205 +286,6 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
   return entry;
 }
 
-// The columns a definition reads from its table's rows.
-std::string WindowCatalog::StoredColumns(const Entry& entry) {
-  if (!IsMetricsName(entry.table)) return "*";
-  std::string columns;
-  for (const auto& field : entry.input_schema->fields()) {
-    columns += (columns.empty() ? "" : ", ") + engine::QuoteIdentifier(field->name());
-  }
-  return columns;
-}
-
-void WindowCatalog::Follow(Entry& entry) const {
-  // SQLite's text times order and compare unlike the windows' (no query is answered from
-  // them there): nothing to follow.
-  entry.follows =
-      storage_->flavor() != WindowStorage::Flavor::kSqlite &&
-      engine_->FollowTable(EngineSchema(entry.table), entry.table.table, entry.spec.time_column);
-}
-
-arrow::Result<int64_t> WindowCatalog::Backfill(const std::shared_ptr<Entry>& entry,
-                                               const Publish& publish) {
-  if (entry->follows) {
-    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(entry, nullptr, publish));
-    if (rows) return *rows;
-    // The copy cannot be read now: built from the stored rows, the state answers no query
-    // until a load of the copy rebuilds it (Rebuild).
-  }
-  // No write to the table is half done (stored, not yet folded) while the state is built and
-  // published: each write's rows are read here or folded afterwards.
-  auto exclusion = write_gate_.Exclude(entry->table);
-  ARROW_ASSIGN_OR_RAISE(auto reader, storage_->ReadOrdered(entry->table, StoredColumns(*entry), "",
-                                                           entry->spec.time_column));
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(*entry, *reader));
-  {
-    std::lock_guard<std::mutex> held(entry->write_mutex);  // (not published yet: uncontended)
-    ARROW_RETURN_NOT_OK(ReplaceHistory(*entry));
-  }
-  std::unique_lock<std::shared_mutex> lock(mutex_);
-  ARROW_RETURN_NOT_OK(publish().status());
-  return rows;
-}
-
-arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
-    const std::shared_ptr<Entry>& fresh, const std::shared_ptr<Entry>& old,
-    const Publish& publish) {
-  const TableName& table = fresh->table;
-  auto handoff = std::make_shared<Handoff>();
-  std::shared_ptr<arrow::RecordBatchReader> snapshot;
-  int64_t generation = 0;
-  {
-    // No write to the table is half done while the snapshot is taken: each write's rows are
-    // in it, or are committed after it (and kept in the handoff).
-    auto exclusion = write_gate_.Exclude(table);
-    auto read = engine_->ReadCopy(
-        EngineSchema(table), table.table,
-        storage_->OrderedQuery(table, StoredColumns(*fresh), "", fresh->spec.time_column),
-        [&](int64_t copy, std::shared_ptr<arrow::RecordBatchReader> rows) {
-          snapshot = std::move(rows);
-          generation = copy;
-          std::unique_lock<std::shared_mutex> lock(mutex_);
-          handoffs_[table.key()] = handoff;
-          return arrow::Status::OK();
-        });
-    if (!read.ok() || !read->has_value()) {
-      if (snapshot) CloseHandoff(table, handoff);
-      if (!read.ok()) {
-        spdlog::warn(
-            "window '{}': the cached copy of {} cannot be read ({}); its state answers no "
-            "query until the copy is loaded",
-            fresh->name, table.key(), read.status().message());
-      }
-      return std::nullopt;
-    }
-  }
-  // Writes go on: their rows fold into the state in use and are kept for this one.
-  struct Closing {
-    WindowCatalog* catalog;
-    const TableName& table;
-    const std::shared_ptr<Handoff>& handoff;
-    ~Closing() { catalog->CloseHandoff(table, handoff); }
-  } closing{this, table, handoff};
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(*fresh, *snapshot));
-  snapshot.reset();  // ends the read of the copy
-  fresh->built_from = generation;
-  // The rows committed meanwhile, a round at a time while writes go on...
-  for (int round = 0; round < 8; ++round) {
-    arrow::RecordBatchVector committed;
-    {
-      std::lock_guard<std::mutex> lock(handoff->mutex);
-      committed.swap(handoff->rows);
-    }
-    if (committed.empty()) break;
-    ARROW_RETURN_NOT_OK(FoldBatches(*fresh, committed));
-  }
-  // ...and the last ones as the state is published (in place of `old`).
-  std::unique_lock<std::mutex> fresh_lock(fresh->write_mutex, std::defer_lock);
-  {
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    std::lock_guard<std::mutex> held(handoff->mutex);
-    ARROW_RETURN_NOT_OK(FoldBatches(*fresh, handoff->rows));
-    handoff->rows.clear();
-    handoff->closed = true;
-    if (auto it = handoffs_.find(table.key()); it != handoffs_.end() && it->second == handoff) {
-      handoffs_.erase(it);
-    }
-    ARROW_ASSIGN_OR_RAISE(bool published, publish());
-    if (!published) return rows;  // dropped meanwhile
-    if (old != nullptr) {
-      std::lock_guard<std::mutex> retiring(old->write_mutex);
-      old->retired = true;
-    }
-    fresh_lock.lock();  // held until the history is replaced: later folds append after it
-  }
-  ARROW_RETURN_NOT_OK(ReplaceHistory(*fresh));
-  return rows;
-}
-
-void WindowCatalog::CloseHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff) {
-  std::unique_lock<std::shared_mutex> lock(mutex_);
-  std::lock_guard<std::mutex> held(handoff->mutex);
-  handoff->closed = true;
-  if (auto it = handoffs_.find(table.key()); it != handoffs_.end() && it->second == handoff) {
-    handoffs_.erase(it);
-  }
-}
-
-arrow::Status WindowCatalog::UpdateStore(Entry& entry, const arrow::RecordBatch& batch) {
-  ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(entry, batch));
-  return entry.store->Update(*rows).status();
-}
-
-arrow::Result<int64_t> WindowCatalog::FoldRows(Entry& entry, arrow::RecordBatchReader& reader) {
-  std::lock_guard<std::mutex> lock(entry.write_mutex);
-  int64_t rows = 0;
-  while (true) {
-    std::shared_ptr<arrow::RecordBatch> batch;
-    ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
-    if (!batch) break;
-    ARROW_RETURN_NOT_OK(UpdateStore(entry, *batch));
-    rows += batch->num_rows();
-  }
-  return rows;
-}
-
-arrow::Status WindowCatalog::FoldBatches(Entry& entry, const arrow::RecordBatchVector& batches) {
-  std::lock_guard<std::mutex> lock(entry.write_mutex);
-  for (const auto& batch : batches) ARROW_RETURN_NOT_OK(UpdateStore(entry, *batch));
-  return arrow::Status::OK();
-}
-
-arrow::Status WindowCatalog::ReplaceHistory(Entry& entry) {
-  // The built state closed the windows the history holds, and maybe some it lacks (a crash
-  // between a commit and its history append; rows others wrote): the history is replaced.
-  auto closed = entry.store->TakeClosed();
-  if (!entry.persist_history) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto batches, ClosedBatches(entry, closed));
-  return storage_->ReplaceHistory(entry.name, entry.result_schema, batches);
-}
-
-std::vector<TableName> WindowCatalog::FollowedTables() const {
-  std::vector<TableName> tables;
-  std::shared_lock<std::shared_mutex> lock(mutex_);
-  for (const auto& [name, entry] : entries_) {
-    if (entry->follows && std::find(tables.begin(), tables.end(), entry->table) == tables.end()) {
-      tables.push_back(entry->table);
-    }
-  }
-  return tables;
-}
-
-arrow::Status WindowCatalog::Rebuild(const TableName& table) {
-  std::vector<std::shared_ptr<Entry>> followers;
-  {
-    std::shared_lock<std::shared_mutex> lock(mutex_);
-    for (const auto& [name, entry] : entries_) {
-      if (entry->table == table && entry->follows) followers.push_back(entry);
-    }
-  }
-  for (const auto& old : followers) {
-    const auto current = engine_->CopyGeneration(EngineSchema(table), table.table);
-    if (current && old->built_from == current && !old->diverged) continue;
-    ARROW_ASSIGN_OR_RAISE(auto fresh,
-                          MakeEntry(old->name, table, old->arguments, old->persist_history));
-    fresh->follows = true;
-    // In place of `old`; not over a definition dropped (or dropped and made again) meanwhile.
-    auto publish = [&]() -> arrow::Result<bool> {
-      auto it = entries_.find(Lower(old->name));
-      if (it == entries_.end() || it->second != old) return false;
-      it->second = fresh;
-      return true;
-    };
-    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(fresh, old, publish));
-    if (!rows) return arrow::Status::OK();  // not readable now: the copy's next load retries
-    edge_cache_->Forget(fresh->name);
-    spdlog::info("window '{}' rebuilt from the cached copy of {} ({} rows)", fresh->name,
-                 table.key(), *rows);
-  }
-  return arrow::Status::OK();
-}
-
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::AsInput(
     const Entry& entry, const arrow::RecordBatch& batch) const {
   if (IsMetricsName(entry.table)) {
@@ -643,22 +404,30 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::PrepareAppend(
 arrow::Status WindowCatalog::Committed(const TableName& table,
                                        const arrow::RecordBatchVector& batches) {
   std::vector<std::shared_ptr<Entry>> targets;
-  while (true) {
-    std::shared_ptr<Handoff> handoff;
+  // States of the table being built from a snapshot of its copy get these rows too. One
+  // published meanwhile is in `targets` when they are found again.
+  std::vector<std::shared_ptr<Handoff>> given;
+  for (bool again = true; again;) {
+    again = false;
+    std::vector<std::shared_ptr<Handoff>> handoffs;
     targets.clear();
     {
       std::shared_lock<std::shared_mutex> lock(mutex_);
       for (const auto& [name, entry] : entries_) {
         if (entry->table == table) targets.push_back(entry);
       }
-      if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) handoff = it->second;
+      if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) handoffs = it->second;
     }
-    if (handoff == nullptr) break;
-    // A state of the table is being built from a snapshot of its copy: it gets these rows too.
-    std::lock_guard<std::mutex> held(handoff->mutex);
-    if (handoff->closed) continue;  // published meanwhile: find the definitions again
-    handoff->rows.insert(handoff->rows.end(), batches.begin(), batches.end());
-    break;
+    for (const auto& handoff : handoffs) {
+      if (std::find(given.begin(), given.end(), handoff) != given.end()) continue;
+      std::lock_guard<std::mutex> held(handoff->mutex);
+      if (handoff->closed) {
+        again = true;
+        continue;
+      }
+      handoff->rows.insert(handoff->rows.end(), batches.begin(), batches.end());
+      given.push_back(handoff);
+    }
   }
   if (targets.empty()) return arrow::Status::OK();
   // The first definition's rows (its key lookup is shared with the others, see SharedKeys).

@@ -209,6 +209,8 @@ class WindowCatalog {
                                                       const std::shared_ptr<Entry>& old,
                                                       const Publish& publish);
   void CloseHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff);
+  // Caller holds mutex_ (exclusive).
+  void ForgetHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff);
   // Folds rows (as stored) into an entry's state without writing history: closed windows
   // stay in the store until ReplaceHistory. FoldRows/FoldBatches take entry.write_mutex.
   arrow::Status UpdateStore(Entry& entry, const arrow::RecordBatch& batch);
@@ -260,7 +262,7 @@ class WindowCatalog {
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
   // Tables whose state is being built from a snapshot of their copy, by TableName::key;
   // guarded by mutex_.
-  std::map<std::string, std::shared_ptr<Handoff>> handoffs_;
+  std::map<std::string, std::vector<std::shared_ptr<Handoff>>> handoffs_;
   // Last: destroyed (its loader thread stopped) before what the loader uses.
   std::unique_ptr<TrailingEdgeCache> edge_cache_;
 };

@@ -1,0 +1,63 @@
+// WindowCatalog's private parts shared by its source files (window_catalog.cc: definitions,
+// writes, reads; window_catalog_build.cc: building and rebuilding states): a definition's
+// entry, the handoff of rows committed while a state is built, and small helpers. Include
+// only from those files.
+#pragma once
+
+#include <arrow/record_batch.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "window/window_catalog.h"
+
+namespace hyprstream::window {
+
+struct WindowCatalog::Entry {
+  std::string name;
+  TableName table;
+  WindowArguments arguments;
+  WindowSpec spec;
+  std::shared_ptr<arrow::Schema> input_schema;  // the table's columns
+  std::unique_ptr<WindowStore> store;
+  std::shared_ptr<arrow::Schema> result_schema;  // "window" + store output
+  bool persist_history = false;                  // closed windows go to the history table
+  // Trailing windows kept as panes, their edges read from the table (ReadPartials/ReadRows)
+  // with this request (bounds set per read).
+  bool trailing_panes = false;
+  PartialsRequest edge_request;
+
+  std::mutex write_mutex;  // one writer: Update, closing, history appends
+  // Rows of the table were changed or removed (metrics UPDATE/DELETE): its windows no longer
+  // equal a GROUP BY over the table, so queries are not answered from them.
+  std::atomic<bool> diverged{false};
+  // The engine keeps a copy of the table (a cache) that others may write too: the state
+  // answers queries only while it was built from the copy's current generation, so the two
+  // agree on which rows exist (FollowTable). built_from: set before the entry is published.
+  bool follows = false;
+  std::optional<int64_t> built_from;
+  bool retired = false;  // GUARDED_BY(write_mutex): replaced by a rebuilt state
+};
+
+// The rows committed to a table while a state of it is built from a snapshot of its copy:
+// folded into that state before it is published.
+struct WindowCatalog::Handoff {
+  std::mutex mutex;
+  arrow::RecordBatchVector rows;  // GUARDED_BY(mutex): as committed
+  bool closed = false;            // GUARDED_BY(mutex): the state was published (or given up)
+};
+
+inline bool IsMetricsName(const TableName& table) {
+  return table == WindowCatalog::MetricsTableName();
+}
+
+// The table's schema as the engine below names it: empty for its default schema.
+inline std::string EngineSchema(const TableName& table) {
+  return table.schema == "main" ? "" : table.schema;
+}
+
+}  // namespace hyprstream::window
