@@ -460,10 +460,7 @@ arrow::Result<int64_t> CachedConnection::IngestThrough(const engine::IngestReque
   bool replacing = creating || request.if_exists == engine::IngestRequest::IfExists::kReplace;
   first.if_exists = replacing ? engine::IngestRequest::IfExists::kReplace
                               : engine::IngestRequest::IfExists::kAppend;
-  if (!key.schema.empty() && key.schema.find('.') == std::string::npos) {
-    ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
-        *cache_, "CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(key.schema)));
-  }
+  ARROW_RETURN_NOT_OK(core_->mirrors.EnsureSchema(*cache_, key));
   ARROW_RETURN_NOT_OK(cache_->BeginTransaction());
   MirrorAppender mirror_appender(cache_.get(), batches->schema(), first, rest);
   TeeReader tee(batches, &mirror_appender);

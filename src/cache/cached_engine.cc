@@ -164,10 +164,7 @@ class CachedEngine : public engine::ForwardingEngine {
       if (!existed) {
         // A new table: the mirror starts empty and complete.
         std::lock_guard<std::mutex> write(mirror->write);
-        if (!key.schema.empty() && key.schema.find('.') == std::string::npos) {
-          ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
-              *cache, "CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(key.schema)));
-        }
+        ARROW_RETURN_NOT_OK(core_->mirrors.EnsureSchema(*cache, key));
         engine::IngestRequest create = target;
         create.catalog.reset();
         create.schema = key.schema.empty() ? std::nullopt : std::optional<std::string>(key.schema);

@@ -37,12 +37,6 @@ engine::IngestRequest CacheTable(const TableKey& key, std::string table) {
   return request;
 }
 
-arrow::Status EnsureCacheSchema(engine::EngineConnection& cache, const TableKey& key) {
-  if (key.schema.empty() || key.schema.find('.') != std::string::npos) return arrow::Status::OK();
-  return engine::ExecuteStatement(
-      cache, "CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(key.schema));
-}
-
 }  // namespace
 
 const char* MirrorStateName(MirrorState state) {
@@ -67,6 +61,18 @@ int64_t NowMicros() {
 std::string TimestampLiteral(int64_t epoch_us) { return engine::FormatTimestamp(epoch_us); }
 
 MirrorSet::MirrorSet(CacheOptions options) : options_(std::move(options)) {}
+
+arrow::Status MirrorSet::EnsureSchema(engine::EngineConnection& cache, const TableKey& key) {
+  if (key.schema.empty() || key.schema.find('.') != std::string::npos) return arrow::Status::OK();
+  // One at a time: DuckDB fails one of two concurrent CREATE SCHEMA IF NOT EXISTS of the same
+  // name with a write-write conflict.
+  std::lock_guard<std::mutex> lock(schema_mutex_);
+  if (schemas_.count(key.schema) > 0) return arrow::Status::OK();
+  ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
+      cache, "CREATE SCHEMA IF NOT EXISTS " + engine::QuoteIdentifier(key.schema)));
+  schemas_.insert(key.schema);
+  return arrow::Status::OK();
+}
 
 std::shared_ptr<Mirror> MirrorSet::Add(MirrorOptions options, bool configured, bool load) {
   TableKey key = TableKey::Parse(options.table);
@@ -273,7 +279,7 @@ arrow::Status MirrorSet::LoadHeld(Mirror& mirror, engine::EngineConnection& back
   }
   ARROW_ASSIGN_OR_RAISE(auto statement, backend.Prepare(sql));
   ARROW_ASSIGN_OR_RAISE(auto rows_reader, statement->ExecuteQuery());
-  ARROW_RETURN_NOT_OK(EnsureCacheSchema(cache, mirror.key));
+  ARROW_RETURN_NOT_OK(EnsureSchema(cache, mirror.key));
   auto staging = CacheTable(mirror.key, mirror.key.table + "__hyprstream_load");
   staging.if_exists = engine::IngestRequest::IfExists::kReplace;
   ARROW_ASSIGN_OR_RAISE(int64_t rows, cache.Ingest(staging, rows_reader.get()));

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -119,6 +120,10 @@ class MirrorSet {
   // The mirror's generation while it is ready and no write around it is in flight.
   std::optional<int64_t> ReadyGeneration(const Mirror& mirror) const;
 
+  // Creates the cache-side schema of `key` unless it exists (callers from every thread;
+  // `cache` outside a transaction).
+  arrow::Status EnsureSchema(engine::EngineConnection& cache, const TableKey& key);
+
   // Background work, one step: loads wanted mirrors, refreshes due ones, evicts old rows.
   // `backend` and `cache` are the background thread's own connections.
   void Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache);
@@ -151,6 +156,8 @@ class MirrorSet {
   mutable std::mutex mutex_;
   std::map<TableKey, std::shared_ptr<Mirror>> mirrors_;
   std::chrono::steady_clock::time_point next_eviction_{};
+  std::mutex schema_mutex_;
+  std::set<std::string> schemas_;  // GUARDED_BY(schema_mutex_): created in the cache
 };
 
 // Microseconds since the epoch as a SQL timestamp literal in UTC ('2026-11-25 10:00:00.000000').

@@ -170,7 +170,7 @@ arrow::Status WindowCatalog::Start() {
 
 // Until when a diverged definition answers no query.
 const char* WindowCatalog::UntilRebuilt(const Entry& entry) {
-  return entry.follows ? "until it is rebuilt from the reloaded cached copy"
+  return entry.follows ? "until it is rebuilt from the cached copy"
                        : "until it is rebuilt from the stored rows at the next start";
 }
 
@@ -437,19 +437,35 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
     first_rows.push_back(std::move(rows));
   }
   ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(targets, first_rows));
+  arrow::Status first_error;
   for (const auto& entry : targets) {
     std::lock_guard<std::mutex> lock(entry->write_mutex);
     if (entry->retired) continue;  // replaced by a rebuilt state, which has these rows
     const bool shares = !shared.empty() && SameKeys(*targets[0], *entry);
-    for (size_t b = 0; b < batches.size(); ++b) {
-      std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
-      if (entry != targets[0]) {
-        ARROW_ASSIGN_OR_RAISE(rows, AsInput(*entry, *batches[b]));
+    arrow::Status folded = [&]() -> arrow::Status {
+      for (size_t b = 0; b < batches.size(); ++b) {
+        std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
+        if (entry != targets[0]) {
+          ARROW_ASSIGN_OR_RAISE(rows, AsInput(*entry, *batches[b]));
+        }
+        ARROW_RETURN_NOT_OK(Fold(*entry, *rows, shares ? shared[b].get() : nullptr));
       }
-      ARROW_RETURN_NOT_OK(Fold(*entry, *rows, shares ? shared[b].get() : nullptr));
+      return arrow::Status::OK();
+    }();
+    if (folded.ok()) continue;
+    // Its state may hold part of the rows, or its history lack windows that closed: it
+    // answers no query until it is rebuilt (behind a cache, from the copy at once). The other
+    // definitions still get the rows.
+    if (!entry->diverged.exchange(true)) {
+      spdlog::warn(
+          "window '{}' missed committed rows ({}): queries are no longer answered from "
+          "it ({})",
+          entry->name, folded.message(), UntilRebuilt(*entry));
     }
+    if (entry->follows && needs_rebuild_) needs_rebuild_(entry->table);
+    if (first_error.ok()) first_error = folded;
   }
-  return arrow::Status::OK();
+  return first_error;
 }
 
 bool WindowCatalog::SameKeys(const Entry& a, const Entry& b) {

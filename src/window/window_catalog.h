@@ -106,6 +106,12 @@ class WindowCatalog {
   // no write to the table is half done (write_gate). OK, doing nothing, when the copy cannot
   // be read now; its next load calls again. Called from the windows layer's rebuild thread.
   arrow::Status Rebuild(const TableName& table);
+  // Called (from a writer's thread) when a definition that follows an engine's copy must be
+  // rebuilt from it without waiting for the copy's next load (its fold failed). Set once,
+  // before writes.
+  void OnNeedsRebuild(std::function<void(const TableName&)> callback) {
+    needs_rebuild_ = std::move(callback);
+  }
   // The tables whose definitions follow an engine's copy.
   std::vector<TableName> FollowedTables() const;
   // Writes to a table with windows hold it from before their rows are stored until they are
@@ -258,6 +264,7 @@ class WindowCatalog {
   std::unique_ptr<MetricsTable> metrics_;  // null when the metrics table is off
 
   TableWriteGate write_gate_;
+  std::function<void(const TableName&)> needs_rebuild_;
   mutable std::shared_mutex mutex_;                        // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
   // Tables whose state is being built from a snapshot of their copy, by TableName::key;

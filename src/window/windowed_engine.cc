@@ -86,6 +86,9 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
         schema.empty() ? std::nullopt : std::optional<std::string>(schema), table));
   };
   inner->WatchExternalRows(std::move(listener));
+  shared->catalog->OnNeedsRebuild([rebuilder](const TableName& table) {
+    if (auto rebuild = rebuilder.lock()) rebuild->Wanted(table);
+  });
   // Loads that finished before the listener was set.
   for (const TableName& table : shared->catalog->FollowedTables()) {
     shared->rebuilder->Wanted(table);
