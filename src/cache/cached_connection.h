@@ -48,7 +48,7 @@ class CachedConnection : public engine::ForwardingConnection,
   CacheCore& core() { return *core_; }
   engine::EngineConnection& backend() { return target(); }
   engine::EngineConnection& cache() { return *cache_; }
-  std::optional<std::chrono::milliseconds> max_staleness() const;
+  std::optional<std::chrono::milliseconds> max_staleness() const override;
   // True once the session moved to another catalog or schema: unqualified names then mean
   // something the mirrors do not know, so its reads go to the backend.
   bool namespace_changed() const;

@@ -216,12 +216,16 @@ class CachedEngine : public engine::ForwardingEngine {
                                                  const engine::CopyReader& read) override {
     auto mirror = core_->mirrors.Find(KeyOf(schema, table));
     if (!mirror) return arrow::Status::NotImplemented("table ", table, " is not mirrored");
-    ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());
     ARROW_ASSIGN_OR_RAISE(auto cache, core_->cache->Connect());
     std::lock_guard<std::mutex> write(mirror->write);
-    ARROW_ASSIGN_OR_RAISE(bool ready, core_->mirrors.MakeReady(*mirror, *backend, *cache));
     auto generation = core_->mirrors.ReadyGeneration(*mirror);
-    if (!ready || !generation) return std::nullopt;
+    if (!generation) {
+      // Not ready: loaded here (a backend connection only for that).
+      ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());
+      ARROW_ASSIGN_OR_RAISE(bool ready, core_->mirrors.MakeReady(*mirror, *backend, *cache));
+      generation = core_->mirrors.ReadyGeneration(*mirror);
+      if (!ready || !generation) return std::nullopt;
+    }
     // The rows are read in a transaction whose snapshot is taken now: DuckDB's begins at its
     // first read, so the mirror is read once here, under its write lock; the query itself
     // (its sort, its rows) runs when the reader is read, after the lock is gone.

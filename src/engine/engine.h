@@ -159,6 +159,8 @@ class EngineConnection {
     return arrow::Status::NotImplemented(
         "this engine has no cache; max_staleness needs --enable-cache");
   }
+  // The bound SetMaxStaleness set (nullopt: none, or an engine without a cache).
+  virtual std::optional<std::chrono::milliseconds> max_staleness() const { return std::nullopt; }
 
   // Backend metadata for engines that front another database. NotImplemented by default:
   // embedded engines (DuckDB) answer metadata with SQL on the connection instead.

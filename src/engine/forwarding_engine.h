@@ -66,6 +66,9 @@ class ForwardingConnection : public EngineConnection {
   arrow::Status SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override {
     return target_->SetMaxStaleness(max_staleness);
   }
+  std::optional<std::chrono::milliseconds> max_staleness() const override {
+    return target_->max_staleness();
+  }
   arrow::Result<CatalogObjects> GetCatalogObjects(const CatalogObjectsRequest& request) override {
     return target_->GetCatalogObjects(request);
   }

@@ -376,7 +376,7 @@ bool WindowCatalog::Answers(const std::string& name) const {
   auto entry = Find(name);
   if (entry == nullptr || entry->diverged) return false;
   if (!entry->follows) return true;
-  const auto copy = engine_->CopyGeneration(EngineSchema(entry->table), entry->table.table);
+  const auto copy = engine_->CopyGeneration(entry->table.EngineSchema(), entry->table.table);
   return copy.has_value() && entry->built_from == copy;
 }
 

@@ -26,7 +26,7 @@ void WindowCatalog::Follow(Entry& entry) const {
   // them there): nothing to follow.
   entry.follows =
       storage_->flavor() != WindowStorage::Flavor::kSqlite &&
-      engine_->FollowTable(EngineSchema(entry.table), entry.table.table, entry.spec.time_column);
+      engine_->FollowTable(entry.table.EngineSchema(), entry.table.table, entry.spec.time_column);
 }
 
 arrow::Result<int64_t> WindowCatalog::Backfill(const std::shared_ptr<Entry>& entry,
@@ -64,7 +64,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
     // in it, or are committed after it (and kept in the handoff).
     auto exclusion = write_gate_.Exclude(table);
     auto read = engine_->ReadCopy(
-        EngineSchema(table), table.table,
+        table.EngineSchema(), table.table,
         storage_->OrderedQuery(table, StoredColumns(*fresh), "", fresh->spec.time_column),
         [&](int64_t copy, std::shared_ptr<arrow::RecordBatchReader> rows) {
           snapshot = std::move(rows);
@@ -192,7 +192,7 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     }
   }
   for (const auto& old : followers) {
-    const auto current = engine_->CopyGeneration(EngineSchema(table), table.table);
+    const auto current = engine_->CopyGeneration(table.EngineSchema(), table.table);
     if (current && old->built_from == current && !old->diverged) continue;
     ARROW_ASSIGN_OR_RAISE(auto fresh,
                           MakeEntry(old->name, table, old->arguments, old->persist_history));

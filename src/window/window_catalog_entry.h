@@ -55,9 +55,4 @@ inline bool IsMetricsName(const TableName& table) {
   return table == WindowCatalog::MetricsTableName();
 }
 
-// The table's schema as the engine below names it: empty for its default schema.
-inline std::string EngineSchema(const TableName& table) {
-  return table.schema == "main" ? "" : table.schema;
-}
-
 }  // namespace hyprstream::window

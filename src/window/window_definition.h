@@ -26,6 +26,8 @@ struct TableName {
   // "schema.table" or "table".
   static TableName Parse(const std::string& text);
   std::string key() const { return schema + "." + table; }
+  // The schema as the engine below names it: empty for its default schema.
+  std::string EngineSchema() const { return schema == "main" ? "" : schema; }
   bool operator==(const TableName&) const = default;
 };
 

@@ -64,20 +64,26 @@ class TransactionControlStatement : public engine::ForwardingStatement {
 
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
     const bool alive = kind_ != sql::StatementKind::kCommit || connection_->TransactionAlive();
-    auto hold = connection_->HoldPendingTables();
+    auto hold = Hold();
     auto result = target().ExecuteQuery();
     connection_->TransactionStatementRan(kind_, result.ok(), alive);
     return result;
   }
   arrow::Result<int64_t> ExecuteUpdate() override {
     const bool alive = kind_ != sql::StatementKind::kCommit || connection_->TransactionAlive();
-    auto hold = connection_->HoldPendingTables();
+    auto hold = Hold();
     auto result = target().ExecuteUpdate();
     connection_->TransactionStatementRan(kind_, result.ok(), alive);
     return result;
   }
 
  private:
+  // A COMMIT's rows reach the engine's copy and then the windows: see HoldPendingTables.
+  TableWriteGate::Hold Hold() {
+    return kind_ == sql::StatementKind::kCommit ? connection_->HoldPendingTables()
+                                                : TableWriteGate::Hold();
+  }
+
   std::shared_ptr<WindowedConnection> connection_;
   sql::StatementKind kind_;
 };
@@ -127,7 +133,8 @@ class AnsweredStatement : public engine::EngineStatement {
     return answer_.original->Bind(std::move(parameters));
   }
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
-    engine::EngineStatement& chosen = Chosen();
+    const auto as_of = RowsAsOf();
+    engine::EngineStatement& chosen = Chosen(as_of);
     auto executed = chosen.ExecuteQuery();
     if (!executed.ok() && &chosen == answer_.from_windows.get()) {
       // The state could not answer after all (a trailing bound older than what it keeps, or
@@ -139,9 +146,9 @@ class AnsweredStatement : public engine::EngineStatement {
     ARROW_ASSIGN_OR_RAISE(auto reader, std::move(executed));
     if (&chosen != answer_.from_windows.get()) return reader;
     return engine::WithProvenance(std::move(reader), "hit", "windows",
-                                  RowsAsOf().value_or(std::chrono::system_clock::now()));
+                                  as_of.value_or(std::chrono::system_clock::now()));
   }
-  arrow::Result<int64_t> ExecuteUpdate() override { return Chosen().ExecuteUpdate(); }
+  arrow::Result<int64_t> ExecuteUpdate() override { return Chosen(RowsAsOf()).ExecuteUpdate(); }
   void SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override {
     max_staleness_ = max_staleness;
     answer_.original->SetMaxStaleness(max_staleness);
@@ -154,23 +161,21 @@ class AnsweredStatement : public engine::EngineStatement {
     auto described = catalog_->Describe(answer_.definition);
     if (!described.ok()) return std::nullopt;
     const TableName& table = described->table;
-    return shared_->inner->RowsAsOf(table.schema == "main" ? "" : table.schema, table.table);
+    return shared_->inner->RowsAsOf(table.EngineSchema(), table.table);
   }
-  // Whether window state is fresh enough for the bound on staleness the statement or the
-  // session asks for (as the cache's own answers are).
-  bool FreshEnough() const {
+  // Whether window state as of `as_of` is fresh enough for the bound on staleness the
+  // statement or the session asks for (as the cache's own answers are).
+  bool FreshEnough(std::optional<std::chrono::system_clock::time_point> as_of) const {
     const auto bound = max_staleness_ ? max_staleness_ : connection_->max_staleness();
-    if (!bound) return true;
-    const auto as_of = RowsAsOf();
-    return !as_of || std::chrono::system_clock::now() - *as_of <= *bound;
+    return !bound || !as_of || std::chrono::system_clock::now() - *as_of <= *bound;
   }
 
-  engine::EngineStatement& Chosen() {
+  engine::EngineStatement& Chosen(std::optional<std::chrono::system_clock::time_point> as_of) {
     const bool answers =
         !connection_->InTransaction() && catalog_->Answers(answer_.definition) &&
         (!answer_.exact || catalog_->AnswersExactly(answer_.definition, answer_.exact->width_us,
                                                     answer_.exact->slide_us)) &&
-        FreshEnough();
+        FreshEnough(as_of);
     // Logged here, where the choice is made, so the log says how each execution was answered.
     if (answers) {
       spdlog::debug("answered from the maintained windows of '{}': {}", answer_.definition,
@@ -394,19 +399,6 @@ void WindowedConnection::TransactionStatementRan(sql::StatementKind kind, bool s
     default:
       break;
   }
-}
-
-arrow::Status WindowedConnection::SetMaxStaleness(
-    std::optional<std::chrono::milliseconds> max_staleness) {
-  ARROW_RETURN_NOT_OK(target().SetMaxStaleness(max_staleness));
-  std::lock_guard<std::mutex> lock(mutex_);
-  max_staleness_ = max_staleness;
-  return arrow::Status::OK();
-}
-
-std::optional<std::chrono::milliseconds> WindowedConnection::max_staleness() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return max_staleness_;
 }
 
 arrow::Status WindowedConnection::BeginTransaction() { return target().BeginTransaction(); }

@@ -39,10 +39,6 @@ class WindowedConnection : public engine::ForwardingConnection,
   arrow::Status Commit() override;
   arrow::Status Rollback() override;
   bool InTransaction() const override;
-  // The session's bound on staleness also bounds answers from window state (behind a cache
-  // they are as current as its last refresh of the table).
-  arrow::Status SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override;
-  std::optional<std::chrono::milliseconds> max_staleness() const;
   // The backend's objects without the layer's own (window definitions and history).
   arrow::Result<engine::CatalogObjects> GetCatalogObjects(
       const engine::CatalogObjectsRequest& request) override;
@@ -75,7 +71,6 @@ class WindowedConnection : public engine::ForwardingConnection,
   mutable std::mutex mutex_;
   std::shared_ptr<engine::EngineConnection> host_;  // guarded by mutex_; lazily
   bool sql_transaction_ = false;                    // guarded by mutex_: a SQL BEGIN is open
-  std::optional<std::chrono::milliseconds> max_staleness_;  // guarded by mutex_
   // Rows written in the open transaction, by table; guarded by mutex_.
   std::vector<std::pair<TableName, arrow::RecordBatchVector>> pending_;
 };
