@@ -299,6 +299,7 @@ void CachedConnection::StashForCommit(const TableKey& table, arrow::RecordBatchV
 
 void CachedConnection::ApplyToMirror(const std::shared_ptr<Mirror>& mirror,
                                      const arrow::RecordBatchVector& rows) {
+  MirrorSet::KeepForLoad(*mirror, rows);  // (a load in flight replaces this table)
   int64_t count = 0;
   for (const auto& batch : rows) count += batch->num_rows();
   core_->results.Invalidate({mirror->key});
@@ -348,6 +349,8 @@ arrow::Status CachedConnection::Commit() {
     for (const auto& mirror : mirrors) {
       if (core_->mirrors.IsReady(*mirror)) {
         ApplyToMirror(mirror, stashed[mirror->key]);
+      } else if (MirrorSet::LoadInFlight(*mirror)) {
+        MirrorSet::KeepForLoad(*mirror, stashed[mirror->key]);
       } else {
         core_->mirrors.Invalidate(mirror, "written while loading");
       }
@@ -411,6 +414,7 @@ arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& req
     if (creating || core_->mirrors.IsReady(*mirror)) {
       return IngestThrough(request, batches, mirror, creating);
     }
+    if (MirrorSet::LoadInFlight(*mirror)) return IngestForLoad(request, batches, *mirror);
     // Not ready: the write begins before the lock goes, so a load that finishes from now on
     // is redone after it (one that finished before the check would have made it ready).
     return IngestAround(request, batches, tables, std::move(write));
@@ -441,6 +445,27 @@ arrow::Result<int64_t> CachedConnection::IngestAround(const engine::IngestReques
   return rows;
 }
 
+arrow::Result<int64_t> CachedConnection::IngestForLoad(const engine::IngestRequest& request,
+                                                       arrow::RecordBatchReader* batches,
+                                                       Mirror& mirror) {
+  core_->results.Invalidate({mirror.key});
+  KeepingReader keeping(batches);
+  auto rows = target().Ingest(request, &keeping);
+  GiveToLoad(mirror, request, rows.ok(), keeping.Take());
+  if (rows.ok()) core_->counters.rows_written_through += *rows;
+  core_->results.Invalidate({mirror.key});
+  return rows;
+}
+
+void CachedConnection::GiveToLoad(Mirror& mirror, const engine::IngestRequest& request,
+                                  bool stored, const arrow::RecordBatchVector& rows) {
+  if (stored && request.if_exists != engine::IngestRequest::IfExists::kReplace) {
+    MirrorSet::KeepForLoad(mirror, rows);
+  } else {
+    MirrorSet::LoadMissedWrite(mirror);  // what the backend holds now is not known here
+  }
+}
+
 arrow::Result<int64_t> CachedConnection::IngestThrough(const engine::IngestRequest& request,
                                                        arrow::RecordBatchReader* batches,
                                                        std::shared_ptr<Mirror> mirror,
@@ -462,11 +487,15 @@ arrow::Result<int64_t> CachedConnection::IngestThrough(const engine::IngestReque
                               : engine::IngestRequest::IfExists::kAppend;
   ARROW_RETURN_NOT_OK(core_->mirrors.EnsureSchema(*cache_, key));
   ARROW_RETURN_NOT_OK(cache_->BeginTransaction());
+  // A load in flight (refresh mode reload) gets the rows too: it replaces this table.
+  std::optional<KeepingReader> for_load;
+  if (MirrorSet::LoadInFlight(*mirror)) batches = &for_load.emplace(batches);
   MirrorAppender mirror_appender(cache_.get(), batches->schema(), first, rest);
   TeeReader tee(batches, &mirror_appender);
   // 1. The backend commits (or fails: then the cache keeps nothing of it).
   auto rows = target().Ingest(request, &tee);
   arrow::Status cached = mirror_appender.Finish();
+  if (for_load) GiveToLoad(*mirror, request, rows.ok(), for_load->Take());
   if (!rows.ok()) {
     (void)cache_->Rollback();
     if (creating) core_->mirrors.Remove(key);

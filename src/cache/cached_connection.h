@@ -60,8 +60,9 @@ class CachedConnection : public engine::ForwardingConnection,
   // rows) by the open transaction: they enter the mirror when it commits, instead of the
   // mirror being reloaded after it.
   void StashForCommit(const TableKey& table, arrow::RecordBatchVector rows);
-  // Appends `rows` (as stored in the backend) to `mirror`; the caller holds mirror->write
-  // and the backend has committed them. A mirror that cannot follow is reloaded.
+  // Appends `rows` (as stored in the backend) to `mirror`, and to a load in flight; the caller
+  // holds mirror->write and the backend has committed them. A mirror that cannot follow is
+  // reloaded.
   void ApplyToMirror(const std::shared_ptr<Mirror>& mirror, const arrow::RecordBatchVector& rows);
 
  private:
@@ -69,6 +70,13 @@ class CachedConnection : public engine::ForwardingConnection,
   arrow::Result<int64_t> IngestThrough(const engine::IngestRequest& request,
                                        arrow::RecordBatchReader* batches,
                                        std::shared_ptr<Mirror> mirror, bool creating);
+  // The backend takes the rows and the background load copying `mirror` gets them too.
+  // Caller holds mirror.write.
+  arrow::Result<int64_t> IngestForLoad(const engine::IngestRequest& request,
+                                       arrow::RecordBatchReader* batches, Mirror& mirror);
+  // After the backend ran `request` (`stored`: it succeeded) while a load copies `mirror`.
+  void GiveToLoad(Mirror& mirror, const engine::IngestRequest& request, bool stored,
+                  const arrow::RecordBatchVector& rows);
   // The backend takes the rows and the mirrors of `tables` are reloaded after. `held`: a
   // mirror's write lock, released once the write has begun.
   arrow::Result<int64_t> IngestAround(const engine::IngestRequest& request,

@@ -32,6 +32,19 @@ class WriteThroughAppender : public engine::TableAppender {
     auto mirror = core_->mirrors.Find(key_);
     std::unique_lock<std::mutex> write;
     if (mirror) write = std::unique_lock<std::mutex>(mirror->write);
+    if (mirror && !core_->mirrors.IsReady(*mirror) && MirrorSet::LoadInFlight(*mirror)) {
+      // A load is copying the table: it gets the batch once the backend has it.
+      core_->results.Invalidate({key_});
+      auto rows = backend_->Append(batch);
+      if (rows.ok()) {
+        MirrorSet::KeepForLoad(*mirror, {batch.Slice(0)});
+        core_->counters.rows_written_through += *rows;
+      } else {
+        MirrorSet::LoadMissedWrite(*mirror);
+      }
+      core_->results.Invalidate({key_});
+      return rows;
+    }
     if (!mirror || !core_->mirrors.IsReady(*mirror)) {
       core_->mirrors.BeginWrite(std::vector<TableKey>{key_});
       core_->results.Invalidate({key_});
@@ -42,7 +55,10 @@ class WriteThroughAppender : public engine::TableAppender {
       return rows;
     }
     core_->results.Invalidate({key_});
-    ARROW_ASSIGN_OR_RAISE(int64_t rows, backend_->Append(batch));
+    auto appended = backend_->Append(batch);
+    if (!appended.ok()) MirrorSet::LoadMissedWrite(*mirror);
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, appended);
+    MirrorSet::KeepForLoad(*mirror, {batch.Slice(0)});  // (a load in flight replaces the table)
     core_->counters.rows_written_through += rows;
     engine::IngestRequest request;
     request.table = key_.table;
@@ -287,8 +303,9 @@ class CachedEngine : public engine::ForwardingEngine {
       if (!core) return arrow::Status::Invalid("the cache is shut down");
       auto r = core->results.stats();
       const auto& c = core->counters;
-      int64_t mirror_rows = 0, evicted = 0, loads = 0, refreshes = 0;
+      int64_t mirror_rows = 0, evicted = 0, loads = 0, refreshes = 0, during_loads = 0;
       for (const auto& m : core->mirrors.Snapshot()) {
+        during_loads += m.rows_written_during_loads;
         mirror_rows += m.rows;
         evicted += m.rows_evicted;
         loads += m.loads;
@@ -311,6 +328,7 @@ class CachedEngine : public engine::ForwardingEngine {
           {"rows_evicted", evicted},
           {"mirror_loads", loads},
           {"mirror_refreshes", refreshes},
+          {"rows_written_during_loads", during_loads},
           {"rows_written_through", c.rows_written_through.load()},
           {"write_through_failures", c.write_through_failures.load()},
           {"cache_memory_bytes", c.cache_memory_bytes.load()},

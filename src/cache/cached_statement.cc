@@ -380,12 +380,16 @@ CachedStatement::AppendToMirror() {
   auto mirror = core.mirrors.Find(*key);
   if (!mirror) return std::nullopt;
   std::unique_lock<std::mutex> write(mirror->write, std::defer_lock);
+  bool for_load_only = false;
   if (!connection_->InTransaction()) {
-    // The mirror's write lock from the readiness check until the mirror has the rows (or,
-    // when it is not ready, until the write has begun: a load in flight is then redone).
+    // The mirror's write lock from the readiness check until the mirror (or the load copying
+    // the table) has the rows; when neither, until the write has begun: a load is then redone.
     write.lock();
     if (!core.mirrors.IsReady(*mirror)) {
-      return WriteAroundTheMirrors(std::vector<TableKey>{*key}, std::move(write));
+      if (!MirrorSet::LoadInFlight(*mirror)) {
+        return WriteAroundTheMirrors(std::vector<TableKey>{*key}, std::move(write));
+      }
+      for_load_only = true;
     }
   } else if (!core.mirrors.IsReady(*mirror)) {
     return std::nullopt;
@@ -409,7 +413,13 @@ CachedStatement::AppendToMirror() {
         for (const auto& batch : *rows) n += batch->num_rows();
         return n;
       }();
-      connection_->ApplyToMirror(mirror, *rows);
+      if (for_load_only) {
+        MirrorSet::KeepForLoad(*mirror, *rows);
+      } else {
+        connection_->ApplyToMirror(mirror, *rows);
+      }
+    } else {
+      MirrorSet::LoadMissedWrite(*mirror);
     }
   }
   if (!rows.ok()) return rows.status();

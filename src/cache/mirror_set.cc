@@ -238,6 +238,7 @@ arrow::Result<bool> MirrorSet::MakeReady(Mirror& mirror, engine::EngineConnectio
     std::lock_guard<std::mutex> lock(mutex_);
     if (mirror.writers > 0) return false;
     if (mirror.state == MirrorState::kReady) return true;
+    if (LoadInFlight(mirror)) return false;  // the load in flight reports when it is done
     mirror.state = MirrorState::kLoading;
     mirror.reload_wanted = false;
   }
@@ -258,38 +259,82 @@ std::optional<int64_t> MirrorSet::ReadyGeneration(const Mirror& mirror) const {
   return mirror.generation;
 }
 
-arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
-                              engine::EngineConnection& cache, bool reload_ready) {
-  std::lock_guard<std::mutex> write(mirror.write);
-  if (!reload_ready) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (mirror.state != MirrorState::kLoading) return arrow::Status::OK();  // loaded meanwhile
+// The backend's rows of a mirror, the first batch already read: the backend's statement has
+// begun, so the rows are those of one snapshot taken by now.
+class FirstBatchRead : public arrow::RecordBatchReader {
+ public:
+  FirstBatchRead(std::unique_ptr<engine::EngineStatement> statement,
+                 std::shared_ptr<arrow::RecordBatchReader> rows,
+                 std::shared_ptr<arrow::RecordBatch> first)
+      : statement_(std::move(statement)), rows_(std::move(rows)), first_(std::move(first)) {}
+  std::shared_ptr<arrow::Schema> schema() const override { return rows_->schema(); }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    if (first_) {
+      *out = std::move(first_);
+      return arrow::Status::OK();
+    }
+    return rows_->ReadNext(out);
   }
-  return LoadHeld(mirror, backend, cache);
+
+ private:
+  std::unique_ptr<engine::EngineStatement> statement_;
+  std::shared_ptr<arrow::RecordBatchReader> rows_;
+  std::shared_ptr<arrow::RecordBatch> first_;
+};
+
+struct MirrorSet::BackendRows {
+  std::optional<int64_t> horizon_us;
+  std::unique_ptr<FirstBatchRead> reader;
+};
+
+void MirrorSet::KeepForLoad(Mirror& mirror, const arrow::RecordBatchVector& rows) {
+  if (!mirror.catch_up) return;
+  for (const auto& batch : rows) {
+    if (batch->num_rows() > 0) mirror.catch_up->rows.push_back(batch);
+  }
 }
 
-arrow::Status MirrorSet::LoadHeld(Mirror& mirror, engine::EngineConnection& backend,
-                                  engine::EngineConnection& cache) {
-  auto started = Clock::now();
-  std::optional<int64_t> horizon;
+void MirrorSet::LoadMissedWrite(Mirror& mirror) {
+  if (mirror.catch_up) mirror.catch_up->missed = true;
+}
+
+arrow::Result<MirrorSet::BackendRows> MirrorSet::ReadBackend(Mirror& mirror,
+                                                            engine::EngineConnection& backend) {
+  BackendRows out;
   std::string sql = "SELECT * FROM " + mirror.key.Quoted();
   if (options_.max_duration.count() > 0 && !mirror.options.time_column.empty()) {
-    horizon = NowMicros() - options_.max_duration.count() * 1000;
-    sql += TimeFilter(mirror.options.time_column, ">=", *horizon);
+    out.horizon_us = NowMicros() - options_.max_duration.count() * 1000;
+    sql += TimeFilter(mirror.options.time_column, ">=", *out.horizon_us);
   }
   ARROW_ASSIGN_OR_RAISE(auto statement, backend.Prepare(sql));
-  ARROW_ASSIGN_OR_RAISE(auto rows_reader, statement->ExecuteQuery());
+  ARROW_ASSIGN_OR_RAISE(auto rows, statement->ExecuteQuery());
+  std::shared_ptr<arrow::RecordBatch> first;
+  ARROW_RETURN_NOT_OK(rows->ReadNext(&first));
+  out.reader = std::make_unique<FirstBatchRead>(std::move(statement), std::move(rows),
+                                                std::move(first));
+  return out;
+}
+
+arrow::Result<int64_t> MirrorSet::Stage(Mirror& mirror, BackendRows& rows,
+                                        engine::EngineConnection& cache) {
   ARROW_RETURN_NOT_OK(EnsureSchema(cache, mirror.key));
   auto staging = CacheTable(mirror.key, mirror.key.table + "__hyprstream_load");
   staging.if_exists = engine::IngestRequest::IfExists::kReplace;
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, cache.Ingest(staging, rows_reader.get()));
+  auto copied = cache.Ingest(staging, rows.reader.get());
+  rows.reader.reset();  // ends the backend's read
+  return copied;
+}
+
+arrow::Status MirrorSet::SwapIn(Mirror& mirror, engine::EngineConnection& cache,
+                                std::optional<int64_t> horizon_us, Clock::time_point started,
+                                int64_t rows) {
   {
     std::unique_lock<std::shared_mutex> swap(mirror.content);
     ARROW_RETURN_NOT_OK(cache.BeginTransaction());
     arrow::Status swapped = [&]() -> arrow::Status {
       ARROW_RETURN_NOT_OK(
           engine::ExecuteStatement(cache, "DROP TABLE IF EXISTS " + mirror.key.Quoted()));
-      TableKey staging_key{mirror.key.schema, staging.table};
+      TableKey staging_key{mirror.key.schema, mirror.key.table + "__hyprstream_load"};
       ARROW_RETURN_NOT_OK(
           engine::ExecuteStatement(cache, "ALTER TABLE " + staging_key.Quoted() + " RENAME TO " +
                                               engine::QuoteIdentifier(mirror.key.table)));
@@ -303,14 +348,60 @@ arrow::Status MirrorSet::LoadHeld(Mirror& mirror, engine::EngineConnection& back
   Changed(mirror.key);
   std::shared_ptr<Mirror> self = Find(mirror.key);
   if (self) {
-    MarkReady(self, horizon, started, rows);
+    MarkReady(self, horizon_us, started, rows);
     std::lock_guard<std::mutex> lock(mutex_);
     ++self->loads;
   }
   if (external_.loaded) external_.loaded(mirror.key.schema, mirror.key.table);
   spdlog::info("cache loaded {}: {} rows{}", mirror.key.ToString(), rows,
-               horizon ? " since " + TimestampLiteral(*horizon) : std::string());
+               horizon_us ? " since " + TimestampLiteral(*horizon_us) : std::string());
   return arrow::Status::OK();
+}
+
+arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
+                              engine::EngineConnection& cache, bool reload_ready) {
+  std::unique_lock<std::mutex> write(mirror.write);
+  if (!reload_ready) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (mirror.state != MirrorState::kLoading) return arrow::Status::OK();  // loaded meanwhile
+  }
+  auto started = Clock::now();
+  // Under the write lock no write is half done: every committed write is in the backend's
+  // snapshot, fixed once its first rows are read; every later one is kept for this load.
+  ARROW_ASSIGN_OR_RAISE(BackendRows rows, ReadBackend(mirror, backend));
+  mirror.catch_up = std::make_unique<LoadCatchUp>();
+  write.unlock();
+  const std::optional<int64_t> horizon = rows.horizon_us;
+  arrow::Result<int64_t> copied = Stage(mirror, rows, cache);
+  write.lock();
+  std::unique_ptr<LoadCatchUp> catch_up = std::move(mirror.catch_up);
+  ARROW_RETURN_NOT_OK(copied.status());
+  int64_t total = *copied;
+  if (!catch_up->rows.empty()) {
+    auto staging = CacheTable(mirror.key, mirror.key.table + "__hyprstream_load");
+    staging.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
+    staging.if_exists = engine::IngestRequest::IfExists::kAppend;
+    ARROW_ASSIGN_OR_RAISE(auto kept, arrow::RecordBatchReader::Make(
+                                         catch_up->rows, catch_up->rows.front()->schema()));
+    ARROW_ASSIGN_OR_RAISE(int64_t appended, cache.Ingest(staging, kept.get()));
+    total += appended;
+    std::lock_guard<std::mutex> lock(mutex_);
+    mirror.rows_written_during_loads += appended;
+  }
+  if (catch_up->missed) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    mirror.reload_wanted = true;  // MarkReady leaves it stale: loaded again at once
+  }
+  return SwapIn(mirror, cache, horizon, started, total);
+}
+
+arrow::Status MirrorSet::LoadHeld(Mirror& mirror, engine::EngineConnection& backend,
+                                  engine::EngineConnection& cache) {
+  auto started = Clock::now();
+  ARROW_ASSIGN_OR_RAISE(BackendRows rows, ReadBackend(mirror, backend));
+  const std::optional<int64_t> horizon = rows.horizon_us;
+  ARROW_ASSIGN_OR_RAISE(int64_t copied, Stage(mirror, rows, cache));
+  return SwapIn(mirror, cache, horizon, started, copied);
 }
 
 arrow::Status MirrorSet::Refresh(Mirror& mirror, engine::EngineConnection& backend,
@@ -462,7 +553,7 @@ std::vector<MirrorSnapshot> MirrorSet::Snapshot() const {
                                                                        : "reload";
     out.push_back({key, m->options.time_column, refresh, MirrorStateName(m->state), m->last_error,
                    m->horizon_us, m->refreshed_at, m->rows, m->loads, m->refreshes,
-                   m->rows_evicted});
+                   m->rows_evicted, m->rows_written_during_loads});
   }
   return out;
 }

@@ -5,12 +5,14 @@
 //
 // Locking (never held across a call into another lock's holder in the other order):
 //   Mirror::write   — one content-changing operation at a time (write-through, load, refresh,
-//                     eviction); held for the whole operation.
+//                     eviction); held for the whole operation, except the copy of a background
+//                     load: writes go on meanwhile and give their rows to the load (LoadCatchUp).
 //   Mirror::content — shared by a query while it checks the horizon and starts; exclusive
 //                     only for the moment rows are deleted or a reloaded table is swapped in.
 //   MirrorSet::mutex_ — the registry and each mirror's state fields; short sections only.
 #pragma once
 
+#include <arrow/record_batch.h>
 #include <arrow/result.h>
 
 #include <chrono>
@@ -33,6 +35,13 @@ namespace hyprstream::cache {
 enum class MirrorState { kLoading, kReady, kStale, kFailed };
 const char* MirrorStateName(MirrorState state);
 
+// The writes through hyprstream committed while a background load copies the backend table:
+// the load adds them to its copy before swapping it in. Guarded by Mirror::write.
+struct LoadCatchUp {
+  arrow::RecordBatchVector rows;
+  bool missed = false;  // a write whose committed rows are not known: the load is redone
+};
+
 struct Mirror {
   TableKey key;
   MirrorOptions options;
@@ -40,6 +49,7 @@ struct Mirror {
 
   std::mutex write;
   std::shared_mutex content;
+  std::unique_ptr<LoadCatchUp> catch_up;  // GUARDED_BY(write): set while a load copies
 
   // Guarded by MirrorSet::mutex_.
   MirrorState state = MirrorState::kLoading;
@@ -51,6 +61,7 @@ struct Mirror {
   int64_t rows = 0;
   int64_t generation = 0;  // bumped whenever the cache table is replaced
   int64_t loads = 0, refreshes = 0, rows_evicted = 0;
+  int64_t rows_written_during_loads = 0;  // rows a load took from writes during its copy
   std::string last_error;
 };
 
@@ -69,7 +80,7 @@ struct MirrorSnapshot {
   std::string time_column, refresh, state, last_error;
   std::optional<int64_t> horizon_us;
   std::chrono::system_clock::time_point refreshed_at;
-  int64_t rows, loads, refreshes, rows_evicted;
+  int64_t rows, loads, refreshes, rows_evicted, rows_written_during_loads;
 };
 
 class MirrorSet {
@@ -113,10 +124,18 @@ class MirrorSet {
                  std::chrono::system_clock::time_point as_of, int64_t rows);
 
   // Loads `mirror` now, on the caller's thread, unless it is ready. Caller holds mirror.write.
-  // False when it cannot be made ready now (a write around it is in flight, or began while
-  // it loaded).
+  // False when it cannot be made ready now (a write around it is in flight or began while it
+  // loaded, or a background load is copying it: that one reports `loaded` when done).
   arrow::Result<bool> MakeReady(Mirror& mirror, engine::EngineConnection& backend,
                                 engine::EngineConnection& cache);
+  // While a background load copies the backend table, writes through hyprstream do not wait
+  // for it. Each, once the backend has committed it, gives the load its rows (KeepForLoad) or
+  // says what it committed is not known (LoadMissedWrite: the load then leaves the mirror stale
+  // and is redone). Callers hold mirror.write.
+  static bool LoadInFlight(const Mirror& mirror) { return mirror.catch_up != nullptr; }
+  static void KeepForLoad(Mirror& mirror, const arrow::RecordBatchVector& rows);
+  static void LoadMissedWrite(Mirror& mirror);
+
   // The mirror's generation while it is ready and no write around it is in flight.
   std::optional<int64_t> ReadyGeneration(const Mirror& mirror) const;
 
@@ -134,13 +153,24 @@ class MirrorSet {
   std::optional<std::chrono::system_clock::time_point> AsOf(const TableKey& key) const;
 
  private:
-  // `reload_ready`: load even when the mirror is ready (refresh mode reload); otherwise a load
-  // Maintain picked is skipped when another (MakeReady) got there first.
+  struct BackendRows;
+  // The background load: mirror.write is held while the backend's read begins and while the
+  // copy is swapped in, not while the rows are copied. `reload_ready`: load even when the
+  // mirror is ready (refresh mode reload); otherwise a load Maintain picked is skipped when
+  // another (MakeReady) got there first.
   arrow::Status Load(Mirror& mirror, engine::EngineConnection& backend,
                      engine::EngineConnection& cache, bool reload_ready);
-  // Caller holds mirror.write.
+  // A load on the caller's thread; caller holds mirror.write throughout.
   arrow::Status LoadHeld(Mirror& mirror, engine::EngineConnection& backend,
                          engine::EngineConnection& cache);
+  // Starts the backend's read of the table (its first rows read: its snapshot is fixed).
+  arrow::Result<BackendRows> ReadBackend(Mirror& mirror, engine::EngineConnection& backend);
+  // Copies `rows` into the mirror's staging table; returns the rows copied.
+  arrow::Result<int64_t> Stage(Mirror& mirror, BackendRows& rows, engine::EngineConnection& cache);
+  // Replaces the mirror's table by the staging table. Caller holds mirror.write.
+  arrow::Status SwapIn(Mirror& mirror, engine::EngineConnection& cache,
+                       std::optional<int64_t> horizon_us,
+                       std::chrono::system_clock::time_point started, int64_t rows);
   arrow::Status Refresh(Mirror& mirror, engine::EngineConnection& backend,
                         engine::EngineConnection& cache);
   arrow::Status Evict(Mirror& mirror, engine::EngineConnection& cache, int64_t cutoff_us);

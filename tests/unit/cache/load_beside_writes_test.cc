@@ -1,0 +1,344 @@
+// A background load of a mirror copies the backend table while writes through hyprstream go on:
+// they do not wait for the copy, and the mirror it swaps in holds their rows (or, when what a
+// write committed is not known, the load is redone). Real DuckDB backend and cache; a layer
+// over the backend holds the load's copy open (GatedLoads) or slows it (randomised test).
+#include <arrow/api.h>
+#include <arrow/compute/cast.h>
+#include <arrow/util/key_value_metadata.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "../engine/engine_test_util.h"
+#include "cache/cached_engine.h"
+#include "engine/forwarding_engine.h"
+
+namespace hyprstream::cache {
+namespace {
+
+using engine::testing::OpenMemoryEngine;
+using namespace std::chrono_literals;
+
+constexpr const char* kLoadQuery = "SELECT * FROM \"readings\"";
+
+// Holds a load's read of `readings` open after its first batch: closed, until Open(); slow, a
+// random pause before every batch.
+class GatedLoads : public engine::ForwardingEngine {
+ public:
+  using ForwardingEngine::ForwardingEngine;
+
+  void Close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    held_ = false;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = false;
+    changed_.notify_all();
+  }
+  void Slow(bool slow) { slow_ = slow; }
+  // True once a load's copy is held (within 30 s).
+  bool WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, 30s, [&] { return held_; });
+  }
+  // True when a held copy waited so long it went on without Open() (a write waited for it).
+  bool gave_up() const { return gave_up_; }
+
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override {
+    ARROW_ASSIGN_OR_RAISE(auto inner, target().Connect());
+    return std::make_shared<Connection>(this, std::move(inner));
+  }
+
+ private:
+  void Hold(bool first_batch_read) {
+    if (slow_) {
+      thread_local std::mt19937 random(std::random_device{}());
+      std::this_thread::sleep_for(std::chrono::milliseconds(random() % 15));
+    }
+    if (!first_batch_read) return;
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!closed_) return;
+    held_ = true;
+    changed_.notify_all();
+    if (!changed_.wait_for(lock, 20s, [&] { return !closed_; })) gave_up_ = true;
+  }
+
+  class Rows : public arrow::RecordBatchReader {
+   public:
+    Rows(GatedLoads* gate, std::shared_ptr<arrow::RecordBatchReader> rows)
+        : gate_(gate), rows_(std::move(rows)) {}
+    std::shared_ptr<arrow::Schema> schema() const override { return rows_->schema(); }
+    arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+      gate_->Hold(batches_read_++ > 0);
+      return rows_->ReadNext(batch);
+    }
+
+   private:
+    GatedLoads* gate_;
+    std::shared_ptr<arrow::RecordBatchReader> rows_;
+    int batches_read_ = 0;
+  };
+  class Statement : public engine::ForwardingStatement {
+   public:
+    Statement(GatedLoads* gate, std::unique_ptr<engine::EngineStatement> inner)
+        : ForwardingStatement(std::move(inner)), gate_(gate) {}
+    arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
+      ARROW_ASSIGN_OR_RAISE(auto rows, target().ExecuteQuery());
+      return std::make_shared<Rows>(gate_, std::move(rows));
+    }
+
+   private:
+    GatedLoads* gate_;
+  };
+  class Connection : public engine::ForwardingConnection {
+   public:
+    Connection(GatedLoads* gate, std::shared_ptr<engine::EngineConnection> inner)
+        : ForwardingConnection(std::move(inner)), gate_(gate) {}
+    arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(
+        const std::string& sql) override {
+      ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare(sql));
+      if (sql != kLoadQuery) return statement;
+      return std::make_unique<Statement>(gate_, std::move(statement));
+    }
+
+   private:
+    GatedLoads* gate_;
+  };
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool closed_ = false;  // GUARDED_BY(mutex_)
+  bool held_ = false;    // GUARDED_BY(mutex_)
+  std::atomic<bool> gave_up_{false}, slow_{false};
+};
+
+class LoadBesideWritesTest : public ::testing::Test {
+ protected:
+  // `readings` in the backend: 20,000 rows (several batches), mirrored (no refresh).
+  void SetUp() override {
+    raw_backend_ = OpenMemoryEngine();
+    direct_ = *raw_backend_->Connect();
+    ASSERT_TRUE(engine::testing::Update(*direct_,
+                                        "CREATE TABLE readings AS SELECT TIMESTAMP '2026-01-01' + "
+                                        "INTERVAL (i) SECOND AS ts, i AS v FROM range(20000) t(i)")
+                    .ok());
+    gate_ = std::make_shared<GatedLoads>(raw_backend_);
+    CacheOptions options;
+    options.refresh_interval = 100ms;
+    MirrorOptions table;
+    table.table = "readings";
+    table.time_column = "ts";
+    table.refresh = RefreshMode::kNone;
+    options.tables.push_back(table);
+    auto engine = OpenCachedEngine(gate_, OpenMemoryEngine(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = *engine;
+    connection_ = *engine_->Connect();
+    ASSERT_TRUE(WaitUntilReady());
+  }
+
+  bool WaitUntilReady() {
+    for (int i = 0; i < 600; ++i) {
+      if (Mirror("state") == "ready") return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+  std::string Mirror(const std::string& column) {
+    auto t = engine::testing::Query(*connection_, "SELECT CAST(" + column +
+                                                      " AS VARCHAR) FROM hyprstream_cache_tables() "
+                                                      "WHERE table_name = 'readings'");
+    if (!t.ok() || (*t)->num_rows() != 1) return "";
+    return (*(*t)->column(0)->GetScalar(0))->ToString();
+  }
+  int64_t Loads() { return std::stoll(Mirror("loads")); }
+
+  // A SQL write through hyprstream the cache cannot follow row by row: the mirror is reloaded.
+  void WriteAroundTheMirror(const std::string& sql) {
+    ASSERT_TRUE(engine::testing::Update(*connection_, sql).ok()) << sql;
+  }
+
+  static std::shared_ptr<arrow::Schema> Schema() {
+    return arrow::schema({arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO)),
+                          arrow::field("v", arrow::int64())});
+  }
+  static std::shared_ptr<arrow::RecordBatch> Rows(int64_t first_v, int count) {
+    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                               arrow::default_memory_pool());
+    arrow::Int64Builder v;
+    for (int i = 0; i < count; ++i) {
+      EXPECT_TRUE(ts.Append(1767225600000000 + (first_v + i) * 1000).ok());
+      EXPECT_TRUE(v.Append(first_v + i).ok());
+    }
+    return arrow::RecordBatch::Make(Schema(), count, {*ts.Finish(), *v.Finish()});
+  }
+  arrow::Result<int64_t> Ingest(engine::EngineConnection& connection,
+                                std::shared_ptr<arrow::RecordBatch> rows,
+                                engine::IngestRequest::IfExists if_exists =
+                                    engine::IngestRequest::IfExists::kAppend) {
+    engine::IngestRequest request;
+    request.table = "readings";
+    request.if_exists = if_exists;
+    auto reader = engine::testing::ReaderOf(Schema(), {std::move(rows)});
+    return connection.Ingest(request, reader.get());
+  }
+
+  // The mirror's answer (it must be the cache's) equals the backend's rows.
+  void ExpectTheMirrorHoldsTheBackendsRows() {
+    const std::string sql = "SELECT v, count(*) AS n FROM readings GROUP BY v ORDER BY v";
+    auto cached = engine::testing::Query(*connection_, sql);
+    ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+    auto metadata = (*cached)->schema()->metadata();
+    ASSERT_TRUE(metadata);
+    EXPECT_EQ(metadata->Get("hyprstream.source").ValueOr(""), "cache");
+    auto backend = engine::testing::Query(*direct_, sql);
+    ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+    EXPECT_EQ((*cached)->num_rows(), (*backend)->num_rows());
+    EXPECT_TRUE((*cached)->Equals(**backend, /*check_metadata=*/false))
+        << "mirror rows " << (*cached)->num_rows() << ", backend rows " << (*backend)->num_rows();
+  }
+
+  std::shared_ptr<engine::Engine> raw_backend_, engine_;
+  std::shared_ptr<GatedLoads> gate_;
+  std::shared_ptr<engine::EngineConnection> connection_, direct_;
+};
+
+TEST_F(LoadBesideWritesTest, WritesDuringALoadDoNotWaitForItsCopyAndAreInTheMirrorItSwapsIn) {
+  const int64_t loads = Loads();
+  gate_->Close();
+  WriteAroundTheMirror("DELETE FROM readings WHERE v < 100");  // the mirror is reloaded
+  ASSERT_TRUE(gate_->WaitUntilHeld()) << "no load began";
+
+  // While the copy is held: every kind of write that appends through hyprstream.
+  ASSERT_TRUE(Ingest(*connection_, Rows(100000, 50)).ok());
+  auto appender = engine_->OpenAppender({"readings"}, Schema());
+  ASSERT_TRUE(appender.ok()) << appender.status().ToString();
+  ASSERT_TRUE((*appender)->Append(*Rows(200000, 30)).ok());
+  ASSERT_TRUE((*appender)->Append(*Rows(300000, 20)).ok());
+  auto returning = engine::testing::Query(
+      *connection_,
+      "INSERT INTO readings VALUES (TIMESTAMP '2027-01-01', 400000), "
+      "(TIMESTAMP '2027-01-02', 400001) RETURNING *");
+  ASSERT_TRUE(returning.ok()) << returning.status().ToString();
+  EXPECT_EQ((*returning)->num_rows(), 2);
+  auto other = *engine_->Connect();
+  ASSERT_TRUE(Ingest(*other, Rows(500000, 7)).ok());
+  EXPECT_FALSE(gate_->gave_up()) << "a write waited for the load's copy";
+  EXPECT_NE(Mirror("state"), "ready");  // the load has not swapped its copy in yet
+
+  gate_->Open();
+  ASSERT_TRUE(WaitUntilReady());
+  EXPECT_EQ(Loads(), loads + 1) << "the load was redone instead of taking the writes' rows";
+  ExpectTheMirrorHoldsTheBackendsRows();
+  // 20,000 - 100 deleted + 109 written while it loaded.
+  EXPECT_EQ(std::stoll(Mirror("rows")), 20009);
+  EXPECT_EQ(*engine::testing::QueryInt(*connection_,
+                                       "SELECT value FROM hyprstream_cache_stats() WHERE name = "
+                                       "'rows_written_during_loads'"),
+            109);
+}
+
+TEST_F(LoadBesideWritesTest, AWriteWhoseRowsTheLoadCannotKnowMakesItLoadAgain) {
+  const int64_t loads = Loads();
+  gate_->Close();
+  WriteAroundTheMirror("DELETE FROM readings WHERE v < 100");
+  ASSERT_TRUE(gate_->WaitUntilHeld()) << "no load began";
+  // Replaces the whole table in the backend: the copy being made is of the old one.
+  ASSERT_TRUE(
+      Ingest(*connection_, Rows(700000, 5), engine::IngestRequest::IfExists::kReplace).ok());
+  EXPECT_FALSE(gate_->gave_up());
+  gate_->Open();
+  ASSERT_TRUE(WaitUntilReady());
+  EXPECT_EQ(Loads(), loads + 2);
+  ExpectTheMirrorHoldsTheBackendsRows();
+  EXPECT_EQ(std::stoll(Mirror("rows")), 5);
+}
+
+// Randomised: writers of every kind (and transactions, and SQL writes that reload the mirror)
+// run while slow loads copy the table; after each round the mirror equals the backend.
+TEST_F(LoadBesideWritesTest, RandomisedWritesAndReloadsLeaveTheMirrorEqualToTheBackend) {
+  gate_->Slow(true);
+  std::atomic<int64_t> next_v{1000000};
+  const int64_t loads = Loads();
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::thread> writers;
+    std::atomic<int> failures{0};
+    for (int w = 0; w < 3; ++w) {
+      writers.emplace_back([&, w, round] {
+        std::mt19937 random(static_cast<unsigned>(round * 31 + w));
+        auto connection = *engine_->Connect();
+        std::unique_ptr<engine::TableAppender> appender;
+        for (int op = 0; op < 40; ++op) {
+          const int count = 1 + static_cast<int>(random() % 40);
+          const int64_t first = next_v.fetch_add(count);
+          arrow::Status status;
+          std::this_thread::sleep_for(std::chrono::milliseconds(random() % 8));
+          switch (random() % 8) {
+            case 0:
+            case 1:
+            case 6:
+            case 7:
+              status = Ingest(*connection, Rows(first, count)).status();
+              break;
+            case 2: {
+              if (!appender) {
+                auto opened = engine_->OpenAppender({"readings"}, Schema());
+                if (!opened.ok()) {
+                  status = opened.status();
+                  break;
+                }
+                appender = std::move(*opened);
+              }
+              status = appender->Append(*Rows(first, count)).status();
+              break;
+            }
+            case 3:
+              status = engine::testing::Query(*connection,
+                                              "INSERT INTO readings VALUES (TIMESTAMP "
+                                              "'2027-01-01', " +
+                                                  std::to_string(first) + ") RETURNING *")
+                           .status();
+              break;
+            case 4: {
+              status = connection->BeginTransaction();
+              if (status.ok()) status = Ingest(*connection, Rows(first, count)).status();
+              if (status.ok()) status = random() % 3 ? connection->Commit() : connection->Rollback();
+              break;
+            }
+            case 5:
+              // A write the cache reloads after: a load begins while the others write.
+              status = engine::testing::Update(*connection, "DELETE FROM readings WHERE v % 97 = " +
+                                                                std::to_string(random() % 97))
+                           .status();
+              break;
+          }
+          if (!status.ok()) {
+            ADD_FAILURE() << status.ToString();
+            failures++;
+          }
+        }
+      });
+    }
+    for (auto& writer : writers) writer.join();
+    ASSERT_EQ(failures.load(), 0);
+    ASSERT_TRUE(WaitUntilReady());
+    ExpectTheMirrorHoldsTheBackendsRows();
+  }
+  EXPECT_GT(Loads(), loads + 10);
+  // Writes went on beside loads' copies (what this test is about).
+  auto during = engine::testing::QueryInt(
+      *connection_,
+      "SELECT value FROM hyprstream_cache_stats() WHERE name = 'rows_written_during_loads'");
+  ASSERT_TRUE(during.ok()) << during.status().ToString();
+  EXPECT_GT(*during, 0);
+}
+
+}  // namespace
+}  // namespace hyprstream::cache
