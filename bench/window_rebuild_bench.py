@@ -10,8 +10,9 @@ it is loaded whole; writes to the table wait while a rebuild reads the copy.
            two definitions (metrics, metrics_trailing) rebuild: seconds from the DELETE until
            both logged "rebuilt", and the rows read
   stall    the longest ingest call of a writer sending 1k-row batches during that reload and
-           rebuild, beside its median (writes wait while the cache reloads its copy, and for
-           the moment a rebuild takes its snapshot; the rebuild's fold runs beside them)
+           rebuild, beside its median (writes wait while the cache's load begins its read of
+           PostgreSQL and while it swaps its copy in, and for the moment a rebuild takes its
+           snapshot; the copy and the rebuild's fold run beside them)
 
     .venv/bin/python bench/window_rebuild_bench.py [--rows 2000000] [--keys 5000]
 

@@ -358,6 +358,27 @@ arrow::Status MirrorSet::SwapIn(Mirror& mirror, engine::EngineConnection& cache,
   return arrow::Status::OK();
 }
 
+arrow::Result<int64_t> MirrorSet::AppendToStaging(Mirror& mirror, engine::EngineConnection& cache,
+                                                  const arrow::RecordBatchVector& rows) {
+  auto staging = CacheTable(mirror.key, mirror.key.table + "__hyprstream_load");
+  staging.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
+  staging.if_exists = engine::IngestRequest::IfExists::kAppend;
+  int64_t appended = 0;
+  // A run of batches at a time with one schema (writes may send the columns differently).
+  for (size_t begin = 0; begin < rows.size();) {
+    size_t end = begin + 1;
+    while (end < rows.size() && rows[end]->schema()->Equals(*rows[begin]->schema())) ++end;
+    arrow::RecordBatchVector run(rows.begin() + begin, rows.begin() + end);
+    ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make(run, run.front()->schema()));
+    ARROW_ASSIGN_OR_RAISE(int64_t n, cache.Ingest(staging, reader.get()));
+    appended += n;
+    begin = end;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  mirror.rows_written_during_loads += appended;
+  return appended;
+}
+
 arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
                               engine::EngineConnection& cache, bool reload_ready) {
   std::unique_lock<std::mutex> write(mirror.write);
@@ -373,26 +394,30 @@ arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
   write.unlock();
   const std::optional<int64_t> horizon = rows.horizon_us;
   arrow::Result<int64_t> copied = Stage(mirror, rows, cache);
+  // The rows written meanwhile, a round at a time while writes go on...
+  for (int round = 0; copied.ok() && round < 8; ++round) {
+    arrow::RecordBatchVector kept;
+    write.lock();
+    kept.swap(mirror.catch_up->rows);
+    write.unlock();
+    if (kept.empty()) break;
+    auto appended = AppendToStaging(mirror, cache, kept);
+    if (appended.ok()) {
+      *copied += *appended;
+    } else {
+      copied = appended.status();
+    }
+  }
+  // ...and the last ones as the copy is swapped in.
   write.lock();
   std::unique_ptr<LoadCatchUp> catch_up = std::move(mirror.catch_up);
   ARROW_RETURN_NOT_OK(copied.status());
-  int64_t total = *copied;
-  if (!catch_up->rows.empty()) {
-    auto staging = CacheTable(mirror.key, mirror.key.table + "__hyprstream_load");
-    staging.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
-    staging.if_exists = engine::IngestRequest::IfExists::kAppend;
-    ARROW_ASSIGN_OR_RAISE(auto kept, arrow::RecordBatchReader::Make(
-                                         catch_up->rows, catch_up->rows.front()->schema()));
-    ARROW_ASSIGN_OR_RAISE(int64_t appended, cache.Ingest(staging, kept.get()));
-    total += appended;
-    std::lock_guard<std::mutex> lock(mutex_);
-    mirror.rows_written_during_loads += appended;
-  }
+  ARROW_ASSIGN_OR_RAISE(int64_t appended, AppendToStaging(mirror, cache, catch_up->rows));
   if (catch_up->missed) {
     std::lock_guard<std::mutex> lock(mutex_);
     mirror.reload_wanted = true;  // MarkReady leaves it stale: loaded again at once
   }
-  return SwapIn(mirror, cache, horizon, started, total);
+  return SwapIn(mirror, cache, horizon, started, *copied + appended);
 }
 
 arrow::Status MirrorSet::LoadHeld(Mirror& mirror, engine::EngineConnection& backend,

@@ -167,6 +167,9 @@ class MirrorSet {
   arrow::Result<BackendRows> ReadBackend(Mirror& mirror, engine::EngineConnection& backend);
   // Copies `rows` into the mirror's staging table; returns the rows copied.
   arrow::Result<int64_t> Stage(Mirror& mirror, BackendRows& rows, engine::EngineConnection& cache);
+  // Appends rows writes gave a load to the staging table; returns how many.
+  arrow::Result<int64_t> AppendToStaging(Mirror& mirror, engine::EngineConnection& cache,
+                                         const arrow::RecordBatchVector& rows);
   // Replaces the mirror's table by the staging table. Caller holds mirror.write.
   arrow::Status SwapIn(Mirror& mirror, engine::EngineConnection& cache,
                        std::optional<int64_t> horizon_us,
