@@ -349,12 +349,14 @@ arrow::Status CachedConnection::Commit() {
     for (const auto& mirror : mirrors) {
       if (core_->mirrors.IsReady(*mirror)) {
         ApplyToMirror(mirror, stashed[mirror->key]);
-      } else if (MirrorSet::LoadInFlight(*mirror)) {
-        MirrorSet::KeepForLoad(*mirror, stashed[mirror->key]);
       } else {
-        core_->mirrors.Invalidate(mirror, "written while loading");
+        // Given to a load copying the table; otherwise the next load's copy has them (it
+        // begins under the lock held here).
+        MirrorSet::KeepForLoad(*mirror, stashed[mirror->key]);
       }
     }
+    // Results kept from the backend while a mirror was not ready lack the committed rows.
+    for (const auto& [key, rows] : stashed) core_->results.Invalidate({key});
   }
   locks.clear();
   FinishTransactionWrites();
@@ -414,14 +416,11 @@ arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& req
     if (creating || core_->mirrors.IsReady(*mirror)) {
       return IngestThrough(request, batches, mirror, creating);
     }
-    if (MirrorSet::LoadInFlight(*mirror)) return IngestForLoad(request, batches, *mirror);
-    // Not ready: the write begins before the lock goes, so a load that finishes from now on
-    // is redone after it (one that finished before the check would have made it ready).
-    return IngestAround(request, batches, tables, std::move(write));
+    return IngestWhileNotReady(request, batches, *mirror);
   }
-  if (mirror && InTransaction() && core_->mirrors.IsReady(*mirror) &&
-      request.if_exists != engine::IngestRequest::IfExists::kReplace) {
-    // Kept for the commit: the mirror then takes exactly these rows.
+  if (mirror && InTransaction() && request.if_exists != engine::IngestRequest::IfExists::kReplace) {
+    // Kept for the commit: the mirror (or a load copying the table then) takes exactly these
+    // rows; a mirror neither ready nor loading then gets them from its next load.
     KeepingReader keeping(batches);
     auto rows = target().Ingest(request, &keeping);
     if (rows.ok()) {
@@ -430,24 +429,22 @@ arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& req
     }
     return rows;
   }
-  return IngestAround(request, batches, tables, {});
+  return IngestAround(request, batches, tables);
 }
 
 arrow::Result<int64_t> CachedConnection::IngestAround(const engine::IngestRequest& request,
                                                       arrow::RecordBatchReader* batches,
-                                                      const std::vector<TableKey>& tables,
-                                                      std::unique_lock<std::mutex> held) {
+                                                      const std::vector<TableKey>& tables) {
   BeginWrite(tables);
-  if (held.owns_lock()) held.unlock();
   auto rows = target().Ingest(request, batches);
   EndWrite(tables);
   if (rows.ok()) core_->counters.rows_written_through += *rows;
   return rows;
 }
 
-arrow::Result<int64_t> CachedConnection::IngestForLoad(const engine::IngestRequest& request,
-                                                       arrow::RecordBatchReader* batches,
-                                                       Mirror& mirror) {
+arrow::Result<int64_t> CachedConnection::IngestWhileNotReady(const engine::IngestRequest& request,
+                                                             arrow::RecordBatchReader* batches,
+                                                             Mirror& mirror) {
   core_->results.Invalidate({mirror.key});
   KeepingReader keeping(batches);
   auto rows = target().Ingest(request, &keeping);

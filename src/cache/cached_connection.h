@@ -70,19 +70,18 @@ class CachedConnection : public engine::ForwardingConnection,
   arrow::Result<int64_t> IngestThrough(const engine::IngestRequest& request,
                                        arrow::RecordBatchReader* batches,
                                        std::shared_ptr<Mirror> mirror, bool creating);
-  // The backend takes the rows and the background load copying `mirror` gets them too.
-  // Caller holds mirror.write.
-  arrow::Result<int64_t> IngestForLoad(const engine::IngestRequest& request,
-                                       arrow::RecordBatchReader* batches, Mirror& mirror);
+  // Into a mirrored table whose mirror is not ready; caller holds mirror.write. The backend
+  // takes the rows under that lock, so the next load's copy has them, and a load copying the
+  // table now is given them.
+  arrow::Result<int64_t> IngestWhileNotReady(const engine::IngestRequest& request,
+                                             arrow::RecordBatchReader* batches, Mirror& mirror);
   // After the backend ran `request` (`stored`: it succeeded) while a load copies `mirror`.
   void GiveToLoad(Mirror& mirror, const engine::IngestRequest& request, bool stored,
                   const arrow::RecordBatchVector& rows);
-  // The backend takes the rows and the mirrors of `tables` are reloaded after. `held`: a
-  // mirror's write lock, released once the write has begun.
+  // The backend takes the rows and the mirrors of `tables` are reloaded after.
   arrow::Result<int64_t> IngestAround(const engine::IngestRequest& request,
                                       arrow::RecordBatchReader* batches,
-                                      const std::vector<TableKey>& tables,
-                                      std::unique_lock<std::mutex> held);
+                                      const std::vector<TableKey>& tables);
   void FinishTransactionWrites();
 
   std::shared_ptr<CacheCore> core_;

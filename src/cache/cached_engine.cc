@@ -32,8 +32,9 @@ class WriteThroughAppender : public engine::TableAppender {
     auto mirror = core_->mirrors.Find(key_);
     std::unique_lock<std::mutex> write;
     if (mirror) write = std::unique_lock<std::mutex>(mirror->write);
-    if (mirror && !core_->mirrors.IsReady(*mirror) && MirrorSet::LoadInFlight(*mirror)) {
-      // A load is copying the table: it gets the batch once the backend has it.
+    if (mirror && !core_->mirrors.IsReady(*mirror)) {
+      // Not ready: the backend takes the batch under the mirror's write lock, so the next
+      // load's copy has it, and a load copying the table now is given it.
       core_->results.Invalidate({key_});
       auto rows = backend_->Append(batch);
       if (rows.ok()) {
@@ -45,11 +46,9 @@ class WriteThroughAppender : public engine::TableAppender {
       core_->results.Invalidate({key_});
       return rows;
     }
-    if (!mirror || !core_->mirrors.IsReady(*mirror)) {
-      core_->mirrors.BeginWrite(std::vector<TableKey>{key_});
+    if (!mirror) {  // no longer mirrored
       core_->results.Invalidate({key_});
       auto rows = backend_->Append(batch);
-      core_->mirrors.EndWrite(std::vector<TableKey>{key_});
       core_->results.Invalidate({key_});
       if (rows.ok()) core_->counters.rows_written_through += *rows;
       return rows;
@@ -118,10 +117,10 @@ class CachedEngine : public engine::ForwardingEngine {
       : ForwardingEngine(core->backend), core_(std::move(core)) {}
   ~CachedEngine() override {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      std::lock_guard<std::mutex> lock(wakeup_->mutex);
+      wakeup_->stopping = true;
     }
-    wakeup_.notify_all();
+    wakeup_->changed.notify_all();
     if (maintainer_.joinable()) maintainer_.join();
   }
 
@@ -139,6 +138,10 @@ class CachedEngine : public engine::ForwardingEngine {
     }
     ARROW_RETURN_NOT_OK(RegisterStatsFunctions());
     for (const auto& table : core_->options.tables) core_->mirrors.Add(table, /*configured=*/true);
+    // A mirror to reload at once (after a write around it) wakes the background thread.
+    core_->mirrors.OnWorkDue([weak = std::weak_ptr<Wakeup>(wakeup_)] {
+      if (auto wakeup = weak.lock()) wakeup->Wake();
+    });
     ARROW_ASSIGN_OR_RAISE(auto backend, core_->backend->Connect());
     ARROW_ASSIGN_OR_RAISE(auto cache, core_->cache->Connect());
     maintainer_ = std::thread([this, backend, cache] { MaintainLoop(*backend, *cache); });
@@ -274,14 +277,20 @@ class CachedEngine : public engine::ForwardingEngine {
     return IngestTarget(name, core_->backend_default_schema);
   }
 
+  // Every 100 ms, or at once when woken.
   void MaintainLoop(engine::EngineConnection& backend, engine::EngineConnection& cache) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    int ticks = 0;
-    while (!wakeup_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) {
+    std::unique_lock<std::mutex> lock(wakeup_->mutex);
+    auto sampled = std::chrono::steady_clock::time_point{};
+    while (true) {
+      wakeup_->changed.wait_for(lock, std::chrono::milliseconds(100),
+                                [this] { return wakeup_->stopping || wakeup_->due; });
+      if (wakeup_->stopping) return;
+      wakeup_->due = false;
       lock.unlock();
       core_->mirrors.Maintain(backend, cache);
       core_->results.Expire();
-      if (ticks++ % 10 == 0) {
+      if (std::chrono::steady_clock::now() - sampled >= std::chrono::seconds(1)) {
+        sampled = std::chrono::steady_clock::now();
         auto bytes = engine::QueryValue(
             cache, "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()");
         if (bytes.ok()) core_->counters.cache_memory_bytes = std::stoll(*bytes);
@@ -402,10 +411,22 @@ class CachedEngine : public engine::ForwardingEngine {
     return core_->cache->RegisterTableFunction(std::move(tables));
   }
 
+  struct Wakeup {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool due = false;       // GUARDED_BY(mutex)
+    bool stopping = false;  // GUARDED_BY(mutex)
+    void Wake() {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        due = true;
+      }
+      changed.notify_all();
+    }
+  };
+
   std::shared_ptr<CacheCore> core_;
-  std::mutex mutex_;
-  std::condition_variable wakeup_;
-  bool stopping_ = false;
+  std::shared_ptr<Wakeup> wakeup_ = std::make_shared<Wakeup>();
   std::thread maintainer_;
 };
 

@@ -357,10 +357,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Execut
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::WriteAroundTheMirrors(
-    const std::optional<std::vector<TableKey>>& written, std::unique_lock<std::mutex> held) {
+    const std::optional<std::vector<TableKey>>& written) {
   if (ChangesSchemas(sql_, written)) connection_->core().backend_schemas.Clear();
   connection_->BeginWrite(written);
-  if (held.owns_lock()) held.unlock();
   auto reader = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
     ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
     ARROW_ASSIGN_OR_RAISE(auto result, backend->ExecuteQuery());
@@ -380,19 +379,13 @@ CachedStatement::AppendToMirror() {
   auto mirror = core.mirrors.Find(*key);
   if (!mirror) return std::nullopt;
   std::unique_lock<std::mutex> write(mirror->write, std::defer_lock);
-  bool for_load_only = false;
+  bool ready = true;
   if (!connection_->InTransaction()) {
-    // The mirror's write lock from the readiness check until the mirror (or the load copying
-    // the table) has the rows; when neither, until the write has begun: a load is then redone.
+    // The mirror's write lock from the readiness check until the mirror has the rows; when it
+    // is not ready, until the backend has them (the next load's copy has them then) and a
+    // load copying the table now is given them.
     write.lock();
-    if (!core.mirrors.IsReady(*mirror)) {
-      if (!MirrorSet::LoadInFlight(*mirror)) {
-        return WriteAroundTheMirrors(std::vector<TableKey>{*key}, std::move(write));
-      }
-      for_load_only = true;
-    }
-  } else if (!core.mirrors.IsReady(*mirror)) {
-    return std::nullopt;
+    ready = core.mirrors.IsReady(*mirror);
   }
   auto run = [&]() -> arrow::Result<arrow::RecordBatchVector> {
     ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
@@ -413,10 +406,11 @@ CachedStatement::AppendToMirror() {
         for (const auto& batch : *rows) n += batch->num_rows();
         return n;
       }();
-      if (for_load_only) {
-        MirrorSet::KeepForLoad(*mirror, *rows);
-      } else {
+      if (ready) {
         connection_->ApplyToMirror(mirror, *rows);
+      } else {
+        MirrorSet::KeepForLoad(*mirror, *rows);
+        core.results.Invalidate({*key});
       }
     } else {
       MirrorSet::LoadMissedWrite(*mirror);

@@ -48,10 +48,9 @@ class CachedStatement : public engine::EngineStatement {
   // other statement.
   std::optional<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>> AppendToMirror();
   // Runs a write on the backend around the mirrors of `written`, which stop answering until
-  // reloaded. `held`: a mirror's write lock, released once the write has begun, so a load
-  // cannot finish between the caller's readiness check and the write beginning.
+  // reloaded.
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WriteAroundTheMirrors(
-      const std::optional<std::vector<TableKey>>& written, std::unique_lock<std::mutex> held = {});
+      const std::optional<std::vector<TableKey>>& written);
 
   std::shared_ptr<CachedConnection> connection_;
   const std::string sql_;

@@ -177,29 +177,37 @@ void MirrorSet::BeginWrite(const std::optional<std::vector<TableKey>>& tables) {
 }
 
 void MirrorSet::EndWrite(const std::optional<std::vector<TableKey>>& tables) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto release = [](Mirror& m) {
-    if (m.writers > 0) --m.writers;
-    m.reload_wanted = true;
-    m.next_refresh = Steady::now();
-  };
-  if (!tables) {
-    for (auto& [_, m] : mirrors_) release(*m);
-    return;
+  bool due = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto release = [&](Mirror& m) {
+      if (m.writers > 0) --m.writers;
+      m.reload_wanted = true;
+      m.next_refresh = Steady::now();
+      due = due || m.writers == 0;
+    };
+    if (!tables) {
+      for (auto& [_, m] : mirrors_) release(*m);
+    } else {
+      for (const auto& key : *tables) {
+        if (auto it = mirrors_.find(key); it != mirrors_.end()) release(*it->second);
+      }
+    }
   }
-  for (const auto& key : *tables) {
-    if (auto it = mirrors_.find(key); it != mirrors_.end()) release(*it->second);
-  }
+  if (due && on_work_due_) on_work_due_();
 }
 
 void MirrorSet::Invalidate(const std::shared_ptr<Mirror>& mirror, const std::string& why) {
   spdlog::warn("cache of {} invalidated ({}); reads go to the backend until it is reloaded",
                mirror->key.ToString(), why);
-  std::lock_guard<std::mutex> lock(mutex_);
-  mirror->state = MirrorState::kStale;
-  mirror->reload_wanted = true;
-  mirror->next_refresh = Steady::now();  // reload at once
-  mirror->last_error = why;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    mirror->state = MirrorState::kStale;
+    mirror->reload_wanted = true;
+    mirror->next_refresh = Steady::now();  // reload at once
+    mirror->last_error = why;
+  }
+  if (on_work_due_) on_work_due_();
 }
 
 void MirrorSet::Wrote(const std::shared_ptr<Mirror>& mirror, int64_t rows) {

@@ -94,6 +94,11 @@ class MirrorSet {
   // by row). Set once, before use.
   void OnExternalRows(engine::ExternalRowsListener listener) { external_ = std::move(listener); }
 
+  // Called when a mirror is to be loaded at once (a write around it ended, or it was
+  // invalidated), so the background thread need not wait for its next round. Set once,
+  // before use; called without MirrorSet's locks.
+  void OnWorkDue(std::function<void()> callback) { on_work_due_ = std::move(callback); }
+
   const CacheOptions& options() const { return options_; }
 
   // Registers a mirror (state kLoading until the background load). Existing: returned as is.
@@ -186,6 +191,7 @@ class MirrorSet {
   const CacheOptions options_;
   std::function<void(const TableKey&)> on_change_;
   engine::ExternalRowsListener external_;
+  std::function<void()> on_work_due_;
   mutable std::mutex mutex_;
   std::map<TableKey, std::shared_ptr<Mirror>> mirrors_;
   std::chrono::steady_clock::time_point next_eviction_{};
