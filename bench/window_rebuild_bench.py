@@ -110,11 +110,14 @@ def main():
                 conn.cursor().execute("DELETE FROM metrics WHERE metric_id = 'none'")
             rebuilt = re.compile(r"window '(metrics|metrics_trailing)' rebuilt .*\((\d+) rows\)")
             loaded = re.compile(r"cache loaded metrics: (\d+) rows")
-            found, load = {}, None
+            held = re.compile(r"cache load of metrics held its writes (.*)")
+            found, load, held_for = {}, None, None
             while len(found) < 2 and time.monotonic() - began < args.wait:
                 text = open(log_path).read()[mark:]
                 if load is None and loaded.search(text):
                     load = time.monotonic() - began
+                if held_for is None and held.search(text):
+                    held_for = held.search(text).group(1)
                 for name, rows in rebuilt.findall(text):
                     found.setdefault(name, (time.monotonic() - began, int(rows)))
                 time.sleep(0.01)
@@ -125,12 +128,15 @@ def main():
             stop(proc)
             if load is not None:
                 print(f"the cache's reload of metrics done {load:.2f} s after the DELETE")
+            if held_for is not None:
+                print(f"the reload held the writes {held_for}")
             for name, (seconds, rows) in sorted(found.items()):
                 print(f"rebuild of '{name}' done {seconds:.2f} s after the DELETE ({rows} rows)")
             if len(found) < 2:
                 print(f"not every definition was rebuilt within {args.wait:.0f} s")
             print(f"writer: {len(calls)} calls outside, median {median(calls) * 1e3:.1f} ms; "
-                  f"{len(during)} during, longest {max(during, default=0) * 1e3:.0f} ms")
+                  f"{len(during)} during, longest {max(during, default=0) * 1e3:.0f} ms, "
+                  f"median {median(during) * 1e3 if during else 0:.1f} ms")
         finally:
             log.close()
             pg.destroy()
