@@ -186,6 +186,30 @@ void WindowCatalog::Diverged(const TableName& table) {
   }
 }
 
+void WindowCatalog::MissedRows(const TableName& table) {
+  bool rebuild = false;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [name, entry] : entries_) {
+      if (entry->table != table) continue;
+      rebuild = rebuild || entry->follows;
+      if (!entry->diverged.exchange(true)) {
+        spdlog::info(
+            "rows of {} were committed by a write that began before it had windows: queries are "
+            "no longer answered from window '{}' ({})",
+            table.key(), name, UntilRebuilt(*entry));
+      }
+    }
+    if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) {
+      for (const auto& handoff : it->second) {
+        std::lock_guard<std::mutex> held(handoff->mutex);
+        handoff->missed = true;  // the state being built lacks them too
+      }
+    }
+  }
+  if (rebuild && needs_rebuild_) needs_rebuild_(table);
+}
+
 void WindowCatalog::Abandoned(const TableName& table) {
   if (IsMetrics(table)) metrics_->Abandoned();
 }

@@ -97,6 +97,10 @@ class WindowCatalog {
   // A statement changed tables that cannot be told (EXECUTE, CALL, DROP ... CASCADE): every
   // definition stops answering queries.
   void DivergedAll();
+  // Rows of `table` were committed that its windows were not given (a transaction that wrote
+  // the table before it had windows): its definitions, and those being built, stop answering
+  // queries until rebuilt (behind a cache: at once, from the copy; else at the next start).
+  void MissedRows(const TableName& table);
   // Whether definition `name` still answers queries: no Diverged since it was built, and,
   // where the engine keeps a copy of the table others write too (a cache), its state was
   // built from the copy as it is now (not loaded again since; no write around it in flight).

@@ -47,8 +47,13 @@ arrow::Result<int64_t> WindowCatalog::Backfill(const std::shared_ptr<Entry>& ent
     std::lock_guard<std::mutex> held(entry->write_mutex);  // (not published yet: uncontended)
     ARROW_RETURN_NOT_OK(ReplaceHistory(*entry));
   }
-  std::unique_lock<std::shared_mutex> lock(mutex_);
-  ARROW_RETURN_NOT_OK(publish().status());
+  {
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    ARROW_RETURN_NOT_OK(publish().status());
+  }
+  // A load of the copy that finished before the state was published found nothing to rebuild:
+  // ask now (built from the copy as soon as it can be read).
+  if (entry->follows && needs_rebuild_) needs_rebuild_(entry->table);
   return rows;
 }
 
@@ -106,12 +111,15 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
   }
   // ...and the last ones as the state is published (in place of `old`).
   std::unique_lock<std::mutex> fresh_lock(fresh->write_mutex, std::defer_lock);
+  bool missed = false;
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
     std::lock_guard<std::mutex> held(handoff->mutex);
     ARROW_RETURN_NOT_OK(FoldBatches(*fresh, handoff->rows));
     handoff->rows.clear();
     handoff->closed = true;
+    missed = handoff->missed;
+    if (missed) fresh->diverged = true;  // answers nothing until built again
     ForgetHandoff(table, handoff);
     ARROW_ASSIGN_OR_RAISE(bool published, publish());
     if (!published) return rows;  // dropped meanwhile
@@ -122,6 +130,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
     fresh_lock.lock();  // held until the history is replaced: later folds append after it
   }
   ARROW_RETURN_NOT_OK(ReplaceHistory(*fresh));
+  if (missed && needs_rebuild_) needs_rebuild_(table);
   return rows;
 }
 

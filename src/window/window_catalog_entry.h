@@ -49,6 +49,7 @@ struct WindowCatalog::Handoff {
   std::mutex mutex;
   arrow::RecordBatchVector rows;  // GUARDED_BY(mutex): as committed
   bool closed = false;            // GUARDED_BY(mutex): the state was published (or given up)
+  bool missed = false;  // GUARDED_BY(mutex): rows were committed it cannot be given (MissedRows)
 };
 
 inline bool IsMetricsName(const TableName& table) {

@@ -9,6 +9,7 @@
 #include "sql/sql_script.h"
 #include "window/metrics_insert.h"
 #include "window/preparing_reader.h"
+#include "window/unwatched_write.h"
 #include "window/window_feeding_insert.h"
 #include "window/window_query_rewriter.h"
 
@@ -267,7 +268,13 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
         ": start with --enable-cache (the DuckDB cache mirrors the table), or define a window "
         "whose state answers the query (hyprstream_create_window)");
   }
-  return target().Prepare(sql);
+  ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(sql));
+  if (statement.writes.empty() && statement.writes_known) return prepared;
+  // A write to tables without windows (yet): see unwatched_write.h.
+  std::vector<TableName> tables;
+  for (const sql::TableWrite& write : statement.writes) tables.push_back(TableNameOf(write.table));
+  return std::make_unique<UnwatchedWrite>(std::move(prepared), shared_from_this(), sql,
+                                          std::move(tables), statement.writes_known);
 }
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::PrepareWrite(
@@ -326,7 +333,15 @@ arrow::Result<int64_t> WindowedConnection::Ingest(const engine::IngestRequest& r
                                                   arrow::RecordBatchReader* batches) {
   WindowCatalog& catalog = *shared_->catalog;
   const TableName table = TableName::Of(request.schema, request.table);
-  if (request.temporary || !catalog.Watches(table)) return target().Ingest(request, batches);
+  if (request.temporary) return target().Ingest(request, batches);
+  if (!catalog.Watches(table)) {
+    // Held while it runs: windows defined on the table meanwhile wait for it and read its rows.
+    auto hold = catalog.write_gate().Enter({table});
+    if (!catalog.Watches(table)) {
+      if (InTransaction()) WroteUnwatched({table});
+      return target().Ingest(request, batches);
+    }
+  }
   if (request.if_exists == engine::IngestRequest::IfExists::kReplace) {
     return arrow::Status::Invalid("ingest mode replace would replace table ", table.key(),
                                   ", which feeds windows; append to it, or drop its windows "
@@ -403,11 +418,26 @@ void WindowedConnection::TransactionStatementRan(sql::StatementKind kind, bool s
 
 arrow::Status WindowedConnection::BeginTransaction() { return target().BeginTransaction(); }
 
+void WindowedConnection::WroteUnwatched(const std::vector<TableName>& tables) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& table : tables) {
+    if (std::find(unwatched_written_.begin(), unwatched_written_.end(), table) ==
+        unwatched_written_.end()) {
+      unwatched_written_.push_back(table);
+    }
+  }
+}
+
 TableWriteGate::Hold WindowedConnection::HoldPendingTables() {
   std::vector<TableName> tables;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& [table, rows] : pending_) tables.push_back(table);
+    for (const auto& [table, rows] : pending_) {
+      if (std::find(tables.begin(), tables.end(), table) == tables.end()) tables.push_back(table);
+    }
+    for (const auto& table : unwatched_written_) {
+      if (std::find(tables.begin(), tables.end(), table) == tables.end()) tables.push_back(table);
+    }
   }
   if (tables.empty()) return {};
   return shared_->catalog->write_gate().Enter(tables);
@@ -437,12 +467,18 @@ bool WindowedConnection::InTransaction() const {
 
 void WindowedConnection::EndTransaction(bool committed) {
   std::vector<std::pair<TableName, arrow::RecordBatchVector>> ended;
+  std::vector<TableName> unwatched;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     sql_transaction_ = false;
     ended.swap(pending_);
+    unwatched.swap(unwatched_written_);
   }
   WindowCatalog& catalog = *shared_->catalog;
+  for (const auto& table : unwatched) {
+    // Windows defined since that write began were built without its rows.
+    if (committed && catalog.Watches(table)) catalog.MissedRows(table);
+  }
   bool metrics_abandoned = false;
   for (auto& [table, rows] : ended) {
     if (committed) {

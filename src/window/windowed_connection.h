@@ -55,6 +55,10 @@ class WindowedConnection : public engine::ForwardingConnection,
   void TransactionStatementRan(sql::StatementKind kind, bool succeeded, bool alive);
   // Where window functions and queries answered from window state run.
   arrow::Result<std::shared_ptr<engine::EngineConnection>> Host();
+  WindowCatalog& catalog() const { return *shared_->catalog; }
+  // Inside the open transaction, a write to `tables` ran while they had no windows: should
+  // one get windows before the commit, they miss its rows (WindowCatalog::MissedRows).
+  void WroteUnwatched(const std::vector<TableName>& tables);
 
  private:
   arrow::Result<std::unique_ptr<engine::EngineStatement>> PrepareOne(
@@ -73,6 +77,8 @@ class WindowedConnection : public engine::ForwardingConnection,
   bool sql_transaction_ = false;                    // guarded by mutex_: a SQL BEGIN is open
   // Rows written in the open transaction, by table; guarded by mutex_.
   std::vector<std::pair<TableName, arrow::RecordBatchVector>> pending_;
+  // Tables the open transaction wrote while they had no windows; guarded by mutex_.
+  std::vector<TableName> unwatched_written_;
 };
 
 }  // namespace hyprstream::window

@@ -1,0 +1,307 @@
+// Writes that began before their table had windows: a statement prepared then, a stream
+// opened then, a transaction that wrote then, writes in flight while a window is created. The
+// windows must get their rows, or not answer: an answer from window state equals the query
+// over the table's rows. Embedded DuckDB (Windowed(DuckDB)) and behind the cache
+// (Windowed(Cached(DuckDB))); real DuckDB throughout.
+// (Under tests/unit/server: the stack needs both the window and the cache module.)
+#include <gtest/gtest.h>
+
+#include <arrow/api.h>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "../engine/engine_test_util.h"
+#include "cache/cached_engine.h"
+#include "engine/engine_sql.h"
+#include "window/windowed_engine.h"
+
+namespace hyprstream {
+namespace {
+
+using engine::testing::Query;
+using engine::testing::ReadAll;
+using engine::testing::Update;
+using namespace std::chrono_literals;
+
+constexpr char kTrailing[] =
+    "SELECT sym, count(v) AS n, sum(v) AS s, min(v) AS lo, max(v) AS hi FROM t "
+    "WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym";
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::shared_ptr<arrow::Schema> RowSchema() {
+  return arrow::schema({arrow::field("sym", arrow::utf8()),
+                        arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO)),
+                        arrow::field("v", arrow::float64())});
+}
+
+// `count` rows of `sym`, values from `first`, a minute or less old.
+std::shared_ptr<arrow::RecordBatch> Rows(const std::string& sym, int first, int count) {
+  arrow::StringBuilder syms;
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                             arrow::default_memory_pool());
+  arrow::DoubleBuilder v;
+  const int64_t now = NowMicros();
+  for (int i = 0; i < count; ++i) {
+    EXPECT_TRUE(syms.Append(sym).ok());
+    EXPECT_TRUE(ts.Append(now - (first + i) % 60 * 1000000LL).ok());
+    EXPECT_TRUE(v.Append(first + i).ok());
+  }
+  return arrow::RecordBatch::Make(RowSchema(), count,
+                                  {*syms.Finish(), *ts.Finish(), *v.Finish()});
+}
+
+struct Answer {
+  std::shared_ptr<arrow::Table> rows;
+  std::string source;
+};
+
+arrow::Result<Answer> Ask(engine::EngineConnection& connection) {
+  ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(kTrailing));
+  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+  Answer answer;
+  ARROW_ASSIGN_OR_RAISE(answer.rows, ReadAll(*reader));
+  if (auto metadata = reader->schema()->metadata()) {
+    answer.source = metadata->Get("hyprstream.source").ValueOr("");
+  }
+  return answer;
+}
+
+class WritesBeforeWindowsTest : public ::testing::TestWithParam<bool> {
+ protected:
+  bool cached() const { return GetParam(); }
+
+  void SetUp() override {
+    backend_ = engine::testing::OpenMemoryEngine();
+    direct_ = *backend_->Connect();
+    ASSERT_TRUE(Update(*direct_, "CREATE TABLE t (sym VARCHAR, ts TIMESTAMP, v DOUBLE)").ok());
+    std::shared_ptr<engine::Engine> below = backend_;
+    if (cached()) {
+      cache::CacheOptions options;
+      options.refresh_interval = 50ms;
+      options.result_ttl = 0ms;
+      auto engine = cache::OpenCachedEngine(backend_, engine::testing::OpenMemoryEngine(), options);
+      ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+      below = *engine;
+    }
+    window::WindowCatalogOptions windows;
+    windows.metrics_table = false;
+    auto windowed = window::WindowedEngine::Open(below, windows);
+    ASSERT_TRUE(windowed.ok()) << windowed.status().ToString();
+    engine_ = *windowed;
+    client_ = *engine_->Connect();
+  }
+  void TearDown() override {
+    client_.reset();
+    engine_.reset();
+  }
+
+  arrow::Status CreateWindow(engine::EngineConnection& connection) {
+    return Query(connection,
+                 "SELECT * FROM hyprstream_create_window('w', 't', keys := 'sym', "
+                 "time_column := 'ts', value_columns := 'v', windows := 'trailing 1h')")
+        .status();
+  }
+  arrow::Status DropWindow() {
+    return Query(*client_, "SELECT * FROM hyprstream_drop_window('w')").status();
+  }
+
+  arrow::Status Ingest(engine::EngineConnection& connection,
+                       std::shared_ptr<arrow::RecordBatch> rows) {
+    engine::IngestRequest request;
+    request.table = "t";
+    request.if_exists = engine::IngestRequest::IfExists::kAppend;
+    auto reader = engine::testing::ReaderOf(RowSchema(), {std::move(rows)});
+    return connection.Ingest(request, reader.get()).status();
+  }
+
+  // A statement `INSERT INTO t VALUES (?, now() - INTERVAL 1 SECOND, ?)`, prepared now.
+  std::unique_ptr<engine::EngineStatement> PrepareInsert(engine::EngineConnection& connection) {
+    auto statement = connection.Prepare(
+        "INSERT INTO t VALUES (?, CAST(now() AS TIMESTAMP) - INTERVAL 1 SECOND, ?)");
+    EXPECT_TRUE(statement.ok()) << statement.status().ToString();
+    return statement.ok() ? std::move(*statement) : nullptr;
+  }
+  static arrow::Status Run(engine::EngineStatement& insert, const std::string& sym, double v) {
+    auto schema = arrow::schema({arrow::field("0", arrow::utf8()), arrow::field("1", arrow::float64())});
+    arrow::StringBuilder syms;
+    arrow::DoubleBuilder values;
+    ARROW_RETURN_NOT_OK(syms.Append(sym));
+    ARROW_RETURN_NOT_OK(values.Append(v));
+    ARROW_ASSIGN_OR_RAISE(auto s, syms.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto d, values.Finish());
+    ARROW_RETURN_NOT_OK(insert.Bind(arrow::RecordBatch::Make(schema, 1, {s, d})));
+    return insert.ExecuteUpdate().status();
+  }
+
+  // Window state answers (behind the cache: once its copy has caught up) and equals the
+  // query over the backend's rows.
+  void ExpectWindowsAnswerAsTheBackend() {
+    Answer last;
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      auto answer = Ask(*client_);
+      ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+      last = *answer;
+      if (last.source == "windows") {
+        auto want = Query(*direct_, kTrailing);
+        ASSERT_TRUE(want.ok()) << want.status().ToString();
+        // Behind the cache the copy may still be catching up with a write: ask again.
+        if (last.rows->Equals(**want) || !cached()) {
+          EXPECT_TRUE(last.rows->Equals(**want)) << "windows:\n"
+                                                 << last.rows->ToString() << "\nbackend:\n"
+                                                 << (*want)->ToString();
+          return;
+        }
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    std::string mirrors;
+    if (cached()) {
+      auto t = Query(*client_, "SELECT table_name, state, rows, loads, last_error FROM hyprstream_cache_tables()");
+      mirrors = t.ok() ? (*t)->ToString() : t.status().ToString();
+    }
+    FAIL() << "window state never answered the backend's rows; mirrors: " << mirrors << "; last from " << last.source
+           << ":\n"
+           << last.rows->ToString() << "\nbackend:\n"
+           << (*Query(*direct_, kTrailing))->ToString();
+  }
+  // Whatever answers equals the backend's rows.
+  void ExpectTheBackendsAnswer() {
+    auto answer = Ask(*client_);
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    auto want = Query(*direct_, kTrailing);
+    ASSERT_TRUE(want.ok());
+    EXPECT_TRUE(answer->rows->Equals(**want)) << "from " << answer->source << ":\n"
+                                              << answer->rows->ToString() << "\nbackend:\n"
+                                              << (*want)->ToString();
+  }
+
+  std::shared_ptr<engine::Engine> backend_, engine_;
+  std::shared_ptr<engine::EngineConnection> direct_, client_;
+};
+
+TEST_P(WritesBeforeWindowsTest, AnInsertPreparedBeforeTheWindowFeedsIt) {
+  auto insert = PrepareInsert(*client_);
+  ASSERT_TRUE(insert);
+  ASSERT_TRUE(Run(*insert, "a", 1).ok());
+  ASSERT_TRUE(CreateWindow(*client_).ok());
+  ASSERT_TRUE(Run(*insert, "a", 2).ok());
+  ASSERT_TRUE(Run(*insert, "b", 5).ok());
+  ExpectWindowsAnswerAsTheBackend();
+  // Dropped again: the statement still inserts.
+  ASSERT_TRUE(DropWindow().ok());
+  ASSERT_TRUE(Run(*insert, "c", 7).ok());
+  EXPECT_EQ(*engine::testing::QueryInt(*direct_, "SELECT count(*) FROM t"), 4);
+}
+
+TEST_P(WritesBeforeWindowsTest, ADeletePreparedBeforeTheWindowIsRefusedOnceItExists) {
+  ASSERT_TRUE(Ingest(*client_, Rows("a", 0, 3)).ok());
+  auto remove = client_->Prepare("DELETE FROM t WHERE v < 1");
+  ASSERT_TRUE(remove.ok()) << remove.status().ToString();
+  ASSERT_TRUE(CreateWindow(*client_).ok());
+  auto ran = (*remove)->ExecuteUpdate();
+  ASSERT_FALSE(ran.ok());
+  EXPECT_TRUE(ran.status().IsInvalid()) << ran.status().ToString();
+  EXPECT_NE(ran.status().message().find("feeds windows"), std::string::npos)
+      << ran.status().message();
+  EXPECT_EQ(*engine::testing::QueryInt(*direct_, "SELECT count(*) FROM t"), 3);
+  ExpectWindowsAnswerAsTheBackend();
+}
+
+TEST_P(WritesBeforeWindowsTest, AStreamOpenedBeforeTheWindowFeedsIt) {
+  auto appender = engine_->OpenAppender({"t"}, RowSchema());
+  ASSERT_TRUE(appender.ok()) << appender.status().ToString();
+  ASSERT_TRUE((*appender)->Append(*Rows("a", 0, 4)).ok());
+  ASSERT_TRUE(CreateWindow(*client_).ok());
+  ASSERT_TRUE((*appender)->Append(*Rows("a", 10, 4)).ok());
+  ASSERT_TRUE((*appender)->Append(*Rows("b", 20, 2)).ok());
+  ExpectWindowsAnswerAsTheBackend();
+}
+
+TEST_P(WritesBeforeWindowsTest, ATransactionThatWroteBeforeTheWindowCommitsAfterIt) {
+  ASSERT_TRUE(Ingest(*client_, Rows("a", 0, 2)).ok());
+  auto writer = *engine_->Connect();
+  ASSERT_TRUE(writer->BeginTransaction().ok());
+  // (Ingests: the cache takes their rows at the commit and loads nothing again.)
+  ASSERT_TRUE(Ingest(*writer, Rows("b", 0, 3)).ok());
+  ASSERT_TRUE(Ingest(*writer, Rows("c", 5, 1)).ok());
+  // Defined while the transaction is open: built without its rows.
+  ASSERT_TRUE(CreateWindow(*client_).ok());
+  ASSERT_TRUE(writer->Commit().ok());
+  // Never an answer without the committed rows: behind the cache the windows are rebuilt
+  // from the copy and answer again; embedded, the engine answers until the next start.
+  ExpectTheBackendsAnswer();
+  if (cached()) {
+    ExpectWindowsAnswerAsTheBackend();
+  } else {
+    EXPECT_NE(Ask(*client_)->source, "windows");
+  }
+}
+
+// Randomised: writers insert through statements prepared before any window, ingest and
+// stream while the window is created and dropped again and again; after each creation, once
+// the writers pause, window state equals the backend's rows.
+TEST_P(WritesBeforeWindowsTest, WritesInFlightWhileAWindowIsCreatedReachIt) {
+  for (int round = 0; round < 6; ++round) {
+    std::atomic<bool> stop{false};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 3; ++w) {
+      writers.emplace_back([&, w, round] {
+        std::mt19937 random(static_cast<unsigned>(round * 7 + w));
+        auto connection = *engine_->Connect();
+        auto insert = PrepareInsert(*connection);
+        auto appender = engine_->OpenAppender({"t"}, RowSchema());
+        const std::string sym(1, static_cast<char>('a' + w));
+        int next = 0;
+        while (!stop) {
+          arrow::Status status;
+          switch (random() % 3) {
+            case 0:
+              status = Run(*insert, sym, next++);
+              break;
+            case 1:
+              status = Ingest(*connection, Rows(sym, next, 3));
+              next += 3;
+              break;
+            case 2:
+              status = appender.ok() ? (*appender)->Append(*Rows(sym, next, 2)).status()
+                                     : appender.status();
+              next += 2;
+              break;
+          }
+          if (!status.ok()) {
+            ADD_FAILURE() << status.ToString();
+            failures++;
+            return;
+          }
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + round * 10));
+    auto creator = *engine_->Connect();
+    ASSERT_TRUE(CreateWindow(*creator).ok());
+    std::this_thread::sleep_for(30ms);
+    stop = true;
+    for (auto& writer : writers) writer.join();
+    ASSERT_EQ(failures.load(), 0);
+    ExpectWindowsAnswerAsTheBackend();
+    ASSERT_TRUE(DropWindow().ok());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Stack, WritesBeforeWindowsTest, ::testing::Values(false, true),
+                         [](const auto& info) {
+                           return info.param ? std::string("Cached") : std::string("Embedded");
+                         });
+
+}  // namespace
+}  // namespace hyprstream
