@@ -41,10 +41,6 @@ arrow::Result<engine::EngineStatement*> UnwatchedWrite::Watched() {
 template <typename Result, typename Run>
 Result UnwatchedWrite::Execute(Run run) {
   WindowCatalog& catalog = connection_->catalog();
-  if (!writes_known_) {
-    if (catalog.HasDefinitions()) catalog.DivergedAll();
-    return run(target());
-  }
   auto hold = catalog.write_gate().Enter(tables_);
   const bool watched = std::any_of(tables_.begin(), tables_.end(),
                                    [&](const TableName& table) { return catalog.Watches(table); });
@@ -57,7 +53,16 @@ Result UnwatchedWrite::Execute(Run run) {
   return run(*statement);
 }
 
+void UnwatchedWrite::UnknownWrites() {
+  WindowCatalog& catalog = connection_->catalog();
+  if (catalog.HasDefinitions()) catalog.DivergedAll();
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> UnwatchedWrite::ExecuteQuery() {
+  if (!writes_known_) {
+    UnknownWrites();
+    return target().ExecuteQuery();  // (its rows as they come: it may be a query)
+  }
   using Rows = arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>;
   return Execute<Rows>([](engine::EngineStatement& statement) -> Rows {
     // Run to completion inside the hold (a write's rows are stored when it has run).
@@ -68,6 +73,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> UnwatchedWrite::Execute
 }
 
 arrow::Result<int64_t> UnwatchedWrite::ExecuteUpdate() {
+  if (!writes_known_) {
+    UnknownWrites();
+    return target().ExecuteUpdate();
+  }
   return Execute<arrow::Result<int64_t>>(
       [](engine::EngineStatement& statement) { return statement.ExecuteUpdate(); });
 }

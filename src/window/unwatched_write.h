@@ -42,6 +42,8 @@ class UnwatchedWrite : public engine::ForwardingStatement {
   template <typename Result, typename Run>
   Result Execute(Run run);
   arrow::Result<engine::EngineStatement*> Watched();
+  // A statement whose written tables cannot be told runs: every window stops answering.
+  void UnknownWrites();
 
   std::shared_ptr<WindowedConnection> connection_;
   const std::string sql_;

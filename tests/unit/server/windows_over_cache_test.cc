@@ -17,6 +17,7 @@
 #include <arrow/builder.h>
 
 #include "../engine/engine_test_util.h"
+#include "windows_test_util.h"
 #include "cache/cached_engine.h"
 #include "engine/forwarding_engine.h"
 #include "engine/result_provenance.h"
@@ -30,15 +31,10 @@ using engine::testing::ReadAll;
 using engine::testing::Update;
 using namespace std::chrono_literals;
 
-constexpr char kTrailing[] =
-    "SELECT sym, count(v) AS n, sum(v) AS s, min(v) AS lo, max(v) AS hi FROM t "
-    "WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym";
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using testing::Answer;
+using testing::Ask;
+using testing::kTrailing;
+using testing::NowMicros;
 
 std::string Row(const std::string& sym, int64_t ts_us, int value) {
   return "('" + sym + "', TIMESTAMP '" + engine::FormatTimestamp(ts_us) + "', " +
@@ -123,23 +119,6 @@ class SlowAcknowledgement : public engine::ForwardingEngine {
     }
   };
 };
-
-struct Answer {
-  std::shared_ptr<arrow::Table> rows;
-  std::string source, as_of;
-};
-
-arrow::Result<Answer> Ask(engine::EngineConnection& connection, const std::string& sql) {
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(sql));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-  Answer answer;
-  ARROW_ASSIGN_OR_RAISE(answer.rows, ReadAll(*reader));
-  if (auto metadata = reader->schema()->metadata()) {
-    if (auto source = metadata->Get("hyprstream.source"); source.ok()) answer.source = *source;
-    if (auto as_of = metadata->Get("hyprstream.as_of"); as_of.ok()) answer.as_of = *as_of;
-  }
-  return answer;
-}
 
 class WindowsOverCacheTest : public ::testing::Test {
  protected:

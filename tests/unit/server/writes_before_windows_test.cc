@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../engine/engine_test_util.h"
+#include "windows_test_util.h"
 #include "cache/cached_engine.h"
 #include "engine/engine_sql.h"
 #include "window/windowed_engine.h"
@@ -27,15 +28,9 @@ using engine::testing::ReadAll;
 using engine::testing::Update;
 using namespace std::chrono_literals;
 
-constexpr char kTrailing[] =
-    "SELECT sym, count(v) AS n, sum(v) AS s, min(v) AS lo, max(v) AS hi FROM t "
-    "WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym";
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using testing::Answer;
+using testing::kTrailing;
+using testing::NowMicros;
 
 std::shared_ptr<arrow::Schema> RowSchema() {
   return arrow::schema({arrow::field("sym", arrow::utf8()),
@@ -59,20 +54,8 @@ std::shared_ptr<arrow::RecordBatch> Rows(const std::string& sym, int first, int 
                                   {*syms.Finish(), *ts.Finish(), *v.Finish()});
 }
 
-struct Answer {
-  std::shared_ptr<arrow::Table> rows;
-  std::string source;
-};
-
 arrow::Result<Answer> Ask(engine::EngineConnection& connection) {
-  ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(kTrailing));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-  Answer answer;
-  ARROW_ASSIGN_OR_RAISE(answer.rows, ReadAll(*reader));
-  if (auto metadata = reader->schema()->metadata()) {
-    answer.source = metadata->Get("hyprstream.source").ValueOr("");
-  }
-  return answer;
+  return testing::Ask(connection, kTrailing);
 }
 
 class WritesBeforeWindowsTest : public ::testing::TestWithParam<bool> {
