@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "engine/engine_sql.h"
 #include "sql/sql_script.h"
 
 namespace hyprstream::cache {
@@ -105,31 +106,44 @@ class ResultRecorder : public arrow::RecordBatchReader {
   int64_t bytes_ = 0;
 };
 
-// The table an `INSERT ... RETURNING *` only appends to (every returned row is a stored row,
-// whole): the mirror can take the returned rows instead of being reloaded. nullopt otherwise.
-std::optional<TableKey> AppendTargetOfReturningAll(const std::string& sql,
-                                                   const std::string& default_schema) {
+// The table an INSERT only appends to, and how the rows it stores are learned, so the mirror
+// takes them instead of being reloaded: `INSERT ... RETURNING *` returns them (every returned
+// row a stored row, whole); a plain INSERT is run with RETURNING * added (`returning_sql`).
+// nullopt for any other statement.
+struct AppendTarget {
+  TableKey table;
+  std::optional<std::string> returning_sql;  // set: the INSERT as written returns nothing
+};
+
+std::optional<AppendTarget> AppendTargetOf(const std::string& sql,
+                                           const std::string& default_schema) {
   const auto script = sql::Analyze(sql);
   const sql::StatementInfo* statement = script->Single();
-  if (statement == nullptr || !statement->insert || !statement->insert->returning ||
-      statement->writes.size() != 1) {
+  if (statement == nullptr || !statement->insert || statement->writes.size() != 1) {
     return std::nullopt;
   }
   const auto mode = statement->writes[0].mode;
   if (mode != sql::WriteMode::kAppend && mode != sql::WriteMode::kInsertIgnore) return std::nullopt;
-  // RETURNING * exactly.
-  std::string_view text = statement->text();
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
+  AppendTarget target;
+  if (!statement->insert->returning) {
+    target.returning_sql = statement->insert->WithReturningAll(sql);
+    if (!target.returning_sql) return std::nullopt;
+  } else {
+    // RETURNING * exactly.
+    std::string_view text = statement->text();
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+      text.remove_suffix(1);
+    }
+    const std::string tail = " RETURNING *";
+    if (text.size() < tail.size()) return std::nullopt;
+    std::string end(text.substr(text.size() - tail.size()));
+    for (auto& c : end) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (end != tail) return std::nullopt;
   }
-  const std::string tail = " RETURNING *";
-  if (text.size() < tail.size()) return std::nullopt;
-  std::string end(text.substr(text.size() - tail.size()));
-  for (auto& c : end) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (end != tail) return std::nullopt;
   auto written = WrittenTables(sql, default_schema);
   if (!written || written->size() != 1) return std::nullopt;
-  return written->front();
+  target.table = written->front();
+  return target;
 }
 
 // DDL (or a statement whose effect is unknown) may change what queries return.
@@ -230,7 +244,7 @@ arrow::Result<engine::EngineStatement*> CachedStatement::OnCache() {
 
 arrow::Status CachedStatement::Bind(std::shared_ptr<arrow::RecordBatch> parameters) {
   parameters_ = std::move(parameters);
-  backend_bound_ = cache_bound_ = false;
+  backend_bound_ = cache_bound_ = returning_bound_ = false;
   // Validate now on the side that was prepared, so a bad binding fails the bind.
   if (cache_) return OnCache().status();
   if (!backend_ && !(parameters_ && parameters_->num_rows() > 0)) return arrow::Status::OK();
@@ -350,7 +364,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Read()
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::ExecuteQuery() {
   if (kind_ == engine::StatementKind::kQuery) return Read();
-  if (auto appended = AppendToMirror()) return std::move(*appended);
+  if (auto appended = AppendToMirror()) {
+    ARROW_ASSIGN_OR_RAISE(Appended rows, std::move(*appended));
+    return rows.reader;
+  }
   // A write (or something else with effects): the backend runs it; what it may have changed
   // stops answering from the cache until reloaded.
   return WriteAroundTheMirrors(WrittenTables(sql_, connection_->core().backend_default_schema));
@@ -371,13 +388,41 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::WriteA
   return reader;
 }
 
-std::optional<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>>
-CachedStatement::AppendToMirror() {
+arrow::Result<engine::EngineStatement*> CachedStatement::Returning(const std::string& sql) {
+  if (!returning_) {
+    ARROW_ASSIGN_OR_RAISE(returning_, connection_->backend().Prepare(sql));
+  }
+  if (!returning_bound_) {
+    ARROW_RETURN_NOT_OK(returning_->Bind(parameters_));
+    returning_bound_ = true;
+  }
+  return returning_.get();
+}
+
+std::optional<arrow::Result<CachedStatement::Appended>> CachedStatement::AppendToMirror() {
   CacheCore& core = connection_->core();
-  auto key = AppendTargetOfReturningAll(sql_, core.backend_default_schema);
-  if (!key) return std::nullopt;
-  auto mirror = core.mirrors.Find(*key);
+  auto target = AppendTargetOf(sql_, core.backend_default_schema);
+  if (!target) return std::nullopt;
+  const TableKey& key = target->table;
+  auto mirror = core.mirrors.Find(key);
   if (!mirror) return std::nullopt;
+  // The statement that returns the stored rows; one the backend cannot prepare (no RETURNING
+  // in its dialect) leaves the INSERT to run around the mirror.
+  engine::EngineStatement* statement = nullptr;
+  if (target->returning_sql) {
+    auto prepared = Returning(*target->returning_sql);
+    if (!prepared.ok()) {
+      spdlog::debug("INSERT ... RETURNING * cannot be prepared ({}); the mirror of {} is "
+                    "reloaded after the INSERT instead",
+                    prepared.status().message(), key.ToString());
+      return std::nullopt;
+    }
+    statement = *prepared;
+  } else {
+    auto prepared = Backend();
+    if (!prepared.ok()) return prepared.status();
+    statement = *prepared;
+  }
   std::unique_lock<std::mutex> write(mirror->write, std::defer_lock);
   bool ready = true;
   if (!connection_->InTransaction()) {
@@ -388,41 +433,52 @@ CachedStatement::AppendToMirror() {
     ready = core.mirrors.IsReady(*mirror);
   }
   auto run = [&]() -> arrow::Result<arrow::RecordBatchVector> {
-    ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
-    ARROW_ASSIGN_OR_RAISE(auto result, backend->ExecuteQuery());
+    ARROW_ASSIGN_OR_RAISE(auto result, statement->ExecuteQuery());
     return result->ToRecordBatches();
   };
-  arrow::Result<arrow::RecordBatchVector> rows;
+  core.results.Invalidate({key});
+  arrow::Result<arrow::RecordBatchVector> rows = run();
+  int64_t count = 0;
+  if (rows.ok()) {
+    for (const auto& batch : *rows) count += batch->num_rows();
+  }
   if (connection_->InTransaction()) {
-    core.results.Invalidate({*key});
-    rows = run();
-    if (rows.ok()) connection_->StashForCommit(*key, *rows);
-  } else {
-    core.results.Invalidate({*key});
-    rows = run();
-    if (rows.ok()) {
-      core.counters.rows_written_through += [&] {
-        int64_t n = 0;
-        for (const auto& batch : *rows) n += batch->num_rows();
-        return n;
-      }();
-      if (ready) {
-        connection_->ApplyToMirror(mirror, *rows);
-      } else {
-        MirrorSet::KeepForLoad(*mirror, *rows);
-        core.results.Invalidate({*key});
-      }
+    if (rows.ok()) connection_->StashForCommit(key, *rows);
+  } else if (rows.ok()) {
+    core.counters.rows_written_through += count;
+    if (ready) {
+      connection_->ApplyToMirror(mirror, *rows);
     } else {
-      MirrorSet::LoadMissedWrite(*mirror);
+      MirrorSet::KeepForLoad(*mirror, *rows);
+      core.results.Invalidate({key});
     }
+  } else {
+    MirrorSet::LoadMissedWrite(*mirror);
   }
   if (!rows.ok()) return rows.status();
-  auto schema = rows->empty() ? backend_->dataset_schema() : (*rows)[0]->schema();
+  Appended appended;
+  appended.count = count;
+  if (target->returning_sql) {
+    auto counted = engine::CountResult(count);  // what the INSERT as written gives
+    if (!counted.ok()) return counted.status();
+    appended.reader = *std::move(counted);
+    return appended;
+  }
+  auto schema = rows->empty() ? statement->dataset_schema() : (*rows)[0]->schema();
   if (!schema) return arrow::Status::IOError("INSERT ... RETURNING gave no schema");
-  return arrow::RecordBatchReader::Make(std::move(*rows), schema);
+  auto reader = arrow::RecordBatchReader::Make(std::move(*rows), schema);
+  if (!reader.ok()) return reader.status();
+  appended.reader = *std::move(reader);
+  return appended;
 }
 
 arrow::Result<int64_t> CachedStatement::ExecuteUpdate() {
+  if (kind_ != engine::StatementKind::kQuery) {
+    if (auto appended = AppendToMirror()) {
+      ARROW_ASSIGN_OR_RAISE(Appended rows, std::move(*appended));
+      return rows.count;
+    }
+  }
   auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
   if (kind_ == engine::StatementKind::kQuery) written = std::vector<TableKey>{};
   if (ChangesSchemas(sql_, written)) connection_->core().backend_schemas.Clear();

@@ -43,10 +43,19 @@ class CachedStatement : public engine::EngineStatement {
       std::shared_ptr<arrow::RecordBatchReader> reader,
       std::chrono::system_clock::time_point as_of);
   std::optional<std::chrono::milliseconds> MaxStaleness() const;
-  // An `INSERT ... RETURNING *` into a ready mirror: runs it and hands the returned (stored)
-  // rows to the mirror — at once, or at commit — instead of reloading it; nullopt for any
-  // other statement.
-  std::optional<arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>> AppendToMirror();
+  // An INSERT that only appends to a mirrored table: runs it so that it returns the rows it
+  // stored (the INSERT itself when it ends in RETURNING *, else with RETURNING * added) and
+  // hands them to the mirror — at once, to a load copying the table, or at commit — instead of
+  // reloading the mirror; nullopt for any other statement (or when the backend cannot prepare
+  // the RETURNING form). `reader`: what the statement as written returns (its rows, or a
+  // count).
+  struct Appended {
+    std::shared_ptr<arrow::RecordBatchReader> reader;
+    int64_t count = 0;
+  };
+  std::optional<arrow::Result<Appended>> AppendToMirror();
+  // The INSERT with RETURNING * added, prepared on the backend and bound.
+  arrow::Result<engine::EngineStatement*> Returning(const std::string& sql);
   // Runs a write on the backend around the mirrors of `written`, which stop answering until
   // reloaded.
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WriteAroundTheMirrors(
@@ -57,8 +66,8 @@ class CachedStatement : public engine::EngineStatement {
   const ReadFootprint footprint_;
   engine::StatementKind kind_ = engine::StatementKind::kQuery;
   std::shared_ptr<arrow::Schema> dataset_schema_, parameter_schema_;
-  std::unique_ptr<engine::EngineStatement> backend_, cache_;
-  bool backend_bound_ = false, cache_bound_ = false;
+  std::unique_ptr<engine::EngineStatement> backend_, cache_, returning_;
+  bool backend_bound_ = false, cache_bound_ = false, returning_bound_ = false;
   std::shared_ptr<arrow::RecordBatch> parameters_;
   std::optional<std::chrono::milliseconds> max_staleness_override_;
 };

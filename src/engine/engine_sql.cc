@@ -1,5 +1,6 @@
 #include "engine/engine_sql.h"
 
+#include <arrow/builder.h>
 #include <arrow/scalar.h>
 
 namespace hyprstream::engine {
@@ -27,6 +28,18 @@ bool TransactionCanCommit(EngineConnection& connection) {
 arrow::Status ExecuteStatement(EngineConnection& connection, const std::string& sql) {
   ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(sql));
   return statement->ExecuteUpdate().status();
+}
+
+std::shared_ptr<arrow::Schema> CountSchema() {
+  return arrow::schema({arrow::field("Count", arrow::int64())});
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CountResult(int64_t count) {
+  arrow::Int64Builder builder;
+  ARROW_RETURN_NOT_OK(builder.Append(count));
+  ARROW_ASSIGN_OR_RAISE(auto column, builder.Finish());
+  auto batch = arrow::RecordBatch::Make(CountSchema(), 1, {column});
+  return arrow::RecordBatchReader::Make({batch}, CountSchema());
 }
 
 }  // namespace hyprstream::engine

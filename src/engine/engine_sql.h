@@ -20,6 +20,10 @@ arrow::Result<std::string> QueryValue(EngineConnection& connection, const std::s
 // Runs `sql` for its effect.
 arrow::Status ExecuteStatement(EngineConnection& connection, const std::string& sql);
 
+// The result a write run as a query gives (as DuckDB's own INSERT): one row, column "Count".
+std::shared_ptr<arrow::Schema> CountSchema();
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CountResult(int64_t count);
+
 // Whether the connection's open transaction can still commit: a trivial query succeeds.
 // DuckDB and PostgreSQL answer COMMIT of a transaction that a failed statement aborted with
 // success while rolling it back, so whoever acts on a commit asks this first.

@@ -91,6 +91,13 @@ std::string InsertFacts::SourceQuery(std::string_view script_text) const {
   return out + std::string(source.In(script_text));
 }
 
+std::optional<std::string> InsertFacts::WithReturningAll(const std::string& statement_text) const {
+  if (returning || returning_offset > statement_text.size()) return std::nullopt;
+  // What follows the statement (';', comments) is dropped: the statement now returns rows, and
+  // a driver may wrap it (PostgreSQL's: COPY (...) TO STDOUT), where a ';' is a syntax error.
+  return statement_text.substr(0, returning_offset) + " RETURNING *";
+}
+
 std::string_view StatementInfo::script_text() const {
   return internals ? std::string_view(*internals->script) : std::string_view();
 }

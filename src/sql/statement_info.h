@@ -91,6 +91,9 @@ struct InsertFacts {
 
   // The source as a query of its own (the WITH clause, then the source); "" for DEFAULT VALUES.
   std::string SourceQuery(std::string_view script_text) const;
+  // `statement_text` (this one INSERT) with " RETURNING *" where the statement ends, without
+  // the trailing comments or ';'; nullopt when it already returns something.
+  std::optional<std::string> WithReturningAll(const std::string& statement_text) const;
 };
 
 struct Parameters {

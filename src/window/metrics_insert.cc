@@ -1,6 +1,6 @@
 #include "window/metrics_insert.h"
 
-#include "window/window_feeding_insert.h"
+#include "engine/engine_sql.h"
 
 #include <arrow/record_batch.h>
 
@@ -52,7 +52,7 @@ arrow::Result<std::unique_ptr<MetricsInsert>> MetricsInsert::Make(
                                                           std::move(source), std::move(on_rows)));
 }
 
-std::shared_ptr<arrow::Schema> MetricsInsert::dataset_schema() const { return CountSchema(); }
+std::shared_ptr<arrow::Schema> MetricsInsert::dataset_schema() const { return engine::CountSchema(); }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> MetricsInsert::Named(
     const arrow::RecordBatch& batch) const {
@@ -109,7 +109,7 @@ arrow::Result<int64_t> MetricsInsert::ExecuteUpdate() {
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> MetricsInsert::ExecuteQuery() {
   ARROW_ASSIGN_OR_RAISE(int64_t count, ExecuteUpdate());
-  return CountResult(count);
+  return engine::CountResult(count);
 }
 
 }  // namespace hyprstream::window

@@ -38,12 +38,5 @@ class WindowFeedingInsert : public engine::EngineStatement {
   RowsCallback on_rows_;
 };
 
-// The result an INSERT gives as a query: one row, column "Count" (as DuckDB's own INSERT).
-std::shared_ptr<arrow::Schema> CountSchema();
-arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CountResult(int64_t count);
-
-// `sql` (one INSERT, described by `insert`) with " RETURNING *" where the statement ends, and
-// without the trailing comments or ';'; nullopt when it already returns something.
-std::optional<std::string> WithReturningAll(const std::string& sql, const sql::InsertFacts& insert);
 
 }  // namespace hyprstream::window

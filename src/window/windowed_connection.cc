@@ -315,7 +315,7 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
     return arrow::Status::Invalid("table ", table.key(),
                                   " feeds windows: insert into it with a plain INSERT");
   }
-  auto returning = WithReturningAll(sql, *statement.insert);
+  auto returning = statement.insert->WithReturningAll(sql);
   if (!returning) {
     return arrow::Status::Invalid("INSERT ... RETURNING into ", table.key(),
                                   ", which feeds windows, is not supported; insert without "
