@@ -454,8 +454,8 @@ arrow::Result<int64_t> CachedConnection::IngestWhileNotReady(const engine::Inges
   return rows;
 }
 
-void CachedConnection::GiveToLoad(Mirror& mirror, const engine::IngestRequest& request,
-                                  bool stored, const arrow::RecordBatchVector& rows) {
+void CachedConnection::GiveToLoad(Mirror& mirror, const engine::IngestRequest& request, bool stored,
+                                  const arrow::RecordBatchVector& rows) {
   if (stored && request.if_exists != engine::IngestRequest::IfExists::kReplace) {
     MirrorSet::KeepForLoad(mirror, rows);
   } else {

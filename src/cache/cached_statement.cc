@@ -220,26 +220,25 @@ CachedStatement::CachedStatement(std::shared_ptr<CachedConnection> connection, s
                                  ReadFootprint footprint)
     : connection_(std::move(connection)), sql_(std::move(sql)), footprint_(std::move(footprint)) {}
 
+arrow::Result<engine::EngineStatement*> CachedStatement::Prepared(
+    std::unique_ptr<engine::EngineStatement>& statement, bool& bound,
+    engine::EngineConnection& where, const std::string& sql) {
+  if (!statement) {
+    ARROW_ASSIGN_OR_RAISE(statement, where.Prepare(sql));
+  }
+  if (!bound) {
+    ARROW_RETURN_NOT_OK(statement->Bind(parameters_));
+    bound = true;
+  }
+  return statement.get();
+}
+
 arrow::Result<engine::EngineStatement*> CachedStatement::Backend() {
-  if (!backend_) {
-    ARROW_ASSIGN_OR_RAISE(backend_, connection_->backend().Prepare(sql_));
-  }
-  if (!backend_bound_) {
-    ARROW_RETURN_NOT_OK(backend_->Bind(parameters_));
-    backend_bound_ = true;
-  }
-  return backend_.get();
+  return Prepared(backend_, backend_bound_, connection_->backend(), sql_);
 }
 
 arrow::Result<engine::EngineStatement*> CachedStatement::OnCache() {
-  if (!cache_) {
-    ARROW_ASSIGN_OR_RAISE(cache_, connection_->cache().Prepare(sql_));
-  }
-  if (!cache_bound_) {
-    ARROW_RETURN_NOT_OK(cache_->Bind(parameters_));
-    cache_bound_ = true;
-  }
-  return cache_.get();
+  return Prepared(cache_, cache_bound_, connection_->cache(), sql_);
 }
 
 arrow::Status CachedStatement::Bind(std::shared_ptr<arrow::RecordBatch> parameters) {
@@ -389,14 +388,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::WriteA
 }
 
 arrow::Result<engine::EngineStatement*> CachedStatement::Returning(const std::string& sql) {
-  if (!returning_) {
-    ARROW_ASSIGN_OR_RAISE(returning_, connection_->backend().Prepare(sql));
-  }
-  if (!returning_bound_) {
-    ARROW_RETURN_NOT_OK(returning_->Bind(parameters_));
-    returning_bound_ = true;
-  }
-  return returning_.get();
+  return Prepared(returning_, returning_bound_, connection_->backend(), sql);
 }
 
 std::optional<arrow::Result<CachedStatement::Appended>> CachedStatement::AppendToMirror() {
@@ -412,9 +404,10 @@ std::optional<arrow::Result<CachedStatement::Appended>> CachedStatement::AppendT
   if (target->returning_sql) {
     auto prepared = Returning(*target->returning_sql);
     if (!prepared.ok()) {
-      spdlog::debug("INSERT ... RETURNING * cannot be prepared ({}); the mirror of {} is "
-                    "reloaded after the INSERT instead",
-                    prepared.status().message(), key.ToString());
+      spdlog::debug(
+          "INSERT ... RETURNING * cannot be prepared ({}); the mirror of {} is "
+          "reloaded after the INSERT instead",
+          prepared.status().message(), key.ToString());
       return std::nullopt;
     }
     statement = *prepared;

@@ -33,6 +33,11 @@ class CachedStatement : public engine::EngineStatement {
  private:
   CachedStatement(std::shared_ptr<CachedConnection> connection, std::string sql,
                   ReadFootprint footprint);
+  // `statement`, prepared `where` from `sql` if not yet, and bound to the parameters unless
+  // `bound` says it is.
+  arrow::Result<engine::EngineStatement*> Prepared(
+      std::unique_ptr<engine::EngineStatement>& statement, bool& bound,
+      engine::EngineConnection& where, const std::string& sql);
   arrow::Result<engine::EngineStatement*> Backend();
   arrow::Result<engine::EngineStatement*> OnCache();
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> Read();

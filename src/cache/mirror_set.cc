@@ -307,7 +307,7 @@ void MirrorSet::LoadMissedWrite(Mirror& mirror) {
 }
 
 arrow::Result<MirrorSet::BackendRows> MirrorSet::ReadBackend(Mirror& mirror,
-                                                            engine::EngineConnection& backend) {
+                                                             engine::EngineConnection& backend) {
   BackendRows out;
   std::string sql = "SELECT * FROM " + mirror.key.Quoted();
   if (options_.max_duration.count() > 0 && !mirror.options.time_column.empty()) {
@@ -318,8 +318,8 @@ arrow::Result<MirrorSet::BackendRows> MirrorSet::ReadBackend(Mirror& mirror,
   ARROW_ASSIGN_OR_RAISE(auto rows, statement->ExecuteQuery());
   std::shared_ptr<arrow::RecordBatch> first;
   ARROW_RETURN_NOT_OK(rows->ReadNext(&first));
-  out.reader = std::make_unique<FirstBatchRead>(std::move(statement), std::move(rows),
-                                                std::move(first));
+  out.reader =
+      std::make_unique<FirstBatchRead>(std::move(statement), std::move(rows), std::move(first));
   return out;
 }
 
@@ -592,8 +592,8 @@ std::vector<MirrorSnapshot> MirrorSet::Snapshot() const {
                           : m->options.refresh == RefreshMode::kAppend ? "append"
                                                                        : "reload";
     out.push_back({key, m->options.time_column, refresh, MirrorStateName(m->state), m->last_error,
-                   m->horizon_us, m->refreshed_at, m->rows, m->loads, m->refreshes,
-                   m->rows_evicted, m->rows_written_during_loads});
+                   m->horizon_us, m->refreshed_at, m->rows, m->loads, m->refreshes, m->rows_evicted,
+                   m->rows_written_during_loads});
   }
   return out;
 }

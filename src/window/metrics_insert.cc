@@ -52,7 +52,9 @@ arrow::Result<std::unique_ptr<MetricsInsert>> MetricsInsert::Make(
                                                           std::move(source), std::move(on_rows)));
 }
 
-std::shared_ptr<arrow::Schema> MetricsInsert::dataset_schema() const { return engine::CountSchema(); }
+std::shared_ptr<arrow::Schema> MetricsInsert::dataset_schema() const {
+  return engine::CountSchema();
+}
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> MetricsInsert::Named(
     const arrow::RecordBatch& batch) const {

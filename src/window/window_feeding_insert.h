@@ -38,5 +38,4 @@ class WindowFeedingInsert : public engine::EngineStatement {
   RowsCallback on_rows_;
 };
 
-
 }  // namespace hyprstream::window

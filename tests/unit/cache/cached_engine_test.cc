@@ -138,7 +138,8 @@ TEST_F(CachedEngineTest, RejectedIngestLeavesNothingInTheCache) {
 TEST_F(CachedEngineTest, SqlWriteSendsReadsToTheBackendUntilReloaded) {
   Open(CacheOptions{});
   ASSERT_TRUE(Ingest("sales", "[1, 2]", "[1, 2]").ok());
-  ASSERT_TRUE(engine::testing::Update(*connection_, "UPDATE sales SET v = v * 10 WHERE v = 2").ok());
+  ASSERT_TRUE(
+      engine::testing::Update(*connection_, "UPDATE sales SET v = v * 10 WHERE v = 2").ok());
   // Never a stale answer: right after the write, the answer is the backend's (or a reload's).
   EXPECT_EQ(Ask("SELECT sum(v) FROM sales").first, 21);
   // Then the reloaded mirror's (a query not asked before: no kept result answers it).
@@ -153,14 +154,16 @@ TEST_F(CachedEngineTest, SqlWriteSendsReadsToTheBackendUntilReloaded) {
 TEST_F(CachedEngineTest, PlainInsertIsAppendedToTheMirror) {
   Open(CacheOptions{});
   ASSERT_TRUE(Ingest("sales", "[1, 2]", "[1, 2]").ok());
-  ASSERT_TRUE(engine::testing::Update(*connection_, "ALTER TABLE sales ADD COLUMN note VARCHAR "
-                                                     "DEFAULT 'n'")
+  ASSERT_TRUE(engine::testing::Update(*connection_,
+                                      "ALTER TABLE sales ADD COLUMN note VARCHAR "
+                                      "DEFAULT 'n'")
                   .ok());
   ASSERT_TRUE(WaitFor([&] { return MirrorState("sales") == "ready"; }));
   const int64_t loads = Stat("mirror_loads");
-  auto inserted = engine::testing::Update(
-      *connection_, "INSERT INTO sales (ts, v) VALUES (TIMESTAMP '2026-01-01', 3), "
-                    "(TIMESTAMP '2026-01-02', '4') -- two rows");
+  auto inserted =
+      engine::testing::Update(*connection_,
+                              "INSERT INTO sales (ts, v) VALUES (TIMESTAMP '2026-01-01', 3), "
+                              "(TIMESTAMP '2026-01-02', '4') -- two rows");
   ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
   EXPECT_EQ(*inserted, 2);
   EXPECT_EQ(MirrorState("sales"), "ready");

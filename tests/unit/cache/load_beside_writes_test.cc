@@ -193,10 +193,9 @@ class LoadBesideWritesTest : public ::testing::Test {
     }
     return arrow::RecordBatch::Make(Schema(), count, {*ts.Finish(), *v.Finish()});
   }
-  arrow::Result<int64_t> Ingest(engine::EngineConnection& connection,
-                                std::shared_ptr<arrow::RecordBatch> rows,
-                                engine::IngestRequest::IfExists if_exists =
-                                    engine::IngestRequest::IfExists::kAppend) {
+  arrow::Result<int64_t> Ingest(
+      engine::EngineConnection& connection, std::shared_ptr<arrow::RecordBatch> rows,
+      engine::IngestRequest::IfExists if_exists = engine::IngestRequest::IfExists::kAppend) {
     engine::IngestRequest request;
     request.table = "readings";
     request.if_exists = if_exists;
@@ -237,10 +236,10 @@ TEST_F(LoadBesideWritesTest, WritesDuringALoadDoNotWaitForItsCopyAndAreInTheMirr
   ASSERT_TRUE(appender.ok()) << appender.status().ToString();
   ASSERT_TRUE((*appender)->Append(*Rows(200000, 30)).ok());
   ASSERT_TRUE((*appender)->Append(*Rows(300000, 20)).ok());
-  auto returning = engine::testing::Query(
-      *connection_,
-      "INSERT INTO readings VALUES (TIMESTAMP '2027-01-01', 400000), "
-      "(TIMESTAMP '2027-01-02', 400001) RETURNING *");
+  auto returning =
+      engine::testing::Query(*connection_,
+                             "INSERT INTO readings VALUES (TIMESTAMP '2027-01-01', 400000), "
+                             "(TIMESTAMP '2027-01-02', 400001) RETURNING *");
   ASSERT_TRUE(returning.ok()) << returning.status().ToString();
   EXPECT_EQ((*returning)->num_rows(), 2);
   auto other = *engine_->Connect();

@@ -17,11 +17,11 @@
 #include <arrow/builder.h>
 
 #include "../engine/engine_test_util.h"
-#include "windows_test_util.h"
 #include "cache/cached_engine.h"
 #include "engine/forwarding_engine.h"
 #include "engine/result_provenance.h"
 #include "window/windowed_engine.h"
+#include "windows_test_util.h"
 
 namespace hyprstream {
 namespace {

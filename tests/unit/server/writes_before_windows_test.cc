@@ -15,16 +15,15 @@
 #include <vector>
 
 #include "../engine/engine_test_util.h"
-#include "windows_test_util.h"
 #include "cache/cached_engine.h"
 #include "engine/engine_sql.h"
 #include "window/windowed_engine.h"
+#include "windows_test_util.h"
 
 namespace hyprstream {
 namespace {
 
 using engine::testing::Query;
-using engine::testing::ReadAll;
 using engine::testing::Update;
 using namespace std::chrono_literals;
 
@@ -50,8 +49,7 @@ std::shared_ptr<arrow::RecordBatch> Rows(const std::string& sym, int first, int 
     EXPECT_TRUE(ts.Append(now - (first + i) % 60 * 1000000LL).ok());
     EXPECT_TRUE(v.Append(first + i).ok());
   }
-  return arrow::RecordBatch::Make(RowSchema(), count,
-                                  {*syms.Finish(), *ts.Finish(), *v.Finish()});
+  return arrow::RecordBatch::Make(RowSchema(), count, {*syms.Finish(), *ts.Finish(), *v.Finish()});
 }
 
 arrow::Result<Answer> Ask(engine::EngineConnection& connection) {
@@ -114,7 +112,8 @@ class WritesBeforeWindowsTest : public ::testing::TestWithParam<bool> {
     return statement.ok() ? std::move(*statement) : nullptr;
   }
   static arrow::Status Run(engine::EngineStatement& insert, const std::string& sym, double v) {
-    auto schema = arrow::schema({arrow::field("0", arrow::utf8()), arrow::field("1", arrow::float64())});
+    auto schema =
+        arrow::schema({arrow::field("0", arrow::utf8()), arrow::field("1", arrow::float64())});
     arrow::StringBuilder syms;
     arrow::DoubleBuilder values;
     ARROW_RETURN_NOT_OK(syms.Append(sym));
@@ -148,11 +147,13 @@ class WritesBeforeWindowsTest : public ::testing::TestWithParam<bool> {
     }
     std::string mirrors;
     if (cached()) {
-      auto t = Query(*client_, "SELECT table_name, state, rows, loads, last_error FROM hyprstream_cache_tables()");
+      auto t =
+          Query(*client_,
+                "SELECT table_name, state, rows, loads, last_error FROM hyprstream_cache_tables()");
       mirrors = t.ok() ? (*t)->ToString() : t.status().ToString();
     }
-    FAIL() << "window state never answered the backend's rows; mirrors: " << mirrors << "; last from " << last.source
-           << ":\n"
+    FAIL() << "window state never answered the backend's rows; mirrors: " << mirrors
+           << "; last from " << last.source << ":\n"
            << last.rows->ToString() << "\nbackend:\n"
            << (*Query(*direct_, kTrailing))->ToString();
   }
