@@ -157,6 +157,35 @@ def test_sql_write_invalidates_then_reloads(cached, postgres, name):
                     == ([{"n": 5}], "cache"))
 
 
+def test_plain_inserts_are_written_through_without_a_reload(cached, postgres, name):
+    """A plain INSERT (the DB-API's execute, a prepared executemany) into a mirrored table runs
+    with RETURNING * added: PostgreSQL stores the rows (its default filled, its cast applied),
+    the mirror appends exactly those, the client gets its row count, and the cache keeps
+    answering without loading the table again."""
+    ingest(cached.uri, name, readings(10))
+    execute(cached.uri, f"ALTER TABLE {name} ADD COLUMN note TEXT DEFAULT 'n'")
+    stats = lambda: dict(execute(cached.uri, "SELECT name, value FROM hyprstream_cache_stats()"))
+    probes = iter(range(10**6))
+    assert wait_for(lambda: answered(cached.uri, f"SELECT count(*) AS n FROM {name} "
+                                                 f"/* {next(probes)} */") == ([{"n": 10}], "cache"))
+    loads = stats()["mirror_loads"]
+    with adbc_driver_flightsql.dbapi.connect(cached.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"INSERT INTO {name} (ts, sensor, value) VALUES "
+                    f"(now()::timestamp, 's9', 100), (now()::timestamp, 's9', '200.5')")
+        assert cur.rowcount == 2
+        cur.executemany(f"INSERT INTO {name} (ts, sensor, value) VALUES (now()::timestamp, $1, $2)",
+                        [("s8", 1.0), ("s8", 2.0), ("s8", 3.0)])
+    want = pg_rows(postgres, f"SELECT count(*), sum(value), count(*) FILTER (WHERE note = 'n') "
+                             f"FROM {name}")
+    assert want == [(15, 45.0 + 300.5 + 6.0, 15)]
+    rows, provenance = ask(cached.uri, f"SELECT count(*) AS n, sum(value) AS s, "
+                                       f"count(*) FILTER (WHERE note = 'n') AS noted FROM {name}")
+    assert rows == [{"n": 15, "s": 351.5, "noted": 15}]
+    assert provenance["source"] == "cache"
+    assert stats()["mirror_loads"] == loads  # appended, not loaded again
+
+
 def test_sql_transactions_write_through_at_commit(cached, postgres, name):
     """A transaction opened and ended with SQL statements keeps the cache exactly as the API's
     does: its rows reach the mirror at COMMIT (answered from the cache right away), a ROLLBACK's

@@ -361,3 +361,30 @@ def test_randomised_writers_and_others_agree_with_postgres(postgres, start_serve
         assert got is not None, "window state never answered again"
         close(got, pg_rows(postgres, want))
     rows(uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
+
+
+def test_an_insert_prepared_before_the_window_feeds_it(front, postgres, name):
+    """A client prepares an INSERT, runs it, and keeps running it after a window is defined
+    on its table (from another session): the window gets every row it stores, and answers
+    from its state equal PostgreSQL's. (Behind the cache a plain INSERT no longer makes the
+    cache reload the table, so nothing else would bring those rows to the window.)"""
+    now = utcnow().replace(microsecond=0)
+    insert = f"INSERT INTO {name} VALUES ($1, $2, $3)"
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"CREATE TABLE {name} (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
+        cur.adbc_prepare(insert)
+        cur.execute(insert, ("a", now - dt.timedelta(minutes=3), 1.0))
+        rows(front.uri, f"SELECT * FROM hyprstream_create_window('{name}_w', '{name}', "
+                        "keys := 'sym', time_column := 'ts', value_columns := 'price', "
+                        "windows := 'trailing 1h')")
+        for sym, minutes, price in [("a", 2, 2.0), ("b", 1, 5.0), ("c", 0, 7.0)]:
+            cur.execute(insert, (sym, now - dt.timedelta(minutes=minutes), price))
+    query, want = TRAILING.format(t=name), TRAILING_PG.format(t=name)
+    # (Any answer from window state: every row was written through hyprstream, and folded
+    # before its INSERT returned.)
+    got = windows_answer(front.uri, query, now - dt.timedelta(hours=1))
+    assert got is not None, "window state never answered"
+    close(got, pg_rows(postgres, want))
+    assert [r[:2] for r in got] == [("a", 2), ("b", 1), ("c", 1)]
+    rows(front.uri, f"SELECT * FROM hyprstream_drop_window('{name}_w')")
