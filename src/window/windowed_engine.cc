@@ -9,8 +9,11 @@
 namespace hyprstream::window {
 namespace {
 
-// A streaming append to a table with windows: each batch gets its rows prepared (metrics:
-// running columns), is appended (committed), then folded.
+// A streaming append through the windows layer: each batch, inside the table's write gate,
+// gets its rows prepared (metrics: running columns), is appended (committed), then folded into
+// the table's windows. A table without windows when the stream opened may get some while it
+// runs: its later batches are folded, and a definition being created waits for a batch in
+// flight and reads its rows (with no windows, preparing and folding do nothing).
 class WindowedAppender : public engine::TableAppender {
  public:
   WindowedAppender(std::unique_ptr<engine::TableAppender> inner,
@@ -37,36 +40,6 @@ class WindowedAppender : public engine::TableAppender {
 
  private:
   std::unique_ptr<engine::TableAppender> inner_;
-  std::shared_ptr<WindowCatalog> catalog_;
-  TableName table_;
-};
-
-// A streaming append to a table that had no windows when the stream opened: each batch is
-// appended inside the table's write gate, so windows defined meanwhile wait for it and read
-// its rows; once the table has windows, the batches go through a WindowedAppender.
-class UnwatchedAppender : public engine::TableAppender {
- public:
-  UnwatchedAppender(std::unique_ptr<engine::TableAppender> inner,
-                    std::shared_ptr<WindowCatalog> catalog, TableName table)
-      : inner_(std::move(inner)), catalog_(std::move(catalog)), table_(std::move(table)) {}
-
-  const std::shared_ptr<arrow::Schema>& schema() const override {
-    return watched_ ? watched_->schema() : inner_->schema();
-  }
-
-  arrow::Result<int64_t> Append(const arrow::RecordBatch& batch) override {
-    if (!watched_) {
-      auto hold = catalog_->write_gate().Enter({table_});
-      if (!catalog_->Watches(table_)) return inner_->Append(batch);
-      // (Not the metrics table, which always has windows: its stored schema is the stream's.)
-      watched_ = std::make_unique<WindowedAppender>(std::move(inner_), catalog_, table_);
-    }
-    return watched_->Append(batch);
-  }
-
- private:
-  std::unique_ptr<engine::TableAppender> inner_;
-  std::unique_ptr<WindowedAppender> watched_;
   std::shared_ptr<WindowCatalog> catalog_;
   TableName table_;
 };
@@ -136,10 +109,6 @@ arrow::Result<std::shared_ptr<engine::EngineConnection>> WindowedEngine::Connect
 arrow::Result<std::unique_ptr<engine::TableAppender>> WindowedEngine::OpenAppender(
     const std::vector<std::string>& path, const std::shared_ptr<arrow::Schema>& schema) {
   const TableName table = TableName::OfPath(path);
-  if (!shared_->catalog->Watches(table)) {
-    ARROW_ASSIGN_OR_RAISE(auto inner, shared_->inner->OpenAppender(path, schema));
-    return std::make_unique<UnwatchedAppender>(std::move(inner), shared_->catalog, table);
-  }
   ARROW_ASSIGN_OR_RAISE(auto stored, shared_->catalog->AppendSchema(table, schema));
   ARROW_ASSIGN_OR_RAISE(auto inner, shared_->inner->OpenAppender(path, stored));
   return std::make_unique<WindowedAppender>(std::move(inner), shared_->catalog, table);

@@ -375,11 +375,19 @@ def test_an_insert_prepared_before_the_window_feeds_it(front, postgres, name):
         cur.execute(f"CREATE TABLE {name} (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
         cur.adbc_prepare(insert)
         cur.execute(insert, ("a", now - dt.timedelta(minutes=3), 1.0))
+        delete = f"DELETE FROM {name} WHERE price < $1"
+        remover = conn.cursor()
+        remover.adbc_prepare(delete)
         rows(front.uri, f"SELECT * FROM hyprstream_create_window('{name}_w', '{name}', "
                         "keys := 'sym', time_column := 'ts', value_columns := 'price', "
                         "windows := 'trailing 1h')")
         for sym, minutes, price in [("a", 2, 2.0), ("b", 1, 5.0), ("c", 0, 7.0)]:
             cur.execute(insert, (sym, now - dt.timedelta(minutes=minutes), price))
+        # A DELETE prepared before the window is refused once the table feeds it, saying why.
+        with pytest.raises(adbc_driver_flightsql.dbapi.ProgrammingError,
+                           match="INVALID_ARGUMENT.*feeds windows"):
+            remover.execute(delete, (100.0,))
+    assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(4,)]
     query, want = TRAILING.format(t=name), TRAILING_PG.format(t=name)
     # (Any answer from window state: every row was written through hyprstream, and folded
     # before its INSERT returned.)
