@@ -16,7 +16,7 @@ it is loaded whole; writes to the table wait while a rebuild reads the copy.
 
     .venv/bin/python bench/window_rebuild_bench.py [--rows 2000000] [--keys 5000]
 
-HYPRSTREAM_BIN overrides build/hyprstream. Client, hyprstream and PostgreSQL share the CPUs.
+HYPRSTREAM_BIN overrides build/hyprstream; BENCH_LOG=FILE keeps hyprstream's log there. Client, hyprstream and PostgreSQL share the CPUs.
 """
 import argparse
 import os
@@ -65,7 +65,7 @@ def main():
     args = parser.parse_args()
     pg = postgres_server()
     with tempfile.TemporaryDirectory() as tmp:
-        log_path = os.path.join(tmp, "hyprstream.log")
+        log_path = os.environ.get("BENCH_LOG") or os.path.join(tmp, "hyprstream.log")
         log = open(log_path, "a")
         try:
             proc, uri, _ = start(pg, log)

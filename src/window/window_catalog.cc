@@ -104,6 +104,14 @@ arrow::Status WindowCatalog::Start() {
   ARROW_ASSIGN_OR_RAISE(storage_, WindowStorage::Open(engine_));
   ARROW_RETURN_NOT_OK(storage_->Start());
   ARROW_RETURN_NOT_OK(RegisterWindowFunctions(this, *host_));
+  // Every definition's state, built once all are known (see Backfill), then registered.
+  std::vector<Build> builds;
+  auto publish_as = [this](std::string key, std::shared_ptr<Entry> entry) -> Publish {
+    return [this, key = std::move(key), entry = std::move(entry)]() -> arrow::Result<bool> {
+      entries_[key] = entry;
+      return true;
+    };
+  };
 
   if (options_.metrics_table) {
     MetricsTableOptions metrics_options;
@@ -124,10 +132,7 @@ arrow::Status WindowCatalog::Start() {
     ARROW_ASSIGN_OR_RAISE(auto entry, MakeEntry(kMetrics, MetricsTableName(), metrics,
                                                 /*persist_history=*/true));
     Follow(*entry);
-    ARROW_RETURN_NOT_OK(Backfill(entry, [&]() -> arrow::Result<bool> {
-                          entries_[kMetrics] = entry;
-                          return true;
-                        }).status());
+    builds.push_back({entry, nullptr, publish_as(kMetrics, entry)});
     // Only where it can keep panes (its rows would otherwise be buffered for nothing: SQLite
     // answers its own queries).
     if (!options_.metrics_trailing_windows.empty() &&
@@ -144,14 +149,11 @@ arrow::Status WindowCatalog::Start() {
                             MakeEntry(kMetricsTrailing, MetricsTableName(), trailing,
                                       /*persist_history=*/false));
       Follow(*trailing_entry);
-      ARROW_RETURN_NOT_OK(Backfill(trailing_entry, [&]() -> arrow::Result<bool> {
-                            entries_[kMetricsTrailing] = trailing_entry;
-                            return true;
-                          }).status());
+      builds.push_back({trailing_entry, nullptr, publish_as(kMetricsTrailing, trailing_entry)});
     }
   }
 
-  // Definitions made earlier (persisted): rebuild their state from the stored rows.
+  // Definitions made earlier (persisted): their state is rebuilt from the stored rows.
   ARROW_ASSIGN_OR_RAISE(auto stored, storage_->LoadDefinitions());
   for (const auto& definition : stored) {
     auto entry = MakeEntry(definition.name, definition.table, definition.arguments, true);
@@ -160,10 +162,11 @@ arrow::Status WindowCatalog::Start() {
                                         "': ", entry.status().message());
     }
     Follow(**entry);
-    ARROW_RETURN_NOT_OK(Backfill(*entry, [&]() -> arrow::Result<bool> {
-                          entries_[Lower(definition.name)] = *entry;
-                          return true;
-                        }).status());
+    builds.push_back({*entry, nullptr, publish_as(Lower(definition.name), *entry)});
+  }
+  // One read of each table's rows builds all of its definitions.
+  for (const auto& group : ByRead(std::move(builds))) {
+    ARROW_RETURN_NOT_OK(Backfill(group).status());
   }
   return arrow::Status::OK();
 }
@@ -542,7 +545,7 @@ arrow::Result<int64_t> WindowCatalog::Create(const std::string& name, const Tabl
     if (!inserted) return arrow::Status::AlreadyExists("window '", name, "' exists");
     return true;
   };
-  auto rows = Backfill(entry, publish);
+  auto rows = Backfill({{entry, nullptr, publish}});
   if (!rows.ok() && !rows.status().IsAlreadyExists()) {
     (void)storage_->DeleteDefinition(entry->name);
   }

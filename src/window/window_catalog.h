@@ -204,31 +204,49 @@ class WindowCatalog {
   // Publishes a built entry (registers it, or swaps it in): called with mutex_ held; false
   // when its definition was dropped meanwhile.
   using Publish = std::function<arrow::Result<bool>()>;
+  // A state to build: `fresh`, published by `publish` in place of `old` (retired; null for a
+  // new definition).
+  struct Build {
+    std::shared_ptr<Entry> fresh;
+    std::shared_ptr<Entry> old;
+    Publish publish;
+  };
   // Whether the engine keeps a copy of entry's table to build it from (sets entry.follows).
   void Follow(Entry& entry) const;
-  // Builds entry's state from its table's rows and publishes it: from the engine's copy when
-  // it follows one and the copy can be read now (BuildFromCopy), else from the stored rows
-  // while writes to the table wait (then it answers no query until Rebuild). Returns the
-  // rows folded.
-  arrow::Result<int64_t> Backfill(const std::shared_ptr<Entry>& entry, const Publish& publish);
-  // From a snapshot of the copy while writes go on: the rows committed after the snapshot
-  // are kept in a Handoff and folded in before `fresh` is published (in place of `old`, which
-  // is retired; null for a new definition). nullopt (nothing published) when the copy cannot
-  // be read now.
-  arrow::Result<std::optional<int64_t>> BuildFromCopy(const std::shared_ptr<Entry>& fresh,
-                                                      const std::shared_ptr<Entry>& old,
-                                                      const Publish& publish);
+  // Builds states of one table that read it alike (ReadsAlike: one read serves them all) from
+  // its rows and publishes them: from the engine's copy when they follow one and it can be
+  // read now (BuildFromCopy), else from the stored rows while writes to the table wait (then
+  // they answer no query until Rebuild). Returns the rows folded.
+  arrow::Result<int64_t> Backfill(const std::vector<Build>& builds);
+  // From one snapshot of the copy while writes go on: the rows committed after the snapshot
+  // are kept in a Handoff and folded in before the states are published. nullopt (nothing
+  // published) when the copy cannot be read now.
+  arrow::Result<std::optional<int64_t>> BuildFromCopy(const std::vector<Build>& builds);
+  // `builds` grouped so that each group is served by one read of its table's rows (same
+  // table, time column and source), in their order.
+  static std::vector<std::vector<Build>> ByRead(std::vector<Build> builds);
   void CloseHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff);
   // Caller holds mutex_ (exclusive).
   void ForgetHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff);
-  // Folds rows (as stored) into an entry's state without writing history: closed windows
-  // stay in the store until ReplaceHistory. FoldRows/FoldBatches take entry.write_mutex.
-  arrow::Status UpdateStore(Entry& entry, const arrow::RecordBatch& batch);
-  arrow::Result<int64_t> FoldRows(Entry& entry, arrow::RecordBatchReader& reader);
-  arrow::Status FoldBatches(Entry& entry, const arrow::RecordBatchVector& batches);
+  // Folds rows (as stored) into the states being built, without writing history: closed
+  // windows stay in the stores until ReplaceHistory. Each batch's keys are looked up once for
+  // the states keyed alike (SharedKeys). FoldRows/FoldBatches take the entries' write_mutex.
+  arrow::Status UpdateStores(const std::vector<std::shared_ptr<Entry>>& entries,
+                             const arrow::RecordBatchVector& batches);
+  arrow::Result<int64_t> FoldRows(const std::vector<std::shared_ptr<Entry>>& entries,
+                                  arrow::RecordBatchReader& reader);
+  arrow::Status FoldBatches(const std::vector<std::shared_ptr<Entry>>& entries,
+                            const arrow::RecordBatchVector& batches);
+  static std::vector<std::shared_ptr<Entry>> FreshOf(const std::vector<Build>& builds);
+  // Every entry's write_mutex, in their order (states being built: not published yet, or
+  // being published by the caller, so nobody else takes them).
+  static std::vector<std::unique_lock<std::mutex>> LockAll(
+      const std::vector<std::shared_ptr<Entry>>& entries);
   // Replaces the history with the windows entry's state closed. Caller holds write_mutex.
   arrow::Status ReplaceHistory(Entry& entry);
-  static std::string StoredColumns(const Entry& entry);
+  // The columns the states being built read from their table's rows (for the metrics table,
+  // the union of what each reads; else all).
+  static std::string StoredColumns(const std::vector<Build>& builds);
   static const char* UntilRebuilt(const Entry& entry);
   // Stored rows of `entry`'s table as its store reads them (metrics normalised, SQLite's text
   // times as timestamps).

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
+#include <vector>
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "window/window_catalog.h"
@@ -11,14 +13,46 @@
 
 namespace hyprstream::window {
 
-// The columns a definition reads from its table's rows.
-std::string WindowCatalog::StoredColumns(const Entry& entry) {
-  if (!IsMetricsName(entry.table)) return "*";
+std::string WindowCatalog::StoredColumns(const std::vector<Build>& builds) {
+  if (!IsMetricsName(builds.front().fresh->table)) return "*";
+  std::vector<std::string> names;
+  for (const Build& build : builds) {
+    for (const auto& field : build.fresh->input_schema->fields()) {
+      if (std::find(names.begin(), names.end(), field->name()) == names.end()) {
+        names.push_back(field->name());
+      }
+    }
+  }
   std::string columns;
-  for (const auto& field : entry.input_schema->fields()) {
-    columns += (columns.empty() ? "" : ", ") + engine::QuoteIdentifier(field->name());
+  for (const auto& name : names) {
+    columns += (columns.empty() ? "" : ", ") + engine::QuoteIdentifier(name);
   }
   return columns;
+}
+
+std::vector<std::vector<WindowCatalog::Build>> WindowCatalog::ByRead(std::vector<Build> builds) {
+  std::vector<std::vector<Build>> groups;
+  for (Build& build : builds) {
+    const Entry& entry = *build.fresh;
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const std::vector<Build>& g) {
+      const Entry& first = *g.front().fresh;
+      return first.table == entry.table && first.spec.time_column == entry.spec.time_column &&
+             first.follows == entry.follows;
+    });
+    if (group == groups.end()) {
+      groups.emplace_back();
+      group = std::prev(groups.end());
+    }
+    group->push_back(std::move(build));
+  }
+  return groups;
+}
+
+std::vector<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FreshOf(
+    const std::vector<Build>& builds) {
+  std::vector<std::shared_ptr<Entry>> fresh;
+  for (const Build& build : builds) fresh.push_back(build.fresh);
+  return fresh;
 }
 
 void WindowCatalog::Follow(Entry& entry) const {
@@ -29,38 +63,40 @@ void WindowCatalog::Follow(Entry& entry) const {
       engine_->FollowTable(entry.table.EngineSchema(), entry.table.table, entry.spec.time_column);
 }
 
-arrow::Result<int64_t> WindowCatalog::Backfill(const std::shared_ptr<Entry>& entry,
-                                               const Publish& publish) {
-  if (entry->follows) {
-    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(entry, nullptr, publish));
+arrow::Result<int64_t> WindowCatalog::Backfill(const std::vector<Build>& builds) {
+  const Entry& first = *builds.front().fresh;
+  if (first.follows) {
+    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(builds));
     if (rows) return *rows;
-    // The copy cannot be read now: built from the stored rows, the state answers no query
-    // until a load of the copy rebuilds it (Rebuild).
+    // The copy cannot be read now: built from the stored rows, the states answer no query
+    // until a load of the copy rebuilds them (Rebuild).
   }
-  // No write to the table is half done (stored, not yet folded) while the state is built and
-  // published: each write's rows are read here or folded afterwards.
-  auto exclusion = write_gate_.Exclude(entry->table);
-  ARROW_ASSIGN_OR_RAISE(auto reader, storage_->ReadOrdered(entry->table, StoredColumns(*entry), "",
-                                                           entry->spec.time_column));
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(*entry, *reader));
-  {
+  const auto fresh = FreshOf(builds);
+  // No write to the table is half done (stored, not yet folded) while the states are built
+  // and published: each write's rows are read here or folded afterwards.
+  auto exclusion = write_gate_.Exclude(first.table);
+  ARROW_ASSIGN_OR_RAISE(auto reader, storage_->ReadOrdered(first.table, StoredColumns(builds), "",
+                                                           first.spec.time_column));
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *reader));
+  for (const auto& entry : fresh) {
     std::lock_guard<std::mutex> held(entry->write_mutex);  // (not published yet: uncontended)
     ARROW_RETURN_NOT_OK(ReplaceHistory(*entry));
   }
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
-    ARROW_RETURN_NOT_OK(publish().status());
+    for (const Build& build : builds) ARROW_RETURN_NOT_OK(build.publish().status());
   }
-  // A load of the copy that finished before the state was published found nothing to rebuild:
-  // ask now (built from the copy as soon as it can be read).
-  if (entry->follows && needs_rebuild_) needs_rebuild_(entry->table);
+  // A load of the copy that finished before the states were published found nothing to
+  // rebuild: ask now (built from the copy as soon as it can be read).
+  if (first.follows && needs_rebuild_) needs_rebuild_(first.table);
   return rows;
 }
 
 arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
-    const std::shared_ptr<Entry>& fresh, const std::shared_ptr<Entry>& old,
-    const Publish& publish) {
-  const TableName& table = fresh->table;
+    const std::vector<Build>& builds) {
+  const Entry& first = *builds.front().fresh;
+  const TableName& table = first.table;
+  const auto fresh = FreshOf(builds);
   auto handoff = std::make_shared<Handoff>();
   std::shared_ptr<arrow::RecordBatchReader> snapshot;
   int64_t generation = 0;
@@ -70,7 +106,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
     auto exclusion = write_gate_.Exclude(table);
     auto read = engine_->ReadCopy(
         table.EngineSchema(), table.table,
-        storage_->OrderedQuery(table, StoredColumns(*fresh), "", fresh->spec.time_column),
+        storage_->OrderedQuery(table, StoredColumns(builds), "", first.spec.time_column),
         [&](int64_t copy, std::shared_ptr<arrow::RecordBatchReader> rows) {
           snapshot = std::move(rows);
           generation = copy;
@@ -81,24 +117,26 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
     if (!read.ok() || !read->has_value()) {
       if (snapshot) CloseHandoff(table, handoff);
       if (!read.ok()) {
-        spdlog::warn(
-            "window '{}': the cached copy of {} cannot be read ({}); its state answers no "
-            "query until the copy is loaded",
-            fresh->name, table.key(), read.status().message());
+        for (const auto& entry : fresh) {
+          spdlog::warn(
+              "window '{}': the cached copy of {} cannot be read ({}); its state answers no "
+              "query until the copy is loaded",
+              entry->name, table.key(), read.status().message());
+        }
       }
       return std::nullopt;
     }
   }
-  // Writes go on: their rows fold into the state in use and are kept for this one.
+  // Writes go on: their rows fold into the states in use and are kept for these.
   struct Closing {
     WindowCatalog* catalog;
     const TableName& table;
     const std::shared_ptr<Handoff>& handoff;
     ~Closing() { catalog->CloseHandoff(table, handoff); }
   } closing{this, table, handoff};
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(*fresh, *snapshot));
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *snapshot));
   snapshot.reset();  // ends the read of the copy
-  fresh->built_from = generation;
+  for (const auto& entry : fresh) entry->built_from = generation;
   // The rows committed meanwhile, a round at a time while writes go on...
   for (int round = 0; round < 8; ++round) {
     arrow::RecordBatchVector committed;
@@ -107,29 +145,40 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
       committed.swap(handoff->rows);
     }
     if (committed.empty()) break;
-    ARROW_RETURN_NOT_OK(FoldBatches(*fresh, committed));
+    ARROW_RETURN_NOT_OK(FoldBatches(fresh, committed));
   }
-  // ...and the last ones as the state is published (in place of `old`).
-  std::unique_lock<std::mutex> fresh_lock(fresh->write_mutex, std::defer_lock);
+  // ...and the last ones as the states are published (each in place of its `old`).
+  std::vector<std::unique_lock<std::mutex>> published;
   bool missed = false;
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
     std::lock_guard<std::mutex> held(handoff->mutex);
-    ARROW_RETURN_NOT_OK(FoldBatches(*fresh, handoff->rows));
+    ARROW_RETURN_NOT_OK(FoldBatches(fresh, handoff->rows));
     handoff->rows.clear();
     handoff->closed = true;
     missed = handoff->missed;
-    if (missed) fresh->diverged = true;  // answers nothing until built again
     ForgetHandoff(table, handoff);
-    ARROW_ASSIGN_OR_RAISE(bool published, publish());
-    if (!published) return rows;  // dropped meanwhile
-    if (old != nullptr) {
-      std::lock_guard<std::mutex> retiring(old->write_mutex);
-      old->retired = true;
+    for (const Build& build : builds) {
+      if (missed) build.fresh->diverged = true;  // answers nothing until built again
+      ARROW_ASSIGN_OR_RAISE(bool in_place, build.publish());
+      if (!in_place) continue;  // dropped meanwhile
+      if (build.old != nullptr) {
+        std::lock_guard<std::mutex> retiring(build.old->write_mutex);
+        build.old->retired = true;
+      }
+      // Held until the history is replaced: later folds append after it.
+      published.emplace_back(build.fresh->write_mutex);
     }
-    fresh_lock.lock();  // held until the history is replaced: later folds append after it
   }
-  ARROW_RETURN_NOT_OK(ReplaceHistory(*fresh));
+  arrow::Status replaced;
+  for (const Build& build : builds) {
+    const bool in_place = std::any_of(published.begin(), published.end(), [&](const auto& lock) {
+      return lock.mutex() == &build.fresh->write_mutex;
+    });
+    if (in_place && replaced.ok()) replaced = ReplaceHistory(*build.fresh);
+  }
+  published.clear();
+  ARROW_RETURN_NOT_OK(replaced);
   if (missed && needs_rebuild_) needs_rebuild_(table);
   return rows;
 }
@@ -148,28 +197,54 @@ void WindowCatalog::ForgetHandoff(const TableName& table, const std::shared_ptr<
   if (it->second.empty()) handoffs_.erase(it);
 }
 
-arrow::Status WindowCatalog::UpdateStore(Entry& entry, const arrow::RecordBatch& batch) {
-  ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(entry, batch));
-  return entry.store->Update(*rows).status();
+arrow::Status WindowCatalog::UpdateStores(const std::vector<std::shared_ptr<Entry>>& entries,
+                                          const arrow::RecordBatchVector& batches) {
+  // As Committed folds: the first state's rows, their keys looked up once for the others.
+  arrow::RecordBatchVector first_rows;
+  for (const auto& batch : batches) {
+    ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*entries.front(), *batch));
+    first_rows.push_back(std::move(rows));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(entries, first_rows));
+  for (const auto& entry : entries) {
+    const bool shares = !shared.empty() && SameKeys(*entries.front(), *entry);
+    for (size_t b = 0; b < batches.size(); ++b) {
+      std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
+      if (entry != entries.front()) {
+        ARROW_ASSIGN_OR_RAISE(rows, AsInput(*entry, *batches[b]));
+      }
+      ARROW_RETURN_NOT_OK(entry->store->Update(*rows, shares ? shared[b].get() : nullptr).status());
+    }
+  }
+  return arrow::Status::OK();
 }
 
-arrow::Result<int64_t> WindowCatalog::FoldRows(Entry& entry, arrow::RecordBatchReader& reader) {
-  std::lock_guard<std::mutex> lock(entry.write_mutex);
+std::vector<std::unique_lock<std::mutex>> WindowCatalog::LockAll(
+    const std::vector<std::shared_ptr<Entry>>& entries) {
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (const auto& entry : entries) locks.emplace_back(entry->write_mutex);
+  return locks;
+}
+
+arrow::Result<int64_t> WindowCatalog::FoldRows(const std::vector<std::shared_ptr<Entry>>& entries,
+                                               arrow::RecordBatchReader& reader) {
+  auto locks = LockAll(entries);
   int64_t rows = 0;
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
     if (!batch) break;
-    ARROW_RETURN_NOT_OK(UpdateStore(entry, *batch));
+    ARROW_RETURN_NOT_OK(UpdateStores(entries, {batch}));
     rows += batch->num_rows();
   }
   return rows;
 }
 
-arrow::Status WindowCatalog::FoldBatches(Entry& entry, const arrow::RecordBatchVector& batches) {
-  std::lock_guard<std::mutex> lock(entry.write_mutex);
-  for (const auto& batch : batches) ARROW_RETURN_NOT_OK(UpdateStore(entry, *batch));
-  return arrow::Status::OK();
+arrow::Status WindowCatalog::FoldBatches(const std::vector<std::shared_ptr<Entry>>& entries,
+                                         const arrow::RecordBatchVector& batches) {
+  if (batches.empty()) return arrow::Status::OK();
+  auto locks = LockAll(entries);
+  return UpdateStores(entries, batches);
 }
 
 arrow::Status WindowCatalog::ReplaceHistory(Entry& entry) {
@@ -200,24 +275,32 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
       if (entry->table == table && entry->follows) followers.push_back(entry);
     }
   }
+  const auto current = engine_->CopyGeneration(table.EngineSchema(), table.table);
+  std::vector<Build> builds;
   for (const auto& old : followers) {
-    const auto current = engine_->CopyGeneration(table.EngineSchema(), table.table);
     if (current && old->built_from == current && !old->diverged) continue;
     ARROW_ASSIGN_OR_RAISE(auto fresh,
                           MakeEntry(old->name, table, old->arguments, old->persist_history));
     fresh->follows = true;
     // In place of `old`; not over a definition dropped (or dropped and made again) meanwhile.
-    auto publish = [&]() -> arrow::Result<bool> {
+    // Called with mutex_ held.
+    auto publish = [this, old, fresh]() -> arrow::Result<bool> {
       auto it = entries_.find(Lower(old->name));
       if (it == entries_.end() || it->second != old) return false;
       it->second = fresh;
       return true;
     };
-    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(fresh, old, publish));
+    builds.push_back({fresh, old, std::move(publish)});
+  }
+  // The table's states are built together, from one read of the copy for those read alike.
+  for (const auto& group : ByRead(std::move(builds))) {
+    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(group));
     if (!rows) return arrow::Status::OK();  // not readable now: the copy's next load retries
-    edge_cache_->Forget(fresh->name);
-    spdlog::info("window '{}' rebuilt from the cached copy of {} ({} rows)", fresh->name,
-                 table.key(), *rows);
+    for (const Build& build : group) {
+      edge_cache_->Forget(build.fresh->name);
+      spdlog::info("window '{}' rebuilt from the cached copy of {} ({} rows)", build.fresh->name,
+                   table.key(), *rows);
+    }
   }
   return arrow::Status::OK();
 }

@@ -36,6 +36,11 @@ using testing::Ask;
 using testing::kTrailing;
 using testing::NowMicros;
 
+// What window `w10` (tumbling 10m over t, late rows up to 2h accepted) answers.
+constexpr char kTumbling[] =
+    "SELECT sym, time_bucket(INTERVAL '10 minutes', ts) AS b, count(v) AS n, sum(v) AS s, "
+    "min(v) AS lo, max(v) AS hi FROM t GROUP BY sym, b ORDER BY sym, b";
+
 std::string Row(const std::string& sym, int64_t ts_us, int value) {
   return "('" + sym + "', TIMESTAMP '" + engine::FormatTimestamp(ts_us) + "', " +
          std::to_string(value) + ")";
@@ -163,21 +168,22 @@ class WindowsOverCacheTest : public ::testing::Test {
 
   // Waits until window state answers the trailing query as of `since` or later (the copy has
   // caught up with what was written before it), then checks it against the backend's rows.
-  void ExpectWindowsAnswerAsTheBackend(std::chrono::system_clock::time_point since) {
+  void ExpectWindowsAnswerAsTheBackend(std::chrono::system_clock::time_point since,
+                                       const std::string& query = kTrailing) {
     const std::string after = engine::IsoTime(since);
     Answer last;
     for (int attempt = 0; attempt < 600; ++attempt) {
-      auto answer = Ask(*client_, kTrailing);
+      auto answer = Ask(*client_, query);
       ASSERT_TRUE(answer.ok()) << answer.status().ToString();
       last = *answer;
       if (last.source == "windows" && last.as_of >= after) break;
       std::this_thread::sleep_for(50ms);
     }
-    ASSERT_EQ(last.source, "windows") << "window state never answered again";
+    ASSERT_EQ(last.source, "windows") << "window state never answered again: " << query;
     ASSERT_GE(last.as_of, after);
-    auto want = Query(*others_, kTrailing);
+    auto want = Query(*others_, query);
     ASSERT_TRUE(want.ok()) << want.status().ToString();
-    EXPECT_TRUE(last.rows->Equals(**want)) << "windows:\n"
+    EXPECT_TRUE(last.rows->Equals(**want)) << query << "\nwindows:\n"
                                            << last.rows->ToString() << "\nbackend:\n"
                                            << (*want)->ToString();
   }
@@ -187,6 +193,20 @@ class WindowsOverCacheTest : public ::testing::Test {
                  "SELECT * FROM hyprstream_create_window('w', 't', keys := 'sym', "
                  "time_column := 'ts', value_columns := 'v', windows := 'trailing 1h')")
         .status();
+  }
+  // Two definitions on t, rebuilt together from one read of the copy: both must answer.
+  arrow::Status CreateTwoWindows() {
+    ARROW_RETURN_NOT_OK(CreateWindow());
+    return Query(*client_,
+                 "SELECT * FROM hyprstream_create_window('w10', 't', keys := 'sym', "
+                 "time_column := 'ts', value_columns := 'v', windows := 'tumbling 10m', "
+                 "lateness := '2h')")
+        .status();
+  }
+  void ExpectBothAnswerAsTheBackend(std::chrono::system_clock::time_point since) {
+    ExpectWindowsAnswerAsTheBackend(since);
+    if (HasFailure()) return;
+    ExpectWindowsAnswerAsTheBackend(since, kTumbling);
   }
 
   std::shared_ptr<engine::Engine> backend_;
@@ -370,18 +390,18 @@ void RunRounds(WindowsOverCacheTest* test, engine::Engine& engine, engine::Engin
 
 TEST_F(WindowsOverCacheTest, RandomisedWritersOthersAndReloadsAgreeWithTheBackend) {
   Open(cache::RefreshMode::kAppend, /*slow=*/true);
-  ASSERT_TRUE(CreateWindow().ok());
+  ASSERT_TRUE(CreateTwoWindows().ok());
   for (uint32_t seed : {11u, 12u}) {
     RunRounds(this, *engine_, *others_, 3, seed,
-              [&](auto since) { ExpectWindowsAnswerAsTheBackend(since); });
+              [&](auto since) { ExpectBothAnswerAsTheBackend(since); });
   }
 }
 
 TEST_F(WindowsOverCacheTest, RandomisedUnderAReloadEveryFiftyMilliseconds) {
   Open(cache::RefreshMode::kReload);
-  ASSERT_TRUE(CreateWindow().ok());
+  ASSERT_TRUE(CreateTwoWindows().ok());
   RunRounds(this, *engine_, *others_, 3, 21u,
-            [&](auto since) { ExpectWindowsAnswerAsTheBackend(since); });
+            [&](auto since) { ExpectBothAnswerAsTheBackend(since); });
 }
 
 }  // namespace
