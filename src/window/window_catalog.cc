@@ -39,6 +39,8 @@ constexpr char kMetricsTrailingAggregates[] = "count_star,count,sum,avg,min,max"
 // A read made while the state moves under it (rows at or before its edge folded meanwhile) is
 // made again this many times before it gives up.
 constexpr int kTrailingReadAttempts = 3;
+// How long a direct read of a definition waits for its state to be built (FindBuilt).
+constexpr std::chrono::seconds kPendingWait{60};
 
 // The window_spec column: the window's spec text on every row.
 // Trailing buffers keep this much beyond their width, so a read "since now - width" made while
@@ -164,9 +166,25 @@ arrow::Status WindowCatalog::Start() {
     Follow(**entry);
     builds.push_back({*entry, nullptr, publish_as(Lower(definition.name), *entry)});
   }
-  // One read of each table's rows builds all of its definitions.
+  // One read of each table's rows builds all of its definitions. Those that follow an engine's
+  // copy are built from it in the background (WindowedEngine asks for their rebuild once it is
+  // open): the copy's load from the backend may take long, and until it is done the engine
+  // answers their queries.
   for (const auto& group : ByRead(std::move(builds))) {
-    ARROW_RETURN_NOT_OK(Backfill(group).status());
+    if (!group.front().fresh->follows) {
+      ARROW_RETURN_NOT_OK(Backfill(group).status());
+      continue;
+    }
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    for (const Build& build : group) {
+      build.fresh->pending = true;
+      build.fresh->diverged = true;
+      ARROW_RETURN_NOT_OK(build.publish().status());
+      spdlog::info(
+          "window '{}' is built from the cached copy of {} in the background; until then the "
+          "engine answers its queries",
+          build.fresh->name, build.fresh->table.key());
+    }
   }
   return arrow::Status::OK();
 }
@@ -376,6 +394,27 @@ std::shared_ptr<WindowCatalog::Entry> WindowCatalog::Find(const std::string& nam
   return it == entries_.end() ? nullptr : it->second;
 }
 
+arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FindBuilt(
+    const std::string& name) const {
+  auto entry = Find(name);
+  if (entry == nullptr || !entry->pending) return entry;
+  std::unique_lock<std::mutex> lock(built_mutex_);
+  const bool built = built_.wait_for(lock, kPendingWait, [&] {
+    entry = Find(name);
+    return entry == nullptr || !entry->pending;
+  });
+  if (built) return entry;
+  return arrow::Status::IOError(
+      "window '", name, "' is still being built from the cached copy of ", entry->table.key(),
+      ", which the cache is loading from the backend; retry in a moment (its state is read "
+      "once built; queries over the table are answered by the backend meanwhile)");
+}
+
+void WindowCatalog::NotifyBuilt() {
+  std::lock_guard<std::mutex> lock(built_mutex_);
+  built_.notify_all();
+}
+
 // --- Ingest -----------------------------------------------------------------------------------
 
 bool WindowCatalog::IsMetrics(const TableName& table) const {
@@ -441,7 +480,8 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
     {
       std::shared_lock<std::shared_mutex> lock(mutex_);
       for (const auto& [name, entry] : entries_) {
-        if (entry->table == table) targets.push_back(entry);
+        // (A pending state gets these rows from the copy or from its rebuild's handoff.)
+        if (entry->table == table && !entry->pending) targets.push_back(entry);
       }
       if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) handoffs = it->second;
     }
@@ -568,6 +608,7 @@ arrow::Status WindowCatalog::Drop(const std::string& name) {
     entry = it->second;
     entries_.erase(it);
   }
+  NotifyBuilt();  // (a read waiting for its state to be built ends)
   edge_cache_->Forget(entry->name);
   ARROW_RETURN_NOT_OK(storage_->DeleteDefinition(entry->name));
   std::lock_guard<std::mutex> lock(entry->write_mutex);
@@ -671,7 +712,7 @@ arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::ResultSchema(
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
     const std::string& name, const std::string& window, bool current_only,
     const std::vector<std::string>& keys) const {
-  auto entry = Find(name);
+  ARROW_ASSIGN_OR_RAISE(auto entry, FindBuilt(name));
   if (entry == nullptr) return ResultSchema(name).status();
   std::vector<size_t> selected;
   auto width = ParseDuration(window);  // "5m" / "300s": a tumbling window of that width
@@ -686,6 +727,15 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
   }
   if (selected.size() == 1 && !entry->spec.windows[selected[0]].is_paned()) {
     return TrailingResults(name, window, std::nullopt, false, keys);
+  }
+  if (window.empty() && selected.empty()) {
+    // Only trailing windows: the one there is.
+    if (entry->spec.windows.size() == 1) {
+      return TrailingResults(name, window, std::nullopt, false, keys);
+    }
+    return arrow::Status::Invalid("window '", name, "' has several trailing windows (",
+                                  entry->spec.ToString(), "); pick one, e.g. width := '",
+                                  entry->spec.windows.front().ToString(), "'");
   }
   if (!window.empty() && selected.empty()) {
     return arrow::Status::Invalid("window '", name, "' has no '", window, "'; it has ",
@@ -795,7 +845,7 @@ std::optional<int64_t> WindowCatalog::TrailingCovering(const std::string& name, 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::TrailingResults(
     const std::string& name, const std::string& window, std::optional<int64_t> since_us,
     bool inclusive, const std::vector<std::string>& keys) const {
-  auto entry = Find(name);
+  ARROW_ASSIGN_OR_RAISE(auto entry, FindBuilt(name));
   if (entry == nullptr) return ResultSchema(name).status();
   std::optional<size_t> chosen;
   auto width = ParseDuration(window);

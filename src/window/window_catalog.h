@@ -21,6 +21,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -276,6 +277,12 @@ class WindowCatalog {
   arrow::Result<arrow::RecordBatchVector> ClosedBatches(
       const Entry& entry, const std::vector<ClosedWindow>& closed) const;
   std::shared_ptr<Entry> Find(const std::string& name) const;
+  // Definition `name` (null when there is none) with its state built: one published at start
+  // before it was built from the engine's copy (Entry::pending) is waited for, up to
+  // kPendingWait, then an IOError says it is still being built.
+  arrow::Result<std::shared_ptr<Entry>> FindBuilt(const std::string& name) const;
+  // Wakes FindBuilt's waiters: a state was published.
+  void NotifyBuilt();
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> KeyFilter(
       const Entry& entry, const std::vector<std::string>& keys) const;
 
@@ -292,6 +299,10 @@ class WindowCatalog {
   // Tables whose state is being built from a snapshot of their copy, by TableName::key;
   // guarded by mutex_.
   std::map<std::string, std::vector<std::shared_ptr<Handoff>>> handoffs_;
+  // FindBuilt waits on built_ (built_mutex_ guards nothing else: the wait's condition reads
+  // entries_ under mutex_).
+  mutable std::mutex built_mutex_;
+  mutable std::condition_variable built_;
   // Last: destroyed (its loader thread stopped) before what the loader uses.
   std::unique_ptr<TrailingEdgeCache> edge_cache_;
 };

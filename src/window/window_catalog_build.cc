@@ -178,6 +178,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
     if (in_place && replaced.ok()) replaced = ReplaceHistory(*build.fresh);
   }
   published.clear();
+  NotifyBuilt();
   ARROW_RETURN_NOT_OK(replaced);
   if (missed && needs_rebuild_) needs_rebuild_(table);
   return rows;
@@ -276,9 +277,12 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     }
   }
   const auto current = engine_->CopyGeneration(table.EngineSchema(), table.table);
+  // Not ready: not loaded here (a load would hold the table's writes, and a stop, until it is
+  // done); the copy's load, due or in flight, calls again when it is done.
+  if (!current) return arrow::Status::OK();
   std::vector<Build> builds;
   for (const auto& old : followers) {
-    if (current && old->built_from == current && !old->diverged) continue;
+    if (old->built_from == current && !old->diverged) continue;
     ARROW_ASSIGN_OR_RAISE(auto fresh,
                           MakeEntry(old->name, table, old->arguments, old->persist_history));
     fresh->follows = true;

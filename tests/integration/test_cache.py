@@ -214,7 +214,9 @@ def test_sql_transactions_write_through_at_commit(cached, postgres, name):
 
 
 def test_results_of_other_tables_are_kept_until_ttl_or_write(postgres, start_server, name):
-    front = start_server(*adbc_args(postgres), *README_CACHE_FLAGS, "--cache-result-ttl", "2s",
+    # (A TTL with room for the server's start-up work in the background: the first steps must
+    # run within it.)
+    front = start_server(*adbc_args(postgres), *README_CACHE_FLAGS, "--cache-result-ttl", "5s",
                          env=CREDENTIALS)
     with adbc_driver_postgresql.dbapi.connect(postgres.uri) as pc:
         cur = pc.cursor()
@@ -229,13 +231,13 @@ def test_results_of_other_tables_are_kept_until_ttl_or_write(postgres, start_ser
     assert execute(front.uri, f"INSERT INTO {name} VALUES (101)") == 1
     rows, provenance = ask(front.uri, sql)
     assert rows == [{"n": 101}] and provenance["source"] == "backend" and provenance["cache"] == "miss"
-    # A write straight into PostgreSQL shows once the result expires (TTL 2s)...
+    # A write straight into PostgreSQL shows once the result expires (TTL 5s)...
     with adbc_driver_postgresql.dbapi.connect(postgres.uri) as pc:
         cur = pc.cursor()
         cur.execute(f"INSERT INTO {name} VALUES (102)")
         pc.commit()
     assert ask(front.uri, sql)[0] == [{"n": 101}]
-    assert wait_for(lambda: ask(front.uri, sql)[0] == [{"n": 102}], timeout=10)
+    assert wait_for(lambda: ask(front.uri, sql)[0] == [{"n": 102}], timeout=15)
     # ...or at once for a client that asks for fresh data.
     with adbc_driver_postgresql.dbapi.connect(postgres.uri) as pc:
         cur = pc.cursor()

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <limits>
 #include <mutex>
 #include <random>
@@ -125,6 +126,94 @@ class SlowAcknowledgement : public engine::ForwardingEngine {
   };
 };
 
+// Below the cache: holds the cache's load of t open after its first batch until Release()
+// (the load has begun, so writes go on beside it), as a large table's load from the backend
+// takes long.
+class HeldLoad : public engine::ForwardingEngine {
+ public:
+  using ForwardingEngine::ForwardingEngine;
+  ~HeldLoad() override { Release(); }
+
+  void Release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+  // True once a load is held (within 30 s).
+  bool WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, 30s, [&] { return held_; });
+  }
+  void WaitUntilReleased(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return released_; });
+  }
+  bool released() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return released_;
+  }
+
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override {
+    ARROW_ASSIGN_OR_RAISE(auto inner, target().Connect());
+    return std::make_shared<Connection>(this, std::move(inner));
+  }
+
+ private:
+  void Hold() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    held_ = true;
+    changed_.notify_all();
+    changed_.wait_for(lock, 60s, [&] { return released_; });
+  }
+
+  class Rows : public arrow::RecordBatchReader {
+   public:
+    Rows(HeldLoad* gate, std::shared_ptr<arrow::RecordBatchReader> rows)
+        : gate_(gate), rows_(std::move(rows)) {}
+    std::shared_ptr<arrow::Schema> schema() const override { return rows_->schema(); }
+    arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+      if (batches_read_++ > 0) gate_->Hold();
+      return rows_->ReadNext(batch);
+    }
+
+   private:
+    HeldLoad* gate_;
+    std::shared_ptr<arrow::RecordBatchReader> rows_;
+    int batches_read_ = 0;
+  };
+  class Statement : public engine::ForwardingStatement {
+   public:
+    Statement(HeldLoad* gate, std::unique_ptr<engine::EngineStatement> inner)
+        : ForwardingStatement(std::move(inner)), gate_(gate) {}
+    arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
+      ARROW_ASSIGN_OR_RAISE(auto rows, target().ExecuteQuery());
+      return std::make_shared<Rows>(gate_, std::move(rows));
+    }
+
+   private:
+    HeldLoad* gate_;
+  };
+  class Connection : public engine::ForwardingConnection {
+   public:
+    Connection(HeldLoad* gate, std::shared_ptr<engine::EngineConnection> inner)
+        : ForwardingConnection(std::move(inner)), gate_(gate) {}
+    arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(
+        const std::string& sql) override {
+      ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare(sql));
+      if (sql != "SELECT * FROM \"t\"") return statement;  // the cache's load of t
+      return std::make_unique<Statement>(gate_, std::move(statement));
+    }
+
+   private:
+    HeldLoad* gate_;
+  };
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;      // GUARDED_BY(mutex_)
+  bool released_ = false;  // GUARDED_BY(mutex_)
+};
+
 class WindowsOverCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -135,14 +224,16 @@ class WindowsOverCacheTest : public ::testing::Test {
   void TearDown() override { Close(); }
 
   // The stack over the same backend; a new (empty) cache each time, as after a restart.
-  void Open(cache::RefreshMode refresh = cache::RefreshMode::kAppend, bool slow = false) {
+  void Open(cache::RefreshMode refresh = cache::RefreshMode::kAppend, bool slow = false,
+            std::shared_ptr<engine::Engine> backend = nullptr) {
     cache::CacheOptions options;
     options.refresh_interval = 50ms;
     options.result_ttl = 0ms;
     if (refresh != cache::RefreshMode::kAppend) {
       options.tables.push_back({"t", "ts", refresh, 50ms});
     }
-    auto cached = cache::OpenCachedEngine(backend_, engine::testing::OpenMemoryEngine(), options);
+    auto cached = cache::OpenCachedEngine(backend ? backend : backend_,
+                                          engine::testing::OpenMemoryEngine(), options);
     ASSERT_TRUE(cached.ok()) << cached.status().ToString();
     window::WindowCatalogOptions windows;
     windows.metrics_table = false;
@@ -278,6 +369,79 @@ TEST_F(WindowsOverCacheTest, ABoundOnStalenessAlsoBoundsAnswersFromWindowState) 
   auto metadata = (*reader)->schema()->metadata();
   ASSERT_NE(metadata, nullptr);
   EXPECT_EQ(*metadata->Get("hyprstream.source"), "backend");
+}
+
+// A restart does not wait for the cache to load a table with windows from the backend: the
+// windows are built from the copy in the background. Until then the backend answers queries
+// over the table, writes go on (and reach the windows), and a direct read of a window waits
+// for its state instead of reading a state without the table's rows.
+TEST_F(WindowsOverCacheTest, AStartBuildsTheWindowsInTheBackgroundAndReadsWaitForThem) {
+  const int64_t now = NowMicros();
+  Others({Row("a", now - 40 * 60000000LL, 1), Row("b", now - 30 * 60000000LL, 2),
+          Row("a", now - 20 * 60000000LL, 4)});
+  Open();
+  ASSERT_TRUE(CreateWindow().ok());
+  Close();
+  Others({Row("c", now - 10 * 60000000LL, 8)});
+
+  auto held = std::make_shared<HeldLoad>(backend_);
+  // If the start waited for the load, it would wait for this thread's release (60 s).
+  std::thread watchdog([held] {
+    if (!held->WaitUntilHeld()) return;
+    held->WaitUntilReleased(20s);
+    held->Release();
+  });
+  struct Join {
+    std::shared_ptr<HeldLoad> held;
+    std::thread& thread;
+    ~Join() {
+      held->Release();
+      thread.join();
+    }
+  } join{held, watchdog};
+  Open(cache::RefreshMode::kAppend, false, held);
+  ASSERT_TRUE(held->WaitUntilHeld()) << "the cache never loaded t";
+  EXPECT_FALSE(held->released()) << "the start waited for the cache's load of t";
+
+  // The backend answers meanwhile, with every row.
+  auto meanwhile = Ask(*client_, kTrailing);
+  ASSERT_TRUE(meanwhile.ok()) << meanwhile.status().ToString();
+  EXPECT_EQ(meanwhile->source, "backend");
+  EXPECT_TRUE(meanwhile->rows->Equals(**Query(*others_, kTrailing)));
+  // A write through hyprstream goes on while the load is held.
+  ASSERT_TRUE(Update(*client_, "INSERT INTO t VALUES " + Row("d", now - 60000000LL, 16)).ok());
+
+  // A direct read of the window waits for its state (started while the load is held).
+  const char* direct =
+      "SELECT sym, v_count AS n, v_sum AS s FROM hyprstream_window('w', width := 'trailing 1h') "
+      "ORDER BY sym";
+  arrow::Result<std::shared_ptr<arrow::Table>> read = arrow::Status::UnknownError("not run");
+  std::thread reader([&] {
+    auto connection = engine_->Connect();
+    read = connection.ok() ? Query(**connection, direct) : connection.status();
+  });
+  std::this_thread::sleep_for(200ms);  // (the read is under way before the release)
+  held->Release();
+  reader.join();
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  auto want = Query(*others_,
+                    "SELECT sym, count(v) AS n, sum(v) AS s FROM t WHERE ts > now() - INTERVAL "
+                    "'1 hour' GROUP BY sym ORDER BY sym");
+  ASSERT_TRUE(want.ok());
+  ASSERT_EQ((*read)->num_rows(), 4) << (*read)->ToString();
+  for (int column = 0; column < 3; ++column) {
+    EXPECT_TRUE((*read)->column(column)->Equals(*(*want)->column(column)))
+        << (*read)->ToString() << "\nbackend:\n"
+        << (*want)->ToString();
+  }
+  // Built from the loaded copy: window state answers again, with the write made meanwhile.
+  ExpectWindowsAnswerAsTheBackend(std::chrono::system_clock::now());
+  // Its only window is read without naming it too.
+  auto unnamed = Query(*client_,
+                       "SELECT sym, v_count AS n, v_sum AS s FROM hyprstream_window('w') "
+                       "ORDER BY sym");
+  ASSERT_TRUE(unnamed.ok()) << unnamed.status().ToString();
+  EXPECT_TRUE((*unnamed)->Equals(**read)) << (*unnamed)->ToString();
 }
 
 // Randomised differential test: hyprstream writers (ingest, INSERT, transactions committed
