@@ -116,6 +116,7 @@ class CachedEngine : public engine::ForwardingEngine {
   explicit CachedEngine(std::shared_ptr<CacheCore> core)
       : ForwardingEngine(core->backend), core_(std::move(core)) {}
   ~CachedEngine() override {
+    core_->mirrors.Stop();  // a load under way gives up (the stop does not wait for it)
     {
       std::lock_guard<std::mutex> lock(wakeup_->mutex);
       wakeup_->stopping = true;

@@ -268,15 +268,20 @@ std::optional<int64_t> MirrorSet::ReadyGeneration(const Mirror& mirror) const {
 }
 
 // The backend's rows of a mirror, the first batch already read: the backend's statement has
-// begun, so the rows are those of one snapshot taken by now.
+// begun, so the rows are those of one snapshot taken by now. Gives up (Cancelled) once
+// `stopping` is set.
 class FirstBatchRead : public arrow::RecordBatchReader {
  public:
   FirstBatchRead(std::unique_ptr<engine::EngineStatement> statement,
                  std::shared_ptr<arrow::RecordBatchReader> rows,
-                 std::shared_ptr<arrow::RecordBatch> first)
-      : statement_(std::move(statement)), rows_(std::move(rows)), first_(std::move(first)) {}
+                 std::shared_ptr<arrow::RecordBatch> first, const std::atomic<bool>* stopping)
+      : statement_(std::move(statement)),
+        rows_(std::move(rows)),
+        first_(std::move(first)),
+        stopping_(stopping) {}
   std::shared_ptr<arrow::Schema> schema() const override { return rows_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* out) override {
+    if (stopping_->load()) return arrow::Status::Cancelled("the cache is closing");
     if (first_) {
       *out = std::move(first_);
       return arrow::Status::OK();
@@ -288,6 +293,7 @@ class FirstBatchRead : public arrow::RecordBatchReader {
   std::unique_ptr<engine::EngineStatement> statement_;
   std::shared_ptr<arrow::RecordBatchReader> rows_;
   std::shared_ptr<arrow::RecordBatch> first_;
+  const std::atomic<bool>* stopping_;
 };
 
 struct MirrorSet::BackendRows {
@@ -318,8 +324,8 @@ arrow::Result<MirrorSet::BackendRows> MirrorSet::ReadBackend(Mirror& mirror,
   ARROW_ASSIGN_OR_RAISE(auto rows, statement->ExecuteQuery());
   std::shared_ptr<arrow::RecordBatch> first;
   ARROW_RETURN_NOT_OK(rows->ReadNext(&first));
-  out.reader =
-      std::make_unique<FirstBatchRead>(std::move(statement), std::move(rows), std::move(first));
+  out.reader = std::make_unique<FirstBatchRead>(std::move(statement), std::move(rows),
+                                                std::move(first), &stopping_);
   return out;
 }
 
@@ -525,6 +531,7 @@ void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnec
     }
   }
   for (auto& [m, action] : work) {
+    if (stopping_) return;
     bool was_ready;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -533,6 +540,7 @@ void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnec
     arrow::Status status =
         action == Action::kLoad ? Load(*m, backend, cache, was_ready) : Refresh(*m, backend, cache);
     if (status.ok()) continue;
+    if (stopping_ && status.IsCancelled()) return;  // (given up: the cache is closing)
     if (was_ready && !status.IsKeyError()) {
       // A failed refresh leaves the mirror as it was (consistent as of refreshed_at, which
       // every answer reports); it is tried again after the interval.

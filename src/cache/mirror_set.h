@@ -15,6 +15,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -151,6 +152,9 @@ class MirrorSet {
   // Background work, one step: loads wanted mirrors, refreshes due ones, evicts old rows.
   // `backend` and `cache` are the background thread's own connections.
   void Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache);
+  // The cache is closing: a load under way gives up at its next batch of the backend's rows
+  // (a large table's copy would hold up the stop), and Maintain does nothing more.
+  void Stop() { stopping_ = true; }
 
   std::vector<MirrorSnapshot> Snapshot() const;
   // When a ready mirror last caught up with the backend (now for refresh mode none); nullopt
@@ -197,6 +201,7 @@ class MirrorSet {
   std::chrono::steady_clock::time_point next_eviction_{};
   std::mutex schema_mutex_;
   std::set<std::string> schemas_;  // GUARDED_BY(schema_mutex_): created in the cache
+  std::atomic<bool> stopping_{false};
 };
 
 // Microseconds since the epoch as a SQL timestamp literal in UTC ('2026-11-25 10:00:00.000000').

@@ -44,6 +44,10 @@ class GatedLoads : public engine::ForwardingEngine {
     changed_.notify_all();
   }
   void Slow(bool slow) { slow_ = slow; }
+  // Every batch of a load's read after the first takes `pace` (a large table's copy).
+  void Pace(std::chrono::milliseconds pace) { pace_ms_ = pace.count(); }
+  // Batches of loads' reads so far.
+  int batches_read() const { return batches_read_; }
   // True once a load's copy is held (within 30 s).
   bool WaitUntilHeld() {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -59,6 +63,10 @@ class GatedLoads : public engine::ForwardingEngine {
 
  private:
   void Hold(bool first_batch_read) {
+    ++batches_read_;
+    if (first_batch_read && pace_ms_ > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(pace_ms_.load()));
+    }
     if (slow_) {
       thread_local std::mt19937 random(std::random_device{}());
       std::this_thread::sleep_for(std::chrono::milliseconds(random() % 7));
@@ -130,6 +138,8 @@ class GatedLoads : public engine::ForwardingEngine {
   bool closed_ = false;  // GUARDED_BY(mutex_)
   bool held_ = false;    // GUARDED_BY(mutex_)
   std::atomic<bool> gave_up_{false}, slow_{false};
+  std::atomic<int> batches_read_{0};
+  std::atomic<int64_t> pace_ms_{0};
 };
 
 class LoadBesideWritesTest : public ::testing::Test {
@@ -222,6 +232,23 @@ class LoadBesideWritesTest : public ::testing::Test {
   std::shared_ptr<GatedLoads> gate_;
   std::shared_ptr<engine::EngineConnection> connection_, direct_;
 };
+
+// A stop does not wait for a load under way (a large table's copy takes minutes): the load
+// gives up at its next batch.
+TEST_F(LoadBesideWritesTest, AStopDoesNotWaitForALoadUnderWay) {
+  Open();
+  gate_->Pace(100ms);  // the 20-batch copy now takes about 2 s
+  const int before = gate_->batches_read();
+  WriteAroundTheMirror("DELETE FROM readings WHERE v < 100");  // the mirror is reloaded
+  for (int i = 0; i < 1000 && gate_->batches_read() < before + 3; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GE(gate_->batches_read(), before + 3) << "the reload never began";
+  connection_.reset();
+  engine_.reset();  // stops the cache
+  const int read = gate_->batches_read() - before;
+  EXPECT_LT(read, 15) << "the stop waited for the load to copy " << read << " of 21 batches";
+}
 
 TEST_F(LoadBesideWritesTest, WritesDuringALoadDoNotWaitForItsCopyAndAreInTheMirrorItSwapsIn) {
   Open();
