@@ -683,10 +683,10 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
 }
 
 bool WindowCatalog::AnswersExactly(const std::string& name, int64_t width_us,
-                                   std::optional<int64_t> slide_us) const {
+                                   std::optional<int64_t> slide_us, When when) const {
   const int64_t slide = slide_us.value_or(width_us);
   auto entry = Find(name);
-  if (entry == nullptr || entry->diverged) return false;
+  if (entry == nullptr || (entry->diverged && when == When::kNow)) return false;
   WindowStoreStats stats = entry->store->GetStats();
   if (stats.null_time_rows != 0) return false;
   for (size_t i = 0; i < entry->spec.windows.size(); ++i) {
@@ -827,9 +827,9 @@ bool WindowCatalog::MayAnswer(const std::string& sql) const {
 }
 
 std::optional<int64_t> WindowCatalog::TrailingCovering(const std::string& name, int64_t since_us,
-                                                       bool inclusive) const {
+                                                       bool inclusive, When when) const {
   auto entry = Find(name);
-  if (entry == nullptr || entry->diverged) return std::nullopt;
+  if (entry == nullptr || (entry->diverged && when == When::kNow)) return std::nullopt;
   std::optional<int64_t> best;
   for (size_t i = 0; i < entry->spec.windows.size(); ++i) {
     const WindowDef& def = entry->spec.windows[i];

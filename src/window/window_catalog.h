@@ -156,9 +156,12 @@ class WindowCatalog {
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
   // Whether definition `name` has a tumbling window of `width_us` whose results equal a
   // GROUP BY over the table: no late rows were left out and no row lacked a time.
-  // (A hopping window when slide_us differs from width_us.)
+  // (A hopping window when slide_us differs from width_us.) kNow: false for a definition that
+  // answers nothing now (diverged, or being built); kAtPrepare: judged by its state alone,
+  // for a statement prepared now that checks again at each execution (Answers).
+  enum class When { kNow, kAtPrepare };
   bool AnswersExactly(const std::string& name, int64_t width_us,
-                      std::optional<int64_t> slide_us = std::nullopt) const;
+                      std::optional<int64_t> slide_us = std::nullopt, When when = When::kNow) const;
 
   // The result schema of Results(name).
   arrow::Result<std::shared_ptr<arrow::Schema>> ResultSchema(const std::string& name) const;
@@ -178,9 +181,10 @@ class WindowCatalog {
       const std::string& name, const std::string& window, std::optional<int64_t> since_us,
       bool inclusive, const std::vector<std::string>& keys = {}) const;
   // The narrowest trailing window of definition `name` whose buffer holds every row with
-  // time > since_us (>= when inclusive): its width; nullopt if none does.
-  std::optional<int64_t> TrailingCovering(const std::string& name, int64_t since_us,
-                                          bool inclusive) const;
+  // time > since_us (>= when inclusive): its width; nullopt if none does (`when`: as for
+  // AnswersExactly).
+  std::optional<int64_t> TrailingCovering(const std::string& name, int64_t since_us, bool inclusive,
+                                          When when = When::kNow) const;
   // The definitions over `table` (for the query rewriter).
   struct Definition {
     std::string name;

@@ -183,12 +183,18 @@ arrow::Result<WindowAnswer> Rewrite(const WindowCatalog& catalog,
       } catch (const std::exception&) {
         return Skip("a time bound that is not a time");
       }
-      auto trailing = catalog.TrailingCovering(definition.name, since_us, query.inclusive);
+      // (A definition that answers nothing now may by the time the statement runs: each
+      // execution checks.)
+      auto trailing = catalog.TrailingCovering(definition.name, since_us, query.inclusive,
+                                               WindowCatalog::When::kAtPrepare);
       if (!trailing) continue;
       arguments = ", width := " + engine::QuoteLiteral(WindowDef::Trailing(*trailing).ToString()) +
                   ", since := " + bound + (query.inclusive ? ", inclusive := 'true'" : "");
     } else {
-      if (!catalog.AnswersExactly(definition.name, *width, hop_slide)) continue;
+      if (!catalog.AnswersExactly(definition.name, *width, hop_slide,
+                                  WindowCatalog::When::kAtPrepare)) {
+        continue;
+      }
       exact = hop_slide ? WindowDef::Hopping(*width, *hop_slide) : WindowDef::Tumbling(*width);
       arguments = ", width := " + engine::QuoteLiteral(exact->ToString());
     }

@@ -410,6 +410,19 @@ TEST_F(WindowsOverCacheTest, AStartBuildsTheWindowsInTheBackgroundAndReadsWaitFo
   EXPECT_TRUE(meanwhile->rows->Equals(**Query(*others_, kTrailing)));
   // A write through hyprstream goes on while the load is held.
   ASSERT_TRUE(Update(*client_, "INSERT INTO t VALUES " + Row("d", now - 60000000LL, 16)).ok());
+  // A statement prepared now (a dashboard's, kept for the session) is answered by the backend
+  // now and from window state once it is built.
+  auto kept = client_->Prepare(kTrailing);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  auto source_of = [&]() -> std::string {
+    auto reader = (*kept)->ExecuteQuery();
+    if (!reader.ok()) return reader.status().ToString();
+    auto rows = engine::testing::ReadAll(**reader);
+    if (!rows.ok()) return rows.status().ToString();
+    auto metadata = (*reader)->schema()->metadata();
+    return metadata ? metadata->Get("hyprstream.source").ValueOr("") : "";
+  };
+  EXPECT_EQ(source_of(), "backend");
 
   // A direct read of the window waits for its state (started while the load is held).
   const char* direct =
@@ -436,6 +449,7 @@ TEST_F(WindowsOverCacheTest, AStartBuildsTheWindowsInTheBackgroundAndReadsWaitFo
   }
   // Built from the loaded copy: window state answers again, with the write made meanwhile.
   ExpectWindowsAnswerAsTheBackend(std::chrono::system_clock::now());
+  EXPECT_EQ(source_of(), "windows") << "a statement prepared while the windows were built";
   // Its only window is read without naming it too.
   auto unnamed = Query(*client_,
                        "SELECT sym, v_count AS n, v_sum AS s FROM hyprstream_window('w') "
