@@ -218,7 +218,7 @@ class WindowCatalog {
   };
   // Whether the engine keeps a copy of entry's table to build it from (sets entry.follows).
   void Follow(Entry& entry) const;
-  // Builds states of one table that read it alike (ReadsAlike: one read serves them all) from
+  // Builds states of one table that read it alike (a group of ByRead: one read serves them) from
   // its rows and publishes them: from the engine's copy when they follow one and it can be
   // read now (BuildFromCopy), else from the stored rows while writes to the table wait (then
   // they answer no query until Rebuild). Returns the rows folded.
