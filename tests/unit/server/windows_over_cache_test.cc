@@ -17,6 +17,7 @@
 
 #include <arrow/builder.h>
 
+#include "../cache/gated_loads.h"
 #include "../engine/engine_test_util.h"
 #include "cache/cached_engine.h"
 #include "engine/forwarding_engine.h"
@@ -124,94 +125,6 @@ class SlowAcknowledgement : public engine::ForwardingEngine {
       return status;
     }
   };
-};
-
-// Below the cache: holds the cache's load of t open after its first batch until Release()
-// (the load has begun, so writes go on beside it), as a large table's load from the backend
-// takes long.
-class HeldLoad : public engine::ForwardingEngine {
- public:
-  using ForwardingEngine::ForwardingEngine;
-  ~HeldLoad() override { Release(); }
-
-  void Release() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    released_ = true;
-    changed_.notify_all();
-  }
-  // True once a load is held (within 30 s).
-  bool WaitUntilHeld() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return changed_.wait_for(lock, 30s, [&] { return held_; });
-  }
-  void WaitUntilReleased(std::chrono::seconds timeout) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait_for(lock, timeout, [&] { return released_; });
-  }
-  bool released() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return released_;
-  }
-
-  arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override {
-    ARROW_ASSIGN_OR_RAISE(auto inner, target().Connect());
-    return std::make_shared<Connection>(this, std::move(inner));
-  }
-
- private:
-  void Hold() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    held_ = true;
-    changed_.notify_all();
-    changed_.wait_for(lock, 60s, [&] { return released_; });
-  }
-
-  class Rows : public arrow::RecordBatchReader {
-   public:
-    Rows(HeldLoad* gate, std::shared_ptr<arrow::RecordBatchReader> rows)
-        : gate_(gate), rows_(std::move(rows)) {}
-    std::shared_ptr<arrow::Schema> schema() const override { return rows_->schema(); }
-    arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-      if (batches_read_++ > 0) gate_->Hold();
-      return rows_->ReadNext(batch);
-    }
-
-   private:
-    HeldLoad* gate_;
-    std::shared_ptr<arrow::RecordBatchReader> rows_;
-    int batches_read_ = 0;
-  };
-  class Statement : public engine::ForwardingStatement {
-   public:
-    Statement(HeldLoad* gate, std::unique_ptr<engine::EngineStatement> inner)
-        : ForwardingStatement(std::move(inner)), gate_(gate) {}
-    arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override {
-      ARROW_ASSIGN_OR_RAISE(auto rows, target().ExecuteQuery());
-      return std::make_shared<Rows>(gate_, std::move(rows));
-    }
-
-   private:
-    HeldLoad* gate_;
-  };
-  class Connection : public engine::ForwardingConnection {
-   public:
-    Connection(HeldLoad* gate, std::shared_ptr<engine::EngineConnection> inner)
-        : ForwardingConnection(std::move(inner)), gate_(gate) {}
-    arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(
-        const std::string& sql) override {
-      ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare(sql));
-      if (sql != "SELECT * FROM \"t\"") return statement;  // the cache's load of t
-      return std::make_unique<Statement>(gate_, std::move(statement));
-    }
-
-   private:
-    HeldLoad* gate_;
-  };
-
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  bool held_ = false;      // GUARDED_BY(mutex_)
-  bool released_ = false;  // GUARDED_BY(mutex_)
 };
 
 class WindowsOverCacheTest : public ::testing::Test {
@@ -384,24 +297,15 @@ TEST_F(WindowsOverCacheTest, AStartBuildsTheWindowsInTheBackgroundAndReadsWaitFo
   Close();
   Others({Row("c", now - 10 * 60000000LL, 8)});
 
-  auto held = std::make_shared<HeldLoad>(backend_);
-  // If the start waited for the load, it would wait for this thread's release (60 s).
-  std::thread watchdog([held] {
-    if (!held->WaitUntilHeld()) return;
-    held->WaitUntilReleased(20s);
-    held->Release();
-  });
-  struct Join {
-    std::shared_ptr<HeldLoad> held;
-    std::thread& thread;
-    ~Join() {
-      held->Release();
-      thread.join();
-    }
-  } join{held, watchdog};
-  Open(cache::RefreshMode::kAppend, false, held);
-  ASSERT_TRUE(held->WaitUntilHeld()) << "the cache never loaded t";
-  EXPECT_FALSE(held->released()) << "the start waited for the cache's load of t";
+  auto gate = std::make_shared<testing::GatedLoads>(backend_, "SELECT * FROM \"t\"");
+  gate->Close();  // the cache's load of t is held after its first batch (up to 20 s)
+  struct Reopen {
+    std::shared_ptr<testing::GatedLoads> gate;
+    ~Reopen() { gate->Open(); }
+  } reopen{gate};
+  Open(cache::RefreshMode::kAppend, false, gate);
+  ASSERT_TRUE(gate->WaitUntilHeld()) << "the cache never loaded t";
+  EXPECT_FALSE(gate->gave_up()) << "the start waited for the cache's load of t";
 
   // The backend answers meanwhile, with every row.
   auto meanwhile = Ask(*client_, kTrailing);
@@ -434,7 +338,7 @@ TEST_F(WindowsOverCacheTest, AStartBuildsTheWindowsInTheBackgroundAndReadsWaitFo
     read = connection.ok() ? Query(**connection, direct) : connection.status();
   });
   std::this_thread::sleep_for(200ms);  // (the read is under way before the release)
-  held->Release();
+  gate->Open();
   reader.join();
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   auto want = Query(*others_,
