@@ -440,10 +440,14 @@ void WindowCatalog::DivergedAll() {
 
 bool WindowCatalog::Answers(const std::string& name) const {
   auto entry = Find(name);
-  if (entry == nullptr || entry->diverged) return false;
-  if (!entry->follows) return true;
-  const auto copy = engine_->CopyGeneration(entry->table.EngineSchema(), entry->table.table);
-  return copy.has_value() && entry->built_from == copy;
+  return entry != nullptr && AnswersNow(*entry);
+}
+
+bool WindowCatalog::AnswersNow(const Entry& entry) const {
+  if (entry.diverged) return false;
+  if (!entry.follows) return true;
+  const auto copy = engine_->CopyGeneration(entry.table.EngineSchema(), entry.table.table);
+  return copy.has_value() && entry.built_from == copy;
 }
 
 bool WindowCatalog::Watches(const TableName& table) const {
@@ -639,6 +643,10 @@ WindowCatalog::Stats WindowCatalog::GetStats() const {
     d.name = entry->name;
     d.table = entry->table.key();
     d.spec = entry->spec.ToString();
+    d.state = entry->pending       ? "building"
+              : AnswersNow(*entry) ? "answering"
+              : entry->follows     ? "rebuilding"
+                                   : "diverged";
     d.keys = store.keys;
     d.rows = store.rows;
     for (int64_t n : store.late_rows) d.late_rows += n;
@@ -653,7 +661,7 @@ WindowCatalog::Stats WindowCatalog::GetStats() const {
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
-  arrow::StringBuilder names, tables, specs;
+  arrow::StringBuilder names, tables, specs, states;
   arrow::Int64Builder keys, rows, late, bytes;
   const Stats stats = GetStats();
   for (const Stats::Definition& d : stats.definitions) {
@@ -664,13 +672,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
     ARROW_RETURN_NOT_OK(rows.Append(d.rows));
     ARROW_RETURN_NOT_OK(late.Append(d.late_rows));
     ARROW_RETURN_NOT_OK(bytes.Append(d.open_bytes));
+    ARROW_RETURN_NOT_OK(states.Append(d.state));
   }
   auto schema = arrow::schema(
       {arrow::field("name", arrow::utf8()), arrow::field("table", arrow::utf8()),
        arrow::field("spec", arrow::utf8()), arrow::field("keys", arrow::int64()),
        arrow::field("rows", arrow::int64()), arrow::field("late_rows", arrow::int64()),
-       arrow::field("open_bytes", arrow::int64())});
-  arrow::ArrayVector columns(7);
+       arrow::field("open_bytes", arrow::int64()), arrow::field("state", arrow::utf8())});
+  arrow::ArrayVector columns(8);
   ARROW_RETURN_NOT_OK(names.Finish(&columns[0]));
   ARROW_RETURN_NOT_OK(tables.Finish(&columns[1]));
   ARROW_RETURN_NOT_OK(specs.Finish(&columns[2]));
@@ -678,6 +687,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::List() const {
   ARROW_RETURN_NOT_OK(rows.Finish(&columns[4]));
   ARROW_RETURN_NOT_OK(late.Finish(&columns[5]));
   ARROW_RETURN_NOT_OK(bytes.Finish(&columns[6]));
+  ARROW_RETURN_NOT_OK(states.Finish(&columns[7]));
   return arrow::RecordBatch::Make(schema, static_cast<int64_t>(stats.definitions.size()),
                                   std::move(columns));
 }

@@ -142,6 +142,10 @@ class WindowCatalog {
   struct Stats {
     struct Definition {
       std::string name, table, spec;
+      // "answering" (its state answers queries), "building" (published at start, built from
+      // the cached copy once loaded), "rebuilding" (behind a cache: until it is rebuilt from
+      // the copy) or "diverged" (until the next start); the engine answers all but the first.
+      std::string state;
       int64_t keys = 0, rows = 0, late_rows = 0;
       int64_t open_bytes = 0;      // open state plus the pane rows kept for its reads
       uint64_t suffix_hits = 0;    // trailing pane reads merged from kept block suffixes
@@ -152,7 +156,7 @@ class WindowCatalog {
     TrailingEdgeCache::Counts edge_panes;
   };
   Stats GetStats() const;
-  // One row per definition: name, table, spec, keys, rows, late_rows, open_bytes.
+  // One row per definition: name, table, spec, keys, rows, late_rows, open_bytes, state.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> List() const;
   // Whether definition `name` has a tumbling window of `width_us` whose results equal a
   // GROUP BY over the table: no late rows were left out and no row lacked a time.
@@ -281,6 +285,8 @@ class WindowCatalog {
   arrow::Result<arrow::RecordBatchVector> ClosedBatches(
       const Entry& entry, const std::vector<ClosedWindow>& closed) const;
   std::shared_ptr<Entry> Find(const std::string& name) const;
+  // Whether entry's state answers queries now (Answers).
+  bool AnswersNow(const Entry& entry) const;
   // Definition `name` (null when there is none) with its state built: one published at start
   // before it was built from the engine's copy (Entry::pending) is waited for, up to
   // kPendingWait, then an IOError says it is still being built.

@@ -327,6 +327,13 @@ TEST_F(WindowsOverCacheTest, AStartBuildsTheWindowsInTheBackgroundAndReadsWaitFo
     return metadata ? metadata->Get("hyprstream.source").ValueOr("") : "";
   };
   EXPECT_EQ(source_of(), "backend");
+  auto state_of_w = [&]() -> std::string {
+    auto listed = Query(*client_, "SELECT state FROM hyprstream_windows() WHERE name = 'w'");
+    if (!listed.ok()) return listed.status().ToString();
+    if ((*listed)->num_rows() != 1) return "not listed";
+    return (*(*listed)->column(0)->GetScalar(0))->ToString();
+  };
+  EXPECT_EQ(state_of_w(), "building");
 
   // A direct read of the window waits for its state (started while the load is held).
   const char* direct =
@@ -354,6 +361,7 @@ TEST_F(WindowsOverCacheTest, AStartBuildsTheWindowsInTheBackgroundAndReadsWaitFo
   // Built from the loaded copy: window state answers again, with the write made meanwhile.
   ExpectWindowsAnswerAsTheBackend(std::chrono::system_clock::now());
   EXPECT_EQ(source_of(), "windows") << "a statement prepared while the windows were built";
+  EXPECT_EQ(state_of_w(), "answering");
   // Its only window is read without naming it too.
   auto unnamed = Query(*client_,
                        "SELECT sym, v_count AS n, v_sum AS s FROM hyprstream_window('w') "

@@ -223,9 +223,15 @@ TEST_P(WritesBeforeWindowsTest, ATransactionThatWroteBeforeTheWindowCommitsAfter
   // Never an answer without the committed rows: behind the cache the windows are rebuilt
   // from the copy and answer again; embedded, the engine answers until the next start.
   ExpectTheBackendsAnswer();
+  auto listed = engine::testing::Query(*client_, "SELECT state FROM hyprstream_windows()");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ((*listed)->num_rows(), 1);
+  const std::string state = (*(*listed)->column(0)->GetScalar(0))->ToString();
   if (cached()) {
+    EXPECT_TRUE(state == "rebuilding" || state == "answering") << state;
     ExpectWindowsAnswerAsTheBackend();
   } else {
+    EXPECT_EQ(state, "diverged");
     EXPECT_NE(Ask(*client_)->source, "windows");
   }
 }
