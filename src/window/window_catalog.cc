@@ -501,28 +501,15 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
     }
   }
   if (targets.empty()) return arrow::Status::OK();
-  // The first definition's rows (its key lookup is shared with the others, see SharedKeys).
-  arrow::RecordBatchVector first_rows;
-  for (const auto& batch : batches) {
-    ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*targets[0], *batch));
-    first_rows.push_back(std::move(rows));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(targets, first_rows));
+  ARROW_ASSIGN_OR_RAISE(auto input, ShareInput(targets, batches));
   arrow::Status first_error;
   for (const auto& entry : targets) {
     std::lock_guard<std::mutex> lock(entry->write_mutex);
     if (entry->retired) continue;  // replaced by a rebuilt state, which has these rows
-    const bool shares = !shared.empty() && SameKeys(*targets[0], *entry);
-    arrow::Status folded = [&]() -> arrow::Status {
-      for (size_t b = 0; b < batches.size(); ++b) {
-        std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
-        if (entry != targets[0]) {
-          ARROW_ASSIGN_OR_RAISE(rows, AsInput(*entry, *batches[b]));
-        }
-        ARROW_RETURN_NOT_OK(Fold(*entry, *rows, shares ? shared[b].get() : nullptr));
-      }
-      return arrow::Status::OK();
-    }();
+    arrow::Status folded = EachInput(*targets[0], *entry, input, batches,
+                                     [&](const arrow::RecordBatch& rows, const BatchKeys* keys) {
+                                       return Fold(*entry, rows, keys);
+                                     });
     if (folded.ok()) continue;
     // Its state may hold part of the rows, or its history lack windows that closed: it
     // answers no query until it is rebuilt (behind a cache, from the copy at once). The other
@@ -537,6 +524,32 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
     if (first_error.ok()) first_error = folded;
   }
   return first_error;
+}
+
+arrow::Result<WindowCatalog::SharedInput> WindowCatalog::ShareInput(
+    const std::vector<std::shared_ptr<Entry>>& entries,
+    const arrow::RecordBatchVector& batches) const {
+  SharedInput input;
+  for (const auto& batch : batches) {
+    ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*entries.front(), *batch));
+    input.first_rows.push_back(std::move(rows));
+  }
+  ARROW_ASSIGN_OR_RAISE(input.keys, SharedKeys(entries, input.first_rows));
+  return input;
+}
+
+arrow::Status WindowCatalog::EachInput(const Entry& first, Entry& entry, const SharedInput& input,
+                                       const arrow::RecordBatchVector& batches,
+                                       const FoldInput& fold) const {
+  const bool shares = !input.keys.empty() && SameKeys(first, entry);
+  for (size_t b = 0; b < batches.size(); ++b) {
+    std::shared_ptr<arrow::RecordBatch> rows = input.first_rows[b];
+    if (&entry != &first) {
+      ARROW_ASSIGN_OR_RAISE(rows, AsInput(entry, *batches[b]));
+    }
+    ARROW_RETURN_NOT_OK(fold(*rows, shares ? input.keys[b].get() : nullptr));
+  }
+  return arrow::Status::OK();
 }
 
 bool WindowCatalog::SameKeys(const Entry& a, const Entry& b) {

@@ -272,6 +272,19 @@ class WindowCatalog {
   arrow::Result<std::vector<std::shared_ptr<const BatchKeys>>> SharedKeys(
       const std::vector<std::shared_ptr<Entry>>& targets,
       const arrow::RecordBatchVector& first_rows) const;
+  // Rows of a table's `batches` for its definitions `entries`: as the first one reads them
+  // (AsInput), with their keys looked up once for those keyed alike (SharedKeys).
+  struct SharedInput {
+    arrow::RecordBatchVector first_rows;
+    std::vector<std::shared_ptr<const BatchKeys>> keys;  // empty: not shared
+  };
+  arrow::Result<SharedInput> ShareInput(const std::vector<std::shared_ptr<Entry>>& entries,
+                                        const arrow::RecordBatchVector& batches) const;
+  // Calls `fold` with each of `batches` as `entry` (one of the `entries` given ShareInput, the
+  // first of them `first`) reads it, and its shared keys or null; stops at the first error.
+  using FoldInput = std::function<arrow::Status(const arrow::RecordBatch&, const BatchKeys*)>;
+  arrow::Status EachInput(const Entry& first, Entry& entry, const SharedInput& input,
+                          const arrow::RecordBatchVector& batches, const FoldInput& fold) const;
   // A trailing read of `entry`'s panes plus the table's rows of the pane its bound splits.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadTrailingPanes(
       const Entry& entry, const TrailingFilter& filter) const;

@@ -148,7 +148,9 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
     ARROW_RETURN_NOT_OK(FoldBatches(fresh, committed));
   }
   // ...and the last ones as the states are published (each in place of its `old`).
-  std::vector<std::unique_lock<std::mutex>> published;
+  // Each state published, its write_mutex held until its history is replaced (later folds
+  // append after it).
+  std::vector<std::pair<Entry*, std::unique_lock<std::mutex>>> published;
   bool missed = false;
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
@@ -166,16 +168,12 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
         std::lock_guard<std::mutex> retiring(build.old->write_mutex);
         build.old->retired = true;
       }
-      // Held until the history is replaced: later folds append after it.
-      published.emplace_back(build.fresh->write_mutex);
+      published.emplace_back(build.fresh.get(), std::unique_lock(build.fresh->write_mutex));
     }
   }
   arrow::Status replaced;
-  for (const Build& build : builds) {
-    const bool in_place = std::any_of(published.begin(), published.end(), [&](const auto& lock) {
-      return lock.mutex() == &build.fresh->write_mutex;
-    });
-    if (in_place && replaced.ok()) replaced = ReplaceHistory(*build.fresh);
+  for (auto& [entry, lock] : published) {
+    if (replaced.ok()) replaced = ReplaceHistory(*entry);
   }
   published.clear();
   NotifyBuilt();
@@ -200,22 +198,12 @@ void WindowCatalog::ForgetHandoff(const TableName& table, const std::shared_ptr<
 
 arrow::Status WindowCatalog::UpdateStores(const std::vector<std::shared_ptr<Entry>>& entries,
                                           const arrow::RecordBatchVector& batches) {
-  // As Committed folds: the first state's rows, their keys looked up once for the others.
-  arrow::RecordBatchVector first_rows;
-  for (const auto& batch : batches) {
-    ARROW_ASSIGN_OR_RAISE(auto rows, AsInput(*entries.front(), *batch));
-    first_rows.push_back(std::move(rows));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto shared, SharedKeys(entries, first_rows));
+  ARROW_ASSIGN_OR_RAISE(auto input, ShareInput(entries, batches));
   for (const auto& entry : entries) {
-    const bool shares = !shared.empty() && SameKeys(*entries.front(), *entry);
-    for (size_t b = 0; b < batches.size(); ++b) {
-      std::shared_ptr<arrow::RecordBatch> rows = first_rows[b];
-      if (entry != entries.front()) {
-        ARROW_ASSIGN_OR_RAISE(rows, AsInput(*entry, *batches[b]));
-      }
-      ARROW_RETURN_NOT_OK(entry->store->Update(*rows, shares ? shared[b].get() : nullptr).status());
-    }
+    ARROW_RETURN_NOT_OK(EachInput(*entries.front(), *entry, input, batches,
+                                  [&](const arrow::RecordBatch& rows, const BatchKeys* keys) {
+                                    return entry->store->Update(rows, keys).status();
+                                  }));
   }
   return arrow::Status::OK();
 }
