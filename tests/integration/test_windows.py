@@ -1113,6 +1113,43 @@ def test_sqlite_times_written_two_ways_are_rebuilt_in_time_order(stack):
 
 
 @pytest.mark.parametrize("stack", ["duckdb", "postgres"], indirect=True)
+def test_a_definition_with_one_trailing_window_is_read_without_naming_it(stack):
+    """hyprstream_window('name') reads the only window of a definition that has just one
+    trailing window (it returned no rows); with several, it asks which one, by name."""
+    server = stack.start()
+    now = utcnow().replace(microsecond=0)
+    with connect(server) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE quotes (sym VARCHAR, ts TIMESTAMP, px DOUBLE PRECISION)")
+        rows(cur, """SELECT * FROM hyprstream_create_window('last_hour', 'quotes',
+                       keys := 'sym', time_column := 'ts', value_columns := 'px',
+                       windows := 'trailing 1h')""")
+        rows(cur, """SELECT * FROM hyprstream_create_window('two_trailing', 'quotes',
+                       keys := 'sym', time_column := 'ts', value_columns := 'px',
+                       windows := 'trailing 1h, trailing 10m')""")
+        ago = [("a", 5, 1.0), ("a", 20, 2.0), ("b", 50, 4.0), ("b", 90, 8.0), ("c", 100, 16.0)]
+        cur.adbc_ingest("quotes", pa.table({
+            "sym": [k for k, _, _ in ago],
+            "ts": pa.array([now - datetime.timedelta(minutes=m, seconds=30) for _, m, _ in ago],
+                           pa.timestamp("us")),
+            "px": [v for _, _, v in ago]}), mode="append")
+        unnamed = rows(cur, "SELECT sym, px_count, px_sum FROM hyprstream_window('last_hour') "
+                            "ORDER BY sym")
+        assert [tuple(r) for r in unnamed] == [("a", 2, 3.0), ("b", 1, 4.0)]
+        named = rows(cur, "SELECT sym, px_count, px_sum FROM hyprstream_window('last_hour', "
+                          "width := 'trailing 1h') ORDER BY sym")
+        assert [tuple(r) for r in named] == [tuple(r) for r in unnamed]
+        with pytest.raises(adbc_driver_manager.Error) as error:
+            rows(cur, "SELECT * FROM hyprstream_window('two_trailing')")
+        message = str(error.value)
+        assert "several trailing windows" in message and "width := 'trailing 1h'" in message, \
+            message
+        # Naming one reads it.
+        ten = rows(cur, "SELECT sym, px_count FROM hyprstream_window('two_trailing', "
+                        "width := 'trailing 10m') ORDER BY sym")
+        assert [tuple(r) for r in ten] == [("a", 1)]
+
+
 def test_a_prepared_trailing_query_reads_now_at_each_execution(stack):
     """A prepared `WHERE ts > now() - INTERVAL ...` GROUP BY answered from a trailing window
     takes the clock at each execution, as the engine does: a row inside the bound when the
