@@ -1112,7 +1112,6 @@ def test_sqlite_times_written_two_ways_are_rebuilt_in_time_order(stack):
         assert rows(cur, read) == before
 
 
-@pytest.mark.parametrize("stack", ["duckdb", "postgres"], indirect=True)
 def test_a_definition_with_one_trailing_window_is_read_without_naming_it(stack):
     """hyprstream_window('name') reads the only window of a definition that has just one
     trailing window (it returned no rows); with several, it asks which one, by name."""
@@ -1150,6 +1149,7 @@ def test_a_definition_with_one_trailing_window_is_read_without_naming_it(stack):
         assert [tuple(r) for r in ten] == [("a", 1)]
 
 
+@pytest.mark.parametrize("stack", ["duckdb", "postgres"], indirect=True)
 def test_a_prepared_trailing_query_reads_now_at_each_execution(stack):
     """A prepared `WHERE ts > now() - INTERVAL ...` GROUP BY answered from a trailing window
     takes the clock at each execution, as the engine does: a row inside the bound when the
