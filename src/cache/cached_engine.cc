@@ -11,6 +11,7 @@
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
 #include "engine/forwarding_engine.h"
+#include "engine/snapshot_read.h"
 
 namespace hyprstream::cache {
 namespace {
@@ -82,32 +83,6 @@ class WriteThroughAppender : public engine::TableAppender {
   std::unique_ptr<engine::TableAppender> backend_;
   std::shared_ptr<engine::EngineConnection> cache_;
   TableKey key_;
-};
-
-// Rows of a query run in a read-only transaction of its own connection (a snapshot of the
-// cache); the transaction ends with the reader.
-class SnapshotReader : public arrow::RecordBatchReader {
- public:
-  SnapshotReader(std::shared_ptr<engine::EngineConnection> connection,
-                 std::unique_ptr<engine::EngineStatement> statement,
-                 std::shared_ptr<arrow::RecordBatchReader> rows)
-      : connection_(std::move(connection)),
-        statement_(std::move(statement)),
-        rows_(std::move(rows)) {}
-  ~SnapshotReader() override {
-    rows_.reset();
-    statement_.reset();
-    (void)connection_->Rollback();
-  }
-  std::shared_ptr<arrow::Schema> schema() const override { return rows_->schema(); }
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    return rows_->ReadNext(batch);
-  }
-
- private:
-  std::shared_ptr<engine::EngineConnection> connection_;
-  std::unique_ptr<engine::EngineStatement> statement_;
-  std::shared_ptr<arrow::RecordBatchReader> rows_;
 };
 
 // A forwarding engine over the backend: what it does not override passes to the backend.
@@ -246,21 +221,12 @@ class CachedEngine : public engine::ForwardingEngine {
       generation = core_->mirrors.ReadyGeneration(*mirror);
       if (!ready || !generation) return std::nullopt;
     }
-    // The rows are read in a transaction whose snapshot is taken now: DuckDB's begins at its
-    // first read, so the mirror is read once here, under its write lock; the query itself
-    // (its sort, its rows) runs when the reader is read, after the lock is gone.
-    ARROW_RETURN_NOT_OK(cache->BeginTransaction());
-    auto snapshot = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
-      ARROW_RETURN_NOT_OK(
-          engine::QueryValue(*cache, "SELECT count(*) FROM " + mirror->key.Quoted()).status());
-      ARROW_ASSIGN_OR_RAISE(auto statement, cache->Prepare(query));
-      ARROW_ASSIGN_OR_RAISE(auto rows, statement->ExecuteQuery());
-      return std::make_shared<SnapshotReader>(cache, std::move(statement), std::move(rows));
-    }();
-    if (!snapshot.ok()) {
-      (void)cache->Rollback();
-      return snapshot.status();
-    }
+    // The rows are read in a transaction whose snapshot is taken now, under the mirror's
+    // write lock; the query itself (its sort, its rows) runs when the reader is read, after
+    // the lock is gone.
+    auto snapshot =
+        engine::ReadInSnapshot(cache, "SELECT count(*) FROM " + mirror->key.Quoted(), query);
+    ARROW_RETURN_NOT_OK(snapshot.status());
     ARROW_RETURN_NOT_OK(read(*generation, *std::move(snapshot)));
     return generation;
   }

@@ -1,11 +1,13 @@
 #include "engine/duckdb_engine.h"
 
+#include "engine/arrow_to_duckdb_type.h"
 #include "engine/duckdb_connection.h"
 #include "engine/duckdb_database.h"
 #include "engine/duckdb_session.h"
 #include "engine/duckdb_status.h"
 #include "engine/duckdb_table_appender.h"
 #include "engine/duckdb_table_function.h"
+#include "engine/snapshot_read.h"
 
 namespace hyprstream::engine {
 
@@ -46,6 +48,15 @@ class DuckDbEngine : public Engine, public std::enable_shared_from_this<DuckDbEn
     result.Reset();
     duckdb_disconnect(&raw);
     return status;
+  }
+
+  bool reads_snapshots() const override { return true; }
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadSnapshot(
+      const std::string& schema, const std::string& table, const std::string& query) override {
+    ARROW_ASSIGN_OR_RAISE(auto connection, Connect());
+    const std::string name =
+        (schema.empty() ? "" : QuoteIdentifier(schema) + ".") + QuoteIdentifier(table);
+    return ReadInSnapshot(std::move(connection), "SELECT count(*) FROM " + name, query);
   }
 
   arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(

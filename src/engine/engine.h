@@ -307,6 +307,16 @@ class Engine {
                                                 const std::string& table) {
     return std::nullopt;
   }
+  // Engines whose own stored rows can be read as of one moment while writes go on (DuckDB:
+  // a read transaction). ReadSnapshot runs `query` (a SELECT over the table, named as given)
+  // in a transaction whose snapshot is taken before it returns: rows committed afterwards are
+  // not in its rows, however late they are read (from any thread; destroying the reader ends
+  // the transaction). NotImplemented, and reads_snapshots() false, elsewhere.
+  virtual bool reads_snapshots() const { return false; }
+  virtual arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadSnapshot(
+      const std::string& schema, const std::string& table, const std::string& query) {
+    return arrow::Status::NotImplemented("engine ", name(), " cannot read a table as of a moment");
+  }
   // When this engine's copy of a table last caught up with what others write to its backend
   // (a cache's refresh); nullopt when its rows are the table itself. `schema` as above.
   virtual std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,

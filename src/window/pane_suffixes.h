@@ -42,8 +42,7 @@ class PaneSuffixes {
 
   // The entry for `block` and `settled_end` that holds the suffix of pane offset `offset`,
   // or nullptr. The caller checks it is still valid (its fold number).
-  std::shared_ptr<const PaneSuffixEntry> Find(int64_t block, int64_t settled_end,
-                                              int64_t offset);
+  std::shared_ptr<const PaneSuffixEntry> Find(int64_t block, int64_t settled_end, int64_t offset);
   // Keeps `entry`, replacing one for the same block or else the least recently found.
   void Publish(std::shared_ptr<const PaneSuffixEntry> entry);
   // Forgets entries of blocks before `block` (their panes have gone).

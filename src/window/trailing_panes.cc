@@ -188,8 +188,7 @@ bool TrailingPanes::MergeFrom(int64_t first, int64_t keys, StateWord* out,
     MergeRange(from_pane, first_block, words, out, has_rows);
   } else {
     auto entry = suffixes_.Find(block, settled_end, offset);
-    if (entry == nullptr ||
-        !UnchangedSince(entry->fold, from_pane, settled_end * kPanesPerBlock)) {
+    if (entry == nullptr || !UnchangedSince(entry->fold, from_pane, settled_end * kPanesPerBlock)) {
       entry = BuildSuffixes(block, offset, settled_end, keys, words);
       suffixes_.Publish(entry);
     }

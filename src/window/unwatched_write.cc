@@ -9,12 +9,11 @@ namespace hyprstream::window {
 
 UnwatchedWrite::UnwatchedWrite(std::unique_ptr<engine::EngineStatement> prepared,
                                std::shared_ptr<WindowedConnection> connection, std::string sql,
-                               std::vector<TableName> tables, bool writes_known)
+                               std::vector<TableName> tables)
     : ForwardingStatement(std::move(prepared)),
       connection_(std::move(connection)),
       sql_(std::move(sql)),
-      tables_(std::move(tables)),
-      writes_known_(writes_known) {}
+      tables_(std::move(tables)) {}
 
 arrow::Status UnwatchedWrite::Bind(std::shared_ptr<arrow::RecordBatch> parameters) {
   parameters_ = parameters;
@@ -53,16 +52,7 @@ Result UnwatchedWrite::Execute(Run run) {
   return run(*statement);
 }
 
-void UnwatchedWrite::UnknownWrites() {
-  WindowCatalog& catalog = connection_->catalog();
-  if (catalog.HasDefinitions()) catalog.DivergedAll();
-}
-
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> UnwatchedWrite::ExecuteQuery() {
-  if (!writes_known_) {
-    UnknownWrites();
-    return target().ExecuteQuery();  // (its rows as they come: it may be a query)
-  }
   using Rows = arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>;
   return Execute<Rows>([](engine::EngineStatement& statement) -> Rows {
     // Run to completion inside the hold (a write's rows are stored when it has run).
@@ -73,10 +63,6 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> UnwatchedWrite::Execute
 }
 
 arrow::Result<int64_t> UnwatchedWrite::ExecuteUpdate() {
-  if (!writes_known_) {
-    UnknownWrites();
-    return target().ExecuteUpdate();
-  }
   return Execute<arrow::Result<int64_t>>(
       [](engine::EngineStatement& statement) { return statement.ExecuteUpdate(); });
 }

@@ -6,8 +6,6 @@
 //     and reads its rows (inside a transaction, the connection is told, for the commit);
 //   - one does: it runs as the windows layer prepares it now (its rows folded, or refused
 //     like any write those windows cannot follow), prepared again once.
-// A statement whose written tables cannot be told makes every window stop answering when it
-// runs, as when it is prepared.
 //
 // Ownership: owns the prepared statement; shares the connection. Threading: one caller at a
 // time, like every statement.
@@ -26,10 +24,10 @@ class WindowedConnection;
 
 class UnwatchedWrite : public engine::ForwardingStatement {
  public:
-  // `tables`: what the statement writes; `writes_known` false: it cannot be told.
+  // `tables`: what the statement writes.
   UnwatchedWrite(std::unique_ptr<engine::EngineStatement> prepared,
                  std::shared_ptr<WindowedConnection> connection, std::string sql,
-                 std::vector<TableName> tables, bool writes_known);
+                 std::vector<TableName> tables);
 
   arrow::Status Bind(std::shared_ptr<arrow::RecordBatch> parameters) override;
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override;
@@ -42,13 +40,10 @@ class UnwatchedWrite : public engine::ForwardingStatement {
   template <typename Result, typename Run>
   Result Execute(Run run);
   arrow::Result<engine::EngineStatement*> Watched();
-  // A statement whose written tables cannot be told runs: every window stops answering.
-  void UnknownWrites();
 
   std::shared_ptr<WindowedConnection> connection_;
   const std::string sql_;
   const std::vector<TableName> tables_;
-  const bool writes_known_;
   std::shared_ptr<arrow::RecordBatch> parameters_;  // the last bound
   std::optional<std::chrono::milliseconds> max_staleness_;
   std::unique_ptr<engine::EngineStatement> watched_;  // prepared again once a table has windows

@@ -105,6 +105,7 @@ arrow::Result<std::shared_ptr<WindowCatalog>> WindowCatalog::Open(
 arrow::Status WindowCatalog::Start() {
   ARROW_ASSIGN_OR_RAISE(storage_, WindowStorage::Open(engine_));
   ARROW_RETURN_NOT_OK(storage_->Start());
+  reads_snapshots_ = engine_->reads_snapshots();
   ARROW_RETURN_NOT_OK(RegisterWindowFunctions(this, *host_));
   // Every definition's state, built once all are known (see Backfill), then registered.
   std::vector<Build> builds;
@@ -190,9 +191,23 @@ arrow::Status WindowCatalog::Start() {
 }
 
 // Until when a diverged definition answers no query.
-const char* WindowCatalog::UntilRebuilt(const Entry& entry) {
-  return entry.follows ? "until it is rebuilt from the cached copy"
-                       : "until it is rebuilt from the stored rows at the next start";
+const char* WindowCatalog::UntilRebuilt(const Entry& entry) const {
+  if (entry.follows) return "until it is rebuilt from the cached copy";
+  return Rebuildable(entry) ? "until it is rebuilt from the stored rows, in the background"
+                            : "until it is rebuilt from the stored rows at the next start";
+}
+
+bool WindowCatalog::Rebuildable(const Entry& entry) const {
+  return entry.follows || reads_snapshots_;
+}
+
+void WindowCatalog::MissHandoffs(const TableName& table) {
+  if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) {
+    for (const auto& handoff : it->second) {
+      std::lock_guard<std::mutex> held(handoff->mutex);
+      handoff->missed = true;  // the state being built lacks the change too
+    }
+  }
 }
 
 void WindowCatalog::Diverged(const TableName& table) {
@@ -205,6 +220,47 @@ void WindowCatalog::Diverged(const TableName& table) {
           table.key(), name, UntilRebuilt(*entry));
     }
   }
+  MissHandoffs(table);
+}
+
+void WindowCatalog::DivergedAll() {
+  std::shared_lock lock(mutex_);
+  for (const auto& [name, entry] : entries_) {
+    if (!entry->diverged.exchange(true)) {
+      spdlog::info(
+          "a statement changed tables that cannot be told: queries are no longer answered from "
+          "window '{}' ({})",
+          name, UntilRebuilt(*entry));
+    }
+  }
+  for (const auto& [key, handoffs] : handoffs_) {
+    for (const auto& handoff : handoffs) {
+      std::lock_guard<std::mutex> held(handoff->mutex);
+      handoff->missed = true;
+    }
+  }
+}
+
+void WindowCatalog::ChangeEnded(const TableName& table) {
+  // (Behind a cache the copy's reload after the change asks too; asking now does no harm:
+  // a copy that is not current yet is left to that load.)
+  if (needs_rebuild_) needs_rebuild_(table);
+}
+
+void WindowCatalog::ChangeEndedAll() {
+  for (const TableName& table : WatchedTables()) ChangeEnded(table);
+}
+
+std::vector<TableName> WindowCatalog::WatchedTables() const {
+  std::vector<TableName> tables;
+  if (options_.metrics_table) tables.push_back(MetricsTableName());
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  for (const auto& [name, entry] : entries_) {
+    if (std::find(tables.begin(), tables.end(), entry->table) == tables.end()) {
+      tables.push_back(entry->table);
+    }
+  }
+  return tables;
 }
 
 void WindowCatalog::MissedRows(const TableName& table) {
@@ -213,7 +269,7 @@ void WindowCatalog::MissedRows(const TableName& table) {
     std::shared_lock lock(mutex_);
     for (const auto& [name, entry] : entries_) {
       if (entry->table != table) continue;
-      rebuild = rebuild || entry->follows;
+      rebuild = rebuild || Rebuildable(*entry);
       if (!entry->diverged.exchange(true)) {
         spdlog::info(
             "rows of {} were committed by a write that began before it had windows: queries are "
@@ -221,12 +277,7 @@ void WindowCatalog::MissedRows(const TableName& table) {
             table.key(), name, UntilRebuilt(*entry));
       }
     }
-    if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) {
-      for (const auto& handoff : it->second) {
-        std::lock_guard<std::mutex> held(handoff->mutex);
-        handoff->missed = true;  // the state being built lacks them too
-      }
-    }
+    MissHandoffs(table);
   }
   if (rebuild && needs_rebuild_) needs_rebuild_(table);
 }
@@ -397,11 +448,11 @@ std::shared_ptr<WindowCatalog::Entry> WindowCatalog::Find(const std::string& nam
 arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FindBuilt(
     const std::string& name) const {
   auto entry = Find(name);
-  if (entry == nullptr || !entry->pending) return entry;
+  if (entry == nullptr || (!entry->pending && !entry->history_pending)) return entry;
   std::unique_lock<std::mutex> lock(built_mutex_);
   const bool built = built_.wait_for(lock, kPendingWait, [&] {
     entry = Find(name);
-    return entry == nullptr || !entry->pending;
+    return entry == nullptr || (!entry->pending && !entry->history_pending);
   });
   if (built) return entry;
   return arrow::Status::IOError(
@@ -426,25 +477,13 @@ bool WindowCatalog::HasDefinitions() const {
   return !entries_.empty();
 }
 
-void WindowCatalog::DivergedAll() {
-  std::shared_lock lock(mutex_);
-  for (const auto& [name, entry] : entries_) {
-    if (!entry->diverged.exchange(true)) {
-      spdlog::info(
-          "a statement changed tables that cannot be told: queries are no longer answered from "
-          "window '{}' ({})",
-          name, UntilRebuilt(*entry));
-    }
-  }
-}
-
 bool WindowCatalog::Answers(const std::string& name) const {
   auto entry = Find(name);
   return entry != nullptr && AnswersNow(*entry);
 }
 
 bool WindowCatalog::AnswersNow(const Entry& entry) const {
-  if (entry.diverged) return false;
+  if (entry.diverged || entry.history_pending) return false;
   if (!entry.follows) return true;
   const auto copy = engine_->CopyGeneration(entry.table.EngineSchema(), entry.table.table);
   return copy.has_value() && entry.built_from == copy;
@@ -520,7 +559,7 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
           "it ({})",
           entry->name, folded.message(), UntilRebuilt(*entry));
     }
-    if (entry->follows && needs_rebuild_) needs_rebuild_(entry->table);
+    if (Rebuildable(*entry) && needs_rebuild_) needs_rebuild_(entry->table);
     if (first_error.ok()) first_error = folded;
   }
   return first_error;
@@ -656,10 +695,10 @@ WindowCatalog::Stats WindowCatalog::GetStats() const {
     d.name = entry->name;
     d.table = entry->table.key();
     d.spec = entry->spec.ToString();
-    d.state = entry->pending       ? "building"
-              : AnswersNow(*entry) ? "answering"
-              : entry->follows     ? "rebuilding"
-                                   : "diverged";
+    d.state = entry->pending        ? "building"
+              : AnswersNow(*entry)  ? "answering"
+              : Rebuildable(*entry) ? "rebuilding"
+                                    : "diverged";
     d.keys = store.keys;
     d.rows = store.rows;
     for (int64_t n : store.late_rows) d.late_rows += n;

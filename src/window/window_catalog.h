@@ -90,30 +90,37 @@ class WindowCatalog {
   // + lateness, so later rows do not count them. (Rows of other transactions still open at that
   // moment are then missing from that state.)
   void Abandoned(const TableName& table);
-  // Rows of `table` were updated or deleted (allowed on metrics): its definitions stop
-  // answering queries for the rewriter (AnswersExactly/TrailingCovering) until a restart
-  // rebuilds them from the stored rows (behind a cache: until Rebuild, after the cache's copy
-  // is reloaded).
+  // Changes the windows cannot follow (metrics UPDATE/DELETE; for DivergedAll, a statement
+  // whose written tables cannot be told: EXECUTE, CALL, DROP ... CASCADE). Call Diverged
+  // before the change runs, inside a hold of the tables' write gate: the table's definitions
+  // stop answering queries (AnswersExactly/TrailingCovering), and a state being built now is
+  // published diverged. Once the change is committed or rolled back, ChangeEnded asks for the
+  // rebuild: from the engine's copy after its reload (a cache), else from a snapshot of the
+  // stored rows in the background (engines that read snapshots: DuckDB), else at the next
+  // start.
   void Diverged(const TableName& table);
-  // A statement changed tables that cannot be told (EXECUTE, CALL, DROP ... CASCADE): every
-  // definition stops answering queries.
   void DivergedAll();
+  void ChangeEnded(const TableName& table);
+  void ChangeEndedAll();
+  // The tables with definitions (the metrics table's included).
+  std::vector<TableName> WatchedTables() const;
   // Rows of `table` were committed that its windows were not given (a transaction that wrote
   // the table before it had windows): its definitions, and those being built, stop answering
-  // queries until rebuilt (behind a cache: at once, from the copy; else at the next start).
+  // queries until rebuilt (in the background, as after ChangeEnded).
   void MissedRows(const TableName& table);
   // Whether definition `name` still answers queries: no Diverged since it was built, and,
   // where the engine keeps a copy of the table others write too (a cache), its state was
   // built from the copy as it is now (not loaded again since; no write around it in flight).
   bool Answers(const std::string& name) const;
-  // The engine's copy of `table` was loaded whole: rebuilds the state of the table's
-  // definitions that follow the copy from it (those not built from the current copy), while
-  // no write to the table is half done (write_gate). OK, doing nothing, when the copy cannot
-  // be read now; its next load calls again. Called from the windows layer's rebuild thread.
+  // Rebuilds the states of `table`'s definitions that no longer answer: those that follow
+  // the engine's copy (a cache) and were not built from the copy as it is now, from the copy,
+  // and diverged ones, from a snapshot of the stored rows where the engine reads snapshots;
+  // while no write to the table is half done (write_gate). OK, doing nothing for a copy that
+  // cannot be read now (its next load calls again). Called from the windows layer's rebuild
+  // thread (a `loaded` event of the copy, ChangeEnded, MissedRows, a failed fold).
   arrow::Status Rebuild(const TableName& table);
-  // Called (from a writer's thread) when a definition that follows an engine's copy must be
-  // rebuilt from it without waiting for the copy's next load (its fold failed). Set once,
-  // before writes.
+  // Called (from a writer's thread) with a table whose definitions must be rebuilt (Rebuild)
+  // without waiting for the copy's next load. Set once, before writes.
   void OnNeedsRebuild(std::function<void(const TableName&)> callback) {
     needs_rebuild_ = std::move(callback);
   }
@@ -143,8 +150,9 @@ class WindowCatalog {
     struct Definition {
       std::string name, table, spec;
       // "answering" (its state answers queries), "building" (published at start, built from
-      // the cached copy once loaded), "rebuilding" (behind a cache: until it is rebuilt from
-      // the copy) or "diverged" (until the next start); the engine answers all but the first.
+      // the cached copy once loaded), "rebuilding" (until it is rebuilt, in the background,
+      // from the cached copy or the stored rows) or "diverged" (until the next start: an
+      // engine that cannot read its rows as of a moment); the engine answers all but the first.
       std::string state;
       int64_t keys = 0, rows = 0, late_rows = 0;
       int64_t open_bytes = 0;      // open state plus the pane rows kept for its reads
@@ -224,13 +232,20 @@ class WindowCatalog {
   void Follow(Entry& entry) const;
   // Builds states of one table that read it alike (a group of ByRead: one read serves them) from
   // its rows and publishes them: from the engine's copy when they follow one and it can be
-  // read now (BuildFromCopy), else from the stored rows while writes to the table wait (then
+  // read now (BuildFromSnapshot), else from the stored rows while writes to the table wait (then
   // they answer no query until Rebuild). Returns the rows folded.
   arrow::Result<int64_t> Backfill(const std::vector<Build>& builds);
-  // From one snapshot of the copy while writes go on: the rows committed after the snapshot
-  // are kept in a Handoff and folded in before the states are published. nullopt (nothing
-  // published) when the copy cannot be read now.
-  arrow::Result<std::optional<int64_t>> BuildFromCopy(const std::vector<Build>& builds);
+  // From one snapshot of the rows while writes go on (the engine's copy when they follow one,
+  // else the stored rows: ReadSnapshot): the rows committed after the snapshot are kept in a
+  // Handoff and folded in before the states are published. nullopt (nothing published) when
+  // the rows cannot be read so now.
+  arrow::Result<std::optional<int64_t>> BuildFromSnapshot(const std::vector<Build>& builds);
+  // Whether a diverged state of `entry` is rebuilt in the background (Rebuild): from the
+  // engine's copy, or from a snapshot of the stored rows.
+  bool Rebuildable(const Entry& entry) const;
+  // Builds being made of `table` get rows they cannot be given: each is published diverged
+  // (and rebuilt again). Caller holds mutex_.
+  void MissHandoffs(const TableName& table);
   // `builds` grouped so that each group is served by one read of its table's rows (same
   // table, time column and source), in their order.
   static std::vector<std::vector<Build>> ByRead(std::vector<Build> builds);
@@ -256,7 +271,7 @@ class WindowCatalog {
   // The columns the states being built read from their table's rows (for the metrics table,
   // the union of what each reads; else all).
   static std::string StoredColumns(const std::vector<Build>& builds);
-  static const char* UntilRebuilt(const Entry& entry);
+  const char* UntilRebuilt(const Entry& entry) const;
   // Stored rows of `entry`'s table as its store reads them (metrics normalised, SQLite's text
   // times as timestamps).
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> AsInput(const Entry& entry,
@@ -317,7 +332,8 @@ class WindowCatalog {
 
   TableWriteGate write_gate_;
   std::function<void(const TableName&)> needs_rebuild_;
-  mutable std::shared_mutex mutex_;                        // guards entries_
+  bool reads_snapshots_ = false;     // set in Start: the engine's ReadSnapshot works here
+  mutable std::shared_mutex mutex_;  // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
   // Tables whose state is being built from a snapshot of their copy, by TableName::key;
   // guarded by mutex_.

@@ -1,6 +1,8 @@
 // WindowCatalog: building a definition's state and rebuilding it (window_catalog.h). Behind
 // a cache the state is built from a snapshot of the cache's copy of the table while writes go
-// on (BuildFromCopy); elsewhere from the stored rows.
+// on (BuildFromSnapshot), and so is a rebuild of a diverged state from the stored rows (an
+// engine that reads snapshots); a start or a new definition elsewhere reads the stored rows
+// while writes wait.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -66,7 +68,7 @@ void WindowCatalog::Follow(Entry& entry) const {
 arrow::Result<int64_t> WindowCatalog::Backfill(const std::vector<Build>& builds) {
   const Entry& first = *builds.front().fresh;
   if (first.follows) {
-    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(builds));
+    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(builds));
     if (rows) return *rows;
     // The copy cannot be read now: built from the stored rows, the states answer no query
     // until a load of the copy rebuilds them (Rebuild).
@@ -92,7 +94,7 @@ arrow::Result<int64_t> WindowCatalog::Backfill(const std::vector<Build>& builds)
   return rows;
 }
 
-arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
+arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     const std::vector<Build>& builds) {
   const Entry& first = *builds.front().fresh;
   const TableName& table = first.table;
@@ -104,24 +106,34 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
     // No write to the table is half done while the snapshot is taken: each write's rows are
     // in it, or are committed after it (and kept in the handoff).
     auto exclusion = write_gate_.Exclude(table);
-    auto read = engine_->ReadCopy(
-        table.EngineSchema(), table.table,
-        storage_->OrderedQuery(table, StoredColumns(builds), "", first.spec.time_column),
-        [&](int64_t copy, std::shared_ptr<arrow::RecordBatchReader> rows) {
-          snapshot = std::move(rows);
-          generation = copy;
-          std::unique_lock<std::shared_mutex> lock(mutex_);
-          handoffs_[table.key()].push_back(handoff);
-          return arrow::Status::OK();
-        });
+    auto taken = [&](int64_t copy, std::shared_ptr<arrow::RecordBatchReader> rows) {
+      snapshot = std::move(rows);
+      generation = copy;
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      handoffs_[table.key()].push_back(handoff);
+      return arrow::Status::OK();
+    };
+    const std::string query =
+        storage_->OrderedQuery(table, StoredColumns(builds), "", first.spec.time_column);
+    arrow::Result<std::optional<int64_t>> read = std::optional<int64_t>();
+    if (first.follows) {
+      read = engine_->ReadCopy(table.EngineSchema(), table.table, query, taken);
+    } else if (auto rows = engine_->ReadSnapshot(table.EngineSchema(), table.table, query);
+               rows.ok()) {
+      ARROW_RETURN_NOT_OK(taken(0, *std::move(rows)));
+      read = std::optional<int64_t>(0);
+    } else {
+      read = rows.status();
+    }
     if (!read.ok() || !read->has_value()) {
       if (snapshot) CloseHandoff(table, handoff);
       if (!read.ok()) {
         for (const auto& entry : fresh) {
           spdlog::warn(
-              "window '{}': the cached copy of {} cannot be read ({}); its state answers no "
-              "query until the copy is loaded",
-              entry->name, table.key(), read.status().message());
+              "window '{}': the {} of {} cannot be read ({}); its state answers no query {}",
+              entry->name, first.follows ? "cached copy" : "stored rows", table.key(),
+              read.status().message(),
+              first.follows ? "until the copy is loaded" : "until it is rebuilt");
         }
       }
       return std::nullopt;
@@ -162,6 +174,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
     ForgetHandoff(table, handoff);
     for (const Build& build : builds) {
       if (missed) build.fresh->diverged = true;  // answers nothing until built again
+      build.fresh->history_pending = true;
       ARROW_ASSIGN_OR_RAISE(bool in_place, build.publish());
       if (!in_place) continue;  // dropped meanwhile
       if (build.old != nullptr) {
@@ -173,12 +186,15 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromCopy(
   }
   arrow::Status replaced;
   for (auto& [entry, lock] : published) {
-    if (replaced.ok()) replaced = ReplaceHistory(*entry);
+    arrow::Status status = ReplaceHistory(*entry);
+    if (!status.ok()) entry->diverged = true;  // its history is not its own: rebuilt again
+    entry->history_pending = false;
+    if (replaced.ok()) replaced = status;
   }
   published.clear();
   NotifyBuilt();
+  if ((missed || !replaced.ok()) && needs_rebuild_) needs_rebuild_(table);
   ARROW_RETURN_NOT_OK(replaced);
-  if (missed && needs_rebuild_) needs_rebuild_(table);
   return rows;
 }
 
@@ -257,23 +273,26 @@ std::vector<TableName> WindowCatalog::FollowedTables() const {
 }
 
 arrow::Status WindowCatalog::Rebuild(const TableName& table) {
-  std::vector<std::shared_ptr<Entry>> followers;
+  std::vector<std::shared_ptr<Entry>> stale;
+  bool follows = false;
   {
     std::shared_lock<std::shared_mutex> lock(mutex_);
     for (const auto& [name, entry] : entries_) {
-      if (entry->table == table && entry->follows) followers.push_back(entry);
+      if (entry->table != table) continue;
+      if (entry->follows || (entry->diverged && reads_snapshots_)) stale.push_back(entry);
+      follows = follows || entry->follows;
     }
   }
-  const auto current = engine_->CopyGeneration(table.EngineSchema(), table.table);
-  // Not ready: not loaded here (a load would hold the table's writes, and a stop, until it is
-  // done); the copy's load, due or in flight, calls again when it is done.
-  if (!current) return arrow::Status::OK();
+  // A copy that is not ready is not loaded here (a load would hold the table's writes, and a
+  // stop, until it is done); the copy's load, due or in flight, calls again when it is done.
+  const auto current =
+      follows ? engine_->CopyGeneration(table.EngineSchema(), table.table) : std::nullopt;
   std::vector<Build> builds;
-  for (const auto& old : followers) {
-    if (old->built_from == current && !old->diverged) continue;
+  for (const auto& old : stale) {
+    if (old->follows && (!current || (old->built_from == current && !old->diverged))) continue;
     ARROW_ASSIGN_OR_RAISE(auto fresh,
                           MakeEntry(old->name, table, old->arguments, old->persist_history));
-    fresh->follows = true;
+    fresh->follows = old->follows;
     // In place of `old`; not over a definition dropped (or dropped and made again) meanwhile.
     // Called with mutex_ held.
     auto publish = [this, old, fresh]() -> arrow::Result<bool> {
@@ -284,14 +303,15 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     };
     builds.push_back({fresh, old, std::move(publish)});
   }
-  // The table's states are built together, from one read of the copy for those read alike.
+  // The table's states are built together, from one read for those read alike.
   for (const auto& group : ByRead(std::move(builds))) {
-    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromCopy(group));
-    if (!rows) return arrow::Status::OK();  // not readable now: the copy's next load retries
+    const bool from_copy = group.front().fresh->follows;
+    ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(group));
+    if (!rows) continue;  // not readable now: the copy's next load (or change) asks again
     for (const Build& build : group) {
       edge_cache_->Forget(build.fresh->name);
-      spdlog::info("window '{}' rebuilt from the cached copy of {} ({} rows)", build.fresh->name,
-                   table.key(), *rows);
+      spdlog::info("window '{}' rebuilt from the {} of {} ({} rows)", build.fresh->name,
+                   from_copy ? "cached copy" : "stored rows", table.key(), *rows);
     }
   }
   return arrow::Status::OK();

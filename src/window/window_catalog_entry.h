@@ -46,6 +46,10 @@ struct WindowCatalog::Entry {
   // query), is given no rows (the copy or the rebuild's handoff has them), and its direct
   // reads wait for the rebuild that replaces it (FindBuilt). Set before it is published.
   bool pending = false;
+  // Published by a rebuild in place of an older state before its history was replaced (the
+  // old state's closed windows may still be there): answers no query, and direct reads wait
+  // (FindBuilt), until ReplaceHistory is done.
+  std::atomic<bool> history_pending{false};
 };
 
 // The rows committed to a table while a state of it is built from a snapshot of its copy:

@@ -8,6 +8,7 @@
 #include <arrow/util/bit_util.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -117,9 +118,14 @@ struct WindowStore::InstanceRows {
   std::vector<StateWord> merged;  // storage when the instance spans several panes
 };
 
+namespace {
+std::atomic<uint64_t> store_serials{0};
+}  // namespace
+
 WindowStore::WindowStore(WindowSpec spec, WindowStoreOptions options)
     : spec_(std::move(spec)),
       options_(std::move(options)),
+      serial_(++store_serials),
       max_time_(kNoTime),
       watermark_(kNoTime),
       last_retire_watermark_(kNoTime) {}

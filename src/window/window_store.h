@@ -146,6 +146,9 @@ struct TrailingEdgeRows {
   int64_t pane_begin = 0;
   int64_t pane_end = 0;
   uint64_t pane_fold = 0;
+  // The store that made them (its serial): their ids and pane_fold mean nothing to another
+  // one, e.g. a state rebuilt under the same definition name.
+  uint64_t store_serial = 0;
   std::vector<int32_t> ids;
   std::vector<int64_t> times;
   std::vector<std::vector<double>> values;     // per value column
@@ -339,6 +342,7 @@ class WindowStore {
   std::shared_ptr<arrow::Schema> trailing_schema_;
   std::vector<WindowSpec::OutputColumn> aggregate_columns_;
   std::unique_ptr<AggregateLayout> layout_;
+  const uint64_t serial_;  // unique in the process (TrailingEdgeRows::store_serial)
   int64_t min_trailing_width_ = INT64_MAX;
 
   // mutex_ guards every member below: written under it held exclusively (Update,

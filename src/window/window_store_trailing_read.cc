@@ -161,6 +161,7 @@ arrow::Result<std::shared_ptr<const TrailingEdgeRows>> WindowStore::MakeEdgeRows
   rows->pane_begin = pane_begin;
   rows->pane_end = pane_end;
   rows->pane_fold = pane_fold;
+  rows->store_serial = serial_;
   const auto m = static_cast<int64_t>(order.size());
   rows->ids.resize(m);
   rows->times.resize(m);
@@ -239,7 +240,7 @@ arrow::Result<std::optional<std::shared_ptr<arrow::RecordBatch>>> WindowStore::F
       return std::nullopt;
     }
     if (edge_rows != nullptr) {
-      if (edge_rows->pane_fold != read.edge_pane_fold ||
+      if (edge_rows->store_serial != serial_ || edge_rows->pane_fold != read.edge_pane_fold ||
           edge_rows->pane_begin != read.edge_pane_begin || edge_rows->pane_end != read.edge_end) {
         return std::nullopt;
       }

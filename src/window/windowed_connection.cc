@@ -7,6 +7,7 @@
 #include "engine/engine_sql.h"
 #include "engine/result_provenance.h"
 #include "sql/sql_script.h"
+#include "window/changing_write.h"
 #include "window/metrics_insert.h"
 #include "window/preparing_reader.h"
 #include "window/unwatched_write.h"
@@ -79,9 +80,9 @@ class TransactionControlStatement : public engine::ForwardingStatement {
   }
 
  private:
-  // A COMMIT's rows reach the engine's copy and then the windows: see HoldPendingTables.
+  // A COMMIT's rows reach the engine's copy and then the windows: see HoldForCommit.
   TableWriteGate::Hold Hold() {
-    return kind_ == sql::StatementKind::kCommit ? connection_->HoldPendingTables()
+    return kind_ == sql::StatementKind::kCommit ? connection_->HoldForCommit()
                                                 : TableWriteGate::Hold();
   }
 
@@ -227,13 +228,18 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
     return std::make_unique<TransactionControlStatement>(std::move(prepared), shared_from_this(),
                                                          statement.kind);
   }
-  if (!statement.writes_known) {
-    // EXECUTE, CALL, DROP ... CASCADE: the windows cannot tell what changed.
-    catalog.DivergedAll();
-  }
   for (const sql::TableWrite& write : statement.writes) {
     const TableName table = TableNameOf(write.table);
-    if (catalog.Watches(table)) return PrepareWrite(statement, sql, table, write.mode);
+    if (!catalog.Watches(table)) continue;
+    // (With writes that cannot be told besides: the windows stop answering until the next
+    // start.)
+    if (!statement.writes_known) catalog.DivergedAll();
+    return PrepareWrite(statement, sql, table, write.mode);
+  }
+  if (!statement.writes_known) {
+    // EXECUTE, CALL, DROP ... CASCADE: the windows cannot tell what changed.
+    ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(sql));
+    return std::make_unique<ChangingWrite>(std::move(prepared), shared_from_this(), std::nullopt);
   }
   // A cheap filter before asking the parse which functions are called.
   const std::string lower = Lower(sql);
@@ -269,12 +275,12 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
         "whose state answers the query (hyprstream_create_window)");
   }
   ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(sql));
-  if (statement.writes.empty() && statement.writes_known) return prepared;
+  if (statement.writes.empty()) return prepared;
   // A write to tables without windows (yet): see unwatched_write.h.
   std::vector<TableName> tables;
   for (const sql::TableWrite& write : statement.writes) tables.push_back(TableNameOf(write.table));
   return std::make_unique<UnwatchedWrite>(std::move(prepared), shared_from_this(), sql,
-                                          std::move(tables), statement.writes_known);
+                                          std::move(tables));
 }
 
 arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::PrepareWrite(
@@ -290,9 +296,10 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
           "windows; start with --metrics-table=false to manage it yourself");
     }
     if (!appends) {
-      // Allowed (e.g. retention deletes), but the windows no longer equal the rows.
-      catalog.Diverged(table);
-      return target().Prepare(sql);
+      // Allowed (e.g. retention deletes): the windows are rebuilt after each.
+      ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(sql));
+      return std::make_unique<ChangingWrite>(std::move(prepared), self,
+                                             std::vector<TableName>{table});
     }
     ARROW_ASSIGN_OR_RAISE(auto insert,
                           MetricsInsert::Make(shared_target(), shared_->catalog, statement,
@@ -428,24 +435,44 @@ void WindowedConnection::WroteUnwatched(const std::vector<TableName>& tables) {
   }
 }
 
-TableWriteGate::Hold WindowedConnection::HoldPendingTables() {
-  std::vector<TableName> tables;
+namespace {
+void AddTable(std::vector<TableName>& tables, const TableName& table) {
+  if (std::find(tables.begin(), tables.end(), table) == tables.end()) tables.push_back(table);
+}
+}  // namespace
+
+void WindowedConnection::Changed(const std::optional<std::vector<TableName>>& tables) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!tables) {
+    changed_unknown_ = true;
+    return;
+  }
+  for (const auto& table : *tables) AddTable(changed_, table);
+}
+
+TableWriteGate::Hold WindowedConnection::HoldForCommit() {
+  WindowCatalog& catalog = *shared_->catalog;
+  std::vector<TableName> tables, changed;
+  bool unknown = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& [table, rows] : pending_) {
-      if (std::find(tables.begin(), tables.end(), table) == tables.end()) tables.push_back(table);
-    }
-    for (const auto& table : unwatched_written_) {
-      if (std::find(tables.begin(), tables.end(), table) == tables.end()) tables.push_back(table);
-    }
+    for (const auto& [table, rows] : pending_) AddTable(tables, table);
+    for (const auto& table : unwatched_written_) AddTable(tables, table);
+    changed = changed_;
+    unknown = changed_unknown_;
   }
+  if (unknown) changed = catalog.WatchedTables();
+  for (const auto& table : changed) AddTable(tables, table);
   if (tables.empty()) return {};
-  return shared_->catalog->write_gate().Enter(tables);
+  auto hold = catalog.write_gate().Enter(tables);
+  if (unknown) catalog.DivergedAll();
+  for (const auto& table : changed) catalog.Diverged(table);
+  return hold;
 }
 
 arrow::Status WindowedConnection::Commit() {
   const bool alive = TransactionAlive();
-  auto hold = HoldPendingTables();
+  auto hold = HoldForCommit();
   arrow::Status status = target().Commit();
   EndTransaction(status.ok() && alive);
   return status;
@@ -465,16 +492,27 @@ bool WindowedConnection::InTransaction() const {
   return target().InTransaction();
 }
 
+WindowedConnection::~WindowedConnection() {
+  if (changed_unknown_) shared_->catalog->ChangeEndedAll();
+  for (const auto& table : changed_) shared_->catalog->ChangeEnded(table);
+}
+
 void WindowedConnection::EndTransaction(bool committed) {
   std::vector<std::pair<TableName, arrow::RecordBatchVector>> ended;
-  std::vector<TableName> unwatched;
+  std::vector<TableName> unwatched, changed;
+  bool changed_unknown = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     sql_transaction_ = false;
     ended.swap(pending_);
     unwatched.swap(unwatched_written_);
+    changed.swap(changed_);
+    std::swap(changed_unknown, changed_unknown_);
   }
   WindowCatalog& catalog = *shared_->catalog;
+  // Committed or rolled back, the change's windows answer nothing until rebuilt.
+  if (changed_unknown) catalog.ChangeEndedAll();
+  for (const auto& table : changed) catalog.ChangeEnded(table);
   for (const auto& table : unwatched) {
     // Windows defined since that write began were built without its rows.
     if (committed && catalog.Watches(table)) catalog.MissedRows(table);

@@ -31,6 +31,8 @@ class WindowedConnection : public engine::ForwardingConnection,
   WindowedConnection(std::shared_ptr<WindowedShared> shared,
                      std::shared_ptr<engine::EngineConnection> inner)
       : ForwardingConnection(std::move(inner)), shared_(std::move(shared)) {}
+  // A transaction left open ends with the connection: what it changed is rebuilt.
+  ~WindowedConnection() override;
 
   arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(const std::string& sql) override;
   arrow::Result<int64_t> Ingest(const engine::IngestRequest& request,
@@ -49,8 +51,13 @@ class WindowedConnection : public engine::ForwardingConnection,
   // Before a SQL COMMIT runs: whether the transaction can still commit (see above).
   bool TransactionAlive();
   // Around a commit: its rows reach the engine's copy (a cache) as it commits and the windows
-  // just after, so the tables they were written to are held (TableWriteGate) until then.
-  TableWriteGate::Hold HoldPendingTables();
+  // just after, so the tables they were written to are held (TableWriteGate) until then. The
+  // tables it changed (Changed) are held too, and marked diverged again inside the hold, so a
+  // state built from a snapshot taken before the commit is not published as answering.
+  TableWriteGate::Hold HoldForCommit();
+  // Inside the open transaction, a ChangingWrite changed `tables` (nullopt: tables that
+  // cannot be told): their windows are rebuilt once it ends (WindowCatalog::ChangeEnded).
+  void Changed(const std::optional<std::vector<TableName>>& tables);
   // After a transaction-control statement ran as SQL.
   void TransactionStatementRan(sql::StatementKind kind, bool succeeded, bool alive);
   // Where window functions and queries answered from window state run.
@@ -79,6 +86,10 @@ class WindowedConnection : public engine::ForwardingConnection,
   std::vector<std::pair<TableName, arrow::RecordBatchVector>> pending_;
   // Tables the open transaction wrote while they had no windows; guarded by mutex_.
   std::vector<TableName> unwatched_written_;
+  // Tables the open transaction changed (ChangingWrite), and whether it ran writes that
+  // cannot be told; guarded by mutex_.
+  std::vector<TableName> changed_;
+  bool changed_unknown_ = false;
 };
 
 }  // namespace hyprstream::window

@@ -183,8 +183,8 @@ TEST_P(TrailingPanesTest, ReadsSinceAnyBoundMatchBruteForce) {
         continue;
       }
       with_edge += read->edge_begin < read->edge_end;
-      ASSERT_NO_FATAL_FAILURE(FinishAndCheck(**store, *read, all, probe % 2 == 0, rng, since,
-                                             inclusive, context));
+      ASSERT_NO_FATAL_FAILURE(
+          FinishAndCheck(**store, *read, all, probe % 2 == 0, rng, since, inclusive, context));
       ++answered;
     }
   }
@@ -229,8 +229,8 @@ TEST_P(TrailingPaneSuffixesTest, ReadsFromKeptSuffixesMatchBruteForce) {
                                   std::to_string(batch) + " since " + std::to_string(since);
       auto read = (*store)->BeginTrailingRead({std::nullopt, since, inclusive, clock, nullptr});
       ASSERT_TRUE(read.ok()) << context << read.status().ToString();
-      ASSERT_NO_FATAL_FAILURE(FinishAndCheck(**store, *read, all, probe % 2 == 0, rng, since,
-                                             inclusive, context));
+      ASSERT_NO_FATAL_FAILURE(
+          FinishAndCheck(**store, *read, all, probe % 2 == 0, rng, since, inclusive, context));
     }
   }
   const WindowStoreStats stats = (*store)->GetStats();
@@ -436,6 +436,46 @@ TEST(TrailingPanes, ReadsRefuseAnEdgeWhosePaneChangedOrAKeyTheyNeverSaw) {
       *again, Partials(**store, all, again->edge_begin, again->edge_end).get());
   ASSERT_TRUE(answered.ok() && answered->has_value());
   ExpectMatches(***answered, BruteForce(all, t0 + 15 * kSec, false), "after the late row");
+}
+
+// Rows kept by another store (a state rebuilt under the same definition name) are refused,
+// even where their pane's fold count is the same: its key ids mean other keys.
+TEST(TrailingPanes, ReadsRefuseTheEdgeRowsOfAnotherStore) {
+  int64_t clock = 1'700'000'000LL * kSec;
+  const int64_t t0 = clock;
+  std::vector<Row> a, b;
+  for (int i = 0; i <= 60; ++i) {
+    a.push_back({"a", t0 + i * kSec, 1.0 * i});
+    b.push_back({"b", t0 + i * kSec, 1000.0 + i});
+  }
+  clock = t0 + 60 * kSec;
+  auto make = [&](const std::vector<Row>& first, const std::vector<Row>& second) {
+    auto store =
+        WindowStore::Make(Spec(60 * kSec, 0, false), Schema(), PaneOptions(6, 10 * kSec, &clock));
+    EXPECT_TRUE(store.ok());
+    EXPECT_TRUE((*store)->Update(*Batch(first)).ok());
+    EXPECT_TRUE((*store)->Update(*Batch(second)).ok());
+    return std::move(*store);
+  };
+  auto mine = make(a, b);   // a is key 0
+  auto other = make(b, a);  // b is key 0
+  TrailingFilter filter{std::nullopt, t0 + 15 * kSec, false, clock, nullptr};
+  auto read = mine->BeginTrailingRead(filter);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_LT(read->edge_begin, read->edge_end);
+  const uint64_t fold = mine->TrailingPaneFold(1, read->edge_pane_begin);
+  ASSERT_EQ(fold, other->TrailingPaneFold(1, read->edge_pane_begin));
+  std::vector<Row> all = a;
+  all.insert(all.end(), b.begin(), b.end());
+  auto own = mine->MakeEdgeRows(1, read->edge_pane_begin, read->edge_end, fold, *Batch(all));
+  auto others = other->MakeEdgeRows(1, read->edge_pane_begin, read->edge_end, fold, *Batch(all));
+  ASSERT_TRUE(own.ok() && *own != nullptr && others.ok() && *others != nullptr);
+  auto refused = mine->FinishTrailingRead(*read, nullptr, others->get());
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->has_value());
+  auto answered = mine->FinishTrailingRead(*read, nullptr, own->get());
+  ASSERT_TRUE(answered.ok() && answered->has_value());
+  ExpectMatches(***answered, BruteForce(all, t0 + 15 * kSec, false), "own rows");
 }
 
 TEST(TrailingPanes, MemoryFollowsKeysNotRows) {

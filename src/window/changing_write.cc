@@ -1,0 +1,56 @@
+#include "window/changing_write.h"
+
+#include "window/window_catalog.h"
+#include "window/windowed_connection.h"
+
+namespace hyprstream::window {
+
+ChangingWrite::ChangingWrite(std::unique_ptr<engine::EngineStatement> prepared,
+                             std::shared_ptr<WindowedConnection> connection,
+                             std::optional<std::vector<TableName>> tables)
+    : ForwardingStatement(std::move(prepared)),
+      connection_(std::move(connection)),
+      tables_(std::move(tables)) {}
+
+template <typename Result, typename Run>
+Result ChangingWrite::Execute(Run run) {
+  WindowCatalog& catalog = connection_->catalog();
+  const std::vector<TableName> tables = tables_ ? *tables_ : catalog.WatchedTables();
+  Result result = [&]() -> Result {
+    auto hold = catalog.write_gate().Enter(tables);
+    if (tables_) {
+      for (const TableName& table : tables) catalog.Diverged(table);
+    } else if (!tables.empty()) {
+      catalog.DivergedAll();
+    }
+    return run(target());
+  }();
+  if (connection_->InTransaction()) {
+    // Rebuilt once the transaction ends (marked again at its commit: see WindowedConnection).
+    connection_->Changed(tables_);
+  } else if (tables_) {
+    for (const TableName& table : tables) catalog.ChangeEnded(table);
+  } else {
+    catalog.ChangeEndedAll();
+  }
+  return result;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ChangingWrite::ExecuteQuery() {
+  using Rows = arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>;
+  const bool known = tables_.has_value();
+  return Execute<Rows>([known](engine::EngineStatement& statement) -> Rows {
+    ARROW_ASSIGN_OR_RAISE(auto reader, statement.ExecuteQuery());
+    if (!known) return reader;  // (its rows as they come: it may be a query)
+    // Run to completion inside the hold (DELETE ... RETURNING: its rows are read here).
+    ARROW_ASSIGN_OR_RAISE(auto batches, reader->ToRecordBatches());
+    return arrow::RecordBatchReader::Make(std::move(batches), reader->schema());
+  });
+}
+
+arrow::Result<int64_t> ChangingWrite::ExecuteUpdate() {
+  return Execute<arrow::Result<int64_t>>(
+      [](engine::EngineStatement& statement) { return statement.ExecuteUpdate(); });
+}
+
+}  // namespace hyprstream::window

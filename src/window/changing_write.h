@@ -1,0 +1,48 @@
+// ChangingWrite: a statement that changes rows of tables with windows in ways the windows
+// cannot follow: an UPDATE, DELETE or upsert on `metrics` (allowed, e.g. for retention), or a
+// statement whose written tables cannot be told (EXECUTE, CALL, DROP ... CASCADE: every table
+// with windows). Each execution holds the tables' write gate while it runs; inside it, the
+// tables' windows stop answering queries (WindowCatalog::Diverged), so a state being built
+// meanwhile is not published as answering. Once the change is committed or rolled back (when
+// the statement returns, or when the open transaction ends: the connection is told), the
+// windows are rebuilt in the background (ChangeEnded).
+//
+// A statement whose tables are known runs to completion inside the hold (its result rows, if
+// any, are read there); one whose tables cannot be told may be a query and keeps its rows as
+// they come (DuckDB has run its writes when the first rows can be read).
+//
+// Ownership: owns the prepared statement; shares the connection. Threading: one caller at a
+// time, like every statement.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/forwarding_engine.h"
+#include "window/window_definition.h"
+
+namespace hyprstream::window {
+
+class WindowedConnection;
+
+class ChangingWrite : public engine::ForwardingStatement {
+ public:
+  // `tables`: what the statement changes; nullopt: it cannot be told (every table with
+  // windows, as they are when it runs).
+  ChangingWrite(std::unique_ptr<engine::EngineStatement> prepared,
+                std::shared_ptr<WindowedConnection> connection,
+                std::optional<std::vector<TableName>> tables);
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override;
+  arrow::Result<int64_t> ExecuteUpdate() override;
+
+ private:
+  template <typename Result, typename Run>
+  Result Execute(Run run);
+
+  std::shared_ptr<WindowedConnection> connection_;
+  const std::optional<std::vector<TableName>> tables_;
+};
+
+}  // namespace hyprstream::window
