@@ -16,7 +16,11 @@ it is loaded whole; writes to the table wait while a rebuild reads the copy.
            PostgreSQL and while it swaps its copy in, and for the moment a rebuild takes its
            snapshot; the copy and the rebuild's fold run beside them)
 
-    .venv/bin/python bench/window_rebuild_bench.py [--rows 2000000] [--keys 5000]
+With --embedded, the same rebuild and stall on embedded DuckDB (in memory; no cache, no
+PostgreSQL): the retention DELETE makes both definitions rebuild from a DuckDB snapshot of the
+stored rows in the background (writes wait only while the snapshot is taken).
+
+    .venv/bin/python bench/window_rebuild_bench.py [--rows 2000000] [--keys 5000] [--embedded]
 
 HYPRSTREAM_BIN overrides build/hyprstream; BENCH_LOG=FILE keeps hyprstream's log there. Client, hyprstream and PostgreSQL share the CPUs.
 """
@@ -58,13 +62,77 @@ def start(pg, log, *args):
     return proc, uri, time.monotonic() - began
 
 
+REBUILT = re.compile(r"window '(metrics|metrics_trailing)' rebuilt .*\((\d+) rows\)")
+
+
+def measure_rebuild(proc, uri, log, log_path, args):
+    """A retention DELETE that removes nothing, beside a writer: when both definitions are
+    rebuilt, and the writer's calls during the rebuild (see the module's docstring)."""
+    rebuilt = REBUILT
+    calls, during = [], []
+    done = threading.Event()
+    rebuilding = threading.Event()
+
+    def writer():
+        batch = metric_rows(1000, args.keys,
+                            start_us=recent_start_us(1000, time.time_ns() // 1000))
+        with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+            cur = conn.cursor()
+            while not done.is_set():
+                began = time.monotonic()
+                cur.adbc_ingest("metrics", batch, mode="append")
+                took = time.monotonic() - began
+                (during if rebuilding.is_set() else calls).append(took)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    time.sleep(2)
+    mark = len(open(log_path).read())
+    began = time.monotonic()
+    rebuilding.set()
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        conn.cursor().execute("DELETE FROM metrics WHERE metric_id = 'none'")
+    loaded = re.compile(r"cache loaded metrics: (\d+) rows")
+    held = re.compile(r"cache load of metrics held its writes (.*)")
+    found, load, held_for = {}, None, None
+    while len(found) < 2 and time.monotonic() - began < args.wait:
+        text = open(log_path).read()[mark:]
+        if load is None and loaded.search(text):
+            load = time.monotonic() - began
+        if held_for is None and held.search(text):
+            held_for = held.search(text).group(1)
+        for name, rows in rebuilt.findall(text):
+            found.setdefault(name, (time.monotonic() - began, int(rows)))
+        time.sleep(0.01)
+    rebuilding.clear()
+    time.sleep(1)
+    done.set()
+    thread.join()
+    stop(proc)
+    if load is not None:
+        print(f"the cache's reload of metrics done {load:.2f} s after the DELETE")
+    if held_for is not None:
+        print(f"the reload held the writes {held_for}")
+    for name, (seconds, rows) in sorted(found.items()):
+        print(f"rebuild of '{name}' done {seconds:.2f} s after the DELETE ({rows} rows)")
+    if len(found) < 2:
+        print(f"not every definition was rebuilt within {args.wait:.0f} s")
+    print(f"writer: {len(calls)} calls outside, median {median(calls) * 1e3:.1f} ms; "
+          f"{len(during)} during, longest {max(during, default=0) * 1e3:.0f} ms, "
+          f"median {median(during) * 1e3 if during else 0:.1f} ms")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--keys", type=int, default=5_000)
     parser.add_argument("--wait", type=float, default=600,
                         help="seconds to wait for the rebuilds (a build without them: a few)")
+    parser.add_argument("--embedded", action="store_true",
+                        help="embedded DuckDB instead of PostgreSQL behind the cache")
     args = parser.parse_args()
+    if args.embedded:
+        return embedded(args)
     pg = postgres_server()
     with tempfile.TemporaryDirectory() as tmp:
         log_path = os.environ.get("BENCH_LOG") or os.path.join(tmp, "hyprstream.log")
@@ -88,7 +156,7 @@ def main():
             print(f"start with the metrics table off: {plain:.2f} s")
             stop(proc)
 
-            rebuilt = re.compile(r"window '(metrics|metrics_trailing)' rebuilt .*\((\d+) rows\)")
+            rebuilt = REBUILT
             log.flush()
             mark = len(open(log_path).read())
             proc, uri, seconds = start(pg, log)
@@ -103,60 +171,34 @@ def main():
                 time.sleep(0.05)
             print(f"windows built from the copy {time.monotonic() - began_wait:.2f} s after "
                   f"serving (start to serving {seconds:.2f} s)")
-            calls, during = [], []
-            done = threading.Event()
-            rebuilding = threading.Event()
-
-            def writer():
-                batch = metric_rows(1000, args.keys,
-                                    start_us=recent_start_us(1000, time.time_ns() // 1000))
-                with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
-                    cur = conn.cursor()
-                    while not done.is_set():
-                        began = time.monotonic()
-                        cur.adbc_ingest("metrics", batch, mode="append")
-                        took = time.monotonic() - began
-                        (during if rebuilding.is_set() else calls).append(took)
-
-            thread = threading.Thread(target=writer)
-            thread.start()
-            time.sleep(2)
-            mark = len(open(log_path).read())
-            began = time.monotonic()
-            rebuilding.set()
-            with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
-                conn.cursor().execute("DELETE FROM metrics WHERE metric_id = 'none'")
-            loaded = re.compile(r"cache loaded metrics: (\d+) rows")
-            held = re.compile(r"cache load of metrics held its writes (.*)")
-            found, load, held_for = {}, None, None
-            while len(found) < 2 and time.monotonic() - began < args.wait:
-                text = open(log_path).read()[mark:]
-                if load is None and loaded.search(text):
-                    load = time.monotonic() - began
-                if held_for is None and held.search(text):
-                    held_for = held.search(text).group(1)
-                for name, rows in rebuilt.findall(text):
-                    found.setdefault(name, (time.monotonic() - began, int(rows)))
-                time.sleep(0.01)
-            rebuilding.clear()
-            time.sleep(1)
-            done.set()
-            thread.join()
-            stop(proc)
-            if load is not None:
-                print(f"the cache's reload of metrics done {load:.2f} s after the DELETE")
-            if held_for is not None:
-                print(f"the reload held the writes {held_for}")
-            for name, (seconds, rows) in sorted(found.items()):
-                print(f"rebuild of '{name}' done {seconds:.2f} s after the DELETE ({rows} rows)")
-            if len(found) < 2:
-                print(f"not every definition was rebuilt within {args.wait:.0f} s")
-            print(f"writer: {len(calls)} calls outside, median {median(calls) * 1e3:.1f} ms; "
-                  f"{len(during)} during, longest {max(during, default=0) * 1e3:.0f} ms, "
-                  f"median {median(during) * 1e3 if during else 0:.1f} ms")
+            measure_rebuild(proc, uri, log, log_path, args)
         finally:
             log.close()
             pg.destroy()
+
+
+def embedded(args):
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = os.environ.get("BENCH_LOG") or os.path.join(tmp, "hyprstream.log")
+        log = open(log_path, "a")
+        port = free_port()
+        proc = subprocess.Popen(
+            [str(BINARY), "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
+            stdout=log, stderr=log)
+        uri = f"grpc://127.0.0.1:{port}"
+        try:
+            wait_for_flight(proc, uri, "hyprstream", timeout=600)
+            now_us = time.time_ns() // 1000
+            data = metric_rows(args.rows, args.keys, start_us=recent_start_us(args.rows, now_us))
+            with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+                conn.cursor().adbc_ingest(
+                    "metrics", pa.RecordBatchReader.from_batches(
+                        data.schema, data.to_batches(max_chunksize=65536)), mode="append")
+            measure_rebuild(proc, uri, log, log_path, args)
+        finally:
+            if proc.poll() is None:
+                stop(proc)
+            log.close()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 // Reading a DuckDB table as of one moment while writes go on. DuckDB gives a transaction its
 // snapshot at its first read, so ReadInSnapshot begins a transaction on `connection`, runs
-// `pin` (a cheap read of the table, e.g. a count) before it returns, and only then the query:
-// rows committed after the call are not in its rows, however late the reader is read.
+// `pin` (a cheap read of the table, e.g. a count) and prepares the query before it returns;
+// the query runs when the reader is first read. Rows committed after the call are not in its
+// rows, however late the reader is read.
 //
 // Ownership: the reader owns `connection`'s transaction and ends it (rolls back) when it is
 // destroyed; nobody else may use the connection meanwhile. Threading: the reader may be read
