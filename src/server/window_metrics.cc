@@ -24,6 +24,18 @@ std::string WindowMetricsText(const window::WindowCatalog& catalog) {
   series("hyprstream_window_open_bytes", "gauge", &Definition::open_bytes);
   series("hyprstream_window_suffix_hits_total", "counter", &Definition::suffix_hits);
   series("hyprstream_window_suffix_builds_total", "counter", &Definition::suffix_builds);
+  series("hyprstream_window_rebuilds_total", "counter", &Definition::rebuilds);
+  // One series per state (1: the definition's state now), as hyprstream_windows() reports it.
+  text +=
+      "# HELP hyprstream_window_state Whether queries are answered from the window's state "
+      "(answering) or by the engine until it is built (building), rebuilt (rebuilding) or the "
+      "next start (diverged).\n# TYPE hyprstream_window_state gauge\n";
+  for (const Definition& definition : stats.definitions) {
+    for (const char* state : {"answering", "building", "rebuilding", "diverged"}) {
+      text += "hyprstream_window_state{window=\"" + definition.name + "\",state=\"" + state +
+              "\"} " + (definition.state == state ? "1" : "0") + "\n";
+    }
+  }
   text += "# TYPE hyprstream_window_edge_bytes gauge\nhyprstream_window_edge_bytes " +
           std::to_string(stats.edge_bytes) + "\n";
   text +=

@@ -683,15 +683,19 @@ TableName WindowCatalog::Canonical(const std::optional<std::string>& schema,
 }
 
 WindowCatalog::Stats WindowCatalog::GetStats() const {
-  std::vector<std::shared_ptr<Entry>> all;
+  std::vector<std::pair<std::shared_ptr<Entry>, uint64_t>> all;  // with its rebuilds
   {
     std::shared_lock<std::shared_mutex> lock(mutex_);
-    for (const auto& [name, entry] : entries_) all.push_back(entry);
+    for (const auto& [name, entry] : entries_) {
+      auto rebuilt = rebuilds_.find(name);
+      all.emplace_back(entry, rebuilt == rebuilds_.end() ? 0 : rebuilt->second);
+    }
   }
   Stats stats;
-  for (const auto& entry : all) {
+  for (const auto& [entry, rebuilds] : all) {
     WindowStoreStats store = entry->store->GetStats();
     Stats::Definition& d = stats.definitions.emplace_back();
+    d.rebuilds = rebuilds;
     d.name = entry->name;
     d.table = entry->table.key();
     d.spec = entry->spec.ToString();

@@ -158,6 +158,7 @@ class WindowCatalog {
       int64_t open_bytes = 0;      // open state plus the pane rows kept for its reads
       uint64_t suffix_hits = 0;    // trailing pane reads merged from kept block suffixes
       uint64_t suffix_builds = 0;  // block suffixes built
+      uint64_t rebuilds = 0;       // states rebuilt in the background (Rebuild) since start
     };
     std::vector<Definition> definitions;
     int64_t edge_bytes = 0;  // rows of trailing panes kept for reads, every definition's
@@ -335,6 +336,7 @@ class WindowCatalog {
   bool reads_snapshots_ = false;     // set in Start: the engine's ReadSnapshot works here
   mutable std::shared_mutex mutex_;  // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
+  std::map<std::string, uint64_t> rebuilds_;               // GUARDED_BY(mutex_); by lower-case name
   // Tables whose state is being built from a snapshot of their copy, by TableName::key;
   // guarded by mutex_.
   std::map<std::string, std::vector<std::shared_ptr<Handoff>>> handoffs_;

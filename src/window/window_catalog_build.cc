@@ -308,6 +308,10 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     const bool from_copy = group.front().fresh->follows;
     ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(group));
     if (!rows) continue;  // not readable now: the copy's next load (or change) asks again
+    {
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      for (const Build& build : group) ++rebuilds_[Lower(build.fresh->name)];
+    }
     for (const Build& build : group) {
       edge_cache_->Forget(build.fresh->name);
       spdlog::info("window '{}' rebuilt from the {} of {} ({} rows)", build.fresh->name,

@@ -477,6 +477,48 @@ def test_metrics_say_how_trailing_reads_were_answered(start_server):
     assert metric(after, "hyprstream_window_suffix_hits_total", window="metrics") == 0
 
 
+def test_metrics_say_which_windows_answer_and_count_their_rebuilds(start_server):
+    """/metrics has one hyprstream_window_state series per window and state (1 for the state
+    hyprstream_windows() reports) and counts rebuilds: a retention DELETE on metrics makes both
+    default definitions rebuild in the background, after which they answer again."""
+    import datetime
+    http_port = free_port()
+    server = start_server("--http-port", str(http_port))
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    n = 600
+    data = pa.table({
+        "metric_id": [f"m{i % 3}" for i in range(n)],
+        "timestamp": pa.array([now - datetime.timedelta(seconds=n - i) for i in range(n)],
+                              pa.timestamp("ms")),
+        "value": [float(i % 11) for i in range(n)]})
+    states = ("answering", "building", "rebuilding", "diverged")
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", data, mode="append")
+        before = parse_metrics(http_get(http_port, "/metrics")[1])
+        for window in ("metrics", "metrics_trailing"):
+            assert metric(before, "hyprstream_window_rebuilds_total", window=window) == 0
+            assert [metric(before, "hyprstream_window_state", window=window, state=state)
+                    for state in states] == [1, 0, 0, 0]
+        cur.execute("DELETE FROM metrics WHERE metric_id = 'm0'")
+
+        def rebuilt():
+            samples = parse_metrics(http_get(http_port, "/metrics")[1])
+            return all(
+                metric(samples, "hyprstream_window_rebuilds_total", window=window) >= 1
+                and metric(samples, "hyprstream_window_state", window=window,
+                           state="answering") == 1
+                for window in ("metrics", "metrics_trailing"))
+
+        wait_for(rebuilt, what="both metrics windows rebuilt and answering")
+        after = parse_metrics(http_get(http_port, "/metrics")[1])
+        cur.execute("SELECT name, state FROM hyprstream_windows()")
+        for name, state in cur.fetchall():
+            assert metric(after, "hyprstream_window_state", window=name, state=state) == 1
+            assert sum(metric(after, "hyprstream_window_state", window=name, state=s)
+                       for s in states) == 1
+
+
 def test_http_endpoint_is_off_by_default_and_listed_in_help(start_server):
     from conftest import BINARY
 
