@@ -167,12 +167,13 @@ arrow::Status WindowCatalog::Start() {
     Follow(**entry);
     builds.push_back({*entry, nullptr, publish_as(Lower(definition.name), *entry)});
   }
-  // One read of each table's rows builds all of its definitions. Those that follow an engine's
-  // copy are built from it in the background (WindowedEngine asks for their rebuild once it is
-  // open): the copy's load from the backend may take long, and until it is done the engine
-  // answers their queries.
+  // One read of each table's rows builds all of its definitions, in the background where it
+  // can be (WindowedEngine asks for their rebuild once it is open: TablesToBuild): from the
+  // engine's copy (a cache, whose load from the backend may take long), or from a snapshot of
+  // the stored rows (an engine that reads snapshots). Until then the engine answers their
+  // queries. Elsewhere the stored rows are read before the start goes on.
   for (const auto& group : ByRead(std::move(builds))) {
-    if (!group.front().fresh->follows) {
+    if (!Rebuildable(*group.front().fresh)) {
       ARROW_RETURN_NOT_OK(Backfill(group).status());
       continue;
     }
@@ -182,9 +183,10 @@ arrow::Status WindowCatalog::Start() {
       build.fresh->diverged = true;
       ARROW_RETURN_NOT_OK(build.publish().status());
       spdlog::info(
-          "window '{}' is built from the cached copy of {} in the background; until then the "
-          "engine answers its queries",
-          build.fresh->name, build.fresh->table.key());
+          "window '{}' is built from the {} of {} in the background; until then the engine "
+          "answers its queries",
+          build.fresh->name, build.fresh->follows ? "cached copy" : "stored rows",
+          build.fresh->table.key());
     }
   }
   return arrow::Status::OK();
@@ -455,6 +457,12 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FindBuilt(
     return entry == nullptr || (!entry->pending && !entry->history_pending);
   });
   if (built) return entry;
+  if (!entry->follows) {
+    return arrow::Status::IOError("window '", name, "' is still being built from the rows of ",
+                                  entry->table.key(),
+                                  "; retry in a moment (its state is read once built; queries "
+                                  "over the table are answered by the engine meanwhile)");
+  }
   return arrow::Status::IOError(
       "window '", name, "' is still being built from the cached copy of ", entry->table.key(),
       ", which the cache is loading from the backend; retry in a moment (its state is read "

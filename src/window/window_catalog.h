@@ -124,8 +124,9 @@ class WindowCatalog {
   void OnNeedsRebuild(std::function<void(const TableName&)> callback) {
     needs_rebuild_ = std::move(callback);
   }
-  // The tables whose definitions follow an engine's copy.
-  std::vector<TableName> FollowedTables() const;
+  // The tables whose definitions follow an engine's copy or were published at start to be
+  // built in the background (Rebuild builds them).
+  std::vector<TableName> TablesToBuild() const;
   // Writes to a table with windows hold it from before their rows are stored until they are
   // folded (Committed/Abandoned), so a rebuild or a new definition sees each write whole.
   TableWriteGate& write_gate() { return write_gate_; }
@@ -149,10 +150,11 @@ class WindowCatalog {
   struct Stats {
     struct Definition {
       std::string name, table, spec;
-      // "answering" (its state answers queries), "building" (published at start, built from
-      // the cached copy once loaded), "rebuilding" (until it is rebuilt, in the background,
-      // from the cached copy or the stored rows) or "diverged" (until the next start: an
-      // engine that cannot read its rows as of a moment); the engine answers all but the first.
+      // "answering" (its state answers queries), "building" (published at start, built in the
+      // background from the stored rows, or from the cached copy once loaded), "rebuilding" (until
+      // it is rebuilt, in the background, from the cached copy or the stored rows) or "diverged"
+      // (until the next start: an engine that cannot read its rows as of a moment); the engine
+      // answers all but the first.
       std::string state;
       int64_t keys = 0, rows = 0, late_rows = 0;
       int64_t open_bytes = 0;      // open state plus the pane rows kept for its reads

@@ -261,11 +261,12 @@ arrow::Status WindowCatalog::ReplaceHistory(Entry& entry) {
   return storage_->ReplaceHistory(entry.name, entry.result_schema, batches);
 }
 
-std::vector<TableName> WindowCatalog::FollowedTables() const {
+std::vector<TableName> WindowCatalog::TablesToBuild() const {
   std::vector<TableName> tables;
   std::shared_lock<std::shared_mutex> lock(mutex_);
   for (const auto& [name, entry] : entries_) {
-    if (entry->follows && std::find(tables.begin(), tables.end(), entry->table) == tables.end()) {
+    if ((entry->follows || entry->pending) &&
+        std::find(tables.begin(), tables.end(), entry->table) == tables.end()) {
       tables.push_back(entry->table);
     }
   }

@@ -41,8 +41,8 @@ struct WindowCatalog::Entry {
   bool follows = false;
   std::optional<int64_t> built_from;
   bool retired = false;  // GUARDED_BY(write_mutex): replaced by a rebuilt state
-  // Published at start before its state was built from the engine's copy (built in the
-  // background, where the copy's load does not hold up the start): it is diverged (answers no
+  // Published at start before its state was built (from the engine's copy or a snapshot of
+  // the stored rows, in the background, so the start does not wait): it is diverged (answers no
   // query), is given no rows (the copy or the rebuild's handoff has them), and its direct
   // reads wait for the rebuild that replaces it (FindBuilt). Set before it is published.
   bool pending = false;

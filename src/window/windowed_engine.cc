@@ -92,8 +92,9 @@ arrow::Result<std::shared_ptr<WindowedEngine>> WindowedEngine::Open(
   shared->catalog->OnNeedsRebuild([rebuilder](const TableName& table) {
     if (auto rebuild = rebuilder.lock()) rebuild->Wanted(table);
   });
-  // Loads that finished before the listener was set.
-  for (const TableName& table : shared->catalog->FollowedTables()) {
+  // States published at start to be built in the background, and loads of the engine's
+  // copies that finished before the listener was set.
+  for (const TableName& table : shared->catalog->TablesToBuild()) {
     shared->rebuilder->Wanted(table);
   }
   return std::shared_ptr<WindowedEngine>(new WindowedEngine(std::move(shared)));
