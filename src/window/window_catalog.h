@@ -160,7 +160,7 @@ class WindowCatalog {
       int64_t open_bytes = 0;      // open state plus the pane rows kept for its reads
       uint64_t suffix_hits = 0;    // trailing pane reads merged from kept block suffixes
       uint64_t suffix_builds = 0;  // block suffixes built
-      uint64_t rebuilds = 0;       // states rebuilt in the background (Rebuild) since start
+      uint64_t rebuilds = 0;       // states built in the background (Rebuild) since start
     };
     std::vector<Definition> definitions;
     int64_t edge_bytes = 0;  // rows of trailing panes kept for reads, every definition's
