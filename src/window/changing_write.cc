@@ -15,6 +15,12 @@ ChangingWrite::ChangingWrite(std::unique_ptr<engine::EngineStatement> prepared,
 template <typename Result, typename Run>
 Result ChangingWrite::Execute(Run run) {
   WindowCatalog& catalog = connection_->catalog();
+  if (connection_->InTransaction()) {
+    // Others do not see the change before the commit, so the windows still answer them; the
+    // commit marks them (see WindowedConnection::HoldForCommit) and its end rebuilds them.
+    connection_->Changed(tables_);
+    return run(target());
+  }
   const std::vector<TableName> tables = tables_ ? *tables_ : catalog.WatchedTables();
   Result result = [&]() -> Result {
     auto hold = catalog.write_gate().Enter(tables);
@@ -25,10 +31,7 @@ Result ChangingWrite::Execute(Run run) {
     }
     return run(target());
   }();
-  if (connection_->InTransaction()) {
-    // Rebuilt once the transaction ends (marked again at its commit: see WindowedConnection).
-    connection_->Changed(tables_);
-  } else if (tables_) {
+  if (tables_) {
     for (const TableName& table : tables) catalog.ChangeEnded(table);
   } else {
     catalog.ChangeEndedAll();

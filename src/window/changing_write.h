@@ -1,11 +1,12 @@
 // ChangingWrite: a statement that changes rows of tables with windows in ways the windows
 // cannot follow: an UPDATE, DELETE or upsert on `metrics` (allowed, e.g. for retention), or a
 // statement whose written tables cannot be told (EXECUTE, CALL, DROP ... CASCADE: every table
-// with windows). Each execution holds the tables' write gate while it runs; inside it, the
-// tables' windows stop answering queries (WindowCatalog::Diverged), so a state being built
-// meanwhile is not published as answering. Once the change is committed or rolled back (when
-// the statement returns, or when the open transaction ends: the connection is told), the
-// windows are rebuilt in the background (ChangeEnded).
+// with windows). Outside a transaction each execution holds the tables' write gate while it
+// runs; inside it, the tables' windows stop answering queries (WindowCatalog::Diverged), so a
+// state being built meanwhile is not published as answering, and once it returns they are
+// rebuilt in the background (ChangeEnded). Inside a transaction others do not see the change
+// until it commits: the connection is told, and marks the windows as the transaction commits
+// and has them rebuilt when it ends.
 //
 // A statement whose tables are known runs to completion inside the hold (its result rows, if
 // any, are read there); one whose tables cannot be told may be a query and keeps its rows as

@@ -253,6 +253,17 @@ void WindowCatalog::ChangeEndedAll() {
   for (const TableName& table : WatchedTables()) ChangeEnded(table);
 }
 
+bool WindowCatalog::RebuildsAfterChange(const TableName& table) const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  bool any = false;
+  for (const auto& [name, entry] : entries_) {
+    if (entry->table != table) continue;
+    if (!Rebuildable(*entry)) return false;
+    any = true;
+  }
+  return any;
+}
+
 std::vector<TableName> WindowCatalog::WatchedTables() const {
   std::vector<TableName> tables;
   if (options_.metrics_table) tables.push_back(MetricsTableName());
@@ -450,11 +461,15 @@ std::shared_ptr<WindowCatalog::Entry> WindowCatalog::Find(const std::string& nam
 arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FindBuilt(
     const std::string& name) const {
   auto entry = Find(name);
-  if (entry == nullptr || (!entry->pending && !entry->history_pending)) return entry;
+  // Built, or diverged for good (until the next start: read as it is).
+  auto built_now = [this](const Entry& e) {
+    return !e.pending && !e.history_pending && !(e.diverged && Rebuildable(e));
+  };
+  if (entry == nullptr || built_now(*entry)) return entry;
   std::unique_lock<std::mutex> lock(built_mutex_);
   const bool built = built_.wait_for(lock, kPendingWait, [&] {
     entry = Find(name);
-    return entry == nullptr || (!entry->pending && !entry->history_pending);
+    return entry == nullptr || built_now(*entry);
   });
   if (built) return entry;
   if (!entry->follows) {

@@ -104,6 +104,10 @@ class WindowCatalog {
   void ChangeEndedAll();
   // The tables with definitions (the metrics table's included).
   std::vector<TableName> WatchedTables() const;
+  // Whether every definition of `table` is rebuilt in the background after a change it cannot
+  // follow (so such changes may be allowed on it): the engine keeps a copy of the table to
+  // rebuild them from, or reads snapshots of its rows.
+  bool RebuildsAfterChange(const TableName& table) const;
   // Rows of `table` were committed that its windows were not given (a transaction that wrote
   // the table before it had windows): its definitions, and those being built, stop answering
   // queries until rebuilt (in the background, as after ChangeEnded).
@@ -319,8 +323,10 @@ class WindowCatalog {
   // Whether entry's state answers queries now (Answers).
   bool AnswersNow(const Entry& entry) const;
   // Definition `name` (null when there is none) with its state built: one published at start
-  // before it was built from the engine's copy (Entry::pending) is waited for, up to
-  // kPendingWait, then an IOError says it is still being built.
+  // before it was built (Entry::pending), one rebuilt whose history is being replaced, and a
+  // diverged one that is being rebuilt in the background are waited for, up to kPendingWait,
+  // then an IOError says it is still being built. (A diverged one that is rebuilt only at the
+  // next start is read as it is.)
   arrow::Result<std::shared_ptr<Entry>> FindBuilt(const std::string& name) const;
   // Wakes FindBuilt's waiters: a state was published.
   void NotifyBuilt();

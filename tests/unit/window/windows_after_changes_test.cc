@@ -151,8 +151,20 @@ class WindowsAfterChangesTest : public ::testing::Test {
 
 TEST_F(WindowsAfterChangesTest, ARetentionDeleteAnUpdateAndAnExecuteAreFollowedByARebuild) {
   // Rows of the last 50 minutes in any order: closed windows in the history, late rows.
-  ASSERT_TRUE(Ingest(*client_, Rows(random_, 5, 3000, 3000)).ok());
+  ASSERT_TRUE(Ingest(*client_, Rows(random_, 5, 30000, 3000)).ok());
   ASSERT_TRUE(Update(*client_, "DELETE FROM metrics WHERE metric_id = 'm1'").ok());
+  // A direct read of the window's state waits for its rebuild.
+  auto direct = Query(
+      *client_,
+      "SELECT metric_id, CAST(sum(value_count) AS BIGINT) AS n FROM hyprstream_window('metrics', "
+      "width := '5m') GROUP BY metric_id ORDER BY metric_id");
+  auto stored = Query(
+      *direct_,
+      "SELECT metric_id, count(value) AS n FROM metrics GROUP BY metric_id ORDER BY metric_id");
+  ASSERT_TRUE(direct.ok() && stored.ok()) << direct.status().ToString();
+  EXPECT_TRUE((*direct)->Equals(**stored)) << "direct read right after the DELETE:\n"
+                                           << (*direct)->ToString() << "\nstored rows:\n"
+                                           << (*stored)->ToString();
   ExpectNoStaleAnswer("right after the DELETE");
   ExpectTheWindowsAnswerAgain("after the DELETE");
   auto left = Query(*client_, "SELECT count(*) FROM metrics WHERE metric_id = 'm1'");
