@@ -498,11 +498,6 @@ bool WindowedConnection::InTransaction() const {
   return target().InTransaction();
 }
 
-WindowedConnection::~WindowedConnection() {
-  if (changed_unknown_) shared_->catalog->ChangeEndedAll();
-  for (const auto& table : changed_) shared_->catalog->ChangeEnded(table);
-}
-
 void WindowedConnection::EndTransaction(bool committed) {
   std::vector<std::pair<TableName, arrow::RecordBatchVector>> ended;
   std::vector<TableName> unwatched, changed;
@@ -516,7 +511,8 @@ void WindowedConnection::EndTransaction(bool committed) {
     std::swap(changed_unknown, changed_unknown_);
   }
   WindowCatalog& catalog = *shared_->catalog;
-  // Committed or rolled back, the change's windows answer nothing until rebuilt.
+  // The commit marked the windows of what it changed (HoldForCommit): rebuilt, whether it
+  // committed or not.
   if (changed_unknown) catalog.ChangeEndedAll();
   for (const auto& table : changed) catalog.ChangeEnded(table);
   for (const auto& table : unwatched) {

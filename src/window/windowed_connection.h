@@ -31,8 +31,6 @@ class WindowedConnection : public engine::ForwardingConnection,
   WindowedConnection(std::shared_ptr<WindowedShared> shared,
                      std::shared_ptr<engine::EngineConnection> inner)
       : ForwardingConnection(std::move(inner)), shared_(std::move(shared)) {}
-  // A transaction left open ends with the connection: what it changed is rebuilt.
-  ~WindowedConnection() override;
 
   arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(const std::string& sql) override;
   arrow::Result<int64_t> Ingest(const engine::IngestRequest& request,
