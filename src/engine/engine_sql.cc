@@ -42,4 +42,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CountResult(int64_t cou
   return arrow::RecordBatchReader::Make({batch}, CountSchema());
 }
 
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteToCompletion(
+    EngineStatement& statement) {
+  ARROW_ASSIGN_OR_RAISE(auto reader, statement.ExecuteQuery());
+  ARROW_ASSIGN_OR_RAISE(auto batches, reader->ToRecordBatches());
+  return arrow::RecordBatchReader::Make(std::move(batches), reader->schema());
+}
+
 }  // namespace hyprstream::engine

@@ -24,6 +24,11 @@ arrow::Status ExecuteStatement(EngineConnection& connection, const std::string& 
 std::shared_ptr<arrow::Schema> CountSchema();
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CountResult(int64_t count);
 
+// Runs `statement`'s query to completion (a write's rows are stored when it has run) and
+// gives its rows, read whole.
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteToCompletion(
+    EngineStatement& statement);
+
 // Whether the connection's open transaction can still commit: a trivial query succeeds.
 // DuckDB and PostgreSQL answer COMMIT of a transaction that a failed statement aborted with
 // success while rolling it back, so whoever acts on a commit asks this first.

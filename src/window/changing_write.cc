@@ -1,5 +1,6 @@
 #include "window/changing_write.h"
 
+#include "engine/engine_sql.h"
 #include "window/window_catalog.h"
 #include "window/windowed_connection.h"
 
@@ -43,11 +44,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ChangingWrite::ExecuteQ
   using Rows = arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>;
   const bool known = tables_.has_value();
   return Execute<Rows>([known](engine::EngineStatement& statement) -> Rows {
-    ARROW_ASSIGN_OR_RAISE(auto reader, statement.ExecuteQuery());
-    if (!known) return reader;  // (its rows as they come: it may be a query)
+    if (!known) return statement.ExecuteQuery();  // (its rows as they come: it may be a query)
     // Run to completion inside the hold (DELETE ... RETURNING: its rows are read here).
-    ARROW_ASSIGN_OR_RAISE(auto batches, reader->ToRecordBatches());
-    return arrow::RecordBatchReader::Make(std::move(batches), reader->schema());
+    return engine::ExecuteToCompletion(statement);
   });
 }
 

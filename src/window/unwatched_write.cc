@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/engine_sql.h"
 #include "window/window_catalog.h"
 #include "window/windowed_connection.h"
 
@@ -54,12 +55,9 @@ Result UnwatchedWrite::Execute(Run run) {
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> UnwatchedWrite::ExecuteQuery() {
   using Rows = arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>;
-  return Execute<Rows>([](engine::EngineStatement& statement) -> Rows {
-    // Run to completion inside the hold (a write's rows are stored when it has run).
-    ARROW_ASSIGN_OR_RAISE(auto reader, statement.ExecuteQuery());
-    ARROW_ASSIGN_OR_RAISE(auto batches, reader->ToRecordBatches());
-    return arrow::RecordBatchReader::Make(std::move(batches), reader->schema());
-  });
+  // Run to completion inside the hold.
+  return Execute<Rows>(
+      [](engine::EngineStatement& statement) { return engine::ExecuteToCompletion(statement); });
 }
 
 arrow::Result<int64_t> UnwatchedWrite::ExecuteUpdate() {

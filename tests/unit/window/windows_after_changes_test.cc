@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../engine/engine_test_util.h"
+#include "../server/windows_test_util.h"
 #include "window/windowed_engine.h"
 
 namespace hyprstream {
@@ -24,23 +25,19 @@ namespace {
 using engine::testing::Query;
 using engine::testing::Update;
 using namespace std::chrono_literals;
+using testing::Ask;
+using testing::NowMicros;
 
 // Answered from the metrics definition (tumbling 5m) and from metrics_trailing (trailing 1h).
 constexpr char kTumbling[] =
     "SELECT metric_id, time_bucket(INTERVAL '5 minutes', timestamp) AS bucket, count(value) AS n, "
     "sum(value) AS s, min(value) AS lo, max(value) AS hi FROM metrics GROUP BY metric_id, bucket "
     "ORDER BY metric_id, bucket";
-constexpr char kTrailing[] =
+constexpr char kTrailingMetrics[] =
     "SELECT metric_id, count(value) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi "
     "FROM metrics WHERE timestamp > now() - INTERVAL '1 hour' GROUP BY metric_id "
     "ORDER BY metric_id";
-const char* const kQueries[] = {kTumbling, kTrailing};
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+const char* const kQueries[] = {kTumbling, kTrailingMetrics};
 
 std::shared_ptr<arrow::Schema> MetricsSchema() {
   return arrow::schema({arrow::field("metric_id", arrow::utf8()),
@@ -66,11 +63,6 @@ std::shared_ptr<arrow::RecordBatch> Rows(std::mt19937& random, int ids, int coun
                                   {*id.Finish(), *ts.Finish(), *value.Finish()});
 }
 
-struct Answer {
-  std::shared_ptr<arrow::Table> rows;
-  std::string source;  // hyprstream.source
-};
-
 class WindowsAfterChangesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -93,17 +85,6 @@ class WindowsAfterChangesTest : public ::testing::Test {
     request.if_exists = engine::IngestRequest::IfExists::kAppend;
     auto reader = engine::testing::ReaderOf(MetricsSchema(), {std::move(rows)});
     return connection.Ingest(request, reader.get()).status();
-  }
-
-  static arrow::Result<Answer> Ask(engine::EngineConnection& connection, const std::string& sql) {
-    ARROW_ASSIGN_OR_RAISE(auto statement, connection.Prepare(sql));
-    ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-    Answer answer;
-    ARROW_ASSIGN_OR_RAISE(answer.rows, engine::testing::ReadAll(*reader));
-    if (auto metadata = reader->schema()->metadata()) {
-      answer.source = metadata->Get("hyprstream.source").ValueOr("");
-    }
-    return answer;
   }
 
   // With no write under way: whatever answers `sql` equals DuckDB over the stored rows.
