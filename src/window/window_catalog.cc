@@ -203,12 +203,10 @@ bool WindowCatalog::Rebuildable(const Entry& entry) const {
   return entry.follows || reads_snapshots_;
 }
 
-void WindowCatalog::MissHandoffs(const TableName& table) {
-  if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) {
-    for (const auto& handoff : it->second) {
-      std::lock_guard<std::mutex> held(handoff->mutex);
-      handoff->missed = true;  // the state being built lacks the change too
-    }
+void WindowCatalog::MissHandoffs(const std::vector<std::shared_ptr<Handoff>>& handoffs) {
+  for (const auto& handoff : handoffs) {
+    std::lock_guard<std::mutex> held(handoff->mutex);
+    handoff->missed = true;  // the state being built lacks the change too
   }
 }
 
@@ -222,7 +220,7 @@ void WindowCatalog::Diverged(const TableName& table) {
           table.key(), name, UntilRebuilt(*entry));
     }
   }
-  MissHandoffs(table);
+  if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) MissHandoffs(it->second);
 }
 
 void WindowCatalog::DivergedAll() {
@@ -235,12 +233,7 @@ void WindowCatalog::DivergedAll() {
           name, UntilRebuilt(*entry));
     }
   }
-  for (const auto& [key, handoffs] : handoffs_) {
-    for (const auto& handoff : handoffs) {
-      std::lock_guard<std::mutex> held(handoff->mutex);
-      handoff->missed = true;
-    }
-  }
+  for (const auto& [key, handoffs] : handoffs_) MissHandoffs(handoffs);
 }
 
 void WindowCatalog::ChangeEnded(const TableName& table) {
@@ -290,7 +283,7 @@ void WindowCatalog::MissedRows(const TableName& table) {
             table.key(), name, UntilRebuilt(*entry));
       }
     }
-    MissHandoffs(table);
+    if (auto it = handoffs_.find(table.key()); it != handoffs_.end()) MissHandoffs(it->second);
   }
   if (rebuild && needs_rebuild_) needs_rebuild_(table);
 }

@@ -250,9 +250,9 @@ class WindowCatalog {
   // Whether a diverged state of `entry` is rebuilt in the background (Rebuild): from the
   // engine's copy, or from a snapshot of the stored rows.
   bool Rebuildable(const Entry& entry) const;
-  // Builds being made of `table` get rows they cannot be given: each is published diverged
-  // (and rebuilt again). Caller holds mutex_.
-  void MissHandoffs(const TableName& table);
+  // Builds under way (their handoffs) lack a change: each is published diverged (and rebuilt
+  // again). Caller holds mutex_.
+  static void MissHandoffs(const std::vector<std::shared_ptr<Handoff>>& handoffs);
   // `builds` grouped so that each group is served by one read of its table's rows (same
   // table, time column and source), in their order.
   static std::vector<std::vector<Build>> ByRead(std::vector<Build> builds);
