@@ -54,9 +54,12 @@ class DuckDbEngine : public Engine, public std::enable_shared_from_this<DuckDbEn
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadSnapshot(
       const std::string& schema, const std::string& table, const std::string& query) override {
     ARROW_ASSIGN_OR_RAISE(auto connection, Connect());
-    const std::string name =
-        (schema.empty() ? "" : QuoteIdentifier(schema) + ".") + QuoteIdentifier(table);
-    return ReadInSnapshot(std::move(connection), "SELECT count(*) FROM " + name, query);
+    return ReadInSnapshot(std::move(connection), PinQuery(schema, table), query);
+  }
+  arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
+      const std::string& schema, const std::string& table) override {
+    ARROW_ASSIGN_OR_RAISE(auto connection, Connect());
+    return PinSnapshot(std::move(connection), PinQuery(schema, table));
   }
 
   arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(
@@ -66,6 +69,12 @@ class DuckDbEngine : public Engine, public std::enable_shared_from_this<DuckDbEn
   }
 
  private:
+  // A cheap read of the table that gives a transaction its snapshot.
+  static std::string PinQuery(const std::string& schema, const std::string& table) {
+    return "SELECT count(*) FROM " + (schema.empty() ? "" : QuoteIdentifier(schema) + ".") +
+           QuoteIdentifier(table);
+  }
+
   std::shared_ptr<DuckDbDatabase> database_;
 };
 

@@ -317,6 +317,13 @@ class Engine {
       const std::string& schema, const std::string& table, const std::string& query) {
     return arrow::Status::NotImplemented("engine ", name(), " cannot read a table as of a moment");
   }
+  // Where reads_snapshots(): a connection of its own in such a transaction, its snapshot taken
+  // (by a read of `table`) before it returns, for several queries as of one moment; releasing
+  // it ends the transaction.
+  virtual arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
+      const std::string& schema, const std::string& table) {
+    return arrow::Status::NotImplemented("engine ", name(), " cannot read a table as of a moment");
+  }
   // When this engine's copy of a table last caught up with what others write to its backend
   // (a cache's refresh); nullopt when its rows are the table itself. `schema` as above.
   virtual std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,

@@ -143,6 +143,10 @@ class ForwardingEngine : public Engine {
       const std::string& schema, const std::string& table, const std::string& query) override {
     return target_->ReadSnapshot(schema, table, query);
   }
+  arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
+      const std::string& schema, const std::string& table) override {
+    return target_->SnapshotConnection(schema, table);
+  }
 
  protected:
   Engine& target() const { return *target_; }

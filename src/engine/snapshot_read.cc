@@ -14,8 +14,7 @@ class SnapshotReader : public arrow::RecordBatchReader {
       : connection_(std::move(connection)), statement_(std::move(statement)) {}
   ~SnapshotReader() override {
     rows_.reset();
-    statement_.reset();
-    (void)connection_->Rollback();
+    statement_.reset();  // before the pinned connection ends its transaction
   }
   std::shared_ptr<arrow::Schema> schema() const override {
     return rows_ ? rows_->schema() : statement_->dataset_schema();
@@ -28,24 +27,32 @@ class SnapshotReader : public arrow::RecordBatchReader {
   }
 
  private:
-  std::shared_ptr<EngineConnection> connection_;
+  std::shared_ptr<EngineConnection> connection_;  // pinned (PinSnapshot)
   std::unique_ptr<EngineStatement> statement_;
   std::shared_ptr<arrow::RecordBatchReader> rows_;  // once read
 };
 
 }  // namespace
 
+arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
+    std::shared_ptr<EngineConnection> connection, const std::string& pin) {
+  ARROW_RETURN_NOT_OK(connection->BeginTransaction());
+  if (auto pinned = QueryValue(*connection, pin); !pinned.ok()) {
+    (void)connection->Rollback();
+    return pinned.status();
+  }
+  // The same connection, ending its transaction when the last holder lets go.
+  EngineConnection* raw = connection.get();
+  return std::shared_ptr<EngineConnection>(
+      raw, [held = std::move(connection)](EngineConnection*) { (void)held->Rollback(); });
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadInSnapshot(
     std::shared_ptr<EngineConnection> connection, const std::string& pin,
     const std::string& query) {
-  ARROW_RETURN_NOT_OK(connection->BeginTransaction());
-  auto rows = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
-    ARROW_RETURN_NOT_OK(QueryValue(*connection, pin).status());
-    ARROW_ASSIGN_OR_RAISE(auto statement, connection->Prepare(query));
-    return std::make_shared<SnapshotReader>(connection, std::move(statement));
-  }();
-  if (!rows.ok()) (void)connection->Rollback();
-  return rows;
+  ARROW_ASSIGN_OR_RAISE(auto pinned, PinSnapshot(std::move(connection), pin));
+  ARROW_ASSIGN_OR_RAISE(auto statement, pinned->Prepare(query));
+  return std::make_shared<SnapshotReader>(std::move(pinned), std::move(statement));
 }
 
 }  // namespace hyprstream::engine

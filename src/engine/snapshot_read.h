@@ -1,12 +1,14 @@
 // Reading a DuckDB table as of one moment while writes go on. DuckDB gives a transaction its
-// snapshot at its first read, so ReadInSnapshot begins a transaction on `connection`, runs
-// `pin` (a cheap read of the table, e.g. a count) and prepares the query before it returns;
-// the query runs when the reader is first read. Rows committed after the call are not in its
-// rows, however late the reader is read.
+// snapshot at its first read, so PinSnapshot begins a transaction on `connection` and runs
+// `pin` (a cheap read of the table, e.g. a count) before it returns: every query run on the
+// connection it gives reads the rows as of then. ReadInSnapshot also prepares `query`, which
+// runs when the reader is first read. Rows committed after the call are in neither, however
+// late they are read.
 //
-// Ownership: the reader owns `connection`'s transaction and ends it (rolls back) when it is
-// destroyed; nobody else may use the connection meanwhile. Threading: the reader may be read
-// from any thread, one at a time. Errors: a failed step rolls back and is returned.
+// Ownership: the pinned connection (and the reader, which holds it) owns `connection`'s
+// transaction and ends it (rolls back) when released; nobody else may use the connection
+// meanwhile. Threading: one caller at a time, from any thread. Errors: a failed step rolls
+// back and is returned.
 #pragma once
 
 #include <arrow/record_batch.h>
@@ -18,6 +20,9 @@
 #include "engine/engine.h"
 
 namespace hyprstream::engine {
+
+arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
+    std::shared_ptr<EngineConnection> connection, const std::string& pin);
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadInSnapshot(
     std::shared_ptr<EngineConnection> connection, const std::string& pin, const std::string& query);

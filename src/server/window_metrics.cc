@@ -25,6 +25,7 @@ std::string WindowMetricsText(const window::WindowCatalog& catalog) {
   series("hyprstream_window_suffix_hits_total", "counter", &Definition::suffix_hits);
   series("hyprstream_window_suffix_builds_total", "counter", &Definition::suffix_builds);
   series("hyprstream_window_rebuilds_total", "counter", &Definition::rebuilds);
+  series("hyprstream_window_followed_deletes_total", "counter", &Definition::followed_deletes);
   // One series per state (1: the definition's state now), as hyprstream_windows() reports it.
   text +=
       "# HELP hyprstream_window_state Whether queries are answered from the window's state "

@@ -8,10 +8,11 @@ namespace hyprstream::window {
 
 ChangingWrite::ChangingWrite(std::unique_ptr<engine::EngineStatement> prepared,
                              std::shared_ptr<WindowedConnection> connection,
-                             std::optional<std::vector<TableName>> tables)
+                             std::optional<std::vector<TableName>> tables, bool deletes)
     : ForwardingStatement(std::move(prepared)),
       connection_(std::move(connection)),
-      tables_(std::move(tables)) {}
+      tables_(std::move(tables)),
+      deletes_(deletes) {}
 
 template <typename Result, typename Run>
 Result ChangingWrite::Execute(Run run) {
@@ -23,7 +24,11 @@ Result ChangingWrite::Execute(Run run) {
     return run(target());
   }
   const std::vector<TableName> tables = tables_ ? *tables_ : catalog.WatchedTables();
+  std::optional<WindowCatalog::DeleteWatch> watch;
   Result result = [&]() -> Result {
+    if (deletes_ && tables.size() == 1 && catalog.MayFollowDelete(tables.front())) {
+      return RunWatched<Result>(run, tables.front(), &watch);
+    }
     auto hold = catalog.write_gate().Enter(tables);
     if (tables_) {
       for (const TableName& table : tables) catalog.Diverged(table);
@@ -32,12 +37,40 @@ Result ChangingWrite::Execute(Run run) {
     }
     return run(target());
   }();
+  if (watch) catalog.FollowDelete(*watch);  // writes go on meanwhile
   if (tables_) {
     for (const TableName& table : tables) catalog.ChangeEnded(table);
   } else {
     catalog.ChangeEndedAll();
   }
   return result;
+}
+
+template <typename Result, typename Run>
+Result ChangingWrite::RunWatched(Run run, const TableName& table,
+                                 std::optional<WindowCatalog::DeleteWatch>* watch) {
+  WindowCatalog& catalog = connection_->catalog();
+  engine::EngineConnection& stored = connection_->stored();
+  {
+    // No write half done while the snapshots are taken: the watch's and the DELETE's
+    // transaction see the same rows (writes go on once they are taken).
+    auto exclusion = catalog.write_gate().Exclude(table);
+    *watch = catalog.WatchDelete(table, stored);  // (marks the windows, as Diverged)
+  }
+  auto hold = catalog.write_gate().Enter({table});
+  if (!*watch) return run(target());
+  Result ran = run(target());
+  if (!ran.ok()) {
+    (void)stored.Rollback();
+    watch->reset();
+    return ran;
+  }
+  catalog.CheckDelete(**watch, stored);
+  if (arrow::Status committed = stored.Commit(); !committed.ok()) {
+    watch->reset();
+    return committed;
+  }
+  return ran;
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ChangingWrite::ExecuteQuery() {

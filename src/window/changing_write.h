@@ -12,6 +12,10 @@
 // any, are read there); one whose tables cannot be told may be a query and keeps its rows as
 // they come (DuckDB has run its writes when the first rows can be read).
 //
+// A DELETE of one table outside a transaction that removed only its oldest rows (retention)
+// is followed without a rebuild where the windows allow (WindowCatalog::FollowDelete): it
+// runs in a transaction of its own, checked before it commits.
+//
 // Ownership: owns the prepared statement; shares the connection. Threading: one caller at a
 // time, like every statement.
 #pragma once
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "engine/forwarding_engine.h"
+#include "window/window_catalog.h"
 #include "window/window_definition.h"
 
 namespace hyprstream::window {
@@ -30,10 +35,10 @@ class WindowedConnection;
 class ChangingWrite : public engine::ForwardingStatement {
  public:
   // `tables`: what the statement changes; nullopt: it cannot be told (every table with
-  // windows, as they are when it runs).
+  // windows, as they are when it runs). `deletes`: it is a DELETE (removes rows, changes none).
   ChangingWrite(std::unique_ptr<engine::EngineStatement> prepared,
                 std::shared_ptr<WindowedConnection> connection,
-                std::optional<std::vector<TableName>> tables);
+                std::optional<std::vector<TableName>> tables, bool deletes = false);
 
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ExecuteQuery() override;
   arrow::Result<int64_t> ExecuteUpdate() override;
@@ -41,9 +46,15 @@ class ChangingWrite : public engine::ForwardingStatement {
  private:
   template <typename Result, typename Run>
   Result Execute(Run run);
+  // A DELETE of `table` that the windows may follow: run in a transaction of its own whose
+  // snapshot matches the watch's (WindowCatalog::WatchDelete), checked before it commits.
+  template <typename Result, typename Run>
+  Result RunWatched(Run run, const TableName& table,
+                    std::optional<WindowCatalog::DeleteWatch>* watch);
 
   std::shared_ptr<WindowedConnection> connection_;
   const std::optional<std::vector<TableName>> tables_;
+  const bool deletes_;
 };
 
 }  // namespace hyprstream::window

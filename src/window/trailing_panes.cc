@@ -95,6 +95,13 @@ void TrailingPanes::Fold(const int32_t* ids, const int64_t* times, const ValueIn
   }
 }
 
+int64_t TrailingPanes::OldestTimeHeld() const {
+  int64_t oldest = overflow_min_time_;
+  if (!ring_.empty()) oldest = std::min(oldest, ring_.first() * ring_.width());
+  if (!blocks_.empty()) oldest = std::min(oldest, blocks_.first() * kPanesPerBlock * ring_.width());
+  return oldest;
+}
+
 uint64_t TrailingPanes::LastFoldInto(int64_t time) const {
   auto it = last_fold_.find(FloorDiv(time, ring_.width()));
   return it == last_fold_.end() ? 0 : it->second;

@@ -42,6 +42,9 @@ class TrailingPanes {
             int64_t evict_bound, int64_t* dropped_rows);
   // Rows with time <= horizon() may be missing; kNoTime: none missing.
   int64_t horizon() const { return horizon_; }
+  // No row with an earlier time is in any pane (the first open pane's or block's start, or
+  // the overflow's earliest row); INT64_MAX when no pane is open.
+  int64_t OldestTimeHeld() const;
   // The number of the last Fold that put rows into the pane holding `time` (0: none): a
   // reader that saw one number and later sees another knows rows of that pane arrived
   // meanwhile (what it read of that pane elsewhere may disagree with the panes).

@@ -180,7 +180,7 @@ arrow::Status WindowCatalog::Start() {
     std::unique_lock<std::shared_mutex> lock(mutex_);
     for (const Build& build : group) {
       build.fresh->pending = true;
-      build.fresh->diverged = true;
+      build.fresh->Diverge();
       ARROW_RETURN_NOT_OK(build.publish().status());
       spdlog::info(
           "window '{}' is built from the {} of {} in the background; until then the engine "
@@ -213,7 +213,7 @@ void WindowCatalog::MissHandoffs(const std::vector<std::shared_ptr<Handoff>>& ha
 void WindowCatalog::Diverged(const TableName& table) {
   std::shared_lock lock(mutex_);
   for (const auto& [name, entry] : entries_) {
-    if (entry->table == table && !entry->diverged.exchange(true)) {
+    if (entry->table == table && entry->Diverge()) {
       spdlog::info(
           "rows of {} were changed or removed: queries are no longer answered from "
           "window '{}' ({})",
@@ -226,7 +226,7 @@ void WindowCatalog::Diverged(const TableName& table) {
 void WindowCatalog::DivergedAll() {
   std::shared_lock lock(mutex_);
   for (const auto& [name, entry] : entries_) {
-    if (!entry->diverged.exchange(true)) {
+    if (entry->Diverge()) {
       spdlog::info(
           "a statement changed tables that cannot be told: queries are no longer answered from "
           "window '{}' ({})",
@@ -276,7 +276,7 @@ void WindowCatalog::MissedRows(const TableName& table) {
     for (const auto& [name, entry] : entries_) {
       if (entry->table != table) continue;
       rebuild = rebuild || Rebuildable(*entry);
-      if (!entry->diverged.exchange(true)) {
+      if (entry->Diverge()) {
         spdlog::info(
             "rows of {} were committed by a write that began before it had windows: queries are "
             "no longer answered from window '{}' ({})",
@@ -569,7 +569,7 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
     // Its state may hold part of the rows, or its history lack windows that closed: it
     // answers no query until it is rebuilt (behind a cache, from the copy at once). The other
     // definitions still get the rows.
-    if (!entry->diverged.exchange(true)) {
+    if (entry->Diverge()) {
       spdlog::warn(
           "window '{}' missed committed rows ({}): queries are no longer answered from "
           "it ({})",
@@ -699,19 +699,20 @@ TableName WindowCatalog::Canonical(const std::optional<std::string>& schema,
 }
 
 WindowCatalog::Stats WindowCatalog::GetStats() const {
-  std::vector<std::pair<std::shared_ptr<Entry>, uint64_t>> all;  // with its rebuilds
+  std::vector<std::pair<std::shared_ptr<Entry>, Counts>> all;
   {
     std::shared_lock<std::shared_mutex> lock(mutex_);
     for (const auto& [name, entry] : entries_) {
-      auto rebuilt = rebuilds_.find(name);
-      all.emplace_back(entry, rebuilt == rebuilds_.end() ? 0 : rebuilt->second);
+      auto counted = counts_.find(name);
+      all.emplace_back(entry, counted == counts_.end() ? Counts{} : counted->second);
     }
   }
   Stats stats;
-  for (const auto& [entry, rebuilds] : all) {
+  for (const auto& [entry, counts] : all) {
     WindowStoreStats store = entry->store->GetStats();
     Stats::Definition& d = stats.definitions.emplace_back();
-    d.rebuilds = rebuilds;
+    d.rebuilds = counts.rebuilds;
+    d.followed_deletes = counts.followed_deletes;
     d.name = entry->name;
     d.table = entry->table.key();
     d.spec = entry->spec.ToString();

@@ -102,6 +102,37 @@ class WindowCatalog {
   void DivergedAll();
   void ChangeEnded(const TableName& table);
   void ChangeEndedAll();
+  // Following a DELETE of `table` outside a transaction that removed only its oldest rows
+  // (a retention DELETE ... WHERE ts < X) without a rebuild:
+  //  - MayFollowDelete: whether one could be followed now (an engine that reads snapshots, a
+  //    definition that answers);
+  //  - WatchDelete, inside an exclusion of the table's write gate (no write half done), in
+  //    place of Diverged: notes the definitions that answer, marks them all diverged, pins a
+  //    snapshot of the rows, and begins a transaction on `deleting` (the DELETE's connection)
+  //    with the same snapshot (nullopt, `deleting` untouched, when none could follow);
+  //  - the DELETE runs in that transaction, inside a hold of the gate: writes go on;
+  //  - CheckDelete, before it commits: whether it removed exactly the rows older than the
+  //    oldest row left, m (both snapshots tell); the noted definitions whose state in memory
+  //    holds no row older than m can follow it;
+  //  - FollowDelete, once it committed, before ChangeEnded: their history loses the windows
+  //    that start before m, those holding m recomputed from the stored rows, and they answer
+  //    again unless another change came meanwhile. The rest stay diverged for ChangeEnded.
+  struct Entry;
+  struct DeleteWatch {
+    struct Noted {
+      std::shared_ptr<Entry> entry;
+      std::optional<int64_t> oldest;  // CheckDelete: m, where it can follow the DELETE
+      uint64_t divergences = 0;       // Entry::Divergences() once marked for this DELETE
+    };
+    TableName table;
+    std::vector<Noted> noted;                          // answering before the DELETE
+    std::shared_ptr<engine::EngineConnection> before;  // its rows before the DELETE, pinned
+  };
+  bool MayFollowDelete(const TableName& table) const;
+  std::optional<DeleteWatch> WatchDelete(const TableName& table,
+                                         engine::EngineConnection& deleting);
+  void CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting) const;
+  void FollowDelete(DeleteWatch& watch);
   // The tables with definitions (the metrics table's included).
   std::vector<TableName> WatchedTables() const;
   // Whether every definition of `table` is rebuilt in the background after a change it cannot
@@ -161,10 +192,11 @@ class WindowCatalog {
       // answers all but the first.
       std::string state;
       int64_t keys = 0, rows = 0, late_rows = 0;
-      int64_t open_bytes = 0;      // open state plus the pane rows kept for its reads
-      uint64_t suffix_hits = 0;    // trailing pane reads merged from kept block suffixes
-      uint64_t suffix_builds = 0;  // block suffixes built
-      uint64_t rebuilds = 0;       // states built in the background (Rebuild) since start
+      int64_t open_bytes = 0;         // open state plus the pane rows kept for its reads
+      uint64_t suffix_hits = 0;       // trailing pane reads merged from kept block suffixes
+      uint64_t suffix_builds = 0;     // block suffixes built
+      uint64_t rebuilds = 0;          // states built in the background (Rebuild) since start
+      uint64_t followed_deletes = 0;  // DELETEs of the oldest rows followed without a rebuild
     };
     std::vector<Definition> definitions;
     int64_t edge_bytes = 0;  // rows of trailing panes kept for reads, every definition's
@@ -216,7 +248,6 @@ class WindowCatalog {
   bool MayAnswer(const std::string& sql) const;
 
  private:
-  struct Entry;
   struct Handoff;
 
   WindowCatalog(std::shared_ptr<engine::Engine> engine, std::shared_ptr<engine::Engine> host,
@@ -275,6 +306,19 @@ class WindowCatalog {
       const std::vector<std::shared_ptr<Entry>>& entries);
   // Replaces the history with the windows entry's state closed. Caller holds write_mutex.
   arrow::Status ReplaceHistory(Entry& entry);
+  // The definitions of `table` that could follow a DELETE (MayFollowDelete); empty when a
+  // state is being built or follows an engine's copy. Caller holds mutex_.
+  std::vector<std::shared_ptr<Entry>> FollowersOfDelete(const TableName& table) const;
+  // CheckDelete for definitions over time column `time`, `oldest` the oldest time left:
+  // whether the DELETE removed exactly the rows older than it.
+  arrow::Result<bool> RemovedOnlyRowsBefore(const DeleteWatch& watch,
+                                            engine::EngineConnection& deleting,
+                                            const std::string& time, int64_t oldest) const;
+  // Makes `entry`'s history (its state holds no row older than `oldest`) agree with the stored
+  // rows once every row older than `oldest` is gone: the windows starting before `oldest`
+  // dropped, those holding it recomputed from the stored rows. Returns the history rows
+  // written.
+  arrow::Result<int64_t> TrimHistoryBefore(Entry& entry, int64_t oldest);
   // The columns the states being built read from their table's rows (for the metrics table,
   // the union of what each reads; else all).
   static std::string StoredColumns(const std::vector<Build>& builds);
@@ -344,7 +388,12 @@ class WindowCatalog {
   bool reads_snapshots_ = false;     // set in Start: the engine's ReadSnapshot works here
   mutable std::shared_mutex mutex_;  // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
-  std::map<std::string, uint64_t> rebuilds_;               // GUARDED_BY(mutex_); by lower-case name
+  // What happened to each definition's state since start, by lower-case name.
+  struct Counts {
+    uint64_t rebuilds = 0;          // built in the background (Rebuild)
+    uint64_t followed_deletes = 0;  // DELETEs of the oldest rows followed (FollowDelete)
+  };
+  std::map<std::string, Counts> counts_;  // GUARDED_BY(mutex_)
   // Tables whose state is being built from a snapshot of their copy, by TableName::key;
   // guarded by mutex_.
   std::map<std::string, std::vector<std::shared_ptr<Handoff>>> handoffs_;

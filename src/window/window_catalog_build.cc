@@ -173,7 +173,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     missed = handoff->missed;
     ForgetHandoff(table, handoff);
     for (const Build& build : builds) {
-      if (missed) build.fresh->diverged = true;  // answers nothing until built again
+      if (missed) build.fresh->Diverge();  // answers nothing until built again
       build.fresh->history_pending = true;
       ARROW_ASSIGN_OR_RAISE(bool in_place, build.publish());
       if (!in_place) continue;  // dropped meanwhile
@@ -187,7 +187,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   arrow::Status replaced;
   for (auto& [entry, lock] : published) {
     arrow::Status status = ReplaceHistory(*entry);
-    if (!status.ok()) entry->diverged = true;  // its history is not its own: rebuilt again
+    if (!status.ok()) entry->Diverge();  // its history is not its own: rebuilt again
     entry->history_pending = false;
     if (replaced.ok()) replaced = status;
   }
@@ -311,7 +311,7 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     if (!rows) continue;  // not readable now: the copy's next load (or change) asks again
     {
       std::unique_lock<std::shared_mutex> lock(mutex_);
-      for (const Build& build : group) ++rebuilds_[Lower(build.fresh->name)];
+      for (const Build& build : group) ++counts_[Lower(build.fresh->name)].rebuilds;
     }
     for (const Build& build : group) {
       edge_cache_->Forget(build.fresh->name);

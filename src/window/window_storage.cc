@@ -92,7 +92,12 @@ arrow::Status WindowStorage::Execute(const std::string& sql) const {
 
 arrow::Result<std::optional<int64_t>> WindowStorage::QueryTime(const std::string& sql) const {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
-  ARROW_ASSIGN_OR_RAISE(auto table, engine::QueryTable(*connection, sql));
+  return QueryTime(*connection, sql);
+}
+
+arrow::Result<std::optional<int64_t>> WindowStorage::QueryTime(engine::EngineConnection& connection,
+                                                               const std::string& sql) {
+  ARROW_ASSIGN_OR_RAISE(auto table, engine::QueryTable(connection, sql));
   if (table->num_rows() != 1 || table->num_columns() < 1) {
     return arrow::Status::Invalid("expected one row from: ", sql);
   }
@@ -215,6 +220,33 @@ arrow::Status WindowStorage::ReplaceHistory(const std::string& name,
   if (!replaced.ok()) {
     (void)connection->Rollback();
     return replaced;
+  }
+  return connection->Commit();
+}
+
+arrow::Status WindowStorage::TrimHistory(const std::string& name, int64_t before_us,
+                                         const arrow::RecordBatchVector& rows) const {
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  const std::string history = Internal(name + "_history");
+  // (None yet: no window has closed.)
+  const bool exists =
+      engine::QueryValue(*connection, "SELECT count(*) FROM " + history + " WHERE false").ok();
+  ARROW_RETURN_NOT_OK(connection->BeginTransaction());
+  arrow::Status trimmed = [&]() -> arrow::Status {
+    if (exists) {
+      ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
+          *connection,
+          "DELETE FROM " + history + " WHERE window_start < " + TimestampLiteral(before_us)));
+    }
+    if (rows.empty()) return arrow::Status::OK();
+    engine::IngestRequest request = HistoryTarget(name);
+    request.if_exists = engine::IngestRequest::IfExists::kAppend;
+    ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make(rows));
+    return connection->Ingest(request, reader.get()).status();
+  }();
+  if (!trimmed.ok()) {
+    (void)connection->Rollback();
+    return trimmed;
   }
   return connection->Commit();
 }

@@ -88,6 +88,11 @@ class WindowStorage {
                                const std::shared_ptr<arrow::Schema>& schema,
                                const arrow::RecordBatchVector& rows) const;
 
+  // Deletes `name`'s history windows that start before `before_us` and appends `rows` in one
+  // transaction: readers see the history before or after.
+  arrow::Status TrimHistory(const std::string& name, int64_t before_us,
+                            const arrow::RecordBatchVector& rows) const;
+
   // The columns of `table` as the engine returns them (NotFound if it does not exist).
   arrow::Result<std::shared_ptr<arrow::Schema>> TableSchema(const TableName& table) const;
   // Whether `table` exists.
@@ -115,6 +120,9 @@ class WindowStorage {
   // A one-value query of a time (e.g. SELECT max(ts) ...) as microseconds since the epoch;
   // nullopt for NULL. Works for SQLite's text timestamps too.
   arrow::Result<std::optional<int64_t>> QueryTime(const std::string& sql) const;
+  // The same on `connection` (e.g. inside its transaction).
+  static arrow::Result<std::optional<int64_t>> QueryTime(engine::EngineConnection& connection,
+                                                         const std::string& sql);
 
  private:
   WindowStorage(std::shared_ptr<engine::Engine> engine, Flavor flavor, std::string default_schema)

@@ -654,6 +654,19 @@ arrow::Status WindowStore::CloseUpTo(int64_t watermark, UpdateResult* result) {
   return arrow::Status::OK();
 }
 
+int64_t WindowStore::OldestTimeHeld() const {
+  std::shared_lock lock(mutex_);
+  if (!trailing_.empty()) return kNoTime;
+  int64_t oldest = INT64_MAX;
+  for (const auto& level : levels_) {
+    if (!level->ring.empty()) oldest = std::min(oldest, level->ring.first() * level->ring.width());
+  }
+  for (const auto& panes : trailing_panes_) oldest = std::min(oldest, panes->OldestTimeHeld());
+  for (const ClosedWindow& closed : pending_) oldest = std::min(oldest, closed.start_us);
+  for (const RetainedWindow& kept : retained_) oldest = std::min(oldest, kept.start);
+  return oldest;
+}
+
 arrow::Status WindowStore::AdvanceWatermark(int64_t watermark_us) {
   std::unique_lock lock(mutex_);
   const int64_t watermark = std::min(watermark_us, kEndOfTime);

@@ -272,6 +272,11 @@ class WindowStore {
   // within about the rows' own (`rows_bytes`): 0 to kMaxEdgeSuffixes.
   static int64_t EdgeSuffixCount(int64_t rows_bytes, int64_t keys, int64_t slot_bytes);
   static constexpr int64_t kMaxEdgeSuffixes = 64;
+  // No row with an earlier event time is held in memory (open panes of every width, trailing
+  // panes, closed windows not yet taken or still retained), so a change to stored rows older
+  // than this cannot touch the state; INT64_MAX when nothing is held, kNoTime when it cannot
+  // be told (trailing windows kept as rows or per-row columns).
+  int64_t OldestTimeHeld() const;
   WindowStoreStats GetStats() const;
   // Keys with state (GetStats().keys without building the rest).
   int64_t key_count() const;

@@ -17,6 +17,11 @@
 namespace hyprstream::window {
 namespace {
 
+// A DELETE that writes nothing else: ChangingWrite may follow it (a retention DELETE).
+bool DeletesOnly(const sql::StatementInfo& statement, sql::WriteMode mode) {
+  return mode == sql::WriteMode::kDelete && statement.writes_known && statement.writes.size() == 1;
+}
+
 bool IsTransactionControl(sql::StatementKind kind) {
   return kind == sql::StatementKind::kBegin || kind == sql::StatementKind::kCommit ||
          kind == sql::StatementKind::kRollback;
@@ -298,8 +303,8 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
     if (!appends) {
       // Allowed (e.g. retention deletes): the windows are rebuilt after each.
       ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(sql));
-      return std::make_unique<ChangingWrite>(std::move(prepared), self,
-                                             std::vector<TableName>{table});
+      return std::make_unique<ChangingWrite>(
+          std::move(prepared), self, std::vector<TableName>{table}, DeletesOnly(statement, mode));
     }
     ARROW_ASSIGN_OR_RAISE(auto insert,
                           MetricsInsert::Make(shared_target(), shared_->catalog, statement,
@@ -312,8 +317,8 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
   if (!appends && mode != sql::WriteMode::kDdl && catalog.RebuildsAfterChange(table)) {
     // The windows cannot follow it: they are rebuilt after each, in the background.
     ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(sql));
-    return std::make_unique<ChangingWrite>(std::move(prepared), self,
-                                           std::vector<TableName>{table});
+    return std::make_unique<ChangingWrite>(std::move(prepared), self, std::vector<TableName>{table},
+                                           DeletesOnly(statement, mode));
   }
   if (!appends) {
     return arrow::Status::Invalid(

@@ -61,6 +61,9 @@ class WindowedConnection : public engine::ForwardingConnection,
   // Where window functions and queries answered from window state run.
   arrow::Result<std::shared_ptr<engine::EngineConnection>> Host();
   WindowCatalog& catalog() const { return *shared_->catalog; }
+  // The engine's connection below the windows layer, for a statement that runs its own
+  // transaction there (ChangingWrite, for a DELETE the windows follow).
+  engine::EngineConnection& stored() const { return target(); }
   // Inside the open transaction, a write to `tables` ran while they had no windows: should
   // one get windows before the commit, they miss its rows (WindowCatalog::MissedRows).
   void WroteUnwatched(const std::vector<TableName>& tables);

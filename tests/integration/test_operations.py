@@ -524,6 +524,61 @@ def test_metrics_say_which_windows_answer_and_count_their_rebuilds(start_server)
                        for s in states) == 1
 
 
+def test_a_retention_delete_of_the_oldest_rows_is_followed_without_a_rebuild(start_server):
+    """A retention DELETE of metrics rows older than the windows still open (here: older than
+    two days) is followed at once: right after it both definitions answer, /metrics counts it
+    as followed and no rebuild, and the 5m GROUP BY answered from the windows equals the
+    stored rows (the window the bound falls in recomputed, the older ones gone)."""
+    import datetime
+    http_port = free_port()
+    server = start_server("--http-port", str(http_port), "--log-level", "debug")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    n = 3 * 24 * 60  # a row a minute over three days, in time order
+    data = pa.table({
+        "metric_id": [f"m{i % 3}" for i in range(n)],
+        "timestamp": pa.array([now - datetime.timedelta(seconds=60 * (n - i) - 17)
+                               for i in range(n)], pa.timestamp("ms")),
+        "value": [float(i % 11) for i in range(n)]})
+    windows = ("metrics", "metrics_trailing")
+    group_by = ("SELECT metric_id, time_bucket(INTERVAL '5 minutes', timestamp) AS bucket, "
+                "count(value) AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi "
+                "FROM metrics GROUP BY metric_id, bucket ORDER BY metric_id, bucket")
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", data, mode="append")
+
+        def answering():
+            cur.execute("SELECT count(*) FROM hyprstream_windows() WHERE state = 'answering'")
+            return cur.fetchone()[0] == len(windows)
+
+        wait_for(answering, what="both metrics windows answering")
+        before = parse_metrics(http_get(http_port, "/metrics")[1])
+        answered = server.log().count("answered from the maintained windows of 'metrics'")
+        cur.execute("DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days'")
+        assert cur.rowcount > 0
+        cur.execute("SELECT name, state FROM hyprstream_windows() ORDER BY name")
+        assert cur.fetchall() == [(name, "answering") for name in windows]
+        cur.execute(group_by)
+        got = cur.fetchall()
+        assert server.log().count("answered from the maintained windows of 'metrics'") > answered
+        cur.execute('SELECT metric_id, "timestamp", value FROM metrics')
+        buckets = {}
+        for metric_id, ts, value in cur.fetchall():
+            start = ts.replace(minute=ts.minute - ts.minute % 5, second=0, microsecond=0)
+            buckets.setdefault((metric_id, start), []).append(value)
+        assert min(start for _, start in buckets) > now - datetime.timedelta(days=2, minutes=5)
+        want = [(m, start, len(v), sum(v), min(v), max(v))
+                for (m, start), v in sorted(buckets.items())]
+        assert [(m, b.replace(tzinfo=None), n_, s, lo, hi) for m, b, n_, s, lo, hi in got] == want
+        after = parse_metrics(http_get(http_port, "/metrics")[1])
+        for window in windows:
+            assert (metric(after, "hyprstream_window_followed_deletes_total", window=window)
+                    == metric(before, "hyprstream_window_followed_deletes_total",
+                              window=window) + 1)
+            assert (metric(after, "hyprstream_window_rebuilds_total", window=window)
+                    == metric(before, "hyprstream_window_rebuilds_total", window=window))
+
+
 def test_http_endpoint_is_off_by_default_and_listed_in_help(start_server):
     from conftest import BINARY
 

@@ -1,5 +1,5 @@
-// ReadInSnapshot over real DuckDB: the rows are those committed when the call returned, however
-// late they are read and whatever other connections commit meanwhile.
+// PinSnapshot and ReadInSnapshot over real DuckDB: the rows are those committed when the call
+// returned, however late they are read and whatever other connections commit meanwhile.
 #include "engine/snapshot_read.h"
 
 #include <gtest/gtest.h>
@@ -39,6 +39,36 @@ TEST(ReadInSnapshot, AFailingQueryEndsTheTransaction) {
   EXPECT_FALSE(snapshot.ok());
   EXPECT_FALSE(connection->InTransaction());
   EXPECT_TRUE(Update(*connection, "INSERT INTO t VALUES (1)").ok());
+}
+
+TEST(PinSnapshot, EveryQueryReadsTheRowsAsOfThePinUntilItIsReleased) {
+  auto engine = testing::OpenMemoryEngine();
+  auto writer = *engine->Connect();
+  ASSERT_TRUE(Update(*writer, "CREATE TABLE t AS SELECT range AS v FROM range(1000)").ok());
+  auto connection = *engine->Connect();
+  auto pinned = PinSnapshot(connection, "SELECT count(*) FROM t");
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  EXPECT_TRUE(connection->InTransaction());
+  ASSERT_TRUE(Update(*writer, "DELETE FROM t WHERE v < 100").ok());
+  const std::pair<const char*, const char*> asked[] = {
+      {"SELECT count(*) FROM t", "1000"}, {"SELECT count(*) FROM t WHERE v >= 100", "900"}};
+  for (const auto& [sql, count] : asked) {
+    auto before = Query(**pinned, sql);
+    ASSERT_TRUE(before.ok()) << before.status().ToString();
+    EXPECT_EQ((*(*before)->column(0)->GetScalar(0))->ToString(), count) << sql;
+  }
+  // Also through the engine, for a table by name.
+  auto by_name = engine->SnapshotConnection("", "t");
+  ASSERT_TRUE(by_name.ok()) << by_name.status().ToString();
+  ASSERT_TRUE(Update(*writer, "DELETE FROM t WHERE v < 200").ok());
+  auto counted = Query(**by_name, "SELECT count(*) FROM t");
+  ASSERT_TRUE(counted.ok());
+  EXPECT_EQ((*(*counted)->column(0)->GetScalar(0))->ToString(), "900");
+  pinned->reset();  // ends the read transaction
+  EXPECT_FALSE(connection->InTransaction());
+  auto now = Query(*connection, "SELECT count(*) FROM t");
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ((*(*now)->column(0)->GetScalar(0))->ToString(), "800");
 }
 
 }  // namespace

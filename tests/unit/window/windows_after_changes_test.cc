@@ -1,8 +1,9 @@
-// Changes the windows cannot follow on embedded DuckDB (Windowed(DuckDB), the built-in metrics
-// table): a retention DELETE, an UPDATE, an EXECUTE of a prepared change, in and out of
-// transactions. No answer from window state may miss a committed change, and the windows are
-// rebuilt from a snapshot of the stored rows in the background and answer again, equal to
-// DuckDB's GROUP BY over the rows. Real DuckDB throughout.
+// Changes to the stored rows on embedded DuckDB (Windowed(DuckDB), the built-in metrics
+// table): DELETEs, an UPDATE, an EXECUTE of a prepared change, in and out of transactions. No
+// answer from window state may miss a committed change. The windows follow a DELETE of the
+// oldest rows (retention) at once where their state holds none of them; after any other
+// change they are rebuilt from a snapshot of the stored rows in the background; either way
+// they answer again, equal to DuckDB's GROUP BY over the rows. Real DuckDB throughout.
 #include <gtest/gtest.h>
 
 #include <arrow/api.h>
@@ -10,6 +11,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -63,6 +66,28 @@ std::shared_ptr<arrow::RecordBatch> Rows(std::mt19937& random, int ids, int coun
                                   {*id.Finish(), *ts.Finish(), *value.Finish()});
 }
 
+// `count` rows of random ids among `ids` spread over the `span_s` seconds before `end`, in
+// time order (none late), integer values.
+std::shared_ptr<arrow::RecordBatch> OrderedRows(std::mt19937& random, int ids, int count,
+                                                int64_t end, int64_t span_s) {
+  std::vector<int64_t> times;
+  for (int i = 0; i < count; ++i) {
+    times.push_back(end - 1 - static_cast<int64_t>(random() % (span_s * 1000)) * 1000);
+  }
+  std::sort(times.begin(), times.end());
+  arrow::StringBuilder id;
+  arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                             arrow::default_memory_pool());
+  arrow::DoubleBuilder value;
+  for (int64_t time : times) {
+    EXPECT_TRUE(id.Append("m" + std::to_string(random() % ids)).ok());
+    EXPECT_TRUE(ts.Append(time).ok());
+    EXPECT_TRUE(value.Append(static_cast<double>(random() % 1000)).ok());
+  }
+  return arrow::RecordBatch::Make(MetricsSchema(), count,
+                                  {*id.Finish(), *ts.Finish(), *value.Finish()});
+}
+
 class WindowsAfterChangesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -70,12 +95,103 @@ class WindowsAfterChangesTest : public ::testing::Test {
     direct_ = *stored_->Connect();
     auto windowed = window::WindowedEngine::Open(stored_, window::WindowCatalogOptions{});
     ASSERT_TRUE(windowed.ok()) << windowed.status().ToString();
-    engine_ = *windowed;
+    windowed_ = *windowed;
+    engine_ = windowed_;
     client_ = *engine_->Connect();
   }
   void TearDown() override {
     client_.reset();
     engine_.reset();
+    windowed_.reset();
+  }
+
+  // A writer ingesting recent rows and a reader asking kQueries, until the call returned
+  // stops them; it returns how many of their calls failed.
+  std::function<int()> WriteAndReadMeanwhile(uint32_t seed) {
+    struct Running {
+      std::atomic<bool> stop{false};
+      std::atomic<int> failures{0};
+      std::thread writer, reader;
+    };
+    auto running = std::make_shared<Running>();
+    running->writer = std::thread([this, running, seed] {
+      std::mt19937 random(seed);
+      auto connection = *engine_->Connect();
+      while (!running->stop) {
+        if (!Ingest(*connection, Rows(random, 6, 1 + random() % 200)).ok()) ++running->failures;
+        std::this_thread::sleep_for(std::chrono::milliseconds(random() % 5));
+      }
+    });
+    running->reader = std::thread([this, running] {
+      auto connection = *engine_->Connect();
+      while (!running->stop) {
+        for (const char* sql : kQueries) {
+          if (!Ask(*connection, sql).ok()) ++running->failures;
+        }
+      }
+    });
+    return [running] {
+      running->stop = true;
+      running->writer.join();
+      running->reader.join();
+      return running->failures.load();
+    };
+  }
+
+  // States built in the background since start, over every definition.
+  uint64_t Rebuilds() const {
+    uint64_t rebuilds = 0;
+    for (const auto& definition : windowed_->catalog().GetStats().definitions) {
+      rebuilds += definition.rebuilds;
+    }
+    return rebuilds;
+  }
+  // DELETEs followed without a rebuild since start, over every definition.
+  uint64_t FollowedDeletes() const {
+    uint64_t followed = 0;
+    for (const auto& definition : windowed_->catalog().GetStats().definitions) {
+      followed += definition.followed_deletes;
+    }
+    return followed;
+  }
+
+  // Every width of the metrics definition read directly (open windows and history) equals
+  // DuckDB's GROUP BY of the stored rows into those windows.
+  void ExpectEveryWidthEqualsTheStoredRows(const std::string& when) {
+    for (const char* width : {"5 minutes", "30 minutes", "1 hour", "1 day"}) {
+      const std::string name = width == std::string("5 minutes")    ? "5m"
+                               : width == std::string("30 minutes") ? "30m"
+                               : width == std::string("1 hour")     ? "1h"
+                                                                    : "1d";
+      auto direct = Query(*client_,
+                          "SELECT metric_id, window_start, CAST(value_count AS BIGINT) AS n, "
+                          "value_sum AS s, value_min AS lo, value_max AS hi FROM "
+                          "hyprstream_window('metrics', width := '" +
+                              name + "') ORDER BY metric_id, window_start");
+      auto stored =
+          Query(*direct_, std::string("SELECT metric_id, time_bucket(INTERVAL '") + width +
+                              "', timestamp) AS window_start, count(value) AS n, "
+                              "sum(value) AS s, min(value) AS lo, max(value) AS hi "
+                              "FROM metrics GROUP BY ALL ORDER BY metric_id, "
+                              "window_start");
+      ASSERT_TRUE(direct.ok()) << direct.status().ToString();
+      ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+      EXPECT_TRUE((*direct)->Equals(**stored))
+          << when << ", " << name << " windows read directly:\n"
+          << (*direct)->ToString() << "\nstored rows:\n"
+          << (*stored)->ToString();
+    }
+  }
+
+  // Three days of metrics up to now in time order (no late rows: the windows answer).
+  void IngestThreeDays() {
+    const int64_t now = NowMicros();
+    constexpr int64_t kDay = 86400;
+    for (int day = 3; day >= 1; --day) {
+      ASSERT_TRUE(
+          Ingest(*client_, OrderedRows(random_, 6, 3000, now - (day - 1) * kDay * 1000000, kDay))
+              .ok());
+    }
   }
 
   static arrow::Status Ingest(engine::EngineConnection& connection,
@@ -126,6 +242,7 @@ class WindowsAfterChangesTest : public ::testing::Test {
   }
 
   std::mt19937 random_{20261206};
+  std::shared_ptr<window::WindowedEngine> windowed_;
   std::shared_ptr<engine::Engine> stored_, engine_;
   std::shared_ptr<engine::EngineConnection> direct_, client_;
 };
@@ -166,6 +283,148 @@ TEST_F(WindowsAfterChangesTest, ARetentionDeleteAnUpdateAndAnExecuteAreFollowedB
   // Rows still arrive and fold into the rebuilt state.
   ASSERT_TRUE(Ingest(*client_, Rows(random_, 5, 500)).ok());
   ExpectTheWindowsAnswerAgain("after a later ingest");
+}
+
+TEST_F(WindowsAfterChangesTest, ARetentionDeleteOfTheOldestRowsIsFollowedWithoutARebuild) {
+  IngestThreeDays();
+  ExpectTheWindowsAnswerAgain("after the ingest");
+  const uint64_t rebuilds = Rebuilds();
+  // Older than today (the open 1d window): the state in memory holds none of these rows.
+  ASSERT_TRUE(
+      Update(*client_, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days'").ok());
+  for (const char* sql : kQueries) {
+    EXPECT_EQ(ExpectTheStoredRowsAnswer(sql, "right after the retention DELETE"), "windows") << sql;
+  }
+  ExpectEveryWidthEqualsTheStoredRows("right after the retention DELETE");
+  // A bound inside the windows of every width (not on any window's edge), by a prepared
+  // statement, run twice.
+  auto remove = client_->Prepare(
+      "DELETE FROM metrics WHERE timestamp < (SELECT min(timestamp) FROM metrics) + "
+      "INTERVAL '7 hours 13 minutes 7 seconds'");
+  ASSERT_TRUE(remove.ok()) << remove.status().ToString();
+  for (int run = 0; run < 2; ++run) {
+    ASSERT_TRUE((*remove)->ExecuteUpdate().ok());
+    for (const char* sql : kQueries) {
+      EXPECT_EQ(ExpectTheStoredRowsAnswer(sql, "right after the prepared DELETE"), "windows")
+          << sql;
+    }
+    ExpectEveryWidthEqualsTheStoredRows("after run " + std::to_string(run));
+  }
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(Rebuilds(), rebuilds) << "the windows were rebuilt instead of following the DELETEs";
+  EXPECT_EQ(FollowedDeletes(), 3u * 2) << "three DELETEs, each followed by both definitions";
+  // Rows still fold in.
+  ASSERT_TRUE(Ingest(*client_, Rows(random_, 6, 500)).ok());
+  ExpectTheWindowsAnswerAgain("after a later ingest");
+  ExpectEveryWidthEqualsTheStoredRows("after a later ingest");
+}
+
+TEST_F(WindowsAfterChangesTest, DeletesOfOtherRowsOrOfRowsTheStateHoldsAreRebuilt) {
+  IngestThreeDays();
+  ExpectTheWindowsAnswerAgain("after the ingest");
+  uint64_t rebuilds = Rebuilds();
+  // Old rows, but not all of them: not the oldest rows.
+  ASSERT_TRUE(Update(*client_,
+                     "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days' AND "
+                     "metric_id <> 'm1'")
+                  .ok());
+  ExpectNoStaleAnswer("right after a DELETE of some old rows");
+  ExpectTheWindowsAnswerAgain("after a DELETE of some old rows");
+  ExpectEveryWidthEqualsTheStoredRows("after a DELETE of some old rows");
+  EXPECT_GT(Rebuilds(), rebuilds);
+  EXPECT_EQ(FollowedDeletes(), 0u);
+  rebuilds = Rebuilds();
+  // The oldest rows, but into the windows still open.
+  ASSERT_TRUE(
+      Update(*client_, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '10 minutes'").ok());
+  ExpectNoStaleAnswer("right after a DELETE into the open windows");
+  ExpectTheWindowsAnswerAgain("after a DELETE into the open windows");
+  ExpectEveryWidthEqualsTheStoredRows("after a DELETE into the open windows");
+  EXPECT_GT(Rebuilds(), rebuilds);
+  EXPECT_EQ(FollowedDeletes(), 0u);
+}
+
+// The steps ChangingWrite takes for a DELETE it may follow, through the catalog: another
+// change that lands while the DELETE is followed keeps the windows from answering (they are
+// rebuilt for it), where without it they answer at once.
+TEST_F(WindowsAfterChangesTest, AChangeWhileADeleteIsFollowedIsNotHidden) {
+  IngestThreeDays();
+  ExpectTheWindowsAnswerAgain("after the ingest");
+  window::WindowCatalog& catalog = windowed_->catalog();
+  const window::TableName metrics = window::WindowCatalog::MetricsTableName();
+  for (const bool another_change : {false, true}) {
+    const std::string when = another_change ? "with another change" : "alone";
+    auto deleting = *stored_->Connect();
+    std::optional<window::WindowCatalog::DeleteWatch> watch;
+    {
+      auto exclusion = catalog.write_gate().Exclude(metrics);
+      watch = catalog.WatchDelete(metrics, *deleting);
+    }
+    ASSERT_TRUE(watch.has_value()) << when;
+    EXPECT_FALSE(catalog.Answers("metrics")) << when << ": answering during the DELETE";
+    ASSERT_TRUE(Update(*deleting, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '" +
+                                      std::string(another_change ? "1 day" : "2 days") + "'")
+                    .ok());
+    if (another_change) catalog.Diverged(metrics);  // e.g. another session's UPDATE
+    catalog.CheckDelete(*watch, *deleting);
+    ASSERT_TRUE(deleting->Commit().ok());
+    catalog.FollowDelete(*watch);
+    EXPECT_EQ(catalog.Answers("metrics"), !another_change) << when;
+    EXPECT_EQ(FollowedDeletes(), 2u) << when << ": only the DELETE alone is followed";
+    catalog.ChangeEnded(metrics);
+    ExpectTheWindowsAnswerAgain(when);
+    ExpectEveryWidthEqualsTheStoredRows(when);
+  }
+}
+
+// On a table of its own with a trailing 1h window (panes) and a tumbling 1h window.
+TEST_F(WindowsAfterChangesTest, ADeleteOfRowsTheOpenWindowsOrTrailingPanesHoldIsRebuilt) {
+  ASSERT_TRUE(Update(*client_, "CREATE TABLE t (sym VARCHAR, ts TIMESTAMP, v DOUBLE)").ok());
+  for (const char* window : {"w", "h"}) {
+    ASSERT_TRUE(Query(*client_, std::string("SELECT * FROM hyprstream_create_window('") + window +
+                                    "', 't', keys := 'sym', time_column := 'ts', value_columns "
+                                    ":= 'v', windows := '" +
+                                    (window == std::string("w") ? "trailing 1h" : "1h") + "')")
+                    .ok());
+  }
+  constexpr char kHourly[] =
+      "SELECT sym, time_bucket(INTERVAL '1 hour', ts) AS b, count(v) AS n, sum(v) AS s, "
+      "min(v) AS lo, max(v) AS hi FROM t GROUP BY sym, b ORDER BY sym, b";
+  // A row a second over the last 3 hours: the panes hold the last hour (and a minute of
+  // slack), the tumbling window the hour under way (and the one before for a minute).
+  ASSERT_TRUE(Update(*client_,
+                     "INSERT INTO t SELECT 'k' || (i % 4), CAST(now() AS TIMESTAMP) - "
+                     "to_seconds(10799 - i), i % 100 FROM range(10800) r(i)")
+                  .ok());
+  auto answered_from_windows = [&](const std::string& when) {
+    for (const char* sql : {testing::kTrailing, kHourly}) {
+      std::string source;
+      for (int attempt = 0; attempt < 500 && source != "windows"; ++attempt) {
+        source = ExpectTheStoredRowsAnswer(sql, when);
+        if (source != "windows") std::this_thread::sleep_for(20ms);
+      }
+      EXPECT_EQ(source, "windows") << when << ": " << sql;
+    }
+  };
+  answered_from_windows("after the insert");
+  // Rows older than either holds: followed by both.
+  ASSERT_TRUE(Update(*client_, "DELETE FROM t WHERE ts < now() - INTERVAL '2 hours'").ok());
+  for (const char* sql : {testing::kTrailing, kHourly}) {
+    EXPECT_EQ(ExpectTheStoredRowsAnswer(sql, "right after a DELETE of old rows"), "windows");
+  }
+  EXPECT_EQ(FollowedDeletes(), 2u);
+  // Up to a second into the hour under way: rows both hold; rebuilt.
+  const uint64_t rebuilds = Rebuilds();
+  ASSERT_TRUE(Update(*client_,
+                     "DELETE FROM t WHERE ts < date_trunc('hour', CAST(now() AS TIMESTAMP)) + "
+                     "INTERVAL '1 second'")
+                  .ok());
+  for (const char* sql : {testing::kTrailing, kHourly}) {
+    ExpectTheStoredRowsAnswer(sql, "right after a DELETE of rows the state holds");
+  }
+  answered_from_windows("after a DELETE of rows the state holds");
+  EXPECT_EQ(FollowedDeletes(), 2u);
+  EXPECT_GE(Rebuilds(), rebuilds + 2);
 }
 
 TEST_F(WindowsAfterChangesTest, APreparedDeleteRunAgainStopsTheRebuiltWindowsAgain) {
@@ -227,24 +486,7 @@ TEST_F(WindowsAfterChangesTest, RandomisedChangesBesideWritesAgreeWithTheStoredR
   auto prepared = changer->Prepare("DELETE FROM metrics WHERE value < 25");
   ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
   for (int round = 0; round < 6; ++round) {
-    std::atomic<bool> stop{false};
-    std::atomic<int> failures{0};
-    std::thread writer([&, seed = random_()] {
-      std::mt19937 random(seed);
-      auto connection = *engine_->Connect();
-      while (!stop) {
-        if (!Ingest(*connection, Rows(random, 6, 1 + random() % 200)).ok()) ++failures;
-        std::this_thread::sleep_for(std::chrono::milliseconds(random() % 5));
-      }
-    });
-    std::thread reader([&] {
-      auto connection = *engine_->Connect();
-      while (!stop) {
-        for (const char* sql : kQueries) {
-          if (!Ask(*connection, sql).ok()) ++failures;
-        }
-      }
-    });
+    auto stop = WriteAndReadMeanwhile(random_());
     std::mt19937 random(random_());
     for (int change = 0; change < 8; ++change) {
       const std::string id = "m" + std::to_string(random() % 6);
@@ -274,13 +516,69 @@ TEST_F(WindowsAfterChangesTest, RandomisedChangesBesideWritesAgreeWithTheStoredR
         ASSERT_TRUE((commit ? changer->Commit() : changer->Rollback()).ok());
       }
     }
-    stop = true;
-    writer.join();
-    reader.join();
-    ASSERT_EQ(failures.load(), 0);
+    ASSERT_EQ(stop(), 0);
     ExpectNoStaleAnswer("round " + std::to_string(round) + ", right after the writes");
     ExpectTheWindowsAnswerAgain("round " + std::to_string(round));
   }
+}
+
+// Randomised: while a writer ingests, a reader asks and another session UPDATEs, DELETEs of
+// the oldest rows at random bounds before today (followed), DELETEs of some rows of one
+// metric, old or in the open windows (rebuilt), in and out of transactions. After each round every
+// answer and every width read directly equals the stored rows; at the end, one of the oldest rows
+// into the open windows (rebuilt).
+TEST_F(WindowsAfterChangesTest, RandomisedRetentionDeletesAgreeWithTheStoredRows) {
+  IngestThreeDays();
+  auto changer = *engine_->Connect();
+  for (int round = 0; round < 5; ++round) {
+    auto stop = WriteAndReadMeanwhile(random_());
+    std::atomic<int> failures{0};
+    auto updating = *engine_->Connect();
+    std::mt19937 random(random_());
+    for (int change = 0; change < 6; ++change) {
+      // Another session's UPDATE at the same time (always with the last DELETE of a round): a
+      // followed DELETE must not hide it.
+      std::optional<std::thread> updater;
+      if (change == 5 || random() % 2 == 0) {
+        updater.emplace([&, id = random() % 6, delay = random() % 8] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+          if (!Update(*updating, "UPDATE metrics SET value = value + 1 WHERE metric_id = 'm" +
+                                     std::to_string(id) + "'")
+                   .ok()) {
+            ++failures;
+          }
+        });
+      }
+      // Seconds back from now: 25 h to 72 h (before today), or 2 to 20 minutes.
+      const int kind = random() % 6;
+      const int64_t back_s = kind == 0 ? 120 + random() % 1080 : 90000 + random() % 169200;
+      std::string sql = "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '" +
+                        std::to_string(back_s) + " seconds'";
+      if (kind <= 1) sql += " AND metric_id = 'm" + std::to_string(random() % 6) + "'";
+      const bool in_transaction = random() % 5 == 0;
+      if (in_transaction) {
+        ASSERT_TRUE(changer->BeginTransaction().ok());
+      }
+      auto deleted = Update(*changer, sql);
+      ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+      if (in_transaction) {
+        ASSERT_TRUE((random() % 2 ? changer->Commit() : changer->Rollback()).ok());
+      }
+      if (updater) updater->join();
+      std::this_thread::sleep_for(std::chrono::milliseconds(random() % 30));
+    }
+    ASSERT_EQ(stop(), 0);
+    ASSERT_EQ(failures.load(), 0);
+    ExpectNoStaleAnswer("round " + std::to_string(round) + ", right after the writes");
+    ExpectTheWindowsAnswerAgain("round " + std::to_string(round));
+    ExpectEveryWidthEqualsTheStoredRows("round " + std::to_string(round));
+  }
+  EXPECT_GT(FollowedDeletes(), 0u);
+  ASSERT_TRUE(
+      Update(*changer, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '10 minutes'").ok());
+  ExpectNoStaleAnswer("right after a DELETE into the open windows");
+  ExpectTheWindowsAnswerAgain("after a DELETE into the open windows");
+  ExpectEveryWidthEqualsTheStoredRows("after a DELETE into the open windows");
 }
 
 }  // namespace

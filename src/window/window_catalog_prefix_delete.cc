@@ -1,0 +1,203 @@
+// WindowCatalog: following a DELETE that removed only a table's oldest rows (window_catalog.h,
+// WatchDelete/FollowDelete). A retention DELETE ... WHERE ts < X leaves every row at or after
+// the oldest row left, m, and removes every row before it; a state in memory that holds no
+// row older than m is unchanged by it, and only the history's windows starting before m
+// change: those ending by m lose all their rows, those holding m are recomputed from the
+// stored rows in [m, their end). No SQL is read: the rows before and after tell.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
+#include "engine/result_provenance.h"
+#include "window/event_time.h"
+#include "window/window_catalog.h"
+#include "window/window_catalog_entry.h"
+
+namespace hyprstream::window {
+namespace {
+
+// The end of the last window of `def` that starts before `oldest` and holds it (oldest when
+// none does: `oldest` starts its windows).
+int64_t EndOfWindowsHolding(const WindowDef& def, int64_t oldest) {
+  const int64_t last_start = FloorDiv(oldest - 1, def.slide_us) * def.slide_us;
+  return std::max(oldest, last_start + def.width_us);
+}
+
+// Whether FollowDelete can compare times of this type with TimestampLiteral's exactly: a
+// timestamp in microseconds without a time zone (DuckDB's TIMESTAMP).
+bool ComparesAsTimestamp(const arrow::DataType& type) {
+  if (type.id() != arrow::Type::TIMESTAMP) return false;
+  const auto& timestamp = static_cast<const arrow::TimestampType&>(type);
+  return timestamp.unit() == arrow::TimeUnit::MICRO && timestamp.timezone().empty();
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FollowersOfDelete(
+    const TableName& table) const {
+  std::vector<std::shared_ptr<Entry>> followers;
+  if (!reads_snapshots_ || handoffs_.contains(table.key())) return {};  // a state being built
+  for (const auto& [name, entry] : entries_) {
+    if (entry->table != table) continue;
+    if (entry->follows) return {};  // rebuilt from the engine's copy
+    if (entry->diverged || entry->pending || entry->history_pending) continue;
+    auto field = entry->input_schema->GetFieldByName(entry->spec.time_column);
+    if (field == nullptr || !ComparesAsTimestamp(*field->type())) continue;
+    followers.push_back(entry);
+  }
+  return followers;
+}
+
+bool WindowCatalog::MayFollowDelete(const TableName& table) const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  return !FollowersOfDelete(table).empty();
+}
+
+std::optional<WindowCatalog::DeleteWatch> WindowCatalog::WatchDelete(
+    const TableName& table, engine::EngineConnection& deleting) {
+  DeleteWatch watch{table, {}, nullptr};
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    for (auto& entry : FollowersOfDelete(table)) {
+      watch.noted.push_back({std::move(entry), std::nullopt, 0});
+    }
+  }
+  Diverged(table);
+  // Only this change came (the exclusion keeps the others out): a later one counts again.
+  for (DeleteWatch::Noted& noted : watch.noted) noted.divergences = noted.entry->Divergences();
+  if (watch.noted.empty()) return std::nullopt;
+  auto before = engine_->SnapshotConnection(table.EngineSchema(), table.table);
+  if (!before.ok()) return std::nullopt;
+  watch.before = *std::move(before);
+  // The DELETE's transaction, its snapshot taken now too: no write commits in between.
+  if (!deleting.BeginTransaction().ok()) return std::nullopt;
+  if (!engine::QueryValue(deleting, "SELECT count(*) FROM " + storage_->Sql(table)).ok()) {
+    (void)deleting.Rollback();
+    return std::nullopt;
+  }
+  return watch;
+}
+
+arrow::Result<bool> WindowCatalog::RemovedOnlyRowsBefore(const DeleteWatch& watch,
+                                                         engine::EngineConnection& deleting,
+                                                         const std::string& time,
+                                                         int64_t oldest) const {
+  // `deleting` sees the rows of the snapshot without those it deleted (writes committed since
+  // are in neither), all at or after `oldest` or without a time. They are among the snapshot's
+  // rows at or after `oldest` (or without a time); as many means the DELETE removed none of
+  // those, and every older one.
+  const std::string table = storage_->Sql(watch.table);
+  const std::string column = engine::QuoteIdentifier(time);
+  ARROW_ASSIGN_OR_RAISE(std::string after,
+                        engine::QueryValue(deleting, "SELECT count(*) FROM " + table));
+  ARROW_ASSIGN_OR_RAISE(
+      std::string before,
+      engine::QueryValue(*watch.before, "SELECT count(*) FROM " + table + " WHERE " + column +
+                                            " >= " + storage_->TimestampLiteral(oldest) + " OR " +
+                                            column + " IS NULL"));
+  return before == after;
+}
+
+void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting) const {
+  // Per time column: the oldest time left (nullopt: none, or it cannot be read), and whether
+  // the DELETE removed exactly the rows before it (asked only for a state that could follow).
+  std::map<std::string, std::optional<int64_t>> oldest_left;
+  std::map<std::string, bool> only_older;
+  const std::string table = storage_->Sql(watch.table);
+  auto failed = [&](const arrow::Status& status) {
+    spdlog::warn("telling which rows a DELETE of {} removed: {}", watch.table.key(),
+                 status.message());
+  };
+  for (DeleteWatch::Noted& noted : watch.noted) {
+    Entry& entry = *noted.entry;
+    const std::string& time = entry.spec.time_column;
+    if (!oldest_left.contains(time)) {
+      auto oldest = WindowStorage::QueryTime(
+          deleting, "SELECT min(" + engine::QuoteIdentifier(time) + ") FROM " + table);
+      if (!oldest.ok()) failed(oldest.status());
+      // (No time left: a rebuild from (almost) nothing is as cheap.)
+      oldest_left[time] = oldest.ok() ? *oldest : std::nullopt;
+    }
+    const std::optional<int64_t> oldest = oldest_left[time];
+    if (!oldest) continue;
+    // Rows written since fold in as they commit, but a state that holds no row older than m
+    // now held none of the deleted rows, or had them in windows that closed (into the history,
+    // trimmed below); a window still open before m holds older times (no follow).
+    const int64_t held_from = entry.store->OldestTimeHeld();
+    if (held_from == kNoTime || held_from < *oldest) continue;  // the state holds such rows
+    if (!only_older.contains(time)) {
+      auto removed = RemovedOnlyRowsBefore(watch, deleting, time, *oldest);
+      if (!removed.ok()) failed(removed.status());
+      only_older[time] = removed.ok() && *removed;
+    }
+    if (only_older[time]) noted.oldest = oldest;
+  }
+  watch.before.reset();  // ends the snapshot's transaction
+}
+
+arrow::Result<int64_t> WindowCatalog::TrimHistoryBefore(Entry& entry, int64_t oldest) {
+  const bool paned = std::any_of(entry.spec.windows.begin(), entry.spec.windows.end(),
+                                 [](const WindowDef& def) { return def.is_paned(); });
+  if (!entry.persist_history || !paned) return 0;  // no history
+  int64_t end = oldest;
+  for (const WindowDef& def : entry.spec.windows) {
+    if (def.is_paned()) end = std::max(end, EndOfWindowsHolding(def, oldest));
+  }
+  // The windows holding `oldest` (all closed: the state holds no older row), from the stored
+  // rows in [oldest, end) folded into a state of their own. Rows written meanwhile into that
+  // range are late for those windows: read here as the stored rows are.
+  std::vector<ClosedWindow> holding;
+  if (end > oldest) {
+    ARROW_ASSIGN_OR_RAISE(auto fresh, MakeEntry(entry.name, entry.table, entry.arguments, true));
+    const std::vector<Build> reading = {{fresh, nullptr, nullptr}};
+    const std::string time = engine::QuoteIdentifier(entry.spec.time_column);
+    ARROW_ASSIGN_OR_RAISE(
+        auto reader,
+        storage_->ReadOrdered(entry.table, StoredColumns(reading),
+                              time + " >= " + storage_->TimestampLiteral(oldest) + " AND " + time +
+                                  " < " + storage_->TimestampLiteral(end),
+                              entry.spec.time_column));
+    ARROW_RETURN_NOT_OK(FoldRows({fresh}, *reader).status());
+    ARROW_RETURN_NOT_OK(fresh->store->AdvanceWatermark(kEndOfTime));
+    for (ClosedWindow& window : fresh->store->TakeClosed()) {
+      if (window.start_us < oldest) holding.push_back(std::move(window));
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto rows, ClosedBatches(entry, holding));
+  // Beside the folds' history appends (windows closing now start after `oldest`), so writes
+  // go on. A state rebuilt meanwhile was built after the DELETE: it has these same windows.
+  ARROW_RETURN_NOT_OK(storage_->TrimHistory(entry.name, oldest, rows));
+  int64_t written = 0;
+  for (const auto& batch : rows) written += batch->num_rows();
+  return written;
+}
+
+void WindowCatalog::FollowDelete(DeleteWatch& watch) {
+  bool followed = false;
+  for (const DeleteWatch::Noted& noted : watch.noted) {
+    if (!noted.oldest) continue;
+    Entry& entry = *noted.entry;
+    auto written = TrimHistoryBefore(entry, *noted.oldest);
+    if (!written.ok()) {
+      spdlog::warn("window '{}': trimming its history after a DELETE of {}: {}", entry.name,
+                   watch.table.key(), written.status().message());
+      continue;
+    }
+    if (!entry.Reconverge(noted.divergences)) continue;  // changed again since: rebuilt
+    followed = true;
+    {
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      ++counts_[entry.name].followed_deletes;
+    }
+    spdlog::info(
+        "window '{}' followed the DELETE of the rows of {} before {} ({} history rows "
+        "recomputed); it answers again",
+        entry.name, watch.table.key(), engine::FormatTimestamp(*noted.oldest), *written);
+  }
+  if (followed) NotifyBuilt();
+}
+
+}  // namespace hyprstream::window
