@@ -19,7 +19,7 @@ namespace {
 
 // A DELETE that writes nothing else: ChangingWrite may follow it (a retention DELETE).
 bool DeletesOnly(const sql::StatementInfo& statement, sql::WriteMode mode) {
-  return mode == sql::WriteMode::kDelete && statement.writes_known && statement.writes.size() == 1;
+  return mode == sql::WriteMode::kDelete && statement.writes.size() == 1;
 }
 
 bool IsTransactionControl(sql::StatementKind kind) {
@@ -233,12 +233,10 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
     return std::make_unique<TransactionControlStatement>(std::move(prepared), shared_from_this(),
                                                          statement.kind);
   }
+  // (A statement whose writes cannot be told lists none: the classifier clears them.)
   for (const sql::TableWrite& write : statement.writes) {
     const TableName table = TableNameOf(write.table);
     if (!catalog.Watches(table)) continue;
-    // (With writes that cannot be told besides: the windows stop answering until the next
-    // start.)
-    if (!statement.writes_known) catalog.DivergedAll();
     return PrepareWrite(statement, sql, table, write.mode);
   }
   if (!statement.writes_known) {
