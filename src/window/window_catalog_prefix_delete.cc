@@ -22,7 +22,7 @@ namespace {
 // The end of the last window of `def` that starts before `oldest` and holds it (oldest when
 // none does: `oldest` starts its windows).
 int64_t EndOfWindowsHolding(const WindowDef& def, int64_t oldest) {
-  const int64_t last_start = FloorDiv(oldest - 1, def.slide_us) * def.slide_us;
+  const int64_t last_start = FloorTo(oldest - 1, def.slide_us);
   return std::max(oldest, last_start + def.width_us);
 }
 

@@ -203,52 +203,46 @@ arrow::Status WindowStorage::DropHistory(const std::string& name) const {
   return Execute("DROP TABLE IF EXISTS " + Internal(name + "_history"));
 }
 
-arrow::Status WindowStorage::ReplaceHistory(const std::string& name,
-                                            const std::shared_ptr<arrow::Schema>& schema,
-                                            const arrow::RecordBatchVector& rows) const {
+arrow::Status WindowStorage::ChangeHistory(const std::string& name, const std::string& change,
+                                           engine::IngestRequest::IfExists if_exists,
+                                           const std::shared_ptr<arrow::Schema>& schema,
+                                           const arrow::RecordBatchVector& rows) const {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   ARROW_RETURN_NOT_OK(connection->BeginTransaction());
-  arrow::Status replaced = [&]() -> arrow::Status {
-    ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
-        *connection, "DROP TABLE IF EXISTS " + Internal(name + "_history")));
+  arrow::Status changed = [&]() -> arrow::Status {
+    if (!change.empty()) ARROW_RETURN_NOT_OK(engine::ExecuteStatement(*connection, change));
     if (rows.empty()) return arrow::Status::OK();
     engine::IngestRequest request = HistoryTarget(name);
-    request.if_exists = engine::IngestRequest::IfExists::kFail;
+    request.if_exists = if_exists;
     ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make(rows, schema));
     return connection->Ingest(request, reader.get()).status();
   }();
-  if (!replaced.ok()) {
+  if (!changed.ok()) {
     (void)connection->Rollback();
-    return replaced;
+    return changed;
   }
   return connection->Commit();
 }
 
+arrow::Status WindowStorage::ReplaceHistory(const std::string& name,
+                                            const std::shared_ptr<arrow::Schema>& schema,
+                                            const arrow::RecordBatchVector& rows) const {
+  return ChangeHistory(name, "DROP TABLE IF EXISTS " + Internal(name + "_history"),
+                       engine::IngestRequest::IfExists::kFail, schema, rows);
+}
+
 arrow::Status WindowStorage::TrimHistory(const std::string& name, int64_t before_us,
                                          const arrow::RecordBatchVector& rows) const {
-  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   const std::string history = Internal(name + "_history");
+  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
   // (None yet: no window has closed.)
   const bool exists =
       engine::QueryValue(*connection, "SELECT count(*) FROM " + history + " WHERE false").ok();
-  ARROW_RETURN_NOT_OK(connection->BeginTransaction());
-  arrow::Status trimmed = [&]() -> arrow::Status {
-    if (exists) {
-      ARROW_RETURN_NOT_OK(engine::ExecuteStatement(
-          *connection,
-          "DELETE FROM " + history + " WHERE window_start < " + TimestampLiteral(before_us)));
-    }
-    if (rows.empty()) return arrow::Status::OK();
-    engine::IngestRequest request = HistoryTarget(name);
-    request.if_exists = engine::IngestRequest::IfExists::kAppend;
-    ARROW_ASSIGN_OR_RAISE(auto reader, arrow::RecordBatchReader::Make(rows));
-    return connection->Ingest(request, reader.get()).status();
-  }();
-  if (!trimmed.ok()) {
-    (void)connection->Rollback();
-    return trimmed;
-  }
-  return connection->Commit();
+  return ChangeHistory(
+      name,
+      exists ? "DELETE FROM " + history + " WHERE window_start < " + TimestampLiteral(before_us)
+             : "",
+      engine::IngestRequest::IfExists::kAppend, nullptr, rows);
 }
 
 arrow::Result<std::shared_ptr<arrow::Schema>> WindowStorage::TableSchema(

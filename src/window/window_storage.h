@@ -134,6 +134,12 @@ class WindowStorage {
   // An ingest into `name`'s history table, creating it if missing (if_exists left to set).
   engine::IngestRequest HistoryTarget(const std::string& name) const;
   arrow::Status Execute(const std::string& sql) const;
+  // In one transaction: `change` (SQL on `name`'s history; none when empty), then `rows` (of
+  // `schema`, or of the first row's when null) ingested into the history per `if_exists`.
+  arrow::Status ChangeHistory(const std::string& name, const std::string& change,
+                              engine::IngestRequest::IfExists if_exists,
+                              const std::shared_ptr<arrow::Schema>& schema,
+                              const arrow::RecordBatchVector& rows) const;
   // The parameter batch ($1, $2) of a request's time bounds.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> TimeBounds(
       const PartialsRequest& request) const;
