@@ -133,8 +133,7 @@ arrow::Result<std::unique_ptr<MetricsTable>> MetricsTable::Open(const WindowStor
       }
     }
   }
-  // The running state from the stored rows, in time order.
-  ARROW_RETURN_NOT_OK(table->Replay("", *table->running_));
+  ARROW_RETURN_NOT_OK(table->ReplayRecent(*table->running_));
   return table;
 }
 
@@ -149,14 +148,24 @@ arrow::Result<std::unique_ptr<WindowStore>> MetricsTable::MakeRunningStore() con
   return WindowStore::Make(running, ClientSchema());
 }
 
-arrow::Status MetricsTable::Replay(const std::string& where, WindowStore& store) const {
+arrow::Status MetricsTable::ReplayRecent(WindowStore& store) const {
   // Rows without running columns were not written through hyprstream (or by a version that
   // completed SQL-written rows afterwards and stopped before it did): they are left out.
-  std::string condition = std::string(kCount) + " IS NOT NULL";
-  if (!where.empty()) condition += " AND " + where;
+  const std::string written = std::string(kCount) + " IS NOT NULL";
+  const TableName metrics{"main", "metrics"};
+  ARROW_ASSIGN_OR_RAISE(
+      auto newest, storage_.QueryTime("SELECT max(\"timestamp\") FROM " + storage_.Sql(metrics) +
+                                      " WHERE " + written));
+  if (!newest) return arrow::Status::OK();  // no row yet
+  // Replaying every row would leave the watermark at newest - lateness: a later row is on
+  // time only at or after it, so its window (t - width, t] holds no row at or before
+  // newest - width - lateness. The rows after that give the state every later row needs.
+  const int64_t keep_us = options_.running_width_us + options_.allowed_lateness_us;
   ARROW_ASSIGN_OR_RAISE(auto reader,
-                        storage_.ReadOrdered({"main", "metrics"}, "metric_id, \"timestamp\", value",
-                                             condition, "timestamp"));
+                        storage_.ReadOrdered(metrics, "metric_id, \"timestamp\", value",
+                                             written + " AND \"timestamp\" >= " +
+                                                 storage_.TimestampLiteral(*newest - keep_us),
+                                             "timestamp"));
   while (true) {
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader->ReadNext(&batch));
@@ -168,19 +177,10 @@ arrow::Status MetricsTable::Replay(const std::string& where, WindowStore& store)
 }
 
 void MetricsTable::Abandoned() {
-  // Only the last running width + lateness of rows can still be in a later row's window.
   auto rebuild = [&]() -> arrow::Status {
     ARROW_ASSIGN_OR_RAISE(auto store, MakeRunningStore());
     std::lock_guard<std::mutex> lock(mutex_);
-    ARROW_ASSIGN_OR_RAISE(auto newest, storage_.QueryTime("SELECT max(\"timestamp\") FROM " +
-                                                          storage_.Sql({"main", "metrics"}) +
-                                                          " WHERE " + kCount + " IS NOT NULL"));
-    std::string where;
-    if (newest) {
-      const int64_t keep_us = options_.running_width_us + options_.allowed_lateness_us;
-      where = "\"timestamp\" >= " + storage_.TimestampLiteral(*newest - keep_us);
-    }
-    ARROW_RETURN_NOT_OK(Replay(where, *store));
+    ARROW_RETURN_NOT_OK(ReplayRecent(*store));
     running_ = std::move(store);
     return arrow::Status::OK();
   };

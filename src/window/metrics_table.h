@@ -4,8 +4,8 @@
 // count of 0), computed before the rows are written, so the engine's table — DuckDB's or a
 // backend's — holds complete rows. The table is created where it is missing; an existing one
 // of another shape stops the start with a clear error. The running state is rebuilt from the
-// stored rows at startup, and again from the last width + lateness of them when rows that went
-// through Prepare will never be stored (Abandoned).
+// stored rows of the last width + lateness at startup, and again when rows that went through
+// Prepare will never be stored (Abandoned).
 //
 // Thread-safe: one mutex guards the running state (one writer at a time).
 #pragma once
@@ -55,8 +55,10 @@ class MetricsTable {
       : storage_(storage), options_(options) {}
 
   arrow::Result<std::unique_ptr<WindowStore>> MakeRunningStore() const;
-  // Feeds the stored, complete rows (`where`: an extra condition) to `store` in time order.
-  arrow::Status Replay(const std::string& where, WindowStore& store) const;
+  // Feeds `store`, in time order, the stored rows with running columns that a later row's
+  // can depend on: those of the last running width + lateness before the newest. At a start
+  // and after Abandoned, so neither reads more rows as the table grows.
+  arrow::Status ReplayRecent(WindowStore& store) const;
 
   const WindowStorage& storage_;
   const MetricsTableOptions options_;

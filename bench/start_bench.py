@@ -1,0 +1,102 @@
+"""How long a restart takes with a long history in `metrics` (embedded DuckDB, a database file):
+the rows span the last --days days, as after a week of retention-bounded streaming, and the
+server is restarted --runs times.
+
+  serving    seconds from launch until it answers Flight calls
+  answering  seconds from launch until both window definitions (metrics, metrics_trailing)
+             answer (they are built from the stored rows in the background)
+  first row  seconds from launch until a DoPut of one metrics row has returned (the running
+             columns of a new row need the running state)
+
+and, for comparison, the same start with --metrics-table=false.
+
+    .venv/bin/python bench/start_bench.py [--rows 10000000] [--keys 5000] [--days 7] [--runs 3]
+
+HYPRSTREAM_BIN overrides build/hyprstream; BENCH_LOG=FILE keeps hyprstream's log there.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import adbc_driver_flightsql.dbapi
+import pyarrow as pa
+
+from bench_data import metric_rows, recent_start_us
+from bench_server import BINARY, free_port, stop, wait_for_flight
+from bench_util import median
+
+
+def launch(log, database, *args):
+    port = free_port()
+    began = time.monotonic()
+    proc = subprocess.Popen(
+        [str(BINARY), "--host", "127.0.0.1", "--port", str(port), "--log-level", "info",
+         "--engine-connection", database, *args], stdout=log, stderr=log)
+    uri = f"grpc://127.0.0.1:{port}"
+    wait_for_flight(proc, uri, "hyprstream", timeout=600)
+    return proc, uri, began, time.monotonic() - began
+
+
+def one_start(log, database, wait):
+    proc, uri, began, serving = launch(log, database)
+    try:
+        with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+            cur = conn.cursor()
+            row = pa.table({"metric_id": ["m-restart"],
+                            "timestamp": pa.array([time.time_ns() // 1000], pa.timestamp("us")),
+                            "value": [1.0]})
+            cur.adbc_ingest("metrics", row, mode="append")
+            first_row = time.monotonic() - began
+            answering = None
+            while time.monotonic() - began < wait:
+                cur.execute("SELECT state FROM hyprstream_windows()")
+                if {state for (state,) in cur.fetchall()} == {"answering"}:
+                    answering = time.monotonic() - began
+                    break
+                time.sleep(0.02)
+    finally:
+        stop(proc)
+    return serving, first_row, answering
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--keys", type=int, default=5_000)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--wait", type=float, default=600)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = os.environ.get("BENCH_LOG") or os.path.join(tmp, "hyprstream.log")
+        database = os.path.join(tmp, "metrics.duckdb")
+        with open(log_path, "a") as log:
+            proc, uri, _, _ = launch(log, database)
+            try:
+                rate = max(1, args.rows // (args.days * 86400))
+                now_us = time.time_ns() // 1000
+                data = metric_rows(args.rows, args.keys, event_rate=rate, late=False,
+                                   start_us=recent_start_us(args.rows, now_us, event_rate=rate))
+                with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+                    conn.cursor().adbc_ingest(
+                        "metrics", pa.RecordBatchReader.from_batches(
+                            data.schema, data.to_batches(max_chunksize=65536)), mode="append")
+            finally:
+                stop(proc)
+            print(f"{args.rows} rows of metrics over {args.days} days, {args.keys} keys, "
+                  f"binary {BINARY}")
+            runs = [one_start(log, database, args.wait) for _ in range(args.runs)]
+            for name, i in (("serving", 0), ("first row", 1), ("answering", 2)):
+                values = [r[i] for r in runs if r[i] is not None]
+                print(f"  {name:10s} median {median(values):.2f} s  runs "
+                      + ", ".join(f"{v:.2f}" for v in values))
+            proc, _, _, plain = launch(log, database, "--metrics-table=false")
+            stop(proc)
+            print(f"  serving with --metrics-table=false: {plain:.2f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
