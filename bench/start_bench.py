@@ -1,6 +1,7 @@
-"""How long a restart takes with a long history in `metrics` (embedded DuckDB, a database file):
-the rows span the last --days days, as after a week of retention-bounded streaming, and the
-server is restarted --runs times.
+"""How long a restart takes with a long history in `metrics`: the rows span the last --days
+days, as after a week of retention-bounded streaming, and the server is restarted --runs
+times. Embedded DuckDB (a database file), or with --postgres the README's configuration over a
+throw-away PostgreSQL 15 (ADBC, DuckDB cache in memory).
 
   serving    seconds from launch until it answers Flight calls
   answering  seconds from launch until both window definitions (metrics, metrics_trailing)
@@ -11,6 +12,7 @@ server is restarted --runs times.
 and, for comparison, the same start with --metrics-table=false.
 
     .venv/bin/python bench/start_bench.py [--rows 10000000] [--keys 5000] [--days 7] [--runs 3]
+        [--postgres]
 
 HYPRSTREAM_BIN overrides build/hyprstream; BENCH_LOG=FILE keeps hyprstream's log there.
 """
@@ -25,16 +27,30 @@ import adbc_driver_flightsql.dbapi
 import pyarrow as pa
 
 from bench_data import metric_rows, recent_start_us
-from bench_server import BINARY, free_port, stop, wait_for_flight
+from bench_server import BINARY, free_port, postgres_server, stop, wait_for_flight
 from bench_util import median
 
 
 def launch(log, database, *args):
+    """`database`: a DuckDB file, or a postgres_server() to run in front of."""
     port = free_port()
+    engine = ["--engine-connection", database]
+    env = None
+    if not isinstance(database, str):
+        import adbc_driver_postgresql
+        import pathlib
+
+        driver = pathlib.Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so"
+        env = dict(os.environ, HYPRSTREAM_ENGINE_USERNAME="postgres",
+                   HYPRSTREAM_ENGINE_PASSWORD="secret")
+        engine = ["--engine", "adbc", "--engine-connection",
+                  f"postgresql://127.0.0.1:{database.port}/metrics",
+                  "--engine-options", f"driver_path={driver}", "--enable-cache",
+                  "--cache-engine", "duckdb", "--cache-connection", ":memory:"]
     began = time.monotonic()
     proc = subprocess.Popen(
         [str(BINARY), "--host", "127.0.0.1", "--port", str(port), "--log-level", "info",
-         "--engine-connection", database, *args], stdout=log, stderr=log)
+         *engine, *args], stdout=log, stderr=log, env=env)
     uri = f"grpc://127.0.0.1:{port}"
     wait_for_flight(proc, uri, "hyprstream", timeout=600)
     return proc, uri, began, time.monotonic() - began
@@ -69,33 +85,45 @@ def main():
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--wait", type=float, default=600)
+    parser.add_argument("--postgres", action="store_true",
+                        help="over PostgreSQL behind the cache instead of embedded DuckDB")
     args = parser.parse_args()
+    pg = postgres_server() if args.postgres else None
     with tempfile.TemporaryDirectory() as tmp:
         log_path = os.environ.get("BENCH_LOG") or os.path.join(tmp, "hyprstream.log")
-        database = os.path.join(tmp, "metrics.duckdb")
-        with open(log_path, "a") as log:
-            proc, uri, _, _ = launch(log, database)
-            try:
-                rate = max(1, args.rows // (args.days * 86400))
-                now_us = time.time_ns() // 1000
-                data = metric_rows(args.rows, args.keys, event_rate=rate, late=False,
-                                   start_us=recent_start_us(args.rows, now_us, event_rate=rate))
-                with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
-                    conn.cursor().adbc_ingest(
-                        "metrics", pa.RecordBatchReader.from_batches(
-                            data.schema, data.to_batches(max_chunksize=65536)), mode="append")
-            finally:
-                stop(proc)
-            print(f"{args.rows} rows of metrics over {args.days} days, {args.keys} keys, "
-                  f"binary {BINARY}")
-            runs = [one_start(log, database, args.wait) for _ in range(args.runs)]
-            for name, i in (("serving", 0), ("first row", 1), ("answering", 2)):
-                values = [r[i] for r in runs if r[i] is not None]
-                print(f"  {name:10s} median {median(values):.2f} s  runs "
-                      + ", ".join(f"{v:.2f}" for v in values))
-            proc, _, _, plain = launch(log, database, "--metrics-table=false")
+        database = pg or os.path.join(tmp, "metrics.duckdb")
+        try:
+            run(args, log_path, database)
+        finally:
+            if pg is not None:
+                pg.destroy()
+
+
+def run(args, log_path, database):
+    with open(log_path, "a") as log:
+        proc, uri, _, _ = launch(log, database)
+        try:
+            rate = max(1, args.rows // (args.days * 86400))
+            now_us = time.time_ns() // 1000
+            data = metric_rows(args.rows, args.keys, event_rate=rate, late=False,
+                               start_us=recent_start_us(args.rows, now_us, event_rate=rate))
+            with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+                conn.cursor().adbc_ingest(
+                    "metrics", pa.RecordBatchReader.from_batches(
+                        data.schema, data.to_batches(max_chunksize=65536)), mode="append")
+        finally:
             stop(proc)
-            print(f"  serving with --metrics-table=false: {plain:.2f} s")
+        print(f"{args.rows} rows of metrics over {args.days} days, {args.keys} keys, "
+              f"{'PostgreSQL behind the cache' if args.postgres else 'embedded'}, "
+              f"binary {BINARY}")
+        runs = [one_start(log, database, args.wait) for _ in range(args.runs)]
+        for name, i in (("serving", 0), ("first row", 1), ("answering", 2)):
+            values = [r[i] for r in runs if r[i] is not None]
+            print(f"  {name:10s} median {median(values):.2f} s  runs "
+                  + ", ".join(f"{v:.2f}" for v in values))
+        proc, _, _, plain = launch(log, database, "--metrics-table=false")
+        stop(proc)
+        print(f"  serving with --metrics-table=false: {plain:.2f} s")
 
 
 if __name__ == "__main__":

@@ -151,19 +151,20 @@ arrow::Result<std::unique_ptr<WindowStore>> MetricsTable::MakeRunningStore() con
 arrow::Status MetricsTable::ReplayRecent(WindowStore& store) const {
   // Rows without running columns were not written through hyprstream (or by a version that
   // completed SQL-written rows afterwards and stopped before it did): they are left out.
-  const std::string written = std::string(kCount) + " IS NOT NULL";
   const TableName metrics{"main", "metrics"};
   ARROW_ASSIGN_OR_RAISE(
       auto newest, storage_.QueryTime("SELECT max(\"timestamp\") FROM " + storage_.Sql(metrics) +
-                                      " WHERE " + written));
+                                      " WHERE " + kCount + " IS NOT NULL"));
   if (!newest) return arrow::Status::OK();  // no row yet
-  // Replaying every row would leave the watermark at newest - lateness: a later row is on
-  // time only at or after it, so its window (t - width, t] holds no row at or before
-  // newest - width - lateness. The rows after that give the state every later row needs.
+  // The running state had the watermark newest - lateness: a later row is on time only at or
+  // after it, so its window (t - width, t] holds no row at or before newest - width -
+  // lateness. Of the rows after that, those with a count of 0 joined no window (late, or
+  // with no value in theirs): a late row must stay out of later rows' windows as it did
+  // before the start.
   const int64_t keep_us = options_.running_width_us + options_.allowed_lateness_us;
   ARROW_ASSIGN_OR_RAISE(auto reader,
                         storage_.ReadOrdered(metrics, "metric_id, \"timestamp\", value",
-                                             written + " AND \"timestamp\" >= " +
+                                             std::string(kCount) + " > 0 AND \"timestamp\" >= " +
                                                  storage_.TimestampLiteral(*newest - keep_us),
                                              "timestamp"));
   while (true) {
@@ -173,7 +174,7 @@ arrow::Status MetricsTable::ReplayRecent(WindowStore& store) const {
     ARROW_ASSIGN_OR_RAISE(auto normalised, Normalise(*batch, std::nullopt));
     ARROW_RETURN_NOT_OK(store.Update(*normalised).status());
   }
-  return arrow::Status::OK();
+  return store.AdvanceWatermark(*newest - options_.allowed_lateness_us);
 }
 
 void MetricsTable::Abandoned() {

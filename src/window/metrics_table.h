@@ -55,9 +55,10 @@ class MetricsTable {
       : storage_(storage), options_(options) {}
 
   arrow::Result<std::unique_ptr<WindowStore>> MakeRunningStore() const;
-  // Feeds `store`, in time order, the stored rows with running columns that a later row's
-  // can depend on: those of the last running width + lateness before the newest. At a start
-  // and after Abandoned, so neither reads more rows as the table grows.
+  // Feeds `store`, in time order, the stored rows that later rows' running columns can
+  // depend on (those of the last running width + lateness before the newest that joined a
+  // window), and raises its watermark to where it was. At a start and after Abandoned:
+  // neither reads more rows as the table grows.
   arrow::Status ReplayRecent(WindowStore& store) const;
 
   const WindowStorage& storage_;

@@ -2,7 +2,7 @@
 // stored, real DuckDB): a table opened again gives every later row the running columns that
 // the table which took every row from the beginning gives it, although a start reads only the
 // stored rows of the last running width + lateness. Randomised: keys that fall quiet and come
-// back, rows out of order up to the lateness, late rows after the start.
+// back, rows out of order, late rows and rows without a value before and after the start.
 #include <gtest/gtest.h>
 
 #include <arrow/api.h>
@@ -32,7 +32,7 @@ MetricsTableOptions Options() {
 // `newest` is the newest time so far and the spread is within the lateness), integer values
 // (sums exact in any order).
 std::shared_ptr<arrow::RecordBatch> Rows(std::mt19937& random, int first_key, int keys, int count,
-                                         int64_t newest, int64_t spread_us) {
+                                         int64_t newest, int64_t spread_us, int null_in = 0) {
   arrow::StringBuilder id;
   arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
                              arrow::default_memory_pool());
@@ -40,7 +40,11 @@ std::shared_ptr<arrow::RecordBatch> Rows(std::mt19937& random, int first_key, in
   for (int i = 0; i < count; ++i) {
     EXPECT_TRUE(id.Append("m" + std::to_string(first_key + random() % keys)).ok());
     EXPECT_TRUE(ts.Append(newest - static_cast<int64_t>(random() % spread_us)).ok());
-    EXPECT_TRUE(value.Append(static_cast<double>(random() % 1000)).ok());
+    if (null_in > 0 && random() % null_in == 0) {
+      EXPECT_TRUE(value.AppendNull().ok());
+    } else {
+      EXPECT_TRUE(value.Append(static_cast<double>(random() % 1000)).ok());
+    }
   }
   return arrow::RecordBatch::Make(MetricsTable::ClientSchema(), count,
                                   {*id.Finish(), *ts.Finish(), *value.Finish()});
@@ -98,14 +102,29 @@ TEST_F(MetricsRunningRestartTest, AStartGivesLaterRowsTheRunningColumnsOfATableT
     std::mt19937 random(seed);
     auto throughout = Open();
     ASSERT_NE(throughout, nullptr);
-    // Four minutes of rows (four times the width + lateness), out of order within the
-    // lateness; keys m6, m7 only in the first 40 seconds.
+    // Four minutes of rows (three times the width + lateness), out of order, some late (up
+    // to 40 s behind the newest time: null running columns, and in no later row's window),
+    // some without a value; keys m6, m7 only in the first 40 seconds.
     int64_t newest = kBase;
     for (int round = 0; round < 60; ++round) {
       newest += static_cast<int64_t>(random() % 8) * kSecond;
       const bool early = newest - kBase < 40 * kSecond;
-      auto batch = Rows(random, 0, early ? 8 : 6, 1 + random() % 30, newest, 20 * kSecond);
+      auto batch = Rows(random, 0, early ? 8 : 6, 1 + random() % 30, newest, 40 * kSecond, 10);
       auto prepared = throughout->Prepare(*batch);
+      ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+      Store(*prepared);
+    }
+    // The newest row before the start has no value (a count of 0) and is 30 s ahead: the
+    // watermark follows it all the same.
+    newest += 30 * kSecond;
+    {
+      arrow::StringBuilder id;
+      arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO),
+                                 arrow::default_memory_pool());
+      arrow::DoubleBuilder value;
+      ASSERT_TRUE(id.Append("m9").ok() && ts.Append(newest).ok() && value.AppendNull().ok());
+      auto prepared = throughout->Prepare(*arrow::RecordBatch::Make(
+          MetricsTable::ClientSchema(), 1, {*id.Finish(), *ts.Finish(), *value.Finish()}));
       ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
       Store(*prepared);
     }
@@ -116,7 +135,7 @@ TEST_F(MetricsRunningRestartTest, AStartGivesLaterRowsTheRunningColumnsOfATableT
     int64_t nonempty = 0;
     for (int round = 0; round < 30; ++round) {
       newest += static_cast<int64_t>(random() % 6) * kSecond;
-      auto batch = Rows(random, 0, 9, 1 + random() % 30, newest, 40 * kSecond);
+      auto batch = Rows(random, 0, 9, 1 + random() % 30, newest, 40 * kSecond, 10);
       auto want = throughout->Prepare(*batch);
       auto got = started->Prepare(*batch);
       ASSERT_TRUE(want.ok()) << want.status().ToString();
