@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "window/event_time.h"
 #include "window/metrics_table.h"
 #include "window/table_write_gate.h"
 #include "window/trailing_edge_cache.h"
@@ -304,8 +305,24 @@ class WindowCatalog {
   // being published by the caller, so nobody else takes them).
   static std::vector<std::unique_lock<std::mutex>> LockAll(
       const std::vector<std::shared_ptr<Entry>>& entries);
-  // Replaces the history with the windows entry's state closed. Caller holds write_mutex.
-  arrow::Status ReplaceHistory(Entry& entry);
+  // The closed windows a build takes from the engine (ClosedWindowsQuery) for the windows
+  // that start before `before_us`, whose rows it did not fold (kNoTime: it folded every row).
+  struct EarlierWindows {
+    int64_t before_us = kNoTime;
+    std::vector<ClosedWindow> windows;  // OutputSchema() rows, one batch per window width
+  };
+  // The rows a build from the pinned snapshot `pinned` of `fresh`'s table folds, in time
+  // order (window_catalog_bounded_build.cc): where the engine can compute the windows closed
+  // by then (SupportsClosedWindowsQuery, for every state of the group), only the rows from
+  // the oldest time a state still needs (the start of its oldest window left open, its
+  // trailing rows), with `earlier` (one per state) holding the windows before that; else
+  // every row. Runs on the snapshot while writes go on.
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinned(
+      const std::vector<std::shared_ptr<Entry>>& fresh, const std::string& columns,
+      std::shared_ptr<engine::EngineConnection> pinned, std::vector<EarlierWindows>* earlier) const;
+  // Replaces the history with the windows entry's state closed (those starting before
+  // earlier->before_us replaced by earlier->windows). Caller holds write_mutex.
+  arrow::Status ReplaceHistory(Entry& entry, const EarlierWindows* earlier = nullptr);
   // The definitions of `table` that could follow a DELETE (MayFollowDelete); empty when a
   // state is being built or follows an engine's copy. Caller holds mutex_.
   std::vector<std::shared_ptr<Entry>> FollowersOfDelete(const TableName& table) const;

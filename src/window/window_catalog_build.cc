@@ -101,7 +101,11 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   const auto fresh = FreshOf(builds);
   auto handoff = std::make_shared<Handoff>();
   std::shared_ptr<arrow::RecordBatchReader> snapshot;
+  // The stored rows as of the snapshot, read once writes go on (ReadPinned).
+  std::shared_ptr<engine::EngineConnection> pinned;
+  bool handed_off = false;
   int64_t generation = 0;
+  const std::string columns = StoredColumns(builds);
   {
     // No write to the table is half done while the snapshot is taken: each write's rows are
     // in it, or are committed after it (and kept in the handoff).
@@ -109,24 +113,25 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     auto taken = [&](int64_t copy, std::shared_ptr<arrow::RecordBatchReader> rows) {
       snapshot = std::move(rows);
       generation = copy;
+      handed_off = true;
       std::unique_lock<std::shared_mutex> lock(mutex_);
       handoffs_[table.key()].push_back(handoff);
       return arrow::Status::OK();
     };
-    const std::string query =
-        storage_->OrderedQuery(table, StoredColumns(builds), "", first.spec.time_column);
     arrow::Result<std::optional<int64_t>> read = std::optional<int64_t>();
     if (first.follows) {
+      const std::string query = storage_->OrderedQuery(table, columns, "", first.spec.time_column);
       read = engine_->ReadCopy(table.EngineSchema(), table.table, query, taken);
-    } else if (auto rows = engine_->ReadSnapshot(table.EngineSchema(), table.table, query);
-               rows.ok()) {
-      ARROW_RETURN_NOT_OK(taken(0, *std::move(rows)));
+    } else if (auto connection = engine_->SnapshotConnection(table.EngineSchema(), table.table);
+               connection.ok()) {
+      pinned = *std::move(connection);
+      ARROW_RETURN_NOT_OK(taken(0, nullptr));
       read = std::optional<int64_t>(0);
     } else {
-      read = rows.status();
+      read = connection.status();
     }
     if (!read.ok() || !read->has_value()) {
-      if (snapshot) CloseHandoff(table, handoff);
+      if (handed_off) CloseHandoff(table, handoff);
       if (!read.ok()) {
         for (const auto& entry : fresh) {
           spdlog::warn(
@@ -146,6 +151,10 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     const std::shared_ptr<Handoff>& handoff;
     ~Closing() { catalog->CloseHandoff(table, handoff); }
   } closing{this, table, handoff};
+  std::vector<EarlierWindows> earlier(fresh.size());
+  if (pinned) {
+    ARROW_ASSIGN_OR_RAISE(snapshot, ReadPinned(fresh, columns, std::move(pinned), &earlier));
+  }
   ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *snapshot));
   snapshot.reset();  // ends the read of the copy
   for (const auto& entry : fresh) entry->built_from = generation;
@@ -162,7 +171,12 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   // ...and the last ones as the states are published (each in place of its `old`).
   // Each state published, its write_mutex held until its history is replaced (later folds
   // append after it).
-  std::vector<std::pair<Entry*, std::unique_lock<std::mutex>>> published;
+  struct Published {
+    Entry* entry;
+    const EarlierWindows* earlier;
+    std::unique_lock<std::mutex> lock;
+  };
+  std::vector<Published> published;
   bool missed = false;
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
@@ -172,7 +186,8 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     handoff->closed = true;
     missed = handoff->missed;
     ForgetHandoff(table, handoff);
-    for (const Build& build : builds) {
+    for (size_t i = 0; i < builds.size(); ++i) {
+      const Build& build = builds[i];
       if (missed) build.fresh->Diverge();  // answers nothing until built again
       build.fresh->history_pending = true;
       ARROW_ASSIGN_OR_RAISE(bool in_place, build.publish());
@@ -181,12 +196,13 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
         std::lock_guard<std::mutex> retiring(build.old->write_mutex);
         build.old->retired = true;
       }
-      published.emplace_back(build.fresh.get(), std::unique_lock(build.fresh->write_mutex));
+      published.push_back(
+          {build.fresh.get(), &earlier[i], std::unique_lock(build.fresh->write_mutex)});
     }
   }
   arrow::Status replaced;
-  for (auto& [entry, lock] : published) {
-    arrow::Status status = ReplaceHistory(*entry);
+  for (auto& [entry, earlier_windows, lock] : published) {
+    arrow::Status status = ReplaceHistory(*entry, earlier_windows);
     if (!status.ok()) entry->Diverge();  // its history is not its own: rebuilt again
     entry->history_pending = false;
     if (replaced.ok()) replaced = status;
@@ -252,11 +268,16 @@ arrow::Status WindowCatalog::FoldBatches(const std::vector<std::shared_ptr<Entry
   return UpdateStores(entries, batches);
 }
 
-arrow::Status WindowCatalog::ReplaceHistory(Entry& entry) {
+arrow::Status WindowCatalog::ReplaceHistory(Entry& entry, const EarlierWindows* earlier) {
   // The built state closed the windows the history holds, and maybe some it lacks (a crash
   // between a commit and its history append; rows others wrote): the history is replaced.
   auto closed = entry.store->TakeClosed();
   if (!entry.persist_history) return arrow::Status::OK();
+  if (earlier != nullptr && earlier->before_us != kNoTime) {
+    // Those starting before it closed with only some of their rows folded.
+    std::erase_if(closed, [&](const ClosedWindow& w) { return w.start_us < earlier->before_us; });
+    closed.insert(closed.begin(), earlier->windows.begin(), earlier->windows.end());
+  }
   ARROW_ASSIGN_OR_RAISE(auto batches, ClosedBatches(entry, closed));
   return storage_->ReplaceHistory(entry.name, entry.result_schema, batches);
 }

@@ -17,6 +17,10 @@
 
 namespace hyprstream::window {
 
+// Trailing buffers keep this much beyond their width (or the lateness, if more), so a read
+// "since now - width" made while rows keep arriving still finds every row it needs.
+inline constexpr int64_t kTrailingSlackUs = 60LL * 1000000;
+
 struct WindowCatalog::Entry {
   std::string name;
   TableName table;

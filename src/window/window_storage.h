@@ -22,6 +22,7 @@
 
 #include "engine/engine.h"
 #include "window/window_definition.h"
+#include "window/window_spec.h"
 
 namespace hyprstream::window {
 
@@ -117,6 +118,18 @@ class WindowStorage {
   // SELECT keys, time, values FROM table WHERE time in [from, to) (the same bounds).
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadRows(const TableName& table,
                                                               const PartialsRequest& request) const;
+  // Building a state from the stored rows of its last hours (window_storage_closed_windows.cc),
+  // on DuckDB with a time column that is a timestamp of at most microseconds (Supported):
+  // RowsFrom is a condition selecting the rows whose time, in microseconds, is at least
+  // `from_us`, and those without a time; ClosedWindowsQuery a SELECT of the windows of
+  // `spec.windows[window]` (tumbling or hopping) that start before `before_us`, computed from
+  // the stored rows with a time as WindowStore outputs them (keys, window_start, window_end,
+  // the aggregates of AggregateColumns, closed = true), for aggregates but first and last.
+  bool SupportsClosedWindowsQuery(const WindowSpec& spec, const arrow::Schema& input) const;
+  std::string RowsFrom(const std::string& time_column, int64_t from_us) const;
+  std::string ClosedWindowsQuery(const TableName& table, const WindowSpec& spec, size_t window,
+                                 int64_t before_us) const;
+
   // A one-value query of a time (e.g. SELECT max(ts) ...) as microseconds since the epoch;
   // nullopt for NULL. Works for SQLite's text timestamps too.
   arrow::Result<std::optional<int64_t>> QueryTime(const std::string& sql) const;

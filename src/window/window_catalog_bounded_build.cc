@@ -1,0 +1,127 @@
+// WindowCatalog: what a build from a snapshot of the stored rows reads (window_catalog.h,
+// ReadPinned). Folding every stored row in time order takes time in the number of rows; the
+// state only needs the rows of its windows still open and its trailing rows, and the engine
+// computes the closed windows before them in a parallel scan (ClosedWindowsQuery) with the
+// aggregates it answers queries with. Both run on one pinned snapshot.
+#include <arrow/compute/cast.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
+#include "engine/snapshot_read.h"
+#include "window/event_time.h"
+#include "window/window_catalog.h"
+#include "window/window_catalog_entry.h"
+
+namespace hyprstream::window {
+namespace {
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The oldest time whose rows `spec`'s state needs folded when its watermark ends at
+// `watermark`: the start of each window's oldest instance still open then (every older one is
+// closed: LastClosedEnd), and for trailing windows the rows a read since now - width can
+// need, with room for the slack and a pane.
+int64_t FoldFrom(const WindowSpec& spec, int64_t watermark, int64_t now) {
+  int64_t from = INT64_MAX;
+  const int64_t slack = std::max(kTrailingSlackUs, spec.allowed_lateness_us);
+  for (const WindowDef& def : spec.windows) {
+    if (def.is_paned()) {
+      from = std::min(from, FloorTo(watermark - def.width_us, def.slide_us) + def.slide_us);
+    } else {
+      from = std::min(from, std::min(watermark, now) - 2 * (def.width_us + slack));
+    }
+  }
+  return from;
+}
+
+// The query's rows as `schema` (the store's output): same names in the same order, cast
+// where the engine's Arrow type differs (e.g. a key's string type).
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> AsOutput(
+    const arrow::Table& rows, const std::shared_ptr<arrow::Schema>& schema) {
+  if (rows.num_columns() != schema->num_fields()) {
+    return arrow::Status::Invalid("closed windows query gave ", rows.num_columns(), " columns for ",
+                                  schema->num_fields());
+  }
+  ARROW_ASSIGN_OR_RAISE(auto combined, rows.CombineChunksToBatch());
+  arrow::ArrayVector columns;
+  for (int i = 0; i < schema->num_fields(); ++i) {
+    std::shared_ptr<arrow::Array> column = combined->column(i);
+    const auto& type = schema->field(i)->type();
+    if (!column->type()->Equals(*type)) {
+      ARROW_ASSIGN_OR_RAISE(column, arrow::compute::Cast(*column, type));
+    }
+    columns.push_back(std::move(column));
+  }
+  return arrow::RecordBatch::Make(schema, combined->num_rows(), std::move(columns));
+}
+
+}  // namespace
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadPinned(
+    const std::vector<std::shared_ptr<Entry>>& fresh, const std::string& columns,
+    std::shared_ptr<engine::EngineConnection> pinned, std::vector<EarlierWindows>* earlier) const {
+  const Entry& first = *fresh.front();
+  const std::string& time = first.spec.time_column;
+  earlier->assign(fresh.size(), EarlierWindows{});
+  auto every_row = [&] {
+    earlier->assign(fresh.size(), EarlierWindows{});
+    return engine::ReadPinned(std::move(pinned),
+                              storage_->OrderedQuery(first.table, columns, "", time));
+  };
+  for (const auto& entry : fresh) {
+    if (!storage_->SupportsClosedWindowsQuery(entry->spec, *entry->input_schema)) {
+      return every_row();
+    }
+  }
+  auto newest = WindowStorage::QueryTime(*pinned, "SELECT max(" + engine::QuoteIdentifier(time) +
+                                                      ") FROM " + storage_->Sql(first.table));
+  if (!newest.ok() || !newest->has_value()) return every_row();  // (no row with a time)
+  const int64_t now = NowMicros();
+  int64_t from = INT64_MAX;
+  for (const auto& entry : fresh) {
+    from = std::min(from, FoldFrom(entry->spec, **newest - entry->spec.allowed_lateness_us, now));
+  }
+  // The windows starting before `from`, as the engine computes them from the same snapshot.
+  arrow::Status computed = [&]() -> arrow::Status {
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      Entry& entry = *fresh[i];
+      EarlierWindows& mine = (*earlier)[i];
+      mine.before_us = from;
+      if (!entry.persist_history) continue;  // closed windows are not kept
+      for (size_t w = 0; w < entry.spec.windows.size(); ++w) {
+        if (!entry.spec.windows[w].is_paned()) continue;
+        ARROW_ASSIGN_OR_RAISE(auto rows,
+                              engine::QueryTable(*pinned, storage_->ClosedWindowsQuery(
+                                                              entry.table, entry.spec, w, from)));
+        if (rows->num_rows() == 0) continue;
+        ClosedWindow windows;
+        windows.window = w;
+        ARROW_ASSIGN_OR_RAISE(windows.rows, AsOutput(*rows, entry.store->OutputSchema()));
+        mine.windows.push_back(std::move(windows));
+      }
+    }
+    return arrow::Status::OK();
+  }();
+  if (!computed.ok()) {
+    spdlog::warn(
+        "windows of {}: the engine could not compute their closed windows ({}); every "
+        "stored row is folded instead",
+        first.table.key(), computed.message());
+    return every_row();
+  }
+  spdlog::debug("windows of {}: rows folded from {} on, closed windows before it from the engine",
+                first.table.key(), from);
+  return engine::ReadPinned(
+      std::move(pinned),
+      storage_->OrderedQuery(first.table, columns, storage_->RowsFrom(time, from), time));
+}
+
+}  // namespace hyprstream::window
