@@ -51,11 +51,6 @@ class DuckDbEngine : public Engine, public std::enable_shared_from_this<DuckDbEn
   }
 
   bool reads_snapshots() const override { return true; }
-  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadSnapshot(
-      const std::string& schema, const std::string& table, const std::string& query) override {
-    ARROW_ASSIGN_OR_RAISE(auto connection, Connect());
-    return ReadInSnapshot(std::move(connection), PinQuery(schema, table), query);
-  }
   arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
       const std::string& schema, const std::string& table) override {
     ARROW_ASSIGN_OR_RAISE(auto connection, Connect());

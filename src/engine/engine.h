@@ -308,18 +308,11 @@ class Engine {
     return std::nullopt;
   }
   // Engines whose own stored rows can be read as of one moment while writes go on (DuckDB:
-  // a read transaction). ReadSnapshot runs `query` (a SELECT over the table, named as given)
-  // in a transaction whose snapshot is taken before it returns: rows committed afterwards are
-  // not in its rows, however late they are read (from any thread; destroying the reader ends
-  // the transaction). NotImplemented, and reads_snapshots() false, elsewhere.
+  // a read transaction); NotImplemented, and reads_snapshots() false, elsewhere.
+  // SnapshotConnection: a connection of its own in such a transaction, its snapshot taken (by a
+  // read of `table`) before it returns, for several queries as of one moment (rows committed
+  // afterwards are in none of them, however late they run); releasing it ends the transaction.
   virtual bool reads_snapshots() const { return false; }
-  virtual arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadSnapshot(
-      const std::string& schema, const std::string& table, const std::string& query) {
-    return arrow::Status::NotImplemented("engine ", name(), " cannot read a table as of a moment");
-  }
-  // Where reads_snapshots(): a connection of its own in such a transaction, its snapshot taken
-  // (by a read of `table`) before it returns, for several queries as of one moment; releasing
-  // it ends the transaction.
   virtual arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
       const std::string& schema, const std::string& table) {
     return arrow::Status::NotImplemented("engine ", name(), " cannot read a table as of a moment");

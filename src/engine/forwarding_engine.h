@@ -139,10 +139,6 @@ class ForwardingEngine : public Engine {
     return target_->CopyGeneration(schema, table);
   }
   bool reads_snapshots() const override { return target_->reads_snapshots(); }
-  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadSnapshot(
-      const std::string& schema, const std::string& table, const std::string& query) override {
-    return target_->ReadSnapshot(schema, table, query);
-  }
   arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
       const std::string& schema, const std::string& table) override {
     return target_->SnapshotConnection(schema, table);

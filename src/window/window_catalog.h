@@ -275,7 +275,7 @@ class WindowCatalog {
   // they answer no query until Rebuild). Returns the rows folded.
   arrow::Result<int64_t> Backfill(const std::vector<Build>& builds);
   // From one snapshot of the rows while writes go on (the engine's copy when they follow one,
-  // else the stored rows: ReadSnapshot): the rows committed after the snapshot are kept in a
+  // else the stored rows: SnapshotConnection): the rows committed after the snapshot are kept in a
   // Handoff and folded in before the states are published. nullopt (nothing published) when
   // the rows cannot be read so now.
   arrow::Result<std::optional<int64_t>> BuildFromSnapshot(const std::vector<Build>& builds);
@@ -286,8 +286,12 @@ class WindowCatalog {
   // again). Caller holds mutex_.
   static void MissHandoffs(const std::vector<std::shared_ptr<Handoff>>& handoffs);
   // `builds` grouped so that each group is served by one read of its table's rows (same
-  // table, time column and source), in their order.
-  static std::vector<std::vector<Build>> ByRead(std::vector<Build> builds);
+  // table, time column and source), in their order. With `trailing_apart` (builds from a
+  // snapshot of the stored rows, which read only the rows their states need: ReadPinned),
+  // states of trailing windows only are a group of their own, first: they read only their
+  // last rows and answer without waiting for the closed windows of the others.
+  static std::vector<std::vector<Build>> ByRead(std::vector<Build> builds,
+                                                bool trailing_apart = false);
   void CloseHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff);
   // Caller holds mutex_ (exclusive).
   void ForgetHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff);
@@ -402,7 +406,7 @@ class WindowCatalog {
 
   TableWriteGate write_gate_;
   std::function<void(const TableName&)> needs_rebuild_;
-  bool reads_snapshots_ = false;     // set in Start: the engine's ReadSnapshot works here
+  bool reads_snapshots_ = false;     // set in Start: the engine's SnapshotConnection works here
   mutable std::shared_mutex mutex_;  // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
   // What happened to each definition's state since start, by lower-case name.

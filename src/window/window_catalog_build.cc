@@ -1,8 +1,8 @@
 // WindowCatalog: building a definition's state and rebuilding it (window_catalog.h). Behind
 // a cache the state is built from a snapshot of the cache's copy of the table while writes go
 // on (BuildFromSnapshot), and so is a rebuild of a diverged state from the stored rows (an
-// engine that reads snapshots); a start or a new definition elsewhere reads the stored rows
-// while writes wait.
+// engine that reads snapshots: only the rows its state needs, window_catalog_bounded_build.cc);
+// a start or a new definition elsewhere reads the stored rows while writes wait.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -32,14 +32,22 @@ std::string WindowCatalog::StoredColumns(const std::vector<Build>& builds) {
   return columns;
 }
 
-std::vector<std::vector<WindowCatalog::Build>> WindowCatalog::ByRead(std::vector<Build> builds) {
+std::vector<std::vector<WindowCatalog::Build>> WindowCatalog::ByRead(std::vector<Build> builds,
+                                                                     bool trailing_apart) {
+  auto trailing_only = [&](const Entry& entry) {
+    return trailing_apart && !entry.follows &&
+           std::none_of(entry.spec.windows.begin(), entry.spec.windows.end(),
+                        [](const WindowDef& def) { return def.is_paned(); });
+  };
+  std::stable_partition(builds.begin(), builds.end(),
+                        [&](const Build& build) { return trailing_only(*build.fresh); });
   std::vector<std::vector<Build>> groups;
   for (Build& build : builds) {
     const Entry& entry = *build.fresh;
     auto group = std::find_if(groups.begin(), groups.end(), [&](const std::vector<Build>& g) {
       const Entry& first = *g.front().fresh;
       return first.table == entry.table && first.spec.time_column == entry.spec.time_column &&
-             first.follows == entry.follows;
+             first.follows == entry.follows && trailing_only(first) == trailing_only(entry);
     });
     if (group == groups.end()) {
       groups.emplace_back();
@@ -326,7 +334,7 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     builds.push_back({fresh, old, std::move(publish)});
   }
   // The table's states are built together, from one read for those read alike.
-  for (const auto& group : ByRead(std::move(builds))) {
+  for (const auto& group : ByRead(std::move(builds), reads_snapshots_)) {
     const bool from_copy = group.front().fresh->follows;
     ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(group));
     if (!rows) continue;  // not readable now: the copy's next load (or change) asks again
