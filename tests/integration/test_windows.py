@@ -485,6 +485,23 @@ def test_running_columns_after_a_restart_equal_those_without_one(stack):
     assert 60 < late < 120
 
 
+def test_windows_after_a_restart_over_days_of_rows_equal_the_stored_rows(stack):
+    """Three days of metrics, then a restart: every window width equals a GROUP BY of the
+    stored rows. On embedded DuckDB the start folds only the rows of the windows still open
+    (today's 1d window) and DuckDB computes the closed windows before them."""
+    data = metrics_table(3000, start=BASE - datetime.timedelta(days=3), step_s=86)
+    with connect(stack.start()) as conn:
+        assert conn.cursor().adbc_ingest("metrics", data, mode="append") == 3000
+    with connect(stack.restart()) as conn:
+        cur = conn.cursor()
+        for minutes in (5, 60, 24 * 60):
+            assert_windows_match_group_by(cur, stack.stored, "metrics", "metrics", "timestamp",
+                                          ["metric_id"], datetime.timedelta(minutes=minutes))
+        if stack.name == "duckdb":
+            folded = dict(rows(cur, "SELECT name, rows FROM hyprstream_windows()"))
+            assert 0 < folded["metrics"] < 3000 / 2, folded
+
+
 def test_windows_declared_in_the_config_file(stack, tmp_path):
     first = stack.start()
     with connect(first) as conn:
