@@ -3,6 +3,7 @@
 #include <arrow/type.h>
 #include <arrow/util/bit_util.h>
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 
@@ -84,6 +85,12 @@ arrow::Status ReadEventTime(const arrow::Array& array,
                                    ? static_cast<const arrow::TimestampType&>(*array.type()).unit()
                                    : *integer_unit;
   return Convert(data.GetValues<int64_t>(1), validity, data.offset, data.length, unit, column, out);
+}
+
+int64_t WallClockMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string FormatEventTime(int64_t micros) {

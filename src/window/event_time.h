@@ -29,6 +29,8 @@ inline int64_t FloorTo(int64_t a, int64_t step) { return FloorDiv(a, step) * ste
 
 // "2026-11-25 19:00:00.000000 UTC": an event time in messages.
 std::string FormatEventTime(int64_t micros);
+// The wall clock as an event time.
+int64_t WallClockMicros();
 
 // OK if `type` can be an event-time column: a timestamp, or int32/int64 when integer_unit is
 // set. Otherwise Invalid naming `column` and saying what to send instead.

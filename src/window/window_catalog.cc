@@ -42,12 +42,6 @@ constexpr int kTrailingReadAttempts = 3;
 // How long a direct read of a definition waits for its state to be built (FindBuilt).
 constexpr std::chrono::seconds kPendingWait{60};
 
-int64_t WallClockMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The window_spec column: the window's spec text on every row.
 arrow::Result<std::shared_ptr<arrow::Array>> SpecColumn(const WindowDef& window, int64_t rows) {
   // The same text on every row, built in bulk (offsets step by its length, the text doubled

@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
@@ -18,12 +17,6 @@
 
 namespace hyprstream::window {
 namespace {
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The oldest time whose rows `spec`'s state needs folded when its watermark ends at
 // `watermark`: the start of each window's oldest instance still open then (every older one is
@@ -84,7 +77,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadPinn
   auto newest = WindowStorage::QueryTime(*pinned, "SELECT max(" + engine::QuoteIdentifier(time) +
                                                       ") FROM " + storage_->Sql(first.table));
   if (!newest.ok() || !newest->has_value()) return every_row();  // (no row with a time)
-  const int64_t now = NowMicros();
+  const int64_t now = WallClockMicros();
   int64_t from = INT64_MAX;
   for (const auto& entry : fresh) {
     from = std::min(from, FoldFrom(entry->spec, **newest - entry->spec.allowed_lateness_us, now));
