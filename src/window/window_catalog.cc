@@ -352,7 +352,7 @@ arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::MakeEntry(
   store_options.trailing_as_buffers = true;
   store_options.trailing_as_panes = entry->trailing_panes;
   store_options.trailing_panes = options_.trailing_panes;
-  store_options.trailing_slack_us = std::max<int64_t>(kTrailingSlackUs, spec.allowed_lateness_us);
+  store_options.trailing_slack_us = TrailingSlackUs(spec);
   store_options.wall_clock = WallClockMicros;
   ARROW_ASSIGN_OR_RAISE(entry->store,
                         WindowStore::Make(spec, entry->input_schema, std::move(store_options)));

@@ -287,7 +287,7 @@ class WindowCatalog {
   static void MissHandoffs(const std::vector<std::shared_ptr<Handoff>>& handoffs);
   // `builds` grouped so that each group is served by one read of its table's rows (same
   // table, time column and source), in their order. With `trailing_apart` (builds from a
-  // snapshot of the stored rows, which read only the rows their states need: ReadPinned),
+  // snapshot of the stored rows, which read only the rows their states need: ReadRowsToFold),
   // states of trailing windows only are a group of their own, first: they read only their
   // last rows and answer without waiting for the closed windows of the others.
   static std::vector<std::vector<Build>> ByRead(std::vector<Build> builds,
@@ -321,7 +321,7 @@ class WindowCatalog {
   // the oldest time a state still needs (the start of its oldest window left open, its
   // trailing rows), with `earlier` (one per state) holding the windows before that; else
   // every row. Runs on the snapshot while writes go on.
-  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinned(
+  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadRowsToFold(
       const std::vector<std::shared_ptr<Entry>>& fresh, const std::string& columns,
       std::shared_ptr<engine::EngineConnection> pinned, std::vector<EarlierWindows>* earlier) const;
   // Replaces the history with the windows entry's state closed (those starting before

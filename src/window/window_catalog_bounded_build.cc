@@ -1,9 +1,8 @@
 // WindowCatalog: what a build from a snapshot of the stored rows reads (window_catalog.h,
-// ReadPinned). Folding every stored row in time order takes time in the number of rows; the
+// ReadRowsToFold). Folding every stored row in time order takes time in the number of rows; the
 // state only needs the rows of its windows still open and its trailing rows, and the engine
 // computes the closed windows before them in a parallel scan (ClosedWindowsQuery) with the
 // aggregates it answers queries with. Both run on one pinned snapshot.
-#include <arrow/compute/cast.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -24,7 +23,7 @@ namespace {
 // need, with room for the slack and a pane.
 int64_t FoldFrom(const WindowSpec& spec, int64_t watermark, int64_t now) {
   int64_t from = INT64_MAX;
-  const int64_t slack = std::max(kTrailingSlackUs, spec.allowed_lateness_us);
+  const int64_t slack = TrailingSlackUs(spec);
   for (const WindowDef& def : spec.windows) {
     if (def.is_paned()) {
       from = std::min(from, FloorTo(watermark - def.width_us, def.slide_us) + def.slide_us);
@@ -35,30 +34,9 @@ int64_t FoldFrom(const WindowSpec& spec, int64_t watermark, int64_t now) {
   return from;
 }
 
-// The query's rows as `schema` (the store's output): same names in the same order, cast
-// where the engine's Arrow type differs (e.g. a key's string type).
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> AsOutput(
-    const arrow::Table& rows, const std::shared_ptr<arrow::Schema>& schema) {
-  if (rows.num_columns() != schema->num_fields()) {
-    return arrow::Status::Invalid("closed windows query gave ", rows.num_columns(), " columns for ",
-                                  schema->num_fields());
-  }
-  ARROW_ASSIGN_OR_RAISE(auto combined, rows.CombineChunksToBatch());
-  arrow::ArrayVector columns;
-  for (int i = 0; i < schema->num_fields(); ++i) {
-    std::shared_ptr<arrow::Array> column = combined->column(i);
-    const auto& type = schema->field(i)->type();
-    if (!column->type()->Equals(*type)) {
-      ARROW_ASSIGN_OR_RAISE(column, arrow::compute::Cast(*column, type));
-    }
-    columns.push_back(std::move(column));
-  }
-  return arrow::RecordBatch::Make(schema, combined->num_rows(), std::move(columns));
-}
-
 }  // namespace
 
-arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadPinned(
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadRowsToFold(
     const std::vector<std::shared_ptr<Entry>>& fresh, const std::string& columns,
     std::shared_ptr<engine::EngineConnection> pinned, std::vector<EarlierWindows>* earlier) const {
   const Entry& first = *fresh.front();
@@ -95,9 +73,16 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadPinn
                               engine::QueryTable(*pinned, storage_->ClosedWindowsQuery(
                                                               entry.table, entry.spec, w, from)));
         if (rows->num_rows() == 0) continue;
+        const auto& output = entry.store->OutputSchema();
+        if (rows->num_columns() != output->num_fields()) {
+          return arrow::Status::Invalid("closed windows query gave ", rows->num_columns(),
+                                        " columns for ", output->num_fields());
+        }
+        ARROW_ASSIGN_OR_RAISE(auto combined, rows->CombineChunksToBatch());
         ClosedWindow windows;
         windows.window = w;
-        ARROW_ASSIGN_OR_RAISE(windows.rows, AsOutput(*rows, entry.store->OutputSchema()));
+        // (The engine's Arrow types where they differ, e.g. a key's string type.)
+        ARROW_ASSIGN_OR_RAISE(windows.rows, ConformTo(*combined, *output));
         mine.windows.push_back(std::move(windows));
       }
     }

@@ -109,7 +109,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   const auto fresh = FreshOf(builds);
   auto handoff = std::make_shared<Handoff>();
   std::shared_ptr<arrow::RecordBatchReader> snapshot;
-  // The stored rows as of the snapshot, read once writes go on (ReadPinned).
+  // The stored rows as of the snapshot, read once writes go on (ReadRowsToFold).
   std::shared_ptr<engine::EngineConnection> pinned;
   bool handed_off = false;
   int64_t generation = 0;
@@ -161,7 +161,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   } closing{this, table, handoff};
   std::vector<EarlierWindows> earlier(fresh.size());
   if (pinned) {
-    ARROW_ASSIGN_OR_RAISE(snapshot, ReadPinned(fresh, columns, std::move(pinned), &earlier));
+    ARROW_ASSIGN_OR_RAISE(snapshot, ReadRowsToFold(fresh, columns, std::move(pinned), &earlier));
   }
   ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *snapshot));
   snapshot.reset();  // ends the read of the copy

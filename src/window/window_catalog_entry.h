@@ -6,6 +6,7 @@
 
 #include <arrow/record_batch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -17,9 +18,11 @@
 
 namespace hyprstream::window {
 
-// Trailing buffers keep this much beyond their width (or the lateness, if more), so a read
-// "since now - width" made while rows keep arriving still finds every row it needs.
-inline constexpr int64_t kTrailingSlackUs = 60LL * 1000000;
+// Trailing buffers keep this much beyond their width: a minute, or the lateness if more, so a
+// read "since now - width" made while rows keep arriving still finds every row it needs.
+inline int64_t TrailingSlackUs(const WindowSpec& spec) {
+  return std::max<int64_t>(60LL * 1000000, spec.allowed_lateness_us);
+}
 
 struct WindowCatalog::Entry {
   std::string name;
