@@ -207,7 +207,7 @@ class CachedEngine : public engine::ForwardingEngine {
     return true;
   }
   arrow::Result<std::optional<int64_t>> ReadCopy(const std::string& schema,
-                                                 const std::string& table, const std::string& query,
+                                                 const std::string& table,
                                                  const engine::CopyReader& read) override {
     auto mirror = core_->mirrors.Find(KeyOf(schema, table));
     if (!mirror) return arrow::Status::NotImplemented("table ", table, " is not mirrored");
@@ -221,13 +221,11 @@ class CachedEngine : public engine::ForwardingEngine {
       generation = core_->mirrors.ReadyGeneration(*mirror);
       if (!ready || !generation) return std::nullopt;
     }
-    // The rows are read in a transaction whose snapshot is taken now, under the mirror's
-    // write lock; the query itself (its sort, its rows) runs when the reader is read, after
-    // the lock is gone.
-    auto snapshot =
-        engine::ReadInSnapshot(cache, "SELECT count(*) FROM " + mirror->key.Quoted(), query);
-    ARROW_RETURN_NOT_OK(snapshot.status());
-    ARROW_RETURN_NOT_OK(read(*generation, *std::move(snapshot)));
+    // The snapshot is taken now, under the mirror's write lock; the reader's queries run
+    // after the lock is gone.
+    ARROW_ASSIGN_OR_RAISE(
+        auto pinned, engine::PinSnapshot(cache, "SELECT count(*) FROM " + mirror->key.Quoted()));
+    ARROW_RETURN_NOT_OK(read(*generation, std::move(pinned)));
     return generation;
   }
   std::optional<int64_t> CopyGeneration(const std::string& schema,

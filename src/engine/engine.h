@@ -240,10 +240,12 @@ struct ExternalRowsListener {
 };
 
 // ReadCopy's reader: the copy's generation (it changes whenever the copy is loaded whole) and
-// the query's rows, a snapshot of the copy as it was when `read` ran (it may keep them and
-// read them later, from any thread).
-using CopyReader = std::function<arrow::Status(int64_t generation,
-                                               std::shared_ptr<arrow::RecordBatchReader> rows)>;
+// a connection to the copy pinned to a snapshot of it as it was when `read` ran (PinSnapshot in
+// snapshot_read.h: every query run on it reads those rows, however late, from any thread; the
+// transaction ends when the last holder lets go). The copy speaks DuckDB's SQL and names the
+// table as the engine's own SQL does.
+using CopyReader =
+    std::function<arrow::Status(int64_t generation, std::shared_ptr<EngineConnection> pinned)>;
 
 class Engine {
  public:
@@ -290,14 +292,13 @@ class Engine {
                            const std::string& time_column) {
     return false;
   }
-  // Runs `query` (a SELECT over the table, named as given) on the copy and calls `read` with
-  // its rows while nothing changes the copy (so `read` must be quick: whatever it does then
-  // happens at the moment of the snapshot); loads the copy first when it is not current.
-  // nullopt when the copy cannot be read now (a write around it is in flight; a `loaded`
-  // event follows once it is current). NotImplemented where the engine keeps no copy.
+  // Pins a snapshot of the copy and calls `read` with it while nothing changes the copy (so
+  // `read` must be quick: the queries it keeps run after it returns, on the snapshot); loads
+  // the copy first when it is not current. nullopt when the copy cannot be read now (a write
+  // around it is in flight; a `loaded` event follows once it is current). NotImplemented where
+  // the engine keeps no copy.
   virtual arrow::Result<std::optional<int64_t>> ReadCopy(const std::string& schema,
                                                          const std::string& table,
-                                                         const std::string& query,
                                                          const CopyReader& read) {
     return arrow::Status::NotImplemented("engine ", name(), " keeps no copy of tables");
   }

@@ -130,9 +130,9 @@ class ForwardingEngine : public Engine {
     return target_->FollowTable(schema, table, time_column);
   }
   arrow::Result<std::optional<int64_t>> ReadCopy(const std::string& schema,
-                                                 const std::string& table, const std::string& query,
+                                                 const std::string& table,
                                                  const CopyReader& read) override {
-    return target_->ReadCopy(schema, table, query, read);
+    return target_->ReadCopy(schema, table, read);
   }
   std::optional<int64_t> CopyGeneration(const std::string& schema,
                                         const std::string& table) override {

@@ -47,13 +47,6 @@ arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
       raw, [held = std::move(connection)](EngineConnection*) { (void)held->Rollback(); });
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadInSnapshot(
-    std::shared_ptr<EngineConnection> connection, const std::string& pin,
-    const std::string& query) {
-  ARROW_ASSIGN_OR_RAISE(auto pinned, PinSnapshot(std::move(connection), pin));
-  return ReadPinned(std::move(pinned), query);
-}
-
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinned(
     std::shared_ptr<EngineConnection> pinned, const std::string& query) {
   ARROW_ASSIGN_OR_RAISE(auto statement, pinned->Prepare(query));

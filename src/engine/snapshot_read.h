@@ -1,9 +1,9 @@
 // Reading a DuckDB table as of one moment while writes go on. DuckDB gives a transaction its
 // snapshot at its first read, so PinSnapshot begins a transaction on `connection` and runs
 // `pin` (a cheap read of the table, e.g. a count) before it returns: every query run on the
-// connection it gives reads the rows as of then. ReadInSnapshot also prepares `query`, which
-// runs when the reader is first read (ReadPinned, on a connection already pinned). Rows committed
-// after the call are in neither, however late they are read.
+// connection it gives reads the rows as of then; ReadPinned prepares a query on it, which runs
+// when the reader is first read. Rows committed after the pin are in none, however late they
+// are read.
 //
 // Ownership: the pinned connection (and the reader, which holds it) owns `connection`'s
 // transaction and ends it (rolls back) when released; nobody else may use the connection
@@ -23,9 +23,6 @@ namespace hyprstream::engine {
 
 arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
     std::shared_ptr<EngineConnection> connection, const std::string& pin);
-
-arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadInSnapshot(
-    std::shared_ptr<EngineConnection> connection, const std::string& pin, const std::string& query);
 
 // `query` prepared on a connection PinSnapshot gave, run when the reader is first read; the
 // reader holds the connection (and so its snapshot) until it is released.

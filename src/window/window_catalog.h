@@ -274,8 +274,9 @@ class WindowCatalog {
   // read now (BuildFromSnapshot), else from the stored rows while writes to the table wait (then
   // they answer no query until Rebuild). Returns the rows folded.
   arrow::Result<int64_t> Backfill(const std::vector<Build>& builds);
-  // From one snapshot of the rows while writes go on (the engine's copy when they follow one,
-  // else the stored rows: SnapshotConnection): the rows committed after the snapshot are kept in a
+  // From one snapshot of the rows while writes go on (the engine's copy when they follow one:
+  // ReadCopy, else the stored rows: SnapshotConnection; both DuckDB's, so ReadRowsToFold has
+  // DuckDB compute the closed windows): the rows committed after the snapshot are kept in a
   // Handoff and folded in before the states are published. nullopt (nothing published) when
   // the rows cannot be read so now.
   arrow::Result<std::optional<int64_t>> BuildFromSnapshot(const std::vector<Build>& builds);
@@ -287,7 +288,8 @@ class WindowCatalog {
   static void MissHandoffs(const std::vector<std::shared_ptr<Handoff>>& handoffs);
   // `builds` grouped so that each group is served by one read of its table's rows (same
   // table, time column and source), in their order. With `trailing_apart` (builds from a
-  // snapshot of the stored rows, which read only the rows their states need: ReadRowsToFold),
+  // snapshot of the stored rows or the copy, which read only the rows their states need:
+  // ReadRowsToFold),
   // states of trailing windows only are a group of their own, first: they read only their
   // last rows and answer without waiting for the closed windows of the others.
   static std::vector<std::vector<Build>> ByRead(std::vector<Build> builds,

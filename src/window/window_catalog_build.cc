@@ -35,9 +35,8 @@ std::string WindowCatalog::StoredColumns(const std::vector<Build>& builds) {
 std::vector<std::vector<WindowCatalog::Build>> WindowCatalog::ByRead(std::vector<Build> builds,
                                                                      bool trailing_apart) {
   auto trailing_only = [&](const Entry& entry) {
-    return trailing_apart && !entry.follows &&
-           std::none_of(entry.spec.windows.begin(), entry.spec.windows.end(),
-                        [](const WindowDef& def) { return def.is_paned(); });
+    return trailing_apart && std::none_of(entry.spec.windows.begin(), entry.spec.windows.end(),
+                                          [](const WindowDef& def) { return def.is_paned(); });
   };
   std::stable_partition(builds.begin(), builds.end(),
                         [&](const Build& build) { return trailing_only(*build.fresh); });
@@ -108,8 +107,8 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   const TableName& table = first.table;
   const auto fresh = FreshOf(builds);
   auto handoff = std::make_shared<Handoff>();
-  std::shared_ptr<arrow::RecordBatchReader> snapshot;
-  // The stored rows as of the snapshot, read once writes go on (ReadRowsToFold).
+  // The stored rows (or the engine's copy of them) as of the snapshot, read once writes go on
+  // (ReadRowsToFold).
   std::shared_ptr<engine::EngineConnection> pinned;
   bool handed_off = false;
   int64_t generation = 0;
@@ -118,8 +117,8 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     // No write to the table is half done while the snapshot is taken: each write's rows are
     // in it, or are committed after it (and kept in the handoff).
     auto exclusion = write_gate_.Exclude(table);
-    auto taken = [&](int64_t copy, std::shared_ptr<arrow::RecordBatchReader> rows) {
-      snapshot = std::move(rows);
+    auto taken = [&](int64_t copy, std::shared_ptr<engine::EngineConnection> snapshot) {
+      pinned = std::move(snapshot);
       generation = copy;
       handed_off = true;
       std::unique_lock<std::shared_mutex> lock(mutex_);
@@ -128,12 +127,10 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     };
     arrow::Result<std::optional<int64_t>> read = std::optional<int64_t>();
     if (first.follows) {
-      const std::string query = storage_->OrderedQuery(table, columns, "", first.spec.time_column);
-      read = engine_->ReadCopy(table.EngineSchema(), table.table, query, taken);
+      read = engine_->ReadCopy(table.EngineSchema(), table.table, taken);
     } else if (auto connection = engine_->SnapshotConnection(table.EngineSchema(), table.table);
                connection.ok()) {
-      pinned = *std::move(connection);
-      ARROW_RETURN_NOT_OK(taken(0, nullptr));
+      ARROW_RETURN_NOT_OK(taken(0, *std::move(connection)));
       read = std::optional<int64_t>(0);
     } else {
       read = connection.status();
@@ -160,9 +157,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     ~Closing() { catalog->CloseHandoff(table, handoff); }
   } closing{this, table, handoff};
   std::vector<EarlierWindows> earlier(fresh.size());
-  if (pinned) {
-    ARROW_ASSIGN_OR_RAISE(snapshot, ReadRowsToFold(fresh, columns, std::move(pinned), &earlier));
-  }
+  ARROW_ASSIGN_OR_RAISE(auto snapshot, ReadRowsToFold(fresh, columns, std::move(pinned), &earlier));
   ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *snapshot));
   snapshot.reset();  // ends the read of the copy
   for (const auto& entry : fresh) entry->built_from = generation;
@@ -333,8 +328,9 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     };
     builds.push_back({fresh, old, std::move(publish)});
   }
-  // The table's states are built together, from one read for those read alike.
-  for (const auto& group : ByRead(std::move(builds), reads_snapshots_)) {
+  // The table's states are built together, from one read for those read alike; those of
+  // trailing windows only first, apart (they read only their last rows).
+  for (const auto& group : ByRead(std::move(builds), /*trailing_apart=*/true)) {
     const bool from_copy = group.front().fresh->follows;
     ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(group));
     if (!rows) continue;  // not readable now: the copy's next load (or change) asks again

@@ -118,8 +118,10 @@ class WindowStorage {
   // SELECT keys, time, values FROM table WHERE time in [from, to) (the same bounds).
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadRows(const TableName& table,
                                                               const PartialsRequest& request) const;
-  // Building a state from the stored rows of its last hours (window_storage_closed_windows.cc),
-  // on DuckDB with a time column that is a timestamp of at most microseconds (Supported):
+  // Building a state from the stored rows of its last hours (window_storage_closed_windows.cc):
+  // queries in DuckDB's SQL, whatever this engine's flavor, for a pinned snapshot of the stored
+  // rows or of the cache's copy of them (both DuckDB's, the table named as Sql() names it), with
+  // a time column that is a timestamp of at most microseconds (Supported):
   // RowsFrom is a condition selecting the rows whose time, in microseconds, is at least
   // `from_us`, and those without a time; ClosedWindowsQuery a SELECT of the windows of
   // `spec.windows[window]` (tumbling or hopping) that start before `before_us`, computed from

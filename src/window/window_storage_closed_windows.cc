@@ -47,7 +47,7 @@ std::string AggregateSql(AggregateKind kind, const std::string& x) {
 
 bool WindowStorage::SupportsClosedWindowsQuery(const WindowSpec& spec,
                                                const arrow::Schema& input) const {
-  if (flavor_ != Flavor::kDuckDb || spec.integer_time_unit) return false;
+  if (spec.integer_time_unit) return false;
   auto time = input.GetFieldByName(spec.time_column);
   if (time == nullptr || time->type()->id() != arrow::Type::TIMESTAMP ||
       static_cast<const arrow::TimestampType&>(*time->type()).unit() == arrow::TimeUnit::NANO) {

@@ -1,4 +1,4 @@
-// PinSnapshot and ReadInSnapshot over real DuckDB: the rows are those committed when the call
+// PinSnapshot and ReadPinned over real DuckDB: the rows are those committed when the call
 // returned, however late they are read and whatever other connections commit meanwhile.
 #include "engine/snapshot_read.h"
 
@@ -12,12 +12,14 @@ namespace {
 using testing::Query;
 using testing::Update;
 
-TEST(ReadInSnapshot, RowsCommittedAfterTheCallAreNotRead) {
+TEST(ReadPinned, RowsCommittedAfterThePinAreNotRead) {
   auto engine = testing::OpenMemoryEngine();
   auto writer = *engine->Connect();
   ASSERT_TRUE(Update(*writer, "CREATE TABLE t AS SELECT range AS v FROM range(1000)").ok());
-  auto snapshot = ReadInSnapshot(*engine->Connect(), "SELECT count(*) FROM t",
-                                 "SELECT count(*) AS n, sum(v) AS s FROM t");
+  auto pinned = PinSnapshot(*engine->Connect(), "SELECT count(*) FROM t");
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  // The reader alone holds the snapshot from here.
+  auto snapshot = ReadPinned(*std::move(pinned), "SELECT count(*) AS n, sum(v) AS s FROM t");
   ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
   ASSERT_TRUE(Update(*writer, "INSERT INTO t SELECT range FROM range(1000, 1500)").ok());
   ASSERT_TRUE(Update(*writer, "DELETE FROM t WHERE v < 10").ok());
@@ -31,11 +33,14 @@ TEST(ReadInSnapshot, RowsCommittedAfterTheCallAreNotRead) {
   EXPECT_EQ((*(*now)->column(0)->GetScalar(0))->ToString(), "1490");
 }
 
-TEST(ReadInSnapshot, AFailingQueryEndsTheTransaction) {
+TEST(ReadPinned, AFailingQueryEndsTheTransaction) {
   auto engine = testing::OpenMemoryEngine();
   auto connection = *engine->Connect();
   ASSERT_TRUE(Update(*connection, "CREATE TABLE t (v INTEGER)").ok());
-  auto snapshot = ReadInSnapshot(connection, "SELECT count(*) FROM t", "SELECT nope FROM t");
+  auto pinned = PinSnapshot(connection, "SELECT count(*) FROM t");
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  EXPECT_TRUE(connection->InTransaction());
+  auto snapshot = ReadPinned(*std::move(pinned), "SELECT nope FROM t");
   EXPECT_FALSE(snapshot.ok());
   EXPECT_FALSE(connection->InTransaction());
   EXPECT_TRUE(Update(*connection, "INSERT INTO t VALUES (1)").ok());

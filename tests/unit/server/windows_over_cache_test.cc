@@ -60,14 +60,13 @@ class SlowAcknowledgement : public engine::ForwardingEngine {
     ARROW_ASSIGN_OR_RAISE(auto inner, target().Connect());
     return std::make_shared<Connection>(std::move(inner));
   }
-  // A rebuild's read of the copy is slow too, so writes commit while it builds the new state.
+  // A rebuild's reads of the copy are slow too, so writes commit while it builds the new state.
   arrow::Result<std::optional<int64_t>> ReadCopy(const std::string& schema,
-                                                 const std::string& table, const std::string& query,
+                                                 const std::string& table,
                                                  const engine::CopyReader& read) override {
     return target().ReadCopy(
-        schema, table, query,
-        [&](int64_t generation, std::shared_ptr<arrow::RecordBatchReader> rows) {
-          return read(generation, std::make_shared<SlowRows>(std::move(rows)));
+        schema, table, [&](int64_t generation, std::shared_ptr<engine::EngineConnection> pinned) {
+          return read(generation, std::make_shared<Connection>(std::move(pinned)));
         });
   }
 
@@ -78,18 +77,6 @@ class SlowAcknowledgement : public engine::ForwardingEngine {
     std::this_thread::sleep_for(std::chrono::milliseconds(r() % 120));
   }
 
-  class SlowRows : public arrow::RecordBatchReader {
-   public:
-    explicit SlowRows(std::shared_ptr<arrow::RecordBatchReader> rows) : rows_(std::move(rows)) {}
-    std::shared_ptr<arrow::Schema> schema() const override { return rows_->schema(); }
-    arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-      Pause();
-      return rows_->ReadNext(batch);
-    }
-
-   private:
-    std::shared_ptr<arrow::RecordBatchReader> rows_;
-  };
   class Statement : public engine::ForwardingStatement {
    public:
     using ForwardingStatement::ForwardingStatement;
