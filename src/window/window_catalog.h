@@ -272,7 +272,8 @@ class WindowCatalog {
   // Builds states of one table that read it alike (a group of ByRead: one read serves them) from
   // its rows and publishes them: from the engine's copy when they follow one and it can be
   // read now (BuildFromSnapshot), else from the stored rows while writes to the table wait (then
-  // they answer no query until Rebuild). Returns the rows folded.
+  // they answer no query until Rebuild). Returns the stored rows they were built from (folded,
+  // or counted in the closed windows the engine computed: ReadRowsToFold).
   arrow::Result<int64_t> Backfill(const std::vector<Build>& builds);
   // From one snapshot of the rows while writes go on (the engine's copy when they follow one:
   // ReadCopy, else the stored rows: SnapshotConnection; both DuckDB's, so ReadRowsToFold has
@@ -316,6 +317,7 @@ class WindowCatalog {
   struct EarlierWindows {
     int64_t before_us = kNoTime;
     std::vector<ClosedWindow> windows;  // OutputSchema() rows, one batch per window width
+    int64_t rows = 0;                   // the stored rows before before_us (in `windows`)
   };
   // The rows a build from the pinned snapshot `pinned` of `fresh`'s table folds, in time
   // order (window_catalog_bounded_build.cc): where the engine can compute the windows closed

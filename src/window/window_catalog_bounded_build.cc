@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
@@ -60,12 +61,23 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadRows
   for (const auto& entry : fresh) {
     from = std::min(from, FoldFrom(entry->spec, **newest - entry->spec.allowed_lateness_us, now));
   }
-  // The windows starting before `from`, as the engine computes them from the same snapshot.
+  // The windows starting before `from`, as the engine computes them from the same snapshot,
+  // and how many stored rows they hold.
   arrow::Status computed = [&]() -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(
+        auto before,
+        engine::QueryValue(*pinned, "SELECT count(*) FROM " + storage_->Sql(first.table) +
+                                        " WHERE NOT " + storage_->RowsFrom(time, from)));
+    int64_t rows_before = 0;
+    if (std::from_chars(before.data(), before.data() + before.size(), rows_before).ec !=
+        std::errc()) {
+      return arrow::Status::IOError("counting the rows before the bound gave '", before, "'");
+    }
     for (size_t i = 0; i < fresh.size(); ++i) {
       Entry& entry = *fresh[i];
       EarlierWindows& mine = (*earlier)[i];
       mine.before_us = from;
+      mine.rows = rows_before;
       if (!entry.persist_history) continue;  // closed windows are not kept
       for (size_t w = 0; w < entry.spec.windows.size(); ++w) {
         if (!entry.spec.windows[w].is_paned()) continue;

@@ -159,7 +159,8 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   std::vector<EarlierWindows> earlier(fresh.size());
   ARROW_ASSIGN_OR_RAISE(auto snapshot, ReadRowsToFold(fresh, columns, std::move(pinned), &earlier));
   ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *snapshot));
-  snapshot.reset();  // ends the read of the copy
+  rows += earlier.front().rows;  // (the same bound for every state of the group)
+  snapshot.reset();              // ends the read of the copy
   for (const auto& entry : fresh) entry->built_from = generation;
   // The rows committed meanwhile, a round at a time while writes go on...
   for (int round = 0; round < 8; ++round) {

@@ -111,8 +111,15 @@ class WindowsBoundedBuildTest : public ::testing::TestWithParam<bool> {
     ASSERT_GT(Rebuilds(name), rebuilds);
   }
   // Creates `name` on both stacks (built before it returns; behind the cache from its copy).
-  void CreateWindow(const std::string& name, const std::string& arguments) {
-    Both("SELECT * FROM hyprstream_create_window('" + name + "', " + arguments + ")");
+  // Both must say they were built from all `rows` of the table, folded or not.
+  void CreateWindow(const std::string& name, const std::string& arguments, int64_t rows) {
+    const std::string sql =
+        "SELECT backfilled_rows FROM hyprstream_create_window('" + name + "', " + arguments + ")";
+    for (Stack* stack : {&tested_, &reference_}) {
+      auto created = ReadFrom(*stack, sql);
+      ASSERT_NE(created, nullptr);
+      EXPECT_EQ((*created->column(0)->GetScalar(0))->ToString(), std::to_string(rows)) << sql;
+    }
   }
   // Runs `change` (the windows of `name` cannot follow it) and waits until they are rebuilt.
   void ChangeAndWaitForTheRebuild(const std::string& name, const std::string& change) {
@@ -163,11 +170,13 @@ TEST_P(WindowsBoundedBuildTest, ABuildFoldingOnlyRecentRowsListsTheWindowsOfAFol
          "CASE WHEN r % 13 = 0 THEN NULL ELSE (hash(r * 7) % 1000)::DOUBLE END, "
          "CASE WHEN r % 17 = 0 THEN NULL ELSE (hash(r * 11) % 100)::INTEGER END "
          "FROM range(40000) AS t(r)");
-    CreateWindow(name, "'" + table +
-                           "', keys := 'k,g', time_column := 'ts', value_columns := 'v,i', "
-                           "windows := '5m,hopping 1h/10m,1d,trailing 30m', aggregates := "
-                           "'count,sum,avg,min,max,var_pop,var_samp,stddev_pop,stddev_samp,"
-                           "count_star', lateness := '1m'");
+    CreateWindow(name,
+                 "'" + table +
+                     "', keys := 'k,g', time_column := 'ts', value_columns := 'v,i', "
+                     "windows := '5m,hopping 1h/10m,1d,trailing 30m', aggregates := "
+                     "'count,sum,avg,min,max,var_pop,var_samp,stddev_pop,stddev_samp,"
+                     "count_star', lateness := '1m'",
+                 40000);
     const std::string listed = "SELECT * FROM hyprstream_window('" + name +
                                "') ORDER BY window_spec, k NULLS FIRST, g NULLS FIRST, "
                                "window_start";
@@ -229,7 +238,8 @@ TEST_P(WindowsBoundedBuildTest, ABuildOfTrailingWindowsFoldsOnlyTheirRowsAndRead
        "(hash(r * 7) % 1000)::DOUBLE FROM range(30000) AS t(r)");
   CreateWindow("last30",
                "'recent', keys := 'k', time_column := 'ts', value_columns := 'v', "
-               "windows := 'trailing 30m', aggregates := 'count,sum,min,max'");
+               "windows := 'trailing 30m', aggregates := 'count,sum,min,max'",
+               30000);
   std::vector<std::string> reads;
   for (int64_t minutes : {29, 25, 20, 15, 10, 5, 1}) {
     reads.push_back(
