@@ -18,9 +18,7 @@
 #include <vector>
 
 #include "../engine/engine_test_util.h"
-#include "cache/cached_engine.h"
 #include "engine/result_provenance.h"
-#include "window/windowed_engine.h"
 #include "windows_test_util.h"
 
 namespace hyprstream {
@@ -57,20 +55,8 @@ void ExpectNearlyEqual(const arrow::Table& want, const arrow::Table& got, const 
 
 // A windowed stack over a DuckDB of its own: embedded, or behind the cache (`cached`).
 struct Stack {
-  explicit Stack(bool cached) {
-    stored = engine::testing::OpenMemoryEngine();
-    std::shared_ptr<engine::Engine> below = stored;
-    if (cached) {
-      cache::CacheOptions options;
-      options.refresh_interval = 50ms;
-      options.result_ttl = 0ms;
-      auto copy = cache::OpenCachedEngine(stored, engine::testing::OpenMemoryEngine(), options);
-      EXPECT_TRUE(copy.ok()) << copy.status().ToString();
-      below = *copy;
-    }
-    window::WindowCatalogOptions windows;
-    windows.metrics_table = false;
-    auto opened = window::WindowedEngine::Open(below, windows);
+  explicit Stack(bool cached) : stored(engine::testing::OpenMemoryEngine()) {
+    auto opened = testing::OpenWindowedStack(stored, cached);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     windowed = *opened;
     client = *windowed->Connect();

@@ -1,5 +1,6 @@
-// Helpers shared by the tests of the windows over other engines: the trailing query every
-// one of them checks, and asking a connection for an answer with its provenance.
+// Helpers shared by the tests of the windows over other engines: the stack over a backend (its
+// rows directly, or behind the cache), the trailing query every one of them checks, and asking
+// a connection for an answer with its provenance.
 #pragma once
 
 #include <arrow/api.h>
@@ -10,6 +11,8 @@
 #include <string>
 
 #include "../engine/engine_test_util.h"
+#include "cache/cached_engine.h"
+#include "window/windowed_engine.h"
 
 namespace hyprstream::testing {
 
@@ -17,6 +20,24 @@ namespace hyprstream::testing {
 constexpr char kTrailing[] =
     "SELECT sym, count(v) AS n, sum(v) AS s, min(v) AS lo, max(v) AS hi FROM t "
     "WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym";
+
+// Windows (without the metrics table) over `backend`, or over `backend` behind the cache (a new
+// in-memory DuckDB copy, refreshed every 50 ms, results not kept) when `cached`.
+inline arrow::Result<std::shared_ptr<window::WindowedEngine>> OpenWindowedStack(
+    std::shared_ptr<engine::Engine> backend, bool cached) {
+  using namespace std::chrono_literals;
+  std::shared_ptr<engine::Engine> below = std::move(backend);
+  if (cached) {
+    cache::CacheOptions options;
+    options.refresh_interval = 50ms;
+    options.result_ttl = 0ms;
+    ARROW_ASSIGN_OR_RAISE(
+        below, cache::OpenCachedEngine(below, engine::testing::OpenMemoryEngine(), options));
+  }
+  window::WindowCatalogOptions windows;
+  windows.metrics_table = false;
+  return window::WindowedEngine::Open(below, windows);
+}
 
 inline int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(

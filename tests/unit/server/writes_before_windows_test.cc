@@ -15,9 +15,7 @@
 #include <vector>
 
 #include "../engine/engine_test_util.h"
-#include "cache/cached_engine.h"
 #include "engine/engine_sql.h"
-#include "window/windowed_engine.h"
 #include "windows_test_util.h"
 
 namespace hyprstream {
@@ -64,18 +62,7 @@ class WritesBeforeWindowsTest : public ::testing::TestWithParam<bool> {
     backend_ = engine::testing::OpenMemoryEngine();
     direct_ = *backend_->Connect();
     ASSERT_TRUE(Update(*direct_, "CREATE TABLE t (sym VARCHAR, ts TIMESTAMP, v DOUBLE)").ok());
-    std::shared_ptr<engine::Engine> below = backend_;
-    if (cached()) {
-      cache::CacheOptions options;
-      options.refresh_interval = 50ms;
-      options.result_ttl = 0ms;
-      auto engine = cache::OpenCachedEngine(backend_, engine::testing::OpenMemoryEngine(), options);
-      ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-      below = *engine;
-    }
-    window::WindowCatalogOptions windows;
-    windows.metrics_table = false;
-    auto windowed = window::WindowedEngine::Open(below, windows);
+    auto windowed = testing::OpenWindowedStack(backend_, cached());
     ASSERT_TRUE(windowed.ok()) << windowed.status().ToString();
     engine_ = *windowed;
     client_ = *engine_->Connect();
