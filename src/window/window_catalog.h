@@ -270,10 +270,11 @@ class WindowCatalog {
   // Whether the engine keeps a copy of entry's table to build it from (sets entry.follows).
   void Follow(Entry& entry) const;
   // Builds states of one table that read it alike (a group of ByRead: one read serves them) from
-  // its rows and publishes them: from the engine's copy when they follow one and it can be
-  // read now (BuildFromSnapshot), else from the stored rows while writes to the table wait (then
-  // they answer no query until Rebuild). Returns the stored rows they were built from (folded,
-  // or counted in the closed windows the engine computed: ReadRowsToFold).
+  // its rows and publishes them: from a snapshot of the engine's copy or of its stored rows
+  // while writes go on, where it can take one now (BuildFromSnapshot), else from the stored
+  // rows while writes to the table wait (behind the cache they then answer no query until
+  // Rebuild). Returns the stored rows they were built from (folded, or counted in the closed
+  // windows the engine computed: ReadRowsToFold).
   arrow::Result<int64_t> Backfill(const std::vector<Build>& builds);
   // From one snapshot of the rows while writes go on (the engine's copy when they follow one:
   // ReadCopy, else the stored rows: SnapshotConnection; both DuckDB's, so ReadRowsToFold has
@@ -328,9 +329,12 @@ class WindowCatalog {
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadRowsToFold(
       const std::vector<std::shared_ptr<Entry>>& fresh, const std::string& columns,
       std::shared_ptr<engine::EngineConnection> pinned, std::vector<EarlierWindows>* earlier) const;
-  // Replaces the history with the windows entry's state closed (those starting before
-  // earlier->before_us replaced by earlier->windows). Caller holds write_mutex.
-  arrow::Status ReplaceHistory(Entry& entry, const EarlierWindows* earlier = nullptr);
+  // Replaces the history with `closed`, the windows entry's state closed (those starting
+  // before earlier->before_us replaced by earlier->windows). Nobody appends to the history
+  // meanwhile: the caller holds write_mutex, or the state is history_pending (Fold leaves the
+  // windows it closes in the store).
+  arrow::Status ReplaceHistory(Entry& entry, std::vector<ClosedWindow> closed,
+                               const EarlierWindows* earlier = nullptr);
   // The definitions of `table` that could follow a DELETE (MayFollowDelete); empty when a
   // state is being built or follows an engine's copy. Caller holds mutex_.
   std::vector<std::shared_ptr<Entry>> FollowersOfDelete(const TableName& table) const;

@@ -74,11 +74,12 @@ void WindowCatalog::Follow(Entry& entry) const {
 
 arrow::Result<int64_t> WindowCatalog::Backfill(const std::vector<Build>& builds) {
   const Entry& first = *builds.front().fresh;
-  if (first.follows) {
+  if (Rebuildable(first)) {
+    // From a snapshot while writes go on.
     ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(builds));
     if (rows) return *rows;
-    // The copy cannot be read now: built from the stored rows, the states answer no query
-    // until a load of the copy rebuilds them (Rebuild).
+    // It cannot be read now: built from the stored rows while writes wait. Behind the cache
+    // the states then answer no query until a load of the copy rebuilds them (Rebuild).
   }
   const auto fresh = FreshOf(builds);
   // No write to the table is half done (stored, not yet folded) while the states are built
@@ -89,7 +90,7 @@ arrow::Result<int64_t> WindowCatalog::Backfill(const std::vector<Build>& builds)
   ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *reader));
   for (const auto& entry : fresh) {
     std::lock_guard<std::mutex> held(entry->write_mutex);  // (not published yet: uncontended)
-    ARROW_RETURN_NOT_OK(ReplaceHistory(*entry));
+    ARROW_RETURN_NOT_OK(ReplaceHistory(*entry, entry->store->TakeClosed()));
   }
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
@@ -172,13 +173,12 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     if (committed.empty()) break;
     ARROW_RETURN_NOT_OK(FoldBatches(fresh, committed));
   }
-  // ...and the last ones as the states are published (each in place of its `old`).
-  // Each state published, its write_mutex held until its history is replaced (later folds
-  // append after it).
+  // ...and the last ones as the states are published (each in place of its `old`), with the
+  // windows closed so far taken for the history written below.
   struct Published {
     Entry* entry;
     const EarlierWindows* earlier;
-    std::unique_lock<std::mutex> lock;
+    std::vector<ClosedWindow> closed;
   };
   std::vector<Published> published;
   bool missed = false;
@@ -200,15 +200,21 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
         std::lock_guard<std::mutex> retiring(build.old->write_mutex);
         build.old->retired = true;
       }
-      published.push_back(
-          {build.fresh.get(), &earlier[i], std::unique_lock(build.fresh->write_mutex)});
+      std::lock_guard<std::mutex> held_entry(build.fresh->write_mutex);
+      published.push_back({build.fresh.get(), &earlier[i], build.fresh->store->TakeClosed()});
     }
   }
+  // Writes go on while the histories are written: the windows their rows close wait in the
+  // states (Fold, while history_pending) and are appended after them.
   arrow::Status replaced;
-  for (auto& [entry, earlier_windows, lock] : published) {
-    arrow::Status status = ReplaceHistory(*entry, earlier_windows);
-    if (!status.ok()) entry->Diverge();  // its history is not its own: rebuilt again
-    entry->history_pending = false;
+  for (auto& [entry, earlier_windows, closed] : published) {
+    arrow::Status status = ReplaceHistory(*entry, std::move(closed), earlier_windows);
+    {
+      std::lock_guard<std::mutex> held(entry->write_mutex);
+      if (status.ok()) status = WriteClosed(*entry, entry->store->TakeClosed());
+      if (!status.ok()) entry->Diverge();  // its history is not its own: rebuilt again
+      entry->history_pending = false;
+    }
     if (replaced.ok()) replaced = status;
   }
   published.clear();
@@ -272,10 +278,10 @@ arrow::Status WindowCatalog::FoldBatches(const std::vector<std::shared_ptr<Entry
   return UpdateStores(entries, batches);
 }
 
-arrow::Status WindowCatalog::ReplaceHistory(Entry& entry, const EarlierWindows* earlier) {
+arrow::Status WindowCatalog::ReplaceHistory(Entry& entry, std::vector<ClosedWindow> closed,
+                                            const EarlierWindows* earlier) {
   // The built state closed the windows the history holds, and maybe some it lacks (a crash
   // between a commit and its history append; rows others wrote): the history is replaced.
-  auto closed = entry.store->TakeClosed();
   if (!entry.persist_history) return arrow::Status::OK();
   if (earlier != nullptr && earlier->before_us != kNoTime) {
     // Those starting before it closed with only some of their rows folded.

@@ -74,9 +74,9 @@ struct WindowCatalog::Entry {
   // query), is given no rows (the copy or the rebuild's handoff has them), and its direct
   // reads wait for the rebuild that replaces it (FindBuilt). Set before it is published.
   bool pending = false;
-  // Published by a rebuild in place of an older state before its history was replaced (the
-  // old state's closed windows may still be there): answers no query, and direct reads wait
-  // (FindBuilt), until ReplaceHistory is done.
+  // Published by a build from a snapshot before its history was replaced (the old state's
+  // closed windows may still be there): answers no query, and direct reads wait (FindBuilt),
+  // until ReplaceHistory is done; the windows folds close meanwhile wait in the store.
   std::atomic<bool> history_pending{false};
 };
 

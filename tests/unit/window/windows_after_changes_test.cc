@@ -334,9 +334,17 @@ TEST_F(WindowsAfterChangesTest, DeletesOfOtherRowsOrOfRowsTheStateHoldsAreRebuil
   EXPECT_GT(Rebuilds(), rebuilds);
   EXPECT_EQ(FollowedDeletes(), 0u);
   rebuilds = Rebuilds();
-  // The oldest rows, but into the windows still open.
+  // The oldest rows, but into the windows still open: up to the first row of the oldest one
+  // (whatever the time of day: just after midnight UTC today's 1d window holds only minutes).
+  auto first_open = Query(*client_,
+                          "SELECT CAST(min(timestamp) AS VARCHAR) FROM metrics WHERE timestamp >= "
+                          "(SELECT min(window_start) FROM hyprstream_window('metrics') WHERE NOT "
+                          "closed)");
+  ASSERT_TRUE(first_open.ok()) << first_open.status().ToString();
+  const std::string bound = (*(*first_open)->column(0)->GetScalar(0))->ToString();
   ASSERT_TRUE(
-      Update(*client_, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '10 minutes'").ok());
+      Update(*client_, "DELETE FROM metrics WHERE timestamp <= TIMESTAMP '" + bound + "'").ok())
+      << bound;
   ExpectNoStaleAnswer("right after a DELETE into the open windows");
   ExpectTheWindowsAnswerAgain("after a DELETE into the open windows");
   ExpectEveryWidthEqualsTheStoredRows("after a DELETE into the open windows");
