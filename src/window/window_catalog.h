@@ -291,9 +291,8 @@ class WindowCatalog {
   // `builds` grouped so that each group is served by one read of its table's rows (same
   // table, time column and source), in their order. With `trailing_apart` (builds from a
   // snapshot of the stored rows or the copy, which read only the rows their states need:
-  // ReadRowsToFold),
-  // states of trailing windows only are a group of their own, first: they read only their
-  // last rows and answer without waiting for the closed windows of the others.
+  // ReadRowsToFold), states of trailing windows only are a group of their own, first: they
+  // read only their last rows and answer without waiting for the closed windows of the others.
   static std::vector<std::vector<Build>> ByRead(std::vector<Build> builds,
                                                 bool trailing_apart = false);
   void CloseHandoff(const TableName& table, const std::shared_ptr<Handoff>& handoff);

@@ -161,7 +161,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   ARROW_ASSIGN_OR_RAISE(auto snapshot, ReadRowsToFold(fresh, columns, std::move(pinned), &earlier));
   ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *snapshot));
   rows += earlier.front().rows;  // (the same bound for every state of the group)
-  snapshot.reset();              // ends the read of the copy
+  snapshot.reset();              // ends the snapshot's transaction
   for (const auto& entry : fresh) entry->built_from = generation;
   // The rows committed meanwhile, a round at a time while writes go on...
   for (int round = 0; round < 8; ++round) {
