@@ -152,10 +152,16 @@ class AnsweredStatement : public engine::EngineStatement {
     }
     ARROW_ASSIGN_OR_RAISE(auto reader, std::move(executed));
     if (&chosen != answer_.from_windows.get()) return reader;
+    LogAnswered();
     return engine::WithProvenance(std::move(reader), "hit", "windows",
                                   as_of.value_or(std::chrono::system_clock::now()));
   }
-  arrow::Result<int64_t> ExecuteUpdate() override { return Chosen(RowsAsOf()).ExecuteUpdate(); }
+  arrow::Result<int64_t> ExecuteUpdate() override {
+    engine::EngineStatement& chosen = Chosen(RowsAsOf());
+    auto count = chosen.ExecuteUpdate();
+    if (count.ok() && &chosen == answer_.from_windows.get()) LogAnswered();
+    return count;
+  }
   void SetMaxStaleness(std::optional<std::chrono::milliseconds> max_staleness) override {
     max_staleness_ = max_staleness;
     answer_.original->SetMaxStaleness(max_staleness);
@@ -183,15 +189,18 @@ class AnsweredStatement : public engine::EngineStatement {
         (!answer_.exact || catalog_->AnswersExactly(answer_.definition, answer_.exact->width_us,
                                                     answer_.exact->slide_us)) &&
         FreshEnough(as_of);
-    // Logged here, where the choice is made, so the log says how each execution was answered.
-    if (answers) {
-      spdlog::debug("answered from the maintained windows of '{}': {}", answer_.definition,
-                    answer_.sql);
-    } else {
+    // Logged for each execution: here when the engine is chosen, once the state's read
+    // succeeded when the windows are (LogAnswered; a read the state refuses falls back to the
+    // engine and says so instead).
+    if (!answers) {
       spdlog::debug("window '{}' no longer answers exactly: the engine runs the query",
                     answer_.definition);
     }
     return answers ? *answer_.from_windows : *answer_.original;
+  }
+  void LogAnswered() const {
+    spdlog::debug("answered from the maintained windows of '{}': {}", answer_.definition,
+                  answer_.sql);
   }
 
   WindowAnswer answer_;
