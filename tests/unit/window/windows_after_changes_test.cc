@@ -20,6 +20,7 @@
 
 #include "../engine/engine_test_util.h"
 #include "../server/windows_test_util.h"
+#include "engine/result_provenance.h"
 #include "window/windowed_engine.h"
 
 namespace hyprstream {
@@ -334,16 +335,19 @@ TEST_F(WindowsAfterChangesTest, DeletesOfOtherRowsOrOfRowsTheStateHoldsAreRebuil
   EXPECT_GT(Rebuilds(), rebuilds);
   EXPECT_EQ(FollowedDeletes(), 0u);
   rebuilds = Rebuilds();
-  // The oldest rows, but into the windows still open: up to the first row of the oldest one
-  // (whatever the time of day: just after midnight UTC today's 1d window holds only minutes).
-  auto first_open = Query(*client_,
-                          "SELECT CAST(min(timestamp) AS VARCHAR) FROM metrics WHERE timestamp >= "
-                          "(SELECT min(window_start) FROM hyprstream_window('metrics') WHERE NOT "
-                          "closed)");
-  ASSERT_TRUE(first_open.ok()) << first_open.status().ToString();
-  const std::string bound = (*(*first_open)->column(0)->GetScalar(0))->ToString();
+  // The oldest rows, but into what both definitions still hold: those older than 10 minutes
+  // (metrics_trailing keeps its last hour), and at least up to the first row of metrics' oldest
+  // window still open (just after midnight UTC today's 1d window holds only minutes of rows).
+  const std::string ten_minutes_ago = engine::FormatTimestamp(NowMicros() - 600000000LL);
+  auto bound_row =
+      Query(*client_, "SELECT CAST(greatest(TIMESTAMP '" + ten_minutes_ago +
+                          "', (SELECT min(timestamp) FROM metrics WHERE timestamp >= (SELECT "
+                          "min(window_start) FROM hyprstream_window('metrics') WHERE NOT "
+                          "closed)) + INTERVAL '1 microsecond') AS VARCHAR)");
+  ASSERT_TRUE(bound_row.ok()) << bound_row.status().ToString();
+  const std::string bound = (*(*bound_row)->column(0)->GetScalar(0))->ToString();
   ASSERT_TRUE(
-      Update(*client_, "DELETE FROM metrics WHERE timestamp <= TIMESTAMP '" + bound + "'").ok())
+      Update(*client_, "DELETE FROM metrics WHERE timestamp < TIMESTAMP '" + bound + "'").ok())
       << bound;
   ExpectNoStaleAnswer("right after a DELETE into the open windows");
   ExpectTheWindowsAnswerAgain("after a DELETE into the open windows");
