@@ -9,6 +9,9 @@ throw-away PostgreSQL 15 (ADBC, DuckDB cache in memory).
              rows in the background
   first row  seconds from launch until a DoPut of one metrics row has returned (the running
              columns of a new row need the running state)
+  newest     seconds from launch until a read of metrics' newest 5m windows (current :=
+             'true', asked from launch on a connection of its own) has returned: the state
+             answers it before its history is written
 
 and, for comparison, the same start with --metrics-table=false.
 
@@ -22,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import adbc_driver_flightsql.dbapi
@@ -57,8 +61,29 @@ def launch(log, database, *args):
     return proc, uri, began, time.monotonic() - began
 
 
+NEWEST = "SELECT count(*) FROM hyprstream_window('metrics', width := '5m', current := 'true')"
+
+
+def read_newest(uri, began, wait, out):
+    """Asks for metrics' newest windows until it is answered (a read waits for the state, up
+    to 60 s, then fails); sets out["newest"] to the seconds from launch."""
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        while time.monotonic() - began < wait:
+            try:
+                cur.execute(NEWEST)
+                cur.fetchall()
+                out["newest"] = time.monotonic() - began
+                return
+            except adbc_driver_flightsql.dbapi.Error:
+                time.sleep(0.02)
+
+
 def one_start(log, database, wait):
     proc, uri, began, serving = launch(log, database)
+    newest = {}
+    reader = threading.Thread(target=read_newest, args=(uri, began, wait, newest))
+    reader.start()
     try:
         with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
             cur = conn.cursor()
@@ -77,9 +102,11 @@ def one_start(log, database, wait):
                 if len(answering) == len(states):
                     break
                 time.sleep(0.02)
+        reader.join()
     finally:
         stop(proc)
-    return serving, first_row, answering.get("metrics_trailing"), answering.get("metrics")
+    return (serving, first_row, answering.get("metrics_trailing"), answering.get("metrics"),
+            newest.get("newest"))
 
 
 def main():
@@ -122,7 +149,7 @@ def run(args, log_path, database):
               f"binary {BINARY}")
         runs = [one_start(log, database, args.wait) for _ in range(args.runs)]
         for name, i in (("serving", 0), ("first row", 1), ("metrics_trailing answering", 2),
-                        ("metrics answering", 3)):
+                        ("metrics answering", 3), ("metrics newest windows read", 4)):
             values = [r[i] for r in runs if r[i] is not None]
             print(f"  {name:26s} median {median(values):.2f} s  runs "
                   + ", ".join(f"{v:.2f}" for v in values))

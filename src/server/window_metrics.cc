@@ -29,10 +29,12 @@ std::string WindowMetricsText(const window::WindowCatalog& catalog) {
   // One series per state (1: the definition's state now), as hyprstream_windows() reports it.
   text +=
       "# HELP hyprstream_window_state Whether queries are answered from the window's state "
-      "(answering) or by the engine until it is built (building), rebuilt (rebuilding) or the "
-      "next start (diverged).\n# TYPE hyprstream_window_state gauge\n";
+      "(answering), only where they need no closed window until its history is written "
+      "(writing history), or by the engine until it is built (building), rebuilt "
+      "(rebuilding) or the next start (diverged).\n# TYPE hyprstream_window_state gauge\n";
   for (const Definition& definition : stats.definitions) {
-    for (const char* state : {"answering", "building", "rebuilding", "diverged"}) {
+    for (const char* state :
+         {"answering", "writing history", "building", "rebuilding", "diverged"}) {
       text += "hyprstream_window_state{window=\"" + definition.name + "\",state=\"" + state +
               "\"} " + (definition.state == state ? "1" : "0") + "\n";
     }

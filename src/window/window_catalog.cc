@@ -445,11 +445,13 @@ std::shared_ptr<WindowCatalog::Entry> WindowCatalog::Find(const std::string& nam
 }
 
 arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FindBuilt(
-    const std::string& name) const {
+    const std::string& name, Needs needs) const {
   auto entry = Find(name);
-  // Built, or diverged for good (until the next start: read as it is).
-  auto built_now = [this](const Entry& e) {
-    return !e.pending && !e.history_pending && !(e.diverged && Rebuildable(e));
+  // Built (with its history, if needed), or diverged for good (until the next start: read as
+  // it is).
+  auto built_now = [this, needs](const Entry& e) {
+    return !e.pending && !(needs == Needs::kHistory && e.history_pending) &&
+           !(e.diverged && Rebuildable(e));
   };
   if (entry == nullptr || built_now(*entry)) return entry;
   std::unique_lock<std::mutex> lock(built_mutex_);
@@ -486,13 +488,13 @@ bool WindowCatalog::HasDefinitions() const {
   return !entries_.empty();
 }
 
-bool WindowCatalog::Answers(const std::string& name) const {
+bool WindowCatalog::Answers(const std::string& name, Needs needs) const {
   auto entry = Find(name);
-  return entry != nullptr && AnswersNow(*entry);
+  return entry != nullptr && AnswersNow(*entry, needs);
 }
 
-bool WindowCatalog::AnswersNow(const Entry& entry) const {
-  if (entry.diverged || entry.history_pending) return false;
+bool WindowCatalog::AnswersNow(const Entry& entry, Needs needs) const {
+  if (entry.diverged || (needs == Needs::kHistory && entry.history_pending)) return false;
   if (!entry.follows) return true;
   const auto copy = engine_->CopyGeneration(entry.table.EngineSchema(), entry.table.table);
   return copy.has_value() && entry.built_from == copy;
@@ -709,10 +711,11 @@ WindowCatalog::Stats WindowCatalog::GetStats() const {
     d.name = entry->name;
     d.table = entry->table.key();
     d.spec = entry->spec.ToString();
-    d.state = entry->pending        ? "building"
-              : AnswersNow(*entry)  ? "answering"
-              : Rebuildable(*entry) ? "rebuilding"
-                                    : "diverged";
+    d.state = entry->pending                        ? "building"
+              : AnswersNow(*entry, Needs::kHistory) ? "answering"
+              : AnswersNow(*entry, Needs::kState)   ? "writing history"
+              : Rebuildable(*entry)                 ? "rebuilding"
+                                                    : "diverged";
     d.keys = store.keys;
     d.rows = store.rows;
     for (int64_t n : store.late_rows) d.late_rows += n;
@@ -788,7 +791,9 @@ arrow::Result<std::shared_ptr<arrow::Schema>> WindowCatalog::ResultSchema(
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::Results(
     const std::string& name, const std::string& window, bool current_only,
     const std::vector<std::string>& keys) const {
-  ARROW_ASSIGN_OR_RAISE(auto entry, FindBuilt(name));
+  // The newest windows are the state's own; the others include the history.
+  ARROW_ASSIGN_OR_RAISE(auto entry,
+                        FindBuilt(name, current_only ? Needs::kState : Needs::kHistory));
   if (entry == nullptr) return ResultSchema(name).status();
   std::vector<size_t> selected;
   auto width = ParseDuration(window);  // "5m" / "300s": a tumbling window of that width
@@ -921,7 +926,7 @@ std::optional<int64_t> WindowCatalog::TrailingCovering(const std::string& name, 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> WindowCatalog::TrailingResults(
     const std::string& name, const std::string& window, std::optional<int64_t> since_us,
     bool inclusive, const std::vector<std::string>& keys) const {
-  ARROW_ASSIGN_OR_RAISE(auto entry, FindBuilt(name));
+  ARROW_ASSIGN_OR_RAISE(auto entry, FindBuilt(name, Needs::kState));
   if (entry == nullptr) return ResultSchema(name).status();
   std::optional<size_t> chosen;
   auto width = ParseDuration(window);

@@ -144,10 +144,16 @@ class WindowCatalog {
   // the table before it had windows): its definitions, and those being built, stop answering
   // queries until rebuilt (in the background, as after ChangeEnded).
   void MissedRows(const TableName& table);
-  // Whether definition `name` still answers queries: no Diverged since it was built, and,
-  // where the engine keeps a copy of the table others write too (a cache), its state was
-  // built from the copy as it is now (not loaded again since; no write around it in flight).
-  bool Answers(const std::string& name) const;
+  // What a read of a definition's windows needs: its state in memory alone (the open
+  // windows, the newest of each, trailing reads), or its history of closed windows too. A
+  // state built from a snapshot is published before its history is replaced (Entry::
+  // history_pending): reads of the state alone are answered from then on.
+  enum class Needs { kState, kHistory };
+  // Whether definition `name` still answers queries that need `needs`: no Diverged since it
+  // was built, its history replaced (kHistory), and, where the engine keeps a copy of the
+  // table others write too (a cache), its state was built from the copy as it is now (not
+  // loaded again since; no write around it in flight).
+  bool Answers(const std::string& name, Needs needs) const;
   // Rebuilds the states of `table`'s definitions that no longer answer: those that follow
   // the engine's copy (a cache) and were not built from the copy as it is now, from the copy,
   // and diverged ones, from a snapshot of the stored rows where the engine reads snapshots;
@@ -186,11 +192,12 @@ class WindowCatalog {
   struct Stats {
     struct Definition {
       std::string name, table, spec;
-      // "answering" (its state answers queries), "building" (published at start, built in the
-      // background from the stored rows, or from the cached copy once loaded), "rebuilding" (until
-      // it is rebuilt, in the background, from the cached copy or the stored rows) or "diverged"
-      // (until the next start: an engine that cannot read its rows as of a moment); the engine
-      // answers all but the first.
+      // "answering" (its state answers queries), "writing history" (built, its history being
+      // replaced: it answers the reads of its state alone, Needs::kState), "building"
+      // (published at start, built in the background from the stored rows, or from the cached
+      // copy once loaded), "rebuilding" (until it is rebuilt, in the background, from the
+      // cached copy or the stored rows) or "diverged" (until the next start: an engine that
+      // cannot read its rows as of a moment); the engine answers all but the first two.
       std::string state;
       int64_t keys = 0, rows = 0, late_rows = 0;
       int64_t open_bytes = 0;         // open state plus the pane rows kept for its reads
@@ -392,14 +399,14 @@ class WindowCatalog {
   arrow::Result<arrow::RecordBatchVector> ClosedBatches(
       const Entry& entry, const std::vector<ClosedWindow>& closed) const;
   std::shared_ptr<Entry> Find(const std::string& name) const;
-  // Whether entry's state answers queries now (Answers).
-  bool AnswersNow(const Entry& entry) const;
-  // Definition `name` (null when there is none) with its state built: one published at start
-  // before it was built (Entry::pending), one rebuilt whose history is being replaced, and a
-  // diverged one that is being rebuilt in the background are waited for, up to kPendingWait,
-  // then an IOError says it is still being built. (A diverged one that is rebuilt only at the
-  // next start is read as it is.)
-  arrow::Result<std::shared_ptr<Entry>> FindBuilt(const std::string& name) const;
+  // Whether entry's state answers queries that need `needs` now (Answers).
+  bool AnswersNow(const Entry& entry, Needs needs) const;
+  // Definition `name` (null when there is none) built for a read that needs `needs`: one
+  // published at start before it was built (Entry::pending), a diverged one that is being
+  // rebuilt in the background, and (kHistory) one whose history is being replaced are waited
+  // for, up to kPendingWait, then an IOError says it is still being built. (A diverged one
+  // that is rebuilt only at the next start is read as it is.)
+  arrow::Result<std::shared_ptr<Entry>> FindBuilt(const std::string& name, Needs needs) const;
   // Wakes FindBuilt's waiters: a state was published.
   void NotifyBuilt();
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> KeyFilter(

@@ -204,6 +204,8 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
       published.push_back({build.fresh.get(), &earlier[i], build.fresh->store->TakeClosed()});
     }
   }
+  // Reads of the states alone answer from here on (FindBuilt, Needs::kState).
+  NotifyBuilt();
   // Writes go on while the histories are written: the windows their rows close wait in the
   // states (Fold, while history_pending) and are appended after them.
   arrow::Status replaced;

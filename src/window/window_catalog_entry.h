@@ -75,8 +75,9 @@ struct WindowCatalog::Entry {
   // reads wait for the rebuild that replaces it (FindBuilt). Set before it is published.
   bool pending = false;
   // Published by a build from a snapshot before its history was replaced (the old state's
-  // closed windows may still be there): answers no query, and direct reads wait (FindBuilt),
-  // until ReplaceHistory is done; the windows folds close meanwhile wait in the store.
+  // closed windows may still be there): until ReplaceHistory is done, reads that need the
+  // history wait (FindBuilt) and queries that do go to the engine (Needs::kHistory); reads of
+  // the state alone are answered. The windows folds close meanwhile wait in the store.
   std::atomic<bool> history_pending{false};
 };
 

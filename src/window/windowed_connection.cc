@@ -185,7 +185,9 @@ class AnsweredStatement : public engine::EngineStatement {
 
   engine::EngineStatement& Chosen(std::optional<std::chrono::system_clock::time_point> as_of) {
     const bool answers =
-        !connection_->InTransaction() && catalog_->Answers(answer_.definition) &&
+        !connection_->InTransaction() &&
+        catalog_->Answers(answer_.definition, answer_.exact ? WindowCatalog::Needs::kHistory
+                                                            : WindowCatalog::Needs::kState) &&
         (!answer_.exact || catalog_->AnswersExactly(answer_.definition, answer_.exact->width_us,
                                                     answer_.exact->slide_us)) &&
         FreshEnough(as_of);

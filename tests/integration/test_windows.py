@@ -12,6 +12,7 @@ import math
 import random
 import re
 import statistics
+import threading
 import time
 
 import adbc_driver_manager
@@ -1460,3 +1461,76 @@ def test_metrics_trailing_window_is_configurable(stack):
                 assert got == rows(cur, last_5m.format("AND metric_id IS NOT NULL"))
                 assert sum(r[1] for r in got) in (29, 30)
         server.stop()
+
+
+@pytest.mark.parametrize("stack", ["postgres"], indirect=True)
+def test_reads_of_the_state_alone_answer_while_its_history_is_written(stack):
+    """Behind the cache, a rebuilt state is published before its history of closed windows is
+    rewritten in PostgreSQL (seconds for a long history). Meanwhile (`writing history`) it
+    answers what it holds: the trailing query and a read of the newest windows, with the
+    change's rows; a read of every window waits for the history. Here the history is held up
+    by a lock another PostgreSQL session keeps on it."""
+    import adbc_driver_postgresql.dbapi
+
+    server = stack.start("--log-level", "debug")
+    now = utcnow().replace(microsecond=0)
+    times = [now - datetime.timedelta(seconds=10 * (180 - i)) for i in range(180)]
+    data = pa.table({"sensor": [("a", "b", "c")[i % 3] for i in range(180)],
+                     "ts": pa.array(times, pa.timestamp("us")),
+                     "value": [float(i % 17) for i in range(180)]})
+    state = "SELECT state FROM hyprstream_windows() WHERE name = 'rs'"
+    newest = ("SELECT sensor, value_count, value_sum FROM hyprstream_window('rs', "
+              "width := '1m', current := 'true') ORDER BY sensor")
+    last_hour = ("SELECT sensor, count(value) AS n, sum(value) AS s FROM readings WHERE ts > "
+                 "now() - INTERVAL '1 hour' GROUP BY sensor ORDER BY sensor")
+
+    def wait_state(cur, wanted):
+        deadline = time.monotonic() + 30
+        while rows(cur, state) != [(wanted,)]:
+            assert time.monotonic() < deadline, rows(cur, state)
+            time.sleep(0.05)
+
+    with connect(server) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE readings (sensor VARCHAR, ts TIMESTAMP, value DOUBLE PRECISION)")
+        rows(cur, "SELECT * FROM hyprstream_create_window('rs', 'readings', keys := 'sensor', "
+                  "time_column := 'ts', value_columns := 'value', "
+                  "windows := '1m,trailing 1h')")
+        cur.adbc_ingest("readings", data, mode="append")
+        stack.wait_mirrored(server, "readings")
+        wait_state(cur, "answering")
+        history = "SELECT count(*) FROM _hyprstream.rs_history"
+        assert stack.stored(history)[0][0] > 0  # (the windows that closed as the rows came)
+        with adbc_driver_postgresql.dbapi.connect(stack.postgres_uri()) as pg, \
+                pg.cursor() as locker:
+            locker.execute("LOCK TABLE _hyprstream.rs_history IN ACCESS EXCLUSIVE MODE")
+            cur.execute("DELETE FROM readings WHERE sensor = 'b'")
+            wait_state(cur, "writing history")
+            kept = [(s, t, v) for s, t, v in zip(*(data[c].to_pylist()
+                                                     for c in ("sensor", "ts", "value")))
+                    if s != "b"]
+            newest_start = bucket_start(max(t for _, t, _ in kept), datetime.timedelta(minutes=1))
+            want = {}
+            for s, t, v in kept:
+                if t >= newest_start:
+                    n, total = want.get(s, (0, 0.0))
+                    want[s] = (n + 1, total + v)
+            assert rows(cur, newest) == [(s, n, total) for s, (n, total) in sorted(want.items())]
+            answered = answered_count(server, "rs")
+            assert rows(cur, last_hour) == stack.stored(last_hour)
+            assert answered_count(server, "rs") == answered + 1
+            with connect(server) as other, other.cursor() as waiting:
+                every = []
+                reader = threading.Thread(target=lambda: every.extend(rows(
+                    waiting, "SELECT sensor, count(*) FROM hyprstream_window('rs', "
+                             "width := '1m') GROUP BY sensor ORDER BY sensor")))
+                reader.start()
+                reader.join(0.5)
+                assert reader.is_alive(), "a read of every window did not wait for the history"
+                pg.rollback()  # the history is written now
+                reader.join(30)
+                assert not reader.is_alive()
+                minutes = {}
+                for s, t, _ in kept:
+                    minutes.setdefault(s, set()).add(bucket_start(t, datetime.timedelta(minutes=1)))
+                assert every == [(s, len(m)) for s, m in sorted(minutes.items())]
+        wait_state(cur, "answering")

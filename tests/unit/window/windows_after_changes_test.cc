@@ -11,7 +11,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <future>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -20,6 +23,7 @@
 
 #include "../engine/engine_test_util.h"
 #include "../server/windows_test_util.h"
+#include "engine/forwarding_engine.h"
 #include "engine/result_provenance.h"
 #include "window/windowed_engine.h"
 
@@ -89,21 +93,100 @@ std::shared_ptr<arrow::RecordBatch> OrderedRows(std::mt19937& random, int ids, i
                                   {*id.Finish(), *ts.Finish(), *value.Finish()});
 }
 
+// Between the windows and DuckDB, two gates a test can hold: one before a build takes its
+// snapshot of the stored rows, one before the windows write a history (a state built from a
+// snapshot is published before its history is replaced).
+class BuildGates : public engine::ForwardingEngine {
+ public:
+  using ForwardingEngine::ForwardingEngine;
+  struct Gate {
+    bool held = false;
+    int waiting = 0;
+  };
+
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override {
+    ARROW_ASSIGN_OR_RAISE(auto inner, target().Connect());
+    return std::make_shared<Connection>(std::move(inner), this);
+  }
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> SnapshotConnection(
+      const std::string& schema, const std::string& table) override {
+    Pass(snapshots_);
+    return target().SnapshotConnection(schema, table);
+  }
+  Gate& history() { return history_; }
+  Gate& snapshots() { return snapshots_; }
+  void Hold(Gate& gate) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    gate.held = true;
+  }
+  void Release(Gate& gate) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    gate.held = false;
+    changed_.notify_all();
+  }
+  // Whether a call waits at `gate` within `timeout`.
+  bool WaitForACall(Gate& gate, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&gate] { return gate.waiting > 0; });
+  }
+
+ private:
+  void Pass(Gate& gate) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ++gate.waiting;
+    changed_.notify_all();
+    changed_.wait(lock, [&gate] { return !gate.held; });
+    --gate.waiting;
+  }
+  class Connection : public engine::ForwardingConnection {
+   public:
+    Connection(std::shared_ptr<engine::EngineConnection> inner, BuildGates* gates)
+        : ForwardingConnection(std::move(inner)), gates_(gates) {}
+    arrow::Result<int64_t> Ingest(const engine::IngestRequest& request,
+                                  arrow::RecordBatchReader* batches) override {
+      if (request.table.ends_with("_history")) gates_->Pass(gates_->history_);
+      return target().Ingest(request, batches);
+    }
+
+   private:
+    BuildGates* gates_;
+  };
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Gate history_, snapshots_;  // GUARDED_BY(mutex_)
+};
+
 class WindowsAfterChangesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Open(window::WindowCatalogOptions{}); }
+  void TearDown() override {
+    gates_->Release(gates_->snapshots());
+    gates_->Release(gates_->history());
+    client_.reset();
+    engine_.reset();
+    windowed_.reset();
+  }
+  // A new database, with windows of `options`.
+  void Open(const window::WindowCatalogOptions& options) {
+    client_.reset();
+    engine_.reset();
+    windowed_.reset();
     stored_ = engine::testing::OpenMemoryEngine();
     direct_ = *stored_->Connect();
-    auto windowed = window::WindowedEngine::Open(stored_, window::WindowCatalogOptions{});
+    gates_ = std::make_shared<BuildGates>(stored_);
+    auto windowed = window::WindowedEngine::Open(gates_, options);
     ASSERT_TRUE(windowed.ok()) << windowed.status().ToString();
     windowed_ = *windowed;
     engine_ = windowed_;
     client_ = *engine_->Connect();
   }
-  void TearDown() override {
-    client_.reset();
-    engine_.reset();
-    windowed_.reset();
+  // hyprstream_windows().state of definition `name`.
+  std::string StateOf(const std::string& name) {
+    auto states =
+        Query(*client_, "SELECT state FROM hyprstream_windows() WHERE name = '" + name + "'");
+    if (!states.ok() || (*states)->num_rows() != 1) return "";
+    return (*(*states)->column(0)->GetScalar(0))->ToString();
   }
 
   // A writer ingesting recent rows and a reader asking kQueries, until the call returned
@@ -243,6 +326,7 @@ class WindowsAfterChangesTest : public ::testing::Test {
   }
 
   std::mt19937 random_{20261206};
+  std::shared_ptr<BuildGates> gates_;
   std::shared_ptr<window::WindowedEngine> windowed_;
   std::shared_ptr<engine::Engine> stored_, engine_;
   std::shared_ptr<engine::EngineConnection> direct_, client_;
@@ -284,6 +368,66 @@ TEST_F(WindowsAfterChangesTest, ARetentionDeleteAnUpdateAndAnExecuteAreFollowedB
   // Rows still arrive and fold into the rebuilt state.
   ASSERT_TRUE(Ingest(*client_, Rows(random_, 5, 500)).ok());
   ExpectTheWindowsAnswerAgain("after a later ingest");
+}
+
+TEST_F(WindowsAfterChangesTest, WhileARebuiltStatesHistoryIsWrittenReadsOfTheStateAloneAnswer) {
+  // metrics with a trailing hour of its own (no metrics_trailing): one state, with history.
+  window::WindowCatalogOptions options;
+  options.metrics_windows.push_back(window::WindowDef::Trailing(3600LL * 1000000));
+  options.metrics_trailing_windows.clear();
+  Open(options);
+  IngestThreeDays();
+  ASSERT_TRUE(Ingest(*client_, Rows(random_, 6, 300)).ok());
+  ExpectTheWindowsAnswerAgain("after the ingest");
+
+  // A read of the newest windows asked while the state is rebuilt is answered once it is
+  // published, before its history is written.
+  gates_->Hold(gates_->snapshots());
+  gates_->Hold(gates_->history());
+  ASSERT_TRUE(Update(*client_, "UPDATE metrics SET value = value + 7 WHERE metric_id = 'm2'").ok());
+  ASSERT_TRUE(gates_->WaitForACall(gates_->snapshots(), 30s)) << "no rebuild began";
+  EXPECT_EQ(StateOf("metrics"), "rebuilding");
+  auto reader = *engine_->Connect();
+  auto current = std::async(std::launch::async, [&] {
+    return Query(*reader,
+                 "SELECT metric_id, CAST(value_count AS BIGINT) AS n, value_sum AS s, "
+                 "value_min AS lo, value_max AS hi FROM hyprstream_window('metrics', "
+                 "width := '5m', current := 'true') ORDER BY metric_id");
+  });
+  EXPECT_EQ(current.wait_for(200ms), std::future_status::timeout)
+      << "a read of the newest windows did not wait for the rebuild";
+  gates_->Release(gates_->snapshots());
+  ASSERT_TRUE(gates_->WaitForACall(gates_->history(), 30s))
+      << "the rebuild never wrote its history";
+  // The state alone answers, with the UPDATE's values: the newest windows read directly, and
+  // the trailing query.
+  ASSERT_EQ(current.wait_for(20s), std::future_status::ready)
+      << "a read of the newest windows waited for the history";
+  auto newest = current.get();
+  auto stored = Query(*direct_,
+                      "SELECT metric_id, count(value) AS n, sum(value) AS s, min(value) AS lo, "
+                      "max(value) AS hi FROM metrics WHERE time_bucket(INTERVAL '5 minutes', "
+                      "timestamp) = (SELECT time_bucket(INTERVAL '5 minutes', max(timestamp)) "
+                      "FROM metrics) GROUP BY metric_id ORDER BY metric_id");
+  ASSERT_TRUE(newest.ok() && stored.ok()) << newest.status().ToString();
+  ASSERT_GT((*stored)->num_rows(), 0);
+  EXPECT_TRUE((*newest)->Equals(**stored)) << "the newest windows:\n"
+                                           << (*newest)->ToString() << "\nstored rows:\n"
+                                           << (*stored)->ToString();
+  EXPECT_EQ(StateOf("metrics"), "writing history");
+  EXPECT_EQ(ExpectTheStoredRowsAnswer(kTrailingMetrics, "while the history is written"), "windows");
+  // What needs the closed windows waits for the history: the engine answers the query, and a
+  // direct read of every window returns once the history is written.
+  EXPECT_NE(ExpectTheStoredRowsAnswer(kTumbling, "while the history is written"), "windows");
+  auto every = std::async(std::launch::async, [&] {
+    return Query(*reader, "SELECT count(*) FROM hyprstream_window('metrics', width := '5m')");
+  });
+  EXPECT_EQ(every.wait_for(300ms), std::future_status::timeout)
+      << "a read of the closed windows did not wait for the history";
+  gates_->Release(gates_->history());
+  ASSERT_TRUE(every.get().ok());
+  ExpectTheWindowsAnswerAgain("once the history is written");
+  ExpectEveryWidthEqualsTheStoredRows("once the history is written");
 }
 
 TEST_F(WindowsAfterChangesTest, ARetentionDeleteOfTheOldestRowsIsFollowedWithoutARebuild) {
@@ -373,7 +517,8 @@ TEST_F(WindowsAfterChangesTest, AChangeWhileADeleteIsFollowedIsNotHidden) {
       watch = catalog.WatchDelete(metrics, *deleting);
     }
     ASSERT_TRUE(watch.has_value()) << when;
-    EXPECT_FALSE(catalog.Answers("metrics")) << when << ": answering during the DELETE";
+    EXPECT_FALSE(catalog.Answers("metrics", window::WindowCatalog::Needs::kHistory))
+        << when << ": answering during the DELETE";
     ASSERT_TRUE(Update(*deleting, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '" +
                                       std::string(another_change ? "1 day" : "2 days") + "'")
                     .ok());
@@ -381,7 +526,8 @@ TEST_F(WindowsAfterChangesTest, AChangeWhileADeleteIsFollowedIsNotHidden) {
     catalog.CheckDelete(*watch, *deleting);
     ASSERT_TRUE(deleting->Commit().ok());
     catalog.FollowDelete(*watch);
-    EXPECT_EQ(catalog.Answers("metrics"), !another_change) << when;
+    EXPECT_EQ(catalog.Answers("metrics", window::WindowCatalog::Needs::kHistory), !another_change)
+        << when;
     EXPECT_EQ(FollowedDeletes(), 2u) << when << ": only the DELETE alone is followed";
     catalog.ChangeEnded(metrics);
     ExpectTheWindowsAnswerAgain(when);
