@@ -28,6 +28,14 @@ def metric_rows(rows, keys, event_rate=10_000, late=True, first_row=0, start_us=
     return pa.table({"metric_id": ids, "timestamp": ts, "value": value})
 
 
+def rows_over_days(rows, keys, days, now_us):
+    """metric_rows(late=False) spread evenly over the `days` days up to `now_us` (as after
+    `days` of retention-bounded streaming), at least one row per second of event time."""
+    rate = max(1, rows // (days * 86400))
+    return metric_rows(rows, keys, event_rate=rate, late=False,
+                       start_us=recent_start_us(rows, now_us, event_rate=rate))
+
+
 def metric_row_sql(keys, i, event_rate=10_000):
     """metric_rows(late=False) as SQL expressions of the row number `i` (timestamps as
     epoch microseconds), for SQLite; any SQL with & and >> on 64-bit integers."""

@@ -31,7 +31,7 @@ import time
 import adbc_driver_flightsql.dbapi
 import pyarrow as pa
 
-from bench_data import metric_rows, recent_start_us
+from bench_data import rows_over_days
 from bench_server import BINARY, free_port, postgres_server, stop, wait_for_flight
 from bench_util import median
 
@@ -134,10 +134,7 @@ def run(args, log_path, database):
     with open(log_path, "a") as log:
         proc, uri, _, _ = launch(log, database)
         try:
-            rate = max(1, args.rows // (args.days * 86400))
-            now_us = time.time_ns() // 1000
-            data = metric_rows(args.rows, args.keys, event_rate=rate, late=False,
-                               start_us=recent_start_us(args.rows, now_us, event_rate=rate))
+            data = rows_over_days(args.rows, args.keys, args.days, time.time_ns() // 1000)
             with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
                 conn.cursor().adbc_ingest(
                     "metrics", pa.RecordBatchReader.from_batches(

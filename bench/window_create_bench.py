@@ -22,7 +22,7 @@ import time
 import adbc_driver_flightsql.dbapi
 import pyarrow as pa
 
-from bench_data import metric_rows, recent_start_us
+from bench_data import metric_rows, recent_start_us, rows_over_days
 from bench_server import BINARY, free_port, stop, wait_for_flight
 from bench_util import median
 
@@ -90,10 +90,7 @@ def main():
         proc = None
         try:
             proc, uri = launch(log, os.path.join(tmp, "ticks.duckdb"))
-            rate = max(1, args.rows // (args.days * 86400))
-            data = metric_rows(args.rows, args.keys, event_rate=rate, late=False,
-                               start_us=recent_start_us(args.rows, time.time_ns() // 1000,
-                                                        event_rate=rate))
+            data = rows_over_days(args.rows, args.keys, args.days, time.time_ns() // 1000)
             with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
                 conn.cursor().adbc_ingest("ticks", pa.RecordBatchReader.from_batches(
                     data.schema, data.to_batches(max_chunksize=65536)), mode="create")

@@ -44,7 +44,7 @@ import time
 import adbc_driver_flightsql.dbapi
 import pyarrow as pa
 
-from bench_data import metric_rows, recent_start_us
+from bench_data import metric_rows, recent_start_us, rows_over_days
 from bench_server import BINARY, free_port, postgres_server, stop, wait_for_flight
 from bench_util import median
 
@@ -221,9 +221,7 @@ def embedded(args):
             proc, uri, _ = launch(log, database)
             now_us = time.time_ns() // 1000
             if args.days:
-                rate = max(1, args.rows // (args.days * 86400))
-                data = metric_rows(args.rows, args.keys, event_rate=rate, late=False,
-                                   start_us=recent_start_us(args.rows, now_us, event_rate=rate))
+                data = rows_over_days(args.rows, args.keys, args.days, now_us)
             else:
                 data = metric_rows(args.rows, args.keys,
                                    start_us=recent_start_us(args.rows, now_us))

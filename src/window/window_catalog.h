@@ -324,17 +324,22 @@ class WindowCatalog {
   struct EarlierWindows {
     int64_t before_us = kNoTime;
     std::vector<ClosedWindow> windows;  // OutputSchema() rows, one batch per window width
-    int64_t rows = 0;                   // the stored rows before before_us (in `windows`)
   };
-  // The rows a build from the pinned snapshot `pinned` of `fresh`'s table folds, in time
-  // order (window_catalog_bounded_build.cc): where the engine can compute the windows closed
-  // by then (SupportsClosedWindowsQuery, for every state of the group), only the rows from
-  // the oldest time a state still needs (the start of its oldest window left open, its
-  // trailing rows), with `earlier` (one per state) holding the windows before that; else
-  // every row. Runs on the snapshot while writes go on.
-  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadRowsToFold(
-      const std::vector<std::shared_ptr<Entry>>& fresh, const std::string& columns,
-      std::shared_ptr<engine::EngineConnection> pinned, std::vector<EarlierWindows>* earlier) const;
+  // What a build from a pinned snapshot of its table folds, and what it takes from the engine.
+  struct RowsToFold {
+    std::shared_ptr<arrow::RecordBatchReader> rows;  // in time order
+    std::vector<EarlierWindows> earlier;             // one per state
+    int64_t rows_before = 0;  // the stored rows before the bound (in `earlier`), not folded
+  };
+  // The rows a build from the pinned snapshot `pinned` of `fresh`'s table folds
+  // (window_catalog_bounded_build.cc): where the engine can compute the windows closed by then
+  // (SupportsClosedWindowsQuery, for every state of the group), only the rows from the oldest
+  // time a state still needs (the start of its oldest window left open, its trailing rows),
+  // with `earlier` holding the windows before that; else every row. Runs on the snapshot while
+  // writes go on.
+  arrow::Result<RowsToFold> ReadRowsToFold(const std::vector<std::shared_ptr<Entry>>& fresh,
+                                           const std::string& columns,
+                                           std::shared_ptr<engine::EngineConnection> pinned) const;
   // Replaces the history with `closed`, the windows entry's state closed (those starting
   // before earlier->before_us replaced by earlier->windows). Nobody appends to the history
   // meanwhile: the caller holds write_mutex, or the state is history_pending (Fold leaves the

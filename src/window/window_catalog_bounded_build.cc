@@ -37,16 +37,20 @@ int64_t FoldFrom(const WindowSpec& spec, int64_t watermark, int64_t now) {
 
 }  // namespace
 
-arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadRowsToFold(
+arrow::Result<WindowCatalog::RowsToFold> WindowCatalog::ReadRowsToFold(
     const std::vector<std::shared_ptr<Entry>>& fresh, const std::string& columns,
-    std::shared_ptr<engine::EngineConnection> pinned, std::vector<EarlierWindows>* earlier) const {
+    std::shared_ptr<engine::EngineConnection> pinned) const {
   const Entry& first = *fresh.front();
   const std::string& time = first.spec.time_column;
-  earlier->assign(fresh.size(), EarlierWindows{});
-  auto every_row = [&] {
-    earlier->assign(fresh.size(), EarlierWindows{});
-    return engine::ReadPinned(std::move(pinned),
-                              storage_->OrderedQuery(first.table, columns, "", time));
+  RowsToFold out;
+  out.earlier.assign(fresh.size(), EarlierWindows{});
+  auto every_row = [&]() -> arrow::Result<RowsToFold> {
+    RowsToFold all;
+    all.earlier.assign(fresh.size(), EarlierWindows{});
+    ARROW_ASSIGN_OR_RAISE(
+        all.rows, engine::ReadPinned(std::move(pinned),
+                                     storage_->OrderedQuery(first.table, columns, "", time)));
+    return all;
   };
   for (const auto& entry : fresh) {
     if (!storage_->SupportsClosedWindowsQuery(entry->spec, *entry->input_schema)) {
@@ -68,16 +72,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadRows
         auto before,
         engine::QueryValue(*pinned, "SELECT count(*) FROM " + storage_->Sql(first.table) +
                                         " WHERE NOT " + storage_->RowsFrom(time, from)));
-    int64_t rows_before = 0;
-    if (std::from_chars(before.data(), before.data() + before.size(), rows_before).ec !=
+    if (std::from_chars(before.data(), before.data() + before.size(), out.rows_before).ec !=
         std::errc()) {
       return arrow::Status::IOError("counting the rows before the bound gave '", before, "'");
     }
     for (size_t i = 0; i < fresh.size(); ++i) {
       Entry& entry = *fresh[i];
-      EarlierWindows& mine = (*earlier)[i];
+      EarlierWindows& mine = out.earlier[i];
       mine.before_us = from;
-      mine.rows = rows_before;
       if (!entry.persist_history) continue;  // closed windows are not kept
       for (size_t w = 0; w < entry.spec.windows.size(); ++w) {
         if (!entry.spec.windows[w].is_paned()) continue;
@@ -109,9 +111,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WindowCatalog::ReadRows
   }
   spdlog::debug("windows of {}: rows folded from {} on, closed windows before it from the engine",
                 first.table.key(), from);
-  return engine::ReadPinned(
-      std::move(pinned),
-      storage_->OrderedQuery(first.table, columns, storage_->RowsFrom(time, from), time));
+  ARROW_ASSIGN_OR_RAISE(
+      out.rows, engine::ReadPinned(std::move(pinned),
+                                   storage_->OrderedQuery(first.table, columns,
+                                                          storage_->RowsFrom(time, from), time)));
+  return out;
 }
 
 }  // namespace hyprstream::window

@@ -157,11 +157,11 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     const std::shared_ptr<Handoff>& handoff;
     ~Closing() { catalog->CloseHandoff(table, handoff); }
   } closing{this, table, handoff};
-  std::vector<EarlierWindows> earlier(fresh.size());
-  ARROW_ASSIGN_OR_RAISE(auto snapshot, ReadRowsToFold(fresh, columns, std::move(pinned), &earlier));
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *snapshot));
-  rows += earlier.front().rows;  // (the same bound for every state of the group)
-  snapshot.reset();              // ends the snapshot's transaction
+  ARROW_ASSIGN_OR_RAISE(RowsToFold snapshot, ReadRowsToFold(fresh, columns, std::move(pinned)));
+  ARROW_ASSIGN_OR_RAISE(int64_t rows, FoldRows(fresh, *snapshot.rows));
+  rows += snapshot.rows_before;
+  snapshot.rows.reset();  // ends the snapshot's transaction
+  const std::vector<EarlierWindows>& earlier = snapshot.earlier;
   for (const auto& entry : fresh) entry->built_from = generation;
   // The rows committed meanwhile, a round at a time while writes go on...
   for (int round = 0; round < 8; ++round) {
