@@ -55,14 +55,21 @@ arrow::Result<SizesBefore> ReadSizesBefore(const WindowStorage& storage,
     for (const auto& key : spec->key_columns) {
       keys += (keys.empty() ? "" : ", ") + engine::QuoteIdentifier(key);
     }
-    sql += ", CAST(approx_count_distinct(hash(" + keys + "))" + before + " AS BIGINT)";
+    // (A definition without keys has one.)
+    sql += keys.empty()
+               ? std::string(", CAST(1 AS BIGINT)")
+               : ", CAST(approx_count_distinct(hash(" + keys + "))" + before + " AS BIGINT)";
   }
   ARROW_ASSIGN_OR_RAISE(auto table_read,
                         engine::QueryTable(pinned, sql + " FROM " + storage.Sql(table)));
   ARROW_ASSIGN_OR_RAISE(auto row, table_read->CombineChunksToBatch());
-  if (row->num_rows() != 1 || row->num_columns() != static_cast<int>(2 + kept.size())) {
+  const bool shaped =
+      row->num_rows() == 1 && row->num_columns() == static_cast<int>(2 + kept.size()) &&
+      std::all_of(row->columns().begin(), row->columns().end(),
+                  [](const auto& column) { return column->type_id() == arrow::Type::INT64; });
+  if (!shaped) {
     return arrow::Status::IOError("sizing the rows before the bound gave ", row->num_rows(),
-                                  " rows of ", row->num_columns(), " columns");
+                                  " rows of ", row->schema()->ToString());
   }
   auto value = [&](int column) -> int64_t {
     const auto& values = static_cast<const arrow::Int64Array&>(*row->column(column));
