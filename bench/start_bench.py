@@ -34,6 +34,7 @@ import pyarrow as pa
 from bench_data import rows_over_days
 from bench_server import BINARY, free_port, postgres_server, stop, wait_for_flight
 from bench_util import median
+from systems import chunked_reader
 
 
 def launch(log, database, *args):
@@ -136,9 +137,7 @@ def run(args, log_path, database):
         try:
             data = rows_over_days(args.rows, args.keys, args.days, time.time_ns() // 1000)
             with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
-                conn.cursor().adbc_ingest(
-                    "metrics", pa.RecordBatchReader.from_batches(
-                        data.schema, data.to_batches(max_chunksize=65536)), mode="append")
+                conn.cursor().adbc_ingest("metrics", chunked_reader(data), mode="append")
         finally:
             stop(proc)
         print(f"{args.rows} rows of metrics over {args.days} days, {args.keys} keys, "

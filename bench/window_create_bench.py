@@ -20,11 +20,11 @@ import threading
 import time
 
 import adbc_driver_flightsql.dbapi
-import pyarrow as pa
 
 from bench_data import metric_rows, recent_start_us, rows_over_days
 from bench_server import BINARY, free_port, stop, wait_for_flight
 from bench_util import median
+from systems import chunked_reader
 
 DEFINE = """SELECT backfilled_rows FROM hyprstream_create_window('t{run}', 'ticks',
     keys := 'metric_id', time_column := 'timestamp', value_columns := 'value',
@@ -92,8 +92,7 @@ def main():
             proc, uri = launch(log, os.path.join(tmp, "ticks.duckdb"))
             data = rows_over_days(args.rows, args.keys, args.days, time.time_ns() // 1000)
             with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
-                conn.cursor().adbc_ingest("ticks", pa.RecordBatchReader.from_batches(
-                    data.schema, data.to_batches(max_chunksize=65536)), mode="create")
+                conn.cursor().adbc_ingest("ticks", chunked_reader(data), mode="create")
             for run in range(args.runs):
                 seconds, rows, calls, during = define_beside_a_writer(uri, args.keys, run)
                 print(f"  run {run + 1}: create {seconds:.2f} s, backfilled_rows {rows}; writer "
@@ -101,8 +100,8 @@ def main():
                       f"ms, median {median(during) * 1e3 if during else 0:.1f} ms; median "
                       f"outside {median(calls) * 1e3:.1f} ms", flush=True)
         finally:
-            if proc is not None and proc.poll() is None:
-                stop(proc)
+            if proc is not None:
+                stop(proc)  # (if still running)
             log.close()
 
 

@@ -47,6 +47,7 @@ import pyarrow as pa
 from bench_data import metric_rows, recent_start_us, rows_over_days
 from bench_server import BINARY, free_port, postgres_server, stop, wait_for_flight
 from bench_util import median
+from systems import chunked_reader
 
 
 def start(pg, log, *args):
@@ -226,9 +227,7 @@ def embedded(args):
                 data = metric_rows(args.rows, args.keys,
                                    start_us=recent_start_us(args.rows, now_us))
             with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
-                conn.cursor().adbc_ingest(
-                    "metrics", pa.RecordBatchReader.from_batches(
-                        data.schema, data.to_batches(max_chunksize=65536)), mode="append")
+                conn.cursor().adbc_ingest("metrics", chunked_reader(data), mode="append")
             stop(proc)
             proc, uri, seconds = launch(log, database)
             served = time.monotonic()
@@ -238,8 +237,8 @@ def embedded(args):
                   f"windows answering {time.monotonic() - served:.2f} s after serving")
             measure_rebuild(proc, uri, log, log_path, args)
         finally:
-            if proc is not None and proc.poll() is None:
-                stop(proc)
+            if proc is not None:
+                stop(proc)  # (if still running)
             log.close()
 
 
