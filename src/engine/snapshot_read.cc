@@ -32,6 +32,64 @@ class SnapshotReader : public arrow::RecordBatchReader {
   std::shared_ptr<arrow::RecordBatchReader> rows_;  // once read
 };
 
+bool SameColumns(const arrow::Schema& a, const arrow::Schema& b) {
+  if (a.num_fields() != b.num_fields()) return false;
+  for (int i = 0; i < a.num_fields(); ++i) {
+    if (a.field(i)->name() != b.field(i)->name() || !a.field(i)->type()->Equals(b.field(i)->type()))
+      return false;
+  }
+  return true;
+}
+
+// The rows of one query after another (ReadPinnedInTurn); each runs when it is reached.
+class InTurnReader : public arrow::RecordBatchReader {
+ public:
+  InTurnReader(std::shared_ptr<EngineConnection> connection, NextQuery next,
+               std::unique_ptr<EngineStatement> first)
+      : connection_(std::move(connection)),
+        next_(std::move(next)),
+        schema_(first->dataset_schema()),
+        statement_(std::move(first)) {}
+  ~InTurnReader() override {
+    rows_.reset();
+    statement_.reset();  // before the pinned connection ends its transaction
+  }
+  std::shared_ptr<arrow::Schema> schema() const override { return schema_; }
+  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
+    while (statement_ != nullptr) {
+      if (!rows_) {
+        ARROW_ASSIGN_OR_RAISE(rows_, statement_->ExecuteQuery());
+        read_ = 0;
+      }
+      ARROW_RETURN_NOT_OK(rows_->ReadNext(batch));
+      if (*batch != nullptr) {
+        if (!SameColumns(*(*batch)->schema(), *schema_)) {
+          return arrow::Status::Invalid("a query read in turn gave the columns ",
+                                        (*batch)->schema()->ToString(), " instead of ",
+                                        schema_->ToString());
+        }
+        read_ += (*batch)->num_rows();
+        return arrow::Status::OK();
+      }
+      rows_.reset();
+      statement_.reset();
+      if (auto query = next_(read_)) {
+        ARROW_ASSIGN_OR_RAISE(statement_, connection_->Prepare(*query));
+      }
+    }
+    batch->reset();
+    return arrow::Status::OK();
+  }
+
+ private:
+  std::shared_ptr<EngineConnection> connection_;  // pinned (PinSnapshot)
+  NextQuery next_;
+  std::shared_ptr<arrow::Schema> schema_;           // the first query's
+  std::unique_ptr<EngineStatement> statement_;      // the query being read; null at the end
+  std::shared_ptr<arrow::RecordBatchReader> rows_;  // its rows, once it runs
+  int64_t read_ = 0;                                // rows it gave so far
+};
+
 }  // namespace
 
 arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
@@ -51,6 +109,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinned(
     std::shared_ptr<EngineConnection> pinned, const std::string& query) {
   ARROW_ASSIGN_OR_RAISE(auto statement, pinned->Prepare(query));
   return std::make_shared<SnapshotReader>(std::move(pinned), std::move(statement));
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinnedInTurn(
+    std::shared_ptr<EngineConnection> pinned, NextQuery next) {
+  const std::optional<std::string> first = next(-1);
+  if (!first) return arrow::Status::Invalid("ReadPinnedInTurn needs a first query");
+  ARROW_ASSIGN_OR_RAISE(auto statement, pinned->Prepare(*first));
+  return std::make_shared<InTurnReader>(std::move(pinned), std::move(next), std::move(statement));
 }
 
 }  // namespace hyprstream::engine

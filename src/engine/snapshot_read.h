@@ -2,8 +2,9 @@
 // snapshot at its first read, so PinSnapshot begins a transaction on `connection` and runs
 // `pin` (a cheap read of the table, e.g. a count) before it returns: every query run on the
 // connection it gives reads the rows as of then; ReadPinned prepares a query on it, which runs
-// when the reader is first read. Rows committed after the pin are in none, however late they
-// are read.
+// when the reader is first read; ReadPinnedInTurn reads the rows of several queries one after
+// the other (a large ordered read in parts, each sorted on its own). Rows committed after the
+// pin are in none, however late they are read.
 //
 // Ownership: the pinned connection (and the reader, which holds it) owns `connection`'s
 // transaction and ends it (rolls back) when released; nobody else may use the connection
@@ -14,7 +15,9 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/engine.h"
@@ -28,5 +31,14 @@ arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
 // reader holds the connection (and so its snapshot) until it is released.
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinned(
     std::shared_ptr<EngineConnection> pinned, const std::string& query);
+
+// The rows of the queries `next` gives, in turn, on a connection PinSnapshot gave, as one
+// reader: `next(-1)` is the first query (prepared here: its columns are the reader's, and every
+// query must give the same), `next(n)` the query after one that gave n rows, nullopt the end.
+// Each runs once the reader reaches it, after the one before it has been released. The reader
+// holds the connection (and so its snapshot) until it is released.
+using NextQuery = std::function<std::optional<std::string>(int64_t rows_of_last)>;
+arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinnedInTurn(
+    std::shared_ptr<EngineConnection> pinned, NextQuery next);
 
 }  // namespace hyprstream::engine

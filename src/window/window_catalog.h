@@ -58,6 +58,14 @@ struct WindowCatalogOptions {
   int64_t allowed_lateness_us = 60LL * 1000000;
   // Unit of integer epoch values in metrics.timestamp; unset: integers are rejected.
   std::optional<arrow::TimeUnit::type> metrics_integer_time_unit;
+  // Where a build from a snapshot of the stored rows takes the windows closed before the rows
+  // its state needs (window_catalog_bounded_build.cc): kCheaper, the engine's GROUP BY or a fold
+  // of every row, whichever the rows' sizes say costs less; kEngine or kFold always (tests:
+  // both give the same windows), where the engine can compute them.
+  enum class ClosedWindows { kCheaper, kEngine, kFold };
+  ClosedWindows build_closed_windows = ClosedWindows::kCheaper;
+  // Rows a build reads in time order per query, each sorted on its own: what the sort holds.
+  int64_t build_rows_per_read = 1000000;
 };
 
 class WindowCatalog {
@@ -330,13 +338,15 @@ class WindowCatalog {
     std::shared_ptr<arrow::RecordBatchReader> rows;  // in time order
     std::vector<EarlierWindows> earlier;             // one per state
     int64_t rows_before = 0;  // the stored rows before the bound (in `earlier`), not folded
+    bool every_row = true;    // every stored row is in `rows` (`earlier` is empty)
   };
   // The rows a build from the pinned snapshot `pinned` of `fresh`'s table folds
   // (window_catalog_bounded_build.cc): where the engine can compute the windows closed by then
-  // (SupportsClosedWindowsQuery, for every state of the group), only the rows from the oldest
-  // time a state still needs (the start of its oldest window left open, its trailing rows),
-  // with `earlier` holding the windows before that; else every row. Runs on the snapshot while
-  // writes go on.
+  // (SupportsClosedWindowsQuery, for every state of the group) and that costs less than folding
+  // their rows, only the rows from the oldest time a state still needs (the start of its oldest
+  // window left open, its trailing rows), with `earlier` holding the windows before that; else
+  // every row. Read by time range where it can (options_.build_rows_per_read at a time). Runs on
+  // the snapshot while writes go on.
   arrow::Result<RowsToFold> ReadRowsToFold(const std::vector<std::shared_ptr<Entry>>& fresh,
                                            const std::string& columns,
                                            std::shared_ptr<engine::EngineConnection> pinned) const;

@@ -4,6 +4,8 @@
 // window store would fold every row in time order.
 #include <arrow/type.h>
 
+#include <optional>
+
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
 #include "window/event_time.h"
@@ -45,14 +47,42 @@ std::string AggregateSql(AggregateKind kind, const std::string& x) {
 
 }  // namespace
 
+std::optional<bool> WindowStorage::TimeRangesOf(const WindowSpec& spec,
+                                                const arrow::Schema& input) {
+  if (spec.integer_time_unit) return std::nullopt;
+  auto time = input.GetFieldByName(spec.time_column);
+  if (time == nullptr || time->type()->id() != arrow::Type::TIMESTAMP) return std::nullopt;
+  const auto& type = static_cast<const arrow::TimestampType&>(*time->type());
+  if (type.unit() == arrow::TimeUnit::NANO) return std::nullopt;
+  return !type.timezone().empty();
+}
+
+std::string WindowStorage::RowsInTimeRangeQuery(const TableName& table, const std::string& columns,
+                                                const std::string& time_column, bool zoned,
+                                                std::optional<int64_t> from_us,
+                                                std::optional<int64_t> to_us) const {
+  const std::string time = engine::QuoteIdentifier(time_column);
+  // A bound as a constant of the column's kind, whatever the session's time zone: DuckDB folds
+  // it and compares the column to it in the scan (its row groups' ranges skip the others).
+  auto at = [&](int64_t us) {
+    const std::string local = "make_timestamp(CAST(" + std::to_string(us) + " AS BIGINT))";
+    return zoned ? "timezone('UTC', " + local + ")" : local;
+  };
+  std::string where = time + " IS NOT NULL";
+  if (from_us) where += " AND " + time + " >= " + at(*from_us);
+  if (to_us) where += " AND " + time + " < " + at(*to_us);
+  return "SELECT " + columns + " FROM " + Sql(table) + " WHERE " + where + " ORDER BY " + time;
+}
+
+std::string WindowStorage::RowsWithoutTimeQuery(const TableName& table, const std::string& columns,
+                                                const std::string& time_column) const {
+  return "SELECT " + columns + " FROM " + Sql(table) + " WHERE " +
+         engine::QuoteIdentifier(time_column) + " IS NULL";
+}
+
 bool WindowStorage::SupportsClosedWindowsQuery(const WindowSpec& spec,
                                                const arrow::Schema& input) const {
-  if (spec.integer_time_unit) return false;
-  auto time = input.GetFieldByName(spec.time_column);
-  if (time == nullptr || time->type()->id() != arrow::Type::TIMESTAMP ||
-      static_cast<const arrow::TimestampType&>(*time->type()).unit() == arrow::TimeUnit::NANO) {
-    return false;
-  }
+  if (!TimeRangesOf(spec, input)) return false;
   for (const auto& column : spec.AggregateColumns()) {
     if (AggregateSql(column.kind, "x").empty()) return false;
   }

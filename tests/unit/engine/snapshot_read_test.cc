@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "engine_test_util.h"
 
 namespace hyprstream::engine {
@@ -74,6 +78,58 @@ TEST(PinSnapshot, EveryQueryReadsTheRowsAsOfThePinUntilItIsReleased) {
   auto now = Query(*connection, "SELECT count(*) FROM t");
   ASSERT_TRUE(now.ok());
   EXPECT_EQ((*(*now)->column(0)->GetScalar(0))->ToString(), "800");
+}
+
+// Queries read in turn: each is asked for with the rows the one before gave, runs on the same
+// snapshot once the reader reaches it, and the reader ends with the last.
+TEST(ReadPinnedInTurn, ReadsEachQueryOfTheSnapshotInTurn) {
+  auto engine = testing::OpenMemoryEngine();
+  auto writer = *engine->Connect();
+  ASSERT_TRUE(Update(*writer, "CREATE TABLE t AS SELECT range AS v FROM range(1000)").ok());
+  auto pinned = PinSnapshot(*engine->Connect(), "SELECT count(*) FROM t");
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  std::vector<int64_t> asked_after;
+  auto next = [&](int64_t rows_of_last) -> std::optional<std::string> {
+    asked_after.push_back(rows_of_last);
+    const int64_t from = 300 * static_cast<int64_t>(asked_after.size() - 1);
+    if (from >= 1000) return std::nullopt;
+    return "SELECT v FROM t WHERE v >= " + std::to_string(from) + " AND v < " +
+           std::to_string(from + 300) + " ORDER BY v";
+  };
+  auto reader = ReadPinnedInTurn(*std::move(pinned), next);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ(asked_after, std::vector<int64_t>{-1});
+  // Rows committed after the pin are in no query, however late it runs.
+  ASSERT_TRUE(Update(*writer, "INSERT INTO t SELECT range FROM range(1000, 1500)").ok());
+  ASSERT_TRUE(Update(*writer, "DELETE FROM t WHERE v >= 900 AND v < 1000").ok());
+  auto rows = testing::ReadAll(**reader);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ((*rows)->num_rows(), 1000);
+  auto combined = *(*rows)->CombineChunksToBatch();
+  const auto& values = static_cast<const arrow::Int64Array&>(*combined->column(0));
+  for (int64_t i = 0; i < values.length(); ++i) ASSERT_EQ(values.Value(i), i);
+  EXPECT_EQ(asked_after, (std::vector<int64_t>{-1, 300, 300, 300, 100}));
+}
+
+TEST(ReadPinnedInTurn, AQueryOfOtherColumnsFailsTheRead) {
+  auto engine = testing::OpenMemoryEngine();
+  auto connection = *engine->Connect();
+  ASSERT_TRUE(Update(*connection, "CREATE TABLE t AS SELECT range AS v FROM range(10)").ok());
+  auto pinned = PinSnapshot(connection, "SELECT count(*) FROM t");
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  int asked = 0;
+  auto reader = ReadPinnedInTurn(*std::move(pinned), [&](int64_t) -> std::optional<std::string> {
+    ++asked;
+    if (asked == 1) return "SELECT v FROM t";
+    if (asked == 2) return "SELECT CAST(v AS VARCHAR) AS v FROM t";
+    return std::nullopt;
+  });
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto rows = testing::ReadAll(**reader);
+  ASSERT_FALSE(rows.ok());
+  EXPECT_NE(rows.status().message().find("columns"), std::string::npos) << rows.status().ToString();
+  reader->reset();
+  EXPECT_FALSE(connection->InTransaction());
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "../engine/engine_test_util.h"
@@ -54,10 +55,13 @@ void ExpectNearlyEqual(const arrow::Table& want, const arrow::Table& got, const 
   }
 }
 
+using ClosedWindows = window::WindowCatalogOptions::ClosedWindows;
+
 // A windowed stack over a DuckDB of its own: embedded, or behind the cache (`cached`).
 struct Stack {
-  explicit Stack(bool cached) : stored(engine::testing::OpenMemoryEngine()) {
-    auto opened = testing::OpenWindowedStack(stored, cached);
+  explicit Stack(bool cached, window::WindowCatalogOptions options = {})
+      : stored(engine::testing::OpenMemoryEngine()) {
+    auto opened = testing::OpenWindowedStack(stored, cached, options);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     windowed = *opened;
     client = *windowed->Connect();
@@ -67,9 +71,18 @@ struct Stack {
   std::shared_ptr<engine::EngineConnection> client;
 };
 
-class WindowsBoundedBuildTest : public ::testing::TestWithParam<bool> {
+// The tested stack (embedded or behind the cache) takes its closed windows as `how` says and
+// reads its rows `rows_per_read` at a time (many time ranges per build).
+class BuildTest {
  protected:
-  WindowsBoundedBuildTest() : tested_(GetParam()), reference_(false) {}
+  BuildTest(bool cached, ClosedWindows how, int64_t rows_per_read)
+      : tested_(cached, Options(how, rows_per_read)), reference_(false) {}
+  static window::WindowCatalogOptions Options(ClosedWindows how, int64_t rows_per_read) {
+    window::WindowCatalogOptions options;
+    options.build_closed_windows = how;
+    options.build_rows_per_read = rows_per_read;
+    return options;
+  }
 
   // Runs `sql` on both stacks.
   void Both(const std::string& sql) {
@@ -149,7 +162,15 @@ class WindowsBoundedBuildTest : public ::testing::TestWithParam<bool> {
   Stack reference_;  // embedded, the definitions made before the rows
 };
 
-TEST_P(WindowsBoundedBuildTest, ABuildFoldingOnlyRecentRowsListsTheWindowsOfAFoldOfEveryRow) {
+// Both ways of taking the closed windows, forced (the windows must be the same either way).
+class WindowsBoundedBuildTest : public BuildTest,
+                                public ::testing::TestWithParam<std::tuple<bool, ClosedWindows>> {
+ protected:
+  WindowsBoundedBuildTest() : BuildTest(std::get<0>(GetParam()), std::get<1>(GetParam()), 997) {}
+  bool EngineComputes() const { return std::get<1>(GetParam()) == ClosedWindows::kEngine; }
+};
+
+TEST_P(WindowsBoundedBuildTest, ABuildListsTheWindowsOfAFoldOfEveryRowAsTheyCame) {
   const int64_t now = testing::NowMicros();
   for (const std::string time_type : {"TIMESTAMP", "TIMESTAMPTZ"}) {
     SCOPED_TRACE(time_type);
@@ -183,13 +204,20 @@ TEST_P(WindowsBoundedBuildTest, ABuildFoldingOnlyRecentRowsListsTheWindowsOfAFol
         name + "', since := " + std::to_string(now - 1790000000LL) +
         ") ORDER BY k NULLS FIRST, g NULLS FIRST";
     ASSERT_GT(ReadFrom(reference_, listed)->num_rows(), 5000);
-    // The first build folded only the rows of its last day or so.
-    EXPECT_LT(RowsFolded(name), 40000 / 2);
+    // The first build folded only the rows of its last day or so, or every row.
+    auto expect_folded = [&] {
+      if (EngineComputes()) {
+        EXPECT_LT(RowsFolded(name), 40000 / 2);
+      } else {
+        EXPECT_EQ(RowsFolded(name), 40000);
+      }
+    };
+    expect_folded();
     ExpectAsTheReference(listed, "every window listed, first build");
     ExpectAsTheReference(trailing, "trailing read, first build");
     // A change that changes no row: the windows are rebuilt from a snapshot of the rows.
     ChangeAndWaitForTheRebuild(name, "UPDATE " + table + " SET v = v WHERE false");
-    EXPECT_LT(RowsFolded(name), 40000 / 2);
+    expect_folded();
     ExpectAsTheReference(listed, "every window listed, rebuilt");
     ExpectAsTheReference(trailing, "trailing read, rebuilt");
     // Whatever answers a GROUP BY of the windows' buckets (not the windows: rows without a
@@ -245,48 +273,70 @@ TEST_P(WindowsBoundedBuildTest, ABuildOfTrailingWindowsFoldsOnlyTheirRowsAndRead
   for (const auto& sql : reads) ExpectAsTheReference(sql, "rebuilt");
 }
 
-// Sparse keys (about one row per key and window): the windows closed before the bound would be
-// as many as the rows, and the engine's GROUP BY of them costs more than folding them, so the
-// build folds every row; a table of the same rows over a few keys still folds only its recent
-// rows. Either way the windows are those of a fold of every row.
-TEST_P(WindowsBoundedBuildTest, ABuildOverSparseKeysFoldsEveryRowAndListsTheSameWindows) {
+// By default a build takes the closed windows the way that costs less (FoldingCostsLess): the
+// engine's GROUP BY where there are many rows per key and window and few widths to scan for;
+// a fold of every row with sparse keys (about a row per key and window: as many windows as
+// rows) or with several widths (a scan each). Rows crowd towards the newest, so the time
+// ranges read differ in width. Either way the windows are those of a fold of every row.
+class WindowsBuildCostTest : public BuildTest, public ::testing::TestWithParam<bool> {
+ protected:
+  WindowsBuildCostTest() : BuildTest(GetParam(), ClosedWindows::kCheaper, 250) {}
+};
+
+TEST_P(WindowsBuildCostTest, ABuildTakesTheClosedWindowsTheCheaperWayAndListsTheSameWindows) {
   const int64_t now = testing::NowMicros();
-  for (const int keys : {3000, 4}) {
-    SCOPED_TRACE(keys);
-    const std::string table = "sparse" + std::to_string(keys);
+  struct Case {
+    const char* table;
+    int keys;
+    const char* windows;
+    bool folds_every_row;
+  };
+  for (const Case& c : {Case{"dense", 4, "1h", false}, Case{"widths", 4, "1h,6h,1d", true},
+                        Case{"sparse", 3000, "1h", true}}) {
+    SCOPED_TRACE(c.table);
+    const std::string table = c.table;
     const std::string name = "w_" + table;
     Both("CREATE TABLE " + table + " (k VARCHAR, ts TIMESTAMP, v DOUBLE)");
+    // 6,000 rows over three days, (x/1000)^2 of them from the newest.
     Load(table,
-         "SELECT 'k' || (r % " + std::to_string(keys) + "), TIMESTAMP '" +
+         "SELECT 'k' || (r % " + std::to_string(c.keys) + "), TIMESTAMP '" +
              engine::FormatTimestamp(now) +
-             "' - to_microseconds((hash(r * 5) % 259200000000)::BIGINT) AS ts, "
-             "(hash(r * 7) % 1000)::DOUBLE FROM range(6000) AS t(r)",
+             "' - to_microseconds(((hash(r * 5) % 1000) * (hash(r * 5) % 1000) * 259200)::BIGINT)"
+             " AS ts, (hash(r * 7) % 1000)::DOUBLE FROM range(6000) AS t(r)",
          name,
-         "keys := 'k', time_column := 'ts', value_columns := 'v', windows := '5m,1h', "
-         "aggregates := 'count,sum,min,max'",
+         "keys := 'k', time_column := 'ts', value_columns := 'v', windows := '" +
+             std::string(c.windows) + "', aggregates := 'count,sum,min,max'",
          6000);
     const std::string listed =
         "SELECT * FROM hyprstream_window('" + name + "') ORDER BY window_spec, k, window_start";
-    if (keys > 100) {
-      EXPECT_EQ(RowsFolded(name), 6000);
-    } else {
-      EXPECT_LT(RowsFolded(name), 6000 / 2);
-    }
+    auto expect_folded = [&] {
+      if (c.folds_every_row) {
+        EXPECT_EQ(RowsFolded(name), 6000);
+      } else {
+        EXPECT_LT(RowsFolded(name), 6000 / 2);
+      }
+    };
+    expect_folded();
     ExpectAsTheReference(listed, "every window listed");
     ChangeAndWaitForTheRebuild(name, "UPDATE " + table + " SET v = v WHERE false");
-    if (keys > 100) {
-      EXPECT_EQ(RowsFolded(name), 6000);
-    } else {
-      EXPECT_LT(RowsFolded(name), 6000 / 2);
-    }
+    expect_folded();
     ExpectAsTheReference(listed, "every window listed, rebuilt");
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Stack, WindowsBoundedBuildTest, ::testing::Bool(),
+INSTANTIATE_TEST_SUITE_P(Stack, WindowsBuildCostTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? std::string("Cached") : std::string("Embedded");
                          });
+
+INSTANTIATE_TEST_SUITE_P(
+    Stack, WindowsBoundedBuildTest,
+    ::testing::Combine(::testing::Bool(),
+                       ::testing::Values(ClosedWindows::kEngine, ClosedWindows::kFold)),
+    [](const ::testing::TestParamInfo<std::tuple<bool, ClosedWindows>>& info) {
+      return std::string(std::get<0>(info.param) ? "Cached" : "Embedded") +
+             (std::get<1>(info.param) == ClosedWindows::kEngine ? "EngineComputes" : "FoldsAll");
+    });
 
 }  // namespace
 }  // namespace hyprstream

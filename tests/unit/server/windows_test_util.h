@@ -22,9 +22,11 @@ constexpr char kTrailing[] =
     "WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym";
 
 // Windows (without the metrics table) over `backend`, or over `backend` behind the cache (a new
-// in-memory DuckDB copy, refreshed every 50 ms, results not kept) when `cached`.
+// in-memory DuckDB copy, refreshed every 50 ms, results not kept) when `cached`; `windows` as
+// given but for the metrics table.
 inline arrow::Result<std::shared_ptr<window::WindowedEngine>> OpenWindowedStack(
-    std::shared_ptr<engine::Engine> backend, bool cached) {
+    std::shared_ptr<engine::Engine> backend, bool cached,
+    window::WindowCatalogOptions windows = {}) {
   using namespace std::chrono_literals;
   std::shared_ptr<engine::Engine> below = std::move(backend);
   if (cached) {
@@ -34,7 +36,6 @@ inline arrow::Result<std::shared_ptr<window::WindowedEngine>> OpenWindowedStack(
     ARROW_ASSIGN_OR_RAISE(
         below, cache::OpenCachedEngine(below, engine::testing::OpenMemoryEngine(), options));
   }
-  window::WindowCatalogOptions windows;
   windows.metrics_table = false;
   return window::WindowedEngine::Open(below, windows);
 }
