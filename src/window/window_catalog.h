@@ -338,7 +338,10 @@ class WindowCatalog {
     std::shared_ptr<arrow::RecordBatchReader> rows;  // in time order
     std::vector<EarlierWindows> earlier;             // one per state
     int64_t rows_before = 0;  // the stored rows before the bound (in `earlier`), not folded
-    bool every_row = true;    // every stored row is in `rows` (`earlier` is empty)
+    // What became of the stored rows before the bound: folded (in `rows`: every stored row
+    // is), their closed windows computed by the engine (`earlier`), or not needed (no state
+    // keeps closed windows).
+    enum class Older { kFolded, kComputed, kNotNeeded } older = Older::kFolded;
   };
   // The rows a build from the pinned snapshot `pinned` of `fresh`'s table folds
   // (window_catalog_bounded_build.cc): where the engine can compute the windows closed by then

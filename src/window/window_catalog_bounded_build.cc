@@ -294,7 +294,7 @@ arrow::Result<WindowCatalog::RowsToFold> WindowCatalog::ReadRowsToFold(
     read_from = from;
     to_read -= sizes->before;
     out.rows_before = sizes->before;
-    out.every_row = false;
+    out.older = kept.empty() ? RowsToFold::Older::kNotNeeded : RowsToFold::Older::kComputed;
   } else {
     out.earlier.assign(fresh.size(), EarlierWindows{});
   }

@@ -164,7 +164,7 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
   const auto computed = Clock::now();
   ARROW_ASSIGN_OR_RAISE(const int64_t folded, FoldRows(fresh, *snapshot.rows));
   const int64_t rows = folded + snapshot.rows_before;
-  const bool every_row = snapshot.every_row;
+  const RowsToFold::Older older = snapshot.older;
   snapshot.rows.reset();  // ends the snapshot's transaction
   const std::vector<EarlierWindows>& earlier = snapshot.earlier;
   for (const auto& entry : fresh) entry->built_from = generation;
@@ -231,13 +231,22 @@ arrow::Result<std::optional<int64_t>> WindowCatalog::BuildFromSnapshot(
     std::string names;
     for (const auto& entry : fresh) names += (names.empty() ? "'" : ", '") + entry->name + "'";
     auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
-    const std::string how = every_row
-                                ? fmt::format("every row folded in {:.2f} s, sized in {:.2f} s",
-                                              seconds(built - computed), seconds(computed - began))
-                                : fmt::format(
-                                      "older closed windows computed by the engine in {:.2f} s, {} "
-                                      "rows folded in {:.2f} s",
-                                      seconds(computed - began), folded, seconds(built - computed));
+    const double sized = seconds(computed - began), folding = seconds(built - computed);
+    std::string how;
+    switch (older) {
+      case RowsToFold::Older::kFolded:
+        how = fmt::format("every row folded in {:.2f} s, sized in {:.2f} s", folding, sized);
+        break;
+      case RowsToFold::Older::kComputed:
+        how = fmt::format(
+            "older closed windows computed by the engine in {:.2f} s, {} rows folded in {:.2f} s",
+            sized, folded, folding);
+        break;
+      case RowsToFold::Older::kNotNeeded:
+        how = fmt::format("{} recent rows folded in {:.2f} s, sized in {:.2f} s", folded, folding,
+                          sized);
+        break;
+    }
     spdlog::info(
         "{} {} built from the {} of {}: {} rows in {:.2f} s ({}); history written in "
         "{:.2f} s",
