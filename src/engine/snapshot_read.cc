@@ -1,5 +1,7 @@
 #include "engine/snapshot_read.h"
 
+#include <arrow/table.h>
+
 #include "engine/engine_sql.h"
 
 namespace hyprstream::engine {
@@ -44,10 +46,11 @@ bool SameColumns(const arrow::Schema& a, const arrow::Schema& b) {
 // The rows of one query after another (ReadPinnedInTurn); each runs when it is reached.
 class InTurnReader : public arrow::RecordBatchReader {
  public:
-  InTurnReader(std::shared_ptr<EngineConnection> connection, NextQuery next,
+  InTurnReader(std::shared_ptr<EngineConnection> connection, NextQuery next, Arrange arrange,
                std::unique_ptr<EngineStatement> first)
       : connection_(std::move(connection)),
         next_(std::move(next)),
+        arrange_(std::move(arrange)),
         schema_(first->dataset_schema()),
         statement_(std::move(first)) {}
   ~InTurnReader() override {
@@ -58,16 +61,11 @@ class InTurnReader : public arrow::RecordBatchReader {
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
     while (statement_ != nullptr) {
       if (!rows_) {
-        ARROW_ASSIGN_OR_RAISE(rows_, statement_->ExecuteQuery());
+        ARROW_RETURN_NOT_OK(Run());
         read_ = 0;
       }
       ARROW_RETURN_NOT_OK(rows_->ReadNext(batch));
       if (*batch != nullptr) {
-        if (!SameColumns(*(*batch)->schema(), *schema_)) {
-          return arrow::Status::Invalid("a query read in turn gave the columns ",
-                                        (*batch)->schema()->ToString(), " instead of ",
-                                        schema_->ToString());
-        }
         read_ += (*batch)->num_rows();
         return arrow::Status::OK();
       }
@@ -82,8 +80,28 @@ class InTurnReader : public arrow::RecordBatchReader {
   }
 
  private:
+  // Runs the current statement: rows_ streams its rows, or (arrange_) gives them out arranged.
+  arrow::Status Run() {
+    ARROW_ASSIGN_OR_RAISE(auto rows, statement_->ExecuteQuery());
+    if (!SameColumns(*rows->schema(), *schema_)) {
+      return arrow::Status::Invalid("a query read in turn gave the columns ",
+                                    rows->schema()->ToString(), " instead of ",
+                                    schema_->ToString());
+    }
+    if (!arrange_) {
+      rows_ = std::move(rows);
+      return arrow::Status::OK();
+    }
+    ARROW_ASSIGN_OR_RAISE(auto whole, rows->ToTable());
+    rows.reset();
+    ARROW_ASSIGN_OR_RAISE(auto arranged, arrange_(std::move(whole)));
+    rows_ = std::make_shared<arrow::TableBatchReader>(std::move(arranged));
+    return arrow::Status::OK();
+  }
+
   std::shared_ptr<EngineConnection> connection_;  // pinned (PinSnapshot)
   NextQuery next_;
+  Arrange arrange_;
   std::shared_ptr<arrow::Schema> schema_;           // the first query's
   std::unique_ptr<EngineStatement> statement_;      // the query being read; null at the end
   std::shared_ptr<arrow::RecordBatchReader> rows_;  // its rows, once it runs
@@ -112,11 +130,12 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinned(
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinnedInTurn(
-    std::shared_ptr<EngineConnection> pinned, NextQuery next) {
+    std::shared_ptr<EngineConnection> pinned, NextQuery next, Arrange arrange) {
   const std::optional<std::string> first = next(-1);
   if (!first) return arrow::Status::Invalid("ReadPinnedInTurn needs a first query");
   ARROW_ASSIGN_OR_RAISE(auto statement, pinned->Prepare(*first));
-  return std::make_shared<InTurnReader>(std::move(pinned), std::move(next), std::move(statement));
+  return std::make_shared<InTurnReader>(std::move(pinned), std::move(next), std::move(arrange),
+                                        std::move(statement));
 }
 
 }  // namespace hyprstream::engine

@@ -14,6 +14,7 @@
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
+#include <arrow/table.h>
 
 #include <functional>
 #include <memory>
@@ -35,10 +36,13 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinned(
 // The rows of the queries `next` gives, in turn, on a connection PinSnapshot gave, as one
 // reader: `next(-1)` is the first query (prepared here: its columns are the reader's, and every
 // query must give the same), `next(n)` the query after one that gave n rows, nullopt the end.
-// Each runs once the reader reaches it, after the one before it has been released. The reader
-// holds the connection (and so its snapshot) until it is released.
+// Each runs once the reader reaches it, after the one before it has been released. With
+// `arrange`, each query's rows are read whole and given out as it returns them (e.g. sorted).
+// The reader holds the connection (and so its snapshot) until it is released.
 using NextQuery = std::function<std::optional<std::string>(int64_t rows_of_last)>;
+using Arrange =
+    std::function<arrow::Result<std::shared_ptr<arrow::Table>>(std::shared_ptr<arrow::Table>)>;
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ReadPinnedInTurn(
-    std::shared_ptr<EngineConnection> pinned, NextQuery next);
+    std::shared_ptr<EngineConnection> pinned, NextQuery next, Arrange arrange = nullptr);
 
 }  // namespace hyprstream::engine

@@ -4,6 +4,8 @@
 // per window width (ClosedWindowsQuery, with the aggregates it answers queries with) or folded
 // from every row, whichever costs less (FoldingCostsLess). The rows are read in time order by
 // time range, a sort of a bounded size at a time (TimeRanges). All on one pinned snapshot.
+#include <arrow/compute/api.h>
+#include <arrow/compute/initialize.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -115,9 +117,39 @@ bool FoldingCostsLess(const std::vector<const WindowSpec*>& kept, const Sizes& s
   return fold < engine;
 }
 
+// Whether `times` (a timestamp column without nulls) never goes back.
+bool InTimeOrder(const arrow::ChunkedArray& times) {
+  if (times.null_count() > 0) return false;
+  int64_t last = INT64_MIN;
+  for (const auto& chunk : times.chunks()) {
+    const auto& values = static_cast<const arrow::TimestampArray&>(*chunk);
+    for (int64_t i = 0; i < values.length(); ++i) {
+      if (values.Value(i) < last) return false;
+      last = values.Value(i);
+    }
+  }
+  return true;
+}
+
+// `rows` sorted by their `time` column (stable).
+arrow::Result<std::shared_ptr<arrow::Table>> SortedByTime(std::shared_ptr<arrow::Table> rows,
+                                                          const std::string& time) {
+  // (Arrow's sort lives in its compute library, whose functions are registered once.)
+  static const arrow::Status registered = arrow::compute::Initialize();
+  ARROW_RETURN_NOT_OK(registered);
+  arrow::compute::SortOptions order({arrow::compute::SortKey(time)});
+  ARROW_ASSIGN_OR_RAISE(auto indices, arrow::compute::SortIndices(arrow::Datum(rows), order));
+  ARROW_ASSIGN_OR_RAISE(auto sorted, arrow::compute::Take(arrow::Datum(rows), indices));
+  return sorted.table();
+}
+
 // The stored rows from `from` on (every one when unset) as queries of time ranges, in turn
 // (ReadPinnedInTurn): each of about `per_read` rows, sized from the rows the one before gave,
-// then the rows without a time (as ORDER BY time gives them: last).
+// then the rows without a time (as ORDER BY time gives them: last). Each range is read in the
+// order its rows were stored, which for rows stored in time order (as streamed rows mostly are)
+// is time order, and put in time order (Arrange) where it is not. From the first range stored
+// out of time order on, the engine sorts the ranges (its sort is faster than Arrow's here, and
+// the rows are likely out of order there too).
 class TimeRanges {
  public:
   TimeRanges(const WindowStorage& storage, const TableName& table, std::string columns,
@@ -161,7 +193,17 @@ class TimeRanges {
       at_ = end_;
     }
     ++ranges_;
-    return storage_.RowsInTimeRangeQuery(table_, columns_, time_, zoned_, lower, upper);
+    return storage_.RowsInTimeRangeQuery(table_, columns_, time_, zoned_, lower, upper,
+                                         engine_sorts_);
+  }
+
+  // A range's rows (or the rows without a time) in time order.
+  arrow::Result<std::shared_ptr<arrow::Table>> Arrange(std::shared_ptr<arrow::Table> rows) {
+    const auto times = rows->GetColumnByName(time_);
+    if (times == nullptr) return arrow::Status::Invalid("rows read without their time ", time_);
+    if (times->null_count() == times->length() || InTimeOrder(*times)) return rows;
+    engine_sorts_ = true;
+    return SortedByTime(std::move(rows), time_);
   }
 
  private:
@@ -181,6 +223,7 @@ class TimeRanges {
   int64_t width_ = 1;  // the next range's width, microseconds
   int ranges_ = 0;     // read so far
   bool without_time_read_ = false;
+  bool engine_sorts_ = false;  // the ranges from here on
 };
 
 }  // namespace
@@ -301,10 +344,13 @@ arrow::Result<WindowCatalog::RowsToFold> WindowCatalog::ReadRowsToFold(
   auto ranges = std::make_shared<TimeRanges>(*storage_, first.table, columns, time, *zoned,
                                              read_from, sizes->oldest_us, **newest, to_read,
                                              options_.build_rows_per_read);
-  ARROW_ASSIGN_OR_RAISE(out.rows,
-                        engine::ReadPinnedInTurn(std::move(pinned), [ranges](int64_t rows_of_last) {
-                          return ranges->Next(rows_of_last);
-                        }));
+  ARROW_ASSIGN_OR_RAISE(
+      out.rows,
+      engine::ReadPinnedInTurn(
+          std::move(pinned), [ranges](int64_t rows_of_last) { return ranges->Next(rows_of_last); },
+          [ranges](std::shared_ptr<arrow::Table> rows) {
+            return ranges->Arrange(std::move(rows));
+          }));
   return out;
 }
 

@@ -131,12 +131,13 @@ class WindowStorage {
   // Whether the stored rows of `spec` can be read by time range (TimeRanges: its time column
   // is a timestamp of at most microseconds) and if so whether it is zoned; nullopt if not.
   static std::optional<bool> TimeRangesOf(const WindowSpec& spec, const arrow::Schema& input);
-  // The rows whose time, in microseconds, is in [from_us, to_us) (an unset end is open), in
-  // time order; the rows without a time (in no order).
+  // The rows whose time, in microseconds, is in [from_us, to_us) (an unset end is open): in
+  // time order, or in no order (a scan's: DuckDB's keeps the order the rows were stored in).
+  // The rows without a time, in no order.
   std::string RowsInTimeRangeQuery(const TableName& table, const std::string& columns,
                                    const std::string& time_column, bool zoned,
-                                   std::optional<int64_t> from_us,
-                                   std::optional<int64_t> to_us) const;
+                                   std::optional<int64_t> from_us, std::optional<int64_t> to_us,
+                                   bool in_time_order) const;
   std::string RowsWithoutTimeQuery(const TableName& table, const std::string& columns,
                                    const std::string& time_column) const;
   std::string RowsFrom(const std::string& time_column, int64_t from_us) const;

@@ -60,7 +60,8 @@ std::optional<bool> WindowStorage::TimeRangesOf(const WindowSpec& spec,
 std::string WindowStorage::RowsInTimeRangeQuery(const TableName& table, const std::string& columns,
                                                 const std::string& time_column, bool zoned,
                                                 std::optional<int64_t> from_us,
-                                                std::optional<int64_t> to_us) const {
+                                                std::optional<int64_t> to_us,
+                                                bool in_time_order) const {
   const std::string time = engine::QuoteIdentifier(time_column);
   // A bound as a constant of the column's kind, whatever the session's time zone: DuckDB folds
   // it and compares the column to it in the scan (its row groups' ranges skip the others).
@@ -71,7 +72,8 @@ std::string WindowStorage::RowsInTimeRangeQuery(const TableName& table, const st
   std::string where = time + " IS NOT NULL";
   if (from_us) where += " AND " + time + " >= " + at(*from_us);
   if (to_us) where += " AND " + time + " < " + at(*to_us);
-  return "SELECT " + columns + " FROM " + Sql(table) + " WHERE " + where + " ORDER BY " + time;
+  return "SELECT " + columns + " FROM " + Sql(table) + " WHERE " + where +
+         (in_time_order ? " ORDER BY " + time : "");
 }
 
 std::string WindowStorage::RowsWithoutTimeQuery(const TableName& table, const std::string& columns,

@@ -111,6 +111,48 @@ TEST(ReadPinnedInTurn, ReadsEachQueryOfTheSnapshotInTurn) {
   EXPECT_EQ(asked_after, (std::vector<int64_t>{-1, 300, 300, 300, 100}));
 }
 
+// With `arrange`, each query's rows are given out as it returns them, and the next query is
+// asked for with the rows given out.
+TEST(ReadPinnedInTurn, EachQuerysRowsAreGivenOutAsArranged) {
+  auto engine = testing::OpenMemoryEngine();
+  auto writer = *engine->Connect();
+  ASSERT_TRUE(Update(*writer, "CREATE TABLE t AS SELECT range AS v FROM range(1000)").ok());
+  auto pinned = PinSnapshot(*engine->Connect(), "SELECT count(*) FROM t");
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  std::vector<int64_t> asked_after;
+  auto next = [&](int64_t rows_of_last) -> std::optional<std::string> {
+    asked_after.push_back(rows_of_last);
+    const int64_t from = 300 * static_cast<int64_t>(asked_after.size() - 1);
+    if (from >= 1000) return std::nullopt;
+    return "SELECT v FROM t WHERE v >= " + std::to_string(from) + " AND v < " +
+           std::to_string(from + 300) + " ORDER BY v";
+  };
+  // Each query's rows but its first, newest first.
+  auto arrange =
+      [](std::shared_ptr<arrow::Table> rows) -> arrow::Result<std::shared_ptr<arrow::Table>> {
+    ARROW_ASSIGN_OR_RAISE(auto batch, rows->Slice(1)->CombineChunksToBatch());
+    const auto& values = static_cast<const arrow::Int64Array&>(*batch->column(0));
+    arrow::Int64Builder reversed;
+    for (int64_t i = values.length() - 1; i >= 0; --i)
+      ARROW_RETURN_NOT_OK(reversed.Append(values.Value(i)));
+    ARROW_ASSIGN_OR_RAISE(auto column, reversed.Finish());
+    return arrow::Table::Make(rows->schema(), {column});
+  };
+  auto reader = ReadPinnedInTurn(*std::move(pinned), next, arrange);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto rows = testing::ReadAll(**reader);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  auto combined = *(*rows)->CombineChunksToBatch();
+  const auto& values = static_cast<const arrow::Int64Array&>(*combined->column(0));
+  std::vector<int64_t> got(values.raw_values(), values.raw_values() + values.length());
+  std::vector<int64_t> want;
+  for (int64_t from : {0, 300, 600, 900}) {
+    for (int64_t v = std::min<int64_t>(from + 299, 999); v > from; --v) want.push_back(v);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(asked_after, (std::vector<int64_t>{-1, 299, 299, 299, 99}));
+}
+
 TEST(ReadPinnedInTurn, AQueryOfOtherColumnsFailsTheRead) {
   auto engine = testing::OpenMemoryEngine();
   auto connection = *engine->Connect();

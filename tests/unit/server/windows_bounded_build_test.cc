@@ -93,12 +93,16 @@ class BuildTest {
   // `table`'s rows (`select`, a SELECT of its columns) and window `name` (`arguments` of
   // hyprstream_create_window after the table) on both stacks. The tested stack stores the rows
   // first, then builds the definition from them: it must say it was built from all `rows`,
-  // folded or not. The reference defines it first, then writes the rows in time order.
+  // folded or not (stored in time order, or not). The reference defines it first, then writes
+  // the rows in time order.
   void Load(const std::string& table, const std::string& select, const std::string& name,
-            const std::string& arguments, int64_t rows) {
+            const std::string& arguments, int64_t rows, bool stored_in_time_order = false) {
     const std::string create = "SELECT backfilled_rows FROM hyprstream_create_window('" + name +
                                "', '" + table + "', " + arguments + ")";
-    ASSERT_TRUE(Update(*tested_.client, "INSERT INTO " + table + " " + select).ok()) << select;
+    ASSERT_TRUE(Update(*tested_.client, "INSERT INTO " + table + " " + select +
+                                            (stored_in_time_order ? " ORDER BY ts" : ""))
+                    .ok())
+        << select;
     for (auto [stack, want] : {std::pair{&tested_, rows}, std::pair{&reference_, int64_t{0}}}) {
       auto created = ReadFrom(*stack, create);
       ASSERT_NE(created, nullptr);
@@ -277,7 +281,8 @@ TEST_P(WindowsBoundedBuildTest, ABuildOfTrailingWindowsFoldsOnlyTheirRowsAndRead
 // engine's GROUP BY where there are many rows per key and window and few widths to scan for;
 // a fold of every row with sparse keys (about a row per key and window: as many windows as
 // rows) or with several widths (a scan each). Rows crowd towards the newest, so the time
-// ranges read differ in width. Either way the windows are those of a fold of every row.
+// ranges read differ in width; they are stored in time order or not (each range is read in
+// time order either way). Either way the windows are those of a fold of every row.
 class WindowsBuildCostTest : public BuildTest, public ::testing::TestWithParam<bool> {
  protected:
   WindowsBuildCostTest() : BuildTest(GetParam(), ClosedWindows::kCheaper, 250) {}
@@ -290,9 +295,11 @@ TEST_P(WindowsBuildCostTest, ABuildTakesTheClosedWindowsTheCheaperWayAndListsThe
     int keys;
     const char* windows;
     bool folds_every_row;
+    bool stored_in_time_order;
   };
-  for (const Case& c : {Case{"dense", 4, "1h", false}, Case{"widths", 4, "1h,6h,1d", true},
-                        Case{"sparse", 3000, "1h", true}}) {
+  for (const Case& c :
+       {Case{"dense", 4, "1h", false, false}, Case{"widths", 4, "1h,6h,1d", true, true},
+        Case{"sparse", 3000, "1h", true, false}}) {
     SCOPED_TRACE(c.table);
     const std::string table = c.table;
     const std::string name = "w_" + table;
@@ -306,7 +313,7 @@ TEST_P(WindowsBuildCostTest, ABuildTakesTheClosedWindowsTheCheaperWayAndListsThe
          name,
          "keys := 'k', time_column := 'ts', value_columns := 'v', windows := '" +
              std::string(c.windows) + "', aggregates := 'count,sum,min,max'",
-         6000);
+         6000, c.stored_in_time_order);
     const std::string listed =
         "SELECT * FROM hyprstream_window('" + name + "') ORDER BY window_spec, k, window_start";
     auto expect_folded = [&] {
