@@ -80,53 +80,54 @@ TEST(PinSnapshot, EveryQueryReadsTheRowsAsOfThePinUntilItIsReleased) {
   EXPECT_EQ((*(*now)->column(0)->GetScalar(0))->ToString(), "800");
 }
 
-// Queries read in turn: each is asked for with the rows the one before gave, runs on the same
-// snapshot once the reader reaches it, and the reader ends with the last.
-TEST(ReadPinnedInTurn, ReadsEachQueryOfTheSnapshotInTurn) {
-  auto engine = testing::OpenMemoryEngine();
-  auto writer = *engine->Connect();
-  ASSERT_TRUE(Update(*writer, "CREATE TABLE t AS SELECT range AS v FROM range(1000)").ok());
-  auto pinned = PinSnapshot(*engine->Connect(), "SELECT count(*) FROM t");
-  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
-  std::vector<int64_t> asked_after;
-  auto next = [&](int64_t rows_of_last) -> std::optional<std::string> {
-    asked_after.push_back(rows_of_last);
-    const int64_t from = 300 * static_cast<int64_t>(asked_after.size() - 1);
+// Queries of t's values v, 300 at a time in order, then none; `asked_after` gets what each
+// call was given (the rows of the query before).
+NextQuery ThreeHundredAtATime(std::vector<int64_t>* asked_after) {
+  return [asked_after](int64_t rows_of_last) -> std::optional<std::string> {
+    asked_after->push_back(rows_of_last);
+    const int64_t from = 300 * static_cast<int64_t>(asked_after->size() - 1);
     if (from >= 1000) return std::nullopt;
     return "SELECT v FROM t WHERE v >= " + std::to_string(from) + " AND v < " +
            std::to_string(from + 300) + " ORDER BY v";
   };
-  auto reader = ReadPinnedInTurn(*std::move(pinned), next);
+}
+
+// t holds the values 0-999, pinned_ a snapshot of it.
+class ReadPinnedInTurnTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(Update(*writer_, "CREATE TABLE t AS SELECT range AS v FROM range(1000)").ok());
+    auto pinned = PinSnapshot(*engine_->Connect(), "SELECT count(*) FROM t");
+    ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+    pinned_ = *std::move(pinned);
+  }
+  std::shared_ptr<Engine> engine_ = testing::OpenMemoryEngine();
+  std::shared_ptr<EngineConnection> writer_ = *engine_->Connect();
+  std::shared_ptr<EngineConnection> pinned_;
+  std::vector<int64_t> asked_after_;
+};
+
+// Queries read in turn: each is asked for with the rows the one before gave, runs on the same
+// snapshot once the reader reaches it, and the reader ends with the last.
+TEST_F(ReadPinnedInTurnTest, ReadsEachQueryOfTheSnapshotInTurn) {
+  auto reader = ReadPinnedInTurn(std::move(pinned_), ThreeHundredAtATime(&asked_after_));
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  EXPECT_EQ(asked_after, std::vector<int64_t>{-1});
+  EXPECT_EQ(asked_after_, std::vector<int64_t>{-1});
   // Rows committed after the pin are in no query, however late it runs.
-  ASSERT_TRUE(Update(*writer, "INSERT INTO t SELECT range FROM range(1000, 1500)").ok());
-  ASSERT_TRUE(Update(*writer, "DELETE FROM t WHERE v >= 900 AND v < 1000").ok());
+  ASSERT_TRUE(Update(*writer_, "INSERT INTO t SELECT range FROM range(1000, 1500)").ok());
+  ASSERT_TRUE(Update(*writer_, "DELETE FROM t WHERE v >= 900 AND v < 1000").ok());
   auto rows = testing::ReadAll(**reader);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ((*rows)->num_rows(), 1000);
   auto combined = *(*rows)->CombineChunksToBatch();
   const auto& values = static_cast<const arrow::Int64Array&>(*combined->column(0));
   for (int64_t i = 0; i < values.length(); ++i) ASSERT_EQ(values.Value(i), i);
-  EXPECT_EQ(asked_after, (std::vector<int64_t>{-1, 300, 300, 300, 100}));
+  EXPECT_EQ(asked_after_, (std::vector<int64_t>{-1, 300, 300, 300, 100}));
 }
 
 // With `arrange`, each query's rows are given out as it returns them, and the next query is
 // asked for with the rows given out.
-TEST(ReadPinnedInTurn, EachQuerysRowsAreGivenOutAsArranged) {
-  auto engine = testing::OpenMemoryEngine();
-  auto writer = *engine->Connect();
-  ASSERT_TRUE(Update(*writer, "CREATE TABLE t AS SELECT range AS v FROM range(1000)").ok());
-  auto pinned = PinSnapshot(*engine->Connect(), "SELECT count(*) FROM t");
-  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
-  std::vector<int64_t> asked_after;
-  auto next = [&](int64_t rows_of_last) -> std::optional<std::string> {
-    asked_after.push_back(rows_of_last);
-    const int64_t from = 300 * static_cast<int64_t>(asked_after.size() - 1);
-    if (from >= 1000) return std::nullopt;
-    return "SELECT v FROM t WHERE v >= " + std::to_string(from) + " AND v < " +
-           std::to_string(from + 300) + " ORDER BY v";
-  };
+TEST_F(ReadPinnedInTurnTest, EachQuerysRowsAreGivenOutAsArranged) {
   // Each query's rows but its first, newest first.
   auto arrange =
       [](std::shared_ptr<arrow::Table> rows) -> arrow::Result<std::shared_ptr<arrow::Table>> {
@@ -138,7 +139,7 @@ TEST(ReadPinnedInTurn, EachQuerysRowsAreGivenOutAsArranged) {
     ARROW_ASSIGN_OR_RAISE(auto column, reversed.Finish());
     return arrow::Table::Make(rows->schema(), {column});
   };
-  auto reader = ReadPinnedInTurn(*std::move(pinned), next, arrange);
+  auto reader = ReadPinnedInTurn(std::move(pinned_), ThreeHundredAtATime(&asked_after_), arrange);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   auto rows = testing::ReadAll(**reader);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
@@ -150,7 +151,7 @@ TEST(ReadPinnedInTurn, EachQuerysRowsAreGivenOutAsArranged) {
     for (int64_t v = std::min<int64_t>(from + 299, 999); v > from; --v) want.push_back(v);
   }
   EXPECT_EQ(got, want);
-  EXPECT_EQ(asked_after, (std::vector<int64_t>{-1, 299, 299, 299, 99}));
+  EXPECT_EQ(asked_after_, (std::vector<int64_t>{-1, 299, 299, 299, 99}));
 }
 
 TEST(ReadPinnedInTurn, AQueryOfOtherColumnsFailsTheRead) {
