@@ -2,6 +2,8 @@
 
 #include "engine/result_provenance.h"
 
+#include <arrow/util/async_generator.h>
+#include <arrow/util/iterator.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -334,8 +336,16 @@ arrow::Result<int64_t> MirrorSet::Stage(Mirror& mirror, BackendRows& rows,
   ARROW_RETURN_NOT_OK(EnsureSchema(cache, mirror.key));
   auto staging = CacheTable(mirror.key, mirror.key.table + "__hyprstream_load");
   staging.if_exists = engine::IngestRequest::IfExists::kReplace;
-  auto copied = cache.Ingest(staging, rows.reader.get());
-  rows.reader.reset();  // ends the backend's read
+  // The backend's next batches are read on a thread of their own while the cache appends.
+  std::shared_ptr<arrow::RecordBatchReader> backend_rows = std::move(rows.reader);
+  const auto schema = backend_rows->schema();
+  ARROW_ASSIGN_OR_RAISE(auto ahead,
+                        arrow::MakeReadaheadIterator(
+                            arrow::MakeIteratorFromReader(std::move(backend_rows)), 2));
+  ARROW_ASSIGN_OR_RAISE(auto reader,
+                        arrow::RecordBatchReader::MakeFromIterator(std::move(ahead), schema));
+  auto copied = cache.Ingest(staging, reader.get());
+  reader.reset();  // ends the backend's read
   return copied;
 }
 
