@@ -64,7 +64,8 @@ struct WindowCatalogOptions {
   // both give the same windows), where the engine can compute them.
   enum class ClosedWindows { kCheaper, kEngine, kFold };
   ClosedWindows build_closed_windows = ClosedWindows::kCheaper;
-  // Rows a build reads in time order per query, each sorted on its own: what the sort holds.
+  // Rows a build reads per query (a time range), each put in time order on its own: what a
+  // build holds of the stored rows at a time.
   int64_t build_rows_per_read = 1000000;
 };
 

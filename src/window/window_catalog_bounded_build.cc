@@ -283,9 +283,12 @@ arrow::Result<WindowCatalog::RowsToFold> WindowCatalog::ReadRowsToFold(
        (choice == WindowCatalogOptions::ClosedWindows::kCheaper &&
         FoldingCostsLess(kept, *sizes, from)))) {
     spdlog::debug(
-        "windows of {}: every stored row is folded (the {} rows before {} cost less "
-        "to fold than the windows they close to compute)",
-        first.table.key(), sizes->before, from);
+        "windows of {}: every stored row is folded, not only those from {} on ({} "
+        "before): {}",
+        first.table.key(), from, sizes->before,
+        choice == WindowCatalogOptions::ClosedWindows::kFold
+            ? "as the options say"
+            : "that costs less than computing the windows they close");
     engine_computes = false;
   }
   RowsToFold out;
