@@ -8,13 +8,16 @@
 #include "engine/adbc_driver.h"
 #include "engine/adbc_engine_connection.h"
 #include "engine/adbc_table_appender.h"
+#include "engine/engine_sql.h"
+#include "engine/snapshot_read.h"
 
 namespace hyprstream::engine {
 namespace {
 
 class AdbcEngine : public Engine {
  public:
-  explicit AdbcEngine(std::shared_ptr<AdbcConnectionPool> pool) : pool_(std::move(pool)) {}
+  AdbcEngine(std::shared_ptr<AdbcConnectionPool> pool, bool postgresql)
+      : pool_(std::move(pool)), postgresql_(postgresql) {}
   std::string name() const override { return "adbc"; }
   Dialect dialect() const override { return Dialect::kBackend; }
   arrow::Result<std::shared_ptr<EngineConnection>> Connect() override {
@@ -25,8 +28,22 @@ class AdbcEngine : public Engine {
     return AdbcTableAppender::Open(pool_, path, schema);
   }
 
+  // PostgreSQL: a REPEATABLE READ transaction reads every query as of its first one (read
+  // only: it holds no lock a writer waits for). Other backends: not known to (SQLite's read
+  // transaction would hold writers off).
+  bool reads_snapshots() const override { return postgresql_; }
+  arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
+      const std::string& schema, const std::string& table) override {
+    if (!postgresql_) return Engine::SnapshotConnection(schema, table);
+    ARROW_ASSIGN_OR_RAISE(auto connection, Connect());
+    // Any query takes the snapshot; one that reads no table costs nothing.
+    return PinSnapshot(std::move(connection), "SELECT 1",
+                       "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  }
+
  private:
   std::shared_ptr<AdbcConnectionPool> pool_;
+  const bool postgresql_;  // the backend is PostgreSQL (its driver)
 };
 
 std::string PercentEncode(const std::string& s) {
@@ -158,7 +175,7 @@ arrow::Result<std::shared_ptr<Engine>> OpenAdbcEngine(const EngineOptions& optio
   pool_options.backend = spec.backend;
   ARROW_ASSIGN_OR_RAISE(
       auto pool, AdbcConnectionPool::Open(std::move(library), database_options, pool_options));
-  return std::make_shared<AdbcEngine>(std::move(pool));
+  return std::make_shared<AdbcEngine>(std::move(pool), driver_name == "postgresql");
 }
 
 }  // namespace hyprstream::engine

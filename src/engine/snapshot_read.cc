@@ -111,11 +111,15 @@ class InTurnReader : public arrow::RecordBatchReader {
 }  // namespace
 
 arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
-    std::shared_ptr<EngineConnection> connection, const std::string& pin) {
+    std::shared_ptr<EngineConnection> connection, const std::string& pin,
+    const std::string& isolate) {
   ARROW_RETURN_NOT_OK(connection->BeginTransaction());
-  if (auto pinned = QueryValue(*connection, pin); !pinned.ok()) {
+  arrow::Status pinned =
+      isolate.empty() ? arrow::Status::OK() : ExecuteStatement(*connection, isolate);
+  if (pinned.ok()) pinned = QueryValue(*connection, pin).status();
+  if (!pinned.ok()) {
     (void)connection->Rollback();
-    return pinned.status();
+    return pinned;
   }
   // The same connection, ending its transaction when the last holder lets go.
   EngineConnection* raw = connection.get();

@@ -1,10 +1,11 @@
-// Reading a DuckDB table as of one moment while writes go on. DuckDB gives a transaction its
-// snapshot at its first read, so PinSnapshot begins a transaction on `connection` and runs
-// `pin` (a cheap read of the table, e.g. a count) before it returns: every query run on the
-// connection it gives reads the rows as of then; ReadPinned prepares a query on it, which runs
-// when the reader is first read; ReadPinnedInTurn reads the rows of several queries one after
-// the other (a large read in parts, each arranged on its own if asked). Rows committed after
-// the pin are in none, however late they are read.
+// Reading a table as of one moment while writes go on. DuckDB (and PostgreSQL in a REPEATABLE
+// READ transaction) gives a transaction its snapshot at its first read, so PinSnapshot begins a
+// transaction on `connection`, runs `isolate` first where given (PostgreSQL: SET TRANSACTION
+// ISOLATION LEVEL REPEATABLE READ) and then `pin` (a cheap read, e.g. a count) before it
+// returns: every query run on the connection it gives reads the rows as of then; ReadPinned
+// prepares a query on it, which runs when the reader is first read; ReadPinnedInTurn reads the rows
+// of several queries one after the other (a large read in parts, each arranged on its own if
+// asked). Rows committed after the pin are in none, however late they are read.
 //
 // Ownership: the pinned connection (and the reader, which holds it) owns `connection`'s
 // transaction and ends it (rolls back) when released; nobody else may use the connection
@@ -26,7 +27,8 @@
 namespace hyprstream::engine {
 
 arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
-    std::shared_ptr<EngineConnection> connection, const std::string& pin);
+    std::shared_ptr<EngineConnection> connection, const std::string& pin,
+    const std::string& isolate = "");
 
 // `query` prepared on a connection PinSnapshot gave, run when the reader is first read; the
 // reader holds the connection (and so its snapshot) until it is released.

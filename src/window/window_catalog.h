@@ -21,6 +21,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -167,9 +168,16 @@ class WindowCatalog {
   // the engine's copy (a cache) and were not built from the copy as it is now, from the copy,
   // and diverged ones, from a snapshot of the stored rows where the engine reads snapshots;
   // while no write to the table is half done (write_gate). OK, doing nothing for a copy that
-  // cannot be read now (its next load calls again). Called from the windows layer's rebuild
-  // thread (a `loaded` event of the copy, ChangeEnded, MissedRows, a failed fold).
+  // cannot be read now (its next load calls again); IOError when the stored rows cannot be
+  // read now (ask again later). Called from the windows layer's rebuild thread (a `loaded`
+  // event of the copy, ChangeEnded, MissedRows, a failed fold).
   arrow::Status Rebuild(const TableName& table);
+  // Whether a state of `table`'s definitions answers no query until it is built (pending, or
+  // diverged).
+  bool AwaitsBuild(const TableName& table) const;
+  // The server is stopping: a build reading rows ends (Cancelled) at its next batch, before it
+  // publishes anything, and so does every later one.
+  void StopBuilds() { builds_stopped_.store(true); }
   // Called (from a writer's thread) with a table whose definitions must be rebuilt (Rebuild)
   // without waiting for the copy's next load. Set once, before writes.
   void OnNeedsRebuild(std::function<void(const TableName&)> callback) {
@@ -293,10 +301,10 @@ class WindowCatalog {
   // windows the engine computed: ReadRowsToFold).
   arrow::Result<int64_t> Backfill(const std::vector<Build>& builds);
   // From one snapshot of the rows while writes go on (the engine's copy when they follow one:
-  // ReadCopy, else the stored rows: SnapshotConnection; both DuckDB's, so ReadRowsToFold has
-  // DuckDB compute the closed windows): the rows committed after the snapshot are kept in a
-  // Handoff and folded in before the states are published. nullopt (nothing published) when
-  // the rows cannot be read so now.
+  // ReadCopy, else the stored rows: SnapshotConnection, DuckDB's or PostgreSQL's; ReadRowsToFold
+  // has DuckDB compute the closed windows where it can): the rows committed after the snapshot are
+  // kept in a Handoff and folded in before the states are published. nullopt (nothing published)
+  // when the rows cannot be read so now.
   arrow::Result<std::optional<int64_t>> BuildFromSnapshot(const std::vector<Build>& builds);
   // Whether a diverged state of `entry` is rebuilt in the background (Rebuild): from the
   // engine's copy, or from a snapshot of the stored rows.
@@ -345,7 +353,8 @@ class WindowCatalog {
     enum class Older { kFolded, kComputed, kNotNeeded } older = Older::kFolded;
   };
   // The rows a build from the pinned snapshot `pinned` of `fresh`'s table folds
-  // (window_catalog_bounded_build.cc): where the engine can compute the windows closed by then
+  // (window_catalog_bounded_build.cc): where the snapshot is DuckDB's and it can compute the
+  // windows closed by then
   // (SupportsClosedWindowsQuery, for every state of the group) and that costs less than folding
   // their rows, only the rows from the oldest time a state still needs (the start of its oldest
   // window left open, its trailing rows), with `earlier` holding the windows before that; else
@@ -439,8 +448,9 @@ class WindowCatalog {
 
   TableWriteGate write_gate_;
   std::function<void(const TableName&)> needs_rebuild_;
-  bool reads_snapshots_ = false;     // set in Start: the engine's SnapshotConnection works here
-  mutable std::shared_mutex mutex_;  // guards entries_
+  bool reads_snapshots_ = false;  // set in Start: the engine's SnapshotConnection works here
+  std::atomic<bool> builds_stopped_{false};                // StopBuilds
+  mutable std::shared_mutex mutex_;                        // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by lower-case name
   // What happened to each definition's state since start, by lower-case name.
   struct Counts {

@@ -242,8 +242,11 @@ arrow::Result<WindowCatalog::RowsToFold> WindowCatalog::ReadRowsToFold(
                                      storage_->OrderedQuery(first.table, columns, "", time)));
     return all;
   };
+  // A snapshot of the backend's own rows (PostgreSQL without the cache) speaks its SQL, not
+  // DuckDB's: BackendRowsToFold.
+  const bool in_duckdb = first.follows || storage_->flavor() == WindowStorage::Flavor::kDuckDb;
   const std::optional<bool> zoned = WindowStorage::TimeRangesOf(first.spec, *first.input_schema);
-  if (!zoned) return in_one_read();
+  if (in_duckdb && !zoned) return in_one_read();
   bool engine_computes = true;
   const auto choice = options_.build_closed_windows;
   for (const auto& entry : fresh) {
@@ -269,6 +272,30 @@ arrow::Result<WindowCatalog::RowsToFold> WindowCatalog::ReadRowsToFold(
         std::any_of(windows.begin(), windows.end(), [](const auto& w) { return w.is_paned(); })) {
       kept.push_back(&entry->spec);
     }
+  }
+  if (!in_duckdb) {
+    // Every row, ordered there; where no state keeps closed windows, only those from `from`
+    // (and those without a time), if the column compares exactly with a timestamp literal.
+    auto field = first.input_schema->GetFieldByName(time);
+    if (!kept.empty() || field == nullptr ||
+        !WindowStorage::ComparesWithTimestampLiteral(*field->type())) {
+      return in_one_read();
+    }
+    const std::string column = engine::QuoteIdentifier(time);
+    const std::string recent =
+        "(" + column + " >= " + storage_->TimestampLiteral(from) + " OR " + column + " IS NULL)";
+    RowsToFold out;
+    out.earlier.assign(fresh.size(), EarlierWindows{from, {}});
+    out.older = RowsToFold::Older::kNotNeeded;
+    ARROW_ASSIGN_OR_RAISE(
+        const std::string before,
+        engine::QueryValue(*pinned, "SELECT count(*) FROM " + storage_->Sql(first.table) +
+                                        " WHERE NOT " + recent));
+    out.rows_before = std::stoll(before);
+    ARROW_ASSIGN_OR_RAISE(
+        out.rows, engine::ReadPinned(std::move(pinned),
+                                     storage_->OrderedQuery(first.table, columns, recent, time)));
+    return out;
   }
   auto sizes = ReadSizes(*storage_, *pinned, first.table, time, kept, from);
   if (!sizes.ok()) {

@@ -297,6 +297,7 @@ arrow::Result<int64_t> WindowCatalog::FoldRows(const std::vector<std::shared_ptr
   auto locks = LockAll(entries);
   int64_t rows = 0;
   while (true) {
+    if (builds_stopped_.load()) return arrow::Status::Cancelled("the server is stopping");
     std::shared_ptr<arrow::RecordBatch> batch;
     ARROW_RETURN_NOT_OK(reader.ReadNext(&batch));
     if (!batch) break;
@@ -372,16 +373,34 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
   }
   // The table's states are built together, from one read for those read alike; those of
   // trailing windows only first, apart (they read only their last rows).
+  bool unread = false;  // stored rows that could not be read as of one moment now
   for (const auto& group : ByRead(std::move(builds), /*trailing_apart=*/true)) {
     ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(group));
-    if (!rows) continue;  // not readable now: the copy's next load (or change) asks again
+    if (!rows) {
+      // Not readable now: the copy's next load (or change) asks again; the stored rows (the
+      // backend unreachable, say) are asked for again by the caller.
+      unread = unread || !group.front().fresh->follows;
+      continue;
+    }
     {
       std::unique_lock<std::shared_mutex> lock(mutex_);
       for (const Build& build : group) ++counts_[Lower(build.fresh->name)].rebuilds;
     }
     for (const Build& build : group) edge_cache_->Forget(build.fresh->name);
   }
+  if (unread) {
+    return arrow::Status::IOError("the stored rows of ", table.key(),
+                                  " could not be read as of one moment (see the warning before)");
+  }
   return arrow::Status::OK();
+}
+
+bool WindowCatalog::AwaitsBuild(const TableName& table) const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  for (const auto& [name, entry] : entries_) {
+    if (entry->table == table && (entry->pending || entry->diverged)) return true;
+  }
+  return false;
 }
 
 }  // namespace hyprstream::window

@@ -26,26 +26,21 @@ int64_t EndOfWindowsHolding(const WindowDef& def, int64_t oldest) {
   return std::max(oldest, last_start + def.width_us);
 }
 
-// Whether FollowDelete can compare times of this type with TimestampLiteral's exactly: a
-// timestamp in microseconds without a time zone (DuckDB's TIMESTAMP).
-bool ComparesAsTimestamp(const arrow::DataType& type) {
-  if (type.id() != arrow::Type::TIMESTAMP) return false;
-  const auto& timestamp = static_cast<const arrow::TimestampType&>(type);
-  return timestamp.unit() == arrow::TimeUnit::MICRO && timestamp.timezone().empty();
-}
-
 }  // namespace
 
 std::vector<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FollowersOfDelete(
     const TableName& table) const {
   std::vector<std::shared_ptr<Entry>> followers;
-  if (!reads_snapshots_ || handoffs_.contains(table.key())) return {};  // a state being built
+  // (The checks below read snapshots in DuckDB's SQL and need the DELETE's transaction to
+  // keep its first snapshot: embedded DuckDB only.)
+  if (!reads_snapshots_ || storage_->flavor() != WindowStorage::Flavor::kDuckDb) return {};
+  if (handoffs_.contains(table.key())) return {};  // a state being built
   for (const auto& [name, entry] : entries_) {
     if (entry->table != table) continue;
     if (entry->follows) return {};  // rebuilt from the engine's copy
     if (entry->diverged || entry->pending || entry->history_pending) continue;
     auto field = entry->input_schema->GetFieldByName(entry->spec.time_column);
-    if (field == nullptr || !ComparesAsTimestamp(*field->type())) continue;
+    if (field == nullptr || !WindowStorage::ComparesWithTimestampLiteral(*field->type())) continue;
     followers.push_back(entry);
   }
   return followers;

@@ -75,6 +75,12 @@ std::string WindowStorage::TimestampLiteral(int64_t micros) const {
   return "TIMESTAMP " + engine::QuoteLiteral(engine::FormatTimestamp(micros));
 }
 
+bool WindowStorage::ComparesWithTimestampLiteral(const arrow::DataType& type) {
+  if (type.id() != arrow::Type::TIMESTAMP) return false;
+  const auto& timestamp = static_cast<const arrow::TimestampType&>(type);
+  return timestamp.unit() == arrow::TimeUnit::MICRO && timestamp.timezone().empty();
+}
+
 std::string WindowStorage::Internal(const std::string& table) const {
   if (flavor_ == Flavor::kSqlite) return Quote(std::string(kInternalSchema) + "_" + table);
   return Quote(kInternalSchema) + "." + Quote(table);

@@ -68,6 +68,9 @@ class WindowStorage {
   std::string Sql(const TableName& table) const;
   // A literal for `micros` since the epoch comparable with the engine's TIMESTAMP column.
   std::string TimestampLiteral(int64_t micros) const;
+  // Whether a column of `type` compares with TimestampLiteral's exactly: a timestamp in
+  // microseconds without a time zone (DuckDB's and PostgreSQL's TIMESTAMP).
+  static bool ComparesWithTimestampLiteral(const arrow::DataType& type);
 
   // Creates the internal schema and the definitions table if absent.
   arrow::Status Start() const;

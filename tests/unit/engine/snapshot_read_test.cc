@@ -80,6 +80,25 @@ TEST(PinSnapshot, EveryQueryReadsTheRowsAsOfThePinUntilItIsReleased) {
   EXPECT_EQ((*(*now)->column(0)->GetScalar(0))->ToString(), "800");
 }
 
+// `isolate` (PostgreSQL's SET TRANSACTION) runs first in the pin's transaction and ends with
+// it; when it fails, nothing is pinned and the connection is left out of any transaction.
+TEST(PinSnapshot, TheIsolatingStatementRunsFirstInTheTransaction) {
+  auto engine = testing::OpenMemoryEngine();
+  auto connection = *engine->Connect();
+  auto pinned = PinSnapshot(connection, "SELECT count(*) FROM marker",
+                            "CREATE TEMP TABLE marker AS SELECT 1 AS x");
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  EXPECT_TRUE(Query(**pinned, "SELECT x FROM marker").ok());
+  pinned->reset();  // rolls the transaction back, the table with it
+  EXPECT_FALSE(connection->InTransaction());
+  EXPECT_FALSE(Query(*connection, "SELECT x FROM marker").ok());
+
+  auto refused = PinSnapshot(connection, "SELECT 1", "SET TRANSACTION NOT A THING");
+  EXPECT_FALSE(refused.ok());
+  EXPECT_FALSE(connection->InTransaction());
+  EXPECT_TRUE(Update(*connection, "CREATE TABLE t (v INTEGER)").ok());
+}
+
 // Queries of t's values v, 300 at a time in order, then none; `asked_after` gets what each
 // call was given (the rows of the query before).
 NextQuery ThreeHundredAtATime(std::vector<int64_t>* asked_after) {

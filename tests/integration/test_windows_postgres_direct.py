@@ -1,0 +1,272 @@
+"""Windows in front of a REAL PostgreSQL without the DuckDB cache (`--engine adbc`, no
+`--enable-cache`: Windowed(Adbc)). Their state is built, and rebuilt after a change it cannot
+follow, from a snapshot of PostgreSQL's rows (a REPEATABLE READ transaction) while writes go
+on. Every answer is checked against PostgreSQL's own rows, read directly with
+adbc_driver_postgresql."""
+import datetime as dt
+import re
+import threading
+import time
+import uuid
+
+import adbc_driver_flightsql.dbapi
+import adbc_driver_postgresql.dbapi
+import pyarrow as pa
+import pytest
+
+from test_adbc_backend import CREDENTIALS, PG_DRIVER
+from test_cache import utcnow
+from test_windows_postgres import close, rows
+
+README_QUERY = """SELECT metric_id, COUNT(*) AS samples, AVG(value_running_window_avg) AS avg_value
+FROM metrics WHERE timestamp >= NOW() - INTERVAL '1 hour' GROUP BY metric_id
+ORDER BY metric_id"""
+README_QUERY_PG = """SELECT metric_id, count(*), avg(value_running_window_avg) FROM metrics
+WHERE timestamp >= (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour' GROUP BY metric_id
+ORDER BY metric_id"""
+METRICS_5M = """SELECT metric_id, window_start, value_count, value_sum, value_min, value_max
+FROM hyprstream_window('metrics', width := '5m') ORDER BY window_start, metric_id"""
+METRICS_5M_PG = """SELECT metric_id, date_bin('5 minutes', timestamp, TIMESTAMP '1970-01-01'),
+count(value), sum(value), min(value), max(value) FROM metrics GROUP BY 1, 2 ORDER BY 2, 1"""
+
+
+class Direct:
+    """A database of its own on the session's PostgreSQL, and hyprstream servers in front of it
+    without the cache."""
+
+    def __init__(self, postgres, start_server):
+        self.postgres = postgres
+        self.start_server = start_server
+        self.database = "d_" + uuid.uuid4().hex[:12]
+        postgres.psql(f"CREATE DATABASE {self.database}", database="postgres")
+
+    def start(self):
+        return self.start_server(
+            "--engine", "adbc", "--engine-connection",
+            f"postgresql://127.0.0.1:{self.postgres.port}/{self.database}"
+            "?pool_max=10&pool_min=1&connect_timeout=30",
+            "--engine-options", f"driver_path={PG_DRIVER}", "--log-level", "debug",
+            env=CREDENTIALS)
+
+    def uri(self):
+        """The database's URI for a direct client."""
+        return self.postgres.uri.rsplit("/", 1)[0] + "/" + self.database
+
+    def stored(self, sql):
+        """PostgreSQL's own answer, read directly."""
+        with adbc_driver_postgresql.dbapi.connect(self.uri()) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+
+@pytest.fixture
+def direct(postgres, start_server):
+    d = Direct(postgres, start_server)
+    yield d
+    postgres.psql(f"DROP DATABASE IF EXISTS {d.database} WITH (FORCE)", database="postgres")
+
+
+def states(server):
+    return dict(rows(server.uri, "SELECT name, state FROM hyprstream_windows()"))
+
+
+def wait_answering(server, timeout=60.0):
+    """Waits until every definition answers; the states seen last."""
+    deadline = time.monotonic() + timeout
+    seen = states(server)
+    while any(s != "answering" for s in seen.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen = states(server)
+    return seen
+
+
+def answered(server, name):
+    return server.log().count(f"answered from the maintained windows of '{name}'")
+
+
+def metrics_rows(ids, start, n, step_s, seed):
+    return pa.table({
+        "metric_id": [ids[(i + seed) % len(ids)] for i in range(n)],
+        "timestamp": pa.array([start + dt.timedelta(seconds=step_s * i) for i in range(n)],
+                              pa.timestamp("us")),
+        "value": [float((i * 37 + seed) % 101) / 4 for i in range(n)],
+    })
+
+
+def test_metrics_windows_are_rebuilt_from_a_snapshot_while_writes_go_on(direct):
+    """A DELETE the windows cannot follow (one metric's rows) no longer leaves them diverged
+    until the next start: they are rebuilt in the background from a snapshot of PostgreSQL's
+    rows while a writer streams more, and then answer again: every 5m window and the README
+    query equal PostgreSQL's own answers over its rows. A restart builds them from a snapshot
+    too, in the background, with the same answers."""
+    server = direct.start()
+    now = utcnow().replace(microsecond=0)
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        # A day ago (history; the trailing window's build does not read them) and the last
+        # 40 minutes.
+        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), now - dt.timedelta(days=1),
+                                                300, 60, 0), mode="append")
+        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), now - dt.timedelta(minutes=40),
+                                                800, 3, 0), mode="append")
+    assert set(wait_answering(server).values()) == {"answering"}
+    close(rows(server.uri, METRICS_5M), direct.stored(METRICS_5M_PG))
+
+    # A writer streams rows of b and c (times from now on) through the DELETE and the rebuild.
+    stop, errors, written = threading.Event(), [], [0]
+
+    def write():
+        try:
+            with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+                cur = conn.cursor()
+                seed = 1
+                while not stop.is_set():
+                    batch = metrics_rows(("b", "c"), utcnow(), 20, 0.01, seed)
+                    cur.adbc_ingest("metrics", batch, mode="append")
+                    written[0] += batch.num_rows
+                    seed += 1
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while written[0] < 100 and not errors:
+            time.sleep(0.01)
+        with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+            cur = conn.cursor()
+            cur.execute("DELETE FROM metrics WHERE metric_id = 'a'")
+            assert cur.rowcount in (-1, 100 + 800 // 3 + 1)
+        assert direct.stored("SELECT count(*) FROM metrics WHERE metric_id = 'a'") == [(0,)]
+        assert set(wait_answering(server).values()) == {"answering"}, server.log()[-3000:]
+        settle = written[0] + 100
+        while written[0] < settle and not errors:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        writer.join()
+    assert not errors, errors
+    assert written[0] >= 200
+    # (Built from a snapshot: the start's build and the rebuild after the DELETE.)
+    assert server.log().count("built from the stored rows of main.metrics") >= 2
+
+    got = rows(server.uri, METRICS_5M)
+    assert {r[0] for r in got} == {"b", "c"}
+    close(got, direct.stored(METRICS_5M_PG))
+    before = answered(server, "metrics_trailing")
+    got = rows(server.uri, README_QUERY)
+    assert answered(server, "metrics_trailing") == before + 1, "the README query ran on PostgreSQL"
+    close(got, direct.stored(README_QUERY_PG))
+    assert sum(r[1] for r in got) == direct.stored(
+        "SELECT count(*) FROM metrics WHERE timestamp >= "
+        "(now() AT TIME ZONE 'UTC') - INTERVAL '1 hour'")[0][0]
+
+    # A restart builds the state from a snapshot, in the background.
+    assert server.stop() == 0
+    server = direct.start()
+    assert set(wait_answering(server).values()) == {"answering"}
+    assert "window 'metrics' is built from the stored rows of main.metrics in the background" \
+        in server.log()
+    close(rows(server.uri, METRICS_5M), direct.stored(METRICS_5M_PG))
+    close(rows(server.uri, README_QUERY), direct.stored(README_QUERY_PG))
+    # The trailing window's state needs only the last hours: the rows of a day ago were not
+    # read for it (they were for the 5m windows' history).
+    built = re.search(r"window 'metrics_trailing' built from the stored rows of main.metrics: "
+                      r"(\d+) rows in [\d.]+ s \((\d+) recent rows folded", server.log())
+    assert built, server.log()
+    total, recent = int(built.group(1)), int(built.group(2))
+    assert total == direct.stored("SELECT count(*) FROM metrics")[0][0]
+    assert total - recent == direct.stored(
+        "SELECT count(*) FROM metrics WHERE timestamp < "
+        "(now() AT TIME ZONE 'UTC') - INTERVAL '12 hours'")[0][0] == 200
+
+
+def test_an_update_of_a_table_with_windows_is_rebuilt_not_refused(direct):
+    """An UPDATE of a table with windows, refused without the cache before (nothing could
+    rebuild them), changes the rows and the windows are rebuilt from a snapshot: their
+    tumbling windows and a trailing GROUP BY equal PostgreSQL's own answers."""
+    server = direct.start()
+    now = utcnow().replace(microsecond=0)
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE prices (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
+        cur.execute("SELECT * FROM hyprstream_create_window('prices_w', 'prices', keys := 'sym', "
+                    "time_column := 'ts', value_columns := 'price', "
+                    "windows := '1m, 5m, trailing 1h')")
+        cur.adbc_ingest("prices", pa.table({
+            "sym": [("x", "y", "z")[i % 3] for i in range(300)],
+            "ts": pa.array([now - dt.timedelta(seconds=10 * (300 - i)) for i in range(300)],
+                           pa.timestamp("us")),
+            "price": [float(i % 17) for i in range(300)]}), mode="append")
+        cur.execute("UPDATE prices SET price = price * 2 + 1 WHERE sym = 'y'")
+    assert direct.stored("SELECT min(price) FROM prices WHERE sym = 'y'") == [(1.0,)]
+    assert set(wait_answering(server).values()) == {"answering"}, server.log()[-3000:]
+    got = rows(server.uri, "SELECT sym, window_start, price_count, price_sum, price_max "
+                           "FROM hyprstream_window('prices_w', width := '1m') "
+                           "ORDER BY window_start, sym")
+    close(got, direct.stored("SELECT sym, date_bin('1 minute', ts, TIMESTAMP '1970-01-01'), "
+                             "count(price), sum(price), max(price) FROM prices "
+                             "GROUP BY 1, 2 ORDER BY 2, 1"))
+    before = answered(server, "prices_w")
+    got = rows(server.uri, "SELECT sym, count(price) AS n, sum(price) AS total FROM prices "
+                           "WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
+    assert answered(server, "prices_w") == before + 1, "the trailing query ran on PostgreSQL"
+    close(got, direct.stored("SELECT sym, count(price), sum(price) FROM prices "
+                             "WHERE ts > (now() AT TIME ZONE 'UTC') - INTERVAL '1 hour' "
+                             "GROUP BY sym ORDER BY sym"))
+
+
+def test_a_rebuild_that_cannot_read_the_rows_is_tried_again(direct):
+    """A rebuild whose read of PostgreSQL's rows fails (here: an exclusive lock another session
+    holds on the table, past the database's lock_timeout) is tried again after 1 s, then after
+    twice as long each time; meanwhile the engine answers. Once the rows can be read the
+    windows answer again, equal to PostgreSQL's rows."""
+    direct.postgres.psql(f"ALTER DATABASE {direct.database} SET lock_timeout = '300ms'",
+                         database="postgres")
+    server = direct.start()
+    now = utcnow().replace(microsecond=0)
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE prices (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
+        cur.execute("SELECT * FROM hyprstream_create_window('prices_w', 'prices', keys := 'sym', "
+                    "time_column := 'ts', value_columns := 'price', windows := '1m')")
+        cur.adbc_ingest("prices", pa.table({
+            "sym": [("x", "y")[i % 2] for i in range(100)],
+            "ts": pa.array([now - dt.timedelta(seconds=10 * i) for i in range(100)],
+                           pa.timestamp("us")),
+            "price": [float(i) for i in range(100)]}), mode="append")
+    assert set(wait_answering(server).values()) == {"answering"}
+
+    # hyprstream deletes in a transaction; another session asks for an exclusive lock, queued
+    # behind it and granted as it commits, before the rebuild reads the rows.
+    locker = adbc_driver_postgresql.dbapi.connect(direct.uri())
+    try:
+        with adbc_driver_flightsql.dbapi.connect(server.uri) as conn:  # autocommit off
+            conn.cursor().execute("DELETE FROM prices WHERE sym = 'x'")
+            locking = locker.cursor()
+            locking.execute("SET lock_timeout = 0")
+            lock = threading.Thread(
+                target=lambda: locking.execute("LOCK TABLE prices IN ACCESS EXCLUSIVE MODE"))
+            lock.start()
+            deadline = time.monotonic() + 10
+            while direct.stored("SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0] < 1:
+                assert time.monotonic() < deadline, "the lock was not asked for"
+                time.sleep(0.02)
+            conn.commit()
+        lock.join()
+        deadline = time.monotonic() + 20
+        while "trying again in 2 s" not in server.log():
+            assert time.monotonic() < deadline, server.log()[-3000:]
+            time.sleep(0.05)
+        assert "trying again in 1 s" in server.log()
+        assert states(server)["prices_w"] == "rebuilding"
+    finally:
+        locker.rollback()
+        locker.close()
+    assert wait_answering(server)["prices_w"] == "answering", server.log()[-3000:]
+    got = rows(server.uri, "SELECT sym, window_start, price_count, price_sum "
+                           "FROM hyprstream_window('prices_w', width := '1m') "
+                           "ORDER BY window_start, sym")
+    assert {r[0] for r in got} == {"y"}
+    close(got, direct.stored("SELECT sym, date_bin('1 minute', ts, TIMESTAMP '1970-01-01'), "
+                             "count(price), sum(price) FROM prices GROUP BY 1, 2 ORDER BY 2, 1"))
