@@ -1,7 +1,8 @@
 """How long a restart takes with a long history in `metrics`: the rows span the last --days
 days, as after a week of retention-bounded streaming, and the server is restarted --runs
 times. Embedded DuckDB (a database file), or with --postgres the README's configuration over a
-throw-away PostgreSQL 15 (ADBC, DuckDB cache in memory).
+throw-away PostgreSQL 15 (ADBC, DuckDB cache in memory), or with --postgres --no-cache the
+same without the cache (the windows built from a snapshot of PostgreSQL's rows).
 
   serving    seconds from launch until it answers Flight calls
   answering  seconds from launch until each window definition answers (metrics_trailing:
@@ -16,7 +17,7 @@ throw-away PostgreSQL 15 (ADBC, DuckDB cache in memory).
 and, for comparison, the same start with --metrics-table=false.
 
     .venv/bin/python bench/start_bench.py [--rows 10000000] [--keys 5000] [--days 7] [--runs 3]
-        [--postgres]
+        [--postgres [--no-cache]]
 
 HYPRSTREAM_BIN overrides build/hyprstream; BENCH_LOG=FILE keeps hyprstream's log there.
 """
@@ -37,6 +38,9 @@ from bench_util import median
 from systems import chunked_reader
 
 
+CACHE = ["--enable-cache", "--cache-engine", "duckdb", "--cache-connection", ":memory:"]
+
+
 def launch(log, database, *args):
     """`database`: a DuckDB file, or a postgres_server() to run in front of."""
     port = free_port()
@@ -51,8 +55,7 @@ def launch(log, database, *args):
                    HYPRSTREAM_ENGINE_PASSWORD="secret")
         engine = ["--engine", "adbc", "--engine-connection",
                   f"postgresql://127.0.0.1:{database.port}/metrics",
-                  "--engine-options", f"driver_path={driver}", "--enable-cache",
-                  "--cache-engine", "duckdb", "--cache-connection", ":memory:"]
+                  "--engine-options", f"driver_path={driver}", *CACHE]
     began = time.monotonic()
     proc = subprocess.Popen(
         [str(BINARY), "--host", "127.0.0.1", "--port", str(port), "--log-level", "info",
@@ -119,7 +122,11 @@ def main():
     parser.add_argument("--wait", type=float, default=600)
     parser.add_argument("--postgres", action="store_true",
                         help="over PostgreSQL behind the cache instead of embedded DuckDB")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="with --postgres: without the cache")
     args = parser.parse_args()
+    if args.no_cache:
+        CACHE.clear()
     pg = postgres_server() if args.postgres else None
     with tempfile.TemporaryDirectory() as tmp:
         log_path = os.environ.get("BENCH_LOG") or os.path.join(tmp, "hyprstream.log")
@@ -141,7 +148,7 @@ def run(args, log_path, database):
         finally:
             stop(proc)
         print(f"{args.rows} rows of metrics over {args.days} days, {args.keys} keys, "
-              f"{'PostgreSQL behind the cache' if args.postgres else 'embedded'}, "
+              f"{'embedded' if not args.postgres else 'PostgreSQL without the cache' if args.no_cache else 'PostgreSQL behind the cache'}, "
               f"binary {BINARY}")
         runs = [one_start(log, database, args.wait) for _ in range(args.runs)]
         for name, i in (("serving", 0), ("first row", 1), ("metrics_trailing answering", 2),

@@ -16,6 +16,10 @@ it is loaded whole; writes to the table wait while a rebuild reads the copy.
            PostgreSQL and while it swaps its copy in, and for the moment a rebuild takes its
            snapshot; the copy and the rebuild's fold run beside them)
 
+With --no-cache, over PostgreSQL without the cache (Windowed(Adbc)): the windows are built at
+start, and rebuilt after the DELETE, from a snapshot of PostgreSQL's rows (a REPEATABLE READ
+transaction) while writes go on; writes wait only while the snapshot is taken.
+
 With --embedded, on embedded DuckDB (a database file; no cache, no PostgreSQL): a restart's
 seconds to serving and until both windows answer (built from a snapshot of the stored rows in
 the background), then the same rebuild and stall: the retention DELETE makes both definitions
@@ -28,7 +32,7 @@ writes to metrics wait while the DELETE runs and its rows are checked), so the f
 DELETE's own time, when both definitions answer again, and the writer's longest call.
 
     .venv/bin/python bench/window_rebuild_bench.py [--rows 2000000] [--keys 5000] [--embedded]
-        [--days 3]
+        [--days 3] [--no-cache]
 
 HYPRSTREAM_BIN overrides build/hyprstream; BENCH_LOG=FILE keeps hyprstream's log there. Client, hyprstream and PostgreSQL share the CPUs.
 """
@@ -50,7 +54,7 @@ from bench_util import median
 from systems import chunked_reader
 
 
-def start(pg, log, *args):
+def start(pg, log, *args, cache=True):
     import adbc_driver_postgresql
     import pathlib
 
@@ -63,15 +67,17 @@ def start(pg, log, *args):
         [str(BINARY), "--host", "127.0.0.1", "--port", str(port), "--log-level", "info",
          "--engine", "adbc", "--engine-connection",
          f"postgresql://127.0.0.1:{pg.port}/metrics?pool_max=10&pool_min=1",
-         "--engine-options", f"driver_path={driver}", "--enable-cache", "--cache-engine",
-         "duckdb", "--cache-connection", ":memory:", *args],
+         "--engine-options", f"driver_path={driver}",
+         *(["--enable-cache", "--cache-engine", "duckdb", "--cache-connection", ":memory:"]
+           if cache else []), *args],
         stdout=log, stderr=log, env=env)
     uri = f"grpc://127.0.0.1:{port}"
     wait_for_flight(proc, uri, "hyprstream", timeout=600)
     return proc, uri, time.monotonic() - began
 
 
-REBUILT = re.compile(r"window '(metrics|metrics_trailing)' rebuilt .*\((\d+) rows\)")
+REBUILT = re.compile(r"window '(metrics|metrics_trailing)' built from the "
+                     r"(?:stored rows|cached copy) of \S+: (\d+) rows")
 
 
 def measure_rebuild(proc, uri, log, log_path, args):
@@ -146,6 +152,9 @@ def main():
                         help="seconds to wait for the rebuilds (a build without them: a few)")
     parser.add_argument("--embedded", action="store_true",
                         help="embedded DuckDB instead of PostgreSQL behind the cache")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="PostgreSQL without the cache: the windows are built and rebuilt "
+                             "from a snapshot of PostgreSQL's rows")
     parser.add_argument("--days", type=int, default=0,
                         help="with --embedded: rows over the last DAYS days, and a retention "
                              "DELETE of the oldest day")
@@ -157,7 +166,8 @@ def main():
         log_path = os.environ.get("BENCH_LOG") or os.path.join(tmp, "hyprstream.log")
         log = open(log_path, "a")
         try:
-            proc, uri, _ = start(pg, log)
+            cache = not args.no_cache
+            proc, uri, _ = start(pg, log, cache=cache)
             now_us = time.time_ns() // 1000
             data = metric_rows(args.rows, args.keys, start_us=recent_start_us(args.rows, now_us))
             with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
@@ -166,20 +176,21 @@ def main():
                     "metrics", pa.RecordBatchReader.from_batches(data.schema, batches),
                     mode="append")
             stop(proc)
-            proc, uri, seconds = start(pg, log)
+            proc, uri, seconds = start(pg, log, cache=cache)
             print(f"start with {args.rows} rows of metrics: {seconds:.2f} s to serving")
             began = time.monotonic()
             stop(proc)
             print(f"stop just after that start: {time.monotonic() - began:.2f} s")
-            proc, _, plain = start(pg, log, "--metrics-table=false")
+            proc, _, plain = start(pg, log, "--metrics-table=false", cache=cache)
             print(f"start with the metrics table off: {plain:.2f} s")
             stop(proc)
 
             rebuilt = REBUILT
             log.flush()
             mark = len(open(log_path).read())
-            proc, uri, seconds = start(pg, log)
-            # The windows are built in the background once the cache has loaded `metrics`.
+            proc, uri, seconds = start(pg, log, cache=cache)
+            # The windows are built in the background once the cache has loaded `metrics`
+            # (without the cache: from a snapshot of PostgreSQL's rows, at once).
             # (A build that logs no "in the background" built them before serving.)
             began_wait = time.monotonic()
             while time.monotonic() - began_wait < args.wait:
@@ -188,7 +199,7 @@ def main():
                         len({m.group(1) for m in rebuilt.finditer(text)}) == 2):
                     break
                 time.sleep(0.05)
-            print(f"windows built from the copy {time.monotonic() - began_wait:.2f} s after "
+            print(f"windows built {time.monotonic() - began_wait:.2f} s after "
                   f"serving (start to serving {seconds:.2f} s)")
             measure_rebuild(proc, uri, log, log_path, args)
         finally:
