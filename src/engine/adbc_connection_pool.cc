@@ -87,6 +87,27 @@ arrow::Result<std::unique_ptr<AdbcConnection>> AdbcConnectionPool::OpenConnectio
     }
     return status;
   }
+  for (const std::string& sql : options_.connection_setup) {
+    AdbcStatement statement = {};
+    status = AdbcStatusToArrow(d->StatementNew(connection.get(), &statement, error.get()),
+                               error.get(), "setting up a backend connection");
+    if (status.ok()) {
+      status = AdbcStatusToArrow(d->StatementSetSqlQuery(&statement, sql.c_str(), error.get()),
+                                 error.get(), "setting up a backend connection");
+      if (status.ok()) {
+        int64_t affected = -1;
+        status =
+            AdbcStatusToArrow(d->StatementExecuteQuery(&statement, nullptr, &affected, error.get()),
+                              error.get(), "setting up a backend connection (" + sql + ")");
+      }
+      AdbcErrorHolder released;
+      d->StatementRelease(&statement, released.get());
+    }
+    if (!status.ok()) {
+      CloseConnection(std::move(connection));
+      return status;
+    }
+  }
   return connection;
 }
 

@@ -60,6 +60,8 @@ struct AdbcPoolOptions {
   std::chrono::milliseconds acquire_timeout{30000};
   // host:port (or file) for messages; never contains credentials.
   std::string backend;
+  // Statements run on each new connection before it is lent (SQLite: a busy timeout).
+  std::vector<std::string> connection_setup;
 };
 
 class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPool> {

@@ -173,6 +173,10 @@ arrow::Result<std::shared_ptr<Engine>> OpenAdbcEngine(const EngineOptions& optio
   pool_options.min_connections = spec.pool_min;
   pool_options.acquire_timeout = std::chrono::seconds(spec.connect_timeout_s);
   pool_options.backend = spec.backend;
+  // SQLite fails a statement at once ("database is locked") while another connection writes
+  // (a window's history, another client): wait for it instead, as a server's clients expect.
+  if (driver_name == "sqlite")
+    pool_options.connection_setup.push_back("PRAGMA busy_timeout = 10000");
   ARROW_ASSIGN_OR_RAISE(
       auto pool, AdbcConnectionPool::Open(std::move(library), database_options, pool_options));
   return std::make_shared<AdbcEngine>(std::move(pool), driver_name == "postgresql");

@@ -30,11 +30,10 @@ std::string WindowMetricsText(const window::WindowCatalog& catalog) {
   text +=
       "# HELP hyprstream_window_state Whether queries are answered from the window's state "
       "(answering), only where they need no closed window until its history is written "
-      "(writing history), or by the engine until it is built (building), rebuilt "
-      "(rebuilding) or the next start (diverged).\n# TYPE hyprstream_window_state gauge\n";
+      "(writing history), or by the engine until it is built (building) or rebuilt "
+      "(rebuilding).\n# TYPE hyprstream_window_state gauge\n";
   for (const Definition& definition : stats.definitions) {
-    for (const char* state :
-         {"answering", "writing history", "building", "rebuilding", "diverged"}) {
+    for (const char* state : {"answering", "writing history", "building", "rebuilding"}) {
       text += "hyprstream_window_state{window=\"" + definition.name + "\",state=\"" + state +
               "\"} " + (definition.state == state ? "1" : "0") + "\n";
     }

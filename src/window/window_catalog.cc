@@ -163,7 +163,7 @@ arrow::Status WindowCatalog::Start() {
   // the stored rows (an engine that reads snapshots). Until then the engine answers their
   // queries. Elsewhere the stored rows are read before the start goes on.
   for (const auto& group : ByRead(std::move(builds))) {
-    if (!Rebuildable(*group.front().fresh)) {
+    if (!FromSnapshot(*group.front().fresh)) {
       ARROW_RETURN_NOT_OK(Backfill(group).status());
       continue;
     }
@@ -185,11 +185,13 @@ arrow::Status WindowCatalog::Start() {
 // Until when a diverged definition answers no query.
 const char* WindowCatalog::UntilRebuilt(const Entry& entry) const {
   if (entry.follows) return "until it is rebuilt from the cached copy";
-  return Rebuildable(entry) ? "until it is rebuilt from the stored rows, in the background"
-                            : "until it is rebuilt from the stored rows at the next start";
+  return FromSnapshot(entry)
+             ? "until it is rebuilt from the stored rows, in the background"
+             : "until it is rebuilt from the stored rows, in the background, while writes to the "
+               "table wait";
 }
 
-bool WindowCatalog::Rebuildable(const Entry& entry) const {
+bool WindowCatalog::FromSnapshot(const Entry& entry) const {
   return entry.follows || reads_snapshots_;
 }
 
@@ -241,7 +243,6 @@ bool WindowCatalog::RebuildsAfterChange(const TableName& table) const {
   bool any = false;
   for (const auto& [name, entry] : entries_) {
     if (entry->table != table) continue;
-    if (!Rebuildable(*entry)) return false;
     any = true;
   }
   return any;
@@ -265,7 +266,7 @@ void WindowCatalog::MissedRows(const TableName& table) {
     std::shared_lock lock(mutex_);
     for (const auto& [name, entry] : entries_) {
       if (entry->table != table) continue;
-      rebuild = rebuild || Rebuildable(*entry);
+      rebuild = true;
       if (entry->Diverge()) {
         spdlog::info(
             "rows of {} were committed by a write that began before it had windows: queries are "
@@ -447,11 +448,9 @@ std::shared_ptr<WindowCatalog::Entry> WindowCatalog::Find(const std::string& nam
 arrow::Result<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FindBuilt(
     const std::string& name, Needs needs) const {
   auto entry = Find(name);
-  // Built (with its history, if needed), or diverged for good (until the next start: read as
-  // it is).
-  auto built_now = [this, needs](const Entry& e) {
-    return !e.pending && !(needs == Needs::kHistory && e.history_pending) &&
-           !(e.diverged && Rebuildable(e));
+  // Built (with its history, if needed), and not diverged (rebuilt in the background).
+  auto built_now = [needs](const Entry& e) {
+    return !e.pending && !(needs == Needs::kHistory && e.history_pending) && !e.diverged;
   };
   if (entry == nullptr || built_now(*entry)) return entry;
   std::unique_lock<std::mutex> lock(built_mutex_);
@@ -570,7 +569,7 @@ arrow::Status WindowCatalog::Committed(const TableName& table,
           "it ({})",
           entry->name, folded.message(), UntilRebuilt(*entry));
     }
-    if (Rebuildable(*entry) && needs_rebuild_) needs_rebuild_(entry->table);
+    if (needs_rebuild_) needs_rebuild_(entry->table);
     if (first_error.ok()) first_error = folded;
   }
   return first_error;
@@ -714,8 +713,7 @@ WindowCatalog::Stats WindowCatalog::GetStats() const {
     d.state = entry->pending                        ? "building"
               : AnswersNow(*entry, Needs::kHistory) ? "answering"
               : AnswersNow(*entry, Needs::kState)   ? "writing history"
-              : Rebuildable(*entry)                 ? "rebuilding"
-                                                    : "diverged";
+                                                    : "rebuilding";
     d.keys = store.keys;
     d.rows = store.rows;
     for (int64_t n : store.late_rows) d.late_rows += n;

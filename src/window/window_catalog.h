@@ -166,8 +166,9 @@ class WindowCatalog {
   bool Answers(const std::string& name, Needs needs) const;
   // Rebuilds the states of `table`'s definitions that no longer answer: those that follow
   // the engine's copy (a cache) and were not built from the copy as it is now, from the copy,
-  // and diverged ones, from a snapshot of the stored rows where the engine reads snapshots;
-  // while no write to the table is half done (write_gate). OK, doing nothing for a copy that
+  // and diverged ones, from a snapshot of the stored rows where the engine reads snapshots
+  // (else while writes to the table wait: FromSnapshot); while no write to the table is half
+  // done (write_gate). OK, doing nothing for a copy that
   // cannot be read now (its next load calls again); IOError when the stored rows cannot be
   // read now (ask again later). Called from the windows layer's rebuild thread (a `loaded`
   // event of the copy, ChangeEnded, MissedRows, a failed fold).
@@ -212,9 +213,8 @@ class WindowCatalog {
       // "answering" (its state answers queries), "writing history" (built, its history being
       // replaced: it answers the reads of its state alone, Needs::kState), "building"
       // (published at start, built in the background from the stored rows, or from the cached
-      // copy once loaded), "rebuilding" (until it is rebuilt, in the background, from the
-      // cached copy or the stored rows) or "diverged" (until the next start: an engine that
-      // cannot read its rows as of a moment); the engine answers all but the first two.
+      // copy once loaded) or "rebuilding" (until it is rebuilt, in the background, from the
+      // cached copy or the stored rows); the engine answers all but the first two.
       std::string state;
       int64_t keys = 0, rows = 0, late_rows = 0;
       int64_t open_bytes = 0;         // open state plus the pane rows kept for its reads
@@ -306,9 +306,13 @@ class WindowCatalog {
   // kept in a Handoff and folded in before the states are published. nullopt (nothing published)
   // when the rows cannot be read so now.
   arrow::Result<std::optional<int64_t>> BuildFromSnapshot(const std::vector<Build>& builds);
-  // Whether a diverged state of `entry` is rebuilt in the background (Rebuild): from the
-  // engine's copy, or from a snapshot of the stored rows.
-  bool Rebuildable(const Entry& entry) const;
+  // Whether `entry`'s state is built (and rebuilt, in the background: Rebuild) from a snapshot
+  // while writes go on: of the engine's copy, or of the stored rows. Else (SQLite, whose read
+  // transaction would hold writers off) from the stored rows while writes to the table wait.
+  bool FromSnapshot(const Entry& entry) const;
+  // Builds the states of `builds` (one group of ByRead) from the stored rows and publishes them
+  // while writes to the table wait. Returns the rows folded.
+  arrow::Result<int64_t> BuildWhileWritesWait(const std::vector<Build>& builds);
   // Builds under way (their handoffs) lack a change: each is published diverged (and rebuilt
   // again). Caller holds mutex_.
   static void MissHandoffs(const std::vector<std::shared_ptr<Handoff>>& handoffs);
@@ -432,8 +436,7 @@ class WindowCatalog {
   // Definition `name` (null when there is none) built for a read that needs `needs`: one
   // published at start before it was built (Entry::pending), a diverged one that is being
   // rebuilt in the background, and (kHistory) one whose history is being replaced are waited
-  // for, up to kPendingWait, then an IOError says it is still being built. (A diverged one
-  // that is rebuilt only at the next start is read as it is.)
+  // for, up to kPendingWait, then an IOError says it is still being built.
   arrow::Result<std::shared_ptr<Entry>> FindBuilt(const std::string& name, Needs needs) const;
   // Wakes FindBuilt's waiters: a state was published.
   void NotifyBuilt();

@@ -1,8 +1,8 @@
 // WindowCatalog: building a definition's state and rebuilding it (window_catalog.h). Behind
 // a cache the state is built from a snapshot of the cache's copy of the table while writes go
-// on (BuildFromSnapshot), and so is a rebuild of a diverged state from the stored rows (an
-// engine that reads snapshots: only the rows its state needs, window_catalog_bounded_build.cc);
-// a start or a new definition elsewhere reads the stored rows while writes wait.
+// on (BuildFromSnapshot), and so is any build from the stored rows on an engine that reads
+// snapshots (only the rows its state needs, window_catalog_bounded_build.cc); elsewhere
+// (SQLite) a build or rebuild reads the stored rows while writes wait (BuildWhileWritesWait).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -74,14 +74,18 @@ void WindowCatalog::Follow(Entry& entry) const {
 }
 
 arrow::Result<int64_t> WindowCatalog::Backfill(const std::vector<Build>& builds) {
-  const Entry& first = *builds.front().fresh;
-  if (Rebuildable(first)) {
+  if (FromSnapshot(*builds.front().fresh)) {
     // From a snapshot while writes go on.
     ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(builds));
     if (rows) return *rows;
     // It cannot be read now: built from the stored rows while writes wait. Behind the cache
     // the states then answer no query until a load of the copy rebuilds them (Rebuild).
   }
+  return BuildWhileWritesWait(builds);
+}
+
+arrow::Result<int64_t> WindowCatalog::BuildWhileWritesWait(const std::vector<Build>& builds) {
+  const Entry& first = *builds.front().fresh;
   const auto fresh = FreshOf(builds);
   // No write to the table is half done (stored, not yet folded) while the states are built
   // and published: each write's rows are read here or folded afterwards.
@@ -347,7 +351,7 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     std::shared_lock<std::shared_mutex> lock(mutex_);
     for (const auto& [name, entry] : entries_) {
       if (entry->table != table) continue;
-      if (entry->follows || (entry->diverged && reads_snapshots_)) stale.push_back(entry);
+      if (entry->follows || entry->diverged) stale.push_back(entry);
       follows = follows || entry->follows;
     }
   }
@@ -372,7 +376,16 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
     builds.push_back({fresh, old, std::move(publish)});
   }
   // The table's states are built together, from one read for those read alike; those of
-  // trailing windows only first, apart (they read only their last rows).
+  // trailing windows only first, apart (they read only their last rows). Where the rows cannot
+  // be read as of one moment (SQLite), from the stored rows while writes to the table wait.
+  if (!builds.empty() && !FromSnapshot(*builds.front().fresh)) {
+    for (const auto& group : ByRead(std::move(builds))) {
+      ARROW_RETURN_NOT_OK(BuildWhileWritesWait(group).status());
+      std::unique_lock<std::shared_mutex> lock(mutex_);
+      for (const Build& build : group) ++counts_[Lower(build.fresh->name)].rebuilds;
+    }
+    return arrow::Status::OK();
+  }
   bool unread = false;  // stored rows that could not be read as of one moment now
   for (const auto& group : ByRead(std::move(builds), /*trailing_apart=*/true)) {
     ARROW_ASSIGN_OR_RAISE(auto rows, BuildFromSnapshot(group));

@@ -7,13 +7,15 @@
 #include <thread>
 
 #include "adbc_test_util.h"
+#include "engine/adbc_statement_handle.h"
 
 namespace hyprstream::engine {
 namespace {
 
 class AdbcConnectionPoolTest : public ::testing::Test {
  protected:
-  std::shared_ptr<AdbcConnectionPool> Open(int max, int min, int timeout_ms) {
+  std::shared_ptr<AdbcConnectionPool> Open(int max, int min, int timeout_ms,
+                                           std::vector<std::string> setup = {}) {
     auto where = ResolveAdbcDriver({{"driver", "sqlite"}}, "");
     EXPECT_TRUE(where.ok());
     auto library = AdbcDriverLibrary::Load(*where);
@@ -23,6 +25,7 @@ class AdbcConnectionPoolTest : public ::testing::Test {
     options.min_connections = min;
     options.acquire_timeout = std::chrono::milliseconds(timeout_ms);
     options.backend = file_.path();
+    options.connection_setup = std::move(setup);
     auto pool = AdbcConnectionPool::Open(*library, {{"uri", file_.path()}}, options);
     EXPECT_TRUE(pool.ok()) << pool.status().ToString();
     return pool.ok() ? *pool : nullptr;
@@ -91,6 +94,33 @@ TEST_F(AdbcConnectionPoolTest, BrokenConnectionIsReplaced) {
   EXPECT_FALSE((*lease)->reused());
   (void)first;
   EXPECT_EQ(pool->open_connections(), 1);
+}
+
+// Every new connection runs the setup statements before it is lent (SQLite's busy timeout).
+TEST_F(AdbcConnectionPoolTest, NewConnectionsRunTheSetupStatements) {
+  auto pool = Open(2, 1, 100, {"PRAGMA busy_timeout = 4321"});
+  auto a = pool->Acquire();
+  auto b = pool->Acquire();  // the one opened at startup and a new one
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (auto* lease : {&*a, &*b}) {
+    auto statement = AdbcStatementHandle::New(std::move(*lease), nullptr);
+    ASSERT_TRUE(statement.ok()) << statement.status().ToString();
+    ASSERT_TRUE((*statement)->SetSqlQuery("PRAGMA busy_timeout").ok());
+    auto rows = (*statement)->ExecuteQuery();
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    auto table = (*rows)->ToTable();
+    ASSERT_TRUE(table.ok());
+    EXPECT_EQ((*(*table)->column(0)->GetScalar(0))->ToString(), "4321");
+  }
+}
+
+TEST_F(AdbcConnectionPoolTest, AFailingSetupStatementFailsTheConnection) {
+  auto pool = Open(2, 0, 100, {"PRAGMA nonsense(("});
+  auto lease = pool->Acquire();
+  ASSERT_FALSE(lease.ok());
+  EXPECT_NE(lease.status().message().find("setting up a backend connection"), std::string::npos)
+      << lease.status().ToString();
+  EXPECT_EQ(pool->open_connections(), 0);
 }
 
 TEST_F(AdbcConnectionPoolTest, InvalidSizes) {
