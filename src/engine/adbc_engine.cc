@@ -8,7 +8,6 @@
 #include "engine/adbc_driver.h"
 #include "engine/adbc_engine_connection.h"
 #include "engine/adbc_table_appender.h"
-#include "engine/engine_sql.h"
 #include "engine/snapshot_read.h"
 
 namespace hyprstream::engine {

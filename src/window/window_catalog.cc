@@ -240,12 +240,10 @@ void WindowCatalog::ChangeEndedAll() {
 
 bool WindowCatalog::RebuildsAfterChange(const TableName& table) const {
   std::shared_lock<std::shared_mutex> lock(mutex_);
-  bool any = false;
   for (const auto& [name, entry] : entries_) {
-    if (entry->table != table) continue;
-    any = true;
+    if (entry->table == table) return true;
   }
-  return any;
+  return false;
 }
 
 std::vector<TableName> WindowCatalog::WatchedTables() const {

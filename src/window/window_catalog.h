@@ -168,10 +168,10 @@ class WindowCatalog {
   // the engine's copy (a cache) and were not built from the copy as it is now, from the copy,
   // and diverged ones, from a snapshot of the stored rows where the engine reads snapshots
   // (else while writes to the table wait: FromSnapshot); while no write to the table is half
-  // done (write_gate). OK, doing nothing for a copy that
-  // cannot be read now (its next load calls again); IOError when the stored rows cannot be
-  // read now (ask again later). Called from the windows layer's rebuild thread (a `loaded`
-  // event of the copy, ChangeEnded, MissedRows, a failed fold).
+  // done (write_gate). OK, doing nothing for a copy that cannot be read now (its next load
+  // calls again); IOError when the stored rows cannot be read now (ask again later). Called
+  // from the windows layer's rebuild thread (a `loaded` event of the copy, ChangeEnded,
+  // MissedRows, a failed fold).
   arrow::Status Rebuild(const TableName& table);
   // Whether a state of `table`'s definitions answers no query until it is built (pending, or
   // diverged).
@@ -301,10 +301,10 @@ class WindowCatalog {
   // windows the engine computed: ReadRowsToFold).
   arrow::Result<int64_t> Backfill(const std::vector<Build>& builds);
   // From one snapshot of the rows while writes go on (the engine's copy when they follow one:
-  // ReadCopy, else the stored rows: SnapshotConnection, DuckDB's or PostgreSQL's; ReadRowsToFold
-  // has DuckDB compute the closed windows where it can): the rows committed after the snapshot are
-  // kept in a Handoff and folded in before the states are published. nullopt (nothing published)
-  // when the rows cannot be read so now.
+  // ReadCopy, else the stored rows: SnapshotConnection, DuckDB's or PostgreSQL's;
+  // ReadRowsToFold has DuckDB compute the closed windows where it can): the rows committed
+  // after the snapshot are kept in a Handoff and folded in before the states are published.
+  // nullopt (nothing published) when the rows cannot be read so now.
   arrow::Result<std::optional<int64_t>> BuildFromSnapshot(const std::vector<Build>& builds);
   // Whether `entry`'s state is built (and rebuilt, in the background: Rebuild) from a snapshot
   // while writes go on: of the engine's copy, or of the stored rows. Else (SQLite, whose read
@@ -358,12 +358,13 @@ class WindowCatalog {
   };
   // The rows a build from the pinned snapshot `pinned` of `fresh`'s table folds
   // (window_catalog_bounded_build.cc): where the snapshot is DuckDB's and it can compute the
-  // windows closed by then
-  // (SupportsClosedWindowsQuery, for every state of the group) and that costs less than folding
-  // their rows, only the rows from the oldest time a state still needs (the start of its oldest
-  // window left open, its trailing rows), with `earlier` holding the windows before that; else
-  // every row. Read by time range where it can (options_.build_rows_per_read at a time). Runs on
-  // the snapshot while writes go on.
+  // windows closed by then (SupportsClosedWindowsQuery, for every state of the group) and that
+  // costs less than folding their rows, only the rows from the oldest time a state still needs
+  // (the start of its oldest window left open, its trailing rows), with `earlier` holding the
+  // windows before that; else every row. Read by time range where it can
+  // (options_.build_rows_per_read at a time). On a PostgreSQL snapshot, in one ordered query:
+  // every row, or where no state keeps closed windows only those it needs. Runs on the
+  // snapshot while writes go on.
   arrow::Result<RowsToFold> ReadRowsToFold(const std::vector<std::shared_ptr<Entry>>& fresh,
                                            const std::string& columns,
                                            std::shared_ptr<engine::EngineConnection> pinned) const;

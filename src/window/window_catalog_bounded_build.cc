@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <optional>
 
@@ -243,7 +244,7 @@ arrow::Result<WindowCatalog::RowsToFold> WindowCatalog::ReadRowsToFold(
     return all;
   };
   // A snapshot of the backend's own rows (PostgreSQL without the cache) speaks its SQL, not
-  // DuckDB's: BackendRowsToFold.
+  // DuckDB's: read as below (`!in_duckdb`).
   const bool in_duckdb = first.follows || storage_->flavor() == WindowStorage::Flavor::kDuckDb;
   const std::optional<bool> zoned = WindowStorage::TimeRangesOf(first.spec, *first.input_schema);
   if (in_duckdb && !zoned) return in_one_read();
@@ -291,7 +292,10 @@ arrow::Result<WindowCatalog::RowsToFold> WindowCatalog::ReadRowsToFold(
         const std::string before,
         engine::QueryValue(*pinned, "SELECT count(*) FROM " + storage_->Sql(first.table) +
                                         " WHERE NOT " + recent));
-    out.rows_before = std::stoll(before);
+    if (std::from_chars(before.data(), before.data() + before.size(), out.rows_before).ec !=
+        std::errc()) {
+      return arrow::Status::Invalid("counting the stored rows gave '", before, "'");
+    }
     ARROW_ASSIGN_OR_RAISE(
         out.rows, engine::ReadPinned(std::move(pinned),
                                      storage_->OrderedQuery(first.table, columns, recent, time)));

@@ -101,6 +101,7 @@ arrow::Result<int64_t> WindowCatalog::BuildWhileWritesWait(const std::vector<Bui
     std::unique_lock<std::shared_mutex> lock(mutex_);
     for (const Build& build : builds) ARROW_RETURN_NOT_OK(build.publish().status());
   }
+  NotifyBuilt();  // (reads waiting for a rebuilt state)
   // A load of the copy that finished before the states were published found nothing to
   // rebuild: ask now (built from the copy as soon as it can be read).
   if (first.follows && needs_rebuild_) needs_rebuild_(first.table);
@@ -381,8 +382,11 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
   if (!builds.empty() && !FromSnapshot(*builds.front().fresh)) {
     for (const auto& group : ByRead(std::move(builds))) {
       ARROW_RETURN_NOT_OK(BuildWhileWritesWait(group).status());
-      std::unique_lock<std::shared_mutex> lock(mutex_);
-      for (const Build& build : group) ++counts_[Lower(build.fresh->name)].rebuilds;
+      {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        for (const Build& build : group) ++counts_[Lower(build.fresh->name)].rebuilds;
+      }
+      for (const Build& build : group) edge_cache_->Forget(build.fresh->name);
     }
     return arrow::Status::OK();
   }
