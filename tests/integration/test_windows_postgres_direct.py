@@ -93,6 +93,34 @@ def metrics_rows(ids, start, n, step_s, seed):
     })
 
 
+def prices_with_window(server, windows, syms, n):
+    """Table prices (sym, ts, price) made through hyprstream with window prices_w (`windows`)
+    over it, and n rows of the last n * 10 s."""
+    now = utcnow().replace(microsecond=0)
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE prices (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
+        cur.execute("SELECT * FROM hyprstream_create_window('prices_w', 'prices', keys := 'sym', "
+                    f"time_column := 'ts', value_columns := 'price', windows := '{windows}')")
+        cur.adbc_ingest("prices", pa.table({
+            "sym": [syms[i % len(syms)] for i in range(n)],
+            "ts": pa.array([now - dt.timedelta(seconds=10 * (n - i)) for i in range(n)],
+                           pa.timestamp("us")),
+            "price": [float(i % 17) for i in range(n)]}), mode="append")
+
+
+def assert_prices_1m(server, direct):
+    """prices_w's 1m windows (a direct read) equal PostgreSQL's GROUP BY of the stored rows;
+    the windows read."""
+    got = rows(server.uri, "SELECT sym, window_start, price_count, price_sum, price_max "
+                           "FROM hyprstream_window('prices_w', width := '1m') "
+                           "ORDER BY window_start, sym")
+    close(got, direct.stored("SELECT sym, date_bin('1 minute', ts, TIMESTAMP '1970-01-01'), "
+                             "count(price), sum(price), max(price) FROM prices "
+                             "GROUP BY 1, 2 ORDER BY 2, 1"))
+    return got
+
+
 def test_metrics_windows_are_rebuilt_from_a_snapshot_while_writes_go_on(direct):
     """A DELETE the windows cannot follow (one metric's rows) no longer leaves them diverged
     until the next start: they are rebuilt in the background from a snapshot of PostgreSQL's
@@ -186,27 +214,12 @@ def test_an_update_of_a_table_with_windows_is_rebuilt_not_refused(direct):
     rebuild them), changes the rows and the windows are rebuilt from a snapshot: their
     tumbling windows and a trailing GROUP BY equal PostgreSQL's own answers."""
     server = direct.start()
-    now = utcnow().replace(microsecond=0)
+    prices_with_window(server, "1m, 5m, trailing 1h", ("x", "y", "z"), 300)
     with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-        cur = conn.cursor()
-        cur.execute("CREATE TABLE prices (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
-        cur.execute("SELECT * FROM hyprstream_create_window('prices_w', 'prices', keys := 'sym', "
-                    "time_column := 'ts', value_columns := 'price', "
-                    "windows := '1m, 5m, trailing 1h')")
-        cur.adbc_ingest("prices", pa.table({
-            "sym": [("x", "y", "z")[i % 3] for i in range(300)],
-            "ts": pa.array([now - dt.timedelta(seconds=10 * (300 - i)) for i in range(300)],
-                           pa.timestamp("us")),
-            "price": [float(i % 17) for i in range(300)]}), mode="append")
-        cur.execute("UPDATE prices SET price = price * 2 + 1 WHERE sym = 'y'")
+        conn.cursor().execute("UPDATE prices SET price = price * 2 + 1 WHERE sym = 'y'")
     assert direct.stored("SELECT min(price) FROM prices WHERE sym = 'y'") == [(1.0,)]
     assert set(wait_answering(server).values()) == {"answering"}, server.log()[-3000:]
-    got = rows(server.uri, "SELECT sym, window_start, price_count, price_sum, price_max "
-                           "FROM hyprstream_window('prices_w', width := '1m') "
-                           "ORDER BY window_start, sym")
-    close(got, direct.stored("SELECT sym, date_bin('1 minute', ts, TIMESTAMP '1970-01-01'), "
-                             "count(price), sum(price), max(price) FROM prices "
-                             "GROUP BY 1, 2 ORDER BY 2, 1"))
+    assert {r[0] for r in assert_prices_1m(server, direct)} == {"x", "y", "z"}
     before = answered(server, "prices_w")
     got = rows(server.uri, "SELECT sym, count(price) AS n, sum(price) AS total FROM prices "
                            "WHERE ts > now() - INTERVAL '1 hour' GROUP BY sym ORDER BY sym")
@@ -224,17 +237,7 @@ def test_a_rebuild_that_cannot_read_the_rows_is_tried_again(direct):
     direct.postgres.psql(f"ALTER DATABASE {direct.database} SET lock_timeout = '300ms'",
                          database="postgres")
     server = direct.start()
-    now = utcnow().replace(microsecond=0)
-    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-        cur = conn.cursor()
-        cur.execute("CREATE TABLE prices (sym VARCHAR, ts TIMESTAMP, price DOUBLE PRECISION)")
-        cur.execute("SELECT * FROM hyprstream_create_window('prices_w', 'prices', keys := 'sym', "
-                    "time_column := 'ts', value_columns := 'price', windows := '1m')")
-        cur.adbc_ingest("prices", pa.table({
-            "sym": [("x", "y")[i % 2] for i in range(100)],
-            "ts": pa.array([now - dt.timedelta(seconds=10 * i) for i in range(100)],
-                           pa.timestamp("us")),
-            "price": [float(i) for i in range(100)]}), mode="append")
+    prices_with_window(server, "1m", ("x", "y"), 100)
     assert set(wait_answering(server).values()) == {"answering"}
 
     # hyprstream deletes in a transaction; another session asks for an exclusive lock, queued
@@ -264,9 +267,4 @@ def test_a_rebuild_that_cannot_read_the_rows_is_tried_again(direct):
         locker.rollback()
         locker.close()
     assert wait_answering(server)["prices_w"] == "answering", server.log()[-3000:]
-    got = rows(server.uri, "SELECT sym, window_start, price_count, price_sum "
-                           "FROM hyprstream_window('prices_w', width := '1m') "
-                           "ORDER BY window_start, sym")
-    assert {r[0] for r in got} == {"y"}
-    close(got, direct.stored("SELECT sym, date_bin('1 minute', ts, TIMESTAMP '1970-01-01'), "
-                             "count(price), sum(price) FROM prices GROUP BY 1, 2 ORDER BY 2, 1"))
+    assert {r[0] for r in assert_prices_1m(server, direct)} == {"y"}
