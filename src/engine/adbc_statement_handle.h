@@ -20,7 +20,8 @@ class AdbcStatementHandle;
 
 // Imports a driver's result stream as a RecordBatchReader. The stream is wrapped first so its
 // release always leaves it marked released (some drivers, e.g. the Go-based Flight SQL one,
-// do not clear the callback, which Arrow's importer treats as fatal).
+// do not clear the callback, which Arrow's importer treats as fatal); its batches come out
+// with every buffer aligned to its values' size (PostgreSQL's driver gives odd addresses).
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ImportDriverStream(
     ArrowArrayStream* stream);
 

@@ -4,8 +4,10 @@
 #include <arrow/buffer.h>
 #include <arrow/flight/types.h>
 #include <arrow/ipc/writer.h>
+#include <arrow/memory_pool.h>
 #include <arrow/scalar.h>
 #include <arrow/table.h>
+#include <arrow/util/align_util.h>
 #include <arrow/util/key_value_metadata.h>
 #include <spdlog/spdlog.h>
 
@@ -104,14 +106,28 @@ arrow::Status ClientDataError(const arrow::Status& status) {
   return arrow::Status::Invalid("malformed Arrow IPC data in the DoPut: ", status.message());
 }
 
-// Wraps the batches of a DoPut so read errors come out as ClientDataError.
+// A client's batch with every buffer aligned to its values' size. Flight leaves the buffers
+// where the transport put them (any address), and the engines read them as typed values;
+// only misaligned buffers are copied.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> Aligned(
+    std::shared_ptr<arrow::RecordBatch> batch) {
+  if (batch == nullptr) return batch;
+  return arrow::util::EnsureAlignment(std::move(batch), arrow::util::kValueAlignment,
+                                      arrow::default_memory_pool());
+}
+
+// Wraps the batches of a DoPut so read errors come out as ClientDataError, and the batches
+// aligned.
 class ClientDataReader : public arrow::RecordBatchReader {
  public:
   explicit ClientDataReader(std::shared_ptr<arrow::RecordBatchReader> inner)
       : inner_(std::move(inner)) {}
   std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    return ClientDataError(inner_->ReadNext(batch));
+    std::shared_ptr<arrow::RecordBatch> read;
+    ARROW_RETURN_NOT_OK(ClientDataError(inner_->ReadNext(&read)));
+    ARROW_ASSIGN_OR_RAISE(*batch, Aligned(std::move(read)));
+    return arrow::Status::OK();
   }
 
  private:
@@ -135,7 +151,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadParameterRows(
   ARROW_RETURN_NOT_OK(ClientDataError(read.status()));
   auto& batches = *read;
   if (batches.empty()) return arrow::RecordBatch::MakeEmpty(*schema);
-  if (batches.size() == 1) return batches.front();
+  if (batches.size() == 1) return Aligned(batches.front());
   ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(*schema, batches));
   return table->CombineChunksToBatch();
 }
@@ -645,7 +661,8 @@ arrow::Status FlightSqlServer::PutStream(const fl::ServerCallContext& context,
     ARROW_RETURN_NOT_OK(ClientDataError(next.status()));
     fl::FlightStreamChunk chunk = std::move(*next);
     if (!chunk.data) break;
-    ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*chunk.data));
+    ARROW_ASSIGN_OR_RAISE(auto batch, Aligned(std::move(chunk.data)));
+    ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*batch));
     total += rows;
     if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
     metrics_.AddRowsIngested(rows);

@@ -139,6 +139,8 @@ class Stack:
             import adbc_driver_sqlite.dbapi
             with adbc_driver_sqlite.dbapi.connect(str(self.path), autocommit=True) as conn, \
                     conn.cursor() as cur:
+                # (The server may be writing, e.g. a window's history: wait for it.)
+                cur.execute("PRAGMA busy_timeout = 10000")
                 cur.execute(sql)
                 rows = cur.fetchall()
             return [tuple(parse_time(v) for v in row) for row in rows]
