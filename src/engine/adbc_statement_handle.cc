@@ -1,10 +1,9 @@
 #include "engine/adbc_statement_handle.h"
 
 #include <arrow/c/bridge.h>
-#include <arrow/memory_pool.h>
-#include <arrow/util/align_util.h>
 
 #include "engine/adbc_status.h"
+#include "engine/aligned_batches.h"
 
 namespace hyprstream::engine {
 namespace {
@@ -28,32 +27,6 @@ void WrappedRelease(ArrowArrayStream* s) {
   s->private_data = nullptr;
 }
 
-// The driver's batches with every buffer aligned to its values' size: some drivers hand out
-// buffers at any address (PostgreSQL's: odd ones), which typed reads of their values (ours,
-// Arrow's, DuckDB's) must not meet. Only the misaligned buffers are copied.
-class AlignedReader : public arrow::RecordBatchReader {
- public:
-  explicit AlignedReader(std::shared_ptr<arrow::RecordBatchReader> driver)
-      : driver_(std::move(driver)) {}
-  std::shared_ptr<arrow::Schema> schema() const override { return driver_->schema(); }
-  arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    std::shared_ptr<arrow::RecordBatch> read;
-    ARROW_RETURN_NOT_OK(driver_->ReadNext(&read));
-    if (read == nullptr) {
-      batch->reset();
-      return arrow::Status::OK();
-    }
-    ARROW_ASSIGN_OR_RAISE(
-        *batch, arrow::util::EnsureAlignment(std::move(read), arrow::util::kValueAlignment,
-                                             arrow::default_memory_pool()));
-    return arrow::Status::OK();
-  }
-  arrow::Status Close() override { return driver_->Close(); }
-
- private:
-  std::shared_ptr<arrow::RecordBatchReader> driver_;
-};
-
 }  // namespace
 
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ImportDriverStream(
@@ -71,7 +44,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> ImportDriverStream(
     if (wrapper.release != nullptr) wrapper.release(&wrapper);
     return reader.status();
   }
-  return std::make_shared<AlignedReader>(*std::move(reader));
+  return AlignedBatches(*std::move(reader));
 }
 
 void AdbcInterruptList::Add(AdbcStatementHandle* handle) {

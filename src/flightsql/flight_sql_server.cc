@@ -4,10 +4,8 @@
 #include <arrow/buffer.h>
 #include <arrow/flight/types.h>
 #include <arrow/ipc/writer.h>
-#include <arrow/memory_pool.h>
 #include <arrow/scalar.h>
 #include <arrow/table.h>
-#include <arrow/util/align_util.h>
 #include <arrow/util/key_value_metadata.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +15,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "engine/aligned_batches.h"
 #include "engine/script_statement.h"
 #include "flightsql/call_record.h"
 #include "flightsql/catalog_metadata.h"
@@ -106,28 +105,14 @@ arrow::Status ClientDataError(const arrow::Status& status) {
   return arrow::Status::Invalid("malformed Arrow IPC data in the DoPut: ", status.message());
 }
 
-// A client's batch with every buffer aligned to its values' size. Flight leaves the buffers
-// where the transport put them (any address), and the engines read them as typed values;
-// only misaligned buffers are copied.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> Aligned(
-    std::shared_ptr<arrow::RecordBatch> batch) {
-  if (batch == nullptr) return batch;
-  return arrow::util::EnsureAlignment(std::move(batch), arrow::util::kValueAlignment,
-                                      arrow::default_memory_pool());
-}
-
-// Wraps the batches of a DoPut so read errors come out as ClientDataError, and the batches
-// aligned.
+// Wraps the batches of a DoPut so read errors come out as ClientDataError.
 class ClientDataReader : public arrow::RecordBatchReader {
  public:
   explicit ClientDataReader(std::shared_ptr<arrow::RecordBatchReader> inner)
       : inner_(std::move(inner)) {}
   std::shared_ptr<arrow::Schema> schema() const override { return inner_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    std::shared_ptr<arrow::RecordBatch> read;
-    ARROW_RETURN_NOT_OK(ClientDataError(inner_->ReadNext(&read)));
-    ARROW_ASSIGN_OR_RAISE(*batch, Aligned(std::move(read)));
-    return arrow::Status::OK();
+    return ClientDataError(inner_->ReadNext(batch));
   }
 
  private:
@@ -151,7 +136,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadParameterRows(
   ARROW_RETURN_NOT_OK(ClientDataError(read.status()));
   auto& batches = *read;
   if (batches.empty()) return arrow::RecordBatch::MakeEmpty(*schema);
-  if (batches.size() == 1) return Aligned(batches.front());
+  if (batches.size() == 1) return engine::AlignedBatch(batches.front());
   ARROW_ASSIGN_OR_RAISE(auto table, arrow::Table::FromRecordBatches(*schema, batches));
   return table->CombineChunksToBatch();
 }
@@ -629,8 +614,9 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
                         sessions_.ConnectionFor(context, command.transaction_id()));
   auto client_batches = fl::MakeRecordBatchReader(std::move(reader));
   ARROW_RETURN_NOT_OK(ClientDataError(client_batches.status()));
+  // (Aligned: see engine/aligned_batches.h.)
   std::shared_ptr<arrow::RecordBatchReader> batches =
-      std::make_shared<ClientDataReader>(std::move(*client_batches));
+      engine::AlignedBatches(std::make_shared<ClientDataReader>(std::move(*client_batches)));
   // Holds a statement slot, but no query timeout: an ingest lasts as long as the upload.
   ARROW_ASSIGN_OR_RAISE(
       int64_t rows,
@@ -661,7 +647,7 @@ arrow::Status FlightSqlServer::PutStream(const fl::ServerCallContext& context,
     ARROW_RETURN_NOT_OK(ClientDataError(next.status()));
     fl::FlightStreamChunk chunk = std::move(*next);
     if (!chunk.data) break;
-    ARROW_ASSIGN_OR_RAISE(auto batch, Aligned(std::move(chunk.data)));
+    ARROW_ASSIGN_OR_RAISE(auto batch, engine::AlignedBatch(std::move(chunk.data)));
     ARROW_ASSIGN_OR_RAISE(int64_t rows, appender->Append(*batch));
     total += rows;
     if (CallRecord* record = CallRecordOf(context)) record->AddRows(rows);
