@@ -238,14 +238,6 @@ void WindowCatalog::ChangeEndedAll() {
   for (const TableName& table : WatchedTables()) ChangeEnded(table);
 }
 
-bool WindowCatalog::RebuildsAfterChange(const TableName& table) const {
-  std::shared_lock<std::shared_mutex> lock(mutex_);
-  for (const auto& [name, entry] : entries_) {
-    if (entry->table == table) return true;
-  }
-  return false;
-}
-
 std::vector<TableName> WindowCatalog::WatchedTables() const {
   std::vector<TableName> tables;
   if (options_.metrics_table) tables.push_back(MetricsTableName());

@@ -146,10 +146,6 @@ class WindowCatalog {
   void FollowDelete(DeleteWatch& watch);
   // The tables with definitions (the metrics table's included).
   std::vector<TableName> WatchedTables() const;
-  // Whether every definition of `table` is rebuilt in the background after a change it cannot
-  // follow (so such changes may be allowed on it): the engine keeps a copy of the table to
-  // rebuild them from, or reads snapshots of its rows.
-  bool RebuildsAfterChange(const TableName& table) const;
   // Rows of `table` were committed that its windows were not given (a transaction that wrote
   // the table before it had windows): its definitions, and those being built, stop answering
   // queries until rebuilt (in the background, as after ChangeEnded).

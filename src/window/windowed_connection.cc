@@ -323,20 +323,19 @@ arrow::Result<std::unique_ptr<engine::EngineStatement>> WindowedConnection::Prep
                                               }));
     return std::make_unique<HeldWrite>(std::move(insert), shared_->catalog, table);
   }
-  if (!appends && mode != sql::WriteMode::kDdl && catalog.RebuildsAfterChange(table)) {
-    // The windows cannot follow it: they are rebuilt after each, in the background.
+  if (mode == sql::WriteMode::kDdl) {
+    return arrow::Status::Invalid(
+        "table ", table.key(), " feeds windows, which cannot follow a change of its shape (",
+        sql::WriteModeName(mode),
+        "): drop its windows first (hyprstream_drop_window), then create them again to "
+        "back-fill");
+  }
+  if (!appends) {
+    // The windows cannot follow it: they are rebuilt after each, in the background (a state
+    // being built misses it and is rebuilt too).
     ARROW_ASSIGN_OR_RAISE(auto prepared, target().Prepare(sql));
     return std::make_unique<ChangingWrite>(std::move(prepared), self, std::vector<TableName>{table},
                                            DeletesOnly(statement, mode));
-  }
-  if (!appends) {
-    return arrow::Status::Invalid(
-        "table ", table.key(),
-        " feeds windows, which only follow appended rows (INSERT, ingest) on this engine; to "
-        "change or remove its rows (",
-        sql::WriteModeName(mode),
-        "), drop its windows first (hyprstream_drop_window), then create them again to "
-        "back-fill");
   }
   if (!statement.insert) {
     return arrow::Status::Invalid("table ", table.key(),

@@ -644,6 +644,12 @@ def test_sql_inserts_feed_windows_of_any_table(stack):
                                       one_minute)
         cur.execute(f"INSERT INTO readings VALUES ('b', {ts(BASE + 10 * SECOND)}, 2.5)")
         assert stack.stored("SELECT count(*) FROM readings") == [(9,)]
+        # A change of the table's shape is refused, saying what to do.
+        for ddl in ("ALTER TABLE readings ADD COLUMN extra INTEGER", "DROP TABLE readings"):
+            with pytest.raises(adbc_driver_manager.Error,
+                               match="feeds windows.*drop its windows first"):
+                cur.execute(ddl)
+        assert stack.stored("SELECT count(*) FROM readings") == [(9,)]
         # A script: each statement goes its own way, the INSERT into the windows.
         cur.execute(f"INSERT INTO readings VALUES ('f', {ts(BASE + 5 * SECOND)}, 0); SELECT 1")
         assert stack.stored("SELECT count(*) FROM readings") == [(10,)]
