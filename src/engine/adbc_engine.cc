@@ -8,12 +8,17 @@
 #include "engine/adbc_driver.h"
 #include "engine/adbc_engine_connection.h"
 #include "engine/adbc_table_appender.h"
+#include "engine/arrow_to_duckdb_type.h"
+#include "engine/engine_sql.h"
 #include "engine/snapshot_read.h"
 
 namespace hyprstream::engine {
 namespace {
 
 class AdbcEngine : public Engine {
+  static constexpr const char* kReadOnlyRepeatableRead =
+      "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
  public:
   AdbcEngine(std::shared_ptr<AdbcConnectionPool> pool, bool postgresql)
       : pool_(std::move(pool)), postgresql_(postgresql) {}
@@ -36,8 +41,29 @@ class AdbcEngine : public Engine {
     if (!postgresql_) return Engine::SnapshotConnection(schema, table);
     ARROW_ASSIGN_OR_RAISE(auto connection, Connect());
     // Any query takes the snapshot; one that reads no table costs nothing.
-    return PinSnapshot(std::move(connection), "SELECT 1",
-                       "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    return PinSnapshot(std::move(connection), "SELECT 1", {kReadOnlyRepeatableRead});
+  }
+  // PostgreSQL: the writer's REPEATABLE READ transaction takes its snapshot by exporting it
+  // (pg_export_snapshot), and the reader's imports it; the export stays valid while the
+  // writer's transaction is open.
+  arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
+      EngineConnection& writer, const std::string& schema, const std::string& table) override {
+    if (!postgresql_ || dynamic_cast<AdbcEngineConnection*>(&writer) == nullptr) {
+      return Engine::BeginSharingSnapshot(writer, schema, table);
+    }
+    ARROW_RETURN_NOT_OK(writer.BeginTransaction());
+    auto shared = [&]() -> arrow::Result<std::shared_ptr<EngineConnection>> {
+      ARROW_RETURN_NOT_OK(
+          ExecuteStatement(writer, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+      ARROW_ASSIGN_OR_RAISE(std::string exported,
+                            QueryValue(writer, "SELECT pg_export_snapshot()"));
+      ARROW_ASSIGN_OR_RAISE(auto reader, Connect());
+      return PinSnapshot(
+          std::move(reader), "SELECT 1",
+          {kReadOnlyRepeatableRead, "SET TRANSACTION SNAPSHOT " + QuoteLiteral(exported)});
+    }();
+    if (!shared.ok()) (void)writer.Rollback();
+    return shared;
   }
 
  private:

@@ -94,6 +94,7 @@ arrow::Status AdbcStatusToArrow(AdbcStatusCode code, AdbcError* error, std::stri
     return BackendUnavailable("backend unreachable: " + message);
   }
   if (state == "57014" || code == ADBC_STATUS_CANCELLED) return arrow::Status::Cancelled(message);
+  if (state == "40001" || state == "40P01") return WriteConflict(message);
   if (state == "42P01" || state == "3F000" || state == "3D000") {
     return arrow::Status::KeyError(message);
   }

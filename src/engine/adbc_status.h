@@ -1,6 +1,6 @@
 // Conversion of ADBC results to the engine.h error contract: AdbcStatusCode plus the SQLSTATE
 // the driver reports (42P01 -> KeyError, 42xxx/23xxx -> Invalid, 08xxx -> IOError "backend
-// unreachable", 57014 -> Cancelled). Stateless.
+// unreachable", 57014 -> Cancelled, 40001/40P01 -> IOError "write conflict"). Stateless.
 #pragma once
 
 #include <arrow/status.h>

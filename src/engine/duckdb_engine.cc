@@ -7,6 +7,7 @@
 #include "engine/duckdb_status.h"
 #include "engine/duckdb_table_appender.h"
 #include "engine/duckdb_table_function.h"
+#include "engine/engine_sql.h"
 #include "engine/snapshot_read.h"
 
 namespace hyprstream::engine {
@@ -55,6 +56,17 @@ class DuckDbEngine : public Engine, public std::enable_shared_from_this<DuckDbEn
       const std::string& schema, const std::string& table) override {
     ARROW_ASSIGN_OR_RAISE(auto connection, Connect());
     return PinSnapshot(std::move(connection), PinQuery(schema, table));
+  }
+  // The reader's snapshot, then the writer's: the caller keeps writes out meanwhile.
+  arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
+      EngineConnection& writer, const std::string& schema, const std::string& table) override {
+    ARROW_ASSIGN_OR_RAISE(auto reader, SnapshotConnection(schema, table));
+    ARROW_RETURN_NOT_OK(writer.BeginTransaction());
+    if (auto pinned = QueryValue(writer, PinQuery(schema, table)); !pinned.ok()) {
+      (void)writer.Rollback();
+      return pinned.status();
+    }
+    return reader;
   }
 
   arrow::Result<std::unique_ptr<TableAppender>> OpenAppender(

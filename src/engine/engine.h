@@ -47,6 +47,24 @@ inline bool IsBackendUnavailable(const arrow::Status& status) {
          status.detail()->type_id() == std::string_view(BackendUnavailableDetail::kTypeId);
 }
 
+// Marks an error as "the statement lost to a concurrent write of the same rows and changed
+// nothing" (PostgreSQL: a serialization failure or deadlock, SQLSTATE 40001 / 40P01): running
+// it again, in a transaction of its own, may succeed.
+class WriteConflictDetail : public arrow::StatusDetail {
+ public:
+  static constexpr const char* kTypeId = "hyprstream::engine::WriteConflict";
+  const char* type_id() const override { return kTypeId; }
+  std::string ToString() const override { return "write conflict"; }
+};
+inline arrow::Status WriteConflict(std::string message) {
+  return arrow::Status(arrow::StatusCode::IOError, std::move(message),
+                       std::make_shared<WriteConflictDetail>());
+}
+inline bool IsWriteConflict(const arrow::Status& status) {
+  return status.detail() &&
+         status.detail()->type_id() == std::string_view(WriteConflictDetail::kTypeId);
+}
+
 // What a statement is, as far as the protocol cares.
 enum class StatementKind {
   kQuery,   // produces rows and has no side effects (SELECT, VALUES, SHOW, DESCRIBE, ...)
@@ -317,6 +335,18 @@ class Engine {
   virtual arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
       const std::string& schema, const std::string& table) {
     return arrow::Status::NotImplemented("engine ", name(), " cannot read a table as of a moment");
+  }
+  // BeginSharingSnapshot: begins a transaction on `writer` (a connection of this engine, in
+  // none) whose snapshot is taken now, and gives a SnapshotConnection pinned to that very
+  // snapshot, so a write in the transaction can be checked against the rows before it
+  // (PostgreSQL: a REPEATABLE READ transaction exports its snapshot and the other imports it;
+  // DuckDB: the two are taken one after the other, so the caller keeps writes out meanwhile).
+  // On failure no transaction is left open on `writer`. NotImplemented where not offered
+  // (an engine that wraps another's connections: `writer` is not the other engine's).
+  virtual arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
+      EngineConnection& writer, const std::string& schema, const std::string& table) {
+    return arrow::Status::NotImplemented("engine ", name(),
+                                         " cannot share a write's snapshot with a reader");
   }
   // When this engine's copy of a table last caught up with what others write to its backend
   // (a cache's refresh); nullopt when its rows are the table itself. `schema` as above.

@@ -143,6 +143,8 @@ class ForwardingEngine : public Engine {
       const std::string& schema, const std::string& table) override {
     return target_->SnapshotConnection(schema, table);
   }
+  // (BeginSharingSnapshot is not forwarded: its writer would be this layer's connection, not
+  // one of the target's.)
 
  protected:
   Engine& target() const { return *target_; }

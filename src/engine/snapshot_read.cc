@@ -112,10 +112,12 @@ class InTurnReader : public arrow::RecordBatchReader {
 
 arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
     std::shared_ptr<EngineConnection> connection, const std::string& pin,
-    const std::string& isolate) {
+    const std::vector<std::string>& setup) {
   ARROW_RETURN_NOT_OK(connection->BeginTransaction());
-  arrow::Status pinned =
-      isolate.empty() ? arrow::Status::OK() : ExecuteStatement(*connection, isolate);
+  arrow::Status pinned;
+  for (const std::string& statement : setup) {
+    if (pinned.ok()) pinned = ExecuteStatement(*connection, statement);
+  }
   if (pinned.ok()) pinned = QueryValue(*connection, pin).status();
   if (!pinned.ok()) {
     (void)connection->Rollback();

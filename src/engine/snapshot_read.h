@@ -1,7 +1,8 @@
 // Reading a table as of one moment while writes go on. DuckDB (and PostgreSQL in a REPEATABLE
 // READ transaction) gives a transaction its snapshot at its first read, so PinSnapshot begins a
-// transaction on `connection`, runs `isolate` first where given (PostgreSQL: SET TRANSACTION
-// ISOLATION LEVEL REPEATABLE READ) and then `pin` (a cheap read, e.g. a count) before it
+// transaction on `connection`, runs the `setup` statements first where given (PostgreSQL: SET
+// TRANSACTION ISOLATION LEVEL REPEATABLE READ, and SET TRANSACTION SNAPSHOT to share another
+// transaction's) and then `pin` (a cheap read, e.g. a count) before it
 // returns: every query run on the connection it gives reads the rows as of then; ReadPinned
 // prepares a query on it, which runs when the reader is first read; ReadPinnedInTurn reads the
 // rows of several queries one after the other (a large read in parts, each arranged on its own
@@ -21,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 
@@ -28,7 +30,7 @@ namespace hyprstream::engine {
 
 arrow::Result<std::shared_ptr<EngineConnection>> PinSnapshot(
     std::shared_ptr<EngineConnection> connection, const std::string& pin,
-    const std::string& isolate = "");
+    const std::vector<std::string>& setup = {});
 
 // `query` prepared on a connection PinSnapshot gave, run when the reader is first read; the
 // reader holds the connection (and so its snapshot) until it is released.

@@ -1,5 +1,7 @@
 #include "window/changing_write.h"
 
+#include <spdlog/spdlog.h>
+
 #include "engine/engine_sql.h"
 #include "window/window_catalog.h"
 #include "window/windowed_connection.h"
@@ -63,6 +65,14 @@ Result ChangingWrite::RunWatched(Run run, const TableName& table,
   if (!ran.ok()) {
     (void)stored.Rollback();
     watch->reset();
+    // It lost to another write of the same rows (a PostgreSQL REPEATABLE READ transaction
+    // fails where one statement of its own waits and goes on) and changed nothing: run it as
+    // it would have run unwatched. The windows are rebuilt.
+    if (engine::IsWriteConflict(ran.status())) {
+      spdlog::info("a DELETE of {} lost to another write of its rows ({}); running it again",
+                   table.key(), ran.status().message());
+      return run(target());
+    }
     return ran;
   }
   catalog.CheckDelete(**watch, stored);

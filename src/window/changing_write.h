@@ -14,7 +14,9 @@
 //
 // A DELETE of one table outside a transaction that removed only its oldest rows (retention)
 // is followed without a rebuild where the windows allow (WindowCatalog::FollowDelete): it
-// runs in a transaction of its own, checked before it commits.
+// runs in a transaction of its own, checked before it commits. Where that transaction loses
+// to another write of the same rows (engine::IsWriteConflict: PostgreSQL's REPEATABLE READ),
+// it is rolled back and the DELETE runs again as it would unwatched.
 //
 // Ownership: owns the prepared statement; shares the connection. Threading: one caller at a
 // time, like every statement.

@@ -118,9 +118,10 @@ class WindowCatalog {
   //  - MayFollowDelete: whether one could be followed now (an engine that reads snapshots, a
   //    definition that answers);
   //  - WatchDelete, inside an exclusion of the table's write gate (no write half done), in
-  //    place of Diverged: notes the definitions that answer, marks them all diverged, pins a
-  //    snapshot of the rows, and begins a transaction on `deleting` (the DELETE's connection)
-  //    with the same snapshot (nullopt, `deleting` untouched, when none could follow);
+  //    place of Diverged: notes the definitions that answer, marks them all diverged, and
+  //    begins a transaction on `deleting` (the DELETE's connection) with a reader of the same
+  //    snapshot (Engine::BeginSharingSnapshot; nullopt, `deleting` untouched, when none could
+  //    follow);
   //  - the DELETE runs in that transaction, inside a hold of the gate: writes go on;
   //  - CheckDelete, before it commits: whether it removed exactly the rows older than the
   //    oldest row left, m (both snapshots tell); the noted definitions whose state in memory
@@ -138,6 +139,7 @@ class WindowCatalog {
     TableName table;
     std::vector<Noted> noted;                          // answering before the DELETE
     std::shared_ptr<engine::EngineConnection> before;  // its rows before the DELETE, pinned
+    double checked_s = 0;                              // CheckDelete's time, for the log
   };
   bool MayFollowDelete(const TableName& table) const;
   std::optional<DeleteWatch> WatchDelete(const TableName& table,

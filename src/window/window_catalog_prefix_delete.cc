@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "engine/arrow_to_duckdb_type.h"
@@ -26,14 +27,23 @@ int64_t EndOfWindowsHolding(const WindowDef& def, int64_t oldest) {
   return std::max(oldest, last_start + def.width_us);
 }
 
+// Whether `entry` keeps a history of closed windows (a DELETE of old rows changes it).
+bool KeepsHistory(const WindowCatalog::Entry& entry) {
+  return entry.persist_history && std::any_of(entry.spec.windows.begin(), entry.spec.windows.end(),
+                                              [](const WindowDef& def) { return def.is_paned(); });
+}
+
 }  // namespace
 
 std::vector<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FollowersOfDelete(
     const TableName& table) const {
   std::vector<std::shared_ptr<Entry>> followers;
-  // (The checks below read snapshots in DuckDB's SQL and need the DELETE's transaction to
-  // keep its first snapshot: embedded DuckDB only.)
-  if (!reads_snapshots_ || storage_->flavor() != WindowStorage::Flavor::kDuckDb) return {};
+  // (The checks below need the DELETE's transaction to keep the snapshot the watch reads:
+  // embedded DuckDB and PostgreSQL, engine_->BeginSharingSnapshot.)
+  if (!reads_snapshots_ || (storage_->flavor() != WindowStorage::Flavor::kDuckDb &&
+                            storage_->flavor() != WindowStorage::Flavor::kPostgres)) {
+    return {};
+  }
   if (handoffs_.contains(table.key())) return {};  // a state being built
   for (const auto& [name, entry] : entries_) {
     if (entry->table != table) continue;
@@ -64,15 +74,15 @@ std::optional<WindowCatalog::DeleteWatch> WindowCatalog::WatchDelete(
   // Only this change came (the exclusion keeps the others out): a later one counts again.
   for (DeleteWatch::Noted& noted : watch.noted) noted.divergences = noted.entry->Divergences();
   if (watch.noted.empty()) return std::nullopt;
-  auto before = engine_->SnapshotConnection(table.EngineSchema(), table.table);
-  if (!before.ok()) return std::nullopt;
-  watch.before = *std::move(before);
-  // The DELETE's transaction, its snapshot taken now too: no write commits in between.
-  if (!deleting.BeginTransaction().ok()) return std::nullopt;
-  if (!engine::QueryValue(deleting, "SELECT count(*) FROM " + storage_->Sql(table)).ok()) {
-    (void)deleting.Rollback();
+  // The DELETE's transaction and the watch's reader, with one snapshot.
+  auto before = engine_->BeginSharingSnapshot(deleting, table.EngineSchema(), table.table);
+  if (!before.ok()) {
+    if (!before.status().IsNotImplemented()) {
+      spdlog::warn("reading {} as of a DELETE of it: {}", table.key(), before.status().message());
+    }
     return std::nullopt;
   }
+  watch.before = *std::move(before);
   return watch;
 }
 
@@ -97,6 +107,7 @@ arrow::Result<bool> WindowCatalog::RemovedOnlyRowsBefore(const DeleteWatch& watc
 }
 
 void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting) const {
+  const auto began = std::chrono::steady_clock::now();
   // Per time column: the oldest time left (nullopt: none, or it cannot be read), and whether
   // the DELETE removed exactly the rows before it (asked only for a state that could follow).
   std::map<std::string, std::optional<int64_t>> oldest_left;
@@ -131,12 +142,12 @@ void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& de
     if (only_older[time]) noted.oldest = oldest;
   }
   watch.before.reset();  // ends the snapshot's transaction
+  watch.checked_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
 }
 
 arrow::Result<int64_t> WindowCatalog::TrimHistoryBefore(Entry& entry, int64_t oldest) {
-  const bool paned = std::any_of(entry.spec.windows.begin(), entry.spec.windows.end(),
-                                 [](const WindowDef& def) { return def.is_paned(); });
-  if (!entry.persist_history || !paned) return 0;  // no history
+  if (!KeepsHistory(entry)) return 0;
+  const auto began = std::chrono::steady_clock::now();
   int64_t end = oldest;
   for (const WindowDef& def : entry.spec.windows) {
     if (def.is_paned()) end = std::max(end, EndOfWindowsHolding(def, oldest));
@@ -161,38 +172,51 @@ arrow::Result<int64_t> WindowCatalog::TrimHistoryBefore(Entry& entry, int64_t ol
       if (window.start_us < oldest) holding.push_back(std::move(window));
     }
   }
+  const auto folded = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(auto rows, ClosedBatches(entry, holding));
   // Beside the folds' history appends (windows closing now start after `oldest`), so writes
   // go on. A state rebuilt meanwhile was built after the DELETE: it has these same windows.
   ARROW_RETURN_NOT_OK(storage_->TrimHistory(entry.name, oldest, rows));
   int64_t written = 0;
   for (const auto& batch : rows) written += batch->num_rows();
+  spdlog::debug(
+      "window '{}': the stored rows of [{}, {}) read and folded in {:.2f} s, its "
+      "history trimmed in {:.2f} s",
+      entry.name, engine::FormatTimestamp(oldest), engine::FormatTimestamp(end),
+      std::chrono::duration<double>(folded - began).count(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - folded).count());
   return written;
 }
 
 void WindowCatalog::FollowDelete(DeleteWatch& watch) {
-  bool followed = false;
+  // Those without a history answer again first: the others' recompute reads stored rows.
+  std::stable_partition(
+      watch.noted.begin(), watch.noted.end(),
+      [](const DeleteWatch::Noted& noted) { return !KeepsHistory(*noted.entry); });
   for (const DeleteWatch::Noted& noted : watch.noted) {
     if (!noted.oldest) continue;
     Entry& entry = *noted.entry;
+    const auto began = std::chrono::steady_clock::now();
     auto written = TrimHistoryBefore(entry, *noted.oldest);
+    const double trimmed_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     if (!written.ok()) {
       spdlog::warn("window '{}': trimming its history after a DELETE of {}: {}", entry.name,
                    watch.table.key(), written.status().message());
       continue;
     }
     if (!entry.Reconverge(noted.divergences)) continue;  // changed again since: rebuilt
-    followed = true;
+    NotifyBuilt();
     {
       std::unique_lock<std::shared_mutex> lock(mutex_);
       ++counts_[entry.name].followed_deletes;
     }
     spdlog::info(
-        "window '{}' followed the DELETE of the rows of {} before {} ({} history rows "
-        "recomputed); it answers again",
-        entry.name, watch.table.key(), engine::FormatTimestamp(*noted.oldest), *written);
+        "window '{}' followed the DELETE of the rows of {} before {} (rows checked in {:.2f} s; "
+        "{} history rows recomputed in {:.2f} s); it answers again",
+        entry.name, watch.table.key(), engine::FormatTimestamp(*noted.oldest), watch.checked_s,
+        *written, trimmed_s);
   }
-  if (followed) NotifyBuilt();
 }
 
 }  // namespace hyprstream::window

@@ -4,6 +4,8 @@ follow, from a snapshot of PostgreSQL's rows (a REPEATABLE READ transaction) whi
 on. Every answer is checked against PostgreSQL's own rows, read directly with
 adbc_driver_postgresql."""
 import datetime as dt
+import os
+import random
 import re
 import threading
 import time
@@ -268,3 +270,190 @@ def test_a_rebuild_that_cannot_read_the_rows_is_tried_again(direct):
         locker.close()
     assert wait_answering(server)["prices_w"] == "answering", server.log()[-3000:]
     assert {r[0] for r in assert_prices_1m(server, direct)} == {"y"}
+
+
+def old_and_recent_metrics(server, now):
+    """Metrics rows of a, b and c: 300 over the 50 hours from 3 days ago, and 800 of the last
+    40 minutes."""
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), now - dt.timedelta(days=3),
+                                                300, 600, 0), mode="append")
+        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), now - dt.timedelta(minutes=40),
+                                                800, 3, 0), mode="append")
+
+
+RETENTION = ("DELETE FROM metrics WHERE timestamp < (now() AT TIME ZONE 'UTC') "
+             "- INTERVAL '2 days'")
+
+
+def test_a_retention_delete_is_followed_not_rebuilt(direct):
+    """A retention DELETE of the oldest rows, beside a writer, is followed as on embedded
+    DuckDB: its transaction shares its snapshot with the check's (pg_export_snapshot), the
+    windows answer as it returns, without a rebuild, and every 5m window (the history's
+    included) and the README query equal PostgreSQL's answers over the rows left."""
+    server = direct.start()
+    now = utcnow().replace(microsecond=0)
+    old_and_recent_metrics(server, now)
+    assert set(wait_answering(server).values()) == {"answering"}
+
+    stop, errors, written = threading.Event(), [], [0]
+
+    def write():
+        try:
+            with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+                cur = conn.cursor()
+                seed = 1
+                while not stop.is_set():
+                    batch = metrics_rows(("b", "c"), utcnow(), 20, 0.01, seed)
+                    cur.adbc_ingest("metrics", batch, mode="append")
+                    written[0] += batch.num_rows
+                    seed += 1
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while written[0] < 100 and not errors:
+            time.sleep(0.01)
+        old = direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
+                            "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'")[0][0]
+        assert old >= 100
+        with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+            conn.cursor().execute(RETENTION)
+        # Answering as the DELETE returned: followed, not rebuilt.
+        assert set(states(server).values()) == {"answering"}, server.log()[-3000:]
+        settle = written[0] + 100
+        while written[0] < settle and not errors:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        writer.join()
+    assert not errors, errors
+    log = server.log()
+    for name in ("metrics", "metrics_trailing"):
+        assert f"window '{name}' followed the DELETE of the rows of main.metrics before" in log, \
+            log[-3000:]
+    assert "rebuilt" not in log.split("followed the DELETE", 1)[1]
+    assert direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
+                         "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'") == [(0,)]
+
+    got = rows(server.uri, METRICS_5M)
+    assert min(r[1] for r in got) < now - dt.timedelta(days=1)  # history windows are left
+    close(got, direct.stored(METRICS_5M_PG))
+    before = answered(server, "metrics_trailing")
+    got = rows(server.uri, README_QUERY)
+    assert answered(server, "metrics_trailing") == before + 1, "the README query ran on PostgreSQL"
+    close(got, direct.stored(README_QUERY_PG))
+
+
+def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
+    """The followed DELETE runs in a REPEATABLE READ transaction, which fails where another
+    session changed the same rows meanwhile (a serialization failure) while a DELETE of its own
+    would wait and go on. It is then run again as it would be unwatched: the client sees it
+    succeed, and the windows are rebuilt, equal to PostgreSQL's rows (the other session's
+    change included)."""
+    server = direct.start()
+    old_and_recent_metrics(server, time_now := utcnow().replace(microsecond=0))
+    assert set(wait_answering(server).values()) == {"answering"}
+
+    # Another session changes old rows and holds their locks; the DELETE waits for them.
+    other = adbc_driver_postgresql.dbapi.connect(direct.uri())
+    done, errors = threading.Event(), []
+    try:
+        other.cursor().execute("UPDATE metrics SET value = value + 1000 WHERE timestamp < "
+                               "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'")
+
+        def delete():
+            try:
+                with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+                    conn.cursor().execute(RETENTION)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+            done.set()
+
+        deleting = threading.Thread(target=delete)
+        deleting.start()
+        deadline = time.monotonic() + 10
+        while direct.stored("SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0] < 1:
+            assert time.monotonic() < deadline, "the DELETE did not wait for the row locks"
+            time.sleep(0.02)
+        other.commit()
+        deleting.join(30)
+    finally:
+        other.rollback()
+        other.close()
+    assert done.is_set() and not errors, errors
+    assert direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
+                         "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'") == [(0,)]
+    assert "a DELETE of main.metrics lost to another write of its rows (" in server.log()
+    assert "(SQLSTATE 40001)); running it again" in server.log()
+    assert "followed the DELETE" not in server.log()
+    assert set(wait_answering(server).values()) == {"answering"}, server.log()[-3000:]
+    got = rows(server.uri, METRICS_5M)
+    assert min(r[1] for r in got) > time_now - dt.timedelta(days=2, minutes=10)
+    close(got, direct.stored(METRICS_5M_PG))
+    close(rows(server.uri, README_QUERY), direct.stored(README_QUERY_PG))
+
+
+def test_retention_deletes_at_random_bounds_leave_answers_equal_to_postgresql(direct):
+    """Randomised differential test of following DELETEs over PostgreSQL: rows of random
+    metrics at random times over three days arrive in rounds (in time order); after each round
+    a DELETE at a random bound: before the oldest row (removes nothing), in the old rows
+    (followed), into today's rows (the 1d window holds them: rebuilt), or of one metric
+    (rebuilt). After each every 5m window, history included, and the README query equal
+    PostgreSQL's answers over the rows left."""
+    seed = int(os.environ.get("HYPRSTREAM_TEST_SEED", "20261207"))
+    rng = random.Random(seed)
+    server = direct.start()
+    now = utcnow().replace(microsecond=0)
+    start, end = now - dt.timedelta(days=3), now - dt.timedelta(minutes=1)
+    span = (end - start).total_seconds()
+    # (No row within 5 minutes of the README query's bound, which moves as the test runs.)
+    times = sorted(t for t in (start + dt.timedelta(seconds=rng.uniform(0, span))
+                               for _ in range(3000))
+                   if abs((now - t - dt.timedelta(hours=1)).total_seconds()) > 300)
+    ids = [f"m{i}" for i in range(7)]
+    kinds = ["nothing", "old", "old", "old", "today", "metric"]
+    rng.shuffle(kinds)
+    chunks = [times[i * len(times) // len(kinds):(i + 1) * len(times) // len(kinds)]
+              for i in range(len(kinds))]
+    followed = 0
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        for round_, (kind, chunk) in enumerate(zip(kinds, chunks)):
+            what = f"seed {seed}, round {round_}, {kind}"
+            cur.adbc_ingest("metrics", pa.table({
+                "metric_id": [rng.choice(ids) for _ in chunk],
+                "timestamp": pa.array(chunk, pa.timestamp("us")),
+                "value": [round(rng.uniform(-50, 50), 2) for _ in chunk]}), mode="append")
+            assert set(wait_answering(server).values()) == {"answering"}, what
+            oldest = direct.stored("SELECT min(timestamp) FROM metrics")[0][0]
+            if kind == "nothing":
+                sql = f"DELETE FROM metrics WHERE timestamp < '{oldest}'"
+            elif kind == "old":  # before today's 1d window and the trailing panes
+                newest_old = min(chunk[0], now - dt.timedelta(days=1, hours=2))
+                bound = oldest + (newest_old - oldest) * rng.uniform(0.05, 0.95)
+                sql = f"DELETE FROM metrics WHERE timestamp < '{bound}'"
+            elif kind == "today":
+                bound = now - dt.timedelta(minutes=rng.uniform(5, 300))
+                sql = f"DELETE FROM metrics WHERE timestamp < '{bound}'"
+            else:
+                sql = f"DELETE FROM metrics WHERE metric_id = '{rng.choice(ids)}'"
+            before = server.log().count("followed the DELETE of the rows of main.metrics")
+            cur.execute(sql)
+            # (A definition whose open windows still hold older rows is rebuilt: 'metrics'
+            # while the newest rows are days old.)
+            now_followed = server.log().count("followed the DELETE of the rows of main.metrics")
+            if now_followed > before:
+                assert kind in ("nothing", "old"), what
+                followed += now_followed - before
+            assert set(wait_answering(server).values()) == {"answering"}, what
+            close(rows(server.uri, METRICS_5M), direct.stored(METRICS_5M_PG))
+            answered_before = answered(server, "metrics_trailing")
+            got = rows(server.uri, README_QUERY)
+            assert answered(server, "metrics_trailing") == answered_before + 1, what
+            close(got, direct.stored(README_QUERY_PG))
+    assert followed >= 3, f"seed {seed}: only {followed} follows"
+    assert "window 'metrics' followed the DELETE" in server.log(), f"seed {seed}"

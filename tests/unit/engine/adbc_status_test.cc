@@ -29,6 +29,14 @@ TEST(AdbcStatusTest, SqlStateDecides) {
   EXPECT_TRUE(Map(ADBC_STATUS_IO, "23505", "duplicate key").IsInvalid());
   EXPECT_TRUE(Map(ADBC_STATUS_IO, "22012", "division by zero").IsInvalid());
   EXPECT_TRUE(Map(ADBC_STATUS_IO, "57014", "canceling statement").IsCancelled());
+  // A statement that lost to a concurrent write (REPEATABLE READ) may run again.
+  auto conflict = Map(ADBC_STATUS_IO, "40001",
+                      "[libpq] ERROR:  could not serialize access due to concurrent update\n");
+  EXPECT_TRUE(conflict.IsIOError());
+  EXPECT_TRUE(IsWriteConflict(conflict));
+  EXPECT_FALSE(IsBackendUnavailable(conflict));
+  EXPECT_TRUE(IsWriteConflict(Map(ADBC_STATUS_UNKNOWN, "40P01", "deadlock detected")));
+  EXPECT_FALSE(IsWriteConflict(Map(ADBC_STATUS_IO, "42601", "syntax error")));
   auto lost = Map(ADBC_STATUS_IO, "08006", "server closed the connection unexpectedly");
   EXPECT_TRUE(lost.IsIOError());
   EXPECT_TRUE(IsBackendUnavailable(lost));

@@ -80,23 +80,61 @@ TEST(PinSnapshot, EveryQueryReadsTheRowsAsOfThePinUntilItIsReleased) {
   EXPECT_EQ((*(*now)->column(0)->GetScalar(0))->ToString(), "800");
 }
 
-// `isolate` (PostgreSQL's SET TRANSACTION) runs first in the pin's transaction and ends with
-// it; when it fails, nothing is pinned and the connection is left out of any transaction.
-TEST(PinSnapshot, TheIsolatingStatementRunsFirstInTheTransaction) {
+// The setup statements (PostgreSQL's SET TRANSACTION) run first, in order, in the pin's transaction
+// and ends with it; when it fails, nothing is pinned and the connection is left out of any
+// transaction.
+TEST(PinSnapshot, TheSetupStatementsRunFirstInTheTransaction) {
   auto engine = testing::OpenMemoryEngine();
   auto connection = *engine->Connect();
-  auto pinned = PinSnapshot(connection, "SELECT count(*) FROM marker",
-                            "CREATE TEMP TABLE marker AS SELECT 1 AS x");
+  auto pinned =
+      PinSnapshot(connection, "SELECT count(*) FROM marker",
+                  {"CREATE TEMP TABLE marker AS SELECT 1 AS x", "INSERT INTO marker VALUES (2)"});
   ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
-  EXPECT_TRUE(Query(**pinned, "SELECT x FROM marker").ok());
+  auto marked = Query(**pinned, "SELECT sum(x) FROM marker");
+  ASSERT_TRUE(marked.ok());
+  EXPECT_EQ((*(*marked)->column(0)->GetScalar(0))->ToString(), "3");
   pinned->reset();  // rolls the transaction back, the table with it
   EXPECT_FALSE(connection->InTransaction());
   EXPECT_FALSE(Query(*connection, "SELECT x FROM marker").ok());
 
-  auto refused = PinSnapshot(connection, "SELECT 1", "SET TRANSACTION NOT A THING");
+  auto refused = PinSnapshot(connection, "SELECT 1", {"SELECT 1", "SET TRANSACTION NOT A THING"});
   EXPECT_FALSE(refused.ok());
   EXPECT_FALSE(connection->InTransaction());
   EXPECT_TRUE(Update(*connection, "CREATE TABLE t (v INTEGER)").ok());
+}
+
+// BeginSharingSnapshot (DuckDB): the writer's transaction and the reader see the same rows;
+// the writer's own change is seen by it alone, and rows committed after are seen by neither.
+TEST(BeginSharingSnapshot, TheWriterAndTheReaderStartFromTheSameRows) {
+  auto engine = testing::OpenMemoryEngine();
+  auto setup = *engine->Connect();
+  ASSERT_TRUE(Update(*setup, "CREATE TABLE t AS SELECT range AS v FROM range(1000)").ok());
+  auto writer = *engine->Connect();
+  auto reader = engine->BeginSharingSnapshot(*writer, "", "t");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_TRUE(writer->InTransaction());
+  ASSERT_TRUE(Update(*setup, "INSERT INTO t SELECT range FROM range(1000, 1500)").ok());
+  ASSERT_TRUE(Update(*writer, "DELETE FROM t WHERE v < 100").ok());
+  auto count = [](EngineConnection& connection, const std::string& sql) {
+    auto table = Query(connection, sql);
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    return table.ok() ? (*(*table)->column(0)->GetScalar(0))->ToString() : std::string();
+  };
+  EXPECT_EQ(count(**reader, "SELECT count(*) FROM t"), "1000");
+  EXPECT_EQ(count(*writer, "SELECT count(*) FROM t"), "900");
+  EXPECT_EQ(count(**reader, "SELECT count(*) FROM t WHERE v >= 100"), "900");
+  ASSERT_TRUE(writer->Commit().ok());
+  EXPECT_EQ(count(*setup, "SELECT count(*) FROM t"), "1400");
+  EXPECT_EQ(count(**reader, "SELECT count(*) FROM t"), "1000");  // still its snapshot
+}
+
+// A table that cannot be read leaves no transaction on the writer.
+TEST(BeginSharingSnapshot, AFailureLeavesTheWriterOutOfATransaction) {
+  auto engine = testing::OpenMemoryEngine();
+  auto writer = *engine->Connect();
+  EXPECT_FALSE(engine->BeginSharingSnapshot(*writer, "", "missing").ok());
+  EXPECT_FALSE(writer->InTransaction());
+  EXPECT_TRUE(Update(*writer, "CREATE TABLE t (v INTEGER)").ok());
 }
 
 // Queries of t's values v, 300 at a time in order, then none; `asked_after` gets what each
