@@ -186,6 +186,13 @@ class CachedEngine : public engine::ForwardingEngine {
   void WatchExternalRows(engine::ExternalRowsListener listener) override {
     core_->mirrors.OnExternalRows(std::move(listener));
   }
+  // Not the backend's: a DELETE through this layer also stops the mirror answering and reloads
+  // it, and its statements may run on the mirror.
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> BeginSharingSnapshot(
+      engine::EngineConnection& writer, const std::string& schema,
+      const std::string& table) override {
+    return Engine::BeginSharingSnapshot(writer, schema, table);
+  }
   // A mirrored table is as current as its last refresh (rows written through are always in).
   std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,
                                                                 const std::string& table) override {

@@ -341,8 +341,8 @@ class Engine {
   // snapshot, so a write in the transaction can be checked against the rows before it
   // (PostgreSQL: a REPEATABLE READ transaction exports its snapshot and the other imports it;
   // DuckDB: the two are taken one after the other, so the caller keeps writes out meanwhile).
-  // On failure no transaction is left open on `writer`. NotImplemented where not offered
-  // (an engine that wraps another's connections: `writer` is not the other engine's).
+  // On failure no transaction is left open on `writer`. NotImplemented where not offered (no
+  // snapshots; a layer whose connections send statements elsewhere, such as the cache).
   virtual arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
       EngineConnection& writer, const std::string& schema, const std::string& table) {
     return arrow::Status::NotImplemented("engine ", name(),

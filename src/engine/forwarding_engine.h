@@ -143,8 +143,13 @@ class ForwardingEngine : public Engine {
       const std::string& schema, const std::string& table) override {
     return target_->SnapshotConnection(schema, table);
   }
-  // (BeginSharingSnapshot is not forwarded: its writer would be this layer's connection, not
-  // one of the target's.)
+  // The writer is this layer's connection, which passes its transaction and statements on to
+  // the target's; a layer whose connections send statements elsewhere (the cache) overrides
+  // this with NotImplemented.
+  arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
+      EngineConnection& writer, const std::string& schema, const std::string& table) override {
+    return target_->BeginSharingSnapshot(writer, schema, table);
+  }
 
  protected:
   Engine& target() const { return *target_; }
