@@ -60,6 +60,13 @@ class Direct:
             cur.execute(sql)
             return cur.fetchall()
 
+    def wait_for_a_lock_wait(self, failure, timeout=10.0):
+        """Waits until some session waits for a lock (`failure` if none does in time)."""
+        deadline = time.monotonic() + timeout
+        while self.stored("SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0] < 1:
+            assert time.monotonic() < deadline, failure
+            time.sleep(0.02)
+
 
 @pytest.fixture
 def direct(postgres, start_server):
@@ -93,6 +100,60 @@ def metrics_rows(ids, start, n, step_s, seed):
                               pa.timestamp("us")),
         "value": [float((i * 37 + seed) % 101) / 4 for i in range(n)],
     })
+
+
+def old_and_recent_metrics(server, old_start, old_step_s):
+    """Metrics rows of a, b and c: 300 from `old_start`, `old_step_s` seconds apart, and 800
+    of the last 40 minutes."""
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), old_start, 300, old_step_s, 0),
+                        mode="append")
+        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"),
+                                                utcnow().replace(microsecond=0)
+                                                - dt.timedelta(minutes=40), 800, 3, 0),
+                        mode="append")
+
+
+class MetricsWriter:
+    """Streams metrics rows of b and c (times from now on) through hyprstream, 20 at a time,
+    from entering (once 100 are written) until leaving; leaving re-raises what it met."""
+
+    def __init__(self, server):
+        self.server = server
+        self.written = 0
+        self.errors = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.write)
+
+    def write(self):
+        try:
+            with adbc_driver_flightsql.dbapi.connect(self.server.uri, autocommit=True) as conn:
+                cur = conn.cursor()
+                seed = 1
+                while not self.stop.is_set():
+                    batch = metrics_rows(("b", "c"), utcnow(), 20, 0.01, seed)
+                    cur.adbc_ingest("metrics", batch, mode="append")
+                    self.written += batch.num_rows
+                    seed += 1
+        except Exception as e:  # noqa: BLE001 - re-raised on leaving
+            self.errors.append(e)
+
+    def settle(self, rows=100):
+        """Waits until `rows` more rows are written."""
+        until = self.written + rows
+        while self.written < until and not self.errors:
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self.thread.start()
+        self.settle()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        assert not self.errors, self.errors
 
 
 def prices_with_window(server, windows, syms, n):
@@ -130,53 +191,22 @@ def test_metrics_windows_are_rebuilt_from_a_snapshot_while_writes_go_on(direct):
     query equal PostgreSQL's own answers over its rows. A restart builds them from a snapshot
     too, in the background, with the same answers."""
     server = direct.start()
-    now = utcnow().replace(microsecond=0)
-    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-        cur = conn.cursor()
-        # A day ago (history; the trailing window's build does not read them) and the last
-        # 40 minutes.
-        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), now - dt.timedelta(days=1),
-                                                300, 60, 0), mode="append")
-        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), now - dt.timedelta(minutes=40),
-                                                800, 3, 0), mode="append")
+    # A day ago (history; the trailing window's build does not read them) and the last 40
+    # minutes.
+    old_and_recent_metrics(server, utcnow().replace(microsecond=0) - dt.timedelta(days=1), 60)
     assert set(wait_answering(server).values()) == {"answering"}
     close(rows(server.uri, METRICS_5M), direct.stored(METRICS_5M_PG))
 
     # A writer streams rows of b and c (times from now on) through the DELETE and the rebuild.
-    stop, errors, written = threading.Event(), [], [0]
-
-    def write():
-        try:
-            with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-                cur = conn.cursor()
-                seed = 1
-                while not stop.is_set():
-                    batch = metrics_rows(("b", "c"), utcnow(), 20, 0.01, seed)
-                    cur.adbc_ingest("metrics", batch, mode="append")
-                    written[0] += batch.num_rows
-                    seed += 1
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    try:
-        while written[0] < 100 and not errors:
-            time.sleep(0.01)
+    with MetricsWriter(server) as writer:
         with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
             cur = conn.cursor()
             cur.execute("DELETE FROM metrics WHERE metric_id = 'a'")
             assert cur.rowcount in (-1, 100 + 800 // 3 + 1)
         assert direct.stored("SELECT count(*) FROM metrics WHERE metric_id = 'a'") == [(0,)]
         assert set(wait_answering(server).values()) == {"answering"}, server.log()[-3000:]
-        settle = written[0] + 100
-        while written[0] < settle and not errors:
-            time.sleep(0.01)
-    finally:
-        stop.set()
-        writer.join()
-    assert not errors, errors
-    assert written[0] >= 200
+        writer.settle()
+    assert writer.written >= 200
     # (Built from a snapshot: the start's build and the rebuild after the DELETE.)
     assert server.log().count("built from the stored rows of main.metrics") >= 2
 
@@ -253,10 +283,7 @@ def test_a_rebuild_that_cannot_read_the_rows_is_tried_again(direct):
             lock = threading.Thread(
                 target=lambda: locking.execute("LOCK TABLE prices IN ACCESS EXCLUSIVE MODE"))
             lock.start()
-            deadline = time.monotonic() + 10
-            while direct.stored("SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0] < 1:
-                assert time.monotonic() < deadline, "the lock was not asked for"
-                time.sleep(0.02)
+            direct.wait_for_a_lock_wait("the lock was not asked for")
             conn.commit()
         lock.join()
         deadline = time.monotonic() + 20
@@ -272,17 +299,6 @@ def test_a_rebuild_that_cannot_read_the_rows_is_tried_again(direct):
     assert {r[0] for r in assert_prices_1m(server, direct)} == {"y"}
 
 
-def old_and_recent_metrics(server, now):
-    """Metrics rows of a, b and c: 300 over the 50 hours from 3 days ago, and 800 of the last
-    40 minutes."""
-    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-        cur = conn.cursor()
-        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), now - dt.timedelta(days=3),
-                                                300, 600, 0), mode="append")
-        cur.adbc_ingest("metrics", metrics_rows(("a", "b", "c"), now - dt.timedelta(minutes=40),
-                                                800, 3, 0), mode="append")
-
-
 RETENTION = ("DELETE FROM metrics WHERE timestamp < (now() AT TIME ZONE 'UTC') "
              "- INTERVAL '2 days'")
 
@@ -294,29 +310,10 @@ def test_a_retention_delete_is_followed_not_rebuilt(direct):
     included) and the README query equal PostgreSQL's answers over the rows left."""
     server = direct.start()
     now = utcnow().replace(microsecond=0)
-    old_and_recent_metrics(server, now)
+    old_and_recent_metrics(server, now - dt.timedelta(days=3), 600)  # 50 hours from 3 days ago
     assert set(wait_answering(server).values()) == {"answering"}
 
-    stop, errors, written = threading.Event(), [], [0]
-
-    def write():
-        try:
-            with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-                cur = conn.cursor()
-                seed = 1
-                while not stop.is_set():
-                    batch = metrics_rows(("b", "c"), utcnow(), 20, 0.01, seed)
-                    cur.adbc_ingest("metrics", batch, mode="append")
-                    written[0] += batch.num_rows
-                    seed += 1
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    try:
-        while written[0] < 100 and not errors:
-            time.sleep(0.01)
+    with MetricsWriter(server) as writer:
         old = direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
                             "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'")[0][0]
         assert old >= 100
@@ -324,13 +321,7 @@ def test_a_retention_delete_is_followed_not_rebuilt(direct):
             conn.cursor().execute(RETENTION)
         # Answering as the DELETE returned: followed, not rebuilt.
         assert set(states(server).values()) == {"answering"}, server.log()[-3000:]
-        settle = written[0] + 100
-        while written[0] < settle and not errors:
-            time.sleep(0.01)
-    finally:
-        stop.set()
-        writer.join()
-    assert not errors, errors
+        writer.settle()
     log = server.log()
     for name in ("metrics", "metrics_trailing"):
         assert f"window '{name}' followed the DELETE of the rows of main.metrics before" in log, \
@@ -355,7 +346,8 @@ def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
     succeed, and the windows are rebuilt, equal to PostgreSQL's rows (the other session's
     change included)."""
     server = direct.start()
-    old_and_recent_metrics(server, time_now := utcnow().replace(microsecond=0))
+    time_now = utcnow().replace(microsecond=0)
+    old_and_recent_metrics(server, time_now - dt.timedelta(days=3), 600)
     assert set(wait_answering(server).values()) == {"answering"}
 
     # Another session changes old rows and holds their locks; the DELETE waits for them.
@@ -375,10 +367,7 @@ def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
 
         deleting = threading.Thread(target=delete)
         deleting.start()
-        deadline = time.monotonic() + 10
-        while direct.stored("SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0] < 1:
-            assert time.monotonic() < deadline, "the DELETE did not wait for the row locks"
-            time.sleep(0.02)
+        direct.wait_for_a_lock_wait("the DELETE did not wait for the row locks")
         other.commit()
         deleting.join(30)
     finally:
