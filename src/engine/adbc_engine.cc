@@ -43,24 +43,29 @@ class AdbcEngine : public Engine {
     // Any query takes the snapshot; one that reads no table costs nothing.
     return PinSnapshot(std::move(connection), "SELECT 1", {kReadOnlyRepeatableRead});
   }
-  // PostgreSQL: the writer's REPEATABLE READ transaction takes its snapshot by exporting it
-  // (pg_export_snapshot), and the reader's imports it; the export stays valid while the
-  // writer's transaction is open.
+  // PostgreSQL: the writer's REPEATABLE READ transaction (SERIALIZABLE where that is the
+  // session's default: never weaker than the statement would run without it) takes its
+  // snapshot by exporting it (pg_export_snapshot), and the reader's, of the same level,
+  // imports it; the export stays valid while the writer's transaction is open.
   arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
       EngineConnection& writer, const std::string& schema, const std::string& table) override {
     if (!postgresql_ || dynamic_cast<AdbcEngineConnection*>(&writer) == nullptr) {
       return Engine::BeginSharingSnapshot(writer, schema, table);
     }
+    ARROW_ASSIGN_OR_RAISE(
+        std::string level,
+        QueryValue(writer, "SELECT current_setting('default_transaction_isolation')"));
+    const std::string isolation = std::string("SET TRANSACTION ISOLATION LEVEL ") +
+                                  (level == "serializable" ? "SERIALIZABLE" : "REPEATABLE READ");
     ARROW_RETURN_NOT_OK(writer.BeginTransaction());
     auto shared = [&]() -> arrow::Result<std::shared_ptr<EngineConnection>> {
-      ARROW_RETURN_NOT_OK(
-          ExecuteStatement(writer, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+      ARROW_RETURN_NOT_OK(ExecuteStatement(writer, isolation));
       ARROW_ASSIGN_OR_RAISE(std::string exported,
                             QueryValue(writer, "SELECT pg_export_snapshot()"));
       ARROW_ASSIGN_OR_RAISE(auto reader, Connect());
       return PinSnapshot(
           std::move(reader), "SELECT 1",
-          {kReadOnlyRepeatableRead, "SET TRANSACTION SNAPSHOT " + QuoteLiteral(exported)});
+          {isolation + ", READ ONLY", "SET TRANSACTION SNAPSHOT " + QuoteLiteral(exported)});
     }();
     if (!shared.ok()) (void)writer.Rollback();
     return shared;

@@ -60,6 +60,20 @@ class Direct:
             cur.execute(sql)
             return cur.fetchall()
 
+    def note_delete_isolation(self):
+        """Each DELETE of metrics notes its transaction's isolation level in delete_levels
+        (a statement trigger); the levels noted, in order, are delete_levels()."""
+        self.postgres.psql(
+            "CREATE TABLE delete_levels (n serial, level text); "
+            "CREATE FUNCTION note_level() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "INSERT INTO delete_levels (level) VALUES "
+            "(current_setting('transaction_isolation')); RETURN NULL; END $$; "
+            "CREATE TRIGGER note_level BEFORE DELETE ON metrics FOR EACH STATEMENT "
+            "EXECUTE FUNCTION note_level()", database=self.database)
+
+    def delete_levels(self):
+        return [level for (level,) in self.stored("SELECT level FROM delete_levels ORDER BY n")]
+
     def wait_for_a_lock_wait(self, failure, timeout=10.0):
         """Waits until some session waits for a lock (`failure` if none does in time)."""
         deadline = time.monotonic() + timeout
@@ -312,6 +326,7 @@ def test_a_retention_delete_is_followed_not_rebuilt(direct):
     now = utcnow().replace(microsecond=0)
     old_and_recent_metrics(server, now - dt.timedelta(days=3), 600)  # 50 hours from 3 days ago
     assert set(wait_answering(server).values()) == {"answering"}
+    direct.note_delete_isolation()
 
     with MetricsWriter(server) as writer:
         old = direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
@@ -329,6 +344,7 @@ def test_a_retention_delete_is_followed_not_rebuilt(direct):
     assert "rebuilt" not in log.split("followed the DELETE", 1)[1]
     assert direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
                          "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'") == [(0,)]
+    assert direct.delete_levels() == ["repeatable read"]
 
     got = rows(server.uri, METRICS_5M)
     assert min(r[1] for r in got) < now - dt.timedelta(days=1)  # history windows are left
@@ -349,6 +365,7 @@ def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
     time_now = utcnow().replace(microsecond=0)
     old_and_recent_metrics(server, time_now - dt.timedelta(days=3), 600)
     assert set(wait_answering(server).values()) == {"answering"}
+    direct.note_delete_isolation()
 
     # Another session changes old rows and holds their locks; the DELETE waits for them.
     other = adbc_driver_postgresql.dbapi.connect(direct.uri())
@@ -376,6 +393,8 @@ def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
     assert done.is_set() and not errors, errors
     assert direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
                          "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'") == [(0,)]
+    # (The first try's row is rolled back with it.)
+    assert direct.delete_levels() == ["read committed"]
     assert "a DELETE of main.metrics lost to another write of its rows (" in server.log()
     assert "(SQLSTATE 40001)); running it again" in server.log()
     assert "followed the DELETE" not in server.log()
@@ -446,3 +465,23 @@ def test_retention_deletes_at_random_bounds_leave_answers_equal_to_postgresql(di
             close(got, direct.stored(README_QUERY_PG))
     assert followed >= 3, f"seed {seed}: only {followed} follows"
     assert "window 'metrics' followed the DELETE" in server.log(), f"seed {seed}"
+
+
+def test_a_followed_delete_is_never_weaker_than_the_sessions_isolation(direct):
+    """Where the database's sessions default to SERIALIZABLE, the followed DELETE's transaction
+    is SERIALIZABLE too (not REPEATABLE READ), and its check's reader imports the snapshot at
+    that level: it is followed, and the answers equal PostgreSQL's."""
+    direct.postgres.psql(f"ALTER DATABASE {direct.database} "
+                         "SET default_transaction_isolation = 'serializable'",
+                         database="postgres")
+    server = direct.start()
+    old_and_recent_metrics(server, utcnow().replace(microsecond=0) - dt.timedelta(days=3), 600)
+    assert set(wait_answering(server).values()) == {"answering"}
+    direct.note_delete_isolation()
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        conn.cursor().execute(RETENTION)
+    assert direct.delete_levels() == ["serializable"]
+    assert set(states(server).values()) == {"answering"}, server.log()[-3000:]
+    assert "window 'metrics' followed the DELETE" in server.log()
+    close(rows(server.uri, METRICS_5M), direct.stored(METRICS_5M_PG))
+    close(rows(server.uri, README_QUERY), direct.stored(README_QUERY_PG))
