@@ -2,11 +2,11 @@
 // READ transaction) gives a transaction its snapshot at its first read, so PinSnapshot begins a
 // transaction on `connection`, runs the `setup` statements first where given (PostgreSQL: SET
 // TRANSACTION ISOLATION LEVEL REPEATABLE READ, and SET TRANSACTION SNAPSHOT to share another
-// transaction's) and then `pin` (a cheap read, e.g. a count) before it
-// returns: every query run on the connection it gives reads the rows as of then; ReadPinned
-// prepares a query on it, which runs when the reader is first read; ReadPinnedInTurn reads the
-// rows of several queries one after the other (a large read in parts, each arranged on its own
-// if asked). Rows committed after the pin are in none, however late they are read.
+// transaction's) and then `pin` (a cheap read, e.g. a count) before it returns: every query run
+// on the connection it gives reads the rows as of then; ReadPinned prepares a query on it,
+// which runs when the reader is first read; ReadPinnedInTurn reads the rows of several queries
+// one after the other (a large read in parts, each arranged on its own if asked). Rows
+// committed after the pin are in none, however late they are read.
 //
 // Ownership: the pinned connection (and the reader, which holds it) owns `connection`'s
 // transaction and ends it (rolls back) when released; nobody else may use the connection
