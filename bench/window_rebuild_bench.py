@@ -39,6 +39,7 @@ Behind the cache the copy is reloaded and the windows rebuilt from it.
 HYPRSTREAM_BIN overrides build/hyprstream; BENCH_LOG=FILE keeps hyprstream's log there. Client, hyprstream and PostgreSQL share the CPUs.
 """
 import argparse
+import datetime
 import os
 import re
 import subprocess
@@ -80,6 +81,15 @@ def start(pg, log, *args, cache=True):
 
 REBUILT = re.compile(r"window '(metrics|metrics_trailing)' built from the "
                      r"(?:stored rows|cached copy) of \S+: (\d+) rows")
+# hyprstream's log lines begin with their local time, e.g. 2026-12-07T09:42:06.761.
+LINE_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+) ", re.M)
+
+
+def logged_at(text, position):
+    """Epoch seconds of the log line holding `position` in `text`."""
+    start = text.rfind("\n", 0, position) + 1
+    stamp = LINE_TIME.match(text, start)
+    return datetime.datetime.fromisoformat(stamp.group(1)).timestamp()
 
 
 def measure_rebuild(proc, uri, log, log_path, args):
@@ -107,6 +117,7 @@ def measure_rebuild(proc, uri, log, log_path, args):
     time.sleep(2)
     mark = len(open(log_path).read())
     began = time.monotonic()
+    began_wall = time.time()
     rebuilding.set()
     with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
         conn.cursor().execute(
@@ -122,10 +133,13 @@ def measure_rebuild(proc, uri, log, log_path, args):
             load = time.monotonic() - began
         if held_for is None and held.search(text):
             held_for = held.search(text).group(1)
-        for name, rows in rebuilt.findall(text):
-            found.setdefault(name, (time.monotonic() - began, f"rebuilt, {rows} rows"))
-        for name in followed.findall(text):
-            found.setdefault(name, (time.monotonic() - began, "followed, no rebuild"))
+        # (When each logged it: a definition may answer again before the DELETE returns.)
+        for match in rebuilt.finditer(text):
+            found.setdefault(match.group(1), (logged_at(text, match.start()) - began_wall,
+                                              f"rebuilt, {match.group(2)} rows"))
+        for match in followed.finditer(text):
+            found.setdefault(match.group(1), (logged_at(text, match.start()) - began_wall,
+                                              "followed, no rebuild"))
         time.sleep(0.01)
     rebuilding.clear()
     time.sleep(1)
