@@ -375,11 +375,11 @@ class WindowCatalog {
   // The definitions of `table` that could follow a DELETE (MayFollowDelete); empty when a
   // state is being built or follows an engine's copy. Caller holds mutex_.
   std::vector<std::shared_ptr<Entry>> FollowersOfDelete(const TableName& table) const;
-  // CheckDelete for definitions over time column `time`, `oldest` the oldest time left:
-  // whether the DELETE removed exactly the rows older than it.
-  arrow::Result<bool> RemovedOnlyRowsBefore(const DeleteWatch& watch,
-                                            engine::EngineConnection& deleting,
-                                            const std::string& time, int64_t oldest) const;
+  // CheckDelete for definitions over time column `time`, `oldest` the oldest time left and
+  // `left` the rows the DELETE's transaction sees: whether it removed exactly the rows older
+  // than `oldest`.
+  arrow::Result<bool> RemovedOnlyRowsBefore(const DeleteWatch& watch, const std::string& time,
+                                            int64_t oldest, int64_t left) const;
   // Makes `entry`'s history (its state holds no row older than `oldest`) agree with the stored
   // rows once every row older than `oldest` is gone: the windows starting before `oldest`
   // dropped, those holding it recomputed from the stored rows. Returns the history rows

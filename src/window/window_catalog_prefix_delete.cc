@@ -87,31 +87,30 @@ std::optional<WindowCatalog::DeleteWatch> WindowCatalog::WatchDelete(
 }
 
 arrow::Result<bool> WindowCatalog::RemovedOnlyRowsBefore(const DeleteWatch& watch,
-                                                         engine::EngineConnection& deleting,
-                                                         const std::string& time,
-                                                         int64_t oldest) const {
-  // `deleting` sees the rows of the snapshot without those it deleted (writes committed since
-  // are in neither), all at or after `oldest` or without a time. They are among the snapshot's
-  // rows at or after `oldest` (or without a time); as many means the DELETE removed none of
-  // those, and every older one.
+                                                         const std::string& time, int64_t oldest,
+                                                         int64_t left) const {
+  // The DELETE's transaction sees the rows of the snapshot without those it deleted (writes
+  // committed since are in neither), all at or after `oldest` or without a time. They are
+  // among the snapshot's rows at or after `oldest` (or without a time); as many means the
+  // DELETE removed none of those, and every older one.
   const std::string table = storage_->Sql(watch.table);
   const std::string column = engine::QuoteIdentifier(time);
-  ARROW_ASSIGN_OR_RAISE(std::string after,
-                        engine::QueryValue(deleting, "SELECT count(*) FROM " + table));
   ARROW_ASSIGN_OR_RAISE(
       std::string before,
       engine::QueryValue(*watch.before, "SELECT count(*) FROM " + table + " WHERE " + column +
                                             " >= " + storage_->TimestampLiteral(oldest) + " OR " +
                                             column + " IS NULL"));
-  return before == after;
+  return before == std::to_string(left);
 }
 
 void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting) const {
   const auto began = std::chrono::steady_clock::now();
   // Per time column: the oldest time left (nullopt: none, or it cannot be read), and whether
-  // the DELETE removed exactly the rows before it (asked only for a state that could follow).
+  // the DELETE removed exactly the rows before it (asked only for a state that could follow);
+  // the rows left (read with the first oldest time).
   std::map<std::string, std::optional<int64_t>> oldest_left;
   std::map<std::string, bool> only_older;
+  int64_t left = 0;
   const std::string table = storage_->Sql(watch.table);
   auto failed = [&](const arrow::Status& status) {
     spdlog::warn("telling which rows a DELETE of {} removed: {}", watch.table.key(),
@@ -122,7 +121,8 @@ void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& de
     const std::string& time = entry.spec.time_column;
     if (!oldest_left.contains(time)) {
       auto oldest = WindowStorage::QueryTime(
-          deleting, "SELECT min(" + engine::QuoteIdentifier(time) + ") FROM " + table);
+          deleting, "SELECT min(" + engine::QuoteIdentifier(time) + "), count(*) FROM " + table,
+          &left);
       if (!oldest.ok()) failed(oldest.status());
       // (No time left: a rebuild from (almost) nothing is as cheap.)
       oldest_left[time] = oldest.ok() ? *oldest : std::nullopt;
@@ -135,7 +135,7 @@ void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& de
     const int64_t held_from = entry.store->OldestTimeHeld();
     if (held_from == kNoTime || held_from < *oldest) continue;  // the state holds such rows
     if (!only_older.contains(time)) {
-      auto removed = RemovedOnlyRowsBefore(watch, deleting, time, *oldest);
+      auto removed = RemovedOnlyRowsBefore(watch, time, *oldest, left);
       if (!removed.ok()) failed(removed.status());
       only_older[time] = removed.ok() && *removed;
     }
