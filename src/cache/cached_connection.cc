@@ -290,6 +290,7 @@ void CachedConnection::FinishTransactionWrites() {
 }
 
 void CachedConnection::StashForCommit(const TableKey& table, arrow::RecordBatchVector rows) {
+  StopFollowing();  // (rows the DELETE's check would not expect)
   std::lock_guard<std::mutex> lock(mutex_);
   auto& stash = stashed_[table];
   for (auto& batch : rows) {
@@ -322,7 +323,54 @@ void CachedConnection::ApplyToMirror(const std::shared_ptr<Mirror>& mirror,
   core_->results.Invalidate({mirror->key});
 }
 
+arrow::Result<std::shared_ptr<engine::EngineConnection>> CachedConnection::BeginSharingSnapshot(
+    const TableKey& table) {
+  if (InTransaction()) return arrow::Status::Invalid("a transaction is already open");
+  if (auto mirror = core_->mirrors.Find(table)) {
+    ARROW_ASSIGN_OR_RAISE(followed_, FollowedDelete::Begin(core_, mirror, target(), *cache_));
+    if (followed_) return followed_->before();
+  }
+  return core_->backend->BeginSharingSnapshot(target(), table.schema, table.table);
+}
+
+arrow::Result<bool> CachedConnection::BeginFollowedDelete(const TableKey& table) {
+  if (InTransaction()) return false;
+  auto mirror = core_->mirrors.Find(table);
+  if (!mirror) return false;
+  ARROW_ASSIGN_OR_RAISE(followed_, FollowedDelete::Begin(core_, mirror, target(), *cache_));
+  return followed_ != nullptr;
+}
+
+bool CachedConnection::FollowsWrite(const std::string& sql,
+                                    const std::optional<std::vector<TableKey>>& written) {
+  if (!followed_) return false;
+  if (!followed_->deleted() &&
+      DeletesOnlyFrom(sql, core_->backend_default_schema) == followed_->table()) {
+    followed_->Deleted();
+    return true;
+  }
+  if (written && written->empty()) return false;  // (changes nothing)
+  StopFollowing();
+  return false;
+}
+
+void CachedConnection::StopFollowing() {
+  if (!followed_) return;
+  followed_->Rollback(*cache_);
+  const TableKey table = followed_->table();
+  followed_.reset();
+  BeginWrite(std::vector<TableKey>{table});  // released at the transaction's end: reloaded
+}
+
 arrow::Status CachedConnection::Commit() {
+  if (auto followed = std::move(followed_)) {
+    if (followed->deleted()) {
+      arrow::Status status = followed->Commit(target(), *cache_);
+      FinishTransactionWrites();
+      return status;
+    }
+    followed->Rollback(*cache_);
+  }
   std::map<TableKey, arrow::RecordBatchVector> stashed;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -364,6 +412,7 @@ arrow::Status CachedConnection::Commit() {
 }
 
 arrow::Status CachedConnection::Rollback() {
+  if (auto followed = std::move(followed_)) followed->Rollback(*cache_);
   arrow::Status status = target().Rollback();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -411,6 +460,7 @@ arrow::Result<int64_t> CachedConnection::Ingest(const engine::IngestRequest& req
     }
   }
   std::vector<TableKey> tables{key};
+  if (InTransaction()) StopFollowing();  // (rows the DELETE's check would not expect)
   if (mirror && !InTransaction()) {
     std::unique_lock<std::mutex> write(mirror->write);
     if (creating || core_->mirrors.IsReady(*mirror)) {

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "cache/cache_core.h"
+#include "cache/followed_delete.h"
 #include "engine/forwarding_engine.h"
 #include "engine/result_provenance.h"
 
@@ -65,6 +66,19 @@ class CachedConnection : public engine::ForwardingConnection,
   // reloaded.
   void ApplyToMirror(const std::shared_ptr<Mirror>& mirror, const arrow::RecordBatchVector& rows);
 
+  // Engine::BeginSharingSnapshot on this session (in no transaction): the backend's
+  // transaction and its pinned reader, and where `table`'s mirror can follow a DELETE run in
+  // the transaction, the mirror's transaction too (FollowedDelete, committed by Commit).
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> BeginSharingSnapshot(
+      const TableKey& table);
+  // The same for a DELETE run on its own (CachedStatement): false, and no transaction begun,
+  // where the mirror cannot follow it.
+  arrow::Result<bool> BeginFollowedDelete(const TableKey& table);
+  // A write `sql` (writing `written`) about to run in the open transaction: true when it is
+  // the DELETE the mirror follows (then it runs without BeginWrite). Any other write ends the
+  // following: the mirror is written around as usual.
+  bool FollowsWrite(const std::string& sql, const std::optional<std::vector<TableKey>>& written);
+
  private:
   arrow::Result<bool> BackendHasTable(const TableKey& key);
   arrow::Result<int64_t> IngestThrough(const engine::IngestRequest& request,
@@ -83,6 +97,8 @@ class CachedConnection : public engine::ForwardingConnection,
                                       arrow::RecordBatchReader* batches,
                                       const std::vector<TableKey>& tables);
   void FinishTransactionWrites();
+  // The transaction writes something else than the DELETE its mirror follows.
+  void StopFollowing();
 
   std::shared_ptr<CacheCore> core_;
   std::shared_ptr<engine::EngineConnection> cache_;
@@ -95,6 +111,9 @@ class CachedConnection : public engine::ForwardingConnection,
   bool transaction_wrote_all_ = false;
   // Rows of the open transaction for mirrors, applied at commit (StashForCommit).
   std::map<TableKey, arrow::RecordBatchVector> stashed_;
+  // The DELETE a mirror follows in the open transaction (BeginSharingSnapshot). Touched only
+  // by the session's serialised calls.
+  std::unique_ptr<FollowedDelete> followed_;
 };
 
 // The mirror name of an ingest's target table.

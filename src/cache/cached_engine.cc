@@ -186,12 +186,14 @@ class CachedEngine : public engine::ForwardingEngine {
   void WatchExternalRows(engine::ExternalRowsListener listener) override {
     core_->mirrors.OnExternalRows(std::move(listener));
   }
-  // Not the backend's: a DELETE through this layer also stops the mirror answering and reloads
-  // it, and its statements may run on the mirror.
+  // The backend's, begun on the session's backend connection; a mirror of the table follows
+  // a DELETE in the transaction where it can (CachedConnection::BeginSharingSnapshot).
   arrow::Result<std::shared_ptr<engine::EngineConnection>> BeginSharingSnapshot(
       engine::EngineConnection& writer, const std::string& schema,
       const std::string& table) override {
-    return Engine::BeginSharingSnapshot(writer, schema, table);
+    auto* session = dynamic_cast<CachedConnection*>(&writer);
+    if (session == nullptr) return Engine::BeginSharingSnapshot(writer, schema, table);
+    return session->BeginSharingSnapshot(KeyOf(schema, table));
   }
   // A mirrored table is as current as its last refresh (rows written through are always in).
   std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,
@@ -285,8 +287,10 @@ class CachedEngine : public engine::ForwardingEngine {
       auto r = core->results.stats();
       const auto& c = core->counters;
       int64_t mirror_rows = 0, evicted = 0, loads = 0, refreshes = 0, during_loads = 0;
+      int64_t deletes_followed = 0;
       for (const auto& m : core->mirrors.Snapshot()) {
         during_loads += m.rows_written_during_loads;
+        deletes_followed += m.deletes_followed;
         mirror_rows += m.rows;
         evicted += m.rows_evicted;
         loads += m.loads;
@@ -310,6 +314,7 @@ class CachedEngine : public engine::ForwardingEngine {
           {"mirror_loads", loads},
           {"mirror_refreshes", refreshes},
           {"rows_written_during_loads", during_loads},
+          {"mirror_deletes_followed", deletes_followed},
           {"rows_written_through", c.rows_written_through.load()},
           {"write_through_failures", c.write_through_failures.load()},
           {"cache_memory_bytes", c.cache_memory_bytes.load()},

@@ -367,24 +367,63 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::Execut
     ARROW_ASSIGN_OR_RAISE(Appended rows, std::move(*appended));
     return rows.reader;
   }
-  // A write (or something else with effects): the backend runs it; what it may have changed
-  // stops answering from the cache until reloaded.
-  return WriteAroundTheMirrors(WrittenTables(sql_, connection_->core().backend_default_schema));
-}
-
-arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> CachedStatement::WriteAroundTheMirrors(
-    const std::optional<std::vector<TableKey>>& written) {
-  if (ChangesSchemas(sql_, written)) connection_->core().backend_schemas.Clear();
-  connection_->BeginWrite(written);
-  auto reader = [&]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
-    ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
-    ARROW_ASSIGN_OR_RAISE(auto result, backend->ExecuteQuery());
-    // Run it to completion before the cache reloads what it changed.
+  // A write (or something else with effects): the backend runs it, to completion before the
+  // cache reloads what it changed.
+  using Rows = arrow::Result<std::shared_ptr<arrow::RecordBatchReader>>;
+  return Write<Rows>([](engine::EngineStatement& backend) -> Rows {
+    ARROW_ASSIGN_OR_RAISE(auto result, backend.ExecuteQuery());
     ARROW_ASSIGN_OR_RAISE(auto batches, result->ToRecordBatches());
     return arrow::RecordBatchReader::Make(std::move(batches), result->schema());
-  }();
+  });
+}
+
+template <typename Result>
+Result CachedStatement::Write(const std::function<Result(engine::EngineStatement&)>& run) {
+  auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
+  if (kind_ == engine::StatementKind::kQuery) written = std::vector<TableKey>{};
+  if (ChangesSchemas(sql_, written)) connection_->core().backend_schemas.Clear();
+  auto on_backend = [&]() -> Result {
+    ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
+    return run(*backend);
+  };
+  if (connection_->InTransaction()) {
+    if (connection_->FollowsWrite(sql_, written)) return on_backend();  // (the mirror follows)
+  } else if (auto followed = FollowedOnItsOwn<Result>(on_backend)) {
+    return *std::move(followed);
+  }
+  // What it may have changed stops answering from the cache until reloaded.
+  connection_->BeginWrite(written);
+  Result result = on_backend();
   connection_->EndWrite(written);
-  return reader;
+  return result;
+}
+
+template <typename Result>
+std::optional<Result> CachedStatement::FollowedOnItsOwn(const std::function<Result()>& run) {
+  auto table = DeletesOnlyFrom(sql_, connection_->core().backend_default_schema);
+  if (!table) return std::nullopt;
+  auto began = connection_->BeginFollowedDelete(*table);
+  if (!began.ok()) {
+    spdlog::warn("the cache of {} cannot follow a DELETE ({}); it is reloaded after it",
+                 table->ToString(), began.status().message());
+    return std::nullopt;
+  }
+  if (!*began) return std::nullopt;
+  connection_->FollowsWrite(sql_, std::vector<TableKey>{*table});
+  Result result = run();
+  if (!result.ok()) {
+    (void)connection_->Rollback();
+    // It lost to another write of its rows (a REPEATABLE READ transaction fails where the
+    // statement on its own waits and goes on) and changed nothing: run it as usual.
+    if (engine::IsWriteConflict(result.status())) {
+      spdlog::info("a DELETE of {} lost to another write of its rows ({}); running it again",
+                   table->ToString(), result.status().message());
+      return std::nullopt;
+    }
+    return result;
+  }
+  if (arrow::Status committed = connection_->Commit(); !committed.ok()) return committed;
+  return result;
 }
 
 arrow::Result<engine::EngineStatement*> CachedStatement::Returning(const std::string& sql) {
@@ -472,16 +511,8 @@ arrow::Result<int64_t> CachedStatement::ExecuteUpdate() {
       return rows.count;
     }
   }
-  auto written = WrittenTables(sql_, connection_->core().backend_default_schema);
-  if (kind_ == engine::StatementKind::kQuery) written = std::vector<TableKey>{};
-  if (ChangesSchemas(sql_, written)) connection_->core().backend_schemas.Clear();
-  connection_->BeginWrite(written);
-  auto count = [&]() -> arrow::Result<int64_t> {
-    ARROW_ASSIGN_OR_RAISE(auto* backend, Backend());
-    return backend->ExecuteUpdate();
-  }();
-  connection_->EndWrite(written);
-  return count;
+  return Write<arrow::Result<int64_t>>(
+      [](engine::EngineStatement& backend) { return backend.ExecuteUpdate(); });
 }
 
 }  // namespace hyprstream::cache

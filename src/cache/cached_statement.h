@@ -4,7 +4,9 @@
 // cast to the schema announced at preparation.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cache/cached_connection.h"
@@ -61,10 +63,16 @@ class CachedStatement : public engine::EngineStatement {
   std::optional<arrow::Result<Appended>> AppendToMirror();
   // The INSERT with RETURNING * added, prepared on the backend and bound.
   arrow::Result<engine::EngineStatement*> Returning(const std::string& sql);
-  // Runs a write on the backend around the mirrors of `written`, which stop answering until
-  // reloaded.
-  arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> WriteAroundTheMirrors(
-      const std::optional<std::vector<TableKey>>& written);
+  // Runs a write on the backend (`run` on the backend's statement). The mirrors of what it
+  // writes stop answering until reloaded, unless it is a DELETE a mirror follows: in the
+  // session's transaction (FollowsWrite), or on its own (FollowedOnItsOwn).
+  template <typename Result>
+  Result Write(const std::function<Result(engine::EngineStatement&)>& run);
+  // A DELETE outside a transaction that its table's mirror follows: run (`run`) in a
+  // transaction of its own, committed with the mirror's; nullopt when the mirror cannot follow
+  // it (or it lost to another write and changed nothing): then it runs as any write.
+  template <typename Result>
+  std::optional<Result> FollowedOnItsOwn(const std::function<Result()>& run);
 
   std::shared_ptr<CachedConnection> connection_;
   const std::string sql_;

@@ -217,6 +217,15 @@ void MirrorSet::Wrote(const std::shared_ptr<Mirror>& mirror, int64_t rows) {
   mirror->rows += rows;
 }
 
+void MirrorSet::Deleted(const std::shared_ptr<Mirror>& mirror, int64_t rows) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    mirror->rows -= rows;
+    ++mirror->deletes_followed;
+  }
+  Changed(mirror->key);
+}
+
 void MirrorSet::MarkReady(const std::shared_ptr<Mirror>& mirror, std::optional<int64_t> horizon_us,
                           std::chrono::system_clock::time_point as_of, int64_t rows) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -339,9 +348,8 @@ arrow::Result<int64_t> MirrorSet::Stage(Mirror& mirror, BackendRows& rows,
   // The backend's next batches are read on a thread of their own while the cache appends.
   std::shared_ptr<arrow::RecordBatchReader> backend_rows = std::move(rows.reader);
   const auto schema = backend_rows->schema();
-  ARROW_ASSIGN_OR_RAISE(auto ahead,
-                        arrow::MakeReadaheadIterator(
-                            arrow::MakeIteratorFromReader(std::move(backend_rows)), 2));
+  ARROW_ASSIGN_OR_RAISE(auto ahead, arrow::MakeReadaheadIterator(
+                                        arrow::MakeIteratorFromReader(std::move(backend_rows)), 2));
   ARROW_ASSIGN_OR_RAISE(auto reader,
                         arrow::RecordBatchReader::MakeFromIterator(std::move(ahead), schema));
   auto copied = cache.Ingest(staging, reader.get());
@@ -611,7 +619,7 @@ std::vector<MirrorSnapshot> MirrorSet::Snapshot() const {
                                                                        : "reload";
     out.push_back({key, m->options.time_column, refresh, MirrorStateName(m->state), m->last_error,
                    m->horizon_us, m->refreshed_at, m->rows, m->loads, m->refreshes, m->rows_evicted,
-                   m->rows_written_during_loads});
+                   m->rows_written_during_loads, m->deletes_followed});
   }
   return out;
 }

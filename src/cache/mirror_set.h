@@ -63,6 +63,7 @@ struct Mirror {
   int64_t generation = 0;  // bumped whenever the cache table is replaced
   int64_t loads = 0, refreshes = 0, rows_evicted = 0;
   int64_t rows_written_during_loads = 0;  // rows a load took from writes during its copy
+  int64_t deletes_followed = 0;           // DELETEs followed instead of reloading (Deleted)
   std::string last_error;
 };
 
@@ -81,7 +82,7 @@ struct MirrorSnapshot {
   std::string time_column, refresh, state, last_error;
   std::optional<int64_t> horizon_us;
   std::chrono::system_clock::time_point refreshed_at;
-  int64_t rows, loads, refreshes, rows_evicted, rows_written_during_loads;
+  int64_t rows, loads, refreshes, rows_evicted, rows_written_during_loads, deletes_followed;
 };
 
 class MirrorSet {
@@ -124,6 +125,8 @@ class MirrorSet {
   void Invalidate(const std::shared_ptr<Mirror>& mirror, const std::string& why);
   // After a committed write-through: `rows` more rows, content current.
   void Wrote(const std::shared_ptr<Mirror>& mirror, int64_t rows);
+  // After a DELETE the mirror followed (FollowedDelete): `rows` fewer rows, content current.
+  void Deleted(const std::shared_ptr<Mirror>& mirror, int64_t rows);
   // The mirror now holds exactly the backend table as of `as_of` (a new table created by a
   // write-through, or a finished load).
   void MarkReady(const std::shared_ptr<Mirror>& mirror, std::optional<int64_t> horizon_us,

@@ -117,4 +117,16 @@ std::optional<std::vector<TableKey>> WrittenTables(const std::string& sql,
   return out;
 }
 
+std::optional<TableKey> DeletesOnlyFrom(const std::string& sql, const std::string& default_schema) {
+  const auto script = sql::Analyze(sql);
+  const sql::StatementInfo* statement = script->Single();
+  if (statement == nullptr || statement->kind != sql::StatementKind::kDelete ||
+      !script->WritesKnown()) {
+    return std::nullopt;
+  }
+  const std::vector<sql::TableWrite> writes = script->Writes();
+  if (writes.size() != 1 || writes[0].mode != sql::WriteMode::kDelete) return std::nullopt;
+  return KeyOf(writes[0].table, default_schema);
+}
+
 }  // namespace hyprstream::cache

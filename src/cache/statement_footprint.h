@@ -66,4 +66,8 @@ arrow::Result<int64_t> EvaluateBound(engine::EngineConnection& duckdb, const Low
 std::optional<std::vector<TableKey>> WrittenTables(const std::string& sql,
                                                    const std::string& default_schema);
 
+// The table `sql` deletes rows of, when it is one DELETE that writes nothing else (no
+// writing CTE); nullopt for any other SQL. The mirror may then follow it (FollowedDelete).
+std::optional<TableKey> DeletesOnlyFrom(const std::string& sql, const std::string& default_schema);
+
 }  // namespace hyprstream::cache

@@ -373,13 +373,8 @@ class WindowCatalog {
   arrow::Status ReplaceHistory(Entry& entry, std::vector<ClosedWindow> closed,
                                const EarlierWindows* earlier = nullptr);
   // The definitions of `table` that could follow a DELETE (MayFollowDelete); empty when a
-  // state is being built or follows an engine's copy. Caller holds mutex_.
+  // state is being built. Caller holds mutex_.
   std::vector<std::shared_ptr<Entry>> FollowersOfDelete(const TableName& table) const;
-  // CheckDelete for definitions over time column `time`, `oldest` the oldest time left and
-  // `left` the rows the DELETE's transaction sees: whether it removed exactly the rows older
-  // than `oldest`.
-  arrow::Result<bool> RemovedOnlyRowsBefore(const DeleteWatch& watch, const std::string& time,
-                                            int64_t oldest, int64_t left) const;
   // Makes `entry`'s history (its state holds no row older than `oldest`) agree with the stored
   // rows once every row older than `oldest` is gone: the windows starting before `oldest`
   // dropped, those holding it recomputed from the stored rows. Returns the history rows

@@ -12,6 +12,7 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "engine/prefix_delete.h"
 #include "engine/result_provenance.h"
 #include "window/event_time.h"
 #include "window/window_catalog.h"
@@ -39,7 +40,9 @@ std::vector<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FollowersOfDel
     const TableName& table) const {
   std::vector<std::shared_ptr<Entry>> followers;
   // (The checks below need the DELETE's transaction to keep the snapshot the watch reads:
-  // embedded DuckDB and PostgreSQL, engine_->BeginSharingSnapshot.)
+  // embedded DuckDB and PostgreSQL, engine_->BeginSharingSnapshot. Behind the cache, states
+  // built from its copy follow too when the copy follows the DELETE; when it cannot, it is
+  // reloaded and they are rebuilt from it, as after any write.)
   if (!reads_snapshots_ || (storage_->flavor() != WindowStorage::Flavor::kDuckDb &&
                             storage_->flavor() != WindowStorage::Flavor::kPostgres)) {
     return {};
@@ -47,7 +50,6 @@ std::vector<std::shared_ptr<WindowCatalog::Entry>> WindowCatalog::FollowersOfDel
   if (handoffs_.contains(table.key())) return {};  // a state being built
   for (const auto& [name, entry] : entries_) {
     if (entry->table != table) continue;
-    if (entry->follows) return {};  // rebuilt from the engine's copy
     if (entry->diverged || entry->pending || entry->history_pending) continue;
     auto field = entry->input_schema->GetFieldByName(entry->spec.time_column);
     if (field == nullptr || !WindowStorage::ComparesWithTimestampLiteral(*field->type())) continue;
@@ -86,31 +88,13 @@ std::optional<WindowCatalog::DeleteWatch> WindowCatalog::WatchDelete(
   return watch;
 }
 
-arrow::Result<bool> WindowCatalog::RemovedOnlyRowsBefore(const DeleteWatch& watch,
-                                                         const std::string& time, int64_t oldest,
-                                                         int64_t left) const {
-  // The DELETE's transaction sees the rows of the snapshot without those it deleted (writes
-  // committed since are in neither), all at or after `oldest` or without a time. They are
-  // among the snapshot's rows at or after `oldest` (or without a time); as many means the
-  // DELETE removed none of those, and every older one.
-  const std::string table = storage_->Sql(watch.table);
-  const std::string column = engine::QuoteIdentifier(time);
-  ARROW_ASSIGN_OR_RAISE(
-      std::string before,
-      engine::QueryValue(*watch.before, "SELECT count(*) FROM " + table + " WHERE " + column +
-                                            " >= " + storage_->TimestampLiteral(oldest) + " OR " +
-                                            column + " IS NULL"));
-  return before == std::to_string(left);
-}
-
 void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting) const {
   const auto began = std::chrono::steady_clock::now();
-  // Per time column: the oldest time left (nullopt: none, or it cannot be read), and whether
-  // the DELETE removed exactly the rows before it (asked only for a state that could follow);
-  // the rows left (read with the first oldest time).
-  std::map<std::string, std::optional<int64_t>> oldest_left;
+  // Per time column: the rows left (oldest time nullopt: none, or they cannot be read), and
+  // whether the DELETE removed exactly the rows before the oldest (asked only for a state that
+  // could follow).
+  std::map<std::string, std::optional<engine::RowsLeft>> rows_left;
   std::map<std::string, bool> only_older;
-  int64_t left = 0;
   const std::string table = storage_->Sql(watch.table);
   auto failed = [&](const arrow::Status& status) {
     spdlog::warn("telling which rows a DELETE of {} removed: {}", watch.table.key(),
@@ -119,23 +103,22 @@ void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& de
   for (DeleteWatch::Noted& noted : watch.noted) {
     Entry& entry = *noted.entry;
     const std::string& time = entry.spec.time_column;
-    if (!oldest_left.contains(time)) {
-      auto oldest = WindowStorage::QueryTime(
-          deleting, "SELECT min(" + engine::QuoteIdentifier(time) + "), count(*) FROM " + table,
-          &left);
-      if (!oldest.ok()) failed(oldest.status());
-      // (No time left: a rebuild from (almost) nothing is as cheap.)
-      oldest_left[time] = oldest.ok() ? *oldest : std::nullopt;
+    if (!rows_left.contains(time)) {
+      auto left = engine::ReadRowsLeft(deleting, table, time);
+      if (!left.ok()) failed(left.status());
+      rows_left[time] = left.ok() ? std::optional<engine::RowsLeft>(*left) : std::nullopt;
     }
-    const std::optional<int64_t> oldest = oldest_left[time];
-    if (!oldest) continue;
+    // (No time left: a rebuild from (almost) nothing is as cheap.)
+    const std::optional<engine::RowsLeft>& left = rows_left[time];
+    if (!left || !left->oldest_us) continue;
+    const int64_t oldest = *left->oldest_us;
     // Rows written since fold in as they commit, but a state that holds no row older than m
     // now held none of the deleted rows, or had them in windows that closed (into the history,
     // trimmed below); a window still open before m holds older times (no follow).
     const int64_t held_from = entry.store->OldestTimeHeld();
-    if (held_from == kNoTime || held_from < *oldest) continue;  // the state holds such rows
+    if (held_from == kNoTime || held_from < oldest) continue;  // the state holds such rows
     if (!only_older.contains(time)) {
-      auto removed = RemovedOnlyRowsBefore(watch, time, *oldest, left);
+      auto removed = engine::RemovedOnlyRowsBefore(*watch.before, table, time, *left);
       if (!removed.ok()) failed(removed.status());
       only_older[time] = removed.ok() && *removed;
     }

@@ -102,17 +102,10 @@ arrow::Result<std::optional<int64_t>> WindowStorage::QueryTime(const std::string
 }
 
 arrow::Result<std::optional<int64_t>> WindowStorage::QueryTime(engine::EngineConnection& connection,
-                                                               const std::string& sql,
-                                                               int64_t* count) {
+                                                               const std::string& sql) {
   ARROW_ASSIGN_OR_RAISE(auto table, engine::QueryTable(connection, sql));
-  if (table->num_rows() != 1 || table->num_columns() < (count != nullptr ? 2 : 1)) {
+  if (table->num_rows() != 1 || table->num_columns() < 1) {
     return arrow::Status::Invalid("expected one row from: ", sql);
-  }
-  if (count != nullptr) {
-    ARROW_ASSIGN_OR_RAISE(auto counted, table->column(1)->GetScalar(0));
-    ARROW_ASSIGN_OR_RAISE(counted, counted->CastTo(arrow::int64()));
-    if (!counted->is_valid) return arrow::Status::Invalid("expected a count from: ", sql);
-    *count = std::static_pointer_cast<arrow::Int64Scalar>(counted)->value;
   }
   ARROW_ASSIGN_OR_RAISE(auto scalar, table->column(0)->GetScalar(0));
   if (!scalar->is_valid) return std::nullopt;

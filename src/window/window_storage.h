@@ -150,11 +150,9 @@ class WindowStorage {
   // A one-value query of a time (e.g. SELECT max(ts) ...) as microseconds since the epoch;
   // nullopt for NULL. Works for SQLite's text timestamps too.
   arrow::Result<std::optional<int64_t>> QueryTime(const std::string& sql) const;
-  // The same on `connection` (e.g. inside its transaction); `count`, where given, gets the
-  // query's second value, a count (SELECT min(ts), count(*) ...: one scan for both).
+  // The same on `connection` (e.g. inside its transaction).
   static arrow::Result<std::optional<int64_t>> QueryTime(engine::EngineConnection& connection,
-                                                         const std::string& sql,
-                                                         int64_t* count = nullptr);
+                                                         const std::string& sql);
 
  private:
   WindowStorage(std::shared_ptr<engine::Engine> engine, Flavor flavor, std::string default_schema)

@@ -42,12 +42,13 @@ class Direct:
         self.database = "d_" + uuid.uuid4().hex[:12]
         postgres.psql(f"CREATE DATABASE {self.database}", database="postgres")
 
-    def start(self):
+    def start(self, *flags):
+        """A server in front of the database; `flags`: more options (the cache's)."""
         return self.start_server(
             "--engine", "adbc", "--engine-connection",
             f"postgresql://127.0.0.1:{self.postgres.port}/{self.database}"
             "?pool_max=10&pool_min=1&connect_timeout=30",
-            "--engine-options", f"driver_path={PG_DRIVER}", "--log-level", "debug",
+            "--engine-options", f"driver_path={PG_DRIVER}", "--log-level", "debug", *flags,
             env=CREDENTIALS)
 
     def uri(self):

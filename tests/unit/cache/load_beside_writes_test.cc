@@ -125,7 +125,8 @@ TEST_F(LoadBesideWritesTest, AStopDoesNotWaitForALoadUnderWay) {
   Open();
   gate_->Pace(100ms);  // the 20-batch copy now takes about 2 s
   const int before = gate_->batches_read();
-  WriteAroundTheMirror("DELETE FROM readings WHERE v < 100");  // the mirror is reloaded
+  WriteAroundTheMirror(
+      "DELETE FROM readings WHERE v >= 100 AND v < 200");  // the mirror is reloaded
   for (int i = 0; i < 1000 && gate_->batches_read() < before + 3; ++i) {
     std::this_thread::sleep_for(10ms);
   }
@@ -140,7 +141,8 @@ TEST_F(LoadBesideWritesTest, WritesDuringALoadDoNotWaitForItsCopyAndAreInTheMirr
   Open();
   const int64_t loads = Loads();
   gate_->Close();
-  WriteAroundTheMirror("DELETE FROM readings WHERE v < 100");  // the mirror is reloaded
+  WriteAroundTheMirror(
+      "DELETE FROM readings WHERE v >= 100 AND v < 200");  // the mirror is reloaded
   ASSERT_TRUE(gate_->WaitUntilHeld()) << "no load began";
 
   // While the copy is held: every kind of write that appends through hyprstream.
@@ -164,7 +166,8 @@ TEST_F(LoadBesideWritesTest, WritesDuringALoadDoNotWaitForItsCopyAndAreInTheMirr
   ASSERT_TRUE(WaitUntilReady());
   EXPECT_EQ(Loads(), loads + 1) << "the load was redone instead of taking the writes' rows";
   ExpectTheMirrorHoldsTheBackendsRows();
-  // 20,000 - 100 deleted + 109 written while it loaded.
+  // 20,000 - 100 deleted (not the oldest: written around the mirror) + 109 written while it
+  // loaded.
   EXPECT_EQ(std::stoll(Mirror("rows")), 20009);
   EXPECT_EQ(*engine::testing::QueryInt(*connection_,
                                        "SELECT value FROM hyprstream_cache_stats() WHERE name = "
@@ -176,7 +179,7 @@ TEST_F(LoadBesideWritesTest, AWriteWhoseRowsTheLoadCannotKnowMakesItLoadAgain) {
   Open();
   const int64_t loads = Loads();
   gate_->Close();
-  WriteAroundTheMirror("DELETE FROM readings WHERE v < 100");
+  WriteAroundTheMirror("DELETE FROM readings WHERE v >= 100 AND v < 200");
   ASSERT_TRUE(gate_->WaitUntilHeld()) << "no load began";
   // Replaces the whole table in the backend: the copy being made is of the old one.
   ASSERT_TRUE(
@@ -192,9 +195,10 @@ TEST_F(LoadBesideWritesTest, AWriteWhoseRowsTheLoadCannotKnowMakesItLoadAgain) {
 class RandomisedLoadBesideWritesTest : public LoadBesideWritesTest,
                                        public ::testing::WithParamInterface<RefreshMode> {};
 
-// Randomised: writers of every kind (and transactions, and SQL writes that reload the mirror)
-// run while slow loads copy the table (with `reload`, also loads of the ready mirror, which
-// answers meanwhile); after each round the mirror equals the backend.
+// Randomised: writers of every kind (and transactions, SQL writes that reload the mirror, and
+// retention DELETEs it follows where it can) run while slow loads copy the table (with `reload`,
+// also loads of the ready mirror, which answers meanwhile); after each round the mirror equals the
+// backend.
 TEST_P(RandomisedLoadBesideWritesTest, WritesAndReloadsLeaveTheMirrorEqualToTheBackend) {
   Open(GetParam());
   gate_->Slow(true);
@@ -223,7 +227,8 @@ TEST_P(RandomisedLoadBesideWritesTest, WritesAndReloadsLeaveTheMirrorEqualToTheB
           // Appends of every kind; once a round a SQL write, which reloads the mirror.
           const int pick = static_cast<int>(random() % 19);
           const bool reload = w == 0 && op == 20;
-          switch (reload ? 5 : pick < 8 ? 0 : pick < 12 ? 2 : pick < 15 ? 3 : 4) {
+          const bool retention = w == 1 && op == 5;
+          switch (retention ? 6 : reload ? 5 : pick < 8 ? 0 : pick < 12 ? 2 : pick < 15 ? 3 : 4) {
             case 0:
               status = Ingest(*connection, Rows(first, count)).status();
               break;
@@ -270,6 +275,16 @@ TEST_P(RandomisedLoadBesideWritesTest, WritesAndReloadsLeaveTheMirrorEqualToTheB
                            .status();
               stored = -1;
               break;
+            case 6:
+              // A retention DELETE of the start's oldest rows, which the mirror follows when it
+              // is ready (each round's bound is later).
+              status = engine::testing::Update(
+                           *connection,
+                           "DELETE FROM readings WHERE ts < TIMESTAMP '2026-01-01' + " +
+                               std::to_string((round + 1) * 1500) + " * INTERVAL '1 second'")
+                           .status();
+              stored = -1;
+              break;
           }
           if (!status.ok()) {
             ADD_FAILURE() << status.ToString();
@@ -296,6 +311,11 @@ TEST_P(RandomisedLoadBesideWritesTest, WritesAndReloadsLeaveTheMirrorEqualToTheB
     ExpectTheMirrorHoldsTheBackendsRows();
   }
   EXPECT_GE(Loads(), loads + 10);  // one a round at least
+  auto followed = engine::testing::QueryInt(
+      *connection_,
+      "SELECT value FROM hyprstream_cache_stats() WHERE name = 'mirror_deletes_followed'");
+  ASSERT_TRUE(followed.ok()) << followed.status().ToString();
+  EXPECT_GE(*followed, 1) << "no retention DELETE was followed";
   // Writes went on beside loads' copies (what this test is about).
   auto during = engine::testing::QueryInt(
       *connection_,
