@@ -668,7 +668,18 @@ arrow::Status WindowCatalog::Drop(const std::string& name) {
   edge_cache_->Forget(entry->name);
   ARROW_RETURN_NOT_OK(storage_->DeleteDefinition(entry->name));
   std::lock_guard<std::mutex> lock(entry->write_mutex);
+  auto history = HistoryOf(entry->name);
+  std::lock_guard<std::mutex> replacing(history->mutex);
+  ++history->replaced;
   return storage_->DropHistory(entry->name);
+}
+
+std::shared_ptr<WindowCatalog::HistoryLock> WindowCatalog::HistoryOf(
+    const std::string& name) const {
+  std::lock_guard<std::mutex> lock(histories_mutex_);
+  auto& history = histories_[Lower(name)];
+  if (!history) history = std::make_shared<HistoryLock>();
+  return history;
 }
 
 arrow::Result<WindowCatalog::Description> WindowCatalog::Describe(const std::string& name) const {

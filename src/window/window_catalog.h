@@ -135,6 +135,7 @@ class WindowCatalog {
       std::shared_ptr<Entry> entry;
       std::optional<int64_t> oldest;  // CheckDelete: m, where it can follow the DELETE
       uint64_t divergences = 0;       // Entry::Divergences() once marked for this DELETE
+      uint64_t history_replaced = 0;  // HistoryLock::replaced then
     };
     TableName table;
     std::vector<Noted> noted;                          // answering before the DELETE
@@ -375,11 +376,20 @@ class WindowCatalog {
   // The definitions of `table` that could follow a DELETE (MayFollowDelete); empty when a
   // state is being built. Caller holds mutex_.
   std::vector<std::shared_ptr<Entry>> FollowersOfDelete(const TableName& table) const;
-  // Makes `entry`'s history (its state holds no row older than `oldest`) agree with the stored
-  // rows once every row older than `oldest` is gone: the windows starting before `oldest`
-  // dropped, those holding it recomputed from the stored rows. Returns the history rows
-  // written.
-  arrow::Result<int64_t> TrimHistoryBefore(Entry& entry, int64_t oldest);
+  // Makes `noted.entry`'s history (its state holds no row older than `oldest`) agree with the
+  // stored rows once every row older than `oldest` is gone: the windows starting before
+  // `oldest` dropped, those holding it recomputed from the stored rows. Returns the history
+  // rows written; none when a build replaced the history since the DELETE was watched (it was
+  // built from the rows the DELETE left).
+  arrow::Result<int64_t> TrimHistoryBefore(const DeleteWatch::Noted& noted, int64_t oldest);
+  // A definition's history table outlives its entries (a rebuild makes a new one): one lock
+  // per name, held while the history is replaced (a build, a drop) or trimmed (a followed
+  // DELETE), so a trim never lands on a history replaced after its DELETE was watched.
+  struct HistoryLock {
+    std::mutex mutex;
+    uint64_t replaced = 0;  // GUARDED_BY(mutex): replacements (and drops) so far
+  };
+  std::shared_ptr<HistoryLock> HistoryOf(const std::string& name) const;
   // The columns the states being built read from their table's rows (for the metrics table,
   // the union of what each reads; else all).
   static std::string StoredColumns(const std::vector<Build>& builds);
@@ -462,6 +472,9 @@ class WindowCatalog {
   // entries_ under mutex_).
   mutable std::mutex built_mutex_;
   mutable std::condition_variable built_;
+  mutable std::mutex histories_mutex_;
+  // By lower-case name; never erased (a name's lock must outlive its entries).
+  mutable std::map<std::string, std::shared_ptr<HistoryLock>> histories_;  // GUARDED_BY above
   // Last: destroyed (its loader thread stopped) before what the loader uses.
   std::unique_ptr<TrailingEdgeCache> edge_cache_;
 };

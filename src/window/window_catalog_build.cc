@@ -330,6 +330,9 @@ arrow::Status WindowCatalog::ReplaceHistory(Entry& entry, std::vector<ClosedWind
     closed.insert(closed.begin(), earlier->windows.begin(), earlier->windows.end());
   }
   ARROW_ASSIGN_OR_RAISE(auto batches, ClosedBatches(entry, closed));
+  auto history = HistoryOf(entry.name);
+  std::lock_guard<std::mutex> lock(history->mutex);
+  ++history->replaced;
   return storage_->ReplaceHistory(entry.name, entry.result_schema, batches);
 }
 

@@ -74,7 +74,12 @@ std::optional<WindowCatalog::DeleteWatch> WindowCatalog::WatchDelete(
   }
   Diverged(table);
   // Only this change came (the exclusion keeps the others out): a later one counts again.
-  for (DeleteWatch::Noted& noted : watch.noted) noted.divergences = noted.entry->Divergences();
+  for (DeleteWatch::Noted& noted : watch.noted) {
+    noted.divergences = noted.entry->Divergences();
+    auto history = HistoryOf(noted.entry->name);
+    std::lock_guard<std::mutex> lock(history->mutex);
+    noted.history_replaced = history->replaced;
+  }
   if (watch.noted.empty()) return std::nullopt;
   // The DELETE's transaction and the watch's reader, with one snapshot.
   auto before = engine_->BeginSharingSnapshot(deleting, table.EngineSchema(), table.table);
@@ -128,7 +133,9 @@ void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& de
   watch.checked_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
 }
 
-arrow::Result<int64_t> WindowCatalog::TrimHistoryBefore(Entry& entry, int64_t oldest) {
+arrow::Result<int64_t> WindowCatalog::TrimHistoryBefore(const DeleteWatch::Noted& noted,
+                                                        int64_t oldest) {
+  Entry& entry = *noted.entry;
   if (!KeepsHistory(entry)) return 0;
   const auto began = std::chrono::steady_clock::now();
   int64_t end = oldest;
@@ -158,7 +165,16 @@ arrow::Result<int64_t> WindowCatalog::TrimHistoryBefore(Entry& entry, int64_t ol
   const auto folded = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(auto rows, ClosedBatches(entry, holding));
   // Beside the folds' history appends (windows closing now start after `oldest`), so writes
-  // go on. A state rebuilt meanwhile was built after the DELETE: it has these same windows.
+  // go on. A state rebuilt meanwhile was built after the DELETE, and its history replaced
+  // (or to be replaced, after this) with these same windows: a trim after that replacement
+  // would add them twice.
+  auto history = HistoryOf(entry.name);
+  std::lock_guard<std::mutex> lock(history->mutex);
+  if (history->replaced != noted.history_replaced) {
+    spdlog::debug("window '{}': its history was replaced since the DELETE; not trimmed",
+                  entry.name);
+    return 0;
+  }
   ARROW_RETURN_NOT_OK(storage_->TrimHistory(entry.name, oldest, rows));
   int64_t written = 0;
   for (const auto& batch : rows) written += batch->num_rows();
@@ -180,7 +196,7 @@ void WindowCatalog::FollowDelete(DeleteWatch& watch) {
     if (!noted.oldest) continue;
     Entry& entry = *noted.entry;
     const auto began = std::chrono::steady_clock::now();
-    auto written = TrimHistoryBefore(entry, *noted.oldest);
+    auto written = TrimHistoryBefore(noted, *noted.oldest);
     const double trimmed_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     if (!written.ok()) {

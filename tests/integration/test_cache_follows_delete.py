@@ -320,3 +320,29 @@ def test_a_delete_that_loses_to_another_write_runs_again_behind_the_cache(direct
     assert_copy_equals_postgresql(server, direct)
     close(rows(server.uri, METRICS_5M), direct.stored(METRICS_5M_PG))
     close(rows(server.uri, README_QUERY), direct.stored(README_QUERY_PG))
+
+
+def test_with_a_horizon_the_copy_and_the_windows_follow_a_retention_delete(direct):
+    """With --cache-max-duration the copy holds the last day only and the windows are built from
+    PostgreSQL's rows; a retention DELETE is followed by both (the copy deletes what it holds of
+    those rows: none), and the copy's answers for the last day, every 5m window and the README
+    query equal PostgreSQL's."""
+    server = direct.start(*README_CACHE_FLAGS, "--cache-max-duration", "1d")
+    now = utcnow().replace(microsecond=0)
+    old_and_recent_metrics(server, now - dt.timedelta(days=3), 600)
+    assert set(wait_answering(server).values()) == {"answering"}
+    assert wait_for(lambda: copy_state(server, "metrics") == "ready")
+    loads = copy_loads(server, "metrics")
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        conn.cursor().execute(RETENTION)
+    assert set(states(server).values()) == {"answering"}, server.log()[-3000:]
+    log = server.log()
+    assert "the cache of metrics followed the DELETE of its rows WHERE" in log, log[-3000:]
+    assert "window 'metrics' followed the DELETE of the rows of main.metrics before" in log
+    assert copy_loads(server, "metrics") == loads
+    recent = ("SELECT metric_id, count(*) AS n, sum(value) AS total FROM metrics WHERE timestamp "
+              f">= TIMESTAMP '{now - dt.timedelta(hours=2)}' GROUP BY metric_id ORDER BY 1")
+    close(from_the_copy(server, recent),
+          direct.stored(recent.replace(" AS n", "").replace(" AS total", "")))
+    close(rows(server.uri, METRICS_5M), direct.stored(METRICS_5M_PG))
+    close(rows(server.uri, README_QUERY), direct.stored(README_QUERY_PG))

@@ -93,9 +93,10 @@ std::shared_ptr<arrow::RecordBatch> OrderedRows(std::mt19937& random, int ids, i
                                   {*id.Finish(), *ts.Finish(), *value.Finish()});
 }
 
-// Between the windows and DuckDB, two gates a test can hold: one before a build takes its
+// Between the windows and DuckDB, three gates a test can hold: one before a build takes its
 // snapshot of the stored rows, one before the windows write a history (a state built from a
-// snapshot is published before its history is replaced).
+// snapshot is published before its history is replaced), and one before a followed DELETE
+// trims a history (its first statement, which asks whether the history exists).
 class BuildGates : public engine::ForwardingEngine {
  public:
   using ForwardingEngine::ForwardingEngine;
@@ -115,6 +116,7 @@ class BuildGates : public engine::ForwardingEngine {
   }
   Gate& history() { return history_; }
   Gate& snapshots() { return snapshots_; }
+  Gate& trims() { return trims_; }
   void Hold(Gate& gate) {
     std::lock_guard<std::mutex> lock(mutex_);
     gate.held = true;
@@ -147,6 +149,11 @@ class BuildGates : public engine::ForwardingEngine {
       if (request.table.ends_with("_history")) gates_->Pass(gates_->history_);
       return target().Ingest(request, batches);
     }
+    arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(
+        const std::string& sql) override {
+      if (sql.find("_history\" WHERE false") != std::string::npos) gates_->Pass(gates_->trims_);
+      return target().Prepare(sql);
+    }
 
    private:
     BuildGates* gates_;
@@ -154,7 +161,7 @@ class BuildGates : public engine::ForwardingEngine {
 
   std::mutex mutex_;
   std::condition_variable changed_;
-  Gate history_, snapshots_;  // GUARDED_BY(mutex_)
+  Gate history_, snapshots_, trims_;  // GUARDED_BY(mutex_)
 };
 
 class WindowsAfterChangesTest : public ::testing::Test {
@@ -163,6 +170,7 @@ class WindowsAfterChangesTest : public ::testing::Test {
   void TearDown() override {
     gates_->Release(gates_->snapshots());
     gates_->Release(gates_->history());
+    gates_->Release(gates_->trims());
     client_.reset();
     engine_.reset();
     windowed_.reset();
@@ -533,6 +541,35 @@ TEST_F(WindowsAfterChangesTest, AChangeWhileADeleteIsFollowedIsNotHidden) {
     ExpectTheWindowsAnswerAgain(when);
     ExpectEveryWidthEqualsTheStoredRows(when);
   }
+}
+
+// A followed DELETE trims the history after its commit, while writes and other changes go on.
+// Here another change lands meanwhile and its rebuild replaces the history while the trim waits
+// (the trims gate): the trim must not land on the rebuilt history (it would add the windows
+// holding the oldest row left a second time). Every width then equals the stored rows.
+TEST_F(WindowsAfterChangesTest, AFollowedDeletesTrimNeverLandsOnAHistoryRebuiltMeanwhile) {
+  IngestThreeDays();
+  ExpectTheWindowsAnswerAgain("after the ingest");
+  gates_->Hold(gates_->trims());
+  std::thread deleting([this] {
+    auto connection = *engine_->Connect();
+    EXPECT_TRUE(
+        Update(*connection, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days'")
+            .ok());
+  });
+  ASSERT_TRUE(gates_->WaitForACall(gates_->trims(), 30s)) << "the DELETE trimmed no history";
+  // Another change: the windows are rebuilt from the rows the DELETE left.
+  ASSERT_TRUE(Update(*client_, "UPDATE metrics SET value = value + 1 WHERE metric_id = 'm1'").ok());
+  // Its history is replaced while the trim waits, or (as it must be) only after the trim.
+  window::WindowCatalog& catalog = windowed_->catalog();
+  for (int i = 0; i < 150 && !catalog.Answers("metrics", window::WindowCatalog::Needs::kHistory);
+       ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  gates_->Release(gates_->trims());
+  deleting.join();
+  ExpectTheWindowsAnswerAgain("after the trim and the rebuild");
+  ExpectEveryWidthEqualsTheStoredRows("after the trim and the rebuild");
 }
 
 // On a table of its own with a trailing 1h window (panes) and a tumbling 1h window.
