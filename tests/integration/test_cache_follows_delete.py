@@ -4,30 +4,21 @@ and by the windows built from it, instead of the copy being reloaded whole and t
 rebuilt from it. Every answer the cache gives is checked against PostgreSQL's own rows, read
 directly with adbc_driver_postgresql."""
 import datetime as dt
-import os
-import random
-import threading
 
 import adbc_driver_flightsql.dbapi
-import adbc_driver_postgresql.dbapi
 import pyarrow as pa
-import pytest
 
 from test_cache import README_CACHE_FLAGS, ask, utcnow, wait_for
 from test_windows_postgres import close, rows
 from test_windows_postgres_direct import (METRICS_5M, METRICS_5M_PG, README_QUERY, README_QUERY_PG,
-                                          RETENTION, Direct, MetricsWriter, answered,
+                                          RETENTION, UPDATE_OLD_ROWS, MetricsWriter,
+                                          RandomRetention, answered,
+                                          assert_windows_answer_as_postgresql,
+                                          direct,  # noqa: F401 (a fixture)
                                           old_and_recent_metrics, states, wait_answering)
 
 COPY_SUMMARY = ("SELECT metric_id, count(*) AS n, min(timestamp) AS oldest, sum(value) AS total "
                 "FROM metrics GROUP BY metric_id ORDER BY metric_id")
-
-
-@pytest.fixture
-def direct(postgres, start_server):
-    d = Direct(postgres, start_server)
-    yield d
-    postgres.psql(f"DROP DATABASE IF EXISTS {d.database} WITH (FORCE)", database="postgres")
 
 
 def cache_stats(server):
@@ -89,13 +80,7 @@ def test_a_retention_delete_is_followed_by_the_cache_and_its_windows(direct):
                          "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'") == [(0,)]
 
     assert_copy_equals_postgresql(server, direct)
-    got = rows(server.uri, METRICS_5M)
-    assert min(r[1] for r in got) < now - dt.timedelta(days=1)  # history windows are left
-    close(got, direct.stored(METRICS_5M_PG))
-    before = answered(server, "metrics_trailing")
-    got = rows(server.uri, README_QUERY)
-    assert answered(server, "metrics_trailing") == before + 1, "the README query ran elsewhere"
-    close(got, direct.stored(README_QUERY_PG))
+    assert_windows_answer_as_postgresql(server, direct, now - dt.timedelta(days=1))
 
 
 def readings_table(server, n, start):
@@ -168,32 +153,17 @@ def test_random_deletes_behind_the_cache_leave_answers_equal_to_postgresql(direc
     round a DELETE of a random kind: before the oldest row, at a random bound in the old rows,
     into today's rows, or of one metric. After each, the copy's answers, every 5m window and the
     README query equal PostgreSQL's answers over the rows left."""
-    seed = int(os.environ.get("HYPRSTREAM_TEST_SEED", "20261207"))
-    rng = random.Random(seed)
+    retention = RandomRetention()
+    rng = retention.rng
     server = direct.start(*README_CACHE_FLAGS, "--cache-refresh-interval", "1s")
-    now = utcnow().replace(microsecond=0)
-    start, end = now - dt.timedelta(days=3), now - dt.timedelta(minutes=1)
-    span = (end - start).total_seconds()
-    # (No row within 5 minutes of the README query's bound, which moves as the test runs.)
-    times = sorted(t for t in (start + dt.timedelta(seconds=rng.uniform(0, span))
-                               for _ in range(3000))
-                   if abs((now - t - dt.timedelta(hours=1)).total_seconds()) > 300)
-    ids = [f"m{i}" for i in range(7)]
-    kinds = ["nothing", "old", "old", "old", "today", "metric"]
-    rng.shuffle(kinds)
-    chunks = [times[i * len(times) // len(kinds):(i + 1) * len(times) // len(kinds)]
-              for i in range(len(kinds))]
     with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
         cur = conn.cursor()
-        for round_, (kind, chunk) in enumerate(zip(kinds, chunks)):
-            what = f"seed {seed}, round {round_}, {kind}"
-            cur.adbc_ingest("metrics", pa.table({
-                "metric_id": [rng.choice(ids) for _ in chunk],
-                "timestamp": pa.array(chunk, pa.timestamp("us")),
-                "value": [round(rng.uniform(-50, 50), 2) for _ in chunk]}), mode="append")
+        for what, kind, chunk, table in retention.rounds():
+            cur.adbc_ingest("metrics", table, mode="append")
             # Others' rows, just after the round's, reach the copy with its next refresh.
             direct.stored("INSERT INTO metrics (metric_id, timestamp, value) VALUES " + ", ".join(
-                f"('{rng.choice(ids)}', '{chunk[-1] + dt.timedelta(milliseconds=i + 1)}', "
+                f"('{rng.choice(retention.ids)}', "
+                f"'{chunk[-1] + dt.timedelta(milliseconds=i + 1)}', "
                 f"{round(rng.uniform(-50, 50), 2)})" for i in range(3)) + " RETURNING 1")
             total = direct.stored("SELECT count(*) FROM metrics")[0][0]
             assert wait_for(lambda: from_the_copy(server, "SELECT count(*) FROM metrics")
@@ -201,17 +171,7 @@ def test_random_deletes_behind_the_cache_leave_answers_equal_to_postgresql(direc
             assert set(wait_answering(server).values()) == {"answering"}, what
             assert wait_for(lambda: copy_state(server, "metrics") == "ready"), what
             oldest = direct.stored("SELECT min(timestamp) FROM metrics")[0][0]
-            if kind == "nothing":
-                sql = f"DELETE FROM metrics WHERE timestamp < '{oldest}'"
-            elif kind == "old":
-                newest_old = min(chunk[0], now - dt.timedelta(days=1, hours=2))
-                bound = oldest + (newest_old - oldest) * rng.uniform(0.05, 0.95)
-                sql = f"DELETE FROM metrics WHERE timestamp < '{bound}'"
-            elif kind == "today":
-                bound = now - dt.timedelta(minutes=rng.uniform(5, 300))
-                sql = f"DELETE FROM metrics WHERE timestamp < '{bound}'"
-            else:
-                sql = f"DELETE FROM metrics WHERE metric_id = '{rng.choice(ids)}'"
+            sql = retention.delete(kind, chunk, oldest)
             followed = cache_stats(server)["mirror_deletes_followed"]
             cur.execute(sql)
             if kind in ("nothing", "old", "today"):
@@ -226,7 +186,7 @@ def test_random_deletes_behind_the_cache_leave_answers_equal_to_postgresql(direc
             got = rows(server.uri, README_QUERY)
             assert answered(server, "metrics_trailing") == answered_before + 1, what
             close(got, direct.stored(README_QUERY_PG))
-    assert "window 'metrics' followed the DELETE" in server.log(), f"seed {seed}"
+    assert "window 'metrics' followed the DELETE" in server.log(), f"seed {retention.seed}"
 
 
 def test_rows_written_while_a_followed_delete_runs_are_kept(direct):
@@ -243,31 +203,15 @@ def test_rows_written_while_a_followed_delete_runs_are_kept(direct):
                                     pa.timestamp("us")),
                      "sensor": ["late"], "value": [1000.0]})
 
-    locker = adbc_driver_postgresql.dbapi.connect(direct.uri())
-    done, errors = threading.Event(), []
-    try:
-        locker.cursor().execute(f"SELECT * FROM readings WHERE ts = '{start}' FOR UPDATE")
 
-        def delete():
-            try:
-                with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-                    conn.cursor().execute(f"DELETE FROM readings WHERE ts < '{bound}'")
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(e)
-            done.set()
-
-        deleting = threading.Thread(target=delete)
-        deleting.start()
-        direct.wait_for_a_lock_wait("the DELETE did not wait for the row lock")
+    def write_a_late_row():
         with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
             conn.cursor().adbc_ingest("readings", late, mode="append")
-        assert not done.is_set()
-        locker.rollback()  # (no change to the locked row: the DELETE goes on)
-        deleting.join(30)
-    finally:
-        locker.rollback()
-        locker.close()
-    assert done.is_set() and not errors, errors
+
+    # (Rolled back: no change to the locked row, the DELETE goes on.)
+    direct.run_waiting_for_locks(server, f"DELETE FROM readings WHERE ts < '{bound}'",
+                                 f"SELECT * FROM readings WHERE ts = '{start}' FOR UPDATE",
+                                 lambda other: other.rollback(), write_a_late_row)
     assert direct.stored("SELECT sensor, value FROM readings WHERE ts < "
                          f"'{bound}'") == [("late", 1000.0)]
     assert cache_stats(server)["mirror_deletes_followed"] == 1, server.log()[-3000:]
@@ -288,29 +232,7 @@ def test_a_delete_that_loses_to_another_write_runs_again_behind_the_cache(direct
     assert set(wait_answering(server).values()) == {"answering"}
     assert wait_for(lambda: copy_state(server, "metrics") == "ready")
 
-    other = adbc_driver_postgresql.dbapi.connect(direct.uri())
-    done, errors = threading.Event(), []
-    try:
-        other.cursor().execute("UPDATE metrics SET value = value + 1000 WHERE timestamp < "
-                               "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'")
-
-        def delete():
-            try:
-                with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-                    conn.cursor().execute(RETENTION)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(e)
-            done.set()
-
-        deleting = threading.Thread(target=delete)
-        deleting.start()
-        direct.wait_for_a_lock_wait("the DELETE did not wait for the row locks")
-        other.commit()
-        deleting.join(30)
-    finally:
-        other.rollback()
-        other.close()
-    assert done.is_set() and not errors, errors
+    direct.run_waiting_for_locks(server, RETENTION, UPDATE_OLD_ROWS, lambda other: other.commit())
     log = server.log()
     assert "(SQLSTATE 40001)); running it again" in log, log[-3000:]
     assert "the cache of metrics followed the DELETE of its rows WHERE" in log, log[-3000:]

@@ -82,6 +82,35 @@ class Direct:
             assert time.monotonic() < deadline, failure
             time.sleep(0.02)
 
+    def run_waiting_for_locks(self, server, sql, locking_sql, release, meanwhile=lambda: None):
+        """Runs `sql` through hyprstream while another session, which ran `locking_sql`, holds
+        row locks it waits for; once it waits, `meanwhile()`, then `release(session)` (commit
+        or rollback) lets it go on. Asserts it succeeded."""
+        other = adbc_driver_postgresql.dbapi.connect(self.uri())
+        done, errors = threading.Event(), []
+        try:
+            other.cursor().execute(locking_sql)
+
+            def run():
+                try:
+                    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+                        conn.cursor().execute(sql)
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(e)
+                done.set()
+
+            running = threading.Thread(target=run)
+            running.start()
+            self.wait_for_a_lock_wait(f"{sql} did not wait for the row locks")
+            meanwhile()
+            assert not done.is_set()
+            release(other)
+            running.join(30)
+        finally:
+            other.rollback()
+            other.close()
+        assert done.is_set() and not errors, errors
+
 
 @pytest.fixture
 def direct(postgres, start_server):
@@ -106,6 +135,20 @@ def wait_answering(server, timeout=60.0):
 
 def answered(server, name):
     return server.log().count(f"answered from the maintained windows of '{name}'")
+
+
+def assert_windows_answer_as_postgresql(server, direct, history_before=None):
+    """Every 5m window (some starting before `history_before`, where given: history is left)
+    equals PostgreSQL's GROUP BY, and the README query, answered from the windows, equals
+    PostgreSQL's answer."""
+    got = rows(server.uri, METRICS_5M)
+    if history_before is not None:
+        assert min(r[1] for r in got) < history_before
+    close(got, direct.stored(METRICS_5M_PG))
+    before = answered(server, "metrics_trailing")
+    got = rows(server.uri, README_QUERY)
+    assert answered(server, "metrics_trailing") == before + 1, "the README query ran elsewhere"
+    close(got, direct.stored(README_QUERY_PG))
 
 
 def metrics_rows(ids, start, n, step_s, seed):
@@ -316,6 +359,8 @@ def test_a_rebuild_that_cannot_read_the_rows_is_tried_again(direct):
 
 RETENTION = ("DELETE FROM metrics WHERE timestamp < (now() AT TIME ZONE 'UTC') "
              "- INTERVAL '2 days'")
+UPDATE_OLD_ROWS = ("UPDATE metrics SET value = value + 1000 WHERE timestamp < "
+                   "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'")
 
 
 def test_a_retention_delete_is_followed_not_rebuilt(direct):
@@ -347,13 +392,7 @@ def test_a_retention_delete_is_followed_not_rebuilt(direct):
                          "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'") == [(0,)]
     assert direct.delete_levels() == ["repeatable read"]
 
-    got = rows(server.uri, METRICS_5M)
-    assert min(r[1] for r in got) < now - dt.timedelta(days=1)  # history windows are left
-    close(got, direct.stored(METRICS_5M_PG))
-    before = answered(server, "metrics_trailing")
-    got = rows(server.uri, README_QUERY)
-    assert answered(server, "metrics_trailing") == before + 1, "the README query ran on PostgreSQL"
-    close(got, direct.stored(README_QUERY_PG))
+    assert_windows_answer_as_postgresql(server, direct, now - dt.timedelta(days=1))
 
 
 def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
@@ -369,29 +408,7 @@ def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
     direct.note_delete_isolation()
 
     # Another session changes old rows and holds their locks; the DELETE waits for them.
-    other = adbc_driver_postgresql.dbapi.connect(direct.uri())
-    done, errors = threading.Event(), []
-    try:
-        other.cursor().execute("UPDATE metrics SET value = value + 1000 WHERE timestamp < "
-                               "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'")
-
-        def delete():
-            try:
-                with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-                    conn.cursor().execute(RETENTION)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(e)
-            done.set()
-
-        deleting = threading.Thread(target=delete)
-        deleting.start()
-        direct.wait_for_a_lock_wait("the DELETE did not wait for the row locks")
-        other.commit()
-        deleting.join(30)
-    finally:
-        other.rollback()
-        other.close()
-    assert done.is_set() and not errors, errors
+    direct.run_waiting_for_locks(server, RETENTION, UPDATE_OLD_ROWS, lambda other: other.commit())
     assert direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
                          "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'") == [(0,)]
     # (The first try's row is rolled back with it.)
@@ -406,6 +423,52 @@ def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
     close(rows(server.uri, README_QUERY), direct.stored(README_QUERY_PG))
 
 
+class RandomRetention:
+    """The rounds of a randomised retention test (seed HYPRSTREAM_TEST_SEED, default 20261207):
+    3,000 rows of 7 metrics at random times over the last three days (none within 5 minutes of
+    the README query's bound, which moves as the test runs), in time order, in 6 rounds, each
+    followed by a DELETE of a random kind: "nothing" (before the oldest row), "old" (a random
+    bound in the old rows, before today's 1d window and the trailing panes), "today" (into
+    today's rows) or "metric" (one metric's rows)."""
+
+    def __init__(self):
+        self.seed = int(os.environ.get("HYPRSTREAM_TEST_SEED", "20261207"))
+        self.rng = random.Random(self.seed)
+        self.now = utcnow().replace(microsecond=0)
+        start, end = self.now - dt.timedelta(days=3), self.now - dt.timedelta(minutes=1)
+        span = (end - start).total_seconds()
+        times = sorted(t for t in (start + dt.timedelta(seconds=self.rng.uniform(0, span))
+                                   for _ in range(3000))
+                       if abs((self.now - t - dt.timedelta(hours=1)).total_seconds()) > 300)
+        self.ids = [f"m{i}" for i in range(7)]
+        self.kinds = ["nothing", "old", "old", "old", "today", "metric"]
+        self.rng.shuffle(self.kinds)
+        self.chunks = [times[i * len(times) // len(self.kinds):
+                             (i + 1) * len(times) // len(self.kinds)]
+                       for i in range(len(self.kinds))]
+
+    def rounds(self):
+        """(what, kind, times, rows) of each round."""
+        for round_, (kind, chunk) in enumerate(zip(self.kinds, self.chunks)):
+            yield f"seed {self.seed}, round {round_}, {kind}", kind, chunk, pa.table({
+                "metric_id": [self.rng.choice(self.ids) for _ in chunk],
+                "timestamp": pa.array(chunk, pa.timestamp("us")),
+                "value": [round(self.rng.uniform(-50, 50), 2) for _ in chunk]})
+
+    def delete(self, kind, chunk, oldest):
+        """The round's DELETE, `oldest` the oldest row stored."""
+        if kind == "nothing":
+            return f"DELETE FROM metrics WHERE timestamp < '{oldest}'"
+        if kind == "old":
+            newest_old = min(chunk[0], self.now - dt.timedelta(days=1, hours=2))
+            bound = oldest + (newest_old - oldest) * self.rng.uniform(0.05, 0.95)
+            return f"DELETE FROM metrics WHERE timestamp < '{bound}'"
+        if kind == "today":
+            bound = self.now - dt.timedelta(minutes=self.rng.uniform(5, 300))
+            return f"DELETE FROM metrics WHERE timestamp < '{bound}'"
+        return f"DELETE FROM metrics WHERE metric_id = '{self.rng.choice(self.ids)}'"
+
+
 def test_retention_deletes_at_random_bounds_leave_answers_equal_to_postgresql(direct):
     """Randomised differential test of following DELETEs over PostgreSQL: rows of random
     metrics at random times over three days arrive in rounds (in time order); after each round
@@ -413,43 +476,16 @@ def test_retention_deletes_at_random_bounds_leave_answers_equal_to_postgresql(di
     (followed), into today's rows (the 1d window holds them: rebuilt), or of one metric
     (rebuilt). After each every 5m window, history included, and the README query equal
     PostgreSQL's answers over the rows left."""
-    seed = int(os.environ.get("HYPRSTREAM_TEST_SEED", "20261207"))
-    rng = random.Random(seed)
+    retention = RandomRetention()
     server = direct.start()
-    now = utcnow().replace(microsecond=0)
-    start, end = now - dt.timedelta(days=3), now - dt.timedelta(minutes=1)
-    span = (end - start).total_seconds()
-    # (No row within 5 minutes of the README query's bound, which moves as the test runs.)
-    times = sorted(t for t in (start + dt.timedelta(seconds=rng.uniform(0, span))
-                               for _ in range(3000))
-                   if abs((now - t - dt.timedelta(hours=1)).total_seconds()) > 300)
-    ids = [f"m{i}" for i in range(7)]
-    kinds = ["nothing", "old", "old", "old", "today", "metric"]
-    rng.shuffle(kinds)
-    chunks = [times[i * len(times) // len(kinds):(i + 1) * len(times) // len(kinds)]
-              for i in range(len(kinds))]
     followed = 0
     with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
         cur = conn.cursor()
-        for round_, (kind, chunk) in enumerate(zip(kinds, chunks)):
-            what = f"seed {seed}, round {round_}, {kind}"
-            cur.adbc_ingest("metrics", pa.table({
-                "metric_id": [rng.choice(ids) for _ in chunk],
-                "timestamp": pa.array(chunk, pa.timestamp("us")),
-                "value": [round(rng.uniform(-50, 50), 2) for _ in chunk]}), mode="append")
+        for what, kind, chunk, table in retention.rounds():
+            cur.adbc_ingest("metrics", table, mode="append")
             assert set(wait_answering(server).values()) == {"answering"}, what
             oldest = direct.stored("SELECT min(timestamp) FROM metrics")[0][0]
-            if kind == "nothing":
-                sql = f"DELETE FROM metrics WHERE timestamp < '{oldest}'"
-            elif kind == "old":  # before today's 1d window and the trailing panes
-                newest_old = min(chunk[0], now - dt.timedelta(days=1, hours=2))
-                bound = oldest + (newest_old - oldest) * rng.uniform(0.05, 0.95)
-                sql = f"DELETE FROM metrics WHERE timestamp < '{bound}'"
-            elif kind == "today":
-                bound = now - dt.timedelta(minutes=rng.uniform(5, 300))
-                sql = f"DELETE FROM metrics WHERE timestamp < '{bound}'"
-            else:
-                sql = f"DELETE FROM metrics WHERE metric_id = '{rng.choice(ids)}'"
+            sql = retention.delete(kind, chunk, oldest)
             before = server.log().count("followed the DELETE of the rows of main.metrics")
             cur.execute(sql)
             # (A definition whose open windows still hold older rows is rebuilt: 'metrics'
@@ -464,8 +500,8 @@ def test_retention_deletes_at_random_bounds_leave_answers_equal_to_postgresql(di
             got = rows(server.uri, README_QUERY)
             assert answered(server, "metrics_trailing") == answered_before + 1, what
             close(got, direct.stored(README_QUERY_PG))
-    assert followed >= 3, f"seed {seed}: only {followed} follows"
-    assert "window 'metrics' followed the DELETE" in server.log(), f"seed {seed}"
+    assert followed >= 3, f"seed {retention.seed}: only {followed} follows"
+    assert "window 'metrics' followed the DELETE" in server.log(), f"seed {retention.seed}"
 
 
 def test_a_followed_delete_is_never_weaker_than_the_sessions_isolation(direct):
