@@ -102,8 +102,9 @@ READINGS_PG = "SELECT sensor, count(*), min(ts), sum(value) FROM readings " \
 
 def test_the_cache_follows_a_retention_delete_and_reloads_after_any_other(direct):
     """Without windows, the copy of a table follows a DELETE of its oldest rows (it keeps
-    answering, no reload), and is reloaded after a DELETE of other rows or one in a client's
-    transaction; its answers equal PostgreSQL's after each."""
+    answering, no reload), one that removes nothing, and a prepared one with the bound as a
+    parameter, run twice; it is reloaded after a DELETE of other rows or one in a client's
+    transaction. Its answers equal PostgreSQL's after each."""
     server = direct.start(*README_CACHE_FLAGS)
     start = utcnow().replace(microsecond=0) - dt.timedelta(days=2)
     readings_table(server, 2000, start)
@@ -129,12 +130,21 @@ def test_the_cache_follows_a_retention_delete_and_reloads_after_any_other(direct
     # A DELETE before the oldest row removes nothing: followed too.
     execute(f"DELETE FROM readings WHERE ts < '{start}'")
     assert cache_stats(server)["mirror_deletes_followed"] == 2
+    # Prepared with the bound as a parameter, run twice (the second removes nothing).
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        for _ in range(2):
+            cur.execute("DELETE FROM readings WHERE ts < $1",
+                        (start + dt.timedelta(minutes=400),))
+    assert cache_stats(server)["mirror_deletes_followed"] == 4
+    close(from_the_copy(server, READINGS), direct.stored(READINGS_PG))
+    assert direct.stored("SELECT count(*) FROM readings")[0][0] == 1600
 
     # Not the oldest rows (one sensor's): reloaded, then equal again.
     execute("DELETE FROM readings WHERE sensor = 's3'")
     assert wait_for(lambda: copy_loads(server, "readings") == loads + 1
                     and copy_state(server, "readings") == "ready")
-    assert cache_stats(server)["mirror_deletes_followed"] == 2
+    assert cache_stats(server)["mirror_deletes_followed"] == 4
     close(from_the_copy(server, READINGS), direct.stored(READINGS_PG))
 
     # In a client's transaction: written around the copy, reloaded after the commit.
@@ -142,7 +152,7 @@ def test_the_cache_follows_a_retention_delete_and_reloads_after_any_other(direct
             autocommit=False)
     assert wait_for(lambda: copy_loads(server, "readings") == loads + 2
                     and copy_state(server, "readings") == "ready")
-    assert cache_stats(server)["mirror_deletes_followed"] == 2
+    assert cache_stats(server)["mirror_deletes_followed"] == 4
     close(from_the_copy(server, READINGS), direct.stored(READINGS_PG))
 
 
