@@ -422,7 +422,12 @@ std::optional<Result> CachedStatement::FollowedOnItsOwn(const std::function<Resu
     }
     return result;
   }
-  if (arrow::Status committed = connection_->Commit(); !committed.ok()) return committed;
+  if (arrow::Status committed = connection_->Commit(); !committed.ok()) {
+    if (!engine::IsWriteConflict(committed)) return committed;
+    spdlog::info("a DELETE of {} changed nothing ({}); running it again", table->ToString(),
+                 committed.message());
+    return std::nullopt;
+  }
   return result;
 }
 

@@ -96,6 +96,14 @@ arrow::Status FollowedDelete::Commit(engine::EngineConnection& backend,
   const double checked_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   if (!follows) (void)cache.Rollback();
+  if (!engine::TransactionCanCommit(backend)) {
+    // A check that failed (the windows' or this one) aborted the transaction: COMMIT would
+    // answer success while rolling it back. Nothing changed; the caller runs it again.
+    (void)cache.Rollback();
+    (void)backend.Rollback();
+    return engine::WriteConflict("checking the rows of a DELETE of " + mirror_->key.ToString() +
+                                 " aborted its transaction; it changed nothing");
+  }
   // The backend commits, then the mirror, under the mirror's write lock: no load, refresh or
   // eviction comes in between.
   std::lock_guard<std::mutex> write(mirror_->write);
@@ -109,9 +117,8 @@ arrow::Status FollowedDelete::Commit(engine::EngineConnection& backend,
     core_->results.Invalidate(tables);
     return committed;
   }
-  const bool alive = engine::TransactionCanCommit(backend);
   arrow::Status committed = backend.Commit();
-  if (!committed.ok() || !alive) {
+  if (!committed.ok()) {
     (void)cache.Rollback();  // the backend changed nothing
     return committed;
   }

@@ -38,7 +38,8 @@ class FollowedDelete {
   bool deleted() const { return deleted_; }
 
   // Commits the backend's transaction (its status is returned) and the mirror's after it, or
-  // has the mirror reloaded.
+  // has the mirror reloaded. A transaction a failed check aborted is rolled back instead
+  // (WriteConflict: nothing changed, run it again).
   arrow::Status Commit(engine::EngineConnection& backend, engine::EngineConnection& cache);
   // Ends the mirror's transaction; the backend's is the caller's to end.
   void Rollback(engine::EngineConnection& cache);

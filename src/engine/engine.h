@@ -47,9 +47,10 @@ inline bool IsBackendUnavailable(const arrow::Status& status) {
          status.detail()->type_id() == std::string_view(BackendUnavailableDetail::kTypeId);
 }
 
-// Marks an error as "the statement lost to a concurrent write of the same rows and changed
-// nothing" (PostgreSQL: a serialization failure or deadlock, SQLSTATE 40001 / 40P01): running
-// it again, in a transaction of its own, may succeed.
+// Marks an error as "the statement changed nothing, and running it again, in a transaction of
+// its own, may succeed": it lost to a concurrent write of the same rows (PostgreSQL: a
+// serialization failure or deadlock, SQLSTATE 40001 / 40P01), or a check run beside it in its
+// transaction failed and aborted that transaction.
 class WriteConflictDetail : public arrow::StatusDetail {
  public:
   static constexpr const char* kTypeId = "hyprstream::engine::WriteConflict";

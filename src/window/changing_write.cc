@@ -76,8 +76,20 @@ Result ChangingWrite::RunWatched(Run run, const TableName& table,
     return ran;
   }
   catalog.CheckDelete(**watch, stored);
-  if (arrow::Status committed = stored.Commit(); !committed.ok()) {
+  // A check that failed may have aborted the transaction (PostgreSQL and DuckDB then answer
+  // COMMIT with success while rolling it back): the DELETE changed nothing, and runs again.
+  arrow::Status committed =
+      engine::TransactionCanCommit(stored)
+          ? stored.Commit()
+          : engine::WriteConflict("checking its rows aborted its transaction");
+  if (!committed.ok()) {
     watch->reset();
+    if (engine::IsWriteConflict(committed)) {
+      (void)stored.Rollback();
+      spdlog::info("a DELETE of {} changed nothing ({}); running it again", table.key(),
+                   committed.message());
+      return run(target());
+    }
     return committed;
   }
   return ran;

@@ -50,6 +50,9 @@ class GatedLoads : public engine::ForwardingEngine {
   }
   // True when a held copy waited so long it went on without Open() (a write waited for it).
   bool gave_up() const { return gave_up_; }
+  // The first query of a followed DELETE's check (its oldest time left, in the DELETE's
+  // transaction) fails and aborts that transaction, as a failing check would.
+  std::atomic<bool> fail_checks{false};
 
   arrow::Result<std::shared_ptr<engine::EngineConnection>> Connect() override {
     ARROW_ASSIGN_OR_RAISE(auto inner, target().Connect());
@@ -119,6 +122,13 @@ class GatedLoads : public engine::ForwardingEngine {
         : ForwardingConnection(std::move(inner)), gate_(gate) {}
     arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(
         const std::string& sql) override {
+      if (gate_->fail_checks && sql.starts_with("SELECT min(") && target().InTransaction()) {
+        if (auto failing = target().Prepare("SELECT CAST('not a number' AS INTEGER)");
+            failing.ok()) {
+          (void)(*failing)->ExecuteUpdate();
+        }
+        return arrow::Status::IOError("the check failed (a test's gate)");
+      }
       ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare(sql));
       if (sql != gate_->load_query_) return statement;
       return std::make_unique<Statement>(gate_, std::move(statement));

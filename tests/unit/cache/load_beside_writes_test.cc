@@ -192,6 +192,26 @@ TEST_F(LoadBesideWritesTest, AWriteWhoseRowsTheLoadCannotKnowMakesItLoadAgain) {
   EXPECT_EQ(std::stoll(Mirror("rows")), 5);
 }
 
+// A followed DELETE whose check fails aborts its transaction, and DuckDB (like PostgreSQL)
+// answers COMMIT of an aborted transaction with success while rolling it back: the DELETE
+// runs again instead of being lost while the client is told it succeeded; the mirror is
+// written around and reloaded.
+TEST_F(LoadBesideWritesTest, ADeleteWhoseCheckAbortsItsTransactionRunsAgain) {
+  Open();
+  const int64_t loads = Loads();
+  gate_->fail_checks = true;
+  auto deleted = engine::testing::Update(
+      *connection_, "DELETE FROM readings WHERE ts < TIMESTAMP '2026-01-01 00:10:00'");
+  gate_->fail_checks = false;
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 600);
+  EXPECT_EQ(*engine::testing::QueryInt(*direct_, "SELECT count(*) FROM readings"), 19400)
+      << "the DELETE was lost";
+  ASSERT_TRUE(WaitUntilReady());
+  EXPECT_EQ(Loads(), loads + 1);
+  ExpectTheMirrorHoldsTheBackendsRows();
+}
+
 class RandomisedLoadBesideWritesTest : public LoadBesideWritesTest,
                                        public ::testing::WithParamInterface<RefreshMode> {};
 

@@ -117,6 +117,9 @@ class BuildGates : public engine::ForwardingEngine {
   Gate& history() { return history_; }
   Gate& snapshots() { return snapshots_; }
   Gate& trims() { return trims_; }
+  // The first query of a DELETE's check (its oldest time left) fails and aborts the DELETE's
+  // transaction.
+  std::atomic<bool> fail_checks{false};
   void Hold(Gate& gate) {
     std::lock_guard<std::mutex> lock(mutex_);
     gate.held = true;
@@ -152,6 +155,11 @@ class BuildGates : public engine::ForwardingEngine {
     arrow::Result<std::unique_ptr<engine::EngineStatement>> Prepare(
         const std::string& sql) override {
       if (sql.find("_history\" WHERE false") != std::string::npos) gates_->Pass(gates_->trims_);
+      if (gates_->fail_checks && sql.starts_with("SELECT min(") && target().InTransaction()) {
+        // As a check that fails in the DELETE's transaction would: the transaction is aborted.
+        (void)engine::testing::Update(target(), "SELECT CAST('not a number' AS INTEGER)");
+        return arrow::Status::IOError("the check failed (a test's gate)");
+      }
       return target().Prepare(sql);
     }
 
@@ -570,6 +578,25 @@ TEST_F(WindowsAfterChangesTest, AFollowedDeletesTrimNeverLandsOnAHistoryRebuiltM
   deleting.join();
   ExpectTheWindowsAnswerAgain("after the trim and the rebuild");
   ExpectEveryWidthEqualsTheStoredRows("after the trim and the rebuild");
+}
+
+// A check that fails in the DELETE's transaction aborts it, and DuckDB (like PostgreSQL)
+// answers COMMIT of an aborted transaction with success while rolling it back: the DELETE must
+// run again, not be lost while the client is told it succeeded. The windows are rebuilt.
+TEST_F(WindowsAfterChangesTest, ADeleteWhoseCheckAbortsItsTransactionRunsAgain) {
+  IngestThreeDays();
+  ExpectTheWindowsAnswerAgain("after the ingest");
+  const std::string old_rows =
+      "SELECT count(*) FROM metrics WHERE timestamp < now() - INTERVAL '2 days'";
+  ASSERT_GT(*engine::testing::QueryInt(*direct_, old_rows), 0);
+  gates_->fail_checks = true;
+  ASSERT_TRUE(
+      Update(*client_, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days'").ok());
+  gates_->fail_checks = false;
+  EXPECT_EQ(*engine::testing::QueryInt(*direct_, old_rows), 0) << "the DELETE was lost";
+  EXPECT_EQ(FollowedDeletes(), 0u);
+  ExpectTheWindowsAnswerAgain("after the DELETE ran again");
+  ExpectEveryWidthEqualsTheStoredRows("after the DELETE ran again");
 }
 
 // On a table of its own with a trailing 1h window (panes) and a tumbling 1h window.
