@@ -343,7 +343,8 @@ class Engine {
   // (PostgreSQL: a REPEATABLE READ transaction exports its snapshot and the other imports it;
   // DuckDB: the two are taken one after the other, so the caller keeps writes out meanwhile).
   // On failure no transaction is left open on `writer`. NotImplemented where not offered (no
-  // snapshots; a layer whose connections send statements elsewhere, such as the cache).
+  // snapshots). A layer passes it on to the engine below with its own connection's
+  // (ForwardingEngine); the cache begins it through the session, beside its copy's own.
   virtual arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
       EngineConnection& writer, const std::string& schema, const std::string& table) {
     return arrow::Status::NotImplemented("engine ", name(),

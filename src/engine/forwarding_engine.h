@@ -144,8 +144,8 @@ class ForwardingEngine : public Engine {
     return target_->SnapshotConnection(schema, table);
   }
   // The writer is this layer's connection, which passes its transaction and statements on to
-  // the target's; a layer whose connections send statements elsewhere (the cache) overrides
-  // this with NotImplemented.
+  // the target's; a layer whose connections send statements elsewhere overrides this (the
+  // cache begins it through its session, CachedConnection::BeginSharingSnapshot).
   arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
       EngineConnection& writer, const std::string& schema, const std::string& table) override {
     return target_->BeginSharingSnapshot(writer, schema, table);

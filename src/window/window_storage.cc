@@ -13,6 +13,7 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "engine/prefix_delete.h"
 #include "engine/result_provenance.h"
 #include "window/event_time.h"
 
@@ -72,7 +73,7 @@ std::string WindowStorage::Sql(const TableName& table) const {
 std::string WindowStorage::TimestampLiteral(int64_t micros) const {
   // SQLite has no timestamp type: ADBC stores ISO 8601 text, which compares as text.
   if (flavor_ == Flavor::kSqlite) return engine::QuoteLiteral(engine::FormatTimestamp(micros, 'T'));
-  return "TIMESTAMP " + engine::QuoteLiteral(engine::FormatTimestamp(micros));
+  return engine::TimestampLiteral(micros);
 }
 
 bool WindowStorage::ComparesWithTimestampLiteral(const arrow::DataType& type) {
