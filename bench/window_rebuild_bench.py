@@ -31,7 +31,13 @@ windows follow it without a rebuild (their state in memory holds no row that old
 DELETE's transaction shares its snapshot with the check of its rows, and writes go on), so
 the figures are the DELETE's own time, when both definitions answer again, and the writer's
 longest call. Behind the cache its copy follows the DELETE too (no reload; the line says
-how many rows it deleted and how long its check took).
+how many rows it deleted and how long its check took). A definition that follows answers
+queries of its state throughout; "answers again" is when its history (the closed windows the
+DELETE changed) answers too.
+
+In every mode a reader asks the README query (pyarrow.flight) from the DELETE's start until
+both definitions answer again: how many answers came from the windows (the rest from the
+engine, over the stored rows), their latency, and when the others came.
 
     .venv/bin/python bench/window_rebuild_bench.py [--rows 2000000] [--keys 5000] [--embedded]
         [--days 3] [--no-cache]
@@ -50,11 +56,17 @@ import time
 
 import adbc_driver_flightsql.dbapi
 import pyarrow as pa
+import pyarrow.flight as flight
 
 from bench_data import metric_rows, recent_start_us, rows_over_days
 from bench_server import BINARY, free_port, postgres_server, stop, wait_for_flight
-from bench_util import median
+from readme_query_bench import README_QUERY
+from bench_util import median, percentile
 from systems import chunked_reader
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import flightsql_wire  # noqa: E402
 
 
 def start(pg, log, *args, cache=True):
@@ -112,6 +124,21 @@ def measure_rebuild(proc, uri, log, log_path, args):
                 took = time.monotonic() - began
                 (during if rebuilding.is_set() else calls).append(took)
 
+    answers = []  # (seconds after the DELETE began, seconds it took, where it came from)
+
+    def reader():
+        # The README query, as a dashboard asks it, from the DELETE's start until both
+        # definitions answer again (pyarrow.flight: the schema's metadata says the source).
+        with flight.connect(uri) as client:
+            command = flight.FlightDescriptor.for_command(
+                flightsql_wire.statement_query(README_QUERY))
+            while rebuilding.is_set():
+                asked = time.monotonic()
+                info = client.get_flight_info(command)
+                table = client.do_get(info.endpoints[0].ticket).read_all()
+                source = (table.schema.metadata or {}).get(b"hyprstream.source", b"").decode()
+                answers.append((asked - began, time.monotonic() - asked, source))
+
     thread = threading.Thread(target=writer)
     thread.start()
     time.sleep(2)
@@ -119,6 +146,9 @@ def measure_rebuild(proc, uri, log, log_path, args):
     began = time.monotonic()
     began_wall = time.time()
     rebuilding.set()
+    asking = threading.Thread(target=reader)
+    if not args.no_reader:
+        asking.start()
     with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
         conn.cursor().execute(
             f"DELETE FROM metrics WHERE timestamp < now() - INTERVAL '{args.days - 1} days'"
@@ -147,6 +177,8 @@ def measure_rebuild(proc, uri, log, log_path, args):
                                               "followed, no rebuild"))
         time.sleep(0.01)
     rebuilding.clear()
+    if not args.no_reader:
+        asking.join()
     time.sleep(1)
     done.set()
     thread.join()
@@ -160,9 +192,19 @@ def measure_rebuild(proc, uri, log, log_path, args):
               f"({copy[1]} rows deleted; checked in {copy[2]} s)")
     print(f"the DELETE took {deleted:.2f} s")
     for name, (seconds, how) in sorted(found.items()):
-        print(f"'{name}' answers again {seconds:.2f} s after the DELETE began ({how})")
+        print(f"'{name}' answers again (history included) {seconds:.2f} s after the DELETE "
+              f"began ({how})")
     if len(found) < 2:
         print(f"not every definition answered again within {args.wait:.0f} s")
+    if answers:
+        elsewhere = [a for a in answers if a[2] != "windows"]
+        took = [a[1] for a in answers]
+        print(f"README query meanwhile: {len(answers)} answers, {len(answers) - len(elsewhere)} "
+              f"from the windows; p50 {median(took) * 1e3:.1f} ms, p99 "
+              f"{percentile(took, 99) * 1e3:.1f} ms, longest {max(took) * 1e3:.0f} ms"
+              + (f"; answered by {sorted({a[2] or 'the engine' for a in elsewhere})} from "
+                 f"{elsewhere[0][0]:.2f} s to {elsewhere[-1][0] + elsewhere[-1][1]:.2f} s"
+                 if elsewhere else ""))
     print(f"writer: {len(calls)} calls outside, median {median(calls) * 1e3:.1f} ms; "
           f"{len(during)} during, longest {max(during, default=0) * 1e3:.0f} ms, "
           f"median {median(during) * 1e3 if during else 0:.1f} ms")
@@ -182,6 +224,8 @@ def main():
     parser.add_argument("--days", type=int, default=0,
                         help="rows over the last DAYS days, and a retention DELETE of the "
                              "oldest day")
+    parser.add_argument("--no-reader", action="store_true",
+                        help="no README query during the DELETE (the writer alone)")
     args = parser.parse_args()
     if args.embedded:
         return embedded(args)

@@ -57,13 +57,14 @@ Result ChangingWrite::RunWatched(Run run, const TableName& table,
     // No write half done while the snapshots are taken: the watch's and the DELETE's
     // transaction see the same rows (writes go on once they are taken).
     auto exclusion = catalog.write_gate().Exclude(table);
-    *watch = catalog.WatchDelete(table, stored);  // (marks the windows, as Diverged)
+    *watch = catalog.WatchDelete(table, stored);  // (marks those that cannot follow)
   }
   auto hold = catalog.write_gate().Enter({table});
   if (!*watch) return run(target());
   Result ran = run(target());
   if (!ran.ok()) {
     (void)stored.Rollback();
+    catalog.AbandonDelete(**watch);
     watch->reset();
     // It lost to another write of the same rows (a PostgreSQL REPEATABLE READ transaction
     // fails where one statement of its own waits and goes on) and changed nothing: run it as
@@ -75,7 +76,7 @@ Result ChangingWrite::RunWatched(Run run, const TableName& table,
     }
     return ran;
   }
-  catalog.CheckDelete(**watch, stored);
+  catalog.CheckDelete(**watch, stored);  // (marks those that cannot follow, before the commit)
   // A check that failed may have aborted the transaction (PostgreSQL and DuckDB then answer
   // COMMIT with success while rolling it back): the DELETE changed nothing, and runs again.
   arrow::Status committed =
@@ -83,6 +84,7 @@ Result ChangingWrite::RunWatched(Run run, const TableName& table,
           ? stored.Commit()
           : engine::WriteConflict("checking its rows aborted its transaction");
   if (!committed.ok()) {
+    catalog.AbandonDelete(**watch);
     watch->reset();
     if (engine::IsWriteConflict(committed)) {
       (void)stored.Rollback();

@@ -13,8 +13,9 @@
 // they come (DuckDB has run its writes when the first rows can be read).
 //
 // A DELETE of one table outside a transaction that removed only its oldest rows (retention)
-// is followed without a rebuild where the windows allow (WindowCatalog::FollowDelete): it
-// runs in a transaction of its own, checked before it commits. Where that transaction loses
+// is followed without a rebuild where the windows allow (WindowCatalog::FollowDelete), their
+// state answering throughout: it runs in a transaction of its own, checked before it commits
+// (those that cannot follow stop answering then). Where that transaction loses
 // to another write of the same rows (engine::IsWriteConflict: PostgreSQL's REPEATABLE READ),
 // it is rolled back and the DELETE runs again as it would unwatched.
 //

@@ -114,27 +114,32 @@ class WindowCatalog {
   void ChangeEnded(const TableName& table);
   void ChangeEndedAll();
   // Following a DELETE of `table` outside a transaction that removed only its oldest rows
-  // (a retention DELETE ... WHERE ts < X) without a rebuild:
+  // (a retention DELETE ... WHERE ts < X) without a rebuild, and without the state ever
+  // stopping to answer:
   //  - MayFollowDelete: whether one could be followed now (an engine that reads snapshots, a
   //    definition that answers);
   //  - WatchDelete, inside an exclusion of the table's write gate (no write half done), in
-  //    place of Diverged: notes the definitions that answer, marks them all diverged, and
-  //    begins a transaction on `deleting` (the DELETE's connection) with a reader of the same
-  //    snapshot (Engine::BeginSharingSnapshot; nullopt, `deleting` untouched, when none could
-  //    follow);
-  //  - the DELETE runs in that transaction, inside a hold of the gate: writes go on;
+  //    place of Diverged: notes the definitions that answer and marks the others diverged,
+  //    and begins a transaction on `deleting` (the DELETE's connection) with a reader of the
+  //    same snapshot (Engine::BeginSharingSnapshot). nullopt, `deleting` untouched and every
+  //    definition marked as by Diverged, when none could follow;
+  //  - the DELETE runs in that transaction, inside a hold of the gate: writes go on, and the
+  //    noted definitions keep answering (until it commits others see the rows as before);
   //  - CheckDelete, before it commits: whether it removed exactly the rows older than the
-  //    oldest row left, m (both snapshots tell); the noted definitions whose state in memory
-  //    holds no row older than m can follow it;
-  //  - FollowDelete, once it committed, before ChangeEnded: their history loses the windows
-  //    that start before m, those holding m recomputed from the stored rows, and they answer
-  //    again unless another change came meanwhile. The rest stay diverged for ChangeEnded.
+  //    oldest row left, m (both snapshots tell). A noted definition whose state in memory
+  //    holds no row older than m is unchanged by it and goes on answering; only its history
+  //    (the windows starting before m) stops answering until FollowDelete (history_pending).
+  //    The others are marked diverged here, before the commit makes the change visible;
+  //  - FollowDelete, once it committed, before ChangeEnded: the followers' history loses the
+  //    windows that start before m, those holding m recomputed from the stored rows, and
+  //    answers again;
+  //  - AbandonDelete instead, where the DELETE failed or its transaction did not commit (it
+  //    may run again unwatched): every noted definition is marked diverged (rebuilt).
   struct Entry;
   struct DeleteWatch {
     struct Noted {
       std::shared_ptr<Entry> entry;
       std::optional<int64_t> oldest;  // CheckDelete: m, where it can follow the DELETE
-      uint64_t divergences = 0;       // Entry::Divergences() once marked for this DELETE
       uint64_t history_replaced = 0;  // HistoryLock::replaced then
     };
     TableName table;
@@ -145,8 +150,9 @@ class WindowCatalog {
   bool MayFollowDelete(const TableName& table) const;
   std::optional<DeleteWatch> WatchDelete(const TableName& table,
                                          engine::EngineConnection& deleting);
-  void CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting) const;
+  void CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting);
   void FollowDelete(DeleteWatch& watch);
+  void AbandonDelete(DeleteWatch& watch);
   // The tables with definitions (the metrics table's included).
   std::vector<TableName> WatchedTables() const;
   // Rows of `table` were committed that its windows were not given (a transaction that wrote
@@ -376,6 +382,9 @@ class WindowCatalog {
   // The definitions of `table` that could follow a DELETE (MayFollowDelete); empty when a
   // state is being built. Caller holds mutex_.
   std::vector<std::shared_ptr<Entry>> FollowersOfDelete(const TableName& table) const;
+  // After a followed DELETE (`trimmed`: its history was trimmed) or an abandoned one: the
+  // history of `entry` answers again, or the state diverges; history_pending is cleared.
+  void HistoryFollowed(Entry& entry, bool trimmed);
   // Makes `noted.entry`'s history (its state holds no row older than `oldest`) agree with the
   // stored rows once every row older than `oldest` is gone: the windows starting before
   // `oldest` dropped, those holding it recomputed from the stored rows. Returns the history

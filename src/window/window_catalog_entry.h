@@ -41,28 +41,10 @@ struct WindowCatalog::Entry {
   std::mutex write_mutex;  // one writer: Update, closing, history appends
   // Rows of the table were changed or removed (metrics UPDATE/DELETE): its windows no longer
   // equal a GROUP BY over the table, so queries are not answered from them. Set by Diverge;
-  // cleared only by a rebuild (a new entry) or Reconverge.
+  // cleared only by a rebuild (a new entry).
   std::atomic<bool> diverged{false};
   // Marks the state diverged; true when it was not already.
-  bool Diverge() {
-    std::lock_guard<std::mutex> lock(divergence_mutex);
-    ++divergences;
-    return !diverged.exchange(true);
-  }
-  // How many times Diverge was called: a change noted at this count...
-  uint64_t Divergences() {
-    std::lock_guard<std::mutex> lock(divergence_mutex);
-    return divergences;
-  }
-  // ...is followed, and the state answers again, unless another came since (false).
-  bool Reconverge(uint64_t noted) {
-    std::lock_guard<std::mutex> lock(divergence_mutex);
-    if (divergences != noted) return false;
-    diverged = false;
-    return true;
-  }
-  std::mutex divergence_mutex;
-  uint64_t divergences = 0;  // GUARDED_BY(divergence_mutex)
+  bool Diverge() { return !diverged.exchange(true); }
   // The engine keeps a copy of the table (a cache) that others may write too: the state
   // answers queries only while it was built from the copy's current generation, so the two
   // agree on which rows exist (FollowTable). built_from: set before the entry is published.
@@ -75,9 +57,11 @@ struct WindowCatalog::Entry {
   // reads wait for the rebuild that replaces it (FindBuilt). Set before it is published.
   bool pending = false;
   // Published by a build from a snapshot before its history was replaced (the old state's
-  // closed windows may still be there): until ReplaceHistory is done, reads that need the
-  // history wait (FindBuilt) and queries that do go to the engine (Needs::kHistory); reads of
-  // the state alone are answered. The windows folds close meanwhile wait in the store.
+  // closed windows may still be there), or following a DELETE of the oldest rows until its
+  // history is trimmed (WindowCatalog::CheckDelete): until then, reads that need the history
+  // wait (FindBuilt) and queries that do go to the engine (Needs::kHistory); reads of the
+  // state alone are answered. The windows folds close meanwhile wait in the store. Changed
+  // under write_mutex once the entry is published.
   std::atomic<bool> history_pending{false};
 };
 

@@ -71,29 +71,41 @@ std::optional<WindowCatalog::DeleteWatch> WindowCatalog::WatchDelete(
     for (auto& entry : FollowersOfDelete(table)) {
       watch.noted.push_back({std::move(entry), std::nullopt, 0});
     }
+    // The followers answer on until CheckDelete tells; the others stop now, as after Diverged.
+    for (const auto& [name, entry] : entries_) {
+      if (watch.noted.empty() || entry->table != table) continue;
+      const bool noted = std::any_of(watch.noted.begin(), watch.noted.end(),
+                                     [&](const DeleteWatch::Noted& n) { return n.entry == entry; });
+      if (!noted && entry->Diverge()) {
+        spdlog::info(
+            "rows of {} are being removed: queries are no longer answered from window '{}' ({})",
+            table.key(), name, UntilRebuilt(*entry));
+      }
+    }
   }
-  Diverged(table);
-  // Only this change came (the exclusion keeps the others out): a later one counts again.
+  if (watch.noted.empty()) {
+    Diverged(table);
+    return std::nullopt;
+  }
   for (DeleteWatch::Noted& noted : watch.noted) {
-    noted.divergences = noted.entry->Divergences();
     auto history = HistoryOf(noted.entry->name);
     std::lock_guard<std::mutex> lock(history->mutex);
     noted.history_replaced = history->replaced;
   }
-  if (watch.noted.empty()) return std::nullopt;
   // The DELETE's transaction and the watch's reader, with one snapshot.
   auto before = engine_->BeginSharingSnapshot(deleting, table.EngineSchema(), table.table);
   if (!before.ok()) {
     if (!before.status().IsNotImplemented()) {
       spdlog::warn("reading {} as of a DELETE of it: {}", table.key(), before.status().message());
     }
+    Diverged(table);  // run unwatched: rebuilt after it
     return std::nullopt;
   }
   watch.before = *std::move(before);
   return watch;
 }
 
-void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting) const {
+void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& deleting) {
   const auto began = std::chrono::steady_clock::now();
   // Per time column: the rows left (oldest time nullopt: none, or they cannot be read), and
   // whether the DELETE removed exactly the rows before the oldest (asked only for a state that
@@ -130,6 +142,22 @@ void WindowCatalog::CheckDelete(DeleteWatch& watch, engine::EngineConnection& de
     if (only_older[time]) noted.oldest = oldest;
   }
   watch.before.reset();  // ends the snapshot's transaction
+  // Before the commit shows the change to others: those that cannot follow stop answering,
+  // the history of those that can waits for its trim.
+  for (DeleteWatch::Noted& noted : watch.noted) {
+    Entry& entry = *noted.entry;
+    if (!noted.oldest) {
+      if (entry.Diverge()) {
+        spdlog::info(
+            "rows of {} were changed or removed: queries are no longer answered from window "
+            "'{}' ({})",
+            watch.table.key(), entry.name, UntilRebuilt(entry));
+      }
+    } else if (KeepsHistory(entry)) {
+      std::lock_guard<std::mutex> lock(entry.write_mutex);
+      entry.history_pending = true;
+    }
+  }
   watch.checked_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
 }
 
@@ -164,9 +192,9 @@ arrow::Result<int64_t> WindowCatalog::TrimHistoryBefore(const DeleteWatch::Noted
   }
   const auto folded = std::chrono::steady_clock::now();
   ARROW_ASSIGN_OR_RAISE(auto rows, ClosedBatches(entry, holding));
-  // Beside the folds' history appends (windows closing now start after `oldest`), so writes
-  // go on. A state rebuilt meanwhile was built after the DELETE, and its history replaced
-  // (or to be replaced, after this) with these same windows: a trim after that replacement
+  // Writes go on: the windows their folds close wait in the store meanwhile (history_pending)
+  // and start after `oldest`. A state rebuilt meanwhile was built after the DELETE, and its history
+  // replaced (or to be replaced, after this) with these same windows: a trim after that replacement
   // would add them twice.
   auto history = HistoryOf(entry.name);
   std::lock_guard<std::mutex> lock(history->mutex);
@@ -187,8 +215,29 @@ arrow::Result<int64_t> WindowCatalog::TrimHistoryBefore(const DeleteWatch::Noted
   return written;
 }
 
+// The history of a follower answers again: the windows folds closed meanwhile are appended
+// (after the trimmed ones), unless the trim failed (then it is rebuilt).
+void WindowCatalog::HistoryFollowed(Entry& entry, bool trimmed) {
+  {
+    std::lock_guard<std::mutex> lock(entry.write_mutex);
+    bool own = trimmed;  // the history is the state's own
+    // (A retired state's rebuilt successor has the windows closed meanwhile.)
+    if (own && !entry.retired) {
+      arrow::Status status = WriteClosed(entry, entry.store->TakeClosed());
+      if (!status.ok()) {
+        spdlog::warn("window '{}': writing its history after a DELETE: {}", entry.name,
+                     status.message());
+        own = false;
+      }
+    }
+    if (!own) entry.Diverge();  // rebuilt (ChangeEnded)
+    entry.history_pending = false;
+  }
+  NotifyBuilt();
+}
+
 void WindowCatalog::FollowDelete(DeleteWatch& watch) {
-  // Those without a history answer again first: the others' recompute reads stored rows.
+  // Those without a history are done first: the others' recompute reads stored rows.
   std::stable_partition(
       watch.noted.begin(), watch.noted.end(),
       [](const DeleteWatch::Noted& noted) { return !KeepsHistory(*noted.entry); });
@@ -202,19 +251,39 @@ void WindowCatalog::FollowDelete(DeleteWatch& watch) {
     if (!written.ok()) {
       spdlog::warn("window '{}': trimming its history after a DELETE of {}: {}", entry.name,
                    watch.table.key(), written.status().message());
+    }
+    if (KeepsHistory(entry)) HistoryFollowed(entry, written.ok());
+    if (!written.ok()) continue;
+    if (entry.diverged) {  // another change came meanwhile: rebuilt for it
+      spdlog::debug(
+          "window '{}' followed the DELETE of the rows of {}, but another change "
+          "came meanwhile",
+          entry.name, watch.table.key());
       continue;
     }
-    if (!entry.Reconverge(noted.divergences)) continue;  // changed again since: rebuilt
-    NotifyBuilt();
     {
       std::unique_lock<std::shared_mutex> lock(mutex_);
       ++counts_[entry.name].followed_deletes;
     }
     spdlog::info(
-        "window '{}' followed the DELETE of the rows of {} before {} (rows checked in {:.2f} s; "
-        "{} history rows recomputed in {:.2f} s); it answers again",
+        "window '{}' followed the DELETE of the rows of {} before {}, answering throughout "
+        "(rows checked in {:.2f} s; {} history rows recomputed in {:.2f} s)",
         entry.name, watch.table.key(), engine::FormatTimestamp(*noted.oldest), watch.checked_s,
         *written, trimmed_s);
+  }
+}
+
+void WindowCatalog::AbandonDelete(DeleteWatch& watch) {
+  watch.before.reset();
+  for (const DeleteWatch::Noted& noted : watch.noted) {
+    Entry& entry = *noted.entry;
+    if (entry.Diverge()) {
+      spdlog::info(
+          "rows of {} may have been changed or removed: queries are no longer answered from "
+          "window '{}' ({})",
+          watch.table.key(), entry.name, UntilRebuilt(entry));
+    }
+    if (noted.oldest && KeepsHistory(entry)) HistoryFollowed(entry, false);
   }
 }
 

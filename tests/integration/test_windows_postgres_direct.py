@@ -423,6 +423,75 @@ def test_a_retention_delete_that_loses_to_another_write_runs_again(direct):
     close(rows(server.uri, README_QUERY), direct.stored(README_QUERY_PG))
 
 
+OLD_ROWS_LOCKED = ("SELECT * FROM metrics WHERE timestamp < (now() AT TIME ZONE 'UTC') "
+                   "- INTERVAL '2 days' FOR UPDATE")
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["postgresql", "behind-the-cache"])
+def test_the_windows_answer_throughout_a_followed_retention_delete(direct, cache):
+    """A retention DELETE that the windows follow never stops them answering: while it waits
+    for another session's row locks (uncommitted, so PostgreSQL's readers still see the old
+    rows) the README query and the 5m windows, history included, are answered from the windows
+    and equal PostgreSQL's answers, and a reader asking the README query from before the DELETE
+    until after it is answered from the windows every time. Without the cache and behind it
+    (the README configuration)."""
+    from test_cache import README_CACHE_FLAGS, ask
+    server = direct.start(*(README_CACHE_FLAGS if cache else ()))
+    now = utcnow().replace(microsecond=0)
+    old_and_recent_metrics(server, now - dt.timedelta(days=3), 600)  # 50 hours from 3 days ago
+    assert set(wait_answering(server).values()) == {"answering"}
+    if cache:
+        wait = time.monotonic() + 60
+        while (dict(rows(server.uri, "SELECT table_name, state FROM hyprstream_cache_tables()"))
+               .get("metrics") != "ready"):
+            assert time.monotonic() < wait, "the cache never loaded metrics"
+            time.sleep(0.05)
+    # (Every README query answered from the windows logs once: the reader's must all be.)
+    assert rows(server.uri, README_QUERY)
+    before = answered(server, "metrics_trailing")
+    stop, asked, errors = threading.Event(), [0], []
+
+    def keep_asking():
+        try:
+            with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+                cur = conn.cursor()
+                while not stop.is_set():
+                    cur.execute(README_QUERY)
+                    cur.fetchall()
+                    asked[0] += 1
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    def while_it_waits():
+        got, provenance = ask(server.uri, README_QUERY)
+        assert provenance["source"] == "windows", provenance
+        close([tuple(r.values()) for r in got], direct.stored(README_QUERY_PG))
+        got = rows(server.uri, METRICS_5M)
+        assert min(r[1] for r in got) < now - dt.timedelta(days=2)  # the old rows' windows
+        close(got, direct.stored(METRICS_5M_PG))
+
+    reader = threading.Thread(target=keep_asking)
+    reader.start()
+    try:
+        direct.run_waiting_for_locks(server, RETENTION, OLD_ROWS_LOCKED,
+                                     lambda other: other.rollback(), while_it_waits)
+    finally:
+        stop.set()
+        reader.join()
+    assert not errors, errors
+    log = server.log()
+    for name in ("metrics", "metrics_trailing"):
+        assert f"window '{name}' followed the DELETE of the rows of main.metrics before" in log, \
+            log[-3000:]
+    assert "queries are no longer answered from window" not in log, log[-3000:]
+    # The reader's queries and the two in while_it_waits, every one from the windows.
+    assert asked[0] > 0
+    assert answered(server, "metrics_trailing") - before == asked[0] + 1, log[-3000:]
+    assert direct.stored("SELECT count(*) FROM metrics WHERE timestamp < "
+                         "(now() AT TIME ZONE 'UTC') - INTERVAL '2 days'") == [(0,)]
+    assert_windows_answer_as_postgresql(server, direct, now - dt.timedelta(days=1))
+
+
 class RandomRetention:
     """The rounds of a randomised retention test (seed HYPRSTREAM_TEST_SEED, default 20261207):
     3,000 rows of 7 metrics at random times over the last three days (none within 5 minutes of

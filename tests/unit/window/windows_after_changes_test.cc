@@ -516,9 +516,9 @@ TEST_F(WindowsAfterChangesTest, DeletesOfOtherRowsOrOfRowsTheStateHoldsAreRebuil
   EXPECT_EQ(FollowedDeletes(), 0u);
 }
 
-// The steps ChangingWrite takes for a DELETE it may follow, through the catalog: another
-// change that lands while the DELETE is followed keeps the windows from answering (they are
-// rebuilt for it), where without it they answer at once.
+// The steps ChangingWrite takes for a DELETE it may follow, through the catalog: the windows
+// answer until the check, their state throughout; another change that lands meanwhile keeps
+// them from answering (they are rebuilt for it).
 TEST_F(WindowsAfterChangesTest, AChangeWhileADeleteIsFollowedIsNotHidden) {
   IngestThreeDays();
   ExpectTheWindowsAnswerAgain("after the ingest");
@@ -533,17 +533,23 @@ TEST_F(WindowsAfterChangesTest, AChangeWhileADeleteIsFollowedIsNotHidden) {
       watch = catalog.WatchDelete(metrics, *deleting);
     }
     ASSERT_TRUE(watch.has_value()) << when;
-    EXPECT_FALSE(catalog.Answers("metrics", window::WindowCatalog::Needs::kHistory))
-        << when << ": answering during the DELETE";
+    using Needs = window::WindowCatalog::Needs;
+    // Until the DELETE commits, others see the rows as they were: the windows answer.
+    for (const char* name : {"metrics", "metrics_trailing"}) {
+      EXPECT_TRUE(catalog.Answers(name, Needs::kHistory)) << when << ": " << name;
+    }
     ASSERT_TRUE(Update(*deleting, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '" +
                                       std::string(another_change ? "1 day" : "2 days") + "'")
                     .ok());
     if (another_change) catalog.Diverged(metrics);  // e.g. another session's UPDATE
     catalog.CheckDelete(*watch, *deleting);
+    // The state holds none of the rows removed and answers on; the history waits for its trim.
+    EXPECT_EQ(catalog.Answers("metrics", Needs::kState), !another_change) << when;
+    EXPECT_EQ(catalog.Answers("metrics_trailing", Needs::kState), !another_change) << when;
+    EXPECT_FALSE(catalog.Answers("metrics", Needs::kHistory)) << when;
     ASSERT_TRUE(deleting->Commit().ok());
     catalog.FollowDelete(*watch);
-    EXPECT_EQ(catalog.Answers("metrics", window::WindowCatalog::Needs::kHistory), !another_change)
-        << when;
+    EXPECT_EQ(catalog.Answers("metrics", Needs::kHistory), !another_change) << when;
     EXPECT_EQ(FollowedDeletes(), 2u) << when << ": only the DELETE alone is followed";
     catalog.ChangeEnded(metrics);
     ExpectTheWindowsAnswerAgain(when);
@@ -578,6 +584,57 @@ TEST_F(WindowsAfterChangesTest, AFollowedDeletesTrimNeverLandsOnAHistoryRebuiltM
   deleting.join();
   ExpectTheWindowsAnswerAgain("after the trim and the rebuild");
   ExpectEveryWidthEqualsTheStoredRows("after the trim and the rebuild");
+}
+
+// While a followed DELETE trims the history (held at the trims gate, after its commit), the
+// state answers the queries that need it alone, equal to the rows the DELETE left; a query
+// that needs the history goes to DuckDB, and a direct read of the history waits for the trim.
+// A reader asking from before the DELETE until after it is answered by the state every time.
+TEST_F(WindowsAfterChangesTest, AFollowedDeletesStateAnswersThroughoutAndItsHistoryAfterTheTrim) {
+  IngestThreeDays();
+  ExpectTheWindowsAnswerAgain("after the ingest");
+  std::atomic<bool> stop{false};
+  std::atomic<int> asked{0}, elsewhere{0};
+  std::thread reader([&] {
+    auto connection = *engine_->Connect();
+    while (!stop) {
+      auto answer = Ask(*connection, kTrailingMetrics);
+      ++asked;
+      if (!answer.ok() || answer->source != "windows") ++elsewhere;
+    }
+  });
+  gates_->Hold(gates_->trims());
+  std::thread deleting([this] {
+    auto connection = *engine_->Connect();
+    EXPECT_TRUE(
+        Update(*connection, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days'")
+            .ok());
+  });
+  ASSERT_TRUE(gates_->WaitForACall(gates_->trims(), 30s)) << "the DELETE trimmed no history";
+  EXPECT_EQ(
+      *engine::testing::QueryInt(*direct_,
+                                 "SELECT count(*) FROM metrics WHERE timestamp < now() - INTERVAL "
+                                 "'2 days'"),
+      0)
+      << "not committed before the trim";
+  EXPECT_EQ(ExpectTheStoredRowsAnswer(kTrailingMetrics, "while the history is trimmed"), "windows");
+  EXPECT_NE(ExpectTheStoredRowsAnswer(kTumbling, "while the history is trimmed"), "windows");
+  EXPECT_EQ(StateOf("metrics"), "writing history");
+  auto every = std::async(std::launch::async, [this] {
+    return Query(*client_, "SELECT count(*) FROM hyprstream_window('metrics')");
+  });
+  EXPECT_EQ(every.wait_for(300ms), std::future_status::timeout)
+      << "a read of the history did not wait for its trim";
+  gates_->Release(gates_->trims());
+  ASSERT_TRUE(every.get().ok());
+  deleting.join();
+  stop = true;
+  reader.join();
+  EXPECT_GT(asked.load(), 0);
+  EXPECT_EQ(elsewhere.load(), 0) << "of " << asked.load() << " answers";
+  EXPECT_EQ(FollowedDeletes(), 2u);
+  ExpectTheWindowsAnswerAgain("after the trim");
+  ExpectEveryWidthEqualsTheStoredRows("after the trim");
 }
 
 // A check that fails in the DELETE's transaction aborts it, and DuckDB (like PostgreSQL)
