@@ -116,16 +116,18 @@ void AdbcConnectionPool::CloseConnection(std::unique_ptr<AdbcConnection> connect
   driver()->ConnectionRelease(connection.get(), error.get());
 }
 
-arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire() {
+arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
+    std::optional<std::chrono::milliseconds> wait) {
+  const std::chrono::milliseconds most = wait.value_or(options_.acquire_timeout);
   std::unique_lock<std::mutex> lock(mutex_);
-  bool ready = available_.wait_for(lock, options_.acquire_timeout, [this] {
-    return !idle_.empty() || open_ < options_.max_connections;
-  });
+  bool ready = available_.wait_for(
+      lock, most, [this] { return !idle_.empty() || open_ < options_.max_connections; });
   if (!ready) {
+    const std::string waited = most.count() % 1000 == 0 ? std::to_string(most.count() / 1000) + " s"
+                                                        : std::to_string(most.count()) + " ms";
     return BackendUnavailable("all " + std::to_string(options_.max_connections) +
-                              " backend connections are busy (waited " +
-                              std::to_string(options_.acquire_timeout.count() / 1000) +
-                              " s); retry later or raise pool_max");
+                              " backend connections are busy (waited " + waited +
+                              "); retry later or raise pool_max");
   }
   auto self = shared_from_this();
   if (!idle_.empty()) {

@@ -13,6 +13,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,8 +76,10 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
   ~AdbcConnectionPool();
 
   // A connection: an idle one, else a new one while fewer than max are open, else waits up
-  // to acquire_timeout (then an IOError saying all N connections are busy).
-  arrow::Result<std::unique_ptr<AdbcConnectionLease>> Acquire();
+  // to `wait` (acquire_timeout when not given; then BackendUnavailable saying all N
+  // connections are busy).
+  arrow::Result<std::unique_ptr<AdbcConnectionLease>> Acquire(
+      std::optional<std::chrono::milliseconds> wait = std::nullopt);
   // Closes every idle connection (after a connection failure).
   void DiscardIdle();
 

@@ -1,6 +1,7 @@
 #include "engine/adbc_engine.h"
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -18,6 +19,12 @@ namespace {
 class AdbcEngine : public Engine {
   static constexpr const char* kReadOnlyRepeatableRead =
       "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+  // Snapshots are taken while the caller keeps writes to the table out (engine.h): their
+  // backend connections wait this long at most for the pool, not its whole wait
+  // (connect_timeout), so a busy pool (whose holders may be writers waiting for that very
+  // lock) fails the call instead of holding the writes: the caller goes without (a DELETE is
+  // not followed, a build is tried again).
+  static constexpr std::chrono::milliseconds kWaitUnderLock{250};
 
  public:
   AdbcEngine(std::shared_ptr<AdbcConnectionPool> pool, bool postgresql)
@@ -39,7 +46,8 @@ class AdbcEngine : public Engine {
   arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
       const std::string& schema, const std::string& table) override {
     if (!postgresql_) return Engine::SnapshotConnection(schema, table);
-    ARROW_ASSIGN_OR_RAISE(auto connection, Connect());
+    auto connection = std::make_shared<AdbcEngineConnection>(pool_);
+    ARROW_RETURN_NOT_OK(connection->Reserve(kWaitUnderLock));
     // Any query takes the snapshot; one that reads no table costs nothing.
     return PinSnapshot(std::move(connection), "SELECT 1", {kReadOnlyRepeatableRead});
   }
@@ -49,20 +57,27 @@ class AdbcEngine : public Engine {
   // imports it; the export stays valid while the writer's transaction is open.
   arrow::Result<std::shared_ptr<EngineConnection>> BeginSharingSnapshot(
       EngineConnection& writer, const std::string& schema, const std::string& table) override {
-    if (!postgresql_ || dynamic_cast<AdbcEngineConnection*>(&writer) == nullptr) {
+    auto* adbc_writer = dynamic_cast<AdbcEngineConnection*>(&writer);
+    if (!postgresql_ || adbc_writer == nullptr) {
       return Engine::BeginSharingSnapshot(writer, schema, table);
     }
-    ARROW_ASSIGN_OR_RAISE(
-        std::string level,
-        QueryValue(writer, "SELECT current_setting('default_transaction_isolation')"));
+    // Both backend connections first, each waiting a moment at most.
+    auto reader = std::make_shared<AdbcEngineConnection>(pool_);
+    ARROW_RETURN_NOT_OK(reader->Reserve(kWaitUnderLock));
+    ARROW_RETURN_NOT_OK(adbc_writer->Reserve(kWaitUnderLock));
+    auto level = QueryValue(writer, "SELECT current_setting('default_transaction_isolation')");
+    arrow::Status began = level.status();
+    if (began.ok()) began = writer.BeginTransaction();
+    if (!began.ok()) {
+      adbc_writer->Unreserve();
+      return began;
+    }
     const std::string isolation = std::string("SET TRANSACTION ISOLATION LEVEL ") +
-                                  (level == "serializable" ? "SERIALIZABLE" : "REPEATABLE READ");
-    ARROW_RETURN_NOT_OK(writer.BeginTransaction());
+                                  (*level == "serializable" ? "SERIALIZABLE" : "REPEATABLE READ");
     auto shared = [&]() -> arrow::Result<std::shared_ptr<EngineConnection>> {
       ARROW_RETURN_NOT_OK(ExecuteStatement(writer, isolation));
       ARROW_ASSIGN_OR_RAISE(std::string exported,
                             QueryValue(writer, "SELECT pg_export_snapshot()"));
-      ARROW_ASSIGN_OR_RAISE(auto reader, Connect());
       return PinSnapshot(
           std::move(reader), "SELECT 1",
           {isolation + ", READ ONLY", "SET TRANSACTION SNAPSHOT " + QuoteLiteral(exported)});

@@ -40,6 +40,19 @@ arrow::Result<std::shared_ptr<AdbcConnectionLease>> AdbcEngineConnection::Borrow
   return std::shared_ptr<AdbcConnectionLease>(std::move(lease));
 }
 
+arrow::Status AdbcEngineConnection::Reserve(std::chrono::milliseconds wait) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (pinned_) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto lease, pool_->Acquire(wait));
+  pinned_ = std::move(lease);
+  return arrow::Status::OK();
+}
+
+void AdbcEngineConnection::Unreserve() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!in_transaction_ && !session_pinned_) pinned_.reset();
+}
+
 arrow::Status AdbcEngineConnection::Run(const Operation& operation) {
   std::lock_guard<std::mutex> lock(mutex_);
   ARROW_ASSIGN_OR_RAISE(auto lease, BorrowLocked());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,12 @@ class AdbcEngineConnection : public EngineConnection,
   // move it into memory first.
   void TrackResult(const std::shared_ptr<AdbcResultReader>& reader);
   const std::shared_ptr<AdbcInterruptList>& interrupts() const { return interrupts_; }
+  // Takes the backend connection this session's next operations and next transaction use,
+  // waiting at most `wait` for the pool (for callers that hold a lock others wait for:
+  // BackendUnavailable rather than a long wait). Kept until that transaction ends, or
+  // Unreserve() when none began.
+  arrow::Status Reserve(std::chrono::milliseconds wait);
+  void Unreserve();
   std::unique_lock<std::mutex> LockSession() { return std::unique_lock(mutex_); }
 
  private:

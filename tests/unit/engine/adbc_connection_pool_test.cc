@@ -78,6 +78,28 @@ TEST_F(AdbcConnectionPoolTest, MaximumEnforcedAndAcquireTimesOut) {
   EXPECT_EQ(pool->open_connections(), 2);
 }
 
+// A caller that holds a lock others wait for asks for a shorter wait than the pool's: a busy
+// pool answers it after that wait (saying how long), and gives it a connection given back
+// meanwhile.
+TEST_F(AdbcConnectionPoolTest, AnAcquireMayWaitLessThanThePoolsTimeout) {
+  auto pool = Open(1, 0, 600000);  // the pool's own wait: 10 minutes
+  auto held = pool->Acquire();
+  ASSERT_TRUE(held.ok());
+  auto refused = pool->Acquire(std::chrono::milliseconds(50));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(IsBackendUnavailable(refused.status()));
+  EXPECT_NE(refused.status().message().find("all 1 backend connections are busy (waited 50 ms)"),
+            std::string::npos)
+      << refused.status().ToString();
+  std::thread giver([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    held->reset();
+  });
+  auto given = pool->Acquire(std::chrono::milliseconds(60000));
+  giver.join();
+  EXPECT_TRUE(given.ok()) << given.status().ToString();
+}
+
 TEST_F(AdbcConnectionPoolTest, BrokenConnectionIsReplaced) {
   auto pool = Open(1, 1, 100);
   AdbcConnection* first = nullptr;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "adbc_test_util.h"
+#include "engine/adbc_engine_connection.h"
 #include "engine/adbc_engine_statement.h"
 
 namespace hyprstream::engine {
@@ -324,6 +325,33 @@ TEST(AdbcEnginePoolTest, StreamingResultPinsItsConnectionUntilDrained) {
   // Drained: the connection went back to the pool.
   HS_ASSIGN_OR_FAIL(auto one, QueryInt(*second, "SELECT 1"));
   EXPECT_EQ(one, 1);
+}
+
+// A session reserves its backend connection waiting only a moment (the pool's own wait is 10
+// minutes here); its next operations and its transaction use it, and the transaction's end (or
+// Unreserve) gives it back.
+TEST(AdbcEnginePoolTest, AReservedConnectionIsTheTransactionsAndIsGivenBackAfterIt) {
+  TempSqliteFile file;
+  HS_ASSIGN_OR_FAIL(auto engine, OpenSqliteEngine(file.path(), "?pool_max=1&connect_timeout=600"));
+  HS_ASSIGN_OR_FAIL(auto opened_first, engine->Connect());
+  HS_ASSIGN_OR_FAIL(auto opened_second, engine->Connect());
+  auto& first = dynamic_cast<AdbcEngineConnection&>(*opened_first);
+  auto& second = dynamic_cast<AdbcEngineConnection&>(*opened_second);
+  HS_ASSERT_OK(first.Reserve(std::chrono::milliseconds(50)));
+  auto busy = second.Reserve(std::chrono::milliseconds(50));
+  ASSERT_TRUE(IsBackendUnavailable(busy)) << busy.ToString();
+  EXPECT_NE(busy.message().find("(waited 50 ms)"), std::string::npos) << busy.ToString();
+  // (With one connection, these would wait 10 minutes if they asked the pool for another.)
+  HS_ASSERT_OK(Update(first, "CREATE TABLE t (a INTEGER)"));
+  HS_ASSERT_OK(first.BeginTransaction());
+  HS_ASSERT_OK(Update(first, "INSERT INTO t VALUES (1)"));
+  HS_ASSERT_OK(first.Commit());
+  HS_ASSERT_OK(second.Reserve(std::chrono::milliseconds(50)));
+  HS_ASSIGN_OR_FAIL(auto rows, QueryInt(second, "SELECT count(*) FROM t"));
+  EXPECT_EQ(rows, 1);
+  second.Unreserve();
+  HS_ASSERT_OK(first.Reserve(std::chrono::milliseconds(50)));
+  first.Unreserve();
 }
 
 }  // namespace
