@@ -801,6 +801,88 @@ TEST_F(WindowsAfterChangesTest, RandomisedChangesBesideWritesAgreeWithTheStoredR
   }
 }
 
+// Randomised, against linearizability: while DELETEs of random kinds run (the oldest rows at a
+// random bound before today: followed; rows into the open windows, or one metric's old rows:
+// not), a reader asks the time-bucket GROUP BY (answered from the windows' history) without
+// pause. No write runs beside them, so every answer must equal DuckDB's answer from just
+// before the DELETE or from just after it; and once the DELETE has committed (a followed one
+// held before its history's trim), only the answer after it.
+TEST_F(WindowsAfterChangesTest, RandomisedAnswersDuringDeletesAreTheRowsBeforeOrAfterThem) {
+  IngestThreeDays();
+  ExpectTheWindowsAnswerAgain("after the ingest");
+  std::mt19937 random(random_());
+  int followed_rounds = 0;
+  for (int round = 0; round < 8; ++round) {
+    const std::string when = "round " + std::to_string(round);
+    // 0, 1: the oldest rows; 2: the newest (the open windows hold them); 3: one metric's old.
+    const int kind = random() % 4;
+    const int64_t back_s = kind == 2 ? 120 + random() % 1080 : 90000 + random() % 100000;
+    std::string sql = "DELETE FROM metrics WHERE timestamp " + std::string(kind == 2 ? ">" : "<") +
+                      " now() - INTERVAL '" + std::to_string(back_s) + " seconds'";
+    if (kind == 3) sql += " AND metric_id = 'm" + std::to_string(random() % 6) + "'";
+    auto before = Query(*direct_, kTumbling);
+    ASSERT_TRUE(before.ok()) << before.status().ToString();
+    std::atomic<bool> stop{false};
+    std::atomic<size_t> asked{0};
+    std::vector<testing::Answer> answers;
+    std::thread reader([&] {
+      auto connection = *engine_->Connect();
+      while (!stop) {
+        auto answer = Ask(*connection, kTumbling);
+        ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+        answers.push_back(*std::move(answer));
+        ++asked;
+      }
+    });
+    // (At least one answer before the DELETE and one after it.)
+    auto asked_once_more = [&asked] {
+      const size_t now = asked;
+      for (int i = 0; i < 30000 && asked == now; ++i) std::this_thread::sleep_for(1ms);
+    };
+    asked_once_more();
+    gates_->Hold(gates_->trims());
+    const uint64_t followed = FollowedDeletes();
+    std::thread deleting([&] {
+      auto connection = *engine_->Connect();
+      EXPECT_TRUE(Update(*connection, sql).ok()) << sql;
+    });
+    // A followed DELETE waits before its trim, committed: what is asked now sees it.
+    const bool held = kind <= 1 && gates_->WaitForACall(gates_->trims(), 10s);
+    EXPECT_EQ(held, kind <= 1) << when << ": " << sql << " was not followed";
+    if (held) {
+      ++followed_rounds;
+      auto after = Query(*direct_, kTumbling);
+      ASSERT_TRUE(after.ok());
+      for (int i = 0; i < 3; ++i) {
+        auto answer = Ask(*client_, kTumbling);
+        ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+        EXPECT_TRUE(answer->rows->Equals(**after))
+            << when << ": answered from " << answer->source << " after the commit of " << sql;
+      }
+    }
+    gates_->Release(gates_->trims());
+    deleting.join();
+    asked_once_more();
+    std::this_thread::sleep_for(std::chrono::milliseconds(random() % 50));
+    stop = true;
+    reader.join();
+    auto after = Query(*direct_, kTumbling);
+    ASSERT_TRUE(after.ok());
+    for (const testing::Answer& answer : answers) {
+      EXPECT_TRUE(answer.rows->Equals(**before) || answer.rows->Equals(**after))
+          << when << ": an answer from " << answer.source << " during " << sql
+          << " is neither the rows before it nor after it:\n"
+          << answer.rows->ToString();
+    }
+    if (kind <= 1) {
+      EXPECT_GT(FollowedDeletes(), followed) << when;
+    }
+    ExpectTheWindowsAnswerAgain(when);
+    ExpectEveryWidthEqualsTheStoredRows(when);
+  }
+  EXPECT_GT(followed_rounds, 0);
+}
+
 // Randomised: while a writer ingests, a reader asks and another session UPDATEs, DELETEs of
 // the oldest rows at random bounds before today (followed), DELETEs of some rows of one
 // metric, old or in the open windows (rebuilt), in and out of transactions. After each round every
