@@ -1,6 +1,8 @@
 // The ADBC engine: hyprstream as a Flight SQL front for any database an ADBC driver reaches
 // (PostgreSQL, SQLite, another Flight SQL server, ...). One driver library and one connection
 // pool per engine; sessions borrow pooled connections per operation (AdbcEngineConnection).
+// Snapshots (SnapshotConnection, BeginSharingSnapshot: taken while the caller keeps a table's
+// writes out) wait at most 250 ms for pooled connections, then fail with BackendUnavailable.
 // Thread-safe.
 #pragma once
 

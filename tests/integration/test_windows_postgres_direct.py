@@ -87,20 +87,9 @@ class Direct:
         row locks it waits for; once it waits, `meanwhile()`, then `release(session)` (commit
         or rollback) lets it go on. Asserts it succeeded."""
         other = adbc_driver_postgresql.dbapi.connect(self.uri())
-        done, errors = threading.Event(), []
         try:
             other.cursor().execute(locking_sql)
-
-            def run():
-                try:
-                    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-                        conn.cursor().execute(sql)
-                except Exception as e:  # noqa: BLE001 - reported below
-                    errors.append(e)
-                done.set()
-
-            running = threading.Thread(target=run)
-            running.start()
+            running, done, errors = run_in_background(server, sql)
             self.wait_for_a_lock_wait(f"{sql} did not wait for the row locks")
             meanwhile()
             assert not done.is_set()
@@ -110,6 +99,24 @@ class Direct:
             other.rollback()
             other.close()
         assert done.is_set() and not errors, errors
+
+
+def run_in_background(server, sql):
+    """Runs `sql` through hyprstream on a thread of its own: (the thread, an Event set once it
+    returned, the errors it raised)."""
+    done, errors = threading.Event(), []
+
+    def run():
+        try:
+            with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
+                conn.cursor().execute(sql)
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            errors.append(e)
+        done.set()
+
+    running = threading.Thread(target=run, daemon=True)
+    running.start()
+    return running, done, errors
 
 
 @pytest.fixture
@@ -507,20 +514,9 @@ def test_a_busy_pool_never_keeps_writes_out_while_a_delete_waits_for_a_connectio
     old_and_recent_metrics(server, now - dt.timedelta(days=3), 600)
     assert set(wait_answering(server).values()) == {"answering"}
     holding = adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=False)
-    deleted, errors = threading.Event(), []
     try:
         holding.cursor().execute("SELECT count(*) FROM metrics")  # its transaction holds one
-
-        def delete():
-            try:
-                with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn:
-                    conn.cursor().execute(RETENTION)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(e)
-            deleted.set()
-
-        deleting = threading.Thread(target=delete, daemon=True)
-        deleting.start()
+        _, deleted, errors = run_in_background(server, RETENTION)
         assert deleted.wait(120), "the DELETE waited for a backend connection: " + \
             server.log()[-2000:]
         assert not errors, errors

@@ -46,6 +46,8 @@ constexpr char kTrailingMetrics[] =
     "FROM metrics WHERE timestamp > now() - INTERVAL '1 hour' GROUP BY metric_id "
     "ORDER BY metric_id";
 const char* const kQueries[] = {kTumbling, kTrailingMetrics};
+// Older than today (the open 1d window): the state in memory holds none of these rows.
+constexpr char kRetention[] = "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days'";
 
 std::shared_ptr<arrow::Schema> MetricsSchema() {
   return arrow::schema({arrow::field("metric_id", arrow::utf8()),
@@ -336,6 +338,16 @@ class WindowsAfterChangesTest : public ::testing::Test {
     }
   }
 
+  // Runs `sql` (a DELETE the windows follow) on a connection of its own, held at the trims gate
+  // once it committed (WaitForACall tells when); the caller releases the gate and joins.
+  std::thread DeleteHeldBeforeItsTrim(const std::string& sql) {
+    gates_->Hold(gates_->trims());
+    return std::thread([this, sql] {
+      auto connection = *engine_->Connect();
+      EXPECT_TRUE(Update(*connection, sql).ok()) << sql;
+    });
+  }
+
   // Right after a change committed, before any rebuild: every answer equals the stored rows.
   void ExpectNoStaleAnswer(const std::string& when) {
     for (const char* sql : kQueries) ExpectTheStoredRowsAnswer(sql, when);
@@ -564,13 +576,7 @@ TEST_F(WindowsAfterChangesTest, AChangeWhileADeleteIsFollowedIsNotHidden) {
 TEST_F(WindowsAfterChangesTest, AFollowedDeletesTrimNeverLandsOnAHistoryRebuiltMeanwhile) {
   IngestThreeDays();
   ExpectTheWindowsAnswerAgain("after the ingest");
-  gates_->Hold(gates_->trims());
-  std::thread deleting([this] {
-    auto connection = *engine_->Connect();
-    EXPECT_TRUE(
-        Update(*connection, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days'")
-            .ok());
-  });
+  std::thread deleting = DeleteHeldBeforeItsTrim(kRetention);
   ASSERT_TRUE(gates_->WaitForACall(gates_->trims(), 30s)) << "the DELETE trimmed no history";
   // Another change: the windows are rebuilt from the rows the DELETE left.
   ASSERT_TRUE(Update(*client_, "UPDATE metrics SET value = value + 1 WHERE metric_id = 'm1'").ok());
@@ -603,13 +609,7 @@ TEST_F(WindowsAfterChangesTest, AFollowedDeletesStateAnswersThroughoutAndItsHist
       if (!answer.ok() || answer->source != "windows") ++elsewhere;
     }
   });
-  gates_->Hold(gates_->trims());
-  std::thread deleting([this] {
-    auto connection = *engine_->Connect();
-    EXPECT_TRUE(
-        Update(*connection, "DELETE FROM metrics WHERE timestamp < now() - INTERVAL '2 days'")
-            .ok());
-  });
+  std::thread deleting = DeleteHeldBeforeItsTrim(kRetention);
   ASSERT_TRUE(gates_->WaitForACall(gates_->trims(), 30s)) << "the DELETE trimmed no history";
   EXPECT_EQ(
       *engine::testing::QueryInt(*direct_,
@@ -840,12 +840,8 @@ TEST_F(WindowsAfterChangesTest, RandomisedAnswersDuringDeletesAreTheRowsBeforeOr
       for (int i = 0; i < 30000 && asked == now; ++i) std::this_thread::sleep_for(1ms);
     };
     asked_once_more();
-    gates_->Hold(gates_->trims());
     const uint64_t followed = FollowedDeletes();
-    std::thread deleting([&] {
-      auto connection = *engine_->Connect();
-      EXPECT_TRUE(Update(*connection, sql).ok()) << sql;
-    });
+    std::thread deleting = DeleteHeldBeforeItsTrim(sql);
     // A followed DELETE waits before its trim, committed: what is asked now sees it.
     const bool held = kind <= 1 && gates_->WaitForACall(gates_->trims(), 10s);
     EXPECT_EQ(held, kind <= 1) << when << ": " << sql << " was not followed";
