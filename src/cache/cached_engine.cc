@@ -261,7 +261,7 @@ class CachedEngine : public engine::ForwardingEngine {
       if (wakeup_->stopping) return;
       wakeup_->due = false;
       lock.unlock();
-      core_->mirrors.Maintain(backend, cache);
+      core_->mirrors.Maintain(backend, cache, core_->backend.get());
       core_->results.Expire();
       if (std::chrono::steady_clock::now() - sampled >= std::chrono::seconds(1)) {
         sampled = std::chrono::steady_clock::now();

@@ -11,6 +11,7 @@
 
 #include "engine/arrow_to_duckdb_type.h"
 #include "engine/engine_sql.h"
+#include "engine/internal_tables.h"
 
 namespace hyprstream::cache {
 namespace {
@@ -86,6 +87,11 @@ std::shared_ptr<Mirror> MirrorSet::Add(MirrorOptions options, bool configured, b
     std::transform(options.time_column.begin(), options.time_column.end(),
                    options.time_column.begin(), [](unsigned char c) { return std::tolower(c); });
     slot->options = std::move(options);
+    if (!configured && engine::IsInternalTable(key.schema, key.table)) {
+      // hyprstream's own tables (window histories): only hyprstream writes them, so the
+      // writes through the cache keep the copy whole and nothing is left to refresh.
+      slot->options.refresh = RefreshMode::kNone;
+    }
     slot->configured = configured;
     slot->reload_wanted = load;
   }
@@ -468,8 +474,18 @@ arrow::Status MirrorSet::LoadHeld(Mirror& mirror, engine::EngineConnection& back
   return SwapIn(mirror, cache, horizon, started, copied);
 }
 
+std::shared_ptr<engine::EngineConnection> MirrorSet::PinBackend(const Mirror& mirror,
+                                                                engine::Engine* backend_engine) {
+  if (backend_engine == nullptr || !backend_engine->reads_snapshots()) return nullptr;
+  auto pinned = backend_engine->SnapshotConnection(mirror.key.schema, mirror.key.table);
+  if (pinned.ok()) return *std::move(pinned);
+  spdlog::debug("cache refresh of {} reads the backend while its writes wait: {}",
+                mirror.key.ToString(), pinned.status().message());
+  return nullptr;
+}
+
 arrow::Status MirrorSet::Refresh(Mirror& mirror, engine::EngineConnection& backend,
-                                 engine::EngineConnection& cache) {
+                                 engine::EngineConnection& cache, engine::Engine* backend_engine) {
   const std::string& column = mirror.options.time_column;
   std::unique_lock<std::mutex> write(mirror.write);
   auto started = Clock::now();
@@ -485,14 +501,45 @@ arrow::Status MirrorSet::Refresh(Mirror& mirror, engine::EngineConnection& backe
     std::lock_guard<std::mutex> lock(mutex_);
     if (mirror.horizon_us) sql += TimeFilter(column, ">=", *mirror.horizon_us);
   }
-  ARROW_ASSIGN_OR_RAISE(auto statement, backend.Prepare(sql));
-  ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
-  ARROW_ASSIGN_OR_RAISE(auto copied, reader->ToRecordBatches());
-  ARROW_ASSIGN_OR_RAISE(auto copy, arrow::RecordBatchReader::Make(copied, reader->schema()));
-  auto target = CacheTable(mirror.key, mirror.key.table);
-  target.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
-  target.if_exists = engine::IngestRequest::IfExists::kAppend;
-  ARROW_ASSIGN_OR_RAISE(int64_t rows, cache.Ingest(target, copy.get()));
+  // The backend is read as of a snapshot pinned now, where it offers one, while writes through
+  // hyprstream go on: each holds mirror.write until its committed rows are in the copy, so
+  // those committed before the snapshot are in the copy and later ones add their own rows.
+  // (Without an index on the time column the read scans the whole backend table.)
+  std::shared_ptr<engine::EngineConnection> pinned = PinBackend(mirror, backend_engine);
+  int64_t generation = 0, deletes_followed = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation = mirror.generation;
+    deletes_followed = mirror.deletes_followed;
+  }
+  if (pinned) write.unlock();
+  auto read = [&]() -> arrow::Result<arrow::RecordBatchVector> {
+    ARROW_ASSIGN_OR_RAISE(auto statement, (pinned ? *pinned : backend).Prepare(sql));
+    ARROW_ASSIGN_OR_RAISE(auto reader, statement->ExecuteQuery());
+    return reader->ToRecordBatches();
+  }();
+  if (pinned) {
+    pinned.reset();  // ends the snapshot's transaction
+    write.lock();
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (mirror.state != MirrorState::kReady || mirror.writers > 0 ||
+        mirror.generation != generation || mirror.deletes_followed != deletes_followed) {
+      // The copy changed otherwise meanwhile (reloaded, written around, a DELETE followed):
+      // the rows read may not fit it. Read again at the next round.
+      mirror.next_refresh = Steady::now();
+      return arrow::Status::OK();
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto copied, std::move(read));
+  int64_t rows = 0;
+  if (!copied.empty()) {
+    ARROW_ASSIGN_OR_RAISE(auto copy,
+                          arrow::RecordBatchReader::Make(copied, copied.front()->schema()));
+    auto target = CacheTable(mirror.key, mirror.key.table);
+    target.if_not_exists = engine::IngestRequest::IfNotExists::kFail;
+    target.if_exists = engine::IngestRequest::IfExists::kAppend;
+    ARROW_ASSIGN_OR_RAISE(rows, cache.Ingest(target, copy.get()));
+  }
   if (rows > 0) {
     Changed(mirror.key);
     if (external_.added) external_.added(mirror.key.schema, mirror.key.table, copied);
@@ -521,7 +568,8 @@ arrow::Status MirrorSet::Evict(Mirror& mirror, engine::EngineConnection& cache, 
   return arrow::Status::OK();
 }
 
-void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache) {
+void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache,
+                         engine::Engine* backend_engine) {
   enum class Action { kNone, kLoad, kRefresh };
   std::vector<std::pair<std::shared_ptr<Mirror>, Action>> work;
   const auto now = Steady::now();
@@ -555,8 +603,8 @@ void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnec
       std::lock_guard<std::mutex> lock(mutex_);
       was_ready = m->state == MirrorState::kReady;
     }
-    arrow::Status status =
-        action == Action::kLoad ? Load(*m, backend, cache, was_ready) : Refresh(*m, backend, cache);
+    arrow::Status status = action == Action::kLoad ? Load(*m, backend, cache, was_ready)
+                                                   : Refresh(*m, backend, cache, backend_engine);
     if (status.ok()) continue;
     if (stopping_ && status.IsCancelled()) return;  // (given up: the cache is closing)
     if (was_ready && !status.IsKeyError()) {

@@ -6,7 +6,8 @@
 // Locking (never held across a call into another lock's holder in the other order):
 //   Mirror::write   — one content-changing operation at a time (write-through, load, refresh,
 //                     eviction); held for the whole operation, except the copy of a background
-//                     load: writes go on meanwhile and give their rows to the load (LoadCatchUp).
+//                     load (writes go on meanwhile and give their rows to the load: LoadCatchUp)
+//                     and a refresh's read of a backend snapshot (Refresh).
 //   Mirror::content — shared by a query while it checks the horizon and starts; exclusive
 //                     only for the moment rows are deleted or a reloaded table is swapped in.
 //   MirrorSet::mutex_ — the registry and each mirror's state fields; short sections only.
@@ -104,7 +105,8 @@ class MirrorSet {
   const CacheOptions& options() const { return options_; }
 
   // Registers a mirror (state kLoading until the background load). Existing: returned as is.
-  // `load`: false when the caller fills the new mirror itself (then MarkReady).
+  // `load`: false when the caller fills the new mirror itself (then MarkReady). One of
+  // hyprstream's own tables (engine/internal_tables.h) not `configured` is never refreshed.
   std::shared_ptr<Mirror> Add(MirrorOptions options, bool configured, bool load = true);
   bool IsReady(const Mirror& mirror) const;
   std::shared_ptr<Mirror> Find(const TableKey& key) const;
@@ -153,8 +155,10 @@ class MirrorSet {
   arrow::Status EnsureSchema(engine::EngineConnection& cache, const TableKey& key);
 
   // Background work, one step: loads wanted mirrors, refreshes due ones, evicts old rows.
-  // `backend` and `cache` are the background thread's own connections.
-  void Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache);
+  // `backend` and `cache` are the background thread's own connections; `backend_engine`, where
+  // given, pins the snapshots refreshes read from (see Refresh).
+  void Maintain(engine::EngineConnection& backend, engine::EngineConnection& cache,
+                engine::Engine* backend_engine = nullptr);
   // The cache is closing: a load under way gives up at its next batch of the backend's rows
   // (a large table's copy would hold up the stop), and Maintain does nothing more.
   void Stop() { stopping_ = true; }
@@ -186,8 +190,15 @@ class MirrorSet {
   arrow::Status SwapIn(Mirror& mirror, engine::EngineConnection& cache,
                        std::optional<int64_t> horizon_us,
                        std::chrono::system_clock::time_point started, int64_t rows);
+  // Appends the backend's rows newer than the copy's newest. mirror.write is held throughout
+  // where `backend_engine` cannot pin a snapshot (SnapshotConnection) at once; otherwise only
+  // while the snapshot is pinned and while the rows are appended, and rows read while the copy
+  // changed otherwise (a load, a write around it, a followed DELETE) are left to the next round.
   arrow::Status Refresh(Mirror& mirror, engine::EngineConnection& backend,
-                        engine::EngineConnection& cache);
+                        engine::EngineConnection& cache, engine::Engine* backend_engine);
+  // A connection pinned to a snapshot of the backend taken now; nullptr where none is offered.
+  static std::shared_ptr<engine::EngineConnection> PinBackend(const Mirror& mirror,
+                                                              engine::Engine* backend_engine);
   arrow::Status Evict(Mirror& mirror, engine::EngineConnection& cache, int64_t cutoff_us);
   std::chrono::milliseconds RefreshInterval(const Mirror& mirror) const;
 

@@ -32,11 +32,6 @@ std::string InList(const std::vector<std::string>& values) {
 
 }  // namespace
 
-bool IsInternal(const std::optional<std::string>& schema, const std::string& table) {
-  return schema.value_or("") == kInternalSchema ||
-         table.rfind(std::string(kInternalSchema) + "_", 0) == 0;
-}
-
 arrow::Result<std::unique_ptr<WindowStorage>> WindowStorage::Open(
     std::shared_ptr<engine::Engine> engine) {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine->Connect());
@@ -299,6 +294,14 @@ arrow::Status WindowStorage::CreateTable(const TableName& table,
   ARROW_ASSIGN_OR_RAISE(auto empty, arrow::RecordBatchReader::Make(
                                         {}, std::make_shared<arrow::Schema>(schema.fields())));
   return connection->Ingest(request, empty.get()).status();
+}
+
+arrow::Status WindowStorage::IndexTimeColumn(const TableName& table,
+                                             const std::string& time_column) const {
+  if (flavor_ != Flavor::kPostgres) return arrow::Status::OK();
+  return Execute("CREATE INDEX IF NOT EXISTS " + Quote(table.table + "_" + time_column + "_brin") +
+                 " ON " + Sql(table) + " USING brin (" + Quote(time_column) +
+                 ") WITH (autosummarize = on)");
 }
 
 std::string WindowStorage::OrderedQuery(const TableName& table, const std::string& columns,

@@ -551,8 +551,9 @@ arrow::Result<engine::CatalogObjects> WindowedConnection::GetCatalogObjects(
     const engine::CatalogObjectsRequest& request) {
   ARROW_ASSIGN_OR_RAISE(auto objects, target().GetCatalogObjects(request));
   std::erase_if(objects.schemas, [](const auto& s) { return s.second == kInternalSchema; });
-  std::erase_if(objects.tables,
-                [](const engine::CatalogTable& t) { return IsInternal(t.schema, t.name); });
+  std::erase_if(objects.tables, [](const engine::CatalogTable& t) {
+    return engine::IsInternalTable(t.schema, t.name);
+  });
   return objects;
 }
 

@@ -20,9 +20,10 @@ namespace hyprstream::testing {
 using namespace std::chrono_literals;
 
 // Between the cache and its backend: holds a load's read of one table (the statement whose
-// SQL is `load_query`) open after its first batch while closed, until Open(); slow, a random
-// pause before every batch; paced, a fixed one. The rows come 1,000 at a time (a copy then
-// takes many reads). Thread-safe.
+// SQL is `load_query`; with GateRefreshes, also a refresh's, `load_query` WHERE ..., on a
+// connection or a snapshot of the backend) open after its first batch while closed, until
+// Open(); slow, a random pause before every batch; paced, a fixed one. The rows come 1,000 at
+// a time (a copy then takes many reads). Thread-safe.
 class GatedLoads : public engine::ForwardingEngine {
  public:
   GatedLoads(std::shared_ptr<engine::Engine> backend, std::string load_query)
@@ -39,6 +40,7 @@ class GatedLoads : public engine::ForwardingEngine {
     changed_.notify_all();
   }
   void Slow(bool slow) { slow_ = slow; }
+  void GateRefreshes(bool on) { refreshes_ = on; }
   // Every batch of a load's read after the first takes `pace` (a large table's copy).
   void Pace(std::chrono::milliseconds pace) { pace_ms_ = pace.count(); }
   // Batches of loads' reads so far.
@@ -58,8 +60,16 @@ class GatedLoads : public engine::ForwardingEngine {
     ARROW_ASSIGN_OR_RAISE(auto inner, target().Connect());
     return std::make_shared<Connection>(this, std::move(inner));
   }
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> SnapshotConnection(
+      const std::string& schema, const std::string& table) override {
+    ARROW_ASSIGN_OR_RAISE(auto inner, target().SnapshotConnection(schema, table));
+    return std::make_shared<Connection>(this, std::move(inner));
+  }
 
  private:
+  bool Gated(const std::string& sql) const {
+    return sql == load_query_ || (refreshes_ && sql.starts_with(load_query_ + " WHERE "));
+  }
   void Hold(bool first_batch_read) {
     ++batches_read_;
     if (first_batch_read && pace_ms_ > 0) {
@@ -130,7 +140,7 @@ class GatedLoads : public engine::ForwardingEngine {
         return arrow::Status::IOError("the check failed (a test's gate)");
       }
       ARROW_ASSIGN_OR_RAISE(auto statement, target().Prepare(sql));
-      if (sql != gate_->load_query_) return statement;
+      if (!gate_->Gated(sql)) return statement;
       return std::make_unique<Statement>(gate_, std::move(statement));
     }
 
@@ -143,7 +153,7 @@ class GatedLoads : public engine::ForwardingEngine {
   std::condition_variable changed_;
   bool closed_ = false;  // GUARDED_BY(mutex_)
   bool held_ = false;    // GUARDED_BY(mutex_)
-  std::atomic<bool> gave_up_{false}, slow_{false};
+  std::atomic<bool> gave_up_{false}, slow_{false}, refreshes_{false};
   std::atomic<int> batches_read_{0};
   std::atomic<int64_t> pace_ms_{0};
 };

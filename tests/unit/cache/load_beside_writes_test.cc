@@ -69,6 +69,20 @@ class LoadBesideWritesTest : public ::testing::Test {
     return (*(*t)->column(0)->GetScalar(0))->ToString();
   }
   int64_t Loads() { return std::stoll(Mirror("loads")); }
+  // True once the mirror is ready with `rows` rows and has been refreshed since (within 12 s).
+  bool WaitUntilCaughtUp(int64_t rows) {
+    const int64_t refreshes = std::stoll(Mirror("refreshes"));
+    for (int i = 0; i < 600; ++i) {
+      if (Mirror("state") == "ready" && Mirror("rows") == std::to_string(rows) &&
+          std::stoll(Mirror("refreshes")) > refreshes) {
+        return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    ADD_FAILURE() << "mirror " << Mirror("state") << " with " << Mirror("rows") << " rows, want "
+                  << rows;
+    return false;
+  }
 
   // A SQL write through hyprstream the cache cannot follow row by row: the mirror is reloaded.
   void WriteAroundTheMirror(const std::string& sql) {
@@ -192,6 +206,62 @@ TEST_F(LoadBesideWritesTest, AWriteWhoseRowsTheLoadCannotKnowMakesItLoadAgain) {
   EXPECT_EQ(std::stoll(Mirror("rows")), 5);
 }
 
+// Rows another client writes straight into the backend, newer than every row in the mirror
+// (an append refresh copies them): two, from `first_v` on, in 2028.
+void WriteAroundHyprstream(engine::EngineConnection& backend, int64_t first_v) {
+  const std::string sql = "INSERT INTO readings VALUES (TIMESTAMP '2028-01-01', " +
+                          std::to_string(first_v) + "), (TIMESTAMP '2028-01-02', " +
+                          std::to_string(first_v + 1) + ")";
+  ASSERT_TRUE(engine::testing::Update(backend, sql).ok()) << sql;
+}
+
+// An append refresh reads the backend's new rows from a snapshot of it, without holding the
+// mirror's writes: writes through hyprstream go on meanwhile (a backend table without an
+// index on its time column is scanned whole for that read), and the mirror then holds their
+// rows and the refresh's, once each.
+TEST_F(LoadBesideWritesTest, WritesDuringARefreshDoNotWaitForItsReadOfTheBackend) {
+  Open(RefreshMode::kAppend);
+  gate_->GateRefreshes(true);
+  WriteAroundHyprstream(*direct_, 900000);
+  gate_->Close();
+  ASSERT_TRUE(gate_->WaitUntilHeld()) << "no refresh read the backend";
+
+  ASSERT_TRUE(Ingest(*connection_, Rows(100000, 50)).ok());
+  auto appender = engine_->OpenAppender({"readings"}, Schema());
+  ASSERT_TRUE(appender.ok()) << appender.status().ToString();
+  ASSERT_TRUE((*appender)->Append(*Rows(200000, 30)).ok());
+  auto returning = engine::testing::Query(
+      *connection_, "INSERT INTO readings VALUES (TIMESTAMP '2027-01-01', 400000) RETURNING *");
+  ASSERT_TRUE(returning.ok()) << returning.status().ToString();
+  ASSERT_TRUE(connection_->BeginTransaction().ok());
+  ASSERT_TRUE(Ingest(*connection_, Rows(500000, 7)).ok());
+  ASSERT_TRUE(connection_->Commit().ok());
+  EXPECT_FALSE(gate_->gave_up()) << "a write waited for the refresh's read of the backend";
+
+  gate_->Open();
+  ASSERT_TRUE(WaitUntilCaughtUp(20000 + 2 + 50 + 30 + 1 + 7));
+  ExpectTheMirrorHoldsTheBackendsRows();
+}
+
+// A refresh whose read of the backend overlapped a change of the mirror other than an append
+// (here a retention DELETE it follows, which removed one of the rows the refresh read) leaves
+// the rows it read to its next round instead of appending them to the changed mirror.
+TEST_F(LoadBesideWritesTest, ARefreshThatOverlappedAFollowedDeleteReadsAgain) {
+  Open(RefreshMode::kAppend);
+  gate_->GateRefreshes(true);
+  WriteAroundHyprstream(*direct_, 900000);
+  gate_->Close();
+  ASSERT_TRUE(gate_->WaitUntilHeld()) << "no refresh read the backend";
+  auto deleted = engine::testing::Update(
+      *connection_, "DELETE FROM readings WHERE ts < TIMESTAMP '2028-01-01 12:00:00'");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 20001);
+  EXPECT_FALSE(gate_->gave_up()) << "the DELETE waited for the refresh's read of the backend";
+  gate_->Open();
+  ASSERT_TRUE(WaitUntilCaughtUp(1));
+  ExpectTheMirrorHoldsTheBackendsRows();
+}
+
 // A followed DELETE whose check fails aborts its transaction, and DuckDB (like PostgreSQL)
 // answers COMMIT of an aborted transaction with success while rolling it back: the DELETE
 // runs again instead of being lost while the client is told it succeeded; the mirror is
@@ -217,11 +287,13 @@ class RandomisedLoadBesideWritesTest : public LoadBesideWritesTest,
 
 // Randomised: writers of every kind (and transactions, SQL writes that reload the mirror, and
 // retention DELETEs it follows where it can) run while slow loads copy the table (with `reload`,
-// also loads of the ready mirror, which answers meanwhile); after each round the mirror equals the
-// backend.
+// also loads of the ready mirror, which answers meanwhile; with `append`, slow refreshes read
+// rows another client writes straight into the backend meanwhile); after each round the mirror
+// equals the backend.
 TEST_P(RandomisedLoadBesideWritesTest, WritesAndReloadsLeaveTheMirrorEqualToTheBackend) {
   Open(GetParam());
   gate_->Slow(true);
+  gate_->GateRefreshes(true);  // (slow too)
   // Each writer's values: its own range, so it can count its rows.
   constexpr int64_t kPerWriter = 100000000;
   std::array<int64_t, 3> next_v{kPerWriter, 2 * kPerWriter, 3 * kPerWriter};
@@ -325,9 +397,36 @@ TEST_P(RandomisedLoadBesideWritesTest, WritesAndReloadsLeaveTheMirrorEqualToTheB
         }
       });
     }
+    if (GetParam() == RefreshMode::kAppend) {
+      // Another client writes straight into the backend meanwhile, newer rows each time: the
+      // refreshes copy them, reading beside the writes through hyprstream.
+      writers.emplace_back([&, round] {
+        auto backend = *raw_backend_->Connect();
+        for (int op = 0; op < 30; ++op) {
+          const int64_t n = round * 30 + op;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5 + n % 11));
+          auto written = engine::testing::Update(
+              *backend, "INSERT INTO readings VALUES (TIMESTAMP '2029-01-01' + " +
+                            std::to_string(n) + " * INTERVAL '1 second', " +
+                            std::to_string(4 * kPerWriter + n) + ")");
+          if (!written.ok()) {
+            ADD_FAILURE() << written.status().ToString();
+            failures++;
+          }
+        }
+      });
+    }
     for (auto& writer : writers) writer.join();
     ASSERT_EQ(failures.load(), 0);
     ASSERT_TRUE(WaitUntilReady());
+    if (GetParam() == RefreshMode::kAppend) {
+      // A refresh that began after the last write (the second from now).
+      const int64_t refreshes = std::stoll(Mirror("refreshes"));
+      for (int i = 0; i < 600 && std::stoll(Mirror("refreshes")) < refreshes + 2; ++i) {
+        std::this_thread::sleep_for(20ms);
+      }
+      ASSERT_TRUE(WaitUntilReady());
+    }
     ExpectTheMirrorHoldsTheBackendsRows();
   }
   EXPECT_GE(Loads(), loads + 10);  // one a round at least
@@ -345,10 +444,12 @@ TEST_P(RandomisedLoadBesideWritesTest, WritesAndReloadsLeaveTheMirrorEqualToTheB
 }
 
 INSTANTIATE_TEST_SUITE_P(Refresh, RandomisedLoadBesideWritesTest,
-                         ::testing::Values(RefreshMode::kNone, RefreshMode::kReload),
+                         ::testing::Values(RefreshMode::kNone, RefreshMode::kReload,
+                                           RefreshMode::kAppend),
                          [](const auto& info) {
-                           return info.param == RefreshMode::kNone ? std::string("None")
-                                                                   : std::string("Reload");
+                           return info.param == RefreshMode::kNone     ? std::string("None")
+                                  : info.param == RefreshMode::kReload ? std::string("Reload")
+                                                                       : std::string("Append");
                          });
 
 }  // namespace

@@ -58,6 +58,27 @@ class MirrorSetTest : public ::testing::Test {
   std::vector<std::string> loads_;
 };
 
+// hyprstream's own tables (window histories), mirrored because hyprstream ingests into them,
+// are written only through it: never refreshed from the backend (a refresh would read the
+// backend table, without an index on its time column all of it, every interval for nothing).
+// One named in the configuration keeps the refresh it was given.
+TEST_F(MirrorSetTest, HyprstreamsOwnTablesAreNotRefreshed) {
+  auto refresh_of = [this](const std::string& table, bool configured) {
+    MirrorOptions options;
+    options.table = table;
+    options.time_column = "window_start";
+    auto mirror = mirrors_.Add(options, configured, /*load=*/false);
+    for (const auto& snapshot : mirrors_.Snapshot()) {
+      if (snapshot.key == mirror->key) return snapshot.refresh;
+    }
+    return std::string("missing");
+  };
+  EXPECT_EQ(refresh_of("_hyprstream.metrics_history", false), "none");
+  EXPECT_EQ(refresh_of("_hyprstream_metrics_history", false), "none");  // SQLite's name
+  EXPECT_EQ(refresh_of("_hyprstream.configured", true), "append");
+  EXPECT_EQ(refresh_of("public.metrics_history", false), "append");
+}
+
 TEST_F(MirrorSetTest, EveryLoadIsReportedAndGivesANewGeneration) {
   EXPECT_FALSE(mirrors_.ReadyGeneration(*mirror_).has_value());
   Maintain();
