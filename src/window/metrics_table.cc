@@ -113,9 +113,6 @@ arrow::Result<std::unique_ptr<MetricsTable>> MetricsTable::Open(const WindowStor
   auto existing = storage.TableSchema(name);
   if (!existing.ok()) {
     ARROW_RETURN_NOT_OK(storage.CreateTable(name, *stored));
-    // The cache's refreshes, the windows' builds and trailing reads, and retention DELETEs
-    // find rows by time range.
-    ARROW_RETURN_NOT_OK(storage.IndexTimeColumn(name, "timestamp"));
   } else {
     // The columns hyprstream writes must be there, of a type it can write and read back.
     for (const auto& field : stored->fields()) {

@@ -296,14 +296,6 @@ arrow::Status WindowStorage::CreateTable(const TableName& table,
   return connection->Ingest(request, empty.get()).status();
 }
 
-arrow::Status WindowStorage::IndexTimeColumn(const TableName& table,
-                                             const std::string& time_column) const {
-  if (flavor_ != Flavor::kPostgres) return arrow::Status::OK();
-  return Execute("CREATE INDEX IF NOT EXISTS " + Quote(table.table + "_" + time_column + "_brin") +
-                 " ON " + Sql(table) + " USING brin (" + Quote(time_column) +
-                 ") WITH (autosummarize = on)");
-}
-
 std::string WindowStorage::OrderedQuery(const TableName& table, const std::string& columns,
                                         const std::string& where,
                                         const std::string& time_column) const {

@@ -102,12 +102,6 @@ class WindowStorage {
   bool TableExists(const TableName& table) const;
   // Creates `table` with `schema` if it does not exist.
   arrow::Status CreateTable(const TableName& table, const arrow::Schema& schema) const;
-  // Indexes `table`'s time column where the engine would otherwise scan the whole table to
-  // find a time range (PostgreSQL: a BRIN index, which suits rows stored about in time order
-  // and costs writes little; autosummarize: autovacuum summarises each range as it fills, so
-  // only the last minute or so of rows is read whatever the range); nothing elsewhere (DuckDB
-  // skips row groups by their min/max).
-  arrow::Status IndexTimeColumn(const TableName& table, const std::string& time_column) const;
   // `SELECT <columns> FROM table [WHERE where] ORDER BY time_column` (in time order on SQLite
   // too, whatever way its text times are written), streamed.
   std::string OrderedQuery(const TableName& table, const std::string& columns,

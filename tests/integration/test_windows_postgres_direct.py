@@ -532,36 +532,6 @@ def test_a_busy_pool_never_keeps_writes_out_while_a_delete_waits_for_a_connectio
     assert_windows_answer_as_postgresql(server, direct, now - dt.timedelta(days=1))
 
 
-@pytest.mark.parametrize("cache", [False, True], ids=["postgresql", "behind-the-cache"])
-def test_the_metrics_table_hyprstream_creates_has_a_brin_index_on_its_time(direct, cache):
-    """hyprstream finds `metrics` rows by time range in PostgreSQL (the cache's refreshes, the
-    windows' builds and trailing reads, retention DELETEs): the table it creates there has a
-    BRIN index on `timestamp`, summarised as its ranges fill. The rows still answer as
-    PostgreSQL's."""
-    from test_cache import README_CACHE_FLAGS
-    server = direct.start(*(README_CACHE_FLAGS if cache else ()))
-    indexes = direct.stored("SELECT indexname, indexdef FROM pg_indexes "
-                            "WHERE schemaname = 'public' AND tablename = 'metrics'")
-    assert len(indexes) == 1, indexes
-    assert 'USING brin ("timestamp") WITH (autosummarize=\'on\')' in indexes[0][1], indexes
-    now = utcnow().replace(microsecond=0)
-    old_and_recent_metrics(server, now - dt.timedelta(days=3), 600)
-    assert set(wait_answering(server).values()) == {"answering"}
-    assert_windows_answer_as_postgresql(server, direct)
-
-
-def test_a_metrics_table_that_exists_is_not_indexed(direct):
-    """A `metrics` table made beforehand is the user's: hyprstream adds no index to it (an index
-    built on a large table at start would hold its writes)."""
-    direct.postgres.psql(
-        "CREATE TABLE metrics (metric_id VARCHAR, timestamp TIMESTAMP, value DOUBLE PRECISION, "
-        "value_running_window_sum DOUBLE PRECISION, value_running_window_avg DOUBLE PRECISION, "
-        "value_running_window_count BIGINT)", database=direct.database)
-    server = direct.start()
-    assert set(wait_answering(server).values()) == {"answering"}
-    assert direct.stored("SELECT count(*) FROM pg_indexes WHERE tablename = 'metrics'") == [(0,)]
-
-
 class RandomRetention:
     """The rounds of a randomised retention test (seed HYPRSTREAM_TEST_SEED, default 20261207):
     3,000 rows of 7 metrics at random times over the last three days (none within 5 minutes of

@@ -69,6 +69,18 @@ class LoadBesideWritesTest : public ::testing::Test {
     return (*(*t)->column(0)->GetScalar(0))->ToString();
   }
   int64_t Loads() { return std::stoll(Mirror("loads")); }
+  // An append refresh of `readings` under way, held after it read two rows another client
+  // wrote straight into the backend (2028-01-01 and 2028-01-02, newer than every mirrored row).
+  void RefreshHeldReadingRowsOfOthers() {
+    Open(RefreshMode::kAppend);
+    gate_->GateRefreshes(true);
+    ASSERT_TRUE(engine::testing::Update(*direct_,
+                                        "INSERT INTO readings VALUES (TIMESTAMP '2028-01-01', "
+                                        "900000), (TIMESTAMP '2028-01-02', 900001)")
+                    .ok());
+    gate_->Close();
+    ASSERT_TRUE(gate_->WaitUntilHeld()) << "no refresh read the backend";
+  }
   // True once the mirror is ready with `rows` rows and has been refreshed since (within 12 s).
   bool WaitUntilCaughtUp(int64_t rows) {
     const int64_t refreshes = std::stoll(Mirror("refreshes"));
@@ -206,25 +218,12 @@ TEST_F(LoadBesideWritesTest, AWriteWhoseRowsTheLoadCannotKnowMakesItLoadAgain) {
   EXPECT_EQ(std::stoll(Mirror("rows")), 5);
 }
 
-// Rows another client writes straight into the backend, newer than every row in the mirror
-// (an append refresh copies them): two, from `first_v` on, in 2028.
-void WriteAroundHyprstream(engine::EngineConnection& backend, int64_t first_v) {
-  const std::string sql = "INSERT INTO readings VALUES (TIMESTAMP '2028-01-01', " +
-                          std::to_string(first_v) + "), (TIMESTAMP '2028-01-02', " +
-                          std::to_string(first_v + 1) + ")";
-  ASSERT_TRUE(engine::testing::Update(backend, sql).ok()) << sql;
-}
-
 // An append refresh reads the backend's new rows from a snapshot of it, without holding the
 // mirror's writes: writes through hyprstream go on meanwhile (a backend table without an
 // index on its time column is scanned whole for that read), and the mirror then holds their
 // rows and the refresh's, once each.
 TEST_F(LoadBesideWritesTest, WritesDuringARefreshDoNotWaitForItsReadOfTheBackend) {
-  Open(RefreshMode::kAppend);
-  gate_->GateRefreshes(true);
-  WriteAroundHyprstream(*direct_, 900000);
-  gate_->Close();
-  ASSERT_TRUE(gate_->WaitUntilHeld()) << "no refresh read the backend";
+  ASSERT_NO_FATAL_FAILURE(RefreshHeldReadingRowsOfOthers());
 
   ASSERT_TRUE(Ingest(*connection_, Rows(100000, 50)).ok());
   auto appender = engine_->OpenAppender({"readings"}, Schema());
@@ -247,11 +246,7 @@ TEST_F(LoadBesideWritesTest, WritesDuringARefreshDoNotWaitForItsReadOfTheBackend
 // (here a retention DELETE it follows, which removed one of the rows the refresh read) leaves
 // the rows it read to its next round instead of appending them to the changed mirror.
 TEST_F(LoadBesideWritesTest, ARefreshThatOverlappedAFollowedDeleteReadsAgain) {
-  Open(RefreshMode::kAppend);
-  gate_->GateRefreshes(true);
-  WriteAroundHyprstream(*direct_, 900000);
-  gate_->Close();
-  ASSERT_TRUE(gate_->WaitUntilHeld()) << "no refresh read the backend";
+  ASSERT_NO_FATAL_FAILURE(RefreshHeldReadingRowsOfOthers());
   auto deleted = engine::testing::Update(
       *connection_, "DELETE FROM readings WHERE ts < TIMESTAMP '2028-01-01 12:00:00'");
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
