@@ -289,10 +289,12 @@ std::optional<int64_t> MirrorSet::ReadyGeneration(const Mirror& mirror) const {
 // `stopping` is set.
 class FirstBatchRead : public arrow::RecordBatchReader {
  public:
-  FirstBatchRead(std::unique_ptr<engine::EngineStatement> statement,
+  FirstBatchRead(std::shared_ptr<engine::EngineConnection> pinned,
+                 std::unique_ptr<engine::EngineStatement> statement,
                  std::shared_ptr<arrow::RecordBatchReader> rows,
                  std::shared_ptr<arrow::RecordBatch> first, const std::atomic<bool>* stopping)
-      : statement_(std::move(statement)),
+      : pinned_(std::move(pinned)),
+        statement_(std::move(statement)),
         rows_(std::move(rows)),
         first_(std::move(first)),
         stopping_(stopping) {}
@@ -307,6 +309,7 @@ class FirstBatchRead : public arrow::RecordBatchReader {
   }
 
  private:
+  std::shared_ptr<engine::EngineConnection> pinned_;  // the snapshot read from, if any (last out)
   std::unique_ptr<engine::EngineStatement> statement_;
   std::shared_ptr<arrow::RecordBatchReader> rows_;
   std::shared_ptr<arrow::RecordBatch> first_;
@@ -329,20 +332,21 @@ void MirrorSet::LoadMissedWrite(Mirror& mirror) {
   if (mirror.catch_up) mirror.catch_up->missed = true;
 }
 
-arrow::Result<MirrorSet::BackendRows> MirrorSet::ReadBackend(Mirror& mirror,
-                                                             engine::EngineConnection& backend) {
+arrow::Result<MirrorSet::BackendRows> MirrorSet::ReadBackend(
+    Mirror& mirror, engine::EngineConnection& backend,
+    std::shared_ptr<engine::EngineConnection> pinned) {
   BackendRows out;
   std::string sql = "SELECT * FROM " + mirror.key.Quoted();
   if (options_.max_duration.count() > 0 && !mirror.options.time_column.empty()) {
     out.horizon_us = NowMicros() - options_.max_duration.count() * 1000;
     sql += TimeFilter(mirror.options.time_column, ">=", *out.horizon_us);
   }
-  ARROW_ASSIGN_OR_RAISE(auto statement, backend.Prepare(sql));
+  ARROW_ASSIGN_OR_RAISE(auto statement, (pinned ? *pinned : backend).Prepare(sql));
   ARROW_ASSIGN_OR_RAISE(auto rows, statement->ExecuteQuery());
   std::shared_ptr<arrow::RecordBatch> first;
-  ARROW_RETURN_NOT_OK(rows->ReadNext(&first));
-  out.reader = std::make_unique<FirstBatchRead>(std::move(statement), std::move(rows),
-                                                std::move(first), &stopping_);
+  if (!pinned) ARROW_RETURN_NOT_OK(rows->ReadNext(&first));
+  out.reader = std::make_unique<FirstBatchRead>(std::move(pinned), std::move(statement),
+                                                std::move(rows), std::move(first), &stopping_);
   return out;
 }
 
@@ -418,7 +422,8 @@ arrow::Result<int64_t> MirrorSet::AppendToStaging(Mirror& mirror, engine::Engine
 }
 
 arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
-                              engine::EngineConnection& cache, bool reload_ready) {
+                              engine::EngineConnection& cache, bool reload_ready,
+                              engine::Engine* backend_engine) {
   std::unique_lock<std::mutex> write(mirror.write);
   if (!reload_ready) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -426,10 +431,27 @@ arrow::Status MirrorSet::Load(Mirror& mirror, engine::EngineConnection& backend,
   }
   auto started = Clock::now();
   // Under the write lock no write is half done: every committed write is in the backend's
-  // snapshot, fixed once its first rows are read; every later one is kept for this load.
-  ARROW_ASSIGN_OR_RAISE(BackendRows rows, ReadBackend(mirror, backend));
+  // snapshot, fixed once its first rows are read (or pinned now, where the backend offers
+  // that: then the read begins after the lock, which matters when PostgreSQL has to scan far
+  // for a first row after the horizon); every later one is kept for this load.
+  std::shared_ptr<engine::EngineConnection> pinned = PinBackend(mirror, backend_engine);
+  std::optional<BackendRows> read;
+  if (!pinned) {
+    ARROW_ASSIGN_OR_RAISE(BackendRows first, ReadBackend(mirror, backend));
+    read = std::move(first);
+  }
   mirror.catch_up = std::make_unique<LoadCatchUp>();
   write.unlock();
+  if (pinned) {
+    auto begun = ReadBackend(mirror, backend, std::move(pinned));
+    if (!begun.ok()) {
+      write.lock();
+      mirror.catch_up.reset();
+      return begun.status();
+    }
+    read = std::move(*begun);
+  }
+  BackendRows rows = std::move(*read);
   const auto held_to_begin = Clock::now() - started;
   const std::optional<int64_t> horizon = rows.horizon_us;
   arrow::Result<int64_t> copied = Stage(mirror, rows, cache);
@@ -479,7 +501,7 @@ std::shared_ptr<engine::EngineConnection> MirrorSet::PinBackend(const Mirror& mi
   if (backend_engine == nullptr || !backend_engine->reads_snapshots()) return nullptr;
   auto pinned = backend_engine->SnapshotConnection(mirror.key.schema, mirror.key.table);
   if (pinned.ok()) return *std::move(pinned);
-  spdlog::debug("cache refresh of {} reads the backend while its writes wait: {}",
+  spdlog::debug("the cache of {} reads the backend while its writes wait: {}",
                 mirror.key.ToString(), pinned.status().message());
   return nullptr;
 }
@@ -603,8 +625,9 @@ void MirrorSet::Maintain(engine::EngineConnection& backend, engine::EngineConnec
       std::lock_guard<std::mutex> lock(mutex_);
       was_ready = m->state == MirrorState::kReady;
     }
-    arrow::Status status = action == Action::kLoad ? Load(*m, backend, cache, was_ready)
-                                                   : Refresh(*m, backend, cache, backend_engine);
+    arrow::Status status = action == Action::kLoad
+                               ? Load(*m, backend, cache, was_ready, backend_engine)
+                               : Refresh(*m, backend, cache, backend_engine);
     if (status.ok()) continue;
     if (stopping_ && status.IsCancelled()) return;  // (given up: the cache is closing)
     if (was_ready && !status.IsKeyError()) {

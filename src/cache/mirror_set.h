@@ -6,8 +6,9 @@
 // Locking (never held across a call into another lock's holder in the other order):
 //   Mirror::write   — one content-changing operation at a time (write-through, load, refresh,
 //                     eviction); held for the whole operation, except the copy of a background
-//                     load (writes go on meanwhile and give their rows to the load: LoadCatchUp)
-//                     and a refresh's read of a backend snapshot (Refresh).
+//                     load (writes go on meanwhile and give their rows to the load: LoadCatchUp;
+//                     with a pinned snapshot, its whole read) and a refresh's read of a
+//                     backend snapshot (Refresh).
 //   Mirror::content — shared by a query while it checks the horizon and starts; exclusive
 //                     only for the moment rows are deleted or a reloaded table is swapped in.
 //   MirrorSet::mutex_ — the registry and each mirror's state fields; short sections only.
@@ -174,13 +175,18 @@ class MirrorSet {
   // copy is swapped in, not while the rows are copied. `reload_ready`: load even when the
   // mirror is ready (refresh mode reload); otherwise a load Maintain picked is skipped when
   // another (MakeReady) got there first.
+  // Where `backend_engine` pins a snapshot at once (PinBackend), the backend's read begins
+  // after mirror.write is released, not once its first rows are read under it.
   arrow::Status Load(Mirror& mirror, engine::EngineConnection& backend,
-                     engine::EngineConnection& cache, bool reload_ready);
+                     engine::EngineConnection& cache, bool reload_ready,
+                     engine::Engine* backend_engine);
   // A load on the caller's thread; caller holds mirror.write throughout.
   arrow::Status LoadHeld(Mirror& mirror, engine::EngineConnection& backend,
                          engine::EngineConnection& cache);
-  // Starts the backend's read of the table (its first rows read: its snapshot is fixed).
-  arrow::Result<BackendRows> ReadBackend(Mirror& mirror, engine::EngineConnection& backend);
+  // Starts the backend's read of the table: its first rows read (its snapshot is fixed), or on
+  // `pinned`, a connection pinned to a snapshot already, which the rows hold until read.
+  arrow::Result<BackendRows> ReadBackend(Mirror& mirror, engine::EngineConnection& backend,
+                                         std::shared_ptr<engine::EngineConnection> pinned = {});
   // Copies `rows` into the mirror's staging table; returns the rows copied.
   arrow::Result<int64_t> Stage(Mirror& mirror, BackendRows& rows, engine::EngineConnection& cache);
   // Appends rows writes gave a load to the staging table; returns how many.
@@ -196,7 +202,8 @@ class MirrorSet {
   // changed otherwise (a load, a write around it, a followed DELETE) are left to the next round.
   arrow::Status Refresh(Mirror& mirror, engine::EngineConnection& backend,
                         engine::EngineConnection& cache, engine::Engine* backend_engine);
-  // A connection pinned to a snapshot of the backend taken now; nullptr where none is offered.
+  // A connection pinned to a snapshot of the backend taken now (for a refresh or a load);
+  // nullptr where none is offered at once.
   static std::shared_ptr<engine::EngineConnection> PinBackend(const Mirror& mirror,
                                                               engine::Engine* backend_engine);
   arrow::Status Evict(Mirror& mirror, engine::EngineConnection& cache, int64_t cutoff_us);

@@ -41,6 +41,8 @@ class GatedLoads : public engine::ForwardingEngine {
   }
   void Slow(bool slow) { slow_ = slow; }
   void GateRefreshes(bool on) { refreshes_ = on; }
+  // Holds a read before its first batch instead (as a PostgreSQL scan for a first row would).
+  void HoldBeforeTheFirstBatch(bool on) { before_first_ = on; }
   // Every batch of a load's read after the first takes `pace` (a large table's copy).
   void Pace(std::chrono::milliseconds pace) { pace_ms_ = pace.count(); }
   // Batches of loads' reads so far.
@@ -79,7 +81,7 @@ class GatedLoads : public engine::ForwardingEngine {
       thread_local std::mt19937 random(std::random_device{}());
       std::this_thread::sleep_for(std::chrono::milliseconds(random() % 7));
     }
-    if (!first_batch_read) return;
+    if (!first_batch_read && !before_first_) return;
     std::unique_lock<std::mutex> lock(mutex_);
     if (!closed_) return;
     held_ = true;
@@ -153,7 +155,7 @@ class GatedLoads : public engine::ForwardingEngine {
   std::condition_variable changed_;
   bool closed_ = false;  // GUARDED_BY(mutex_)
   bool held_ = false;    // GUARDED_BY(mutex_)
-  std::atomic<bool> gave_up_{false}, slow_{false}, refreshes_{false};
+  std::atomic<bool> gave_up_{false}, slow_{false}, refreshes_{false}, before_first_{false};
   std::atomic<int> batches_read_{0};
   std::atomic<int64_t> pace_ms_{0};
 };

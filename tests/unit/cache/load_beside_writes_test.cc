@@ -201,6 +201,28 @@ TEST_F(LoadBesideWritesTest, WritesDuringALoadDoNotWaitForItsCopyAndAreInTheMirr
             109);
 }
 
+// Where the backend pins a snapshot, a load's read begins after the writes are let go, so they
+// do not wait for its first rows either (PostgreSQL scanning a table for the first row after
+// --cache-max-duration's horizon).
+TEST_F(LoadBesideWritesTest, WritesDoNotWaitForALoadsFirstRows) {
+  Open();
+  const int64_t loads = Loads();
+  gate_->HoldBeforeTheFirstBatch(true);
+  gate_->Close();
+  WriteAroundTheMirror("DELETE FROM readings WHERE v >= 100 AND v < 200");
+  ASSERT_TRUE(gate_->WaitUntilHeld()) << "no load began";
+  ASSERT_TRUE(Ingest(*connection_, Rows(100000, 50)).ok());
+  auto appender = engine_->OpenAppender({"readings"}, Schema());
+  ASSERT_TRUE(appender.ok()) << appender.status().ToString();
+  ASSERT_TRUE((*appender)->Append(*Rows(200000, 30)).ok());
+  EXPECT_FALSE(gate_->gave_up()) << "a write waited for the load's first rows";
+  gate_->Open();
+  ASSERT_TRUE(WaitUntilReady());
+  EXPECT_EQ(Loads(), loads + 1) << "the load was redone instead of taking the writes' rows";
+  ExpectTheMirrorHoldsTheBackendsRows();
+  EXPECT_EQ(std::stoll(Mirror("rows")), 20000 - 100 + 80);
+}
+
 TEST_F(LoadBesideWritesTest, AWriteWhoseRowsTheLoadCannotKnowMakesItLoadAgain) {
   Open();
   const int64_t loads = Loads();
