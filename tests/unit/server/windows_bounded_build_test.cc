@@ -111,6 +111,10 @@ class BuildTest {
     ASSERT_TRUE(
         Update(*reference_.client, "INSERT INTO " + table + " " + select + " ORDER BY ts").ok());
     EXPECT_EQ(RowsFolded(name, &reference_), rows);
+    // Behind the cache a background load of the new mirror may win the race with the
+    // definition's own read of it: the build then follows that load, moments after the
+    // definition returned.
+    WaitUntilBuilt(name);
   }
 
   uint64_t Rebuilds(const std::string& name) const {
@@ -132,6 +136,17 @@ class BuildTest {
     }
     ASSERT_EQ(state, "answering");
     ASSERT_GT(Rebuilds(name), rebuilds);
+  }
+  // Waits until `name` answers on the tested stack.
+  void WaitUntilBuilt(const std::string& name) {
+    std::string state;
+    for (int attempt = 0; attempt < 500 && state != "answering"; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(20ms);
+      auto states = Read("SELECT state FROM hyprstream_windows() WHERE name = '" + name + "'");
+      ASSERT_NE(states, nullptr);
+      state = (*states->column(0)->GetScalar(0))->ToString();
+    }
+    ASSERT_EQ(state, "answering");
   }
   // Runs `change` (the windows of `name` cannot follow it) and waits until they are rebuilt.
   void ChangeAndWaitForTheRebuild(const std::string& name, const std::string& change) {
