@@ -370,11 +370,13 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
                           MakeEntry(old->name, table, old->arguments, old->persist_history));
     fresh->follows = old->follows;
     // In place of `old`; not over a definition dropped (or dropped and made again) meanwhile.
-    // Called with mutex_ held.
+    // Called with mutex_ held; counted as it is published, so the count never lags the state
+    // that answers.
     auto publish = [this, old, fresh]() -> arrow::Result<bool> {
       auto it = entries_.find(Lower(old->name));
       if (it == entries_.end() || it->second != old) return false;
       it->second = fresh;
+      ++counts_[Lower(fresh->name)].rebuilds;
       return true;
     };
     builds.push_back({fresh, old, std::move(publish)});
@@ -385,10 +387,6 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
   if (!builds.empty() && !FromSnapshot(*builds.front().fresh)) {
     for (const auto& group : ByRead(std::move(builds))) {
       ARROW_RETURN_NOT_OK(BuildWhileWritesWait(group).status());
-      {
-        std::unique_lock<std::shared_mutex> lock(mutex_);
-        for (const Build& build : group) ++counts_[Lower(build.fresh->name)].rebuilds;
-      }
       for (const Build& build : group) edge_cache_->Forget(build.fresh->name);
     }
     return arrow::Status::OK();
@@ -401,10 +399,6 @@ arrow::Status WindowCatalog::Rebuild(const TableName& table) {
       // backend unreachable, say) are asked for again by the caller.
       unread = unread || !group.front().fresh->follows;
       continue;
-    }
-    {
-      std::unique_lock<std::shared_mutex> lock(mutex_);
-      for (const Build& build : group) ++counts_[Lower(build.fresh->name)].rebuilds;
     }
     for (const Build& build : group) edge_cache_->Forget(build.fresh->name);
   }
