@@ -14,7 +14,8 @@ its copy's newest from PostgreSQL; without an index on `timestamp` that read sca
            PostgreSQL statements over 50 ms that overlapped it
 
     .venv/bin/python bench/refresh_beside_writes_bench.py [--rows 3000000] [--keys 5000]
-        [--interval 5s] [--seconds 30] [--settle 5] [--stalls]
+        [--interval 5s] [--seconds 30] [--settle 5] [--stalls] [--log PATH]
+        [--server-arg=--flag --server-arg=value ...]
 
 HYPRSTREAM_BIN overrides build/hyprstream. Client, hyprstream and PostgreSQL share the CPUs.
 """
@@ -60,15 +61,19 @@ def main():
     parser.add_argument("--settle", type=float, default=5,
                         help="seconds between the load and the writer")
     parser.add_argument("--stalls", action="store_true")
+    parser.add_argument("--log", help="keep hyprstream's log at this path")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="another argument for hyprstream (repeatable)")
     args = parser.parse_args()
     pg = postgres_server()
     for setting in ("log_min_duration_statement = 50", "log_line_prefix = '%m '"):
         pg.psql(f"ALTER SYSTEM SET {setting}", database="postgres")
     pg.psql("SELECT pg_reload_conf()", database="postgres")
     with tempfile.TemporaryDirectory() as tmp:
-        log = open(os.path.join(tmp, "hyprstream.log"), "a")
+        log = open(args.log or os.path.join(tmp, "hyprstream.log"), "a")
         try:
-            proc, uri, _ = start(pg, log, "--cache-refresh-interval", args.interval)
+            proc, uri, _ = start(pg, log, "--cache-refresh-interval", args.interval,
+                                   *args.server_arg)
             data = rows_over_days(args.rows, args.keys, 3, time.time_ns() // 1000)
             with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
                 conn.cursor().adbc_ingest("metrics", pa.RecordBatchReader.from_batches(
