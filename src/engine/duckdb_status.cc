@@ -1,11 +1,28 @@
 #include "engine/duckdb_status.h"
 
+#include <algorithm>
+#include <cctype>
 #include <string>
 #include <utility>
+
+#include "engine/engine.h"
 
 namespace hyprstream::engine {
 
 namespace {
+
+// DuckDB 1.4's TransactionException texts for a write that lost to another transaction's
+// write of the same rows, table or catalog entry ("Conflict on update!", "Conflict on tuple
+// deletion!", "write-write conflict on key", "Catalog write-write conflict on create",
+// "Transaction conflict: attempting to ...", "Attempting to modify table t but another
+// transaction has altered this table"); its other transaction errors are the caller's.
+bool IsConflict(std::string_view message) {
+  std::string lower(message);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("conflict") != std::string::npos ||
+         lower.find("another transaction has") != std::string::npos;
+}
 
 // DuckDB 1.4's prepare path appends the "LINE n: ... ^" position block twice; keep one.
 std::string_view WithoutRepeatedTail(std::string_view message) {
@@ -102,6 +119,9 @@ arrow::Status StatusFromDuckDb(duckdb_error_type type, std::string_view message,
       return arrow::Status::Invalid(std::move(text));
     case DUCKDB_ERROR_NOT_IMPLEMENTED:
       return arrow::Status::NotImplemented(std::move(text));
+    case DUCKDB_ERROR_TRANSACTION:
+      if (IsConflict(message)) return WriteConflict(std::move(text));
+      return arrow::Status::Invalid(std::move(text));
     case DUCKDB_ERROR_OUT_OF_RANGE:
     case DUCKDB_ERROR_CONVERSION:
     case DUCKDB_ERROR_UNKNOWN_TYPE:
@@ -110,7 +130,6 @@ arrow::Status StatusFromDuckDb(duckdb_error_type type, std::string_view message,
     case DUCKDB_ERROR_DIVIDE_BY_ZERO:
     case DUCKDB_ERROR_OBJECT_SIZE:
     case DUCKDB_ERROR_INVALID_TYPE:
-    case DUCKDB_ERROR_TRANSACTION:
     case DUCKDB_ERROR_EXPRESSION:
     case DUCKDB_ERROR_PARSER:
     case DUCKDB_ERROR_PLANNER:

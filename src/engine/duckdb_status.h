@@ -1,6 +1,7 @@
 // Turns DuckDB errors into arrow::Status per engine.h: statement errors (parser, binder,
 // catalog, constraint, conversion, ...) are Invalid, a missing catalog object is KeyError, an
-// interrupt is Cancelled, unsupported features are NotImplemented, the rest IOError.
+// interrupt is Cancelled, unsupported features are NotImplemented, a write that lost to
+// another transaction's is a WriteConflict, the rest IOError.
 // DuckDB's own message text is kept, prefixed by `context` ("prepare", "append", ...).
 #pragma once
 

@@ -49,8 +49,9 @@ inline bool IsBackendUnavailable(const arrow::Status& status) {
 
 // Marks an error as "the statement changed nothing, and running it again, in a transaction of
 // its own, may succeed": it lost to a concurrent write of the same rows (PostgreSQL: a
-// serialization failure or deadlock, SQLSTATE 40001 / 40P01), or a check run beside it in its
-// transaction failed and aborted that transaction.
+// serialization failure or deadlock, SQLSTATE 40001 / 40P01; DuckDB: a transaction conflict),
+// or a check run beside it in its transaction failed and aborted that transaction. The
+// protocol layer answers UNAVAILABLE, saying to run it again.
 class WriteConflictDetail : public arrow::StatusDetail {
  public:
   static constexpr const char* kTypeId = "hyprstream::engine::WriteConflict";

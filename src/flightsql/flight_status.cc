@@ -18,6 +18,16 @@ arrow::Status ToFlightStatus(const arrow::Status& status, std::string_view rpc) 
     if (message.find("retry") == std::string::npos) message += "; retry later";
     return arrow::flight::MakeFlightError(arrow::flight::FlightStatusCode::Unavailable, message);
   }
+  if (engine::IsWriteConflict(status)) {
+    // Another transaction wrote the same rows first. Like the backend being down, it is worth
+    // another try; inside a transaction the engine has aborted it, so the whole of it.
+    return arrow::flight::MakeFlightError(
+        arrow::flight::FlightStatusCode::Unavailable,
+        status.message() +
+            " (write conflict: another transaction wrote the same rows first, and the write "
+            "that failed was not applied; run it again, and inside a transaction roll it back "
+            "and run the transaction again)");
+  }
   switch (status.code()) {
     case arrow::StatusCode::Invalid:
     case arrow::StatusCode::TypeError:

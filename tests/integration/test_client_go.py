@@ -4,7 +4,8 @@ tests/clients/go/go.mod and go.sum).
 
 tests/clients/go/main.go connects and checks a query and its values and Arrow types, prepared
 queries and updates with parameters, update counts, a transaction rolled back and one
-committed, bulk ingest, the metadata commands (GetCatalogs, GetDBSchemas, GetTables with and
+committed, a write that loses to an open transaction's (Unavailable, saying to run it again),
+bulk ingest, the metadata commands (GetCatalogs, GetDBSchemas, GetTables with and
 without include_schema, GetTableTypes, GetPrimaryKeys, imported/exported keys, cross
 reference, GetSqlInfo, GetXdbcTypeInfo) against the spec's schemas, and the session-option,
 PollFlightInfo and CancelFlightInfo RPCs. It prints PASS/FAIL per check and exits non-zero

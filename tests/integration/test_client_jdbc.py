@@ -4,7 +4,8 @@
 tests/clients/jdbc is a plain Java program (JdbcSmoke) that connects with
 jdbc:arrow-flight-sql://HOST:PORT?useEncryption=false and checks queries and their values,
 prepared statements with int/string/double parameters, executeUpdate counts, a
-CREATE/INSERT/SELECT round trip, the DatabaseMetaData catalog calls (getCatalogs,
+CREATE/INSERT/SELECT round trip, an UPDATE that loses to another session's open transaction
+(UNAVAILABLE, saying to run it again) and runs again, the DatabaseMetaData catalog calls (getCatalogs,
 getSchemas, getTables, getColumns, getPrimaryKeys, imported/exported keys, getTableTypes,
 getTypeInfo) and every DatabaseMetaData getter that reads SqlInfo. It prints PASS/FAIL per
 check and exits non-zero when any failed. This wrapper builds it with Maven (dependencies

@@ -552,6 +552,34 @@ func transactionChecks() {
 			[][]string{{"3", "committed"}, {"4", "prepared in tx"}})
 	})
 
+	check("transaction: a write that lost to an open transaction's is Unavailable, saying to run it again",
+		func(ctx context.Context) error {
+			tx, err := cl.BeginTransaction(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecuteUpdate(ctx, "UPDATE "+t+" SET name = 'held' WHERE id = 3"); err != nil {
+				_ = tx.Rollback(ctx)
+				return err
+			}
+			_, lost := cl.ExecuteUpdate(ctx, "UPDATE "+t+" SET name = 'lost' WHERE id = 3")
+			if err := tx.Commit(ctx); err != nil {
+				return err
+			}
+			if lost == nil {
+				return errors.New("an UPDATE of a row an open transaction had updated went through")
+			}
+			message := status.Convert(lost).Message()
+			if status.Code(lost) != codes.Unavailable || !strings.Contains(message, "write conflict") ||
+				!strings.Contains(message, "run it again") {
+				return fmt.Errorf("want Unavailable saying to run it again, got %v: %v", status.Code(lost), lost)
+			}
+			if _, err := cl.ExecuteUpdate(ctx, "UPDATE "+t+" SET name = 'again' WHERE id = 3"); err != nil {
+				return fmt.Errorf("running it again: %w", err)
+			}
+			return expectQuery(ctx, "SELECT name FROM "+t+" WHERE id = 3", [][]string{{"again"}})
+		})
+
 	check("transaction: using a finished transaction fails", func(ctx context.Context) error {
 		tx, err := cl.BeginTransaction(ctx)
 		if err != nil {

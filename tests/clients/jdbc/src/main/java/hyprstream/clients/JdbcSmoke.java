@@ -78,6 +78,7 @@ public final class JdbcSmoke {
     preparedChecks();
     updateChecks();
     roundTripChecks();
+    conflictChecks(url);
     metadataChecks();
     sqlInfoChecks();
 
@@ -412,6 +413,40 @@ public final class JdbcSmoke {
 
   // ------------------------------------------------------------------------------------------
   // CREATE / INSERT / SELECT round trip with several types
+
+  // ------------------------------------------------------------------------------------------
+  // A write that loses to another transaction's: UNAVAILABLE, saying to run it again
+
+  private static void conflictChecks(String url) {
+    String table = "jdbc_conflict_" + SUFFIX;
+    check("conflict: an UPDATE that lost to another transaction's says to run it again", () -> {
+      try (Statement st = conn.createStatement()) {
+        st.execute("CREATE TABLE " + table + " (id INTEGER, v INTEGER)");
+        st.execute("INSERT INTO " + table + " VALUES (1, 0)");
+      }
+      // The first holds the row in a transaction opened with SQL (this driver's
+      // setAutoCommit(false) opens none); the second writes it on its own meanwhile.
+      try (Connection first = DriverManager.getConnection(url);
+          Connection second = DriverManager.getConnection(url);
+          Statement a = first.createStatement();
+          Statement b = second.createStatement()) {
+        a.execute("BEGIN TRANSACTION");
+        eq(1, a.executeUpdate("UPDATE " + table + " SET v = 1 WHERE id = 1"), "first UPDATE");
+        try {
+          b.executeUpdate("UPDATE " + table + " SET v = 2 WHERE id = 1");
+          throw new AssertionError("the second UPDATE of the row went through");
+        } catch (SQLException e) {
+          String d = describe(e);
+          expect(d.contains("Detail: Unavailable") && d.contains("write conflict")
+              && d.contains("run it again"), "unexpected error: " + d);
+        }
+        a.execute("COMMIT");
+        eq(1, b.executeUpdate("UPDATE " + table + " SET v = v + 10 WHERE id = 1"),
+            "the UPDATE run again");
+      }
+      eq(11L, countOf("SELECT v FROM " + table), "the row after both");
+    });
+  }
 
   private static void roundTripChecks() {
     String t = "jdbc_rt_" + SUFFIX;
