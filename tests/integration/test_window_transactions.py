@@ -93,3 +93,32 @@ def test_an_insert_after_a_with_clause_reaches_the_windows(server, table):
                     f"INSERT INTO {table} SELECT * FROM x")
         cur.execute(f"INSERT INTO {table} SELECT 'a', {now_literal(8)}, 0.5")
         assert_answered_exactly(server, cur, table, [("a", 2, 3.0)])
+
+
+def test_a_retention_delete_that_loses_to_an_open_transaction_runs_again_and_the_windows_agree(
+        server, table):
+    """A followed retention DELETE whose rows another session's open transaction has deleted:
+    DuckDB refuses it at once (a transaction conflict). hyprstream runs it again on its own,
+    as it would run without windows; that conflicts too, and the client gets UNAVAILABLE saying
+    to run it again. Once the other transaction commits, the DELETE runs, and the windows answer
+    exactly what DuckDB computes over the stored rows."""
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as conn, \
+            adbc_driver_flightsql.dbapi.connect(server.uri) as other:  # autocommit off
+        cur = conn.cursor()
+        windowed_table(cur, table)
+        cur.execute(f"INSERT INTO {table} VALUES ('a', {now_literal(7200)}, 1.0), "
+                    f"('a', {now_literal(1800)}, 2.0), ('b', {now_literal(600)}, 3.0)")
+        assert_answered_exactly(server, cur, table, [("a", 1, 2.0), ("b", 1, 3.0)])
+        with other.cursor() as holding:
+            holding.execute(f"DELETE FROM {table} WHERE ts < now() - INTERVAL '100 minutes'")
+        retention = f"DELETE FROM {table} WHERE ts < now() - INTERVAL '90 minutes'"
+        with pytest.raises(adbc_driver_flightsql.dbapi.OperationalError) as lost:
+            cur.execute(retention)
+        assert "write conflict" in str(lost.value) and "run it again" in str(lost.value)
+        assert f"a DELETE of main.{table} lost to another write of its rows" in server.log()
+        other.commit()
+        cur.execute(retention)
+        assert cur.rowcount == 0  # the other transaction removed the old row
+        cur.execute(f"SELECT count(*) FROM {table}")
+        assert cur.fetchall() == [(2,)]
+        assert_answered_exactly(server, cur, table, [("a", 1, 2.0), ("b", 1, 3.0)])
