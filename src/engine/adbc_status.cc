@@ -58,14 +58,6 @@ void AdbcErrorHolder::Reset() {
   error_ = ADBC_ERROR_INIT;
 }
 
-bool IsConnectionFailure(AdbcStatusCode code, const char* sqlstate) {
-  std::string state = sqlstate ? std::string(sqlstate, strnlen(sqlstate, 5)) : "";
-  if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
-    return true;
-  }
-  return code == ADBC_STATUS_IO && (state.empty() || state == "00000");
-}
-
 arrow::Status AdbcStatusToArrow(AdbcStatusCode code, AdbcError* error, std::string_view what) {
   if (code == ADBC_STATUS_OK) return arrow::Status::OK();
   std::string state = SqlState(error);
@@ -79,6 +71,12 @@ arrow::Status AdbcStatusToArrow(AdbcStatusCode code, AdbcError* error, std::stri
                         (driver_message.empty() ? "driver reported no message" : driver_message);
   if (!state.empty()) message += " (SQLSTATE " + state + ")";
 
+  // SQLite: another connection's write transaction held the database past busy_timeout (the
+  // driver says IO without a SQLSTATE). The backend is there; the write lost to another.
+  if (state.empty() && (lower.find("database is locked") != std::string::npos ||
+                        lower.find("database table is locked") != std::string::npos)) {
+    return WriteConflict(message);
+  }
   // A lost or refused connection, whatever status the driver chose for it.
   bool connection_lost = state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" ||
                          state == "57P03" || (code == ADBC_STATUS_IO && state.empty()) ||

@@ -34,7 +34,4 @@ arrow::Status AdbcStatusToArrow(AdbcStatusCode code, AdbcError* error, std::stri
 // A driver's message without its noise (driver prefixes, libpq's "ERROR:" and context lines).
 std::string CleanDriverMessage(const char* raw);
 
-// True for a status that means the backend connection is unusable (discard it).
-bool IsConnectionFailure(AdbcStatusCode code, const char* sqlstate);
-
 }  // namespace hyprstream::engine

@@ -49,7 +49,8 @@ inline bool IsBackendUnavailable(const arrow::Status& status) {
 
 // Marks an error as "the statement changed nothing, and running it again, in a transaction of
 // its own, may succeed": it lost to a concurrent write of the same rows (PostgreSQL: a
-// serialization failure or deadlock, SQLSTATE 40001 / 40P01; DuckDB: a transaction conflict),
+// serialization failure or deadlock, SQLSTATE 40001 / 40P01; DuckDB: a transaction conflict;
+// SQLite: the database locked by another connection's write past busy_timeout),
 // or a check run beside it in its transaction failed and aborted that transaction. The
 // protocol layer answers UNAVAILABLE, saying to run it again.
 class WriteConflictDetail : public arrow::StatusDetail {

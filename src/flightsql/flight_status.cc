@@ -24,9 +24,9 @@ arrow::Status ToFlightStatus(const arrow::Status& status, std::string_view rpc) 
     return arrow::flight::MakeFlightError(
         arrow::flight::FlightStatusCode::Unavailable,
         status.message() +
-            " (write conflict: another transaction wrote the same rows first, and the write "
-            "that failed was not applied; run it again, and inside a transaction roll it back "
-            "and run the transaction again)");
+            " (write conflict: another transaction wrote the same data first or holds it, and "
+            "the write that failed was not applied; run it again, and inside a transaction roll "
+            "it back and run the transaction again)");
   }
   switch (status.code()) {
     case arrow::StatusCode::Invalid:

@@ -1,7 +1,8 @@
-"""A write that loses to another transaction's write of the same rows: every engine answers it
-alike, with UNAVAILABLE (a DB-API OperationalError, as psycopg raises for PostgreSQL's
-serialization failures) and a message that says the statement changed nothing and to run it
-again. Running it again after the rollback succeeds, and the winner's write is kept."""
+"""A write that loses to another transaction's write of the same rows (on SQLite: that waited
+past busy_timeout for another session's write transaction): every engine answers it alike,
+with UNAVAILABLE (a DB-API OperationalError, as psycopg raises for PostgreSQL's serialization
+failures) and a message that says the write was not applied and to run it again. Running it
+again after the rollback succeeds, and the winner's write is kept."""
 import adbc_driver_flightsql.dbapi
 import pytest
 
@@ -79,3 +80,24 @@ def test_postgres_a_serialization_failure_says_run_it_again(postgres, start_serv
         run(loser, f"UPDATE {table} SET v = v + 10 WHERE id = 1")  # run again: it goes through
         assert rows(loser, f"SELECT v FROM {table}") == [(11,)]
     assert pg_rows(postgres, f"SELECT id, v FROM {table}") == [(1, 11)]
+
+
+def test_sqlite_a_write_while_another_holds_the_database_says_run_it_again(start_server,
+                                                                           tmp_path, table):
+    """SQLite takes one writer at a time: a write waits busy_timeout (10 s) for another
+    session's open write transaction, then fails the same way, not as a lost backend."""
+    server = start_server("--engine", "adbc", "--engine-connection",
+                          f"{tmp_path / 'engine.sqlite'}?pool_max=4",
+                          "--engine-options", "driver=sqlite", "--metrics-table=false")
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as holder, \
+            adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=True) as loser:
+        run(holder, f"CREATE TABLE {table} (x INTEGER)")
+        run(holder, "BEGIN")
+        run(holder, f"INSERT INTO {table} VALUES (1)")
+        with pytest.raises(adbc_driver_flightsql.dbapi.OperationalError) as lost:
+            run(loser, f"INSERT INTO {table} VALUES (2)")
+        expect_conflict(lost)
+        assert "database is locked" in str(lost.value) and "unreachable" not in str(lost.value)
+        run(holder, "COMMIT")
+        run(loser, f"INSERT INTO {table} VALUES (2)")  # run again: it goes through
+        assert rows(loser, f"SELECT x FROM {table} ORDER BY x") == [(1,), (2,)]

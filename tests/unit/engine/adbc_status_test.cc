@@ -37,6 +37,11 @@ TEST(AdbcStatusTest, SqlStateDecides) {
   EXPECT_FALSE(IsBackendUnavailable(conflict));
   EXPECT_TRUE(IsWriteConflict(Map(ADBC_STATUS_UNKNOWN, "40P01", "deadlock detected")));
   EXPECT_FALSE(IsWriteConflict(Map(ADBC_STATUS_IO, "42601", "syntax error")));
+  // SQLite's busy database (another connection's write past busy_timeout) is no lost backend.
+  auto busy = Map(ADBC_STATUS_IO, nullptr, "failed to execute query: database is locked");
+  EXPECT_TRUE(IsWriteConflict(busy)) << busy.ToString();
+  EXPECT_FALSE(IsBackendUnavailable(busy));
+  EXPECT_EQ(busy.message().find("unreachable"), std::string::npos);
   auto lost = Map(ADBC_STATUS_IO, "08006", "server closed the connection unexpectedly");
   EXPECT_TRUE(lost.IsIOError());
   EXPECT_TRUE(IsBackendUnavailable(lost));
