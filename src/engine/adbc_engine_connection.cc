@@ -53,11 +53,12 @@ void AdbcEngineConnection::Unreserve() {
   if (!in_transaction_ && !session_pinned_) pinned_.reset();
 }
 
-arrow::Status AdbcEngineConnection::Run(const Operation& operation) {
+arrow::Status AdbcEngineConnection::Run(const Operation& operation, Retry retry) {
   std::lock_guard<std::mutex> lock(mutex_);
   ARROW_ASSIGN_OR_RAISE(auto lease, BorrowLocked());
   auto status = operation(lease);
-  if (IsBackendUnavailable(status) && lease != pinned_ && lease->reused()) {
+  if (retry == Retry::kIfStale && IsBackendUnavailable(status) && lease != pinned_ &&
+      lease->reused()) {
     // The idle connection died with the backend (restart); the pool dropped the idle ones.
     lease.reset();
     ARROW_ASSIGN_OR_RAISE(lease, BorrowLocked());
@@ -85,17 +86,14 @@ arrow::Result<std::unique_ptr<EngineStatement>> AdbcEngineConnection::Prepare(
 arrow::Result<int64_t> AdbcEngineConnection::Ingest(const IngestRequest& request,
                                                     arrow::RecordBatchReader* batches) {
   int64_t rows = 0;
-  // Run retries an operation that failed on a stale idle connection; an ingest can be retried
-  // only while none of its batches were read (they cannot be read twice).
-  arrow::Status failed_after_reading;
-  ARROW_RETURN_NOT_OK(Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
-    if (!failed_after_reading.ok()) return failed_after_reading;
-    AdbcIngest ingest(lease, interrupts_);
-    auto written = ingest.Write(request, batches, /*own_transaction=*/!in_transaction_);
-    if (!written.ok() && ingest.batches_read()) failed_after_reading = written.status();
-    ARROW_ASSIGN_OR_RAISE(rows, std::move(written));
-    return arrow::Status::OK();
-  }));
+  ARROW_RETURN_NOT_OK(Run(
+      [&](const std::shared_ptr<AdbcConnectionLease>& lease) {
+        AdbcIngest ingest(lease, interrupts_);
+        ARROW_ASSIGN_OR_RAISE(rows,
+                              ingest.Write(request, batches, /*own_transaction=*/!in_transaction_));
+        return arrow::Status::OK();
+      },
+      Retry::kNever));
   return rows;
 }
 

@@ -43,10 +43,14 @@ class AdbcEngineConnection : public EngineConnection,
   arrow::Status SetCurrentSchema(const std::string& schema) override;
 
   // Runs `operation` on a backend connection (the pinned one in a transaction, else a pooled
-  // one) under the session mutex. A pooled connection that turns out to be stale (the backend
-  // restarted while it sat idle) is replaced and the operation retried once.
+  // one) under the session mutex. When a pooled connection turns out to be stale (the backend
+  // restarted while it sat idle), an operation that writes nothing (`kIfStale`: a query, a
+  // prepare, a catalog read) is retried once on a new one. A write is not: the backend may have
+  // committed it before the connection died (or an administrator ended it), and running it
+  // again could apply it twice; its caller gets the error (UNAVAILABLE, retry later).
+  enum class Retry { kIfStale, kNever };
   using Operation = std::function<arrow::Status(const std::shared_ptr<AdbcConnectionLease>&)>;
-  arrow::Status Run(const Operation& operation);
+  arrow::Status Run(const Operation& operation, Retry retry = Retry::kIfStale);
   // Remembers a streaming result read from the pinned connection, so the next operation can
   // move it into memory first.
   void TrackResult(const std::shared_ptr<AdbcResultReader>& reader);

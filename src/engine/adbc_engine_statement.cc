@@ -79,40 +79,47 @@ arrow::Result<std::unique_ptr<AdbcStatementHandle>> AdbcEngineStatement::Start(
 arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> AdbcEngineStatement::ExecuteQuery() {
   int64_t executions = parameters_ ? parameters_->num_rows() : 1;
   std::shared_ptr<AdbcResultReader> result;
-  ARROW_RETURN_NOT_OK(connection_->Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
-    AdbcResultPart first;
-    ARROW_ASSIGN_OR_RAISE(first.statement, Start(lease, parameters_ ? 0 : -1));
-    ARROW_ASSIGN_OR_RAISE(first.reader, first.statement->ExecuteQuery());
-    auto parameters = parameters_;
-    auto sql = sql_;
-    auto interrupts = connection_->interrupts();
-    // Later executions reuse this lease (kept alive by the reader until it is drained).
-    auto start = [lease, parameters, sql,
-                  interrupts](int64_t row) -> arrow::Result<AdbcResultPart> {
-      AdbcResultPart part;
-      ARROW_ASSIGN_OR_RAISE(part.statement, AdbcStatementHandle::New(lease, interrupts));
-      ARROW_RETURN_NOT_OK(part.statement->SetSqlQuery(sql));
-      auto prepared = part.statement->Prepare();
-      if (!prepared.ok() && !prepared.IsNotImplemented()) return prepared;
-      ARROW_RETURN_NOT_OK(part.statement->Bind(parameters->Slice(row, 1)));
-      ARROW_ASSIGN_OR_RAISE(part.reader, part.statement->ExecuteQuery());
-      return part;
-    };
-    result = std::make_shared<AdbcResultReader>(std::move(first), executions, std::move(start));
-    connection_->TrackResult(result);
-    return arrow::Status::OK();
-  }));
+  // A statement that writes (INSERT ... RETURNING, a script) is not run twice.
+  const auto retry = kind_ == StatementKind::kQuery ? AdbcEngineConnection::Retry::kIfStale
+                                                    : AdbcEngineConnection::Retry::kNever;
+  ARROW_RETURN_NOT_OK(connection_->Run(
+      [&](const std::shared_ptr<AdbcConnectionLease>& lease) {
+        AdbcResultPart first;
+        ARROW_ASSIGN_OR_RAISE(first.statement, Start(lease, parameters_ ? 0 : -1));
+        ARROW_ASSIGN_OR_RAISE(first.reader, first.statement->ExecuteQuery());
+        auto parameters = parameters_;
+        auto sql = sql_;
+        auto interrupts = connection_->interrupts();
+        // Later executions reuse this lease (kept alive by the reader until it is drained).
+        auto start = [lease, parameters, sql,
+                      interrupts](int64_t row) -> arrow::Result<AdbcResultPart> {
+          AdbcResultPart part;
+          ARROW_ASSIGN_OR_RAISE(part.statement, AdbcStatementHandle::New(lease, interrupts));
+          ARROW_RETURN_NOT_OK(part.statement->SetSqlQuery(sql));
+          auto prepared = part.statement->Prepare();
+          if (!prepared.ok() && !prepared.IsNotImplemented()) return prepared;
+          ARROW_RETURN_NOT_OK(part.statement->Bind(parameters->Slice(row, 1)));
+          ARROW_ASSIGN_OR_RAISE(part.reader, part.statement->ExecuteQuery());
+          return part;
+        };
+        result = std::make_shared<AdbcResultReader>(std::move(first), executions, std::move(start));
+        connection_->TrackResult(result);
+        return arrow::Status::OK();
+      },
+      retry));
   return result;
 }
 
 arrow::Result<int64_t> AdbcEngineStatement::ExecuteUpdate() {
   int64_t rows = -1;
-  ARROW_RETURN_NOT_OK(connection_->Run([&](const std::shared_ptr<AdbcConnectionLease>& lease) {
-    // The driver runs the statement once per bound row and sums the affected rows.
-    ARROW_ASSIGN_OR_RAISE(auto handle, Start(lease, -1));
-    ARROW_ASSIGN_OR_RAISE(rows, handle->ExecuteUpdate());
-    return arrow::Status::OK();
-  }));
+  ARROW_RETURN_NOT_OK(connection_->Run(
+      [&](const std::shared_ptr<AdbcConnectionLease>& lease) {
+        // The driver runs the statement once per bound row and sums the affected rows.
+        ARROW_ASSIGN_OR_RAISE(auto handle, Start(lease, -1));
+        ARROW_ASSIGN_OR_RAISE(rows, handle->ExecuteUpdate());
+        return arrow::Status::OK();
+      },
+      AdbcEngineConnection::Retry::kNever));
   return rows;
 }
 

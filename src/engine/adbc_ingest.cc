@@ -21,11 +21,10 @@ constexpr int64_t kDriverBatchRows = 16384;
 class CountingReader : public arrow::RecordBatchReader {
  public:
   CountingReader(arrow::RecordBatchReader* source, std::atomic<int64_t>* rows,
-                 std::atomic<bool>* read, arrow::Status* source_error)
-      : source_(source), rows_(rows), read_(read), source_error_(source_error) {}
+                 arrow::Status* source_error)
+      : source_(source), rows_(rows), source_error_(source_error) {}
   std::shared_ptr<arrow::Schema> schema() const override { return source_->schema(); }
   arrow::Status ReadNext(std::shared_ptr<arrow::RecordBatch>* batch) override {
-    *read_ = true;
     if (!pending_ || sliced_ >= pending_->num_rows()) {
       pending_.reset();
       sliced_ = 0;
@@ -49,7 +48,6 @@ class CountingReader : public arrow::RecordBatchReader {
  private:
   arrow::RecordBatchReader* source_;
   std::atomic<int64_t>* rows_;
-  std::atomic<bool>* read_;
   arrow::Status* source_error_;
   std::shared_ptr<arrow::RecordBatch> pending_;  // a large batch, sliced up to `sliced_` rows
   int64_t sliced_ = 0;
@@ -106,8 +104,8 @@ arrow::Result<int64_t> AdbcIngest::WriteOnce(const IngestRequest& request, const
   std::atomic<int64_t> counted{0};
   arrow::Status source_error;
   // The exported stream only borrows `batches`: it is consumed before this call returns.
-  ARROW_RETURN_NOT_OK(handle->BindStream(
-      std::make_shared<CountingReader>(batches, &counted, &batches_read_, &source_error)));
+  ARROW_RETURN_NOT_OK(
+      handle->BindStream(std::make_shared<CountingReader>(batches, &counted, &source_error)));
   auto rows = handle->ExecuteUpdate();
   // The caller's data was refused (or could not be read): that, not the driver's IO error,
   // which would read as a dead backend.

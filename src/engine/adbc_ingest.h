@@ -6,7 +6,6 @@
 
 #include <arrow/record_batch.h>
 
-#include <atomic>
 #include <memory>
 
 #include "engine/adbc_connection_pool.h"
@@ -26,8 +25,6 @@ class AdbcIngest {
                                bool own_transaction);
   // Whether the target table exists (through AdbcConnectionGetTableSchema).
   arrow::Result<bool> TableExists(const IngestRequest& request);
-  // Whether Write read from its batches: they cannot be read again for a retry.
-  bool batches_read() const { return batches_read_; }
 
  private:
   arrow::Result<int64_t> WriteOnce(const IngestRequest& request, const char* mode,
@@ -35,7 +32,6 @@ class AdbcIngest {
 
   std::shared_ptr<AdbcConnectionLease> lease_;
   std::shared_ptr<AdbcInterruptList> interrupts_;
-  std::atomic<bool> batches_read_{false};
 };
 
 // The table's Arrow schema, or KeyError when the table does not exist.

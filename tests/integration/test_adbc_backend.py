@@ -6,6 +6,7 @@ import concurrent.futures
 import pathlib
 import subprocess
 import threading
+import time
 import uuid
 
 import adbc_driver_flightsql.dbapi
@@ -319,6 +320,55 @@ def test_backend_down_then_back(postgres, front, name):
     assert execute(front.uri, f"SELECT id FROM {name}").to_pylist() == [{"id": 1}]
     assert execute(front.uri, f"INSERT INTO {name} VALUES (2)") == 1
     assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(2,)]
+
+
+@pytest.mark.parametrize("how", ["statement", "ingest"])
+def test_a_write_whose_connection_is_ended_is_not_run_again(postgres, front, name, how):
+    """A write on a pooled connection that dies under it (here an administrator ends it; a
+    backend crash right after a commit looks the same) fails with UNAVAILABLE instead of
+    being run again on another connection: the backend may have applied it already. Reads are
+    still retried once on a new connection."""
+    execute(front.uri, f"CREATE TABLE {name} (id bigint)")
+    for _ in range(3):
+        execute(front.uri, "SELECT 1")  # the next borrow is of an idle, reused connection
+    marker = f"{name}_slow"
+    failures = []
+
+    def write():
+        try:
+            if how == "statement":
+                execute(front.uri, f"INSERT INTO {name} SELECT 1 FROM pg_sleep(3) "
+                                   f"WHERE '{marker}' <> ''")
+            else:  # the COPY of a bulk ingest, held by a trigger that sleeps
+                with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+                    conn.cursor().adbc_ingest(name, pa.table({"id": pa.array([1], pa.int64())}),
+                                              mode="append")
+        except Exception as e:  # noqa: BLE001 (asserted below)
+            failures.append(e)
+
+    if how == "ingest":
+        with adbc_driver_postgresql.dbapi.connect(postgres.uri) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE FUNCTION {marker}() RETURNS trigger LANGUAGE plpgsql AS "
+                        "$$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$")
+            cur.execute(f"CREATE TRIGGER {marker} BEFORE INSERT ON {name} FOR EACH ROW "
+                        f"EXECUTE FUNCTION {marker}()")
+            conn.commit()
+    writer = threading.Thread(target=write)
+    writer.start()
+    ended = []
+    for _ in range(200):
+        ended = pg_rows(postgres, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE state = 'active' AND pid <> pg_backend_pid() AND "
+                                  f"(query LIKE '%{marker}%' OR query LIKE 'COPY%{name}%')")
+        if ended:
+            break
+        time.sleep(0.05)
+    writer.join()
+    assert ended == [(True,)]
+    assert len(failures) == 1 and "Unavailable" in str(failures[0]), failures
+    assert "terminating connection" in str(failures[0])
+    assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(0,)]  # not run again
+    assert execute(front.uri, f"SELECT count(*) AS n FROM {name}").to_pylist() == [{"n": 0}]
 
 
 def test_session_options_catalog_schema(front, name):
