@@ -19,8 +19,9 @@ arrow::Status ToFlightStatus(const arrow::Status& status, std::string_view rpc) 
     return arrow::flight::MakeFlightError(arrow::flight::FlightStatusCode::Unavailable, message);
   }
   if (engine::IsWriteConflict(status)) {
-    // Another transaction wrote the same rows first. Like the backend being down, it is worth
-    // another try; inside a transaction the engine has aborted it, so the whole of it.
+    // Another transaction wrote the same rows first (or, on SQLite, holds the database). Like
+    // the backend being down, it is worth another try; inside a transaction, of the whole of it
+    // (DuckDB and PostgreSQL have aborted it).
     return arrow::flight::MakeFlightError(
         arrow::flight::FlightStatusCode::Unavailable,
         status.message() +
