@@ -1,5 +1,7 @@
 #include "engine/adbc_connection_pool.h"
 
+#include <spdlog/spdlog.h>
+
 #include "engine/adbc_status.h"
 #include "engine/engine.h"
 
@@ -61,7 +63,7 @@ arrow::Result<std::shared_ptr<AdbcConnectionPool>> AdbcConnectionPool::Open(
 }
 
 AdbcConnectionPool::~AdbcConnectionPool() {
-  for (auto& connection : idle_) CloseConnection(std::move(connection));
+  for (auto& idle : idle_) CloseConnection(std::move(idle.connection));
   idle_.clear();
   if (database_open_) {
     AdbcErrorHolder error;
@@ -88,27 +90,34 @@ arrow::Result<std::unique_ptr<AdbcConnection>> AdbcConnectionPool::OpenConnectio
     return status;
   }
   for (const std::string& sql : options_.connection_setup) {
-    AdbcStatement statement = {};
-    status = AdbcStatusToArrow(d->StatementNew(connection.get(), &statement, error.get()),
-                               error.get(), "setting up a backend connection");
-    if (status.ok()) {
-      status = AdbcStatusToArrow(d->StatementSetSqlQuery(&statement, sql.c_str(), error.get()),
-                                 error.get(), "setting up a backend connection");
-      if (status.ok()) {
-        int64_t affected = -1;
-        status =
-            AdbcStatusToArrow(d->StatementExecuteQuery(&statement, nullptr, &affected, error.get()),
-                              error.get(), "setting up a backend connection (" + sql + ")");
-      }
-      AdbcErrorHolder released;
-      d->StatementRelease(&statement, released.get());
-    }
+    status = RunOn(connection.get(), sql, "setting up a backend connection (" + sql + ")");
     if (!status.ok()) {
       CloseConnection(std::move(connection));
       return status;
     }
   }
   return connection;
+}
+
+arrow::Status AdbcConnectionPool::RunOn(AdbcConnection* connection, const std::string& sql,
+                                        const std::string& what) {
+  AdbcDriver* d = driver();
+  AdbcErrorHolder error;
+  AdbcStatement statement = {};
+  auto status =
+      AdbcStatusToArrow(d->StatementNew(connection, &statement, error.get()), error.get(), what);
+  if (status.ok()) {
+    status = AdbcStatusToArrow(d->StatementSetSqlQuery(&statement, sql.c_str(), error.get()),
+                               error.get(), what);
+  }
+  if (status.ok()) {
+    int64_t affected = -1;
+    status = AdbcStatusToArrow(
+        d->StatementExecuteQuery(&statement, nullptr, &affected, error.get()), error.get(), what);
+  }
+  AdbcErrorHolder released;
+  if (statement.private_data != nullptr) d->StatementRelease(&statement, released.get());
+  return status;
 }
 
 void AdbcConnectionPool::CloseConnection(std::unique_ptr<AdbcConnection> connection) {
@@ -129,14 +138,30 @@ arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
                               " backend connections are busy (waited " + waited +
                               "); retry later or raise pool_max");
   }
-  auto self = shared_from_this();
   if (!idle_.empty()) {
-    auto connection = std::move(idle_.front());
-    idle_.pop_front();
-    return std::unique_ptr<AdbcConnectionLease>(
-        new AdbcConnectionLease(self, std::move(connection), true));
+    Idle idle = std::move(idle_.back());
+    idle_.pop_back();
+    if (std::chrono::steady_clock::now() - idle.since < options_.check_idle_after) {
+      return Lend(std::move(idle.connection), true);
+    }
+    ++checks_;
+    lock.unlock();
+    // Only "unreachable" means dead: a driver that rejects the check's SQL still answered.
+    auto check =
+        RunOn(idle.connection.get(), options_.check_sql, "checking an idle backend connection");
+    if (!IsBackendUnavailable(check)) return Lend(std::move(idle.connection), true);
+    // It died while idle; the older idle ones most likely did too. Its slot opens a new one.
+    spdlog::info(
+        "a pooled connection to {} died while idle ({}); it and the other idle ones "
+        "are closed and a new one opened",
+        options_.backend, check.message());
+    CloseConnection(std::move(idle.connection));
+    DiscardIdle();
+    lock.lock();
+    ++dead_found_;
+  } else {
+    ++open_;
   }
-  ++open_;
   lock.unlock();
   auto connection = OpenConnection();
   if (!connection.ok()) {
@@ -145,8 +170,13 @@ arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
     available_.notify_one();
     return connection.status();
   }
+  return Lend(std::move(*connection), false);
+}
+
+arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Lend(
+    std::unique_ptr<AdbcConnection> connection, bool reused) {
   return std::unique_ptr<AdbcConnectionLease>(
-      new AdbcConnectionLease(self, std::move(*connection), false));
+      new AdbcConnectionLease(shared_from_this(), std::move(connection), reused));
 }
 
 void AdbcConnectionPool::Return(std::unique_ptr<AdbcConnection> connection, bool broken) {
@@ -156,19 +186,19 @@ void AdbcConnectionPool::Return(std::unique_ptr<AdbcConnection> connection, bool
     --open_;
   } else {
     std::lock_guard<std::mutex> lock(mutex_);
-    idle_.push_back(std::move(connection));
+    idle_.push_back({std::move(connection), std::chrono::steady_clock::now()});
   }
   available_.notify_one();
 }
 
 void AdbcConnectionPool::DiscardIdle() {
-  std::deque<std::unique_ptr<AdbcConnection>> stale;
+  std::deque<Idle> stale;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stale.swap(idle_);
     open_ -= static_cast<int>(stale.size());
   }
-  for (auto& connection : stale) CloseConnection(std::move(connection));
+  for (auto& idle : stale) CloseConnection(std::move(idle.connection));
   available_.notify_all();
 }
 
@@ -180,6 +210,16 @@ int AdbcConnectionPool::open_connections() const {
 int AdbcConnectionPool::idle_connections() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return static_cast<int>(idle_.size());
+}
+
+int64_t AdbcConnectionPool::checks() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return checks_;
+}
+
+int64_t AdbcConnectionPool::dead_found() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return dead_found_;
 }
 
 }  // namespace hyprstream::engine

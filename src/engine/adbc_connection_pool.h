@@ -4,6 +4,10 @@
 // broken (its connection failed with a connection error) is closed instead of returned, and a
 // connection failure also drops the idle connections (a restarted backend killed them all);
 // new connections are opened on demand, so the pool recovers when the backend comes back.
+// An idle connection is lent newest first; one idle for longer than `check_idle_after` is
+// checked with one round trip first and replaced when it died while idle (a restart, an
+// administrator or idle_session_timeout ended it), so a write never meets a dead connection
+// that sat in the pool (a write is not retried: it may have been applied).
 #pragma once
 
 #include <arrow/result.h>
@@ -63,6 +67,9 @@ struct AdbcPoolOptions {
   std::string backend;
   // Statements run on each new connection before it is lent (SQLite: a busy timeout).
   std::vector<std::string> connection_setup;
+  // An idle connection unused for at least this long runs `check_sql` before it is lent.
+  std::chrono::milliseconds check_idle_after{1000};
+  std::string check_sql = "SELECT 1";
 };
 
 class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPool> {
@@ -75,9 +82,10 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
       AdbcPoolOptions options);
   ~AdbcConnectionPool();
 
-  // A connection: an idle one, else a new one while fewer than max are open, else waits up
-  // to `wait` (acquire_timeout when not given; then BackendUnavailable saying all N
-  // connections are busy).
+  // A connection: the newest idle one (checked first when idle for check_idle_after; a dead
+  // one is closed with the other idle ones and a new one opened instead), else a new one
+  // while fewer than max are open, else waits up to `wait` (acquire_timeout when not given;
+  // then BackendUnavailable saying all N connections are busy).
   arrow::Result<std::unique_ptr<AdbcConnectionLease>> Acquire(
       std::optional<std::chrono::milliseconds> wait = std::nullopt);
   // Closes every idle connection (after a connection failure).
@@ -89,13 +97,24 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
   // Connections currently open (lent out + idle).
   int open_connections() const;
   int idle_connections() const;
+  // Idle connections checked before they were lent, and those found dead (since Open).
+  int64_t checks() const;
+  int64_t dead_found() const;
 
  private:
   friend class AdbcConnectionLease;
   AdbcConnectionPool(std::shared_ptr<AdbcDriverLibrary> driver, AdbcPoolOptions options)
       : driver_(std::move(driver)), options_(std::move(options)) {}
 
+  struct Idle {
+    std::unique_ptr<AdbcConnection> connection;
+    std::chrono::steady_clock::time_point since;
+  };
   arrow::Result<std::unique_ptr<AdbcConnection>> OpenConnection();
+  // Runs `sql` on `connection`, discarding any result; `what` names it in errors.
+  arrow::Status RunOn(AdbcConnection* connection, const std::string& sql, const std::string& what);
+  arrow::Result<std::unique_ptr<AdbcConnectionLease>> Lend(std::unique_ptr<AdbcConnection> c,
+                                                           bool reused);
   void CloseConnection(std::unique_ptr<AdbcConnection> connection);
   void Return(std::unique_ptr<AdbcConnection> connection, bool broken);
 
@@ -106,8 +125,10 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
 
   mutable std::mutex mutex_;
   std::condition_variable available_;
-  std::deque<std::unique_ptr<AdbcConnection>> idle_;
-  int open_ = 0;  // lent out + idle + being opened
+  std::deque<Idle> idle_;   // GUARDED_BY(mutex_); newest at the back
+  int open_ = 0;            // GUARDED_BY(mutex_); lent out + idle + being opened or checked
+  int64_t checks_ = 0;      // GUARDED_BY(mutex_)
+  int64_t dead_found_ = 0;  // GUARDED_BY(mutex_)
 };
 
 }  // namespace hyprstream::engine

@@ -11,8 +11,8 @@
 namespace hyprstream::engine {
 
 // options.connection: the backend URI, with pool options in its query string (pool_max,
-// pool_min, connect_timeout seconds; removed before the URI reaches the driver, except
-// connect_timeout for libpq). options.options: driver_path=<file> | driver=<short name> |
+// pool_min, pool_check_idle_ms, connect_timeout seconds; removed before the URI reaches the driver,
+// except connect_timeout for libpq). options.options: driver_path=<file> | driver=<short name> |
 // entrypoint=<symbol>; everything else is an ADBC database option. username/password go into
 // a PostgreSQL URI (percent-encoded) or the standard ADBC username/password options.
 arrow::Result<std::shared_ptr<Engine>> OpenAdbcEngine(const EngineOptions& options);
@@ -22,6 +22,7 @@ struct AdbcConnectionSpec {
   std::string driver_uri;  // what the driver receives (credentials not yet added)
   int pool_max = 10;
   int pool_min = 1;
+  int pool_check_idle_ms = 1000;  // an idle connection unused this long is checked before use
   int connect_timeout_s = 30;
   std::string backend;  // host:port or file, for messages
 };

@@ -371,6 +371,50 @@ def test_a_write_whose_connection_is_ended_is_not_run_again(postgres, front, nam
     assert execute(front.uri, f"SELECT count(*) AS n FROM {name}").to_pylist() == [{"n": 0}]
 
 
+@pytest.mark.parametrize("write", ["update", "transaction", "ingest"])
+@pytest.mark.parametrize("how", ["restart", "idle_ended"])
+def test_the_first_write_after_idle_connections_died_succeeds(postgres, start_server, name, how,
+                                                              write):
+    """Pooled connections that died while idle (the backend restarted, or an administrator or
+    idle_session_timeout ended them) are checked before they are lent, so the first write
+    afterwards succeeds instead of failing once with UNAVAILABLE (a write on a dead connection
+    is not run again, see above): a statement update, a transaction, a bulk ingest."""
+    server = start_server(*adbc_args(postgres, "pool_max=4&pool_min=1"), env=CREDENTIALS)
+    execute(server.uri, f"CREATE TABLE {name} (id bigint)")
+    # Four sessions in transactions at once: four backend connections, then idle in the pool.
+    holders = [adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=False) for _ in range(4)]
+    try:
+        for holder in holders:
+            holder.cursor().execute(f"SELECT count(*) FROM {name}")
+        for holder in holders:
+            holder.adbc_connection.rollback()
+            holder.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+    finally:
+        for holder in holders:
+            holder.close()
+    ours = ("FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'")
+    assert pg_rows(postgres, f"SELECT count(*) {ours} AND state = 'idle'") == [(4,)]
+    if how == "restart":
+        postgres.stop()
+        postgres.start()
+    else:
+        assert pg_rows(postgres, f"SELECT count(pg_terminate_backend(pid)) {ours}") == [(4,)]
+    time.sleep(1.2)  # idle for longer than the pool lends a connection without a check (1 s)
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=write != "transaction") as conn:
+        cur = conn.cursor()
+        if write == "update":  # CommandStatementUpdate, as JDBC's executeUpdate and Go's Exec
+            cur.adbc_statement.set_sql_query(f"INSERT INTO {name} VALUES (1)")
+            assert cur.adbc_statement.execute_update() == 1
+        elif write == "transaction":
+            cur.execute(f"INSERT INTO {name} VALUES (1)")
+            conn.commit()
+        else:
+            cur.adbc_ingest(name, pa.table({"id": pa.array([1], pa.int64())}), mode="append")
+    assert pg_rows(postgres, f"SELECT id FROM {name}") == [(1,)]
+    assert "died while idle" in server.log()
+
+
 def test_session_options_catalog_schema(front, name):
     execute(front.uri, "CREATE SCHEMA IF NOT EXISTS other_schema")
     execute(front.uri, f"CREATE TABLE other_schema.{name} AS SELECT 7 AS x")

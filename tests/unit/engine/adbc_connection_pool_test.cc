@@ -15,7 +15,9 @@ namespace {
 class AdbcConnectionPoolTest : public ::testing::Test {
  protected:
   std::shared_ptr<AdbcConnectionPool> Open(int max, int min, int timeout_ms,
-                                           std::vector<std::string> setup = {}) {
+                                           std::vector<std::string> setup = {},
+                                           int check_idle_ms = 1000,
+                                           std::string check_sql = "SELECT 1") {
     auto where = ResolveAdbcDriver({{"driver", "sqlite"}}, "");
     EXPECT_TRUE(where.ok());
     auto library = AdbcDriverLibrary::Load(*where);
@@ -26,6 +28,8 @@ class AdbcConnectionPoolTest : public ::testing::Test {
     options.acquire_timeout = std::chrono::milliseconds(timeout_ms);
     options.backend = file_.path();
     options.connection_setup = std::move(setup);
+    options.check_idle_after = std::chrono::milliseconds(check_idle_ms);
+    options.check_sql = std::move(check_sql);
     auto pool = AdbcConnectionPool::Open(*library, {{"uri", file_.path()}}, options);
     EXPECT_TRUE(pool.ok()) << pool.status().ToString();
     return pool.ok() ? *pool : nullptr;
@@ -143,6 +147,38 @@ TEST_F(AdbcConnectionPoolTest, AFailingSetupStatementFailsTheConnection) {
   EXPECT_NE(lease.status().message().find("setting up a backend connection"), std::string::npos)
       << lease.status().ToString();
   EXPECT_EQ(pool->open_connections(), 0);
+}
+
+// The newest idle connection is lent first (the others may age and be checked); one lent within
+// check_idle_after of its return is not checked.
+TEST_F(AdbcConnectionPoolTest, LendsTheNewestIdleConnectionWithoutACheckWhileFresh) {
+  auto pool = Open(2, 0, 100);
+  auto a = pool->Acquire();
+  auto b = pool->Acquire();
+  ASSERT_TRUE(a.ok() && b.ok());
+  AdbcConnection* newest = (*b)->get();
+  a->reset();
+  b->reset();  // returned last
+  auto again = pool->Acquire();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->get(), newest);
+  EXPECT_TRUE((*again)->reused());
+  EXPECT_EQ(pool->checks(), 0);
+}
+
+// A connection idle for check_idle_after runs the check first; it is lent when the backend
+// answers, even with an error (only "unreachable" means dead), and nothing is closed.
+TEST_F(AdbcConnectionPoolTest, AnIdleConnectionIsCheckedAndKeptWhenTheBackendAnswers) {
+  for (const char* check : {"SELECT 1", "SELECT no_such_column"}) {
+    auto pool = Open(2, 2, 100, {}, 0, check);
+    auto lease = pool->Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+    EXPECT_TRUE((*lease)->reused()) << check;
+    EXPECT_EQ(pool->checks(), 1) << check;
+    EXPECT_EQ(pool->dead_found(), 0) << check;
+    EXPECT_EQ(pool->open_connections(), 2) << check;
+    EXPECT_EQ(pool->idle_connections(), 1) << check;
+  }
 }
 
 TEST_F(AdbcConnectionPoolTest, InvalidSizes) {
