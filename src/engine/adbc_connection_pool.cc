@@ -132,6 +132,7 @@ arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
   bool ready = available_.wait_for(
       lock, most, [this] { return !idle_.empty() || open_ < options_.max_connections; });
   if (!ready) {
+    ++stats_.busy;
     const std::string waited = most.count() % 1000 == 0 ? std::to_string(most.count() / 1000) + " s"
                                                         : std::to_string(most.count()) + " ms";
     return BackendUnavailable("all " + std::to_string(options_.max_connections) +
@@ -144,7 +145,7 @@ arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
     if (std::chrono::steady_clock::now() - idle.since < options_.check_idle_after) {
       return Lend(std::move(idle.connection), true);
     }
-    ++checks_;
+    ++stats_.checked;
     lock.unlock();
     // Only "unreachable" means dead: a driver that rejects the check's SQL still answered.
     auto check =
@@ -158,7 +159,7 @@ arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
     CloseConnection(std::move(idle.connection));
     DiscardIdle();
     lock.lock();
-    ++dead_found_;
+    ++stats_.found_dead;
   } else {
     ++open_;
   }
@@ -169,6 +170,10 @@ arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
     --open_;
     available_.notify_one();
     return connection.status();
+  }
+  {
+    std::lock_guard<std::mutex> counted(mutex_);
+    ++stats_.opened;
   }
   return Lend(std::move(*connection), false);
 }
@@ -184,6 +189,7 @@ void AdbcConnectionPool::Return(std::unique_ptr<AdbcConnection> connection, bool
     CloseConnection(std::move(connection));
     std::lock_guard<std::mutex> lock(mutex_);
     --open_;
+    ++stats_.broken;
   } else {
     std::lock_guard<std::mutex> lock(mutex_);
     idle_.push_back({std::move(connection), std::chrono::steady_clock::now()});
@@ -212,14 +218,50 @@ int AdbcConnectionPool::idle_connections() const {
   return static_cast<int>(idle_.size());
 }
 
-int64_t AdbcConnectionPool::checks() const {
+AdbcPoolStats AdbcConnectionPool::Stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return checks_;
+  AdbcPoolStats stats = stats_;
+  stats.open = open_;
+  stats.idle = static_cast<int>(idle_.size());
+  stats.max = options_.max_connections;
+  return stats;
 }
 
-int64_t AdbcConnectionPool::dead_found() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return dead_found_;
+std::string AdbcPoolMetricsText(const AdbcPoolStats& stats) {
+  auto counter = [](const char* name, const char* help, int64_t value) {
+    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+           " " + std::to_string(value) + "\n";
+  };
+  std::string text =
+      "# HELP hyprstream_backend_connections Backend connections open, by state (in_use: lent "
+      "to a statement, a transaction or a result; idle: in the pool).\n"
+      "# TYPE hyprstream_backend_connections gauge\n"
+      "hyprstream_backend_connections{state=\"in_use\"} " +
+      std::to_string(stats.open - stats.idle) +
+      "\n"
+      "hyprstream_backend_connections{state=\"idle\"} " +
+      std::to_string(stats.idle) +
+      "\n"
+      "# HELP hyprstream_backend_connections_max Most backend connections open at once "
+      "(pool_max).\n"
+      "# TYPE hyprstream_backend_connections_max gauge\n"
+      "hyprstream_backend_connections_max " +
+      std::to_string(stats.max) + "\n";
+  text += counter("hyprstream_backend_connections_opened_total", "Backend connections opened.",
+                  stats.opened);
+  text += counter("hyprstream_backend_connection_checks_total",
+                  "Idle backend connections checked before they were lent (pool_check_idle_ms).",
+                  stats.checked);
+  text += counter("hyprstream_backend_connections_found_dead_total",
+                  "Checked idle connections the backend no longer answered (closed, replaced).",
+                  stats.found_dead);
+  text += counter("hyprstream_backend_connections_broken_total",
+                  "Lent backend connections that failed with a connection error.", stats.broken);
+  text += counter("hyprstream_backend_connection_waits_timed_out_total",
+                  "Calls that failed because every backend connection was lent out for "
+                  "connect_timeout (raise pool_max).",
+                  stats.busy);
+  return text;
 }
 
 }  // namespace hyprstream::engine

@@ -58,6 +58,21 @@ class AdbcConnectionLease {
   bool broken_ = false;
 };
 
+// What the pool has done since Open, for /metrics.
+struct AdbcPoolStats {
+  int open = 0;  // lent out + idle (+ being opened or checked)
+  int idle = 0;
+  int max = 0;
+  int64_t opened = 0;      // connections opened
+  int64_t checked = 0;     // idle connections checked before they were lent
+  int64_t found_dead = 0;  // of those, dead (closed and replaced)
+  int64_t broken = 0;      // lent connections that failed with a connection error
+  int64_t busy = 0;        // acquires that gave up: every connection lent out
+};
+
+// The stats as Prometheus series (hyprstream_backend_connections{state=...} and counters).
+std::string AdbcPoolMetricsText(const AdbcPoolStats& stats);
+
 struct AdbcPoolOptions {
   int max_connections = 10;
   int min_connections = 1;
@@ -97,9 +112,7 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
   // Connections currently open (lent out + idle).
   int open_connections() const;
   int idle_connections() const;
-  // Idle connections checked before they were lent, and those found dead (since Open).
-  int64_t checks() const;
-  int64_t dead_found() const;
+  AdbcPoolStats Stats() const;
 
  private:
   friend class AdbcConnectionLease;
@@ -125,10 +138,9 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
 
   mutable std::mutex mutex_;
   std::condition_variable available_;
-  std::deque<Idle> idle_;   // GUARDED_BY(mutex_); newest at the back
-  int open_ = 0;            // GUARDED_BY(mutex_); lent out + idle + being opened or checked
-  int64_t checks_ = 0;      // GUARDED_BY(mutex_)
-  int64_t dead_found_ = 0;  // GUARDED_BY(mutex_)
+  std::deque<Idle> idle_;  // GUARDED_BY(mutex_); newest at the back
+  int open_ = 0;           // GUARDED_BY(mutex_); lent out + idle + being opened or checked
+  AdbcPoolStats stats_;    // GUARDED_BY(mutex_): its counters (open, idle, max are read live)
 };
 
 }  // namespace hyprstream::engine

@@ -43,6 +43,7 @@ class AdbcEngine : public Engine {
   // only: it holds no lock a writer waits for). Other backends: not known to (SQLite's read
   // transaction would hold writers off).
   bool reads_snapshots() const override { return postgresql_; }
+  std::string MetricsText() const override { return AdbcPoolMetricsText(pool_->Stats()); }
   arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
       const std::string& schema, const std::string& table) override {
     if (!postgresql_) return Engine::SnapshotConnection(schema, table);

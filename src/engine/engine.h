@@ -352,6 +352,9 @@ class Engine {
     return arrow::Status::NotImplemented("engine ", name(),
                                          " cannot share a write's snapshot with a reader");
   }
+  // Prometheus series of the engine's own (text exposition format, each with HELP and TYPE),
+  // e.g. an ADBC engine's backend connection pool; empty where it has none. Any thread.
+  virtual std::string MetricsText() const { return ""; }
   // When this engine's copy of a table last caught up with what others write to its backend
   // (a cache's refresh); nullopt when its rows are the table itself. `schema` as above.
   virtual std::optional<std::chrono::system_clock::time_point> RowsAsOf(const std::string& schema,

@@ -139,6 +139,7 @@ class ForwardingEngine : public Engine {
     return target_->CopyGeneration(schema, table);
   }
   bool reads_snapshots() const override { return target_->reads_snapshots(); }
+  std::string MetricsText() const override { return target_->MetricsText(); }
   arrow::Result<std::shared_ptr<EngineConnection>> SnapshotConnection(
       const std::string& schema, const std::string& table) override {
     return target_->SnapshotConnection(schema, table);

@@ -174,13 +174,14 @@ HttpEndpoint::Handler ProbeHandler(const Config& config, flightsql::FlightSqlSer
     auto connection = engine->Connect();
     if (connection.ok()) stats_connection = *connection;
   }
-  return [&server, &observer, &windows, stats_connection](const std::string& path) -> HttpResponse {
+  return [&server, &observer, &windows, stats_connection,
+          engine](const std::string& path) -> HttpResponse {
     if (path == "/health") {
       if (observer.draining()) return {503, "text/plain; charset=utf-8", "draining\n"};
       return {200, "text/plain; charset=utf-8", "serving\n"};
     }
     if (path == "/metrics") {
-      std::string text = server.MetricsText() + WindowMetricsText(windows);
+      std::string text = server.MetricsText() + WindowMetricsText(windows) + engine->MetricsText();
       text +=
           "# HELP hyprstream_draining 1 while the server shuts down.\n"
           "# TYPE hyprstream_draining gauge\nhyprstream_draining " +

@@ -18,6 +18,8 @@ import pyarrow.flight as flight
 import pytest
 
 import flightsql_wire as wire
+from conftest import free_port
+from prometheus_text import http_get, metric, parse_metrics
 
 PG_DRIVER = str(pathlib.Path(adbc_driver_postgresql.__file__).parent / "libadbc_driver_postgresql.so")
 CREDENTIALS = {"HYPRSTREAM_ENGINE_USERNAME": "postgres", "HYPRSTREAM_ENGINE_PASSWORD": "secret"}
@@ -379,7 +381,9 @@ def test_the_first_write_after_idle_connections_died_succeeds(postgres, start_se
     idle_session_timeout ended them) are checked before they are lent, so the first write
     afterwards succeeds instead of failing once with UNAVAILABLE (a write on a dead connection
     is not run again, see above): a statement update, a transaction, a bulk ingest."""
-    server = start_server(*adbc_args(postgres, "pool_max=4&pool_min=1"), env=CREDENTIALS)
+    http_port = free_port()
+    server = start_server(*adbc_args(postgres, "pool_max=4&pool_min=1"), "--http-port",
+                          str(http_port), env=CREDENTIALS)
     execute(server.uri, f"CREATE TABLE {name} (id bigint)")
     # Four sessions in transactions at once: four backend connections, then idle in the pool.
     holders = [adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=False) for _ in range(4)]
@@ -413,6 +417,15 @@ def test_the_first_write_after_idle_connections_died_succeeds(postgres, start_se
             cur.adbc_ingest(name, pa.table({"id": pa.array([1], pa.int64())}), mode="append")
     assert pg_rows(postgres, f"SELECT id FROM {name}") == [(1,)]
     assert "died while idle" in server.log()
+    samples = parse_metrics(http_get(http_port, "/metrics")[1])
+    assert metric(samples, "hyprstream_backend_connection_checks_total") >= 1
+    assert metric(samples, "hyprstream_backend_connections_found_dead_total") >= 1
+    assert metric(samples, "hyprstream_backend_connections_opened_total") >= 5
+    assert metric(samples, "hyprstream_backend_connections_max") == 4
+    # The DB-API transaction's session still holds its connection (it began the next one).
+    in_use = metric(samples, "hyprstream_backend_connections", state="in_use")
+    assert in_use == (1 if write == "transaction" else 0)
+    assert 1 <= in_use + metric(samples, "hyprstream_backend_connections", state="idle") <= 4
 
 
 def test_session_options_catalog_schema(front, name):

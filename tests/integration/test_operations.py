@@ -3,10 +3,8 @@ statement queue, graceful shutdown on SIGTERM (and at once on a second signal), 
 /metrics. Waits use generous bounds; nothing asserts speed."""
 import base64
 import hashlib
-import http.client
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,6 +19,7 @@ import pytest
 
 import flightsql_wire as wire
 from conftest import free_port
+from prometheus_text import http_get, metric, parse_metrics
 from test_adbc_backend import CREDENTIALS as PG_CREDENTIALS, adbc_args
 from test_client_go import build as build_go_client
 from test_sessions_cancel_poll import session_options, set_session_options
@@ -29,37 +28,6 @@ from test_sessions_cancel_poll import session_options, set_session_options
 SLOW = "SELECT sum(hash(range)) AS s FROM range(200000000000)"
 # Ten million rows, streamed in many batches: a DoGet that stays open while the client reads.
 LONG_STREAM = "SELECT range AS x FROM range(10000000)"
-
-
-def http_get(port, path):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()
-
-
-def parse_metrics(text):
-    """Prometheus text -> {(name, frozenset(labels)): value}; each series and each TYPE once."""
-    samples = {}
-    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
-    assert len(types) == len(set(types)), "a metric family is declared twice"
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)', line)
-        assert match, f"not a Prometheus sample line: {line!r}"
-        name, labels, value = match.groups()
-        pairs = frozenset(re.findall(r'(\w+)="([^"]*)"', labels or ""))
-        assert (name, pairs) not in samples, f"duplicate series {line!r}"
-        samples[(name, pairs)] = float(value)
-    return samples
-
-
-def metric(samples, name, **labels):
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def wait_for(predicate, timeout=60, what="condition"):

@@ -71,6 +71,7 @@ TEST_F(AdbcConnectionPoolTest, MaximumEnforcedAndAcquireTimesOut) {
   EXPECT_TRUE(IsBackendUnavailable(c.status()));
   EXPECT_NE(c.status().message().find("all 2 backend connections are busy"), std::string::npos);
   EXPECT_NE(c.status().message().find("retry"), std::string::npos);
+  EXPECT_EQ(pool->Stats().busy, 1);
   // A waiter gets the connection another thread gives back.
   std::thread giver([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -120,6 +121,8 @@ TEST_F(AdbcConnectionPoolTest, BrokenConnectionIsReplaced) {
   EXPECT_FALSE((*lease)->reused());
   (void)first;
   EXPECT_EQ(pool->open_connections(), 1);
+  EXPECT_EQ(pool->Stats().broken, 1);
+  EXPECT_EQ(pool->Stats().opened, 2);
 }
 
 // Every new connection runs the setup statements before it is lent (SQLite's busy timeout).
@@ -163,7 +166,8 @@ TEST_F(AdbcConnectionPoolTest, LendsTheNewestIdleConnectionWithoutACheckWhileFre
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)->get(), newest);
   EXPECT_TRUE((*again)->reused());
-  EXPECT_EQ(pool->checks(), 0);
+  EXPECT_EQ(pool->Stats().checked, 0);
+  EXPECT_EQ(pool->Stats().opened, 2);
 }
 
 // A connection idle for check_idle_after runs the check first; it is lent when the backend
@@ -174,11 +178,38 @@ TEST_F(AdbcConnectionPoolTest, AnIdleConnectionIsCheckedAndKeptWhenTheBackendAns
     auto lease = pool->Acquire();
     ASSERT_TRUE(lease.ok()) << lease.status().ToString();
     EXPECT_TRUE((*lease)->reused()) << check;
-    EXPECT_EQ(pool->checks(), 1) << check;
-    EXPECT_EQ(pool->dead_found(), 0) << check;
+    EXPECT_EQ(pool->Stats().checked, 1) << check;
+    EXPECT_EQ(pool->Stats().found_dead, 0) << check;
     EXPECT_EQ(pool->open_connections(), 2) << check;
     EXPECT_EQ(pool->idle_connections(), 1) << check;
   }
+}
+
+TEST(AdbcPoolMetricsTest, EverySeriesOnceWithItsValue) {
+  AdbcPoolStats stats;
+  stats.open = 5;
+  stats.idle = 2;
+  stats.max = 8;
+  stats.opened = 11;
+  stats.checked = 7;
+  stats.found_dead = 3;
+  stats.broken = 1;
+  stats.busy = 4;
+  const std::string text = AdbcPoolMetricsText(stats);
+  for (const char* line : {"hyprstream_backend_connections{state=\"in_use\"} 3\n",
+                           "hyprstream_backend_connections{state=\"idle\"} 2\n",
+                           "hyprstream_backend_connections_max 8\n",
+                           "hyprstream_backend_connections_opened_total 11\n",
+                           "hyprstream_backend_connection_checks_total 7\n",
+                           "hyprstream_backend_connections_found_dead_total 3\n",
+                           "hyprstream_backend_connections_broken_total 1\n",
+                           "hyprstream_backend_connection_waits_timed_out_total 4\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
+  }
+  size_t types = 0;
+  for (size_t at = text.find("# TYPE "); at != std::string::npos; at = text.find("# TYPE ", at + 1))
+    ++types;
+  EXPECT_EQ(types, 7u);
 }
 
 TEST_F(AdbcConnectionPoolTest, InvalidSizes) {
