@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "engine/adbc_status.h"
 #include "engine/engine.h"
 
@@ -59,10 +61,19 @@ arrow::Result<std::shared_ptr<AdbcConnectionPool>> AdbcConnectionPool::Open(
     }
     warm.push_back(std::move(*lease));
   }
+  if (options.idle_timeout.count() > 0) {
+    pool->housekeeper_ = std::thread([raw = pool.get()] { raw->CloseIdleLoop(); });
+  }
   return pool;
 }
 
 AdbcConnectionPool::~AdbcConnectionPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  stop_.notify_all();
+  if (housekeeper_.joinable()) housekeeper_.join();
   for (auto& idle : idle_) CloseConnection(std::move(idle.connection));
   idle_.clear();
   if (database_open_) {
@@ -197,6 +208,29 @@ void AdbcConnectionPool::Return(std::unique_ptr<AdbcConnection> connection, bool
   available_.notify_one();
 }
 
+void AdbcConnectionPool::CloseIdleLoop() {
+  // Looks twice per idle_timeout (at least every 30 s), so a connection lingers at most 1.5x.
+  const auto period = std::clamp(options_.idle_timeout / 2, std::chrono::milliseconds(10),
+                                 std::chrono::milliseconds(30000));
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stop_.wait_for(lock, period, [this] { return stopping_; })) {
+    // The oldest idle connections are at the front (lent newest first).
+    const auto expired = std::chrono::steady_clock::now() - options_.idle_timeout;
+    std::vector<std::unique_ptr<AdbcConnection>> closing;
+    while (!idle_.empty() && idle_.front().since <= expired && open_ > options_.min_connections) {
+      closing.push_back(std::move(idle_.front().connection));
+      idle_.pop_front();
+      --open_;
+      ++stats_.closed_idle;
+    }
+    if (closing.empty()) continue;
+    lock.unlock();
+    for (auto& connection : closing) CloseConnection(std::move(connection));
+    available_.notify_all();
+    lock.lock();
+  }
+}
+
 void AdbcConnectionPool::DiscardIdle() {
   std::deque<Idle> stale;
   {
@@ -255,6 +289,9 @@ std::string AdbcPoolMetricsText(const AdbcPoolStats& stats) {
   text += counter("hyprstream_backend_connections_found_dead_total",
                   "Checked idle connections the backend no longer answered (closed, replaced).",
                   stats.found_dead);
+  text += counter("hyprstream_backend_connections_closed_idle_total",
+                  "Backend connections closed after pool_idle_timeout idle (down to pool_min).",
+                  stats.closed_idle);
   text += counter("hyprstream_backend_connections_broken_total",
                   "Lent backend connections that failed with a connection error.", stats.broken);
   text += counter("hyprstream_backend_connection_waits_timed_out_total",

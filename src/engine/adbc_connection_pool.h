@@ -7,7 +7,9 @@
 // An idle connection is lent newest first; one idle for longer than `check_idle_after` is
 // checked with one round trip first and replaced when it died while idle (a restart, an
 // administrator or idle_session_timeout ended it), so a write never meets a dead connection
-// that sat in the pool (a write is not retried: it may have been applied).
+// that sat in the pool (a write is not retried: it may have been applied). A housekeeping
+// thread closes connections idle for `idle_timeout` down to min_connections, so a burst's
+// connections go back to the backend once it is over.
 #pragma once
 
 #include <arrow/result.h>
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -63,11 +66,12 @@ struct AdbcPoolStats {
   int open = 0;  // lent out + idle (+ being opened or checked)
   int idle = 0;
   int max = 0;
-  int64_t opened = 0;      // connections opened
-  int64_t checked = 0;     // idle connections checked before they were lent
-  int64_t found_dead = 0;  // of those, dead (closed and replaced)
-  int64_t broken = 0;      // lent connections that failed with a connection error
-  int64_t busy = 0;        // acquires that gave up: every connection lent out
+  int64_t opened = 0;       // connections opened
+  int64_t checked = 0;      // idle connections checked before they were lent
+  int64_t found_dead = 0;   // of those, dead (closed and replaced)
+  int64_t broken = 0;       // lent connections that failed with a connection error
+  int64_t closed_idle = 0;  // closed after idle_timeout (down to min_connections)
+  int64_t busy = 0;         // acquires that gave up: every connection lent out
 };
 
 // The stats as Prometheus series (hyprstream_backend_connections{state=...} and counters).
@@ -85,6 +89,8 @@ struct AdbcPoolOptions {
   // An idle connection unused for at least this long runs `check_sql` before it is lent.
   std::chrono::milliseconds check_idle_after{1000};
   std::string check_sql = "SELECT 1";
+  // Connections beyond min_connections idle this long are closed; 0: never.
+  std::chrono::milliseconds idle_timeout{600000};
 };
 
 class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPool> {
@@ -119,6 +125,9 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
   AdbcConnectionPool(std::shared_ptr<AdbcDriverLibrary> driver, AdbcPoolOptions options)
       : driver_(std::move(driver)), options_(std::move(options)) {}
 
+  // The housekeeping thread's loop: closes connections idle for idle_timeout until stopping_.
+  void CloseIdleLoop();
+
   struct Idle {
     std::unique_ptr<AdbcConnection> connection;
     std::chrono::steady_clock::time_point since;
@@ -141,6 +150,9 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
   std::deque<Idle> idle_;  // GUARDED_BY(mutex_); newest at the back
   int open_ = 0;           // GUARDED_BY(mutex_); lent out + idle + being opened or checked
   AdbcPoolStats stats_;    // GUARDED_BY(mutex_): its counters (open, idle, max are read live)
+  bool stopping_ = false;  // GUARDED_BY(mutex_)
+  std::condition_variable stop_;
+  std::thread housekeeper_;  // runs CloseIdleLoop when idle_timeout > 0
 };
 
 }  // namespace hyprstream::engine

@@ -373,6 +373,26 @@ def test_a_write_whose_connection_is_ended_is_not_run_again(postgres, front, nam
     assert execute(front.uri, f"SELECT count(*) AS n FROM {name}").to_pylist() == [{"n": 0}]
 
 
+# hyprstream's connections to PostgreSQL (the tests' own direct reads are the only others).
+OURS = ("FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend'")
+
+
+def open_backend_connections(uri, table, n):
+    """Has hyprstream open n backend connections (n sessions in transactions at once), then
+    gives them back to its pool."""
+    holders = [adbc_driver_flightsql.dbapi.connect(uri, autocommit=False) for _ in range(n)]
+    try:
+        for holder in holders:
+            holder.cursor().execute(f"SELECT count(*) FROM {table}")
+        for holder in holders:
+            holder.adbc_connection.rollback()
+            holder.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+    finally:
+        for holder in holders:
+            holder.close()
+
+
 @pytest.mark.parametrize("write", ["update", "transaction", "ingest"])
 @pytest.mark.parametrize("how", ["restart", "idle_ended"])
 def test_the_first_write_after_idle_connections_died_succeeds(postgres, start_server, name, how,
@@ -385,25 +405,13 @@ def test_the_first_write_after_idle_connections_died_succeeds(postgres, start_se
     server = start_server(*adbc_args(postgres, "pool_max=4&pool_min=1"), "--http-port",
                           str(http_port), env=CREDENTIALS)
     execute(server.uri, f"CREATE TABLE {name} (id bigint)")
-    # Four sessions in transactions at once: four backend connections, then idle in the pool.
-    holders = [adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=False) for _ in range(4)]
-    try:
-        for holder in holders:
-            holder.cursor().execute(f"SELECT count(*) FROM {name}")
-        for holder in holders:
-            holder.adbc_connection.rollback()
-            holder.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
-    finally:
-        for holder in holders:
-            holder.close()
-    ours = ("FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'")
-    assert pg_rows(postgres, f"SELECT count(*) {ours} AND state = 'idle'") == [(4,)]
+    open_backend_connections(server.uri, name, 4)
+    assert pg_rows(postgres, f"SELECT count(*) {OURS} AND state = 'idle'") == [(4,)]
     if how == "restart":
         postgres.stop()
         postgres.start()
     else:
-        assert pg_rows(postgres, f"SELECT count(pg_terminate_backend(pid)) {ours}") == [(4,)]
+        assert pg_rows(postgres, f"SELECT count(pg_terminate_backend(pid)) {OURS}") == [(4,)]
     time.sleep(1.2)  # idle for longer than the pool lends a connection without a check (1 s)
     with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=write != "transaction") as conn:
         cur = conn.cursor()
@@ -426,6 +434,28 @@ def test_the_first_write_after_idle_connections_died_succeeds(postgres, start_se
     in_use = metric(samples, "hyprstream_backend_connections", state="in_use")
     assert in_use == (1 if write == "transaction" else 0)
     assert 1 <= in_use + metric(samples, "hyprstream_backend_connections", state="idle") <= 4
+
+
+def test_idle_connections_beyond_pool_min_go_back_to_the_backend(postgres, start_server, name):
+    """After a burst, connections idle for pool_idle_timeout are closed down to pool_min (a
+    PostgreSQL's max_connections is shared by every client), and new ones open on demand."""
+    http_port = free_port()
+    server = start_server(*adbc_args(postgres, "pool_max=5&pool_min=2&pool_idle_timeout=1"),
+                          "--http-port", str(http_port), env=CREDENTIALS)
+    execute(server.uri, f"CREATE TABLE {name} (id bigint)")
+    open_backend_connections(server.uri, name, 5)
+    assert pg_rows(postgres, f"SELECT count(*) {OURS}")[0][0] == 5
+    deadline = time.monotonic() + 30
+    while pg_rows(postgres, f"SELECT count(*) {OURS}")[0][0] > 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2)  # well past the timeout: the two of pool_min stay
+    assert pg_rows(postgres, f"SELECT count(*) {OURS}") == [(2,)]
+    samples = parse_metrics(http_get(http_port, "/metrics")[1])
+    assert metric(samples, "hyprstream_backend_connections_closed_idle_total") == 3
+    assert metric(samples, "hyprstream_backend_connections", state="idle") == 2
+    open_backend_connections(server.uri, name, 4)  # a new burst opens connections again
+    assert execute(server.uri, f"INSERT INTO {name} VALUES (1)") == 1
+    assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(1,)]
 
 
 def test_session_options_catalog_schema(front, name):

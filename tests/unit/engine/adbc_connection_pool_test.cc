@@ -17,7 +17,8 @@ class AdbcConnectionPoolTest : public ::testing::Test {
   std::shared_ptr<AdbcConnectionPool> Open(int max, int min, int timeout_ms,
                                            std::vector<std::string> setup = {},
                                            int check_idle_ms = 1000,
-                                           std::string check_sql = "SELECT 1") {
+                                           std::string check_sql = "SELECT 1",
+                                           int idle_timeout_ms = 600000) {
     auto where = ResolveAdbcDriver({{"driver", "sqlite"}}, "");
     EXPECT_TRUE(where.ok());
     auto library = AdbcDriverLibrary::Load(*where);
@@ -30,6 +31,7 @@ class AdbcConnectionPoolTest : public ::testing::Test {
     options.connection_setup = std::move(setup);
     options.check_idle_after = std::chrono::milliseconds(check_idle_ms);
     options.check_sql = std::move(check_sql);
+    options.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
     auto pool = AdbcConnectionPool::Open(*library, {{"uri", file_.path()}}, options);
     EXPECT_TRUE(pool.ok()) << pool.status().ToString();
     return pool.ok() ? *pool : nullptr;
@@ -185,6 +187,38 @@ TEST_F(AdbcConnectionPoolTest, AnIdleConnectionIsCheckedAndKeptWhenTheBackendAns
   }
 }
 
+// A burst's connections are closed once idle for idle_timeout, down to min_connections; one in
+// use is not, and the pool opens new ones on demand afterwards.
+TEST_F(AdbcConnectionPoolTest, ConnectionsIdleForTheTimeoutAreClosedDownToTheMinimum) {
+  auto pool = Open(4, 1, 100, {}, 1000, "SELECT 1", /*idle_timeout_ms=*/50);
+  std::vector<std::unique_ptr<AdbcConnectionLease>> burst;
+  for (int i = 0; i < 4; ++i) {
+    auto lease = pool->Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+    burst.push_back(std::move(*lease));
+  }
+  burst.pop_back();
+  burst.pop_back();  // two idle, two in use
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (pool->Stats().closed_idle < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(pool->Stats().closed_idle, 2);
+  EXPECT_EQ(pool->open_connections(), 2);  // the two in use
+  burst.clear();                           // both idle now: one is closed, the minimum stays
+  while (pool->Stats().closed_idle < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // nothing more is closed
+  EXPECT_EQ(pool->Stats().closed_idle, 3);
+  EXPECT_EQ(pool->open_connections(), 1);
+  auto again = pool->Acquire();
+  ASSERT_TRUE(again.ok());
+  auto more = pool->Acquire();
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_EQ(pool->open_connections(), 2);
+}
+
 TEST(AdbcPoolMetricsTest, EverySeriesOnceWithItsValue) {
   AdbcPoolStats stats;
   stats.open = 5;
@@ -195,6 +229,7 @@ TEST(AdbcPoolMetricsTest, EverySeriesOnceWithItsValue) {
   stats.found_dead = 3;
   stats.broken = 1;
   stats.busy = 4;
+  stats.closed_idle = 6;
   const std::string text = AdbcPoolMetricsText(stats);
   for (const char* line : {"hyprstream_backend_connections{state=\"in_use\"} 3\n",
                            "hyprstream_backend_connections{state=\"idle\"} 2\n",
@@ -203,13 +238,14 @@ TEST(AdbcPoolMetricsTest, EverySeriesOnceWithItsValue) {
                            "hyprstream_backend_connection_checks_total 7\n",
                            "hyprstream_backend_connections_found_dead_total 3\n",
                            "hyprstream_backend_connections_broken_total 1\n",
+                           "hyprstream_backend_connections_closed_idle_total 6\n",
                            "hyprstream_backend_connection_waits_timed_out_total 4\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
   }
   size_t types = 0;
   for (size_t at = text.find("# TYPE "); at != std::string::npos; at = text.find("# TYPE ", at + 1))
     ++types;
-  EXPECT_EQ(types, 7u);
+  EXPECT_EQ(types, 8u);
 }
 
 TEST_F(AdbcConnectionPoolTest, InvalidSizes) {

@@ -59,12 +59,15 @@ TEST(AdbcConnectionSpecTest, PoolOptionsLeaveTheUri) {
             "postgresql://localhost:5432/metrics?connect_timeout=30&sslmode=disable");
   EXPECT_EQ(spec->backend, "localhost:5432");
   EXPECT_EQ(spec->pool_check_idle_ms, 1000);
-  auto sqlite = ParseAdbcConnection("/tmp/a.db?pool_max=2&connect_timeout=5&pool_check_idle_ms=250",
-                                    "sqlite");
+  EXPECT_EQ(spec->pool_idle_timeout_s, 600);
+  auto sqlite = ParseAdbcConnection(
+      "/tmp/a.db?pool_max=2&connect_timeout=5&pool_check_idle_ms=250&pool_idle_timeout=0",
+      "sqlite");
   ASSERT_TRUE(sqlite.ok());
   EXPECT_EQ(sqlite->driver_uri, "/tmp/a.db");
   EXPECT_EQ(sqlite->pool_max, 2);
   EXPECT_EQ(sqlite->pool_check_idle_ms, 250);
+  EXPECT_EQ(sqlite->pool_idle_timeout_s, 0);
   EXPECT_TRUE(
       ParseAdbcConnection("/tmp/a.db?pool_check_idle_ms=-1", "sqlite").status().IsInvalid());
   EXPECT_TRUE(ParseAdbcConnection("/tmp/a.db?pool_max=x", "sqlite").status().IsInvalid());
