@@ -12,10 +12,13 @@ its copy's newest from PostgreSQL; without an index on `timestamp` that read sca
            `metrics` took meanwhile, and each read of the windows' history table
   stalls   with --stalls, each call over 100 ms: when it began, how long it took, and the
            PostgreSQL statements over 50 ms that overlapped it
+  change   with --statement SQL, another session runs it --statement-at seconds into the
+           writes (an UPDATE the cache and the windows cannot follow: the copy is reloaded and
+           the windows rebuilt from it, beside the writer)
 
     .venv/bin/python bench/refresh_beside_writes_bench.py [--rows 3000000] [--keys 5000]
         [--interval 5s] [--seconds 30] [--settle 5] [--stalls] [--log PATH]
-        [--server-arg=--flag --server-arg=value ...]
+        [--server-arg=--flag --server-arg=value ...] [--statement SQL [--statement-at 5]]
 
 HYPRSTREAM_BIN overrides build/hyprstream. Client, hyprstream and PostgreSQL share the CPUs.
 """
@@ -25,6 +28,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 
 import adbc_driver_flightsql.dbapi
@@ -64,6 +68,9 @@ def main():
     parser.add_argument("--log", help="keep hyprstream's log at this path")
     parser.add_argument("--server-arg", action="append", default=[],
                         help="another argument for hyprstream (repeatable)")
+    parser.add_argument("--statement", help="SQL another session runs during the writes")
+    parser.add_argument("--statement-at", type=float, default=5,
+                        help="seconds into the writes when --statement runs")
     args = parser.parse_args()
     pg = postgres_server()
     for setting in ("log_min_duration_statement = 50", "log_line_prefix = '%m '"):
@@ -81,6 +88,19 @@ def main():
             time.sleep(args.settle)  # the windows' history written, the copy refreshed
             began = datetime.datetime.now(datetime.timezone.utc)
             calls = []  # (began, seconds)
+            ran = []  # (began, seconds) of --statement
+
+            def change():
+                time.sleep(args.statement_at)
+                with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as other:
+                    at = datetime.datetime.now(datetime.timezone.utc)
+                    t = time.monotonic()
+                    other.cursor().execute(args.statement)
+                    ran.append((at, time.monotonic() - t))
+
+            changer = threading.Thread(target=change) if args.statement else None
+            if changer:
+                changer.start()
             with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
                 cur = conn.cursor()
                 t0 = time.monotonic()
@@ -94,6 +114,8 @@ def main():
                     cur.adbc_ingest("metrics", batch, mode="append")
                     calls.append((at, time.monotonic() - t))
                 cur.close()
+            if changer:
+                changer.join()
             stop(proc)
         finally:
             log.close()
@@ -105,6 +127,8 @@ def main():
           f"{args.seconds:.0f} s: p50 {1000 * median(took):.1f} ms, p99 "
           f"{1000 * percentile(took, 99):.1f} ms, longest {1000 * max(took):.1f} ms, "
           f"{sum(1 for s in took if s > 0.1)} over 100 ms")
+    for at, seconds in ran:
+        print(f"  {at.time()} --statement ran in {1000 * seconds:.0f} ms")
     for what, pattern in (("metrics", 'FROM "metrics" WHERE'),
                           ("history", '_history" WHERE')):
         reads = [ms for _, ms, sql in statements if "TO STDOUT" in sql and pattern in sql]
