@@ -208,6 +208,19 @@ void AdbcConnectionPool::Return(std::unique_ptr<AdbcConnection> connection, bool
   available_.notify_one();
 }
 
+arrow::Status AdbcConnectionPool::Check(AdbcConnection* connection) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.checked;
+  }
+  auto status = RunOn(connection, options_.check_sql, "checking an idle backend connection");
+  if (IsBackendUnavailable(status)) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.found_dead;
+  }
+  return status;
+}
+
 void AdbcConnectionPool::CloseIdleLoop() {
   // Looks twice per idle_timeout (at least every 30 s), so a connection lingers at most 1.5x.
   const auto period = std::clamp(options_.idle_timeout / 2, std::chrono::milliseconds(10),

@@ -111,6 +111,9 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
       std::optional<std::chrono::milliseconds> wait = std::nullopt);
   // Closes every idle connection (after a connection failure).
   void DiscardIdle();
+  // Runs the check (check_sql) on a connection held elsewhere (a session's pinned one):
+  // BackendUnavailable when it died.
+  arrow::Status Check(AdbcConnection* connection);
 
   AdbcDriver* driver() { return driver_->driver(); }
   const std::shared_ptr<AdbcDriverLibrary>& library() const { return driver_; }

@@ -31,21 +31,59 @@ AdbcEngineConnection::~AdbcEngineConnection() {
 }
 
 arrow::Result<std::shared_ptr<AdbcConnectionLease>> AdbcEngineConnection::BorrowLocked() {
+  if (transaction_lost_) {
+    return BackendUnavailable(
+        "the transaction was aborted: its backend connection was lost (" +
+        transaction_lost_->message() +
+        "); nothing more runs in it, and nothing it ran is kept: roll it back and run the "
+        "transaction again");
+  }
+  CheckPinnedLocked();
   if (pinned_) {
     if (auto open = open_result_.lock()) ARROW_RETURN_NOT_OK(open->Materialize());
     open_result_.reset();
     return pinned_;
   }
+  if (!session_options_.empty()) return PinLocked();  // its connection died: a new one, set up
   ARROW_ASSIGN_OR_RAISE(auto lease, pool_->Acquire());
   return std::shared_ptr<AdbcConnectionLease>(std::move(lease));
 }
 
+arrow::Result<std::shared_ptr<AdbcConnectionLease>> AdbcEngineConnection::PinLocked(
+    std::optional<std::chrono::milliseconds> wait) {
+  if (pinned_) return pinned_;
+  ARROW_ASSIGN_OR_RAISE(auto acquired, pool_->Acquire(wait));
+  std::shared_ptr<AdbcConnectionLease> lease = std::move(acquired);
+  for (const auto& [key, value] : session_options_) {
+    AdbcErrorHolder error;
+    ARROW_RETURN_NOT_OK(lease->Check(AdbcStatusToArrow(
+        lease->driver()->ConnectionSetOption(lease->get(), key.c_str(), value.c_str(), error.get()),
+        error.get(), "setting " + key + " to '" + value + "' again on a new backend connection")));
+  }
+  pinned_ = lease;
+  session_pinned_ = !session_options_.empty();
+  return pinned_;
+}
+
+void AdbcEngineConnection::CheckPinnedLocked() {
+  if (!pinned_ || in_transaction_ || !session_pinned_ || open_result_.lock()) return;
+  if (std::chrono::steady_clock::now() - pinned_used_ < pool_->options().check_idle_after) return;
+  auto status = pool_->Check(pinned_->get());
+  if (IsBackendUnavailable(status)) {
+    pinned_->MarkBroken();
+    LosePinnedLocked(status);
+  }
+}
+
+void AdbcEngineConnection::LosePinnedLocked(const arrow::Status& why) {
+  if (in_transaction_) transaction_lost_ = why;
+  pinned_.reset();
+  session_pinned_ = false;  // session_options_ stay: set again on the next connection
+}
+
 arrow::Status AdbcEngineConnection::Reserve(std::chrono::milliseconds wait) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (pinned_) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto lease, pool_->Acquire(wait));
-  pinned_ = std::move(lease);
-  return arrow::Status::OK();
+  return PinLocked(wait).status();
 }
 
 void AdbcEngineConnection::Unreserve() {
@@ -55,21 +93,21 @@ void AdbcEngineConnection::Unreserve() {
 
 arrow::Status AdbcEngineConnection::Run(const Operation& operation, Retry retry) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const bool was_pinned = pinned_ != nullptr;
   ARROW_ASSIGN_OR_RAISE(auto lease, BorrowLocked());
   auto status = operation(lease);
-  if (retry == Retry::kIfStale && IsBackendUnavailable(status) && lease != pinned_ &&
-      lease->reused()) {
-    // The idle connection died with the backend (restart); the pool dropped the idle ones.
+  if (retry == Retry::kIfStale && IsBackendUnavailable(status) && !in_transaction_ &&
+      (lease == pinned_ ? was_pinned : lease->reused())) {
+    // The connection died while it sat idle (in the pool, or pinned by the session's
+    // settings: those are set again on the new one); the pool dropped the idle ones.
+    if (lease == pinned_) LosePinnedLocked(status);
     lease.reset();
     ARROW_ASSIGN_OR_RAISE(lease, BorrowLocked());
     status = operation(lease);
   }
-  if (IsBackendUnavailable(status) && lease == pinned_) {
-    // The transaction (or session state) died with its connection.
-    pinned_.reset();
-    in_transaction_ = false;
-    session_pinned_ = false;
-  }
+  // The transaction (or the session's settings) died with its connection.
+  if (IsBackendUnavailable(status) && lease == pinned_) LosePinnedLocked(status);
+  pinned_used_ = std::chrono::steady_clock::now();
   return status;
 }
 
@@ -100,22 +138,41 @@ arrow::Result<int64_t> AdbcEngineConnection::Ingest(const IngestRequest& request
 arrow::Status AdbcEngineConnection::BeginTransaction() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (in_transaction_) return arrow::Status::Invalid("a transaction is already open");
-  if (!pinned_) {
-    auto lease = pool_->Acquire();
-    if (!lease.ok()) return lease.status();
-    pinned_ = std::move(*lease);
+  CheckPinnedLocked();
+  const bool was_pinned = pinned_ != nullptr;
+  ARROW_ASSIGN_OR_RAISE(auto pinned, PinLocked());
+  auto status = SetAutocommit(*pinned, false);
+  if (IsBackendUnavailable(status) && was_pinned) {
+    // The session's connection died while it sat idle: begin on a new one.
+    LosePinnedLocked(status);
+    ARROW_ASSIGN_OR_RAISE(pinned, PinLocked());
+    status = SetAutocommit(*pinned, false);
   }
-  auto status = SetAutocommit(*pinned_, false);
   if (!status.ok()) {
-    if (!session_pinned_) pinned_.reset();
+    if (IsBackendUnavailable(status)) {
+      LosePinnedLocked(status);  // (no transaction yet: nothing is lost)
+    } else if (!session_pinned_) {
+      pinned_.reset();
+    }
     return status;
   }
   in_transaction_ = true;
+  pinned_used_ = std::chrono::steady_clock::now();
   return arrow::Status::OK();
 }
 
 arrow::Status AdbcEngineConnection::EndTransaction(bool commit) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (in_transaction_ && transaction_lost_) {
+    // It died with its connection: the backend rolled it back. A rollback ends it as asked.
+    const std::string why = transaction_lost_->message();
+    transaction_lost_.reset();
+    in_transaction_ = false;
+    if (!commit) return arrow::Status::OK();
+    return BackendUnavailable(
+        "the transaction was rolled back, not committed: its backend connection was lost (" + why +
+        "); run the transaction again");
+  }
   if (!in_transaction_ || !pinned_) {
     return arrow::Status::Invalid("no transaction is open");
   }
@@ -138,8 +195,9 @@ arrow::Status AdbcEngineConnection::EndTransaction(bool commit) {
   in_transaction_ = false;
   if (!session_pinned_ || !reset.ok()) {
     pinned_.reset();
-    session_pinned_ = false;
+    session_pinned_ = false;  // (session_options_ stay: set again on the next connection)
   }
+  pinned_used_ = std::chrono::steady_clock::now();
   return status;
 }
 
@@ -150,17 +208,34 @@ bool AdbcEngineConnection::InTransaction() const { return in_transaction_; }
 
 arrow::Status AdbcEngineConnection::SetSessionOption(const char* key, const std::string& value) {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::shared_ptr<AdbcConnectionLease> lease = pinned_;
-  if (!lease) {
-    ARROW_ASSIGN_OR_RAISE(auto acquired, pool_->Acquire());
-    lease = std::move(acquired);
+  if (transaction_lost_) return BorrowLocked().status();  // (the lost transaction's error)
+  CheckPinnedLocked();
+  auto set = [&]() -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(auto lease, PinLocked());
+    AdbcErrorHolder error;
+    return lease->Check(AdbcStatusToArrow(
+        lease->driver()->ConnectionSetOption(lease->get(), key, value.c_str(), error.get()),
+        error.get(), std::string("setting ") + key + " to '" + value + "'"));
+  };
+  auto status = set();
+  if (IsBackendUnavailable(status) && !in_transaction_) {
+    // The connection died while idle; setting an option writes nothing: on a new one.
+    LosePinnedLocked(status);
+    status = set();
   }
-  AdbcErrorHolder error;
-  ARROW_RETURN_NOT_OK(lease->Check(AdbcStatusToArrow(
-      lease->driver()->ConnectionSetOption(lease->get(), key, value.c_str(), error.get()),
-      error.get(), std::string("setting ") + key + " to '" + value + "'")));
-  pinned_ = lease;
+  if (!status.ok()) {
+    if (IsBackendUnavailable(status)) {
+      LosePinnedLocked(status);
+    } else if (!in_transaction_ && session_options_.empty()) {
+      pinned_.reset();
+    }
+    return status;
+  }
+  // Kept to be set again on a new connection; a later value of the same key replaces it.
+  std::erase_if(session_options_, [&](const auto& option) { return option.first == key; });
+  session_options_.emplace_back(key, value);
   session_pinned_ = true;
+  pinned_used_ = std::chrono::steady_clock::now();
   return arrow::Status::OK();
 }
 

@@ -3,6 +3,11 @@
 // a transaction is open (autocommit off) and a streaming result pins the connection it reads
 // from until drained or destroyed. Operations are serialised by a per-session mutex (never a
 // global one); Interrupt() is lock-free with respect to it and cancels the running statements.
+// When the pinned connection dies (a backend restart, pg_terminate_backend), an open
+// transaction is lost with it: every later operation fails (UNAVAILABLE: roll it back and run
+// it again) until the client ends it, so nothing it sends before then runs outside the
+// transaction it believes open; Rollback ends it, Commit says it was rolled back. The session's
+// own catalog/schema are set again on the next connection it takes.
 #pragma once
 
 #include <atomic>
@@ -10,6 +15,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/adbc_connection_pool.h"
 #include "engine/adbc_result_reader.h"
@@ -65,6 +74,15 @@ class AdbcEngineConnection : public EngineConnection,
 
  private:
   arrow::Result<std::shared_ptr<AdbcConnectionLease>> BorrowLocked();
+  // The connection the session pins: the pinned one, else a pooled one (waiting at most
+  // `wait`) with the session's settings applied, pinned. Caller holds mutex_.
+  arrow::Result<std::shared_ptr<AdbcConnectionLease>> PinLocked(
+      std::optional<std::chrono::milliseconds> wait = std::nullopt);
+  // The pinned connection died: a transaction open on it is lost (see above).
+  void LosePinnedLocked(const arrow::Status& why);
+  // Outside a transaction, a connection pinned for the session's settings that sat idle for
+  // the pool's check_idle_after is checked; a dead one is let go (PinLocked sets up a new one).
+  void CheckPinnedLocked();
   arrow::Status EndTransaction(bool commit);
   arrow::Status SetSessionOption(const char* key, const std::string& value);
 
@@ -76,6 +94,13 @@ class AdbcEngineConnection : public EngineConnection,
   std::shared_ptr<AdbcConnectionLease> pinned_;
   std::atomic<bool> in_transaction_{false};  // read without the session mutex
   bool session_pinned_ = false;
+  // GUARDED_BY(mutex_): set when the open transaction's connection died (in_transaction_
+  // stays true until the client ends it); the failure, for the messages.
+  std::optional<arrow::Status> transaction_lost_;
+  // GUARDED_BY(mutex_): the session's own settings (catalog, schema), in the order set.
+  std::vector<std::pair<std::string, std::string>> session_options_;
+  // GUARDED_BY(mutex_): when the pinned connection's last operation ended.
+  std::chrono::steady_clock::time_point pinned_used_{};
   std::weak_ptr<AdbcResultReader> open_result_;
 };
 

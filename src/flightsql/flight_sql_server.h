@@ -144,6 +144,9 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
       const arrow::flight::ServerCallContext& context, std::string_view body);
   arrow::Result<std::vector<std::string>> CancelQuery(
       const arrow::flight::ServerCallContext& context, std::string_view body);
+  arrow::Status ApplySessionOption(engine::EngineConnection& connection, const std::string& name,
+                                   const arrow::flight::SessionOptionValue& value,
+                                   arrow::flight::SetSessionOptionErrorValue* kind);
   arrow::Result<std::vector<std::string>> SetSessionOptions(
       const arrow::flight::ServerCallContext& context, std::string_view body);
   arrow::Result<std::vector<std::string>> GetSessionOptions(

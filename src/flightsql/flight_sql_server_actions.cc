@@ -182,7 +182,29 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::BeginTransaction(
   ARROW_ASSIGN_OR_RAISE(auto request,
                         UnpackAs<pb::ActionBeginTransactionRequest>(body, kBeginTransaction));
   (void)request;
-  ARROW_ASSIGN_OR_RAISE(auto id, sessions_.BeginTransaction(context));
+  // The transaction runs on a connection of its own: it gets the session's options (its
+  // catalog and schema first, as SetSessionOptions applies them).
+  std::vector<std::pair<std::string, fl::SessionOptionValue>> options;
+  if (auto session = sessions_.FindSession(context)) {
+    std::lock_guard<std::mutex> lock(session->mutex);
+    if (session->catalog) options.emplace_back("catalog", *session->catalog);
+    if (session->schema) options.emplace_back("schema", *session->schema);
+    for (const auto& [name, value] : session->options) {
+      if (name != kQueryTimeoutOption) options.emplace_back(name, value);  // (read per call)
+    }
+  }
+  auto setup = [&](engine::EngineConnection& connection) -> arrow::Status {
+    for (const auto& [name, value] : options) {
+      auto kind = fl::SetSessionOptionErrorValue::kInvalidValue;
+      auto status = ApplySessionOption(connection, name, value, &kind);
+      if (!status.ok()) {
+        return status.WithMessage("the session's option ", name,
+                                  " cannot be set for the transaction: ", status.message());
+      }
+    }
+    return arrow::Status::OK();
+  };
+  ARROW_ASSIGN_OR_RAISE(auto id, sessions_.BeginTransaction(context, setup));
   pb::ActionBeginTransactionResult result;
   result.set_transaction_id(id);
   return std::vector<std::string>{PackAny(result)};
@@ -247,6 +269,84 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CancelQuery(
 
 // --- Session options --------------------------------------------------------------------------
 
+// Applies one session option to `connection` (a session's, or a transaction's begun in that
+// session); on failure `kind` says whether the name or the value was refused.
+arrow::Status FlightSqlServer::ApplySessionOption(engine::EngineConnection& connection,
+                                                  const std::string& name,
+                                                  const fl::SessionOptionValue& value,
+                                                  fl::SetSessionOptionErrorValue* kind) {
+  arrow::Status status;
+  const bool reset = std::holds_alternative<std::monostate>(value);
+  if (name == kMaxStalenessOption) {
+    // The cache's freshness bound for this session's reads (--enable-cache).
+    std::optional<std::chrono::milliseconds> bound;
+    if (!reset) {
+      auto parsed = ParseStaleness(value);
+      if (!parsed.ok()) {
+        *kind = fl::SetSessionOptionErrorValue::kInvalidValue;
+        return parsed.status();
+      }
+      bound = *parsed;
+    }
+    status = connection.SetMaxStaleness(bound);
+    if (!status.ok()) {
+      *kind = status.IsNotImplemented() ? fl::SetSessionOptionErrorValue::kInvalidName
+                                        : fl::SetSessionOptionErrorValue::kInvalidValue;
+      return status;
+    }
+  } else if (name == kQueryTimeoutOption) {
+    // This session's query timeout, overriding --query-timeout (0: none).
+    if (!reset) {
+      auto parsed = ParseStaleness(value);
+      if (!parsed.ok()) {
+        *kind = fl::SetSessionOptionErrorValue::kInvalidValue;
+        return arrow::Status::Invalid(
+            "hyprstream.query_timeout must be a duration (500ms, 30s, "
+            "10m) or a number of milliseconds");
+      }
+    }
+  } else if (name == "catalog" || name == "schema") {
+    auto* text = std::get_if<std::string>(&value);
+    if (text == nullptr || text->empty()) {
+      *kind = fl::SetSessionOptionErrorValue::kInvalidValue;
+      return arrow::Status::Invalid(name, " must be a non-empty string");
+    }
+    // Engines that front another database set these through their own API.
+    status = name == "catalog" ? connection.SetCurrentCatalog(*text)
+                               : connection.SetCurrentSchema(*text);
+    if (status.IsNotImplemented() && engine_->dialect() == engine::Engine::Dialect::kDuckDb) {
+      status = engine::ExecuteStatement(
+          connection, name == "catalog" ? "USE " + engine::QuoteIdentifier(*text)
+                                        : "SET schema = " + engine::QuoteLiteral(*text));
+    }
+    if (!status.ok()) {
+      *kind = fl::SetSessionOptionErrorValue::kInvalidValue;
+      return status;
+    }
+  } else if (engine_->dialect() != engine::Engine::Dialect::kDuckDb) {
+    *kind = fl::SetSessionOptionErrorValue::kInvalidName;
+    return arrow::Status::Invalid("engine ", engine_->name(),
+                                  " accepts only the catalog and schema session options");
+  } else {
+    // Anything else is a DuckDB setting (SET name = value; an empty value resets it).
+    auto sql_value = SqlValue(value);
+    if (!reset && !sql_value) {
+      *kind = fl::SetSessionOptionErrorValue::kInvalidValue;
+      return arrow::Status::Invalid("a list or non-finite value cannot be set");
+    }
+    std::string quoted = engine::QuoteIdentifier(name);
+    status = engine::ExecuteStatement(
+        connection, reset ? "RESET " + quoted : "SET " + quoted + " = " + *sql_value);
+    if (!status.ok()) {
+      bool unknown = status.message().find("unrecognized configuration") != std::string::npos;
+      *kind = unknown ? fl::SetSessionOptionErrorValue::kInvalidName
+                      : fl::SetSessionOptionErrorValue::kInvalidValue;
+      return status;
+    }
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
     const fl::ServerCallContext& context, std::string_view body) {
   fl::SetSessionOptionsRequest request;
@@ -275,85 +375,18 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
   }
   for (const auto& name : names) {
     const auto& value = request.session_options.at(name);
-    arrow::Status status;
-    bool reset = std::holds_alternative<std::monostate>(value);
-    if (name == kMaxStalenessOption) {
-      // The cache's freshness bound for this session's reads (--enable-cache).
-      std::optional<std::chrono::milliseconds> bound;
-      if (!reset) {
-        auto parsed = ParseStaleness(value);
-        if (!parsed.ok()) {
-          fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, parsed.status());
-          continue;
-        }
-        bound = *parsed;
-      }
-      status = session->connection->SetMaxStaleness(bound);
-      if (!status.ok()) {
-        fail(name,
-             status.IsNotImplemented() ? fl::SetSessionOptionErrorValue::kInvalidName
-                                       : fl::SetSessionOptionErrorValue::kInvalidValue,
-             status);
-        continue;
-      }
-    } else if (name == kQueryTimeoutOption) {
-      // This session's query timeout, overriding --query-timeout (0: none).
-      if (!reset) {
-        auto parsed = ParseStaleness(value);
-        if (!parsed.ok()) {
-          fail(name, fl::SetSessionOptionErrorValue::kInvalidValue,
-               arrow::Status::Invalid("hyprstream.query_timeout must be a duration (500ms, 30s, "
-                                      "10m) or a number of milliseconds"));
-          continue;
-        }
-      }
-    } else if (name == "catalog" || name == "schema") {
-      auto* text = std::get_if<std::string>(&value);
-      if (text == nullptr || text->empty()) {
-        fail(name, fl::SetSessionOptionErrorValue::kInvalidValue,
-             arrow::Status::Invalid(name, " must be a non-empty string"));
-        continue;
-      }
-      // Engines that front another database set these through their own API.
-      status = name == "catalog" ? session->connection->SetCurrentCatalog(*text)
-                                 : session->connection->SetCurrentSchema(*text);
-      if (status.IsNotImplemented() && engine_->dialect() == engine::Engine::Dialect::kDuckDb) {
-        status = engine::ExecuteStatement(*session->connection,
-                                          name == "catalog"
-                                              ? "USE " + engine::QuoteIdentifier(*text)
-                                              : "SET schema = " + engine::QuoteLiteral(*text));
-      }
-      if (!status.ok()) {
-        fail(name, fl::SetSessionOptionErrorValue::kInvalidValue, status);
-        continue;
-      }
-    } else if (engine_->dialect() != engine::Engine::Dialect::kDuckDb) {
-      fail(name, fl::SetSessionOptionErrorValue::kInvalidName,
-           arrow::Status::Invalid("engine ", engine_->name(),
-                                  " accepts only the catalog and schema session options"));
+    const bool reset = std::holds_alternative<std::monostate>(value);
+    auto kind = fl::SetSessionOptionErrorValue::kInvalidValue;
+    arrow::Status status = ApplySessionOption(*session->connection, name, value, &kind);
+    if (!status.ok()) {
+      fail(name, kind, status);
       continue;
-    } else {
-      // Anything else is a DuckDB setting (SET name = value; an empty value resets it).
-      auto sql_value = SqlValue(value);
-      if (!reset && !sql_value) {
-        fail(name, fl::SetSessionOptionErrorValue::kInvalidValue,
-             arrow::Status::Invalid("a list or non-finite value cannot be set"));
-        continue;
-      }
-      std::string quoted = engine::QuoteIdentifier(name);
-      status = engine::ExecuteStatement(
-          *session->connection, reset ? "RESET " + quoted : "SET " + quoted + " = " + *sql_value);
-      if (!status.ok()) {
-        bool unknown = status.message().find("unrecognized configuration") != std::string::npos;
-        fail(name,
-             unknown ? fl::SetSessionOptionErrorValue::kInvalidName
-                     : fl::SetSessionOptionErrorValue::kInvalidValue,
-             status);
-        continue;
-      }
     }
     std::lock_guard<std::mutex> lock(session->mutex);
-    if (reset || name == "catalog" || name == "schema") {
+    if (name == "catalog" || name == "schema") {
+      // Read back from the connection (GetSessionOptions); kept for transactions' connections.
+      (name == "catalog" ? session->catalog : session->schema) = std::get<std::string>(value);
+    } else if (reset) {
       session->options.erase(name);
     } else {
       session->options[name] = value;

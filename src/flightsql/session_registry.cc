@@ -135,9 +135,16 @@ arrow::Result<std::shared_ptr<ClientSession>> SessionRegistry::SessionOf(
   return sessions_.GetOrCreate(key, owner, make);
 }
 
-arrow::Result<std::string> SessionRegistry::BeginTransaction(
+std::shared_ptr<ClientSession> SessionRegistry::FindSession(
     const arrow::flight::ServerCallContext& context) {
+  return sessions_.Get(SessionKey(context), OwnerOf(context)).value;
+}
+
+arrow::Result<std::string> SessionRegistry::BeginTransaction(
+    const arrow::flight::ServerCallContext& context,
+    const std::function<arrow::Status(engine::EngineConnection&)>& setup) {
   ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
+  if (setup) ARROW_RETURN_NOT_OK(setup(*connection));
   ARROW_RETURN_NOT_OK(connection->BeginTransaction());
   auto transaction = std::make_shared<Transaction>();
   transaction->connection = std::move(connection);

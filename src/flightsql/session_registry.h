@@ -30,6 +30,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,8 +75,11 @@ struct PendingResult {
 struct ClientSession {
   SessionAdmission::Slot slot;  // declared first: given back after the session drops its connection
   std::shared_ptr<engine::EngineConnection> connection;
-  std::mutex mutex;  // guards options
+  std::mutex mutex;  // guards options, catalog, schema
   std::map<std::string, arrow::flight::SessionOptionValue> options;
+  // The catalog and schema the client chose (the connection reports the current ones).
+  std::optional<std::string> catalog;
+  std::optional<std::string> schema;
 };
 
 // The session option that overrides --query-timeout for one session ("30s", "500ms", 0: none).
@@ -125,8 +129,15 @@ class SessionRegistry {
   // "" when no CallRecord is installed.
   static std::string OwnerOf(const arrow::flight::ServerCallContext& context);
 
+  // The caller's session if it has one (none is created).
+  std::shared_ptr<ClientSession> FindSession(const arrow::flight::ServerCallContext& context);
+
   // The handles below are made for, and found only for, the caller of `context` (OwnerOf).
-  arrow::Result<std::string> BeginTransaction(const arrow::flight::ServerCallContext& context);
+  // BeginTransaction runs `setup` on the transaction's new connection before it begins (the
+  // session's options).
+  arrow::Result<std::string> BeginTransaction(
+      const arrow::flight::ServerCallContext& context,
+      const std::function<arrow::Status(engine::EngineConnection&)>& setup = {});
   // Commits or rolls back and forgets the transaction (also when the end fails).
   arrow::Status EndTransaction(const arrow::flight::ServerCallContext& context,
                                const std::string& transaction_id, bool commit);

@@ -10,6 +10,7 @@ import time
 import uuid
 
 import adbc_driver_flightsql.dbapi
+import adbc_driver_manager
 import adbc_driver_postgresql
 import adbc_driver_postgresql.dbapi
 import adbc_driver_sqlite.dbapi
@@ -456,6 +457,74 @@ def test_idle_connections_beyond_pool_min_go_back_to_the_backend(postgres, start
     open_backend_connections(server.uri, name, 4)  # a new burst opens connections again
     assert execute(server.uri, f"INSERT INTO {name} VALUES (1)") == 1
     assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(1,)]
+
+
+def end_connections_of(postgres, where):
+    """pg_terminate_backend of hyprstream's connections matching `where`; how many."""
+    return pg_rows(postgres, f"SELECT count(pg_terminate_backend(pid)) {OURS} AND {where}")[0][0]
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback"])
+def test_a_transaction_whose_connection_dies_is_lost_whole(postgres, front, name, end):
+    """When the backend connection of an open transaction dies, the transaction is gone with
+    it: the statements the client sends before it ends the transaction fail instead of running
+    in autocommit on another connection (before, they were applied and kept while the client
+    believed them inside a transaction it then could not commit), a commit says the
+    transaction was rolled back, a rollback ends it, and the session goes on."""
+    execute(front.uri, f"CREATE TABLE {name} (id bigint)")
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=False) as conn:
+        cur = conn.cursor()
+        cur.execute(f"INSERT INTO {name} VALUES (1)")
+        assert end_connections_of(postgres, "state = 'idle in transaction'") == 1
+        with pytest.raises(adbc_driver_manager.OperationalError) as died:
+            cur.execute(f"INSERT INTO {name} VALUES (2)")
+        assert "terminating connection" in str(died.value)
+        with pytest.raises(adbc_driver_manager.OperationalError) as refused:
+            cur.execute(f"INSERT INTO {name} VALUES (3)")
+        assert "the transaction was aborted" in str(refused.value)
+        assert "roll it back and run the transaction again" in str(refused.value)
+        if end == "commit":
+            with pytest.raises(adbc_driver_manager.OperationalError) as committed:
+                conn.commit()
+            assert "rolled back, not committed" in str(committed.value)
+        else:
+            conn.rollback()
+            cur.execute(f"INSERT INTO {name} VALUES (4)")  # the next transaction, on a new
+            conn.commit()                                  # connection
+        assert pg_rows(postgres, f"SELECT id FROM {name}") == ([] if end == "commit" else [(4,)])
+
+
+def test_the_sessions_schema_survives_its_connection_dying(postgres, front, name):
+    """A session that chose its schema keeps it when its backend connection dies: the next
+    connection it takes is set up again (before, its statements ran in the default schema:
+    its writes went to another table of the same name), and its transactions use it too
+    (before, they never did)."""
+    execute(front.uri, "CREATE SCHEMA IF NOT EXISTS other_schema")
+    for schema in ("public", "other_schema"):
+        execute(front.uri, f"CREATE TABLE {schema}.{name} (id bigint)")
+    with adbc_driver_flightsql.dbapi.connect(front.uri, autocommit=True) as conn:
+        conn.adbc_current_db_schema = "other_schema"
+        cur = conn.cursor()
+        cur.execute(f"INSERT INTO {name} VALUES (1)")
+        assert end_connections_of(postgres, "state = 'idle'") >= 1
+        cur.adbc_statement.set_sql_query(f"INSERT INTO {name} VALUES (2)")
+        cur.adbc_statement.execute_update()
+        cur.execute(f"INSERT INTO {name} VALUES (3)")
+        cur.execute(f"SELECT count(*) FROM {name}")
+        assert cur.fetchall() == [(3,)]
+        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "false"})
+        cur.execute(f"INSERT INTO {name} VALUES (4)")
+        conn.commit()
+        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+        assert end_connections_of(postgres, "state = 'idle'") >= 1
+        # A transaction begun after the session's connection and the pool's died.
+        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "false"})
+        cur.execute(f"INSERT INTO {name} VALUES (5)")
+        conn.commit()
+        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+    assert pg_rows(postgres, f"SELECT id FROM other_schema.{name} ORDER BY id") == [
+        (1,), (2,), (3,), (4,), (5,)]
+    assert pg_rows(postgres, f"SELECT count(*) FROM public.{name}") == [(0,)]
 
 
 def test_session_options_catalog_schema(front, name):

@@ -70,6 +70,31 @@ def test_adbc_current_catalog_switching(uri, table):
         conn.adbc_current_catalog = "memory"
 
 
+def test_a_transaction_uses_the_sessions_schema_and_settings(uri, table):
+    """A Flight SQL transaction runs on a connection of its own; it gets the session's schema
+    and settings (before, it ran in the default schema with the server's settings: an
+    unqualified INSERT inside it wrote another table of the same name)."""
+    with adbc_driver_flightsql.dbapi.connect(uri, autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute(f"CREATE SCHEMA {table}_s")
+        for schema in ("main", f"{table}_s"):
+            cur.execute(f"CREATE TABLE {schema}.{table} (id INTEGER)")
+        conn.adbc_current_db_schema = f"{table}_s"
+        conn.adbc_connection.set_options(
+            **{"adbc.flight.sql.session.option.TimeZone": "Asia/Tokyo"})
+        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "false"})
+        tx = conn.cursor()
+        tx.execute(f"INSERT INTO {table} VALUES (1)")
+        tx.execute("SELECT current_schema() AS s, current_setting('TimeZone') AS tz")
+        assert tx.fetchall() == [(f"{table}_s", "Asia/Tokyo")]
+        conn.commit()
+        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+        check = conn.cursor()
+        check.execute(f"SELECT (SELECT count(*) FROM main.{table}), "
+                      f"(SELECT count(*) FROM {table}_s.{table})")
+        assert check.fetchall() == [(0, 1)]
+
+
 def test_list_actions_names_every_action(client):
     names = {a.type for a in client.list_actions()}
     assert {"CancelFlightInfo", "CancelQuery", "SetSessionOptions", "GetSessionOptions",
