@@ -634,3 +634,32 @@ def test_a_followed_delete_is_never_weaker_than_the_sessions_isolation(direct):
     assert "window 'metrics' followed the DELETE" in server.log()
     close(rows(server.uri, METRICS_5M), direct.stored(METRICS_5M_PG))
     close(rows(server.uri, README_QUERY), direct.stored(README_QUERY_PG))
+
+
+def test_a_transaction_lost_with_its_connection_leaves_the_windows_as_postgresql(direct):
+    """The backend connection of a transaction that wrote metrics rows dies: the transaction is
+    lost whole (later statements are refused, the commit says rolled back), and the windows,
+    which fold a transaction's rows only at its commit, answer as PostgreSQL does. Before, the
+    statement after the failure ran in autocommit and was kept."""
+    server = direct.start()
+    old_and_recent_metrics(server, utcnow() - dt.timedelta(hours=2), 10)
+    assert set(wait_answering(server).values()) == {"answering"}, server.log()[-3000:]
+    with adbc_driver_flightsql.dbapi.connect(server.uri, autocommit=False) as conn:
+        cur = conn.cursor()
+        for i in range(3):
+            cur.execute("INSERT INTO metrics (metric_id, timestamp, value) VALUES "
+                        f"('a', now()::timestamp - INTERVAL '{i} seconds', {1000 + i})")
+        ended = direct.stored(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+            "state = 'idle in transaction' AND pid <> pg_backend_pid()")
+        assert ended == [(1,)]
+        for i in range(2):  # the first meets the dead connection, the second is refused
+            with pytest.raises(Exception) as refused:
+                cur.execute("INSERT INTO metrics (metric_id, timestamp, value) VALUES "
+                            "('b', now()::timestamp, 2000)")
+            assert "Unavailable" in str(refused.value) or "IO" in str(refused.value)
+        with pytest.raises(Exception) as committed:
+            conn.commit()
+        assert "rolled back, not committed" in str(committed.value)
+    assert direct.stored("SELECT count(*) FROM metrics WHERE value >= 1000") == [(0,)]
+    assert_windows_answer_as_postgresql(server, direct)
