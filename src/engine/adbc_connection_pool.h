@@ -6,10 +6,10 @@
 // new connections are opened on demand, so the pool recovers when the backend comes back.
 // An idle connection is lent newest first; one idle for longer than `check_idle_after` is
 // checked with one round trip first and replaced when it died while idle (a restart, an
-// administrator or idle_session_timeout ended it), so a write never meets a dead connection
-// that sat in the pool (a write is not retried: it may have been applied). A housekeeping
-// thread closes connections idle for `idle_timeout` down to min_connections, so a burst's
-// connections go back to the backend once it is over.
+// administrator or idle_session_timeout ended it), so a write does not meet a connection that
+// died while it sat idle that long (a write is not retried: it may have been applied). A
+// housekeeping thread closes connections idle for `idle_timeout` down to min_connections, so a
+// burst's connections go back to the backend once it is over.
 #pragma once
 
 #include <arrow/result.h>

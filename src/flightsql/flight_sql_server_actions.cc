@@ -182,15 +182,25 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::BeginTransaction(
   ARROW_ASSIGN_OR_RAISE(auto request,
                         UnpackAs<pb::ActionBeginTransactionRequest>(body, kBeginTransaction));
   (void)request;
-  // The transaction runs on a connection of its own: it gets the session's options (its
-  // catalog and schema first, as SetSessionOptions applies them).
+  // The transaction runs on a connection of its own: it gets the session's options, its
+  // current catalog and schema first (where the client chose them) as SetSessionOptions
+  // applies them.
   std::vector<std::pair<std::string, fl::SessionOptionValue>> options;
   if (auto session = sessions_.FindSession(context)) {
-    std::lock_guard<std::mutex> lock(session->mutex);
-    if (session->catalog) options.emplace_back("catalog", *session->catalog);
-    if (session->schema) options.emplace_back("schema", *session->schema);
-    for (const auto& [name, value] : session->options) {
-      if (name != kQueryTimeoutOption) options.emplace_back(name, value);  // (read per call)
+    bool catalog = false;
+    bool schema = false;
+    {
+      std::lock_guard<std::mutex> lock(session->mutex);
+      catalog = session->catalog_chosen;
+      schema = session->schema_chosen;
+      for (const auto& [name, value] : session->options) {
+        if (name != kQueryTimeoutOption) options.emplace_back(name, value);  // (read per call)
+      }
+    }
+    if (catalog || schema) {
+      ARROW_ASSIGN_OR_RAISE(auto current, CurrentCatalogAndSchema(*session->connection));
+      options.insert(options.begin(), {"schema", current.second});
+      if (catalog) options.insert(options.begin(), {"catalog", current.first});
     }
   }
   auto setup = [&](engine::EngineConnection& connection) -> arrow::Status {
@@ -384,8 +394,8 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::SetSessionOptions(
     }
     std::lock_guard<std::mutex> lock(session->mutex);
     if (name == "catalog" || name == "schema") {
-      // Read back from the connection (GetSessionOptions); kept for transactions' connections.
-      (name == "catalog" ? session->catalog : session->schema) = std::get<std::string>(value);
+      // The current ones are read back from the connection (GetSessionOptions, transactions).
+      (name == "catalog" ? session->catalog_chosen : session->schema_chosen) = true;
     } else if (reset) {
       session->options.erase(name);
     } else {

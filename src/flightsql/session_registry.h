@@ -30,10 +30,10 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,11 +75,11 @@ struct PendingResult {
 struct ClientSession {
   SessionAdmission::Slot slot;  // declared first: given back after the session drops its connection
   std::shared_ptr<engine::EngineConnection> connection;
-  std::mutex mutex;  // guards options, catalog, schema
+  std::mutex mutex;  // guards options, catalog_chosen, schema_chosen
   std::map<std::string, arrow::flight::SessionOptionValue> options;
-  // The catalog and schema the client chose (the connection reports the current ones).
-  std::optional<std::string> catalog;
-  std::optional<std::string> schema;
+  // Whether the client chose the catalog / schema (the connection reports the current ones).
+  bool catalog_chosen = false;
+  bool schema_chosen = false;
 };
 
 // The session option that overrides --query-timeout for one session ("30s", "500ms", 0: none).

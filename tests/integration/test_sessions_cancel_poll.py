@@ -90,9 +90,22 @@ def test_a_transaction_uses_the_sessions_schema_and_settings(uri, table):
         conn.commit()
         conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
         check = conn.cursor()
-        check.execute(f"SELECT (SELECT count(*) FROM main.{table}), "
-                      f"(SELECT count(*) FROM {table}_s.{table})")
+        check.execute(f"SELECT (SELECT count(*) FROM memory.main.{table}), "
+                      f"(SELECT count(*) FROM memory.{table}_s.{table})")
         assert check.fetchall() == [(0, 1)]
+        # Another catalog chosen after the schema: the transaction is in its main schema.
+        check.execute(f"ATTACH ':memory:' AS {table}_db")
+        check.execute(f"CREATE TABLE {table}_db.main.{table} (id INTEGER)")
+        conn.adbc_current_catalog = f"{table}_db"
+        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "false"})
+        tx = conn.cursor()
+        tx.execute(f"INSERT INTO {table} VALUES (2)")
+        conn.commit()
+        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+        check = conn.cursor()
+        check.execute(f"SELECT (SELECT count(*) FROM {table}_db.main.{table}), "
+                      f"(SELECT count(*) FROM memory.{table}_s.{table})")
+        assert check.fetchall() == [(1, 1)]
 
 
 def test_list_actions_names_every_action(client):
