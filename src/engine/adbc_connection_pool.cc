@@ -10,7 +10,7 @@
 namespace hyprstream::engine {
 
 AdbcConnectionLease::~AdbcConnectionLease() {
-  if (connection_) pool_->Return(std::move(connection_), broken_);
+  if (connection_) pool_->Return(std::move(connection_), broken_, opened_);
 }
 
 AdbcDriver* AdbcConnectionLease::driver() { return pool_->driver(); }
@@ -61,7 +61,7 @@ arrow::Result<std::shared_ptr<AdbcConnectionPool>> AdbcConnectionPool::Open(
     }
     warm.push_back(std::move(*lease));
   }
-  if (options.idle_timeout.count() > 0) {
+  if (options.idle_timeout.count() > 0 || options.max_lifetime.count() > 0) {
     pool->housekeeper_ = std::thread([raw = pool.get()] { raw->CloseIdleLoop(); });
   }
   return pool;
@@ -154,14 +154,14 @@ arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
     Idle idle = std::move(idle_.back());
     idle_.pop_back();
     if (std::chrono::steady_clock::now() - idle.since < options_.check_idle_after) {
-      return Lend(std::move(idle.connection), true);
+      return Lend(std::move(idle.connection), true, idle.opened);
     }
     ++stats_.checked;
     lock.unlock();
     // Only "unreachable" means dead: a driver that rejects the check's SQL still answered.
     auto check =
         RunOn(idle.connection.get(), options_.check_sql, "checking an idle backend connection");
-    if (!IsBackendUnavailable(check)) return Lend(std::move(idle.connection), true);
+    if (!IsBackendUnavailable(check)) return Lend(std::move(idle.connection), true, idle.opened);
     // It died while idle; the older idle ones most likely did too. Its slot opens a new one.
     spdlog::info(
         "a pooled connection to {} died while idle ({}); it and the other idle ones "
@@ -186,24 +186,27 @@ arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Acquire(
     std::lock_guard<std::mutex> counted(mutex_);
     ++stats_.opened;
   }
-  return Lend(std::move(*connection), false);
+  return Lend(std::move(*connection), false, std::chrono::steady_clock::now());
 }
 
 arrow::Result<std::unique_ptr<AdbcConnectionLease>> AdbcConnectionPool::Lend(
-    std::unique_ptr<AdbcConnection> connection, bool reused) {
+    std::unique_ptr<AdbcConnection> connection, bool reused,
+    std::chrono::steady_clock::time_point opened) {
   return std::unique_ptr<AdbcConnectionLease>(
-      new AdbcConnectionLease(shared_from_this(), std::move(connection), reused));
+      new AdbcConnectionLease(shared_from_this(), std::move(connection), reused, opened));
 }
 
-void AdbcConnectionPool::Return(std::unique_ptr<AdbcConnection> connection, bool broken) {
-  if (broken) {
+void AdbcConnectionPool::Return(std::unique_ptr<AdbcConnection> connection, bool broken,
+                                std::chrono::steady_clock::time_point opened) {
+  const bool retire = !broken && Expired(opened);
+  if (broken || retire) {
     CloseConnection(std::move(connection));
     std::lock_guard<std::mutex> lock(mutex_);
     --open_;
-    ++stats_.broken;
+    ++(broken ? stats_.broken : stats_.retired);
   } else {
     std::lock_guard<std::mutex> lock(mutex_);
-    idle_.push_back({std::move(connection), std::chrono::steady_clock::now()});
+    idle_.push_back({std::move(connection), std::chrono::steady_clock::now(), opened});
   }
   available_.notify_one();
 }
@@ -222,15 +225,30 @@ arrow::Status AdbcConnectionPool::Check(AdbcConnection* connection) {
 }
 
 void AdbcConnectionPool::CloseIdleLoop() {
-  // Looks twice per idle_timeout (at least every 30 s), so a connection lingers at most 1.5x.
-  const auto period = std::clamp(options_.idle_timeout / 2, std::chrono::milliseconds(10),
-                                 std::chrono::milliseconds(30000));
+  // Looks twice per timeout (at least every 30 s), so a connection lingers at most 1.5x.
+  auto shortest = std::chrono::milliseconds(30000);
+  for (auto timeout : {options_.idle_timeout, options_.max_lifetime}) {
+    if (timeout.count() > 0) shortest = std::min(shortest, timeout);
+  }
+  const auto period = std::max(shortest / 2, std::chrono::milliseconds(10));
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_.wait_for(lock, period, [this] { return stopping_; })) {
+    std::vector<std::unique_ptr<AdbcConnection>> closing;
+    // Idle ones open for max_lifetime, whatever min_connections (new ones open on demand).
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (!Expired(it->opened)) {
+        ++it;
+        continue;
+      }
+      closing.push_back(std::move(it->connection));
+      it = idle_.erase(it);
+      --open_;
+      ++stats_.retired;
+    }
     // The oldest idle connections are at the front (lent newest first).
     const auto expired = std::chrono::steady_clock::now() - options_.idle_timeout;
-    std::vector<std::unique_ptr<AdbcConnection>> closing;
-    while (!idle_.empty() && idle_.front().since <= expired && open_ > options_.min_connections) {
+    while (options_.idle_timeout.count() > 0 && !idle_.empty() && idle_.front().since <= expired &&
+           open_ > options_.min_connections) {
       closing.push_back(std::move(idle_.front().connection));
       idle_.pop_front();
       --open_;
@@ -305,6 +323,8 @@ std::string AdbcPoolMetricsText(const AdbcPoolStats& stats) {
   text += counter("hyprstream_backend_connections_closed_idle_total",
                   "Backend connections closed after pool_idle_timeout idle (down to pool_min).",
                   stats.closed_idle);
+  text += counter("hyprstream_backend_connections_retired_total",
+                  "Backend connections closed after pool_max_lifetime open.", stats.retired);
   text += counter("hyprstream_backend_connections_broken_total",
                   "Lent backend connections that failed with a connection error.", stats.broken);
   text += counter("hyprstream_backend_connection_waits_timed_out_total",

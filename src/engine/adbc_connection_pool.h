@@ -9,7 +9,9 @@
 // administrator or idle_session_timeout ended it), so a write does not meet a connection that
 // died while it sat idle that long (a write is not retried: it may have been applied). A
 // housekeeping thread closes connections idle for `idle_timeout` down to min_connections, so a
-// burst's connections go back to the backend once it is over.
+// burst's connections go back to the backend once it is over, and retires those open for
+// `max_lifetime` (when returned, or idle), so none carries the backend's per-connection state
+// for days.
 #pragma once
 
 #include <arrow/result.h>
@@ -52,12 +54,17 @@ class AdbcConnectionLease {
  private:
   friend class AdbcConnectionPool;
   AdbcConnectionLease(std::shared_ptr<AdbcConnectionPool> pool,
-                      std::unique_ptr<AdbcConnection> connection, bool reused)
-      : pool_(std::move(pool)), connection_(std::move(connection)), reused_(reused) {}
+                      std::unique_ptr<AdbcConnection> connection, bool reused,
+                      std::chrono::steady_clock::time_point opened)
+      : pool_(std::move(pool)),
+        connection_(std::move(connection)),
+        reused_(reused),
+        opened_(opened) {}
 
   std::shared_ptr<AdbcConnectionPool> pool_;
   std::unique_ptr<AdbcConnection> connection_;
   bool reused_;
+  std::chrono::steady_clock::time_point opened_;
   bool broken_ = false;
 };
 
@@ -71,6 +78,7 @@ struct AdbcPoolStats {
   int64_t found_dead = 0;   // of those, dead (closed and replaced)
   int64_t broken = 0;       // lent connections that failed with a connection error
   int64_t closed_idle = 0;  // closed after idle_timeout (down to min_connections)
+  int64_t retired = 0;      // closed after max_lifetime
   int64_t busy = 0;         // acquires that gave up: every connection lent out
 };
 
@@ -91,6 +99,8 @@ struct AdbcPoolOptions {
   std::string check_sql = "SELECT 1";
   // Connections beyond min_connections idle this long are closed; 0: never.
   std::chrono::milliseconds idle_timeout{600000};
+  // Connections open this long are closed once returned (or while idle); 0: never.
+  std::chrono::milliseconds max_lifetime{1800000};
 };
 
 class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPool> {
@@ -128,20 +138,27 @@ class AdbcConnectionPool : public std::enable_shared_from_this<AdbcConnectionPoo
   AdbcConnectionPool(std::shared_ptr<AdbcDriverLibrary> driver, AdbcPoolOptions options)
       : driver_(std::move(driver)), options_(std::move(options)) {}
 
-  // The housekeeping thread's loop: closes connections idle for idle_timeout until stopping_.
+  // The housekeeping thread's loop: closes connections idle for idle_timeout, and idle ones
+  // open for max_lifetime, until stopping_.
   void CloseIdleLoop();
+  bool Expired(std::chrono::steady_clock::time_point opened) const {
+    return options_.max_lifetime.count() > 0 &&
+           std::chrono::steady_clock::now() - opened >= options_.max_lifetime;
+  }
 
   struct Idle {
     std::unique_ptr<AdbcConnection> connection;
-    std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point since;   // returned
+    std::chrono::steady_clock::time_point opened;  // opened
   };
   arrow::Result<std::unique_ptr<AdbcConnection>> OpenConnection();
   // Runs `sql` on `connection`, discarding any result; `what` names it in errors.
   arrow::Status RunOn(AdbcConnection* connection, const std::string& sql, const std::string& what);
-  arrow::Result<std::unique_ptr<AdbcConnectionLease>> Lend(std::unique_ptr<AdbcConnection> c,
-                                                           bool reused);
+  arrow::Result<std::unique_ptr<AdbcConnectionLease>> Lend(
+      std::unique_ptr<AdbcConnection> c, bool reused, std::chrono::steady_clock::time_point opened);
   void CloseConnection(std::unique_ptr<AdbcConnection> connection);
-  void Return(std::unique_ptr<AdbcConnection> connection, bool broken);
+  void Return(std::unique_ptr<AdbcConnection> connection, bool broken,
+              std::chrono::steady_clock::time_point opened);
 
   std::shared_ptr<AdbcDriverLibrary> driver_;
   AdbcPoolOptions options_;

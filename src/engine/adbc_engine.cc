@@ -150,6 +150,8 @@ arrow::Result<AdbcConnectionSpec> ParseAdbcConnection(const std::string& connect
         ARROW_ASSIGN_OR_RAISE(spec.pool_max, ParsePositive(key, value));
       } else if (key == "pool_min") {
         ARROW_ASSIGN_OR_RAISE(spec.pool_min, ParsePositive(key, value));
+      } else if (key == "pool_max_lifetime") {
+        ARROW_ASSIGN_OR_RAISE(spec.pool_max_lifetime_s, ParsePositive(key, value));
       } else if (key == "pool_idle_timeout") {
         ARROW_ASSIGN_OR_RAISE(spec.pool_idle_timeout_s, ParsePositive(key, value));
       } else if (key == "pool_check_idle_ms") {
@@ -224,6 +226,7 @@ arrow::Result<std::shared_ptr<Engine>> OpenAdbcEngine(const EngineOptions& optio
   pool_options.acquire_timeout = std::chrono::seconds(spec.connect_timeout_s);
   pool_options.check_idle_after = std::chrono::milliseconds(spec.pool_check_idle_ms);
   pool_options.idle_timeout = std::chrono::seconds(spec.pool_idle_timeout_s);
+  pool_options.max_lifetime = std::chrono::seconds(spec.pool_max_lifetime_s);
   pool_options.backend = spec.backend;
   // SQLite fails a statement at once ("database is locked") while another connection writes
   // (a window's history, another client): wait for it instead, as a server's clients expect.

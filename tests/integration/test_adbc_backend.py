@@ -527,6 +527,26 @@ def test_the_sessions_schema_survives_its_connection_dying(postgres, front, name
     assert pg_rows(postgres, f"SELECT count(*) FROM public.{name}") == [(0,)]
 
 
+def test_connections_are_retired_after_pool_max_lifetime(postgres, start_server):
+    """A backend connection open for pool_max_lifetime is closed once given back, and the
+    next query runs on a new one (another PostgreSQL backend)."""
+    http_port = free_port()
+    server = start_server(*adbc_args(postgres, "pool_max=2&pool_min=1&pool_max_lifetime=1"),
+                          "--http-port", str(http_port), env=CREDENTIALS)
+    first = execute(server.uri, "SELECT pg_backend_pid() AS pid").to_pylist()[0]["pid"]
+    deadline = time.monotonic() + 30
+    later = first
+    while later == first and time.monotonic() < deadline:
+        time.sleep(0.2)
+        later = execute(server.uri, "SELECT pg_backend_pid() AS pid").to_pylist()[0]["pid"]
+    assert later != first
+    while pg_rows(postgres, f"SELECT count(*) {OURS} AND pid = {first}") != [(0,)]:
+        assert time.monotonic() < deadline, "the old connection was never closed"
+        time.sleep(0.1)
+    samples = parse_metrics(http_get(http_port, "/metrics")[1])
+    assert metric(samples, "hyprstream_backend_connections_retired_total") >= 1
+
+
 def test_session_options_catalog_schema(front, name):
     execute(front.uri, "CREATE SCHEMA IF NOT EXISTS other_schema")
     execute(front.uri, f"CREATE TABLE other_schema.{name} AS SELECT 7 AS x")

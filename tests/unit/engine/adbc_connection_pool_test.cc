@@ -18,7 +18,8 @@ class AdbcConnectionPoolTest : public ::testing::Test {
                                            std::vector<std::string> setup = {},
                                            int check_idle_ms = 1000,
                                            std::string check_sql = "SELECT 1",
-                                           int idle_timeout_ms = 600000) {
+                                           int idle_timeout_ms = 600000,
+                                           int max_lifetime_ms = 1800000) {
     auto where = ResolveAdbcDriver({{"driver", "sqlite"}}, "");
     EXPECT_TRUE(where.ok());
     auto library = AdbcDriverLibrary::Load(*where);
@@ -32,6 +33,7 @@ class AdbcConnectionPoolTest : public ::testing::Test {
     options.check_idle_after = std::chrono::milliseconds(check_idle_ms);
     options.check_sql = std::move(check_sql);
     options.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+    options.max_lifetime = std::chrono::milliseconds(max_lifetime_ms);
     auto pool = AdbcConnectionPool::Open(*library, {{"uri", file_.path()}}, options);
     EXPECT_TRUE(pool.ok()) << pool.status().ToString();
     return pool.ok() ? *pool : nullptr;
@@ -219,6 +221,33 @@ TEST_F(AdbcConnectionPoolTest, ConnectionsIdleForTheTimeoutAreClosedDownToTheMin
   EXPECT_EQ(pool->open_connections(), 2);
 }
 
+// A connection open for max_lifetime is closed when it is returned, and while it sits idle;
+// the pool opens new ones on demand.
+TEST_F(AdbcConnectionPoolTest, ConnectionsOpenForTheirLifetimeAreRetired) {
+  auto pool = Open(2, 0, 100, {}, 1000, "SELECT 1", 600000, /*max_lifetime_ms=*/50);
+  {
+    auto lease = pool->Acquire();
+    ASSERT_TRUE(lease.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  }  // returned after its lifetime: closed, not kept
+  EXPECT_EQ(pool->Stats().retired, 1);
+  EXPECT_EQ(pool->open_connections(), 0);
+  {
+    auto lease = pool->Acquire();
+    ASSERT_TRUE(lease.ok());
+    EXPECT_FALSE((*lease)->reused());
+  }  // returned young: idle, then retired by the housekeeper
+  EXPECT_EQ(pool->idle_connections(), 1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (pool->Stats().retired < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(pool->Stats().retired, 2);
+  EXPECT_EQ(pool->open_connections(), 0);
+  auto again = pool->Acquire();
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+}
+
 TEST(AdbcPoolMetricsTest, EverySeriesOnceWithItsValue) {
   AdbcPoolStats stats;
   stats.open = 5;
@@ -230,6 +259,7 @@ TEST(AdbcPoolMetricsTest, EverySeriesOnceWithItsValue) {
   stats.broken = 1;
   stats.busy = 4;
   stats.closed_idle = 6;
+  stats.retired = 9;
   const std::string text = AdbcPoolMetricsText(stats);
   for (const char* line : {"hyprstream_backend_connections{state=\"in_use\"} 3\n",
                            "hyprstream_backend_connections{state=\"idle\"} 2\n",
@@ -239,13 +269,14 @@ TEST(AdbcPoolMetricsTest, EverySeriesOnceWithItsValue) {
                            "hyprstream_backend_connections_found_dead_total 3\n",
                            "hyprstream_backend_connections_broken_total 1\n",
                            "hyprstream_backend_connections_closed_idle_total 6\n",
+                           "hyprstream_backend_connections_retired_total 9\n",
                            "hyprstream_backend_connection_waits_timed_out_total 4\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
   }
   size_t types = 0;
   for (size_t at = text.find("# TYPE "); at != std::string::npos; at = text.find("# TYPE ", at + 1))
     ++types;
-  EXPECT_EQ(types, 8u);
+  EXPECT_EQ(types, 9u);
 }
 
 TEST_F(AdbcConnectionPoolTest, InvalidSizes) {

@@ -60,14 +60,17 @@ TEST(AdbcConnectionSpecTest, PoolOptionsLeaveTheUri) {
   EXPECT_EQ(spec->backend, "localhost:5432");
   EXPECT_EQ(spec->pool_check_idle_ms, 1000);
   EXPECT_EQ(spec->pool_idle_timeout_s, 600);
+  EXPECT_EQ(spec->pool_max_lifetime_s, 1800);
   auto sqlite = ParseAdbcConnection(
-      "/tmp/a.db?pool_max=2&connect_timeout=5&pool_check_idle_ms=250&pool_idle_timeout=0",
+      "/tmp/a.db?pool_max=2&connect_timeout=5&pool_check_idle_ms=250&pool_idle_timeout=0&"
+      "pool_max_lifetime=60",
       "sqlite");
   ASSERT_TRUE(sqlite.ok());
   EXPECT_EQ(sqlite->driver_uri, "/tmp/a.db");
   EXPECT_EQ(sqlite->pool_max, 2);
   EXPECT_EQ(sqlite->pool_check_idle_ms, 250);
   EXPECT_EQ(sqlite->pool_idle_timeout_s, 0);
+  EXPECT_EQ(sqlite->pool_max_lifetime_s, 60);
   EXPECT_TRUE(
       ParseAdbcConnection("/tmp/a.db?pool_check_idle_ms=-1", "sqlite").status().IsInvalid());
   EXPECT_TRUE(ParseAdbcConnection("/tmp/a.db?pool_max=x", "sqlite").status().IsInvalid());
