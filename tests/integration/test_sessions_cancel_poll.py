@@ -70,6 +70,19 @@ def test_adbc_current_catalog_switching(uri, table):
         conn.adbc_current_catalog = "memory"
 
 
+def in_a_transaction(conn, *statements):
+    """Runs `statements` in one Flight SQL transaction of `conn` (BeginTransaction: autocommit
+    off), commits, and turns autocommit back on; the last statement's rows, if any."""
+    conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "false"})
+    cur = conn.cursor()
+    for sql in statements:
+        cur.execute(sql)
+    rows = cur.fetchall() if cur.description else None
+    conn.commit()
+    conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+    return rows
+
+
 def test_a_transaction_uses_the_sessions_schema_and_settings(uri, table):
     """A Flight SQL transaction runs on a connection of its own; it gets the session's schema
     and settings (before, it ran in the default schema with the server's settings: an
@@ -82,30 +95,22 @@ def test_a_transaction_uses_the_sessions_schema_and_settings(uri, table):
         conn.adbc_current_db_schema = f"{table}_s"
         conn.adbc_connection.set_options(
             **{"adbc.flight.sql.session.option.TimeZone": "Asia/Tokyo"})
-        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "false"})
-        tx = conn.cursor()
-        tx.execute(f"INSERT INTO {table} VALUES (1)")
-        tx.execute("SELECT current_schema() AS s, current_setting('TimeZone') AS tz")
-        assert tx.fetchall() == [(f"{table}_s", "Asia/Tokyo")]
-        conn.commit()
-        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
-        check = conn.cursor()
-        check.execute(f"SELECT (SELECT count(*) FROM memory.main.{table}), "
-                      f"(SELECT count(*) FROM memory.{table}_s.{table})")
-        assert check.fetchall() == [(0, 1)]
+        assert in_a_transaction(
+            conn, f"INSERT INTO {table} VALUES (1)",
+            "SELECT current_schema() AS s, current_setting('TimeZone') AS tz") == [
+                (f"{table}_s", "Asia/Tokyo")]
+        cur.execute(f"SELECT (SELECT count(*) FROM memory.main.{table}), "
+                    f"(SELECT count(*) FROM memory.{table}_s.{table})")
+        assert cur.fetchall() == [(0, 1)]
         # Another catalog chosen after the schema: the transaction is in its main schema.
-        check.execute(f"ATTACH ':memory:' AS {table}_db")
-        check.execute(f"CREATE TABLE {table}_db.main.{table} (id INTEGER)")
+        cur.execute(f"ATTACH ':memory:' AS {table}_db")
+        cur.execute(f"CREATE TABLE {table}_db.main.{table} (id INTEGER)")
         conn.adbc_current_catalog = f"{table}_db"
-        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "false"})
-        tx = conn.cursor()
-        tx.execute(f"INSERT INTO {table} VALUES (2)")
-        conn.commit()
-        conn.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
-        check = conn.cursor()
-        check.execute(f"SELECT (SELECT count(*) FROM {table}_db.main.{table}), "
-                      f"(SELECT count(*) FROM memory.{table}_s.{table})")
-        assert check.fetchall() == [(1, 1)]
+        in_a_transaction(conn, f"INSERT INTO {table} VALUES (2)")
+        cur = conn.cursor()
+        cur.execute(f"SELECT (SELECT count(*) FROM {table}_db.main.{table}), "
+                    f"(SELECT count(*) FROM memory.{table}_s.{table})")
+        assert cur.fetchall() == [(1, 1)]
 
 
 def test_list_actions_names_every_action(client):

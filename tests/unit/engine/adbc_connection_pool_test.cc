@@ -224,11 +224,11 @@ TEST_F(AdbcConnectionPoolTest, ConnectionsIdleForTheTimeoutAreClosedDownToTheMin
 // A connection open for max_lifetime is closed when it is returned, and while it sits idle;
 // the pool opens new ones on demand.
 TEST_F(AdbcConnectionPoolTest, ConnectionsOpenForTheirLifetimeAreRetired) {
-  auto pool = Open(2, 0, 100, {}, 1000, "SELECT 1", 600000, /*max_lifetime_ms=*/50);
+  auto pool = Open(2, 0, 100, {}, 1000, "SELECT 1", 600000, /*max_lifetime_ms=*/300);
   {
     auto lease = pool->Acquire();
     ASSERT_TRUE(lease.ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
   }  // returned after its lifetime: closed, not kept
   EXPECT_EQ(pool->Stats().retired, 1);
   EXPECT_EQ(pool->open_connections(), 0);
