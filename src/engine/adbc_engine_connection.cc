@@ -27,7 +27,7 @@ AdbcEngineConnection::~AdbcEngineConnection() {
     }
   }
   // Session settings live on the pinned connection: do not hand them to another session.
-  if (session_pinned_ && pinned_) pinned_->MarkBroken();
+  if (PinnedForSettingsLocked()) pinned_->MarkBroken();
 }
 
 arrow::Result<std::shared_ptr<AdbcConnectionLease>> AdbcEngineConnection::BorrowLocked() {
@@ -61,12 +61,11 @@ arrow::Result<std::shared_ptr<AdbcConnectionLease>> AdbcEngineConnection::PinLoc
         error.get(), "setting " + key + " to '" + value + "' again on a new backend connection")));
   }
   pinned_ = lease;
-  session_pinned_ = !session_options_.empty();
   return pinned_;
 }
 
 void AdbcEngineConnection::CheckPinnedLocked() {
-  if (!pinned_ || in_transaction_ || !session_pinned_ || open_result_.lock()) return;
+  if (!PinnedForSettingsLocked() || in_transaction_ || open_result_.lock()) return;
   if (std::chrono::steady_clock::now() - pinned_used_ < pool_->options().check_idle_after) return;
   auto status = pool_->Check(pinned_->get());
   if (IsBackendUnavailable(status)) {
@@ -77,8 +76,7 @@ void AdbcEngineConnection::CheckPinnedLocked() {
 
 void AdbcEngineConnection::LosePinnedLocked(const arrow::Status& why) {
   if (in_transaction_) transaction_lost_ = why;
-  pinned_.reset();
-  session_pinned_ = false;  // session_options_ stay: set again on the next connection
+  pinned_.reset();  // (session_options_ stay: set again on the next connection)
 }
 
 arrow::Status AdbcEngineConnection::Reserve(std::chrono::milliseconds wait) {
@@ -88,7 +86,7 @@ arrow::Status AdbcEngineConnection::Reserve(std::chrono::milliseconds wait) {
 
 void AdbcEngineConnection::Unreserve() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!in_transaction_ && !session_pinned_) pinned_.reset();
+  if (!in_transaction_ && !PinnedForSettingsLocked()) pinned_.reset();
 }
 
 arrow::Status AdbcEngineConnection::Run(const Operation& operation, Retry retry) {
@@ -151,7 +149,7 @@ arrow::Status AdbcEngineConnection::BeginTransaction() {
   if (!status.ok()) {
     if (IsBackendUnavailable(status)) {
       LosePinnedLocked(status);  // (no transaction yet: nothing is lost)
-    } else if (!session_pinned_) {
+    } else if (!PinnedForSettingsLocked()) {
       pinned_.reset();
     }
     return status;
@@ -193,10 +191,8 @@ arrow::Status AdbcEngineConnection::EndTransaction(bool commit) {
   auto reset = SetAutocommit(*pinned_, true);
   if (!reset.ok()) pinned_->MarkBroken();
   in_transaction_ = false;
-  if (!session_pinned_ || !reset.ok()) {
-    pinned_.reset();
-    session_pinned_ = false;  // (session_options_ stay: set again on the next connection)
-  }
+  // (session_options_ stay: set again on the next connection)
+  if (!PinnedForSettingsLocked() || !reset.ok()) pinned_.reset();
   pinned_used_ = std::chrono::steady_clock::now();
   return status;
 }
@@ -234,7 +230,6 @@ arrow::Status AdbcEngineConnection::SetSessionOption(const char* key, const std:
   // Kept to be set again on a new connection; a later value of the same key replaces it.
   std::erase_if(session_options_, [&](const auto& option) { return option.first == key; });
   session_options_.emplace_back(key, value);
-  session_pinned_ = true;
   pinned_used_ = std::chrono::steady_clock::now();
   return arrow::Status::OK();
 }

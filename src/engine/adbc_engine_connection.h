@@ -83,6 +83,8 @@ class AdbcEngineConnection : public EngineConnection,
   // Outside a transaction, a connection pinned for the session's settings that sat idle for
   // the pool's check_idle_after is checked; a dead one is let go (PinLocked sets up a new one).
   void CheckPinnedLocked();
+  // The pinned connection is held for the session's settings (caller holds mutex_).
+  bool PinnedForSettingsLocked() const { return pinned_ && !session_options_.empty(); }
   arrow::Status EndTransaction(bool commit);
   arrow::Status SetSessionOption(const char* key, const std::string& value);
 
@@ -93,7 +95,6 @@ class AdbcEngineConnection : public EngineConnection,
   // catalog/schema (those are per backend connection).
   std::shared_ptr<AdbcConnectionLease> pinned_;
   std::atomic<bool> in_transaction_{false};  // read without the session mutex
-  bool session_pinned_ = false;
   // GUARDED_BY(mutex_): set when the open transaction's connection died (in_transaction_
   // stays true until the client ends it); the failure, for the messages.
   std::optional<arrow::Status> transaction_lost_;
