@@ -350,19 +350,55 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceStatement(
   prepared->connection = connection;
   ARROW_ASSIGN_OR_RAISE(prepared->statement,
                         PrepareStatement(connection, command.query(), command.transaction_id()));
-  return AnnounceExecution(context, std::move(prepared), nullptr);
+  return AnnounceExecution(context, Executable{std::move(prepared), connection}, nullptr);
+}
+
+arrow::Result<FlightSqlServer::Executable> FlightSqlServer::ExecutablePrepared(
+    const fl::ServerCallContext& context, std::shared_ptr<PreparedStatement> prepared) {
+  std::shared_ptr<engine::EngineConnection> prepared_on;
+  {
+    std::lock_guard<std::mutex> lock(prepared->mutex);
+    prepared_on = prepared->connection;
+  }
+  ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionToExecute(
+                                             context, prepared->transaction_id, prepared_on));
+  if (connection.get() == prepared_on.get()) return Executable{std::move(prepared), connection};
+  if (!prepared->transaction_id.empty()) {
+    // Its transaction has ended: from now on it lives on the session's connection.
+    auto home = sessions_.Unleased(context, connection);
+    ARROW_ASSIGN_OR_RAISE(auto statement, PrepareStatement(home, prepared->sql, ""));
+    std::lock_guard<std::mutex> lock(prepared->mutex);
+    prepared->statement = std::move(statement);
+    prepared->connection = std::move(home);
+    return Executable{std::move(prepared), connection};
+  }
+  // Autocommit while the session's connection is in a transaction: run it on the connection
+  // the session's other calls use meanwhile, not inside that transaction.
+  auto copy = std::make_shared<PreparedStatement>();
+  copy->sql = prepared->sql;
+  copy->connection = connection;
+  copy->required_role = prepared->required_role;
+  copy->required_class = prepared->required_class;
+  copy->required_for = prepared->required_for;
+  {
+    std::lock_guard<std::mutex> lock(prepared->mutex);
+    copy->parameters = prepared->parameters;
+  }
+  ARROW_ASSIGN_OR_RAISE(copy->statement, PrepareStatement(connection, copy->sql, ""));
+  return Executable{std::move(copy), std::move(connection)};
 }
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnouncePrepared(
     const fl::ServerCallContext& context, const pb::CommandPreparedStatementQuery& command) {
   ARROW_ASSIGN_OR_RAISE(
       auto prepared, sessions_.GetPreparedStatement(context, command.prepared_statement_handle()));
+  ARROW_ASSIGN_OR_RAISE(auto executable, ExecutablePrepared(context, std::move(prepared)));
   std::shared_ptr<arrow::RecordBatch> parameters;
   {
-    std::lock_guard<std::mutex> lock(prepared->mutex);
-    parameters = prepared->parameters;
+    std::lock_guard<std::mutex> lock(executable.prepared->mutex);
+    parameters = executable.prepared->parameters;
   }
-  return AnnounceExecution(context, std::move(prepared), std::move(parameters));
+  return AnnounceExecution(context, std::move(executable), std::move(parameters));
 }
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceTable(
@@ -379,10 +415,11 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceTable(
 }
 
 arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
-    const fl::ServerCallContext& context, std::shared_ptr<PreparedStatement> prepared,
+    const fl::ServerCallContext& context, Executable executable,
     std::shared_ptr<arrow::RecordBatch> parameters) {
+  auto& prepared = executable.prepared;
   auto pending = std::make_shared<PendingResult>();
-  pending->connection = prepared->connection;
+  pending->connection = executable.connection;
   {
     std::lock_guard<std::mutex> lock(prepared->mutex);
     auto& statement = *prepared->statement;
@@ -394,7 +431,7 @@ arrow::Result<FlightSqlServer::Announced> FlightSqlServer::AnnounceExecution(
       pending->parameters = std::move(parameters);
     } else {
       // Side effects (or a schema only known after running): run exactly once, now.
-      ARROW_RETURN_NOT_OK(RunStatement(context, prepared->connection, [&]() -> arrow::Status {
+      ARROW_RETURN_NOT_OK(RunStatement(context, executable.connection, [&]() -> arrow::Status {
         ARROW_ASSIGN_OR_RAISE(auto max_staleness, StalenessOfCall(context));
         statement.SetMaxStaleness(max_staleness);
         ARROW_RETURN_NOT_OK(statement.Bind(std::move(parameters)));
@@ -473,7 +510,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> FlightSqlServer::Metada
         XdbcTypeInfo(c->has_data_type() ? std::optional<int32_t>(c->data_type()) : std::nullopt));
   } else {
     ARROW_RETURN_NOT_OK(MetadataSchema(command).status());
-    ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.ConnectionFor(context, ""));
+    // The session's connection even inside its transaction: catalogs show what it sees.
+    ARROW_ASSIGN_OR_RAISE(auto connection, sessions_.SessionConnection(context));
     ARROW_ASSIGN_OR_RAISE(batch, QueryCatalog(*connection, command));
     ARROW_ASSIGN_OR_RAISE(batch, FilterByGrants(context, std::move(batch)));
   }
@@ -549,8 +587,10 @@ arrow::Status FlightSqlServer::PutPreparedUpdate(const fl::ServerCallContext& co
                                                  fl::FlightMessageReader* reader,
                                                  fl::FlightMetadataWriter* writer) {
   ARROW_ASSIGN_OR_RAISE(
-      auto prepared, sessions_.GetPreparedStatement(context, command.prepared_statement_handle()));
+      auto handle, sessions_.GetPreparedStatement(context, command.prepared_statement_handle()));
   ARROW_ASSIGN_OR_RAISE(auto rows, ReadParameterRows(reader));
+  ARROW_ASSIGN_OR_RAISE(auto executable, ExecutablePrepared(context, std::move(handle)));
+  auto& prepared = executable.prepared;
   int64_t count = 0;
   {
     std::lock_guard<std::mutex> lock(prepared->mutex);
@@ -559,7 +599,7 @@ arrow::Status FlightSqlServer::PutPreparedUpdate(const fl::ServerCallContext& co
       count = 0;  // executemany with no rows: nothing to run
     } else {
       ARROW_RETURN_NOT_OK(prepared->statement->Bind(rows));
-      ARROW_ASSIGN_OR_RAISE(count, RunStatement(context, prepared->connection, [&] {
+      ARROW_ASSIGN_OR_RAISE(count, RunStatement(context, executable.connection, [&] {
                               return prepared->statement->ExecuteUpdate();
                             }));
     }

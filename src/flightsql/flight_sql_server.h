@@ -100,9 +100,19 @@ class FlightSqlServer : public arrow::flight::FlightServerBase {
   arrow::Result<Announced> AnnounceTable(const arrow::flight::ServerCallContext& context,
                                          const std::vector<std::string>& path);
   arrow::Result<Announced> AnnounceMetadata(const Command& command);
+  // A prepared statement as it executes now (SessionRegistry::ConnectionToExecute): the
+  // handle's own, moved to the session's connection first once its transaction has ended, or
+  // for this execution only a copy prepared on the connection it runs on. `connection` is
+  // where it runs, leased when it is the session's: hold it until the execution is over.
+  struct Executable {
+    std::shared_ptr<PreparedStatement> prepared;
+    std::shared_ptr<engine::EngineConnection> connection;
+  };
+  arrow::Result<Executable> ExecutablePrepared(const arrow::flight::ServerCallContext& context,
+                                               std::shared_ptr<PreparedStatement> prepared);
   // Runs or defers `statement` so that its side effects happen exactly once.
   arrow::Result<Announced> AnnounceExecution(const arrow::flight::ServerCallContext& context,
-                                             std::shared_ptr<PreparedStatement> statement,
+                                             Executable statement,
                                              std::shared_ptr<arrow::RecordBatch> parameters);
   arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> OpenPendingResult(
       const arrow::flight::ServerCallContext& context, const std::string& id);

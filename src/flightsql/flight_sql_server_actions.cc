@@ -130,7 +130,8 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
                         sessions_.ConnectionFor(context, request.transaction_id()));
   auto prepared = std::make_shared<PreparedStatement>();
   prepared->sql = request.query();
-  prepared->connection = connection;
+  // The handle outlives this call: it keeps the connection without this call's lease.
+  prepared->connection = sessions_.Unleased(context, connection);
   prepared->transaction_id = request.transaction_id();
   if (CallRecord* record = CallRecordOf(context)) {
     record->NoteCommand(kCreatePreparedStatement, request.query());
@@ -148,8 +149,8 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::CreatePreparedStatement
       ARROW_RETURN_NOT_OK(RequireGrantsForSql(context, *connection, request.query()));
     }
   }
-  ARROW_ASSIGN_OR_RAISE(prepared->statement,
-                        PrepareStatement(connection, request.query(), request.transaction_id()));
+  ARROW_ASSIGN_OR_RAISE(prepared->statement, PrepareStatement(prepared->connection, request.query(),
+                                                              request.transaction_id()));
 
   pb::ActionCreatePreparedStatementResult result;
   // Updates announce no result columns: JDBC tells an update from a query by an empty
@@ -182,9 +183,10 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::BeginTransaction(
   ARROW_ASSIGN_OR_RAISE(auto request,
                         UnpackAs<pb::ActionBeginTransactionRequest>(body, kBeginTransaction));
   (void)request;
-  // The transaction runs on a connection of its own: it gets the session's options, its
-  // current catalog and schema first (where the client chose them) as SetSessionOptions
-  // applies them.
+  // The transaction runs on the session's connection when it is free. Otherwise it runs on a
+  // connection of its own, and while it is lent the session's other calls do: that
+  // connection gets the session's options, its current catalog and schema first (where the
+  // client chose them) as SetSessionOptions applies them.
   std::vector<std::pair<std::string, fl::SessionOptionValue>> options;
   if (auto session = sessions_.FindSession(context)) {
     bool catalog = false;
@@ -203,7 +205,7 @@ arrow::Result<std::vector<std::string>> FlightSqlServer::BeginTransaction(
       if (catalog) options.insert(options.begin(), {"catalog", current.first});
     }
   }
-  auto setup = [&](engine::EngineConnection& connection) -> arrow::Status {
+  auto setup = [this, options](engine::EngineConnection& connection) -> arrow::Status {
     for (const auto& [name, value] : options) {
       auto kind = fl::SetSessionOptionErrorValue::kInvalidValue;
       auto status = ApplySessionOption(connection, name, value, &kind);

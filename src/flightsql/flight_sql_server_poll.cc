@@ -39,9 +39,11 @@ arrow::Result<std::string> FlightSqlServer::StartPollJob(const fl::ServerCallCon
   } else {
     const auto& query = std::get<pb::CommandPreparedStatementQuery>(command);
     ARROW_ASSIGN_OR_RAISE(
-        auto prepared, sessions_.GetPreparedStatement(context, query.prepared_statement_handle()));
-    connection = prepared->connection;
-    run = [prepared]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
+        auto handle, sessions_.GetPreparedStatement(context, query.prepared_statement_handle()));
+    ARROW_ASSIGN_OR_RAISE(auto executable, ExecutablePrepared(context, std::move(handle)));
+    connection = executable.connection;
+    run = [prepared =
+               executable.prepared]() -> arrow::Result<std::shared_ptr<arrow::RecordBatchReader>> {
       std::lock_guard<std::mutex> lock(prepared->mutex);
       ARROW_RETURN_NOT_OK(prepared->statement->Bind(prepared->parameters));
       return prepared->statement->ExecuteQuery();

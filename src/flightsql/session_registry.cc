@@ -111,7 +111,77 @@ arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::Connec
     return transaction->connection;
   }
   ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
+  std::lock_guard<std::mutex> lock(session->lending);
+  if (session->lent_to.empty()) return Lease(session);
+  if (!session->side) {
+    // Created here, under the lending mutex: concurrent first calls make one.
+    ARROW_ASSIGN_OR_RAISE(auto side, engine_->Connect());
+    if (session->side_setup) ARROW_RETURN_NOT_OK(session->side_setup(*side));
+    session->side = std::move(side);
+  }
+  return session->side;
+}
+
+arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::ConnectionToExecute(
+    const arrow::flight::ServerCallContext& context, const std::string& transaction_id,
+    const std::shared_ptr<engine::EngineConnection>& prepared_on) {
+  if (transaction_id.empty()) return ConnectionFor(context, "");
+  if (transactions_.Get(transaction_id, OwnerOf(context)).value) return prepared_on;
+  // Its transaction has ended (a client such as the ADBC driver keeps a statement across its
+  // commits): it runs where the session's statements run now.
+  ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
+  std::lock_guard<std::mutex> lock(session->lending);
+  if (!session->lent_to.empty()) return session->connection;
+  return Lease(session);
+}
+
+arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::SessionConnection(
+    const arrow::flight::ServerCallContext& context) {
+  ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
   return session->connection;
+}
+
+std::shared_ptr<engine::EngineConnection> SessionRegistry::Unleased(
+    const arrow::flight::ServerCallContext& context,
+    const std::shared_ptr<engine::EngineConnection>& connection) {
+  auto session = FindSession(context);
+  if (session && session->connection.get() == connection.get()) return session->connection;
+  return connection;
+}
+
+std::shared_ptr<engine::EngineConnection> SessionRegistry::Lease(
+    const std::shared_ptr<ClientSession>& session) {
+  // The pointer handed out shares the lease's lifetime: the last copy to go gives it back.
+  // It keeps the connection, not the session: a closed session's slot is free at once, as
+  // when it held no lease (an unread result may hold one for the statement idle timeout).
+  struct Leased {
+    Leased(const std::shared_ptr<ClientSession>& leased_session)
+        : session(leased_session), connection(leased_session->connection) {}
+    std::weak_ptr<ClientSession> session;
+    std::shared_ptr<engine::EngineConnection> connection;
+    ~Leased() {
+      if (auto alive = session.lock()) {
+        std::lock_guard<std::mutex> lock(alive->lending);
+        --alive->leases;
+      }
+    }
+  };
+  ++session->leases;
+  auto leased = std::make_shared<Leased>(session);  // made in place: no copy to destroy
+  return std::shared_ptr<engine::EngineConnection>(leased, leased->connection.get());
+}
+
+void SessionRegistry::GiveBack(Transaction& transaction) {
+  if (!transaction.lent) return;
+  // A failed commit may leave the engine's transaction open: the session's next calls must
+  // not run inside it.
+  if (transaction.connection->InTransaction()) (void)transaction.connection->Rollback();
+  auto session = transaction.lent_from.lock();
+  if (!session) return;  // closed meanwhile
+  std::lock_guard<std::mutex> lock(session->lending);
+  session->lent_to.clear();
+  session->side.reset();
+  session->side_setup = nullptr;
 }
 
 arrow::Result<std::shared_ptr<ClientSession>> SessionRegistry::SessionOf(
@@ -143,12 +213,32 @@ std::shared_ptr<ClientSession> SessionRegistry::FindSession(
 arrow::Result<std::string> SessionRegistry::BeginTransaction(
     const arrow::flight::ServerCallContext& context,
     const std::function<arrow::Status(engine::EngineConnection&)>& setup) {
-  ARROW_ASSIGN_OR_RAISE(auto connection, engine_->Connect());
-  if (setup) ARROW_RETURN_NOT_OK(setup(*connection));
-  ARROW_RETURN_NOT_OK(connection->BeginTransaction());
+  ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
+  const std::string id = NewHandleId();
   auto transaction = std::make_shared<Transaction>();
-  transaction->connection = std::move(connection);
-  return transactions_.Insert(OwnerOf(context), std::move(transaction));
+  {
+    std::lock_guard<std::mutex> lock(session->lending);
+    // No lease out means no call is on the connection, so its state cannot change under us.
+    if (session->lent_to.empty() && session->leases == 0 && !session->connection->InTransaction()) {
+      session->lent_to = id;
+      session->side_setup = setup;
+      transaction->lent = true;
+      transaction->lent_from = session;
+    }
+  }
+  if (transaction->lent) {
+    transaction->connection = session->connection;
+    if (auto begun = transaction->connection->BeginTransaction(); !begun.ok()) {
+      GiveBack(*transaction);
+      return begun;
+    }
+  } else {
+    ARROW_ASSIGN_OR_RAISE(transaction->connection, engine_->Connect());
+    if (setup) ARROW_RETURN_NOT_OK(setup(*transaction->connection));
+    ARROW_RETURN_NOT_OK(transaction->connection->BeginTransaction());
+  }
+  transactions_.Put(id, OwnerOf(context), std::move(transaction));
+  return id;
 }
 
 arrow::Status SessionRegistry::EndTransaction(const arrow::flight::ServerCallContext& context,
@@ -160,7 +250,9 @@ arrow::Status SessionRegistry::EndTransaction(const arrow::flight::ServerCallCon
                          arrow::Status::KeyError("unknown or expired transaction_id; nothing to ",
                                                  commit ? "commit" : "roll back")));
   // What depends on the outcome (windows folding committed rows) follows the connection.
-  return commit ? transaction->connection->Commit() : transaction->connection->Rollback();
+  auto ended = commit ? transaction->connection->Commit() : transaction->connection->Rollback();
+  GiveBack(*transaction);
+  return ended;
 }
 
 std::string SessionRegistry::AddPreparedStatement(const arrow::flight::ServerCallContext& context,
@@ -204,6 +296,7 @@ arrow::Result<StatementGate::Permit> SessionRegistry::Admit(
 
 std::chrono::milliseconds SessionRegistry::QueryTimeoutOf(
     const arrow::flight::ServerCallContext& context) {
+  // Get renews the session: every statement counts as its use, in a transaction or not.
   if (auto session = sessions_.Get(SessionKey(context), OwnerOf(context)).value) {
     std::lock_guard<std::mutex> lock(session->mutex);
     auto it = session->options.find(kQueryTimeoutOption);
@@ -332,6 +425,7 @@ void SessionRegistry::Sweep() {
   running_.Sweep();
   for (auto& transaction : transactions_.Sweep()) {
     (void)transaction->connection->Rollback();
+    GiveBack(*transaction);
   }
 }
 

@@ -4,8 +4,13 @@
 //    `arrow_flight_session_id` cookie when the client sends one, otherwise by the client's
 //    transport peer (one gRPC channel = one session), so temp tables and settings persist
 //    across calls without cookies.
-//  - Transaction: BeginTransaction opens a dedicated engine connection; commands carrying its
-//    transaction_id run there, everything else stays autocommit.
+//  - Transaction: commands carrying its transaction_id run on its connection. That is the
+//    session's own connection (its temp tables, settings and prepared statements) when it is
+//    free: no call holds it outside a transaction (a lease: ConnectionFor) and no other
+//    transaction or SQL BEGIN is on it. Meanwhile the session's calls outside the transaction
+//    run on a side connection set up like it. Otherwise the transaction gets a dedicated
+//    connection set up like the session's. A statement prepared in a transaction that has
+//    ended runs where the session's statements run now (ConnectionToExecute).
 //  - PreparedStatement: a prepared engine statement, bound to the connection it was prepared on.
 //  - PendingResult: what a FlightInfo's ticket points at, consumed by one DoGet; while that
 //    DoGet streams, the ticket stays registered as running so CancelFlightInfo can stop it.
@@ -80,6 +85,15 @@ struct ClientSession {
   // Whether the client chose the catalog / schema (the connection reports the current ones).
   bool catalog_chosen = false;
   bool schema_chosen = false;
+  // Lending `connection` to a Flight SQL transaction; guarded by `lending`, not `mutex`, since
+  // creating the side connection runs setup code that takes `mutex`.
+  std::mutex lending;
+  std::string lent_to;  // GUARDED_BY(lending): the transaction running on `connection`
+  int64_t leases = 0;   // GUARDED_BY(lending): calls using `connection` outside it
+  std::shared_ptr<engine::EngineConnection> side;  // GUARDED_BY(lending): while lent
+  // GUARDED_BY(lending): sets a new connection up like `connection` (its options, catalog,
+  // schema), as they were when it was lent.
+  std::function<arrow::Status(engine::EngineConnection&)> side_setup;
 };
 
 // The session option that overrides --query-timeout for one session ("30s", "500ms", 0: none).
@@ -98,6 +112,10 @@ struct RunningCall {
 
 struct Transaction {
   std::shared_ptr<engine::EngineConnection> connection;
+  bool lent = false;  // `connection` is a session's own
+  // That session, while open: CloseSession frees its slot at once, and the transaction goes
+  // on (its connection is kept by `connection`) until it ends.
+  std::weak_ptr<ClientSession> lent_from;
 };
 
 struct ServerLimits {
@@ -116,9 +134,29 @@ class SessionRegistry {
   SessionRegistry(std::shared_ptr<engine::Engine> engine, ServerLimits limits);
 
   // The connection that runs a command from `context` with an optional transaction id:
-  // the transaction's connection when given (NotFound if unknown), else the session's.
+  // the transaction's connection when given (NotFound if unknown), else the session's, or its
+  // side connection while the session's is lent to a transaction. The session's connection is
+  // returned leased: it is not lent while any copy of the pointer lives, so keep it for the
+  // call only (Unleased gives the one to keep).
   arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionFor(
       const arrow::flight::ServerCallContext& context, const std::string& transaction_id);
+  // Where a statement prepared in `transaction_id` ("": none) on `prepared_on` runs now: its
+  // transaction's connection while it is open; once it has ended, the session's connection
+  // as it is (in the session's transaction if lent to one, else leased); prepared outside a
+  // transaction, as ConnectionFor(context, ""). The caller prepares it again where the
+  // connection differs.
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionToExecute(
+      const arrow::flight::ServerCallContext& context, const std::string& transaction_id,
+      const std::shared_ptr<engine::EngineConnection>& prepared_on);
+  // The session's own connection as it is, for reads that change nothing (catalog metadata):
+  // they see its temp tables and, while a transaction runs on it, that transaction's tables.
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionConnection(
+      const arrow::flight::ServerCallContext& context);
+  // `connection` without its lease: the session's own pointer when it is the session's
+  // connection, else `connection`.
+  std::shared_ptr<engine::EngineConnection> Unleased(
+      const arrow::flight::ServerCallContext& context,
+      const std::shared_ptr<engine::EngineConnection>& connection);
 
   // The caller's session, created on first use: UNAVAILABLE when max_sessions sessions are
   // open. Concurrent first calls of one session make it once.
@@ -133,8 +171,9 @@ class SessionRegistry {
   std::shared_ptr<ClientSession> FindSession(const arrow::flight::ServerCallContext& context);
 
   // The handles below are made for, and found only for, the caller of `context` (OwnerOf).
-  // BeginTransaction runs `setup` on the transaction's new connection before it begins (the
-  // session's options).
+  // BeginTransaction lends the session's connection when it is free (see the top), else runs
+  // `setup` (the session's options) on a new connection before it begins there; `setup` is
+  // also what a side connection gets.
   arrow::Result<std::string> BeginTransaction(
       const arrow::flight::ServerCallContext& context,
       const std::function<arrow::Status(engine::EngineConnection&)>& setup = {});
@@ -219,6 +258,11 @@ class SessionRegistry {
  private:
   // The query timeout of calls from `context`: its session's option, else the server's.
   std::chrono::milliseconds QueryTimeoutOf(const arrow::flight::ServerCallContext& context);
+  // The session's connection, leased (its lending mutex held by the caller).
+  static std::shared_ptr<engine::EngineConnection> Lease(
+      const std::shared_ptr<ClientSession>& session);
+  // Ends a transaction's hold on its session's connection (after its commit or rollback).
+  static void GiveBack(Transaction& transaction);
 
   std::shared_ptr<engine::Engine> engine_;
   ServerLimits limits_;

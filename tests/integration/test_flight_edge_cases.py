@@ -249,3 +249,108 @@ def test_path_descriptor_get_flight_info_reads_the_table(client, table):
     info = client.get_flight_info(flight.FlightDescriptor.for_path(table))
     data = client.do_get(info.endpoints[0].ticket).read_all()
     assert sorted(data["x"].to_pylist()) == [0, 1, 2, 3, 4]
+
+
+def prepare(client, sql, transaction_id=None):
+    (result,) = action(client, "CreatePreparedStatement",
+                       wire.create_prepared_request(sql, transaction_id))
+    return wire.unpack_any(result)[1][1][0]
+
+
+def run_prepared_update(client, handle):
+    writer, reader = client.do_put(
+        flight.FlightDescriptor.for_command(wire.prepared_update(handle)), pa.schema([]))
+    writer.done_writing()  # no parameter rows
+    count = wire.signed(wire.decode(reader.read().to_pybytes()).get(1, [0])[0])
+    writer.close()
+    return count
+
+
+def test_a_transaction_runs_on_the_sessions_connection_and_calls_without_its_id_stay_out(
+        client, table):
+    """A transaction runs on the session's own connection (its temp tables and settings);
+    meanwhile the session's calls without the transaction id (statements, and a statement
+    prepared outside it) run outside it, autocommitted, with the session's options."""
+    from test_sessions_cancel_poll import set_session_options
+    update(client, f"CREATE TABLE {table} (x INTEGER)")
+    update(client, f"CREATE TEMP TABLE {table}_tmp AS SELECT 7 AS x")
+    assert set_session_options(client, TimeZone="Asia/Tokyo") == {}
+    outside = prepare(client, f"INSERT INTO {table} VALUES (100)")
+    txn = begin(client)
+    assert query(client, f"SELECT x, current_setting('TimeZone') AS tz FROM {table}_tmp",
+                 txn).to_pylist() == [{"x": 7, "tz": "Asia/Tokyo"}]
+    assert update(client, f"INSERT INTO {table} VALUES (1)", txn) == 1
+    assert update(client, f"INSERT INTO {table} VALUES (2)") == 1
+    assert run_prepared_update(client, outside) == 1
+    # Outside the transaction: its row is not seen, the session's settings are.
+    assert query(client, f"SELECT list(x ORDER BY x) AS xs, current_setting('TimeZone') AS tz "
+                 f"FROM {table}").to_pylist() == [{"xs": [2, 100], "tz": "Asia/Tokyo"}]
+    end(client, txn, commit=False)
+    assert query(client, f"SELECT x FROM {table} ORDER BY x")["x"].to_pylist() == [2, 100]
+    assert run_prepared_update(client, outside) == 1
+    assert query(client, f"SELECT count(*) AS n FROM {table}_tmp")["n"][0].as_py() == 1
+
+
+def test_a_transaction_begun_inside_a_sql_transaction_runs_beside_it(client, table):
+    """The session's connection is in a SQL BEGIN: a Flight SQL transaction gets a connection
+    of its own, and each ends on its own."""
+    update(client, f"CREATE TABLE {table} (x INTEGER)")
+    update(client, "BEGIN")
+    update(client, f"INSERT INTO {table} VALUES (1)")
+    txn = begin(client)
+    update(client, f"INSERT INTO {table} VALUES (2)", txn)
+    end(client, txn, commit=True)
+    update(client, "ROLLBACK")
+    assert query(client, f"SELECT x FROM {table}")["x"].to_pylist() == [2]
+
+
+def test_a_statement_prepared_in_an_ended_transaction_runs_in_the_sessions_next_one(
+        client, table):
+    """The ADBC driver keeps a prepared statement across its commits: once the transaction it
+    was prepared in has ended, it runs where the session's statements run, inside the session's
+    transaction (before, on the ended transaction's connection, committed at once)."""
+    update(client, f"CREATE TABLE {table} (x INTEGER)")
+    first = begin(client)
+    handle = prepare(client, f"INSERT INTO {table} VALUES (1)", first)
+    run_prepared_update(client, handle)
+    end(client, first, commit=True)
+    second = begin(client)
+    run_prepared_update(client, handle)
+    assert query(client, f"SELECT count(*) AS n FROM {table}", second)["n"][0].as_py() == 2
+    end(client, second, commit=False)
+    assert query(client, f"SELECT count(*) AS n FROM {table}")["n"][0].as_py() == 1
+    run_prepared_update(client, handle)  # no transaction open: autocommitted
+    assert query(client, f"SELECT count(*) AS n FROM {table}")["n"][0].as_py() == 2
+
+
+def test_a_closed_sessions_slot_is_free_while_its_result_is_unread_or_its_transaction_open(
+        start_server, table):
+    """What holds the session's connection after CloseSession (an unread result, a transaction
+    on it) does not keep the closed session's place in --max-sessions; the transaction can
+    still be committed."""
+    server = start_server("--max-sessions", "1")
+
+    def close_session(c):
+        (result,) = c.do_action(flight.Action("CloseSession", b""))
+        assert wire.decode(result.body.to_pybytes()) == {1: [1]}  # CLOSED
+
+    def count_from_another_session():
+        with flight.connect(server.uri) as other:  # another channel: another session
+            n = query(other, f"SELECT count(*) AS n FROM {table}")["n"][0].as_py()
+            close_session(other)
+            return n
+
+    client = flight.connect(server.uri)
+    update(client, f"CREATE TABLE {table} (x INTEGER)")
+    unread = client.get_flight_info(flight.FlightDescriptor.for_command(
+        wire.statement_query("SELECT 1")))
+    close_session(client)
+    assert count_from_another_session() == 0
+    txn = begin(client)  # a new session of this channel, and its connection
+    update(client, f"INSERT INTO {table} VALUES (1)", txn)
+    close_session(client)
+    assert count_from_another_session() == 0
+    end(client, txn, commit=True)
+    assert count_from_another_session() == 1
+    assert unread.endpoints
+    client.close()
