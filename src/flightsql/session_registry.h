@@ -11,7 +11,8 @@
 //    run on a side connection set up like it. Otherwise the transaction gets a dedicated
 //    connection set up like the session's. A statement prepared in a transaction that has
 //    ended runs where the session's statements run now (ConnectionToExecute).
-//  - PreparedStatement: a prepared engine statement, bound to the connection it was prepared on.
+//  - PreparedStatement: a prepared engine statement, bound to the connection it was prepared on
+//    (prepared again where it must run elsewhere: ConnectionToExecute).
 //  - PendingResult: what a FlightInfo's ticket points at, consumed by one DoGet; while that
 //    DoGet streams, the ticket stays registered as running so CancelFlightInfo can stop it.
 //  - PollJob: a statement submitted with PollFlightInfo, running in the background. It holds
@@ -85,8 +86,8 @@ struct ClientSession {
   // Whether the client chose the catalog / schema (the connection reports the current ones).
   bool catalog_chosen = false;
   bool schema_chosen = false;
-  // Lending `connection` to a Flight SQL transaction; guarded by `lending`, not `mutex`, since
-  // creating the side connection runs setup code that takes `mutex`.
+  // Lending `connection` to a Flight SQL transaction. Its own mutex: the side connection is
+  // made under it (engine work), which readers of `options` need not wait for.
   std::mutex lending;
   std::string lent_to;  // GUARDED_BY(lending): the transaction running on `connection`
   int64_t leases = 0;   // GUARDED_BY(lending): calls using `connection` outside it
