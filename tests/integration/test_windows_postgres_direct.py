@@ -663,3 +663,31 @@ def test_a_transaction_lost_with_its_connection_leaves_the_windows_as_postgresql
         assert "rolled back, not committed" in str(committed.value)
     assert direct.stored("SELECT count(*) FROM metrics WHERE value >= 1000") == [(0,)]
     assert_windows_answer_as_postgresql(server, direct)
+
+
+def test_statements_kept_across_random_commits_and_rollbacks_leave_the_windows_as_postgresql(
+        direct):
+    """The DB-API (autocommit off) keeps a cursor's prepared INSERT across commit() and
+    rollback(): its rows reach PostgreSQL and the windows exactly when their transaction
+    commits. Before, the kept statement ran committed at once, so a rollback() kept them."""
+    server = direct.start()
+    old_and_recent_metrics(server, utcnow() - dt.timedelta(hours=2), 10)
+    assert set(wait_answering(server).values()) == {"answering"}, server.log()[-3000:]
+    rng = random.Random(11)
+    committed = 0
+    with adbc_driver_flightsql.dbapi.connect(server.uri) as conn:
+        cur = conn.cursor()
+        for i in range(14):
+            n = rng.randint(1, 3)
+            for _ in range(n):
+                cur.execute("INSERT INTO metrics (metric_id, timestamp, value) VALUES ($1, $2, $3)",
+                            (rng.choice("abc"),
+                             # out of order, within the lateness (1m): no row is late
+                             utcnow() - dt.timedelta(seconds=rng.randint(0, 40)), 1000.0 + i))
+            if rng.random() < 0.5:
+                conn.commit()
+                committed += n
+            else:
+                conn.rollback()
+    assert direct.stored("SELECT count(*) FROM metrics WHERE value >= 1000") == [(committed,)]
+    assert_windows_answer_as_postgresql(server, direct)

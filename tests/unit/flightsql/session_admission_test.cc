@@ -19,6 +19,7 @@
 #include "engine/forwarding_engine.h"
 #include "flightsql/expiring_map.h"
 #include "flightsql/session_registry.h"
+#include "peer_context.h"
 
 namespace hyprstream::flightsql {
 namespace {
@@ -162,25 +163,7 @@ TEST(ExpiringMapTest, AFailedMakeLetsTheNextCallerTryAndAValueMadeInVainIsDroppe
   EXPECT_EQ(admission.open(), 0);
 }
 
-// A call context with its own peer (one session per peer) and nothing else.
-class PeerContext : public arrow::flight::ServerCallContext {
- public:
-  explicit PeerContext(std::string peer) : peer_(std::move(peer)) {}
-  const std::string& peer_identity() const override { return identity_; }
-  const std::string& peer() const override { return peer_; }
-  void AddHeader(const std::string&, const std::string&) const override {}
-  void AddTrailer(const std::string&, const std::string&) const override {}
-  arrow::flight::ServerMiddleware* GetMiddleware(const std::string&) const override {
-    return nullptr;
-  }
-  bool is_cancelled() const override { return false; }
-  const arrow::flight::CallHeaders& incoming_headers() const override { return headers_; }
-
- private:
-  std::string peer_;
-  std::string identity_;
-  arrow::flight::CallHeaders headers_;
-};
+using testing::PeerContext;
 
 // DuckDB whose Connect takes a while (so that concurrent new sessions overlap in it) and can
 // be made to fail.
