@@ -165,6 +165,7 @@ arrow::Status AdbcEngineConnection::EndTransaction(bool commit) {
     // It died with its connection: the backend rolled it back. A rollback ends it as asked.
     const std::string why = transaction_lost_->message();
     transaction_lost_.reset();
+    options_set_in_transaction_ = false;  // (the next connection is set up with them)
     in_transaction_ = false;
     if (!commit) return arrow::Status::OK();
     return BackendUnavailable(
@@ -190,6 +191,21 @@ arrow::Status AdbcEngineConnection::EndTransaction(bool commit) {
   // Back to autocommit (this also ends the transaction on drivers that keep one open).
   auto reset = SetAutocommit(*pinned_, true);
   if (!reset.ok()) pinned_->MarkBroken();
+  if (reset.ok() && options_set_in_transaction_ && (!commit || !status.ok())) {
+    // The backend undid the session's options set inside it (a client with autocommit off
+    // sets them there); they stay the session's. A connection that refuses them is let go:
+    // the next one is set up with them.
+    for (const auto& [key, value] : session_options_) {
+      AdbcErrorHolder option_error;
+      if (d->ConnectionSetOption(pinned_->get(), key.c_str(), value.c_str(), option_error.get()) !=
+          ADBC_STATUS_OK) {
+        pinned_->MarkBroken();
+        reset = arrow::Status::IOError("setting ", key, " again after the transaction failed");
+        break;
+      }
+    }
+  }
+  options_set_in_transaction_ = false;
   in_transaction_ = false;
   // (session_options_ stay: set again on the next connection)
   if (!PinnedForSettingsLocked() || !reset.ok()) pinned_.reset();
@@ -230,6 +246,7 @@ arrow::Status AdbcEngineConnection::SetSessionOption(const char* key, const std:
   // Kept to be set again on a new connection; a later value of the same key replaces it.
   std::erase_if(session_options_, [&](const auto& option) { return option.first == key; });
   session_options_.emplace_back(key, value);
+  if (in_transaction_) options_set_in_transaction_ = true;
   pinned_used_ = std::chrono::steady_clock::now();
   return arrow::Status::OK();
 }

@@ -100,6 +100,9 @@ class AdbcEngineConnection : public EngineConnection,
   std::optional<arrow::Status> transaction_lost_;
   // GUARDED_BY(mutex_): the session's own settings (catalog, schema), in the order set.
   std::vector<std::pair<std::string, std::string>> session_options_;
+  // GUARDED_BY(mutex_): an option was set inside the open transaction. PostgreSQL undoes a
+  // SET of a transaction that does not commit, so they are set again after it.
+  bool options_set_in_transaction_ = false;
   // GUARDED_BY(mutex_): when the pinned connection's last operation ended.
   std::chrono::steady_clock::time_point pinned_used_{};
   std::weak_ptr<AdbcResultReader> open_result_;

@@ -647,3 +647,26 @@ def test_streaming_doput_commits_each_batch_into_postgres(front, postgres, name)
             assert pg_rows(postgres, f"SELECT count(*) FROM {name}") == [(total,)]
         writer.close()
     assert pg_rows(postgres, f"SELECT sum(v)::float8 FROM {name}") == [(0 * 100 + 1 * 200 + 2 * 300.0,)]
+
+
+def test_a_schema_chosen_inside_a_transaction_outlives_its_rollback(postgres, front, name):
+    """With the DB-API's autocommit off the client is always inside a transaction, so it
+    chooses the session's schema there. PostgreSQL undoes a SET made in a transaction that
+    rolls back; the session's choice must not go with it: the next statements still write the
+    chosen schema's table."""
+    execute(front.uri, "CREATE SCHEMA IF NOT EXISTS other_schema")
+    for schema in ("public", "other_schema"):
+        execute(front.uri, f"CREATE TABLE {schema}.{name} (id bigint)")
+    with adbc_driver_flightsql.dbapi.connect(front.uri) as conn:  # autocommit off
+        cur = conn.cursor()
+        cur.execute(f"INSERT INTO {name} VALUES (0)")  # the transaction is open in PostgreSQL
+        conn.adbc_current_db_schema = "other_schema"
+        cur.execute(f"INSERT INTO {name} VALUES (1)")
+        conn.rollback()
+        cur.execute(f"INSERT INTO {name} VALUES (2)")
+        conn.commit()
+        assert conn.adbc_current_db_schema == "other_schema"
+        cur.execute(f"INSERT INTO {name} VALUES (3)")
+        conn.commit()
+    assert pg_rows(postgres, f"SELECT id FROM other_schema.{name} ORDER BY id") == [(2,), (3,)]
+    assert pg_rows(postgres, f"SELECT count(*) FROM public.{name}") == [(0,)]
