@@ -650,8 +650,12 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
           "CommandStatementIngest.table_definition_options.if_exists must be FAIL, APPEND or "
           "REPLACE");
   }
+  // A temp table is the session connection's own: an ingest into one without a transaction
+  // id (the ADBC DB-API's, whose transaction is then open there) runs on it.
   ARROW_ASSIGN_OR_RAISE(auto connection,
-                        sessions_.ConnectionFor(context, command.transaction_id()));
+                        command.temporary() && command.transaction_id().empty()
+                            ? sessions_.ConnectionForTempTables(context)
+                            : sessions_.ConnectionFor(context, command.transaction_id()));
   auto client_batches = fl::MakeRecordBatchReader(std::move(reader));
   ARROW_RETURN_NOT_OK(ClientDataError(client_batches.status()));
   // (Aligned: see engine/aligned_batches.h.)

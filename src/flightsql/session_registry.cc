@@ -135,6 +135,14 @@ arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::Connec
   return Lease(session);
 }
 
+arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::ConnectionForTempTables(
+    const arrow::flight::ServerCallContext& context) {
+  ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
+  std::lock_guard<std::mutex> lock(session->lending);
+  if (!session->lent_to.empty()) return session->connection;
+  return Lease(session);
+}
+
 arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::SessionConnection(
     const arrow::flight::ServerCallContext& context) {
   ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));

@@ -149,6 +149,10 @@ class SessionRegistry {
   arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionToExecute(
       const arrow::flight::ServerCallContext& context, const std::string& transaction_id,
       const std::shared_ptr<engine::EngineConnection>& prepared_on);
+  // For what lives on the session's connection itself (an ingest into a temp table): that
+  // connection even while a transaction runs on it (inside it then), else as ConnectionFor.
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionForTempTables(
+      const arrow::flight::ServerCallContext& context);
   // The session's own connection as it is, for reads that change nothing (catalog metadata):
   // they see its temp tables and, while a transaction runs on it, that transaction's tables.
   arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionConnection(

@@ -189,6 +189,23 @@ def test_adbc_ingest_in_a_dbapi_transaction_is_committed_at_once(conn, uri, tabl
         assert rows(other.cursor(), table) == (10, sum(range(10)))
 
 
+def test_a_temp_table_ingest_in_a_dbapi_transaction_is_the_sessions(conn, table):
+    """With autocommit off the driver sends an ingest without its transaction id. A temp table
+    is the session connection's own, so it is ingested there, inside the open transaction: the
+    transaction's queries see it, and the session does after commit() (before, it was made on
+    another connection and no query of the session ever saw it)."""
+    cur = conn.cursor()
+    assert cur.adbc_ingest(table, data(5), mode="create", temporary=True) == 5
+    assert rows(cur, table) == (5, 10)
+    conn.commit()
+    assert rows(cur, table) == (5, 10)
+    assert cur.adbc_ingest(table, data(2), mode="append", temporary=True) == 2
+    assert rows(cur, table) == (7, 11)
+    conn.rollback()
+    assert rows(cur, table) == (5, 10)  # the rolled-back transaction's append is gone
+    conn.commit()
+
+
 def test_pandas_dataframe_ingest(autocommit_conn, table):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"host": ["a", "b", "c"], "cpu": [0.1, 0.2, 0.3]})
