@@ -654,7 +654,7 @@ arrow::Status FlightSqlServer::PutIngest(const fl::ServerCallContext& context,
   // id (the ADBC DB-API's, whose transaction is then open there) runs on it.
   ARROW_ASSIGN_OR_RAISE(auto connection,
                         command.temporary() && command.transaction_id().empty()
-                            ? sessions_.ConnectionForTempTables(context)
+                            ? sessions_.SessionConnectionForWrites(context)
                             : sessions_.ConnectionFor(context, command.transaction_id()));
   auto client_batches = fl::MakeRecordBatchReader(std::move(reader));
   ARROW_RETURN_NOT_OK(ClientDataError(client_batches.status()));

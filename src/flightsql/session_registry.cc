@@ -129,14 +129,11 @@ arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::Connec
   if (transactions_.Get(transaction_id, OwnerOf(context)).value) return prepared_on;
   // Its transaction has ended (a client such as the ADBC driver keeps a statement across its
   // commits): it runs where the session's statements run now.
-  ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
-  std::lock_guard<std::mutex> lock(session->lending);
-  if (!session->lent_to.empty()) return session->connection;
-  return Lease(session);
+  return SessionConnectionForWrites(context);
 }
 
-arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionRegistry::ConnectionForTempTables(
-    const arrow::flight::ServerCallContext& context) {
+arrow::Result<std::shared_ptr<engine::EngineConnection>>
+SessionRegistry::SessionConnectionForWrites(const arrow::flight::ServerCallContext& context) {
   ARROW_ASSIGN_OR_RAISE(auto session, SessionOf(context));
   std::lock_guard<std::mutex> lock(session->lending);
   if (!session->lent_to.empty()) return session->connection;

@@ -149,9 +149,10 @@ class SessionRegistry {
   arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionToExecute(
       const arrow::flight::ServerCallContext& context, const std::string& transaction_id,
       const std::shared_ptr<engine::EngineConnection>& prepared_on);
-  // For what lives on the session's connection itself (an ingest into a temp table): that
-  // connection even while a transaction runs on it (inside it then), else as ConnectionFor.
-  arrow::Result<std::shared_ptr<engine::EngineConnection>> ConnectionForTempTables(
+  // The session's connection for a write that belongs to it whatever it is doing (an ingest
+  // into its temp table, a statement of its ended transaction): inside the transaction that
+  // runs on it, if one does, else leased as ConnectionFor gives it.
+  arrow::Result<std::shared_ptr<engine::EngineConnection>> SessionConnectionForWrites(
       const arrow::flight::ServerCallContext& context);
   // The session's own connection as it is, for reads that change nothing (catalog metadata):
   // they see its temp tables and, while a transaction runs on it, that transaction's tables.
